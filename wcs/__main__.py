@@ -1,0 +1,3 @@
+from wcs.cli import main
+
+raise SystemExit(main())

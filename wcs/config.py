@@ -1,0 +1,187 @@
+"""One typed settings object: defaults, then a TOML file, then ``WCS_<NAME>`` variables.
+
+Every field of :class:`Settings` is a setting. Its WCS equivalent (where one is known) is
+given in ``docs/settings.md``. Values from the environment are parsed by the field's type,
+so ``WCS_HTTP_PORT=18081`` and ``WCS_JITTER_BUFFER=true`` work as expected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, get_type_hints
+
+ENV_PREFIX = "WCS_"
+SECRET_FIELDS = frozenset({"rest_auth"})
+MASK = "********"
+
+
+class ConfigError(ValueError):
+    """A setting has a value that cannot be used; the message names the setting."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    # Network
+    bind_ip: str = "0.0.0.0"
+    public_ip: str = ""  # empty: the address of the interface that reaches the outside
+    http_port: int = 8081
+    ws_port: int = 8080
+    sip_port: int = 5060  # local SIP port, UDP and TCP
+    media_port_from: int = 31001
+    media_port_to: int = 32000
+    # REST
+    rest_auth: str = ""  # "" (off), "token:SECRET" or "basic:USER:PASSWORD"
+    rest_max_body: int = 1_048_576
+    http_idle_timeout: float = 30.0
+    http_request_timeout: float = 10.0
+    cors_allow_origin: str = "*"
+    # REST hooks: appKey -> backend base URL ("defaultApp=http://host/app,other=...")
+    rest_hooks: str = ""
+    rest_hook_timeout: float = 5.0
+    rest_hook_retries: int = 2
+    # SIP
+    sip_user_agent: str = "wcs/0.1"
+    sip_t1: float = 0.5
+    sip_t2: float = 4.0
+    sip_t4: float = 5.0
+    sip_register_expires: int = 600
+    sip_session_expires: int = 1800  # RFC 4028, 0 disables
+    sip_min_se: int = 90
+    # Media
+    rtp_init_packets: bool = True  # send a few packets so NATs/SBCs open (WCS known issue 1)
+    rtp_activity_timeout: float = 0.0  # seconds without RTP before FAILED; 0 disables
+    jitter_buffer: bool = False  # WCS known issue 3
+    jitter_buffer_latency_ms: int = 60
+    publish_early_media: bool = False
+    generate_av: str = "none"  # "none", "video", "audio", "all": fill missing tracks
+    # Misc
+    log_level: str = "INFO"
+    record_dir: str = "records"
+
+    def masked(self) -> dict[str, Any]:
+        """The settings as a dict, secrets replaced by a mask (for --print-config, logs)."""
+        out = dataclasses.asdict(self)
+        for name in SECRET_FIELDS:
+            if out.get(name):
+                out[name] = MASK
+        return out
+
+    def effective_public_ip(self) -> str:
+        return self.public_ip or default_public_ip(self.bind_ip)
+
+
+def default_public_ip(bind_ip: str = "0.0.0.0") -> str:
+    """The address of the interface the default route uses (no packet is sent)."""
+    if bind_ip not in ("", "0.0.0.0", "::"):
+        return bind_ip
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.connect(("192.0.2.1", 9))  # TEST-NET-1: only selects a route, sends nothing
+        return str(s.getsockname()[0])
+    except OSError:
+        return "127.0.0.1"
+    finally:
+        s.close()
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _coerce(name: str, typ: Any, value: Any) -> Any:
+    try:
+        if typ is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in _TRUE:
+                return True
+            if text in _FALSE:
+                return False
+            raise ValueError(value)
+        if typ is int:
+            if isinstance(value, bool):
+                raise ValueError(value)
+            return int(value)
+        if typ is float:
+            if isinstance(value, bool):
+                raise ValueError(value)
+            return float(value)
+        if typ is str:
+            if not isinstance(value, str | int | float):
+                raise ValueError(value)
+            return str(value)
+    except ValueError:
+        raise ConfigError(f"setting {name!r}: {value!r} is not a valid {typ.__name__}") from None
+    raise ConfigError(f"setting {name!r}: unsupported type")
+
+
+def load_settings(
+    path: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Defaults < TOML file < environment (``WCS_<NAME>``) < explicit overrides."""
+    env = os.environ if env is None else env
+    hints = get_type_hints(Settings)
+    known = {f.name for f in fields(Settings)}
+    values: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(Path(path).read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"config file {path}: {exc}") from None
+        # Accept both a flat file and a [wcs] table.
+        table = data.get("wcs", data)
+        for key, value in table.items():
+            if key not in known:
+                raise ConfigError(f"config file {path}: unknown setting {key!r}")
+            values[key] = _coerce(key, hints[key], value)
+    for key in known:
+        env_value = env.get(ENV_PREFIX + key.upper())
+        if env_value is not None:
+            values[key] = _coerce(key, hints[key], env_value)
+    for key, value in (overrides or {}).items():
+        if key not in known:
+            raise ConfigError(f"unknown setting {key!r}")
+        values[key] = _coerce(key, hints[key], value)
+    settings = Settings(**values)
+    _validate(settings)
+    return settings
+
+
+def _validate(s: Settings) -> None:
+    for name in ("http_port", "ws_port", "sip_port", "media_port_from", "media_port_to"):
+        port = getattr(s, name)
+        if not 0 <= port <= 65535:
+            raise ConfigError(f"setting {name!r}: {port} is not a port number")
+    if s.media_port_to - s.media_port_from < 1:
+        raise ConfigError("settings 'media_port_from'/'media_port_to': empty range")
+    if s.rest_auth and not (
+        s.rest_auth.startswith("token:") or s.rest_auth.count(":") >= 2 and s.rest_auth.startswith("basic:")
+    ):
+        raise ConfigError("setting 'rest_auth': use 'token:SECRET' or 'basic:USER:PASSWORD'")
+    if s.generate_av not in ("none", "video", "audio", "all"):
+        raise ConfigError("setting 'generate_av': one of none, video, audio, all")
+    if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ConfigError("setting 'log_level': one of DEBUG, INFO, WARNING, ERROR")
+
+
+def parse_hooks(spec: str) -> dict[str, str]:
+    """``"appA=http://x/a,appB=http://y/b"`` -> ``{"appA": "http://x/a", ...}``."""
+    out: dict[str, str] = {}
+    for item in filter(None, (p.strip() for p in spec.split(","))):
+        key, sep, url = item.partition("=")
+        if not sep or not key or not url.startswith(("http://", "https://")):
+            raise ConfigError(f"setting 'rest_hooks': bad entry {item!r} (want appKey=http://...)")
+        out[key.strip()] = url.strip().rstrip("/")
+    return out
+
+
+__all__ = ["ConfigError", "Settings", "default_public_ip", "load_settings", "parse_hooks"]

@@ -1,0 +1,1 @@
+"""RTMP publishing client: handshake, chunk stream, AMF0, FLV."""

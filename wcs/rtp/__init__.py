@@ -1,0 +1,1 @@
+"""RTP and RTCP: packets, per-SSRC session state, jitter buffer, media port allocation."""

@@ -1,0 +1,1 @@
+"""SIP user agent: messages, digest auth, transactions, dialogs, transports (RFC 3261)."""

@@ -1,0 +1,1 @@
+"""WebRTC viewer: ICE (aioice), DTLS (pyOpenSSL), SRTP (pylibsrtp), signaling."""
