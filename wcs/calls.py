@@ -1,0 +1,348 @@
+"""CallManager: the REST call semantics of WCS on top of the SIP user agent.
+
+A call is created by ``/call/startup``; it registers first when asked, places the INVITE and
+follows the SIP events to the WCS statuses (TRYING, RING, SESSION_PROGRESS, BUSY, ESTABLISHED,
+HOLD, FINISH, FAILED). Each change is posted as a ``CallStatusEvent`` to the appKey's backend.
+A finished call leaves the registry at once, so ``/call/find`` answers 404 (the WCS demo pages
+take any error as "call finished").
+
+Ownership: a :class:`Call` owns its registration, its dialog (through the UA reference, which is
+the callId) and its media session; :meth:`CallManager._finish` releases all three, whatever
+ended the call.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from wcs.hooks import HookPublisher
+from wcs.sip import events as sev
+from wcs.sip.ua import Account, UserAgent
+
+log = logging.getLogger(__name__)
+
+NORMAL_CLEARING = "Normal call clearing"
+AUTH_FAILED = "Authentication failed"
+
+
+class CallStatus(enum.StrEnum):
+    PENDING = "PENDING"
+    TRYING = "TRYING"
+    RING = "RING"
+    SESSION_PROGRESS = "SESSION_PROGRESS"
+    BUSY = "BUSY"
+    ESTABLISHED = "ESTABLISHED"
+    HOLD = "HOLD"
+    FINISH = "FINISH"
+    FAILED = "FAILED"
+
+
+FINAL_STATUSES = frozenset({CallStatus.BUSY, CallStatus.FINISH, CallStatus.FAILED})
+
+
+class CallError(Exception):
+    """A REST-level refusal; ``status`` is the HTTP code, ``field`` the offending field."""
+
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.field = field
+
+
+class MediaSession(Protocol):
+    """What a call needs from its media side (RTP ports, SDP, stream publication)."""
+
+    def offer(self) -> bytes: ...
+    def on_remote_sdp(self, sdp: bytes, final: bool) -> None: ...
+    def answer_remote_offer(self, sdp: bytes | None) -> tuple[bytes | None, bool]:
+        """Answer for a re-INVITE/UPDATE offer (None: can't) and whether it puts us on hold."""
+        ...
+    def close(self, reason: str) -> None: ...
+
+
+MediaFactory = Callable[["Call"], MediaSession]
+
+
+@dataclass(slots=True)
+class CallRequest:
+    """The validated fields of ``/call/startup``."""
+
+    call_id: str
+    callee: str
+    account: Account
+    register_required: bool = False
+    to_stream: str | None = None
+    rtmp_url: str | None = None
+    rtmp_stream: str | None = None
+    has_audio: bool = True
+    has_video: bool = True
+    app_key: str = "defaultApp"
+    visible_name: str | None = None
+    custom: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Call:
+    request: CallRequest
+    status: CallStatus = CallStatus.PENDING
+    sip_status: int | None = None
+    info: str | None = None
+    reg_id: str | None = None
+    invited: bool = False
+    media: MediaSession | None = None
+    created: float = field(default_factory=time.time)
+    established_at: float | None = None
+
+    @property
+    def call_id(self) -> str:
+        return self.request.call_id
+
+    def to_json(self) -> dict[str, Any]:
+        """The WCS Call object. The SIP password is never part of it."""
+        r = self.request
+        return {
+            "callId": r.call_id,
+            "incoming": False,
+            "status": self.status.value,
+            "sipStatus": self.sip_status,
+            "info": self.info,
+            "caller": r.account.login,
+            "callee": r.callee,
+            "streamName": r.to_stream,
+            "rtmpUrl": r.rtmp_url,
+            "rtmpStream": r.rtmp_stream,
+            "rtmpStreamStatus": None,
+            "hasAudio": r.has_audio,
+            "hasVideo": r.has_video,
+            "appKey": r.app_key,
+            "visibleName": r.visible_name or r.account.login,
+            "custom": r.custom,
+            "nodeId": None,
+            "sessionId": None,
+            "parentCallId": None,
+            "sdp": None,
+            "inviteParameters": None,
+            "mediaProvider": None,
+            "sipMessageRaw": None,
+            "isMsrp": False,
+            "target": None,
+            "holdForTransfer": False,
+        }
+
+
+class CallManager:
+    def __init__(
+        self,
+        ua: UserAgent,
+        wake: Callable[[], None],
+        hooks: HookPublisher,
+        media_factory: MediaFactory,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._ua = ua
+        self._wake = wake  # flushes the UA's output after an action (the transport's wake)
+        self._hooks = hooks
+        self._media_factory = media_factory
+        self._clock = clock
+        self._calls: dict[str, Call] = {}
+        self._by_reg: dict[str, str] = {}
+        self.listeners: list[Callable[[Call], None]] = []
+        self.counters: dict[str, int] = {s.value: 0 for s in CallStatus}
+
+    # ----------------------------------------------------------------- REST side
+    def startup(self, req: CallRequest) -> Call:
+        if req.call_id in self._calls:
+            raise CallError(409, f"call {req.call_id!r} already exists", "callId")
+        if req.rtmp_url:
+            for other in self._calls.values():
+                o = other.request
+                if o.rtmp_url == req.rtmp_url and o.rtmp_stream == req.rtmp_stream:
+                    raise CallError(
+                        409, "another call already republishes to this rtmpUrl/rtmpStream", "rtmpUrl"
+                    )
+        call = Call(req)
+        self._calls[req.call_id] = call
+        try:
+            call.media = self._media_factory(call)
+        except Exception as exc:  # ports exhausted, bad stream name, ...
+            log.warning("call %s: media setup failed: %s", req.call_id, exc)
+            self._finish(call, CallStatus.FAILED, None, f"Failed by session creation: {exc}")
+            return call
+        now = self._clock()
+        if req.register_required:
+            call.reg_id = self._ua.register(req.account, now)
+            self._by_reg[call.reg_id] = req.call_id
+        else:
+            self._invite(call, now)
+        self._wake()
+        return call
+
+    def find(
+        self,
+        call_id: str | None = None,
+        callee: str | None = None,
+        status: str | None = None,
+        rtmp_url: str | None = None,
+    ) -> list[Call]:
+        out = []
+        for call in self._calls.values():
+            if call_id is not None and call.call_id != call_id:
+                continue
+            if callee is not None and call.request.callee != callee:
+                continue
+            if status is not None and call.status.value != status.upper():
+                continue
+            if rtmp_url is not None and call.request.rtmp_url != rtmp_url:
+                continue
+            out.append(call)
+        return out
+
+    def get(self, call_id: str) -> Call | None:
+        return self._calls.get(call_id)
+
+    def all(self) -> list[Call]:
+        return list(self._calls.values())
+
+    def terminate(self, call_id: str) -> bool:
+        call = self._calls.get(call_id)
+        if call is None:
+            return False
+        now = self._clock()
+        if call.invited:
+            # The UA answers with CallEnded / CallFailed (487) which finishes the call.
+            self._ua.hangup(call_id, now)
+        else:
+            # Still registering: nothing was sent for the call itself.
+            self._finish(call, CallStatus.FINISH, None, NORMAL_CLEARING)
+        self._wake()
+        return True
+
+    def send_info(self, call_id: str, content_type: str, body: bytes) -> bool:
+        call = self._calls.get(call_id)
+        if call is None or call.status not in (CallStatus.ESTABLISHED, CallStatus.HOLD):
+            return False
+        self._ua.send_info(call_id, content_type, body, self._clock())
+        self._wake()
+        return True
+
+    def shutdown(self) -> None:
+        """Hang up every call and remove every registration (SIGTERM)."""
+        self._ua.shutdown(self._clock())
+        self._wake()
+
+    # ----------------------------------------------------------------- SIP side
+    def on_sip_event(self, event: sev.Event) -> None:
+        if isinstance(event, sev.RegistrationSucceeded | sev.RegistrationFailed):
+            self._on_registration(event)
+            return
+        if isinstance(event, sev.RegistrationEnded):
+            self._by_reg.pop(event.reg_id, None)
+            return
+        ref = getattr(event, "ref", None)
+        call = self._calls.get(ref) if isinstance(ref, str) else None
+        if call is None:
+            return
+        now = self._clock()
+        if isinstance(event, sev.CallTrying):
+            self._set(call, CallStatus.TRYING, event.status, None)
+        elif isinstance(event, sev.CallRinging):
+            self._early_sdp(call, event.sdp)
+            self._set(call, CallStatus.RING, event.status, event.reason)
+        elif isinstance(event, sev.CallProgress):
+            self._early_sdp(call, event.sdp)
+            self._set(call, CallStatus.SESSION_PROGRESS, event.status, event.reason)
+        elif isinstance(event, sev.CallAnswered):
+            if event.sdp and call.media is not None:
+                call.media.on_remote_sdp(event.sdp, True)
+            call.established_at = now
+            self._set(call, CallStatus.ESTABLISHED, event.status, event.reason)
+        elif isinstance(event, sev.CallFailed):
+            busy = event.status in (486, 600)
+            status = CallStatus.BUSY if busy else CallStatus.FAILED
+            info = event.info or event.reason
+            if event.status == 487:  # our CANCEL went through: a normal end for the user
+                status, info = CallStatus.FINISH, NORMAL_CLEARING
+            self._finish(call, status, event.status, info)
+        elif isinstance(event, sev.CallEnded):
+            self._finish(call, CallStatus.FINISH, event.status, event.info or NORMAL_CLEARING)
+        elif isinstance(event, sev.RemoteOffer):
+            self._on_remote_offer(call, event, now)
+        elif isinstance(event, sev.RemoteAnswer):
+            if call.media is not None:
+                call.media.on_remote_sdp(event.sdp, True)
+
+    def _on_registration(self, event: sev.RegistrationSucceeded | sev.RegistrationFailed) -> None:
+        call_id = self._by_reg.get(event.reg_id)
+        call = self._calls.get(call_id) if call_id else None
+        if call is None:
+            return
+        if isinstance(event, sev.RegistrationSucceeded):
+            if not call.invited:
+                self._invite(call, self._clock())
+                self._wake()
+            return
+        # A failed refresh during a call is logged; a failed first REGISTER fails the call.
+        if call.invited:
+            log.warning("call %s: registration refresh failed: %s", call.call_id, event.info)
+            return
+        self._finish(call, CallStatus.FAILED, event.status, event.info or event.reason)
+
+    def _invite(self, call: Call, now: float) -> None:
+        assert call.media is not None
+        call.invited = True
+        self._ua.invite(call.call_id, call.request.account, call.request.callee, call.media.offer(), now)
+
+    def _early_sdp(self, call: Call, sdp: bytes | None) -> None:
+        if sdp and call.media is not None:
+            call.media.on_remote_sdp(sdp, False)
+
+    def _on_remote_offer(self, call: Call, event: sev.RemoteOffer, now: float) -> None:
+        if call.media is None:
+            self._ua.answer_offer(call.call_id, None, now)
+            return
+        answer, hold = call.media.answer_remote_offer(event.sdp)
+        self._ua.answer_offer(call.call_id, answer, now)
+        if answer is not None:
+            if hold and call.status == CallStatus.ESTABLISHED:
+                self._set(call, CallStatus.HOLD, call.sip_status, "Hold")
+            elif not hold and call.status == CallStatus.HOLD:
+                self._set(call, CallStatus.ESTABLISHED, call.sip_status, "Unhold")
+
+    # ----------------------------------------------------------------- state
+    def _set(self, call: Call, status: CallStatus, sip_status: int | None, info: str | None) -> None:
+        if call.status in FINAL_STATUSES:
+            return
+        if status == call.status and sip_status == call.sip_status:
+            return
+        call.status = status
+        call.sip_status = sip_status
+        call.info = info
+        self.counters[status.value] += 1
+        log.info(
+            "call %s: %s (sip %s%s)",
+            call.call_id,
+            status.value,
+            sip_status,
+            f", {info}" if info else "",
+        )
+        self._hooks.post(call.request.app_key, "CallStatusEvent", call.to_json())
+        for listener in self.listeners:
+            listener(call)
+
+    def _finish(self, call: Call, status: CallStatus, sip_status: int | None, info: str) -> None:
+        if call.status in FINAL_STATUSES:
+            return
+        self._set(call, status, sip_status, info)
+        self._calls.pop(call.call_id, None)
+        if call.media is not None:
+            call.media.close(info)
+        if call.reg_id is not None:
+            self._by_reg.pop(call.reg_id, None)
+            self._ua.unregister(call.reg_id, self._clock())
+            call.reg_id = None
+            self._wake()

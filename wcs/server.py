@@ -1,0 +1,123 @@
+"""Composition root: builds every part from the settings, starts them, stops them in order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+
+from wcs.calls import CallManager
+from wcs.config import Settings, parse_hooks
+from wcs.hooks import HookPublisher
+from wcs.media_session import CallMediaFactory
+from wcs.rest.calls_api import add_call_routes
+from wcs.rest.http import HttpServer, Request, Response, Router, json_response
+from wcs.rtp.ports import PortAllocator
+from wcs.sip.transport import SipTransport
+from wcs.sip.ua import SipTimers, UserAgent
+
+log = logging.getLogger("wcs")
+
+SHUTDOWN_GRACE_S = 5.0
+
+
+class Server:
+    """Every long-lived part of a running wcs, owned in one place."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        s = settings
+        self.public_ip = s.effective_public_ip()
+        self.hooks = HookPublisher(
+            parse_hooks(s.rest_hooks), timeout=s.rest_hook_timeout, retries=s.rest_hook_retries
+        )
+        self.ua = UserAgent(
+            local_port=s.sip_port,
+            public_ip=self.public_ip,
+            user_agent=s.sip_user_agent,
+            timers=SipTimers(t1=s.sip_t1, t2=s.sip_t2, t4=s.sip_t4),
+            session_expires=s.sip_session_expires,
+            min_se=s.sip_min_se,
+            register_expires=s.sip_register_expires,
+        )
+        self.sip = SipTransport(self.ua, s.bind_ip, s.sip_port, self._on_sip_event)
+        self.ports = PortAllocator(s.media_port_from, s.media_port_to, bind_ip=s.bind_ip)
+        self.media = CallMediaFactory(self.ports, self.public_ip)
+        self.calls = CallManager(self.ua, self.sip.wake, self.hooks, self.media)
+        self.router = Router()
+        add_call_routes(self.router, self.calls)
+        self.router.add("GET", "/health", self._health, auth=False)
+        self.http = HttpServer(
+            self.router,
+            host=s.bind_ip,
+            port=s.http_port,
+            max_body=s.rest_max_body,
+            idle_timeout=s.http_idle_timeout,
+            request_timeout=s.http_request_timeout,
+            auth=s.rest_auth,
+            cors_origin=s.cors_allow_origin,
+        )
+        self.started = time.time()
+
+    def _on_sip_event(self, event: object) -> None:
+        self.calls.on_sip_event(event)  # type: ignore[arg-type]
+
+    async def _health(self, req: Request) -> Response:
+        return json_response(
+            {"status": "ok", "uptime": round(time.time() - self.started, 1), "calls": len(self.calls.all())}
+        )
+
+    async def start(self) -> None:
+        await self.sip.start()
+        await self.http.start()
+        log.info(
+            "wcs listening: http %s:%d, sip udp+tcp %s:%d, media %d-%d, public ip %s",
+            self.settings.bind_ip,
+            self.http.port,
+            self.settings.bind_ip,
+            self.sip.port,
+            self.settings.media_port_from,
+            self.settings.media_port_to,
+            self.public_ip,
+        )
+
+    async def stop(self) -> None:
+        """Clean shutdown: every call gets its BYE/CANCEL, every registration is removed."""
+        await self.http.close()
+        self.calls.shutdown()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SHUTDOWN_GRACE_S
+        while self.ua.active() and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        await self.hooks.drain()
+        await self.hooks.close()
+        await self.sip.close()
+        log.info("wcs stopped")
+
+
+async def serve(settings: Settings) -> None:
+    server = Server(settings)
+    await server.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        log.info("shutting down")
+        await server.stop()
+
+
+def run(settings: Settings) -> int:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        asyncio.run(serve(settings))
+    except OSError as exc:
+        log.error("cannot start: %s", exc)
+        return 1
+    return 0
