@@ -300,3 +300,16 @@ def test_authorization_rejects_unknown_algorithm() -> None:
     bogus = Challenge(realm="r", nonce="n", algorithm="SHA-1", qop=(), opaque=None, stale=False)
     with pytest.raises(AuthError, match="algorithm"):
         DigestCredentials("u", "p").authorization(bogus, "REGISTER", "sip:r")
+
+
+@pytest.mark.parametrize("trace", ["02-call-av.pcap", "03-call-busy.pcap"])
+def test_real_kamailio_proxy_challenge(trace: str) -> None:
+    """407 Proxy-Authenticate → Proxy-Authorization for an INVITE (user 1001)."""
+    frames = {p.index: p.payload for p in read_pcap(TRACES / trace)}
+    assert frames[2].startswith(b"SIP/2.0 407 ")
+    challenge = choose_challenge([_sip_header(frames[2], "Proxy-Authenticate")])
+    captured = _params(_sip_header(frames[4], "Proxy-Authorization"))
+    assert frames[4].startswith(b"INVITE " + captured["uri"].encode() + b" ")
+    creds = DigestCredentials("1001", "secret1001", cnonce_factory=lambda: captured["cnonce"])
+    ours = _params(creds.authorization(challenge, "INVITE", captured["uri"]))
+    assert ours["response"] == captured["response"]
