@@ -118,6 +118,18 @@ class Headers:
                 return
         self._items.append((cname, value.strip()))
 
+    def set_all(self, name: str, values: list[str]) -> None:
+        """Replace every header of that name by one line per value, at the first position."""
+        cname = canonical_name(name)
+        lower = cname.lower()
+        at = next((i for i, (n, _) in enumerate(self._items) if n.lower() == lower), None)
+        rest = [it for it in self._items if it[0].lower() != lower]
+        new = [(cname, v.strip()) for v in values]
+        if at is None:
+            self._items = rest + new
+        else:
+            self._items = rest[:at] + new + rest[at:]
+
     def remove(self, name: str) -> None:
         lower = canonical_name(name).lower()
         self._items = [it for it in self._items if it[0].lower() != lower]
