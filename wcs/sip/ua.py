@@ -1130,7 +1130,10 @@ class UserAgent:
         via = Via.parse(vias[0])
         self._stamp_via(via, addr)
         req.headers.set_all("Via", [str(via), *vias[1:]])
-        dest: Dest = (*via.response_address(), transport)
+        if transport == "udp":
+            dest: Dest = (*via.response_address(), transport)
+        else:
+            dest = (addr[0], addr[1], transport)  # §18.2.2: back over the same connection
         problem = self._validate(req)
         if problem is not None:
             if req.method != "ACK":
