@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from wcs.sip.message import SipMessage, SipRequest, SipResponse, parse_message
+from wcs.sip.uri import NameAddr, SipUri
 
 
 def semantic_view(msg: SipMessage) -> tuple[object, ...]:
@@ -25,3 +26,19 @@ def assert_round_trip(msg: SipMessage) -> bytes:
     assert again.headers.get("Content-Length") == str(len(again.body))
     assert again.serialize() == wire
     return wire
+
+
+def touch_everything(msg: SipMessage) -> None:
+    """Use every lazy accessor, as the user agent will; only SipParseError may come out."""
+    _ = msg.cseq
+    _ = msg.vias
+    _ = msg.call_id
+    for name in ("From", "To"):
+        value = msg.headers.get(name)
+        if value is not None:
+            NameAddr.parse(value)
+    for contact in msg.headers.get_all("Contact"):
+        if contact != "*":
+            NameAddr.parse(contact)
+    if isinstance(msg, SipRequest):
+        SipUri.parse(msg.uri)

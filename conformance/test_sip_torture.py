@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from conformance.compare import assert_round_trip
+from conformance.compare import assert_round_trip, touch_everything
 from conformance.torture import TortureCase, files_on_disk, load_cases
 from wcs.sip.message import SipMessage, SipParseError, SipRequest, SipResponse, parse_message
 from wcs.sip.uri import NameAddr, SipUri
@@ -57,26 +57,10 @@ def test_manifest_matches_files() -> None:
         assert case.ua in (None, "400", "silent", "not-400"), case.name
 
 
-def _touch_everything(msg: SipMessage) -> None:
-    """Use every lazy accessor, as the user agent will; only SipParseError may come out."""
-    _ = msg.cseq
-    _ = msg.vias
-    _ = msg.call_id
-    for name in ("From", "To"):
-        value = msg.headers.get(name)
-        if value is not None:
-            NameAddr.parse(value)
-    for contact in msg.headers.get_all("Contact"):
-        if contact != "*":
-            NameAddr.parse(contact)
-    if isinstance(msg, SipRequest):
-        SipUri.parse(msg.uri)
-
-
 @pytest.mark.parametrize("case", VALID, ids=_ids(VALID))
 def test_valid_parses_and_round_trips(case: TortureCase) -> None:
     msg = parse_message(case.data)
-    _touch_everything(msg)
+    touch_everything(msg)
     assert_round_trip(msg)
     CHECKS[case.name](msg)
 
@@ -109,7 +93,7 @@ def test_only_sip_parse_error_ever(case: TortureCase) -> None:
     neither parse_message nor the accessors used on what it returned."""
     try:
         msg = parse_message(case.data)
-        _touch_everything(msg)
+        touch_everything(msg)
         parse_message(msg.serialize())
     except SipParseError:
         pass
