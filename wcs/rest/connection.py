@@ -122,6 +122,9 @@ class HttpConnection:
                 self._h11.receive_data(data)
             elif isinstance(event, h11.Request):
                 request = event
+                # h11 only bounds *incomplete* heads; a whole big head in one read passes.
+                if _head_size(event) > self._limits.max_header:
+                    await self._fail(431, "request headers too large")
                 length = _content_length(event)
                 if length is not None and length > self._limits.max_body:
                     await self._fail(413, "request body too large")
@@ -299,6 +302,13 @@ def _content_length(event: h11.Request) -> int | None:
         if name == b"content-length":
             return int(value)  # h11 has validated it
     return None
+
+
+def _head_size(event: h11.Request) -> int:
+    size = len(event.method) + len(event.target) + 12
+    for name, value in event.headers:
+        size += len(name) + len(value) + 4
+    return size
 
 
 def _wants_websocket(event: h11.Request) -> bool:
