@@ -52,6 +52,10 @@ class Authenticator:
             return 'Basic realm="wcs", charset="UTF-8"'
         return 'Bearer realm="wcs"'
 
+    @property
+    def uses_query_token(self) -> bool:
+        return self._kind == "token"
+
     def check(self, headers: Headers, query: Mapping[str, str]) -> bool:
         if not self._kind:
             return True
@@ -60,23 +64,23 @@ class Authenticator:
         return self._check_basic(headers.get("authorization"))
 
     def _check_token(self, headers: Headers, query: Mapping[str, str]) -> bool:
-        candidates: list[str] = []
+        # Header values were decoded as latin-1 (raw bytes back), the query as UTF-8.
+        candidates: list[bytes] = []
         auth = headers.get("authorization")
         if auth is not None:
             scheme, _, value = auth.strip().partition(" ")
             if scheme.lower() == "bearer":
-                candidates.append(value.strip())
-        for name in ("x-auth-token",):
-            value_h = headers.get(name)
-            if value_h is not None:
-                candidates.append(value_h.strip())
+                candidates.append(value.strip().encode("latin-1", "replace"))
+        value_h = headers.get("x-auth-token")
+        if value_h is not None:
+            candidates.append(value_h.strip().encode("latin-1", "replace"))
         value_q = query.get(TOKEN_QUERY)
         if value_q is not None:
-            candidates.append(value_q)
+            candidates.append(value_q.encode())
         ok = False
         for candidate in candidates:
             # Check every candidate so timing does not tell which one matched.
-            ok |= hmac.compare_digest(candidate.encode(), self._secret)
+            ok |= hmac.compare_digest(candidate, self._secret)
         return ok
 
     def _check_basic(self, auth: str | None) -> bool:

@@ -21,7 +21,7 @@ from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection
 from wsproto.utilities import RemoteProtocolError as WsProtocolError
 
-from wcs.rest.auth import Authenticator
+from wcs.rest.auth import TOKEN_QUERY, Authenticator
 from wcs.rest.dispatch import Dispatcher
 from wcs.rest.message import Headers, Request, Response, error
 from wcs.rest.ws import WebSocketConnection, WsHandler
@@ -231,7 +231,8 @@ class HttpConnection:
         await self._write(ws.send(AcceptConnection()))
         assert ws.connection is not None
         trailing, _ = self._h11.trailing_data
-        request.query.pop("token", None)
+        if self._auth.uses_query_token:
+            request.query.pop(TOKEN_QUERY, None)
         self.websocket = WebSocketConnection(
             ws.connection,
             self._reader,

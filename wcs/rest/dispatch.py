@@ -50,8 +50,9 @@ class Dispatcher:
                 resp = error(401, "authentication required")
                 resp.headers.set("www-authenticate", self.auth.challenge)
                 return resp
-            # The handler has no use for the token; keep it away from anything it echoes.
-            req.query.pop(TOKEN_QUERY, None)
+            if self.auth.uses_query_token:
+                # The handler has no use for the token; keep it away from anything it echoes.
+                req.query.pop(TOKEN_QUERY, None)
         try:
             return await route.handler(req)
         except HttpError as exc:

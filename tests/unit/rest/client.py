@@ -52,12 +52,14 @@ class HttpClient:
         method: str,
         path: str,
         body: bytes | str | None = None,
-        headers: list[tuple[str, str]] | None = None,
+        headers: list[tuple[str, str | bytes]] | None = None,
     ) -> Resp:
         data = body.encode() if isinstance(body, str) else body
-        hdrs = [("host", "test"), *(headers or [])]
+        hdrs = [(b"host", b"test")]
+        for name, value in headers or []:
+            hdrs.append((name.encode(), value if isinstance(value, bytes) else value.encode()))
         if data is not None:
-            hdrs.append(("content-length", str(len(data))))
+            hdrs.append((b"content-length", str(len(data)).encode()))
         out = self.h.send(h11.Request(method=method, target=path, headers=hdrs)) or b""
         if data:
             out += self.h.send(h11.Data(data=data)) or b""

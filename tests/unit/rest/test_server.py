@@ -312,3 +312,26 @@ async def test_close_ends_open_connections(start: ServerFactory) -> None:
         await client.close()
     with pytest.raises(OSError):
         await request(server.port, "GET", "/health")
+
+
+async def test_head_gets_headers_without_a_body(start: ServerFactory) -> None:
+    router = Router()
+    router.add(["GET", "HEAD"], "/x", echo)
+    server = await start(router)
+    wire = b"HEAD /x HTTP/1.1\r\nHost: t\r\n\r\nGET /health HTTP/1.1\r\nHost: t\r\n\r\n"
+    wire += b"GET /x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    data = await raw_exchange(server.port, wire)
+    head, _, rest = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ")
+    assert b"content-length: " in head
+    assert rest.startswith(b"HTTP/1.1 404 ")  # /health is not in this router: no body bled in
+    assert rest.endswith(b'"query":{}}')
+
+
+async def test_non_ascii_token_in_header_and_query(start: ServerFactory) -> None:
+    server = await start(auth="token:s\u00e9cret")
+    raw_header = "Bearer s\u00e9cret".encode()  # UTF-8 bytes on the wire
+    ok = await request(server.port, "GET", "/echo", headers=[("authorization", raw_header)])
+    assert ok.status == 200
+    assert (await request(server.port, "GET", "/echo?token=s%C3%A9cret")).status == 200
+    assert (await request(server.port, "GET", "/echo?token=secret")).status == 401

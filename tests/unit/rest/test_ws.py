@@ -244,3 +244,24 @@ async def test_upgrade_on_the_http_port_next_to_rest_routes() -> None:
             await client.close()
     finally:
         await server.close()
+
+
+async def test_frame_sent_together_with_the_handshake_is_not_lost(start: Factory) -> None:
+    async def once(conn: WebSocketConnection) -> None:
+        msg = await conn.receive()
+        assert isinstance(msg, str)
+        await conn.send_text("got " + msg)
+
+    server = await start(once)
+    mask = b"\x01\x02\x03\x04"
+    payload = b"early"
+    frame = bytes([0x81, 0x80 | len(payload)]) + mask
+    frame += bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    handshake = (
+        b"GET / HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    data = await raw_exchange(server.port, handshake + frame)
+    assert data.startswith(b"HTTP/1.1 101 ")
+    assert b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in data  # RFC 6455 section 1.3 example
+    assert b"\x81\x09got early" in data
