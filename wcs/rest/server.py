@@ -1,0 +1,164 @@
+"""Listeners: ``HttpServer`` (REST, optional WebSocket upgrade) and ``WebSocketServer``.
+
+Each accepted connection runs in its own task, so a slow client never blocks another;
+``close()`` stops listening and ends every open connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from wsproto.frame_protocol import CloseReason
+
+from wcs.rest.auth import Authenticator
+from wcs.rest.connection import HttpConnection, Limits
+from wcs.rest.dispatch import Dispatcher
+from wcs.rest.router import Router
+from wcs.rest.ws import WsHandler
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_HEADER = 16384
+
+
+class _Listener:
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        limits: Limits,
+        auth: str,
+        cors_origin: str,
+        router: Router | None,
+        ws_handler: WsHandler | None,
+    ) -> None:
+        self._host = host
+        self._port = port
+        self._limits = limits
+        self._auth = Authenticator(auth)
+        self._cors_origin = cors_origin
+        self._dispatcher = (
+            Dispatcher(router, self._auth, cors_origin) if router is not None else None
+        )
+        self._ws_handler = ws_handler
+        self._server: asyncio.Server | None = None
+        self._connections: dict[asyncio.Task[None], HttpConnection] = {}
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(
+            self._on_client, self._host, self._port, reuse_address=True
+        )
+        log.info("%s listening on %s:%d", type(self).__name__, self._host, self.port)
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful when constructed with port 0)."""
+        if self._server is None or not self._server.sockets:
+            return self._port
+        return int(self._server.sockets[0].getsockname()[1])
+
+    @property
+    def connection_count(self) -> int:
+        return len(self._connections)
+
+    async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = HttpConnection(
+            reader,
+            writer,
+            self._limits,
+            self._auth,
+            self._cors_origin,
+            self._dispatcher,
+            self._ws_handler,
+        )
+        # Serve in our own task: cancelling the task asyncio.start_server made gets logged
+        # as an error by asyncio on 3.11, and close() must be able to cancel connections.
+        task = asyncio.create_task(conn.serve())
+        self._connections[task] = conn
+        try:
+            await asyncio.wait({task})
+            if not task.cancelled() and task.exception() is not None:
+                # serve() handles client errors itself; anything here is our bug.
+                log.error("connection from %s failed", conn.remote, exc_info=task.exception())
+        finally:
+            self._connections.pop(task, None)
+            if not writer.is_closing():
+                writer.close()
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for conn in self._connections.values():
+            if conn.websocket is not None and not conn.websocket.closed:
+                # Tell WebSocket peers we are going away rather than just dropping them.
+                with contextlib.suppress(Exception):
+                    conn.websocket.send_close_nowait(CloseReason.GOING_AWAY)
+        tasks = list(self._connections)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+
+
+class HttpServer(_Listener):
+    """The REST listener; with ``ws_handler`` it also accepts WebSocket upgrades."""
+
+    def __init__(
+        self,
+        router: Router,
+        *,
+        host: str,
+        port: int,
+        max_body: int = 1_048_576,
+        idle_timeout: float = 30.0,
+        request_timeout: float = 10.0,
+        auth: str = "",
+        cors_origin: str = "*",
+        max_header: int = DEFAULT_MAX_HEADER,
+        ws_handler: WsHandler | None = None,
+        max_message: int = 1_048_576,
+    ) -> None:
+        limits = Limits(max_body, max_header, idle_timeout, request_timeout, max_message)
+        super().__init__(
+            host=host,
+            port=port,
+            limits=limits,
+            auth=auth,
+            cors_origin=cors_origin,
+            router=router,
+            ws_handler=ws_handler,
+        )
+
+
+class WebSocketServer(_Listener):
+    """The signaling listener (WCS ``ws_port``): upgrades on any path; plain HTTP gets 426."""
+
+    def __init__(
+        self,
+        handler: WsHandler,
+        *,
+        host: str,
+        port: int,
+        auth: str = "",
+        max_message: int = 1_048_576,
+        request_timeout: float = 10.0,
+        idle_timeout: float = 30.0,
+        max_header: int = DEFAULT_MAX_HEADER,
+    ) -> None:
+        # Handshake requests have no body; keep the body cap small.
+        limits = Limits(65536, max_header, idle_timeout, request_timeout, max_message)
+        super().__init__(
+            host=host,
+            port=port,
+            limits=limits,
+            auth=auth,
+            cors_origin="",
+            router=None,
+            ws_handler=handler,
+        )
