@@ -740,7 +740,7 @@ class _Parser:
                 Extmap(_int(id_text, "extmap id", 1, 255), uri, ext_dir or None, ext_attrs or None)
             )
             return
-        elif name in ("ptime", "maxptime") and value.strip().isdigit():
+        elif name in ("ptime", "maxptime") and value.strip().isascii() and value.strip().isdigit():
             setattr(m, name, int(value.strip()))
             return
         elif name == "framerate":
