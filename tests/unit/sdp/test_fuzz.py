@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -39,10 +41,8 @@ def _check(text: str | bytes) -> None:
         return
     again = SessionDescription.parse(str(sd))
     assert again == sd
-    try:
+    with contextlib.suppress(SdpError):
         negotiate_answer(sd, again)
-    except SdpError:
-        pass
 
 
 @settings(max_examples=300, deadline=None)

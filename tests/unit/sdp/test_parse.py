@@ -74,7 +74,7 @@ def test_chrome_offer() -> None:
     assert audio.ice_ufrag == "kZ0Q" and audio.ice_options == "trickle"
     assert audio.fingerprints[0].algorithm == "sha-256"
     assert audio.setup == "actpass"
-    assert [(e.id, e.uri.rsplit(":", 1)[-1]) for e in audio.extmaps][0] == (1, "ssrc-audio-level")
+    assert next((e.id, e.uri.rsplit(":", 1)[-1]) for e in audio.extmaps) == (1, "ssrc-audio-level")
     assert video.extmaps[3].direction == "recvonly" and video.extmaps[3].id == 9
     assert video.msid is not None and video.msid.startswith("7c5e2a1b")
     assert video.ssrc_groups[0].semantics == "FID"
@@ -103,8 +103,8 @@ def test_session_level_attributes_round_trip() -> None:
         "a=ice-lite\na=ice-ufrag:u\na=ice-pwd:p\na=fingerprint:sha-1 AA:BB\n"
         "a=setup:passive\na=sendonly\na=x-custom:1\na=flag\n"
         "m=audio 5000/2 RTP/SAVP 0\nb=TIAS:64000\n"
-        "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:d0RmdmcmVCspeEc3QGZiNWpVLFJhQX1cfHAwJSoj|2^20|1:32"
-        " KDR=1\na=rtcp:5003 IN IP6 ::2\na=end-of-candidates\na=maxptime:40\n"
+        "a=crypto:1 AES_CM_128_HMAC_SHA1_80"
+        " inline:d0RmdmcmVCspeEc3QGZiNWpVLFJhQX1cfHAwJSoj|2^20|1:32 KDR=1\na=rtcp:5003 IN IP6 ::2\na=end-of-candidates\na=maxptime:40\n"
     )
     sd = SessionDescription.parse(text)
     assert sd.ice_lite and sd.direction == "sendonly" and sd.setup == "passive"
