@@ -9,7 +9,7 @@ in ``attributes`` so ``parse(str(parse(x))) == parse(x)``. Any malformed input r
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 __all__ = [
@@ -1106,9 +1106,9 @@ def _rtcp_address(m: MediaDescription, host: str, mux: bool) -> tuple[str, int]:
 
 def answer_offer(
     remote_offer: SessionDescription,
-    local_capabilities: dict[str, Sequence[Codec]],
+    local_capabilities: Mapping[str, Sequence[Codec]],
     local_ip: str,
-    ports: dict[str, int] | Sequence[int],
+    ports: Mapping[str, int] | Sequence[int],
     *,
     direction: str = "sendrecv",
     session_id: int | str = 0,
@@ -1139,7 +1139,7 @@ def answer_offer(
         origin = Origin("-", str(session_id), session_version, "IN", addrtype, local_ip)
     sd = SessionDescription(origin=origin, name="-", connection=ConnectionData(local_ip, addrtype))
     for i, offered in enumerate(remote_offer.media):
-        port = ports[i] if not isinstance(ports, dict) else ports.get(offered.kind)
+        port = ports.get(offered.kind) if isinstance(ports, Mapping) else ports[i]
         caps = local_capabilities.get(offered.kind)
         pairs = select_codecs(offered.codecs, caps) if caps and offered.is_rtp else []
         usable = [p for p in pairs if p[0].name.lower() not in ("telephone-event",)]

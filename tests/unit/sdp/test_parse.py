@@ -104,7 +104,8 @@ def test_session_level_attributes_round_trip() -> None:
         "a=setup:passive\na=sendonly\na=x-custom:1\na=flag\n"
         "m=audio 5000/2 RTP/SAVP 0\nb=TIAS:64000\n"
         "a=crypto:1 AES_CM_128_HMAC_SHA1_80"
-        " inline:d0RmdmcmVCspeEc3QGZiNWpVLFJhQX1cfHAwJSoj|2^20|1:32 KDR=1\na=rtcp:5003 IN IP6 ::2\na=end-of-candidates\na=maxptime:40\n"
+        " inline:d0RmdmcmVCspeEc3QGZiNWpVLFJhQX1cfHAwJSoj|2^20|1:32 KDR=1\n"
+        "a=rtcp:5003 IN IP6 ::2\na=end-of-candidates\na=maxptime:40\n"
     )
     sd = SessionDescription.parse(text)
     assert sd.ice_lite and sd.direction == "sendonly" and sd.setup == "passive"
