@@ -1139,7 +1139,10 @@ def answer_offer(
         origin = Origin("-", str(session_id), session_version, "IN", addrtype, local_ip)
     sd = SessionDescription(origin=origin, name="-", connection=ConnectionData(local_ip, addrtype))
     for i, offered in enumerate(remote_offer.media):
-        port = ports.get(offered.kind) if isinstance(ports, Mapping) else ports[i]
+        if isinstance(ports, Mapping):
+            port = ports.get(offered.kind)
+        else:
+            port = ports[i] if i < len(ports) else None
         caps = local_capabilities.get(offered.kind)
         pairs = select_codecs(offered.codecs, caps) if caps and offered.is_rtp else []
         usable = [p for p in pairs if p[0].name.lower() not in ("telephone-event",)]
