@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import socket
 import struct
 import time
@@ -29,8 +30,8 @@ def _zero_crossing_hz(path: Path) -> float:
         rate, frames = w.getframerate(), w.readframes(w.getnframes())
     samples = struct.unpack(f"<{len(frames) // 2}h", frames)
     voiced = [s for s in samples if s != 0]
-    crossings = sum(1 for a, b in zip(voiced, voiced[1:], strict=False) if (a < 0) != (b < 0))
-    return crossings / 2 / (len(samples) / rate)
+    crossings = sum(1 for a, b in itertools.pairwise(voiced) if (a < 0) != (b < 0))
+    return float(crossings / 2 / (len(samples) / rate))
 
 
 def test_free_ports_are_free_on_udp_and_tcp() -> None:

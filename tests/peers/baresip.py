@@ -8,7 +8,9 @@ so SIP ports are taken as a free pair.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -305,6 +307,7 @@ def start_callee(
     record: bool = True,
     sip_trace: bool = False,
     register_timeout: float = 10.0,
+    ports: BaresipPorts | None = None,
 ) -> Callee:
     """Start a registered baresip callee; returns once REGISTER got 200 (and, in the modes
     that need it, once the call agent is served by ctrl_tcp).
@@ -312,7 +315,8 @@ def start_callee(
     ``mode``: answer (180 then 200), busy (180 then 486), noanswer (rings until the caller
     or the proxy gives up), early (183 with SDP, never 200). ``video_pattern``: an ffmpeg
     lavfi source for the clip, or ``fakevideo`` for baresip's static pattern.
-    ``audio_seconds``: the callee hangs up (BYE) when its WAV ends.
+    ``audio_seconds``: the callee hangs up (BYE) when its WAV ends. ``ports``: fixed
+    ports (e.g. picked before a capture starts); default: free ones picked here.
     """
     require_binary("baresip", "baresip-core")
     if mode not in MODES:
@@ -328,9 +332,10 @@ def start_callee(
     video_source = _video_source(media_dir, media, video_pattern)
     answermode = {"answer": "auto" if not answer_delay_s else "manual",
                   "busy": "manual", "noanswer": "manual", "early": "early"}[mode]
+    given_ports = ports
     last: PeerError | None = None
     for _attempt in range(3):  # fresh ports when a picked port got taken meanwhile
-        ports = BaresipPorts.pick(kamailio.host)
+        ports = given_ports or BaresipPorts.pick(kamailio.host)
         write_config(rundir, host=kamailio.host, ports=ports, audio_file=audio_file,
                      video_source=video_source,
                      record_dir=rundir / "recordings" if record else None)
@@ -345,12 +350,15 @@ def start_callee(
             proc.stop(grace=3)
             text = tail(proc.log_path)
             last = PeerError(f"{exc}; log:\n{text}")
-            if "address already in use" in text.lower() and "rejected" not in str(exc):
+            if ("address already in use" in text.lower() and "rejected" not in str(exc)
+                    and given_ports is None):
                 continue
             raise last from None
         if "ctrl_tcp: failed to listen" in proc.log_text():
             proc.stop(grace=3)
             last = PeerError(f"baresip {user}: ctrl_tcp could not listen on {ports.ctrl}")
+            if given_ports is not None:
+                raise last
             continue
         break
     else:
@@ -426,10 +434,8 @@ class Caller(Baresip):
             return bool(parse_rtp_stats(self.log[before:]))
 
         if res.established:
-            try:
+            with contextlib.suppress(PeerError):
                 wait_until(report, 5.0, "RTP report in the caller log", alive=self.process.alive)
-            except PeerError:
-                pass
         res.rtp = parse_rtp_stats(self.log[before:])
         return res
 
@@ -476,12 +482,11 @@ class Caller(Baresip):
 
     def stop(self) -> int | None:
         if self.process.alive():
-            try:
+            # a clean quit first (hang up, unregister); SIGTERM below if that fails
+            with contextlib.suppress(CtrlError, OSError, subprocess.TimeoutExpired):
                 with Ctrl(self.kamailio.host, self.ports.ctrl, 2.0) as c:
                     c.send("quit")
                 self.process.popen.wait(5)
-            except (CtrlError, OSError, Exception):  # noqa: BLE001 - fall back to SIGTERM
-                pass
         return super().stop()
 
 
@@ -501,6 +506,7 @@ def start_caller(
     video_codecs: str | None = None,
     record: bool = True,
     sip_trace: bool = False,
+    ports: BaresipPorts | None = None,
 ) -> Caller:
     """Start a baresip caller (not registered unless ``register``), ready for ``call()``."""
     require_binary("baresip", "baresip-core")
@@ -509,7 +515,7 @@ def start_caller(
     rundir = rundir.resolve()
     audio_file = make_tone(media_dir, tone_hz, 600)
     video_source = _video_source(media_dir, media, video_pattern)
-    ports = BaresipPorts.pick(kamailio.host)
+    ports = ports or BaresipPorts.pick(kamailio.host)
     write_config(rundir, host=kamailio.host, ports=ports, audio_file=audio_file,
                  video_source=video_source,
                  record_dir=rundir / "recordings" if record else None)

@@ -19,6 +19,7 @@ client takes over, the agent reconnects after 1 s and re-syncs the same way.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -60,10 +61,8 @@ class Ctrl:
         self.close()
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.sock.close()
-        except OSError:
-            pass
 
     def send(self, command: str, params: str | None = None) -> str:
         with self.lock:

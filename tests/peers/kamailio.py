@@ -45,7 +45,9 @@ def _md5(text: str) -> str:
 def _write_db(dbdir: Path, users: dict[str, str], realm: str) -> None:
     dbdir.mkdir(parents=True, exist_ok=True)
     (dbdir / "version").write_text("table_name(string) table_version(int) \nsubscriber:7\n")
-    rows = ["id(int,auto) username(string) domain(string) password(string) ha1(string) ha1b(string) "]
+    rows = [
+        "id(int,auto) username(string) domain(string) password(string) ha1(string) ha1b(string) "
+    ]
     for n, (user, password) in enumerate(users.items(), start=1):
         if any(c in user + password for c in ":\\\n"):
             raise PeerError(f"users: ':' and '\\' are not allowed ({user})")

@@ -9,6 +9,7 @@ nothing behind.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import shutil
 import signal
@@ -105,17 +106,13 @@ class PeerProcess:
         """Stop this PID (``sig``, then SIGKILL after ``grace`` s); returns the exit code."""
         _running.pop(self.pid, None)
         if self.popen.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, sig)
-            except ProcessLookupError:
-                pass
             try:
                 self.popen.wait(grace)
             except subprocess.TimeoutExpired:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(self.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
                 self.popen.wait(5)
         return self.popen.returncode
 

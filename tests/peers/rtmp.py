@@ -3,6 +3,7 @@ ffprobe/ffmpeg helpers to read and feed RTMP streams."""
 
 from __future__ import annotations
 
+import functools
 import json
 import signal
 import socket
@@ -84,7 +85,7 @@ def start_nginx_rtmp(rundir: Path, host: str = "127.0.0.1", timeout: float = 15.
         t0 = time.monotonic()
         proc = PeerProcess("nginx-rtmp", base, rundir / "nginx.out", cwd=rundir)
         try:
-            wait_until(lambda p=port: _tcp_open(host, p), timeout, "nginx-rtmp start",
+            wait_until(functools.partial(_tcp_open, host, port), timeout, "nginx-rtmp start",
                        alive=proc.alive)
         except PeerError as exc:
             proc.stop(grace=3)

@@ -10,7 +10,8 @@ def _options(host: str, port: int, lport: int, transport: str) -> bytes:
     uri = f"sip:{host}:{port}"
     lines = [
         f"OPTIONS {uri} SIP/2.0",
-        f"Via: SIP/2.0/{transport.upper()} {host}:{lport};branch=z9hG4bK{secrets.token_hex(6)};rport",
+        f"Via: SIP/2.0/{transport.upper()} {host}:{lport}"
+        f";branch=z9hG4bK{secrets.token_hex(6)};rport",
         "Max-Forwards: 70",
         f"From: <sip:probe@{host}>;tag={secrets.token_hex(4)}",
         f"To: <{uri}>",
