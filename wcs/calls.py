@@ -62,6 +62,7 @@ class MediaSession(Protocol):
     def answer_remote_offer(self, sdp: bytes | None) -> tuple[bytes | None, bool]:
         """Answer for a re-INVITE/UPDATE offer (None: can't) and whether it puts us on hold."""
         ...
+
     def close(self, reason: str) -> None: ...
 
 
@@ -163,7 +164,9 @@ class CallManager:
                 o = other.request
                 if o.rtmp_url == req.rtmp_url and o.rtmp_stream == req.rtmp_stream:
                     raise CallError(
-                        409, "another call already republishes to this rtmpUrl/rtmpStream", "rtmpUrl"
+                        409,
+                        "another call already republishes to this rtmpUrl/rtmpStream",
+                        "rtmpUrl",
                     )
         call = Call(req)
         self._calls[req.call_id] = call
@@ -272,9 +275,8 @@ class CallManager:
             self._finish(call, CallStatus.FINISH, event.status, event.info or NORMAL_CLEARING)
         elif isinstance(event, sev.RemoteOffer):
             self._on_remote_offer(call, event, now)
-        elif isinstance(event, sev.RemoteAnswer):
-            if call.media is not None:
-                call.media.on_remote_sdp(event.sdp, True)
+        elif isinstance(event, sev.RemoteAnswer) and call.media is not None:
+            call.media.on_remote_sdp(event.sdp, True)
 
     def _on_registration(self, event: sev.RegistrationSucceeded | sev.RegistrationFailed) -> None:
         call_id = self._by_reg.get(event.reg_id)
@@ -295,7 +297,9 @@ class CallManager:
     def _invite(self, call: Call, now: float) -> None:
         assert call.media is not None
         call.invited = True
-        self._ua.invite(call.call_id, call.request.account, call.request.callee, call.media.offer(), now)
+        self._ua.invite(
+            call.call_id, call.request.account, call.request.callee, call.media.offer(), now
+        )
 
     def _early_sdp(self, call: Call, sdp: bytes | None) -> None:
         if sdp and call.media is not None:
@@ -314,7 +318,9 @@ class CallManager:
                 self._set(call, CallStatus.ESTABLISHED, call.sip_status, "Unhold")
 
     # ----------------------------------------------------------------- state
-    def _set(self, call: Call, status: CallStatus, sip_status: int | None, info: str | None) -> None:
+    def _set(
+        self, call: Call, status: CallStatus, sip_status: int | None, info: str | None
+    ) -> None:
         if call.status in FINAL_STATUSES:
             return
         if status == call.status and sip_status == call.sip_status:

@@ -164,7 +164,8 @@ def _validate(s: Settings) -> None:
     if s.media_port_to - s.media_port_from < 1:
         raise ConfigError("settings 'media_port_from'/'media_port_to': empty range")
     if s.rest_auth and not (
-        s.rest_auth.startswith("token:") or s.rest_auth.count(":") >= 2 and s.rest_auth.startswith("basic:")
+        s.rest_auth.startswith("token:")
+        or (s.rest_auth.count(":") >= 2 and s.rest_auth.startswith("basic:"))
     ):
         raise ConfigError("setting 'rest_auth': use 'token:SECRET' or 'basic:USER:PASSWORD'")
     if s.generate_av not in ("none", "video", "audio", "all"):

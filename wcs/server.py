@@ -14,6 +14,7 @@ from wcs.media_session import CallMediaFactory
 from wcs.rest.calls_api import add_call_routes
 from wcs.rest.http import HttpServer, Request, Response, Router, json_response
 from wcs.rtp.ports import PortAllocator
+from wcs.sip.events import Event
 from wcs.sip.transport import SipTransport
 from wcs.sip.ua import SipTimers, UserAgent
 
@@ -42,9 +43,9 @@ class Server:
             register_expires=s.sip_register_expires,
         )
         self.sip = SipTransport(self.ua, s.bind_ip, s.sip_port, self._on_sip_event)
-        self.ports = PortAllocator(s.media_port_from, s.media_port_to, bind_ip=s.bind_ip)
+        self.ports = PortAllocator(s.media_port_from, s.media_port_to, host=s.bind_ip)
         self.media = CallMediaFactory(self.ports, self.public_ip)
-        self.calls = CallManager(self.ua, self.sip.wake, self.hooks, self.media)
+        self.calls = CallManager(self.ua, self.sip.wake, self.hooks, self.media, clock=self.sip.now)
         self.router = Router()
         add_call_routes(self.router, self.calls)
         self.router.add("GET", "/health", self._health, auth=False)
@@ -60,12 +61,16 @@ class Server:
         )
         self.started = time.time()
 
-    def _on_sip_event(self, event: object) -> None:
-        self.calls.on_sip_event(event)  # type: ignore[arg-type]
+    def _on_sip_event(self, event: Event) -> None:
+        self.calls.on_sip_event(event)
 
     async def _health(self, req: Request) -> Response:
         return json_response(
-            {"status": "ok", "uptime": round(time.time() - self.started, 1), "calls": len(self.calls.all())}
+            {
+                "status": "ok",
+                "uptime": round(time.time() - self.started, 1),
+                "calls": len(self.calls.all()),
+            }
         )
 
     async def start(self) -> None:

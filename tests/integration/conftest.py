@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.ports import free_port
+from tests.fixtures.ports import free_port, free_port_range
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,7 +52,8 @@ class HookCollector:
                     return e
             time.sleep(0.05)
         raise AssertionError(
-            f"call {call_id}: no {status} within {timeout}s; saw {self.statuses(call_id)}"
+            f"call {call_id}: no {status} within {timeout}s; saw "
+            + str([(e["status"], e["sipStatus"], e["info"]) for e in self.of(call_id)])
         )
 
     def raw(self) -> str:
@@ -141,7 +142,7 @@ def wcs(tmp_path: Path) -> Iterator[WcsFactory]:
     def start(**settings: Any) -> WcsProcess:
         http_port = free_port()
         sip_port = free_port()
-        media_from = free_port(even=True, span=200)
+        media_from = free_port_range(200)
         env = dict(os.environ)
         env.update(
             {

@@ -10,14 +10,14 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tests.fixtures.ports import free_port
+from tests.fixtures.ports import free_port, free_port_range
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_make_run_serves_rest(tmp_path: Path) -> None:
     http_port = free_port()
-    media = free_port(even=True, span=20)
+    media = free_port_range(20)
     env = dict(os.environ)
     env.update(
         WCS_HTTP_PORT=str(http_port),

@@ -26,7 +26,7 @@ from tests.peers.procs import PeerError, PeerProcess, require_binary, tail, wait
 HERE = Path(__file__).resolve().parent
 CTRL_SCRIPT = HERE / "baresip_ctrl.py"
 MODULE_PATH = "/usr/lib/baresip/modules"
-RTP_PORT_COUNT = 10  # audio + video, RTP and RTCP each, with room for baresip's random pick
+RTP_PORT_COUNT = 120  # room for ~30 concurrent audio calls (RTP + RTCP each) and random picks
 MODES = ("answer", "busy", "noanswer", "early")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -64,7 +64,7 @@ def write_config(
         "poll_method epoll",
         f"sip_listen {host}:{ports.sip}",
         "call_local_timeout 120",
-        "call_max_calls 4",
+        "call_max_calls 32",
         "audio_player aubridge,nil",
         "audio_alert aubridge,nil",
         f"audio_source aufile,{audio_file}",

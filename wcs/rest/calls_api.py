@@ -20,18 +20,18 @@ def parse_call_request(p: Params) -> CallRequest:
         raise BadRequest("callId", "callId has characters that are not allowed")
     callee = p.str("callee", required=True, max_len=256)
     assert callee is not None
-    if any(c in callee for c in "\r\n\x00<> \"") :
+    if any(c in callee for c in '\r\n\x00<> "'):
         raise BadRequest("callee", "callee must be a user name or a SIP URI")
     login = p.str("sipLogin", required=True, max_len=128)
     assert login is not None
-    if any(c in login for c in "\r\n\x00<>@:; \""):
+    if any(c in login for c in '\r\n\x00<>@:; "'):
         raise BadRequest("sipLogin", "sipLogin must be a plain SIP user name")
     proxy = p.str("sipOutboundProxy", default="", max_len=255) or ""
     domain = p.str("sipDomain", default="", max_len=255) or proxy
     if not domain:
         raise BadRequest("sipDomain", "sipDomain (or sipOutboundProxy) is required")
     for name, value in (("sipDomain", domain), ("sipOutboundProxy", proxy)):
-        if any(c in value for c in "\r\n\x00<>@; \"/"):
+        if any(c in value for c in '\r\n\x00<>@; "/'):
             raise BadRequest(name, f"{name} must be a host name or address")
     port = p.int("sipPort", default=5060, min=1, max=65535)
     transport = (p.str("sipTransport", default="UDP", max_len=8) or "UDP").lower()
@@ -48,7 +48,8 @@ def parse_call_request(p: Params) -> CallRequest:
     rtmp_url = p.str("rtmpUrl", default=None, max_len=1024)
     if rtmp_url is not None and not rtmp_url.startswith(("rtmp://", "rtmps://")):
         raise BadRequest("rtmpUrl", "rtmpUrl must start with rtmp:// or rtmps://")
-    custom = p.obj("custom") or {}
+    custom_params = p.obj("custom")
+    custom = custom_params.raw if custom_params is not None else {}
     account = Account(
         login=login,
         domain=domain,
