@@ -279,9 +279,7 @@ def parse_message(data: bytes, *, stream: bool = False) -> SipMessage:
             raise SipParseError(f"bad Content-Length {length_text!r}")
         length = int(length_text)
         if length > len(rest):
-            raise SipParseError(
-                f"Content-Length {length} larger than the body ({len(rest)} bytes)"
-            )
+            raise SipParseError(f"Content-Length {length} larger than the body ({len(rest)} bytes)")
         body = rest[:length]
     m = _STATUS_LINE.match(start)
     if m:
@@ -341,6 +339,4 @@ def serialize(msg: SipMessage) -> bytes:
 def masked(msg: SipMessage) -> str:
     """Text for debug logs with credentials hidden."""
     text = serialize(msg).decode("utf-8", "replace")
-    return re.sub(
-        r"(?im)^((?:Proxy-)?Authorization:).*$", r"\1 <hidden>", text
-    )
+    return re.sub(r"(?im)^((?:Proxy-)?Authorization:).*$", r"\1 <hidden>", text)
