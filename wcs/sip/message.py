@@ -148,7 +148,11 @@ class Headers:
             return values
         out: list[str] = []
         for v in values:
-            out.extend(p.strip() for p in split_outside_quotes(v, ",") if p.strip())
+            try:
+                parts = split_outside_quotes(v, ",")
+            except SipParseError:
+                parts = [v]  # unbalanced quote: the value's own parser reports it
+            out.extend(p.strip() for p in parts if p.strip())
         return out
 
     def __contains__(self, name: object) -> bool:
