@@ -148,7 +148,11 @@ class Headers:
             return values
         out: list[str] = []
         for v in values:
-            out.extend(p.strip() for p in split_outside_quotes(v, ",") if p.strip())
+            try:
+                parts = split_outside_quotes(v, ",")
+            except SipParseError:
+                parts = [v]  # unbalanced quote: the value's own parser reports it
+            out.extend(p.strip() for p in parts if p.strip())
         return out
 
     def __contains__(self, name: object) -> bool:
@@ -279,9 +283,7 @@ def parse_message(data: bytes, *, stream: bool = False) -> SipMessage:
             raise SipParseError(f"bad Content-Length {length_text!r}")
         length = int(length_text)
         if length > len(rest):
-            raise SipParseError(
-                f"Content-Length {length} larger than the body ({len(rest)} bytes)"
-            )
+            raise SipParseError(f"Content-Length {length} larger than the body ({len(rest)} bytes)")
         body = rest[:length]
     m = _STATUS_LINE.match(start)
     if m:
@@ -341,6 +343,4 @@ def serialize(msg: SipMessage) -> bytes:
 def masked(msg: SipMessage) -> str:
     """Text for debug logs with credentials hidden."""
     text = serialize(msg).decode("utf-8", "replace")
-    return re.sub(
-        r"(?im)^((?:Proxy-)?Authorization:).*$", r"\1 <hidden>", text
-    )
+    return re.sub(r"(?im)^((?:Proxy-)?Authorization:).*$", r"\1 <hidden>", text)

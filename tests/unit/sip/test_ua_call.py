@@ -403,3 +403,71 @@ def test_malformed_request_gets_400_or_is_dropped() -> None:
     r = h.one().resp
     assert r.status == 400 and "CSeq" in r.reason
     assert h.events() == []
+
+
+def test_session_refresh_by_reinvite_is_acked() -> None:
+    h = Harness()
+    inv = start_call(h)
+    headers = [*RR, ("Session-Expires", "90;refresher=uac")]
+    h.feed(reply(inv.req, 200, "OK", headers=headers, body=ANSWER))
+    h.sent()
+    h.events()
+    h.advance(45)
+    reinv = h.one().req
+    assert reinv.method == "INVITE" and reinv.body == OFFER
+    assert reinv.headers.get("Session-Expires") == "90;refresher=uac"
+    assert NameAddr.parse(reinv.headers.get("To") or "").tag == "peer1"
+    h.feed(reply(reinv, 200, "OK", headers=[("Session-Expires", "90;refresher=uac")], body=ANSWER))
+    ack = h.one().req
+    assert ack.method == "ACK" and ack.cseq == (reinv.cseq[0], "ACK")
+    assert h.events() == []  # a refresh is invisible to the app
+    info = h.ua.call_info("c1")
+    assert info is not None and info.state == "confirmed"
+
+
+def test_refresh_answered_481_ends_call() -> None:
+    h = Harness()
+    inv = start_call(h)
+    headers = [*RR, ("Session-Expires", "90;refresher=uac"), ("Allow", "UPDATE")]
+    h.feed(reply(inv.req, 200, "OK", headers=headers, body=ANSWER))
+    h.sent()
+    h.events()
+    h.advance(45)
+    upd = h.one().req
+    h.feed(reply(upd, 481, "Call Does Not Exist"))
+    bye = h.one().req
+    assert bye.method == "BYE"
+    h.feed(reply(bye, 481, "Call Does Not Exist"))
+    assert h.events() == [CallEnded("c1", False, 481, "Session refresh failed")]
+
+
+def test_no_ack_for_our_2xx_ends_call() -> None:
+    h = Harness()
+    _, ok = answered_call(h)
+    h.feed(peer_request(ok, "INVITE", 3, body=ANSWER))
+    h.sent()
+    h.events()
+    h.ua.answer_offer("c1", OFFER, h.now)
+    h.one()
+    h.advance(31.9)
+    retrans = h.sent()
+    # T1 doubling, capped at T2: 0.5, 1.5, 3.5, 7.5, 11.5, 15.5 ... 31.5
+    assert len(retrans) == 10 and all(s.resp.status == 200 for s in retrans)
+    h.advance(32)
+    bye = h.one().req
+    assert bye.method == "BYE"
+
+
+def test_peer_cancels_its_reinvite() -> None:
+    h = Harness()
+    _, ok = answered_call(h)
+    reinv = peer_request(ok, "INVITE", 3, body=ANSWER, branch="z9hG4bKre")
+    h.feed(reinv)
+    h.sent()
+    h.events()
+    cancel = peer_request(ok, "CANCEL", 3, branch="z9hG4bKre")
+    h.feed(cancel)
+    out = sorted((s.resp.cseq[1], s.resp.status) for s in h.sent())
+    assert out == [("CANCEL", 200), ("INVITE", 487)]
+    h.ua.answer_offer("c1", OFFER, h.now)  # too late: nothing is sent
+    assert h.sent() == []
