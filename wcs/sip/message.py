@@ -118,6 +118,18 @@ class Headers:
                 return
         self._items.append((cname, value.strip()))
 
+    def set_all(self, name: str, values: list[str]) -> None:
+        """Replace every header of that name by one line per value, at the first position."""
+        cname = canonical_name(name)
+        lower = cname.lower()
+        at = next((i for i, (n, _) in enumerate(self._items) if n.lower() == lower), None)
+        rest = [it for it in self._items if it[0].lower() != lower]
+        new = [(cname, v.strip()) for v in values]
+        if at is None:
+            self._items = rest + new
+        else:
+            self._items = rest[:at] + new + rest[at:]
+
     def remove(self, name: str) -> None:
         lower = canonical_name(name).lower()
         self._items = [it for it in self._items if it[0].lower() != lower]
@@ -267,9 +279,7 @@ def parse_message(data: bytes, *, stream: bool = False) -> SipMessage:
             raise SipParseError(f"bad Content-Length {length_text!r}")
         length = int(length_text)
         if length > len(rest):
-            raise SipParseError(
-                f"Content-Length {length} larger than the body ({len(rest)} bytes)"
-            )
+            raise SipParseError(f"Content-Length {length} larger than the body ({len(rest)} bytes)")
         body = rest[:length]
     m = _STATUS_LINE.match(start)
     if m:
@@ -329,6 +339,4 @@ def serialize(msg: SipMessage) -> bytes:
 def masked(msg: SipMessage) -> str:
     """Text for debug logs with credentials hidden."""
     text = serialize(msg).decode("utf-8", "replace")
-    return re.sub(
-        r"(?im)^((?:Proxy-)?Authorization:).*$", r"\1 <hidden>", text
-    )
+    return re.sub(r"(?im)^((?:Proxy-)?Authorization:).*$", r"\1 <hidden>", text)

@@ -25,7 +25,7 @@ def _split_hostport(text: str) -> tuple[str, int | None]:
             raise SipParseError(f"bad host:port {text!r}")
         host, _, port_text = text.partition(":")
         port_text = port_text if ":" in text else None
-        if not host or any(c in host for c in " \t<>\"@"):
+        if not host or any(c in host for c in ' \t<>"@'):
             raise SipParseError(f"bad host {host!r}")
     port: int | None = None
     if port_text is not None:

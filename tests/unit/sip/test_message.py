@@ -156,7 +156,11 @@ def test_masked_hides_credentials() -> None:
 def test_uri_full() -> None:
     u = SipUri.parse("sips:alice:pw@[2001:db8::1]:5061;transport=tcp;lr?subject=x&h=y")
     assert (u.scheme, u.user, u.password, u.host, u.port) == (
-        "sips", "alice", "pw", "[2001:db8::1]", 5061,
+        "sips",
+        "alice",
+        "pw",
+        "[2001:db8::1]",
+        5061,
     )
     assert u.params == {"transport": "tcp", "lr": None}
     assert u.headers == {"subject": "x", "h": "y"}

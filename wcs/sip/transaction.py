@@ -1,0 +1,293 @@
+"""SIP transactions (RFC 3261 §17): client and server, INVITE and non-INVITE, sans-IO.
+
+Each transaction owns its retransmission and timeout timers in a shared TimerQueue and
+talks to its user (the UA core) through callbacks. Nothing here does I/O or reads a clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from enum import Enum
+
+from .message import Headers, SipRequest, SipResponse
+from .timers import TimerQueue
+from .via import MAGIC_COOKIE
+
+Dest = tuple[str, int, str]  # (host, port, "udp" | "tcp")
+
+
+@dataclass(frozen=True)
+class SipTimers:
+    t1: float = 0.5
+    t2: float = 4.0
+    t4: float = 5.0
+
+
+class State(Enum):
+    CALLING = "calling"
+    TRYING = "trying"
+    PROCEEDING = "proceeding"
+    COMPLETED = "completed"
+    CONFIRMED = "confirmed"
+    TERMINATED = "terminated"
+
+
+SendFn = Callable[[bytes, Dest], None]
+
+
+def client_key(branch: str, method: str) -> tuple[str, str]:
+    """§17.1.3: branch of the top Via plus the CSeq method."""
+    return branch, method
+
+
+def server_key(request: SipRequest) -> Hashable:
+    """§17.2.3: branch + sent-by + method (ACK matches its INVITE); RFC 2543 fallback."""
+    via = request.top_via
+    method = "INVITE" if request.method == "ACK" else request.method
+    branch = via.branch or ""
+    if branch.startswith(MAGIC_COOKIE):
+        return branch, via.host.lower(), via.port, method
+    number, _ = request.cseq
+    return ("2543", request.call_id, number, str(via), method)
+
+
+class ClientTransaction:
+    """Base of the client transactions; `on_response` gets every response the TU must see."""
+
+    def __init__(
+        self,
+        request: SipRequest,
+        dest: Dest,
+        *,
+        timers: SipTimers,
+        queue: TimerQueue,
+        send: SendFn,
+        on_response: Callable[[ClientTransaction, SipResponse, float], None],
+        on_timeout: Callable[[ClientTransaction, float], None],
+        on_terminated: Callable[[ClientTransaction], object],
+    ) -> None:
+        self.request = request
+        self.dest = dest
+        self.t = timers
+        self.queue = queue
+        self._send = send
+        self.on_response = on_response
+        self.on_timeout = on_timeout
+        self.on_terminated = on_terminated
+        self.branch = request.top_via.branch or ""
+        self.method = request.method
+        self.key = client_key(self.branch, self.method)
+        self.state = State.CALLING if request.method == "INVITE" else State.TRYING
+        self._done = False
+        self.data = request.serialize()
+        self.reliable = dest[2] != "udp"
+        self.retransmissions = 0
+
+    def _tkey(self, name: str) -> tuple[str, Hashable, str]:
+        return ("ctx", self.key, name)
+
+    def _set(self, name: str, when: float, cb: Callable[[float], None]) -> None:
+        self.queue.set(self._tkey(name), when, cb)
+
+    def _cancel(self, *names: str) -> None:
+        for name in names:
+            self.queue.cancel(self._tkey(name))
+
+    def start(self, now: float) -> None:
+        raise NotImplementedError
+
+    def receive(self, response: SipResponse, now: float) -> None:
+        raise NotImplementedError
+
+    def terminate(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        self.state = State.TERMINATED
+        for name in ("A", "B", "D", "E", "F", "K"):
+            self._cancel(name)
+        self.on_terminated(self)
+
+    def _timeout(self, now: float) -> None:
+        if self.state in (State.CALLING, State.TRYING, State.PROCEEDING):
+            self.on_timeout(self, now)
+        self.terminate()
+
+
+class InviteClientTransaction(ClientTransaction):
+    """§17.1.1. A 2xx ends the transaction; the UA core ACKs 2xx itself."""
+
+    def start(self, now: float) -> None:
+        self._send(self.data, self.dest)
+        if not self.reliable:
+            self._interval = self.t.t1
+            self._set("A", now + self._interval, self._timer_a)
+        self._set("B", now + 64 * self.t.t1, self._timeout)
+
+    def _timer_a(self, now: float) -> None:
+        if self.state is not State.CALLING:
+            return
+        self._send(self.data, self.dest)
+        self.retransmissions += 1
+        self._interval *= 2  # §17.1.1.2: A doubles each time (not capped by T2)
+        self._set("A", now + self._interval, self._timer_a)
+
+    def receive(self, response: SipResponse, now: float) -> None:
+        code = response.status
+        if self.state in (State.CALLING, State.PROCEEDING):
+            if code < 200:
+                self.state = State.PROCEEDING
+                self._cancel("A")
+                # Timer B keeps running only in Calling (§17.1.1.2); the TU guards the rest.
+                self._cancel("B")
+                self.on_response(self, response, now)
+            elif code < 300:
+                self.on_response(self, response, now)
+                self.terminate()
+            else:
+                self.state = State.COMPLETED
+                self._cancel("A", "B")
+                self._ack = self.build_ack(response).serialize()
+                self._send(self._ack, self.dest)
+                self._set("D", now + (0.0 if self.reliable else 32.0), lambda _n: self.terminate())
+                self.on_response(self, response, now)
+        elif self.state is State.COMPLETED and code >= 300:
+            self._send(self._ack, self.dest)  # retransmitted final: ACK again, TU not told
+
+    def build_ack(self, response: SipResponse) -> SipRequest:
+        """§17.1.1.3: ACK for a non-2xx final response."""
+        req = self.request
+        h = Headers()
+        h.add("Via", req.headers.get_all("Via")[0])
+        for route in req.headers.get_all("Route"):
+            h.add("Route", route)
+        h.add("Max-Forwards", "70")
+        h.add("From", req.headers.get("From") or "")
+        h.add("To", response.headers.get("To") or req.headers.get("To") or "")
+        h.add("Call-ID", req.call_id)
+        h.add("CSeq", f"{req.cseq[0]} ACK")
+        return SipRequest("ACK", req.uri, h)
+
+
+class NonInviteClientTransaction(ClientTransaction):
+    """§17.1.2."""
+
+    def start(self, now: float) -> None:
+        self._send(self.data, self.dest)
+        if not self.reliable:
+            self._interval = self.t.t1
+            self._set("E", now + self._interval, self._timer_e)
+        self._set("F", now + 64 * self.t.t1, self._timeout)
+
+    def _timer_e(self, now: float) -> None:
+        if self.state not in (State.TRYING, State.PROCEEDING):
+            return
+        self._send(self.data, self.dest)
+        self.retransmissions += 1
+        if self.state is State.PROCEEDING:
+            self._interval = self.t.t2
+        else:
+            self._interval = min(2 * self._interval, self.t.t2)
+        self._set("E", now + self._interval, self._timer_e)
+
+    def receive(self, response: SipResponse, now: float) -> None:
+        if self.state not in (State.TRYING, State.PROCEEDING):
+            return  # Completed: retransmitted finals are absorbed
+        if response.status < 200:
+            self.state = State.PROCEEDING
+            self.on_response(self, response, now)
+            return
+        self.state = State.COMPLETED
+        self._cancel("E", "F")
+        self._set("K", now + (0.0 if self.reliable else self.t.t4), lambda _n: self.terminate())
+        self.on_response(self, response, now)
+
+
+class ServerTransaction:
+    """§17.2. The TU answers with `respond`; retransmitted requests get the last response."""
+
+    def __init__(
+        self,
+        request: SipRequest,
+        dest: Dest,
+        *,
+        timers: SipTimers,
+        queue: TimerQueue,
+        send: SendFn,
+        on_terminated: Callable[[ServerTransaction], object],
+        on_ack_timeout: Callable[[ServerTransaction, float], None] | None = None,
+    ) -> None:
+        self.request = request
+        self.dest = dest
+        self.t = timers
+        self.queue = queue
+        self._send = send
+        self.on_terminated = on_terminated
+        self.on_ack_timeout = on_ack_timeout
+        self.key = server_key(request)
+        self.method = request.method
+        self.reliable = dest[2] != "udp"
+        self.is_invite = request.method == "INVITE"
+        self.state = State.PROCEEDING if self.is_invite else State.TRYING
+        self.last: bytes | None = None
+        self.final_status: int | None = None
+
+    def _tkey(self, name: str) -> tuple[str, Hashable, str]:
+        return ("stx", self.key, name)
+
+    def respond(self, response: SipResponse, now: float) -> None:
+        if self.state in (State.COMPLETED, State.CONFIRMED, State.TERMINATED):
+            return
+        self.last = response.serialize()
+        self._send(self.last, self.dest)
+        code = response.status
+        if code < 200:
+            if not self.is_invite:
+                self.state = State.PROCEEDING
+            return
+        self.final_status = code
+        if self.is_invite and code < 300:
+            self.terminate()  # the UA core retransmits its 2xx until the ACK (§13.3.1.4)
+            return
+        self.state = State.COMPLETED
+        if self.is_invite:
+            if not self.reliable:
+                self._g = self.t.t1
+                self.queue.set(self._tkey("G"), now + self._g, self._timer_g)
+            self.queue.set(self._tkey("H"), now + 64 * self.t.t1, self._timer_h)
+        else:
+            wait = 0.0 if self.reliable else 64 * self.t.t1
+            self.queue.set(self._tkey("J"), now + wait, lambda _n: self.terminate())
+
+    def _timer_g(self, now: float) -> None:
+        if self.state is not State.COMPLETED or self.last is None:
+            return
+        self._send(self.last, self.dest)
+        self._g = min(2 * self._g, self.t.t2)
+        self.queue.set(self._tkey("G"), now + self._g, self._timer_g)
+
+    def _timer_h(self, now: float) -> None:
+        if self.state is State.COMPLETED and self.on_ack_timeout is not None:
+            self.on_ack_timeout(self, now)
+        self.terminate()
+
+    def receive_retransmission(self, request: SipRequest, now: float) -> None:
+        if request.method == "ACK":
+            if self.is_invite and self.state is State.COMPLETED:
+                self.state = State.CONFIRMED
+                self.queue.cancel(self._tkey("G"))
+                self.queue.cancel(self._tkey("H"))
+                wait = 0.0 if self.reliable else self.t.t4
+                self.queue.set(self._tkey("I"), now + wait, lambda _n: self.terminate())
+            return
+        if self.last is not None and self.state in (State.PROCEEDING, State.COMPLETED):
+            self._send(self.last, self.dest)
+
+    def terminate(self) -> None:
+        if self.state is State.TERMINATED:
+            return
+        self.state = State.TERMINATED
+        for name in ("G", "H", "I", "J"):
+            self.queue.cancel(self._tkey(name))
+        self.on_terminated(self)

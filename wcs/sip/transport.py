@@ -1,0 +1,304 @@
+"""asyncio edge of the SIP user agent: one UDP socket and one TCP listener on the same port.
+
+The UA's clock is `loop.time()`: pass `transport.now()` as `now` to the UA actions, then call
+`wake()`. Outgoing TCP connections are opened on demand, reused per remote address (also for
+requests the peer sends back over them), and closed after `idle_timeout` seconds unused.
+Host names are resolved here with `loop.getaddrinfo` (cached for a minute).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import socket
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from .errors import SipParseError
+from .events import Event
+from .framer import StreamFramer
+from .ua import UserAgent
+
+log = logging.getLogger(__name__)
+
+Addr = tuple[str, int]
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+class _Udp(asyncio.DatagramProtocol):
+    def __init__(self, edge: SipTransport) -> None:
+        self.edge = edge
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.edge._received(data, (addr[0], addr[1]), "udp")
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("SIP UDP error: %s", exc)  # ICMP unreachable etc.: the transaction times out
+
+
+class _Tcp(asyncio.Protocol):
+    def __init__(self, edge: SipTransport) -> None:
+        self.edge = edge
+        self.framer = StreamFramer()
+        self.transport: asyncio.Transport | None = None
+        self.peer: Addr | None = None
+        self.last_used = 0.0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        self.peer = (peer[0], peer[1])
+        self.last_used = self.edge.now()
+        self.edge._conns.setdefault(self.peer, self)
+
+    def data_received(self, data: bytes) -> None:
+        self.last_used = self.edge.now()
+        try:
+            messages = self.framer.feed(data)
+        except SipParseError as exc:
+            log.info("closing SIP TCP connection from %s: %s", self.peer, exc)
+            if self.transport is not None:
+                self.transport.close()
+            return
+        assert self.peer is not None
+        for message in messages:
+            self.edge._received(message, self.peer, "tcp")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.peer is not None and self.edge._conns.get(self.peer) is self:
+            del self.edge._conns[self.peer]
+
+    def write(self, data: bytes) -> None:
+        self.last_used = self.edge.now()
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+
+class SipTransport:
+    def __init__(
+        self,
+        ua: UserAgent,
+        bind_ip: str,
+        port: int,
+        on_event: Callable[[Event], None],
+        *,
+        idle_timeout: float = 900.0,
+    ) -> None:
+        self.ua = ua
+        self.bind_ip = bind_ip
+        self._port = port
+        self.on_event = on_event
+        self.idle_timeout = idle_timeout
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._udp: asyncio.DatagramTransport | None = None
+        self._server: asyncio.Server | None = None
+        self._conns: dict[Addr, _Tcp] = {}
+        self._connecting: dict[Addr, list[bytes]] = {}
+        self._dns: dict[str, tuple[float, str]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._idle: asyncio.TimerHandle | None = None
+        self._waking = False
+        self._again = False
+        self._closed = False
+
+    # ---- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        last_error: OSError | None = None
+        for _ in range(1 if self._port else 20):
+            try:
+                await self._bind(self._port)
+                break
+            except OSError as exc:  # port 0: UDP got a port whose TCP twin is taken; retry
+                last_error = exc
+                await self._unbind()
+        else:
+            raise OSError(f"cannot bind SIP UDP+TCP on {self.bind_ip}: {last_error}")
+        self.ua.local_port = self._port
+        self._idle = self._loop.call_later(min(60.0, self.idle_timeout), self._close_idle)
+        log.info("SIP listening on %s:%d (UDP+TCP)", self.bind_ip, self._port)
+
+    async def _bind(self, port: int) -> None:
+        assert self._loop is not None
+        udp, _ = await self._loop.create_datagram_endpoint(
+            lambda: _Udp(self), local_addr=(self.bind_ip, port)
+        )
+        self._udp = udp
+        chosen = udp.get_extra_info("sockname")[1]
+        self._server = await self._loop.create_server(
+            lambda: _Tcp(self), host=self.bind_ip, port=chosen, reuse_address=True
+        )
+        self._port = chosen
+
+    async def _unbind(self) -> None:
+        if self._udp is not None:
+            self._udp.close()
+            self._udp = None
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    def now(self) -> float:
+        loop = self._loop or asyncio.get_event_loop()
+        return loop.time()
+
+    async def close(self) -> None:
+        self._closed = True
+        for handle in (self._timer, self._idle):
+            if handle is not None:
+                handle.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        for conn in list(self._conns.values()):
+            if conn.transport is not None:
+                conn.transport.close()
+        self._conns.clear()
+        await self._unbind()
+
+    async def shutdown(self, timeout: float = 5.0) -> None:
+        """Hang up and unregister everything, wait (at most `timeout`) until done, close."""
+        self.ua.shutdown(self.now())
+        self.wake()
+        deadline = self.now() + timeout
+        while self.ua.active() and self.now() < deadline:
+            await asyncio.sleep(0.05)
+        await self.close()
+
+    # ---- the sans-IO pump ---------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Flush datagrams, deliver events (in order), re-arm the timer."""
+        if self._closed:
+            return
+        if self._waking:
+            self._again = True  # an on_event handler acted on the UA: loop once more
+            return
+        self._waking = True
+        try:
+            while True:
+                self._again = False
+                for data, addr, transport in self.ua.datagrams_to_send(self.now()):
+                    self._send(data, addr, transport)
+                while (event := self.ua.next_event()) is not None:
+                    try:
+                        self.on_event(event)
+                    except Exception:
+                        log.exception("SIP event handler failed for %r", event)
+                if not self._again:
+                    break
+        finally:
+            self._waking = False
+        self._arm()
+
+    def _arm(self) -> None:
+        when = self.ua.get_timer()
+        if when == self._timer_at and self._timer is not None:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_at = when
+        if when is not None and self._loop is not None:
+            self._timer = self._loop.call_at(when, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        self.ua.handle_timer(self.now())
+        self.wake()
+
+    def _received(self, data: bytes, addr: Addr, transport: str) -> None:
+        self.ua.receive(data, addr, transport, self.now())
+        self.wake()
+
+    # ---- sending ------------------------------------------------------------------------
+
+    def _send(self, data: bytes, addr: Addr, transport: str) -> None:
+        host, port = addr
+        cached = self._dns.get(host)
+        if _is_ip(host):
+            self._send_ip(data, (host, port), transport)
+        elif cached is not None and cached[0] > self.now():
+            self._send_ip(data, (cached[1], port), transport)
+        else:
+            self._spawn(self._resolve_and_send(data, host, port, transport))
+
+    async def _resolve_and_send(self, data: bytes, host: str, port: int, transport: str) -> None:
+        assert self._loop is not None
+        kind = socket.SOCK_DGRAM if transport == "udp" else socket.SOCK_STREAM
+        try:
+            infos = await self._loop.getaddrinfo(host, port, type=kind, family=socket.AF_INET)
+        except OSError as exc:
+            log.warning("cannot resolve SIP host %s: %s", host, exc)
+            return
+        if not infos:
+            return
+        ip = str(infos[0][4][0])
+        self._dns[host] = (self.now() + 60.0, ip)
+        self._send_ip(data, (ip, port), transport)
+
+    def _send_ip(self, data: bytes, addr: Addr, transport: str) -> None:
+        if transport == "udp":
+            if self._udp is not None:
+                self._udp.sendto(data, addr)
+            return
+        conn = self._conns.get(addr)
+        if conn is not None:
+            conn.write(data)
+            return
+        pending = self._connecting.get(addr)
+        if pending is not None:
+            pending.append(data)
+            return
+        self._connecting[addr] = [data]
+        self._spawn(self._connect(addr))
+
+    async def _connect(self, addr: Addr) -> None:
+        assert self._loop is not None
+        try:
+            _, proto = await self._loop.create_connection(lambda: _Tcp(self), addr[0], addr[1])
+        except OSError as exc:
+            # the transaction will time out (Timer B/F): the UA reports the failure
+            log.warning("SIP TCP connect to %s failed: %s", addr, exc)
+            self._connecting.pop(addr, None)
+            return
+        self._conns[addr] = proto
+        for data in self._connecting.pop(addr, []):
+            proto.write(data)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _close_idle(self) -> None:
+        limit = self.now() - self.idle_timeout
+        for conn in list(self._conns.values()):
+            if conn.last_used < limit and conn.transport is not None:
+                conn.transport.close()
+        if self._loop is not None and not self._closed:
+            self._idle = self._loop.call_later(min(60.0, self.idle_timeout), self._close_idle)
+
+    @property
+    def connections(self) -> int:
+        return len(self._conns)
+
+    def __repr__(self) -> str:
+        return f"SipTransport({self.bind_ip}:{self._port}, tcp_connections={len(self._conns)})"
