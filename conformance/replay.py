@@ -94,6 +94,7 @@ def replay_client(
     *,
     before_send: Callable[[UserAgent, SipMessage, float], None] | None = None,
     settle: float = 64.0,
+    duplicate: frozenset[int] = frozenset(),
 ) -> Replay:
     """Replay `trace` from the point of view of the client on `local_port`.
 
@@ -101,6 +102,8 @@ def replay_client(
     UA has nothing queued, `before_send(ua, captured_message, now)` is called so the test
     can trigger the user action (e.g. hang up before the BYE). After the last packet the
     timers run for `settle` seconds; what the UA then sends is reported as leftovers.
+    Frames in `duplicate` are fed twice (a network duplicate, 10 ms later), to see the UA
+    absorb a retransmitted response.
     """
     packets = [p for p in sip_packets(trace) if local_port in (p.src[1], p.dst[1])]
     if not packets:
@@ -147,6 +150,9 @@ def replay_client(
             result.fed.append((p.index, data))
             ua.receive(data, p.src, "udp", now)
             drain(now)
+            if p.index in duplicate:
+                ua.receive(data, p.src, "udp", now + 0.01)
+                drain(now + 0.01)
     end = packets[-1].time - t0
     drain(end + settle)
     result.leftovers = list(queued)

@@ -173,6 +173,52 @@ def test_replay_call_answered_and_hung_up() -> None:
     assert replay.leftovers == []
 
 
+def test_replay_duplicated_responses() -> None:
+    """A duplicated 200 (frame 12) is answered with the same ACK again (§13.2.2.4); a
+    duplicated 180 (frame 10) is passed up again (§17.1.1.2 lets it), nothing else."""
+    trace = "02-call-av.pcap"
+
+    def hang_up_before_bye(ua: UserAgent, theirs: SipMessage, now: float) -> None:
+        if isinstance(theirs, SipRequest) and theirs.method == "BYE":
+            ua.hangup("c1", now)
+
+    replay = replay_client(
+        trace,
+        5070,
+        _ua(5070),
+        lambda ua, now: ua.invite(
+            "c1", _account("1001", "secret1001"), "1002", _captured_offer(trace), now
+        ),
+        before_send=hang_up_before_bye,
+        duplicate=frozenset({10, 12}),
+    )
+    assert _methods(replay.pairs) == ["INVITE", "ACK", "INVITE", "ACK", "BYE"]
+    ack2 = replay.pairs[3].ours
+    assert replay.retransmissions == [ack2.serialize()]
+    kinds = [type(e) for e in replay.events]
+    collapsed = [k for i, k in enumerate(kinds) if i == 0 or k is not kinds[i - 1]]
+    assert collapsed == [CallTrying, CallRinging, CallAnswered, CallEnded]
+    assert kinds.count(CallAnswered) == 1 and kinds.count(CallEnded) == 1
+
+
+def test_replay_busy_with_duplicated_486() -> None:
+    """A duplicated 486 (frame 11) makes the INVITE transaction re-send its ACK
+    (§17.1.1.2, Completed state) and reports the failure once."""
+    trace = "03-call-busy.pcap"
+    replay = replay_client(
+        trace,
+        5070,
+        _ua(5070),
+        lambda ua, now: ua.invite(
+            "c1", _account("1001", "secret1001"), "1002", _captured_offer(trace), now
+        ),
+        duplicate=frozenset({11}),
+    )
+    assert _methods(replay.pairs) == ["INVITE", "ACK", "INVITE", "ACK"]
+    assert replay.retransmissions == [replay.pairs[3].ours.serialize()]
+    assert [type(e) for e in replay.events] == [CallTrying, CallRinging, CallFailed]
+
+
 def test_replay_call_busy() -> None:
     trace = "03-call-busy.pcap"
     replay = replay_client(
