@@ -109,6 +109,15 @@ class ClientTransaction:
             self._cancel(name)
         self.on_terminated(self)
 
+    def transport_failed(self, reason: str, now: float) -> None:
+        """The edge could not deliver to `dest`: end now instead of waiting for B/F."""
+        if self.state in (State.CALLING, State.TRYING, State.PROCEEDING):
+            self.error = reason
+            self.on_timeout(self, now)
+        self.terminate()
+
+    error: str | None = None
+
     def _timeout(self, now: float) -> None:
         if self.state in (State.CALLING, State.TRYING, State.PROCEEDING):
             self.on_timeout(self, now)

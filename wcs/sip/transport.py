@@ -247,8 +247,10 @@ class SipTransport:
             infos = await self._loop.getaddrinfo(host, port, type=kind, family=socket.AF_INET)
         except OSError as exc:
             log.warning("cannot resolve SIP host %s: %s", host, exc)
+            self._failed((host, port), transport, f"Cannot resolve {host}")
             return
         if not infos:
+            self._failed((host, port), transport, f"Cannot resolve {host}")
             return
         ip = str(infos[0][4][0])
         self._dns[host] = (self.now() + 60.0, ip)
@@ -278,10 +280,20 @@ class SipTransport:
             # the transaction will time out (Timer B/F): the UA reports the failure
             log.warning("SIP TCP connect to %s failed: %s", addr, exc)
             self._connecting.pop(addr, None)
+            self._failed(addr, "tcp", "Transport error")
+            for name, (_, ip) in list(self._dns.items()):  # requests addressed by name
+                if ip == addr[0]:
+                    self._failed((name, addr[1]), "tcp", "Transport error")
             return
         self._conns[addr] = proto
         for data in self._connecting.pop(addr, []):
             proto.write(data)
+
+    def _failed(self, addr: Addr, transport: str, reason: str) -> None:
+        if self._closed:
+            return
+        self.ua.transport_error(addr, transport, reason, self.now())
+        self.wake()
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)

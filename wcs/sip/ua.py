@@ -178,9 +178,9 @@ class _Outgoing:
         self.tx = self.ua._start_client_tx(self.request, self.dest, self._response, self._timeout)
         self.tx.start(now)
 
-    def _timeout(self, _tx: ClientTransaction, now: float) -> None:
+    def _timeout(self, tx: ClientTransaction, now: float) -> None:
         self.done = True
-        self.on_final(None, INFO_TIMEOUT, now)
+        self.on_final(None, tx.error or INFO_TIMEOUT, now)
 
     def _response(self, _tx: ClientTransaction, resp: SipResponse, now: float) -> None:
         if resp.status < 200:
@@ -358,6 +358,15 @@ class UserAgent:
 
     def _emit(self, event: Event) -> None:
         self._events.append(event)
+
+    def transport_error(
+        self, addr: tuple[str, int], transport: str, reason: str, now: float
+    ) -> None:
+        """Called by the edge when it cannot reach `addr` (DNS or TCP connect failure):
+        the requests waiting for it fail at once, with `reason` as info."""
+        for tx in list(self._ctx.values()):
+            if (tx.dest[0], tx.dest[1]) == addr and tx.dest[2] == transport:
+                tx.transport_failed(reason, now)
 
     # ---- public actions -----------------------------------------------------------------
 

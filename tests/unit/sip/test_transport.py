@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 import socket
 
-from wcs.sip.events import Event, RegistrationSucceeded
+from wcs.sip.events import Event, RegistrationFailed, RegistrationSucceeded
 from wcs.sip.framer import StreamFramer
 from wcs.sip.message import SipRequest, parse_message
 from wcs.sip.transport import SipTransport
@@ -115,5 +115,33 @@ def test_register_over_udp_and_tcp_delivers_events() -> None:
             await edge.close()
             udp.close()
             server.close()
+
+    asyncio.run(main())
+
+
+def test_tcp_connect_failure_fails_the_request_at_once() -> None:
+    async def main() -> None:
+        # a port with nothing listening on TCP
+        probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        probe.bind(("127.0.0.1", 0))
+        dead = probe.getsockname()[1]
+        probe.close()
+        events: list[Event] = []
+        ua = UserAgent(local_port=0, public_ip="127.0.0.1")
+        edge = SipTransport(ua, "127.0.0.1", 0, events.append)
+        await edge.start()
+        try:
+            acc = Account(login="1003", domain="127.0.0.1", port=dead, transport="tcp")
+            reg_id = ua.register(acc, edge.now())
+            edge.wake()
+            for _ in range(200):
+                if events:
+                    break
+                await asyncio.sleep(0.01)
+            assert events == [
+                RegistrationFailed(reg_id, None, "Request Timeout", "Transport error")
+            ]
+        finally:
+            await edge.close()
 
     asyncio.run(main())
