@@ -9,21 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conformance.compare import assert_round_trip, touch_everything
-from conformance.siptrace import sip_packets, trace_names
-from conformance.torture import load_cases
+from conformance.fuzzing import SEEDS, SPECIAL, mutated
 from wcs.sip.message import SipParseError, parse_message
-
-# Seeds: every valid torture message plus every real message of the traces.
-SEEDS: list[bytes] = [c.data for c in load_cases() if c.valid] + [
-    p.payload for name in trace_names() for p in sip_packets(name)
-]
-
-# Bytes that matter to the grammar, so mutations hit the interesting paths often.
-SPECIAL = [
-    b"\r\n", b"\n", b"\r", b" ", b"\t", b":", b";", b",", b"=", b'"', b"\\", b"<", b">",
-    b"@", b"[", b"]", b"%", b"\x00", b"\xff", b"\xc3", b"\r\n ", b"\r\n\r\n", b"SIP/2.0",
-    b"Content-Length: ", b"l:", b"-1", b"99999999999999999999", b"z9hG4bK", b"sip:",
-]  # fmt: skip
 
 # No deadline: timing must not decide a test on a shared machine.
 FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -40,27 +27,6 @@ def _check(data: bytes) -> None:
         assert_round_trip(msg)
     with contextlib.suppress(SipParseError):
         parse_message(data, stream=True)
-
-
-@st.composite
-def mutated(draw: st.DrawFn) -> bytes:
-    data = bytearray(draw(st.sampled_from(SEEDS)))
-    for _ in range(draw(st.integers(1, 6))):
-        op = draw(st.sampled_from(["flip", "insert", "delete", "dup", "truncate", "special"]))
-        at = draw(st.integers(0, len(data)))
-        if op == "flip" and at < len(data):
-            data[at] = draw(st.integers(0, 255))
-        elif op == "insert":
-            data[at:at] = draw(st.binary(min_size=1, max_size=8))
-        elif op == "delete":
-            del data[at : at + draw(st.integers(1, 40))]
-        elif op == "dup":
-            data[at:at] = data[at : at + draw(st.integers(1, 60))]
-        elif op == "truncate":
-            del data[at:]
-        else:
-            data[at:at] = draw(st.sampled_from(SPECIAL))
-    return bytes(data)
 
 
 _LINE = st.lists(
