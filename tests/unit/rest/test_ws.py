@@ -246,7 +246,14 @@ async def test_upgrade_on_the_http_port_next_to_rest_routes() -> None:
         await server.close()
 
 
-async def test_frame_sent_together_with_the_handshake_is_not_lost(start: Factory) -> None:
+async def test_frame_sent_together_with_the_handshake_is_not_lost(
+    start: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import wcs.rest.ws as ws_module
+
+    # The raw client never answers the server's Close: do not wait long for it.
+    monkeypatch.setattr(ws_module, "CLOSE_TIMEOUT", 0.1)
+
     async def once(conn: WebSocketConnection) -> None:
         msg = await conn.receive()
         assert isinstance(msg, str)
