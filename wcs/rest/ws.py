@@ -33,6 +33,7 @@ WsHandler = Callable[["WebSocketConnection"], Awaitable[None]]
 _READ_SIZE = 65536
 _QUEUE_DEPTH = 64  # a handler that does not read stops our reads: TCP pushes back
 CLOSE_TIMEOUT = 2.0  # how long close() waits for the peer's Close answer
+SEND_TIMEOUT = 10.0  # a peer that stops reading this long is dropped, not waited for
 
 
 class WebSocketConnection:
@@ -94,8 +95,14 @@ class WebSocketConnection:
         if self.closed:
             return
         self._writer.write(self._proto.send(event))
-        with contextlib.suppress(ConnectionError):
-            await self._writer.drain()
+        try:
+            await asyncio.wait_for(self._writer.drain(), SEND_TIMEOUT)
+        except TimeoutError:
+            log.debug("websocket peer %s stopped reading; dropping it", self.remote)
+            self._writer.transport.abort()
+            self._finish()
+        except ConnectionError:
+            self._finish()
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Start the close handshake, wait briefly for the answer, drop the transport."""

@@ -12,7 +12,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.unit.rest.client import GUARD, parse_responses
-from wcs.rest.http import HttpServer, Request, Response, Router, empty, json_response
+from wcs.rest.http import (
+    HttpServer,
+    Request,
+    Response,
+    Router,
+    WebSocketConnection,
+    WebSocketServer,
+    empty,
+    json_response,
+)
 
 
 async def echo(req: Request) -> Response:
@@ -24,16 +33,11 @@ async def health(req: Request) -> Response:
 
 
 class ServerThread:
-    """An HttpServer on its own event loop thread, so the test can use blocking sockets."""
+    """A listener on its own event loop thread, so the test can use blocking sockets."""
 
-    def __init__(self) -> None:
+    def __init__(self, server: HttpServer | WebSocketServer) -> None:
         self.loop = asyncio.new_event_loop()
-        router = Router()
-        router.add(["GET", "POST"], "/echo", echo)
-        router.add("GET", "/health", health)
-        self.server = HttpServer(
-            router, host="127.0.0.1", port=0, max_body=4096, request_timeout=2.0
-        )
+        self.server = server
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
 
     def __enter__(self) -> ServerThread:
@@ -50,7 +54,11 @@ class ServerThread:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[ServerThread]:
-    with ServerThread() as s:
+    router = Router()
+    router.add(["GET", "POST"], "/echo", echo)
+    router.add("GET", "/health", health)
+    http = HttpServer(router, host="127.0.0.1", port=0, max_body=4096, request_timeout=2.0)
+    with ServerThread(http) as s:
         yield s
 
 
@@ -96,3 +104,40 @@ def test_random_bytes_get_4xx_or_close(server: ServerThread, prefix: bytes, nois
     # ... and the server still serves a well-formed request on another connection.
     answer = exchange(server.server.port, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
     assert answer.startswith(b"HTTP/1.1 200 ")
+
+
+async def echo_ws(conn: WebSocketConnection) -> None:
+    while (msg := await conn.receive()) is not None:
+        if isinstance(msg, str):
+            await conn.send_text(msg)
+        else:
+            await conn.send_bytes(msg)
+
+
+@pytest.fixture(scope="module")
+def ws_server() -> Iterator[ServerThread]:
+    ws = WebSocketServer(echo_ws, host="127.0.0.1", port=0, max_message=4096)
+    with ServerThread(ws) as s:
+        yield s
+
+
+HANDSHAKE = (
+    b"GET / HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+)
+
+
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(noise=st.binary(max_size=300))
+def test_random_frames_after_the_handshake_close_cleanly(
+    ws_server: ServerThread, noise: bytes
+) -> None:
+    data = exchange(ws_server.server.port, HANDSHAKE + noise)
+    assert data.startswith(b"HTTP/1.1 101 ")
+    # ... and a fresh handshake still works.
+    again = exchange(ws_server.server.port, HANDSHAKE)
+    assert again.startswith(b"HTTP/1.1 101 ")

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from wcs.rest.http import BadRequest, Params, Request
 
@@ -102,3 +104,27 @@ def test_request_json_empty_invalid_and_non_object() -> None:
         with pytest.raises(BadRequest) as info:
             Request("POST", "/x", body=body).json()
         assert info.value.field is None
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=40),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=10,
+)
+
+
+@given(value=json_values)
+def test_any_json_value_gives_a_result_or_bad_request(value: object) -> None:
+    p = Params({"f": value})
+    for access in (
+        lambda: p.str("f", max_len=10),
+        lambda: p.bool("f"),
+        lambda: p.int("f", min=0, max=65535),
+        lambda: p.float("f", min=0.0),
+        lambda: p.obj("f"),
+        lambda: p.list("f"),
+    ):
+        try:
+            access()
+        except BadRequest as exc:
+            assert exc.field == "f"

@@ -246,7 +246,14 @@ async def test_upgrade_on_the_http_port_next_to_rest_routes() -> None:
         await server.close()
 
 
-async def test_frame_sent_together_with_the_handshake_is_not_lost(start: Factory) -> None:
+async def test_frame_sent_together_with_the_handshake_is_not_lost(
+    start: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import wcs.rest.ws as ws_module
+
+    # The raw client never answers the server's Close: do not wait long for it.
+    monkeypatch.setattr(ws_module, "CLOSE_TIMEOUT", 0.1)
+
     async def once(conn: WebSocketConnection) -> None:
         msg = await conn.receive()
         assert isinstance(msg, str)
@@ -265,3 +272,28 @@ async def test_frame_sent_together_with_the_handshake_is_not_lost(start: Factory
     assert data.startswith(b"HTTP/1.1 101 ")
     assert b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in data  # RFC 6455 section 1.3 example
     assert b"\x81\x09got early" in data
+
+
+async def test_peer_that_stops_reading_is_dropped(
+    start: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import wcs.rest.ws as ws_module
+
+    monkeypatch.setattr(ws_module, "SEND_TIMEOUT", 0.2)
+    gave_up = asyncio.Event()
+    sent = 0
+
+    async def flood(conn: WebSocketConnection) -> None:
+        nonlocal sent
+        while not conn.closed and sent < 10_000:  # bounded: ~640 MB would be a bug
+            await conn.send_bytes(b"x" * 65536)
+            sent += 1
+        gave_up.set()
+
+    server = await start(flood)
+    client = await WsClient.connect(server.port)  # ... and never reads again
+    try:
+        await asyncio.wait_for(gave_up.wait(), 30)
+        assert sent < 10_000
+    finally:
+        await client.close()
