@@ -525,6 +525,8 @@ class _Parser:
         media: MediaDescription | None = None
         seen_origin = False
         for number, line in enumerate(lines, 1):
+            if not line.strip() and number > 1:
+                continue  # stray blank lines (seen in the wild) carry nothing
             if len(line) < 2 or line[1] != "=" or not ("a" <= line[0] <= "z"):
                 raise SdpError(f"line {number}: not <type>=<value>: {line[:60]!r}")
             kind, value = line[0], line[2:]
@@ -1066,11 +1068,13 @@ def negotiate_answer(
             result.append(NegotiatedMedia(i, ours.kind, True, "inactive"))
             continue
         their_dir = direction_of(theirs, answer)
-        our_dir = _REVERSE.get(their_dir, "inactive")
         conn = answer.connection_for(theirs)
         if conn is None:
             raise SdpError(f"m-line {i}: no c= line in the answer")
         host = conn.host
+        if host in ("0.0.0.0", "::"):  # RFC 2543 hold: they receive nothing
+            their_dir = {"sendrecv": "sendonly", "recvonly": "inactive"}.get(their_dir, their_dir)
+        our_dir = _REVERSE.get(their_dir, "inactive")
         nm = NegotiatedMedia(
             i,
             ours.kind,
@@ -1088,7 +1092,7 @@ def negotiate_answer(
                 nm.telephone_event = nm.telephone_event or o
             elif nm.receive_codec is None and o.name.lower() not in _NO_MAIN_CODEC:
                 nm.receive_codec, nm.send_codec = o, t
-        if nm.receive_codec is None:
+        if nm.receive_codec is None and ours.is_rtp:
             raise SdpError(f"m-line {i} ({ours.kind}): no codec in common with the offer")
         nm.remote_ssrcs = theirs.ssrc_values()
         nm.remote_cname = theirs.cname()

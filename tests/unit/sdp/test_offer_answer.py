@@ -227,3 +227,15 @@ def test_answer_h264_level_is_lowered_to_ours() -> None:
     assert codec.payload_type == 100
     assert codec.parameters["profile-level-id"] == "42e01f"
     assert codec.rtcp_fb == ["nack"]  # only what both sides listed
+
+
+def test_negotiate_answer_with_zero_address_is_hold() -> None:
+    offer = build_offer("10.0.0.5", 31000)
+    audio = "m=audio 4000 RTP/AVP 0\r\n"
+    nm = negotiate_answer(offer, SessionDescription.parse(_answer(audio, None, ip="0.0.0.0")))[0]
+    assert nm.hold and nm.direction == "recvonly"
+
+
+def test_blank_lines_inside_are_tolerated() -> None:
+    sd = SessionDescription.parse("v=0\r\no=- 1 1 IN IP4 a\r\n\r\ns=x\r\n\r\n")
+    assert sd.name == "x"
