@@ -530,6 +530,8 @@ class _Parser:
             if len(line) < 2 or line[1] != "=" or not ("a" <= line[0] <= "z"):
                 raise SdpError(f"line {number}: not <type>=<value>: {line[:60]!r}")
             kind, value = line[0], line[2:]
+            if kind == "a":
+                value = value.rstrip(" \t")  # "a=sendrecv " is common; trailing blanks mean nothing
             if number == 1:
                 if kind != "v":
                     raise SdpError("SDP must start with v=")
@@ -1147,8 +1149,8 @@ def answer_offer(
             port = ports.get(offered.kind)
         else:
             port = ports[i] if i < len(ports) else None
-        caps = local_capabilities.get(offered.kind)
-        pairs = select_codecs(offered.codecs, caps) if caps and offered.is_rtp else []
+        caps = local_capabilities.get(offered.kind) or []
+        pairs = select_codecs(offered.codecs, caps) if offered.is_rtp else []
         usable = [p for p in pairs if p[0].name.lower() not in ("telephone-event",)]
         m = MediaDescription(offered.kind, 0, offered.proto)
         if offered.rejected or port is None or not usable:
@@ -1158,9 +1160,15 @@ def answer_offer(
             sd.media.append(m)
             continue
         m.port = port
+        # Feedback both sides support: wildcard lines stay wildcards, the rest per codec.
+        m.rtcp_fb_all = [fb for fb in offered.rtcp_fb_all if any(fb in c.rtcp_fb for c in caps)]
         for theirs, mine in pairs:
             c = theirs.copy()
-            c.rtcp_fb = [fb for fb in mine.rtcp_fb if fb in offered.feedback(theirs)]
+            c.rtcp_fb = [
+                fb
+                for fb in mine.rtcp_fb
+                if fb in offered.feedback(theirs) and fb not in m.rtcp_fb_all
+            ]
             if c.name.lower() == "h264" and mine.fmtp is not None:
                 c.fmtp = _h264_answer_fmtp(theirs, mine)
             m.codecs.append(c)
@@ -1172,9 +1180,6 @@ def answer_offer(
         m.ptime = offered.ptime if offered.kind == "audio" else None
         want_mux = offered.rtcp_mux if rtcp_mux is None else rtcp_mux and offered.rtcp_mux
         m.rtcp_mux = want_mux
-        m.rtcp_fb_all = [
-            fb for fb in offered.rtcp_fb_all if any(fb in c.rtcp_fb for c in caps or [])
-        ]
         m.mid = offered.mid
         sd.media.append(m)
     return sd

@@ -185,6 +185,7 @@ def test_answer_reinvite_hold(line: str, ip: str, expected: str, hold: bool) -> 
     assert [c.payload_type for c in answer.media[0].codecs] == [0, 8, 101]
     assert [c.payload_type for c in answer.media[1].codecs] == [96, 97]
     assert answer.media[1].rtcp_fb_all == ["nack pli"]
+    assert answer.media[1].codecs[0].rtcp_fb == []  # covered by the wildcard, not repeated
     assert answer.media[0].ptime == 20
     assert SessionDescription.parse(str(answer)) == answer
 
@@ -237,5 +238,5 @@ def test_negotiate_answer_with_zero_address_is_hold() -> None:
 
 
 def test_blank_lines_inside_are_tolerated() -> None:
-    sd = SessionDescription.parse("v=0\r\no=- 1 1 IN IP4 a\r\n\r\ns=x\r\n\r\n")
-    assert sd.name == "x"
+    sd = SessionDescription.parse("v=0\r\no=- 1 1 IN IP4 a\r\n\r\ns=x\r\na=sendonly \r\n\r\n")
+    assert sd.name == "x" and sd.direction == "sendonly"
