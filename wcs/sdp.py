@@ -37,6 +37,7 @@ __all__ = [
     "default_audio_codecs",
     "default_video_codecs",
     "direction_of",
+    "h264_answer_level",
     "h264_packetization_mode",
     "h264_profile_level",
     "h264_profiles_compatible",
@@ -44,6 +45,7 @@ __all__ = [
     "negotiate_answer",
     "parse_fmtp",
     "select_codecs",
+    "zero_address_hold",
 ]
 
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
@@ -934,12 +936,23 @@ def direction_of(media: MediaDescription, session: SessionDescription | None = N
     return "sendrecv"
 
 
+def zero_address_hold(media: MediaDescription, session: SessionDescription | None = None) -> bool:
+    """c=0.0.0.0 as the RFC 2543 hold signal.
+
+    Not with ICE: WebRTC offers always carry c=IN IP4 0.0.0.0 (port 9) and put the real
+    addresses in candidates (RFC 8839 §4.2.1.3)."""
+    conn = media.connection or (session.connection if session is not None else None)
+    if conn is None or conn.host not in ("0.0.0.0", "::"):
+        return False
+    uses_ice = bool(media.ice_ufrag or media.candidates or (session and session.ice_ufrag))
+    return not uses_ice
+
+
 def is_hold(media: MediaDescription, session: SessionDescription | None = None) -> bool:
     """The sender of this SDP stops receiving: sendonly/inactive, or c=0.0.0.0 (RFC 2543)."""
     if direction_of(media, session) in ("sendonly", "inactive"):
         return True
-    conn = media.connection or (session.connection if session is not None else None)
-    return conn is not None and conn.host in ("0.0.0.0", "::")
+    return zero_address_hold(media, session)
 
 
 def answer_direction(offered: str, local: str = "sendrecv") -> str:
@@ -1074,7 +1087,7 @@ def negotiate_answer(
         if conn is None:
             raise SdpError(f"m-line {i}: no c= line in the answer")
         host = conn.host
-        if host in ("0.0.0.0", "::"):  # RFC 2543 hold: they receive nothing
+        if zero_address_hold(theirs, answer):  # RFC 2543 hold: they receive nothing
             their_dir = {"sendrecv": "sendonly", "recvonly": "inactive"}.get(their_dir, their_dir)
         our_dir = _REVERSE.get(their_dir, "inactive")
         nm = NegotiatedMedia(
@@ -1173,8 +1186,7 @@ def answer_offer(
                 c.fmtp = _h264_answer_fmtp(theirs, mine)
             m.codecs.append(c)
         offered_dir = direction_of(offered, remote_offer)
-        conn = remote_offer.connection_for(offered)
-        if offered_dir == "sendrecv" and conn is not None and conn.host in ("0.0.0.0", "::"):
+        if offered_dir == "sendrecv" and zero_address_hold(offered, remote_offer):
             offered_dir = "sendonly"  # RFC 2543 hold: the offerer will not receive
         m.direction = answer_direction(offered_dir, direction)
         m.ptime = offered.ptime if offered.kind == "audio" else None
