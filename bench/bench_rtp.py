@@ -54,7 +54,7 @@ def main() -> None:
         env,
     )
     _bench("RtpPacket.parse (slow path)", "RtpPacket.parse(PACKET)", env, number=50_000)
-    parsed = {"p": RtpPacket.parse(PACKET)}
+    parsed: dict[str, object] = {"p": RtpPacket.parse(PACKET)}
     _bench("RtpPacket.serialize (slow path)", "p.serialize()", parsed, number=50_000)
 
 
