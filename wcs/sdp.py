@@ -37,6 +37,7 @@ __all__ = [
     "default_audio_codecs",
     "default_video_codecs",
     "direction_of",
+    "h264_answer_level",
     "h264_packetization_mode",
     "h264_profile_level",
     "h264_profiles_compatible",
@@ -44,6 +45,7 @@ __all__ = [
     "negotiate_answer",
     "parse_fmtp",
     "select_codecs",
+    "zero_address_hold",
 ]
 
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
@@ -525,9 +527,13 @@ class _Parser:
         media: MediaDescription | None = None
         seen_origin = False
         for number, line in enumerate(lines, 1):
+            if not line.strip() and number > 1:
+                continue  # stray blank lines (seen in the wild) carry nothing
             if len(line) < 2 or line[1] != "=" or not ("a" <= line[0] <= "z"):
                 raise SdpError(f"line {number}: not <type>=<value>: {line[:60]!r}")
             kind, value = line[0], line[2:]
+            if kind == "a":
+                value = value.rstrip(" \t")  # "a=sendrecv " is common; trailing blanks mean nothing
             if number == 1:
                 if kind != "v":
                     raise SdpError("SDP must start with v=")
@@ -930,12 +936,23 @@ def direction_of(media: MediaDescription, session: SessionDescription | None = N
     return "sendrecv"
 
 
+def zero_address_hold(media: MediaDescription, session: SessionDescription | None = None) -> bool:
+    """c=0.0.0.0 as the RFC 2543 hold signal.
+
+    Not with ICE: WebRTC offers always carry c=IN IP4 0.0.0.0 (port 9) and put the real
+    addresses in candidates (RFC 8839 §4.2.1.3)."""
+    conn = media.connection or (session.connection if session is not None else None)
+    if conn is None or conn.host not in ("0.0.0.0", "::"):
+        return False
+    uses_ice = bool(media.ice_ufrag or media.candidates or (session and session.ice_ufrag))
+    return not uses_ice
+
+
 def is_hold(media: MediaDescription, session: SessionDescription | None = None) -> bool:
     """The sender of this SDP stops receiving: sendonly/inactive, or c=0.0.0.0 (RFC 2543)."""
     if direction_of(media, session) in ("sendonly", "inactive"):
         return True
-    conn = media.connection or (session.connection if session is not None else None)
-    return conn is not None and conn.host in ("0.0.0.0", "::")
+    return zero_address_hold(media, session)
 
 
 def answer_direction(offered: str, local: str = "sendrecv") -> str:
@@ -1066,11 +1083,13 @@ def negotiate_answer(
             result.append(NegotiatedMedia(i, ours.kind, True, "inactive"))
             continue
         their_dir = direction_of(theirs, answer)
-        our_dir = _REVERSE.get(their_dir, "inactive")
         conn = answer.connection_for(theirs)
         if conn is None:
             raise SdpError(f"m-line {i}: no c= line in the answer")
         host = conn.host
+        if zero_address_hold(theirs, answer):  # RFC 2543 hold: they receive nothing
+            their_dir = {"sendrecv": "sendonly", "recvonly": "inactive"}.get(their_dir, their_dir)
+        our_dir = _REVERSE.get(their_dir, "inactive")
         nm = NegotiatedMedia(
             i,
             ours.kind,
@@ -1088,7 +1107,7 @@ def negotiate_answer(
                 nm.telephone_event = nm.telephone_event or o
             elif nm.receive_codec is None and o.name.lower() not in _NO_MAIN_CODEC:
                 nm.receive_codec, nm.send_codec = o, t
-        if nm.receive_codec is None:
+        if nm.receive_codec is None and ours.is_rtp:
             raise SdpError(f"m-line {i} ({ours.kind}): no codec in common with the offer")
         nm.remote_ssrcs = theirs.ssrc_values()
         nm.remote_cname = theirs.cname()
@@ -1143,8 +1162,8 @@ def answer_offer(
             port = ports.get(offered.kind)
         else:
             port = ports[i] if i < len(ports) else None
-        caps = local_capabilities.get(offered.kind)
-        pairs = select_codecs(offered.codecs, caps) if caps and offered.is_rtp else []
+        caps = local_capabilities.get(offered.kind) or []
+        pairs = select_codecs(offered.codecs, caps) if offered.is_rtp else []
         usable = [p for p in pairs if p[0].name.lower() not in ("telephone-event",)]
         m = MediaDescription(offered.kind, 0, offered.proto)
         if offered.rejected or port is None or not usable:
@@ -1154,23 +1173,25 @@ def answer_offer(
             sd.media.append(m)
             continue
         m.port = port
+        # Feedback both sides support: wildcard lines stay wildcards, the rest per codec.
+        m.rtcp_fb_all = [fb for fb in offered.rtcp_fb_all if any(fb in c.rtcp_fb for c in caps)]
         for theirs, mine in pairs:
             c = theirs.copy()
-            c.rtcp_fb = [fb for fb in mine.rtcp_fb if fb in offered.feedback(theirs)]
+            c.rtcp_fb = [
+                fb
+                for fb in mine.rtcp_fb
+                if fb in offered.feedback(theirs) and fb not in m.rtcp_fb_all
+            ]
             if c.name.lower() == "h264" and mine.fmtp is not None:
                 c.fmtp = _h264_answer_fmtp(theirs, mine)
             m.codecs.append(c)
         offered_dir = direction_of(offered, remote_offer)
-        conn = remote_offer.connection_for(offered)
-        if offered_dir == "sendrecv" and conn is not None and conn.host in ("0.0.0.0", "::"):
+        if offered_dir == "sendrecv" and zero_address_hold(offered, remote_offer):
             offered_dir = "sendonly"  # RFC 2543 hold: the offerer will not receive
         m.direction = answer_direction(offered_dir, direction)
         m.ptime = offered.ptime if offered.kind == "audio" else None
         want_mux = offered.rtcp_mux if rtcp_mux is None else rtcp_mux and offered.rtcp_mux
         m.rtcp_mux = want_mux
-        m.rtcp_fb_all = [
-            fb for fb in offered.rtcp_fb_all if any(fb in c.rtcp_fb for c in caps or [])
-        ]
         m.mid = offered.mid
         sd.media.append(m)
     return sd

@@ -52,7 +52,7 @@ class RtpPacket:
     version: int = 2
 
     @classmethod
-    def parse(cls, data: bytes) -> RtpPacket:
+    def parse(cls, data: bytes | bytearray | memoryview) -> RtpPacket:
         n = len(data)
         if n < 12:
             raise RtpError(f"RTP packet too short ({n} bytes)")

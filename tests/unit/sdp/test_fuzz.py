@@ -7,7 +7,14 @@ import contextlib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wcs.sdp import SdpError, SessionDescription, negotiate_answer
+from wcs.sdp import (
+    SdpError,
+    SessionDescription,
+    answer_offer,
+    default_audio_codecs,
+    default_video_codecs,
+    negotiate_answer,
+)
 
 from .samples import CHROME_OFFER, trace_sdp_bodies
 
@@ -43,6 +50,10 @@ def _check(text: str | bytes) -> None:
     assert again == sd
     with contextlib.suppress(SdpError):
         negotiate_answer(sd, again)
+    caps = {"audio": default_audio_codecs(), "video": default_video_codecs()}
+    with contextlib.suppress(SdpError):
+        answer = answer_offer(sd, caps, "10.0.0.1", {"audio": 4000, "video": 4002})
+        assert SessionDescription.parse(str(answer)) == answer
 
 
 @settings(max_examples=300, deadline=None)

@@ -16,7 +16,7 @@ from wcs.sdp import (
     negotiate_answer,
 )
 
-from .samples import trace_sdp_bodies
+from .samples import CHROME_OFFER, trace_sdp_bodies
 
 
 def _answer(
@@ -185,6 +185,7 @@ def test_answer_reinvite_hold(line: str, ip: str, expected: str, hold: bool) -> 
     assert [c.payload_type for c in answer.media[0].codecs] == [0, 8, 101]
     assert [c.payload_type for c in answer.media[1].codecs] == [96, 97]
     assert answer.media[1].rtcp_fb_all == ["nack pli"]
+    assert answer.media[1].codecs[0].rtcp_fb == []  # covered by the wildcard, not repeated
     assert answer.media[0].ptime == 20
     assert SessionDescription.parse(str(answer)) == answer
 
@@ -227,3 +228,29 @@ def test_answer_h264_level_is_lowered_to_ours() -> None:
     assert codec.payload_type == 100
     assert codec.parameters["profile-level-id"] == "42e01f"
     assert codec.rtcp_fb == ["nack"]  # only what both sides listed
+
+
+def test_negotiate_answer_with_zero_address_is_hold() -> None:
+    offer = build_offer("10.0.0.5", 31000)
+    audio = "m=audio 4000 RTP/AVP 0\r\n"
+    nm = negotiate_answer(offer, SessionDescription.parse(_answer(audio, None, ip="0.0.0.0")))[0]
+    assert nm.hold and nm.direction == "recvonly"
+
+
+def test_blank_lines_inside_are_tolerated() -> None:
+    sd = SessionDescription.parse("v=0\r\no=- 1 1 IN IP4 a\r\n\r\ns=x\r\na=sendonly \r\n\r\n")
+    assert sd.name == "x" and sd.direction == "sendonly"
+
+
+def test_webrtc_zero_address_is_not_hold() -> None:
+    offer = SessionDescription.parse(CHROME_OFFER)
+    audio, video, _ = offer.media
+    assert not is_hold(video, offer)  # c=IN IP4 0.0.0.0 with ICE is not a hold
+    assert is_hold(audio, offer) is False  # recvonly: the browser receives
+    caps = {"audio": [Codec(111, "opus", 48000, 2)], "video": default_video_codecs()}
+    answer = answer_offer(offer, caps, "10.0.0.1", {"audio": 9, "video": 9}, direction="sendonly")
+    assert [m.direction for m in answer.media[:2]] == ["sendonly", "sendonly"]
+    assert [m.mid for m in answer.media[:2]] == ["0", "1"]
+    assert answer.media[0].rtcp_mux and answer.media[2].port == 0
+    # Only H.264 packetization-mode 1 Constrained Baseline matched (PT 127), not 42001f.
+    assert [c.payload_type for c in answer.media[1].codecs] == [127]
