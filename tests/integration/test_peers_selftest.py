@@ -73,6 +73,42 @@ def test_call_through_kamailio_is_established_with_rtp(
     assert 400 < _zero_crossing_hz(recording) < 480
 
 
+def test_callee_hangup_sends_bye(callee: CalleeFactory, caller: CallerFactory) -> None:
+    answering = callee(media="audio")
+    pending = caller(media="audio").call_in_background("1002", hold_s=60)
+    deadline = time.monotonic() + 15
+    while "ESTABLISHED" not in answering.listcalls():
+        assert not pending.done(), pending.result()
+        assert time.monotonic() < deadline, "the call was not established"
+        time.sleep(0.1)
+    answering.hangup()
+    res = pending.result(timeout=15)
+    assert res.established
+    assert res.closed == "Connection reset by peer"  # the far end (callee) hung up
+
+
+@pytest.mark.parametrize(
+    ("mode", "delay", "established", "progress"),
+    [("answer", 1.0, True, False), ("noanswer", 0, False, False), ("early", 0, False, True)],
+)
+def test_callee_agent_modes(
+    callee: CalleeFactory,
+    caller: CallerFactory,
+    mode: str,
+    delay: float,
+    established: bool,
+    progress: bool,
+) -> None:
+    peer = callee(media="audio", mode=mode, answer_delay_s=delay)
+    res = caller(media="audio").call("1002", hold_s=1, timeout_s=4)
+    assert res.ringing
+    assert res.established is established
+    assert res.progress is progress  # 183 with SDP only in early mode
+    assert res.timed_out is not established  # unanswered calls are CANCELled by the caller
+    if delay:
+        assert f"accepted after {delay:.1f}s" in peer.agent_log
+
+
 def test_busy_callee_answers_486(callee: CalleeFactory, caller: CallerFactory) -> None:
     callee(mode="busy")
     res = caller().call("1002", timeout_s=15)
