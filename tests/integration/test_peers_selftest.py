@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
+from tests.fixtures.peers_base import peer_start
 from tests.fixtures.ports import free_port, free_port_range, free_udp_port_pair
 from tests.peers.baresip import Callee, Caller, start_callee
-from tests.peers.kamailio import Kamailio
+from tests.peers.kamailio import Kamailio, start_kamailio
 from tests.peers.procs import PeerError
 from tests.peers.rtmp import NginxRtmp, ffmpeg_publish
 from tests.peers.sipping import sip_options
@@ -45,7 +46,20 @@ def test_free_ports_are_free_on_udp_and_tcp() -> None:
                 s.bind(("127.0.0.1", port))
 
 
-def test_kamailio_answers_options_on_udp_and_tcp(kamailio: Kamailio) -> None:
+def test_missing_peer_is_a_failure_not_a_skip(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no kamailio on this PATH
+    missing = r"kamailio is not installed \(apt package"
+    with pytest.raises(pytest.fail.Exception, match=missing), peer_start("kamailio"):
+        start_kamailio(tmp_path / "kamailio")
+    assert request.node.get_closest_marker("peers") is None  # no peer fixture used here
+
+
+def test_kamailio_answers_options_on_udp_and_tcp(
+    kamailio: Kamailio, request: pytest.FixtureRequest
+) -> None:
+    assert request.node.get_closest_marker("peers") is not None  # added automatically
     assert kamailio.port not in (5060, 5080)
     for transport in ("udp", "tcp"):
         assert sip_options(kamailio.host, kamailio.port, transport) == "SIP/2.0 200 OK"
