@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
+from tests.fixtures.peers_base import peer_start
 from tests.fixtures.ports import free_port, free_port_range, free_udp_port_pair
 from tests.peers.baresip import Callee, Caller, start_callee
-from tests.peers.kamailio import Kamailio
+from tests.peers.kamailio import Kamailio, start_kamailio
 from tests.peers.procs import PeerError
 from tests.peers.rtmp import NginxRtmp, ffmpeg_publish
 from tests.peers.sipping import sip_options
@@ -45,7 +46,20 @@ def test_free_ports_are_free_on_udp_and_tcp() -> None:
                 s.bind(("127.0.0.1", port))
 
 
-def test_kamailio_answers_options_on_udp_and_tcp(kamailio: Kamailio) -> None:
+def test_missing_peer_is_a_failure_not_a_skip(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no kamailio on this PATH
+    missing = r"kamailio is not installed \(apt package"
+    with pytest.raises(pytest.fail.Exception, match=missing), peer_start("kamailio"):
+        start_kamailio(tmp_path / "kamailio")
+    assert request.node.get_closest_marker("peers") is None  # no peer fixture used here
+
+
+def test_kamailio_answers_options_on_udp_and_tcp(
+    kamailio: Kamailio, request: pytest.FixtureRequest
+) -> None:
+    assert request.node.get_closest_marker("peers") is not None  # added automatically
     assert kamailio.port not in (5060, 5080)
     for transport in ("udp", "tcp"):
         assert sip_options(kamailio.host, kamailio.port, transport) == "SIP/2.0 200 OK"
@@ -71,6 +85,42 @@ def test_call_through_kamailio_is_established_with_rtp(
     assert recording is not None
     # the callee heard the caller's 440 Hz tone
     assert 400 < _zero_crossing_hz(recording) < 480
+
+
+def test_callee_hangup_sends_bye(callee: CalleeFactory, caller: CallerFactory) -> None:
+    answering = callee(media="audio")
+    pending = caller(media="audio").call_in_background("1002", hold_s=60)
+    deadline = time.monotonic() + 15
+    while "ESTABLISHED" not in answering.listcalls():
+        assert not pending.done(), pending.result()
+        assert time.monotonic() < deadline, "the call was not established"
+        time.sleep(0.1)
+    answering.hangup()
+    res = pending.result(timeout=15)
+    assert res.established
+    assert res.closed == "Connection reset by peer"  # the far end (callee) hung up
+
+
+@pytest.mark.parametrize(
+    ("mode", "delay", "established", "progress"),
+    [("answer", 1.0, True, False), ("noanswer", 0, False, False), ("early", 0, False, True)],
+)
+def test_callee_agent_modes(
+    callee: CalleeFactory,
+    caller: CallerFactory,
+    mode: str,
+    delay: float,
+    established: bool,
+    progress: bool,
+) -> None:
+    peer = callee(media="audio", mode=mode, answer_delay_s=delay)
+    res = caller(media="audio").call("1002", hold_s=1, timeout_s=4)
+    assert res.ringing
+    assert res.established is established
+    assert res.progress is progress  # 183 with SDP only in early mode
+    assert res.timed_out is not established  # unanswered calls are CANCELled by the caller
+    if delay:
+        assert f"accepted after {delay:.1f}s" in peer.agent_log
 
 
 def test_busy_callee_answers_486(callee: CalleeFactory, caller: CallerFactory) -> None:

@@ -12,7 +12,9 @@ import contextlib
 import re
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -438,6 +440,22 @@ class Caller(Baresip):
                 wait_until(report, 5.0, "RTP report in the caller log", alive=self.process.alive)
         res.rtp = parse_rtp_stats(self.log[before:])
         return res
+
+    def call_in_background(
+        self, target: str, hold_s: float = 3.0, timeout_s: float = 30.0
+    ) -> Future[CallResult]:
+        """``call()`` in a thread, for tests whose own code must run meanwhile (an asyncio
+        loop, a ``callee.hangup()``); ``.result(timeout)`` gives the CallResult."""
+        fut: Future[CallResult] = Future()
+
+        def run() -> None:
+            try:
+                fut.set_result(self.call(target, hold_s, timeout_s))
+            except BaseException as exc:  # handed to the waiting test
+                fut.set_exception(exc)
+
+        threading.Thread(target=run, name=f"call-{target}", daemon=True).start()
+        return fut
 
     @staticmethod
     def _drive(c: Ctrl, res: CallResult, hold_s: float, timeout_s: float) -> None:
