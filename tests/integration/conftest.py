@@ -66,7 +66,7 @@ def hooks() -> Iterator[HookCollector]:
     collector: HookCollector
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server API)
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             body = json.loads(self.rfile.read(length) or b"{}")
             method = self.path.rstrip("/").rsplit("/", 1)[-1]
@@ -96,7 +96,9 @@ class WcsProcess:
         self.log_path = log
         self.base = f"http://127.0.0.1:{http_port}"
 
-    def rest(self, path: str, body: dict[str, Any] | None = None, method: str = "POST") -> tuple[int, Any]:
+    def rest(
+        self, path: str, body: dict[str, Any] | None = None, method: str = "POST"
+    ) -> tuple[int, Any]:
         """POST ``body`` to ``/rest-api/<path>``; returns (status, parsed JSON or text or None)."""
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(

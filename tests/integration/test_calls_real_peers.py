@@ -145,8 +145,15 @@ def test_unknown_callee_fails_with_sip_status(kamailio, wcs, hooks) -> None:
 def test_wrong_password_fails_without_retry_loop(kamailio, wcs, hooks) -> None:
     server = start(wcs, hooks)
     cid = new_id()
-    body = call_body(kamailio, cid, "1002", sipLogin="1099", sipAuthenticationName="1099",
-                     sipPassword="not-the-password", sipRegisterRequired="true")
+    body = call_body(
+        kamailio,
+        cid,
+        "1002",
+        sipLogin="1099",
+        sipAuthenticationName="1099",
+        sipPassword="not-the-password",
+        sipRegisterRequired="true",
+    )
     assert server.rest("call/startup", body)[0] == 200
     failed = hooks.wait_status(cid, "FAILED")
     assert failed["info"] == "Authentication failed"
@@ -260,7 +267,13 @@ def test_bad_requests_name_the_field(wcs, hooks) -> None:
     assert status == 400 and body["field"] == "callee"
     status, body = server.rest(
         "call/startup",
-        {"callId": "x2", "callee": "1002", "sipLogin": "1001", "sipDomain": "sip.test", "sipPort": "abc"},
+        {
+            "callId": "x2",
+            "callee": "1002",
+            "sipLogin": "1001",
+            "sipDomain": "sip.test",
+            "sipPort": "abc",
+        },
     )
     assert status == 400 and body["field"] == "sipPort"
     status, body = server.rest("call/terminate", {})

@@ -29,7 +29,11 @@ def test_make_run_serves_rest(tmp_path: Path) -> None:
     )
     log = (tmp_path / "make-run.log").open("wb")
     proc = subprocess.Popen(
-        ["make", "run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        ["make", "run"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     try:
@@ -37,7 +41,9 @@ def test_make_run_serves_rest(tmp_path: Path) -> None:
         deadline = time.monotonic() + 300  # a first run creates the venv
         while time.monotonic() < deadline and proc.poll() is None:
             req = urllib.request.Request(
-                f"http://127.0.0.1:{http_port}/rest-api/call/find_all", data=b"{}", method="POST",
+                f"http://127.0.0.1:{http_port}/rest-api/call/find_all",
+                data=b"{}",
+                method="POST",
                 headers={"Content-Type": "application/json"},
             )
             try:
