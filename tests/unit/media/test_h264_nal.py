@@ -11,7 +11,16 @@ from wcs.media.h264 import (
     split_avcc,
 )
 
-from .helpers import PPS, SPS
+from .helpers import PPS
+from .helpers import SPS as TRACE_SPS
+
+# The trace's SPS ends in a zero byte; in Annex-B that is indistinguishable from
+# trailing_zero_8bits before the next start code, so splitting drops it (as decoders do).
+SPS = TRACE_SPS.rstrip(b"\0")
+
+
+def test_annexb_drops_trailing_zero_bytes() -> None:
+    assert split_annexb(b"\0\0\1" + TRACE_SPS + b"\0\0\1" + PPS) == [SPS, PPS]
 
 
 def test_split_annexb_mixed_start_codes() -> None:
