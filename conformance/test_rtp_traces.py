@@ -23,7 +23,12 @@ from typing import Any
 import pytest
 
 from wcs.media.audio import PCMU, frame_from_rtp, ulaw_decode
-from wcs.media.h264 import AccessUnit, H264Depacketizer, H264Packetizer
+from wcs.media.h264 import (
+    AccessUnit,
+    H264Depacketizer,
+    H264Packetizer,
+    avc_decoder_configuration_record,
+)
 from wcs.pcap import read_pcap
 from wcs.rtp.jitter import JitterBuffer
 
@@ -157,6 +162,23 @@ def test_video_decodes(direction: str, n_audio: int, tone: float, n_video: int) 
     assert errors == []
     assert len(sizes) == len(aus)
     assert set(sizes) == {(352, 288)}
+
+
+def test_video_decodes_as_avcc_with_configuration_record() -> None:
+    """The MP4/FLV form: length-prefixed NAL units plus an avcC record as extradata."""
+    pytest.importorskip("av")
+    import av
+
+    aus, d = depacketize(_stream("callee", "video"))
+    assert d.sps is not None and d.pps is not None
+    ctx = av.CodecContext.create("h264", "r")
+    ctx.extradata = avc_decoder_configuration_record(d.sps, d.pps)
+    frames = []
+    for au in aus:
+        frames += ctx.decode(av.Packet(au.avcc()))
+    frames += ctx.decode(None)
+    assert len(frames) == len(aus)
+    assert {(f.width, f.height) for f in frames} == {(352, 288)}
 
 
 def dominant_frequency(pcm: bytes, rate: int) -> float:
