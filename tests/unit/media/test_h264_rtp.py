@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import random
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -230,6 +232,54 @@ def test_stap_a_truncated_and_unsupported_types() -> None:
     assert d.push(b"\x1e\x00", 4, 9000, True) == []  # type 30: ignored
     assert d.stats.malformed == 3
     assert d.push(idr(20), 5, 12000, True)[0].keyframe
+
+
+def test_bad_sprop_entries_skipped() -> None:
+    good = format_sprop_parameter_sets([SPS, PPS])
+    d = H264Depacketizer("!!notbase64," + good.split(",")[1] + "," + good.split(",")[0])
+    assert d.stats.malformed == 1 and d.parameter_sets == [SPS, PPS]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    seed=st.integers(0, 2**32),
+    mtu=st.integers(60, 1500),
+    loss=st.floats(0, 0.2),
+    swaps=st.floats(0, 0.1),
+)
+def test_lossy_stream_never_hands_out_a_corrupt_unit(
+    seed: int, mtu: int, loss: float, swaps: float
+) -> None:
+    """Drop and swap packets at random: whatever the default depacketizer hands out is
+    exactly an access unit that was sent, in order, and keyframes are real IDRs."""
+    rnd = random.Random(seed)
+    sent: list[list[bytes]] = []
+    for _ in range(4):
+        sent.append([SPS, PPS, idr(rnd.randint(10, 2000)), idr(rnd.randint(10, 900), False)])
+        for _ in range(rnd.randint(0, 5)):
+            sent.append([pslice(rnd.randint(5, 1500)), pslice(rnd.randint(5, 700), False)][
+                : rnd.randint(1, 2)
+            ])
+    f = Feeder(H264Depacketizer(), H264Packetizer(mtu=mtu), seq=rnd.randint(0, 0xFFFF))
+    packets = []
+    for i, nals in enumerate(sent):
+        packets += f.packets(nals, i * 3000)
+    packets = [p for p in packets if rnd.random() >= loss]
+    for i in range(len(packets) - 1):
+        if rnd.random() < swaps:
+            packets[i], packets[i + 1] = packets[i + 1], packets[i]
+    out = f.feed(packets) + f.depack.flush()
+    by_ts = {i * 3000: nals for i, nals in enumerate(sent)}
+    assert [a.timestamp for a in out] == sorted({a.timestamp for a in out})
+    for au in out:
+        assert au.nals == by_ts[au.timestamp]
+        assert not au.damaged
+        assert au.keyframe == au.has_idr
+    # The reference chain: a P-frame is handed out only right after the unit it follows.
+    index = [a.timestamp // 3000 for a in out]
+    for k, au in enumerate(out):
+        if not au.keyframe:
+            assert k > 0 and index[k - 1] == index[k] - 1
 
 
 nal_strategy = st.builds(

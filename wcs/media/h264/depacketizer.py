@@ -87,8 +87,14 @@ class H264Depacketizer:
         self._head_unknown = True  # the very first access unit may have been joined late
         self._seen_vcl = False
         self._fu: list[bytes | memoryview] | None = None
-        if sprop_parameter_sets:
-            for nal in parse_sprop_parameter_sets(sprop_parameter_sets):
+        # A peer's bad fmtp must not fail the call: unusable entries are counted and skipped.
+        for item in (sprop_parameter_sets or "").split(","):
+            try:
+                nals = parse_sprop_parameter_sets(item)
+            except ValueError:
+                self.stats.malformed += 1
+                continue
+            for nal in nals:
                 self._remember(nal)
 
     @property
