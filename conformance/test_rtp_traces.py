@@ -135,7 +135,9 @@ def test_video_access_units(direction: str, n_audio: int, tone: float, n_video: 
     assert len({r.ssrc for r in packets}) == 1
     aus, d = depacketize(packets)
     assert abs(len(aus) - 46) <= TOL
-    assert d.stats.lost == d.stats.late == d.stats.malformed == d.stats.dropped == 0
+    assert d.stats.lost == d.stats.late == d.stats.malformed == 0
+    # The hang-up may cut the last picture: without its marker it is dropped as damaged.
+    assert d.stats.dropped <= 1
     assert not any(a.damaged for a in aus)
     first = aus[0]
     assert first.keyframe and sum(a.keyframe for a in aus) == 1
@@ -147,7 +149,7 @@ def test_video_access_units(direction: str, n_audio: int, tone: float, n_video: 
     assert all({n[0] & 0x1F for n in a.nals} == {1} for a in aus[1:])
     assert d.sps_info is not None
     assert (d.sps_info.width, d.sps_info.height, d.sps_info.profile_idc) == (352, 288, 66)
-    assert not d.needs_keyframe
+    assert d.needs_keyframe == (d.stats.dropped == 1)
     # Timestamps increase, mostly by one 15 fps frame on the 90 kHz clock (the encoder
     # may skip a frame now and then).
     steps = [(b.timestamp - a.timestamp) & 0xFFFFFFFF for a, b in itertools.pairwise(aus)]

@@ -167,9 +167,14 @@ class H264Depacketizer:
         return out
 
     def flush(self) -> list[AccessUnit]:
-        """Close the open access unit (on stop, or on a timer when the marker never came)."""
+        """Close the open access unit (on stop, or on a timer when the marker never came).
+
+        The unit is damaged: its marker was not seen, so its last packets may be lost.
+        """
         out: list[AccessUnit] = []
         if self._ts is not None:
+            # Without its marker nothing proves the unit's tail arrived.
+            self._damaged = True
             self._close(out)
         return out
 
