@@ -38,8 +38,8 @@ class JitterBuffer(Generic[T]):
     def __init__(
         self, latency: float = 0.1, capacity: int = 500, max_misorder: int = 1000
     ) -> None:
-        if latency < 0 or capacity < 2 or not 0 <= max_misorder < 0x8000:
-            raise ValueError("latency must be >= 0, capacity >= 2, max_misorder < 32768")
+        if latency < 0 or not 2 <= capacity < 0x8000 or not 0 <= max_misorder < 0x8000:
+            raise ValueError("need latency >= 0, 2 <= capacity < 32768, max_misorder < 32768")
         self.latency = latency
         self.capacity = capacity
         self.max_misorder = max_misorder
@@ -62,7 +62,7 @@ class JitterBuffer(Generic[T]):
             jump = self._jump
             self._jump = None
             if 0x10000 - d <= self.max_misorder:
-                stats.late += 1
+                stats.late += 1 if jump is None else 2  # a pending stray one too
                 return
             if jump is None or (jump[0] + 1) & 0xFFFF != seq:
                 if jump is not None:
