@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import socket
 import struct
+import subprocess
 import time
 import wave
 from collections.abc import Callable
@@ -16,6 +17,7 @@ import pytest
 from tests.fixtures.peers_base import peer_start
 from tests.fixtures.ports import free_port, free_port_range, free_udp_port_pair
 from tests.peers.baresip import Callee, Caller, start_callee
+from tests.peers.chromium import Chromium
 from tests.peers.kamailio import Kamailio, start_kamailio
 from tests.peers.procs import PeerError
 from tests.peers.rtmp import NginxRtmp, ffmpeg_publish
@@ -181,3 +183,13 @@ def test_nginx_rtmp_relays_a_published_stream(
     assert streams["video"]["codec_name"] == "h264"
     assert (streams["video"]["width"], streams["video"]["height"]) == (640, 360)
     assert streams["audio"]["codec_name"] == "aac"
+
+
+def test_chromium_runs_headless(chromium: Chromium, tmp_path: Path) -> None:
+    page = tmp_path / "page.html"
+    page.write_text("<html><body><p id=x>peers-selftest</p></body></html>")
+    res = subprocess.run(
+        chromium.argv(tmp_path / "profile", "--dump-dom", page.as_uri()),
+        capture_output=True, text=True, timeout=60,
+    )
+    assert "peers-selftest" in res.stdout, res.stderr[-2000:]
