@@ -280,3 +280,24 @@ def test_bad_requests_name_the_field(wcs, hooks) -> None:
     assert status == 400 and body["field"] == "callId"
     assert server.rest("call/terminate", {"callId": "nope"})[0] == 404
     assert server.rest("call/find_all")[0] == 404
+
+
+def test_callee_hold_and_resume(kamailio, callee, wcs, hooks) -> None:
+    """baresip's hold sends a re-INVITE with a=sendonly: HOLD, then resume: ESTABLISHED."""
+    peer = callee()
+    server = start(wcs, hooks)
+    cid = new_id()
+    assert server.rest("call/startup", call_body(kamailio, cid, peer.user))[0] == 200
+    hooks.wait_status(cid, "ESTABLISHED")
+    peer.ctrl("hold")
+    hold = hooks.wait_status(cid, "HOLD")
+    assert hold["sipStatus"] == 200
+    status, found = server.rest("call/find", {"callId": cid})
+    assert status == 200 and found[0]["status"] == "HOLD"
+    peer.ctrl("resume")
+    deadline = time.monotonic() + 10
+    while hooks.statuses(cid)[-1] != "ESTABLISHED" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert hooks.statuses(cid)[-2:] == ["HOLD", "ESTABLISHED"]
+    server.rest("call/terminate", {"callId": cid})
+    hooks.wait_status(cid, "FINISH")

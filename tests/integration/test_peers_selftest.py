@@ -138,12 +138,9 @@ def test_proxy_test_number_answers_603(caller: CallerFactory) -> None:
     assert res.status == 603, res.closed
 
 
-def test_wrong_password_gets_403(
-    kamailio: Kamailio, tmp_path: Path, peer_media_dir: Path
-) -> None:
+def test_wrong_password_gets_403(kamailio: Kamailio, tmp_path: Path, peer_media_dir: Path) -> None:
     with pytest.raises(PeerError, match="403"):
-        start_callee(kamailio, tmp_path / "callee-1099", peer_media_dir, user="1099",
-                     media="audio")
+        start_callee(kamailio, tmp_path / "callee-1099", peer_media_dir, user="1099", media="audio")
     assert not kamailio.registered("1099")
 
 
@@ -190,6 +187,8 @@ def test_chromium_runs_headless(chromium: Chromium, tmp_path: Path) -> None:
     page.write_text("<html><body><p id=x>peers-selftest</p></body></html>")
     res = subprocess.run(
         chromium.argv(tmp_path / "profile", "--dump-dom", page.as_uri()),
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert "peers-selftest" in res.stdout, res.stderr[-2000:]

@@ -93,7 +93,9 @@ class Env:
 
 def request(call_id: str = "c1", register: bool = False, **kw: Any) -> CallRequest:
     account = Account(login="1001", domain="sip.test", password="s3cret-pass")
-    return CallRequest(call_id=call_id, callee="1002", account=account, register_required=register, **kw)
+    return CallRequest(
+        call_id=call_id, callee="1002", account=account, register_required=register, **kw
+    )
 
 
 def test_answered_call_then_bye() -> None:
@@ -172,7 +174,11 @@ def test_registration_failure_fails_the_call_without_invite() -> None:
     env.calls.startup(request(register=True))
     env.calls.on_sip_event(ev.RegistrationFailed("reg1", 403, "Forbidden", "Authentication failed"))
     posted = env.hooks.posted[-1][2]
-    assert (posted["status"], posted["sipStatus"], posted["info"]) == ("FAILED", 403, "Authentication failed")
+    assert (posted["status"], posted["sipStatus"], posted["info"]) == (
+        "FAILED",
+        403,
+        "Authentication failed",
+    )
     assert "invite" not in [a[0] for a in env.ua.actions]
 
 
