@@ -471,3 +471,19 @@ def test_peer_cancels_its_reinvite() -> None:
     assert out == [("CANCEL", 200), ("INVITE", 487)]
     h.ua.answer_offer("c1", OFFER, h.now)  # too late: nothing is sent
     assert h.sent() == []
+
+
+def test_3xx_followed_once() -> None:
+    h = Harness()
+    inv = start_call(h)
+    h.feed(reply(inv.req, 302, "Moved", headers=[("Contact", "<sip:1002@10.0.0.7:5090>")]))
+    out = h.sent()
+    assert [s.req.method for s in out] == ["ACK", "INVITE"]
+    inv2 = out[1].req
+    assert inv2.uri == "sip:1002@10.0.0.7:5090"
+    assert inv2.headers.get("To") == inv.req.headers.get("To")
+    assert inv2.call_id == inv.req.call_id and inv2.cseq[0] == inv.req.cseq[0] + 1
+    assert out[1].addr == PROXY  # still through the account's proxy/domain
+    h.feed(reply(inv2, 301, "Moved Permanently", headers=[("Contact", "<sip:x@10.0.0.8>")]))
+    assert [s.req.method for s in h.sent()] == ["ACK"]
+    assert h.events() == [CallFailed("c1", 301, "Moved Permanently", "Moved Permanently")]
