@@ -393,6 +393,7 @@ class UserAgent:
         self._send_register(reg, 0, now)
 
     def invite(self, ref: str, account: Account, callee: str, sdp: bytes, now: float) -> None:
+        """Place a call. Raises ValueError for a duplicate `ref` or a bad callee/domain."""
         if ref in self._calls:
             raise ValueError(f"call {ref!r} exists")
         callee = callee.strip()
@@ -406,6 +407,7 @@ class UserAgent:
             and "transport" not in uri.params
         ):
             uri.params["transport"] = "tcp"
+        SipUri.parse(str(uri))  # raises SipParseError (a ValueError) for a bad callee/domain
         call = _Call(ref, account, str(uri), sdp)
         call.session_expires = max(self.session_expires, self.min_se) if self.session_expires else 0
         call.min_se = self.min_se
@@ -927,6 +929,11 @@ class UserAgent:
         call.state = "ending"
         for name in ("st-refresh", "st-expire", "2xx-g", "2xx-h"):
             self._queue.cancel((name, call.ref))
+        if call.pending is not None:  # a peer offer the app never answered
+            call.pending.respond(
+                self._response(call.pending.request, 487, "Request Terminated"), now
+            )
+            call.pending = None
         req = self._in_dialog(call, "BYE")
 
         def final(resp: SipResponse | None, _info: str, n: float) -> None:

@@ -487,3 +487,16 @@ def test_3xx_followed_once() -> None:
     h.feed(reply(inv2, 301, "Moved Permanently", headers=[("Contact", "<sip:x@10.0.0.8>")]))
     assert [s.req.method for s in h.sent()] == ["ACK"]
     assert h.events() == [CallFailed("c1", 301, "Moved Permanently", "Moved Permanently")]
+
+
+def test_bad_callee_raises_value_error() -> None:
+    import pytest
+
+    h = Harness()
+    for callee in ("10 02", "sip:", "sip:a b@h"):
+        with pytest.raises(ValueError):
+            h.ua.invite("bad", ACCOUNT, callee, OFFER, h.now)
+    assert h.sent() == [] and h.ua.call_info("bad") is None
+    start_call(h, "bad")  # the ref is still free
+    with pytest.raises(ValueError, match="exists"):
+        h.ua.invite("bad", ACCOUNT, "1002", OFFER, h.now)
