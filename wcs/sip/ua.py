@@ -7,7 +7,8 @@ actions (`register`, `invite`, `hangup`, ...), and drain `datagrams_to_send`, `g
 Choices (where the RFCs leave room):
 - REGISTER refresh at max(1, min(expires/2, expires-32)) s after the 200; a failed
   registration (or refresh) is removed after RegistrationFailed; 423 is retried once.
-- 3xx is not followed: the call fails with the 3xx status.
+- 3xx: the first sip:/sips: Contact is tried once (same Call-ID, From tag and To, CSeq+1);
+  a second 3xx, or one without a usable Contact, fails the call with that status.
 - An incoming initial INVITE (we place calls only) is answered 603 Decline.
 - A timeout (Timer B/F) gives status None and info "Failed by request timeout".
 - RFC 4028: when the peer is the refresher, BYE is sent at interval - min(32, interval/3)
@@ -270,6 +271,8 @@ class _Call:
         self.cancel_requested = False
         self.cancel_sent = False
         self.retried_422 = 0
+        self.to = uri  # To stays the callee's address when a 3xx redirects the Request-URI
+        self.redirected = False
         self.session_expires = 0
         self.min_se = 0
         self.se_interval = 0
@@ -390,6 +393,7 @@ class UserAgent:
         self._send_register(reg, 0, now)
 
     def invite(self, ref: str, account: Account, callee: str, sdp: bytes, now: float) -> None:
+        """Place a call. Raises ValueError for a duplicate `ref` or a bad callee/domain."""
         if ref in self._calls:
             raise ValueError(f"call {ref!r} exists")
         callee = callee.strip()
@@ -403,6 +407,7 @@ class UserAgent:
             and "transport" not in uri.params
         ):
             uri.params["transport"] = "tcp"
+        SipUri.parse(str(uri))  # raises SipParseError (a ValueError) for a bad callee/domain
         call = _Call(ref, account, str(uri), sdp)
         call.session_expires = max(self.session_expires, self.min_se) if self.session_expires else 0
         call.min_se = self.min_se
@@ -689,7 +694,7 @@ class UserAgent:
                 route.params = {"transport": "tcp", "lr": None}
             req.headers.add("Route", f"<{route}>")
         req.headers.add("From", self._from(acc, call.tag))
-        to_uri = SipUri.parse(call.uri)
+        to_uri = SipUri.parse(call.to)
         to_uri.params.pop("transport", None)
         req.headers.add("To", f"<{to_uri}>")
         req.headers.add("Call-ID", call.call_id)
@@ -759,12 +764,34 @@ class UserAgent:
                 call.min_se = int(min_se)
                 self._send_invite(call, now)
                 return
+        if (
+            resp is not None
+            and 300 <= resp.status < 400
+            and not call.redirected
+            and not call.cancel_requested
+        ):
+            target = self._redirect_target(resp)
+            if target is not None:
+                call.redirected = True
+                call.uri = target
+                self._send_invite(call, now)
+                return
         status = resp.status if resp is not None else None
         reason = resp.reason if resp is not None else "Request Timeout"
         if call.cancel_requested:
             self._end_call(call, CallEnded(call.ref, False, status, INFO_NORMAL, raw=resp), now)
         else:
             self._end_call(call, CallFailed(call.ref, status, reason, info, raw=resp), now)
+
+    def _redirect_target(self, resp: SipResponse) -> str | None:
+        for value in resp.headers.get_all("Contact"):
+            try:
+                uri = NameAddr.parse(value).uri
+            except SipParseError:
+                continue  # e.g. a tel: URI: try the next one
+            uri.headers.clear()  # §19.1.5 headers in a redirect are not taken over
+            return str(uri)
+        return None
 
     def _invite_2xx(self, call: _Call, resp: SipResponse, now: float) -> None:
         assert call.invite is not None
@@ -902,6 +929,11 @@ class UserAgent:
         call.state = "ending"
         for name in ("st-refresh", "st-expire", "2xx-g", "2xx-h"):
             self._queue.cancel((name, call.ref))
+        if call.pending is not None:  # a peer offer the app never answered
+            call.pending.respond(
+                self._response(call.pending.request, 487, "Request Terminated"), now
+            )
+            call.pending = None
         req = self._in_dialog(call, "BYE")
 
         def final(resp: SipResponse | None, _info: str, n: float) -> None:

@@ -471,3 +471,32 @@ def test_peer_cancels_its_reinvite() -> None:
     assert out == [("CANCEL", 200), ("INVITE", 487)]
     h.ua.answer_offer("c1", OFFER, h.now)  # too late: nothing is sent
     assert h.sent() == []
+
+
+def test_3xx_followed_once() -> None:
+    h = Harness()
+    inv = start_call(h)
+    h.feed(reply(inv.req, 302, "Moved", headers=[("Contact", "<sip:1002@10.0.0.7:5090>")]))
+    out = h.sent()
+    assert [s.req.method for s in out] == ["ACK", "INVITE"]
+    inv2 = out[1].req
+    assert inv2.uri == "sip:1002@10.0.0.7:5090"
+    assert inv2.headers.get("To") == inv.req.headers.get("To")
+    assert inv2.call_id == inv.req.call_id and inv2.cseq[0] == inv.req.cseq[0] + 1
+    assert out[1].addr == PROXY  # still through the account's proxy/domain
+    h.feed(reply(inv2, 301, "Moved Permanently", headers=[("Contact", "<sip:x@10.0.0.8>")]))
+    assert [s.req.method for s in h.sent()] == ["ACK"]
+    assert h.events() == [CallFailed("c1", 301, "Moved Permanently", "Moved Permanently")]
+
+
+def test_bad_callee_raises_value_error() -> None:
+    import pytest
+
+    h = Harness()
+    for callee in ("10 02", "sip:", "sip:a b@h"):
+        with pytest.raises(ValueError):
+            h.ua.invite("bad", ACCOUNT, callee, OFFER, h.now)
+    assert h.sent() == [] and h.ua.call_info("bad") is None
+    start_call(h, "bad")  # the ref is still free
+    with pytest.raises(ValueError, match="exists"):
+        h.ua.invite("bad", ACCOUNT, "1002", OFFER, h.now)
