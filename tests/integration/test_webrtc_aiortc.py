@@ -36,18 +36,14 @@ CALLEE_VIDEO_PORT = 20012
 
 TRACKS = [
     SourceTrack("audio", "PCMU", 8000),
-    SourceTrack(
-        "video", "H264", 90000, {"profile-level-id": "42e01f", "packetization-mode": "0"}
-    ),
+    SourceTrack("video", "H264", 90000, {"profile-level-id": "42e01f", "packetization-mode": "0"}),
 ]
 
 
 @pytest.fixture
 def aiortc_on_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
     # aioice skips 127.0.0.1 when gathering; keep the test's traffic on loopback.
-    monkeypatch.setattr(
-        "aioice.ice.get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"]
-    )
+    monkeypatch.setattr("aioice.ice.get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
     # Like Chrome, offer H.264 packetization-mode=0 too (aiortc only offers mode 1).
     extra = RTCRtpCodecParameters(
         mimeType="video/H264",
@@ -111,7 +107,7 @@ async def test_aiortc_decodes_trace_media(answer_setup: str) -> None:
     sizes: set[tuple[int, int]] = set()
     consumers: list[asyncio.Task[None]] = []
 
-    @pc.on("track")  # type: ignore[misc]
+    @pc.on("track")
     def on_track(track: Any) -> None:
         consumers.append(asyncio.create_task(consume(track, counts, sizes)))
 
@@ -187,9 +183,7 @@ async def test_fingerprint_mismatch_fails_with_dtls_info() -> None:
         assert not await asyncio.wait_for(peer.wait_connected(), 30)
         assert peer.state == events.FAILED
         assert peer.info == events.DTLS_FINGERPRINT_ERROR
-        assert states[-1] == events.PeerStateChanged(
-            events.FAILED, events.DTLS_FINGERPRINT_ERROR
-        )
+        assert states[-1] == events.PeerStateChanged(events.FAILED, events.DTLS_FINGERPRINT_ERROR)
     finally:
         await pc.close()
         await peer.close()

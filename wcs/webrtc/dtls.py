@@ -8,6 +8,7 @@ wall clock, which would make the core untestable with an injected clock.
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from dataclasses import dataclass
 
@@ -157,10 +158,8 @@ class DtlsSession:
     def close(self) -> None:
         """Send close_notify (best effort) and stop."""
         if self.state == "connected":
-            try:
+            with contextlib.suppress(SSL.Error):
                 self._ssl.shutdown()
-            except SSL.Error:
-                pass
             self._flush_bio()
         self.state = "closed"
         self._timer = None

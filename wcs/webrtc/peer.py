@@ -176,9 +176,7 @@ class ViewerPeer:
             return
         if self.state != events.CONNECTING:
             return
-        self.dtls = DtlsSession(
-            self.certificate, self.setup == "active", self.offer.fingerprints
-        )
+        self.dtls = DtlsSession(self.certificate, self.setup == "active", self.offer.fingerprints)
         self.dtls.start(self.clock())
         self._after_dtls()
         while self.state in (events.CONNECTING, events.CONNECTED):
@@ -279,8 +277,10 @@ class ViewerPeer:
             if isinstance(event, DtlsConnected):
                 self._connected(event)
             elif isinstance(event, DtlsFailed):
-                info = events.DTLS_FINGERPRINT_ERROR if event.fingerprint_mismatch else (
-                    events.DTLS_ERROR
+                info = (
+                    events.DTLS_FINGERPRINT_ERROR
+                    if event.fingerprint_mismatch
+                    else (events.DTLS_ERROR)
                 )
                 log.info("DTLS failed: %s", event.detail)
                 self._set_state(events.FAILED, info)

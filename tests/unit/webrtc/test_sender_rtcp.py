@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import random
+import struct
+
+from wcs.webrtc import rtcp
+from wcs.webrtc.sender import HISTORY_SIZE, TrackSender
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def rtp(seq: int, ts: int, ssrc: int, pt: int = 96, marker: bool = False, size: int = 100) -> bytes:
+    return struct.pack("!BBHII", 0x80, (0x80 if marker else 0) | pt, seq, ts, ssrc) + b"p" * size
+
+
+def header(p: bytes) -> tuple[int, int, int, int, int]:
+    b1, seq, ts, ssrc = struct.unpack_from("!BHII", p, 1)
+    return b1 & 0x80, b1 & 0x7F, seq, ts, ssrc
+
+
+def make(clock: Clock | None = None) -> TrackSender:
+    return TrackSender(
+        "video", 0xABCDEF01, 102, 90000, "cn", clock=clock or Clock(), rng=random.Random(1)
+    )
+
+
+def test_rewrite_fields_and_offsets() -> None:
+    s = make()
+    a = s.rewrite(rtp(1000, 5000, 0x11, marker=True))
+    b = s.rewrite(rtp(1001, 8000, 0x11))
+    assert a is not None and b is not None
+    ma, pta, seqa, tsa, ssrca = header(a)
+    mb, ptb, seqb, tsb, ssrcb = header(b)
+    assert (ma, mb) == (0x80, 0)
+    assert pta == ptb == 102
+    assert ssrca == ssrcb == 0xABCDEF01
+    assert seqb == (seqa + 1) & 0xFFFF
+    assert (tsb - tsa) & 0xFFFFFFFF == 3000
+    assert a[12:] == b"p" * 100
+    assert s.packets == 2 and s.octets == 200
+
+
+def test_continuity_across_source_ssrc_change() -> None:
+    clock = Clock()
+    s = make(clock)
+    last = s.rewrite(rtp(65535, 0xFFFFFF00, 0x11))
+    assert last is not None
+    clock.now += 0.5
+    nxt = s.rewrite(rtp(17, 42, 0x22))  # new source: unrelated seq and ts
+    assert nxt is not None
+    assert header(nxt)[2] == (header(last)[2] + 1) & 0xFFFF
+    assert (header(nxt)[3] - header(last)[3]) & 0xFFFFFFFF == 45000  # 0.5 s at 90 kHz
+    after = s.rewrite(rtp(18, 42 + 3000, 0x22))
+    assert after is not None and header(after)[2] == (header(nxt)[2] + 1) & 0xFFFF
+
+
+def test_malformed_is_counted_not_sent() -> None:
+    s = make()
+    assert s.rewrite(b"\x80\x00") is None
+    assert s.rewrite(b"\x00" * 20) is None
+    assert s.malformed == 2 and s.packets == 0
+
+
+def test_history_keeps_last_packets() -> None:
+    s = make()
+    sent = [s.rewrite(rtp(i, i * 10, 5)) for i in range(HISTORY_SIZE + 10)]
+    first_seq = header(sent[0] or b"")[2]
+    last = sent[-1]
+    assert last is not None
+    last_seq = header(last)[2]
+    assert s.history(last_seq) == last
+    assert s.history(first_seq) is None  # overwritten
+    assert s.history((first_seq + 10) & 0xFFFF) == sent[10]
+    assert s.history((last_seq + 1) & 0xFFFF) is None
+
+
+def test_sender_report_contents() -> None:
+    clock = Clock()
+    s = make(clock)
+    p = s.rewrite(rtp(1, 1000, 9, size=50))
+    assert p is not None
+    out_ts = header(p)[3]
+    clock.now += 0.1
+    report = s.sender_report(1_700_000_000.25)
+    ssrc, ntp, ts, pkts, octets = rtcp.parse_sr(report)
+    assert ssrc == 0xABCDEF01
+    assert ntp >> 32 == 1_700_000_000 + rtcp.NTP_EPOCH_OFFSET
+    assert ntp & 0xFFFFFFFF == 1 << 30
+    assert ts == (out_ts + 9000) & 0xFFFFFFFF
+    assert (pkts, octets) == (1, 50)
+    # SDES CNAME follows the SR in the compound packet.
+    assert report[28 + 1] == rtcp.SDES and b"cn" in report[28:]
+    assert len(report) % 4 == 0
+
+
+def test_parse_rr_pli_fir_nack() -> None:
+    block = struct.pack("!IIIIII", 0xABCDEF01, (3 << 24) | 0xFFFFFE, 70000, 12, 34, 56)
+    rr = struct.pack("!BBHI", 0x81, rtcp.RR, 7, 0x99) + block
+    fir = struct.pack("!BBHIIIBBH", 0x84, rtcp.PSFB, 4, 0x99, 0, 0xABCDEF01, 1, 0, 0)
+    nack = rtcp.build_nack(0x99, 0xABCDEF01, [10, 11, 26, 100])
+    items = rtcp.parse_compound(rr + rtcp.build_pli(0x99, 0xABCDEF01) + fir + nack)
+    assert items[0] == rtcp.ReceiverReport(
+        0x99, (rtcp.ReportBlock(0xABCDEF01, 3, -2, 70000, 12, 34, 56),)
+    )
+    assert items[1] == rtcp.KeyframeRequest(0xABCDEF01, "pli")
+    assert items[2] == rtcp.KeyframeRequest(0xABCDEF01, "fir")
+    assert isinstance(items[3], rtcp.Nack)
+    assert sorted(items[3].lost) == [10, 11, 26, 100]
+
+
+def test_parse_stops_at_garbage() -> None:
+    good = rtcp.build_pli(1, 2)
+    assert rtcp.parse_compound(good + b"\x81\xce\x00\x09") == [rtcp.KeyframeRequest(2, "pli")]
+    assert rtcp.parse_compound(b"\x00" * 8) == []
+    assert rtcp.parse_compound(b"") == []
