@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pylibsrtp import Policy, Session
 
+TX_WINDOW = 1024
+
 _PROFILES = {
     "SRTP_AES128_CM_SHA1_80": Policy.SRTP_PROFILE_AES128_CM_SHA1_80,
     "SRTP_AEAD_AES_128_GCM": Policy.SRTP_PROFILE_AEAD_AES_128_GCM,
@@ -24,6 +26,9 @@ class SrtpContext:
         tx = Policy(key=local_key, ssrc_type=Policy.SSRC_ANY_OUTBOUND, srtp_profile=srtp_profile)
         # NACK retransmissions protect the same sequence number again.
         tx.allow_repeat_tx = True
+        # libsrtp also refuses indexes older than its window on send; make the window
+        # cover the NACK history (sender.HISTORY_SIZE).
+        tx.window_size = TX_WINDOW
         rx = Policy(key=remote_key, ssrc_type=Policy.SSRC_ANY_INBOUND, srtp_profile=srtp_profile)
         self._tx = Session(tx)
         self._rx = Session(rx)

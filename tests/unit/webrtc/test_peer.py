@@ -109,6 +109,24 @@ def test_nack_retransmits_same_packet(cert: Certificate) -> None:
     assert peer.senders["video"].retransmitted == 2
 
 
+def test_nack_of_an_old_packet_in_history(cert: Certificate) -> None:
+    clock = Clock()
+    peer, sent, _, _, _ = connected_peer(cert, clock)
+    for i in range(510):
+        peer.send_rtp("video", src_rtp(i, 3000 * i, pt=96))
+    first = sent[0]
+    sent.clear()
+    seq = struct.unpack_from("!H", first, 2)[0]  # the SRTP header is in clear
+    peer.handle_rtcp(rtcp.build_nack(1, peer.senders["video"].ssrc, [seq]), clock.now)
+    assert peer.send_errors == 0
+    fresh = SrtpContext(PROFILE, *peer.viewer_keys)  # type: ignore[attr-defined]
+    assert sent and fresh.unprotect(sent[0]) == fresh_plain(peer, seq)
+
+
+def fresh_plain(peer: ViewerPeer, seq: int) -> bytes | None:
+    return peer.senders["video"].history(seq)
+
+
 def test_keyframe_requests_are_coalesced(cert: Certificate) -> None:
     clock = Clock()
     peer, _, _, _, keyframes = connected_peer(cert, clock)

@@ -60,6 +60,27 @@ def test_continuity_across_source_ssrc_change() -> None:
     assert after is not None and header(after)[2] == (header(nxt)[2] + 1) & 0xFFFF
 
 
+def test_reordering_kept_but_restart_resyncs() -> None:
+    s = make()
+    out = [s.rewrite(rtp(5000 + i, 3000 * i, 0x11)) for i in (0, 2, 1, 3)]
+    seqs = [header(p or b"")[2] for p in out]
+    base = seqs[0]
+    assert seqs == [base, (base + 2) & 0xFFFF, (base + 1) & 0xFFFF, (base + 3) & 0xFFFF]
+    # Same SSRC, sequence restarted far behind: continue after the newest sent.
+    again = s.rewrite(rtp(10, 0, 0x11))
+    assert again is not None and header(again)[2] == (base + 4) & 0xFFFF
+    nxt = s.rewrite(rtp(11, 3000, 0x11))
+    assert nxt is not None and header(nxt)[2] == (base + 5) & 0xFFFF
+
+
+def test_first_packet_any_start() -> None:
+    for seed in range(20):
+        s = TrackSender("audio", 1, 0, 8000, "c", clock=Clock(), rng=random.Random(seed))
+        a, b = s.rewrite(rtp(100, 0, 3)), s.rewrite(rtp(101, 160, 3))
+        assert a is not None and b is not None
+        assert header(b)[2] == (header(a)[2] + 1) & 0xFFFF
+
+
 def test_malformed_is_counted_not_sent() -> None:
     s = make()
     assert s.rewrite(b"\x80\x00") is None
