@@ -22,7 +22,9 @@ from collections.abc import Callable
 
 import pylibsrtp
 
-from . import events, rtcp
+from wcs.rtp import rtcp
+
+from . import events
 from .answer import MediaChoice, SourceTrack, build_answer, negotiate
 from .certificate import Certificate
 from .demux import DTLS, RTP, classify, is_rtcp
@@ -235,20 +237,25 @@ class ViewerPeer:
 
     def handle_rtcp(self, plain: bytes, now: float) -> None:
         """React to one plain compound RTCP packet from the viewer."""
-        for item in rtcp.parse_compound(plain):
-            if isinstance(item, rtcp.Nack):
-                sender = self._by_ssrc.get(item.media_ssrc)
+        try:
+            packets = rtcp.parse_compound(plain)
+        except rtcp.RtcpError:
+            self.rtcp_errors += 1
+            return
+        for packet in packets:
+            if isinstance(packet, rtcp.Nack):
+                sender = self._by_ssrc.get(packet.media_ssrc)
                 if sender is not None:
-                    self._retransmit(sender, item.lost)
-            elif isinstance(item, rtcp.KeyframeRequest):
+                    self._retransmit(sender, packet.lost())
+            elif isinstance(packet, rtcp.Pli | rtcp.Fir):
                 self._keyframe_request(now)
-            else:
-                for block in item.blocks:
+            elif isinstance(packet, rtcp.ReceiverReport | rtcp.SenderReport):
+                for block in packet.reports:
                     target = self._by_ssrc.get(block.ssrc)
                     if target is not None:
                         target.rr = block
 
-    def _retransmit(self, sender: TrackSender, lost: tuple[int, ...]) -> None:
+    def _retransmit(self, sender: TrackSender, lost: list[int]) -> None:
         for seq in lost:
             data = sender.history(seq)
             if data is None:

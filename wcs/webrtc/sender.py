@@ -10,7 +10,8 @@ import struct
 import time
 from collections.abc import Callable
 
-from . import rtcp
+from wcs.rtp import rtcp
+from wcs.rtp.sr import seconds_to_ntp
 
 HISTORY_SIZE = 512  # power of two: the slot is seq & (HISTORY_SIZE - 1)
 MAX_REORDER = 512  # a packet further behind than this means the source restarted
@@ -114,7 +115,14 @@ class TrackSender:
         return data
 
     def sender_report(self, unix_time: float) -> bytes:
-        """Compound SR + SDES for this track, the RTP time extrapolated to now."""
+        """Compound SR + SDES CNAME for this track, the RTP time extrapolated to now."""
         elapsed = max(self._clock() - self.last_ts_time, 0.0)
-        rtp_ts = self.last_ts + int(elapsed * self.clock_rate)
-        return rtcp.build_sr(self.ssrc, unix_time, rtp_ts, self.packets, self.octets, self.cname)
+        rtp_ts = (self.last_ts + int(elapsed * self.clock_rate)) & 0xFFFFFFFF
+        sr = rtcp.SenderReport(
+            self.ssrc,
+            seconds_to_ntp(unix_time),
+            rtp_ts,
+            self.packets & 0xFFFFFFFF,
+            self.octets & 0xFFFFFFFF,
+        )
+        return rtcp.serialize_compound([sr, rtcp.Sdes.cname_for(self.ssrc, self.cname)])

@@ -6,7 +6,8 @@ import struct
 
 import pytest
 
-from wcs.webrtc import events, rtcp
+from wcs.rtp import rtcp
+from wcs.webrtc import events
 from wcs.webrtc.answer import SourceTrack
 from wcs.webrtc.certificate import Certificate
 from wcs.webrtc.dtls import DtlsConnected
@@ -61,6 +62,10 @@ def connected_peer(cert: Certificate, clock: Clock) -> Connected:
     return peer, sent, viewer, states, keyframes
 
 
+def nack(sender: int, media: int, lost: list[int]) -> bytes:
+    return rtcp.Nack.from_lost(sender, media, lost).serialize()
+
+
 def src_rtp(seq: int, ts: int, pt: int = 0, ssrc: int = 77) -> bytes:
     return struct.pack("!BBHII", 0x80, pt, seq, ts, ssrc) + b"\xff" * 160
 
@@ -99,9 +104,7 @@ def test_nack_retransmits_same_packet(cert: Certificate) -> None:
     seqs = [struct.unpack_from("!H", p, 2)[0] for p in plain]
     sent.clear()
     video_ssrc = peer.senders["video"].ssrc
-    peer.handle_rtcp(
-        rtcp.build_nack(1, video_ssrc, [seqs[1], seqs[3], (seqs[4] + 50) & 0xFFFF]), clock.now
-    )
+    peer.handle_rtcp(nack(1, video_ssrc, [seqs[1], seqs[3], (seqs[4] + 50) & 0xFFFF]), clock.now)
     assert len(sent) == 2  # the unknown one is not in history
     # A receiver that lost the originals (this one saw them: its replay check would refuse).
     fresh = SrtpContext(PROFILE, *peer.viewer_keys)  # type: ignore[attr-defined]
@@ -117,7 +120,7 @@ def test_nack_of_an_old_packet_in_history(cert: Certificate) -> None:
     first = sent[0]
     sent.clear()
     seq = struct.unpack_from("!H", first, 2)[0]  # the SRTP header is in clear
-    peer.handle_rtcp(rtcp.build_nack(1, peer.senders["video"].ssrc, [seq]), clock.now)
+    peer.handle_rtcp(nack(1, peer.senders["video"].ssrc, [seq]), clock.now)
     assert peer.send_errors == 0
     fresh = SrtpContext(PROFILE, *peer.viewer_keys)  # type: ignore[attr-defined]
     assert sent and fresh.unprotect(sent[0]) == fresh_plain(peer, seq)
@@ -133,9 +136,9 @@ def test_keyframe_requests_are_coalesced(cert: Certificate) -> None:
     ssrc = peer.senders["video"].ssrc
     keyframes.clear()
     clock.now += 1.0
-    peer.handle_rtcp(rtcp.build_pli(1, ssrc), clock.now)
-    peer.handle_rtcp(rtcp.build_pli(1, ssrc), clock.now + 0.2)
-    fir = struct.pack("!BBHIIIBBH", 0x84, rtcp.PSFB, 4, 1, 0, ssrc, 1, 0, 0)
+    peer.handle_rtcp(rtcp.Pli(1, ssrc).serialize(), clock.now)
+    peer.handle_rtcp(rtcp.Pli(1, ssrc).serialize(), clock.now + 0.2)
+    fir = rtcp.Fir(1, [(ssrc, 1)]).serialize()
     peer.handle_rtcp(fir, clock.now + 0.49)
     assert len(keyframes) == 1
     peer.handle_rtcp(fir, clock.now + 0.5)
@@ -147,9 +150,9 @@ def test_receiver_report_is_kept(cert: Certificate) -> None:
     peer, _, _, _, _ = connected_peer(cert, clock)
     ssrc = peer.senders["audio"].ssrc
     block = struct.pack("!IIIIII", ssrc, (25 << 24) | 4, 1234, 5, 6, 7)
-    peer.handle_rtcp(struct.pack("!BBHI", 0x81, rtcp.RR, 7, 9) + block, clock.now)
+    peer.handle_rtcp(struct.pack("!BBHI", 0x81, 201, 7, 9) + block, clock.now)
     rr = peer.senders["audio"].rr
-    assert rr is not None and rr.fraction_lost == 25 and rr.cumulative_lost == 4
+    assert rr is not None and rr.fraction_lost == 25 and rr.packets_lost == 4
 
 
 def test_incoming_srtcp_pli_via_datagram(cert: Certificate) -> None:
@@ -157,7 +160,7 @@ def test_incoming_srtcp_pli_via_datagram(cert: Certificate) -> None:
     peer, _, viewer, _, keyframes = connected_peer(cert, clock)
     keyframes.clear()
     clock.now += 5
-    peer._on_datagram(viewer.protect_rtcp(rtcp.build_pli(1, peer.senders["video"].ssrc)))
+    peer._on_datagram(viewer.protect_rtcp(rtcp.Pli(1, peer.senders["video"].ssrc).serialize()))
     assert keyframes == [clock.now]
     peer._on_datagram(b"\x81\xce\x00\x02garbage!")  # bad SRTCP: counted, no crash
     assert peer.rtcp_errors == 1
@@ -174,8 +177,13 @@ def test_tick_sends_sender_reports(cert: Certificate) -> None:
     peer.tick(clock.now)
     assert len(sent) == 1
     sr = viewer.unprotect_rtcp(sent[0])
-    ssrc, _, _, packets, octets = rtcp.parse_sr(sr)
-    assert (ssrc, packets, octets) == (peer.senders["audio"].ssrc, 1, 160)
+    report = rtcp.parse_compound(sr)[0]
+    assert isinstance(report, rtcp.SenderReport)
+    assert (report.ssrc, report.packet_count, report.octet_count) == (
+        peer.senders["audio"].ssrc,
+        1,
+        160,
+    )
     peer.tick(clock.now + 0.5)
     assert len(sent) == 1  # once per second
 

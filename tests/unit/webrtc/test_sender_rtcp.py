@@ -3,7 +3,8 @@ from __future__ import annotations
 import random
 import struct
 
-from wcs.webrtc import rtcp
+from wcs.rtp import rtcp
+from wcs.rtp.sr import NTP_UNIX_OFFSET
 from wcs.webrtc.sender import HISTORY_SIZE, TrackSender
 
 
@@ -109,34 +110,12 @@ def test_sender_report_contents() -> None:
     out_ts = header(p)[3]
     clock.now += 0.1
     report = s.sender_report(1_700_000_000.25)
-    ssrc, ntp, ts, pkts, octets = rtcp.parse_sr(report)
-    assert ssrc == 0xABCDEF01
-    assert ntp >> 32 == 1_700_000_000 + rtcp.NTP_EPOCH_OFFSET
-    assert ntp & 0xFFFFFFFF == 1 << 30
-    assert ts == (out_ts + 9000) & 0xFFFFFFFF
-    assert (pkts, octets) == (1, 50)
-    # SDES CNAME follows the SR in the compound packet.
-    assert report[28 + 1] == rtcp.SDES and b"cn" in report[28:]
-    assert len(report) % 4 == 0
-
-
-def test_parse_rr_pli_fir_nack() -> None:
-    block = struct.pack("!IIIIII", 0xABCDEF01, (3 << 24) | 0xFFFFFE, 70000, 12, 34, 56)
-    rr = struct.pack("!BBHI", 0x81, rtcp.RR, 7, 0x99) + block
-    fir = struct.pack("!BBHIIIBBH", 0x84, rtcp.PSFB, 4, 0x99, 0, 0xABCDEF01, 1, 0, 0)
-    nack = rtcp.build_nack(0x99, 0xABCDEF01, [10, 11, 26, 100])
-    items = rtcp.parse_compound(rr + rtcp.build_pli(0x99, 0xABCDEF01) + fir + nack)
-    assert items[0] == rtcp.ReceiverReport(
-        0x99, (rtcp.ReportBlock(0xABCDEF01, 3, -2, 70000, 12, 34, 56),)
-    )
-    assert items[1] == rtcp.KeyframeRequest(0xABCDEF01, "pli")
-    assert items[2] == rtcp.KeyframeRequest(0xABCDEF01, "fir")
-    assert isinstance(items[3], rtcp.Nack)
-    assert sorted(items[3].lost) == [10, 11, 26, 100]
-
-
-def test_parse_stops_at_garbage() -> None:
-    good = rtcp.build_pli(1, 2)
-    assert rtcp.parse_compound(good + b"\x81\xce\x00\x09") == [rtcp.KeyframeRequest(2, "pli")]
-    assert rtcp.parse_compound(b"\x00" * 8) == []
-    assert rtcp.parse_compound(b"") == []
+    sr, sdes = rtcp.parse_compound(report)
+    assert isinstance(sr, rtcp.SenderReport) and isinstance(sdes, rtcp.Sdes)
+    assert sr.ssrc == 0xABCDEF01
+    assert sr.ntp_timestamp >> 32 == 1_700_000_000 + NTP_UNIX_OFFSET
+    assert sr.ntp_timestamp & 0xFFFFFFFF == 1 << 30
+    assert sr.rtp_timestamp == (out_ts + 9000) & 0xFFFFFFFF
+    assert (sr.packet_count, sr.octet_count) == (1, 50)
+    assert sr.reports == []
+    assert sdes.cname(0xABCDEF01) == "cn"

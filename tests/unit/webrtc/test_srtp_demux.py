@@ -6,8 +6,8 @@ import struct
 import pylibsrtp
 import pytest
 
+from wcs.rtp.rtcp import Pli, SenderReport
 from wcs.webrtc import demux
-from wcs.webrtc.rtcp import build_pli, build_sr
 from wcs.webrtc.srtp import SrtpContext
 
 
@@ -26,9 +26,9 @@ def test_round_trip(profile: str, size: int) -> None:
     protected = a.protect(packet)
     assert protected != packet and len(protected) > len(packet)
     assert b.unprotect(protected) == packet
-    sr = build_sr(0x1234, 1.0e9, 1, 2, 3, "c")
+    sr = SenderReport(0x1234, 1 << 40, 1, 2, 3).serialize()
     assert b.unprotect_rtcp(a.protect_rtcp(sr)) == sr
-    pli = build_pli(1, 2)
+    pli = Pli(1, 2).serialize()
     assert a.unprotect_rtcp(b.protect_rtcp(pli)) == pli
 
 
@@ -43,7 +43,7 @@ def test_wrong_key_fails() -> None:
     a = SrtpContext("SRTP_AES128_CM_SHA1_80", os.urandom(30), os.urandom(30))
     b = SrtpContext("SRTP_AES128_CM_SHA1_80", os.urandom(30), os.urandom(30))
     with pytest.raises(pylibsrtp.Error):
-        b.unprotect_rtcp(a.protect_rtcp(build_pli(1, 2)))
+        b.unprotect_rtcp(a.protect_rtcp(Pli(1, 2).serialize()))
 
 
 def test_unknown_profile() -> None:
@@ -61,7 +61,7 @@ def test_demux_rfc7983() -> None:
     assert demux.classify(b"\x40") == demux.OTHER
     assert demux.classify(b"\xc0") == demux.OTHER
     assert demux.classify(b"") == demux.OTHER
-    assert demux.is_rtcp(build_pli(1, 2))
-    assert demux.is_rtcp(build_sr(1, 0.0, 0, 0, 0, "x"))
+    assert demux.is_rtcp(Pli(1, 2).serialize())
+    assert demux.is_rtcp(SenderReport(1).serialize())
     assert not demux.is_rtcp(rtp(1))
     assert not demux.is_rtcp(struct.pack("!BB", 0x80, 0x80 | 96))  # marker + PT 96
