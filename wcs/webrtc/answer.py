@@ -5,7 +5,25 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 
-from .offer import Offer, OfferedCodec, OfferedMedia
+from wcs.sdp import (
+    Codec,
+    ConnectionData,
+    Fingerprint,
+    Group,
+    MediaDescription,
+    Origin,
+    SdpError,
+    SessionDescription,
+    SsrcAttribute,
+    direction_of,
+    h264_packetization_mode,
+    h264_profile_level,
+)
+
+from .offer import Offer
+
+# Feedback we act on; anything else offered (goog-remb, transport-cc) is not answered.
+SUPPORTED_FEEDBACK = ("nack", "nack pli", "ccm fir")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +44,7 @@ class MediaChoice:
     index: int  # position of the m-line in the offer
     kind: str
     mid: str
-    codec: OfferedCodec | None  # None: rejected (port 0)
+    codec: Codec | None  # the offer's codec we send; None: rejected (port 0)
     ssrc: int = 0
     track_id: str = ""
     transcode: bool = False  # the source's codec is not offered; feed ``codec`` (opus) instead
@@ -36,34 +54,30 @@ class MediaChoice:
         return self.codec is not None
 
 
-def h264_profile(params: dict[str, str]) -> tuple[int, int]:
-    """(profile_idc, constraint flags) of a profile-level-id; absent means 42e01f (RFC 6184)."""
-    plid = params.get("profile-level-id", "42e01f")
+def _h264_score(source: SourceTrack, codec: Codec) -> int:
+    """0: unusable; higher is a better match of profile, for the same packetization mode."""
     try:
-        value = int(plid, 16)
-    except ValueError:
-        return (-1, -1)
-    return (value >> 16, (value >> 8) & 0xFF)
-
-
-def _h264_score(source: SourceTrack, codec: OfferedCodec) -> int:
-    """0: unusable; higher is a better match of profile and packetization mode."""
-    params = codec.params
-    if params.get("packetization-mode", "0") != source.fmtp.get("packetization-mode", "0"):
+        if h264_packetization_mode(codec.fmtp) != h264_packetization_mode(source.fmtp):
+            return 0
+        src = h264_profile_level(source.fmtp)
+        offered = h264_profile_level(codec.fmtp)
+    except SdpError:
         return 0
-    src_profile, src_flags = h264_profile(source.fmtp)
-    profile, flags = h264_profile(params)
-    if profile != src_profile:
-        return 0
-    # Level is not compared: browsers send level-asymmetry-allowed=1 and decode any level.
-    return 2 if flags == src_flags else 1
+    # Levels are not compared: browsers send level-asymmetry-allowed=1 and decode any level.
+    if (src.profile_idc, src.profile_iop) == (offered.profile_idc, offered.profile_iop):
+        return 3
+    if src.profile == offered.profile:
+        return 2
+    if src.profile == "constrained-baseline" and offered.profile == "baseline":
+        return 1  # a Constrained Baseline stream is a valid Baseline stream
+    return 0
 
 
-def choose_codec(media: OfferedMedia, source: SourceTrack) -> tuple[OfferedCodec | None, bool]:
+def choose_codec(media: MediaDescription, source: SourceTrack) -> tuple[Codec | None, bool]:
     """(codec to answer with, needs transcoding to it)."""
     name = source.codec.lower()
     if name == "h264":
-        best: OfferedCodec | None = None
+        best: Codec | None = None
         best_score = 0
         for codec in media.codecs:
             if codec.name.lower() == "h264" and codec.clock_rate == 90000:
@@ -91,7 +105,7 @@ def negotiate(offer: Offer, tracks: list[SourceTrack]) -> list[MediaChoice]:
         usable = (
             source is not None
             and media.port != 0
-            and media.direction in ("recvonly", "sendrecv")
+            and direction_of(media, offer.sdp) in ("recvonly", "sendrecv")
             and "SAVPF" in media.proto.upper()
         )
         codec, transcode = choose_codec(media, source) if usable and source else (None, False)
@@ -114,7 +128,8 @@ class LocalCandidate:
     priority: int
 
     def sdp(self) -> str:
-        return f"candidate:{self.foundation} 1 udp {self.priority} {self.ip} {self.port} typ host"
+        """The value of ``a=candidate:``."""
+        return f"{self.foundation} 1 udp {self.priority} {self.ip} {self.port} typ host"
 
 
 def build_answer(
@@ -130,48 +145,56 @@ def build_answer(
     cname: str,
 ) -> str:
     """The answer: BUNDLE, rtcp-mux, sendonly, one msid stream for every track."""
-    session_id = secrets.randbits(62)
     ip = candidates[0].ip if candidates else "0.0.0.0"
     port = candidates[0].port if candidates else 9
     family = "IP6" if ":" in ip else "IP4"
+    sd = SessionDescription(origin=Origin(session_id=str(secrets.randbits(62)), session_version=2))
     accepted = [c.mid for c in choices if c.accepted]
-    lines = ["v=0", f"o=- {session_id} 2 IN IP4 127.0.0.1", "s=-", "t=0 0"]
     if accepted:
-        lines.append("a=group:BUNDLE " + " ".join(accepted))
-    lines.append(f"a=msid-semantic: WMS {stream_id}")
+        sd.groups.append(Group("BUNDLE", accepted))
+    sd.msid_semantic = f" WMS {stream_id}"
     for choice in choices:
-        media = offer.media[choice.index]
+        offered = offer.media[choice.index]
         codec = choice.codec
         if codec is None:
-            fmt = media.formats[0] if media.formats else "0"
-            lines += [f"m={media.kind} 0 {media.proto} {fmt}", "c=IN IP4 0.0.0.0"]
-            lines += [f"a=mid:{choice.mid}", "a=inactive"]
+            rejected = MediaDescription(
+                offered.kind,
+                0,
+                offered.proto,
+                codecs=[c.copy() for c in offered.codecs[:1]],
+                formats=list(offered.formats),
+                connection=ConnectionData("0.0.0.0"),
+                mid=choice.mid,
+                direction="inactive",
+            )
+            for c in rejected.codecs:
+                c.rtcp_fb, c.fmtp = [], None
+            sd.media.append(rejected)
             continue
-        lines += [
-            f"m={media.kind} {port} {media.proto} {codec.pt}",
-            f"c=IN {family} {ip}",
-            f"a=mid:{choice.mid}",
-            "a=sendonly",
-            f"a=ice-ufrag:{ice_ufrag}",
-            f"a=ice-pwd:{ice_pwd}",
-            f"a=fingerprint:sha-256 {fingerprint}",
-            f"a=setup:{setup}",
-            "a=rtcp-mux",
-        ]
-        enc = f"{codec.name}/{codec.clock_rate}"
-        if codec.channels and codec.channels > 1:
-            enc += f"/{codec.channels}"
-        lines.append(f"a=rtpmap:{codec.pt} {enc}")
-        for fb in codec.rtcp_fb:
-            if fb in ("nack", "nack pli", "ccm fir"):
-                lines.append(f"a=rtcp-fb:{codec.pt} {fb}")
-        if codec.fmtp:
-            lines.append(f"a=fmtp:{codec.pt} {codec.fmtp}")
-        lines += [
-            f"a=msid:{stream_id} {choice.track_id}",
-            f"a=ssrc:{choice.ssrc} cname:{cname}",
-            f"a=ssrc:{choice.ssrc} msid:{stream_id} {choice.track_id}",
-        ]
-        lines += [f"a={c.sdp()}" for c in candidates]
-        lines.append("a=end-of-candidates")
-    return "\r\n".join(lines) + "\r\n"
+        answered = codec.copy()
+        answered.rtcp_fb = [fb for fb in offered.feedback(codec) if fb in SUPPORTED_FEEDBACK]
+        msid = f"{stream_id} {choice.track_id}"
+        sd.media.append(
+            MediaDescription(
+                offered.kind,
+                port,
+                offered.proto,
+                codecs=[answered],
+                connection=ConnectionData(ip, family),
+                mid=choice.mid,
+                direction="sendonly",
+                msid=msid,
+                rtcp_mux=True,
+                ice_ufrag=ice_ufrag,
+                ice_pwd=ice_pwd,
+                fingerprints=[Fingerprint("sha-256", fingerprint)],
+                setup=setup,
+                candidates=[c.sdp() for c in candidates],
+                end_of_candidates=True,
+                ssrcs=[
+                    SsrcAttribute(choice.ssrc, "cname", cname),
+                    SsrcAttribute(choice.ssrc, "msid", msid),
+                ],
+            )
+        )
+    return sd.serialize()

@@ -89,7 +89,7 @@ class ViewerPeer:
                 self.senders[choice.kind] = TrackSender(
                     choice.kind,
                     choice.ssrc,
-                    choice.codec.pt,
+                    choice.codec.payload_type,
                     choice.codec.clock_rate,
                     self.cname,
                     clock=clock,

@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+from wcs.sdp import direction_of
 from wcs.webrtc.answer import LocalCandidate, SourceTrack, build_answer, negotiate
 from wcs.webrtc.offer import OfferError, parse_offer
 
@@ -22,14 +23,14 @@ def test_parse_chrome_offer() -> None:
     assert offer.setup == "actpass"
     assert offer.bundle == ["0", "1"]
     audio, video = offer.media
-    assert (audio.kind, audio.mid, audio.direction, audio.rtcp_mux) == (
+    assert (audio.kind, audio.mid, direction_of(audio), audio.rtcp_mux) == (
         "audio",
         "0",
         "recvonly",
         True,
     )
-    assert [c.pt for c in audio.codecs][:5] == [111, 63, 9, 0, 8]
-    assert video.codecs[2].params["profile-level-id"] == "42001f"
+    assert [c.payload_type for c in audio.codecs][:5] == [111, 63, 9, 0, 8]
+    assert video.codecs[2].parameters["profile-level-id"] == "42001f"
     assert video.candidates == []
 
 
@@ -46,8 +47,15 @@ def test_parse_chrome_offer() -> None:
 def test_h264_choice(source: SourceTrack, pt: int) -> None:
     choices = negotiate(parse_offer(CHROME_OFFER), [source])
     video = choices[1]
-    assert video.codec is not None and video.codec.pt == pt
+    assert video.codec is not None and video.codec.payload_type == pt
     assert choices[0].codec is None  # no audio source: rejected
+
+
+def test_constrained_baseline_source_accepts_baseline_offer() -> None:
+    offer = CHROME_OFFER.replace("profile-level-id=42e01f", "profile-level-id=64001f")
+    choices = negotiate(parse_offer(offer), [h264("0")])
+    video = choices[1].codec
+    assert video is not None and video.payload_type == 104  # 42001f, mode 0
 
 
 def test_h264_without_matching_mode_is_rejected() -> None:
@@ -59,7 +67,7 @@ def test_h264_without_matching_mode_is_rejected() -> None:
 @pytest.mark.parametrize("name,pt", [("PCMU", 0), ("PCMA", 8)])
 def test_g711_used_as_is(name: str, pt: int) -> None:
     [audio, _] = negotiate(parse_offer(CHROME_OFFER), [SourceTrack("audio", name, 8000)])
-    assert audio.codec is not None and audio.codec.pt == pt and not audio.transcode
+    assert audio.codec is not None and audio.codec.payload_type == pt and not audio.transcode
 
 
 def test_missing_audio_codec_needs_opus_transcode() -> None:
@@ -72,7 +80,7 @@ def test_missing_audio_codec_needs_opus_transcode() -> None:
 def test_static_payload_without_rtpmap() -> None:
     offer = CHROME_OFFER.replace("a=rtpmap:0 PCMU/8000\r\n", "")
     [audio, _] = negotiate(parse_offer(offer), [SourceTrack("audio", "PCMU", 8000)])
-    assert audio.codec is not None and audio.codec.pt == 0
+    assert audio.codec is not None and audio.codec.payload_type == 0
 
 
 def test_answer_lines() -> None:
@@ -119,7 +127,7 @@ def test_answer_lines() -> None:
         assert f"a=ssrc:{c.ssrc} cname:cn" in answer
     # The answer parses back (our own reader).
     again = parse_offer(answer)
-    assert [m.direction for m in again.media] == ["sendonly", "sendonly"]
+    assert [direction_of(m) for m in again.media] == ["sendonly", "sendonly"]
 
 
 def test_rejected_media_port_zero_and_out_of_bundle() -> None:
@@ -144,7 +152,7 @@ def test_rejected_media_port_zero_and_out_of_bundle() -> None:
     [
         (lambda s: re.sub(r"a=ice-(ufrag|pwd):.*\r\n", "", s), "ICE credentials"),
         (lambda s: re.sub(r"a=fingerprint:.*\r\n", "", s), "fingerprint"),
-        (lambda s: "v=0\r\n", "no media"),
+        (lambda s: s[: s.index("m=audio")], "no media"),
         (lambda s: s.replace("m=audio 9", "m=audio x"), "port"),
         (lambda s: s.replace("a=setup:actpass", "a=setup:holdconn"), "setup"),
     ],
