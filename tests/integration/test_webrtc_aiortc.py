@@ -150,6 +150,8 @@ async def test_aiortc_decodes_trace_media(answer_setup: str) -> None:
         assert counts["audio"] >= 50, counts
         assert sizes == {(352, 288)}
         assert peer.senders["video"].packets > 100
+        assert peer.srtp_profile in ("SRTP_AES128_CM_SHA1_80", "SRTP_AEAD_AES_128_GCM")
+        assert peer.stats()["send_errors"] == 0
         assert keyframe_requests  # at least the one on connect
         assert [s.state for s in states][:2] == [events.CONNECTING, events.CONNECTED]
     finally:

@@ -106,6 +106,8 @@ class ViewerPeer:
             clock=clock,
         )
         self.dtls: DtlsSession | None = None
+        self.srtp_profile = ""
+        self._settled = asyncio.Event()  # set once connected, closed or failed
         self._active: dict[str, TrackSender] = {}  # filled once SRTP keys exist
         self._protect: Callable[[bytes], bytes] = bytes
         self._protect_rtcp: Callable[[bytes], bytes] = bytes
@@ -133,6 +135,9 @@ class ViewerPeer:
             stream_id=self.stream_id,
             cname=self.cname,
         )
+        # Made before ICE completes: as DTLS server we may get the ClientHello in the same
+        # breath as the nomination.
+        self.dtls = DtlsSession(self.certificate, self.setup == "active", self.offer.fingerprints)
         self._set_state(events.CONNECTING)
         self._task = asyncio.create_task(self._run())
         return self.answer
@@ -157,9 +162,33 @@ class ViewerPeer:
 
     async def wait_connected(self) -> bool:
         """Wait until connected (True) or closed/failed (False)."""
-        while self.state in (events.NEW, events.CONNECTING):
-            await asyncio.sleep(0.02)
+        await self._settled.wait()
         return self.state == events.CONNECTED
+
+    def stats(self) -> dict[str, object]:
+        """Counters for status answers (no secrets: keys never leave the SRTP context)."""
+        tracks: dict[str, object] = {}
+        for kind, s in self.senders.items():
+            rr = s.rr
+            tracks[kind] = {
+                "ssrc": s.ssrc,
+                "payload_type": s.payload_type,
+                "packets": s.packets,
+                "octets": s.octets,
+                "retransmitted": s.retransmitted,
+                "malformed": s.malformed,
+                "fraction_lost": rr.fraction_lost / 256 if rr else None,
+                "packets_lost": rr.packets_lost if rr else None,
+                "jitter": rr.jitter if rr else None,
+            }
+        return {
+            "state": self.state,
+            "info": self.info,
+            "srtp_profile": self.srtp_profile,
+            "send_errors": self.send_errors,
+            "rtcp_errors": self.rtcp_errors,
+            "tracks": tracks,
+        }
 
     # --- background ---------------------------------------------------------------------
 
@@ -176,10 +205,9 @@ class ViewerPeer:
             log.info("ICE failed: %s", exc)
             await self._fail(events.ICE_ERROR)
             return
-        if self.state != events.CONNECTING:
+        if self.state != events.CONNECTING or self.dtls is None:
             return
-        self.dtls = DtlsSession(self.certificate, self.setup == "active", self.offer.fingerprints)
-        self.dtls.start(self.clock())
+        self.dtls.start(self.clock())  # a client sends ClientHello; a server may have begun
         self._after_dtls()
         while self.state in (events.CONNECTING, events.CONNECTED):
             await asyncio.sleep(TICK)
@@ -298,6 +326,7 @@ class ViewerPeer:
         from .srtp import SrtpContext
 
         srtp = SrtpContext(event.srtp_profile, event.local_key, event.remote_key)
+        self.srtp_profile = event.srtp_profile
         self._protect = srtp.protect
         self._protect_rtcp = srtp.protect_rtcp
         self._unprotect_rtcp = srtp.unprotect_rtcp
@@ -313,6 +342,8 @@ class ViewerPeer:
             return
         self.state = state
         self.info = info
+        if state in (events.CONNECTED, events.CLOSED, events.FAILED):
+            self._settled.set()
         if state in (events.CLOSED, events.FAILED):
             self._active = {}
         if self.on_state is not None:

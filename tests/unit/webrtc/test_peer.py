@@ -54,6 +54,7 @@ def connected_peer(cert: Certificate, clock: Clock) -> Connected:
     sent: list[bytes] = []
     peer.ice.send = sent.append
     peer.ice.last_rx = clock.now
+    peer.dtls = None
     local, remote = os.urandom(30), os.urandom(30)
     peer._set_state(events.CONNECTING)
     peer._connected(DtlsConnected(PROFILE, local, remote))
@@ -153,6 +154,10 @@ def test_receiver_report_is_kept(cert: Certificate) -> None:
     peer.handle_rtcp(struct.pack("!BBHI", 0x81, 201, 7, 9) + block, clock.now)
     rr = peer.senders["audio"].rr
     assert rr is not None and rr.fraction_lost == 25 and rr.packets_lost == 4
+    tracks = peer.stats()["tracks"]
+    assert isinstance(tracks, dict)
+    assert tracks["audio"]["fraction_lost"] == 25 / 256
+    assert tracks["video"]["fraction_lost"] is None
 
 
 def test_incoming_srtcp_pli_via_datagram(cert: Certificate) -> None:
