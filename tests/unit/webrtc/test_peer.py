@@ -10,7 +10,7 @@ from wcs.rtp import rtcp
 from wcs.webrtc import events
 from wcs.webrtc.answer import SourceTrack
 from wcs.webrtc.certificate import Certificate
-from wcs.webrtc.dtls import DtlsConnected
+from wcs.webrtc.dtls import DtlsConnected, DtlsSession
 from wcs.webrtc.offer import OfferError
 from wcs.webrtc.peer import ViewerPeer
 from wcs.webrtc.srtp import SrtpContext
@@ -284,3 +284,46 @@ async def test_full_port_range_is_an_error(cert: Certificate) -> None:
     finally:
         for sock in held:
             sock.close()
+
+
+@pytest.mark.asyncio
+async def test_ice_error_info(cert: Certificate, monkeypatch: pytest.MonkeyPatch) -> None:
+    peer = ViewerPeer(CHROME_OFFER, TRACKS, certificate=cert, bind_ip="127.0.0.1")
+
+    async def broken(*args: object) -> None:
+        raise ConnectionError("ICE negotiation failed")
+
+    monkeypatch.setattr(peer.ice, "connect", broken)
+    await peer.start()
+    assert not await peer.wait_connected()
+    assert (peer.state, peer.info) == (events.FAILED, events.ICE_ERROR)
+    await peer.close()
+
+
+def test_dtls_handshake_timeout_is_dtls_error(cert: Certificate) -> None:
+    clock = Clock()
+    states: list[events.PeerStateChanged] = []
+    peer = ViewerPeer(
+        CHROME_OFFER,
+        TRACKS,
+        certificate=cert,
+        clock=clock,
+        consent_timeout=1e9,
+        on_state=states.append,
+    )
+    sent: list[bytes] = []
+    peer.ice.send = sent.append
+    peer._set_state(events.CONNECTING)
+    peer.dtls = DtlsSession(cert, True, peer.offer.fingerprints)
+    peer.dtls.start(clock.now)
+    peer._after_dtls()
+    hello = list(sent)
+    assert hello and hello[0][0] == 22  # a DTLS handshake record
+    clock.now += 1.0
+    peer.tick(clock.now)
+    assert sent[len(hello) :] == hello  # retransmitted on the injected clock
+    while peer.state == events.CONNECTING and clock.now < 100:
+        clock.now += 1.0
+        peer.tick(clock.now)
+    assert (peer.state, peer.info) == (events.FAILED, events.DTLS_ERROR)
+    assert clock.now == pytest.approx(80.0)  # 30 s after the start
