@@ -28,7 +28,7 @@ from . import events
 from .answer import MediaChoice, SourceTrack, build_answer, negotiate
 from .certificate import Certificate
 from .demux import DTLS, RTP, classify, is_rtcp
-from .dtls import DtlsClosed, DtlsConnected, DtlsFailed, DtlsSession
+from .dtls import DtlsClosed, DtlsConnected, DtlsError, DtlsFailed, DtlsSession
 from .ice import IceTransport
 from .offer import OfferError, parse_offer
 from .sender import TrackSender
@@ -105,7 +105,15 @@ class ViewerPeer:
             port_range=port_range,
             clock=clock,
         )
-        self.dtls: DtlsSession | None = None
+        # Made now, not when ICE completes: as DTLS server we may get the ClientHello in
+        # the same breath as the nomination. A fingerprint hash we cannot check is an
+        # unanswerable offer.
+        try:
+            self.dtls: DtlsSession | None = DtlsSession(
+                certificate, self.setup == "active", self.offer.fingerprints
+            )
+        except DtlsError as exc:
+            raise OfferError(str(exc)) from exc
         self.srtp_profile = ""
         self._settled = asyncio.Event()  # set once connected, closed or failed
         self._active: dict[str, TrackSender] = {}  # filled once SRTP keys exist
@@ -122,8 +130,16 @@ class ViewerPeer:
     # --- public -------------------------------------------------------------------------
 
     async def start(self) -> str:
-        """Bind the UDP port, start ICE, return the answer SDP."""
-        candidates = await self.ice.bind()
+        """Bind the UDP port, start ICE, return the answer SDP.
+
+        A bind failure (no free port in the range) fails the peer with "Failed by ICE
+        error" and is raised (OSError) for the caller to answer the browser.
+        """
+        try:
+            candidates = await self.ice.bind()
+        except OSError:
+            self._set_state(events.FAILED, events.ICE_ERROR)
+            raise
         self.answer = build_answer(
             self.offer,
             self.choices,
@@ -135,9 +151,6 @@ class ViewerPeer:
             stream_id=self.stream_id,
             cname=self.cname,
         )
-        # Made before ICE completes: as DTLS server we may get the ClientHello in the same
-        # breath as the nomination.
-        self.dtls = DtlsSession(self.certificate, self.setup == "active", self.offer.fingerprints)
         self._set_state(events.CONNECTING)
         self._task = asyncio.create_task(self._run())
         return self.answer

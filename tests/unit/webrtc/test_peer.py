@@ -213,6 +213,12 @@ def test_no_common_codecs(cert: Certificate) -> None:
         ViewerPeer(CHROME_OFFER, [SourceTrack("video", "H265", 90000)], certificate=cert)
 
 
+def test_unsupported_fingerprint_hash_is_an_offer_error(cert: Certificate) -> None:
+    offer = CHROME_OFFER.replace("a=fingerprint:sha-256", "a=fingerprint:md5")
+    with pytest.raises(OfferError, match="md5"):
+        ViewerPeer(offer, TRACKS, certificate=cert)
+
+
 def test_setup_roles(cert: Certificate) -> None:
     assert ViewerPeer(CHROME_OFFER, TRACKS, certificate=cert).setup == "active"
     active = CHROME_OFFER.replace("a=setup:actpass", "a=setup:active")
@@ -280,6 +286,7 @@ async def test_full_port_range_is_an_error(cert: Certificate) -> None:
         )
         with pytest.raises(OSError, match="no free UDP port"):
             await peer.start()
+        assert (peer.state, peer.info) == (events.FAILED, events.ICE_ERROR)
         await peer.close()
     finally:
         for sock in held:
