@@ -312,7 +312,10 @@ class ViewerPeer:
             return
         self._last_keyframe_request = now
         if self.on_keyframe_request is not None:
-            self.on_keyframe_request()
+            try:
+                self.on_keyframe_request()
+            except Exception:  # the owner's bug must not break this peer's packet handling
+                log.exception("on_keyframe_request callback failed")
 
     def _after_dtls(self) -> None:
         dtls = self.dtls
@@ -360,7 +363,10 @@ class ViewerPeer:
         if state in (events.CLOSED, events.FAILED):
             self._active = {}
         if self.on_state is not None:
-            self.on_state(events.PeerStateChanged(state, info))
+            try:
+                self.on_state(events.PeerStateChanged(state, info))
+            except Exception:  # as above: a callback error changes nothing here
+                log.exception("on_state callback failed")
 
     async def _fail(self, info: str) -> None:
         self._set_state(events.FAILED, info)
