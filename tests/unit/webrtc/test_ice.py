@@ -1,0 +1,131 @@
+"""IceTransport against a scripted browser: no candidates, regular nomination (as Chrome).
+
+The fake browser is a UDP socket on loopback speaking STUN with aioice's message codec.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import Any
+
+import pytest
+from aioice import stun
+
+from wcs.webrtc.ice import IceTransport
+
+pytestmark = pytest.mark.asyncio
+
+BROWSER_UFRAG = "brws"
+BROWSER_PWD = "browserpasswordbrowser"
+
+
+class Browser(asyncio.DatagramProtocol):
+    """Answers the server's checks; records everything else."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.DatagramTransport | None = None
+        self.responses: list[stun.Message] = []
+        self.checks_answered = 0
+        self.data: list[bytes] = []
+        self.answered = asyncio.Event()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
+        try:
+            msg = stun.parse_message(data)
+        except ValueError:
+            self.data.append(data)
+            return
+        if msg.message_class == stun.Class.REQUEST:
+            # The server's triggered check, signed with our (the browser's) password.
+            assert msg.check_message_integrity(BROWSER_PWD.encode())
+            assert msg.attributes["USERNAME"].startswith(BROWSER_UFRAG + ":")
+            assert "ICE-CONTROLLED" in msg.attributes
+            reply = stun.Message(
+                stun.Method.BINDING, stun.Class.RESPONSE, transaction_id=msg.transaction_id
+            )
+            reply.attributes["XOR-MAPPED-ADDRESS"] = (addr[0], addr[1])
+            reply.add_message_integrity(BROWSER_PWD.encode())
+            assert self.transport is not None
+            self.transport.sendto(bytes(reply), addr)
+            self.checks_answered += 1
+            self.answered.set()
+        else:
+            self.responses.append(msg)
+
+    def check(self, ice: IceTransport, addr: tuple[str, int], nominate: bool, pwd: str) -> None:
+        req = stun.Message(stun.Method.BINDING, stun.Class.REQUEST)
+        req.attributes["USERNAME"] = f"{ice.local_ufrag}:{BROWSER_UFRAG}"
+        req.attributes["PRIORITY"] = 1853824767
+        req.attributes["ICE-CONTROLLING"] = 12345
+        if nominate:
+            req.attributes["USE-CANDIDATE"] = None
+        req.add_message_integrity(pwd.encode())
+        assert self.transport is not None
+        self.transport.sendto(bytes(req), addr)
+
+
+async def until(predicate: Any, limit: float = 5.0) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + limit
+    while not predicate():
+        assert loop.time() < end, "condition not reached"
+        await asyncio.sleep(0.01)
+
+
+async def test_zero_candidates_regular_nomination() -> None:
+    received: list[bytes] = []
+    ice = IceTransport(received.append, bind_ip="127.0.0.1")
+    [cand] = await ice.bind()
+    server = (cand.ip, cand.port)
+    loop = asyncio.get_running_loop()
+    transport, browser = await loop.create_datagram_endpoint(Browser, local_addr=("127.0.0.1", 0))
+    browser_addr = transport.get_extra_info("sockname")
+    connecting = asyncio.create_task(ice.connect(BROWSER_UFRAG, BROWSER_PWD, []))
+    try:
+        # A check with a wrong password is refused and teaches nothing.
+        browser.check(ice, server, nominate=True, pwd="x" * 22)
+        await until(lambda: browser.responses)
+        assert browser.responses[0].message_class == stun.Class.ERROR
+        # Chrome: a plain check first; the server answers and sends a triggered check.
+        browser.check(ice, server, nominate=False, pwd=ice.local_pwd)
+        await asyncio.wait_for(browser.answered.wait(), 5)
+        await until(lambda: len(browser.responses) >= 2)
+        ok = browser.responses[-1]
+        assert ok.message_class == stun.Class.RESPONSE
+        assert ok.attributes["XOR-MAPPED-ADDRESS"] == browser_addr
+        await asyncio.sleep(0.1)
+        assert not connecting.done()  # not nominated yet, and not failed either
+        # DTLS arriving before our side sees the nomination is kept for later.
+        transport.sendto(b"\x16early", server)
+        browser.check(ice, server, nominate=True, pwd=ice.local_pwd)
+        await asyncio.wait_for(connecting, 5)
+        assert (ice.remote_host, ice.remote_port) == browser_addr
+        await until(lambda: received)
+        assert received == [b"\x16early"]
+        transport.sendto(b"\x80media", server)
+        await until(lambda: len(received) == 2)
+        ice.send(b"\x17to-browser")
+        await until(lambda: browser.data)
+        assert browser.data == [b"\x17to-browser"]
+    finally:
+        connecting.cancel()
+        transport.close()
+        await ice.close()
+    with pytest.raises(ConnectionError):
+        ice.send(b"\x80late")
+
+
+async def test_media_from_other_addresses_is_ignored() -> None:
+    received: list[bytes] = []
+    ice = IceTransport(received.append, bind_ip="127.0.0.1")
+    [cand] = await ice.bind()
+    ice.select_remote("127.0.0.1", 9)  # a "selected pair" nobody sends from
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as stranger:
+        stranger.sendto(b"\x80spoofed", (cand.ip, cand.port))
+        await asyncio.sleep(0.1)
+    assert received == []
+    await ice.close()
