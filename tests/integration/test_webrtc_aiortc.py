@@ -13,18 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.codecs import CODECS
+from aiortc.rtcrtpparameters import RTCRtcpFeedback, RTCRtpCodecParameters
 
-aiortc = pytest.importorskip("aiortc")
-
-from aiortc import RTCPeerConnection, RTCSessionDescription  # noqa: E402
-from aiortc.codecs import CODECS  # noqa: E402
-from aiortc.rtcrtpparameters import RTCRtcpFeedback, RTCRtpCodecParameters  # noqa: E402
-
-from wcs.pcap import read_pcap  # noqa: E402
-from wcs.webrtc import events  # noqa: E402
-from wcs.webrtc.answer import SourceTrack  # noqa: E402
-from wcs.webrtc.certificate import Certificate  # noqa: E402
-from wcs.webrtc.peer import ViewerPeer  # noqa: E402
+from wcs.pcap import read_pcap
+from wcs.webrtc import events
+from wcs.webrtc.answer import SourceTrack
+from wcs.webrtc.certificate import Certificate
+from wcs.webrtc.peer import ViewerPeer
 
 pytestmark = pytest.mark.asyncio
 

@@ -123,8 +123,8 @@ def test_malformed_sps() -> None:
 
 
 def _x264_sps(width: int, height: int, pix_fmt: str, params: str = "") -> bytes:
-    av = pytest.importorskip("av")
-    np = pytest.importorskip("numpy")
+    import av
+    import numpy as np
     ctx = av.CodecContext.create("libx264", "w")
     ctx.width, ctx.height, ctx.pix_fmt = width, height, pix_fmt
     ctx.time_base = Fraction(1, 25)
