@@ -1,0 +1,310 @@
+"""The RTMP publisher against a real nginx-rtmp, read back by ffprobe and PyAV.
+
+Media: the callee's H.264 (PT 96, packetization-mode=0: single NAL units, 46 frames
+352x288 at 15 fps) and PCMU from conformance/traces/02-call-av.pcap; the PCMU becomes AAC
+through our PyAV encoder. nginx is started by a private fixture (free port, -p prefix,
+``daemon off``, stopped by PID).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import av
+import pytest
+
+from wcs.pcap import read_pcap
+from wcs.rtmp import flv
+from wcs.rtmp.aac import AacEncoder
+from wcs.rtmp.client import RtmpPublisher, RtmpPublishError
+from wcs.rtmp.g711 import ulaw_to_s16le
+
+pytestmark = pytest.mark.peers
+
+ROOT = Path(__file__).resolve().parents[2]
+TRACE = ROOT / "conformance" / "traces" / "02-call-av.pcap"
+MODULE = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
+CALLEE_VIDEO_PORT = 20012
+CALLEE_AUDIO_PORT = 20028
+
+needs_nginx = pytest.mark.skipif(
+    shutil.which("nginx") is None or not MODULE.exists() or shutil.which("ffprobe") is None,
+    reason="needs nginx + libnginx-mod-rtmp + ffprobe (apt-get install nginx libnginx-mod-rtmp"
+    " ffmpeg)",
+)
+
+
+# -- nginx-rtmp fixture --------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_port(port: int, proc: subprocess.Popen[bytes], deadline_s: float = 10.0) -> None:
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"nginx exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nginx did not listen on {port}")
+
+
+@dataclass
+class Nginx:
+    port: int
+    prefix: Path
+
+    def url(self, app: str = "live") -> str:
+        return f"rtmp://127.0.0.1:{self.port}/{app}"
+
+    def error_log(self) -> str:
+        return (self.prefix / "error.log").read_text(errors="replace")
+
+
+@pytest.fixture(scope="module")
+def nginx_rtmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
+    prefix = tmp_path_factory.mktemp("nginx-rtmp")
+    port = _free_port()
+    conf = prefix / "nginx.conf"
+    conf.write_text(
+        f"""
+worker_processes 1;
+daemon off;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log info;
+load_module {MODULE};
+events {{ worker_connections 64; }}
+rtmp {{
+  server {{
+    listen 127.0.0.1:{port};
+    chunk_size 4096;
+    application live {{ live on; record off; }}
+  }}
+}}
+"""
+    )
+    proc = subprocess.Popen(
+        ["nginx", "-p", str(prefix), "-c", str(conf)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_port(port, proc)
+        yield Nginx(port, prefix)
+    finally:
+        proc.terminate()  # nginx master: TERM is a fast shutdown of master and worker
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+# -- media from the trace ------------------------------------------------------------------
+
+@dataclass
+class TraceMedia:
+    sps: bytes
+    pps: bytes
+    video: list[tuple[int, bytes, bool]]  # (ms from start, AVCC access unit, keyframe)
+    video_period_ms: int
+    pcm: list[tuple[int, bytes]]  # (ms from start, s16le 8 kHz mono)
+
+
+def _rtp_payload(b: bytes) -> bytes:
+    off = 12 + 4 * (b[0] & 0x0F)
+    if b[0] & 0x10:  # header extension
+        off += 4 + 4 * int.from_bytes(b[off + 2 : off + 4], "big")
+    end = len(b) - (b[-1] if b[0] & 0x20 else 0)  # padding
+    return b[off:end]
+
+
+def load_trace() -> TraceMedia:
+    frames: dict[int, list[bytes]] = {}
+    audio: list[tuple[int, bytes]] = []
+    for p in read_pcap(TRACE):
+        b = p.payload
+        if p.proto != "udp" or len(b) < 12 or b[0] >> 6 != 2:
+            continue
+        pt, ts = b[1] & 0x7F, int.from_bytes(b[4:8], "big")
+        if p.src[1] == CALLEE_VIDEO_PORT and pt == 96:
+            frames.setdefault(ts, []).append(_rtp_payload(b))  # one NAL unit per packet
+        elif p.src[1] == CALLEE_AUDIO_PORT and pt == 0:
+            audio.append((ts, _rtp_payload(b)))
+    sps = pps = b""
+    video: list[tuple[int, bytes, bool]] = []
+    first = min(frames)
+    for ts, nals in sorted(frames.items()):
+        kinds = [n[0] & 0x1F for n in nals]
+        sps = next((n for n in nals if n[0] & 0x1F == 7), sps)
+        pps = next((n for n in nals if n[0] & 0x1F == 8), pps)
+        slices = [n for n in nals if n[0] & 0x1F in (1, 5, 6)]
+        video.append(((ts - first) // 90, flv.avcc(slices), 5 in kinds))
+    a0 = audio[0][0]
+    pcm = [((ts - a0) // 8, ulaw_to_s16le(payload)) for ts, payload in audio]
+    step = video[1][0] - video[0][0]
+    return TraceMedia(sps, pps, video, video[-1][0] + step, pcm)
+
+
+def schedule(media: TraceMedia, loops: int) -> list[tuple[int, str, bytes, bool]]:
+    """Video and AAC audio for ``loops`` repetitions of the trace, in timestamp order."""
+    enc = AacEncoder(8000)
+    items: list[tuple[int, str, bytes, bool]] = []
+    period = media.video_period_ms
+    for i in range(loops):
+        base = i * period
+        for ts, payload, key in media.video:
+            items.append((base + ts, "v", payload, key))
+        for ts, pcm in media.pcm:
+            for frame in enc.encode(pcm, base + ts):
+                items.append((frame.timestamp_ms, "a", frame.data, False))
+    items.sort(key=lambda item: item[0])
+    return items
+
+
+async def publish_paced(pub: RtmpPublisher, media: TraceMedia, asc: bytes,
+                        items: list[tuple[int, str, bytes, bool]]) -> int:
+    """Send at the media's own pace (a live source), until done or cancelled."""
+    pub.send_metadata(flv.metadata(width=352, height=288, framerate=15,
+                                   audio_sample_rate=48000))
+    assert pub.send_video_config(media.sps, media.pps)
+    assert pub.send_audio_config(asc)
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    sent = 0
+    for ts, kind, data, key in items:
+        delay = t0 + ts / 1000 - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        ok = pub.send_video(ts, data, key) if kind == "v" else pub.send_audio(ts, data)
+        sent += ok
+    return sent
+
+
+async def ffprobe_streams(url: str) -> list[dict[str, Any]]:
+    proc = await asyncio.create_subprocess_exec(
+        "ffprobe", "-v", "error", "-rw_timeout", "8000000", "-show_streams", "-of", "json", url,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), 30)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
+    assert proc.returncode == 0, err.decode(errors="replace")
+    streams: list[dict[str, Any]] = json.loads(out)["streams"]
+    return streams
+
+
+def pull_with_pyav(url: str, want_video: int, want_audio: int) -> tuple[int, int, tuple[int, int]]:
+    video = audio = 0
+    size = (0, 0)
+    with av.open(url, options={"rw_timeout": "8000000"}, timeout=15) as container:
+        for packet in container.demux():
+            for frame in packet.decode():
+                if isinstance(frame, av.VideoFrame):
+                    video += 1
+                    size = (frame.width, frame.height)
+                elif isinstance(frame, av.AudioFrame):
+                    audio += 1
+            if video >= want_video and audio >= want_audio:
+                break
+    return video, audio, size
+
+
+# -- tests ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def media() -> TraceMedia:
+    return load_trace()
+
+
+def test_trace_media_is_what_the_brief_says(media: TraceMedia) -> None:
+    assert len(media.video) == 46
+    assert media.video[0][2] and not any(key for _, _, key in media.video[1:])
+    assert media.sps[0] & 0x1F == 7 and media.pps[0] & 0x1F == 8
+    assert len(media.pcm) > 100
+
+
+@needs_nginx
+@pytest.mark.asyncio
+async def test_publish_h264_aac_read_by_ffprobe_and_pyav(
+    nginx_rtmp: Nginx, media: TraceMedia
+) -> None:
+    name = f"call{os.getpid()}"
+    pub = RtmpPublisher(nginx_rtmp.url(), name)
+    await pub.connect()
+    assert pub.publishing
+    assert any(s.code == "NetStream.Publish.Start" for s in pub.statuses)
+    asc = AacEncoder(8000).audio_specific_config
+    sender = asyncio.create_task(publish_paced(pub, media, asc, schedule(media, 4)))
+    try:
+        await asyncio.sleep(0.3)  # let the sequence headers reach nginx before players join
+        streams = await ffprobe_streams(f"{nginx_rtmp.url()}/{name}")
+        pulled = await asyncio.to_thread(pull_with_pyav, f"{nginx_rtmp.url()}/{name}", 30, 30)
+    finally:
+        sender.cancel()
+        await asyncio.gather(sender, return_exceptions=True)
+        await pub.close()
+    by_type = {s["codec_type"]: s for s in streams}
+    assert by_type["video"]["codec_name"] == "h264"
+    assert (by_type["video"]["width"], by_type["video"]["height"]) == (352, 288)
+    assert by_type["audio"]["codec_name"] == "aac"
+    assert int(by_type["audio"]["sample_rate"]) == 48000
+    video_frames, audio_frames, size = pulled
+    assert video_frames >= 30 and audio_frames >= 30
+    assert size == (352, 288)
+    assert pub.dropped.video_frames == 0
+    assert pub.failure is None
+
+
+@needs_nginx
+@pytest.mark.asyncio
+async def test_unknown_application_is_refused(nginx_rtmp: Nginx) -> None:
+    failures = []
+    pub = RtmpPublisher(nginx_rtmp.url("nosuchapp"), "x", on_failure=failures.append)
+    with pytest.raises(RtmpPublishError) as info:
+        await pub.connect()
+    failure = info.value.failure
+    # nginx-rtmp answers an unknown application by closing the connection after the
+    # connect command (its log says "application not found"); there is no _error.
+    assert failure.stage == "connect"
+    assert "closed" in failure.description
+    assert not pub.publishing
+    assert failures == []  # connect() raised; the callback is for failures after it
+    assert "application not found" in nginx_rtmp.error_log()
+
+
+@needs_nginx
+@pytest.mark.asyncio
+async def test_second_publisher_of_a_name_gets_badname(nginx_rtmp: Nginx) -> None:
+    name = f"dup{os.getpid()}"
+    first = RtmpPublisher(nginx_rtmp.url(), name)
+    await first.connect()
+    try:
+        second = RtmpPublisher(nginx_rtmp.url(), name)
+        with pytest.raises(RtmpPublishError) as info:
+            await second.connect()
+        await second.close()
+    finally:
+        await first.close()
+    failure = info.value.failure
+    assert (failure.stage, failure.code) == ("publish", "NetStream.Publish.BadName")
+    assert failure.description  # nginx says "Already publishing"
