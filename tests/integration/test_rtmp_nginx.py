@@ -9,6 +9,7 @@ through our PyAV encoder. nginx is started by a private fixture (free port, -p p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -77,9 +78,9 @@ class Nginx:
         return (self.prefix / "error.log").read_text(errors="replace")
 
 
-@pytest.fixture(scope="module")
-def nginx_rtmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
-    prefix = tmp_path_factory.mktemp("nginx-rtmp")
+@contextlib.contextmanager
+def run_nginx(prefix: Path) -> Iterator[Nginx]:
+    """nginx-rtmp with application "live" on a free loopback port, stopped by PID."""
     port = _free_port()
     conf = prefix / "nginx.conf"
     conf.write_text(
@@ -114,6 +115,12 @@ rtmp {{
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+
+
+@pytest.fixture(scope="module")
+def nginx_rtmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
+    with run_nginx(tmp_path_factory.mktemp("nginx-rtmp")) as server:
+        yield server
 
 
 # -- media from the trace ------------------------------------------------------------------

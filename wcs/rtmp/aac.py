@@ -13,7 +13,8 @@ Timestamp bookkeeping: input samples are counted (pts in samples), the first blo
 timestamp anchors the count, and each packet's timestamp is anchor + pts/rate. The encoder
 priming packet therefore sits ~21 ms before the anchor (clamped at 0), which keeps decoded
 audio aligned with its source. A gap up to ``max_fill_ms`` in the input timestamps is
-filled with silence; a larger gap or a step back re-anchors the clock.
+filled with silence; a larger gap or a step back re-anchors the clock from that sample on
+(samples still inside the resampler/encoder keep the old anchor).
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ class AacEncoder:
             bytes(extradata) if extradata else aac_audio_specific_config(output_rate, 1)
         )
         self._anchor_ms: int | None = None
+        # (first output pts, anchor) per clock segment, so buffered samples keep theirs.
+        self._segments: list[tuple[int, int]] = []
         self._in_samples = 0  # input samples consumed, silence fill included
         self.filled_ms = 0
         self.reanchors = 0
@@ -86,6 +89,7 @@ class AacEncoder:
         out: list[AacFrame] = []
         if self._anchor_ms is None:
             self._anchor_ms = timestamp_ms
+            self._segments.append((0, timestamp_ms))
         else:
             drift = timestamp_ms - self._expected_ms()
             if self.tolerance_ms < drift <= self.max_fill_ms:
@@ -95,6 +99,8 @@ class AacEncoder:
             elif abs(drift) > self.tolerance_ms:
                 self.reanchors += 1
                 self._anchor_ms += round(drift)
+                first_pts = self._in_samples * self.output_rate // self.input_rate
+                self._segments.append((first_pts, self._anchor_ms))
         out += self._feed(pcm_s16le)
         return out
 
@@ -122,10 +128,12 @@ class AacEncoder:
         return out
 
     def _packets(self, packets: list[av.Packet[Any]]) -> list[AacFrame]:
-        anchor = self._anchor_ms or 0
         out = []
         for packet in packets:
             pts = packet.pts if packet.pts is not None else 0
+            while len(self._segments) > 1 and self._segments[1][0] <= pts:
+                self._segments.pop(0)  # packets come in pts order: older segments are done
+            anchor = self._segments[0][1] if self._segments else 0
             ts = max(0, anchor + round(pts * 1000 / self.output_rate))
             out.append(AacFrame(ts, bytes(packet)))
         return out

@@ -171,12 +171,12 @@ class ChunkDecoder:
             csid, pos = buf[1] + (buf[2] << 8) + 64, 3
         else:
             csid, pos = low, 1
-        hlen = _HEADER_LEN[fmt]
-        if n < pos + hlen:
-            return False, None
         state = self._state.get(csid)
         if fmt != 0 and (state is None or not state.has_header):
             raise RtmpError(f"chunk fmt {fmt} on chunk stream {csid} without a previous header")
+        hlen = _HEADER_LEN[fmt]
+        if n < pos + hlen:
+            return False, None
         if state is None:
             state = _RecvState()
         continuing = state.partial is not None

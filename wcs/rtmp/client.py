@@ -152,18 +152,22 @@ class RtmpPublisher:
             raise
 
     async def close(self, timeout: float = 2.0) -> None:
-        """Unpublish politely, then close the socket (after its buffer drains)."""
+        """Unpublish politely (FCUnpublish, deleteStream), half-close, and wait for the
+        server to close its side, so neither end resets the connection."""
         transport = self._transport
         if transport is None:
             return
         self.conn.close()
         self._flush()
-        transport.close()
+        if transport.can_write_eof():
+            transport.write_eof()  # the server answers EOF by closing: no RST either way
+        else:
+            transport.close()  # TLS: close_notify, then the socket
         if self._lost is not None:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout):
                     await asyncio.shield(self._lost)
-        if not transport.is_closing() or self._lost is None or not self._lost.done():
+        if self._lost is None or not self._lost.done():
             transport.abort()
         self._transport = None
 
