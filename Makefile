@@ -1,24 +1,66 @@
-# Two commands on a fresh Debian machine: `make run` and `make test`.
+# Two commands on a fresh Debian 12 machine (python3 with venv, pip, git):
+#   make run    venv + the package, then `wcs serve` (CONFIG=file.toml optional)
+#   make test   apt peers (root or sudo) + venv with test deps, ruff, mypy, pytest
+# Other targets: peers (install the third-party peers), venv, lint, clean.
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# Extra pytest arguments, e.g. `make test PYTEST_ARGS="-m 'not peers'"`.
+PYTEST_ARGS ?=
+# mypy --strict runs over the product and over the typed test infrastructure.
+MYPY_PATHS ?= wcs tests/peers tests/fixtures
+LINT_PATHS := wcs tests conformance $(wildcard bench)
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test venv lint
+.PHONY: run test lint peers venv venv-test clean check-python
 
-$(BIN)/wcs: pyproject.toml
+# The venv module and its ensurepip half are separate packages on Debian (python3-venv).
+check-python:
+	@$(PY) -c 'import venv, ensurepip' 2>/dev/null || { \
+	  if [ "$$(command -v $(PY))" = /usr/bin/python3 ] && command -v apt-get >/dev/null; then \
+	    echo "make: $(PY) has no working venv module; installing python3-venv"; \
+	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv; \
+	  else \
+	    echo "make: $(PY) has no working venv/ensurepip module (Debian: apt-get install python3-venv)" >&2; exit 1; \
+	  fi; }
+
+# Stamps: rebuilt when pyproject.toml changes; `run` needs only the package, `test` the extras.
+$(VENV)/.stamp-run: pyproject.toml | check-python
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.stamp-test: pyproject.toml | check-python
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
-	touch $(BIN)/wcs
+	touch $@ $(VENV)/.stamp-run
 
-venv: $(BIN)/wcs
+venv: $(VENV)/.stamp-run
+venv-test: $(VENV)/.stamp-test
 
 run: venv
 	$(BIN)/wcs serve $(if $(CONFIG),--config $(CONFIG))
 
-lint: venv
-	$(BIN)/ruff check wcs tests conformance bench
-	$(BIN)/mypy
+peers:
+	tests/peers/install-peers.sh
 
-test: venv
-	$(BIN)/pytest -q
+lint: venv-test
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/mypy $(MYPY_PATHS)
+
+# Peers first: the suite starts real Kamailio/baresip/nginx-rtmp, and a missing one
+# is a test failure, not a skip. ruff and mypy failures fail the target too, but pytest
+# still runs so one CI log shows everything.
+test: peers venv-test
+	@rc=0; \
+	echo "== ruff check $(LINT_PATHS)"; $(BIN)/ruff check $(LINT_PATHS) || rc=1; \
+	echo "== mypy $(MYPY_PATHS)"; $(BIN)/mypy $(MYPY_PATHS) || rc=1; \
+	echo "== pytest tests conformance"; \
+	$(BIN)/python -m pytest -q -rfE $(PYTEST_ARGS) tests conformance || rc=$$?; \
+	[ $$rc -eq 0 ] || echo "make test: FAILED (exit $$rc)" >&2; \
+	exit $$rc
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

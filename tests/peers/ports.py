@@ -1,0 +1,77 @@
+"""Free ports chosen at run time.
+
+Ports are picked at random below the kernel's ephemeral range, so the kernel never
+hands them to some other socket's automatic bind, and are checked by binding them on
+both UDP and TCP (SIP peers listen on both). A port handed out once in this process is
+never handed out again, so two peers started back to back cannot get the same one.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import threading
+
+_LOW = 10000
+# Ports the shared test bed and common services use: never hand these out.
+_AVOID = (range(5060, 5100), range(20000, 20300), range(1935, 1936), range(8080, 8082))
+_given: set[int] = set()
+_lock = threading.Lock()
+
+
+def _ephemeral_low() -> int:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _bindable(port: int, host: str) -> bool:
+    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+        s = socket.socket(socket.AF_INET, kind)
+        try:
+            if kind == socket.SOCK_STREAM:
+                # same option the servers use, so TIME_WAIT leftovers do not count as busy
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((host, port))
+        except OSError:
+            return False
+        finally:
+            s.close()
+    return True
+
+
+def free_port_range(count: int, host: str = "127.0.0.1", step: int = 1) -> int:
+    """First port of ``count`` consecutive ports, each free on UDP and TCP.
+
+    ``step`` aligns the first port (2 = even, as RTP wants).
+    """
+    high = _ephemeral_low() - count
+    if high <= _LOW:
+        raise RuntimeError("ephemeral port range leaves no room for test ports")
+    rnd = random.SystemRandom()
+    with _lock:
+        for _ in range(500):
+            base = rnd.randrange(_LOW, high)
+            base -= base % step
+            ports = range(base, base + count)
+            if any(p in _given for p in ports):
+                continue
+            if any(p in r for p in ports for r in _AVOID):
+                continue
+            if all(_bindable(p, host) for p in ports):
+                _given.update(ports)
+                return base
+    raise RuntimeError(f"no {count} consecutive free ports found on {host}")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """One port free on both UDP and TCP."""
+    return free_port_range(1, host)
+
+
+def free_udp_port_pair(host: str = "127.0.0.1") -> tuple[int, int]:
+    """Two consecutive ports (even first), free on UDP and TCP: RTP+RTCP, or SIP+TLS."""
+    base = free_port_range(2, host, step=2)
+    return base, base + 1

@@ -1,0 +1,51 @@
+"""Minimal SIP OPTIONS probe (readiness check for SIP servers on loopback)."""
+
+from __future__ import annotations
+
+import secrets
+import socket
+
+
+def _options(host: str, port: int, lport: int, transport: str) -> bytes:
+    uri = f"sip:{host}:{port}"
+    lines = [
+        f"OPTIONS {uri} SIP/2.0",
+        f"Via: SIP/2.0/{transport.upper()} {host}:{lport}"
+        f";branch=z9hG4bK{secrets.token_hex(6)};rport",
+        "Max-Forwards: 70",
+        f"From: <sip:probe@{host}>;tag={secrets.token_hex(4)}",
+        f"To: <{uri}>",
+        f"Call-ID: {secrets.token_hex(8)}@probe",
+        "CSeq: 1 OPTIONS",
+        "Content-Length: 0",
+        "",
+        "",
+    ]
+    return "\r\n".join(lines).encode()
+
+
+def sip_options(host: str, port: int, transport: str = "udp", timeout: float = 1.0) -> str | None:
+    """Send one OPTIONS; the response's status line, or None when nothing answered."""
+    try:
+        if transport == "udp":
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.settimeout(timeout)
+                s.bind((host, 0))
+                s.sendto(_options(host, port, s.getsockname()[1], "udp"), (host, port))
+                data, _ = s.recvfrom(65535)
+        elif transport == "tcp":
+            with socket.create_connection((host, port), timeout=timeout) as s:
+                s.settimeout(timeout)
+                s.sendall(_options(host, port, s.getsockname()[1], "tcp"))
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = s.recv(65535)
+                    if not chunk:
+                        break
+                    data += chunk
+        else:
+            raise ValueError(f"transport must be udp or tcp, not {transport!r}")
+    except OSError:
+        return None
+    first = data.split(b"\r\n", 1)[0].decode(errors="replace")
+    return first if first.startswith("SIP/2.0 ") else None
