@@ -14,7 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.integration.test_rtmp_nginx import load_trace, publish_paced, run_nginx, schedule
+from tests.integration.test_rtmp_nginx import load_trace, publish_paced, schedule
+from tests.peers.rtmp import start_nginx_rtmp
 from wcs.rtmp.aac import AacEncoder
 from wcs.rtmp.client import RtmpPublisher
 
@@ -25,14 +26,15 @@ SECONDS = 1.5
 async def publish(url: str) -> None:
     media = load_trace()
     items = [i for i in schedule(media, 1) if i[0] < SECONDS * 1000]
-    pub = RtmpPublisher(url, "trace")
+    pub = RtmpPublisher(url)
     await pub.connect()
     await publish_paced(pub, media, AacEncoder(8000).audio_specific_config, items)
     await pub.close()
 
 
 def main() -> int:
-    with tempfile.TemporaryDirectory() as tmp, run_nginx(Path(tmp)) as server:
+    with tempfile.TemporaryDirectory() as tmp:
+        server = start_nginx_rtmp(Path(tmp))
         cap = subprocess.Popen(
             ["tshark", "-q", "-i", "lo", "-f", f"tcp port {server.port}", "-F", "pcap",
              "-w", str(OUT)],
@@ -43,11 +45,13 @@ def main() -> int:
             for line in cap.stderr:  # wait until it really captures
                 if b"Capturing on" in line:
                     break
-            asyncio.run(publish(server.url()))
+            asyncio.run(publish(server.url("trace")))
             time.sleep(0.5)
         finally:
             cap.terminate()
             cap.wait(10)
+            server.stop()
+    OUT.chmod(0o644)  # tshark writes 0600
     print(f"{OUT}: {OUT.stat().st_size} bytes")
     return 0
 

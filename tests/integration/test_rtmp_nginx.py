@@ -2,126 +2,31 @@
 
 Media: the callee's H.264 (PT 96, packetization-mode=0: single NAL units, 46 frames
 352x288 at 15 fps) and PCMU from conformance/traces/02-call-av.pcap; the PCMU becomes AAC
-through our PyAV encoder. nginx is started by a private fixture (free port, -p prefix,
-``daemon off``, stopped by PID).
+through our PyAV encoder. nginx-rtmp comes from the project fixture ``nginx_rtmp``
+(tests/fixtures/rtmp_peers.py: free port, application "live", stopped by PID).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import os
-import shutil
-import socket
-import subprocess
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import av
 import pytest
 
+from tests.peers.rtmp import NginxRtmp, ffprobe
 from wcs.pcap import read_pcap
 from wcs.rtmp import flv
 from wcs.rtmp.aac import AacEncoder
 from wcs.rtmp.client import RtmpPublisher, RtmpPublishError
 from wcs.rtmp.g711 import ulaw_to_s16le
 
-pytestmark = pytest.mark.peers
-
 ROOT = Path(__file__).resolve().parents[2]
 TRACE = ROOT / "conformance" / "traces" / "02-call-av.pcap"
-MODULE = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
 CALLEE_VIDEO_PORT = 20012
 CALLEE_AUDIO_PORT = 20028
-
-needs_nginx = pytest.mark.skipif(
-    shutil.which("nginx") is None or not MODULE.exists() or shutil.which("ffprobe") is None,
-    reason="needs nginx + libnginx-mod-rtmp + ffprobe (apt-get install nginx libnginx-mod-rtmp"
-    " ffmpeg)",
-)
-
-
-# -- nginx-rtmp fixture --------------------------------------------------------------------
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_port(port: int, proc: subprocess.Popen[bytes], deadline_s: float = 10.0) -> None:
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise RuntimeError(f"nginx exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nginx did not listen on {port}")
-
-
-@dataclass
-class Nginx:
-    port: int
-    prefix: Path
-
-    def url(self, app: str = "live") -> str:
-        return f"rtmp://127.0.0.1:{self.port}/{app}"
-
-    def error_log(self) -> str:
-        return (self.prefix / "error.log").read_text(errors="replace")
-
-
-@contextlib.contextmanager
-def run_nginx(prefix: Path) -> Iterator[Nginx]:
-    """nginx-rtmp with application "live" on a free loopback port, stopped by PID."""
-    port = _free_port()
-    conf = prefix / "nginx.conf"
-    conf.write_text(
-        f"""
-worker_processes 1;
-daemon off;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log info;
-load_module {MODULE};
-events {{ worker_connections 64; }}
-rtmp {{
-  server {{
-    listen 127.0.0.1:{port};
-    chunk_size 4096;
-    application live {{ live on; record off; }}
-  }}
-}}
-"""
-    )
-    proc = subprocess.Popen(
-        ["nginx", "-p", str(prefix), "-c", str(conf)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        _wait_port(port, proc)
-        yield Nginx(port, prefix)
-    finally:
-        proc.terminate()  # nginx master: TERM is a fast shutdown of master and worker
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-
-@pytest.fixture(scope="module")
-def nginx_rtmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
-    with run_nginx(tmp_path_factory.mktemp("nginx-rtmp")) as server:
-        yield server
-
 
 # -- media from the trace ------------------------------------------------------------------
 
@@ -204,22 +109,6 @@ async def publish_paced(pub: RtmpPublisher, media: TraceMedia, asc: bytes,
     return sent
 
 
-async def ffprobe_streams(url: str) -> list[dict[str, Any]]:
-    proc = await asyncio.create_subprocess_exec(
-        "ffprobe", "-v", "error", "-rw_timeout", "8000000", "-show_streams", "-of", "json", url,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), 30)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise
-    assert proc.returncode == 0, err.decode(errors="replace")
-    streams: list[dict[str, Any]] = json.loads(out)["streams"]
-    return streams
-
-
 def pull_with_pyav(url: str, want_video: int, want_audio: int) -> tuple[int, int, tuple[int, int]]:
     video = audio = 0
     size = (0, 0)
@@ -250,13 +139,13 @@ def test_trace_media_is_what_the_brief_says(media: TraceMedia) -> None:
     assert len(media.pcm) > 100
 
 
-@needs_nginx
 @pytest.mark.asyncio
 async def test_publish_h264_aac_read_by_ffprobe_and_pyav(
-    nginx_rtmp: Nginx, media: TraceMedia
+    nginx_rtmp: NginxRtmp, media: TraceMedia
 ) -> None:
     name = f"call{os.getpid()}"
-    pub = RtmpPublisher(nginx_rtmp.url(), name)
+    url = nginx_rtmp.url(name)
+    pub = RtmpPublisher(url)
     await pub.connect()
     assert pub.publishing
     assert any(s.code == "NetStream.Publish.Start" for s in pub.statuses)
@@ -264,8 +153,9 @@ async def test_publish_h264_aac_read_by_ffprobe_and_pyav(
     sender = asyncio.create_task(publish_paced(pub, media, asc, schedule(media, 4)))
     try:
         await asyncio.sleep(0.3)  # let the sequence headers reach nginx before players join
-        streams = await ffprobe_streams(f"{nginx_rtmp.url()}/{name}")
-        pulled = await asyncio.to_thread(pull_with_pyav, f"{nginx_rtmp.url()}/{name}", 30, 30)
+        streams = await asyncio.to_thread(ffprobe, url)
+        stat = await asyncio.to_thread(nginx_rtmp.stat_xml)
+        pulled = await asyncio.to_thread(pull_with_pyav, url, 30, 30)
     finally:
         sender.cancel()
         await asyncio.gather(sender, return_exceptions=True)
@@ -275,6 +165,10 @@ async def test_publish_h264_aac_read_by_ffprobe_and_pyav(
     assert (by_type["video"]["width"], by_type["video"]["height"]) == (352, 288)
     assert by_type["audio"]["codec_name"] == "aac"
     assert int(by_type["audio"]["sample_rate"]) == 48000
+    # nginx's own view of the published stream (its stat page parses our sequence headers).
+    assert f"<name>{name}</name>" in stat
+    assert "<codec>H264</codec>" in stat and "<codec>AAC</codec>" in stat
+    assert "<width>352</width>" in stat and "<height>288</height>" in stat
     video_frames, audio_frames, size = pulled
     assert video_frames >= 30 and audio_frames >= 30
     assert size == (352, 288)
@@ -282,11 +176,10 @@ async def test_publish_h264_aac_read_by_ffprobe_and_pyav(
     assert pub.failure is None
 
 
-@needs_nginx
 @pytest.mark.asyncio
-async def test_unknown_application_is_refused(nginx_rtmp: Nginx) -> None:
+async def test_unknown_application_is_refused(nginx_rtmp: NginxRtmp) -> None:
     failures = []
-    pub = RtmpPublisher(nginx_rtmp.url("nosuchapp"), "x", on_failure=failures.append)
+    pub = RtmpPublisher(nginx_rtmp.url("x", app="nosuchapp"), on_failure=failures.append)
     with pytest.raises(RtmpPublishError) as info:
         await pub.connect()
     failure = info.value.failure
@@ -296,17 +189,16 @@ async def test_unknown_application_is_refused(nginx_rtmp: Nginx) -> None:
     assert "closed" in failure.description
     assert not pub.publishing
     assert failures == []  # connect() raised; the callback is for failures after it
-    assert "application not found" in nginx_rtmp.error_log()
+    assert "application not found" in nginx_rtmp.log_path.read_text(errors="replace")
 
 
-@needs_nginx
 @pytest.mark.asyncio
-async def test_second_publisher_of_a_name_gets_badname(nginx_rtmp: Nginx) -> None:
+async def test_second_publisher_of_a_name_gets_badname(nginx_rtmp: NginxRtmp) -> None:
     name = f"dup{os.getpid()}"
-    first = RtmpPublisher(nginx_rtmp.url(), name)
+    first = RtmpPublisher(nginx_rtmp.url(name))
     await first.connect()
     try:
-        second = RtmpPublisher(nginx_rtmp.url(), name)
+        second = RtmpPublisher(nginx_rtmp.url(name))
         with pytest.raises(RtmpPublishError) as info:
             await second.connect()
         await second.close()
