@@ -207,3 +207,56 @@ async def test_second_publisher_of_a_name_gets_badname(nginx_rtmp: NginxRtmp) ->
     failure = info.value.failure
     assert (failure.stage, failure.code) == ("publish", "NetStream.Publish.BadName")
     assert failure.description  # nginx says "Already publishing"
+
+
+@pytest.mark.asyncio
+async def test_g711_pass_through_is_read_as_pcm_mulaw(
+    nginx_rtmp: NginxRtmp, media: TraceMedia
+) -> None:
+    """FLV sound format 8 (G.711 μ-law, 8 kHz mono) straight from the RTP payloads."""
+    ulaw: list[tuple[int, bytes]] = []
+    a0 = None
+    for p in read_pcap(TRACE):
+        b = p.payload
+        if p.proto == "udp" and p.src[1] == CALLEE_AUDIO_PORT and len(b) > 12 and b[1] & 0x7F == 0:
+            ts = int.from_bytes(b[4:8], "big")
+            a0 = ts if a0 is None else a0
+            ulaw.append(((ts - a0) // 8, _rtp_payload(b)))
+    name = f"g711{os.getpid()}"
+    url = nginx_rtmp.url(name)
+    pub = RtmpPublisher(url)
+    await pub.connect()
+
+    async def send() -> None:
+        pub.send_metadata(flv.metadata(352, 288, 15, audio_format=flv.AUDIO_FORMAT_G711U,
+                                       audio_sample_rate=8000))
+        pub.send_video_config(media.sps, media.pps)
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        period = media.video_period_ms
+        items = sorted(
+            [(i * period + ts, "v", data, key) for i in range(4) for ts, data, key in media.video]
+            + [(i * period + ts, "a", data, False) for i in range(4) for ts, data in ulaw],
+            key=lambda item: item[0],
+        )
+        for ts, kind, data, key in items:
+            delay = t0 + ts / 1000 - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if kind == "v":
+                pub.send_video(ts, data, key)
+            else:
+                pub.send_g711(ts, data, alaw=False)
+
+    sender = asyncio.create_task(send())
+    try:
+        await asyncio.sleep(0.3)
+        streams = await asyncio.to_thread(ffprobe, url)
+    finally:
+        sender.cancel()
+        await asyncio.gather(sender, return_exceptions=True)
+        await pub.close()
+    audio = next(s for s in streams if s["codec_type"] == "audio")
+    assert (audio["codec_name"], int(audio["sample_rate"]), audio["channels"]) == (
+        "pcm_mulaw", 8000, 1)
+    assert any(s["codec_name"] == "h264" for s in streams)
