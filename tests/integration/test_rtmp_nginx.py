@@ -22,6 +22,7 @@ from wcs.rtmp import flv
 from wcs.rtmp.aac import AacEncoder
 from wcs.rtmp.client import RtmpPublisher, RtmpPublishError
 from wcs.rtmp.g711 import ulaw_to_s16le
+from wcs.rtmp.muxer import PushMuxer
 
 ROOT = Path(__file__).resolve().parents[2]
 TRACE = ROOT / "conformance" / "traces" / "02-call-av.pcap"
@@ -214,14 +215,7 @@ async def test_g711_pass_through_is_read_as_pcm_mulaw(
     nginx_rtmp: NginxRtmp, media: TraceMedia
 ) -> None:
     """FLV sound format 8 (G.711 μ-law, 8 kHz mono) straight from the RTP payloads."""
-    ulaw: list[tuple[int, bytes]] = []
-    a0 = None
-    for p in read_pcap(TRACE):
-        b = p.payload
-        if p.proto == "udp" and p.src[1] == CALLEE_AUDIO_PORT and len(b) > 12 and b[1] & 0x7F == 0:
-            ts = int.from_bytes(b[4:8], "big")
-            a0 = ts if a0 is None else a0
-            ulaw.append(((ts - a0) // 8, _rtp_payload(b)))
+    ulaw = _trace_ulaw()
     name = f"g711{os.getpid()}"
     url = nginx_rtmp.url(name)
     pub = RtmpPublisher(url)
@@ -260,3 +254,76 @@ async def test_g711_pass_through_is_read_as_pcm_mulaw(
     assert (audio["codec_name"], int(audio["sample_rate"]), audio["channels"]) == (
         "pcm_mulaw", 8000, 1)
     assert any(s["codec_name"] == "h264" for s in streams)
+
+
+def _nals(avcc_payload: bytes) -> list[bytes]:
+    out, pos = [], 0
+    while pos < len(avcc_payload):
+        n = int.from_bytes(avcc_payload[pos : pos + 4], "big")
+        out.append(avcc_payload[pos + 4 : pos + 4 + n])
+        pos += 4 + n
+    return out
+
+
+@pytest.mark.asyncio
+async def test_push_muxer_path_from_rtp_like_frames(
+    nginx_rtmp: NginxRtmp, media: TraceMedia
+) -> None:
+    """The product path: NAL unit lists (SPS/PPS in-band, as RTP delivers them) and G.711
+    payloads on the RTP clock go through PushMuxer (→ AAC) and RtmpPublisher.send_tag."""
+    ulaw = _trace_ulaw()
+    name = f"mux{os.getpid()}"
+    url = nginx_rtmp.url(name)
+    pub = RtmpPublisher(url)
+    await pub.connect()
+    mux = PushMuxer(audio="aac", framerate=15)
+    dropped = 0
+
+    async def send() -> None:
+        nonlocal dropped
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        period = media.video_period_ms
+        items = sorted(
+            [(i * period + ts, "v", d, key) for i in range(5) for ts, d, key in media.video]
+            + [(i * period + ts, "a", d, False) for i in range(5) for ts, d in ulaw],
+            key=lambda item: item[0],
+        )
+        for ts, kind, data, key in items:
+            delay = t0 + ts / 1000 - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if kind == "v":
+                nals = ([media.sps, media.pps] if key else []) + _nals(data)
+                tags = mux.video(90_000 + ts, nals)  # any clock origin will do
+            else:
+                tags = mux.audio_g711(90_000 + ts, data, alaw=False)
+            for tag in tags:
+                dropped += not pub.send_tag(tag)
+
+    sender = asyncio.create_task(send())
+    try:
+        await asyncio.sleep(0.3)
+        streams = await asyncio.to_thread(ffprobe, url)
+        pulled = await asyncio.to_thread(pull_with_pyav, url, 30, 30)
+    finally:
+        sender.cancel()
+        await asyncio.gather(sender, return_exceptions=True)
+        await pub.close()
+    by_type = {s["codec_type"]: s for s in streams}
+    assert (by_type["video"]["codec_name"], by_type["video"]["width"]) == ("h264", 352)
+    assert by_type["audio"]["codec_name"] == "aac"
+    assert pulled[0] >= 30 and pulled[1] >= 30 and pulled[2] == (352, 288)
+    assert dropped == 0 and (mux.width, mux.height) == (352, 288)
+
+
+def _trace_ulaw() -> list[tuple[int, bytes]]:
+    out: list[tuple[int, bytes]] = []
+    a0 = None
+    for p in read_pcap(TRACE):
+        b = p.payload
+        if p.proto == "udp" and p.src[1] == CALLEE_AUDIO_PORT and len(b) > 12 and b[1] & 0x7F == 0:
+            ts = int.from_bytes(b[4:8], "big")
+            a0 = ts if a0 is None else a0
+            out.append(((ts - a0) // 8, _rtp_payload(b)))
+    return out

@@ -27,6 +27,7 @@ from . import flv
 from .backpressure import BackPressureGate, DropCounters
 from .connection import DEFAULT_FLASH_VERSION, RtmpClientConnection
 from .errors import RtmpError
+from .muxer import FlvTag
 from .url import RtmpTarget, parse_base_url, parse_full_url
 
 log = logging.getLogger(__name__)
@@ -211,6 +212,23 @@ class RtmpPublisher:
         if not self.publishing or not self.gate.allow_audio(self.buffered()):
             return False
         return self._send(False, timestamp_ms, flv.audio_g711(payload, alaw))
+
+    def send_tag(self, tag: FlvTag) -> bool:
+        """A tag from :class:`PushMuxer`. Sequence headers and metadata always go out; media
+        goes through the back-pressure gate. Returns False when dropped or not publishing."""
+        if not self.publishing:
+            return False
+        if tag.kind == "data":
+            self.conn.send_metadata_body(tag.body, tag.timestamp_ms)
+            self._flush()
+            return True
+        if not tag.config:
+            buffered = self.buffered()
+            allowed = (self.gate.allow_video(buffered, tag.keyframe) if tag.kind == "video"
+                       else self.gate.allow_audio(buffered))
+            if not allowed:
+                return False
+        return self._send(tag.kind == "video", tag.timestamp_ms, tag.body)
 
     def _send(self, video: bool, ts: int, body: bytes) -> bool:
         if not self.publishing:

@@ -161,6 +161,10 @@ class RtmpClientConnection:
         body = amf0.encode("@setDataFrame", "onMetaData", amf0.EcmaArray(metadata))
         self._send_media(m.DATA_AMF0, m.CSID_DATA, timestamp_ms, body)
 
+    def send_metadata_body(self, body: bytes, timestamp_ms: int = 0) -> None:
+        """An already encoded data message (``@setDataFrame`` ...)."""
+        self._send_media(m.DATA_AMF0, m.CSID_DATA, timestamp_ms, body)
+
     def _send_media(self, type_id: int, csid: int, ts: int, body: bytes) -> None:
         if self.state is not ConnState.PUBLISHING:
             raise RtmpError(f"cannot send media in state {self.state.value}")
