@@ -113,7 +113,9 @@ class RtmpPublisher:
 
     async def connect(self) -> None:
         """Connect, handshake, connect/createStream/publish. Raises
-        :class:`RtmpPublishError` with the server's reason when it refuses."""
+        :class:`RtmpPublishError` with the server's reason when it refuses; ``on_failure``
+        is only called for failures after this returned (the server drops the stream or
+        the connection breaks while publishing)."""
         loop = asyncio.get_running_loop()
         self._started = loop.create_future()
         self._lost = loop.create_future()
@@ -135,19 +137,17 @@ class RtmpPublisher:
                 self.conn.initiate()
                 self._flush()
                 await self._started
-        except (OSError, TimeoutError) as exc:
-            if self.conn.failure is None:
-                stage = "transport" if self._transport is None else "timeout"
-                self.conn.connection_lost(f"{type(exc).__name__}: {exc}".rstrip(": "))
-                failure = self.conn.failure or ev.Failed(stage, "", str(exc))
-                if stage == "timeout":
-                    failure = ev.Failed("timeout", "", f"no answer in {self.connect_timeout} s "
-                                        f"(stuck at {failure.stage})")
-                    self.conn.failure = failure
-                self._abort()
-                raise RtmpPublishError(failure) from exc
+        except (OSError, TimeoutError) as exc:  # refused, reset, TLS errors, timeout
             self._abort()
-            raise RtmpPublishError(self.conn.failure) from exc
+            if isinstance(exc, TimeoutError):
+                reason = f"no answer within {self.connect_timeout} s"
+            else:
+                reason = f"{type(exc).__name__}: {exc}"
+            self.conn.connection_lost(reason)  # the stage comes from where it got stuck
+            self._failure_reported = True  # connect() raises: no callback as well
+            failure = self.conn.failure
+            assert failure is not None
+            raise RtmpPublishError(failure) from exc
         except RtmpPublishError:
             self._abort()
             raise

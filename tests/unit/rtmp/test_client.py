@@ -129,3 +129,21 @@ async def test_nothing_listening_is_a_transport_failure() -> None:
         with pytest.raises(RtmpPublishError) as info:
             await pub.connect()
     assert info.value.failure.stage == "transport"
+
+
+@pytest.mark.asyncio
+async def test_silent_server_times_out_at_the_handshake() -> None:
+    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1 + 1536)
+        await asyncio.sleep(3600)
+
+    server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    try:
+        port = server.sockets[0].getsockname()[1]
+        pub = RtmpPublisher(f"rtmp://127.0.0.1:{port}/live/x", connect_timeout=0.3)
+        with pytest.raises(RtmpPublishError) as info:
+            await pub.connect()
+    finally:
+        server.close()
+    assert info.value.failure.stage == "handshake"
+    assert "no answer" in info.value.failure.description
