@@ -21,6 +21,7 @@ from wcs.pcap import read_pcap
 from wcs.rtmp import flv
 from wcs.rtmp.aac import AacEncoder
 from wcs.rtmp.client import RtmpPublisher, RtmpPublishError
+from wcs.rtmp.events import Failed
 from wcs.rtmp.g711 import ulaw_to_s16le
 from wcs.rtmp.muxer import PushMuxer
 
@@ -179,7 +180,7 @@ async def test_publish_h264_aac_read_by_ffprobe_and_pyav(
 
 @pytest.mark.asyncio
 async def test_unknown_application_is_refused(nginx_rtmp: NginxRtmp) -> None:
-    failures = []
+    failures: list[Failed] = []
     pub = RtmpPublisher(nginx_rtmp.url("x", app="nosuchapp"), on_failure=failures.append)
     with pytest.raises(RtmpPublishError) as info:
         await pub.connect()
