@@ -112,9 +112,11 @@ class _RecvState:
 class ChunkDecoder:
     """Reassembles messages from chunk bytes fed in any slicing."""
 
-    def __init__(self, max_message: int = 0xFFFFFF) -> None:
+    def __init__(self, max_message: int = 0xFFFFFF, max_chunk_streams: int = 64) -> None:
         self.chunk_size = DEFAULT_CHUNK_SIZE
         self.max_message = max_message
+        # A peer could open thousands of chunk streams, each holding a partial message.
+        self.max_chunk_streams = max_chunk_streams
         self._buf = bytearray()
         self._state: dict[int, _RecvState] = {}
 
@@ -178,6 +180,8 @@ class ChunkDecoder:
         if n < pos + hlen:
             return False, None
         if state is None:
+            if len(self._state) >= self.max_chunk_streams:
+                raise RtmpError(f"more than {self.max_chunk_streams} chunk streams in use")
             state = _RecvState()
         continuing = state.partial is not None
         if fmt == 0 and continuing:

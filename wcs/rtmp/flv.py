@@ -178,10 +178,12 @@ class MonotonicTimestamps:
     """Maps source timestamps (ms, one media clock shared by the tracks) to FLV timestamps
     that start at 0 and never go backwards.
 
-    A jump backwards, or forwards by more than ``max_gap_ms``, is taken as a source reset
-    (new SSRC, re-INVITE, restarted feed): the track continues just after the newest
-    timestamp written on any track, so the output stays continuous. Small backwards steps
-    (reordering) are clamped to the track's last output.
+    A source reset (new SSRC, re-INVITE, restarted feed) shows as a jump backwards by more
+    than ``max_gap_ms``, or forwards to more than ``max_gap_ms`` beyond the newest
+    timestamp written on any track: the track then continues just after that newest
+    timestamp, so the output stays continuous. A forward gap that stays in line with the
+    other tracks (audio silence suppression while video goes on) is kept as a gap. Small
+    backwards steps (reordering) are clamped to the track's last output.
     """
 
     def __init__(self, max_gap_ms: int = 3000, reset_step_ms: int = 1) -> None:
@@ -200,7 +202,8 @@ class MonotonicTimestamps:
             state = self._tracks[track] = _Track(self._base)
         elif state.last_in is not None:
             step = ts_ms - state.last_in
-            if step < -self.max_gap_ms or step > self.max_gap_ms:
+            ahead = ts_ms + state.offset - self._newest
+            if step < -self.max_gap_ms or (step > self.max_gap_ms and ahead > self.max_gap_ms):
                 self.resets += 1
                 state.offset = self._newest + self.reset_step_ms - ts_ms
         state.last_in = ts_ms

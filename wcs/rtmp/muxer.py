@@ -49,7 +49,7 @@ class PushMuxer:
         audio: AudioMode = "aac",
         aac_rate: int = 48000,
         framerate: float = 0.0,
-        window_ms: int = 100,
+        window_ms: int = 250,  # covers the AAC encoder's delay and audio/video jitter
         g711_alaw: bool = False,
     ) -> None:
         self.video_enabled = video

@@ -182,3 +182,11 @@ def test_round_trip_property(
     assert [(x.csid, x.timestamp, x.payload, x.type_id) for x in got] == [
         (x.csid, x.timestamp, x.payload, x.type_id) for x in msgs
     ]
+
+
+def test_too_many_chunk_streams_is_refused() -> None:
+    enc = ChunkEncoder()
+    data = b"".join(enc.encode(RtmpMessage(9, 1, 0, b"x" * 200, 10 + i)) for i in range(5))
+    dec = ChunkDecoder(max_chunk_streams=4)
+    with pytest.raises(RtmpError, match="chunk streams"):
+        dec.feed(data)

@@ -114,3 +114,14 @@ def test_interleaver_clamps_items_later_than_the_window() -> None:
     assert il.push("a", 100, "a100") == [(500, "a", "a100")]  # sent at once, clamped
     assert il.late == 1
     assert il.flush() == [(1000, "a", "a1000")]
+
+
+def test_monotonic_keeps_a_gap_that_other_tracks_confirm() -> None:
+    mt = flv.MonotonicTimestamps(max_gap_ms=1000)
+    mt.map("a", 0)
+    mt.map("v", 0)
+    for t in range(66, 5000, 66):
+        mt.map("v", t)
+    # Audio was silent (DTX) for 5 s while video went on: a gap, not a reset.
+    assert mt.map("a", 4990) == 4990
+    assert mt.resets == 0
