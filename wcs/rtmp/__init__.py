@@ -1,1 +1,17 @@
-"""RTMP publishing client: handshake, chunk stream, AMF0, FLV."""
+"""RTMP publishing client: handshake, chunk stream, AMF0, FLV.
+
+Sans-IO core (no sockets, fed bytes):
+  ``handshake``   C0/C1 → S0/S1/S2 → C2 (plain, version 3)
+  ``chunk``       ChunkEncoder / ChunkDecoder (fmt 0-3, extended timestamps, chunk size)
+  ``amf0``        encode/decode
+  ``messages``    message types, protocol control messages
+  ``connection``  RtmpClientConnection: connect/createStream/publish state machine
+  ``events``      its events (PublishStarted, Failed, ...)
+  ``url``         rtmp[s]:// URLs and the WCS /push/startup naming (rtmp_ prefix, full URL)
+  ``flv``         FLV tag bodies (AVC, AAC, G.711), metadata, monotonic timestamps, interleaver
+  ``sps``         picture size from an H.264 SPS
+  ``muxer``       PushMuxer: stream frames → ordered FLV tags (keyframe gating, AAC)
+  ``backpressure`` what to drop when the socket is slow
+  ``aac``, ``g711`` PCM → AAC with PyAV; G.711 → PCM
+Edge (asyncio): ``client.RtmpPublisher``.
+"""
