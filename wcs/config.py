@@ -60,9 +60,21 @@ class Settings:
     jitter_buffer_latency_ms: int = 60
     publish_early_media: bool = False
     generate_av: str = "none"  # "none", "video", "audio", "all": fill missing tracks
+    # RTMP republishing
+    rtmp_flash_version: str = "FMLE/3.0 (compatible; wcs)"  # WCS rtmpFlashVersion
+    rtmp_stream_prefix: str = "rtmp_"  # /push/startup publishes <prefix><streamName>
+    rtmp_g711_passthrough: bool = False  # FLV sound format 7/8 instead of AAC
+    push_reconnect_attempts: int = 0  # 0: a failed push stays FAILED
+    push_reconnect_backoff: float = 2.0  # seconds before the first retry, doubled each time
+    # Recording
+    record_dir: str = "records"
+    record_sip_streams: bool = False  # record every SIP-captured stream automatically
+    record_template: str = "{streamName}-{startTime}"  # WCS stream_record_policy_template
+    record_container: str = "auto"  # auto (by codecs), mp4, mkv, webm
+    record_rotation: str = ""  # "" off, size ("20M") or duration ("60s", "10m")
+    on_record_hook: str = ""  # command run with (streamName, filePath) after each file
     # Misc
     log_level: str = "INFO"
-    record_dir: str = "records"
 
     def masked(self) -> dict[str, Any]:
         """The settings as a dict, secrets replaced by a mask (for --print-config, logs)."""
