@@ -337,6 +337,30 @@ async def test_symmetric_rtp_when_the_sdp_names_another_address(kamailio, callee
     assert isinstance(sent, int) and rx > 0.5 * sent
 
 
+class _ProxyPort(asyncio.DatagramProtocol):
+    """One port of the proxy: callee → server through ``relay``, server → callee as is."""
+
+    def __init__(self, proxy: LossyProxy, offset: int) -> None:
+        self.proxy = proxy
+        self.offset = offset
+        self.peer: tuple[str, int] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.t: asyncio.DatagramTransport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        ours = ("127.0.0.1", self.proxy.target_port + self.offset)
+        if addr == ours:  # from the server: back to the callee
+            if self.peer is not None:
+                self.t.sendto(data, self.peer)
+            return
+        self.peer = addr
+        if self.offset == 0:
+            self.proxy.relay(self.t, data, ours)
+        else:
+            self.t.sendto(data, ours)
+
+
 class LossyProxy:
     """A UDP relay for one RTP/RTCP port pair: the callee sends to it (our offer names it),
     it forwards to our real ports; it drops every ``drop_every``-th RTP packet and swaps every
@@ -357,30 +381,9 @@ class LossyProxy:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         for offset in (0, 1):
-            proxy = self
-
-            class Proto(asyncio.DatagramProtocol):
-                peer: tuple[str, int] | None = None
-
-                def connection_made(self, transport: asyncio.BaseTransport) -> None:
-                    self.t: asyncio.DatagramTransport = transport  # type: ignore[assignment]
-
-                def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-                    ours = ("127.0.0.1", proxy.target_port + self.offset)
-                    if addr == ours:  # from the server: back to the callee
-                        if self.peer is not None:
-                            self.t.sendto(data, self.peer)
-                        return
-                    self.peer = addr
-                    if self.offset == 0:
-                        proxy.relay(self.t, data, ours)
-                    else:
-                        self.t.sendto(data, ours)
-
-            proto = Proto()
-            proto.offset = offset  # type: ignore[attr-defined]
             transport, _ = await loop.create_datagram_endpoint(
-                lambda p=proto: p, local_addr=("127.0.0.1", self.port + offset)
+                lambda o=offset: _ProxyPort(self, o),  # type: ignore[misc]
+                local_addr=("127.0.0.1", self.port + offset),
             )
             self._transports.append(transport)
 
@@ -532,10 +535,10 @@ async def test_stream_terminate_hangs_up_the_call(kamailio, callee) -> None:
         cid, name = await r.call(kamailio, peer.user)
         await r.wait_status(cid, "ESTABLISHED")
         stream = await r.wait_stream(name)
-        status, body = await r.rest("stream/terminate", {"mediaSessionId": stream.media_session_id})
+        status, _body = await r.rest(
+            "stream/terminate", {"mediaSessionId": stream.media_session_id}
+        )
         assert status == 200
         info = await r.wait_status(cid, "FINISH")
         assert info == "Normal call clearing"
         assert r.server.streams.get(name) is None
-
-
