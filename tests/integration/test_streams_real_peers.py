@@ -542,3 +542,35 @@ async def test_stream_terminate_hangs_up_the_call(kamailio, callee) -> None:
         info = await r.wait_status(cid, "FINISH")
         assert info == "Normal call clearing"
         assert r.server.streams.get(name) is None
+
+
+@pytest.mark.parametrize("publish_early", [False, True])
+async def test_early_media_publishes_only_when_asked(kamailio, callee, publish_early) -> None:
+    peer = callee(mode="early")
+    async with running(publish_early_media=publish_early) as r:
+        cid, name = await r.call(kamailio, peer.user)
+        await r.wait_status(cid, "SESSION_PROGRESS")
+        await collect(0.5)
+        # The media path runs either way (its sessions exist: init packets went out).
+        assert set(r.media[cid].sessions) == {"audio", "video"}
+        stream = r.server.streams.get(name)
+        assert (stream is not None) == publish_early
+        status, _ = await r.rest("stream/find", {"name": name})
+        assert status == (200 if publish_early else 404)
+        await r.rest("call/terminate", {"callId": cid})
+        await r.wait_status(cid, "FINISH")
+        assert r.server.streams.get(name) is None
+
+
+async def test_a_taken_stream_name_fails_the_second_call(kamailio, callee) -> None:
+    peer = callee(tone_hz=TONE_HZ)
+    async with running() as r:
+        cid, name = await r.call(kamailio, peer.user)
+        await r.wait_status(cid, "ESTABLISHED")
+        await r.wait_stream(name)
+        cid2, _ = await r.call(kamailio, peer.user, toStream=name)
+        info = await r.wait_status(cid2, "FAILED")
+        assert info is not None and "already published" in info
+        assert r.server.streams.get(name) is not None  # the first call's stream is untouched
+        await r.rest("call/terminate", {"callId": cid})
+        await r.wait_status(cid, "FINISH")
