@@ -232,7 +232,7 @@ class RtpSession:
     def receive_rtcp(self, data: bytes, addr: Address, now: float) -> None:
         try:
             packets = rtcp.parse_compound(data)
-        except rtcp.RtcpError:
+        except (rtcp.RtcpError, ValueError, struct.error):
             self.malformed += 1
             return
         self.rtcp_received += 1

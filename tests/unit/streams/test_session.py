@@ -3,6 +3,9 @@ requests, init packets, silence and RTCP reports; all with an injected clock."""
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from wcs import sdp
 from wcs.media.audio import AudioFrame
 from wcs.media.generators import black_gop
@@ -191,3 +194,17 @@ def test_no_init_packets_when_turned_off() -> None:
     s.start(0.0)
     assert s.rtp_out == []
     assert s.next_timer() == 0.5  # only the first RTCP report
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.lists(st.binary(max_size=80), max_size=30), kind=st.sampled_from(["audio", "video"]))
+def test_arbitrary_datagrams_never_raise(data: list[bytes], kind: str) -> None:
+    s, _ = session(kind, jitter_latency=0.01)
+    for i, d in enumerate(data):
+        # Valid-looking headers with the negotiated payload type reach the depacketizer too.
+        forged = b"\x80" + bytes([97 if kind == "video" else 8]) + d
+        s.receive_rtp(forged, PEER, i * 0.01)
+        s.receive_rtp(d, PEER, i * 0.01)
+        s.receive_rtcp(d, PEER_RTCP, i * 0.01)
+        s.receive_rtcp(b"\x80\xc8" + d, PEER_RTCP, i * 0.01)
+    s.handle_timer(10.0)
