@@ -4,6 +4,10 @@ plus one frame sink. The input is real H.264 (the black GOP from wcs.media.gener
 packetized at MTU 1200, plus a 30 kB FU-A keyframe every 30 pictures) and 20 ms PCMA.
 
 Prints µs per packet (best of 5). Run: python3 bench/bench_receive.py
+
+Measured here (2-core shared VM, CPython 3.11), without the recvfrom syscall:
+video 4.5-4.8 µs/packet with 0-1 packet sinks, 5.1 with 10, 10.1 with 100 (null sinks);
+the jitter buffer adds about 0.6-0.8 µs; audio (PCMA 20 ms) 3.0 µs, 8.5 with 100 sinks.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 
 from tests.fixtures.ports import free_port, free_port_range
+from tests.integration.test_calls_real_peers import active_calls
 from wcs.calls import Call
 from wcs.config import Settings
 from wcs.media.audio import AudioFrame
@@ -525,6 +526,12 @@ async def test_rtp_inactivity_fails_the_call_but_not_on_hold(kamailio, callee) -
             os.kill(peer.pid, signal.SIGCONT)
         assert info == "Failed by RTP activity"
         assert frames.ended == "Failed by RTP activity"
+        # The callee got a BYE for it (read once it runs again): its call is gone.
+        for _ in range(100):
+            if await asyncio.to_thread(active_calls, peer) == 0:
+                break
+            await asyncio.sleep(0.1)
+        assert await asyncio.to_thread(active_calls, peer) == 0
         assert r.server.streams.get(name) is None
         assert (await r.rest("stream/find", {"name": name}))[0] == 404
 
