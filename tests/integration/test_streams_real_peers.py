@@ -110,7 +110,7 @@ class Running:
 
 @asynccontextmanager
 async def running(**settings: Any) -> AsyncIterator[Running]:
-    media_from = free_port_range(200)
+    media_from = free_port_range(40)  # 20 pairs: plenty for two calls; the pool is shared
     base: dict[str, Any] = {
         "bind_ip": "127.0.0.1",
         "public_ip": "127.0.0.1",
@@ -118,7 +118,7 @@ async def running(**settings: Any) -> AsyncIterator[Running]:
         "ws_port": free_port(),
         "sip_port": free_port(),
         "media_port_from": media_from,
-        "media_port_to": media_from + 199,
+        "media_port_to": media_from + 39,
     }
     base.update(settings)
     server = Server(Settings(**base))
