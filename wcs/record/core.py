@@ -133,16 +133,15 @@ class RecordingCore:
             self._resync = False
             if cur is None:
                 cur = self._open(pts, au, out)
-        elif self._due(cur, pts):
-            if au.keyframe:
-                cur = self._rotate(pts, au, out)
-            else:
-                self._ask_keyframe()
+        elif au.keyframe and self._due(cur, pts):
+            cur = self._rotate(pts, au, out)
         data = au.annexb()
         out.append(WriteVideo(cur.file_id, data, pts - cur.start_ms, au.keyframe))
         cur.bytes += len(data)
         cur.last_ms = max(cur.last_ms, pts)
         cur.frames["video"] += 1
+        if self._due(cur, pts):
+            self._ask_keyframe()  # early, so the next file starts soon after the limit
         prev = self.previous
         if prev is not None and pts - self._switch_ms > PREVIOUS_GRACE_MS:
             self._close(prev, out)
