@@ -96,6 +96,7 @@ def synthetic_frames(seconds: float, fps: int = 25, gop: int = 10) -> list[Frame
         out.append(Frame("video", i * 1000 / fps, au))
     tone = ulaw_encode(b"".join(struct.pack("<h", (j % 16) * 1000 - 8000) for j in range(160)))
     for k in range(int(seconds * 50)):
-        out.append(Frame("audio", k * 20.0 + 5.0, audio=AudioFrame("PCMU", k * 160, 8000, tone, 160)))
+        frame = AudioFrame("PCMU", k * 160, 8000, tone, 160)
+        out.append(Frame("audio", k * 20.0 + 5.0, audio=frame))
     out.sort(key=lambda f: f.pts)
     return out

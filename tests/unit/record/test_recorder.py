@@ -4,6 +4,7 @@ writer thread and PyAV; the files are checked with PyAV and ffprobe."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import re
 import shutil
@@ -104,13 +105,14 @@ async def test_audio_only_to_mp4_aac(tmp_path: Path) -> None:
 
 async def test_rotation_is_gapless_and_hook_runs_per_file(tmp_path: Path) -> None:
     log = tmp_path / "hook.log"
-    hook = f"{sys.executable} -c \"import sys; open({str(log)!r}, 'a').write(' '.join(sys.argv[1:]) + chr(10))\""
+    script = f"import sys; open({str(log)!r}, 'a').write(' '.join(sys.argv[1:]) + chr(10))"
+    hook = f'{sys.executable} -c "{script}"'
     frames = synthetic_frames(5.0, fps=25, gop=10)  # a keyframe every 400 ms
     out = tmp_path / "rec"
     manager, files = await record(out, frames, rotation="1s", hook=hook)
     assert 4 <= len(files) <= 5
     total_video = 0
-    for a, b in zip(files, files[1:], strict=False):
+    for a, b in itertools.pairwise(files):
         ta = decode_all(a)
         gap_ms = start_ms(b) - (start_ms(a) + ta["video"][-1] * 1000)
         assert 0 < gap_ms <= 40.0 + 1  # exactly one frame interval: nothing lost, nothing doubled
