@@ -55,6 +55,11 @@ class RecordWorker:
         self._thread = threading.Thread(target=self._run, name=f"record-{name}", daemon=True)
         self._thread.start()
 
+    @property
+    def queued(self) -> int:
+        """Media commands waiting for the thread."""
+        return self._media
+
     def submit(self, cmd: Command) -> bool:
         """Queue one command; False (dropped) when it is media and the queue is full."""
         media = isinstance(cmd, WriteVideo | WriteAudio)
