@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,10 @@ import pytest
 
 from tests.integration.conftest import HookCollector, WcsFactory, WcsProcess
 from tests.integration.test_calls_real_peers import call_body, new_id, start
+from tests.peers.baresip import Callee
+from tests.peers.kamailio import Kamailio
+
+CalleeFactory = Callable[..., Callee]
 
 pytestmark = pytest.mark.peers
 
@@ -48,7 +53,7 @@ def decode(path: Path) -> tuple[dict[str, list[float]], list[str]]:
             for packet in c.demux():
                 try:
                     for frame in packet.decode():
-                        times[packet.stream.type].append(float(frame.time or 0.0))
+                        times[packet.stream.type].append(float(getattr(frame, "time", None) or 0.0))
                 except av.error.FFmpegError as exc:
                     errors.append(str(exc))
         errors += [msg for level, _name, msg in logs if level <= av.logging.ERROR]
@@ -96,7 +101,10 @@ def first_packet_times(path: Path) -> dict[str, float]:
     return out
 
 
-def test_av_call_recorded_automatically(kamailio, callee, wcs, hooks, tmp_path: Path) -> None:
+def test_av_call_recorded_automatically(
+    kamailio: Kamailio, callee: CalleeFactory, wcs: WcsFactory, hooks: HookCollector,
+    tmp_path: Path,
+) -> None:
     records = tmp_path / "records"
     peer = callee()
     server = start(wcs, hooks, record_sip_streams="true", record_dir=str(records),
@@ -135,7 +143,10 @@ def test_av_call_recorded_automatically(kamailio, callee, wcs, hooks, tmp_path: 
     assert "recording to" in server.log()
 
 
-def test_audio_only_call_to_mp4_aac(kamailio, callee, wcs, hooks, tmp_path: Path) -> None:
+def test_audio_only_call_to_mp4_aac(
+    kamailio: Kamailio, callee: CalleeFactory, wcs: WcsFactory, hooks: HookCollector,
+    tmp_path: Path,
+) -> None:
     records = tmp_path / "records"
     peer = callee(media="audio")
     server = start(wcs, hooks, record_sip_streams="true", record_dir=str(records),
@@ -155,7 +166,10 @@ def test_audio_only_call_to_mp4_aac(kamailio, callee, wcs, hooks, tmp_path: Path
     assert errors == [] and times["audio"][-1] > 2.0
 
 
-def test_kill_9_leaves_a_playable_file(kamailio, callee, wcs, hooks, tmp_path: Path) -> None:
+def test_kill_9_leaves_a_playable_file(
+    kamailio: Kamailio, callee: CalleeFactory, wcs: WcsFactory, hooks: HookCollector,
+    tmp_path: Path,
+) -> None:
     records = tmp_path / "records"
     peer = callee()
     server = start(wcs, hooks, record_sip_streams="true", record_dir=str(records),
@@ -182,7 +196,8 @@ def test_kill_9_leaves_a_playable_file(kamailio, callee, wcs, hooks, tmp_path: P
 
 
 def test_rotation_by_rest_with_hook(
-    kamailio, callee, wcs: WcsFactory, hooks: HookCollector, tmp_path: Path
+    kamailio: Kamailio, callee: CalleeFactory, wcs: WcsFactory, hooks: HookCollector,
+    tmp_path: Path,
 ) -> None:
     records = tmp_path / "records"
     hook_log = tmp_path / "hook.log"
