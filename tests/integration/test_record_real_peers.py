@@ -248,3 +248,39 @@ def test_rotation_by_rest_with_hook(
         time.sleep(0.1)
     lines = hook_log.read_text().splitlines()
     assert sorted(lines) == sorted(f"stream_{cid} {p}" for p in files)
+
+
+def test_hold_gap_stays_a_gap_in_both_tracks(
+    kamailio: Kamailio, callee: CalleeFactory, wcs: WcsFactory, hooks: HookCollector,
+    tmp_path: Path,
+) -> None:
+    """baresip on hold sends nothing for 3 s: both tracks keep the gap at its real length,
+    so what follows stays in place (no track is pulled forward over the gap)."""
+    records = tmp_path / "records"
+    peer = callee()
+    server = start(wcs, hooks, record_sip_streams="true", record_dir=str(records),
+                   record_template="{streamName}-{endTime}")
+    cid = new_id()
+    assert server.rest("call/startup", call_body(kamailio, cid, peer.user))[0] == 200
+    hooks.wait_status(cid, "ESTABLISHED")
+    established = time.monotonic()
+    time.sleep(3)
+    peer.ctrl("hold")
+    hooks.wait_status(cid, "HOLD")
+    time.sleep(3)
+    peer.ctrl("resume")
+    time.sleep(3)
+    assert server.rest("call/terminate", {"callId": cid})[0] == 200
+    call_s = time.monotonic() - established
+    [path] = wait_files(records, 1)
+    times, errors = decode(path)
+    assert errors == []
+    resumed = {}
+    for kind in ("video", "audio"):
+        t = times[kind]
+        gaps = [(a, b) for a, b in itertools.pairwise(t) if b - a > 1.0]
+        print(f"\n{kind}: {len(t)} frames, gaps {[(round(a, 3), round(b, 3)) for a, b in gaps]}")
+        assert len(gaps) == 1 and gaps[0][1] - gaps[0][0] >= 2.5
+        resumed[kind] = gaps[0][1]
+    assert abs(resumed["audio"] - resumed["video"]) <= 0.5
+    assert abs(float(probe(path)["format"]["duration"]) - call_s) <= 0.5
