@@ -11,8 +11,10 @@ from wcs.calls import CallManager
 from wcs.config import Settings, parse_hooks
 from wcs.hooks import HookPublisher
 from wcs.media_session import CallMediaFactory, MediaConfig
+from wcs.record.manager import RecorderManager
 from wcs.rest.calls_api import add_call_routes
 from wcs.rest.http import HttpServer, Request, Response, Router, json_response
+from wcs.rest.recorder_api import add_recorder_routes
 from wcs.rest.streams_api import add_stream_routes
 from wcs.rtp.ports import PortAllocator
 from wcs.sip.events import Event
@@ -50,9 +52,19 @@ class Server:
         self.media = CallMediaFactory(self.ports, self.public_ip, self.streams, media_config(s))
         self.calls = CallManager(self.ua, self.sip.wake, self.hooks, self.media, clock=self.sip.now)
         self.media.control = self.calls
+        self.recorders = RecorderManager(
+            self.streams,
+            s.record_dir,
+            s.record_template,
+            s.record_rotation,
+            s.record_container,
+            s.on_record_hook,
+            auto=s.record_sip_streams,
+        )
         self.router = Router()
         add_call_routes(self.router, self.calls)
         add_stream_routes(self.router, self.streams)
+        add_recorder_routes(self.router, self.recorders)
         self.router.add("GET", "/health", self._health, auth=False)
         self.http = HttpServer(
             self.router,
@@ -101,6 +113,7 @@ class Server:
         deadline = loop.time() + SHUTDOWN_GRACE_S
         while self.ua.active() and loop.time() < deadline:
             await asyncio.sleep(0.05)
+        await self.recorders.close()
         await self.hooks.drain()
         await self.hooks.close()
         await self.sip.close()
