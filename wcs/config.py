@@ -63,6 +63,7 @@ class Settings:
     jitter_buffer_latency_ms: int = 60
     publish_early_media: bool = False
     generate_av: str = "none"  # "none", "video", "audio", "all": fill missing tracks
+    rtp_send_silence: bool = True  # audio silence to the SIP peer every 20 ms (keeps the path)
     # Misc
     log_level: str = "INFO"
     record_dir: str = "records"
