@@ -161,7 +161,8 @@ def load_settings(
 
 
 def _validate(s: Settings) -> None:
-    for name in ("http_port", "ws_port", "wss_port", "sip_port", "media_port_from", "media_port_to"):
+    ports = ("http_port", "ws_port", "wss_port", "sip_port", "media_port_from", "media_port_to")
+    for name in ports:
         port = getattr(s, name)
         if not 0 <= port <= 65535:
             raise ConfigError(f"setting {name!r}: {port} is not a port number")

@@ -40,7 +40,9 @@ class PlaybackService:
             port_range=(s.media_port_from, s.media_port_to),
         )
         self.signaling = SignalingServer(self.playback, server_address=f"{public_ip}:{s.ws_port}")
-        self.ws = WebSocketServer(self.signaling.handle, host=s.bind_ip, port=s.ws_port, auth=s.rest_auth)
+        self.ws = WebSocketServer(
+            self.signaling.handle, host=s.bind_ip, port=s.ws_port, auth=s.rest_auth
+        )
         self.wss: WebSocketServer | None = None
         if s.tls_cert and s.tls_key:
             self.wss = WebSocketServer(

@@ -61,7 +61,9 @@ def source_tracks(tracks: dict[str, TrackInfo]) -> list[SourceTrack]:
         if info.kind not in ("audio", "video"):
             continue
         out.append(
-            SourceTrack(info.kind, info.codec, info.clock_rate, parse_fmtp(info.fmtp), info.channels)
+            SourceTrack(
+                info.kind, info.codec, info.clock_rate, parse_fmtp(info.fmtp), info.channels
+            )
         )
     return out
 
@@ -170,9 +172,7 @@ class Viewer:
         finally:
             self.playback._forget(self)
             self._closed.set()
-        log.info(
-            "viewer %s of %s: %s (%s)", self.media_session_id, self.stream.name, status, info
-        )
+        log.info("viewer %s of %s: %s (%s)", self.media_session_id, self.stream.name, status, info)
         if self.on_end is not None:
             try:
                 self.on_end(status, info)

@@ -18,7 +18,8 @@ import contextlib
 import itertools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from wcs.rest.ws import WebSocketConnection
 
@@ -28,7 +29,7 @@ from .signaling import (
     StopRequested,
     WcsSession,
 )
-from .viewer import STOPPED_BY_SESSION, Playback, PlaybackError
+from .viewer import STOPPED_BY_SESSION, STREAM_NOT_FOUND, Playback, PlaybackError
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,8 @@ class _Connection:
                 elif isinstance(event, AvailabilityRequested):
                     stream = self.playback.hub.get(event.name)
                     ok = stream is not None and stream.status == "PUBLISHING"
-                    session.available(event.media_session_id, ok, None if ok else "Stream not found")
+                    info = None if ok else STREAM_NOT_FOUND
+                    session.available(event.media_session_id, ok, info)
             await self._flush()
             if self.closed or self.ws.closed:
                 return
@@ -130,8 +132,8 @@ class _Connection:
         for text in self.session.data_to_send():
             await self.ws.send_text(text)
 
-    def _spawn(self, coro: object) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 

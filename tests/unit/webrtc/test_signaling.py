@@ -32,7 +32,9 @@ def sent(session: WcsSession) -> list[dict[str, Any]]:
 
 def connected(now: float = 0.0) -> WcsSession:
     s = WcsSession("/127.0.0.1:5000/127.0.0.1:8080", now)
-    s.receive_text(frame("connection", {"appKey": "myApp", "mediaProviders": ["WebRTC", "MSE"]}), now)
+    s.receive_text(
+        frame("connection", {"appKey": "myApp", "mediaProviders": ["WebRTC", "MSE"]}), now
+    )
     sent(s)
     assert isinstance(s.next_event(), Connected)
     return s
@@ -180,7 +182,10 @@ def test_available_stream_uses_strings() -> None:
     s.available("a1", True)
     s.available("a2", False, "Stream not found")
     yes, no = sent(s)
-    assert yes == {"message": "availableStream", "data": [{"id": "a1", "status": "true", "info": None}]}
+    assert yes == {
+        "message": "availableStream",
+        "data": [{"id": "a1", "status": "true", "info": None}],
+    }
     assert no["data"][0]["status"] == "false"
     assert no["data"][0]["info"] == "Stream not found"
 
@@ -257,16 +262,26 @@ def test_oversized_or_nul_names_are_rejected() -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.one_of(st.text(max_size=200), st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-    lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=10), c, max_size=4),
-    max_leaves=20,
-).map(json.dumps)))
+@given(
+    st.one_of(
+        st.text(max_size=200),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+            lambda c: (
+                st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=10), c, max_size=4)
+            ),
+            max_leaves=20,
+        ).map(json.dumps),
+    )
+)
 def test_any_input_never_raises(text: str) -> None:
     s = connected()
     s.receive_text(text, 0.0)
     for candidate in ("playStream", "stopStream", "availableStream", "connection"):
-        s.receive_text(json.dumps({"message": candidate, "data": [json.loads(text) if _json(text) else text]}), 0.0)
+        s.receive_text(
+            json.dumps({"message": candidate, "data": [json.loads(text) if _json(text) else text]}),
+            0.0,
+        )
     for f in sent(s):
         assert set(f) == {"message", "data"}
 
