@@ -138,6 +138,14 @@ class Viewer:
             self.on_rtp = self.peer.send_rtp
         # First delivers the cached keyframe's packets, then the live ones.
         self._subscription = self.stream.subscribe_packets(self)
+        log.debug(
+            "viewer %s connected (%s); stream %s has %s cached keyframe, %d keyframes so far",
+            self.media_session_id,
+            self.peer.srtp_profile,
+            self.stream.name,
+            "a" if self.stream.cached_keyframe is not None else "no",
+            self.stream.keyframes,
+        )
 
     def mark_playing(self) -> None:
         if self.status == "PENDING":
