@@ -161,9 +161,8 @@ class Stream:
     # ------------------------------------------------------------------ subscribe
     def subscribe_packets(self, sink: PacketSink) -> Subscription:
         """Attach a packet sink; it first gets the video since the last keyframe."""
-        # The GOP so far includes the picture in progress (its packets join _gop_packets only
-        # when the next picture starts): without them the viewer would see a sequence gap.
-        for packet in [*self._gop_packets, *self._pic_packets] if self._gop_ok else ():
+        cached = [*self._gop_packets, *self._pic_packets] if self._gop_ok else []
+        for packet in cached:
             if not self._call_packet(sink, "video", packet):
                 return Subscription(lambda: None)
         # Copy-on-write: a feed loop iterating the old list is never disturbed.
