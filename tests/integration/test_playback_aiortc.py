@@ -35,7 +35,10 @@ async def test_whep_plays_call_stream(
         offer = await viewer.offer()
         t0 = time.monotonic()
         status, headers, body = await asyncio.to_thread(
-            http, "POST", f"{server.base}/whep/{name}", offer.encode(),
+            http,
+            "POST",
+            f"{server.base}/whep/{name}",
+            offer.encode(),
             {"Content-Type": "application/sdp"},
         )
         assert status == 201, body
@@ -70,7 +73,10 @@ async def test_whep_plays_call_stream(
     try:
         offer = await other.offer()
         status, _, _ = await asyncio.to_thread(
-            http, "POST", f"{server.base}/whep/nosuchstream", offer.encode(),
+            http,
+            "POST",
+            f"{server.base}/whep/nosuchstream",
+            offer.encode(),
             {"Content-Type": "application/sdp"},
         )
         assert status == 404
@@ -89,8 +95,10 @@ async def test_ws_protocol_plays_call_stream_until_hangup(
     viewer = Viewer()
     try:
         await client.connect()
-        client.send("connection", {"appKey": "defaultApp", "mediaProviders": ["WebRTC"],
-                                   "clientVersion": "2.0"})
+        client.send(
+            "connection",
+            {"appKey": "defaultApp", "mediaProviders": ["WebRTC"], "clientVersion": "2.0"},
+        )
         user = await client.recv("getUserData")
         assert user["data"][0]["status"] == "ESTABLISHED"
         # availableStream answers with strings.
@@ -101,8 +109,16 @@ async def test_ws_protocol_plays_call_stream_until_hangup(
         avail = await client.recv("availableStream")
         assert avail["data"][0]["status"] == "false"
         # Unknown stream: FAILED "Stream not found" at once.
-        client.send("playStream", {"mediaSessionId": "bad1", "name": "nosuch", "sdp": "v=0\r\n",
-                                   "mediaProvider": "WebRTC", "published": False})
+        client.send(
+            "playStream",
+            {
+                "mediaSessionId": "bad1",
+                "name": "nosuch",
+                "sdp": "v=0\r\n",
+                "mediaProvider": "WebRTC",
+                "published": False,
+            },
+        )
         failed = await client.recv("notifyStreamStatusEvent")
         assert failed["data"][0]["status"] == "FAILED"
         assert failed["data"][0]["info"] == "Stream not found"
@@ -110,11 +126,22 @@ async def test_ws_protocol_plays_call_stream_until_hangup(
         msid = str(uuid.uuid1())
         offer = await viewer.offer()
         t0 = time.monotonic()
-        client.send("playStream", {
-            "mediaSessionId": msid, "name": name, "published": False, "hasVideo": True,
-            "hasAudio": True, "status": "PENDING", "record": False, "width": 0, "height": 0,
-            "mediaProvider": "WebRTC", "sdp": offer,
-        })
+        client.send(
+            "playStream",
+            {
+                "mediaSessionId": msid,
+                "name": name,
+                "published": False,
+                "hasVideo": True,
+                "hasAudio": True,
+                "status": "PENDING",
+                "record": False,
+                "width": 0,
+                "height": 0,
+                "mediaProvider": "WebRTC",
+                "sdp": offer,
+            },
+        )
         remote = await client.recv("setRemoteSDP")
         assert remote["data"][0] == msid
         await viewer.answer(remote["data"][1])
@@ -158,15 +185,23 @@ async def test_ws_stop_stream_gives_stopped(
         client.send("connection", {"appKey": "defaultApp"})
         await client.recv("getUserData")
         msid = str(uuid.uuid1())
-        client.send("playStream", {"mediaSessionId": msid, "name": name,
-                                   "mediaProvider": "WebRTC", "sdp": await viewer.offer()})
+        client.send(
+            "playStream",
+            {
+                "mediaSessionId": msid,
+                "name": name,
+                "mediaProvider": "WebRTC",
+                "sdp": await viewer.offer(),
+            },
+        )
         await viewer.answer((await client.recv("setRemoteSDP"))["data"][1])
         await client.recv("notifyStreamStatusEvent")
         await viewer.wait(frames=5, audio_s=0.2)
         client.send("stopStream", {"mediaSessionId": msid, "name": name, "status": "PLAYING"})
         stopped = await client.recv("notifyStreamStatusEvent")
         assert (stopped["data"][0]["status"], stopped["data"][0]["info"]) == (
-            "STOPPED", "Stopped by user"
+            "STOPPED",
+            "Stopped by user",
         )
         entries = await asyncio.to_thread(stream_entries, server)
         assert viewers_of(entries, name) == []
