@@ -30,9 +30,9 @@ def start_call(server: WcsProcess, hooks: HookCollector, kamailio: Any, peer: An
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         for s in stream_entries(server):
-            if s["name"] == name and s["published"] and s["status"] == "PUBLISHING":
-                if s.get("hasVideo") and s.get("hasAudio"):
-                    return name
+            ready = s["published"] and s["status"] == "PUBLISHING"
+            if s["name"] == name and ready and s.get("hasVideo") and s.get("hasAudio"):
+                return name
         time.sleep(0.1)
     raise AssertionError(f"stream {name} not published: {stream_entries(server)}")
 
