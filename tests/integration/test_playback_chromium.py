@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import shutil
 import subprocess
 import threading
@@ -137,3 +138,82 @@ def test_websdk_player_page_plays_and_stops(
             break
         time.sleep(0.1)
     assert [e["status"] for e in entries if e["name"] == name] == ["PUBLISHING"]
+
+
+BUILTIN = Path(__file__).with_name("builtin_page.cjs")
+
+
+def test_builtin_page_starts_plays_and_hangs_up(
+    kamailio: Any,
+    callee: Any,
+    wcs: WcsFactory,
+    hooks: HookCollector,
+    chromium: Any,
+    npm_dir: Path,
+    tmp_path: Path,
+) -> None:
+    from tests.integration.test_calls_real_peers import call_body, new_id
+
+    peer = callee(tone_hz=1000)
+    server = wcs(rest_hooks=f"testApp={hooks.url}")
+    cid = new_id()
+    form = {
+        k: v
+        for k, v in call_body(kamailio, cid, peer.user).items()
+        if k
+        in (
+            "callId",
+            "callee",
+            "toStream",
+            "sipLogin",
+            "sipAuthenticationName",
+            "sipPassword",
+            "sipDomain",
+            "sipOutboundProxy",
+            "sipPort",
+            "appKey",
+        )
+    }
+    shot = tmp_path / "builtin-page.png"
+    node = shutil.which("node")
+    assert node, "node is not installed"
+    flags = [f for f in HEADLESS_FLAGS if f != "--headless"]
+    proc = subprocess.run(
+        [
+            node,
+            str(BUILTIN),
+            server.base + "/",
+            json.dumps(form),
+            str(tmp_path / "udd"),
+            chromium.path,
+            json.dumps(flags),
+            str(shot),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={
+            "NODE_PATH": str(npm_dir / "node_modules"),
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path),
+        },
+    )
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert lines, f"no result:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    result = json.loads(lines[-1][len("RESULT ") :])
+    print("built-in page:", json.dumps(result), "screenshot:", shot)
+    assert result["ok"], result
+    assert result["second"]["framesDecoded"] > result["first"]["framesDecoded"] > 0
+    assert result["second"]["totalSamplesReceived"] > result["first"]["totalSamplesReceived"]
+    assert (result["second"]["frameWidth"], result["second"]["frameHeight"]) == (352, 288)
+    assert "PLAYING" in result["streamsTable"]  # our viewer, listed as a PLAYING entry
+    assert shot.stat().st_size > 10000
+    # The hang-up reached the callee: the call ends and its stream and viewer are gone.
+    hooks.wait_status(cid, "FINISH")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and stream_entries(server):
+        time.sleep(0.1)
+    assert stream_entries(server) == []
+    keep = os.environ.get("WCS_TEST_SCREENSHOT")  # where to keep it for an issue note
+    if keep:
+        shutil.copy(shot, keep)
