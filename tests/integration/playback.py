@@ -63,6 +63,9 @@ class Viewer:
     audio: list[np.ndarray] = field(default_factory=list)
     audio_rate: int = 0
     first_frame_at: float | None = None
+    # (arrival time, RTP timestamp) of the first and the latest decoded video frame
+    first_pts: tuple[float, int] | None = None
+    last_pts: tuple[float, int] | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def offer(self) -> str:
@@ -88,8 +91,11 @@ class Viewer:
             if track.kind == "video":
                 self.video_frames += 1
                 self.sizes.add((frame.width, frame.height))
+                now = time.monotonic()
                 if self.first_frame_at is None:
-                    self.first_frame_at = time.monotonic()
+                    self.first_frame_at = now
+                    self.first_pts = (now, int(frame.pts or 0))
+                self.last_pts = (now, int(frame.pts or 0))
             else:
                 self.audio_rate = frame.sample_rate
                 samples = frame.to_ndarray()
@@ -118,6 +124,22 @@ class Viewer:
         raise AssertionError(
             f"viewer got {self.video_frames} frames, {self.audio_seconds():.2f} s audio"
         )
+
+    def media_ahead_s(self) -> float:
+        """How much more media time than wall time the viewer has decoded: about the span of
+        the cached GOP it started with (a viewer starting live would be near 0)."""
+        assert self.first_pts is not None and self.last_pts is not None
+        media = ((self.last_pts[1] - self.first_pts[1]) & 0xFFFFFFFF) / 90000
+        return media - (self.last_pts[0] - self.first_pts[0])
+
+    def vanish(self) -> None:
+        """Stop every packet, without a DTLS close_notify: a viewer whose network died."""
+        for transceiver in self.pc.getTransceivers():
+            dtls = transceiver.receiver.transport
+            connection = dtls.transport.iceGatherer._connection
+            for protocol in connection._protocols:
+                if protocol.transport is not None:
+                    protocol.transport.close()
 
     async def close(self) -> None:
         await self.pc.close()
