@@ -245,6 +245,15 @@ class Playback:
         self.viewers: dict[str, Viewer] = {}
         self.transcoders: dict[int, OpusTranscoder] = {}
         self.background: set[asyncio.Future[None]] = set()
+        # A viewer subscribes only once connected; this tells the others the stream ended.
+        hub.listeners.append(self._on_stream_changed)
+
+    def _on_stream_changed(self, stream: Stream) -> None:
+        if stream.status == "PUBLISHING":
+            return
+        for viewer in list(self.viewers.values()):
+            if viewer.stream is stream:
+                viewer.close_soon("STOPPED", STOPPED_BY_PUBLISHER)
 
     async def play(
         self,
@@ -303,6 +312,9 @@ class Playback:
         except OSError:
             await viewer.close("FAILED", events.ICE_ERROR)
             raise PlaybackError(events.ICE_ERROR, 503) from None
+        if stream.status != "PUBLISHING":  # ended while we were binding
+            await viewer.close("STOPPED", STOPPED_BY_PUBLISHER)
+            raise PlaybackError(STREAM_NOT_FOUND, 404)
         viewer.on_end = on_end
         viewer.mark_playing()
         log.info("viewer %s of %s: PLAYING (%s)", media_session_id, name, provider)
@@ -336,6 +348,8 @@ class Playback:
 
     async def close(self) -> None:
         """Shutdown: every viewer ends (its owner is told), every port is freed."""
+        if self._on_stream_changed in self.hub.listeners:
+            self.hub.listeners.remove(self._on_stream_changed)
         viewers = list(self.viewers.values())
         await asyncio.gather(
             *(v.close("STOPPED", STOPPED_BY_SHUTDOWN) for v in viewers), return_exceptions=True
