@@ -105,9 +105,11 @@ async def test_publisher_stop_reaches_the_session() -> None:
     await ws.next("getUserData")
     play(ws, "m1")
     await ws.next("notifyStreamStatusEvent")
+    assert list(playback.viewers) == ["m1"]  # not connected, so not yet a packet sink
     hub.unpublish("s1", "call ended")
     stopped = await ws.next("notifyStreamStatusEvent")
     assert stopped["data"][0]["info"] == "Stopped by publisher stop"
+    assert playback.viewers == {}
     ws.push("availableStream", {"mediaSessionId": "q", "name": "s1"})
     avail = await ws.next("availableStream")
     assert avail["data"][0]["status"] == "false"
