@@ -105,7 +105,7 @@ async def test_publisher_stop_ends_viewer() -> None:
         "s1", CHROME_OFFER, "m1", on_end=lambda s, i: ended.append((s, i))
     )
     sent: list[tuple[str, bytes]] = []
-    viewer.peer.send_rtp = lambda kind, pkt: sent.append((kind, pkt))  # type: ignore[method-assign]
+    viewer.peer.send_rtp = lambda kind, pkt: sent.append((kind, pkt))  # type: ignore[method-assign,assignment]
     stream = hub.get("s1")
     assert stream is not None
     stream.feed_rtp("audio", rtp(0, 1, 160), 160)
@@ -178,7 +178,7 @@ async def test_opus_only_browser_gets_one_shared_transcoder() -> None:
         v, answer = await playback.play("s1", offer, key)
         assert v.peer.needs_audio_transcode
         assert "opus/48000" in answer
-        v.peer.send_rtp = lambda kind, pkt, key=key: got[key].append(pkt)  # type: ignore[method-assign]
+        v.peer.send_rtp = lambda kind, pkt, key=key: got[key].append(pkt)  # type: ignore[method-assign,misc]
         v._on_peer_state(events.PeerStateChanged(events.CONNECTED))
         viewers.append(v)
     assert len(playback.transcoders) == 1
