@@ -40,6 +40,7 @@ STOPPED_BY_USER = "Stopped by user"
 STOPPED_BY_PUBLISHER = "Stopped by publisher stop"
 STOPPED_BY_SESSION = "Stopped by session disconnect"
 STOPPED_BY_SHUTDOWN = "Stopped by server shutdown"
+STOPPED_BY_REST = "Stopped by rest /terminate"
 FAILED_BY_ERROR = "Failed by error"
 
 # (status, info) once the viewer has ended; status is "STOPPED" or "FAILED".
@@ -146,6 +147,10 @@ class Viewer:
             "a" if self.stream.cached_keyframe is not None else "no",
             self.stream.keyframes,
         )
+
+    def terminate(self) -> None:
+        """/stream/terminate on this viewer's entry (WCS info string)."""
+        self.close_soon("STOPPED", STOPPED_BY_REST)
 
     def mark_playing(self) -> None:
         if self.status == "PENDING":

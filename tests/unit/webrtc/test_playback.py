@@ -262,3 +262,15 @@ async def test_whep_preflight_and_auth() -> None:
     assert ok.status == 201
     assert b"s3cret" not in ok.body
     await playback.close()
+
+
+async def test_terminate_from_rest_stops_the_viewer() -> None:
+    hub, playback = make()
+    ended: list[tuple[str, str]] = []
+    viewer, _ = await playback.play(
+        "s1", CHROME_OFFER, "m1", on_end=lambda s, i: ended.append((s, i))
+    )
+    viewer.terminate()
+    await asyncio.gather(*playback.background)
+    assert ended == [("STOPPED", "Stopped by rest /terminate")]
+    assert hub.entries == []
