@@ -274,3 +274,21 @@ async def test_terminate_from_rest_stops_the_viewer() -> None:
     await asyncio.gather(*playback.background)
     assert ended == [("STOPPED", "Stopped by rest /terminate")]
     assert hub.entries == []
+
+
+async def test_viewer_that_never_checks_fails_by_ice_timeout() -> None:
+    hub = StreamHub()
+    hub.publish("s1", call_id=None, app_key="a").set_tracks(dict(TRACKS))
+    playback = Playback(hub, certificate=CERT, bind_ip="127.0.0.1", ice_timeout=0.2)
+    done = asyncio.Event()
+    ended: list[tuple[str, str]] = []
+
+    def on_end(status: str, info: str) -> None:
+        ended.append((status, info))
+        done.set()
+
+    viewer, _ = await playback.play("s1", CHROME_OFFER, "m1", on_end=on_end)
+    await asyncio.wait_for(done.wait(), 5)
+    assert ended == [("FAILED", "Failed by ICE timeout")]
+    assert playback.viewers == {} and hub.entries == []
+    assert viewer.peer.state == events.FAILED
