@@ -68,13 +68,21 @@ class Viewer:
     last_pts: tuple[float, int] | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
-    async def offer(self) -> str:
+    async def offer(self, audio_codecs: list[str] | None = None) -> str:
+        """The offer; ``audio_codecs`` (e.g. ``["opus"]``) limits what the audio m-line offers."""
+
         @self.pc.on("track")
         def on_track(track: Any) -> None:
             self.tasks.append(asyncio.create_task(self._consume(track)))
 
         self.pc.addTransceiver("video", direction="recvonly")
-        self.pc.addTransceiver("audio", direction="recvonly")
+        audio = self.pc.addTransceiver("audio", direction="recvonly")
+        if audio_codecs is not None:
+            from aiortc import RTCRtpReceiver
+
+            caps = RTCRtpReceiver.getCapabilities("audio")
+            wanted = [c for c in caps.codecs if c.mimeType.split("/")[1].lower() in audio_codecs]
+            audio.setCodecPreferences(wanted)
         await self.pc.setLocalDescription(await self.pc.createOffer())
         # Like the WebSDK: no candidates in the offer, none trickled later.
         return strip_candidates(self.pc.localDescription.sdp)
