@@ -81,6 +81,7 @@ class Viewer:
             from aiortc import RTCRtpReceiver
 
             caps = RTCRtpReceiver.getCapabilities("audio")
+            assert caps is not None
             wanted = [c for c in caps.codecs if c.mimeType.split("/")[1].lower() in audio_codecs]
             audio.setCodecPreferences(wanted)
         await self.pc.setLocalDescription(await self.pc.createOffer())
