@@ -32,6 +32,11 @@ class Settings:
     public_ip: str = ""  # empty: the address of the interface that reaches the outside
     http_port: int = 8081
     ws_port: int = 8080
+    wss_port: int = 8443  # only listened on when tls_cert and tls_key are set
+    tls_cert: str = ""  # PEM certificate (chain) file for wss
+    tls_key: str = ""  # PEM private key file for wss
+    webrtc_ice_timeout: float = 30.0  # no ICE check from a viewer this long: FAILED
+    webrtc_consent_timeout: float = 30.0  # viewer silent this long (RFC 7675): FAILED, freed
     sip_port: int = 5060  # local SIP port, UDP and TCP
     media_port_from: int = 31001
     media_port_to: int = 32000
@@ -170,7 +175,8 @@ def load_settings(
 
 
 def _validate(s: Settings) -> None:
-    for name in ("http_port", "ws_port", "sip_port", "media_port_from", "media_port_to"):
+    ports = ("http_port", "ws_port", "wss_port", "sip_port", "media_port_from", "media_port_to")
+    for name in ports:
         port = getattr(s, name)
         if not 0 <= port <= 65535:
             raise ConfigError(f"setting {name!r}: {port} is not a port number")
@@ -181,6 +187,8 @@ def _validate(s: Settings) -> None:
         or (s.rest_auth.count(":") >= 2 and s.rest_auth.startswith("basic:"))
     ):
         raise ConfigError("setting 'rest_auth': use 'token:SECRET' or 'basic:USER:PASSWORD'")
+    if bool(s.tls_cert) != bool(s.tls_key):
+        raise ConfigError("settings 'tls_cert'/'tls_key': give both or neither")
     if s.generate_av not in ("none", "video", "audio", "all"):
         raise ConfigError("setting 'generate_av': one of none, video, audio, all")
     _validate_recording(s)

@@ -21,6 +21,8 @@ from wcs.sip.events import Event
 from wcs.sip.transport import SipTransport
 from wcs.sip.ua import SipTimers, UserAgent
 from wcs.streams import StreamHub
+from wcs.web import add_web_routes
+from wcs.webrtc.service import PlaybackService
 
 log = logging.getLogger("wcs")
 
@@ -65,6 +67,9 @@ class Server:
         add_call_routes(self.router, self.calls)
         add_stream_routes(self.router, self.streams)
         add_recorder_routes(self.router, self.recorders)
+        self.playback = PlaybackService(s, self.streams, self.public_ip)
+        self.playback.add_routes(self.router)
+        add_web_routes(self.router)
         self.router.add("GET", "/health", self._health, auth=False)
         self.http = HttpServer(
             self.router,
@@ -94,6 +99,7 @@ class Server:
     async def start(self) -> None:
         await self.sip.start()
         await self.http.start()
+        await self.playback.start()
         log.info(
             "wcs listening: http %s:%d, sip udp+tcp %s:%d, media %d-%d, public ip %s",
             self.settings.bind_ip,
@@ -108,6 +114,7 @@ class Server:
     async def stop(self) -> None:
         """Clean shutdown: every call gets its BYE/CANCEL, every registration is removed."""
         await self.http.close()
+        await self.playback.close()
         self.calls.shutdown()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + SHUTDOWN_GRACE_S
