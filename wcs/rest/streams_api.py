@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from wcs.rest.http import BadRequest, Params, Request, Response, Router, error, json_response
-from wcs.streams import Stream, StreamHub
+from wcs.streams import JsonEntry, Stream, StreamHub
 
 
 def _filters(p: Params) -> dict[str, Any]:
@@ -46,14 +46,13 @@ def _entry_matches(obj: dict[str, Any], f: dict[str, Any]) -> bool:
 
 
 def add_stream_routes(router: Router, hub: StreamHub) -> None:
-    def matching(f: dict[str, Any]) -> tuple[list[Stream], list[dict[str, Any]]]:
+    def matching(f: dict[str, Any]) -> tuple[list[Stream], list[JsonEntry]]:
         streams = hub.find(**f)
-        extras = [e.to_json() for e in hub.entries]
-        return streams, [e for e in extras if _entry_matches(e, f)]
+        return streams, [e for e in hub.entries if _entry_matches(e.to_json(), f)]
 
     async def find(req: Request) -> Response:
         streams, extras = matching(_filters(Params(req.json())))
-        found = [s.to_json() for s in streams] + extras
+        found = [s.to_json() for s in streams] + [e.to_json() for e in extras]
         if not found:
             return error(404, "Stream not found")
         return json_response(found)
@@ -65,9 +64,13 @@ def add_stream_routes(router: Router, hub: StreamHub) -> None:
         return json_response(found)
 
     async def terminate(req: Request) -> Response:
-        streams, _ = matching(_filters(Params(req.json())))
-        if not streams:
+        streams, entries = matching(_filters(Params(req.json())))
+        # Viewers (published:false entries) can be stopped one by one as well.
+        stoppable = [e for e in entries if callable(getattr(e, "terminate", None))]
+        if not streams and not stoppable:
             return error(404, "Stream not found")
+        for entry in stoppable:
+            entry.terminate()  # type: ignore[attr-defined]
         for stream in streams:
             hub.terminate(stream)
         return json_response("termination request received")
