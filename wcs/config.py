@@ -60,6 +60,7 @@ class Settings:
     jitter_buffer_latency_ms: int = 60
     publish_early_media: bool = False
     generate_av: str = "none"  # "none", "video", "audio", "all": fill missing tracks
+    rtp_send_silence: bool = True  # audio silence to the SIP peer every 20 ms (keeps the path)
     # RTMP republishing
     rtmp_flash_version: str = "FMLE/3.0 (compatible; wcs)"  # WCS rtmpFlashVersion
     rtmp_stream_prefix: str = "rtmp_"  # /push/startup publishes <prefix><streamName>

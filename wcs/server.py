@@ -10,13 +10,15 @@ import time
 from wcs.calls import CallManager
 from wcs.config import Settings, parse_hooks
 from wcs.hooks import HookPublisher
-from wcs.media_session import CallMediaFactory
+from wcs.media_session import CallMediaFactory, MediaConfig
 from wcs.rest.calls_api import add_call_routes
 from wcs.rest.http import HttpServer, Request, Response, Router, json_response
+from wcs.rest.streams_api import add_stream_routes
 from wcs.rtp.ports import PortAllocator
 from wcs.sip.events import Event
 from wcs.sip.transport import SipTransport
 from wcs.sip.ua import SipTimers, UserAgent
+from wcs.streams import StreamHub
 
 log = logging.getLogger("wcs")
 
@@ -44,10 +46,15 @@ class Server:
         )
         self.sip = SipTransport(self.ua, s.bind_ip, s.sip_port, self._on_sip_event)
         self.ports = PortAllocator(s.media_port_from, s.media_port_to, host=s.bind_ip)
-        self.media = CallMediaFactory(self.ports, self.public_ip)
+        self.streams = StreamHub(self.hooks)
+        self.media = CallMediaFactory(
+            self.ports, self.public_ip, self.streams, media_config(s)
+        )
         self.calls = CallManager(self.ua, self.sip.wake, self.hooks, self.media, clock=self.sip.now)
+        self.media.control = self.calls
         self.router = Router()
         add_call_routes(self.router, self.calls)
+        add_stream_routes(self.router, self.streams)
         self.router.add("GET", "/health", self._health, auth=False)
         self.http = HttpServer(
             self.router,
@@ -70,6 +77,7 @@ class Server:
                 "status": "ok",
                 "uptime": round(time.time() - self.started, 1),
                 "calls": len(self.calls.all()),
+                "streams": len(self.streams.all()),
             }
         )
 
@@ -99,6 +107,17 @@ class Server:
         await self.hooks.close()
         await self.sip.close()
         log.info("wcs stopped")
+
+
+def media_config(s: Settings) -> MediaConfig:
+    return MediaConfig(
+        init_packets=s.rtp_init_packets,
+        activity_timeout=s.rtp_activity_timeout,
+        jitter_latency=s.jitter_buffer_latency_ms / 1000 if s.jitter_buffer else None,
+        publish_early_media=s.publish_early_media,
+        generate_av=s.generate_av,
+        send_silence=s.rtp_send_silence,
+    )
 
 
 async def serve(settings: Settings) -> None:
