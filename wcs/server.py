@@ -13,7 +13,10 @@ from wcs.hooks import HookPublisher
 from wcs.media_session import CallMediaFactory, MediaConfig
 from wcs.rest.calls_api import add_call_routes
 from wcs.rest.http import HttpServer, Request, Response, Router, json_response
+from wcs.rest.push_api import add_push_routes
 from wcs.rest.streams_api import add_stream_routes
+from wcs.rtmp.push import PushManager
+from wcs.rtmp.reconnect import ReconnectPolicy
 from wcs.rtp.ports import PortAllocator
 from wcs.sip.events import Event
 from wcs.sip.transport import SipTransport
@@ -52,9 +55,19 @@ class Server:
         )
         self.calls = CallManager(self.ua, self.sip.wake, self.hooks, self.media, clock=self.sip.now)
         self.media.control = self.calls
+        self.pushes = PushManager(
+            self.streams,
+            policy=ReconnectPolicy(s.push_reconnect_attempts, s.push_reconnect_backoff),
+            flash_version=s.rtmp_flash_version,
+            prefix=s.rtmp_stream_prefix,
+            g711_passthrough=s.rtmp_g711_passthrough,
+            hooks=self.hooks,
+            call_lookup=self._call_rtmp,
+        )
         self.router = Router()
         add_call_routes(self.router, self.calls)
         add_stream_routes(self.router, self.streams)
+        add_push_routes(self.router, self.pushes)
         self.router.add("GET", "/health", self._health, auth=False)
         self.http = HttpServer(
             self.router,
@@ -67,6 +80,13 @@ class Server:
             cors_origin=s.cors_allow_origin,
         )
         self.started = time.time()
+
+    def _call_rtmp(self, call_id: str) -> tuple[str, str | None] | None:
+        """Direct SIP-as-RTMP: where a call's stream goes (its rtmpUrl and rtmpStream)."""
+        call = self.calls.get(call_id)
+        if call is None or not call.request.rtmp_url:
+            return None
+        return call.request.rtmp_url, call.request.rtmp_stream
 
     def _on_sip_event(self, event: Event) -> None:
         self.calls.on_sip_event(event)
@@ -99,6 +119,7 @@ class Server:
         """Clean shutdown: every call gets its BYE/CANCEL, every registration is removed."""
         await self.http.close()
         self.calls.shutdown()
+        await self.pushes.close()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + SHUTDOWN_GRACE_S
         while self.ua.active() and loop.time() < deadline:
