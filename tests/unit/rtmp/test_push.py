@@ -72,7 +72,7 @@ async def test_push_before_the_stream_then_publishing_then_source_end() -> None:
         feed(stream)
         await until(lambda: any(x.type_id == m.VIDEO for x in server.received))
         await until(lambda: any(x.type_id == m.AUDIO for x in server.received))
-        publish = [c for c in server.commands() if c[0] == "publish"][0]
+        publish = next(c for c in server.commands() if c[0] == "publish")
         assert publish[3] == "rtmp_call1"
         assert job.width == 352 and job.height == 288
         hub.unpublish("call1", "Stopped by publisher stop")
