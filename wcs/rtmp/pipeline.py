@@ -10,6 +10,12 @@ Audio decisions: G.711 goes to AAC (or passes through as FLV sound format 7/8 wh
 and its timing stay (a target that lost audio would stall players). Other codecs
 (telephone-event, unknown) are ignored.
 
+Start: with both tracks, the push starts at the first keyframe and audio before it is
+dropped; video from the keyframe on is held until the first audio, then sent interleaved
+with AAC silence from the keyframe up to that audio (a late joiner gets the stream's GOP
+since the last keyframe at once, seconds older than the live audio). So the tracks start
+together. Either track waits at most 3 s (media time) for the other.
+
 Everything here may run in a worker thread (:mod:`wcs.rtmp.worker`): AAC encoding costs
 ~0.2 ms per 20 ms frame of real speech, too much to do on the event loop for many pushes.
 """
@@ -25,6 +31,9 @@ from .g711 import alaw_to_s16le, ulaw_to_s16le
 from .muxer import AudioMode, FlvTag, PushMuxer
 
 OPUS_RATE = 48000
+VIDEO_WAIT_MS = 3000  # audio waits this long (in media time) for the first keyframe
+AUDIO_WAIT_MS = 3000  # video from a keyframe on is held this long for the first audio
+_NAL_IDR = 5
 _G711_SILENCE = {"PCMU": 0xFF, "PCMA": 0xD5}
 
 
@@ -75,6 +84,11 @@ class PushPipeline:
         self.muxer = PushMuxer(video=video, audio=self._mode, framerate=framerate)
         self._opus: OpusDecoder | None = None
         self.ignored_audio = 0
+        self.audio_before_video = 0
+        self._first_audio: int | None = None
+        self._held: list[tuple[int, list[bytes]]] = []
+        self._audio_started = False
+        self.lead_silence_ms = 0
 
     @property
     def audio_mode(self) -> AudioMode:
@@ -89,12 +103,68 @@ class PushPipeline:
         return self.muxer.width, self.muxer.height
 
     def video(self, pts_ms: float, nals: list[bytes]) -> list[FlvTag]:
-        return self.muxer.video(round(pts_ms), nals)
+        ts = round(pts_ms)
+        if self._audio_started or not self.audio_enabled:
+            return self.muxer.video(ts, nals)
+        # Audio has not started: hold the video from its first keyframe on, so the push can
+        # start both tracks together when the first audio comes.
+        # (The hub's keyframes carry their SPS/PPS, so holding starts at an IDR.)
+        if not self._held and not any(n and n[0] & 0x1F == _NAL_IDR for n in nals):
+            self.muxer.dropped_before_keyframe += 1
+            return []
+        self._held.append((ts, nals))
+        if ts - self._held[0][0] > AUDIO_WAIT_MS:  # no audio after all: video goes alone
+            self._audio_started = True
+            return self._release(None, "", 0)
+        return []
 
     def audio(self, pts_ms: float, codec: str, payload: bytes) -> list[FlvTag]:
         if not self.audio_enabled or not payload:
             return []
         ts = round(pts_ms)
+        if self._first_audio is None:
+            self._first_audio = ts
+        out: list[FlvTag] = []
+        if not self._audio_started and self.video_enabled:
+            if not self._held:
+                # No keyframe yet: the push starts at the first one, so this audio is
+                # dropped (for at most VIDEO_WAIT_MS: without video, audio goes alone).
+                if ts - self._first_audio < VIDEO_WAIT_MS:
+                    self.audio_before_video += 1
+                    return []
+                self._audio_started = True
+            else:
+                self._audio_started = True
+                out = self._release(ts, codec, ts)
+        return out + self._convert(ts, codec, payload)
+
+    def _release(self, audio_ts: int | None, codec: str, until: int) -> list[FlvTag]:
+        """The held video, interleaved with 20 ms silence blocks from the first held frame
+        up to ``until`` (the first audio's pts; none when ``audio_ts`` is None)."""
+        held, self._held = self._held, []
+        out: list[FlvTag] = []
+        t = held[0][0] if held else until
+        for ts, nals in held:
+            while audio_ts is not None and t + 20 <= min(ts, until):
+                out += self._silence(t, codec)
+                t += 20
+            out += self.muxer.video(ts, nals)
+        while audio_ts is not None and t + 20 <= until:
+            out += self._silence(t, codec)
+            t += 20
+        return out
+
+    def _silence(self, ts: int, codec: str) -> list[FlvTag]:
+        self.lead_silence_ms += 20
+        if self._mode == "g711" and codec in _G711_SILENCE:
+            return self.muxer.audio_g711(ts, bytes([_G711_SILENCE[codec]]) * 160, codec == "PCMA")
+        if codec.lower() == "opus":
+            return self.muxer.audio_pcm(ts, bytes(2 * 960), OPUS_RATE) if self._mode == "aac" \
+                else []
+        return self.muxer.audio_pcm(ts, bytes(2 * 160), 8000)
+
+    def _convert(self, ts: int, codec: str, payload: bytes) -> list[FlvTag]:
+        """One audio payload → tags."""
         if codec in _G711_SILENCE:
             alaw = codec == "PCMA"
             if self._mode == "g711":
@@ -124,5 +194,7 @@ class PushPipeline:
         return {
             "droppedBeforeKeyframe": self.muxer.dropped_before_keyframe,
             "ignoredAudio": self.ignored_audio,
+            "audioBeforeVideo": self.audio_before_video,
+            "leadSilenceMs": self.lead_silence_ms,
             "opusErrors": self._opus.errors if self._opus else 0,
         }

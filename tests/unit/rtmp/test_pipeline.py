@@ -219,3 +219,55 @@ def test_reconnect_policy() -> None:
     policy = ReconnectPolicy(4, 2.0, max_delay=10.0)
     assert [policy.delay(n) for n in range(0, 6)] == [None, 2.0, 4.0, 8.0, 10.0, None]
     assert ReconnectPolicy(1, -1.0).delay(1) == 0.0
+
+
+def first_media(tags: list[FlvTag], kind: str) -> int:
+    return next(t.timestamp_ms for t in tags if t.kind == kind and not t.config)
+
+
+def test_audio_before_the_first_keyframe_is_dropped_so_tracks_start_together() -> None:
+    pipe = PushPipeline(True, "PCMU")
+    frames = tone_ulaw_frames(2.0)
+    tags: list[FlvTag] = []
+    for i in range(10):  # 200 ms of audio before any video
+        tags += pipe.audio(800.0 + 20 * i, "PCMU", frames[i])
+    aus = trace_access_units()  # first keyframe at 1000 ms
+    events = [(float(ts), "v", nals) for ts, nals in aus]
+    events += [(1000.0 + 20 * i, "a", frames[10 + i]) for i in range(60)]
+    for ts, kind, payload in sorted(events, key=lambda e: e[0]):
+        if kind == "v":
+            tags += pipe.video(ts, payload)  # type: ignore[arg-type]
+        else:
+            tags += pipe.audio(ts, "PCMU", payload)  # type: ignore[arg-type]
+    tags += pipe.flush()
+    assert pipe.stats()["audioBeforeVideo"] == 10
+    assert abs(first_media(tags, "audio") - first_media(tags, "video")) <= 30
+
+
+def test_late_audio_after_a_cached_gop_is_led_by_silence() -> None:
+    pipe = PushPipeline(True, "PCMU")
+    tags: list[FlvTag] = []
+    for ts, nals in trace_access_units()[:30]:  # 2 s of GOP handed over at once
+        tags += pipe.video(float(ts), nals)
+    assert tags == []  # held for the audio
+    frames = tone_ulaw_frames(1.0)
+    for i, payload in enumerate(frames):  # live audio from 3000 ms on
+        tags += pipe.audio(3000.0 + 20 * i, "PCMU", payload)
+    tags += pipe.flush()
+    assert abs(first_media(tags, "audio") - first_media(tags, "video")) <= 30
+    assert pipe.stats()["leadSilenceMs"] == 2000
+    audio = [t for t in tags if t.kind == "audio" and not t.config]
+    assert audio[-1].timestamp_ms - audio[0].timestamp_ms >= 2900  # silence + 1 s of tone
+    stamps = [t.timestamp_ms for t in tags]
+    assert stamps == sorted(stamps)
+
+
+def test_audio_goes_through_when_video_never_comes() -> None:
+    pipe = PushPipeline(True, "PCMU")
+    tags: list[FlvTag] = []
+    for i, payload in enumerate(tone_ulaw_frames(5.0)):
+        tags += pipe.audio(20.0 * i, "PCMU", payload)
+    tags += pipe.flush()
+    audio = [t for t in tags if t.kind == "audio" and not t.config]
+    assert audio and audio[0].timestamp_ms == 0  # from the 3 s mark, re-based to 0
+    assert 2000 - 50 <= audio[-1].timestamp_ms - audio[0].timestamp_ms <= 2000 + 50

@@ -96,6 +96,10 @@ async def test_first_video_is_a_keyframe_from_the_stream_cache() -> None:
     async with FakeRtmpServer() as server:
         job = manager.startup(PushRequest("s", f"rtmp://127.0.0.1:{server.port}/live"))
         await until(lambda: job.status is PushStatus.PUBLISHING)
+        last = float(aus[9][0])
+        for k in range(20):  # live audio: the held GOP goes out with silence before it
+            t = last + 20 * k
+            stream.feed_audio(AudioFrame("PCMU", int(t) * 8, 8000, b"\x7f" * 160, 160), t)
         await until(lambda: sum(x.type_id == m.VIDEO for x in server.received) >= 3)
         video = [x.payload for x in server.received if x.type_id == m.VIDEO]
         assert video[0][:2] == b"\x17\x00"  # sequence header
