@@ -94,14 +94,16 @@ def test_push_of_an_av_call_decodes_whole_and_stays_in_sync(
                 {"streamName": name, "rtmpUrl": "http://x/live"}):
         status, body = server.rest("push/startup", bad)
         assert status == 400 and body["field"] == "rtmpUrl", body
+    # A player that waits from the start: it sees the push's first tags.
+    url = nginx_rtmp.url(f"rtmp_{name}")
+    puller = Puller(url)
+    time.sleep(0.5)
 
     t_call = time.monotonic()
     status, _ = server.rest("call/startup", call_body(kamailio, cid, peer.user, toStream=name))
     assert status == 200
     hooks.wait_status(cid, "ESTABLISHED")
     wait_push(hooks, msid, "PUBLISHING")
-    url = nginx_rtmp.url(f"rtmp_{name}")
-    puller = Puller(url)
     streams = by_type(ffprobe(url))
     status, found = server.rest("push/find", {"streamName": f"rtmp_{name}"})
     assert status == 200 and [f["mediaSessionId"] for f in found] == [msid]
@@ -132,7 +134,8 @@ def test_push_of_an_av_call_decodes_whole_and_stays_in_sync(
     v_span, a_span = v_last - v_first, a_last - a_first
     a_decoded = pulled.audio_samples / pulled.audio_rate
     print(f"\npush A/V figures: pulled {pulled.wall_seconds:.1f} s wall ({pulled.ended_by}); "
-          f"video {pulled.video_frames} frames over {v_span:.3f} s, audio {pulled.audio_frames} frames over {a_span:.3f} s "
+          f"video {pulled.video_frames} frames over {v_span:.3f} s, "
+          f"audio {pulled.audio_frames} frames over {a_span:.3f} s "
           f"({a_decoded:.3f} s of samples); start offset a-v {1000 * (a_first - v_first):+.0f} "
           f"ms, end offset a-v {1000 * (a_last - v_last):+.0f} ms")
     assert pulled.video_frames >= 12 * (CALL_SECONDS - 15)  # 15 fps source, pull joined late
