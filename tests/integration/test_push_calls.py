@@ -49,6 +49,33 @@ def by_type(streams: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {s["codec_type"]: s for s in streams}
 
 
+class Probe:
+    """ffprobe in a thread. nginx-rtmp starts a joining player's video at the next keyframe
+    (seen: a player joining a live stream gets video from the next IDR only), and a SIP
+    callee may send keyframes seconds apart: so the probe joins before the push publishes,
+    as the first viewer, and waits (nginx keeps it until the stream appears)."""
+
+    def __init__(self, url: str) -> None:
+        self.result: list[dict[str, Any]] | None = None
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(url,), daemon=True)
+        self._thread.start()
+
+    def _run(self, url: str) -> None:
+        try:
+            self.result = ffprobe(url, 40)
+        except BaseException as exc:  # reported by join()
+            self.error = exc
+
+    def join(self, timeout: float = 60) -> dict[str, dict[str, Any]]:
+        self._thread.join(timeout)
+        assert not self._thread.is_alive(), "ffprobe did not finish"
+        if self.error is not None:
+            raise self.error
+        assert self.result is not None
+        return by_type(self.result)
+
+
 class Puller:
     """A PyAV pull in a thread, started as soon as the push publishes."""
 
@@ -97,6 +124,7 @@ def test_push_of_an_av_call_decodes_whole_and_stays_in_sync(
     # A player that waits from the start: it sees the push's first tags.
     url = nginx_rtmp.url(f"rtmp_{name}")
     puller = Puller(url)
+    probe = Probe(url)
     time.sleep(0.5)
 
     t_call = time.monotonic()
@@ -104,7 +132,7 @@ def test_push_of_an_av_call_decodes_whole_and_stays_in_sync(
     assert status == 200
     hooks.wait_status(cid, "ESTABLISHED")
     wait_push(hooks, msid, "PUBLISHING")
-    streams = by_type(ffprobe(url))
+    streams = probe.join()
     status, found = server.rest("push/find", {"streamName": f"rtmp_{name}"})
     assert status == 200 and [f["mediaSessionId"] for f in found] == [msid]
     assert found[0]["status"] == "PUBLISHING"
@@ -158,13 +186,14 @@ def test_audio_only_call_gives_aac_and_with_the_generator_black_video(
         assert server.rest("call/startup", call_body(
             kamailio, cid, peer.user, toStream=name, hasVideo="false"))[0] == 200
         hooks.wait_status(cid, "ESTABLISHED")
+        url = nginx_rtmp.url(f"rtmp_{name}")
+        puller, probe = Puller(url), Probe(url)
+        time.sleep(0.5)
         status, job = server.rest("push/startup", {"streamName": name,
                                                    "rtmpUrl": base_url(nginx_rtmp)})
         assert status == 200
         wait_push(hooks, job["mediaSessionId"], "PUBLISHING")
-        url = nginx_rtmp.url(f"rtmp_{name}")
-        puller = Puller(url)
-        streams = by_type(ffprobe(url))
+        streams = probe.join()
         time.sleep(6)
         assert server.rest("push/terminate", {"mediaSessionId": job["mediaSessionId"]}) == (
             200, None)
@@ -193,6 +222,9 @@ def test_direct_sip_as_rtmp_via_call_startup(
     server = start(wcs, hooks)
     cid = new_id()
     published = f"direct_{cid}"
+    url = nginx_rtmp.url(published)
+    puller, probe = Puller(url), Probe(url)
+    time.sleep(0.5)
     body = call_body(kamailio, cid, peer.user, rtmpUrl=base_url(nginx_rtmp), rtmpStream=published)
     assert server.rest("call/startup", body)[0] == 200
     # A second call to the same rtmpUrl + rtmpStream: 409.
@@ -202,12 +234,11 @@ def test_direct_sip_as_rtmp_via_call_startup(
     hooks.wait_status(cid, "ESTABLISHED")
     msid = stream_push_msid(hooks, published)
     wait_push(hooks, msid, "PUBLISHING")
-    url = nginx_rtmp.url(published)
-    puller = Puller(url)
-    streams = by_type(ffprobe(url))
-    time.sleep(5)
+    streams = probe.join()
+    time.sleep(3)
     status, found = server.rest("push/find", {"streamName": published})
     assert status == 200 and found[0]["callId"] == cid
+    assert found[0]["mediaStats"]["sentVideo"] > 0 and found[0]["mediaStats"]["sentAudio"] > 0
     assert server.rest("call/terminate", {"callId": cid}) == (200, None)
     wait_push(hooks, msid, "STOPPED")
     pulled = puller.join(30)
@@ -229,12 +260,14 @@ def test_nginx_stopped_mid_push_fails_the_push_not_the_call_and_reconnect_resume
         assert server.rest("call/startup", call_body(kamailio, cid, peer.user,
                                                      toStream=name))[0] == 200
         hooks.wait_status(cid, "ESTABLISHED")
+        url = nginx.url(f"rtmp_{name}")
+        probe = Probe(url)
+        time.sleep(0.5)
         status, job = server.rest("push/startup", {"streamName": name,
                                                    "rtmpUrl": base_url(nginx)})
         msid = job["mediaSessionId"]
         wait_push(hooks, msid, "PUBLISHING")
-        url = nginx.url(f"rtmp_{name}")
-        assert by_type(ffprobe(url))["video"]["codec_name"] == "h264"
+        assert probe.join()["video"]["codec_name"] == "h264"
 
         before = len(push_events(hooks, msid))
         nginx.stop()
@@ -250,12 +283,21 @@ def test_nginx_stopped_mid_push_fails_the_push_not_the_call_and_reconnect_resume
         assert streams1[0]["packetsReceived"] > streams0[0]["packetsReceived"]
         # nginx back on the same port: the push publishes again.
         after_fail = len(push_events(hooks, msid))
+        _, before_restart = server.rest("push/find", {"streamName": f"rtmp_{name}"})
         nginx = restart_nginx(nginx)
         wait_push(hooks, msid, "PUBLISHING", after=after_fail, timeout=30)
-        streams = by_type(ffprobe(url))
-        assert streams["video"]["codec_name"] == "h264" and streams["audio"]["codec_name"] == "aac"
+        time.sleep(2)
+        # nginx's own view: our stream is published again, with both codecs parsed.
+        stat = nginx.stat_xml()
+        section = stat[stat.index(f"<name>rtmp_{name}</name>"):]
+        section = section[: section.index("</stream>")]
+        assert "<publishing/>" in section
+        assert "<codec>H264</codec>" in section and "<codec>AAC</codec>" in section
+        assert "<width>352</width>" in section
         status, found = server.rest("push/find", {"streamName": f"rtmp_{name}"})
         assert status == 200 and found[0]["reconnects"] >= 1
+        sent0, sent1 = before_restart[0]["mediaStats"], found[0]["mediaStats"]
+        assert sent1["sentVideo"] > sent0["sentVideo"] and sent1["sentAudio"] > sent0["sentAudio"]
         server.rest("call/terminate", {"callId": cid})
         wait_push(hooks, msid, "STOPPED")
     finally:

@@ -148,8 +148,10 @@ class _Attempt:
         if not self.live:
             return
         pub = self.publisher
+        counts = self.job.sent
         for tag in tags:
-            pub.send_tag(tag)
+            if pub.send_tag(tag) and not tag.config:
+                counts[tag.kind] = counts.get(tag.kind, 0) + 1
         if self.worker is not None:
             w, h = self.worker.pipeline.size
             if (w, h) != (self.job.width, self.job.height) and w:
@@ -174,6 +176,7 @@ class PushJob:
         self.created = time.time()
         self.failures = 0  # consecutive, reset by a successful publish
         self.reconnects = 0
+        self.sent: dict[str, int] = {}  # media tags sent, by kind, over all attempts
         self.app_key = "defaultApp"
         self._attempt: _Attempt | None = None
         self._stop_reason: str | None = None
@@ -231,8 +234,21 @@ class PushJob:
             "info": self.info,
             "callId": self.request.call_id,
             "reconnects": self.reconnects,
+            "mediaStats": self.stats(),
             "createDate": int(self.created * 1000),
         }
+
+    def stats(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"sentVideo": self.sent.get("video", 0),
+                               "sentAudio": self.sent.get("audio", 0)}
+        attempt = self._attempt
+        if attempt is not None and attempt.worker is not None:
+            w = attempt.worker
+            out.update(w.pipeline.stats())
+            out.update(queueDroppedVideo=w.drops.video, queueDroppedAudio=w.drops.audio,
+                       sendDroppedVideo=attempt.publisher.dropped.video_frames,
+                       sendDroppedAudio=attempt.publisher.dropped.audio_frames)
+        return out
 
     def event_json(self) -> dict[str, Any]:
         """The StreamStatusEvent hook body for this push."""
