@@ -232,13 +232,14 @@ def test_audio_before_the_first_keyframe_is_dropped_so_tracks_start_together() -
     for i in range(10):  # 200 ms of audio before any video
         tags += pipe.audio(800.0 + 20 * i, "PCMU", frames[i])
     aus = trace_access_units()  # first keyframe at 1000 ms
-    events = [(float(ts), "v", nals) for ts, nals in aus]
+    events: list[tuple[float, str, object]] = [(float(ts), "v", nals) for ts, nals in aus]
     events += [(1000.0 + 20 * i, "a", frames[10 + i]) for i in range(60)]
-    for ts, kind, payload in sorted(events, key=lambda e: e[0]):
-        if kind == "v":
-            tags += pipe.video(ts, payload)  # type: ignore[arg-type]
+    for ts, _kind, payload in sorted(events, key=lambda e: e[0]):
+        if isinstance(payload, list):
+            tags += pipe.video(ts, payload)
         else:
-            tags += pipe.audio(ts, "PCMU", payload)  # type: ignore[arg-type]
+            assert isinstance(payload, bytes)
+            tags += pipe.audio(ts, "PCMU", payload)
     tags += pipe.flush()
     assert pipe.stats()["audioBeforeVideo"] == 10
     assert abs(first_media(tags, "audio") - first_media(tags, "video")) <= 30
