@@ -302,3 +302,51 @@ def test_nginx_stopped_mid_push_fails_the_push_not_the_call_and_reconnect_resume
         wait_push(hooks, msid, "STOPPED")
     finally:
         nginx.stop()
+
+
+def test_opus_call_with_hold_and_resume_stays_one_clean_stream(
+    kamailio: Any, callee: Any, wcs: WcsFactory, hooks: HookCollector, nginx_rtmp: NginxRtmp
+) -> None:
+    """An Opus callee (decoded and re-encoded to AAC) that holds and resumes mid-push: the
+    push stays PUBLISHING, the pulled timestamps never go back, audio and video stay in
+    step, and everything decodes."""
+    peer = callee(media="av", audio_codecs="opus")
+    server = start(wcs, hooks)
+    cid = new_id()
+    name = f"o_{cid}"
+    url = nginx_rtmp.url(f"rtmp_{name}")
+    status, job = server.rest("push/startup", {"streamName": name,
+                                               "rtmpUrl": base_url(nginx_rtmp)})
+    msid = job["mediaSessionId"]
+    puller, probe = Puller(url), Probe(url)
+    time.sleep(0.5)
+    assert server.rest("call/startup", call_body(kamailio, cid, peer.user, toStream=name))[0] == 200
+    hooks.wait_status(cid, "ESTABLISHED")
+    wait_push(hooks, msid, "PUBLISHING")
+    streams = probe.join()
+    time.sleep(4)
+    peer.ctrl("hold")
+    hooks.wait_status(cid, "HOLD")
+    time.sleep(3)
+    peer.ctrl("resume")
+    deadline = time.monotonic() + 10
+    while hooks.statuses(cid)[-1] != "ESTABLISHED" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(4)
+    status, found = server.rest("push/find", {"streamName": f"rtmp_{name}"})
+    assert status == 200 and found[0]["status"] == "PUBLISHING"
+    assert found[0]["mediaStats"]["opusErrors"] == 0
+    server.rest("call/terminate", {"callId": cid})
+    wait_push(hooks, msid, "STOPPED")
+    pulled = puller.join(30)
+    assert [e["status"] for e in push_events(hooks, msid)].count("FAILED") == 0
+    assert streams["audio"]["codec_name"] == "aac" and streams["video"]["codec_name"] == "h264"
+    assert pulled.decode_errors == 0
+    assert pulled.video_pts == sorted(pulled.video_pts)
+    assert pulled.audio_pts == sorted(pulled.audio_pts)
+    v_first, a_first = pulled.first()
+    v_last, a_last = pulled.last()
+    print(f"\nopus+hold figures: video {pulled.video_frames} frames {v_first:.3f}-{v_last:.3f} s, "
+          f"audio {pulled.audio_frames} frames {a_first:.3f}-{a_last:.3f} s")
+    assert abs(a_first - v_first) < 0.100
+    assert abs(a_last - v_last) < 0.300
