@@ -268,6 +268,31 @@ def test_nginx_stopped_mid_push_fails_the_push_not_the_call_and_reconnect_resume
         msid = job["mediaSessionId"]
         wait_push(hooks, msid, "PUBLISHING")
         assert probe.join()["video"]["codec_name"] == "h264"
+        # The same published name at the same server again: refused by us (409).
+        status, body = server.rest("push/startup", {
+            "streamName": name, "rtmpUrl": f"{base_url(nginx)}/rtmp_{name}",
+            "rtmpTransponderFullUrl": True})
+        assert status == 409, body
+        # Refusals carry the server's reason: nginx-rtmp closes on an unknown application,
+        # and answers BadName to a second publisher of a name.
+        for rtmp_url, full, want in (
+            (f"rtmp://{nginx.host}:{nginx.port}/nosuchapp", False, "connect"),
+            (f"rtmp://localhost:{nginx.port}/live/rtmp_{name}", True,
+             "NetStream.Publish.BadName"),
+        ):
+            status, other = server.rest("push/startup", {
+                "streamName": name, "rtmpUrl": rtmp_url, "rtmpTransponderFullUrl": full})
+            assert status == 200, other
+            refused = wait_push(hooks, other["mediaSessionId"], "FAILED")
+            assert want in refused["info"], refused["info"]
+            # Reconnect is on here, so it would retry: terminated, it is forgotten.
+            assert server.rest("push/terminate", {"mediaSessionId": other["mediaSessionId"]})[
+                0] == 200
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and server.rest(
+                    "push/find", {"mediaSessionId": other["mediaSessionId"]})[0] != 404:
+                time.sleep(0.05)
+            assert server.rest("push/find", {"mediaSessionId": other["mediaSessionId"]})[0] == 404
 
         before = len(push_events(hooks, msid))
         nginx.stop()
