@@ -14,8 +14,11 @@ from wcs.media_session import CallMediaFactory, MediaConfig
 from wcs.record.manager import RecorderManager
 from wcs.rest.calls_api import add_call_routes
 from wcs.rest.http import HttpServer, Request, Response, Router, json_response
+from wcs.rest.push_api import add_push_routes
 from wcs.rest.recorder_api import add_recorder_routes
 from wcs.rest.streams_api import add_stream_routes
+from wcs.rtmp.push import PushManager
+from wcs.rtmp.reconnect import ReconnectPolicy
 from wcs.rtp.ports import PortAllocator
 from wcs.sip.events import Event
 from wcs.sip.transport import SipTransport
@@ -63,6 +66,16 @@ class Server:
             s.on_record_hook,
             auto=s.record_sip_streams,
         )
+        self.pushes = PushManager(
+            self.streams,
+            policy=ReconnectPolicy(s.push_reconnect_attempts, s.push_reconnect_backoff),
+            flash_version=s.rtmp_flash_version,
+            prefix=s.rtmp_stream_prefix,
+            g711_passthrough=s.rtmp_g711_passthrough,
+            hooks=self.hooks,
+            call_lookup=self._call_rtmp,
+            keyframe_interval=s.push_keyframe_interval,
+        )
         self.router = Router()
         add_call_routes(self.router, self.calls)
         add_stream_routes(self.router, self.streams)
@@ -70,6 +83,7 @@ class Server:
         self.playback = PlaybackService(s, self.streams, self.public_ip)
         self.playback.add_routes(self.router)
         add_web_routes(self.router)
+        add_push_routes(self.router, self.pushes)
         self.router.add("GET", "/health", self._health, auth=False)
         self.http = HttpServer(
             self.router,
@@ -82,6 +96,13 @@ class Server:
             cors_origin=s.cors_allow_origin,
         )
         self.started = time.time()
+
+    def _call_rtmp(self, call_id: str) -> tuple[str, str | None] | None:
+        """Direct SIP-as-RTMP: where a call's stream goes (its rtmpUrl and rtmpStream)."""
+        call = self.calls.get(call_id)
+        if call is None or not call.request.rtmp_url:
+            return None
+        return call.request.rtmp_url, call.request.rtmp_stream
 
     def _on_sip_event(self, event: Event) -> None:
         self.calls.on_sip_event(event)
@@ -116,6 +137,7 @@ class Server:
         await self.http.close()
         await self.playback.close()
         self.calls.shutdown()
+        await self.pushes.close()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + SHUTDOWN_GRACE_S
         while self.ua.active() and loop.time() < deadline:

@@ -144,7 +144,7 @@ def wcs(tmp_path: Path) -> Iterator[WcsFactory]:
     def start(**settings: Any) -> WcsProcess:
         http_port = free_port()
         sip_port = free_port()
-        media_from = free_port_range(200)
+        media_from = free_port_range(100)
         env = dict(os.environ)
         env.update(
             {
@@ -154,7 +154,7 @@ def wcs(tmp_path: Path) -> Iterator[WcsFactory]:
                 "WCS_WS_PORT": str(free_port()),
                 "WCS_SIP_PORT": str(sip_port),
                 "WCS_MEDIA_PORT_FROM": str(media_from),
-                "WCS_MEDIA_PORT_TO": str(media_from + 199),
+                "WCS_MEDIA_PORT_TO": str(media_from + 99),
                 "WCS_LOG_LEVEL": "DEBUG",
             }
         )

@@ -2,8 +2,9 @@
 
 Ports are picked at random below the kernel's ephemeral range, so the kernel never
 hands them to some other socket's automatic bind, and are checked by binding them on
-both UDP and TCP (SIP peers listen on both). A port handed out once in this process is
-never handed out again, so two peers started back to back cannot get the same one.
+both UDP and TCP (SIP peers listen on both). A port handed out is not handed out again
+for ``_HOLD_S`` seconds, so two peers started back to back cannot get the same one; after
+that it is free to be picked again (a long test session would otherwise run out of ports).
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from __future__ import annotations
 import random
 import socket
 import threading
+import time
 
 _LOW = 10000
 # Ports the shared test bed and common services use: never hand these out.
 _AVOID = (range(5060, 5100), range(20000, 20300), range(1935, 1936), range(8080, 8082))
-_given: set[int] = set()
+_HOLD_S = 120.0
+_given: dict[int, float] = {}  # port -> when it was handed out
 _lock = threading.Lock()
 
 
@@ -52,6 +55,9 @@ def free_port_range(count: int, host: str = "127.0.0.1", step: int = 1) -> int:
         raise RuntimeError("ephemeral port range leaves no room for test ports")
     rnd = random.SystemRandom()
     with _lock:
+        now = time.monotonic()
+        for port in [p for p, t in _given.items() if now - t > _HOLD_S]:
+            del _given[port]
         for _ in range(500):
             base = rnd.randrange(_LOW, high)
             base -= base % step
@@ -61,7 +67,7 @@ def free_port_range(count: int, host: str = "127.0.0.1", step: int = 1) -> int:
             if any(p in r for p in ports for r in _AVOID):
                 continue
             if all(_bindable(p, host) for p in ports):
-                _given.update(ports)
+                _given.update(dict.fromkeys(ports, now))
                 return base
     raise RuntimeError(f"no {count} consecutive free ports found on {host}")
 
