@@ -20,11 +20,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from wcs.media.g711 import alaw_decode, ulaw_decode
+from wcs.media.h264.sps import parse_sps
+
 from . import amf0, flv
 from .aac import AacEncoder, AacFrame
 from .errors import RtmpError
-from .g711 import alaw_to_s16le, ulaw_to_s16le
-from .sps import parse_sps
 
 TagKind = Literal["video", "audio", "data"]
 AudioMode = Literal["aac", "g711", "none"]
@@ -95,8 +96,11 @@ class PushMuxer:
         ts = self._clock.map("video", timestamp_ms)
         out: list[FlvTag] = []
         if keyframe and (self._sps, self._pps) != self._sent_config:
-            info = parse_sps(self._sps)
-            self.width, self.height = info.width, info.height
+            try:
+                info = parse_sps(self._sps)
+                self.width, self.height = info.width, info.height
+            except ValueError:  # an SPS we cannot read: the size stays unknown in metadata
+                pass
             out += self._metadata_once(ts)
             out.append(FlvTag("video", ts, flv.video_sequence_header(self._sps, self._pps),
                               keyframe=True, config=True))
@@ -115,7 +119,7 @@ class PushMuxer:
             ts = self._clock.map("audio", timestamp_ms)
             out = self._metadata_once(ts) if not self.video_enabled else []
             return self._order(out, FlvTag("audio", ts, flv.audio_g711(payload, alaw)))
-        pcm = alaw_to_s16le(payload) if alaw else ulaw_to_s16le(payload)
+        pcm = alaw_decode(payload) if alaw else ulaw_decode(payload)
         return self.audio_pcm(timestamp_ms, pcm, 8000)
 
     def audio_pcm(self, timestamp_ms: int, pcm_s16le: bytes, rate: int) -> list[FlvTag]:

@@ -27,7 +27,7 @@ from typing import Any
 
 import av
 
-from .g711 import alaw_to_s16le, ulaw_to_s16le
+from wcs.media.g711 import alaw_decode, ulaw_decode
 from .muxer import AudioMode, FlvTag, PushMuxer
 
 OPUS_RATE = 48000
@@ -171,7 +171,7 @@ class PushPipeline:
                 if self.muted:
                     payload = bytes([_G711_SILENCE[codec]]) * len(payload)
                 return self.muxer.audio_g711(ts, payload, alaw)
-            pcm = alaw_to_s16le(payload) if alaw else ulaw_to_s16le(payload)
+            pcm = alaw_decode(payload) if alaw else ulaw_decode(payload)
             return self.muxer.audio_pcm(ts, self._mute(pcm), 8000)
         if codec.lower() == "opus":
             if self._mode != "aac":

@@ -63,14 +63,12 @@ def test_sps_change_sends_a_new_sequence_header() -> None:
 
 def pcmu_tone(ms: int) -> bytes:
     # μ-law of a 440 Hz tone (encode by search: fine for a test).
-    from wcs.rtmp.g711 import _ULAW_TABLE
+    from wcs.media.g711 import ulaw_encode
 
-    lin = [struct.unpack("<h", t)[0] for t in _ULAW_TABLE]
-    out = bytearray()
-    for i in range(8 * ms):
-        v = int(8000 * math.sin(2 * math.pi * 440 * i / 8000))
-        out.append(min(range(256), key=lambda b: abs(lin[b] - v)))
-    return bytes(out)
+    pcm = b"".join(
+        struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / 8000))) for i in range(8 * ms)
+    )
+    return ulaw_encode(pcm)
 
 
 def test_g711_to_aac_and_interleaving() -> None:
