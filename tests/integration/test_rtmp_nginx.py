@@ -17,12 +17,12 @@ import av
 import pytest
 
 from tests.peers.rtmp import NginxRtmp, ffprobe
+from wcs.media.g711 import ulaw_decode as ulaw_to_s16le
 from wcs.pcap import read_pcap
 from wcs.rtmp import flv
 from wcs.rtmp.aac import AacEncoder
 from wcs.rtmp.client import RtmpPublisher, RtmpPublishError
 from wcs.rtmp.events import Failed
-from wcs.media.g711 import ulaw_decode as ulaw_to_s16le
 from wcs.rtmp.muxer import PushMuxer
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -28,6 +28,7 @@ from typing import Any
 import av
 
 from wcs.media.g711 import alaw_decode, ulaw_decode
+
 from .muxer import AudioMode, FlvTag, PushMuxer
 
 OPUS_RATE = 48000
