@@ -38,6 +38,10 @@ _TS = struct.Struct("@qq")
 CHECK_INTERVAL = 0.05
 KEEPALIVE_INTERVAL = 2.0
 RCVBUF = 1 << 20
+STABLE_MATCHES = 8
+STALE_NS = 300_000_000
+MAX_ATTEMPTS = 400  # e.g. a tone whose every payload is the same: give up
+AMBIGUOUS_NS = 2_000_000_000  # a payload seen twice within this is no key
 
 
 @dataclass(slots=True)
@@ -48,6 +52,11 @@ class TrackStats:
     first_seq: int = -1
     highest: int = -1  # extended sequence number
     latencies_ns: array[int] = field(default_factory=lambda: array("q"))
+    # Correlation (servers that drop our extension): source seq = seq - offset
+    offset: int | None = None
+    sent_ns: array[int] | None = None
+    agreed: int = 0  # matches in a row that gave the same offset
+    attempts: int = 0
 
     def expected(self) -> int:
         return 0 if self.first_seq < 0 else self.highest - self.first_seq + 1
@@ -56,11 +65,40 @@ class TrackStats:
         return max(self.expected() - self.packets, 0)
 
 
+class SendLog:
+    """What one feeder sent: send time per (kind, sequence) and the last seq of a payload.
+
+    For servers that strip RTP header extensions (Janus): a viewer in the same process
+    decrypts one packet, finds its payload here, and from then on maps every arriving
+    sequence number back to the source's, and so to the send time.
+    """
+
+    def __init__(self) -> None:
+        self.sent: dict[str, array[int]] = {k: array("q", bytes(8 * 65536)) for k in
+                                            ("audio", "video")}
+        self._payloads: dict[bytes, tuple[str, int, int]] = {}
+        self._ambiguous: set[bytes] = set()  # repeated within a loop (silence, ...)
+
+    def record(self, kind: str, seq: int, payload: bytes, now_ns: int) -> None:
+        self.sent[kind][seq] = now_ns
+        prev = self._payloads.get(payload)
+        if prev is not None and now_ns - prev[2] < AMBIGUOUS_NS:
+            self._ambiguous.add(payload)
+        self._payloads[payload] = (kind, seq, now_ns)
+
+    def find(self, payload: bytes) -> tuple[str, int] | None:
+        if payload in self._ambiguous:
+            return None
+        found = self._payloads.get(payload)
+        return None if found is None else (found[0], found[1])
+
+
 class LightViewer:
     """One receive-only peer on one UDP socket. Use ``offer()`` (WHEP) or ``answer(sdp)``."""
 
     def __init__(self, certificate: Certificate, *, verify_every: int = 50,
-                 keep_latency: bool = True) -> None:
+                 keep_latency: bool = True, correlator: SendLog | None = None) -> None:
+        self.correlator = correlator
         self.certificate = certificate
         self.ufrag = secrets.token_hex(4)
         self.pwd = secrets.token_hex(12)
@@ -154,7 +192,7 @@ class LightViewer:
         """Answer a server's offer (Janus): every m-line's first codec, receive only."""
         self.controlling = False
         offer = parse_offer(offer_sdp)
-        mids = []
+        mids: list[tuple[str, str, list[str]]] = []
         for m in offer.media:
             if not m.codecs or m.port == 0:
                 continue
@@ -269,7 +307,14 @@ class LightViewer:
             sent = read_stamp(data)
             if sent is None:
                 self.no_stamp += 1
-            elif anc:
+                if t.agreed < STABLE_MATCHES:
+                    t.attempts += 1
+                    if (self.correlator is not None and self._rx is not None
+                            and t.attempts < MAX_ATTEMPTS):
+                        self._correlate(t, data, seq)
+                elif t.sent_ns is not None and t.offset is not None:
+                    sent = t.sent_ns[(seq - t.offset) & 0xFFFF] or None
+            if sent is not None and anc:
                 sec, nsec = _TS.unpack_from(anc[0][2])
                 t.latencies_ns.append(sec * 1_000_000_000 + nsec - sent)
         self._n += 1
@@ -279,6 +324,31 @@ class LightViewer:
                 self.verified += 1
             except pylibsrtp.Error:
                 self.verify_failed += 1
+
+    def _correlate(self, t: TrackStats, data: bytes, seq: int) -> None:
+        """Learn the server's sequence offset from one decrypted payload (same process)."""
+        assert self._rx is not None and self.correlator is not None
+        try:
+            plain = self._rx.unprotect(data)
+        except pylibsrtp.Error:
+            self.verify_failed += 1
+            return
+        self.verified += 1
+        self._n = 2  # the periodic check must not unprotect this packet again (replay)
+        off = 12 + 4 * (plain[0] & 0x0F)
+        if plain[0] & 0x10:
+            off += 4 + 4 * int.from_bytes(plain[off + 2 : off + 4], "big")
+        found = self.correlator.find(plain[off:])
+        if found is not None:
+            # A server may first replay a buffered keyframe (Janus): only an offset that
+            # several live packets agree on counts.
+            kind, src_seq = found
+            if time.time_ns() - self.correlator.sent[kind][src_seq] > STALE_NS:
+                return  # a replayed (buffered) packet, not live
+            offset = (seq - src_seq) & 0xFFFF
+            t.agreed = t.agreed + 1 if offset == t.offset else 0
+            t.offset = offset
+            t.sent_ns = self.correlator.sent[kind]
 
     def _stun(self, data: bytes, addr: tuple[str, int]) -> None:
         try:
