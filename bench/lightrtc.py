@@ -48,6 +48,7 @@ AMBIGUOUS_NS = 2_000_000_000  # a payload seen twice within this is no key
 class TrackStats:
     """Receive figures of one SSRC."""
 
+    payload_type: int = -1
     packets: int = 0
     first_seq: int = -1
     highest: int = -1  # extended sequence number
@@ -295,7 +296,7 @@ class LightViewer:
         ssrc = int.from_bytes(data[8:12], "big")
         t = self.tracks.get(ssrc)
         if t is None:
-            t = self.tracks[ssrc] = TrackStats()
+            t = self.tracks[ssrc] = TrackStats(payload_type=data[1] & 0x7F)
             t.first_seq = t.highest = seq
         else:
             # extend against the highest: a 16-bit step either way
@@ -456,10 +457,11 @@ class LightViewer:
             "no_stamp": self.no_stamp,
         }
 
-    def latencies(self) -> list[int]:
+    def latencies(self, payload_type: int | None = None) -> list[int]:
         out: list[int] = []
         for t in self.tracks.values():
-            out.extend(t.latencies_ns)
+            if payload_type is None or t.payload_type == payload_type:
+                out.extend(t.latencies_ns)
         return out
 
     def reset_counters(self) -> None:

@@ -1,0 +1,93 @@
+"""Servers under test for the viewer figures: each takes plain RTP in and serves viewers.
+
+* ``RelayTarget``: ``bench.relay_proc`` (the product's ViewerPeer fan-out, WHEP), asyncio or
+  uvloop.
+* ``JanusTarget``: Janus's streaming plugin (tests/peers/janus.py).
+* ``WcsTarget``: the full wcs server: a SIP call from the callee farm feeds a stream, viewers
+  use its WHEP endpoint (needs the stream hub and WHEP playback).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench.lightrtc import SendLog
+from bench.viewer_farm import Farm, FarmViewer
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Target:
+    name = "?"
+    pid = 0
+    audio: tuple[str, int] | None = None  # where to send the feed
+    video: tuple[str, int] | None = None
+    send_log: SendLog | None = None  # set when the server strips our extension
+
+    async def add_viewer(self, farm: Farm) -> FarmViewer | None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        return {"target": self.name}
+
+
+class RelayTarget(Target):
+    def __init__(self, uvloop: bool = False, profile: str | None = None) -> None:
+        self.name = "wcs ViewerPeer relay" + (" (uvloop)" if uvloop else " (asyncio)")
+        argv = [sys.executable, "-m", "bench.relay_proc"]
+        if uvloop:
+            argv.append("--uvloop")
+        if profile:
+            argv += ["--profile", profile]
+        self.proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                                     start_new_session=True)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("relay_proc did not start")
+        info = json.loads(line)
+        self.pid = self.proc.pid
+        self.http = int(info["http"])
+        self.audio = ("127.0.0.1", int(info["audio"]))
+        self.video = ("127.0.0.1", int(info["video"]))
+        self.loop = info["loop"]
+
+    async def add_viewer(self, farm: Farm) -> FarmViewer | None:
+        return await farm.add_whep(f"http://127.0.0.1:{self.http}/whep/bench")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+class JanusTarget(Target):
+    def __init__(self, event_loops: int = 0) -> None:
+        from tests.peers.janus import start_janus
+
+        self.rundir = Path(tempfile.mkdtemp(prefix="wcs-bench-janus-"))
+        self.janus = start_janus(self.rundir, event_loops=event_loops)
+        self.name = "Janus 1.1 streaming" + (f" (event_loops={event_loops})"
+                                             if event_loops else "")
+        self.pid = self.janus.pid
+        self.audio = ("127.0.0.1", self.janus.audio_port)
+        self.video = ("127.0.0.1", self.janus.video_port)
+        self.send_log = SendLog()
+
+    async def add_viewer(self, farm: Farm) -> FarmViewer | None:
+        return await farm.add_janus(self.janus.url)
+
+    def stop(self) -> None:
+        self.janus.stop()
