@@ -384,10 +384,20 @@ class StreamHub:
         self._entries: list[JsonEntry] = []
         self.listeners: list[Callable[[Stream], None]] = []
 
-    def publish(self, name: str, *, call_id: str | None, app_key: str) -> Stream:
+    def publish(
+        self,
+        name: str,
+        *,
+        call_id: str | None,
+        app_key: str,
+        tracks: dict[str, TrackInfo] | None = None,
+    ) -> Stream:
+        """A new PUBLISHING stream (``tracks`` when known, so the status event carries them)."""
         if name in self._streams:
             raise StreamExists(f"stream {name!r} is already published")
         stream = Stream(name, call_id=call_id, app_key=app_key)
+        if tracks:
+            stream.tracks = dict(tracks)
         stream.hub = self
         self._streams[name] = stream
         log.info("stream %s: PUBLISHING (%s)", name, stream.media_session_id)

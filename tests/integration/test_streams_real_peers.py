@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 
 from tests.fixtures.ports import free_port, free_port_range
+from tests.integration.test_calls_real_peers import active_calls
 from wcs.calls import Call
 from wcs.config import Settings
 from wcs.media.audio import AudioFrame
@@ -337,6 +338,30 @@ async def test_symmetric_rtp_when_the_sdp_names_another_address(kamailio, callee
     assert isinstance(sent, int) and rx > 0.5 * sent
 
 
+class _ProxyPort(asyncio.DatagramProtocol):
+    """One port of the proxy: callee → server through ``relay``, server → callee as is."""
+
+    def __init__(self, proxy: LossyProxy, offset: int) -> None:
+        self.proxy = proxy
+        self.offset = offset
+        self.peer: tuple[str, int] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.t: asyncio.DatagramTransport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        ours = ("127.0.0.1", self.proxy.target_port + self.offset)
+        if addr == ours:  # from the server: back to the callee
+            if self.peer is not None:
+                self.t.sendto(data, self.peer)
+            return
+        self.peer = addr
+        if self.offset == 0:
+            self.proxy.relay(self.t, data, ours)
+        else:
+            self.t.sendto(data, ours)
+
+
 class LossyProxy:
     """A UDP relay for one RTP/RTCP port pair: the callee sends to it (our offer names it),
     it forwards to our real ports; it drops every ``drop_every``-th RTP packet and swaps every
@@ -357,30 +382,9 @@ class LossyProxy:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         for offset in (0, 1):
-            proxy = self
-
-            class Proto(asyncio.DatagramProtocol):
-                peer: tuple[str, int] | None = None
-
-                def connection_made(self, transport: asyncio.BaseTransport) -> None:
-                    self.t: asyncio.DatagramTransport = transport  # type: ignore[assignment]
-
-                def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-                    ours = ("127.0.0.1", proxy.target_port + self.offset)
-                    if addr == ours:  # from the server: back to the callee
-                        if self.peer is not None:
-                            self.t.sendto(data, self.peer)
-                        return
-                    self.peer = addr
-                    if self.offset == 0:
-                        proxy.relay(self.t, data, ours)
-                    else:
-                        self.t.sendto(data, ours)
-
-            proto = Proto()
-            proto.offset = offset  # type: ignore[attr-defined]
             transport, _ = await loop.create_datagram_endpoint(
-                lambda p=proto: p, local_addr=("127.0.0.1", self.port + offset)
+                lambda o=offset: _ProxyPort(self, o),  # type: ignore[misc]
+                local_addr=("127.0.0.1", self.port + offset),
             )
             self._transports.append(transport)
 
@@ -522,6 +526,12 @@ async def test_rtp_inactivity_fails_the_call_but_not_on_hold(kamailio, callee) -
             os.kill(peer.pid, signal.SIGCONT)
         assert info == "Failed by RTP activity"
         assert frames.ended == "Failed by RTP activity"
+        # The callee got a BYE for it (read once it runs again): its call is gone.
+        for _ in range(100):
+            if await asyncio.to_thread(active_calls, peer) == 0:
+                break
+            await asyncio.sleep(0.1)
+        assert await asyncio.to_thread(active_calls, peer) == 0
         assert r.server.streams.get(name) is None
         assert (await r.rest("stream/find", {"name": name}))[0] == 404
 
@@ -532,10 +542,42 @@ async def test_stream_terminate_hangs_up_the_call(kamailio, callee) -> None:
         cid, name = await r.call(kamailio, peer.user)
         await r.wait_status(cid, "ESTABLISHED")
         stream = await r.wait_stream(name)
-        status, body = await r.rest("stream/terminate", {"mediaSessionId": stream.media_session_id})
+        status, _body = await r.rest(
+            "stream/terminate", {"mediaSessionId": stream.media_session_id}
+        )
         assert status == 200
         info = await r.wait_status(cid, "FINISH")
         assert info == "Normal call clearing"
         assert r.server.streams.get(name) is None
 
 
+@pytest.mark.parametrize("publish_early", [False, True])
+async def test_early_media_publishes_only_when_asked(kamailio, callee, publish_early) -> None:
+    peer = callee(mode="early")
+    async with running(publish_early_media=publish_early) as r:
+        cid, name = await r.call(kamailio, peer.user)
+        await r.wait_status(cid, "SESSION_PROGRESS")
+        await collect(0.5)
+        # The media path runs either way (its sessions exist: init packets went out).
+        assert set(r.media[cid].sessions) == {"audio", "video"}
+        stream = r.server.streams.get(name)
+        assert (stream is not None) == publish_early
+        status, _ = await r.rest("stream/find", {"name": name})
+        assert status == (200 if publish_early else 404)
+        await r.rest("call/terminate", {"callId": cid})
+        await r.wait_status(cid, "FINISH")
+        assert r.server.streams.get(name) is None
+
+
+async def test_a_taken_stream_name_fails_the_second_call(kamailio, callee) -> None:
+    peer = callee(tone_hz=TONE_HZ)
+    async with running() as r:
+        cid, name = await r.call(kamailio, peer.user)
+        await r.wait_status(cid, "ESTABLISHED")
+        await r.wait_stream(name)
+        cid2, _ = await r.call(kamailio, peer.user, toStream=name)
+        info = await r.wait_status(cid2, "FAILED")
+        assert info is not None and "already published" in info
+        assert r.server.streams.get(name) is not None  # the first call's stream is untouched
+        await r.rest("call/terminate", {"callId": cid})
+        await r.wait_status(cid, "FINISH")

@@ -211,3 +211,18 @@ async def test_wait_tracks_wakes_a_viewer_that_came_first() -> None:
     await asyncio.sleep(0)
     s.set_tracks({"audio": TrackInfo("audio", "PCMU", 8000)})
     assert set(await waiter) == {"audio"}
+
+
+def test_the_publishing_event_carries_the_tracks() -> None:
+    hooks = Hooks()
+    hub = StreamHub(hooks)  # type: ignore[arg-type]
+    hub.publish(
+        "cam", call_id="c1", app_key="app", tracks={"audio": TrackInfo("audio", "PCMU", 8000)}
+    )
+    ((app, method, body),) = hooks.posted
+    assert (app, method, body["audioCodec"], body["hasVideo"]) == (
+        "app",
+        "StreamStatusEvent",
+        "PCMU",
+        False,
+    )

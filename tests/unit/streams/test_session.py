@@ -3,6 +3,9 @@ requests, init packets, silence and RTCP reports; all with an injected clock."""
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from wcs import sdp
 from wcs.media.audio import AudioFrame
 from wcs.media.generators import black_gop
@@ -10,7 +13,7 @@ from wcs.media.h264 import AccessUnit, H264Packetizer
 from wcs.rtp import rtcp
 from wcs.rtp.packet import RtpPacket
 from wcs.rtp.session import RtpSession
-from wcs.rtp.sr import seconds_to_ntp
+from wcs.rtp.sr import SenderClock, seconds_to_ntp
 
 PEER = ("10.0.0.1", 4000)
 PEER_RTCP = ("10.0.0.1", 4001)
@@ -23,6 +26,7 @@ class Target:
         self.aus: list[AccessUnit] = []
         self.frames: list[AudioFrame] = []
         self.rebased: list[str] = []
+        self.clocks: list[SenderClock] = []
 
     def on_rtp(self, kind: str, packet: bytes, timestamp: int) -> None:
         self.packets.append(packet)
@@ -35,6 +39,9 @@ class Target:
 
     def on_rebase(self, kind: str, timestamp: int, arrival: float) -> None:
         self.rebased.append(kind)
+
+    def on_sender_clock(self, kind: str, clock: SenderClock) -> None:
+        self.clocks.append(clock)
 
 
 def media(kind: str) -> sdp.NegotiatedMedia:
@@ -162,13 +169,14 @@ def test_ssrc_change_rebases_the_clock() -> None:
 
 
 def test_rtcp_reports_and_sender_report_intake() -> None:
-    s, _ = session("audio")
+    s, t = session("audio")
     s.start(0.0)
     for i in range(10):
         s.receive_rtp(RtpPacket(8, i, 160 * i, 77, b"\xd5" * 160).serialize(), PEER, 0.02 * i)
     sr = rtcp.SenderReport(77, seconds_to_ntp(1000.0), 1600, 10, 1600)
     s.receive_rtcp(sr.serialize(), PEER_RTCP, 0.3)
     assert s.stats.sources[77].wallclock(1600) == 1000.0
+    assert [c.wallclock(1600) for c in t.clocks] == [1000.0]  # handed on for lip sync
     s.rtcp_out.clear()
     s.handle_timer(0.6)
     report, sdes = rtcp.parse_compound(s.rtcp_out[0][0])
@@ -186,3 +194,17 @@ def test_no_init_packets_when_turned_off() -> None:
     s.start(0.0)
     assert s.rtp_out == []
     assert s.next_timer() == 0.5  # only the first RTCP report
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.lists(st.binary(max_size=80), max_size=30), kind=st.sampled_from(["audio", "video"]))
+def test_arbitrary_datagrams_never_raise(data: list[bytes], kind: str) -> None:
+    s, _ = session(kind, jitter_latency=0.01)
+    for i, d in enumerate(data):
+        # Valid-looking headers with the negotiated payload type reach the depacketizer too.
+        forged = b"\x80" + bytes([97 if kind == "video" else 8]) + d
+        s.receive_rtp(forged, PEER, i * 0.01)
+        s.receive_rtp(d, PEER, i * 0.01)
+        s.receive_rtcp(d, PEER_RTCP, i * 0.01)
+        s.receive_rtcp(b"\x80\xc8" + d, PEER_RTCP, i * 0.01)
+    s.handle_timer(10.0)
