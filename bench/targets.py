@@ -91,3 +91,61 @@ class JanusTarget(Target):
 
     def stop(self) -> None:
         self.janus.stop()
+
+
+class WcsTarget(Target):
+    """The full server: one SIP call from the callee farm publishes the stream."""
+
+    def __init__(self, uvloop: bool = False, **settings: Any) -> None:
+        from bench.wcs_proc import WcsServer
+
+        self.rundir = Path(tempfile.mkdtemp(prefix="wcs-bench-server-"))
+        self.server = WcsServer(self.rundir / "wcs.log", uvloop=uvloop, **settings)
+        self.name = "wcs server" + (" (uvloop)" if uvloop else " (asyncio)")
+        self.pid = self.server.pid
+        self.stream = ""
+        self.farm: Any = None
+
+    async def start_feed(self, feeder: Any) -> None:
+        from bench.callee_farm import CalleeFarm
+
+        self.farm = CalleeFarm(feeder)
+        port = await self.farm.start()
+        self.stream = await place_call(self.server, port, "bench1")
+
+    async def add_viewer(self, farm: Farm) -> FarmViewer | None:
+        return await farm.add_whep(f"{self.server.base}/whep/{self.stream}")
+
+    def stop(self) -> None:
+        if self.farm is not None:
+            self.farm.close()
+        self.server.stop()
+
+
+async def place_call(server: Any, farm_port: int, call_id: str, wait: bool = True) -> str:
+    """REST call/startup to the farm (direct, no registrar); the stream name once published."""
+    import asyncio
+
+    body = {
+        "callId": call_id,
+        "callee": f"sip:{call_id}@127.0.0.1:{farm_port}",
+        "toStream": call_id,
+        "hasAudio": "true",
+        "hasVideo": "true",
+        "sipLogin": "bench",
+        "sipDomain": "127.0.0.1",
+        "sipPort": str(farm_port),
+        "sipRegisterRequired": "false",
+    }
+    status, answer = await asyncio.to_thread(server.rest, "call/startup", body)
+    if status != 200:
+        raise RuntimeError(f"call/startup {status}: {answer}")
+    if not wait:
+        return call_id
+    for _ in range(200):
+        for s in await asyncio.to_thread(server.streams):
+            if s.get("name") == call_id and s.get("status") == "PUBLISHING" and s.get(
+                    "hasVideo") and s.get("hasAudio"):
+                return call_id
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"stream {call_id} not published")

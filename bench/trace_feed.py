@@ -113,6 +113,7 @@ class Destination:
     errors: int = 0
     active: bool = True
     log: SendLog | None = None  # record send times (servers that strip our extension)
+    video_sock: socket.socket | None = None  # symmetric RTP: video from its own port
 
 
 class Feeder:
@@ -191,8 +192,9 @@ class Feeder:
                     data = stamp(pack(0x80, b1, seq, ts, ssrc), p.payload, now_ns)
                     if d.log is not None:
                         d.log.record(kind, seq, p.payload, now_ns)
+                    sock = d.sock if kind == "audio" or d.video_sock is None else d.video_sock
                     try:
-                        d.sock.sendto(data, addr)
+                        sock.sendto(data, addr)
                         d.sent += 1
                     except OSError:
                         d.errors += 1

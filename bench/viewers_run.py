@@ -13,7 +13,7 @@ import socket
 from typing import Any
 
 from bench.procstat import Window, rss_bytes
-from bench.targets import Target
+from bench.targets import Target, WcsTarget
 from bench.trace_feed import Destination, Feeder, Trace, load_trace
 from bench.viewer_farm import Farm
 
@@ -29,8 +29,11 @@ async def measure(target: Target, viewers: int, seconds: float = 10.0, warmup: f
     feeder = Feeder(trace)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
-    feeder.add(Destination(sock, target.audio, target.video, log=target.send_log), 0.0)
     task = asyncio.create_task(feeder.run())
+    if isinstance(target, WcsTarget):
+        await target.start_feed(feeder)
+    else:
+        feeder.add(Destination(sock, target.audio, target.video, log=target.send_log), 0.0)
     farm = farm or Farm(correlator=target.send_log)
     try:
         await asyncio.sleep(warmup)
