@@ -6,6 +6,7 @@ import re
 import sys
 from collections import Counter
 
+_IDLE = ("EpollSelector.select", "select (selectors")
 _LOC = re.compile(r"\s*\([^)]*\)$")
 
 
@@ -20,8 +21,8 @@ def summarise(path: str, top: int = 15) -> tuple[list[tuple[str, float]], list[t
                 continue
             n = int(count)
             frames = [_LOC.sub("", fr) + _file(fr) for fr in stack.split(";") if fr]
-            if not frames:
-                continue
+            if not frames or frames[-1].startswith(_IDLE):
+                continue  # waiting in epoll: idle, not work
             total += n
             self_c[frames[-1]] += n
             for fr in set(frames):
