@@ -96,12 +96,15 @@ class JanusTarget(Target):
 class WcsTarget(Target):
     """The full server: one SIP call from the callee farm publishes the stream."""
 
-    def __init__(self, uvloop: bool = False, **settings: Any) -> None:
+    def __init__(self, uvloop: bool = False, patches: tuple[str, ...] = (),
+                 **settings: Any) -> None:
         from bench.wcs_proc import WcsServer
 
         self.rundir = Path(tempfile.mkdtemp(prefix="wcs-bench-server-"))
-        self.server = WcsServer(self.rundir / "wcs.log", uvloop=uvloop, **settings)
-        self.name = "wcs server" + (" (uvloop)" if uvloop else " (asyncio)")
+        self.server = WcsServer(self.rundir / "wcs.log", uvloop=uvloop, patches=patches,
+                                **settings)
+        self.name = "wcs server" + (" (uvloop)" if uvloop else " (asyncio)") + (
+            " + " + "+".join(patches) if patches else "")
         self.pid = self.server.pid
         self.stream = ""
         self.farm: Any = None

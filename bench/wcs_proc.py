@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 class WcsServer:
     def __init__(self, log: Path, media_ports: int = 2000, uvloop: bool = False,
-                 **settings: Any) -> None:
+                 patches: tuple[str, ...] = (), **settings: Any) -> None:
         self.http_port = free_port()
         self.sip_port = free_port()
         media_from = free_port_range(media_ports, step=2)
@@ -38,7 +38,12 @@ class WcsServer:
         for key, value in settings.items():
             env[f"WCS_{key.upper()}"] = str(value)
         self.env = {k: v for k, v in env.items() if k.startswith("WCS_")}
-        self.argv = [sys.executable, "-m", "bench.wcs_uvloop" if uvloop else "wcs", "serve"]
+        launcher = uvloop or patches
+        if uvloop:
+            env["BENCH_UVLOOP"] = "1"
+        if patches:
+            env["BENCH_PATCHES"] = ",".join(patches)
+        self.argv = [sys.executable, "-m", "bench.wcs_launch" if launcher else "wcs", "serve"]
         self.log = log
         with log.open("wb") as out:
             self.proc = subprocess.Popen(self.argv, cwd=ROOT, env=env, stdout=out,
