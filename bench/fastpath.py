@@ -45,7 +45,7 @@ def connected_send() -> None:
 
 
 def _fast_protect(session: pylibsrtp.Session) -> Any:
-    ctx = session._srtp[0]  # type: ignore[attr-defined]
+    ctx = session._srtp[0]
     buf = ffi.new("char[]", 1500 + 200)
     view = ffi.buffer(buf)
     length = ffi.new("int *")
@@ -121,15 +121,24 @@ def shared_history() -> None:
         if (src_seq + self._seq_off) & 0xFFFF != seq:
             return None  # overwritten, or offsets changed since (source restart)
         out_ts = (ts + self._ts_off) & 0xFFFFFFFF
-        return (_HDR.pack(packet[0], (packet[1] & 0x80) | self.payload_type, seq, out_ts,
-                          self.ssrc) + packet[12:])
+        data: bytes = _HDR.pack(packet[0], (packet[1] & 0x80) | self.payload_type, seq, out_ts,
+                                self.ssrc) + packet[12:]
+        return data
 
     cls.rewrite = rewrite  # type: ignore[method-assign]
     cls.history = history  # type: ignore[method-assign]
     _applied.append("shared_history")
 
 
-ALL = {"connected_send": connected_send, "direct_srtp": direct_srtp,
+def no_gc() -> None:
+    """Diagnostic only: no cyclic GC at all (tells whether GC pauses make the tail)."""
+    import gc
+
+    gc.disable()
+    _applied.append("no_gc")
+
+
+ALL = {"no_gc": no_gc, "connected_send": connected_send, "direct_srtp": direct_srtp,
        "shared_history": shared_history}
 
 

@@ -77,6 +77,7 @@ async def measure(target: Target, viewers: int, seconds: float = 10.0, warmup: f
         "steal_pct": round(win.steal_pct, 1),
         "rss_mb": round(rss1 / 2**20, 1),
         "rss_per_viewer_kb": round((rss1 - rss0) / 1024 / max(rep["viewers"], 1), 1),
+        "feeder_late_max_ms": round(feeder.late_max * 1000, 1),
     }
     if forwarded:
         per_pkt = (win.cpu - base_cpu) / forwarded
