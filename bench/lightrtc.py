@@ -306,6 +306,7 @@ class LightViewer:
             if delta < 0x8000:
                 t.highest += delta
         t.packets += 1
+        decrypted = False
         if self.keep_latency:
             sent = read_stamp(data)
             if sent is None:
@@ -314,14 +315,14 @@ class LightViewer:
                     t.attempts += 1
                     if (self.correlator is not None and self._rx is not None
                             and t.attempts < MAX_ATTEMPTS):
-                        self._correlate(t, data, seq)
+                        decrypted = self._correlate(t, data, seq)
                 elif t.sent_ns is not None and t.offset is not None:
                     sent = t.sent_ns[(seq - t.offset) & 0xFFFF] or None
             if sent is not None and anc:
                 sec, nsec = _TS.unpack_from(anc[0][2])
                 t.latencies_ns.append(sec * 1_000_000_000 + nsec - sent)
         self._n += 1
-        if self._rx is not None and self._n % self.verify_every == 1:
+        if not decrypted and self._rx is not None and self._n % self.verify_every == 0:
             try:
                 self._rx.unprotect(data)
                 self.verified += 1
@@ -355,16 +356,15 @@ class LightViewer:
                 self._stun(data, addr)
         self.swept += n
 
-    def _correlate(self, t: TrackStats, data: bytes, seq: int) -> None:
+    def _correlate(self, t: TrackStats, data: bytes, seq: int) -> bool:
         """Learn the server's sequence offset from one decrypted payload (same process)."""
         assert self._rx is not None and self.correlator is not None
         try:
             plain = self._rx.unprotect(data)
         except pylibsrtp.Error:
             self.verify_failed += 1
-            return
+            return True
         self.verified += 1
-        self._n = 2  # the periodic check must not unprotect this packet again (replay)
         off = 12 + 4 * (plain[0] & 0x0F)
         if plain[0] & 0x10:
             off += 4 + 4 * int.from_bytes(plain[off + 2 : off + 4], "big")
@@ -374,11 +374,12 @@ class LightViewer:
             # several live packets agree on counts.
             kind, src_seq = found
             if time.time_ns() - self.correlator.sent[kind][src_seq] > STALE_NS:
-                return  # a replayed (buffered) packet, not live
+                return True  # a replayed (buffered) packet, not live
             offset = (seq - src_seq) & 0xFFFF
             t.agreed = t.agreed + 1 if offset == t.offset else 0
             t.offset = offset
             t.sent_ns = self.correlator.sent[kind]
+        return True
 
     def _stun(self, data: bytes, addr: tuple[str, int]) -> None:
         try:

@@ -30,6 +30,7 @@ from bench.trace_feed import load_trace
 from bench.viewers_run import TARGET_STREAM_PPS, measure
 
 HERE = Path(__file__).resolve().parent
+PATCHES = ("connected_send", "direct_srtp", "shared_history")
 BEGIN = "<!-- issue-8 load figures: begin (written by python3 -m bench.run) -->"
 END = "<!-- issue-8 load figures: end -->"
 
@@ -127,6 +128,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         log(json.dumps(r))
     if spy and (tmp / "viewers.spy").exists():
         res["viewers_profile"] = table(str(tmp / "viewers.spy"))
+    # the proposed hot-path changes (bench/fastpath.py), same load: profile after
+    log(f"viewers: {nv} on one stream, wcs asyncio + {'+'.join(PATCHES)}")
+    r = await viewers_step(lambda: WcsTarget(patches=PATCHES), nv, secs,
+                           str(tmp / "viewers_after.spy") if spy else None)
+    res["viewers"].append(r)
+    log(json.dumps(r))
+    if spy and (tmp / "viewers_after.spy").exists():
+        res["viewers_profile_after"] = table(str(tmp / "viewers_after.spy"))
 
     # (3) latency at half load: enough viewers for ~50 % of one core of the wcs process
     base = next((v for v in res["viewers"] if v["target"].startswith("wcs server")
@@ -165,6 +174,10 @@ def summary(res: dict[str, Any]) -> dict[str, Any]:
         out["calls_per_core_uvloop"] = uv_calls[-1].get("calls_per_core_at_this_load")
     wcs = next((v for v in res["viewers"] if v["target"] == "wcs server (asyncio)"
                 and not v.get("half_load")), None)
+    after = next((v for v in res["viewers"] if "+" in v["target"]), None)
+    if after:
+        out["cpu_us_per_packet_patched"] = after.get("cpu_us_per_packet")
+        out["rss_per_viewer_kb_patched"] = after.get("rss_per_viewer_kb")
     wcs_uv = next((v for v in res["viewers"] if v["target"] == "wcs server (uvloop)"), None)
     janus = next((v for v in res["viewers"] if v["target"].startswith("Janus")), None)
     half = next((v for v in res["viewers"] if v.get("half_load")), None)
@@ -233,7 +246,11 @@ def markdown(res: dict[str, Any], argv: list[str]) -> str:
     L.append(_row(["(4) call setups per second through Kamailio",
                    f"**{s.get('setups_per_s')}**/s"]))
     L.append(_row(["(5) memory", f"**{s.get('rss_per_call_kb')} KB** RSS per call, "
-                   f"**{s.get('rss_per_viewer_kb')} KB** per viewer"]))
+                   f"**{s.get('rss_per_viewer_kb')} KB** per viewer "
+                   f"({s.get('rss_per_viewer_kb_patched')} KB with the shared NACK history)"]))
+    L.append(_row(["proposed hot-path changes (bench/fastpath.py)",
+                   f"{s.get('cpu_us_per_packet')} → {s.get('cpu_us_per_packet_patched')} µs "
+                   f"per forwarded packet"]))
     L.append(_row(["Janus, same run: CPU per forwarded packet",
                    f"Janus {s.get('janus_cpu_us_per_packet')} µs → wcs/Janus ratio "
                    f"**{s.get('cpu_per_packet_ratio_wcs_to_janus')}** (uvloop "
@@ -260,6 +277,9 @@ def markdown(res: dict[str, Any], argv: list[str]) -> str:
     if res.get("viewers_profile"):
         L += ["", "### Profile: wcs server forwarding to viewers (py-spy, idle excluded)", "",
               res["viewers_profile"]]
+    if res.get("viewers_profile_after"):
+        L += ["", "### Profile after the proposed changes (bench/fastpath.py), same load", "",
+              res["viewers_profile_after"]]
     if res.get("calls_profile"):
         L += ["", "### Profile: wcs server capturing calls (py-spy, idle excluded)", "",
               res["calls_profile"]]

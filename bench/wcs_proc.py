@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -13,17 +14,34 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.peers.ports import free_port, free_port_range
+from tests.peers.ports import _AVOID, _bindable, _ephemeral_low, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def media_range(count: int, host: str = "127.0.0.1") -> int:
+    """First port of ``count`` free consecutive ports (even). Unlike tests.peers.ports, a
+    range may be handed out again: benchmark servers run one after the other."""
+    rnd = random.SystemRandom()
+    high = _ephemeral_low() - count
+    for _ in range(200):
+        base = rnd.randrange(10000, high)
+        base -= base % 2
+        ports = range(base, base + count)
+        if any(p in r for r in _AVOID for p in (ports[0], ports[-1])) or any(
+                r.start in ports for r in _AVOID):
+            continue
+        if all(_bindable(p, host) for p in ports):
+            return base
+    raise RuntimeError(f"no {count} free consecutive ports on {host}")
+
+
 class WcsServer:
-    def __init__(self, log: Path, media_ports: int = 2000, uvloop: bool = False,
+    def __init__(self, log: Path, media_ports: int = 1200, uvloop: bool = False,
                  patches: tuple[str, ...] = (), **settings: Any) -> None:
         self.http_port = free_port()
         self.sip_port = free_port()
-        media_from = free_port_range(media_ports, step=2)
+        media_from = media_range(media_ports)
         env = dict(os.environ)
         env.update({
             "WCS_BIND_IP": "127.0.0.1",
