@@ -29,8 +29,9 @@ def summarise(path: str, top: int = 15) -> tuple[list[tuple[str, float]], list[t
                 incl[fr] += n
     if not total:
         return [], []
-    return ([(k, 100 * v / total) for k, v in self_c.most_common(top)],
-            [(k, 100 * v / total) for k, v in incl.most_common(top)])
+    # Inclusive: skip the frames every sample passes through (runpy, the event loop).
+    inclusive = [(k, 100 * v / total) for k, v in incl.most_common() if v < 0.9 * total]
+    return ([(k, 100 * v / total) for k, v in self_c.most_common(top)], inclusive[:top])
 
 
 def _file(frame: str) -> str:

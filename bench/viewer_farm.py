@@ -50,6 +50,7 @@ class Farm:
     # the server's work per packet is the same, the farm's is a plain recv.
     measured: int = 30
     _sweeper: asyncio.Task[None] | None = None
+    _stride: int = 1
 
     def _new(self) -> LightViewer:
         return LightViewer(self.certificate, verify_every=self.verify_every,
@@ -103,8 +104,10 @@ class Farm:
         return fv
 
     def _added(self, fv: FarmViewer) -> None:
+        # Measured viewers are spread over the subscription order: a server sends to its
+        # viewers one after the other, so the first ones would see the least delay.
         self.viewers.append(fv)
-        if len(self.viewers) > self.measured:
+        if (len(self.viewers) - 1) % self._stride:
             asyncio.get_running_loop().call_later(PASSIVE_AFTER_S, fv.viewer.go_passive)
             if self._sweeper is None:
                 self._sweeper = asyncio.create_task(self._sweep())
@@ -119,6 +122,7 @@ class Farm:
                     await asyncio.sleep(0)  # let the feeder run between chunks
 
     async def add_many(self, n: int, add: Any, concurrency: int = 8) -> None:
+        self._stride = max(1, -(-(len(self.viewers) + n) // self.measured))
         sem = asyncio.Semaphore(concurrency)
 
         async def one() -> None:

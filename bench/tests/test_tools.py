@@ -181,9 +181,11 @@ def test_pyspy_summary_skips_idle(tmp_path: Path) -> None:
         "main (a.py:1);work (b.py:2) 30\n"
         "main (a.py:1);select (selectors.py:3) 70\n"
         "main (a.py:1);work (b.py:2);send (c.py:4) 10\n"
+        "main (a.py:1);other (d.py:5) 60\n"
     )
     self_t, incl_t = summarise(str(raw))
     shares = dict(self_t)
-    assert shares["work (b.py)"] == pytest.approx(75.0)
-    assert shares["send (c.py)"] == pytest.approx(25.0)
-    assert dict(incl_t)["main (a.py)"] == pytest.approx(100.0)
+    assert shares["work (b.py)"] == pytest.approx(30.0)
+    assert shares["send (c.py)"] == pytest.approx(10.0)
+    assert "main (a.py)" not in dict(incl_t)  # in every sample: not informative
+    assert dict(incl_t)["work (b.py)"] == pytest.approx(40.0)
