@@ -63,15 +63,27 @@ class Viewer:
     audio: list[np.ndarray] = field(default_factory=list)
     audio_rate: int = 0
     first_frame_at: float | None = None
+    # (arrival time, RTP timestamp) of the first and the latest decoded video frame
+    first_pts: tuple[float, int] | None = None
+    last_pts: tuple[float, int] | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
-    async def offer(self) -> str:
+    async def offer(self, audio_codecs: list[str] | None = None) -> str:
+        """The offer; ``audio_codecs`` (e.g. ``["opus"]``) limits what the audio m-line offers."""
+
         @self.pc.on("track")
         def on_track(track: Any) -> None:
             self.tasks.append(asyncio.create_task(self._consume(track)))
 
         self.pc.addTransceiver("video", direction="recvonly")
-        self.pc.addTransceiver("audio", direction="recvonly")
+        audio = self.pc.addTransceiver("audio", direction="recvonly")
+        if audio_codecs is not None:
+            from aiortc import RTCRtpReceiver
+
+            caps = RTCRtpReceiver.getCapabilities("audio")
+            assert caps is not None
+            wanted = [c for c in caps.codecs if c.mimeType.split("/")[1].lower() in audio_codecs]
+            audio.setCodecPreferences(wanted)
         await self.pc.setLocalDescription(await self.pc.createOffer())
         # Like the WebSDK: no candidates in the offer, none trickled later.
         return strip_candidates(self.pc.localDescription.sdp)
@@ -88,8 +100,11 @@ class Viewer:
             if track.kind == "video":
                 self.video_frames += 1
                 self.sizes.add((frame.width, frame.height))
+                now = time.monotonic()
                 if self.first_frame_at is None:
-                    self.first_frame_at = time.monotonic()
+                    self.first_frame_at = now
+                    self.first_pts = (now, int(frame.pts or 0))
+                self.last_pts = (now, int(frame.pts or 0))
             else:
                 self.audio_rate = frame.sample_rate
                 samples = frame.to_ndarray()
@@ -118,6 +133,22 @@ class Viewer:
         raise AssertionError(
             f"viewer got {self.video_frames} frames, {self.audio_seconds():.2f} s audio"
         )
+
+    def media_ahead_s(self) -> float:
+        """How much more media time than wall time the viewer has decoded: about the span of
+        the cached GOP it started with (a viewer starting live would be near 0)."""
+        assert self.first_pts is not None and self.last_pts is not None
+        media = ((self.last_pts[1] - self.first_pts[1]) & 0xFFFFFFFF) / 90000
+        return media - (self.last_pts[0] - self.first_pts[0])
+
+    def vanish(self) -> None:
+        """Stop every packet, without a DTLS close_notify: a viewer whose network died."""
+        for transceiver in self.pc.getTransceivers():
+            dtls = transceiver.receiver.transport
+            connection = dtls.transport.iceGatherer._connection
+            for protocol in connection._protocols:
+                if protocol.transport is not None:
+                    protocol.transport.close()
 
     async def close(self) -> None:
         await self.pc.close()

@@ -210,3 +210,36 @@ async def test_ws_stop_stream_gives_stopped(
     finally:
         await viewer.close()
         await client.close()
+
+
+async def test_opus_only_viewer_gets_the_tone_transcoded(
+    kamailio: Any, callee: Any, wcs: WcsFactory, hooks: HookCollector
+) -> None:
+    """A player without G.711: the stream's audio reaches it as Opus, transcoded once."""
+    peer = callee(tone_hz=TONE_HZ)
+    server = wcs(rest_hooks=f"testApp={hooks.url}")
+    name = start_call(server, hooks, kamailio, peer)
+    viewers = [Viewer(), Viewer()]
+    try:
+        for viewer in viewers:
+            offer = await viewer.offer(audio_codecs=["opus"])
+            assert "PCMU" not in offer and "PCMA" not in offer
+            status, _, body = await asyncio.to_thread(
+                http,
+                "POST",
+                f"{server.base}/whep/{name}",
+                offer.encode(),
+                {"Content-Type": "application/sdp"},
+            )
+            assert status == 201, body
+            assert "opus/48000" in body.decode()
+            await viewer.answer(body.decode())
+        await asyncio.gather(*(v.wait(frames=10, audio_s=1.5) for v in viewers))
+        for viewer in viewers:
+            assert viewer.audio_rate == 48000
+            hz = viewer.dominant_hz()
+            assert abs(hz - TONE_HZ) <= 0.02 * TONE_HZ, hz
+            assert viewer.sizes == {(352, 288)}
+    finally:
+        for viewer in viewers:
+            await viewer.close()

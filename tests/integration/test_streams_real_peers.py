@@ -110,7 +110,7 @@ class Running:
 
 @asynccontextmanager
 async def running(**settings: Any) -> AsyncIterator[Running]:
-    media_from = free_port_range(200)
+    media_from = free_port_range(40)  # 20 pairs: plenty for two calls; the pool is shared
     base: dict[str, Any] = {
         "bind_ip": "127.0.0.1",
         "public_ip": "127.0.0.1",
@@ -118,7 +118,7 @@ async def running(**settings: Any) -> AsyncIterator[Running]:
         "ws_port": free_port(),
         "sip_port": free_port(),
         "media_port_from": media_from,
-        "media_port_to": media_from + 199,
+        "media_port_to": media_from + 39,
     }
     base.update(settings)
     server = Server(Settings(**base))
@@ -581,3 +581,30 @@ async def test_a_taken_stream_name_fails_the_second_call(kamailio, callee) -> No
         assert r.server.streams.get(name) is not None  # the first call's stream is untouched
         await r.rest("call/terminate", {"callId": cid})
         await r.wait_status(cid, "FINISH")
+
+
+async def test_keyframe_request_reaches_the_callee(kamailio, callee) -> None:
+    """Stream.request_keyframe (what a new viewer calls) sends an RTCP PLI; baresip answers
+    each with a keyframe (it sends none on its own for many seconds after the first)."""
+    peer = callee(tone_hz=TONE_HZ)
+    async with running() as r:
+        cid, name = await r.call(kamailio, peer.user)
+        await r.wait_status(cid, "ESTABLISHED")
+        stream = await r.wait_stream(name)
+        frames = Frames()
+        stream.subscribe_frames(frames)
+        await collect(2)
+        loop = asyncio.get_running_loop()
+        for _ in range(3):
+            before = stream.keyframes
+            asked = loop.time()
+            stream.request_keyframe()
+            while stream.keyframes == before and loop.time() - asked < 5:
+                await asyncio.sleep(0.02)
+            assert stream.keyframes == before + 1
+            await collect(1.1)  # past the 1 s rate limit
+        sent = r.media[cid].sessions["video"].keyframes.sent
+        assert sent["pli"] >= 3 and sent["info"] == 0
+        await r.rest("call/terminate", {"callId": cid})
+        await r.wait_status(cid, "FINISH")
+    assert sum(au.keyframe for au, _ in frames.video) >= 3

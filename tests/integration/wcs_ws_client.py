@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import ssl as ssl_module
 from typing import Any
 
 from wsproto import ConnectionType, WSConnection
@@ -25,8 +26,10 @@ class WsClosed(Exception):
 class WcsClient:
     """``connect()``, then ``send(message, payload)`` / ``recv()`` whole JSON frames."""
 
-    def __init__(self, host: str, port: int, path: str = "/") -> None:
-        self.host, self.port, self.path = host, port, path
+    def __init__(
+        self, host: str, port: int, path: str = "/", ssl: ssl_module.SSLContext | None = None
+    ) -> None:
+        self.host, self.port, self.path, self.ssl = host, port, path, ssl
         self.ws = WSConnection(ConnectionType.CLIENT)
         self.frames: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
         self.all: list[dict[str, Any]] = []
@@ -37,7 +40,9 @@ class WcsClient:
         self.rejected: int | None = None
 
     async def connect(self) -> None:
-        self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
+        self._reader, self._writer = await asyncio.open_connection(
+            self.host, self.port, ssl=self.ssl, server_hostname=self.host if self.ssl else None
+        )
         self._writer.write(self.ws.send(Request(host=f"{self.host}:{self.port}", target=self.path)))
         while True:
             data = await self._reader.read(65536)

@@ -104,3 +104,17 @@ def test_no_generator_when_both_tracks_are_real() -> None:
     assert feed.generated_tracks({"audio", "video"}) == {}
     silence = StreamFeed(start=0.0, generate="audio").generated_tracks({"video"})
     assert silence["audio"].codec == "PCMU"
+
+
+def test_black_gop_decodes_to_black_pictures() -> None:
+    import av
+
+    from wcs.media.generators import black_gop
+
+    ctx = av.CodecContext.create("h264", "r")
+    pictures = []
+    for nals in black_gop():
+        pictures += ctx.decode(av.Packet(AccessUnit(0, list(nals)).annexb()))
+    assert len(pictures) == len(black_gop())
+    rgb = pictures[0].to_ndarray(format="rgb24")
+    assert rgb.shape == (240, 320, 3) and int(rgb.max()) <= 4

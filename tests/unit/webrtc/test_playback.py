@@ -105,7 +105,7 @@ async def test_publisher_stop_ends_viewer() -> None:
         "s1", CHROME_OFFER, "m1", on_end=lambda s, i: ended.append((s, i))
     )
     sent: list[tuple[str, bytes]] = []
-    viewer.peer.send_rtp = lambda kind, pkt: sent.append((kind, pkt))  # type: ignore[method-assign]
+    viewer.peer.send_rtp = lambda kind, pkt: sent.append((kind, pkt))  # type: ignore[method-assign,assignment]
     stream = hub.get("s1")
     assert stream is not None
     stream.feed_rtp("audio", rtp(0, 1, 160), 160)
@@ -178,7 +178,7 @@ async def test_opus_only_browser_gets_one_shared_transcoder() -> None:
         v, answer = await playback.play("s1", offer, key)
         assert v.peer.needs_audio_transcode
         assert "opus/48000" in answer
-        v.peer.send_rtp = lambda kind, pkt, key=key: got[key].append(pkt)  # type: ignore[method-assign]
+        v.peer.send_rtp = lambda kind, pkt, key=key: got[key].append(pkt)  # type: ignore[method-assign,misc]
         v._on_peer_state(events.PeerStateChanged(events.CONNECTED))
         viewers.append(v)
     assert len(playback.transcoders) == 1
@@ -262,3 +262,33 @@ async def test_whep_preflight_and_auth() -> None:
     assert ok.status == 201
     assert b"s3cret" not in ok.body
     await playback.close()
+
+
+async def test_terminate_from_rest_stops_the_viewer() -> None:
+    hub, playback = make()
+    ended: list[tuple[str, str]] = []
+    viewer, _ = await playback.play(
+        "s1", CHROME_OFFER, "m1", on_end=lambda s, i: ended.append((s, i))
+    )
+    viewer.terminate()
+    await asyncio.gather(*playback.background)
+    assert ended == [("STOPPED", "Stopped by rest /terminate")]
+    assert hub.entries == []
+
+
+async def test_viewer_that_never_checks_fails_by_ice_timeout() -> None:
+    hub = StreamHub()
+    hub.publish("s1", call_id=None, app_key="a").set_tracks(dict(TRACKS))
+    playback = Playback(hub, certificate=CERT, bind_ip="127.0.0.1", ice_timeout=0.2)
+    done = asyncio.Event()
+    ended: list[tuple[str, str]] = []
+
+    def on_end(status: str, info: str) -> None:
+        ended.append((status, info))
+        done.set()
+
+    viewer, _ = await playback.play("s1", CHROME_OFFER, "m1", on_end=on_end)
+    await asyncio.wait_for(done.wait(), 5)
+    assert ended == [("FAILED", "Failed by ICE timeout")]
+    assert playback.viewers == {} and hub.entries == []
+    assert viewer.peer.state == events.FAILED
