@@ -90,7 +90,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     secs = 6.0 if quick else 10.0
 
     # (1) calls
-    levels = [40] if quick else [50, 100, 150]
+    levels = [40] if quick else [50, 100, 150, 200]
     res["calls"] = []
     for n in levels:
         log(f"calls: {n} concurrent A+V calls (asyncio)")
