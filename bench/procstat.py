@@ -24,13 +24,13 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
-def machine_busy() -> tuple[float, float]:
-    """(busy, steal) jiffies of all CPUs so far."""
+def machine_busy() -> tuple[float, float, float]:
+    """(busy, steal, total) jiffies of all CPUs so far (guest time is inside user)."""
     with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
+        v = [int(x) for x in f.readline().split()[1:]][:8]
     idle = v[3] + v[4]
     steal = v[7] if len(v) > 7 else 0
-    return sum(v) - idle - steal, steal
+    return sum(v) - idle - steal, steal, sum(v)
 
 
 @dataclass
@@ -40,10 +40,11 @@ class Window:
     pid: int
     t0: float = 0.0
     c0: float = 0.0
-    m0: tuple[float, float] = (0.0, 0.0)
+    m0: tuple[float, float, float] = (0.0, 0.0, 0.0)
     seconds: float = 0.0
     cpu: float = 0.0
     steal_pct: float = 0.0
+    machine_busy_pct: float = 0.0  # all CPUs, all processes: 100 = every CPU busy
 
     def start(self) -> Window:
         self.t0, self.c0, self.m0 = time.monotonic(), cpu_seconds(self.pid), machine_busy()
@@ -52,9 +53,10 @@ class Window:
     def stop(self) -> Window:
         self.seconds = time.monotonic() - self.t0
         self.cpu = cpu_seconds(self.pid) - self.c0
-        busy, steal = machine_busy()
-        total = (busy - self.m0[0]) + (steal - self.m0[1])
-        self.steal_pct = 100.0 * (steal - self.m0[1]) / total if total else 0.0
+        busy, steal, total = machine_busy()
+        dt = total - self.m0[2]
+        self.steal_pct = 100.0 * (steal - self.m0[1]) / dt if dt else 0.0
+        self.machine_busy_pct = 100.0 * (busy - self.m0[0]) / dt if dt else 0.0
         return self
 
     @property

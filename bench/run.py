@@ -143,11 +143,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     if base is not None and not quick:
         per_pkt = base["cpu_us_per_packet"] / 1e6
         half = max(10, min(args.max_viewers, int(0.5 / (per_pkt * trace.rate()[0]))))
-        log(f"latency at half load: {half} viewers, wcs asyncio")
-        r = await viewers_step(lambda: WcsTarget(), half, secs)
-        r["half_load"] = True
-        res["viewers"].append(r)
-        log(json.dumps(r))
+        runs = []
+        for i in range(3):  # tails are sensitive to whatever else the machine runs
+            log(f"latency at half load: {half} viewers, wcs asyncio, run {i + 1}/3")
+            r = await viewers_step(lambda: WcsTarget(), half, secs)
+            r["half_load"] = True
+            res["viewers"].append(r)
+            runs.append(r)
+            log(json.dumps(r))
 
     # (4) call setups per second through Kamailio
     m = 50 if quick else 200
@@ -160,8 +163,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 def summary(res: dict[str, Any]) -> dict[str, Any]:
     """The five headline figures."""
     out: dict[str, Any] = {}
-    ok_calls = [c for c in res["calls"] if c.get("loss_pct") is not None
-                and c["loss_pct"] < 0.1 and "asyncio" in c["target"]]
+    pps = res["stream"]["audio_pps"] + res["stream"]["video_pps"]
+    for c in res["calls"]:
+        # the farm keeps real time? (a saturated machine makes it fall behind, then burst)
+        c["feed_regular"] = abs(c.get("received_pps", 0) / (c["calls"] * pps) - 1) < 0.03
+    ok = [c for c in res["calls"] if c.get("loss_pct") is not None and c["loss_pct"] < 0.1]
+    if ok:
+        out["max_calls_measured_under_0_1pct_loss"] = max(c["calls"] for c in ok)
+    ok_calls = [c for c in ok if "asyncio" in c["target"] and c["feed_regular"]]
     if ok_calls:
         best = max(ok_calls, key=lambda c: c["calls"])
         out["calls_per_core"] = best.get("calls_per_core_at_this_load")
@@ -180,7 +189,7 @@ def summary(res: dict[str, Any]) -> dict[str, Any]:
         out["rss_per_viewer_kb_patched"] = after.get("rss_per_viewer_kb")
     wcs_uv = next((v for v in res["viewers"] if v["target"] == "wcs server (uvloop)"), None)
     janus = next((v for v in res["viewers"] if v["target"].startswith("Janus")), None)
-    half = next((v for v in res["viewers"] if v.get("half_load")), None)
+    halves = [v for v in res["viewers"] if v.get("half_load")]
     if wcs:
         out["viewers_per_core_this_stream"] = wcs.get("viewers_per_core_this_stream")
         out["viewers_per_core_1_5mbps"] = wcs.get("viewers_per_core_1_5mbps")
@@ -201,11 +210,18 @@ def summary(res: dict[str, Any]) -> dict[str, Any]:
                 wcs["video_latency_p50_ms"] / janus["video_latency_p50_ms"], 2)
             out["video_latency_p99_ratio_wcs_to_janus"] = round(
                 wcs["video_latency_p99_ms"] / janus["video_latency_p99_ms"], 2)
-    if half:
-        out["half_load_viewers"] = half["viewers"]
-        out["half_load_cpu_pct"] = half["cpu_pct"]
-        out["half_load_latency_p50_ms"] = half.get("latency_p50_ms")
-        out["half_load_latency_p99_ms"] = half.get("latency_p99_ms")
+    if halves:
+        def med(key: str) -> Any:
+            xs = sorted(v[key] for v in halves if v.get(key) is not None)
+            return xs[len(xs) // 2] if xs else None
+
+        out["half_load_viewers"] = halves[0]["viewers"]
+        out["half_load_cpu_pct"] = med("cpu_pct")
+        out["half_load_latency_p50_ms"] = med("latency_p50_ms")
+        out["half_load_latency_p99_ms"] = med("latency_p99_ms")
+        out["half_load_latency_p99_range_ms"] = [min(v["latency_p99_ms"] for v in halves),
+                                                 max(v["latency_p99_ms"] for v in halves)]
+        out["half_load_runs"] = len(halves)
     s = res.get("setups", {})
     out["setups_per_s"] = s.get("setups_per_s")
     return out
@@ -230,9 +246,11 @@ def markdown(res: dict[str, Any], argv: list[str]) -> str:
           f"packets/s ({st['audio_kbps']} kbit/s); loop {st['loop_s']} s.", ""]
     L += ["### The five figures", "", "| figure | result |", "|---|---|"]
     L.append(_row(["(1) concurrent A+V calls per core, < 0.1 % loss",
-                   f"**{s.get('calls_per_core')}** calls/core (measured: {s.get('calls_measured')}"
+                   f"**{s.get('calls_per_core')}** calls/core ({s.get('calls_measured')}"
                    f" calls at {s.get('calls_cpu_pct')} % of a core, loss "
-                   f"{s.get('calls_loss_pct')} %); uvloop: {s.get('calls_per_core_uvloop')}"]))
+                   f"{s.get('calls_loss_pct')} %); uvloop: {s.get('calls_per_core_uvloop')}; "
+                   f"largest count run: {s.get('max_calls_measured_under_0_1pct_loss')} "
+                   f"concurrent calls with < 0.1 % loss"]))
     L.append(_row(["(2) viewers per core, one stream",
                    f"**{s.get('viewers_per_core_1_5mbps')}** viewers/core of a 1.5 Mbit/s stream "
                    f"(~{TARGET_STREAM_PPS:.0f} packets/s), {s.get('viewers_per_core_this_stream')}"
@@ -241,8 +259,11 @@ def markdown(res: dict[str, Any], argv: list[str]) -> str:
                    f"{s.get('viewers_per_core_1_5mbps_uvloop')} viewers/core"]))
     L.append(_row(["(3) server-added latency at half load",
                    f"p50 **{s.get('half_load_latency_p50_ms')} ms**, p99 "
-                   f"**{s.get('half_load_latency_p99_ms')} ms** ({s.get('half_load_viewers')} "
-                   f"viewers, server at {s.get('half_load_cpu_pct')} % of a core)"]))
+                   f"**{s.get('half_load_latency_p99_ms')} ms** (median of "
+                   f"{s.get('half_load_runs')} runs, p99 range "
+                   f"{s.get('half_load_latency_p99_range_ms')} ms; "
+                   f"{s.get('half_load_viewers')} viewers, server at "
+                   f"{s.get('half_load_cpu_pct')} % of a core)"]))
     L.append(_row(["(4) call setups per second through Kamailio",
                    f"**{s.get('setups_per_s')}**/s"]))
     L.append(_row(["(5) memory", f"**{s.get('rss_per_call_kb')} KB** RSS per call, "
@@ -261,14 +282,14 @@ def markdown(res: dict[str, Any], argv: list[str]) -> str:
     L += ["", "### (1) Calls captured", ""]
     cols = ["target", "calls", "published", "loss_pct", "received_pps", "cpu_pct",
             "cpu_us_per_packet", "calls_per_core_at_this_load", "rss_per_call_kb",
-            "farm_cpu_pct", "steal_pct"]
+            "farm_cpu_pct", "machine_busy_pct", "feed_regular"]
     L += [_row(cols), _row(["---"] * len(cols))]
     L += [_row([c.get(k) for k in cols]) for c in res["calls"]]
     L += ["", "### (2), (3), (5) Viewers of one stream", ""]
     cols = ["target", "viewers", "viewers_failed", "forwarded_packets", "loss_pct", "cpu_pct",
             "cpu_pct_feed_only", "cpu_us_per_packet", "viewers_per_core_1_5mbps",
             "latency_p50_ms", "latency_p99_ms", "video_latency_p50_ms", "video_latency_p99_ms",
-            "rss_per_viewer_kb", "connect_p50_s", "steal_pct"]
+            "rss_per_viewer_kb", "connect_p50_s", "machine_busy_pct"]
     L += [_row(cols), _row(["---"] * len(cols))]
     L += [_row([v.get(k) for k in cols]) for v in res["viewers"]]
     L += ["", "### (4) Call setups through Kamailio", ""]
@@ -308,6 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-viewers", type=int, default=400)
     ap.add_argument("--out", default=str(HERE / "RESULTS.md"))
     ap.add_argument("--json", default="", help="also write the raw results here")
+    ap.add_argument("--from-json", default="", help="only rewrite RESULTS.md from raw results")
     args = ap.parse_args(argv)
     if not args.no_uvloop:
         try:
@@ -318,13 +340,17 @@ def main(argv: list[str] | None = None) -> int:
         print("bench: janus not installed (apt-get install janus); skipping Janus",
               file=sys.stderr)
         args.no_janus = True
-    res = asyncio.run(run(args))
+    cmd = ["python3", "-m", "bench.run", *(sys.argv[1:] if argv is None else argv)]
+    if args.from_json:
+        res = json.loads(Path(args.from_json).read_text())
+    else:
+        res = asyncio.run(run(args))
+        res["command"] = cmd
     s = summary(res)
     print(json.dumps(s, indent=1))
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=1))
-    cmd = ["python3", "-m", "bench.run", *(sys.argv[1:] if argv is None else argv)]
-    write_results(markdown(res, cmd), Path(args.out))
+    write_results(markdown(res, res.get("command", cmd)), Path(args.out))
     with contextlib.suppress(OSError):
         print(f"bench: wrote {args.out}")
     return 0

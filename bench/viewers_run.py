@@ -75,6 +75,7 @@ async def measure(target: Target, viewers: int, seconds: float = 10.0, warmup: f
         "cpu_pct": round(win.cpu_pct, 1),
         "cpu_pct_feed_only": round(base.cpu_pct, 1),
         "steal_pct": round(win.steal_pct, 1),
+        "machine_busy_pct": round(win.machine_busy_pct, 1),
         "rss_mb": round(rss1 / 2**20, 1),
         "rss_per_viewer_kb": round((rss1 - rss0) / 1024 / max(rep["viewers"], 1), 1),
         "feeder_late_max_ms": round(feeder.late_max * 1000, 1),
