@@ -504,5 +504,9 @@ class LightViewer:
             t.packets = 0
             t.first_seq = t.highest + 1
             t.latencies_ns = array("q")
+            # Learn the correlation offset again from live packets only: right after a
+            # viewer joins, Janus replays its buffered keyframe, whose packets would
+            # otherwise agree on an offset that is wrong for the live ones after them.
+            t.offset, t.agreed, t.attempts = None, 0, 0
         self.verified = self.verify_failed = self.no_stamp = self.rtcp = 0
         self.swept = 0

@@ -348,8 +348,11 @@ def main(argv: list[str] | None = None) -> int:
         res["command"] = cmd
     s = summary(res)
     print(json.dumps(s, indent=1))
-    if args.json:
-        Path(args.json).write_text(json.dumps(res, indent=1))
+    raw = Path(args.json) if args.json else Path(tempfile.mkdtemp(prefix="wcs-bench-")) / "raw.json"
+    if not args.from_json:
+        raw.write_text(json.dumps(res, indent=1))
+        print(f"bench: raw results in {raw} (python3 -m bench.run --from-json {raw} rewrites "
+              "RESULTS.md from them)")
     write_results(markdown(res, res.get("command", cmd)), Path(args.out))
     with contextlib.suppress(OSError):
         print(f"bench: wrote {args.out}")
