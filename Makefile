@@ -64,3 +64,12 @@ test: peers venv-test
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+# Load figures (issue 8): five figures side by side with Janus into bench/RESULTS.md, ~6 min
+# (BENCH_ARGS=--quick: ~2 min). Installs Janus (apt), uvloop and py-spy (venv) itself.
+BENCH_ARGS ?=
+.PHONY: bench
+bench: peers venv-test
+	tests/peers/janus-install.sh
+	$(BIN)/pip install -q uvloop py-spy
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m bench.run $(BENCH_ARGS)

@@ -1,0 +1,1 @@
+"""Benchmarks and load tools (issue 8): farms, runners, profiles."""
