@@ -6,9 +6,12 @@ import asyncio
 import logging
 import signal
 import time
+from typing import Any
 
 from wcs.calls import CallManager
 from wcs.config import Settings, parse_hooks
+from wcs.demo import DemoCallee
+from wcs.demo.routing import demo_defaults
 from wcs.hooks import HookPublisher
 from wcs.media_session import CallMediaFactory
 from wcs.rest.calls_api import add_call_routes
@@ -47,7 +50,9 @@ class Server:
         self.media = CallMediaFactory(self.ports, self.public_ip)
         self.calls = CallManager(self.ua, self.sip.wake, self.hooks, self.media, clock=self.sip.now)
         self.router = Router()
-        add_call_routes(self.router, self.calls)
+        # The demo callee's port is known only after start(): the route reads it then.
+        self.demo = DemoCallee() if s.demo_callee else None
+        add_call_routes(self.router, self.calls, self._demo_defaults)
         self.router.add("GET", "/health", self._health, auth=False)
         self.http = HttpServer(
             self.router,
@@ -60,6 +65,11 @@ class Server:
             cors_origin=s.cors_allow_origin,
         )
         self.started = time.time()
+
+    def _demo_defaults(self, body: dict[str, Any]) -> dict[str, Any]:
+        if self.demo is None:
+            return body
+        return demo_defaults(self.demo.host, self.demo.port)(body)
 
     def _on_sip_event(self, event: Event) -> None:
         self.calls.on_sip_event(event)
@@ -75,6 +85,8 @@ class Server:
 
     async def start(self) -> None:
         await self.sip.start()
+        if self.demo is not None:
+            await self.demo.start()
         await self.http.start()
         log.info(
             "wcs listening: http %s:%d, sip udp+tcp %s:%d, media %d-%d, public ip %s",
@@ -97,6 +109,8 @@ class Server:
             await asyncio.sleep(0.05)
         await self.hooks.drain()
         await self.hooks.close()
+        if self.demo is not None:
+            await self.demo.close()
         await self.sip.close()
         log.info("wcs stopped")
 
