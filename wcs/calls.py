@@ -225,6 +225,19 @@ class CallManager:
         self._wake()
         return True
 
+    def fail(self, call_id: str, info: str) -> bool:
+        """The media side gives up on a call (e.g. "Failed by RTP activity"): FAILED with
+        ``info``, and the peer gets a BYE (or CANCEL) for it."""
+        call = self._calls.get(call_id)
+        if call is None:
+            return False
+        if call.invited:
+            # The UA's CallEnded for this BYE comes later, finds no call and is ignored.
+            self._ua.hangup(call_id, self._clock())
+        self._finish(call, CallStatus.FAILED, None, info)
+        self._wake()
+        return True
+
     def send_info(self, call_id: str, content_type: str, body: bytes) -> bool:
         call = self._calls.get(call_id)
         if call is None or call.status not in (CallStatus.ESTABLISHED, CallStatus.HOLD):

@@ -32,6 +32,9 @@ class Settings:
     public_ip: str = ""  # empty: the address of the interface that reaches the outside
     http_port: int = 8081
     ws_port: int = 8080
+    wss_port: int = 8443  # only listened on when tls_cert and tls_key are set
+    tls_cert: str = ""  # PEM certificate (chain) file for wss
+    tls_key: str = ""  # PEM private key file for wss
     sip_port: int = 5060  # local SIP port, UDP and TCP
     media_port_from: int = 31001
     media_port_to: int = 32000
@@ -60,6 +63,7 @@ class Settings:
     jitter_buffer_latency_ms: int = 60
     publish_early_media: bool = False
     generate_av: str = "none"  # "none", "video", "audio", "all": fill missing tracks
+    rtp_send_silence: bool = True  # audio silence to the SIP peer every 20 ms (keeps the path)
     # RTMP republishing
     rtmp_flash_version: str = "FMLE/3.0 (compatible; wcs)"  # WCS rtmpFlashVersion
     rtmp_stream_prefix: str = "rtmp_"  # /push/startup publishes <prefix><streamName>
@@ -172,7 +176,8 @@ def load_settings(
 
 
 def _validate(s: Settings) -> None:
-    for name in ("http_port", "ws_port", "sip_port", "media_port_from", "media_port_to"):
+    ports = ("http_port", "ws_port", "wss_port", "sip_port", "media_port_from", "media_port_to")
+    for name in ports:
         port = getattr(s, name)
         if not 0 <= port <= 65535:
             raise ConfigError(f"setting {name!r}: {port} is not a port number")
@@ -183,6 +188,8 @@ def _validate(s: Settings) -> None:
         or (s.rest_auth.count(":") >= 2 and s.rest_auth.startswith("basic:"))
     ):
         raise ConfigError("setting 'rest_auth': use 'token:SECRET' or 'basic:USER:PASSWORD'")
+    if bool(s.tls_cert) != bool(s.tls_key):
+        raise ConfigError("settings 'tls_cert'/'tls_key': give both or neither")
     if s.generate_av not in ("none", "video", "audio", "all"):
         raise ConfigError("setting 'generate_av': one of none, video, audio, all")
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):

@@ -13,13 +13,17 @@ from wcs.config import Settings, parse_hooks
 from wcs.demo import DemoCallee
 from wcs.demo.routing import demo_defaults
 from wcs.hooks import HookPublisher
-from wcs.media_session import CallMediaFactory
+from wcs.media_session import CallMediaFactory, MediaConfig
 from wcs.rest.calls_api import add_call_routes
 from wcs.rest.http import HttpServer, Request, Response, Router, json_response
+from wcs.rest.streams_api import add_stream_routes
 from wcs.rtp.ports import PortAllocator
 from wcs.sip.events import Event
 from wcs.sip.transport import SipTransport
 from wcs.sip.ua import SipTimers, UserAgent
+from wcs.streams import StreamHub
+from wcs.web import add_web_routes
+from wcs.webrtc.service import PlaybackService
 
 log = logging.getLogger("wcs")
 
@@ -47,12 +51,20 @@ class Server:
         )
         self.sip = SipTransport(self.ua, s.bind_ip, s.sip_port, self._on_sip_event)
         self.ports = PortAllocator(s.media_port_from, s.media_port_to, host=s.bind_ip)
-        self.media = CallMediaFactory(self.ports, self.public_ip)
+        self.streams = StreamHub(self.hooks)
+        self.media = CallMediaFactory(
+            self.ports, self.public_ip, self.streams, media_config(s)
+        )
         self.calls = CallManager(self.ua, self.sip.wake, self.hooks, self.media, clock=self.sip.now)
+        self.media.control = self.calls
         self.router = Router()
         # The demo callee's port is known only after start(): the route reads it then.
         self.demo = DemoCallee() if s.demo_callee else None
         add_call_routes(self.router, self.calls, self._demo_defaults)
+        add_stream_routes(self.router, self.streams)
+        self.playback = PlaybackService(s, self.streams, self.public_ip)
+        self.playback.add_routes(self.router)
+        add_web_routes(self.router)
         self.router.add("GET", "/health", self._health, auth=False)
         self.http = HttpServer(
             self.router,
@@ -80,6 +92,7 @@ class Server:
                 "status": "ok",
                 "uptime": round(time.time() - self.started, 1),
                 "calls": len(self.calls.all()),
+                "streams": len(self.streams.all()),
             }
         )
 
@@ -88,6 +101,7 @@ class Server:
         if self.demo is not None:
             await self.demo.start()
         await self.http.start()
+        await self.playback.start()
         log.info(
             "wcs listening: http %s:%d, sip udp+tcp %s:%d, media %d-%d, public ip %s",
             self.settings.bind_ip,
@@ -102,6 +116,7 @@ class Server:
     async def stop(self) -> None:
         """Clean shutdown: every call gets its BYE/CANCEL, every registration is removed."""
         await self.http.close()
+        await self.playback.close()
         self.calls.shutdown()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + SHUTDOWN_GRACE_S
@@ -113,6 +128,17 @@ class Server:
             await self.demo.close()
         await self.sip.close()
         log.info("wcs stopped")
+
+
+def media_config(s: Settings) -> MediaConfig:
+    return MediaConfig(
+        init_packets=s.rtp_init_packets,
+        activity_timeout=s.rtp_activity_timeout,
+        jitter_latency=s.jitter_buffer_latency_ms / 1000 if s.jitter_buffer else None,
+        publish_early_media=s.publish_early_media,
+        generate_av=s.generate_av,
+        send_silence=s.rtp_send_silence,
+    )
 
 
 async def serve(settings: Settings) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 
 from wsproto.frame_protocol import CloseReason
 
@@ -34,7 +35,9 @@ class _Listener:
         cors_origin: str,
         router: Router | None,
         ws_handler: WsHandler | None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        self._ssl = ssl_context
         self._host = host
         self._port = port
         self._limits = limits
@@ -49,7 +52,7 @@ class _Listener:
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(
-            self._on_client, self._host, self._port, reuse_address=True
+            self._on_client, self._host, self._port, reuse_address=True, ssl=self._ssl
         )
         log.info("%s listening on %s:%d", type(self).__name__, self._host, self.port)
 
@@ -150,8 +153,10 @@ class WebSocketServer(_Listener):
         request_timeout: float = 10.0,
         idle_timeout: float = 30.0,
         max_header: int = DEFAULT_MAX_HEADER,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        # Handshake requests have no body; keep the body cap small.
+        # Handshake requests have no body; keep the body cap small. With ``ssl_context``
+        # it is the wss listener.
         limits = Limits(65536, max_header, idle_timeout, request_timeout, max_message)
         super().__init__(
             host=host,
@@ -161,4 +166,5 @@ class WebSocketServer(_Listener):
             cors_origin="",
             router=None,
             ws_handler=handler,
+            ssl_context=ssl_context,
         )

@@ -95,7 +95,7 @@ class WcsSession:
         self._missed = 0  # any frame is a sign of life
         try:
             frame = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             self.malformed += 1
             return
         if not isinstance(frame, dict) or not isinstance(frame.get("message"), str):
@@ -148,7 +148,7 @@ class WcsSession:
             "useWsTunnel": False,
             "useWsTunnelPacketization2": False,
             "useBase64BinaryEncoding": False,
-            "clientVersion": payload.get("clientVersion"),
+            "clientVersion": _text(payload.get("clientVersion"), MAX_NAME),
         }
         self._send("getUserData", reply)
         self._events.append(Connected(self.app_key, fields))

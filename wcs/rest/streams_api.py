@@ -1,0 +1,77 @@
+"""``/rest-api/stream/*``: find, find_all, terminate (WCS semantics, spec §2.4).
+
+``find`` and ``terminate`` take the same filters: ``name``, ``mediaSessionId``,
+``mediaSessionIds`` (list), ``published``, ``status``. ``terminate`` with ``{}`` stops every
+stream; a SIP call's stream is stopped by hanging the call up. Extra entries (WebRTC viewers,
+``published:false``) appear in ``find_all`` and in ``find`` by their JSON fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wcs.rest.http import BadRequest, Params, Request, Response, Router, error, json_response
+from wcs.streams import Stream, StreamHub
+
+
+def _filters(p: Params) -> dict[str, Any]:
+    ids = p.list("mediaSessionIds") if "mediaSessionIds" in p else None
+    if ids is not None and not all(isinstance(i, str) for i in ids):
+        raise BadRequest("mediaSessionIds", "mediaSessionIds must be a list of strings")
+    return {
+        "name": p.str("name", default=None, max_len=200),
+        "media_session_id": p.str("mediaSessionId", default=None, max_len=64),
+        "media_session_ids": ids,
+        "published": p.bool("published") if "published" in p else None,
+        "status": p.str("status", default=None, max_len=32),
+    }
+
+
+def _entry_matches(obj: dict[str, Any], f: dict[str, Any]) -> bool:
+    checks = (
+        ("name", f["name"]),
+        ("mediaSessionId", f["media_session_id"]),
+        ("published", f["published"]),
+    )
+    for key, want in checks:
+        if want is not None and obj.get(key) != want:
+            return False
+    if (
+        f["media_session_ids"] is not None
+        and obj.get("mediaSessionId") not in f["media_session_ids"]
+    ):
+        return False
+    status = f["status"]
+    return status is None or str(obj.get("status", "")).upper() == status.upper()
+
+
+def add_stream_routes(router: Router, hub: StreamHub) -> None:
+    def matching(f: dict[str, Any]) -> tuple[list[Stream], list[dict[str, Any]]]:
+        streams = hub.find(**f)
+        extras = [e.to_json() for e in hub.entries]
+        return streams, [e for e in extras if _entry_matches(e, f)]
+
+    async def find(req: Request) -> Response:
+        streams, extras = matching(_filters(Params(req.json())))
+        found = [s.to_json() for s in streams] + extras
+        if not found:
+            return error(404, "Stream not found")
+        return json_response(found)
+
+    async def find_all(req: Request) -> Response:
+        found = [s.to_json() for s in hub.all()] + [e.to_json() for e in hub.entries]
+        if not found:
+            return error(404, "Streams not found")
+        return json_response(found)
+
+    async def terminate(req: Request) -> Response:
+        streams, _ = matching(_filters(Params(req.json())))
+        if not streams:
+            return error(404, "Stream not found")
+        for stream in streams:
+            hub.terminate(stream)
+        return json_response("termination request received")
+
+    router.add(("GET", "POST"), "/rest-api/stream/find", find)
+    router.add(("GET", "POST"), "/rest-api/stream/find_all", find_all)
+    router.add(("GET", "POST"), "/rest-api/stream/terminate", terminate)

@@ -1,0 +1,425 @@
+"""One negotiated m-line's RTP/RTCP session with a SIP peer (sans-IO).
+
+Fed datagrams and the current time (``receive_rtp``, ``receive_rtcp``, ``handle_timer``); what
+to send collects in ``rtp_out`` / ``rtcp_out`` as (bytes, address) for the edge to flush.
+Received media goes to a :class:`MediaTarget` (the call's stream feed).
+
+What it does per RTP packet: header check, payload type filter, symmetric RTP (the peer's
+real source address replaces the SDP one), per-SSRC statistics, the optional jitter buffer,
+then H.264 depacketization (video) or audio framing, and hands packets and frames on.
+
+Towards the peer: RTP session initialisation packets as soon as its address is known (NATs
+and SBCs open the path: WCS known issue 1), optional audio silence every ptime (a SIP peer
+then hears us and keeps the path open), RTCP SR/RR with SDES every ``rtcp_interval``, and
+keyframe requests (PLI, FIR; SIP INFO is the caller's business through ``on_info``).
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from wcs import sdp
+from wcs.media.audio import AudioCodec, AudioFrame, codec_by_name, frame_from_rtp
+from wcs.media.h264 import AccessUnit, H264Depacketizer
+from wcs.rtp import rtcp
+from wcs.rtp.jitter import JitterBuffer
+from wcs.rtp.keyframe import FIR, INFO, PLI, KeyframeRequester
+from wcs.rtp.sr import seconds_to_ntp, signed32
+from wcs.rtp.stats import ReceiveStatistics
+
+log = logging.getLogger(__name__)
+
+Address = tuple[str, int]
+
+_SEQ_TS_SSRC = struct.Struct("!HII")
+_HEAD = struct.Struct("!BBHII")
+RTCP_INTERVAL = 5.0
+INIT_PACKETS = 3
+TS_JUMP_SECONDS = 10.0  # a larger timestamp step on one SSRC re-anchors the media clock
+
+# Payloads a receiver drops silently: G.711 silence, an Opus 20 ms silent frame, H.264
+# filler data (nal_unit_type 12, which decoders ignore).
+_SILENCE = {"PCMU": b"\xff" * 160, "PCMA": b"\xd5" * 160, "opus": b"\xf8\xff\xfe"}
+_SILENCE_STEP = {"PCMU": 160, "PCMA": 160, "opus": 960}
+_FILLER = b"\x0c" + b"\xff" * 8 + b"\x80"
+
+
+class MediaTarget(Protocol):
+    def on_rtp(self, kind: str, packet: bytes, timestamp: int) -> None: ...
+    def on_video(self, au: AccessUnit, arrival: float) -> None: ...
+    def on_audio(self, frame: AudioFrame, arrival: float) -> None: ...
+    def on_rebase(self, kind: str, timestamp: int, arrival: float) -> None: ...
+
+
+class RtpSession:
+    def __init__(
+        self,
+        media: sdp.NegotiatedMedia,
+        target: MediaTarget,
+        *,
+        local_ssrc: int,
+        cname: str,
+        jitter_latency: float | None = None,
+        init_packets: bool = True,
+        send_silence: bool = True,
+        on_info: Callable[[], None] | None = None,
+        wallclock: Callable[[], float] = time.time,
+        keyframe_interval: float = 1.0,
+    ) -> None:
+        if media.receive_codec is None:
+            raise ValueError("m-line without a receive codec")
+        self.kind = media.kind
+        self.media = media
+        self.target = target
+        self.codec = media.receive_codec
+        self.payload_types = media.receive_payload_types
+        te = media.telephone_event
+        self._te_pt = te.payload_type if te is not None else -1
+        self._audio_codecs: dict[int, AudioCodec] = {}
+        for pt, c in self.payload_types.items():
+            ac = codec_by_name(c.name)
+            if ac is not None:
+                self._audio_codecs[pt] = ac
+        self.local_ssrc = local_ssrc
+        self.cname = cname
+        self.remote_rtp: Address | None = media.remote_address
+        self.remote_rtcp: Address | None = (
+            media.remote_address if media.rtcp_mux else media.remote_rtcp_address
+        )
+        self.latched_rtp = False
+        self.latched_rtcp = False
+        self.stats = ReceiveStatistics(self.codec.clock_rate)
+        self.jitter: JitterBuffer[bytes] | None = (
+            JitterBuffer(jitter_latency) if jitter_latency is not None else None
+        )
+        self.depacketizer: H264Depacketizer | None = None
+        if self.kind == "video":
+            self.depacketizer = H264Depacketizer(self.codec.parameters.get("sprop-parameter-sets"))
+        self.keyframes = KeyframeRequester(keyframe_interval)
+        self._on_info = on_info
+        self._wallclock = wallclock
+        self.rtp_out: list[tuple[bytes, Address]] = []
+        self.rtcp_out: list[tuple[bytes, Address]] = []
+        self.init_packets = init_packets
+        self.send_silence = send_silence and self.kind == "audio"
+        self.sending = media.direction in ("sendrecv", "sendonly")
+        # Our sending side.
+        self._seq = int.from_bytes(local_ssrc.to_bytes(4, "big")[:2], "big")
+        self._ts = local_ssrc & 0xFFFF
+        self._sent_packets = 0
+        self._sent_octets = 0
+        self._next_silence: float | None = None
+        self._next_rtcp: float | None = None
+        # Receive bookkeeping.
+        self.ssrc: int | None = None
+        self._last_ts = 0
+        self.last_rtp: float | None = None
+        self.malformed = 0
+        self.unknown_pt = 0
+        self.rtcp_received = 0
+        self.sender_reports = 0
+        self.started = False
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self, now: float) -> None:
+        """The peer's address is known: open the path and start reporting."""
+        if self.started:
+            return
+        self.started = True
+        self._next_rtcp = now + 0.5  # a first report soon, so the peer learns our CNAME
+        if self.init_packets and self.sending:
+            for _ in range(INIT_PACKETS):
+                self._send_init()
+        if self.send_silence:
+            self._next_silence = now + 0.02
+
+    def update(self, media: sdp.NegotiatedMedia) -> None:
+        """A new answer for this m-line (final after early media, re-INVITE)."""
+        self.media = media
+        if not self.latched_rtp and media.remote_address is not None:
+            self.remote_rtp = media.remote_address
+        if not self.latched_rtcp:
+            self.remote_rtcp = media.remote_address if media.rtcp_mux else media.remote_rtcp_address
+        self.payload_types = media.receive_payload_types
+        self.sending = media.direction in ("sendrecv", "sendonly")
+
+    # ------------------------------------------------------------------ receive
+    def receive_rtp(self, data: bytes, addr: Address, now: float) -> None:
+        n = len(data)
+        if n < 12 or data[0] >> 6 != 2:
+            self.malformed += 1
+            return
+        b1 = data[1]
+        if 192 <= b1 <= 223:  # RTCP on the RTP port (rtcp-mux)
+            self.receive_rtcp(data, addr, now)
+            return
+        pt = b1 & 0x7F
+        if pt not in self.payload_types:
+            self.unknown_pt += 1
+            return
+        if addr != self.remote_rtp:
+            self._latch_rtp(addr)
+        seq, ts, ssrc = _SEQ_TS_SSRC.unpack_from(data, 2)
+        self.last_rtp = now
+        self.stats.on_rtp(ssrc, seq, ts, now, n)
+        if ssrc != self.ssrc:
+            self._new_source(ssrc, ts, now)
+        elif abs(signed32(ts - self._last_ts)) > TS_JUMP_SECONDS * self.codec.clock_rate:
+            self.target.on_rebase(self.kind, ts, now)
+        self._last_ts = ts
+        jb = self.jitter
+        if jb is None:
+            self._process(data, pt, seq, ts, now)
+            return
+        jb.push(seq, ts, now, data)
+        for p in jb.pop_ready(now):
+            self._process_packet(p, now)
+
+    def _new_source(self, ssrc: int, ts: int, now: float) -> None:
+        if self.ssrc is not None:
+            log.info("%s: SSRC %08x -> %08x", self.kind, self.ssrc, ssrc)
+            # A new sequence space: whatever was buffered or half-assembled belongs to the old one.
+            if self.jitter is not None:
+                for p in self.jitter.flush():
+                    self._process_packet(p, now)
+            if self.depacketizer is not None:
+                self.depacketizer.flush()
+                old = self.depacketizer
+                self.depacketizer = H264Depacketizer()
+                self.depacketizer.sps, self.depacketizer.pps = old.sps, old.pps
+                self.depacketizer.sps_info = old.sps_info
+                self.depacketizer.stats.access_units = old.stats.access_units
+            self.target.on_rebase(self.kind, ts, now)
+        self.ssrc = ssrc
+
+    def _process_packet(self, data: bytes, now: float) -> None:
+        seq, ts, _ = _SEQ_TS_SSRC.unpack_from(data, 2)
+        self._process(data, data[1] & 0x7F, seq, ts, now)
+
+    def _process(self, data: bytes, pt: int, seq: int, ts: int, now: float) -> None:
+        if pt == self._te_pt:
+            return  # DTMF: not media for the stream
+        self.target.on_rtp(self.kind, data, ts)
+        start, end = _payload_bounds(data)
+        if start < 0:
+            self.malformed += 1
+            return
+        payload = data[start:end]
+        dep = self.depacketizer
+        if dep is not None:
+            for au in dep.push(payload, seq, ts, data[1] >= 0x80):
+                if au.keyframe:
+                    self.keyframes.on_keyframe()
+                self.target.on_video(au, now)
+            if dep.needs_keyframe:
+                self.request_keyframe(now)
+            return
+        codec = self._audio_codecs.get(pt)
+        if codec is None or not payload:
+            return
+        try:
+            frame = frame_from_rtp(codec, payload, ts)
+        except ValueError:
+            self.malformed += 1
+            return
+        self.target.on_audio(frame, now)
+
+    def receive_rtcp(self, data: bytes, addr: Address, now: float) -> None:
+        try:
+            packets = rtcp.parse_compound(data)
+        except rtcp.RtcpError:
+            self.malformed += 1
+            return
+        self.rtcp_received += 1
+        if addr != self.remote_rtcp:
+            if self.remote_rtcp is not None:
+                log.info(
+                    "%s: RTCP from %s:%d (SDP said %s:%d)", self.kind, *addr, *self.remote_rtcp
+                )
+            self.remote_rtcp = addr
+            self.latched_rtcp = True
+        for p in packets:
+            if isinstance(p, rtcp.SenderReport):
+                self.sender_reports += 1
+                self.stats.on_sender_report(p, now)
+            elif isinstance(p, rtcp.Bye):
+                pass  # the SSRC may come back (re-INVITE); the call's BYE ends the session
+
+    def _latch_rtp(self, addr: Address) -> None:
+        if self.remote_rtp is not None:
+            log.info(
+                "%s: RTP from %s:%d, SDP said %s:%d: sending there",
+                self.kind,
+                *addr,
+                *self.remote_rtp,
+            )
+        self.remote_rtp = addr
+        self.latched_rtp = True
+        if not self.media.rtcp_mux and not self.latched_rtcp:
+            # RTCP follows the RTP source's port + 1 until RTCP itself arrives.
+            self.remote_rtcp = (addr[0], addr[1] + 1)
+
+    # ------------------------------------------------------------------ keyframes
+    def request_keyframe(self, now: float) -> str | None:
+        """Send the next request of the ladder unless rate-limited; returns what was sent."""
+        if self.kind != "video":
+            return None
+        kind = self.keyframes.request(now)
+        if kind is None:
+            return None
+        media_ssrc = self.ssrc or 0
+        if kind == PLI:
+            self._send_rtcp(rtcp.Pli(self.local_ssrc, media_ssrc).serialize())
+        elif kind == FIR:
+            seq = self.keyframes.sent[FIR] & 0xFF
+            self._send_rtcp(rtcp.Fir(self.local_ssrc, [(media_ssrc, seq)]).serialize())
+        elif kind == INFO and self._on_info is not None:
+            self._on_info()
+        return kind
+
+    # ------------------------------------------------------------------ timers
+    def next_timer(self) -> float | None:
+        deadlines = [d for d in (self._next_rtcp, self._next_silence) if d is not None]
+        if self.jitter is not None:
+            d = self.jitter.next_deadline()
+            if d is not None:
+                deadlines.append(d)
+        return min(deadlines) if deadlines else None
+
+    def handle_timer(self, now: float) -> None:
+        if self.jitter is not None and len(self.jitter):
+            for p in self.jitter.pop_ready(now):
+                self._process_packet(p, now)
+        if self._next_silence is not None and now >= self._next_silence:
+            # At most a few packets of catch-up after a stall; then resume the cadence.
+            for _ in range(3):
+                if now < self._next_silence:
+                    break
+                if self.sending:
+                    self._send_silence()
+                self._next_silence += 0.02
+            if self._next_silence < now:
+                self._next_silence = now + 0.02
+        if self._next_rtcp is not None and now >= self._next_rtcp:
+            self._send_report(now)
+            self._next_rtcp = now + RTCP_INTERVAL
+
+    def stop(self) -> None:
+        """On close: send an RTCP BYE and stop the timers."""
+        if self.started and self.remote_rtcp is not None:
+            self._send_rtcp(rtcp.Bye([self.local_ssrc]).serialize())
+        self._next_rtcp = self._next_silence = None
+        if self.jitter is not None:
+            self.jitter.flush()
+
+    # ------------------------------------------------------------------ send
+    def _send_rtp(self, payload: bytes, step: int, marker: bool = False) -> None:
+        if self.remote_rtp is None or self.media.send_codec is None:
+            return
+        pt = self.media.send_codec.payload_type
+        head = _HEAD.pack(0x80, (0x80 if marker else 0) | pt, self._seq, self._ts, self.local_ssrc)
+        self._seq = (self._seq + 1) & 0xFFFF
+        self._ts = (self._ts + step) & 0xFFFFFFFF
+        self.rtp_out.append((head + payload, self.remote_rtp))
+        self._sent_packets += 1
+        self._sent_octets += len(payload)
+
+    def _send_init(self) -> None:
+        if self.kind == "video":
+            self._send_rtp(_FILLER, 0, marker=True)
+        else:
+            self._send_silence()
+
+    def _send_silence(self) -> None:
+        codec = self.media.send_codec
+        name = codec.name if codec is not None else ""
+        key = "opus" if name.lower() == "opus" else name.upper()
+        payload = _SILENCE.get(key)
+        if payload is not None:
+            self._send_rtp(payload, _SILENCE_STEP[key])
+
+    def _send_report(self, now: float) -> None:
+        blocks = self.stats.report_blocks(now)
+        report: rtcp.SenderReport | rtcp.ReceiverReport
+        if self._sent_packets:
+            report = rtcp.SenderReport(
+                self.local_ssrc,
+                seconds_to_ntp(self._wallclock()),
+                self._ts,
+                self._sent_packets,
+                self._sent_octets,
+                blocks,
+            )
+        else:
+            report = rtcp.ReceiverReport(self.local_ssrc, blocks)
+        sdes = rtcp.Sdes.cname_for(self.local_ssrc, self.cname)
+        self._send_rtcp(report.serialize() + sdes.serialize())
+
+    def _send_rtcp(self, data: bytes) -> None:
+        if self.remote_rtcp is not None:
+            target = self.rtp_out if self.media.rtcp_mux else self.rtcp_out
+            target.append((data, self.remote_rtcp))
+
+    # ------------------------------------------------------------------ stats
+    def snapshot(self, now: float) -> dict[str, object]:
+        src = self.stats.latest
+        out: dict[str, object] = {
+            "codec": self.codec.name,
+            "payloadType": self.codec.payload_type,
+            "ssrc": src.ssrc if src else None,
+            "packets": src.packets if src else 0,
+            "lost": max(0, src.cumulative_lost) if src else 0,
+            "jitter_ms": round(src.jitter * 1000 / self.codec.clock_rate, 2) if src else 0.0,
+            "bitrate": round(src.current_bitrate(now)) if src else 0,
+            "octets": src.octets if src else 0,
+            "sources": len(self.stats.sources),
+            "malformed": self.malformed,
+            "unknownPayloadType": self.unknown_pt,
+            "remote": f"{self.remote_rtp[0]}:{self.remote_rtp[1]}" if self.remote_rtp else None,
+            "latched": self.latched_rtp,
+            "rtcpReceived": self.rtcp_received,
+            "senderReports": self.sender_reports,
+            "sentPackets": self._sent_packets,
+        }
+        if self.depacketizer is not None:
+            s = self.depacketizer.stats
+            out.update(
+                frames=s.access_units,
+                keyframes=s.keyframes,
+                damaged=s.damaged,
+                keyframeRequests=dict(self.keyframes.sent),
+            )
+        if self.jitter is not None:
+            j = self.jitter.stats
+            out["jitterBuffer"] = {
+                "released": j.released,
+                "lost": j.lost,
+                "late": j.late,
+                "duplicate": j.duplicate,
+            }
+        return out
+
+
+def _payload_bounds(data: bytes) -> tuple[int, int]:
+    """(start, end) of the payload, (-1, -1) when the header does not fit (no exception on the
+    hot path)."""
+    n = len(data)
+    b0 = data[0]
+    pos = 12 + 4 * (b0 & 0x0F)
+    if b0 & 0x10:
+        if pos + 4 > n:
+            return -1, -1
+        pos += 4 + 4 * ((data[pos + 2] << 8) | data[pos + 3])
+    end = n
+    if b0 & 0x20:
+        pad = data[n - 1]
+        if pad == 0:
+            return -1, -1
+        end -= pad
+    if pos > end:
+        return -1, -1
+    return pos, end

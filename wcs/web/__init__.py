@@ -1,0 +1,29 @@
+"""The built-in player page at ``/`` of the HTTP port: our own HTML/JS (no WebSDK code).
+
+It starts calls through ``/rest-api/call/startup``, lists calls and streams, plays a stream
+with a plain ``RTCPeerConnection`` over WHEP, stops it and hangs calls up. The page itself
+needs no auth (it holds no data); its REST and WHEP requests carry the token typed in it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from wcs.rest.message import Request, Response
+from wcs.rest.router import Router
+
+STATIC = Path(__file__).resolve().parent / "static"
+FILES = {
+    "/": ("index.html", "text/html; charset=utf-8"),
+    "/player.js": ("player.js", "text/javascript; charset=utf-8"),
+}
+
+
+def add_web_routes(router: Router) -> None:
+    for path, (name, ctype) in FILES.items():
+        body = (STATIC / name).read_bytes()  # read once: the files are tiny
+
+        async def serve(req: Request, body: bytes = body, ctype: str = ctype) -> Response:
+            return Response(200, body, {"content-type": ctype, "cache-control": "no-cache"})
+
+        router.add("GET", path, serve, auth=False)

@@ -1,0 +1,166 @@
+// The built-in player: REST for calls and streams, WHEP for playback. Plain browser APIs.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+
+function headers(extra) {
+  const h = Object.assign({}, extra || {});
+  const token = $("token").value.trim();
+  if (token) h["Authorization"] = "Bearer " + token;
+  return h;
+}
+
+function say(text, isError) {
+  $("message").textContent = text;
+  $("message").className = isError ? "error" : "";
+}
+
+async function rest(path, body) {
+  const resp = await fetch("/rest-api/" + path, {
+    method: "POST",
+    headers: headers({"Content-Type": "application/json"}),
+    body: JSON.stringify(body || {}),
+  });
+  const text = await resp.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch (e) { data = text; }
+  if (resp.status === 404) return [];
+  if (!resp.ok) throw new Error(path + ": " + resp.status + " " + (data && data.error || text));
+  return data;
+}
+
+function cell(row, text) {
+  const td = document.createElement("td");
+  td.textContent = text == null ? "" : String(text);
+  row.appendChild(td);
+  return td;
+}
+
+function button(td, label, action) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = label;
+  b.addEventListener("click", action);
+  td.appendChild(b);
+}
+
+async function refresh() {
+  try {
+    const calls = await rest("call/find_all");
+    const streams = await rest("stream/find_all");
+    const cbody = $("calls").querySelector("tbody");
+    cbody.textContent = "";
+    for (const c of calls || []) {
+      const row = cbody.insertRow();
+      cell(row, c.callId); cell(row, c.callee); cell(row, c.status); cell(row, c.streamName);
+      const td = cell(row, "");
+      button(td, "Hang up", () => hangup(c.callId));
+    }
+    const sbody = $("streams").querySelector("tbody");
+    sbody.textContent = "";
+    for (const s of streams || []) {
+      const row = sbody.insertRow();
+      cell(row, s.name); cell(row, s.published); cell(row, s.status);
+      cell(row, s.width && s.height ? s.width + "x" + s.height : "");
+      const td = cell(row, "");
+      if (s.published) button(td, "Play", () => { $("streamName").value = s.name; play(); });
+    }
+  } catch (e) {
+    say(e.message, true);
+  }
+}
+
+async function startCall(ev) {
+  ev.preventDefault();
+  const body = {};
+  for (const el of $("callForm").elements) {
+    if (!el.name) continue;
+    if (el.type === "checkbox") body[el.name] = el.checked ? "true" : "false";
+    else if (el.value !== "") body[el.name] = el.value;
+  }
+  try {
+    await rest("call/startup", body);
+    say("call " + body.callId + " started");
+    if (body.toStream) $("streamName").value = body.toStream;
+  } catch (e) {
+    say(e.message, true);
+  }
+  refresh();
+}
+
+async function hangup(callId) {
+  try {
+    await rest("call/terminate", {callId});
+    say("call " + callId + " hung up");
+  } catch (e) {
+    say(e.message, true);
+  }
+  setTimeout(refresh, 500);
+}
+
+const player = {pc: null, location: null, status: "IDLE"};
+window.wcsPlayer = player;  // for automated tests: getStats() on player.pc
+
+function setStatus(status) {
+  player.status = status;
+  $("status").textContent = status;
+  $("stop").disabled = !(status === "PENDING" || status === "PLAYING");
+}
+
+async function play() {
+  const name = $("streamName").value.trim();
+  if (!name) return;
+  await stop();
+  const pc = new RTCPeerConnection();
+  player.pc = pc;
+  pc.addTransceiver("video", {direction: "recvonly"});
+  pc.addTransceiver("audio", {direction: "recvonly"});
+  pc.ontrack = (ev) => { $("video").srcObject = ev.streams[0] || new MediaStream([ev.track]); };
+  pc.onconnectionstatechange = () => {
+    if (pc !== player.pc) return;
+    if (pc.connectionState === "failed") { setStatus("FAILED"); say("WebRTC connection failed", true); }
+  };
+  setStatus("PENDING");
+  try {
+    const offer = await pc.createOffer();
+    await pc.setLocalDescription(offer);
+    // No need to wait for gathering: the server learns our address from our ICE checks.
+    const resp = await fetch("/whep/" + encodeURIComponent(name), {
+      method: "POST",
+      headers: headers({"Content-Type": "application/sdp"}),
+      body: pc.localDescription.sdp,
+    });
+    if (resp.status !== 201) throw new Error("play " + name + ": " + resp.status + " " + await resp.text());
+    player.location = resp.headers.get("Location");
+    await pc.setRemoteDescription({type: "answer", sdp: await resp.text()});
+    setStatus("PLAYING");
+    say("playing " + name);
+  } catch (e) {
+    pc.close();
+    player.pc = null;
+    setStatus("FAILED");
+    say(e.message, true);
+  }
+  refresh();
+}
+
+async function stop() {
+  const pc = player.pc, location = player.location;
+  player.pc = null;
+  player.location = null;
+  if (pc) pc.close();
+  if (location) {
+    try { await fetch(location, {method: "DELETE", headers: headers()}); } catch (e) { /* gone */ }
+  }
+  if (pc) { setStatus("STOPPED"); $("video").srcObject = null; }
+}
+
+$("callForm").addEventListener("submit", startCall);
+$("refresh").addEventListener("click", refresh);
+$("play").addEventListener("click", play);
+$("stop").addEventListener("click", () => { stop(); setTimeout(refresh, 300); });
+const params = new URLSearchParams(location.search);
+if (params.get("token")) $("token").value = params.get("token");
+if (params.get("streamName")) $("streamName").value = params.get("streamName");
+refresh();
+setInterval(refresh, 5000);

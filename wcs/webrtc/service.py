@@ -1,0 +1,74 @@
+"""Browser playback as one part of the server: viewers, WCS signaling (ws/wss), WHEP.
+
+The composition root builds one :class:`PlaybackService` from the settings and the stream
+hub, lets it add its HTTP routes, then starts and closes it with the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from typing import TYPE_CHECKING
+
+from wcs.config import Settings
+from wcs.rest.router import Router
+from wcs.rest.server import WebSocketServer
+
+from .viewer import Playback
+from .whep import add_whep_routes
+from .ws_signaling import SignalingServer
+
+if TYPE_CHECKING:
+    from wcs.streams import StreamHub
+
+log = logging.getLogger(__name__)
+
+
+def tls_context(cert: str, key: str) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    return ctx
+
+
+class PlaybackService:
+    def __init__(self, settings: Settings, hub: StreamHub, public_ip: str) -> None:
+        s = settings
+        self.playback = Playback(
+            hub,
+            bind_ip=s.bind_ip,
+            public_ip=public_ip,
+            port_range=(s.media_port_from, s.media_port_to),
+        )
+        self.signaling = SignalingServer(self.playback, server_address=f"{public_ip}:{s.ws_port}")
+        self.ws = WebSocketServer(
+            self.signaling.handle, host=s.bind_ip, port=s.ws_port, auth=s.rest_auth
+        )
+        self.wss: WebSocketServer | None = None
+        if s.tls_cert and s.tls_key:
+            self.wss = WebSocketServer(
+                self.signaling.handle,
+                host=s.bind_ip,
+                port=s.wss_port,
+                auth=s.rest_auth,
+                ssl_context=tls_context(s.tls_cert, s.tls_key),
+            )
+
+    def add_routes(self, router: Router) -> None:
+        add_whep_routes(router, self.playback)
+
+    async def start(self) -> None:
+        await self.ws.start()
+        if self.wss is not None:
+            await self.wss.start()
+        log.info(
+            "playback: ws %d%s, WHEP on the HTTP port",
+            self.ws.port,
+            f", wss {self.wss.port}" if self.wss else "",
+        )
+
+    async def close(self) -> None:
+        """Listeners first (no new viewers), then every viewer."""
+        await self.ws.close()
+        if self.wss is not None:
+            await self.wss.close()
+        await self.playback.close()

@@ -1,0 +1,336 @@
+"""Playback: one :class:`Viewer` per browser, glue between a :class:`ViewerPeer` and a stream.
+
+A viewer is a packet sink of its stream. It subscribes once its peer is connected (DTLS
+done), so the first packets it forwards are the stream's cached keyframe; viewer PLI/FIR
+become ``stream.request_keyframe()``. Every way out -- ``stop()`` (stopStream, WHEP
+DELETE, WebSocket closed), the call ending ("Stopped by publisher stop"), the peer failing
+(ICE timeout, consent expiry, DTLS error: FAILED with the peer's info) and server shutdown --
+goes through :meth:`Viewer.close`, which frees the subscription, the transcoder seat, the
+peer (and so its UDP port) and the ``/stream/find_all`` entry, and reports the end once.
+
+:class:`Playback` makes viewers (and owns them): it looks the stream up, waits a bounded
+time for its tracks, negotiates, starts the peer and returns the answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from wcs.sdp import parse_fmtp
+
+from . import events
+from .answer import SourceTrack
+from .certificate import Certificate
+from .offer import OfferError
+from .peer import ViewerPeer
+
+if TYPE_CHECKING:
+    from wcs.streams import Stream, StreamHub, Subscription, TrackInfo
+
+    from .transcode import OpusTranscoder
+
+log = logging.getLogger(__name__)
+
+STREAM_NOT_FOUND = "Stream not found"
+STOPPED_BY_USER = "Stopped by user"
+STOPPED_BY_PUBLISHER = "Stopped by publisher stop"
+STOPPED_BY_SESSION = "Stopped by session disconnect"
+STOPPED_BY_SHUTDOWN = "Stopped by server shutdown"
+FAILED_BY_ERROR = "Failed by error"
+
+# (status, info) once the viewer has ended; status is "STOPPED" or "FAILED".
+EndCallback = Callable[[str, str], None]
+
+
+class PlaybackError(Exception):
+    """A play request that cannot be served; ``info`` is the WCS info string."""
+
+    def __init__(self, info: str, http_status: int = 400) -> None:
+        super().__init__(info)
+        self.info = info
+        self.http_status = http_status
+
+
+def source_tracks(tracks: dict[str, TrackInfo]) -> list[SourceTrack]:
+    out = []
+    for info in tracks.values():
+        if info.kind not in ("audio", "video"):
+            continue
+        out.append(
+            SourceTrack(
+                info.kind, info.codec, info.clock_rate, parse_fmtp(info.fmtp), info.channels
+            )
+        )
+    return out
+
+
+class Viewer:
+    """One playing browser: a packet sink feeding its peer, and a /stream/find_all entry."""
+
+    def __init__(
+        self,
+        playback: Playback,
+        stream: Stream,
+        peer: ViewerPeer,
+        media_session_id: str,
+        *,
+        provider: str,
+        app_key: str,
+        session_id: str | None,
+        on_end: EndCallback | None,
+    ) -> None:
+        self.playback = playback
+        self.stream = stream
+        self.peer = peer
+        self.media_session_id = media_session_id
+        self.provider = provider
+        self.app_key = app_key
+        self.session_id = session_id
+        self.on_end = on_end
+        self.status = "PENDING"
+        self.info: str | None = None
+        self.created = time.time()
+        self.connected_at: float | None = None
+        self._subscription: Subscription | None = None
+        self._transcoder: OpusTranscoder | None = None
+        self._closing = False
+        self._closed = asyncio.Event()
+        # The hot path: the stream calls on_rtp for every packet. Without transcoding it is
+        # the peer's own send_rtp (no extra frame); with it, audio comes from the transcoder.
+        self.on_rtp: Callable[[str, bytes], None] = _drop
+        peer.on_state = self._on_peer_state
+        peer.on_keyframe_request = stream.request_keyframe
+
+    # --- PacketSink ---------------------------------------------------------------------
+
+    def on_stream_end(self, reason: str) -> None:
+        self._subscription = None  # the stream has already forgotten us
+        self.close_soon("STOPPED", STOPPED_BY_PUBLISHER)
+
+    def _video_only(self, kind: str, packet: bytes) -> None:
+        if kind == "video":
+            self.peer.send_rtp(kind, packet)
+
+    # --- life cycle ---------------------------------------------------------------------
+
+    def _on_peer_state(self, event: events.PeerStateChanged) -> None:
+        if event.state == events.CONNECTED:
+            self._start_media()
+        elif event.state == events.FAILED:
+            self.close_soon("FAILED", event.info or FAILED_BY_ERROR)
+        elif event.state == events.CLOSED and not self._closing:
+            # The viewer closed DTLS (RTCPeerConnection.close()).
+            self.close_soon("STOPPED", STOPPED_BY_USER)
+
+    def _start_media(self) -> None:
+        if self._closing:
+            return
+        self.connected_at = time.monotonic()
+        if self.peer.needs_audio_transcode:
+            self.on_rtp = self._video_only
+            self._transcoder = self.playback.transcoder_for(self.stream)
+            self._transcoder.add(self.peer)
+        else:
+            self.on_rtp = self.peer.send_rtp
+        # First delivers the cached keyframe's packets, then the live ones.
+        self._subscription = self.stream.subscribe_packets(self)
+
+    def mark_playing(self) -> None:
+        if self.status == "PENDING":
+            self.status = "PLAYING"
+
+    def close_soon(self, status: str, info: str) -> None:
+        """Close from a synchronous callback (stream end, peer state)."""
+        if self._closing:
+            return
+        task = asyncio.ensure_future(self.close(status, info))
+        self.playback.background.add(task)
+        task.add_done_callback(self.playback.background.discard)
+
+    async def close(self, status: str = "STOPPED", info: str = STOPPED_BY_USER) -> None:
+        """Idempotent; every resource is freed and ``on_end`` is called exactly once."""
+        if self._closing:
+            await self._closed.wait()
+            return
+        self._closing = True
+        self.on_rtp = _drop
+        self.status, self.info = status, info
+        try:
+            if self._subscription is not None:
+                self._subscription.close()
+                self._subscription = None
+            if self._transcoder is not None:
+                self._transcoder.remove(self.peer)
+                self._transcoder = None
+            await self.peer.close()
+        except Exception:  # freeing must go on whatever a part does
+            log.exception("viewer %s: error while closing", self.media_session_id)
+        finally:
+            self.playback._forget(self)
+            self._closed.set()
+        log.info("viewer %s of %s: %s (%s)", self.media_session_id, self.stream.name, status, info)
+        if self.on_end is not None:
+            try:
+                self.on_end(status, info)
+            except Exception:
+                log.exception("viewer %s: on_end callback failed", self.media_session_id)
+
+    # --- REST ---------------------------------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        """A WCS Stream object for a player: ``published: false``, PLAYING."""
+        tracks = self.stream.tracks
+        video = tracks.get("video")
+        return {
+            "name": self.stream.name,
+            "mediaSessionId": self.media_session_id,
+            "appKey": self.app_key,
+            "sessionId": self.session_id,
+            "nodeId": None,
+            "published": False,
+            "mediaType": "play",
+            "mediaProvider": self.provider,
+            "status": self.status,
+            "info": self.info,
+            "hasAudio": "audio" in self.peer.senders,
+            "hasVideo": "video" in self.peer.senders,
+            "width": (video.width or 0) if video else 0,
+            "height": (video.height or 0) if video else 0,
+            "record": False,
+            "createDate": int(self.created * 1000),
+            "custom": {},
+            "webrtc": self.peer.stats(),
+        }
+
+
+def _drop(kind: str, packet: bytes) -> None:
+    return None
+
+
+class Playback:
+    """Makes and owns every viewer; the one place WS signaling and WHEP ask to play."""
+
+    def __init__(
+        self,
+        hub: StreamHub,
+        *,
+        certificate: Certificate | None = None,
+        bind_ip: str = "0.0.0.0",
+        public_ip: str = "",
+        port_range: tuple[int, int] | None = None,
+        tracks_timeout: float = 10.0,
+        ice_timeout: float = 30.0,
+        consent_timeout: float = 30.0,
+    ) -> None:
+        self.hub = hub
+        self.certificate = certificate or Certificate.generate()
+        self.bind_ip = bind_ip
+        self.public_ip = public_ip
+        self.port_range = port_range
+        self.tracks_timeout = tracks_timeout
+        self.ice_timeout = ice_timeout
+        self.consent_timeout = consent_timeout
+        self.viewers: dict[str, Viewer] = {}
+        self.transcoders: dict[int, OpusTranscoder] = {}
+        self.background: set[asyncio.Future[None]] = set()
+
+    async def play(
+        self,
+        name: str,
+        offer: str,
+        media_session_id: str,
+        *,
+        provider: str = "WebRTC",
+        app_key: str = "defaultApp",
+        session_id: str | None = None,
+        on_end: EndCallback | None = None,
+    ) -> tuple[Viewer, str]:
+        """Start a viewer of stream ``name``; returns it and the answer SDP.
+
+        Unknown or ended stream: PlaybackError("Stream not found", 404) -- we do not wait
+        for a publisher that may never come (WCS parity, spec §1.10).
+        """
+        if media_session_id in self.viewers:
+            raise PlaybackError("MediaSessionId is already in use", 409)
+        stream = self.hub.get(name)
+        if stream is None or stream.status != "PUBLISHING":
+            raise PlaybackError(STREAM_NOT_FOUND, 404)
+        try:
+            tracks = await stream.wait_tracks(self.tracks_timeout)
+        except TimeoutError:
+            raise PlaybackError(STREAM_NOT_FOUND, 404) from None
+        if stream.status != "PUBLISHING":
+            raise PlaybackError(STREAM_NOT_FOUND, 404)
+        try:
+            peer = ViewerPeer(
+                offer,
+                source_tracks(tracks),
+                certificate=self.certificate,
+                bind_ip=self.bind_ip,
+                public_ip=self.public_ip,
+                port_range=self.port_range,
+                ice_timeout=self.ice_timeout,
+                consent_timeout=self.consent_timeout,
+            )
+        except OfferError as exc:
+            raise PlaybackError(str(exc), 400) from None
+        viewer = Viewer(
+            self,
+            stream,
+            peer,
+            media_session_id,
+            provider=provider,
+            app_key=app_key,
+            session_id=session_id,
+            on_end=None,
+        )
+        self.viewers[media_session_id] = viewer
+        self.hub.add_entry(viewer)
+        try:
+            answer = await peer.start()
+        except OSError:
+            await viewer.close("FAILED", events.ICE_ERROR)
+            raise PlaybackError(events.ICE_ERROR, 503) from None
+        viewer.on_end = on_end
+        viewer.mark_playing()
+        log.info("viewer %s of %s: PLAYING (%s)", media_session_id, name, provider)
+        return viewer, answer
+
+    def get(self, media_session_id: str) -> Viewer | None:
+        return self.viewers.get(media_session_id)
+
+    async def stop(self, media_session_id: str, info: str = STOPPED_BY_USER) -> bool:
+        viewer = self.viewers.get(media_session_id)
+        if viewer is None:
+            return False
+        await viewer.close("STOPPED", info)
+        return True
+
+    def transcoder_for(self, stream: Stream) -> OpusTranscoder:
+        """The stream's one G.711 -> Opus transcoder, shared by every viewer needing opus."""
+        from .transcode import OpusTranscoder
+
+        key = id(stream)
+        transcoder = self.transcoders.get(key)
+        if transcoder is None or transcoder.stream is not stream:
+            transcoder = OpusTranscoder(stream, on_idle=lambda: self.transcoders.pop(key, None))
+            self.transcoders[key] = transcoder
+        return transcoder
+
+    def _forget(self, viewer: Viewer) -> None:
+        if self.viewers.get(viewer.media_session_id) is viewer:
+            del self.viewers[viewer.media_session_id]
+        self.hub.remove_entry(viewer)
+
+    async def close(self) -> None:
+        """Shutdown: every viewer ends (its owner is told), every port is freed."""
+        viewers = list(self.viewers.values())
+        await asyncio.gather(
+            *(v.close("STOPPED", STOPPED_BY_SHUTDOWN) for v in viewers), return_exceptions=True
+        )
+        if self.background:
+            await asyncio.gather(*self.background, return_exceptions=True)

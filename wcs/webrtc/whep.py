@@ -1,0 +1,66 @@
+"""WHEP (draft-ietf-wish-whep) on the HTTP port.
+
+``POST /whep/{streamName}`` with an ``application/sdp`` offer answers 201 with the SDP
+answer (our candidates included: no trickle needed) and ``Location:
+/whep/{streamName}/{id}``; ``DELETE`` on that location stops the viewer. An unknown stream
+is 404, an unusable offer 400, a body that is not SDP 415. ``PATCH`` (trickle ICE / ICE
+restart) is not offered: the router answers 405. ``rest_auth`` applies (WHEP's Bearer
+token is one of its forms); CORS preflight comes from the dispatcher, and the answer
+exposes ``Location`` to scripts.
+"""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import quote
+
+from wcs.rest.errors import HttpError
+from wcs.rest.message import Request, Response, empty
+from wcs.rest.router import Router
+
+from .viewer import Playback, PlaybackError
+
+PREFIX = "/whep"
+SDP_TYPE = "application/sdp"
+MAX_OFFER = 65536
+
+
+def add_whep_routes(router: Router, playback: Playback) -> None:
+    async def post(req: Request) -> Response:
+        name = req.path_params["stream"]
+        ctype = (req.headers.get("content-type") or "").split(";")[0].strip().lower()
+        if ctype != SDP_TYPE:
+            raise HttpError(415, "the offer must be application/sdp")
+        if len(req.body) > MAX_OFFER:
+            raise HttpError(413, "offer too large")
+        try:
+            offer = req.body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise HttpError(400, "the offer is not UTF-8") from None
+        if not offer.strip():
+            raise HttpError(400, "empty offer")
+        msid = str(uuid.uuid4())
+        try:
+            _, answer = await playback.play(name, offer, msid, provider="WHEP")
+        except PlaybackError as exc:
+            raise HttpError(exc.http_status, exc.info) from None
+        location = f"{PREFIX}/{quote(name, safe='')}/{msid}"
+        return Response(
+            201,
+            answer.encode(),
+            {
+                "content-type": SDP_TYPE,
+                "location": location,
+                "access-control-expose-headers": "Location",
+            },
+        )
+
+    async def delete(req: Request) -> Response:
+        viewer = playback.get(req.path_params["id"])
+        if viewer is None or viewer.stream.name != req.path_params["stream"]:
+            raise HttpError(404, "no such WHEP session")
+        await viewer.close()
+        return empty(200)
+
+    router.add("POST", PREFIX + "/{stream}", post)
+    router.add("DELETE", PREFIX + "/{stream}/{id}", delete)

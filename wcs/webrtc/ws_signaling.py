@@ -1,0 +1,190 @@
+"""The asyncio edge of the WCS WebSocket protocol: one :class:`WcsSession` per connection.
+
+A reader task feeds received text frames to the session; the connection's own task turns
+the session's events into :class:`Playback` calls, flushes the frames it wants sent and
+runs its ping timer. Viewers end on their own (call hung up, ICE/DTLS failure); their end
+is written to the session (``notifyStreamStatusEvent`` STOPPED/FAILED) from the viewer's
+callback. When the WebSocket closes, every viewer of the session is stopped.
+
+PLAYING is sent right after ``setRemoteSDP`` (not after DTLS connects): the Player page
+enables its Stop button on PLAYING, and a viewer whose ICE/DTLS then fails gets FAILED
+with the peer's info string.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from wcs.rest.ws import WebSocketConnection
+
+from .signaling import (
+    AvailabilityRequested,
+    PlayRequested,
+    StopRequested,
+    WcsSession,
+)
+from .viewer import STOPPED_BY_SESSION, STREAM_NOT_FOUND, Playback, PlaybackError
+
+log = logging.getLogger(__name__)
+
+_ids = itertools.count(1)
+
+
+class SignalingServer:
+    """The ``ws_port`` handler: ``WebSocketServer(signaling.handle, ...)``."""
+
+    def __init__(
+        self,
+        playback: Playback,
+        *,
+        ping_interval: float = 5.0,
+        max_missed: int = 10,
+        server_address: str = "",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.playback = playback
+        self.ping_interval = ping_interval
+        self.max_missed = max_missed
+        self.server_address = server_address
+        self.clock = clock
+        self.sessions: dict[str, WcsSession] = {}
+
+    async def handle(self, ws: WebSocketConnection) -> None:
+        remote = f"{ws.remote[0]}:{ws.remote[1]}" if ws.remote else f"client{next(_ids)}"
+        session_id = f"/{remote}/{self.server_address}"
+        if session_id in self.sessions:
+            session_id += f"#{next(_ids)}"
+        session = WcsSession(
+            session_id, self.clock(), ping_interval=self.ping_interval, max_missed=self.max_missed
+        )
+        self.sessions[session_id] = session
+        conn = _Connection(self, ws, session)
+        try:
+            await conn.run()
+        finally:
+            self.sessions.pop(session_id, None)
+            await conn.cleanup()
+
+
+class _Connection:
+    def __init__(self, server: SignalingServer, ws: WebSocketConnection, session: WcsSession):
+        self.server = server
+        self.playback = server.playback
+        self.ws = ws
+        self.session = session
+        self.wake = asyncio.Event()
+        self.closed = False
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.mine: set[str] = set()  # media session ids of this connection's viewers
+        self.stopped_early: set[str] = set()  # stopStream before the answer was ready
+
+    async def run(self) -> None:
+        reader = asyncio.create_task(self._read())
+        try:
+            await self._loop()
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+
+    async def _read(self) -> None:
+        while (msg := await self.ws.receive()) is not None:
+            if isinstance(msg, str):  # binary frames mean nothing to a WebRTC player
+                self.session.receive_text(msg, self.server.clock())
+                self.wake.set()
+        self.closed = True
+        self.wake.set()
+
+    async def _loop(self) -> None:
+        session = self.session
+        while True:
+            self.wake.clear()
+            while (event := session.next_event()) is not None:
+                if isinstance(event, PlayRequested):
+                    self._spawn(self._play(event))
+                elif isinstance(event, StopRequested):
+                    await self._stop(event)
+                elif isinstance(event, AvailabilityRequested):
+                    stream = self.playback.hub.get(event.name)
+                    ok = stream is not None and stream.status == "PUBLISHING"
+                    info = None if ok else STREAM_NOT_FOUND
+                    session.available(event.media_session_id, ok, info)
+            await self._flush()
+            if self.closed or self.ws.closed:
+                return
+            if session.closed_reason:
+                log.info("signaling %s: %s", session.session_id, session.closed_reason)
+                return
+            timer = session.get_timer()
+            timeout = None if timer is None else max(0.0, timer - self.server.clock())
+            try:
+                await asyncio.wait_for(self.wake.wait(), timeout)
+            except TimeoutError:
+                session.handle_timer(self.server.clock())
+
+    async def _flush(self) -> None:
+        for text in self.session.data_to_send():
+            await self.ws.send_text(text)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _play(self, event: PlayRequested) -> None:
+        msid = event.media_session_id
+        session = self.session
+
+        def ended(status: str, info: str) -> None:
+            self.mine.discard(msid)
+            if msid in session.plays:
+                session.stream_status(msid, status, info)
+                self.wake.set()
+
+        try:
+            viewer, answer = await self.playback.play(
+                event.name,
+                event.sdp,
+                msid,
+                provider="WebRTC",
+                app_key=session.app_key,
+                session_id=session.session_id,
+                on_end=ended,
+            )
+        except PlaybackError as exc:
+            if msid in session.plays:
+                session.stream_status(msid, "FAILED", exc.info)
+            self.wake.set()
+            return
+        self.mine.add(msid)
+        if msid in self.stopped_early or self.closed:
+            self.stopped_early.discard(msid)
+            await viewer.close()
+            return
+        session.remote_sdp(msid, answer)
+        session.stream_status(msid, "PLAYING")
+        self.wake.set()
+
+    async def _stop(self, event: StopRequested) -> None:
+        msid = event.media_session_id
+        if msid in self.mine and await self.playback.stop(msid):
+            return  # the viewer's end callback sends STOPPED
+        if msid in self.session.plays:
+            self.stopped_early.add(msid)  # answer still being made: drop it when ready
+        # The SDK waits for STOPPED after every stopStream (spec §1.6).
+        self.session.stream_status(msid, "STOPPED", "Stopped by user", name=event.name)
+
+    async def cleanup(self) -> None:
+        self.closed = True
+        for task in list(self.tasks):
+            with contextlib.suppress(Exception):
+                await task
+        for msid in list(self.mine):
+            await self.playback.stop(msid, STOPPED_BY_SESSION)
+        self.mine.clear()
