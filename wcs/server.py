@@ -14,10 +14,14 @@ from wcs.demo import DemoCallee
 from wcs.demo.routing import demo_defaults
 from wcs.hooks import HookPublisher
 from wcs.media_session import CallMediaFactory, MediaConfig
+from wcs.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from wcs.metrics import REGISTRY
 from wcs.rest.calls_api import add_call_routes
 from wcs.rest.http import HttpServer, Request, Response, Router, json_response
+from wcs.rest.openapi import add_openapi_route
 from wcs.rest.streams_api import add_stream_routes
 from wcs.rtp.ports import PortAllocator
+from wcs.server_metrics import ServerMetrics
 from wcs.sip.events import Event
 from wcs.sip.transport import SipTransport
 from wcs.sip.ua import SipTimers, UserAgent
@@ -66,6 +70,8 @@ class Server:
         self.playback.add_routes(self.router)
         add_web_routes(self.router)
         self.router.add("GET", "/health", self._health, auth=False)
+        self.router.add("GET", "/metrics", self._metrics)
+        add_openapi_route(self.router)
         self.http = HttpServer(
             self.router,
             host=s.bind_ip,
@@ -77,6 +83,7 @@ class Server:
             cors_origin=s.cors_allow_origin,
         )
         self.started = time.time()
+        self.metrics = ServerMetrics(self, REGISTRY)
 
     def _demo_defaults(self, body: dict[str, Any]) -> dict[str, Any]:
         if self.demo is None:
@@ -85,6 +92,9 @@ class Server:
 
     def _on_sip_event(self, event: Event) -> None:
         self.calls.on_sip_event(event)
+
+    async def _metrics(self, req: Request) -> Response:
+        return Response(200, REGISTRY.render().encode(), {"content-type": METRICS_CONTENT_TYPE})
 
     async def _health(self, req: Request) -> Response:
         return json_response(
@@ -102,6 +112,7 @@ class Server:
             await self.demo.start()
         await self.http.start()
         await self.playback.start()
+        self.metrics.start()
         log.info(
             "wcs listening: http %s:%d, sip udp+tcp %s:%d, media %d-%d, public ip %s",
             self.settings.bind_ip,
@@ -114,6 +125,7 @@ class Server:
         )
 
     async def stop(self) -> None:
+        self.metrics.close()
         """Clean shutdown: every call gets its BYE/CANCEL, every registration is removed."""
         await self.http.close()
         await self.playback.close()
