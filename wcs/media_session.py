@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RTP_ACTIVITY_FAILED = "Failed by RTP activity"
+DIRECT_RTMP_PREFIX = "sip_rtmp_"  # internal stream of a call with rtmpUrl but no toStream
 _RECV_BATCH = 64  # datagrams drained per wake-up before yielding to the loop
 
 
@@ -463,7 +464,8 @@ class CallMediaFactory:
             r.has_audio,
             r.has_video,
             hub=self.hub,
-            stream_name=r.to_stream,
+            # Direct SIP-as-RTMP without toStream still needs a stream to push from.
+            stream_name=r.to_stream or (f"{DIRECT_RTMP_PREFIX}{r.call_id}" if r.rtmp_url else None),
             app_key=r.app_key,
             control=self.control,
             config=self.config,

@@ -19,7 +19,10 @@ from wcs.metrics import REGISTRY
 from wcs.rest.calls_api import add_call_routes
 from wcs.rest.http import HttpServer, Request, Response, Router, json_response
 from wcs.rest.openapi import add_openapi_route
+from wcs.rest.push_api import add_push_routes
 from wcs.rest.streams_api import add_stream_routes
+from wcs.rtmp.push import PushManager
+from wcs.rtmp.reconnect import ReconnectPolicy
 from wcs.rtp.ports import PortAllocator
 from wcs.server_metrics import ServerMetrics
 from wcs.sip.events import Event
@@ -61,6 +64,15 @@ class Server:
         )
         self.calls = CallManager(self.ua, self.sip.wake, self.hooks, self.media, clock=self.sip.now)
         self.media.control = self.calls
+        self.pushes = PushManager(
+            self.streams,
+            policy=ReconnectPolicy(s.push_reconnect_attempts, s.push_reconnect_backoff),
+            flash_version=s.rtmp_flash_version,
+            prefix=s.rtmp_stream_prefix,
+            g711_passthrough=s.rtmp_g711_passthrough,
+            hooks=self.hooks,
+            call_lookup=self._call_rtmp,
+        )
         self.router = Router()
         # The demo callee's port is known only after start(): the route reads it then.
         self.demo = DemoCallee() if s.demo_callee else None
@@ -69,6 +81,7 @@ class Server:
         self.playback = PlaybackService(s, self.streams, self.public_ip)
         self.playback.add_routes(self.router)
         add_web_routes(self.router)
+        add_push_routes(self.router, self.pushes)
         self.router.add("GET", "/health", self._health, auth=False)
         self.router.add("GET", "/metrics", self._metrics)
         add_openapi_route(self.router)
@@ -89,6 +102,13 @@ class Server:
         if self.demo is None:
             return body
         return demo_defaults(self.demo.host, self.demo.port)(body)
+
+    def _call_rtmp(self, call_id: str) -> tuple[str, str | None] | None:
+        """Direct SIP-as-RTMP: where a call's stream goes (its rtmpUrl and rtmpStream)."""
+        call = self.calls.get(call_id)
+        if call is None or not call.request.rtmp_url:
+            return None
+        return call.request.rtmp_url, call.request.rtmp_stream
 
     def _on_sip_event(self, event: Event) -> None:
         self.calls.on_sip_event(event)
@@ -125,11 +145,12 @@ class Server:
         )
 
     async def stop(self) -> None:
-        self.metrics.close()
         """Clean shutdown: every call gets its BYE/CANCEL, every registration is removed."""
+        self.metrics.close()
         await self.http.close()
         await self.playback.close()
         self.calls.shutdown()
+        await self.pushes.close()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + SHUTDOWN_GRACE_S
         while self.ua.active() and loop.time() < deadline:
