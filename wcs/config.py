@@ -192,8 +192,26 @@ def _validate(s: Settings) -> None:
         raise ConfigError("settings 'tls_cert'/'tls_key': give both or neither")
     if s.generate_av not in ("none", "video", "audio", "all"):
         raise ConfigError("setting 'generate_av': one of none, video, audio, all")
+    _validate_recording(s)
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise ConfigError("setting 'log_level': one of DEBUG, INFO, WARNING, ERROR")
+
+
+def _validate_recording(s: Settings) -> None:
+    from wcs.record.container import CONTAINERS
+    from wcs.record.rotation import RotationError, parse_rotation
+    from wcs.record.template import TemplateError, validate_template
+
+    try:
+        validate_template(s.record_template)
+    except TemplateError as exc:
+        raise ConfigError(f"setting 'record_template': {exc}") from None
+    try:
+        parse_rotation(s.record_rotation)
+    except RotationError as exc:
+        raise ConfigError(f"setting 'record_rotation': {exc}") from None
+    if s.record_container.lower() not in CONTAINERS:
+        raise ConfigError(f"setting 'record_container': one of {', '.join(CONTAINERS)}")
 
 
 def parse_hooks(spec: str) -> dict[str, str]:

@@ -16,10 +16,12 @@ from wcs.hooks import HookPublisher
 from wcs.media_session import CallMediaFactory, MediaConfig
 from wcs.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from wcs.metrics import REGISTRY
+from wcs.record.manager import RecorderManager
 from wcs.rest.calls_api import add_call_routes
 from wcs.rest.http import HttpServer, Request, Response, Router, json_response
 from wcs.rest.openapi import add_openapi_route
 from wcs.rest.push_api import add_push_routes
+from wcs.rest.recorder_api import add_recorder_routes
 from wcs.rest.streams_api import add_stream_routes
 from wcs.rtmp.push import PushManager
 from wcs.rtmp.reconnect import ReconnectPolicy
@@ -73,6 +75,15 @@ class Server:
             hooks=self.hooks,
             call_lookup=self._call_rtmp,
         )
+        self.recorders = RecorderManager(
+            self.streams,
+            s.record_dir,
+            s.record_template,
+            s.record_rotation,
+            s.record_container,
+            s.on_record_hook,
+            auto=s.record_sip_streams,
+        )
         self.router = Router()
         # The demo callee's port is known only after start(): the route reads it then.
         self.demo = DemoCallee() if s.demo_callee else None
@@ -82,6 +93,7 @@ class Server:
         self.playback.add_routes(self.router)
         add_web_routes(self.router)
         add_push_routes(self.router, self.pushes)
+        add_recorder_routes(self.router, self.recorders)
         self.router.add("GET", "/health", self._health, auth=False)
         self.router.add("GET", "/metrics", self._metrics)
         add_openapi_route(self.router)
@@ -155,6 +167,7 @@ class Server:
         deadline = loop.time() + SHUTDOWN_GRACE_S
         while self.ua.active() and loop.time() < deadline:
             await asyncio.sleep(0.05)
+        await self.recorders.close()
         await self.hooks.drain()
         await self.hooks.close()
         if self.demo is not None:
