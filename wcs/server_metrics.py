@@ -2,8 +2,8 @@
 
 Calls by status (current and transitions), streams by status, viewers, packets and bytes
 received from SIP peers and sent to viewers, packet loss, event-loop lag, the demo callee.
-Parts not in this server (pushes, recordings) register their own metrics in
-:data:`wcs.metrics.REGISTRY`; DTLS and SRTP failure counters are defined there too.
+RTMP pushes and recordings by their managers' state. Other parts may register their own
+metrics in :data:`wcs.metrics.REGISTRY`; DTLS and SRTP failure counters are defined there.
 """
 
 from __future__ import annotations
@@ -37,6 +37,9 @@ _NAMES = (
     "wcs_webrtc_send_errors_total",
     "wcs_event_loop_lag_seconds",
     "wcs_event_loop_lag_max_seconds",
+    "wcs_pushes",
+    "wcs_push_reconnects_total",
+    "wcs_recordings",
     "wcs_demo_calls_total",
     "wcs_demo_sent_packets_total",
     "wcs_demo_sent_bytes_total",
@@ -54,6 +57,7 @@ class ServerMetrics:
         self._sent_packets = DeltaTotals()
         self._sent_bytes = DeltaTotals()
         self._send_errors = DeltaTotals()
+        self._reconnects = DeltaTotals()
         r = registry
         r.collect("wcs_info", "Version of this server", "gauge",
                   lambda: [Sample((__version__,), 1)], ("version",))
@@ -85,6 +89,11 @@ class ServerMetrics:
                   "gauge", lambda: [Sample((), round(self.lag.last, 6))])
         r.collect("wcs_event_loop_lag_max_seconds", "The largest event-loop lag seen",
                   "gauge", lambda: [Sample((), round(self.lag.max, 6))])
+        r.collect("wcs_pushes", "RTMP republishing jobs now, by status", "gauge",
+                  self._pushes, ("status",))
+        r.collect("wcs_push_reconnects_total", "RTMP reconnect attempts of live push jobs",
+                  "counter", self._push_reconnects)
+        r.collect("wcs_recordings", "Recordings in progress", "gauge", self._recordings)
         r.collect("wcs_demo_calls_total", "Calls the demo callee answered", "counter",
                   lambda: self._demo("calls_total"))
         r.collect("wcs_demo_sent_packets_total", "RTP packets the demo callee sent", "counter",
@@ -150,6 +159,24 @@ class ServerMetrics:
         }
         totals = self._send_errors.update(current)
         return [Sample((), totals.get((), 0.0))]
+
+    def _pushes(self) -> Iterable[Sample]:
+        pushes = getattr(self.server, "pushes", None)
+        jobs = pushes.all() if pushes is not None else []
+        tally = Tally(str(job.status.value) for job in jobs)
+        return [Sample((k,), v) for k, v in sorted(tally.items())]
+
+    def _push_reconnects(self) -> Iterable[Sample]:
+        pushes = getattr(self.server, "pushes", None)
+        current: dict[tuple[Hashable, Labels], float] = {
+            (job.media_session_id, ()): float(job.reconnects)
+            for job in (pushes.all() if pushes is not None else [])
+        }
+        return [Sample((), self._reconnects.update(current).get((), 0.0))]
+
+    def _recordings(self) -> Iterable[Sample]:
+        recorders = getattr(self.server, "recorders", None)
+        return [Sample((), len(recorders.find_all()) if recorders is not None else 0)]
 
     def _demo(self, attr: str) -> Iterable[Sample]:
         demo = self.server.demo

@@ -216,6 +216,7 @@ SCHEMAS: dict[str, Schema] = {
             "status": {"type": "string", "enum": ["ok"]},
             "uptime": {"type": "number"},
             "calls": {"type": "integer"},
+            "streams": {"type": "integer"},
         },
     },
 }
