@@ -15,3 +15,10 @@ Sans-IO core (no sockets, fed bytes):
   ``aac``, ``g711`` PCM → AAC with PyAV; G.711 → PCM
 Edge (asyncio): ``client.RtmpPublisher``.
 """
+
+from . import flv
+from .client import RtmpPublisher, RtmpPublishError
+from .errors import RtmpError
+from .url import RtmpTarget, parse_full_url
+
+__all__ = ["RtmpError", "RtmpPublishError", "RtmpPublisher", "RtmpTarget", "flv", "parse_full_url"]
