@@ -124,7 +124,13 @@ def run_call(args: argparse.Namespace, out: TextIO | None = None,
                 print(f"wcs call: lost the server: {exc}", file=sys.stderr)
                 return EXIT_UNREACHABLE
             now = clock()
-            if code == 404:  # a finished call leaves the server at once
+            if code == 404:  # a finished call leaves the live list at once: ask for its end
+                code, found = client.post("call/find", {"callId": call_id, "finished": True})
+                if code == 200 and isinstance(found, list) and found:
+                    final = found[0]
+                    if last is None or _describe(final) != _describe(last):
+                        print(f"[{now - t0:5.1f}s] {_describe(final)}", file=out, flush=True)
+                    last = final
                 return _ended(last, established_at is not None, out)
             current = found[0] if code == 200 and isinstance(found, list) and found else None
             if current is not None and (last is None or _describe(current) != _describe(last)):

@@ -8,6 +8,7 @@ import struct
 from collections.abc import Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -122,3 +123,24 @@ def test_conformance_says_what_failed_and_why(tmp_path: Path) -> None:
     assert code == 1 and '"failures"' in out
     code, _, err = run("conformance", str(tmp_path / "missing.pcap"))
     assert code == 2 and "missing.pcap" in err
+
+
+def account_args(kamailio: Any) -> list[str]:
+    return [
+        "--sip-login", "1001", "--sip-password", "secret1001", "--sip-domain", kamailio.realm,
+        "--sip-proxy", kamailio.host, "--sip-port", str(kamailio.port),
+    ]  # fmt: skip
+
+
+@pytest.mark.peers
+def test_call_busy_and_failed_give_their_exit_codes(server: ServerThread, kamailio,
+                                                    callee) -> None:  # fmt: skip
+    peer = callee(mode="busy")
+    code, out, _ = run("call", "--server", server.base, "--callee", peer.user,
+                       *account_args(kamailio))  # fmt: skip
+    assert code == 3, out
+    assert "BUSY (486" in out and out.splitlines()[-1].startswith("busy:")
+    code, out, _ = run("call", "--server", server.base, "--callee", "7777",
+                       *account_args(kamailio))  # fmt: skip
+    assert code == 1, out
+    assert "call failed: FAILED (404" in out

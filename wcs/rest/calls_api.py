@@ -104,6 +104,7 @@ def add_call_routes(
             callee=p.str("callee", default=None),
             status=p.str("status", default=None),
             rtmp_url=p.str("rtmpUrl", default=None),
+            finished=p.bool("finished", default=False),
         )
         if not found:
             return error(404, "call not found")

@@ -103,6 +103,8 @@ SCHEMAS: dict[str, Schema] = {
             "callee": _str(256),
             "status": _str(32),
             "rtmpUrl": _str(1024),
+            "finished": {**BOOL, "description": "our extension: also the last 256 calls "
+                         "that ended, with their final status (WCS answers 404)"},
         },
     },
     "CallId": {"type": "object", "required": ["callId"], "properties": {"callId": _str(256)}},
