@@ -74,14 +74,14 @@ class ServerMetrics:
                   ("status",))
         r.collect("wcs_rtp_received_packets_total", "RTP packets received from SIP peers",
                   "counter", lambda: self._rx("packets", self._received_packets), ("kind",))
-        r.collect("wcs_rtp_received_bytes_total", "RTP payload and header bytes received "
+        r.collect("wcs_rtp_received_bytes_total", "RTP bytes (whole packets) received "
                   "from SIP peers", "counter",
                   lambda: self._rx("octets", self._received_bytes), ("kind",))
         r.collect("wcs_rtp_lost_packets_total", "RTP packets lost on the way from SIP peers "
                   "(sequence gaps)", "counter", lambda: self._rx("lost", self._lost), ("kind",))
         r.collect("wcs_rtp_sent_packets_total", "RTP packets sent to WebRTC viewers", "counter",
                   lambda: self._tx("packets", self._sent_packets), ("kind",))
-        r.collect("wcs_rtp_sent_bytes_total", "RTP bytes sent to WebRTC viewers", "counter",
+        r.collect("wcs_rtp_sent_bytes_total", "RTP payload bytes sent to WebRTC viewers", "counter",
                   lambda: self._tx("octets", self._sent_bytes), ("kind",))
         r.collect("wcs_webrtc_send_errors_total", "Packets to viewers that failed to send",
                   "counter", self._tx_errors)

@@ -50,8 +50,10 @@ const { chromium } = require('playwright-core');
         if (s.type === 'inbound-rtp' && s.kind === 'video') framesDecoded = s.framesDecoded;
         if (s.type === 'inbound-rtp' && s.kind === 'audio') audioPackets = s.packetsReceived;
       });
+      const metrics = await (await fetch('/metrics')).text();
       return { width: v.videoWidth, height: v.videoHeight, currentTime: v.currentTime,
-               status: document.getElementById('status').textContent, framesDecoded, audioPackets };
+               status: document.getElementById('status').textContent, framesDecoded, audioPackets,
+               metrics };
     }));
     await page.screenshot({ path: png, fullPage: true });
     result.ok = true;

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.fixtures.ports import free_port, free_port_range
 from tests.peers.chromium import HEADLESS_FLAGS, Chromium
@@ -102,5 +103,14 @@ def test_make_run_page_plays_the_demo_call(
     assert result["framesDecoded"] >= 15
     assert result["audioPackets"] > 0
     assert png.stat().st_size > 10_000
+    # While it played, /metrics counted the viewer and what was sent to it.
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(result["metrics"])
+        for s in family.samples
+    }
+    assert samples[("wcs_viewers", (("status", "PLAYING"),))] == 1
+    assert samples[("wcs_rtp_sent_packets_total", (("kind", "video"),))] > 0
+    assert samples[("wcs_demo_calls_total", ())] == 1
     if os.environ.get("WCS_DEMO_SCREENSHOT"):
         shutil.copy(png, os.environ["WCS_DEMO_SCREENSHOT"])
