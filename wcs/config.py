@@ -35,6 +35,8 @@ class Settings:
     wss_port: int = 8443  # only listened on when tls_cert and tls_key are set
     tls_cert: str = ""  # PEM certificate (chain) file for wss
     tls_key: str = ""  # PEM private key file for wss
+    webrtc_ice_timeout: float = 30.0  # no ICE check from a viewer this long: FAILED
+    webrtc_consent_timeout: float = 30.0  # viewer silent this long (RFC 7675): FAILED, freed
     sip_port: int = 5060  # local SIP port, UDP and TCP
     media_port_from: int = 31001
     media_port_to: int = 32000

@@ -386,12 +386,14 @@ class CallMedia:
     def _publish(self) -> None:
         if self.stream is not None or self.hub is None or not self.stream_name or not self.sessions:
             return
+        tracks = self._tracks()
         try:
-            stream = self.hub.publish(self.stream_name, call_id=self.call_id, app_key=self.app_key)
+            stream = self.hub.publish(
+                self.stream_name, call_id=self.call_id, app_key=self.app_key, tracks=tracks
+            )
         except StreamExists as exc:
             log.warning("call %s: %s", self.call_id, exc)
             return
-        stream.set_tracks(self._tracks())
         stream.stats_provider = self.stats
         stream.keyframe_requester = self.request_keyframe
         if self.control is not None:

@@ -61,9 +61,7 @@ class Server:
         self.sip = SipTransport(self.ua, s.bind_ip, s.sip_port, self._on_sip_event)
         self.ports = PortAllocator(s.media_port_from, s.media_port_to, host=s.bind_ip)
         self.streams = StreamHub(self.hooks)
-        self.media = CallMediaFactory(
-            self.ports, self.public_ip, self.streams, media_config(s)
-        )
+        self.media = CallMediaFactory(self.ports, self.public_ip, self.streams, media_config(s))
         self.calls = CallManager(self.ua, self.sip.wake, self.hooks, self.media, clock=self.sip.now)
         self.media.control = self.calls
         self.pushes = PushManager(

@@ -18,6 +18,7 @@ from wcs.media.audio import AudioFrame
 from wcs.media.clock import MediaClock
 from wcs.media.generators import BlackVideo, Silence
 from wcs.media.h264 import AccessUnit, H264Packetizer
+from wcs.rtp.sr import SenderClock
 from wcs.streams import Stream, TrackInfo
 
 _HEAD = struct.Struct("!BBHII")
@@ -39,6 +40,7 @@ class StreamFeed:
         self._packetizer = H264Packetizer(mtu=1200)
         self._gen_ssrc = (ssrc_seed ^ 0x5EED) & 0xFFFFFFFF
         self._gen_seq = {"video": 0, "audio": 0}
+        self._sender_clocks: dict[str, SenderClock] = {}
 
     # ------------------------------------------------------------------ MediaTarget
     def on_rtp(self, kind: str, packet: bytes, timestamp: int) -> None:
@@ -62,6 +64,12 @@ class StreamFeed:
 
     def on_rebase(self, kind: str, timestamp: int, arrival: float) -> None:
         self.clock.rebase(kind, timestamp, arrival)
+        self._sender_clocks.pop(kind, None)
+
+    def on_sender_clock(self, kind: str, clock: SenderClock) -> None:
+        """An SR arrived for the track's current source: align the tracks once both have one."""
+        self._sender_clocks[kind] = clock
+        self.clock.align(self._sender_clocks)
 
     # ------------------------------------------------------------------ generators
     def generated_tracks(self, real: set[str]) -> dict[str, TrackInfo]:

@@ -161,7 +161,8 @@ class Stream:
     # ------------------------------------------------------------------ subscribe
     def subscribe_packets(self, sink: PacketSink) -> Subscription:
         """Attach a packet sink; it first gets the video since the last keyframe."""
-        for packet in self._gop_packets if self._gop_ok else ():
+        cached = [*self._gop_packets, *self._pic_packets] if self._gop_ok else []
+        for packet in cached:
             if not self._call_packet(sink, "video", packet):
                 return Subscription(lambda: None)
         # Copy-on-write: a feed loop iterating the old list is never disturbed.
@@ -383,10 +384,20 @@ class StreamHub:
         self._entries: list[JsonEntry] = []
         self.listeners: list[Callable[[Stream], None]] = []
 
-    def publish(self, name: str, *, call_id: str | None, app_key: str) -> Stream:
+    def publish(
+        self,
+        name: str,
+        *,
+        call_id: str | None,
+        app_key: str,
+        tracks: dict[str, TrackInfo] | None = None,
+    ) -> Stream:
+        """A new PUBLISHING stream (``tracks`` when known, so the status event carries them)."""
         if name in self._streams:
             raise StreamExists(f"stream {name!r} is already published")
         stream = Stream(name, call_id=call_id, app_key=app_key)
+        if tracks:
+            stream.tracks = dict(tracks)
         stream.hub = self
         self._streams[name] = stream
         log.info("stream %s: PUBLISHING (%s)", name, stream.media_session_id)

@@ -24,7 +24,6 @@ def black_gop() -> tuple[tuple[bytes, ...], ...]:
     """NAL units of each access unit of one GOP of black frames; the first is an IDR with
     SPS and PPS."""
     import av  # imported here: only a server with generate_av pays for it
-    import numpy as np
 
     ctx = av.CodecContext.create("libx264", "w")
     ctx.width, ctx.height, ctx.pix_fmt = BLACK_WIDTH, BLACK_HEIGHT, "yuv420p"
@@ -36,10 +35,12 @@ def black_gop() -> tuple[tuple[bytes, ...], ...]:
         "profile": "baseline",
         "x264-params": f"keyint={BLACK_FPS}:min-keyint={BLACK_FPS}:scenecut=0:repeat-headers=1",
     }
-    black = np.zeros((BLACK_HEIGHT, BLACK_WIDTH, 3), dtype=np.uint8)
     packets = []
     for i in range(BLACK_FPS):
-        frame = av.VideoFrame.from_ndarray(black, format="rgb24").reformat(format="yuv420p")
+        frame = av.VideoFrame(BLACK_WIDTH, BLACK_HEIGHT, "yuv420p")
+        # Video-range black: Y = 16, U = V = 128 (written over each plane's padded lines).
+        for plane, value in zip(frame.planes, (16, 128, 128), strict=True):
+            plane.update(bytes([value]) * plane.buffer_size)
         frame.pts = i
         packets += ctx.encode(frame)
     packets += ctx.encode(None)

@@ -37,7 +37,7 @@ class KeyframeRequester:
         self._last = now
         kind = LADDER[min(self._step, len(LADDER) - 1)]
         self._step += 1
-        if self._step > len(LADDER):  # INFO did not help either: go round again
+        if self._step >= len(LADDER):  # INFO did not help either: go round again
             self._step = 0
         self.sent[kind] += 1
         return kind

@@ -28,7 +28,7 @@ from wcs.media.h264 import AccessUnit, H264Depacketizer
 from wcs.rtp import rtcp
 from wcs.rtp.jitter import JitterBuffer
 from wcs.rtp.keyframe import FIR, INFO, PLI, KeyframeRequester
-from wcs.rtp.sr import seconds_to_ntp, signed32
+from wcs.rtp.sr import SenderClock, seconds_to_ntp, signed32
 from wcs.rtp.stats import ReceiveStatistics
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,7 @@ class MediaTarget(Protocol):
     def on_video(self, au: AccessUnit, arrival: float) -> None: ...
     def on_audio(self, frame: AudioFrame, arrival: float) -> None: ...
     def on_rebase(self, kind: str, timestamp: int, arrival: float) -> None: ...
+    def on_sender_clock(self, kind: str, clock: SenderClock) -> None: ...
 
 
 class RtpSession:
@@ -231,7 +232,7 @@ class RtpSession:
     def receive_rtcp(self, data: bytes, addr: Address, now: float) -> None:
         try:
             packets = rtcp.parse_compound(data)
-        except rtcp.RtcpError:
+        except (rtcp.RtcpError, ValueError, struct.error):
             self.malformed += 1
             return
         self.rtcp_received += 1
@@ -246,6 +247,8 @@ class RtpSession:
             if isinstance(p, rtcp.SenderReport):
                 self.sender_reports += 1
                 self.stats.on_sender_report(p, now)
+                if p.ssrc == self.ssrc:
+                    self.target.on_sender_clock(self.kind, self.stats.sources[p.ssrc].clock)
             elif isinstance(p, rtcp.Bye):
                 pass  # the SSRC may come back (re-INVITE); the call's BYE ends the session
 

@@ -38,6 +38,8 @@ class PlaybackService:
             bind_ip=s.bind_ip,
             public_ip=public_ip,
             port_range=(s.media_port_from, s.media_port_to),
+            ice_timeout=s.webrtc_ice_timeout,
+            consent_timeout=s.webrtc_consent_timeout,
         )
         self.signaling = SignalingServer(self.playback, server_address=f"{public_ip}:{s.ws_port}")
         self.ws = WebSocketServer(

@@ -40,6 +40,7 @@ STOPPED_BY_USER = "Stopped by user"
 STOPPED_BY_PUBLISHER = "Stopped by publisher stop"
 STOPPED_BY_SESSION = "Stopped by session disconnect"
 STOPPED_BY_SHUTDOWN = "Stopped by server shutdown"
+STOPPED_BY_REST = "Stopped by rest /terminate"
 FAILED_BY_ERROR = "Failed by error"
 
 # (status, info) once the viewer has ended; status is "STOPPED" or "FAILED".
@@ -138,6 +139,18 @@ class Viewer:
             self.on_rtp = self.peer.send_rtp
         # First delivers the cached keyframe's packets, then the live ones.
         self._subscription = self.stream.subscribe_packets(self)
+        log.debug(
+            "viewer %s connected (%s); stream %s has %s cached keyframe, %d keyframes so far",
+            self.media_session_id,
+            self.peer.srtp_profile,
+            self.stream.name,
+            "a" if self.stream.cached_keyframe is not None else "no",
+            self.stream.keyframes,
+        )
+
+    def terminate(self) -> None:
+        """/stream/terminate on this viewer's entry (WCS info string)."""
+        self.close_soon("STOPPED", STOPPED_BY_REST)
 
     def mark_playing(self) -> None:
         if self.status == "PENDING":
@@ -237,6 +250,15 @@ class Playback:
         self.viewers: dict[str, Viewer] = {}
         self.transcoders: dict[int, OpusTranscoder] = {}
         self.background: set[asyncio.Future[None]] = set()
+        # A viewer subscribes only once connected; this tells the others the stream ended.
+        hub.listeners.append(self._on_stream_changed)
+
+    def _on_stream_changed(self, stream: Stream) -> None:
+        if stream.status == "PUBLISHING":
+            return
+        for viewer in list(self.viewers.values()):
+            if viewer.stream is stream:
+                viewer.close_soon("STOPPED", STOPPED_BY_PUBLISHER)
 
     async def play(
         self,
@@ -295,6 +317,9 @@ class Playback:
         except OSError:
             await viewer.close("FAILED", events.ICE_ERROR)
             raise PlaybackError(events.ICE_ERROR, 503) from None
+        if stream.status != "PUBLISHING":  # ended while we were binding
+            await viewer.close("STOPPED", STOPPED_BY_PUBLISHER)
+            raise PlaybackError(STREAM_NOT_FOUND, 404)
         viewer.on_end = on_end
         viewer.mark_playing()
         log.info("viewer %s of %s: PLAYING (%s)", media_session_id, name, provider)
@@ -328,6 +353,8 @@ class Playback:
 
     async def close(self) -> None:
         """Shutdown: every viewer ends (its owner is told), every port is freed."""
+        if self._on_stream_changed in self.hub.listeners:
+            self.hub.listeners.remove(self._on_stream_changed)
         viewers = list(self.viewers.values())
         await asyncio.gather(
             *(v.close("STOPPED", STOPPED_BY_SHUTDOWN) for v in viewers), return_exceptions=True

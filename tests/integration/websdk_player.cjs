@@ -1,0 +1,94 @@
+#!/usr/bin/env node
+// Drives the official @flashphoner/websdk Player example page in the system Chromium with
+// playwright-core: fill the WS URL, press Start, sample getStats twice, press Stop, and
+// print "RESULT {json}". Usage (NODE_PATH=<npm dir>/node_modules):
+//   node websdk_player.cjs PAGE_URL WS_URL USER_DATA_DIR CHROMIUM FLAGS_JSON [SECONDS]
+const { chromium } = require('playwright-core');
+
+// Every RTCPeerConnection the SDK makes is kept so the test can read its getStats().
+const HOOK = `(() => {
+  const Native = window.RTCPeerConnection;
+  window.__pcs = [];
+  window.RTCPeerConnection = function (...args) {
+    const pc = new Native(...args);
+    window.__pcs.push(pc);
+    return pc;
+  };
+  window.RTCPeerConnection.prototype = Native.prototype;
+  Object.setPrototypeOf(window.RTCPeerConnection, Native);
+})();`;
+
+async function inbound(page) {
+  return page.evaluate(async () => {
+    const out = { framesDecoded: 0, frameWidth: 0, frameHeight: 0, totalSamplesReceived: 0,
+                  audioCodec: null, videoCodec: null };
+    for (const pc of window.__pcs) {
+      const stats = await pc.getStats();
+      const codecs = {};
+      stats.forEach((s) => { if (s.type === 'codec') codecs[s.id] = s.mimeType; });
+      stats.forEach((s) => {
+        if (s.type !== 'inbound-rtp') return;
+        if (s.kind === 'video') {
+          out.framesDecoded += s.framesDecoded || 0;
+          out.frameWidth = s.frameWidth || out.frameWidth;
+          out.frameHeight = s.frameHeight || out.frameHeight;
+          out.videoCodec = codecs[s.codecId] || out.videoCodec;
+        } else if (s.kind === 'audio') {
+          out.totalSamplesReceived += s.totalSamplesReceived || 0;
+          out.audioCodec = codecs[s.codecId] || out.audioCodec;
+        }
+      });
+    }
+    return out;
+  });
+}
+
+(async () => {
+  const [pageUrl, wsUrl, udd, exe, flagsJson, secsArg] = process.argv.slice(2);
+  const secs = parseFloat(secsArg || '3');
+  const result = { ok: false, console: [], statuses: [] };
+  let ctx;
+  try {
+    ctx = await chromium.launchPersistentContext(udd, {
+      executablePath: exe, headless: true, args: JSON.parse(flagsJson), timeout: 30000,
+    });
+    const page = ctx.pages()[0] || await ctx.newPage();
+    page.on('pageerror', (e) => result.console.push('pageerror: ' + e.message));
+    page.on('console', (m) => { if (m.type() === 'error') result.console.push(m.text()); });
+    await page.addInitScript(HOOK);
+    await page.goto(pageUrl, { waitUntil: 'load', timeout: 20000 });
+    await page.fill('#url', wsUrl);
+    const t0 = Date.now();
+    await page.click('#playBtn');
+    await page.waitForFunction(() => document.getElementById('status').textContent === 'PLAYING',
+                               null, { timeout: 20000 });
+    result.statuses.push('PLAYING');
+    result.playingMs = Date.now() - t0;
+    // First decoded frame, then two samples some seconds apart.
+    const deadline = Date.now() + 20000;
+    let first = await inbound(page);
+    while (first.framesDecoded === 0 && Date.now() < deadline) {
+      await page.waitForTimeout(50);
+      first = await inbound(page);
+    }
+    result.firstFrameMs = Date.now() - t0;
+    await page.waitForTimeout(secs * 1000);
+    const second = await inbound(page);
+    result.first = first;
+    result.second = second;
+    result.buttonText = await page.textContent('#playBtn');
+    await page.click('#playBtn');  // "Stop"
+    await page.waitForFunction(
+      () => ['STOPPED', 'FAILED'].includes(document.getElementById('status').textContent),
+      null, { timeout: 20000 });
+    result.statuses.push(await page.textContent('#status'));
+    result.info = await page.textContent('#info');
+    result.ok = true;
+  } catch (e) {
+    result.error = String(e);
+  } finally {
+    if (ctx) await ctx.close().catch(() => {});
+  }
+  console.log('RESULT ' + JSON.stringify(result));
+  process.exit(result.ok ? 0 : 1);
+})();

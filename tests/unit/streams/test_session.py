@@ -1,0 +1,210 @@
+"""RtpSession (sans-IO): symmetric RTP, statistics, depacketizing, jitter buffer, keyframe
+requests, init packets, silence and RTCP reports; all with an injected clock."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from wcs import sdp
+from wcs.media.audio import AudioFrame
+from wcs.media.generators import black_gop
+from wcs.media.h264 import AccessUnit, H264Packetizer
+from wcs.rtp import rtcp
+from wcs.rtp.packet import RtpPacket
+from wcs.rtp.session import RtpSession
+from wcs.rtp.sr import SenderClock, seconds_to_ntp
+
+PEER = ("10.0.0.1", 4000)
+PEER_RTCP = ("10.0.0.1", 4001)
+REAL = ("10.0.0.9", 5555)
+
+
+class Target:
+    def __init__(self) -> None:
+        self.packets: list[bytes] = []
+        self.aus: list[AccessUnit] = []
+        self.frames: list[AudioFrame] = []
+        self.rebased: list[str] = []
+        self.clocks: list[SenderClock] = []
+
+    def on_rtp(self, kind: str, packet: bytes, timestamp: int) -> None:
+        self.packets.append(packet)
+
+    def on_video(self, au: AccessUnit, arrival: float) -> None:
+        self.aus.append(au)
+
+    def on_audio(self, frame: AudioFrame, arrival: float) -> None:
+        self.frames.append(frame)
+
+    def on_rebase(self, kind: str, timestamp: int, arrival: float) -> None:
+        self.rebased.append(kind)
+
+    def on_sender_clock(self, kind: str, clock: SenderClock) -> None:
+        self.clocks.append(clock)
+
+
+def media(kind: str) -> sdp.NegotiatedMedia:
+    if kind == "video":
+        c = sdp.Codec(97, "H264", 90000, None, "packetization-mode=1;profile-level-id=42e01f")
+    else:
+        c = sdp.Codec(8, "PCMA", 8000)
+    return sdp.NegotiatedMedia(
+        index=0,
+        kind=kind,
+        rejected=False,
+        direction="sendrecv",
+        remote_address=PEER,
+        remote_rtcp_address=PEER_RTCP,
+        receive_codec=c,
+        send_codec=c,
+        codecs=[(c, c)],
+    )
+
+
+def video_packets(count_aus: int = 10, ssrc: int = 0x1234, seq0: int = 100) -> list[bytes]:
+    out = []
+    seq = seq0
+    gop = black_gop()
+    pk = H264Packetizer(mtu=60)  # small, so pictures span several packets
+    for i in range(count_aus):
+        payloads = pk.packetize(list(gop[i % len(gop)]))
+        for j, p in enumerate(payloads):
+            out.append(
+                RtpPacket(97, seq & 0xFFFF, 3000 * i, ssrc, p, j == len(payloads) - 1).serialize()
+            )
+            seq += 1
+    return out
+
+
+def session(kind: str = "video", **kw: object) -> tuple[RtpSession, Target]:
+    t = Target()
+    s = RtpSession(media(kind), t, local_ssrc=0xABCD, cname="me", wallclock=lambda: 1e9, **kw)  # type: ignore[arg-type]
+    return s, t
+
+
+def test_symmetric_rtp_latches_on_the_real_source() -> None:
+    s, t = session("audio", send_silence=True)
+    s.start(0.0)
+    assert [a for _, a in s.rtp_out] == [PEER] * 3  # init packets go where the SDP says
+    s.rtp_out.clear()
+    s.receive_rtp(RtpPacket(8, 1, 0, 77, b"\xd5" * 160).serialize(), REAL, 0.01)
+    assert s.remote_rtp == REAL and s.latched_rtp
+    assert s.remote_rtcp == ("10.0.0.9", 5556)  # RTCP follows until RTCP itself arrives
+    s.handle_timer(0.02)
+    assert [a for _, a in s.rtp_out] == [REAL]  # silence now goes to the real source
+    assert len(t.frames) == 1 and t.frames[0].duration == 160
+
+
+def test_unknown_payload_type_and_garbage_do_not_latch() -> None:
+    s, t = session("audio")
+    s.receive_rtp(RtpPacket(55, 1, 0, 77, b"x").serialize(), REAL, 0.0)
+    s.receive_rtp(b"\x00" * 5, REAL, 0.0)
+    s.receive_rtp(b"\x80\x08" + b"\x00" * 4, REAL, 0.0)
+    assert s.remote_rtp == PEER and s.unknown_pt == 1 and s.malformed == 2 and t.packets == []
+
+
+def test_video_depacketized_and_loss_counted_with_a_pli() -> None:
+    s, t = session("video")
+    s.start(0.0)
+    s.rtcp_out.clear()
+    pkts = video_packets(10)
+    for i, p in enumerate(pkts):
+        if i == 5:
+            continue  # lost inside the first picture
+        s.receive_rtp(p, PEER, 0.01 * i)
+    snap = s.snapshot(1.0)
+    assert snap["lost"] == 1 and snap["packets"] == len(pkts) - 1
+    assert all(not au.damaged for au in t.aus)
+    assert not any(au.keyframe for au in t.aus)  # the only IDR was damaged
+    # Asked for a keyframe (PLI) once; rate-limited after that.
+    fbs = [rtcp.parse_compound(d)[0] for d, _ in s.rtcp_out]
+    assert [type(p).__name__ for p in fbs] == ["Pli"]
+    assert fbs[0].media_ssrc == 0x1234
+
+
+def test_keyframe_ladder_pli_fir_info() -> None:
+    infos: list[int] = []
+    s, _ = session("video", on_info=lambda: infos.append(1))
+    s.start(0.0)
+    s.rtcp_out.clear()
+    assert s.request_keyframe(1.0) == "pli"
+    assert s.request_keyframe(1.5) is None  # rate-limited
+    assert s.request_keyframe(2.0) == "fir"
+    assert s.request_keyframe(3.0) == "info" and infos == [1]
+    assert [type(rtcp.parse_compound(d)[0]).__name__ for d, _ in s.rtcp_out] == ["Pli", "Fir"]
+
+
+def test_jitter_buffer_restores_order() -> None:
+    s, t = session("video", jitter_latency=0.05)
+    pkts = video_packets(10)
+    order = list(range(len(pkts)))
+    for i in range(2, len(order) - 1, 4):
+        order[i], order[i + 1] = order[i + 1], order[i]
+    for n, i in enumerate(order):
+        s.receive_rtp(pkts[i], PEER, 0.001 * n)
+    s.handle_timer(1.0)
+    assert s.depacketizer is not None and s.depacketizer.stats.late == 0
+    assert [au.keyframe for au in t.aus][:1] == [True] and len(t.aus) == 10
+    assert t.packets == pkts  # packet sinks see them in order too
+
+
+def test_without_jitter_buffer_reordering_never_yields_a_damaged_keyframe() -> None:
+    s, t = session("video")
+    pkts = video_packets(10)
+    pkts[1], pkts[2] = pkts[2], pkts[1]  # inside the IDR
+    for n, p in enumerate(pkts):
+        s.receive_rtp(p, PEER, 0.001 * n)
+    assert not any(au.keyframe for au in t.aus) and all(not au.damaged for au in t.aus)
+
+
+def test_ssrc_change_rebases_the_clock() -> None:
+    s, t = session("video")
+    for n, p in enumerate(video_packets(2, ssrc=1)):
+        s.receive_rtp(p, PEER, 0.001 * n)
+    for n, p in enumerate(video_packets(2, ssrc=2, seq0=40000)):
+        s.receive_rtp(p, PEER, 1 + 0.001 * n)
+    assert t.rebased == ["video"] and len(s.stats.sources) == 2
+    assert [au.keyframe for au in t.aus] == [True, False, True, False]
+
+
+def test_rtcp_reports_and_sender_report_intake() -> None:
+    s, t = session("audio")
+    s.start(0.0)
+    for i in range(10):
+        s.receive_rtp(RtpPacket(8, i, 160 * i, 77, b"\xd5" * 160).serialize(), PEER, 0.02 * i)
+    sr = rtcp.SenderReport(77, seconds_to_ntp(1000.0), 1600, 10, 1600)
+    s.receive_rtcp(sr.serialize(), PEER_RTCP, 0.3)
+    assert s.stats.sources[77].wallclock(1600) == 1000.0
+    assert [c.wallclock(1600) for c in t.clocks] == [1000.0]  # handed on for lip sync
+    s.rtcp_out.clear()
+    s.handle_timer(0.6)
+    report, sdes = rtcp.parse_compound(s.rtcp_out[0][0])
+    assert isinstance(report, rtcp.SenderReport)  # we sent init packets: an SR
+    assert report.reports[0].ssrc == 77 and report.reports[0].highest_sequence == 9
+    assert report.reports[0].lsr != 0
+    assert isinstance(sdes, rtcp.Sdes) and sdes.cname(0xABCD) == "me"
+    assert s.rtcp_out[0][1] == PEER_RTCP
+    s.receive_rtcp(b"\x81\xc9", PEER_RTCP, 0.7)
+    assert s.malformed == 1
+
+
+def test_no_init_packets_when_turned_off() -> None:
+    s, _ = session("audio", init_packets=False, send_silence=False)
+    s.start(0.0)
+    assert s.rtp_out == []
+    assert s.next_timer() == 0.5  # only the first RTCP report
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.lists(st.binary(max_size=80), max_size=30), kind=st.sampled_from(["audio", "video"]))
+def test_arbitrary_datagrams_never_raise(data: list[bytes], kind: str) -> None:
+    s, _ = session(kind, jitter_latency=0.01)
+    for i, d in enumerate(data):
+        # Valid-looking headers with the negotiated payload type reach the depacketizer too.
+        forged = b"\x80" + bytes([97 if kind == "video" else 8]) + d
+        s.receive_rtp(forged, PEER, i * 0.01)
+        s.receive_rtp(d, PEER, i * 0.01)
+        s.receive_rtcp(d, PEER_RTCP, i * 0.01)
+        s.receive_rtcp(b"\x80\xc8" + d, PEER_RTCP, i * 0.01)
+    s.handle_timer(10.0)
