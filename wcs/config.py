@@ -72,6 +72,7 @@ class Settings:
     rtmp_g711_passthrough: bool = False  # FLV sound format 7/8 instead of AAC
     push_reconnect_attempts: int = 0  # 0: a failed push stays FAILED
     push_reconnect_backoff: float = 2.0  # seconds before the first retry, doubled each time
+    push_keyframe_interval: float = 0.0  # ask the source for a keyframe this often (s); 0 off
     # Recording
     record_dir: str = "records"
     record_sip_streams: bool = False  # record every SIP-captured stream automatically

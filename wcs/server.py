@@ -72,6 +72,7 @@ class Server:
             g711_passthrough=s.rtmp_g711_passthrough,
             hooks=self.hooks,
             call_lookup=self._call_rtmp,
+            keyframe_interval=s.push_keyframe_interval,
         )
         self.recorders = RecorderManager(
             self.streams,

@@ -108,7 +108,7 @@ def _packets(container: Any, out: Pulled) -> Any:
     the connection, which FFmpeg reports as an I/O error: that is the end, not a failure."""
     try:
         yield from container.demux()
-    except (av.error.EOFError, OSError) as exc:
+    except (av.error.EOFError, av.error.ExitError, OSError) as exc:
         out.ended_by = type(exc).__name__
 
 
@@ -116,7 +116,9 @@ def pull(url: str, max_seconds: float = 600.0) -> Pulled:
     """Decode every packet of ``url`` until the publisher ends it (or ``max_seconds``)."""
     out = Pulled()
     t0 = time.monotonic()
-    with av.open(url, options={"rw_timeout": "10000000"}, timeout=20) as container:
+    # A puller may join before the push publishes (nginx-rtmp keeps it waiting), and nginx
+    # keeps a player connected after the publisher left: the read timeout ends the pull.
+    with av.open(url, timeout=(40.0, 15.0)) as container:
         for s in container.streams:
             if s.type == "video":
                 out.video_codec = s.codec_context.name
@@ -130,8 +132,12 @@ def pull(url: str, max_seconds: float = 600.0) -> Pulled:
             except av.error.FFmpegError:
                 out.decode_errors += 1
                 continue
-            pts = float(packet.pts * packet.time_base)
             for frame in frames:
+                # The frame's own pts: a threaded H.264 decoder hands frames out later
+                # than their packets.
+                if frame.pts is None or frame.time_base is None:
+                    continue
+                pts = float(frame.pts * frame.time_base)
                 if isinstance(frame, av.VideoFrame):
                     out.video_frames += 1
                     out.size = (frame.width, frame.height)

@@ -49,6 +49,33 @@ def by_type(streams: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {s["codec_type"]: s for s in streams}
 
 
+class Probe:
+    """ffprobe in a thread. nginx-rtmp starts a joining player's video at the next keyframe
+    (seen: a player joining a live stream gets video from the next IDR only), and a SIP
+    callee may send keyframes seconds apart: so the probe joins before the push publishes,
+    as the first viewer, and waits (nginx keeps it until the stream appears)."""
+
+    def __init__(self, url: str) -> None:
+        self.result: list[dict[str, Any]] | None = None
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(url,), daemon=True)
+        self._thread.start()
+
+    def _run(self, url: str) -> None:
+        try:
+            self.result = ffprobe(url, 40)
+        except BaseException as exc:  # reported by join()
+            self.error = exc
+
+    def join(self, timeout: float = 60) -> dict[str, dict[str, Any]]:
+        self._thread.join(timeout)
+        assert not self._thread.is_alive(), "ffprobe did not finish"
+        if self.error is not None:
+            raise self.error
+        assert self.result is not None
+        return by_type(self.result)
+
+
 class Puller:
     """A PyAV pull in a thread, started as soon as the push publishes."""
 
@@ -94,15 +121,18 @@ def test_push_of_an_av_call_decodes_whole_and_stays_in_sync(
                 {"streamName": name, "rtmpUrl": "http://x/live"}):
         status, body = server.rest("push/startup", bad)
         assert status == 400 and body["field"] == "rtmpUrl", body
+    # A player that waits from the start: it sees the push's first tags.
+    url = nginx_rtmp.url(f"rtmp_{name}")
+    puller = Puller(url)
+    probe = Probe(url)
+    time.sleep(0.5)
 
     t_call = time.monotonic()
     status, _ = server.rest("call/startup", call_body(kamailio, cid, peer.user, toStream=name))
     assert status == 200
     hooks.wait_status(cid, "ESTABLISHED")
     wait_push(hooks, msid, "PUBLISHING")
-    url = nginx_rtmp.url(f"rtmp_{name}")
-    puller = Puller(url)
-    streams = by_type(ffprobe(url))
+    streams = probe.join()
     status, found = server.rest("push/find", {"streamName": f"rtmp_{name}"})
     assert status == 200 and [f["mediaSessionId"] for f in found] == [msid]
     assert found[0]["status"] == "PUBLISHING"
@@ -132,7 +162,8 @@ def test_push_of_an_av_call_decodes_whole_and_stays_in_sync(
     v_span, a_span = v_last - v_first, a_last - a_first
     a_decoded = pulled.audio_samples / pulled.audio_rate
     print(f"\npush A/V figures: pulled {pulled.wall_seconds:.1f} s wall ({pulled.ended_by}); "
-          f"video {pulled.video_frames} frames over {v_span:.3f} s, audio {pulled.audio_frames} frames over {a_span:.3f} s "
+          f"video {pulled.video_frames} frames over {v_span:.3f} s, "
+          f"audio {pulled.audio_frames} frames over {a_span:.3f} s "
           f"({a_decoded:.3f} s of samples); start offset a-v {1000 * (a_first - v_first):+.0f} "
           f"ms, end offset a-v {1000 * (a_last - v_last):+.0f} ms")
     assert pulled.video_frames >= 12 * (CALL_SECONDS - 15)  # 15 fps source, pull joined late
@@ -155,13 +186,14 @@ def test_audio_only_call_gives_aac_and_with_the_generator_black_video(
         assert server.rest("call/startup", call_body(
             kamailio, cid, peer.user, toStream=name, hasVideo="false"))[0] == 200
         hooks.wait_status(cid, "ESTABLISHED")
+        url = nginx_rtmp.url(f"rtmp_{name}")
+        puller, probe = Puller(url), Probe(url)
+        time.sleep(0.5)
         status, job = server.rest("push/startup", {"streamName": name,
                                                    "rtmpUrl": base_url(nginx_rtmp)})
         assert status == 200
         wait_push(hooks, job["mediaSessionId"], "PUBLISHING")
-        url = nginx_rtmp.url(f"rtmp_{name}")
-        puller = Puller(url)
-        streams = by_type(ffprobe(url))
+        streams = probe.join()
         time.sleep(6)
         assert server.rest("push/terminate", {"mediaSessionId": job["mediaSessionId"]}) == (
             200, None)
@@ -190,6 +222,9 @@ def test_direct_sip_as_rtmp_via_call_startup(
     server = start(wcs, hooks)
     cid = new_id()
     published = f"direct_{cid}"
+    url = nginx_rtmp.url(published)
+    puller, probe = Puller(url), Probe(url)
+    time.sleep(0.5)
     body = call_body(kamailio, cid, peer.user, rtmpUrl=base_url(nginx_rtmp), rtmpStream=published)
     assert server.rest("call/startup", body)[0] == 200
     # A second call to the same rtmpUrl + rtmpStream: 409.
@@ -199,12 +234,11 @@ def test_direct_sip_as_rtmp_via_call_startup(
     hooks.wait_status(cid, "ESTABLISHED")
     msid = stream_push_msid(hooks, published)
     wait_push(hooks, msid, "PUBLISHING")
-    url = nginx_rtmp.url(published)
-    puller = Puller(url)
-    streams = by_type(ffprobe(url))
-    time.sleep(5)
+    streams = probe.join()
+    time.sleep(3)
     status, found = server.rest("push/find", {"streamName": published})
     assert status == 200 and found[0]["callId"] == cid
+    assert found[0]["mediaStats"]["sentVideo"] > 0 and found[0]["mediaStats"]["sentAudio"] > 0
     assert server.rest("call/terminate", {"callId": cid}) == (200, None)
     wait_push(hooks, msid, "STOPPED")
     pulled = puller.join(30)
@@ -226,12 +260,39 @@ def test_nginx_stopped_mid_push_fails_the_push_not_the_call_and_reconnect_resume
         assert server.rest("call/startup", call_body(kamailio, cid, peer.user,
                                                      toStream=name))[0] == 200
         hooks.wait_status(cid, "ESTABLISHED")
+        url = nginx.url(f"rtmp_{name}")
+        probe = Probe(url)
+        time.sleep(0.5)
         status, job = server.rest("push/startup", {"streamName": name,
                                                    "rtmpUrl": base_url(nginx)})
         msid = job["mediaSessionId"]
         wait_push(hooks, msid, "PUBLISHING")
-        url = nginx.url(f"rtmp_{name}")
-        assert by_type(ffprobe(url))["video"]["codec_name"] == "h264"
+        assert probe.join()["video"]["codec_name"] == "h264"
+        # The same published name at the same server again: refused by us (409).
+        status, body = server.rest("push/startup", {
+            "streamName": name, "rtmpUrl": f"{base_url(nginx)}/rtmp_{name}",
+            "rtmpTransponderFullUrl": True})
+        assert status == 409, body
+        # Refusals carry the server's reason: nginx-rtmp closes on an unknown application,
+        # and answers BadName to a second publisher of a name.
+        for rtmp_url, full, want in (
+            (f"rtmp://{nginx.host}:{nginx.port}/nosuchapp", False, "connect"),
+            (f"rtmp://localhost:{nginx.port}/live/rtmp_{name}", True,
+             "NetStream.Publish.BadName"),
+        ):
+            status, other = server.rest("push/startup", {
+                "streamName": name, "rtmpUrl": rtmp_url, "rtmpTransponderFullUrl": full})
+            assert status == 200, other
+            refused = wait_push(hooks, other["mediaSessionId"], "FAILED")
+            assert want in refused["info"], refused["info"]
+            # Reconnect is on here, so it would retry: terminated, it is forgotten.
+            assert server.rest("push/terminate", {"mediaSessionId": other["mediaSessionId"]})[
+                0] == 200
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and server.rest(
+                    "push/find", {"mediaSessionId": other["mediaSessionId"]})[0] != 404:
+                time.sleep(0.05)
+            assert server.rest("push/find", {"mediaSessionId": other["mediaSessionId"]})[0] == 404
 
         before = len(push_events(hooks, msid))
         nginx.stop()
@@ -247,13 +308,70 @@ def test_nginx_stopped_mid_push_fails_the_push_not_the_call_and_reconnect_resume
         assert streams1[0]["packetsReceived"] > streams0[0]["packetsReceived"]
         # nginx back on the same port: the push publishes again.
         after_fail = len(push_events(hooks, msid))
+        _, before_restart = server.rest("push/find", {"streamName": f"rtmp_{name}"})
         nginx = restart_nginx(nginx)
         wait_push(hooks, msid, "PUBLISHING", after=after_fail, timeout=30)
-        streams = by_type(ffprobe(url))
-        assert streams["video"]["codec_name"] == "h264" and streams["audio"]["codec_name"] == "aac"
+        time.sleep(2)
+        # nginx's own view: our stream is published again, with both codecs parsed.
+        stat = nginx.stat_xml()
+        section = stat[stat.index(f"<name>rtmp_{name}</name>"):]
+        section = section[: section.index("</stream>")]
+        assert "<publishing/>" in section
+        assert "<codec>H264</codec>" in section and "<codec>AAC</codec>" in section
+        assert "<width>352</width>" in section
         status, found = server.rest("push/find", {"streamName": f"rtmp_{name}"})
         assert status == 200 and found[0]["reconnects"] >= 1
+        sent0, sent1 = before_restart[0]["mediaStats"], found[0]["mediaStats"]
+        assert sent1["sentVideo"] > sent0["sentVideo"] and sent1["sentAudio"] > sent0["sentAudio"]
         server.rest("call/terminate", {"callId": cid})
         wait_push(hooks, msid, "STOPPED")
     finally:
         nginx.stop()
+
+
+def test_opus_call_with_hold_and_resume_stays_one_clean_stream(
+    kamailio: Any, callee: Any, wcs: WcsFactory, hooks: HookCollector, nginx_rtmp: NginxRtmp
+) -> None:
+    """An Opus callee (decoded and re-encoded to AAC) that holds and resumes mid-push: the
+    push stays PUBLISHING, the pulled timestamps never go back, audio and video stay in
+    step, and everything decodes."""
+    peer = callee(media="av", audio_codecs="opus")
+    server = start(wcs, hooks)
+    cid = new_id()
+    name = f"o_{cid}"
+    url = nginx_rtmp.url(f"rtmp_{name}")
+    status, job = server.rest("push/startup", {"streamName": name,
+                                               "rtmpUrl": base_url(nginx_rtmp)})
+    msid = job["mediaSessionId"]
+    puller, probe = Puller(url), Probe(url)
+    time.sleep(0.5)
+    assert server.rest("call/startup", call_body(kamailio, cid, peer.user, toStream=name))[0] == 200
+    hooks.wait_status(cid, "ESTABLISHED")
+    wait_push(hooks, msid, "PUBLISHING")
+    streams = probe.join()
+    time.sleep(4)
+    peer.ctrl("hold")
+    hooks.wait_status(cid, "HOLD")
+    time.sleep(3)
+    peer.ctrl("resume")
+    deadline = time.monotonic() + 10
+    while hooks.statuses(cid)[-1] != "ESTABLISHED" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(4)
+    status, found = server.rest("push/find", {"streamName": f"rtmp_{name}"})
+    assert status == 200 and found[0]["status"] == "PUBLISHING"
+    assert found[0]["mediaStats"]["opusErrors"] == 0
+    server.rest("call/terminate", {"callId": cid})
+    wait_push(hooks, msid, "STOPPED")
+    pulled = puller.join(30)
+    assert [e["status"] for e in push_events(hooks, msid)].count("FAILED") == 0
+    assert streams["audio"]["codec_name"] == "aac" and streams["video"]["codec_name"] == "h264"
+    assert pulled.decode_errors == 0
+    assert pulled.video_pts == sorted(pulled.video_pts)
+    assert pulled.audio_pts == sorted(pulled.audio_pts)
+    v_first, a_first = pulled.first()
+    v_last, a_last = pulled.last()
+    print(f"\nopus+hold figures: video {pulled.video_frames} frames {v_first:.3f}-{v_last:.3f} s, "
+          f"audio {pulled.audio_frames} frames {a_first:.3f}-{a_last:.3f} s")
+    assert abs(a_first - v_first) < 0.100
+    assert abs(a_last - v_last) < 0.300

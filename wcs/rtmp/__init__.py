@@ -13,7 +13,12 @@ Sans-IO core (no sockets, fed bytes):
   ``muxer``       PushMuxer: stream frames → ordered FLV tags (keyframe gating, AAC)
   ``backpressure`` what to drop when the socket is slow
   ``aac``, ``g711`` PCM → AAC with PyAV; G.711 → PCM
-Edge (asyncio): ``client.RtmpPublisher``.
+  ``pipeline``    PushPipeline: a stream's frames (G.711/Opus, H.264) → FLV tags, mute, start
+  ``reconnect``   ReconnectPolicy: retries and back-off of a failed push
+  ``keyframes``   KeyframePacer: when a push asks its source for a keyframe
+Edge (asyncio / threads): ``client.RtmpPublisher`` (the socket), ``worker.PipelineWorker``
+(a push's pipeline on its own thread), ``push.PushManager`` / ``PushJob`` (push jobs on the
+stream hub: statuses, events, reconnect, direct SIP-as-RTMP).
 """
 
 from . import flv

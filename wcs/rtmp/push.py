@@ -41,6 +41,7 @@ from . import events as ev
 from .client import RtmpPublisher, RtmpPublishError
 from .connection import DEFAULT_FLASH_VERSION
 from .errors import RtmpError
+from .keyframes import KeyframePacer
 from .muxer import FlvTag
 from .pipeline import PushPipeline
 from .reconnect import ReconnectPolicy
@@ -127,6 +128,7 @@ class _Attempt:
     publisher: RtmpPublisher
     kinds: frozenset[str]
     worker: PipelineWorker | None = None
+    pacer: KeyframePacer | None = None
     subscription: Closable | None = None
     done: asyncio.Future[str | _Ended] | None = None
     live: bool = True
@@ -135,6 +137,8 @@ class _Attempt:
     def on_video(self, au: Any, pts_ms: float) -> None:
         if self.live and self.worker is not None:
             self.worker.put_video(pts_ms, au.nals, au.keyframe)
+            if self.pacer is not None and self.pacer.on_frame(pts_ms, au.keyframe):
+                self.stream.request_keyframe()
 
     def on_audio(self, frame: Any, pts_ms: float) -> None:
         if self.live and self.worker is not None:
@@ -148,8 +152,10 @@ class _Attempt:
         if not self.live:
             return
         pub = self.publisher
+        counts = self.job.sent
         for tag in tags:
-            pub.send_tag(tag)
+            if pub.send_tag(tag) and not tag.config:
+                counts[tag.kind] = counts.get(tag.kind, 0) + 1
         if self.worker is not None:
             w, h = self.worker.pipeline.size
             if (w, h) != (self.job.width, self.job.height) and w:
@@ -174,6 +180,7 @@ class PushJob:
         self.created = time.time()
         self.failures = 0  # consecutive, reset by a successful publish
         self.reconnects = 0
+        self.sent: dict[str, int] = {}  # media tags sent, by kind, over all attempts
         self.app_key = "defaultApp"
         self._attempt: _Attempt | None = None
         self._stop_reason: str | None = None
@@ -231,8 +238,21 @@ class PushJob:
             "info": self.info,
             "callId": self.request.call_id,
             "reconnects": self.reconnects,
+            "mediaStats": self.stats(),
             "createDate": int(self.created * 1000),
         }
+
+    def stats(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"sentVideo": self.sent.get("video", 0),
+                               "sentAudio": self.sent.get("audio", 0)}
+        attempt = self._attempt
+        if attempt is not None and attempt.worker is not None:
+            w = attempt.worker
+            out.update(w.pipeline.stats())
+            out.update(queueDroppedVideo=w.drops.video, queueDroppedAudio=w.drops.audio,
+                       sendDroppedVideo=attempt.publisher.dropped.video_frames,
+                       sendDroppedAudio=attempt.publisher.dropped.audio_frames)
+        return out
 
     def event_json(self) -> dict[str, Any]:
         """The StreamStatusEvent hook body for this push."""
@@ -397,6 +417,8 @@ class PushJob:
             pipeline, loop, attempt.deliver, stream.request_keyframe,
             name=f"push-{self.media_session_id[:8]}",
         )
+        if video is not None and self.manager.keyframe_interval > 0:
+            attempt.pacer = KeyframePacer(self.manager.keyframe_interval * 1000)
         # The hub first replays the access units since the last keyframe; without one
         # cached, ask the source (rate-limited upstream: PLI, FIR, SIP INFO).
         attempt.subscription = stream.subscribe_frames(attempt)
@@ -444,6 +466,7 @@ class PushManager:
         hooks: HookPublisher | None = None,
         call_lookup: CallLookup | None = None,
         publisher_factory: PublisherFactory = RtmpPublisher,
+        keyframe_interval: float = 0.0,
     ) -> None:
         self.hub = hub
         self.policy = policy or ReconnectPolicy()
@@ -453,6 +476,7 @@ class PushManager:
         self.hooks = hooks
         self.call_lookup = call_lookup
         self.publisher_factory = publisher_factory
+        self.keyframe_interval = keyframe_interval  # s; 0: only at the start
         self.listeners: list[Callable[[PushJob], None]] = []
         self._jobs: dict[str, PushJob] = {}
         hub.listeners.append(self._on_stream)

@@ -14,6 +14,7 @@ import pytest
 from tests.unit.rtmp.test_muxer import trace_access_units
 from wcs.media.g711 import ulaw_encode
 from wcs.rtmp import flv
+from wcs.rtmp.keyframes import KeyframePacer
 from wcs.rtmp.muxer import FlvTag
 from wcs.rtmp.pipeline import PushPipeline
 from wcs.rtmp.reconnect import ReconnectPolicy
@@ -232,13 +233,14 @@ def test_audio_before_the_first_keyframe_is_dropped_so_tracks_start_together() -
     for i in range(10):  # 200 ms of audio before any video
         tags += pipe.audio(800.0 + 20 * i, "PCMU", frames[i])
     aus = trace_access_units()  # first keyframe at 1000 ms
-    events = [(float(ts), "v", nals) for ts, nals in aus]
+    events: list[tuple[float, str, object]] = [(float(ts), "v", nals) for ts, nals in aus]
     events += [(1000.0 + 20 * i, "a", frames[10 + i]) for i in range(60)]
-    for ts, kind, payload in sorted(events, key=lambda e: e[0]):
-        if kind == "v":
-            tags += pipe.video(ts, payload)  # type: ignore[arg-type]
+    for ts, _kind, payload in sorted(events, key=lambda e: e[0]):
+        if isinstance(payload, list):
+            tags += pipe.video(ts, payload)
         else:
-            tags += pipe.audio(ts, "PCMU", payload)  # type: ignore[arg-type]
+            assert isinstance(payload, bytes)
+            tags += pipe.audio(ts, "PCMU", payload)
     tags += pipe.flush()
     assert pipe.stats()["audioBeforeVideo"] == 10
     assert abs(first_media(tags, "audio") - first_media(tags, "video")) <= 30
@@ -271,3 +273,15 @@ def test_audio_goes_through_when_video_never_comes() -> None:
     audio = [t for t in tags if t.kind == "audio" and not t.config]
     assert audio and audio[0].timestamp_ms == 0  # from the 3 s mark, re-based to 0
     assert 2000 - 50 <= audio[-1].timestamp_ms - audio[0].timestamp_ms <= 2000 + 50
+
+
+def test_keyframe_pacer_asks_when_keyframes_are_too_far_apart() -> None:
+    pacer = KeyframePacer(2000)
+    asks = [pacer.on_frame(t, key) for t, key in (
+        (0, True), (1000, False), (1999, False), (2000, False), (3000, False),
+        (4000, False), (4100, True), (5000, False), (6100, False))]
+    assert asks == [False, False, False, True, False, True, False, False, True]
+    assert pacer.requests == 3
+    assert KeyframePacer(0).on_frame(10_000, False) is False
+    reset = KeyframePacer(1000)
+    assert [reset.on_frame(t, False) for t in (5000, 100, 1100)] == [False, False, True]

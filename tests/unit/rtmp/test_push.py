@@ -203,3 +203,20 @@ async def test_direct_sip_as_rtmp_follows_the_calls_stream() -> None:
         hub.unpublish("sip_rtmp_c1", "Normal call clearing")
         await job.wait_closed()
     assert job.status is PushStatus.STOPPED
+
+
+@pytest.mark.asyncio
+async def test_keyframe_interval_asks_the_source() -> None:
+    hub = StreamHub()
+    manager = PushManager(hub, keyframe_interval=1.0)
+    stream = hub.publish("s", call_id=None, app_key="a")
+    stream.set_tracks(tracks())
+    asked: list[int] = []
+    stream.keyframe_requester = lambda: asked.append(1)
+    async with FakeRtmpServer() as server:
+        job = manager.startup(PushRequest("s", f"rtmp://127.0.0.1:{server.port}/live"))
+        await until(lambda: job.status is PushStatus.PUBLISHING)
+        start = len(asked)  # one at the start: nothing cached yet
+        feed(stream)  # one keyframe, then 3 s of inter frames
+        assert len(asked) - start == 3  # at 1, 2 and 3 s after the keyframe
+        await manager.close()
