@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,10 @@ import pytest
 
 from tests.integration.conftest import HookCollector, WcsFactory, WcsProcess
 from tests.integration.test_calls_real_peers import call_body, new_id, start
+from tests.peers.baresip import Callee
+from tests.peers.kamailio import Kamailio
+
+CalleeFactory = Callable[..., Callee]
 
 pytestmark = pytest.mark.peers
 
@@ -48,7 +53,7 @@ def decode(path: Path) -> tuple[dict[str, list[float]], list[str]]:
             for packet in c.demux():
                 try:
                     for frame in packet.decode():
-                        times[packet.stream.type].append(float(frame.time or 0.0))
+                        times[packet.stream.type].append(float(getattr(frame, "time", None) or 0.0))
                 except av.error.FFmpegError as exc:
                     errors.append(str(exc))
         errors += [msg for level, _name, msg in logs if level <= av.logging.ERROR]
@@ -96,7 +101,10 @@ def first_packet_times(path: Path) -> dict[str, float]:
     return out
 
 
-def test_av_call_recorded_automatically(kamailio, callee, wcs, hooks, tmp_path: Path) -> None:
+def test_av_call_recorded_automatically(
+    kamailio: Kamailio, callee: CalleeFactory, wcs: WcsFactory, hooks: HookCollector,
+    tmp_path: Path,
+) -> None:
     records = tmp_path / "records"
     peer = callee()
     server = start(wcs, hooks, record_sip_streams="true", record_dir=str(records),
@@ -135,7 +143,10 @@ def test_av_call_recorded_automatically(kamailio, callee, wcs, hooks, tmp_path: 
     assert "recording to" in server.log()
 
 
-def test_audio_only_call_to_mp4_aac(kamailio, callee, wcs, hooks, tmp_path: Path) -> None:
+def test_audio_only_call_to_mp4_aac_and_clean_stop(
+    kamailio: Kamailio, callee: CalleeFactory, wcs: WcsFactory, hooks: HookCollector,
+    tmp_path: Path,
+) -> None:
     records = tmp_path / "records"
     peer = callee(media="audio")
     server = start(wcs, hooks, record_sip_streams="true", record_dir=str(records),
@@ -145,7 +156,7 @@ def test_audio_only_call_to_mp4_aac(kamailio, callee, wcs, hooks, tmp_path: Path
     assert server.rest("call/startup", body)[0] == 200
     hooks.wait_status(cid, "ESTABLISHED")
     time.sleep(3.0)
-    assert server.rest("call/terminate", {"callId": cid})[0] == 200
+    assert server.stop() == 0  # SIGTERM: a clean stop finalizes the file (and renames it)
     [path] = wait_files(records, 1)
     assert path.suffix == ".mp4" and path.name.startswith(f"stream_{cid}-aac-")
     info = probe(path)
@@ -155,7 +166,10 @@ def test_audio_only_call_to_mp4_aac(kamailio, callee, wcs, hooks, tmp_path: Path
     assert errors == [] and times["audio"][-1] > 2.0
 
 
-def test_kill_9_leaves_a_playable_file(kamailio, callee, wcs, hooks, tmp_path: Path) -> None:
+def test_kill_9_leaves_a_playable_file(
+    kamailio: Kamailio, callee: CalleeFactory, wcs: WcsFactory, hooks: HookCollector,
+    tmp_path: Path,
+) -> None:
     records = tmp_path / "records"
     peer = callee()
     server = start(wcs, hooks, record_sip_streams="true", record_dir=str(records),
@@ -182,7 +196,8 @@ def test_kill_9_leaves_a_playable_file(kamailio, callee, wcs, hooks, tmp_path: P
 
 
 def test_rotation_by_rest_with_hook(
-    kamailio, callee, wcs: WcsFactory, hooks: HookCollector, tmp_path: Path
+    kamailio: Kamailio, callee: CalleeFactory, wcs: WcsFactory, hooks: HookCollector,
+    tmp_path: Path,
 ) -> None:
     records = tmp_path / "records"
     hook_log = tmp_path / "hook.log"
@@ -233,3 +248,39 @@ def test_rotation_by_rest_with_hook(
         time.sleep(0.1)
     lines = hook_log.read_text().splitlines()
     assert sorted(lines) == sorted(f"stream_{cid} {p}" for p in files)
+
+
+def test_hold_gap_stays_a_gap_in_both_tracks(
+    kamailio: Kamailio, callee: CalleeFactory, wcs: WcsFactory, hooks: HookCollector,
+    tmp_path: Path,
+) -> None:
+    """baresip on hold sends nothing for 3 s: both tracks keep the gap at its real length,
+    so what follows stays in place (no track is pulled forward over the gap)."""
+    records = tmp_path / "records"
+    peer = callee()
+    server = start(wcs, hooks, record_sip_streams="true", record_dir=str(records),
+                   record_template="{streamName}-{endTime}")
+    cid = new_id()
+    assert server.rest("call/startup", call_body(kamailio, cid, peer.user))[0] == 200
+    hooks.wait_status(cid, "ESTABLISHED")
+    established = time.monotonic()
+    time.sleep(3)
+    peer.ctrl("hold")
+    hooks.wait_status(cid, "HOLD")
+    time.sleep(3)
+    peer.ctrl("resume")
+    time.sleep(3)
+    assert server.rest("call/terminate", {"callId": cid})[0] == 200
+    call_s = time.monotonic() - established
+    [path] = wait_files(records, 1)
+    times, errors = decode(path)
+    assert errors == []
+    resumed = {}
+    for kind in ("video", "audio"):
+        t = times[kind]
+        gaps = [(a, b) for a, b in itertools.pairwise(t) if b - a > 1.0]
+        print(f"\n{kind}: {len(t)} frames, gaps {[(round(a, 3), round(b, 3)) for a, b in gaps]}")
+        assert len(gaps) == 1 and gaps[0][1] - gaps[0][0] >= 2.5
+        resumed[kind] = gaps[0][1]
+    assert abs(resumed["audio"] - resumed["video"]) <= 0.5
+    assert abs(float(probe(path)["format"]["duration"]) - call_s) <= 0.5

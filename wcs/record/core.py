@@ -4,7 +4,9 @@ clock); returns commands for the writer thread (:mod:`wcs.record.worker`).
 
 * A file with video starts on a keyframe carrying SPS/PPS; until one comes, video and audio
   are dropped and a keyframe is asked for (``wants_keyframe``). An audio-only stream starts at
-  its first audio frame.
+  its first audio frame. A stream whose video does not come within ``KEYFRAME_WAIT_MS`` of
+  audio is recorded audio-only until its first keyframe, where the next file (with video)
+  starts.
 * Rotation (size or duration) is due once the current file has reached its limit; the next
   file then starts at the next keyframe (one is asked for), so each file plays on its own
   and no video frame is lost or doubled between files. Audio is split by pts at the same
@@ -33,6 +35,8 @@ from .template import END_ELEMENTS, NameFields, render
 from .writer import FileSpec
 
 PREVIOUS_GRACE_MS = 1000.0
+KEYFRAME_RETRY_MS = 1000.0
+KEYFRAME_WAIT_MS = 3000.0  # audio waits this long for the first keyframe, then goes alone
 RECORDED_AUDIO = frozenset({"PCMU", "PCMA", "opus"})
 
 
@@ -114,9 +118,10 @@ class RecordingCore:
         self.previous: RecordFile | None = None
         self._switch_ms = 0.0
         self._resync = False
-        self._keyframe_asked = False
+        self._asked_at: float | None = None
         self.wants_keyframe = False  # read and cleared by the owner: ask the stream for one
         self.ended = False
+        self._first_audio_ms: float | None = None
         self.files: list[RecordFile] = []
         self.notes: list[str] = []
 
@@ -126,9 +131,14 @@ class RecordingCore:
         if self.ended:
             return out
         cur = self.current
-        if cur is None or self._resync:
+        if cur is not None and cur.plan.video is None:
             if not au.keyframe:
-                self._ask_keyframe()
+                self._ask_keyframe(pts)
+                return out
+            cur = self._rotate(pts, au, out)  # video has come: a file with video from here
+        elif cur is None or self._resync:
+            if not au.keyframe:
+                self._ask_keyframe(pts)
                 return out
             self._resync = False
             if cur is None:
@@ -141,7 +151,7 @@ class RecordingCore:
         cur.last_ms = max(cur.last_ms, pts)
         cur.frames["video"] += 1
         if self._due(cur, pts):
-            self._ask_keyframe()  # early, so the next file starts soon after the limit
+            self._ask_keyframe(pts)  # early, so the next file starts soon after the limit
         prev = self.previous
         if prev is not None and pts - self._switch_ms > PREVIOUS_GRACE_MS:
             self._close(prev, out)
@@ -153,7 +163,12 @@ class RecordingCore:
             return out
         cur = self.current
         if cur is None:
-            if self._facts().video_codec is not None:
+            if self._first_audio_ms is None:
+                self._first_audio_ms = pts
+            if (
+                self._facts().video_codec is not None
+                and pts - self._first_audio_ms < KEYFRAME_WAIT_MS
+            ):
                 return out  # a file with video starts at a keyframe
             cur = self._open(pts, None, out)
         elif cur.plan.video is None and self._due(cur, pts):
@@ -180,8 +195,8 @@ class RecordingCore:
         """A video frame could not be queued: the next file content must restart at a keyframe."""
         if self.current is not None:
             self._resync = True
-            self._keyframe_asked = False
-            self._ask_keyframe()
+            self._asked_at = None
+            self.wants_keyframe = True
 
     def end(self) -> list[Command]:
         out: list[Command] = []
@@ -200,9 +215,10 @@ class RecordingCore:
             return True
         return r.max_bytes is not None and f.bytes >= r.max_bytes
 
-    def _ask_keyframe(self) -> None:
-        if not self._keyframe_asked:
-            self._keyframe_asked = True
+    def _ask_keyframe(self, pts: float) -> None:
+        # Again after a while: a request (PLI, FIR, SIP INFO) can be lost or ignored.
+        if self._asked_at is None or pts - self._asked_at >= KEYFRAME_RETRY_MS:
+            self._asked_at = pts
             self.wants_keyframe = True
 
     def _rotate(self, pts: float, au: AccessUnit | None, out: list[Command]) -> RecordFile:
@@ -220,7 +236,8 @@ class RecordingCore:
 
     def _open(self, pts: float, au: AccessUnit | None, out: list[Command]) -> RecordFile:
         facts = self._facts()
-        plan = choose_container(self.container, facts.video_codec, facts.audio_codec)
+        video_codec = facts.video_codec if au is not None else None
+        plan = choose_container(self.container, video_codec, facts.audio_codec)
         if plan.note and plan.note not in self.notes:
             self.notes.append(plan.note)
         width = height = 0
@@ -241,7 +258,7 @@ class RecordingCore:
         out.append(OpenFile(f.file_id, spec))
         self.current = f
         self.files.append(f)
-        self._keyframe_asked = False
+        self._asked_at = None
         return f
 
     def _close(self, f: RecordFile, out: list[Command]) -> None:

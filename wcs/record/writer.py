@@ -34,6 +34,9 @@ from .container import ContainerPlan
 log = logging.getLogger(__name__)
 
 FRAGMENT_MS = 1000
+# The muxer holds one track's packets back until the other catches up; when a track pauses
+# (hold, video stopped) that would keep up to 10 s (FFmpeg's default) out of the file.
+MAX_INTERLEAVE_MS = 2000
 VIDEO_TB = Fraction(1, 90000)
 AAC_RATE = 48000
 AUDIO_TB = Fraction(1, AAC_RATE)
@@ -56,8 +59,13 @@ def _options(plan: ContainerPlan) -> dict[str, str]:
             "movflags": "frag_keyframe+empty_moov+default_base_moof+delay_moov",
             "frag_duration": str(FRAGMENT_MS * 1000),
             "flush_packets": "1",
+            "max_interleave_delta": str(MAX_INTERLEAVE_MS * 1000),
         }
-    return {"cluster_time_limit": str(FRAGMENT_MS), "flush_packets": "1"}
+    return {
+        "cluster_time_limit": str(FRAGMENT_MS),
+        "flush_packets": "1",
+        "max_interleave_delta": str(MAX_INTERLEAVE_MS * 1000),
+    }
 
 
 class FileWriter:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypeVar
 
 from wcs.media.audio import AudioFrame
 from wcs.media.h264.nal import AccessUnit
@@ -43,7 +44,10 @@ def pcmu(n: int = 160) -> AudioFrame:
     return AudioFrame("PCMU", 0, 8000, b"\xff" * n, n)
 
 
-def of(cmds: list[Command], kind: type) -> list[Command]:
+T = TypeVar("T")
+
+
+def of(cmds: list[Command], kind: type[T]) -> list[T]:
     return [c for c in cmds if isinstance(c, kind)]
 
 
@@ -55,7 +59,7 @@ def test_waits_for_a_keyframe_and_drops_audio_before_it() -> None:
     cmds = c.video(key(), 40.0)
     opened = of(cmds, OpenFile)
     assert len(opened) == 1
-    spec = opened[0].spec  # type: ignore[attr-defined]
+    spec = opened[0].spec
     assert spec.start_ms == 40.0 and spec.plan.kind == "mp4" and spec.plan.audio == "aac"
     assert spec.path == DIR / "s1-1700000000040-{endTime}.mp4"
     assert of(cmds, WriteVideo) == [WriteVideo(1, key().annexb(), 0.0, True)]
@@ -150,3 +154,27 @@ def test_queue_overflow_resyncs_on_a_keyframe() -> None:
     assert c.video(delta(), 40.0) == []
     assert of(c.video(key(), 80.0), WriteVideo) == [WriteVideo(1, key().annexb(), 80.0, True)]
     assert len(c.files) == 1  # the same file goes on
+
+
+def test_video_that_does_not_come_leaves_audio_alone_until_its_keyframe() -> None:
+    c = core("{streamName}")
+    for i in range(150):
+        assert c.audio(pcmu(), i * 20.0) == []  # waiting for a keyframe: 3 s of audio
+    cmds = c.audio(pcmu(), 3000.0)
+    assert isinstance(cmds[0], OpenFile)
+    assert cmds[0].spec.plan.video is None and cmds[0].spec.plan.audio == "aac"
+    assert c.video(delta(), 3500.0) == [] and c.wants_keyframe
+    cmds = c.video(key(), 3600.0)
+    assert isinstance(cmds[0], OpenFile) and cmds[0].spec.plan.video == "h264"
+    assert cmds[0].spec.path == DIR / "s1-1.mp4"
+    assert c.audio(pcmu(), 3590.0) == [WriteAudio(1, "PCMU", b"\xff" * 160, 590.0)]
+
+
+def test_keyframe_requests_are_repeated_but_not_per_frame() -> None:
+    c = core()
+    asked = []
+    for i in range(40):
+        c.video(delta(), i * 66.7)
+        asked.append(c.wants_keyframe)
+        c.wants_keyframe = False
+    assert sum(asked) == 3  # at 0, ~1 s and ~2 s

@@ -40,7 +40,7 @@ def decode_all(path: Path) -> dict[str, list[float]]:
     with av.open(str(path)) as c:
         for packet in c.demux():
             for frame in packet.decode():
-                times[packet.stream.type].append(float(frame.time or 0.0))
+                times[packet.stream.type].append(float(getattr(frame, "time", None) or 0.0))
     return times
 
 
@@ -173,3 +173,65 @@ async def test_writer_does_not_block_the_loop_and_survives_bad_media(tmp_path: P
     hub.unpublish("cam3", "done")
     await asyncio.wait_for(manager.close(), 10)
     assert (tmp_path / "cam3.mp4").exists()
+
+
+async def test_hold_gap_keeps_audio_and_video_in_sync(tmp_path: Path) -> None:
+    """3 s without any media in the middle (a hold): both tracks resume at the same time."""
+    frames = synthetic_frames(4.0, fps=25, gop=25)
+    gapped = [f if f.pts < 2000 else Frame(f.kind, f.pts + 3000, f.au, f.audio) for f in frames]
+    _, [path] = await record(tmp_path, gapped)
+    times = decode_all(path)
+    v_after = next(t for t in times["video"] if t > 2.5)
+    a_after = next(t for t in times["audio"] if t > 2.5)
+    assert abs(v_after - 5.0) < 0.001  # the first picture after the gap, at its source time
+    assert abs(a_after - v_after) <= 0.03  # audio resumes with it (first audio at 5.005 s)
+
+
+def opus_frames(seconds: float) -> list[Frame]:
+    from fractions import Fraction
+
+    from wcs.media.audio import AudioFrame
+
+    enc = av.CodecContext.create("libopus", "w")
+    enc.sample_rate = 48000
+    enc.layout = "stereo"
+    enc.format = "s16"
+    enc.time_base = Fraction(1, 48000)
+    enc.open()
+    out = []
+    for k in range(int(seconds * 50)):
+        pcm = av.AudioFrame(format="s16", layout="stereo", samples=960)
+        pcm.planes[0].update(bytes(960 * 4))
+        pcm.sample_rate = 48000
+        pcm.pts = k * 960
+        for packet in enc.encode(pcm):
+            frame = AudioFrame("opus", k * 960, 48000, bytes(packet), 960)
+            out.append(Frame("audio", k * 20.0 + 5.0, audio=frame))
+    return out
+
+
+@pytest.mark.parametrize(("video", "container", "codecs"), [
+    (True, ".mkv", ["h264", "opus"]),  # H.264 + Opus → Matroska, Opus passed through
+    (False, ".mp4", ["aac"]),  # audio only → MP4 with AAC, whatever the codec
+])
+async def test_opus(tmp_path: Path, video: bool, container: str, codecs: list[str]) -> None:
+    hub = StreamHub()
+    manager = RecorderManager(hub, tmp_path, "{streamName}", auto=True)
+    stream = hub.publish("op", call_id="c", app_key="app")
+    tracks = {"audio": TrackInfo("audio", "opus", 48000, 2)}
+    if video:
+        tracks["video"] = TrackInfo("video", "H264", 90000)
+    stream.set_tracks(tracks)
+    frames = [f for f in synthetic_frames(2.0) if f.au is not None] + opus_frames(2.0)
+    for f in sorted(frames, key=lambda f: f.pts):
+        if f.au is not None and video:
+            stream.feed_video(f.au, f.pts)
+        elif f.audio is not None:
+            stream.feed_audio(f.audio, f.pts)
+    hub.unpublish("op", "done")
+    await manager.close()
+    [path] = list(tmp_path.iterdir())
+    assert path.suffix == container
+    assert sorted(s["codec_name"] for s in probe(path)["streams"]) == codecs
+    times = decode_all(path)
+    assert times["audio"][-1] > 1.8
