@@ -18,7 +18,7 @@ from wcs.server import Server
 
 class ServerThread:
     def __init__(self, tmp: Path, **overrides: Any) -> None:
-        media = free_port_range(100)
+        media = free_port_range(40)
         settings = {
             "bind_ip": "127.0.0.1",
             "public_ip": "127.0.0.1",
@@ -26,7 +26,7 @@ class ServerThread:
             "ws_port": free_port(),
             "sip_port": free_port(),
             "media_port_from": media,
-            "media_port_to": media + 99,
+            "media_port_to": media + 39,
             "record_dir": str(tmp / "records"),
             "log_level": "WARNING",
         }
