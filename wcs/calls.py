@@ -16,6 +16,7 @@ from __future__ import annotations
 import enum
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -41,6 +42,8 @@ class CallStatus(enum.StrEnum):
     FINISH = "FINISH"
     FAILED = "FAILED"
 
+
+FINISHED_KEPT = 256  # ended calls remembered for `/call/find` with `finished: true`
 
 FINAL_STATUSES = frozenset({CallStatus.BUSY, CallStatus.FINISH, CallStatus.FAILED})
 
@@ -154,6 +157,9 @@ class CallManager:
         self._by_reg: dict[str, str] = {}
         self.listeners: list[Callable[[Call], None]] = []
         self.counters: dict[str, int] = {s.value: 0 for s in CallStatus}
+        # Ended calls, newest last, for `/call/find` with `finished: true` (our extension:
+        # WCS answers 404 once a call ended, so a client polling it never sees why).
+        self.finished: OrderedDict[str, Call] = OrderedDict()
 
     # ----------------------------------------------------------------- REST side
     def startup(self, req: CallRequest) -> Call:
@@ -191,9 +197,14 @@ class CallManager:
         callee: str | None = None,
         status: str | None = None,
         rtmp_url: str | None = None,
+        finished: bool = False,
     ) -> list[Call]:
+        """Live calls matching every filter; with ``finished``, recently ended ones too."""
         out = []
-        for call in self._calls.values():
+        pool = list(self._calls.values())
+        if finished:
+            pool += [c for c in self.finished.values() if c.call_id not in self._calls]
+        for call in pool:
             if call_id is not None and call.call_id != call_id:
                 continue
             if callee is not None and call.request.callee != callee:
@@ -358,6 +369,10 @@ class CallManager:
             return
         self._set(call, status, sip_status, info)
         self._calls.pop(call.call_id, None)
+        self.finished.pop(call.call_id, None)
+        self.finished[call.call_id] = call
+        while len(self.finished) > FINISHED_KEPT:
+            self.finished.popitem(last=False)
         if call.media is not None:
             call.media.close(info)
         if call.reg_id is not None:

@@ -1,4 +1,6 @@
-"""Command line: ``wcs serve``, ``wcs version``."""
+"""Command line: ``wcs serve``, ``wcs version``, and for people: ``wcs call``, ``wcs calls``,
+``wcs streams`` (REST clients, :mod:`wcs.cli_calls`) and ``wcs conformance FILE.pcap``
+(:mod:`wcs.cli_conformance`)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from wcs import __version__
+from wcs import __version__, cli_calls, cli_conformance
 from wcs.config import ConfigError, load_settings
 
 
@@ -20,11 +22,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--print-config", action="store_true", help="print the effective settings and exit"
     )
     sub.add_parser("version", help="print the version")
+    cli_calls.add_parsers(sub)
+    cli_conformance.add_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is not None:
+        code: int = handler(args)
+        return code
     if args.command == "version":
         print(f"wcs {__version__}")
         return 0

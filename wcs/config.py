@@ -80,6 +80,9 @@ class Settings:
     record_container: str = "auto"  # auto (by codecs), mp4, mkv, webm
     record_rotation: str = ""  # "" off, size ("20M") or duration ("60s", "10m")
     on_record_hook: str = ""  # command run with (streamName, filePath) after each file
+    # Demo callee: /call/startup with callee "demo" and no sipDomain reaches a built-in SIP
+    # endpoint on loopback that answers with a test card and a tone (docs/settings.md).
+    demo_callee: bool = True
     # Misc
     log_level: str = "INFO"
 

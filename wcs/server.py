@@ -6,20 +6,27 @@ import asyncio
 import logging
 import signal
 import time
+from typing import Any
 
 from wcs.calls import CallManager
 from wcs.config import Settings, parse_hooks
+from wcs.demo import DemoCallee
+from wcs.demo.routing import demo_defaults
 from wcs.hooks import HookPublisher
 from wcs.media_session import CallMediaFactory, MediaConfig
+from wcs.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from wcs.metrics import REGISTRY
 from wcs.record.manager import RecorderManager
 from wcs.rest.calls_api import add_call_routes
 from wcs.rest.http import HttpServer, Request, Response, Router, json_response
+from wcs.rest.openapi import add_openapi_route
 from wcs.rest.push_api import add_push_routes
 from wcs.rest.recorder_api import add_recorder_routes
 from wcs.rest.streams_api import add_stream_routes
 from wcs.rtmp.push import PushManager
 from wcs.rtmp.reconnect import ReconnectPolicy
 from wcs.rtp.ports import PortAllocator
+from wcs.server_metrics import ServerMetrics
 from wcs.sip.events import Event
 from wcs.sip.transport import SipTransport
 from wcs.sip.ua import SipTimers, UserAgent
@@ -57,15 +64,6 @@ class Server:
         self.media = CallMediaFactory(self.ports, self.public_ip, self.streams, media_config(s))
         self.calls = CallManager(self.ua, self.sip.wake, self.hooks, self.media, clock=self.sip.now)
         self.media.control = self.calls
-        self.recorders = RecorderManager(
-            self.streams,
-            s.record_dir,
-            s.record_template,
-            s.record_rotation,
-            s.record_container,
-            s.on_record_hook,
-            auto=s.record_sip_streams,
-        )
         self.pushes = PushManager(
             self.streams,
             policy=ReconnectPolicy(s.push_reconnect_attempts, s.push_reconnect_backoff),
@@ -76,15 +74,28 @@ class Server:
             call_lookup=self._call_rtmp,
             keyframe_interval=s.push_keyframe_interval,
         )
+        self.recorders = RecorderManager(
+            self.streams,
+            s.record_dir,
+            s.record_template,
+            s.record_rotation,
+            s.record_container,
+            s.on_record_hook,
+            auto=s.record_sip_streams,
+        )
         self.router = Router()
-        add_call_routes(self.router, self.calls)
+        # The demo callee's port is known only after start(): the route reads it then.
+        self.demo = DemoCallee() if s.demo_callee else None
+        add_call_routes(self.router, self.calls, self._demo_defaults)
         add_stream_routes(self.router, self.streams)
-        add_recorder_routes(self.router, self.recorders)
         self.playback = PlaybackService(s, self.streams, self.public_ip)
         self.playback.add_routes(self.router)
         add_web_routes(self.router)
         add_push_routes(self.router, self.pushes)
+        add_recorder_routes(self.router, self.recorders)
         self.router.add("GET", "/health", self._health, auth=False)
+        self.router.add("GET", "/metrics", self._metrics)
+        add_openapi_route(self.router)
         self.http = HttpServer(
             self.router,
             host=s.bind_ip,
@@ -96,6 +107,12 @@ class Server:
             cors_origin=s.cors_allow_origin,
         )
         self.started = time.time()
+        self.metrics = ServerMetrics(self, REGISTRY)
+
+    def _demo_defaults(self, body: dict[str, Any]) -> dict[str, Any]:
+        if self.demo is None:
+            return body
+        return demo_defaults(self.demo.host, self.demo.port)(body)
 
     def _call_rtmp(self, call_id: str) -> tuple[str, str | None] | None:
         """Direct SIP-as-RTMP: where a call's stream goes (its rtmpUrl and rtmpStream)."""
@@ -106,6 +123,9 @@ class Server:
 
     def _on_sip_event(self, event: Event) -> None:
         self.calls.on_sip_event(event)
+
+    async def _metrics(self, req: Request) -> Response:
+        return Response(200, REGISTRY.render().encode(), {"content-type": METRICS_CONTENT_TYPE})
 
     async def _health(self, req: Request) -> Response:
         return json_response(
@@ -119,8 +139,11 @@ class Server:
 
     async def start(self) -> None:
         await self.sip.start()
+        if self.demo is not None:
+            await self.demo.start()
         await self.http.start()
         await self.playback.start()
+        self.metrics.start()
         log.info(
             "wcs listening: http %s:%d, sip udp+tcp %s:%d, media %d-%d, public ip %s",
             self.settings.bind_ip,
@@ -134,6 +157,7 @@ class Server:
 
     async def stop(self) -> None:
         """Clean shutdown: every call gets its BYE/CANCEL, every registration is removed."""
+        self.metrics.close()
         await self.http.close()
         await self.playback.close()
         self.calls.shutdown()
@@ -145,6 +169,8 @@ class Server:
         await self.recorders.close()
         await self.hooks.drain()
         await self.hooks.close()
+        if self.demo is not None:
+            await self.demo.close()
         await self.sip.close()
         log.info("wcs stopped")
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
 from wcs.calls import CallError, CallManager, CallRequest
 from wcs.rest.http import BadRequest, Params, Request, Response, Router, empty, error, json_response
@@ -76,9 +78,19 @@ def parse_call_request(p: Params) -> CallRequest:
     )
 
 
-def add_call_routes(router: Router, calls: CallManager) -> None:
+BodyDefaults = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def add_call_routes(
+    router: Router, calls: CallManager, defaults: BodyDefaults | None = None
+) -> None:
+    """``defaults`` may fill in a /call/startup body before it is parsed (the demo callee)."""
+
     async def startup(req: Request) -> Response:
-        call_req = parse_call_request(Params(req.json()))
+        body = req.json()
+        if defaults is not None:
+            body = defaults(body)
+        call_req = parse_call_request(Params(body))
         try:
             calls.startup(call_req)
         except CallError as exc:
@@ -92,6 +104,7 @@ def add_call_routes(router: Router, calls: CallManager) -> None:
             callee=p.str("callee", default=None),
             status=p.str("status", default=None),
             rtmp_url=p.str("rtmpUrl", default=None),
+            finished=p.bool("finished", default=False),
         )
         if not found:
             return error(404, "call not found")

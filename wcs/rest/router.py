@@ -82,6 +82,11 @@ class Router:
         self._patterns.append(entry)
         return entry
 
+    def methods_by_path(self) -> dict[str, tuple[str, ...]]:
+        """Every registered path (patterns as written, ``/whep/{stream}``) and its methods."""
+        entries = [*self._exact.values(), *self._patterns]
+        return {"/".join(e.pattern): tuple(sorted(e.routes)) for e in entries}
+
     def match(self, method: str, path: str) -> Match | None:
         """None for an unknown path (404)."""
         params: dict[str, str] | None = {}

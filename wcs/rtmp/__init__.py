@@ -20,3 +20,10 @@ Edge (asyncio / threads): ``client.RtmpPublisher`` (the socket), ``worker.Pipeli
 (a push's pipeline on its own thread), ``push.PushManager`` / ``PushJob`` (push jobs on the
 stream hub: statuses, events, reconnect, direct SIP-as-RTMP).
 """
+
+from . import flv
+from .client import RtmpPublisher, RtmpPublishError
+from .errors import RtmpError
+from .url import RtmpTarget, parse_full_url
+
+__all__ = ["RtmpError", "RtmpPublishError", "RtmpPublisher", "RtmpTarget", "flv", "parse_full_url"]

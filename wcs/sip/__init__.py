@@ -1,1 +1,44 @@
-"""SIP user agent: messages, digest auth, transactions, dialogs, transports (RFC 3261)."""
+"""SIP user agent: messages, digest auth, transactions, dialogs, transports (RFC 3261).
+
+The core is sans-IO: :class:`UserAgent` is fed bytes and the time and returns datagrams,
+timers and :mod:`events <wcs.sip.events>`; :class:`SipTransport` is its asyncio edge
+(UDP and TCP on one port). Placing a call::
+
+    ua = UserAgent(local_port=0, public_ip="192.0.2.10")
+    sip = SipTransport(ua, "0.0.0.0", 0, on_event)   # on_event(wcs.sip.events.Event)
+    await sip.start()
+    ua.invite("call-1", Account("1001", "pbx.example", password="..."), "1002", sdp, sip.now())
+    sip.wake()                                        # flush what the core wants to send
+    ...                                               # CallRinging, CallAnswered, ...
+    ua.hangup("call-1", sip.now()); sip.wake()
+
+``examples/call_to_wav.py`` is a complete program. Messages alone: :func:`parse_message`,
+:class:`SipRequest`, :class:`SipResponse` (``.serialize()``).
+"""
+
+from . import events
+from .errors import SipParseError
+from .message import Headers, SipMessage, SipRequest, SipResponse, parse_message
+from .transaction import SipTimers
+from .transport import SipTransport
+from .ua import Account, CallInfo, UserAgent
+from .uri import NameAddr, SipUri
+from .via import Via
+
+__all__ = [
+    "Account",
+    "CallInfo",
+    "Headers",
+    "NameAddr",
+    "SipMessage",
+    "SipParseError",
+    "SipRequest",
+    "SipResponse",
+    "SipTimers",
+    "SipTransport",
+    "SipUri",
+    "UserAgent",
+    "Via",
+    "events",
+    "parse_message",
+]

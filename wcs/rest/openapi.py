@@ -1,0 +1,470 @@
+"""The OpenAPI 3.1 description of the HTTP API, served at ``/rest-api/openapi.json``.
+
+Hand-written, next to the handlers it describes; :func:`build_document` keeps only the paths
+the server has mounted (a server without the recorder does not advertise it), and the test
+suite sends generated requests to every path of it and checks each answer against it.
+
+WCS pages send booleans and numbers as strings, so every boolean field accepts ``"true"``
+/ ``"false"`` (and 1/0, yes/no, on/off) and every number accepts its decimal string. Every
+JSON endpoint takes GET or POST alike (WCS does), a body being optional for GET.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from wcs import __version__
+from wcs.rest.message import Request, Response
+from wcs.rest.router import Router
+
+Schema = dict[str, Any]
+
+OPENAPI_PATH = "/rest-api/openapi.json"
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _nullable(schema: Schema) -> Schema:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+BOOL: Schema = _ref("LenientBoolean")
+
+
+def _int(minimum: int | None = None, maximum: int | None = None) -> Schema:
+    number: Schema = {"type": "integer"}
+    if minimum is not None:
+        number["minimum"] = minimum
+    if maximum is not None:
+        number["maximum"] = maximum
+    return {"anyOf": [number, {"type": "string", "pattern": r"^\s*[+-]?[0-9]{1,18}\s*$"}]}
+
+
+def _str(max_len: int, **extra: Any) -> Schema:
+    return {"type": "string", "maxLength": max_len, **extra}
+
+
+STREAM_NAME = _str(200, minLength=1, pattern=r"^[^\u0000-\u001f/\\]+$")
+
+SCHEMAS: dict[str, Schema] = {
+    "LenientBoolean": {
+        "description": "A JSON boolean, or its string form (WCS pages send strings).",
+        "anyOf": [
+            {"type": "boolean"},
+            {"type": "integer", "enum": [0, 1]},
+            {"type": "string", "enum": ["true", "false", "1", "0", "yes", "no", "on", "off",
+                                        "True", "False", "TRUE", "FALSE"]},
+        ],
+    },
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {"type": "string", "description": "what was wrong, for people"},
+            "field": _nullable({"type": "string", "description": "the offending field"}),
+        },
+    },
+    "CallStartup": {
+        "type": "object",
+        "required": ["callId", "callee"],
+        "description": (
+            "sipLogin and sipDomain (or sipOutboundProxy) are required, except for the demo "
+            "callee: callee 'demo' with no sipDomain reaches the built-in demo endpoint "
+            "when the demo_callee setting is on."
+        ),
+        "properties": {
+            "callId": _str(256, minLength=1),
+            "callee": _str(256, minLength=1, description="user name or sip: URI"),
+            "toStream": STREAM_NAME,
+            "sipLogin": _str(128),
+            "sipAuthenticationName": _str(128),
+            "sipPassword": _str(256, writeOnly=True),
+            "sipDomain": _str(255),
+            "sipOutboundProxy": _str(255),
+            "sipPort": _int(1, 65535),
+            "sipTransport": {"type": "string", "enum": ["UDP", "TCP", "udp", "tcp"]},
+            "sipRegisterRequired": BOOL,
+            "visibleName": _str(128),
+            "appKey": _str(128),
+            "rtmpUrl": _str(1024, pattern="^rtmps?://"),
+            "rtmpStream": _str(256),
+            "hasAudio": BOOL,
+            "hasVideo": BOOL,
+            "custom": {"type": "object"},
+        },
+    },
+    "CallFilter": {
+        "type": "object",
+        "properties": {
+            "callId": _str(256),
+            "callee": _str(256),
+            "status": _str(32),
+            "rtmpUrl": _str(1024),
+            "finished": {**BOOL, "description": "our extension: also the last 256 calls "
+                         "that ended, with their final status (WCS answers 404)"},
+        },
+    },
+    "CallId": {"type": "object", "required": ["callId"], "properties": {"callId": _str(256)}},
+    "Call": {
+        "type": "object",
+        "required": ["callId", "status", "callee"],
+        "properties": {
+            "callId": {"type": "string"},
+            "incoming": {"type": "boolean"},
+            "status": {"type": "string", "enum": [
+                "PENDING", "TRYING", "RING", "SESSION_PROGRESS", "BUSY", "ESTABLISHED", "HOLD",
+                "FINISH", "FAILED"]},
+            "sipStatus": _nullable({"type": "integer"}),
+            "info": _nullable({"type": "string"}),
+            "caller": _nullable({"type": "string"}),
+            "callee": {"type": "string"},
+            "streamName": _nullable({"type": "string"}),
+            "rtmpUrl": _nullable({"type": "string"}),
+            "hasAudio": {"type": "boolean"},
+            "hasVideo": {"type": "boolean"},
+            "appKey": {"type": "string"},
+            "custom": {"type": "object"},
+        },
+    },
+    "StreamFilter": {
+        "type": "object",
+        "properties": {
+            "name": _str(200),
+            "mediaSessionId": _str(64),
+            "mediaSessionIds": {"type": "array", "items": {"type": "string"}},
+            "published": BOOL,
+            "status": _str(32),
+        },
+    },
+    "Stream": {
+        "type": "object",
+        "required": ["name", "status"],
+        "properties": {
+            "name": {"type": "string"},
+            "mediaSessionId": _nullable({"type": "string"}),
+            "published": {"type": "boolean"},
+            "status": {"type": "string"},
+            "info": _nullable({"type": "string"}),
+            "hasAudio": {"type": "boolean"},
+            "hasVideo": {"type": "boolean"},
+            "width": {"type": "integer"},
+            "height": {"type": "integer"},
+            "packetsReceived": {"type": "integer"},
+            "packetsLost": {"type": "integer"},
+            "callId": _nullable({"type": "string"}),
+        },
+    },
+    "PushStartup": {
+        "type": "object",
+        "required": ["streamName", "rtmpUrl"],
+        "properties": {
+            "streamName": STREAM_NAME,
+            "rtmpUrl": _str(2048, pattern="^rtmps?://"),
+            "rtmpTransponderFullUrl": BOOL,
+            "rtmpFlashVersion": _str(128, pattern=r"^[\x20-\x7e]+$"),
+            "options": {"type": "object", "properties": {"action": _str(32)}},
+        },
+    },
+    "PushFilter": {
+        "type": "object",
+        "properties": {
+            "streamName": _str(200),
+            "rtmpUrl": _str(2048),
+            "mediaSessionId": _str(64),
+        },
+    },
+    "MediaSessionId": {
+        "type": "object",
+        "required": ["mediaSessionId"],
+        "properties": {"mediaSessionId": _str(64, minLength=1)},
+    },
+    "Transponder": {
+        "type": "object",
+        "required": ["mediaSessionId", "streamName", "rtmpUrl", "status"],
+        "properties": {
+            "mediaSessionId": {"type": "string"},
+            "streamName": {"type": "string"},
+            "sourceStreamName": {"type": "string"},
+            "rtmpUrl": {"type": "string"},
+            "status": {"type": "string"},
+            "info": _nullable({"type": "string"}),
+            "muted": {"type": "boolean"},
+        },
+    },
+    "RecorderStartup": {
+        "type": "object",
+        "description": "mediaSessionId of the stream, or (our extension) its streamName.",
+        "properties": {
+            "mediaSessionId": _str(64),
+            "streamName": _str(200),
+            "config": {
+                "type": "object",
+                "properties": {"fileTemplate": _str(512), "rotation": _str(32)},
+            },
+        },
+    },
+    "RecorderStop": {
+        "type": "object",
+        "properties": {"mediaSessionId": _str(64), "streamName": _str(200)},
+    },
+    "Recording": {"type": "object"},
+    "Health": {
+        "type": "object",
+        "required": ["status"],
+        "properties": {
+            "status": {"type": "string", "enum": ["ok"]},
+            "uptime": {"type": "number"},
+            "calls": {"type": "integer"},
+            "streams": {"type": "integer"},
+        },
+    },
+}
+
+
+def _json_body(schema: str, required: bool = False) -> Schema:
+    return {
+        "required": required,
+        "content": {"application/json": {"schema": _ref(schema)}},
+    }
+
+
+def _error(description: str) -> Schema:
+    return {"description": description, "content": {"application/json": {"schema": _ref("Error")}}}
+
+
+def _list_of(schema: str, description: str) -> Schema:
+    return {
+        "description": description,
+        "content": {
+            "application/json": {"schema": {"type": "array", "items": _ref(schema)}}
+        },
+    }
+
+
+EMPTY_200: Schema = {"description": "done (empty body, WCS style)"}
+BAD_400 = _error("a field is missing or unusable; `field` names it")
+NONE_404 = _error("nothing matched")
+DUP_409 = _error("a duplicate (same callId, same push target)")
+BIG_413 = _error("the body is larger than rest_max_body")
+
+
+def _wcs_op(
+    summary: str,
+    tag: str,
+    body: str | None,
+    responses: dict[str, Schema],
+    *,
+    body_required: bool = False,
+) -> dict[str, Schema]:
+    """One WCS-style endpoint: the same operation on GET and POST."""
+    op: Schema = {"summary": summary, "tags": [tag], "responses": {**responses, "413": BIG_413}}
+    if body is not None:
+        op["requestBody"] = _json_body(body, body_required)
+    get = {**op, "operationId": f"get_{_op_id(summary)}"}
+    post = {**op, "operationId": f"post_{_op_id(summary)}"}
+    return {"get": get, "post": post}
+
+
+def _op_id(summary: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in summary.lower()).strip("_")[:60]
+
+
+def _paths() -> dict[str, dict[str, Schema]]:
+    found = _list_of
+    p: dict[str, dict[str, Schema]] = {
+        "/rest-api/call/startup": _wcs_op(
+            "Place a SIP call (registering first when asked) and capture it into a stream",
+            "calls", "CallStartup", {"200": EMPTY_200, "400": BAD_400, "409": DUP_409},
+            body_required=True),
+        "/rest-api/call/find": _wcs_op(
+            "Calls matching every given field", "calls", "CallFilter",
+            {"200": found("Call", "the matching calls"), "400": BAD_400, "404": NONE_404}),
+        "/rest-api/call/find_all": _wcs_op(
+            "Every call", "calls", None,
+            {"200": found("Call", "every call"), "400": BAD_400, "404": NONE_404}),
+        "/rest-api/call/terminate": _wcs_op(
+            "Hang up a call (BYE, or CANCEL while it rings)", "calls", "CallId",
+            {"200": EMPTY_200, "400": BAD_400, "404": NONE_404}, body_required=True),
+        "/rest-api/stream/find": _wcs_op(
+            "Streams (and viewers) matching every given field", "streams", "StreamFilter",
+            {"200": found("Stream", "the matching streams"), "400": BAD_400, "404": NONE_404}),
+        "/rest-api/stream/find_all": _wcs_op(
+            "Every stream and viewer", "streams", None,
+            {"200": found("Stream", "every stream"), "400": BAD_400, "404": NONE_404}),
+        "/rest-api/stream/terminate": _wcs_op(
+            "Stop the matching streams (all of them for an empty body)", "streams",
+            "StreamFilter",
+            {"200": {"description": "accepted",
+                     "content": {"application/json": {"schema": {"type": "string"}}}},
+             "400": BAD_400, "404": NONE_404}),
+        "/rest-api/push/startup": _wcs_op(
+            "Republish a stream to an RTMP server", "push", "PushStartup",
+            {"200": {"description": "the transponder",
+                     "content": {"application/json": {"schema": _ref("Transponder")}}},
+             "400": BAD_400, "404": NONE_404, "409": DUP_409}, body_required=True),
+        "/rest-api/push/find": _wcs_op(
+            "Transponders matching every given field", "push", "PushFilter",
+            {"200": found("Transponder", "the matching transponders"), "400": BAD_400,
+             "404": NONE_404}),
+        "/rest-api/push/find_all": _wcs_op(
+            "Every transponder", "push", None,
+            {"200": found("Transponder", "every transponder"), "400": BAD_400,
+             "404": NONE_404}),
+        "/rest-api/recorder/startup": _wcs_op(
+            "Record a stream to a file", "recorder", "RecorderStartup",
+            {"200": EMPTY_200, "400": BAD_400, "404": NONE_404}, body_required=True),
+        "/rest-api/stream/startRecording": _wcs_op(
+            "Record a stream to a file (alias of recorder/startup)", "recorder",
+            "RecorderStartup", {"200": EMPTY_200, "400": BAD_400, "404": NONE_404},
+            body_required=True),
+        "/rest-api/recorder/terminate": _wcs_op(
+            "Stop recording a stream", "recorder", "RecorderStop",
+            {"200": EMPTY_200, "400": BAD_400, "404": NONE_404}, body_required=True),
+        "/rest-api/stream/stopRecording": _wcs_op(
+            "Stop recording a stream (alias of recorder/terminate)", "recorder",
+            "RecorderStop", {"200": EMPTY_200, "400": BAD_400, "404": NONE_404},
+            body_required=True),
+        "/rest-api/recorder/find_all": _wcs_op(
+            "Every recording in progress", "recorder", None,
+            {"200": found("Recording", "the recordings"), "400": BAD_400, "404": NONE_404}),
+    }  # fmt: skip
+    for action, summary in (
+        ("terminate", "Stop a transponder"),
+        ("mute", "Mute a transponder"),
+        ("unmute", "Unmute a transponder"),
+    ):
+        p[f"/rest-api/push/{action}"] = _wcs_op(
+            summary, "push", "MediaSessionId",
+            {"200": EMPTY_200, "400": BAD_400, "404": NONE_404}, body_required=True,
+        )  # fmt: skip
+    stream_param = {"name": "stream", "in": "path", "required": True,
+                    "schema": {"type": "string", "minLength": 1}}  # fmt: skip
+    p["/whep/{stream}"] = {
+        "post": {
+            "operationId": "whep_play",
+            "summary": "WHEP: play a stream (SDP offer in, SDP answer out, no trickle)",
+            "tags": ["playback"],
+            "parameters": [stream_param],
+            "requestBody": {
+                "required": True,
+                "content": {"application/sdp": {"schema": {"type": "string"}}},
+            },
+            "responses": {
+                "201": {
+                    "description": "the SDP answer; Location names the session",
+                    "headers": {"Location": {"schema": {"type": "string"}}},
+                    "content": {"application/sdp": {"schema": {"type": "string"}}},
+                },
+                "400": _error("the offer is unusable"),
+                "404": _error("no such stream"),
+                "409": _error("a session id clash"),
+                "413": _error("the offer is too large"),
+                "415": _error("the body is not application/sdp"),
+            },
+        }
+    }
+    p["/whep/{stream}/{id}"] = {
+        "delete": {
+            "operationId": "whep_stop",
+            "summary": "WHEP: stop a playback session",
+            "tags": ["playback"],
+            "parameters": [
+                stream_param,
+                {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
+            ],
+            "responses": {"200": EMPTY_200, "404": _error("no such session")},
+        }
+    }
+    p["/health"] = {
+        "get": {
+            "operationId": "health",
+            "summary": "Liveness: the server answers (no auth)",
+            "tags": ["operations"],
+            "security": [],
+            "responses": {
+                "200": {"description": "up",
+                        "content": {"application/json": {"schema": _ref("Health")}}},
+            },
+        }
+    }  # fmt: skip
+    p["/metrics"] = {
+        "get": {
+            "operationId": "metrics",
+            "summary": "Prometheus metrics, text format 0.0.4",
+            "tags": ["operations"],
+            "responses": {
+                "200": {"description": "metrics",
+                        "content": {"text/plain": {"schema": {"type": "string"}}}},
+            },
+        }
+    }  # fmt: skip
+    p[OPENAPI_PATH] = {
+        "get": {
+            "operationId": "openapi",
+            "summary": "This document",
+            "tags": ["operations"],
+            "security": [],
+            "responses": {
+                "200": {"description": "OpenAPI 3.1",
+                        "content": {"application/json": {"schema": {"type": "object"}}}},
+            },
+        }
+    }  # fmt: skip
+    return p
+
+
+def full_document() -> Schema:
+    """Every path this project serves, mounted or not."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "wcs REST API",
+            "version": __version__,
+            "description": (
+                "SIP calls as live streams; Flashphoner WCS compatible REST API. "
+                "Booleans and numbers in bodies also accept their string forms. "
+                "Errors are JSON {error, field}. See docs/rest.md."
+            ),
+        },
+        "servers": [{"url": "/"}],
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer",
+                           "description": "rest_auth = token:SECRET"},
+                "basic": {"type": "http", "scheme": "basic",
+                          "description": "rest_auth = basic:USER:PASSWORD"},
+            },
+        },
+        "security": [{}, {"bearer": []}, {"basic": []}],
+        "paths": _paths(),
+    }
+
+
+def build_document(router: Router) -> Schema:
+    """The document restricted to the paths and methods ``router`` serves."""
+    doc = full_document()
+    mounted = router.methods_by_path()
+    paths: dict[str, dict[str, Schema]] = {}
+    for path, item in doc["paths"].items():
+        methods = {m.lower() for m in mounted.get(path, ())}
+        kept = {m: op for m, op in item.items() if m in methods}
+        if kept:
+            paths[path] = kept
+    doc["paths"] = paths
+    return doc
+
+
+def add_openapi_route(router: Router) -> None:
+    """Serve the document; built on first request, when every route is mounted."""
+    cache: list[bytes] = []
+
+    async def openapi(req: Request) -> Response:
+        if not cache:
+            cache.append(json.dumps(build_document(router), indent=1).encode())
+        return Response(200, cache[0], {"content-type": "application/json; charset=utf-8"})
+
+    router.add("GET", OPENAPI_PATH, openapi, auth=False)

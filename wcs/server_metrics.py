@@ -1,0 +1,189 @@
+"""What ``/metrics`` shows about a running server, read from its parts at scrape time.
+
+Calls by status (current and transitions), streams by status, viewers, packets and bytes
+received from SIP peers and sent to viewers, packet loss, event-loop lag, the demo callee.
+RTMP pushes and recordings by their managers' state. Other parts may register their own
+metrics in :data:`wcs.metrics.REGISTRY`; DTLS and SRTP failure counters are defined there.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter as Tally
+from collections.abc import Hashable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from wcs import __version__
+from wcs.calls import CallStatus
+from wcs.loop_lag import LoopLagMonitor
+from wcs.metrics import DeltaTotals, Labels, Registry, Sample
+
+if TYPE_CHECKING:
+    from wcs.server import Server
+
+_NAMES = (
+    "wcs_info",
+    "wcs_uptime_seconds",
+    "wcs_calls",
+    "wcs_call_status_changes_total",
+    "wcs_streams",
+    "wcs_stream_subscribers",
+    "wcs_viewers",
+    "wcs_rtp_received_packets_total",
+    "wcs_rtp_received_bytes_total",
+    "wcs_rtp_lost_packets_total",
+    "wcs_rtp_sent_packets_total",
+    "wcs_rtp_sent_bytes_total",
+    "wcs_webrtc_send_errors_total",
+    "wcs_event_loop_lag_seconds",
+    "wcs_event_loop_lag_max_seconds",
+    "wcs_pushes",
+    "wcs_push_reconnects_total",
+    "wcs_recordings",
+    "wcs_demo_calls_total",
+    "wcs_demo_sent_packets_total",
+    "wcs_demo_sent_bytes_total",
+)
+
+
+class ServerMetrics:
+    def __init__(self, server: Server, registry: Registry) -> None:
+        self.server = server
+        self.registry = registry
+        self.lag = LoopLagMonitor()
+        self._received_packets = DeltaTotals()
+        self._received_bytes = DeltaTotals()
+        self._lost = DeltaTotals()
+        self._sent_packets = DeltaTotals()
+        self._sent_bytes = DeltaTotals()
+        self._send_errors = DeltaTotals()
+        self._reconnects = DeltaTotals()
+        r = registry
+        r.collect("wcs_info", "Version of this server", "gauge",
+                  lambda: [Sample((__version__,), 1)], ("version",))
+        r.collect("wcs_uptime_seconds", "Seconds since the server started", "gauge",
+                  lambda: [Sample((), round(time.time() - server.started, 3))])
+        r.collect("wcs_calls", "Calls now, by status", "gauge", self._calls, ("status",))
+        r.collect("wcs_call_status_changes_total",
+                  "Calls that reached each status (FINISH, FAILED, BUSY: ended calls)",
+                  "counter", self._call_changes, ("status",))
+        r.collect("wcs_streams", "Streams now, by status", "gauge", self._streams, ("status",))
+        r.collect("wcs_stream_subscribers", "Packet and frame sinks on all streams", "gauge",
+                  self._subscribers)
+        r.collect("wcs_viewers", "WebRTC viewers now, by status", "gauge", self._viewers,
+                  ("status",))
+        r.collect("wcs_rtp_received_packets_total", "RTP packets received from SIP peers",
+                  "counter", lambda: self._rx("packets", self._received_packets), ("kind",))
+        r.collect("wcs_rtp_received_bytes_total", "RTP bytes (whole packets) received "
+                  "from SIP peers", "counter",
+                  lambda: self._rx("octets", self._received_bytes), ("kind",))
+        r.collect("wcs_rtp_lost_packets_total", "RTP packets lost on the way from SIP peers "
+                  "(sequence gaps)", "counter", lambda: self._rx("lost", self._lost), ("kind",))
+        r.collect("wcs_rtp_sent_packets_total", "RTP packets sent to WebRTC viewers", "counter",
+                  lambda: self._tx("packets", self._sent_packets), ("kind",))
+        r.collect("wcs_rtp_sent_bytes_total", "RTP payload bytes sent to WebRTC viewers", "counter",
+                  lambda: self._tx("octets", self._sent_bytes), ("kind",))
+        r.collect("wcs_webrtc_send_errors_total", "Packets to viewers that failed to send",
+                  "counter", self._tx_errors)
+        r.collect("wcs_event_loop_lag_seconds", "How late a 0.5 s timer ran, last time",
+                  "gauge", lambda: [Sample((), round(self.lag.last, 6))])
+        r.collect("wcs_event_loop_lag_max_seconds", "The largest event-loop lag seen",
+                  "gauge", lambda: [Sample((), round(self.lag.max, 6))])
+        r.collect("wcs_pushes", "RTMP republishing jobs now, by status", "gauge",
+                  self._pushes, ("status",))
+        r.collect("wcs_push_reconnects_total", "RTMP reconnect attempts of live push jobs",
+                  "counter", self._push_reconnects)
+        r.collect("wcs_recordings", "Recordings in progress", "gauge", self._recordings)
+        r.collect("wcs_demo_calls_total", "Calls the demo callee answered", "counter",
+                  lambda: self._demo("calls_total"))
+        r.collect("wcs_demo_sent_packets_total", "RTP packets the demo callee sent", "counter",
+                  lambda: self._demo("packets_sent"))
+        r.collect("wcs_demo_sent_bytes_total", "RTP bytes the demo callee sent", "counter",
+                  lambda: self._demo("bytes_sent"))
+
+    def start(self) -> None:
+        self.lag.start()
+
+    def close(self) -> None:
+        self.lag.stop()
+        for name in _NAMES:
+            self.registry.unregister(name)
+
+    # ---------------------------------------------------------------- collectors
+    def _calls(self) -> Iterable[Sample]:
+        tally = Tally(c.status.value for c in self.server.calls.all())
+        return [Sample((s.value,), tally.get(s.value, 0)) for s in CallStatus]
+
+    def _call_changes(self) -> Iterable[Sample]:
+        counters = self.server.calls.counters
+        return [Sample((s.value,), counters.get(s.value, 0)) for s in CallStatus]
+
+    def _streams(self) -> Iterable[Sample]:
+        tally = Tally(str(s.status) for s in self.server.streams.all())
+        return [Sample((k,), v) for k, v in sorted(tally.items())]
+
+    def _subscribers(self) -> Iterable[Sample]:
+        return [Sample((), sum(s.subscribers for s in self.server.streams.all()))]
+
+    def _viewer_list(self) -> list[Any]:
+        playback = getattr(self.server, "playback", None)
+        inner = getattr(playback, "playback", None)
+        viewers = getattr(inner, "viewers", None)
+        return list(viewers.values()) if isinstance(viewers, dict) else []
+
+    def _viewers(self) -> Iterable[Sample]:
+        tally = Tally(str(v.status) for v in self._viewer_list())
+        return [Sample((k,), v) for k, v in sorted(tally.items())]
+
+    def _rx(self, field: str, totals: DeltaTotals) -> Iterable[Sample]:
+        current: dict[tuple[Hashable, Labels], float] = {}
+        for stream in self.server.streams.all():
+            provider = stream.stats_provider
+            stats = provider() if provider is not None else {}
+            for kind, s in stats.items():
+                current[((stream.media_session_id, kind), (kind,))] = float(s.get(field, 0) or 0)
+        return _samples(totals.update(current))
+
+    def _tx(self, field: str, totals: DeltaTotals) -> Iterable[Sample]:
+        current: dict[tuple[Hashable, Labels], float] = {}
+        for viewer in self._viewer_list():
+            tracks = viewer.peer.stats().get("tracks", {})
+            for kind, s in tracks.items():
+                current[((viewer.media_session_id, kind), (kind,))] = float(s.get(field, 0) or 0)
+        return _samples(totals.update(current))
+
+    def _tx_errors(self) -> Iterable[Sample]:
+        current: dict[tuple[Hashable, Labels], float] = {
+            (v.media_session_id, ()): float(v.peer.stats().get("send_errors", 0) or 0)
+            for v in self._viewer_list()
+        }
+        totals = self._send_errors.update(current)
+        return [Sample((), totals.get((), 0.0))]
+
+    def _pushes(self) -> Iterable[Sample]:
+        pushes = getattr(self.server, "pushes", None)
+        jobs = pushes.all() if pushes is not None else []
+        tally = Tally(str(job.status.value) for job in jobs)
+        return [Sample((k,), v) for k, v in sorted(tally.items())]
+
+    def _push_reconnects(self) -> Iterable[Sample]:
+        pushes = getattr(self.server, "pushes", None)
+        current: dict[tuple[Hashable, Labels], float] = {
+            (job.media_session_id, ()): float(job.reconnects)
+            for job in (pushes.all() if pushes is not None else [])
+        }
+        return [Sample((), self._reconnects.update(current).get((), 0.0))]
+
+    def _recordings(self) -> Iterable[Sample]:
+        recorders = getattr(self.server, "recorders", None)
+        return [Sample((), len(recorders.find_all()) if recorders is not None else 0)]
+
+    def _demo(self, attr: str) -> Iterable[Sample]:
+        demo = self.server.demo
+        return [Sample((), float(getattr(demo, attr)) if demo is not None else 0.0)]
+
+
+def _samples(totals: dict[Labels, float]) -> list[Sample]:
+    for kind in ("audio", "video"):
+        totals.setdefault((kind,), 0.0)
+    return [Sample(k, v) for k, v in sorted(totals.items())]
