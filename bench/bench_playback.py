@@ -13,14 +13,13 @@ Per N it reports:
 - server-added latency per received packet: from ``datagram_received`` being entered to the
   last viewer's ``sendto`` having returned (the first viewer is out sooner), p50 / p99.
 
-Run: python3 bench/bench_playback.py [seconds] [viewer counts, e.g. 1,10,50] [--janus]
-(--janus: then the same feed through the test bed's Janus, counts up to 20)
+Run: python3 bench/bench_playback.py [seconds] [viewer counts, e.g. 1,10,50]
+(The side-by-side with Janus is `make bench`, bench/run.py, with the project's own Janus peer.)
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import multiprocessing
 import os
 import socket
@@ -29,7 +28,6 @@ import struct
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
@@ -192,106 +190,6 @@ async def run(n: int, seconds: float) -> dict[str, float]:
     }
 
 
-# --- the same feed through Janus's streaming plugin (test bed) --------------------------
-
-TESTBED = Path(os.environ.get("WCS_TESTBED", "/work/shared/testbed"))
-CLK = os.sysconf("SC_CLK_TCK")
-
-
-def proc_cpu(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        parts = f.read().rsplit(")", 1)[1].split()
-    return (int(parts[11]) + int(parts[12])) / CLK
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-        u.bind(("127.0.0.1", 0))
-        return int(u.getsockname()[1])
-
-
-def janus_runs(counts: list[int], seconds: float) -> list[dict[str, float]]:
-    """Janus CPU per forwarded packet for the same feed; viewers are aiortc (janus_view.py,
-    --no-decode), run in other processes and not counted."""
-    import subprocess
-    import tempfile
-
-    rundir = tempfile.mkdtemp(prefix="bench-janus-")
-    http_port, admin_port = free_udp_port(), free_udp_port()
-    a2, v2 = free_udp_port(), free_udp_port()
-    ice_from = 45000 + (os.getpid() % 50) * 200
-    env = dict(
-        os.environ,
-        JANUS_HTTP_PORT=str(http_port),
-        JANUS_ADMIN_PORT=str(admin_port),
-        JANUS_V1_PORT=str(free_udp_port()),
-        JANUS_A1_PORT=str(free_udp_port()),
-        JANUS_V2_PORT=str(v2),
-        JANUS_A2_PORT=str(a2),
-        JANUS_ICE_RANGE=f"{ice_from}-{ice_from + 199}",
-        JANUS_DEBUG_LEVEL="2",
-    )
-    subprocess.run(
-        [str(TESTBED / "start-janus.sh"), rundir], env=env, check=True, capture_output=True
-    )
-    pid = int(Path(rundir, "janus", "janus.pid").read_text())
-    results = []
-    try:
-        for n in counts:
-            warmup = 3.0 + 0.1 * n
-            feed = multiprocessing.Process(
-                target=feeder, args=(0, warmup + seconds + 3, (a2, v2)), daemon=True
-            )
-            feed.start()
-            viewers = subprocess.Popen(
-                [
-                    sys.executable,
-                    str(TESTBED / "janus_view.py"),
-                    "--url",
-                    f"http://127.0.0.1:{http_port}/janus",
-                    "--mountpoint",
-                    "2",
-                    "--viewers",
-                    str(n),
-                    "--seconds",
-                    str(seconds + 2),
-                    "--stagger",
-                    "0.05",
-                    "--no-decode",
-                ],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                text=True,
-            )
-            time.sleep(warmup)
-            cpu0, t0 = proc_cpu(pid), time.monotonic()
-            time.sleep(seconds)
-            cpu, elapsed = proc_cpu(pid) - cpu0, time.monotonic() - t0
-            out, _ = viewers.communicate(timeout=seconds + 60)
-            feed.join(seconds + 10)
-            lines = [json.loads(x) for x in out.splitlines() if x.startswith("{")]
-            summary: dict[str, Any] = next((x for x in lines if x.get("summary")), {})
-            packets = sum(
-                x.get("inbound", {}).get(k, {}).get("packets", 0)
-                for x in lines
-                if not x.get("summary")
-                for k in ("audio", "video")
-            )
-            results.append(
-                {
-                    "viewers": n,
-                    "cpu_s": cpu,
-                    "elapsed": elapsed,
-                    "ok": summary.get("ok", 0),
-                    "viewer_packets": packets,
-                    "pps_in": len(trace()) / (trace()[-1][0] + 0.02),
-                }
-            )
-    finally:
-        subprocess.run([str(TESTBED / "stop-janus.sh"), rundir], capture_output=True)
-    return results
-
-
 def main() -> None:
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     seconds = float(args[0]) if args else 10.0
@@ -329,31 +227,6 @@ def main() -> None:
         f"({r['pps_per_viewer']:.0f} packets/s per viewer; latency is datagram_received entered "
         "to the last viewer's sendto returned)"
     )
-    if "--janus" in sys.argv:
-        janus_report([n for n in counts if n <= 20], seconds)  # aiortc viewers: ~20 fit
-
-
-def janus_report(counts: list[int], seconds: float) -> None:
-    print("\nJanus streaming plugin, same feed (viewers: aiortc --no-decode, not counted)")
-    print(
-        "| viewers | viewers ok | Janus CPU s | CPU µs per packet out "
-        "| marginal µs per packet out |"
-    )
-    print("|---|---|---|---|---|")
-    base: dict[str, float] | None = None
-    for j in janus_runs(counts, seconds):
-        out = j["pps_in"] * j["viewers"] * j["elapsed"]
-        j["out"] = out
-        marginal = (
-            (j["cpu_s"] - base["cpu_s"]) / (out - base["out"]) * 1e6
-            if base is not None and out > base["out"]
-            else float("nan")
-        )
-        base = base or j
-        print(
-            f"| {j['viewers']} | {j['ok']:.0f} | {j['cpu_s']:.2f} | {j['cpu_s'] / out * 1e6:.1f} "
-            f"| {marginal:.1f} |"
-        )
 
 
 if __name__ == "__main__":

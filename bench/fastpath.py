@@ -1,18 +1,11 @@
-"""Proposed hot-path changes, applied at run time so their effect can be measured first.
+"""A proposed hot-path change, applied at run time so its effect can be measured first.
 
-These belong in other people's modules (wcs/webrtc/ice.py, srtp.py, sender.py); they are
-kept here as patches so that ``bench.run`` can measure before and after on the same
-machine in the same run. Each is described, with the exact change, in bench/RESULTS.md.
-
-1. ``connected_send``: ``IceTransport.select_remote`` connects the UDP socket to the
-   selected pair and sends with ``sock.send``: no address parsing and no route lookup per
-   packet in the kernel, and no Python closure frame.
-2. ``direct_srtp``: ``SrtpContext.protect`` calls libsrtp through pylibsrtp's cffi binding
-   with a buffer and length cell made once per context, instead of
-   ``pylibsrtp.Session.protect`` (which allocates a length cell and copies twice per call).
-3. ``shared_history``: ``TrackSender`` keeps the *source* packet (one object shared by
-   every viewer) in its NACK history and rebuilds the header on a retransmission, instead
-   of keeping every viewer's own rewritten copy (~0.5 MB per viewer of a video stream).
+``direct_srtp``: ``SrtpContext.protect`` calls libsrtp through pylibsrtp's cffi binding with
+a buffer and length cell made once per context, instead of ``pylibsrtp.Session.protect``
+(which allocates a length cell and copies twice per call). It relies on pylibsrtp
+internals, so it stays a bench-only patch until pylibsrtp offers it. (The two other changes
+measured here first, a connected socket for the selected ICE pair and a NACK history of
+source packets, are now in wcs/webrtc/ice.py and sender.py.)
 """
 
 from __future__ import annotations
@@ -23,25 +16,13 @@ from typing import Any
 import pylibsrtp
 from pylibsrtp._binding import ffi, lib
 
-from wcs.webrtc import ice, sender, srtp
+from wcs.webrtc import srtp
 
 _HDR = struct.Struct("!BBHII")
 _SRC = struct.Struct("!HII")
 _applied: list[str] = []
 
 
-def connected_send() -> None:
-    original = ice.IceTransport.select_remote
-
-    def select_remote(self: Any, host: str, port: int) -> None:
-        original(self, host, port)
-        sock = self._sock
-        if sock is not None:
-            sock.connect((host, port))
-            self.send = sock.send
-
-    ice.IceTransport.select_remote = select_remote  # type: ignore[method-assign]
-    _applied.append("connected_send")
 
 
 def _fast_protect(session: pylibsrtp.Session) -> Any:
@@ -76,58 +57,6 @@ def direct_srtp() -> None:
     _applied.append("direct_srtp")
 
 
-def shared_history() -> None:
-    cls = sender.TrackSender
-    mask = sender.HISTORY_SIZE - 1
-    max_reorder = sender.MAX_REORDER
-
-    def rewrite(self: Any, packet: bytes) -> bytes | None:
-        # TrackSender.rewrite with one change: the history keeps ``packet``, not ``data``.
-        n = len(packet)
-        if n < 12 or packet[0] & 0xC0 != 0x80:
-            self.malformed += 1
-            return None
-        seq, ts, ssrc = _SRC.unpack_from(packet, 2)
-        if ssrc != self._src_ssrc:
-            self._resync(ssrc, seq, ts)
-        out_seq = (seq + self._seq_off) & 0xFFFF
-        delta = (out_seq - self.last_seq) & 0xFFFF
-        if delta >= 0x8000:
-            if delta < 0x10000 - max_reorder:
-                self._resync(ssrc, seq, ts)
-                out_seq = (seq + self._seq_off) & 0xFFFF
-                self.last_seq = out_seq
-        else:
-            self.last_seq = out_seq
-        out_ts = (ts + self._ts_off) & 0xFFFFFFFF
-        data: bytes = (
-            _HDR.pack(packet[0], (packet[1] & 0x80) | self.payload_type, out_seq, out_ts,
-                      self.ssrc)
-            + packet[12:]
-        )
-        self._history[out_seq & mask] = packet
-        if out_ts != self.last_ts:
-            self.last_ts = out_ts
-            self.last_ts_time = self._clock()
-        self.packets += 1
-        self.octets += n - 12 - 4 * (packet[0] & 0x0F)
-        return data
-
-    def history(self: Any, seq: int) -> bytes | None:
-        packet = self._history[seq & mask]
-        if packet is None:
-            return None
-        src_seq, ts, _ = _SRC.unpack_from(packet, 2)
-        if (src_seq + self._seq_off) & 0xFFFF != seq:
-            return None  # overwritten, or offsets changed since (source restart)
-        out_ts = (ts + self._ts_off) & 0xFFFFFFFF
-        data: bytes = _HDR.pack(packet[0], (packet[1] & 0x80) | self.payload_type, seq, out_ts,
-                                self.ssrc) + packet[12:]
-        return data
-
-    cls.rewrite = rewrite  # type: ignore[method-assign]
-    cls.history = history  # type: ignore[method-assign]
-    _applied.append("shared_history")
 
 
 def no_gc() -> None:
@@ -138,8 +67,7 @@ def no_gc() -> None:
     _applied.append("no_gc")
 
 
-ALL = {"no_gc": no_gc, "connected_send": connected_send, "direct_srtp": direct_srtp,
-       "shared_history": shared_history}
+ALL = {"no_gc": no_gc, "direct_srtp": direct_srtp}
 
 
 def apply(names: list[str]) -> list[str]:

@@ -30,7 +30,7 @@ from bench.trace_feed import load_trace
 from bench.viewers_run import TARGET_STREAM_PPS, measure
 
 HERE = Path(__file__).resolve().parent
-PATCHES = ("connected_send", "direct_srtp", "shared_history")
+PATCHES = ("direct_srtp",)
 BEGIN = "<!-- issue-8 load figures: begin (written by python3 -m bench.run) -->"
 END = "<!-- issue-8 load figures: end -->"
 

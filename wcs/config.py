@@ -85,6 +85,7 @@ class Settings:
     demo_callee: bool = True
     # Misc
     log_level: str = "INFO"
+    event_loop: str = "auto"  # auto (uvloop when installed), uvloop, asyncio
 
     def masked(self) -> dict[str, Any]:
         """The settings as a dict, secrets replaced by a mask (for --print-config, logs)."""
@@ -196,6 +197,8 @@ def _validate(s: Settings) -> None:
     if s.generate_av not in ("none", "video", "audio", "all"):
         raise ConfigError("setting 'generate_av': one of none, video, audio, all")
     _validate_recording(s)
+    if s.event_loop not in ("auto", "uvloop", "asyncio"):
+        raise ConfigError("setting 'event_loop': one of auto, uvloop, asyncio")
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise ConfigError("setting 'log_level': one of DEBUG, INFO, WARNING, ERROR")
 

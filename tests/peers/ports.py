@@ -19,6 +19,7 @@ _LOW = 10000
 _AVOID = (range(5060, 5100), range(20000, 20300), range(1935, 1936), range(8080, 8082))
 _HOLD_S = 120.0
 _given: dict[int, float] = {}  # port -> when it was handed out
+_cursor: int | None = None
 _lock = threading.Lock()
 
 
@@ -48,27 +49,36 @@ def _bindable(port: int, host: str) -> bool:
 def free_port_range(count: int, host: str = "127.0.0.1", step: int = 1) -> int:
     """First port of ``count`` consecutive ports, each free on UDP and TCP.
 
-    ``step`` aligns the first port (2 = even, as RTP wants).
+    ``step`` aligns the first port (2 = even, as RTP wants). Next fit from a cursor that
+    starts at a random place: ports go out in ascending runs, so single ports never fragment
+    the space that later ranges need (random picks did, and long sessions ran out).
     """
+    global _cursor
     high = _ephemeral_low() - count
     if high <= _LOW:
         raise RuntimeError("ephemeral port range leaves no room for test ports")
-    rnd = random.SystemRandom()
     with _lock:
         now = time.monotonic()
         for port in [p for p, t in _given.items() if now - t > _HOLD_S]:
             del _given[port]
-        for _ in range(500):
-            base = rnd.randrange(_LOW, high)
-            base -= base % step
-            ports = range(base, base + count)
-            if any(p in _given for p in ports):
-                continue
-            if any(p in r for p in ports for r in _AVOID):
-                continue
-            if all(_bindable(p, host) for p in ports):
-                _given.update(dict.fromkeys(ports, now))
-                return base
+        if _cursor is None:
+            _cursor = random.SystemRandom().randrange(_LOW, high)
+        base = _cursor
+        for _ in range(2):  # up to the top, then once more from the bottom
+            while base <= high:
+                base += (-base) % step
+                ports = range(base, base + count)
+                bad = next(
+                    (p for p in ports
+                     if p in _given or any(p in r for r in _AVOID) or not _bindable(p, host)),
+                    None,
+                )  # fmt: skip
+                if bad is None:
+                    _given.update(dict.fromkeys(ports, now))
+                    _cursor = base + count
+                    return base
+                base = bad + 1
+            base = _LOW
     raise RuntimeError(f"no {count} consecutive free ports found on {host}")
 
 

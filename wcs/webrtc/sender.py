@@ -87,7 +87,9 @@ class TrackSender:
             _HDR.pack(packet[0], (packet[1] & 0x80) | self.payload_type, out_seq, out_ts, self.ssrc)
             + packet[12:]
         )
-        self._history[out_seq & (HISTORY_SIZE - 1)] = data
+        # The history keeps the *source* packet, one object shared by every viewer, and
+        # rebuilds the header on a retransmission: ~0.5 MB less per video viewer.
+        self._history[out_seq & (HISTORY_SIZE - 1)] = packet
         if out_ts != self.last_ts:
             self.last_ts = out_ts
             self.last_ts_time = self._clock()
@@ -109,10 +111,17 @@ class TrackSender:
 
     def history(self, seq: int) -> bytes | None:
         """The packet sent with outgoing sequence ``seq``, if still kept."""
-        data = self._history[seq & (HISTORY_SIZE - 1)]
-        if data is None or (data[2] << 8 | data[3]) != seq:
+        packet = self._history[seq & (HISTORY_SIZE - 1)]
+        if packet is None:
             return None
-        return data
+        src_seq, ts, _ = _SRC.unpack_from(packet, 2)
+        if (src_seq + self._seq_off) & 0xFFFF != seq:
+            return None  # overwritten, or the offsets changed since (source restart)
+        out_ts = (ts + self._ts_off) & 0xFFFFFFFF
+        header = _HDR.pack(
+            packet[0], (packet[1] & 0x80) | self.payload_type, seq, out_ts, self.ssrc
+        )
+        return header + packet[12:]
 
     def sender_report(self, unix_time: float) -> bytes:
         """Compound SR + SDES CNAME for this track, the RTP time extrapolated to now."""
