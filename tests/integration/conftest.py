@@ -27,6 +27,27 @@ import pytest
 from tests.fixtures.ports import free_port, free_port_range
 
 ROOT = Path(__file__).resolve().parents[2]
+PASSWORD_1001 = "secret1001"
+
+
+def call_body(kamailio: Any, call_id: str, callee: str, **extra: Any) -> dict[str, Any]:
+    """A /call/startup body as the WCS demo pages send it (strings), for user 1001."""
+    body = {
+        "callId": call_id,
+        "callee": callee,
+        "hasAudio": "true",
+        "hasVideo": "true",
+        "sipLogin": "1001",
+        "sipAuthenticationName": "1001",
+        "sipPassword": PASSWORD_1001,
+        "sipDomain": kamailio.realm,
+        "sipOutboundProxy": kamailio.host,
+        "sipPort": str(kamailio.port),
+        "appKey": "testApp",
+        "sipRegisterRequired": "false",
+    }
+    body.update(extra)
+    return body
 
 
 @dataclass

@@ -14,27 +14,6 @@ from tests.integration.conftest import HookCollector
 from tests.peers.procs import PeerProcess, wait_until
 from tests.peers.rtmp import NginxRtmp, _tcp_open
 
-PASSWORD_1001 = "secret1001"
-
-
-def call_body(kamailio: Any, call_id: str, callee: str, **extra: Any) -> dict[str, Any]:
-    body = {
-        "callId": call_id,
-        "callee": callee,
-        "hasAudio": "true",
-        "hasVideo": "true",
-        "sipLogin": "1001",
-        "sipAuthenticationName": "1001",
-        "sipPassword": PASSWORD_1001,
-        "sipDomain": kamailio.realm,
-        "sipOutboundProxy": kamailio.host,
-        "sipPort": str(kamailio.port),
-        "appKey": "testApp",
-        "sipRegisterRequired": "false",
-    }
-    body.update(extra)
-    return body
-
 
 def push_events(hooks: HookCollector, msid: str) -> list[dict[str, Any]]:
     with hooks.lock:

@@ -11,31 +11,13 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import HookCollector, WcsFactory, WcsProcess
+from tests.integration.conftest import PASSWORD_1001, HookCollector, WcsFactory, WcsProcess
+from tests.integration.conftest import call_body as base_call_body
 
 pytestmark = pytest.mark.peers
 
-PASSWORD_1001 = "secret1001"
-
-
 def call_body(kamailio: Any, call_id: str, callee: str, **extra: Any) -> dict[str, Any]:
-    body = {
-        "callId": call_id,
-        "callee": callee,
-        "toStream": f"stream_{call_id}",
-        "hasAudio": "true",
-        "hasVideo": "true",
-        "sipLogin": "1001",
-        "sipAuthenticationName": "1001",
-        "sipPassword": PASSWORD_1001,
-        "sipDomain": kamailio.realm,
-        "sipOutboundProxy": kamailio.host,
-        "sipPort": str(kamailio.port),
-        "appKey": "testApp",
-        "sipRegisterRequired": "false",
-    }
-    body.update(extra)
-    return body
+    return base_call_body(kamailio, call_id, callee, **{"toStream": f"stream_{call_id}", **extra})
 
 
 def active_calls(peer: Any) -> int:

@@ -16,10 +16,9 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import HookCollector, WcsFactory, WcsProcess
+from tests.integration.conftest import HookCollector, WcsFactory, WcsProcess, call_body
 from tests.integration.push_helpers import (
     Pulled,
-    call_body,
     pull,
     push_events,
     restart_nginx,
