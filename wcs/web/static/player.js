@@ -78,6 +78,8 @@ async function startCall(ev) {
     if (el.type === "checkbox") body[el.name] = el.checked ? "true" : "false";
     else if (el.value !== "") body[el.name] = el.value;
   }
+  // A fresh callId for every press, unless the user typed one (WCS rejects duplicates).
+  if (!body.callId) body.callId = "call-" + Math.random().toString(36).slice(2, 10);
   try {
     await rest("call/startup", body);
     say("call " + body.callId + " started");
