@@ -17,6 +17,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.codecs import CODECS
 from aiortc.rtcrtpparameters import RTCRtcpFeedback, RTCRtpCodecParameters
 
+from wcs import metrics
 from wcs.pcap import read_pcap
 from wcs.webrtc import events
 from wcs.webrtc.answer import SourceTrack
@@ -168,6 +169,7 @@ async def test_fingerprint_mismatch_fails_with_dtls_info() -> None:
     offer = re.sub(r"a=fingerprint:sha-256 \S+", f"a=fingerprint:sha-256 {wrong}", offer)
     offer = re.sub(r"a=fingerprint:sha-(384|512) \S+\r?\n", "", offer)
     states: list[events.PeerStateChanged] = []
+    failures_before = metrics.DTLS_FAILURES.labels().value
     peer = ViewerPeer(
         offer,
         TRACKS,
@@ -183,6 +185,7 @@ async def test_fingerprint_mismatch_fails_with_dtls_info() -> None:
         assert peer.state == events.FAILED
         assert peer.info == events.DTLS_FINGERPRINT_ERROR
         assert states[-1] == events.PeerStateChanged(events.FAILED, events.DTLS_FINGERPRINT_ERROR)
+        assert metrics.DTLS_FAILURES.labels().value == failures_before + 1  # seen in /metrics
     finally:
         await pc.close()
         await peer.close()

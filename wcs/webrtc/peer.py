@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 import pylibsrtp
 
+from wcs import metrics
 from wcs.rtp import rtcp
 
 from . import events
@@ -273,6 +274,7 @@ class ViewerPeer:
             plain = self._unprotect_rtcp(data)
         except (pylibsrtp.Error, ValueError, TypeError):
             self.rtcp_errors += 1
+            metrics.SRTP_FAILURES.inc()  # SRTCP that fails authentication or decryption
             return
         self.handle_rtcp(plain, self.clock())
 
@@ -328,6 +330,7 @@ class ViewerPeer:
             if isinstance(event, DtlsConnected):
                 self._connected(event)
             elif isinstance(event, DtlsFailed):
+                metrics.DTLS_FAILURES.inc()
                 info = (
                     events.DTLS_FINGERPRINT_ERROR
                     if event.fingerprint_mismatch
