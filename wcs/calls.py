@@ -101,6 +101,8 @@ class Call:
     media: MediaSession | None = None
     created: float = field(default_factory=time.time)
     established_at: float | None = None
+    # Status of the call's RTMP push (direct SIP-as-RTMP), looked up when the object is shown.
+    rtmp_status: Callable[[], str | None] | None = field(default=None, repr=False)
 
     @property
     def call_id(self) -> str:
@@ -120,7 +122,7 @@ class Call:
             "streamName": r.to_stream,
             "rtmpUrl": r.rtmp_url,
             "rtmpStream": r.rtmp_stream,
-            "rtmpStreamStatus": None,
+            "rtmpStreamStatus": self.rtmp_status() if self.rtmp_status else None,
             "hasAudio": r.has_audio,
             "hasVideo": r.has_video,
             "appKey": r.app_key,
@@ -156,6 +158,8 @@ class CallManager:
         self._calls: dict[str, Call] = {}
         self._by_reg: dict[str, str] = {}
         self.listeners: list[Callable[[Call], None]] = []
+        # Set by the server: the status of a call's RTMP push (None when it has none).
+        self.rtmp_status_lookup: Callable[[Call], str | None] | None = None
         self.counters: dict[str, int] = {s.value: 0 for s in CallStatus}
         # Ended calls, newest last, for `/call/find` with `finished: true` (our extension:
         # WCS answers 404 once a call ended, so a client polling it never sees why).
@@ -175,6 +179,9 @@ class CallManager:
                         "rtmpUrl",
                     )
         call = Call(req)
+        lookup = self.rtmp_status_lookup
+        if req.rtmp_url and lookup is not None:
+            call.rtmp_status = lambda: lookup(call)
         self._calls[req.call_id] = call
         try:
             call.media = self._media_factory(call)

@@ -8,12 +8,12 @@ import signal
 import time
 from typing import Any
 
-from wcs.calls import CallManager
+from wcs.calls import Call, CallManager
 from wcs.config import Settings, parse_hooks
 from wcs.demo import DemoCallee
 from wcs.demo.routing import demo_defaults
 from wcs.hooks import HookPublisher
-from wcs.media_session import CallMediaFactory, MediaConfig
+from wcs.media_session import DIRECT_RTMP_PREFIX, CallMediaFactory, MediaConfig
 from wcs.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from wcs.metrics import REGISTRY
 from wcs.record.manager import RecorderManager
@@ -64,6 +64,7 @@ class Server:
         self.media = CallMediaFactory(self.ports, self.public_ip, self.streams, media_config(s))
         self.calls = CallManager(self.ua, self.sip.wake, self.hooks, self.media, clock=self.sip.now)
         self.media.control = self.calls
+        self.calls.rtmp_status_lookup = self._call_push_status
         self.pushes = PushManager(
             self.streams,
             policy=ReconnectPolicy(s.push_reconnect_attempts, s.push_reconnect_backoff),
@@ -120,6 +121,14 @@ class Server:
         if call is None or not call.request.rtmp_url:
             return None
         return call.request.rtmp_url, call.request.rtmp_stream
+
+    def _call_push_status(self, call: Call) -> str | None:
+        """``rtmpStreamStatus`` of a call: the status of the push of its stream to its rtmpUrl."""
+        source = call.request.to_stream or f"{DIRECT_RTMP_PREFIX}{call.call_id}"
+        for job in self.pushes.all():
+            if job.source == source and job.request.rtmp_url == call.request.rtmp_url:
+                return str(job.status.value)
+        return None
 
     def _on_sip_event(self, event: Event) -> None:
         self.calls.on_sip_event(event)

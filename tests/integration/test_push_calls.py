@@ -238,6 +238,8 @@ def test_direct_sip_as_rtmp_via_call_startup(
     status, found = server.rest("push/find", {"streamName": published})
     assert status == 200 and found[0]["callId"] == cid
     assert found[0]["mediaStats"]["sentVideo"] > 0 and found[0]["mediaStats"]["sentAudio"] > 0
+    status, calls = server.rest("call/find", {"callId": cid})
+    assert status == 200 and calls[0]["rtmpStreamStatus"] == "PUBLISHING"
     assert server.rest("call/terminate", {"callId": cid}) == (200, None)
     wait_push(hooks, msid, "STOPPED")
     pulled = puller.join(30)

@@ -131,7 +131,7 @@ class RtmpPublisher:
                     ssl=ssl_ctx,
                     server_hostname=self.target.host if ssl_ctx else None,
                 )
-                assert isinstance(transport, asyncio.Transport)
+                # No isinstance check: uvloop's transports are not asyncio.Transport subclasses.
                 self._transport = transport
                 self._t0 = loop.time()
                 self.conn.initiate()

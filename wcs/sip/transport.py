@@ -13,7 +13,7 @@ import ipaddress
 import logging
 import socket
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, cast
 
 from .errors import SipParseError
 from .events import Event
@@ -53,8 +53,8 @@ class _Tcp(asyncio.Protocol):
         self.last_used = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # cast, not isinstance: uvloop's transports are not asyncio.Transport subclasses
+        self.transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         self.peer = (peer[0], peer[1])
         self.last_used = self.edge.now()
