@@ -249,6 +249,7 @@ _STATUS_LINE = re.compile(r"^(SIP/\d+\.\d+) (\d{3})(?: (.*))?$")
 # Limits against resource exhaustion; real peers stay far below them.
 MAX_HEADERS = 256
 MAX_LINE = 16384
+_VIA_START = re.compile(r"(?i)SIP\s*/\s*2\.0\s*/\s*[!-~]+\s+[^\s;,]")
 _MANDATORY = ("Via", "From", "To", "Call-ID", "CSeq")
 
 
@@ -328,9 +329,13 @@ def _check_mandatory(msg: SipMessage) -> None:
         _number, method = msg.cseq
         if isinstance(msg, SipRequest) and method != msg.method:
             raise SipParseError(f"CSeq method {method} does not match {msg.method}")
-        msg.vias  # noqa: B018 - parsed for validation only
-        NameAddr.parse(msg.headers.get("From") or "")
-        NameAddr.parse(msg.headers.get("To") or "")
+        # hot path: a cheap structural check of every Via line; the full grammar stays
+        # with .vias, which raises SipParseError too
+        for name, value in msg.headers._items:
+            if name == "Via" and not _VIA_START.match(value):
+                raise SipParseError(f"bad Via {value[:80]!r}")
+            elif (name == "From" or name == "To") and '"' in value:
+                NameAddr.parse(value)  # quoted display name: unbalanced quotes are refused
     except SipParseError as exc:
         raise SipParseError(str(exc), msg) from None
 
