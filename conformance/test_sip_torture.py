@@ -20,25 +20,7 @@ INVALID = [c for c in CASES if not c.valid]
 # Invalid messages the parser on branch `sip` still accepts (found by this suite). Each
 # is an expected failure with strict=True: when the parser learns to refuse one, the XPASS
 # fails the run and the entry must be deleted here.
-KNOWN_GAPS: dict[str, str] = {
-    "invalid-bad-status-code.sip": "'SIP/2.0 2000 …' is read as status 200, reason '0 …'",
-    "invalid-bad-version-response.sip": "the status line's SIP version is not checked",
-    "invalid-content-length-conflicting.sip": "the first of two Content-Lengths wins",
-    "invalid-cseq-method-mismatch.sip": "CSeq method is not compared to the request method",
-    "invalid-cseq-not-a-number.sip": "CSeq is only checked lazily by .cseq",
-    "invalid-enormous-header-count.sip": "no limit on the number of headers",
-    "invalid-head-never-ends.sip": "required headers are not checked",
-    "invalid-missing-call-id.sip": "required headers are not checked",
-    "invalid-missing-cseq.sip": "required headers are not checked",
-    "invalid-missing-from.sip": "required headers are not checked",
-    "invalid-missing-to.sip": "required headers are not checked",
-    "invalid-missing-via.sip": "required headers are not checked",
-    "invalid-non-utf8-header.sip": "non-UTF-8 header bytes are decoded as Latin-1",
-    "invalid-nul-in-header.sip": "NUL bytes are accepted in header values",
-    "invalid-nul-in-start-line.sip": "NUL bytes are accepted in the Request-URI",
-    "invalid-unterminated-quote.sip": "From/To are not parsed by parse_message",
-    "invalid-via-garbage.sip": "Via is only checked lazily by .vias",
-}
+KNOWN_GAPS: dict[str, str] = {}
 
 
 class AcceptedInvalid(AssertionError):

@@ -19,22 +19,7 @@ SOURCE = ("192.0.2.7", 5062)  # the sent-by of the torture messages' Via
 
 # The UA's reaction differs from the manifest (found by this suite); strict expected
 # failures, so fixing one makes the run fail until the entry is removed.
-KNOWN_UA_GAPS: dict[str, str] = {
-    "invalid-missing-from.sip": "answered 400 with an empty From (manifest: silent)",
-    "invalid-missing-to.sip": "answered 400 with an empty To (manifest: silent)",
-    "invalid-missing-call-id.sip": "answered 400 with an empty Call-ID (manifest: silent)",
-    "invalid-missing-cseq.sip": "answered 400 with an empty CSeq (manifest: silent)",
-    "invalid-head-never-ends.sip": "answered 400 with empty From/To/Call-ID/CSeq",
-    "invalid-cseq-method-mismatch.sip": "the 400 has no To tag (§8.2.6.2)",
-    "invalid-cseq-not-a-number.sip": "the 400 has no To tag (§8.2.6.2)",
-    "invalid-unterminated-quote.sip": "the 400 has no To tag (§8.2.6.2)",
-    "invalid-bad-version-request.sip": "dropped silently; expected 505 (or 400)",
-    "invalid-content-length-conflicting.sip": "the parser accepts it: answered 405",
-    "invalid-enormous-header-count.sip": "the parser accepts it: answered 200",
-    "invalid-non-utf8-header.sip": "the parser accepts it: answered 200",
-    "invalid-nul-in-header.sip": "the parser accepts it: answered 200",
-    "invalid-nul-in-start-line.sip": "the parser accepts it: answered 200",
-}
+KNOWN_UA_GAPS: dict[str, str] = {}
 
 REQUESTS = [c for c in CASES if c.ua is not None]
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from .errors import SipParseError
 from .grammar import is_token, split_outside_quotes
+from .uri import NameAddr
 from .via import Via
 
 __all__ = [
@@ -244,7 +245,12 @@ def parse_cseq(value: str | None) -> tuple[int, str]:
 
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
 _REQUEST_LINE = re.compile(r"^([!%*_+`'~.A-Za-z0-9-]+) (\S+) (SIP/\d+\.\d+)$")
-_STATUS_LINE = re.compile(r"^(SIP/\d+\.\d+) (\d{3}) ?(.*)$")
+_STATUS_LINE = re.compile(r"^(SIP/\d+\.\d+) (\d{3})(?: (.*))?$")
+# Limits against resource exhaustion; real peers stay far below them.
+MAX_HEADERS = 256
+MAX_LINE = 16384
+_VIA_START = re.compile(r"(?i)SIP\s*/\s*2\.0\s*/\s*[!-~]+\s+[^\s;,]")
+_MANDATORY = ("Via", "From", "To", "Call-ID", "CSeq")
 
 
 def split_head(data: bytes) -> tuple[bytes, bytes] | None:
@@ -268,37 +274,70 @@ def parse_message(data: bytes, *, stream: bool = False) -> SipMessage:
         head, rest = parts
     try:
         text = head.decode("utf-8")
-    except UnicodeDecodeError:
-        text = head.decode("latin-1")  # keep going: header values are opaque to us
+    except UnicodeDecodeError as exc:
+        # SIP text is UTF-8 (§7.3); guessing another charset would echo mojibake
+        raise SipParseError(f"header bytes are not UTF-8 (at offset {exc.start})") from None
+    if "\x00" in text:
+        raise SipParseError("NUL byte in the message head")
     lines = text.replace("\r\n", "\n").split("\n")
     start = lines[0].rstrip("\r")
     headers = _parse_header_lines(lines[1:])
-    length_text = headers.get("Content-Length")
-    if length_text is None:
+    lengths = headers.get_all("Content-Length")
+    if not lengths:
         if stream:
             raise SipParseError("missing Content-Length on a stream transport")
         body = rest
     else:
-        if not length_text.strip().isdigit():
+        length_text = lengths[0]
+        if not length_text.isdigit():
             raise SipParseError(f"bad Content-Length {length_text!r}")
         length = int(length_text)
+        if len(lengths) > 1 and any(not v.isdigit() or int(v) != length for v in lengths):
+            raise SipParseError(f"conflicting Content-Length headers {lengths!r}")
         if length > len(rest):
             raise SipParseError(f"Content-Length {length} larger than the body ({len(rest)} bytes)")
         body = rest[:length]
+    msg: SipMessage
     m = _STATUS_LINE.match(start)
     if m:
+        if m.group(1) != "SIP/2.0":
+            raise SipParseError(f"unsupported version {m.group(1)!r}")
         status = int(m.group(2))
         if not 100 <= status <= 699:
             raise SipParseError(f"bad status code {status}")
-        return SipResponse(status, m.group(3), headers, body, m.group(1))
-    m = _REQUEST_LINE.match(start)
-    if m:
+        msg = SipResponse(status, m.group(3) or "", headers, body, m.group(1))
+    else:
+        m = _REQUEST_LINE.match(start)
+        if not m:
+            raise SipParseError(f"bad start line {start[:80]!r}")
+        msg = SipRequest(m.group(1), m.group(2), headers, body, m.group(3))
         if m.group(3) != "SIP/2.0":
-            raise SipParseError(f"unsupported version {m.group(3)!r}")
+            raise SipParseError(f"unsupported version {m.group(3)!r}", msg)
         if ":" not in m.group(2):
             raise SipParseError(f"bad Request-URI {m.group(2)!r}")
-        return SipRequest(m.group(1), m.group(2), headers, body, m.group(3))
-    raise SipParseError(f"bad start line {start[:80]!r}")
+    _check_mandatory(msg)
+    return msg
+
+
+def _check_mandatory(msg: SipMessage) -> None:
+    """§8.1.1: Via, From, To, Call-ID and CSeq must be present and readable."""
+    present = {name for name, _ in msg.headers._items}
+    missing = [n for n in _MANDATORY if n not in present]
+    if missing:
+        raise SipParseError(f"missing {', '.join(missing)}", msg)
+    try:
+        _number, method = msg.cseq
+        if isinstance(msg, SipRequest) and method != msg.method:
+            raise SipParseError(f"CSeq method {method} does not match {msg.method}")
+        # hot path: a cheap structural check of every Via line; the full grammar stays
+        # with .vias, which raises SipParseError too
+        for name, value in msg.headers._items:
+            if name == "Via" and not _VIA_START.match(value):
+                raise SipParseError(f"bad Via {value[:80]!r}")
+            elif (name == "From" or name == "To") and '"' in value:
+                NameAddr.parse(value)  # quoted display name: unbalanced quotes are refused
+    except SipParseError as exc:
+        raise SipParseError(str(exc), msg) from None
 
 
 def _parse_header_lines(lines: list[str]) -> Headers:
@@ -309,6 +348,8 @@ def _parse_header_lines(lines: list[str]) -> Headers:
         line = raw.rstrip("\r")
         if not line:
             continue
+        if len(line) > MAX_LINE:
+            raise SipParseError(f"header line longer than {MAX_LINE} characters")
         if line[0] in " \t":
             if current is None:
                 raise SipParseError("continuation line before any header")
@@ -320,6 +361,8 @@ def _parse_header_lines(lines: list[str]) -> Headers:
             raise SipParseError(f"bad header line {line[:80]!r}")
         current = [value.strip()]
         pending.append((name, current))
+        if len(pending) > MAX_HEADERS:
+            raise SipParseError(f"more than {MAX_HEADERS} headers")
     for name, chunks in pending:
         headers.add(name, " ".join(c for c in chunks if c))
     return headers

@@ -44,7 +44,8 @@ from .events import (
     RemoteAnswer,
     RemoteOffer,
 )
-from .message import Headers, SipMessage, SipRequest, SipResponse, parse_message
+from .grammar import is_token
+from .message import Headers, SipMessage, SipRequest, SipResponse, parse_cseq, parse_message
 from .timers import TimerQueue
 from .transaction import (
     ClientTransaction,
@@ -108,6 +109,23 @@ class CallInfo:
     remote_target: str | None
     remote_sdp: bytes | None
     state: str
+
+
+def _readable_address(value: str) -> str | None:
+    """The From/To value to echo in a 400: as is, or without a broken display name."""
+    for candidate in (value, value[value.find("<") :] if "<" in value else ""):
+        if _unprintable(candidate):
+            continue
+        try:
+            NameAddr.parse(candidate)
+            return candidate
+        except SipParseError:
+            continue
+    return None
+
+
+def _unprintable(value: str) -> bool:
+    return "\x00" in value or "\ufffd" in value
 
 
 def _token() -> str:
@@ -1100,8 +1118,12 @@ class UserAgent:
         text = data.decode("utf-8", "replace").replace("\r\n", "\n").lstrip("\n")
         lines = text.split("\n\n", 1)[0].split("\n")
         first = lines[0].split(" ")
-        if len(first) != 3 or first[2] != "SIP/2.0" or first[0] in ("ACK", "SIP/2.0"):
+        if len(first) != 3 or not first[2].startswith("SIP/") or first[0] in ("ACK", "SIP/2.0"):
             return
+        if not is_token(first[0]):
+            return  # not even a request line: nothing to answer
+        # §8.2.6.1 / §21.5.20: another SIP version is answered 505, everything else 400
+        status = 505 if first[2] != "SIP/2.0" else 400
         wanted = {
             "via": "Via",
             "v": "Via",
@@ -1119,23 +1141,35 @@ class UserAgent:
             key = wanted.get(name.strip().lower())
             if colon and key and key not in found:
                 found[key] = value.strip()
-        if len(found) < 5:
-            return
+        if len(found) < 5 or not found["Call-ID"]:
+            return  # §8.2.6: without the identifiers no useful answer can be built
+        if any(_unprintable(found[k]) for k in ("Via", "Call-ID", "CSeq")):
+            return  # echoing NULs or undecodable bytes would make our answer malformed too
         try:
             via = Via.parse(found["Via"].split(",")[0])
         except SipParseError:
             return
+        from_, to = _readable_address(found["From"]), _readable_address(found["To"])
+        if from_ is None or to is None:
+            return
+        try:
+            parse_cseq(found["CSeq"])
+            cseq = found["CSeq"]
+        except SipParseError:
+            cseq = f"0 {first[0]}"  # the request's own CSeq is unreadable: still a valid answer
         h = Headers()
         self._stamp_via(via, addr)
         h.add("Via", str(via))
-        h.add("From", found["From"])
-        to = found["To"]
-        h.add("To", to if "tag=" in to else f"{to};tag={_token()}")
+        h.add("From", from_)
+        h.add("To", to if "tag=" in to else f"{to};tag={_token()}")  # §8.2.6.2
         h.add("Call-ID", found["Call-ID"])
-        h.add("CSeq", found["CSeq"])
+        h.add("CSeq", cseq)
         h.add("Server", self.user_agent)
-        reason = ("Bad Request - " + error.replace("\r", " ").replace("\n", " "))[:120]
-        resp = SipResponse(400, reason, h)
+        if status == 505:
+            reason = "Version Not Supported"
+        else:
+            reason = ("Bad Request - " + error.replace("\r", " ").replace("\n", " "))[:120]
+        resp = SipResponse(status, reason, h)
         host, port = via.response_address()
         self._send(resp.serialize(), (host, port, transport))
 

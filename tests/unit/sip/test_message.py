@@ -72,6 +72,7 @@ def test_folding_joins_lines() -> None:
     data = (
         b"OPTIONS sip:h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
         b"Subject: I know you're there,\r\n   pick up the phone\r\n\tand talk to me!\r\n"
+        b"From: <sip:a@h>;tag=1\r\nTo: <sip:h>\r\n"
         b"Call-ID: c\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
     )
     msg = parse_message(data)
@@ -102,13 +103,20 @@ def test_headers_set_remove_insert() -> None:
     assert len(h) == 1
 
 
+_IDS = (
+    b"Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\n"
+    b"Call-ID: c\r\n"
+)
+
+
 def test_content_length_cuts_body_and_missing_means_rest() -> None:
-    msg = parse_message(b"SIP/2.0 200 OK\r\nCSeq: 1 INVITE\r\nContent-Length: 2\r\n\r\nabcdef")
+    head = b"SIP/2.0 200 OK\r\n" + _IDS + b"CSeq: 1 INVITE\r\n"
+    msg = parse_message(head + b"Content-Length: 2\r\n\r\nabcdef")
     assert msg.body == b"ab"
-    msg = parse_message(b"SIP/2.0 200 OK\r\nCSeq: 1 INVITE\r\n\r\nabcdef")
+    msg = parse_message(head + b"\r\nabcdef")
     assert msg.body == b"abcdef"
     with pytest.raises(SipParseError, match="Content-Length"):
-        parse_message(b"SIP/2.0 200 OK\r\nCSeq: 1 INVITE\r\n\r\nabc", stream=True)
+        parse_message(head + b"\r\nabc", stream=True)
 
 
 def test_serialize_always_writes_content_length() -> None:
@@ -140,9 +148,10 @@ def test_malformed_raises_clear_error(data: bytes, match: str) -> None:
 
 
 def test_bad_cseq_is_reported() -> None:
-    msg = parse_message(b"OPTIONS sip:h SIP/2.0\r\nCSeq: abc\r\n\r\n")
-    with pytest.raises(SipParseError, match="CSeq"):
-        _ = msg.cseq
+    with pytest.raises(SipParseError, match="CSeq") as info:
+        parse_message(b"OPTIONS sip:h SIP/2.0\r\n" + _IDS + b"CSeq: abc\r\n\r\n")
+    # the partially parsed request rides on the error, for the UA's 400
+    assert isinstance(info.value.partial, SipRequest) and info.value.partial.call_id == "c"
 
 
 def test_masked_hides_credentials() -> None:
