@@ -104,7 +104,8 @@ def test_conformance_says_what_failed_and_why(tmp_path: Path) -> None:
               b"From: <sip:a@x>;tag=1\r\nTo: <sip:1002@x>\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\n"
               b"Content-Type: application/sdp\r\nContent-Length: " + str(len(sdp)).encode()
               + b"\r\n\r\n" + sdp)  # fmt: skip
-    broken = b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nCSeq: one INVITE\r\n\r\n"
+    broken = (b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@x>;tag=1\r\n"
+              b"To: <sip:1002@x>\r\nCall-ID: c1\r\nCSeq: one INVITE\r\n\r\n")  # fmt: skip
     # An FU-A end fragment with no start, then a STAP-A whose length runs past the end.
     rtp = [struct.pack("!BBHII", 0x80, 96, 1 + i, 9000, 0x1234) + p
            for i, p in enumerate([b"\x7c\x45" + b"x" * 10, b"\x78\x00\x40\x67"])]  # fmt: skip
