@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from wcs.media.h264.nal import split_annexb  # noqa: F401  (part of the FLV API: Annex B in)
+
 from .errors import RtmpError
 
 VIDEO_CODEC_AVC: Final = 7
@@ -64,23 +66,6 @@ def avc_decoder_config(sps: bytes, pps: bytes | Iterable[bytes]) -> bytes:
 def avcc(nalus: Iterable[bytes]) -> bytes:
     """NAL units with 4-byte length prefixes."""
     return b"".join(struct.pack(">I", len(n)) + n for n in nalus)
-
-
-def split_annexb(data: bytes) -> list[bytes]:
-    """Split an Annex B byte stream (00 00 01 / 00 00 00 01 start codes) into NAL units."""
-    out: list[bytes] = []
-    i, n, start = 0, len(data), -1
-    while i + 2 < n:
-        if data[i] == 0 and data[i + 1] == 0 and data[i + 2] == 1:
-            if start >= 0:
-                out.append(data[start:i].rstrip(b"\x00"))
-            i += 3
-            start = i
-        else:
-            i += 1
-    if start >= 0 and start < n:
-        out.append(data[start:])
-    return [nal for nal in out if nal]
 
 
 def video_sequence_header(sps: bytes, pps: bytes | Iterable[bytes]) -> bytes:
