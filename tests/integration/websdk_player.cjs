@@ -64,14 +64,24 @@ async function inbound(page) {
                                null, { timeout: 20000 });
     result.statuses.push('PLAYING');
     result.playingMs = Date.now() - t0;
-    // First decoded frame, then two samples some seconds apart.
+    // Wait until both tracks play: the cached keyframe reaches the decoder before the first
+    // live audio packet has gone through Chromium's jitter buffer, so sampling at the first
+    // frame can catch audio at zero samples. Then two samples some seconds apart.
     const deadline = Date.now() + 20000;
     let first = await inbound(page);
-    while (first.framesDecoded === 0 && Date.now() < deadline) {
-      await page.waitForTimeout(50);
+    while ((first.framesDecoded === 0 || first.totalSamplesReceived === 0)
+           && Date.now() < deadline) {
+      if (first.framesDecoded > 0 && result.firstFrameMs === undefined) {
+        result.firstFrameMs = Date.now() - t0;
+      }
+      if (first.totalSamplesReceived > 0 && result.firstAudioMs === undefined) {
+        result.firstAudioMs = Date.now() - t0;
+      }
+      await page.waitForTimeout(20);
       first = await inbound(page);
     }
-    result.firstFrameMs = Date.now() - t0;
+    if (result.firstFrameMs === undefined) result.firstFrameMs = Date.now() - t0;
+    if (result.firstAudioMs === undefined) result.firstAudioMs = Date.now() - t0;
     await page.waitForTimeout(secs * 1000);
     const second = await inbound(page);
     result.first = first;
