@@ -16,7 +16,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from wcs.media.h264.nal import split_annexb  # noqa: F401  (part of the FLV API: Annex B in)
+from wcs.media.h264.nal import (
+    avc_decoder_configuration_record,
+    split_annexb,  # noqa: F401  (part of the FLV API: Annex B in)
+)
 
 from .errors import RtmpError
 
@@ -39,29 +42,9 @@ _G711U_FLAGS: Final = (AUDIO_FORMAT_G711U << 4) | 0x02
 
 AAC_SAMPLE_RATES: Final = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000,
                            12000, 11025, 8000, 7350)
-_HIGH_PROFILES = frozenset({100, 110, 122, 144, 44, 83, 86, 118, 128, 138, 139, 134, 135})
 
 
 # -- video ---------------------------------------------------------------------------------
-
-def avc_decoder_config(sps: bytes, pps: bytes | Iterable[bytes]) -> bytes:
-    """AVCDecoderConfigurationRecord (ISO 14496-15 5.2.4.1) for one SPS and its PPS(s)."""
-    if len(sps) < 4 or sps[0] & 0x1F != 7:
-        raise RtmpError("not an H.264 SPS NAL unit")
-    pps_list = [pps] if isinstance(pps, bytes | bytearray) else list(pps)
-    if not pps_list or any(not p or p[0] & 0x1F != 8 for p in pps_list):
-        raise RtmpError("not an H.264 PPS NAL unit")
-    out = bytearray([1, sps[1], sps[2], sps[3], 0xFF, 0xE1])  # 4-byte lengths, one SPS
-    out += struct.pack(">H", len(sps)) + sps
-    out.append(len(pps_list))
-    for p in pps_list:
-        out += struct.pack(">H", len(p)) + p
-    if sps[1] in _HIGH_PROFILES:
-        # High profiles need the chroma/bit depth fields; we assume 4:2:0 8-bit, as SIP
-        # endpoints send (parsing them from the SPS is not worth it here).
-        out += bytes([0xFC | 1, 0xF8, 0xF8, 0])
-    return bytes(out)
-
 
 def avcc(nalus: Iterable[bytes]) -> bytes:
     """NAL units with 4-byte length prefixes."""
@@ -69,7 +52,12 @@ def avcc(nalus: Iterable[bytes]) -> bytes:
 
 
 def video_sequence_header(sps: bytes, pps: bytes | Iterable[bytes]) -> bytes:
-    return bytes([_KEY | VIDEO_CODEC_AVC, _AVC_SEQ, 0, 0, 0]) + avc_decoder_config(sps, pps)
+    """The AVC sequence header tag body: the AVCDecoderConfigurationRecord."""
+    try:
+        record = avc_decoder_configuration_record(sps, pps)
+    except ValueError as exc:
+        raise RtmpError(str(exc)) from None
+    return bytes([_KEY | VIDEO_CODEC_AVC, _AVC_SEQ, 0, 0, 0]) + record
 
 
 def video_frame(avcc_payload: bytes, keyframe: bool, composition_time: int = 0) -> bytes:

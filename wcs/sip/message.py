@@ -250,6 +250,20 @@ _STATUS_LINE = re.compile(r"^(SIP/\d+\.\d+) (\d{3})(?: (.*))?$")
 MAX_HEADERS = 256
 MAX_LINE = 16384
 _VIA_START = re.compile(r"(?i)SIP\s*/\s*2\.0\s*/\s*[!-~]+\s+[^\s;,]")
+
+
+def _via_line_ok(value: str) -> bool:
+    """Every Via value on the line starts like one: a line may list several, comma separated,
+    and each is echoed as its own Via in our responses."""
+    if not _VIA_START.match(value):
+        return False
+    if "," not in value:
+        return True
+    try:
+        parts = split_outside_quotes(value, ",")
+    except SipParseError:
+        return False
+    return all(_VIA_START.match(p.strip()) for p in parts[1:])
 _MANDATORY = ("Via", "From", "To", "Call-ID", "CSeq")
 
 
@@ -332,7 +346,7 @@ def _check_mandatory(msg: SipMessage) -> None:
         # hot path: a cheap structural check of every Via line; the full grammar stays
         # with .vias, which raises SipParseError too
         for name, value in msg.headers._items:
-            if name == "Via" and not _VIA_START.match(value):
+            if name == "Via" and not _via_line_ok(value):
                 raise SipParseError(f"bad Via {value[:80]!r}")
             elif (name == "From" or name == "To") and '"' in value:
                 NameAddr.parse(value)  # quoted display name: unbalanced quotes are refused

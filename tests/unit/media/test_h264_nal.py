@@ -57,3 +57,13 @@ def test_avcc_record() -> None:
     assert rec[8 + len(SPS) :] == b"\x01" + len(PPS).to_bytes(2, "big") + PPS
     with pytest.raises(ValueError):
         avc_decoder_configuration_record(PPS, SPS)
+
+
+def test_avcc_record_high_422_reads_chroma_from_the_sps() -> None:
+    # x264 High 4:2:2 (profile_idc 122), 8-bit: chroma_format_idc 2 must reach the record.
+    sps = bytes.fromhex("677a000abcd9442684000003000400000300c83c489658")
+    pps = bytes.fromhex("68ebe3cb22c0")
+    rec = avc_decoder_configuration_record(sps, [pps, pps])
+    assert rec[1] == 122
+    assert rec[-4:] == bytes((0xFC | 2, 0xF8, 0xF8, 0))
+    assert rec[8 + len(sps)] == 2  # both PPS listed

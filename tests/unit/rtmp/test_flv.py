@@ -9,24 +9,33 @@ SPS = bytes.fromhex("6742e01fda0b0b4d4040418000")  # Baseline 42 e0 1f
 PPS = bytes.fromhex("68ce3c80")
 
 
-def test_avc_decoder_config_record() -> None:
-    rec = flv.avc_decoder_config(SPS, PPS)
+def test_sequence_header_carries_the_decoder_config_record() -> None:
+    rec = flv.video_sequence_header(SPS, PPS)[5:]
     assert rec[:6] == bytes([1, 0x42, 0xE0, 0x1F, 0xFF, 0xE1])
     assert rec[6:8] == len(SPS).to_bytes(2, "big") and rec[8 : 8 + len(SPS)] == SPS
     rest = rec[8 + len(SPS) :]
     assert rest == b"\x01" + len(PPS).to_bytes(2, "big") + PPS  # no High-profile tail
 
 
-def test_high_profile_gets_chroma_fields() -> None:
-    high = bytes([0x67, 100, 0, 0x1F, 0xAA])
-    assert flv.avc_decoder_config(high, PPS)[-4:] == bytes([0xFD, 0xF8, 0xF8, 0])
+def test_sequence_header_takes_several_pps() -> None:
+    pps2 = bytes.fromhex("68ee3c80")
+    rec = flv.video_sequence_header(SPS, [PPS, pps2])[5:]
+    rest = rec[8 + len(SPS) :]
+    assert rest == b"\x02" + b"".join(len(p).to_bytes(2, "big") + p for p in (PPS, pps2))
 
 
-def test_config_rejects_non_sps() -> None:
+def test_unreadable_high_profile_sps_gets_420_8bit() -> None:
+    high = bytes([0x67, 100, 0, 0x1F, 0xAA])  # truncated: chroma fields cannot be read
+    assert flv.video_sequence_header(high, PPS)[-4:] == bytes([0xFD, 0xF8, 0xF8, 0])
+
+
+def test_sequence_header_rejects_non_sps_as_rtmp_error() -> None:
     with pytest.raises(RtmpError):
-        flv.avc_decoder_config(PPS, PPS)
+        flv.video_sequence_header(PPS, PPS)
     with pytest.raises(RtmpError):
-        flv.avc_decoder_config(SPS, SPS)
+        flv.video_sequence_header(SPS, SPS)
+    with pytest.raises(RtmpError):
+        flv.video_sequence_header(SPS, [])
 
 
 def test_video_tags() -> None:

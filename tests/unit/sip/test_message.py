@@ -248,3 +248,21 @@ def test_trace_messages_round_trip() -> None:
             _ = msg.cseq, msg.top_via
             count += 1
     assert count >= 30
+
+
+def _with_via(via_line: str) -> bytes:
+    return (
+        "OPTIONS sip:b@example.test SIP/2.0\r\n"
+        f"Via: {via_line}\r\n"
+        "From: <sip:a@example.test>;tag=1\r\nTo: <sip:b@example.test>\r\n"
+        "Call-ID: v@example.test\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    ).encode()
+
+
+def test_every_via_of_a_comma_list_is_checked() -> None:
+    # Found by the UA fuzz: the second value lacked its protocol and would have been echoed
+    # as a broken Via line in our response.
+    good = "SIP/2.0/UDP h1;branch=z9hG4bK1, SIP/2.0/TCP h2:5062;branch=z9hG4bK2"
+    assert len(parse_message(_with_via(good)).vias) == 2
+    with pytest.raises(SipParseError, match="bad Via"):
+        parse_message(_with_via("SIP/2.0/UDP 1,92.0.2.7:5062;branch=z9hG4bK-x"))

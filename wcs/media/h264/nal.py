@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 # nal_unit_type values (H.264 table 7-1) and the RTP payload types of RFC 6184 table 1.
@@ -26,6 +27,9 @@ NAL_FU_A = 28
 NAL_FU_B = 29
 
 START_CODE = b"\x00\x00\x00\x01"
+
+# Profiles whose SPS carries chroma_format_idc, bit depths and scaling matrices (7.3.2.1.1).
+HIGH_PROFILES = frozenset({100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135})
 
 
 def nal_type(nal: bytes) -> int:
@@ -120,27 +124,32 @@ def format_sprop_parameter_sets(nals: list[bytes]) -> str:
     return ",".join(base64.b64encode(n).decode("ascii") for n in nals)
 
 
-def avc_decoder_configuration_record(sps: bytes, pps: bytes) -> bytes:
+def avc_decoder_configuration_record(sps: bytes, pps: bytes | Iterable[bytes]) -> bytes:
     """ISO/IEC 14496-15 AVCDecoderConfigurationRecord (MP4 ``avcC``, FLV sequence header).
 
-    4-byte NAL length prefixes, one SPS, one PPS. For High profiles the chroma format and bit
-    depth extension is appended, as the standard requires.
+    4-byte NAL length prefixes, one SPS, one or more PPS. For the profiles whose SPS carries
+    chroma format and bit depths, the extension is appended with the SPS's values; an SPS we
+    cannot read there gets 4:2:0 8-bit, what SIP endpoints send, rather than no record.
     """
-    if len(sps) < 4 or nal_type(sps) != NAL_SPS or not pps or nal_type(pps) != NAL_PPS:
-        raise ValueError("need an SPS and a PPS NAL unit")
+    if len(sps) < 4 or nal_type(sps) != NAL_SPS:
+        raise ValueError("not an H.264 SPS NAL unit")
+    pps_list = [pps] if isinstance(pps, bytes | bytearray) else list(pps)
+    if not pps_list or len(pps_list) > 255 or any(not p or nal_type(p) != NAL_PPS
+                                                  for p in pps_list):
+        raise ValueError("not an H.264 PPS NAL unit")
     record = bytearray((1, sps[1], sps[2], sps[3], 0xFF, 0xE1))
     record += struct.pack("!H", len(sps)) + sps
-    record += b"\x01" + struct.pack("!H", len(pps)) + pps
-    if sps[1] in (100, 110, 122, 144):
+    record.append(len(pps_list))
+    for p in pps_list:
+        record += struct.pack("!H", len(p)) + p
+    if sps[1] in HIGH_PROFILES or sps[1] == 144:  # 144: the withdrawn High 4:4:4
         from .sps import parse_sps  # local: sps.py imports this module
 
-        info = parse_sps(sps)
-        record += bytes(
-            (
-                0xFC | info.chroma_format_idc,
-                0xF8 | (info.bit_depth_luma - 8),
-                0xF8 | (info.bit_depth_chroma - 8),
-                0,  # numOfSequenceParameterSetExt
-            )
-        )
+        try:
+            info = parse_sps(sps)
+            chroma, luma, chroma_depth = (info.chroma_format_idc, info.bit_depth_luma,
+                                          info.bit_depth_chroma)
+        except ValueError:
+            chroma, luma, chroma_depth = 1, 8, 8
+        record += bytes((0xFC | chroma, 0xF8 | (luma - 8), 0xF8 | (chroma_depth - 8), 0))
     return bytes(record)

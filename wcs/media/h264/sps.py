@@ -8,10 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .nal import NAL_SPS
-
-# Profiles whose SPS carries chroma_format_idc, bit depths and scaling matrices.
-_HIGH_PROFILES = frozenset({100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135})
+from .nal import HIGH_PROFILES, NAL_SPS
 
 
 def unescape_rbsp(data: bytes) -> bytes:
@@ -96,7 +93,7 @@ def parse_sps(nal: bytes) -> Sps:
     chroma_format_idc = 1
     separate_colour_plane = 0
     bit_depth_luma = bit_depth_chroma = 8
-    if profile_idc in _HIGH_PROFILES:
+    if profile_idc in HIGH_PROFILES:
         chroma_format_idc = r.ue()
         if chroma_format_idc > 3:
             raise ValueError(f"chroma_format_idc {chroma_format_idc} out of range")
