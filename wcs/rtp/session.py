@@ -17,6 +17,7 @@ keyframe requests (PLI, FIR; SIP INFO is the caller's business through ``on_info
 from __future__ import annotations
 
 import logging
+import random
 import struct
 import time
 from collections.abc import Callable
@@ -37,7 +38,10 @@ Address = tuple[str, int]
 
 _SEQ_TS_SSRC = struct.Struct("!HII")
 _HEAD = struct.Struct("!BBHII")
-RTCP_INTERVAL = 5.0
+RTCP_INTERVAL = 5.0  # RFC 3550 6.2 Tmin: a two-party call's computed interval is below it
+# 6.3.1: randomise to [0.5, 1.5] x T so that calls started together (a batch of REST startups)
+# do not report in lockstep, divided by e - 3/2 to compensate the timer reconsideration.
+_RTCP_COMPENSATION = 1.21828
 INIT_PACKETS = 3
 TS_JUMP_SECONDS = 10.0  # a larger timestamp step on one SSRC re-anchors the media clock
 
@@ -70,6 +74,7 @@ class RtpSession:
         on_info: Callable[[], None] | None = None,
         wallclock: Callable[[], float] = time.time,
         keyframe_interval: float = 1.0,
+        rng: Callable[[], float] = random.random,
     ) -> None:
         if media.receive_codec is None:
             raise ValueError("m-line without a receive codec")
@@ -103,6 +108,7 @@ class RtpSession:
         self.keyframes = KeyframeRequester(keyframe_interval)
         self._on_info = on_info
         self._wallclock = wallclock
+        self._rng = rng
         self.rtp_out: list[tuple[bytes, Address]] = []
         self.rtcp_out: list[tuple[bytes, Address]] = []
         self.init_packets = init_packets
@@ -309,7 +315,11 @@ class RtpSession:
                 self._next_silence = now + 0.02
         if self._next_rtcp is not None and now >= self._next_rtcp:
             self._send_report(now)
-            self._next_rtcp = now + RTCP_INTERVAL
+            self._next_rtcp = now + self.rtcp_interval()
+
+    def rtcp_interval(self) -> float:
+        """Seconds to the next report (RFC 3550 6.3.1, A.7 with T = Tmin)."""
+        return RTCP_INTERVAL * (0.5 + self._rng()) / _RTCP_COMPENSATION
 
     def stop(self) -> None:
         """On close: send an RTCP BYE and stop the timers."""

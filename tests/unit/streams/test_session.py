@@ -208,3 +208,24 @@ def test_arbitrary_datagrams_never_raise(data: list[bytes], kind: str) -> None:
         s.receive_rtcp(d, PEER_RTCP, i * 0.01)
         s.receive_rtcp(b"\x80\xc8" + d, PEER_RTCP, i * 0.01)
     s.handle_timer(10.0)
+
+
+def test_rtcp_interval_is_randomised_around_tmin() -> None:
+    # RFC 3550 6.3.1: [0.5, 1.5] x Tmin / (e - 3/2); the extremes of the random draw.
+    low, _ = session("audio", rng=lambda: 0.0)
+    high, _ = session("audio", rng=lambda: 0.999999)
+    assert round(low.rtcp_interval(), 3) == round(2.5 / 1.21828, 3)
+    assert round(high.rtcp_interval(), 3) == round(7.5 / 1.21828, 3)
+    # The next report is scheduled with it after each one.
+    s, _ = session("audio", rng=lambda: 0.0)
+    s.start(0.0)
+    s.rtcp_out.clear()
+    s.handle_timer(0.5)
+    assert len(s.rtcp_out) == 1
+    assert s.next_timer() is not None
+    report_due = 0.5 + 2.5 / 1.21828
+    s.rtcp_out.clear()
+    s.handle_timer(report_due - 0.01)
+    assert not [d for d, _ in s.rtcp_out if d[1] in (200, 201)]
+    s.handle_timer(report_due + 0.001)
+    assert [d for d, _ in s.rtcp_out if d[1] in (200, 201)]
