@@ -169,7 +169,18 @@ class CallMedia:
         except sdp.SdpError as exc:
             log.warning("call %s: unusable re-offer: %s", self.call_id, exc)
             return None, False
-        caps = {m.kind: m.codecs for m in self.local.media}
+        # A running m-line keeps its codec: the stream's viewers, pushes and recordings were
+        # set up for it. An offer without it gets 488 and the session stays as it was
+        # (RFC 3261 14.2).
+        caps: dict[str, list[sdp.Codec]] = {}
+        for m in self.local.media:
+            session = self.sessions.get(m.kind)
+            if session is None:
+                caps[m.kind] = list(m.codecs)
+            else:
+                caps[m.kind] = [session.codec] + [
+                    c for c in m.codecs if c.name.lower() == "telephone-event"
+                ]
         ports = {}
         if self.audio_ports:
             ports["audio"] = self.audio_ports.rtp_port
@@ -177,9 +188,19 @@ class CallMedia:
             ports["video"] = self.video_ports.rtp_port
         try:
             answer = sdp.answer_offer(offer, caps, self.public_ip, ports, previous=self.local)
+            negotiated = sdp.negotiate_answer(answer, offer)
         except sdp.SdpError as exc:
             log.warning("call %s: cannot answer re-offer: %s", self.call_id, exc)
             return None, False
+        for offered, answered in zip(offer.media, answer.media, strict=True):
+            if offered.kind in self.sessions and not offered.rejected and answered.rejected:
+                log.warning(
+                    "call %s: re-offer without the running %s codec %s: 488",
+                    self.call_id,
+                    offered.kind,
+                    self.sessions[offered.kind].codec.name,
+                )
+                return None, False
         live = [m for m in offer.media if not m.rejected]
         hold = bool(live) and all(
             sdp.is_hold(m, offer) or sdp.direction_of(m, offer) in ("sendonly", "inactive")
@@ -187,6 +208,18 @@ class CallMedia:
         )
         self.remote = offer
         self.local = answer
+        self.negotiated = negotiated
+        for nm in negotiated:
+            session = self.sessions.get(nm.kind)
+            if session is None:
+                continue
+            if nm.rejected or nm.receive_codec is None:
+                # The peer turned this m-line off: the track stays and waits (the stream keeps
+                # its shape for its viewers); we stop sending there.
+                log.info("call %s: the peer turned %s off", self.call_id, nm.kind)
+                session.sending = False
+                continue
+            session.update(nm)  # new address, payload type numbers, direction
         self._set_hold(hold, offer)
         return str(answer).encode(), hold
 
@@ -204,7 +237,7 @@ class CallMedia:
                 self.watch.resume(now)
         for m in offer.media:
             s = self.sessions.get(m.kind)
-            if s is not None:
+            if s is not None and not m.rejected:
                 s.sending = sdp.direction_of(m, offer) in ("sendrecv", "recvonly") and not (
                     sdp.is_hold(m, offer)
                 )

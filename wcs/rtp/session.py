@@ -52,6 +52,15 @@ _SILENCE_STEP = {"PCMU": 160, "PCMA": 160, "opus": 960}
 _FILLER = b"\x0c" + b"\xff" * 8 + b"\x80"
 
 
+def _audio_codecs(payload_types: dict[int, sdp.Codec]) -> dict[int, AudioCodec]:
+    table: dict[int, AudioCodec] = {}
+    for pt, c in payload_types.items():
+        ac = codec_by_name(c.name)
+        if ac is not None:
+            table[pt] = ac
+    return table
+
+
 class MediaTarget(Protocol):
     def on_rtp(self, kind: str, packet: bytes, timestamp: int) -> None: ...
     def on_video(self, au: AccessUnit, arrival: float) -> None: ...
@@ -85,11 +94,7 @@ class RtpSession:
         self.payload_types = media.receive_payload_types
         te = media.telephone_event
         self._te_pt = te.payload_type if te is not None else -1
-        self._audio_codecs: dict[int, AudioCodec] = {}
-        for pt, c in self.payload_types.items():
-            ac = codec_by_name(c.name)
-            if ac is not None:
-                self._audio_codecs[pt] = ac
+        self._audio_codecs = _audio_codecs(self.payload_types)
         self.local_ssrc = local_ssrc
         self.cname = cname
         self.remote_rtp: Address | None = media.remote_address
@@ -146,12 +151,19 @@ class RtpSession:
 
     def update(self, media: sdp.NegotiatedMedia) -> None:
         """A new answer for this m-line (final after early media, re-INVITE)."""
+        if media.remote_address is not None and media.remote_address != self.media.remote_address:
+            # The peer moved its media (transfer, SBC): its SDP wins over what we latched,
+            # until its packets show the real source again.
+            self.latched_rtp = self.latched_rtcp = False
         self.media = media
         if not self.latched_rtp and media.remote_address is not None:
             self.remote_rtp = media.remote_address
         if not self.latched_rtcp:
             self.remote_rtcp = media.remote_address if media.rtcp_mux else media.remote_rtcp_address
         self.payload_types = media.receive_payload_types
+        self._audio_codecs = _audio_codecs(self.payload_types)
+        te = media.telephone_event
+        self._te_pt = te.payload_type if te is not None else -1
         self.sending = media.direction in ("sendrecv", "sendonly")
 
     # ------------------------------------------------------------------ receive
