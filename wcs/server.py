@@ -74,6 +74,7 @@ class Server:
             hooks=self.hooks,
             call_lookup=self._call_rtmp,
             keyframe_interval=s.push_keyframe_interval,
+            sounds_dir=s.sounds_dir,
         )
         self.recorders = RecorderManager(
             self.streams,

@@ -24,8 +24,11 @@ pytestmark = [pytest.mark.asyncio, pytest.mark.peers, pytest.mark.usefixtures("a
 
 def player_hooks(hooks: HookCollector, msid: str) -> list[dict[str, Any]]:
     with hooks.lock:
-        return [e for m, e in hooks.events
-                if m == "StreamStatusEvent" and e.get("mediaSessionId") == msid]
+        return [
+            e
+            for m, e in hooks.events
+            if m == "StreamStatusEvent" and e.get("mediaSessionId") == msid
+        ]
 
 
 async def wait_hooks(hooks: HookCollector, msid: str, count: int, timeout: float = 15) -> None:
@@ -50,8 +53,15 @@ async def test_ws_player_statuses_are_stream_status_hooks(
         client.send("connection", {"appKey": "testApp", "mediaProviders": ["WebRTC"]})
         await client.recv("getUserData")
         msid = str(uuid.uuid1())
-        client.send("playStream", {"mediaSessionId": msid, "name": name,
-                                   "mediaProvider": "WebRTC", "sdp": await viewer.offer()})
+        client.send(
+            "playStream",
+            {
+                "mediaSessionId": msid,
+                "name": name,
+                "mediaProvider": "WebRTC",
+                "sdp": await viewer.offer(),
+            },
+        )
         await viewer.answer((await client.recv("setRemoteSDP"))["data"][1])
         playing = await client.recv("notifyStreamStatusEvent")
         assert playing["data"][0]["status"] == "PLAYING"
@@ -64,26 +74,37 @@ async def test_ws_player_statuses_are_stream_status_hooks(
         await wait_hooks(hooks, msid, 2)
         got = player_hooks(hooks, msid)
         assert [(e["status"], e["info"]) for e in got] == [
-            ("PLAYING", None), ("STOPPED", "Stopped by user")]
+            ("PLAYING", None),
+            ("STOPPED", "Stopped by user"),
+        ]
         for e in got:
             # The viewer's /stream/find_all entry: same fields, a player's values.
             assert set(e) == set(entry)
             assert (e["name"], e["published"], e["appKey"], e["mediaProvider"]) == (
-                name, False, "testApp", "WebRTC")
+                name,
+                False,
+                "testApp",
+                "WebRTC",
+            )
             assert e["sessionId"] == entry["sessionId"]
             assert e["hasVideo"] is True and e["hasAudio"] is True
         print(f"\nviewer hooks: {[(e['status'], e['info']) for e in got]}")
 
         # An unknown stream: one FAILED "Stream not found" hook for that play.
         bad = str(uuid.uuid1())
-        client.send("playStream", {"mediaSessionId": bad, "name": "nosuch",
-                                   "mediaProvider": "WebRTC", "sdp": "v=0\r\n"})
+        client.send(
+            "playStream",
+            {"mediaSessionId": bad, "name": "nosuch", "mediaProvider": "WebRTC", "sdp": "v=0\r\n"},
+        )
         failed = await client.recv("notifyStreamStatusEvent")
         assert failed["data"][0]["status"] == "FAILED"
         await wait_hooks(hooks, bad, 1)
         [hook] = player_hooks(hooks, bad)
-        assert (hook["status"], hook["info"], hook["name"]) == ("FAILED", "Stream not found",
-                                                                 "nosuch")
+        assert (hook["status"], hook["info"], hook["name"]) == (
+            "FAILED",
+            "Stream not found",
+            "nosuch",
+        )
         assert set(hook) == set(entry) and hook["appKey"] == "testApp"
         # Secrets of the call never ride along.
         assert PASSWORD_1001 not in hooks.raw()

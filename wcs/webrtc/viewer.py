@@ -341,8 +341,9 @@ class Playback:
 
         def refuse(info: str, status: int) -> PlaybackError:
             key = app_key if app_key is not None else (stream.app_key if stream else None)
-            self.report_refused(name, media_session_id, info, provider=provider,
-                                app_key=key, session_id=session_id)
+            self.report_refused(
+                name, media_session_id, info, provider=provider, app_key=key, session_id=session_id
+            )
             return PlaybackError(info, status)
 
         stream = self.hub.get(name)
@@ -410,8 +411,9 @@ class Playback:
         """A play refused before it had a viewer: the FAILED StreamStatusEvent hook."""
         if self.hooks is None or not app_key:
             return
-        body = refused_entry(name, media_session_id, info, provider=provider,
-                             app_key=app_key, session_id=session_id)
+        body = refused_entry(
+            name, media_session_id, info, provider=provider, app_key=app_key, session_id=session_id
+        )
         self.hooks.post(app_key, "StreamStatusEvent", body)
 
     async def stop(self, media_session_id: str, info: str = STOPPED_BY_USER) -> bool:

@@ -312,8 +312,10 @@ async def test_whep_viewer_hooks_go_to_the_streams_app_key() -> None:
     msid = location.rsplit("/", 1)[1]
     assert viewer_entries(hub)[0]["appKey"] == "app"  # the stream's
     assert (await d.handle(req("DELETE", location))).status == 200
-    assert [(k, m, b["mediaSessionId"], b["status"], b["info"], b["mediaProvider"])
-            for k, m, b in hooks.posted] == [
+    assert [
+        (k, m, b["mediaSessionId"], b["status"], b["info"], b["mediaProvider"])
+        for k, m, b in hooks.posted
+    ] == [
         ("app", "StreamStatusEvent", msid, "PLAYING", None, "WHEP"),
         ("app", "StreamStatusEvent", msid, "STOPPED", "Stopped by user", "WHEP"),
     ]
@@ -336,7 +338,7 @@ async def test_viewer_failure_is_one_failed_hook() -> None:
         ("k", "FAILED", "Failed by ICE keep alive"),
     ]
     # A duplicate id belongs to a live viewer: refused without a hook.
-    viewer2, _ = await playback.play("s1", CHROME_OFFER, "m2", app_key="k")
+    await playback.play("s1", CHROME_OFFER, "m2", app_key="k")
     with pytest.raises(PlaybackError):
         await playback.play("s1", CHROME_OFFER, "m2", app_key="k")
     with pytest.raises(PlaybackError):

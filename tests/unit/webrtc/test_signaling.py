@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wcs.webrtc.signaling import (
-    PlayRefused,
     AvailabilityRequested,
     Connected,
+    PlayRefused,
     PlayRequested,
     StopRequested,
     WcsSession,

@@ -164,8 +164,9 @@ class Hooks:
         self.posted.append((app_key, method, json.loads(json.dumps(body))))
 
     def of(self, msid: str) -> list[tuple[str | None, str, str, str | None]]:
-        return [(k, m, b["status"], b["info"]) for k, m, b in self.posted
-                if b["mediaSessionId"] == msid]
+        return [
+            (k, m, b["status"], b["info"]) for k, m, b in self.posted if b["mediaSessionId"] == msid
+        ]
 
 
 async def test_player_statuses_are_hooks_to_the_sessions_app_key() -> None:
