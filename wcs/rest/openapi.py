@@ -186,8 +186,7 @@ SCHEMAS: dict[str, Schema] = {
         "required": ["mediaSessionId", "soundFile"],
         "properties": {
             "mediaSessionId": _str(64, minLength=1),
-            "soundFile": _str(255, minLength=1, description=(
-                "a file name (no path) in the sounds_dir setting's directory")),
+            "soundFile": _str(255, minLength=1, description="a file name (no path) in sounds_dir"),
             "loop": BOOL,
         },
     },

@@ -577,8 +577,8 @@ class PushManager:
         if job is None:  # ended while we decoded
             return False
         job.set_sound(SoundCursor(clip, loop))
-        log.info("push %s: sound %r on (%.1f s%s)", media_session_id, sound_file, clip.seconds,
-                 ", looped" if loop else "")
+        what = f"{clip.seconds:.1f} s" + (", looped" if loop else "")
+        log.info("push %s: sound %r on (%s)", media_session_id, sound_file, what)
         return True
 
     def sound_off(self, media_session_id: str) -> bool:
