@@ -73,6 +73,7 @@ class Settings:
     push_reconnect_attempts: int = 0  # 0: a failed push stays FAILED
     push_reconnect_backoff: float = 2.0  # seconds before the first retry, doubled each time
     push_keyframe_interval: float = 0.0  # ask the source for a keyframe this often (s); 0 off
+    sounds_dir: str = "sounds"  # /push/sound_on soundFile names are files in this directory
     # Recording
     record_dir: str = "records"
     record_sip_streams: bool = False  # record every SIP-captured stream automatically

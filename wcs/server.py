@@ -74,6 +74,7 @@ class Server:
             hooks=self.hooks,
             call_lookup=self._call_rtmp,
             keyframe_interval=s.push_keyframe_interval,
+            sounds_dir=s.sounds_dir,
         )
         self.recorders = RecorderManager(
             self.streams,
@@ -89,7 +90,7 @@ class Server:
         self.demo = DemoCallee() if s.demo_callee else None
         add_call_routes(self.router, self.calls, self._demo_defaults)
         add_stream_routes(self.router, self.streams)
-        self.playback = PlaybackService(s, self.streams, self.public_ip)
+        self.playback = PlaybackService(s, self.streams, self.public_ip, self.hooks)
         self.playback.add_routes(self.router)
         add_web_routes(self.router)
         add_push_routes(self.router, self.pushes)

@@ -181,6 +181,15 @@ SCHEMAS: dict[str, Schema] = {
         "required": ["mediaSessionId"],
         "properties": {"mediaSessionId": _str(64, minLength=1)},
     },
+    "SoundOn": {
+        "type": "object",
+        "required": ["mediaSessionId", "soundFile"],
+        "properties": {
+            "mediaSessionId": _str(64, minLength=1),
+            "soundFile": _str(255, minLength=1, description="a file name (no path) in sounds_dir"),
+            "loop": BOOL,
+        },
+    },
     "Transponder": {
         "type": "object",
         "required": ["mediaSessionId", "streamName", "rtmpUrl", "status"],
@@ -192,6 +201,7 @@ SCHEMAS: dict[str, Schema] = {
             "status": {"type": "string"},
             "info": _nullable({"type": "string"}),
             "muted": {"type": "boolean"},
+            "soundEnabled": {"type": "boolean"},
         },
     },
     "RecorderStartup": {
@@ -335,11 +345,16 @@ def _paths() -> dict[str, dict[str, Schema]]:
         ("terminate", "Stop a transponder"),
         ("mute", "Mute a transponder"),
         ("unmute", "Unmute a transponder"),
+        ("sound_off", "Send the call's audio again after sound_on"),
     ):
         p[f"/rest-api/push/{action}"] = _wcs_op(
             summary, "push", "MediaSessionId",
             {"200": EMPTY_200, "400": BAD_400, "404": NONE_404}, body_required=True,
         )  # fmt: skip
+    p["/rest-api/push/sound_on"] = _wcs_op(
+        "Send a sound file (once or looped) in place of the call's audio", "push", "SoundOn",
+        {"200": EMPTY_200, "400": BAD_400, "404": NONE_404}, body_required=True,
+    )  # fmt: skip
     stream_param = {"name": "stream", "in": "path", "required": True,
                     "schema": {"type": "string", "minLength": 1}}  # fmt: skip
     p["/whep/{stream}"] = {

@@ -4,13 +4,17 @@
 the Transponder object with its own ``mediaSessionId``; 400 names a missing or unusable field,
 409 a second push of the same stream to the same rtmpUrl. ``find`` (streamName — published
 or source name —, rtmpUrl, mediaSessionId) and ``find_all`` answer 404 when nothing matches.
-``terminate``, ``mute``, ``unmute`` take the transponder's ``mediaSessionId``.
+``terminate``, ``mute``, ``unmute`` take the transponder's ``mediaSessionId``; ``sound_on``
+(mediaSessionId, soundFile: a file name in ``sounds_dir``, loop) replaces the push's audio
+with that file, ``sound_off`` brings the call's audio back. 404 for an unknown push, 400
+naming ``soundFile`` for a file that is not a plain name there or does not decode.
 """
 
 from __future__ import annotations
 
 import re
 
+from wcs.media.sound import MAX_NAME, SoundError
 from wcs.rest.http import (
     BadRequest,
     Handler,
@@ -92,7 +96,28 @@ def add_push_routes(router: Router, pushes: PushManager) -> None:
 
         return handler
 
+    async def sound_on(req: Request) -> Response:
+        p = Params(req.json())
+        msid = p.req_str("mediaSessionId", max_len=64)
+        sound_file = p.req_str("soundFile", max_len=MAX_NAME)
+        loop = p.bool("loop", default=False)
+        try:
+            ok = await pushes.sound_on(msid, sound_file, loop)
+        except SoundError as exc:
+            return error(400, str(exc), "soundFile")
+        if not ok:
+            return error(404, "transponder not found", "mediaSessionId")
+        return empty()
+
+    async def sound_off(req: Request) -> Response:
+        msid = Params(req.json()).req_str("mediaSessionId", max_len=64)
+        if not pushes.sound_off(msid):
+            return error(404, "transponder not found", "mediaSessionId")
+        return empty()
+
     router.add(("GET", "POST"), "/rest-api/push/startup", startup)
+    router.add(("GET", "POST"), "/rest-api/push/sound_on", sound_on)
+    router.add(("GET", "POST"), "/rest-api/push/sound_off", sound_off)
     router.add(("GET", "POST"), "/rest-api/push/find", find)
     router.add(("GET", "POST"), "/rest-api/push/find_all", find_all)
     for action in ("terminate", "mute", "unmute"):

@@ -8,7 +8,9 @@ Audio decisions: G.711 goes to AAC (or passes through as FLV sound format 7/8 wh
 ``g711_passthrough`` is on); Opus is decoded with PyAV to 48 kHz mono PCM and encoded to AAC
 (RTMP has no Opus). Muted pushes send AAC silence of the same length, so the audio track
 and its timing stay (a target that lost audio would stall players). Other codecs
-(telephone-event, unknown) are ignored.
+(telephone-event, unknown) are ignored. With a sound on (``/push/sound_on``), each call
+audio frame is replaced by as many samples of the sound at the same rate (G.711 encoded
+again in pass-through), so the timing is the call's; mute still wins.
 
 Start: with both tracks, the push starts at the first keyframe and audio before it is
 dropped; video from the keyframe on is held until the first audio, then sent interleaved
@@ -27,7 +29,8 @@ from typing import Any
 
 import av
 
-from wcs.media.g711 import alaw_decode, ulaw_decode
+from wcs.media.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
+from wcs.media.sound import SoundCursor
 
 from .muxer import AudioMode, FlvTag, PushMuxer
 
@@ -76,6 +79,7 @@ class PushPipeline:
         self.video_enabled = video
         self.audio_enabled = audio_codec is not None
         self.muted = muted  # read per frame: mute/unmute take effect at once
+        self.sound: SoundCursor | None = None  # likewise: sound_on/sound_off
         # Pass-through only for a G.711 source; the format is fixed for the push's life
         # (FLV players do not expect the sound format to change mid-stream).
         self._mode: AudioMode = "none"
@@ -169,10 +173,14 @@ class PushPipeline:
         if codec in _G711_SILENCE:
             alaw = codec == "PCMA"
             if self._mode == "g711":
+                sound = self._sound(len(payload), 8000)
+                if sound is not None:
+                    payload = alaw_encode(sound) if alaw else ulaw_encode(sound)
                 if self.muted:
                     payload = bytes([_G711_SILENCE[codec]]) * len(payload)
                 return self.muxer.audio_g711(ts, payload, alaw)
             pcm = alaw_decode(payload) if alaw else ulaw_decode(payload)
+            pcm = self._sound(len(pcm) // 2, 8000) or pcm
             return self.muxer.audio_pcm(ts, self._mute(pcm), 8000)
         if codec.lower() == "opus":
             if self._mode != "aac":
@@ -181,12 +189,19 @@ class PushPipeline:
             if self._opus is None:
                 self._opus = OpusDecoder()
             pcm = self._opus.decode(payload)
+            if pcm:
+                pcm = self._sound(len(pcm) // 2, OPUS_RATE) or pcm
             return self.muxer.audio_pcm(ts, self._mute(pcm), OPUS_RATE) if pcm else []
         self.ignored_audio += 1
         return []
 
     def flush(self) -> list[FlvTag]:
         return self.muxer.flush()
+
+    def _sound(self, samples: int, rate: int) -> bytes | None:
+        """The sound's next ``samples`` in place of the call's; None: the call's audio."""
+        sound = self.sound
+        return sound.take(samples, rate) if sound is not None else None
 
     def _mute(self, pcm: bytes) -> bytes:
         return bytes(len(pcm)) if self.muted else pcm

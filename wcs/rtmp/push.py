@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from wcs.hooks import HookPublisher
+from wcs.media.sound import SoundCursor, decode, resolve
 
 from . import events as ev
 from .client import RtmpPublisher, RtmpPublishError
@@ -175,6 +176,7 @@ class PushJob:
         self.status = PushStatus.PENDING
         self.info: str | None = None
         self.muted = request.muted
+        self.sound: SoundCursor | None = None  # /push/sound_on
         self.width = 0
         self.height = 0
         self.created = time.time()
@@ -221,6 +223,17 @@ class PushJob:
         if attempt is not None and attempt.worker is not None:
             attempt.worker.pipeline.muted = muted  # a plain bool the thread reads per frame
 
+    def set_sound(self, sound: SoundCursor | None) -> None:
+        """Play ``sound`` in place of the call's audio (None: the call's audio again)."""
+        self.sound = sound
+        attempt = self._attempt
+        if attempt is not None and attempt.worker is not None:
+            attempt.worker.pipeline.sound = sound  # one reference, read per frame
+
+    @property
+    def sound_enabled(self) -> bool:
+        return self.sound is not None and not self.sound.finished
+
     def to_json(self) -> dict[str, Any]:
         """The WCS Transponder object (spec §2.3) plus our status fields."""
         return {
@@ -232,7 +245,7 @@ class PushJob:
             "width": self.width,
             "height": self.height,
             "muted": self.muted,
-            "soundEnabled": False,
+            "soundEnabled": self.sound_enabled,
             "options": self.request.options,
             "status": self.status.value,
             "info": self.info,
@@ -411,6 +424,7 @@ class PushJob:
             g711_passthrough=self.manager.g711_passthrough,
             muted=self.muted,
         )
+        pipeline.sound = self.sound  # a reconnect goes on with the sound where it was
         if video is not None and video.width:
             self.width, self.height = int(video.width), int(video.height or 0)
         attempt.worker = PipelineWorker(
@@ -467,8 +481,10 @@ class PushManager:
         call_lookup: CallLookup | None = None,
         publisher_factory: PublisherFactory = RtmpPublisher,
         keyframe_interval: float = 0.0,
+        sounds_dir: str = "sounds",
     ) -> None:
         self.hub = hub
+        self.sounds_dir = sounds_dir
         self.policy = policy or ReconnectPolicy()
         self.flash_version = flash_version
         self.prefix = prefix
@@ -547,6 +563,29 @@ class PushManager:
         if job is None:
             return False
         job.set_muted(muted)
+        return True
+
+    async def sound_on(self, media_session_id: str, sound_file: str, loop: bool) -> bool:
+        """Replace the push's outgoing audio with ``sound_file`` (a name in ``sounds_dir``).
+        False: no such push (404); SoundError: an unusable file (400), the push untouched.
+        The file is decoded in a thread, off the event loop."""
+        if media_session_id not in self._jobs:
+            return False
+        path = resolve(self.sounds_dir, sound_file)
+        clip = await asyncio.to_thread(decode, path, sound_file)
+        job = self._jobs.get(media_session_id)
+        if job is None:  # ended while we decoded
+            return False
+        job.set_sound(SoundCursor(clip, loop))
+        what = f"{clip.seconds:.1f} s" + (", looped" if loop else "")
+        log.info("push %s: sound %r on (%s)", media_session_id, sound_file, what)
+        return True
+
+    def sound_off(self, media_session_id: str) -> bool:
+        job = self._jobs.get(media_session_id)
+        if job is None:
+            return False
+        job.set_sound(None)
         return True
 
     async def close(self) -> None:

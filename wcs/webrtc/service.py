@@ -14,7 +14,7 @@ from wcs.config import Settings
 from wcs.rest.router import Router
 from wcs.rest.server import WebSocketServer
 
-from .viewer import Playback
+from .viewer import HookSink, Playback
 from .whep import add_whep_routes
 from .ws_signaling import SignalingServer
 
@@ -31,10 +31,17 @@ def tls_context(cert: str, key: str) -> ssl.SSLContext:
 
 
 class PlaybackService:
-    def __init__(self, settings: Settings, hub: StreamHub, public_ip: str) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        hub: StreamHub,
+        public_ip: str,
+        hooks: HookSink | None = None,
+    ) -> None:
         s = settings
         self.playback = Playback(
             hub,
+            hooks=hooks,
             bind_ip=s.bind_ip,
             public_ip=public_ip,
             port_range=(s.media_port_from, s.media_port_to),

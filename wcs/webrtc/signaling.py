@@ -48,6 +48,16 @@ class PlayRequested(SignalingEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class PlayRefused(SignalingEvent):
+    """A ``playStream`` answered FAILED by the session itself (no name, not WebRTC, no SDP);
+    the application reports it (REST hook). Not emitted for a ``mediaSessionId`` in use."""
+
+    media_session_id: str
+    name: str
+    info: str
+
+
+@dataclass(frozen=True, slots=True)
 class StopRequested(SignalingEvent):
     media_session_id: str
     name: str
@@ -172,11 +182,13 @@ class WcsSession:
             return
         if not name:
             self.stream_status(msid, "FAILED", "Stream not found", name="")
+            self._events.append(PlayRefused(msid, "", "Stream not found"))
             return
         provider = payload.get("mediaProvider", "WebRTC")
         sdp = payload.get("sdp")
         if provider != "WebRTC" or not isinstance(sdp, str) or not sdp.strip():
             self.stream_status(msid, "FAILED", "Failed by error", name=name)
+            self._events.append(PlayRefused(msid, name, "Failed by error"))
             return
         self.plays[msid] = PlaySession(msid, name)
         self._events.append(PlayRequested(msid, name, sdp, payload))

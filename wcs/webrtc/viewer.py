@@ -10,6 +10,12 @@ peer (and so its UDP port) and the ``/stream/find_all`` entry, and reports the e
 
 :class:`Playback` makes viewers (and owns them): it looks the stream up, waits a bounded
 time for its tracks, negotiates, starts the peer and returns the answer.
+
+Each status change of a viewer (PLAYING, then STOPPED or FAILED) is posted once, in order,
+as a ``StreamStatusEvent`` REST hook with the viewer's ``/stream/find_all`` entry, to the
+viewer's appKey: its WebSocket session's (the ``connection`` message's), and for WHEP,
+which has no session, the played stream's. A play refused before a viewer exists (``Stream
+not found``, an unusable offer) is posted as FAILED with an entry of the same shape.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from wcs.sdp import parse_fmtp
 
@@ -45,6 +51,12 @@ FAILED_BY_ERROR = "Failed by error"
 
 # (status, info) once the viewer has ended; status is "STOPPED" or "FAILED".
 EndCallback = Callable[[str, str], None]
+
+
+class HookSink(Protocol):
+    """Where status events go as REST hooks (:class:`wcs.hooks.HookPublisher`)."""
+
+    def post(self, app_key: str | None, method: str, body: dict[str, Any]) -> None: ...
 
 
 class PlaybackError(Exception):
@@ -93,6 +105,7 @@ class Viewer:
         self.session_id = session_id
         self.on_end = on_end
         self.status = "PENDING"
+        self.reported: list[str] = []  # statuses posted as hooks, in order (once each)
         self.info: str | None = None
         self.created = time.time()
         self.connected_at: float | None = None
@@ -155,6 +168,16 @@ class Viewer:
     def mark_playing(self) -> None:
         if self.status == "PENDING":
             self.status = "PLAYING"
+            self._report()
+
+    def _report(self) -> None:
+        """The current status as a StreamStatusEvent hook, once per status."""
+        if self.status in self.reported:
+            return
+        self.reported.append(self.status)
+        hooks = self.playback.hooks
+        if hooks is not None and self.app_key:
+            hooks.post(self.app_key, "StreamStatusEvent", self.to_json())
 
     def close_soon(self, status: str, info: str) -> None:
         """Close from a synchronous callback (stream end, peer state)."""
@@ -186,6 +209,7 @@ class Viewer:
             self.playback._forget(self)
             self._closed.set()
         log.info("viewer %s of %s: %s (%s)", self.media_session_id, self.stream.name, status, info)
+        self._report()
         if self.on_end is not None:
             try:
                 self.on_end(status, info)
@@ -224,6 +248,38 @@ def _drop(kind: str, packet: bytes) -> None:
     return None
 
 
+def refused_entry(
+    name: str,
+    media_session_id: str,
+    info: str,
+    *,
+    provider: str,
+    app_key: str,
+    session_id: str | None,
+) -> dict[str, Any]:
+    """A FAILED play that never had a viewer, shaped like :meth:`Viewer.to_json`."""
+    return {
+        "name": name,
+        "mediaSessionId": media_session_id,
+        "appKey": app_key,
+        "sessionId": session_id,
+        "nodeId": None,
+        "published": False,
+        "mediaType": "play",
+        "mediaProvider": provider,
+        "status": "FAILED",
+        "info": info,
+        "hasAudio": False,
+        "hasVideo": False,
+        "width": 0,
+        "height": 0,
+        "record": False,
+        "createDate": int(time.time() * 1000),
+        "custom": {},
+        "webrtc": {},
+    }
+
+
 class Playback:
     """Makes and owns every viewer; the one place WS signaling and WHEP ask to play."""
 
@@ -238,8 +294,10 @@ class Playback:
         tracks_timeout: float = 10.0,
         ice_timeout: float = 30.0,
         consent_timeout: float = 30.0,
+        hooks: HookSink | None = None,
     ) -> None:
         self.hub = hub
+        self.hooks = hooks
         self.certificate = certificate or Certificate.generate()
         self.bind_ip = bind_ip
         self.public_ip = public_ip
@@ -267,26 +325,37 @@ class Playback:
         media_session_id: str,
         *,
         provider: str = "WebRTC",
-        app_key: str = "defaultApp",
+        app_key: str | None = "defaultApp",
         session_id: str | None = None,
         on_end: EndCallback | None = None,
     ) -> tuple[Viewer, str]:
         """Start a viewer of stream ``name``; returns it and the answer SDP.
 
         Unknown or ended stream: PlaybackError("Stream not found", 404) -- we do not wait
-        for a publisher that may never come (WCS parity, spec §1.10).
+        for a publisher that may never come (WCS parity, spec §1.10). ``app_key`` None (WHEP)
+        means the stream's appKey. Every refusal but a duplicate ``media_session_id`` (that
+        id belongs to a live viewer) is posted as a FAILED hook.
         """
         if media_session_id in self.viewers:
             raise PlaybackError("MediaSessionId is already in use", 409)
+
+        def refuse(info: str, status: int) -> PlaybackError:
+            key = app_key if app_key is not None else (stream.app_key if stream else None)
+            self.report_refused(
+                name, media_session_id, info, provider=provider, app_key=key, session_id=session_id
+            )
+            return PlaybackError(info, status)
+
         stream = self.hub.get(name)
         if stream is None or stream.status != "PUBLISHING":
-            raise PlaybackError(STREAM_NOT_FOUND, 404)
+            stream = None  # an ended stream's appKey is not the viewer's business
+            raise refuse(STREAM_NOT_FOUND, 404)
         try:
             tracks = await stream.wait_tracks(self.tracks_timeout)
         except TimeoutError:
-            raise PlaybackError(STREAM_NOT_FOUND, 404) from None
+            raise refuse(STREAM_NOT_FOUND, 404) from None
         if stream.status != "PUBLISHING":
-            raise PlaybackError(STREAM_NOT_FOUND, 404)
+            raise refuse(STREAM_NOT_FOUND, 404)
         try:
             peer = ViewerPeer(
                 offer,
@@ -299,14 +368,14 @@ class Playback:
                 consent_timeout=self.consent_timeout,
             )
         except OfferError as exc:
-            raise PlaybackError(str(exc), 400) from None
+            raise refuse(str(exc), 400) from None
         viewer = Viewer(
             self,
             stream,
             peer,
             media_session_id,
             provider=provider,
-            app_key=app_key,
+            app_key=app_key if app_key is not None else stream.app_key,
             session_id=session_id,
             on_end=None,
         )
@@ -318,7 +387,8 @@ class Playback:
             await viewer.close("FAILED", events.ICE_ERROR)
             raise PlaybackError(events.ICE_ERROR, 503) from None
         if stream.status != "PUBLISHING":  # ended while we were binding
-            await viewer.close("STOPPED", STOPPED_BY_PUBLISHER)
+            # FAILED, as the player is told: its one status, hook included.
+            await viewer.close("FAILED", STREAM_NOT_FOUND)
             raise PlaybackError(STREAM_NOT_FOUND, 404)
         viewer.on_end = on_end
         viewer.mark_playing()
@@ -327,6 +397,24 @@ class Playback:
 
     def get(self, media_session_id: str) -> Viewer | None:
         return self.viewers.get(media_session_id)
+
+    def report_refused(
+        self,
+        name: str,
+        media_session_id: str,
+        info: str,
+        *,
+        provider: str = "WebRTC",
+        app_key: str | None,
+        session_id: str | None = None,
+    ) -> None:
+        """A play refused before it had a viewer: the FAILED StreamStatusEvent hook."""
+        if self.hooks is None or not app_key:
+            return
+        body = refused_entry(
+            name, media_session_id, info, provider=provider, app_key=app_key, session_id=session_id
+        )
+        self.hooks.post(app_key, "StreamStatusEvent", body)
 
     async def stop(self, media_session_id: str, info: str = STOPPED_BY_USER) -> bool:
         viewer = self.viewers.get(media_session_id)

@@ -6,7 +6,9 @@ answer (our candidates included: no trickle needed) and ``Location:
 is 404, an unusable offer 400, a body that is not SDP 415. ``PATCH`` (trickle ICE / ICE
 restart) is not offered: the router answers 405. ``rest_auth`` applies (WHEP's Bearer
 token is one of its forms); CORS preflight comes from the dispatcher, and the answer
-exposes ``Location`` to scripts.
+exposes ``Location`` to scripts. A WHEP viewer has no session and so no appKey of its own:
+it takes the played stream's, so its StreamStatusEvent hooks reach the stream owner's backend
+(an unknown stream has no owner: that 404 posts no hook).
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ def add_whep_routes(router: Router, playback: Playback) -> None:
             raise HttpError(400, "empty offer")
         msid = str(uuid.uuid4())
         try:
-            _, answer = await playback.play(name, offer, msid, provider="WHEP")
+            # No session, so no appKey of its own: the stream's (hooks go to its backend).
+            _, answer = await playback.play(name, offer, msid, provider="WHEP", app_key=None)
         except PlaybackError as exc:
             raise HttpError(exc.http_status, exc.info) from None
         location = f"{PREFIX}/{quote(name, safe='')}/{msid}"

@@ -4,7 +4,9 @@ A reader task feeds received text frames to the session; the connection's own ta
 the session's events into :class:`Playback` calls, flushes the frames it wants sent and
 runs its ping timer. Viewers end on their own (call hung up, ICE/DTLS failure); their end
 is written to the session (``notifyStreamStatusEvent`` STOPPED/FAILED) from the viewer's
-callback. When the WebSocket closes, every viewer of the session is stopped.
+callback. When the WebSocket closes, every viewer of the session is stopped. The REST hooks
+of a player (``StreamStatusEvent`` to the session's appKey) come from the viewer itself
+(:mod:`wcs.webrtc.viewer`); plays the session refuses on its own are reported here.
 
 PLAYING is sent right after ``setRemoteSDP`` (not after DTLS connects): the Player page
 enables its Stop button on PLAYING, and a viewer whose ICE/DTLS then fails gets FAILED
@@ -25,6 +27,7 @@ from wcs.rest.ws import WebSocketConnection
 
 from .signaling import (
     AvailabilityRequested,
+    PlayRefused,
     PlayRequested,
     StopRequested,
     WcsSession,
@@ -110,6 +113,14 @@ class _Connection:
                     self._spawn(self._play(event))
                 elif isinstance(event, StopRequested):
                     await self._stop(event)
+                elif isinstance(event, PlayRefused):
+                    self.playback.report_refused(
+                        event.name,
+                        event.media_session_id,
+                        event.info,
+                        app_key=session.app_key,
+                        session_id=session.session_id,
+                    )
                 elif isinstance(event, AvailabilityRequested):
                     stream = self.playback.hub.get(event.name)
                     ok = stream is not None and stream.status == "PUBLISHING"

@@ -12,7 +12,8 @@ import av
 import pytest
 
 from tests.unit.rtmp.test_muxer import trace_access_units
-from wcs.media.g711 import ulaw_encode
+from wcs.media.g711 import alaw_encode, ulaw_encode
+from wcs.media.sound import SoundClip, SoundCursor
 from wcs.rtmp import flv
 from wcs.rtmp.keyframes import KeyframePacer
 from wcs.rtmp.muxer import FlvTag
@@ -285,3 +286,76 @@ def test_keyframe_pacer_asks_when_keyframes_are_too_far_apart() -> None:
     assert KeyframePacer(0).on_frame(10_000, False) is False
     reset = KeyframePacer(1000)
     assert [reset.on_frame(t, False) for t in (5000, 100, 1100)] == [False, False, True]
+
+
+def decode_aac_samples(tags: list[FlvTag]) -> list[float]:
+    config = next(t for t in tags if t.kind == "audio" and t.config)
+    codec = av.CodecContext.create("aac", "r")
+    codec.extradata = config.body[2:]
+    out: list[float] = []
+    for t in tags:
+        if t.kind == "audio" and not t.config:
+            for frame in codec.decode(av.Packet(t.body[2:])):
+                out += [float(x) for x in frame.to_ndarray().ravel()]
+    return out
+
+
+def peak_hz(samples: list[float], rate: int = 48000) -> float:
+    import numpy as np
+
+    x = np.asarray(samples) * np.hanning(len(samples))
+    return float(np.argmax(np.abs(np.fft.rfft(x))) * rate / len(samples))
+
+
+def sound_cursor(hz: float, seconds: float, loop: bool) -> SoundCursor:
+    pcm = {rate: tone_pcm(seconds, rate, hz) for rate in (8000, 48000)}
+    return SoundCursor(SoundClip("s", pcm), loop)
+
+
+def test_sound_replaces_the_call_audio_and_sound_off_brings_it_back() -> None:
+    pipe = PushPipeline(False, "PCMU")
+    frames = tone_ulaw_frames(3.0)  # the call: 440 Hz
+    parts: list[list[FlvTag]] = [[], [], []]
+    for i, payload in enumerate(frames):
+        # One second each: the call, the sound (a looped 0.3 s clip), the call again.
+        if i == 50:
+            pipe.sound = sound_cursor(1500, 0.3, loop=True)
+        elif i == 100:
+            pipe.sound = None
+        parts[i // 50] += pipe.audio(20.0 * i, "PCMU", payload)
+    parts[2] += pipe.flush()
+    config = next(t for t in parts[0] if t.config and t.kind == "audio")
+    # The AAC encoder delays by a frame or two: look at the middle of each second.
+    hz = [peak_hz(decode_aac_samples([config, *p])[9600:38400]) for p in parts]
+    assert abs(hz[0] - 440) < 20 and abs(hz[1] - 1500) < 20 and abs(hz[2] - 440) < 20, hz
+    # The timing stays the call's: tags of every part keep increasing timestamps.
+    every = [t.timestamp_ms for p in parts for t in p]
+    assert every == sorted(every)
+
+
+def test_sound_played_once_ends_in_the_call_audio_and_mute_still_wins() -> None:
+    pipe = PushPipeline(False, "PCMU")
+    pipe.sound = sound_cursor(1500, 0.5, loop=False)
+    frames = tone_ulaw_frames(2.0)
+    tags: list[FlvTag] = []
+    for i, payload in enumerate(frames):
+        tags += pipe.audio(20.0 * i, "PCMU", payload)
+    tags += pipe.flush()
+    assert pipe.sound.finished
+    pcm = decode_aac_samples(tags)
+    assert abs(peak_hz(pcm[4800:19200]) - 1500) < 20  # 0.1-0.4 s: the sound
+    assert abs(peak_hz(pcm[48000:86400]) - 440) < 20  # 1.0-1.8 s: the call again
+    muted = PushPipeline(False, "PCMU", muted=True)
+    muted.sound = sound_cursor(1500, 1.0, loop=True)
+    quiet: list[FlvTag] = []
+    for i, payload in enumerate(frames[:50]):
+        quiet += muted.audio(20.0 * i, "PCMU", payload)
+    assert decode_aac_energy(quiet + muted.flush()) < 1e-4
+
+
+def test_sound_in_g711_pass_through_is_encoded_to_the_sources_law() -> None:
+    pipe = PushPipeline(False, "PCMA", g711_passthrough=True)
+    pipe.sound = sound_cursor(1000, 0.1, loop=True)
+    tags = pipe.audio(0.0, "PCMA", bytes(160)) + pipe.flush()
+    [tag] = [t for t in tags if t.kind == "audio"]
+    assert tag.body[1:] == alaw_encode(tone_pcm(0.1, 8000, 1000)[:320])

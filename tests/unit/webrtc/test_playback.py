@@ -292,3 +292,59 @@ async def test_viewer_that_never_checks_fails_by_ice_timeout() -> None:
     assert ended == [("FAILED", "Failed by ICE timeout")]
     assert playback.viewers == {} and hub.entries == []
     assert viewer.peer.state == events.FAILED
+
+
+class Hooks:
+    def __init__(self) -> None:
+        self.posted: list[tuple[str | None, str, dict[str, Any]]] = []
+
+    def post(self, app_key: str | None, method: str, body: dict[str, Any]) -> None:
+        self.posted.append((app_key, method, body))
+
+
+async def test_whep_viewer_hooks_go_to_the_streams_app_key() -> None:
+    hub, playback = make()
+    hooks = Hooks()
+    playback.hooks = hooks
+    d = whep(playback)
+    resp = await d.handle(req("POST", "/whep/s1", CHROME_OFFER.encode(), SDP))
+    location = resp.headers.get("location") or ""
+    msid = location.rsplit("/", 1)[1]
+    assert viewer_entries(hub)[0]["appKey"] == "app"  # the stream's
+    assert (await d.handle(req("DELETE", location))).status == 200
+    assert [
+        (k, m, b["mediaSessionId"], b["status"], b["info"], b["mediaProvider"])
+        for k, m, b in hooks.posted
+    ] == [
+        ("app", "StreamStatusEvent", msid, "PLAYING", None, "WHEP"),
+        ("app", "StreamStatusEvent", msid, "STOPPED", "Stopped by user", "WHEP"),
+    ]
+    # An unknown stream has no owner: 404 and no hook.
+    assert (await d.handle(req("POST", "/whep/nosuch", CHROME_OFFER.encode(), SDP))).status == 404
+    assert len(hooks.posted) == 2
+
+
+async def test_viewer_failure_is_one_failed_hook() -> None:
+    _, playback = make()
+    hooks = Hooks()
+    playback.hooks = hooks
+    viewer, _ = await playback.play("s1", CHROME_OFFER, "m1", app_key="k")
+    viewer._on_peer_state(events.PeerStateChanged(events.FAILED, events.ICE_KEEP_ALIVE))
+    viewer._on_peer_state(events.PeerStateChanged(events.CLOSED))
+    await asyncio.gather(*playback.background)
+    await viewer.close()  # already closed: nothing more
+    assert [(k, b["status"], b["info"]) for k, _, b in hooks.posted] == [
+        ("k", "PLAYING", None),
+        ("k", "FAILED", "Failed by ICE keep alive"),
+    ]
+    # A duplicate id belongs to a live viewer: refused without a hook.
+    await playback.play("s1", CHROME_OFFER, "m2", app_key="k")
+    with pytest.raises(PlaybackError):
+        await playback.play("s1", CHROME_OFFER, "m2", app_key="k")
+    with pytest.raises(PlaybackError):
+        await playback.play("s1", "v=0\r\ngarbage", "m3", app_key="k")
+    assert [(b["mediaSessionId"], b["status"]) for _, _, b in hooks.posted[2:]] == [
+        ("m2", "PLAYING"),
+        ("m3", "FAILED"),
+    ]
+    await playback.close()

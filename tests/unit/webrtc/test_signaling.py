@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from wcs.webrtc.signaling import (
     AvailabilityRequested,
     Connected,
+    PlayRefused,
     PlayRequested,
     StopRequested,
     WcsSession,
@@ -149,6 +150,13 @@ def test_play_without_name_or_sdp_or_with_other_provider_fails() -> None:
     play(s, "c", mediaProvider="MSE")
     infos = [(f["data"][0]["mediaSessionId"], f["data"][0]["info"]) for f in sent(s)]
     assert infos == [("a", "Stream not found"), ("b", "Failed by error"), ("c", "Failed by error")]
+    # Each refusal is an event too, for the REST hook; no play is requested.
+    events = [s.next_event() for _ in range(3)]
+    assert events == [
+        PlayRefused("a", "", "Stream not found"),
+        PlayRefused("b", "stream1", "Failed by error"),
+        PlayRefused("c", "stream1", "Failed by error"),
+    ]
     assert s.next_event() is None
 
 
@@ -258,6 +266,7 @@ def test_oversized_or_nul_names_are_rejected() -> None:
     replies = sent(s)
     assert replies[0]["data"][0]["info"] == "Stream not found"
     assert replies[1]["message"] == "fail"  # an id we cannot use is no id
+    assert s.next_event() == PlayRefused("m1", "", "Stream not found")
     assert s.next_event() is None
 
 

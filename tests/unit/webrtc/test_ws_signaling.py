@@ -152,3 +152,70 @@ async def test_keepalive_closes_a_silent_session() -> None:
         pings += (await ws.sent.get())["message"] == "ping"
     assert pings == 2
     assert playback.viewers == {}
+
+
+class Hooks:
+    """Records what would be POSTed as REST hooks."""
+
+    def __init__(self) -> None:
+        self.posted: list[tuple[str | None, str, dict[str, Any]]] = []
+
+    def post(self, app_key: str | None, method: str, body: dict[str, Any]) -> None:
+        self.posted.append((app_key, method, json.loads(json.dumps(body))))
+
+    def of(self, msid: str) -> list[tuple[str | None, str, str, str | None]]:
+        return [
+            (k, m, b["status"], b["info"]) for k, m, b in self.posted if b["mediaSessionId"] == msid
+        ]
+
+
+async def test_player_statuses_are_hooks_to_the_sessions_app_key() -> None:
+    hub, playback, server = setup()
+    hooks = Hooks()
+    playback.hooks = hooks
+    ws = FakeWs()
+    task = asyncio.create_task(server.handle(ws))  # type: ignore[arg-type]
+    ws.push("connection", {"appKey": "app1", "sipPassword": "hunter2", "authToken": "tok"})
+    await ws.next("getUserData")
+    play(ws, "m1")
+    await ws.next("notifyStreamStatusEvent")
+    assert hooks.of("m1") == [("app1", "StreamStatusEvent", "PLAYING", None)]
+    # The body is the viewer's /stream/find_all entry at that moment.
+    body = hooks.posted[0][2]
+    entry = hub.entries[0].to_json()
+    assert set(body) == set(entry)
+    assert body["published"] is False and body["name"] == "s1" and body["appKey"] == "app1"
+    assert body["sessionId"] == entry["sessionId"] and body["mediaProvider"] == "WebRTC"
+    ws.push("stopStream", {"mediaSessionId": "m1"})
+    await ws.next("notifyStreamStatusEvent")
+    assert hooks.of("m1") == [
+        ("app1", "StreamStatusEvent", "PLAYING", None),
+        ("app1", "StreamStatusEvent", "STOPPED", "Stopped by user"),
+    ]
+    # Refusals: the hub's and the session's own, each one FAILED hook of the same shape.
+    play(ws, "m2", name="nosuch")
+    await ws.next("notifyStreamStatusEvent")
+    ws.push("playStream", {"mediaSessionId": "m3", "name": "s1", "mediaProvider": "MSE"})
+    await ws.next("notifyStreamStatusEvent")
+    ws.push("playStream", {"mediaSessionId": "m4", "name": "", "sdp": CHROME_OFFER})
+    await ws.next("notifyStreamStatusEvent")
+    for _ in range(50):  # the session's refusals are reported on its next turn
+        if len(hooks.posted) == 5:
+            break
+        await asyncio.sleep(0.01)
+    assert hooks.of("m2") == [("app1", "StreamStatusEvent", "FAILED", "Stream not found")]
+    assert hooks.of("m3") == [("app1", "StreamStatusEvent", "FAILED", "Failed by error")]
+    assert hooks.of("m4") == [("app1", "StreamStatusEvent", "FAILED", "Stream not found")]
+    assert all(set(b) == set(entry) for _, _, b in hooks.posted)
+    # A second viewer ended by the publisher: PLAYING then STOPPED, once each.
+    play(ws, "m5")
+    await ws.next("notifyStreamStatusEvent")
+    hub.unpublish("s1", "call ended")
+    await ws.next("notifyStreamStatusEvent")
+    ws.inbox.put_nowait(None)
+    await asyncio.wait_for(task, 5)
+    assert hooks.of("m5") == [
+        ("app1", "StreamStatusEvent", "PLAYING", None),
+        ("app1", "StreamStatusEvent", "STOPPED", "Stopped by publisher stop"),
+    ]
+    assert "hunter2" not in json.dumps(hooks.posted) and "tok" not in json.dumps(hooks.posted)
