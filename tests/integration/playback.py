@@ -7,6 +7,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from tests.integration.conftest import HookCollector, WcsProcess
 from tests.integration.test_calls_real_peers import call_body, new_id
 from tests.integration.test_webrtc_aiortc import strip_candidates
+from tests.integration.wcs_ws_client import WcsClient
 
 TONE_HZ = 1000
 
@@ -158,3 +160,21 @@ class Viewer:
 
 def dumps(obj: Any) -> str:
     return json.dumps(obj, indent=1)[:4000]
+
+
+async def ws_play(client: WcsClient, name: str, viewer: Viewer) -> str:
+    """playStream over the WCS protocol; returns the mediaSessionId once PLAYING."""
+    msid = str(uuid.uuid1())
+    client.send(
+        "playStream",
+        {
+            "mediaSessionId": msid,
+            "name": name,
+            "mediaProvider": "WebRTC",
+            "sdp": await viewer.offer(),
+        },
+    )
+    await viewer.answer((await client.recv("setRemoteSDP"))["data"][1])
+    playing = await client.recv("notifyStreamStatusEvent")
+    assert playing["data"][0]["status"] == "PLAYING"
+    return msid

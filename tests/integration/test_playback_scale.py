@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from typing import Any
 
 import pytest
 
 from tests.fixtures.ports import free_port
 from tests.integration.conftest import HookCollector, WcsFactory
-from tests.integration.playback import TONE_HZ, Viewer, http, start_call, stream_entries
+from tests.integration.playback import (
+    TONE_HZ,
+    Viewer,
+    http,
+    start_call,
+    stream_entries,
+    ws_play,
+)
 from tests.integration.test_webrtc_aiortc import aiortc_on_loopback  # noqa: F401
 from tests.integration.wcs_ws_client import WcsClient
 
@@ -70,23 +76,6 @@ async def test_twenty_late_viewers_all_decode_from_the_cached_keyframe(
         await asyncio.gather(*(v.close() for v in viewers))
 
 
-async def ws_viewer(client: WcsClient, name: str, viewer: Viewer) -> str:
-    msid = str(uuid.uuid1())
-    client.send(
-        "playStream",
-        {
-            "mediaSessionId": msid,
-            "name": name,
-            "mediaProvider": "WebRTC",
-            "sdp": await viewer.offer(),
-        },
-    )
-    await viewer.answer((await client.recv("setRemoteSDP"))["data"][1])
-    playing = await client.recv("notifyStreamStatusEvent")
-    assert playing["data"][0]["status"] == "PLAYING"
-    return msid
-
-
 async def test_vanished_viewer_is_dropped_after_consent_expiry(
     kamailio: Any, callee: Any, wcs: WcsFactory, hooks: HookCollector
 ) -> None:
@@ -102,7 +91,7 @@ async def test_vanished_viewer_is_dropped_after_consent_expiry(
             await client.connect()
             client.send("connection", {"appKey": "defaultApp"})
             await client.recv("getUserData")
-            msids.append(await ws_viewer(client, name, viewer))
+            msids.append(await ws_play(client, name, viewer))
         await asyncio.gather(*(v.wait(frames=10, audio_s=0.5) for v in viewers))
         gone, stays = viewers
         gone.vanish()

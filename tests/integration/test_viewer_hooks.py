@@ -15,7 +15,7 @@ import pytest
 
 from tests.fixtures.ports import free_port
 from tests.integration.conftest import PASSWORD_1001, HookCollector, WcsFactory
-from tests.integration.playback import TONE_HZ, Viewer, start_call, stream_entries
+from tests.integration.playback import TONE_HZ, Viewer, start_call, stream_entries, ws_play
 from tests.integration.test_webrtc_aiortc import aiortc_on_loopback  # noqa: F401
 from tests.integration.wcs_ws_client import WcsClient
 
@@ -52,19 +52,7 @@ async def test_ws_player_statuses_are_stream_status_hooks(
         # The player's appKey is its session's: the connection message's.
         client.send("connection", {"appKey": "testApp", "mediaProviders": ["WebRTC"]})
         await client.recv("getUserData")
-        msid = str(uuid.uuid1())
-        client.send(
-            "playStream",
-            {
-                "mediaSessionId": msid,
-                "name": name,
-                "mediaProvider": "WebRTC",
-                "sdp": await viewer.offer(),
-            },
-        )
-        await viewer.answer((await client.recv("setRemoteSDP"))["data"][1])
-        playing = await client.recv("notifyStreamStatusEvent")
-        assert playing["data"][0]["status"] == "PLAYING"
+        msid = await ws_play(client, name, viewer)
         await viewer.wait(frames=10, audio_s=0.5)
         entries = await asyncio.to_thread(stream_entries, server)
         [entry] = [e for e in entries if e["mediaSessionId"] == msid]
