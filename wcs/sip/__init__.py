@@ -14,6 +14,14 @@ timers and :mod:`events <wcs.sip.events>`; :class:`SipTransport` is its asyncio 
 
 ``examples/call_to_wav.py`` is a complete program. Messages alone: :func:`parse_message`,
 :class:`SipRequest`, :class:`SipResponse` (``.serialize()``).
+
+Layers, bottom up: ``message``/``uri``/``via``/``grammar`` (the wire format), ``auth``
+(digest), ``transaction`` (RFC 3261 §17, on a ``timers.TimerQueue``), ``dialog`` (§12).
+The user agent on top is one module per concept: ``endpoint`` (what its parts share),
+``outgoing`` (a request with its digest retries), ``registration``, ``call`` (call state,
+BYE, INFO), ``invite`` (our INVITE to its 2xx), ``in_dialog`` (the peer's requests),
+``session_timer`` (RFC 4028), ``inbound`` (checks before routing), and ``ua``, the
+:class:`UserAgent` facade that owns them and routes what arrives.
 """
 
 from . import events
