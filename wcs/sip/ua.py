@@ -33,7 +33,7 @@ from .events import Event
 from .in_dialog import DialogServer
 from .inbound import malformed_answer, stamp_via, validate
 from .invite import InviteClient
-from .message import Headers, SipMessage, SipRequest, SipResponse, parse_message
+from .message import Headers, SipRequest, SipResponse, parse_message
 from .registration import Registrations
 from .session_timer import SessionTimer
 from .transaction import Dest, ServerTransaction, SipTimers, State, server_key
@@ -282,8 +282,3 @@ class UserAgent:
             stx.respond(response(req, 405, "Method Not Allowed"), now)
         else:
             stx.respond(response(req, 501, "Not Implemented"), now)
-
-
-def describe(msg: SipMessage) -> str:
-    """One line for logs (no credentials)."""
-    return msg.start_line() + f" Call-ID={msg.call_id}"
