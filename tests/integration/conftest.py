@@ -110,12 +110,21 @@ def hooks() -> Iterator[HookCollector]:
 
 
 class WcsProcess:
-    def __init__(self, proc: subprocess.Popen[bytes], http_port: int, sip_port: int, log: Path):
+    def __init__(
+        self,
+        proc: subprocess.Popen[bytes],
+        http_port: int,
+        sip_port: int,
+        log: Path,
+        host: str = "127.0.0.1",
+    ):
         self.proc = proc
         self.http_port = http_port
         self.sip_port = sip_port
         self.log_path = log
-        self.base = f"http://127.0.0.1:{http_port}"
+        self.host = host  # where the REST/WS listeners answer (an IPv6 one is bare: "::1")
+        hostpart = f"[{host}]" if ":" in host else host
+        self.base = f"http://{hostpart}:{http_port}"
 
     def rest(
         self, path: str, body: dict[str, Any] | None = None, method: str = "POST"
@@ -191,7 +200,9 @@ def wcs(tmp_path: Path) -> Iterator[WcsFactory]:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        server = WcsProcess(proc, http_port, sip_port, log)
+        bind_ip = env["WCS_BIND_IP"]
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(bind_ip, bind_ip)
+        server = WcsProcess(proc, http_port, sip_port, log, host)
         started.append(server)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:

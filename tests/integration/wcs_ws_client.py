@@ -43,7 +43,8 @@ class WcsClient:
         self._reader, self._writer = await asyncio.open_connection(
             self.host, self.port, ssl=self.ssl, server_hostname=self.host if self.ssl else None
         )
-        self._writer.write(self.ws.send(Request(host=f"{self.host}:{self.port}", target=self.path)))
+        host = f"[{self.host}]" if ":" in self.host else self.host  # RFC 3986 IP-literal
+        self._writer.write(self.ws.send(Request(host=f"{host}:{self.port}", target=self.path)))
         while True:
             data = await self._reader.read(65536)
             if not data:

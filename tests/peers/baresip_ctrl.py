@@ -38,7 +38,7 @@ class Ctrl:
     """One ctrl_tcp connection."""
 
     def __init__(self, host: str, port: int, timeout: float = 10.0) -> None:
-        if not host.startswith("127."):
+        if not (host.startswith("127.") or host == "::1"):
             raise CtrlError(f"refusing non-loopback address {host}")
         deadline = time.monotonic() + timeout
         while True:

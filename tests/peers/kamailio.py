@@ -1,4 +1,4 @@
-"""Kamailio registrar + proxy on 127.0.0.1:<free port>, realm sip.test, digest auth.
+"""Kamailio registrar + proxy on 127.0.0.1 (or [::1]):<free port>, realm sip.test, digest auth.
 
 Behaviour (kamailio.cfg.in): REGISTER gets 401, other initial requests 407; a wrong
 password, unknown user or mismatching auth user gets 403; one contact per user; test
@@ -143,14 +143,14 @@ def start_kamailio(
 ) -> Kamailio:
     """Render the config into ``rundir``, start Kamailio, wait for OPTIONS on UDP and TCP."""
     require_binary("kamailio", "kamailio")
-    if not host.startswith("127."):
+    if not (host.startswith("127.") or host == "::1"):
         raise PeerError(f"refusing non-loopback address {host}")
     rundir.mkdir(parents=True, exist_ok=True)
     rundir = rundir.resolve()
     users = load_users(users_file)
     _write_db(rundir / "db", users, realm)
     tokens = {
-        "LISTEN_IP": host,
+        "LISTEN_IP": f"[{host}]" if ":" in host else host,  # Kamailio wants [v6]:port
         "REALM": realm,
         "RUNDIR": str(rundir),
         "DBDIR": str(rundir / "db"),

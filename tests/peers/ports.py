@@ -33,7 +33,7 @@ def _ephemeral_low() -> int:
 
 def _bindable(port: int, host: str) -> bool:
     for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
-        s = socket.socket(socket.AF_INET, kind)
+        s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, kind)
         try:
             if kind == socket.SOCK_STREAM:
                 # same option the servers use, so TIME_WAIT leftovers do not count as busy

@@ -6,14 +6,18 @@ import secrets
 import socket
 
 
+def _hostport(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def _options(host: str, port: int, lport: int, transport: str) -> bytes:
-    uri = f"sip:{host}:{port}"
+    uri = f"sip:{_hostport(host, port)}"
     lines = [
         f"OPTIONS {uri} SIP/2.0",
-        f"Via: SIP/2.0/{transport.upper()} {host}:{lport}"
+        f"Via: SIP/2.0/{transport.upper()} {_hostport(host, lport)}"
         f";branch=z9hG4bK{secrets.token_hex(6)};rport",
         "Max-Forwards: 70",
-        f"From: <sip:probe@{host}>;tag={secrets.token_hex(4)}",
+        f"From: <sip:probe@{_hostport(host, port).rsplit(':', 1)[0]}>;tag={secrets.token_hex(4)}",
         f"To: <{uri}>",
         f"Call-ID: {secrets.token_hex(8)}@probe",
         "CSeq: 1 OPTIONS",
@@ -28,7 +32,8 @@ def sip_options(host: str, port: int, transport: str = "udp", timeout: float = 1
     """Send one OPTIONS; the response's status line, or None when nothing answered."""
     try:
         if transport == "udp":
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            with socket.socket(family, socket.SOCK_DGRAM) as s:
                 s.settimeout(timeout)
                 s.bind((host, 0))
                 s.sendto(_options(host, port, s.getsockname()[1], "udp"), (host, port))
