@@ -16,6 +16,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from wcs import netaddr
+
 ENV_PREFIX = "WCS_"
 SECRET_FIELDS = frozenset({"rest_auth"})
 MASK = "********"
@@ -101,7 +103,10 @@ class Settings:
 
 
 def default_public_ip(bind_ip: str = "0.0.0.0") -> str:
-    """The address of the interface the default route uses (no packet is sent)."""
+    """The address of the interface the default route uses (no packet is sent).
+
+    A specific bind address is its own public address. ``0.0.0.0`` and ``::`` both take the
+    IPv4 route's interface (``::`` serves IPv4 too; set public_ip for an IPv6 one)."""
     if bind_ip not in ("", "0.0.0.0", "::"):
         return bind_ip
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -188,6 +193,7 @@ def _validate(s: Settings) -> None:
             raise ConfigError(f"setting {name!r}: {port} is not a port number")
     if s.media_port_to - s.media_port_from < 1:
         raise ConfigError("settings 'media_port_from'/'media_port_to': empty range")
+    _validate_addresses(s)
     if s.rest_auth and not (
         s.rest_auth.startswith("token:")
         or (s.rest_auth.count(":") >= 2 and s.rest_auth.startswith("basic:"))
@@ -202,6 +208,22 @@ def _validate(s: Settings) -> None:
         raise ConfigError("setting 'event_loop': one of auto, uvloop, asyncio")
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise ConfigError("setting 'log_level': one of DEBUG, INFO, WARNING, ERROR")
+
+
+def _validate_addresses(s: Settings) -> None:
+    """IP literals; public_ip of a family the bind can serve (``::`` serves both)."""
+    try:
+        netaddr.check_ip("bind_ip", s.bind_ip)
+        if s.public_ip:
+            netaddr.check_ip("public_ip", s.public_ip)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    families_differ = netaddr.is_ipv6(s.public_ip) != netaddr.is_ipv6(s.bind_ip)
+    if s.public_ip and families_differ and not netaddr.is_dual_stack(s.bind_ip):
+        raise ConfigError(
+            f"settings 'bind_ip'/'public_ip': {s.public_ip} cannot be reached through "
+            f"sockets bound to {s.bind_ip} (use '::' to serve both families)"
+        )
 
 
 def _validate_recording(s: Settings) -> None:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from wcs import sdp
+from wcs import netaddr, sdp
 from wcs.media.h264 import parse_sprop_parameter_sets, parse_sps
 from wcs.rtp.activity import ActivityWatch
 from wcs.rtp.keyframe import MEDIA_CONTROL_TYPE, PICTURE_FAST_UPDATE
@@ -83,6 +83,8 @@ class CallMedia:
             raise StreamExists(f"stream {stream_name!r} is already published")
         self.audio_ports: MediaPorts | None = None
         self.video_ports: MediaPorts | None = None
+        # "::" sockets: IPv4 peers arrive as ::ffff:a.b.c.d and must be sent to that way
+        self._dual_stack = ports.dual_stack
         try:
             if has_audio:
                 self.audio_ports = ports.allocate_pair()
@@ -295,6 +297,7 @@ class CallMedia:
         loop = self._loop
         watch = self.watch
         recv = sock.recvfrom
+        unmap = netaddr.unmap if self._dual_stack else None
 
         def readable() -> None:
             now = loop.time()
@@ -306,6 +309,8 @@ class CallMedia:
                 except OSError as exc:  # e.g. ICMP port unreachable reported on the socket
                     log.debug("call %s: %s socket: %s", self.call_id, session.kind, exc)
                     continue
+                if unmap is not None:
+                    addr = (unmap(addr[0]), addr[1])
                 handler(data, addr[:2], now)
                 if not rtcp and watch is not None:
                     watch.last = now
@@ -325,9 +330,10 @@ class CallMedia:
             self._send(ports.rtcp_socket or ports.rtp_socket, out)
 
     def _send(self, sock: socket.socket, out: list[tuple[bytes, tuple[str, int]]]) -> None:
+        dual = self._dual_stack
         for data, addr in out:
             try:
-                sock.sendto(data, addr)
+                sock.sendto(data, (netaddr.for_socket(addr[0], True), addr[1]) if dual else addr)
             except OSError as exc:  # full buffer or unreachable: a lost datagram, not an error
                 log.debug("call %s: send to %s:%d failed: %s", self.call_id, *addr, exc)
 

@@ -8,6 +8,7 @@ import signal
 import time
 from typing import Any
 
+from wcs import netaddr
 from wcs.calls import Call, CallManager
 from wcs.config import Settings, parse_hooks
 from wcs.demo import DemoCallee
@@ -87,7 +88,9 @@ class Server:
         )
         self.router = Router()
         # The demo callee's port is known only after start(): the route reads it then.
-        self.demo = DemoCallee() if s.demo_callee else None
+        # On the loopback of the family we advertise: its RTP goes to our public_ip.
+        demo_host = netaddr.loopback_for(self.public_ip)
+        self.demo = DemoCallee(demo_host) if s.demo_callee else None
         add_call_routes(self.router, self.calls, self._demo_defaults)
         add_stream_routes(self.router, self.streams)
         self.playback = PlaybackService(s, self.streams, self.public_ip, self.hooks)

@@ -13,6 +13,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from wcs import netaddr
 from wcs.media.h264.packetizer import H264Packetizer
 
 from . import tone
@@ -135,7 +136,7 @@ class DemoCallee:
         sockets: dict[str, socket.socket] = {}
         try:
             for kind in ("audio", "video"):
-                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                sock = socket.socket(netaddr.family(self.host), socket.SOCK_DGRAM)
                 sockets[kind] = sock
                 sock.setblocking(False)
                 sock.bind((self.host, 0))

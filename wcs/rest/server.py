@@ -13,6 +13,7 @@ import ssl
 
 from wsproto.frame_protocol import CloseReason
 
+from wcs import netaddr
 from wcs.rest.auth import Authenticator
 from wcs.rest.connection import HttpConnection, Limits
 from wcs.rest.dispatch import Dispatcher
@@ -52,7 +53,11 @@ class _Listener:
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(
-            self._on_client, self._host, self._port, reuse_address=True, ssl=self._ssl
+            self._on_client,
+            netaddr.listen_hosts(self._host),  # "::": both families
+            self._port,
+            reuse_address=True,
+            ssl=self._ssl,
         )
         log.info("%s listening on %s:%d", type(self).__name__, self._host, self.port)
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import socket
 from types import TracebackType
 
+from wcs import netaddr
+
 __all__ = ["MediaPorts", "PortAllocator", "PortsExhausted"]
 
 
@@ -78,7 +80,7 @@ class PortAllocator:
         self.port_from = port_from
         self.port_to = port_to
         self.host = host
-        self._family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.dual_stack = netaddr.is_dual_stack(host)
         first = port_from + (port_from & 1)  # RTP ports are even (RFC 3550 §11)
         self._candidates = list(range(first, port_to + 1, 2))
         self._next = 0
@@ -140,7 +142,7 @@ class PortAllocator:
             ports.rtcp_socket.close()
 
     def _bind(self, port: int) -> socket.socket | None:
-        sock = socket.socket(self._family, socket.SOCK_DGRAM)
+        sock = netaddr.udp_socket(self.host)  # "::" takes IPv4 too (wcs.netaddr)
         try:
             sock.bind((self.host, port))
         except OSError:

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from wcs import sdp
+from wcs import netaddr, sdp
 from wcs.media.audio import AudioCodec, AudioFrame, codec_by_name, frame_from_rtp
 from wcs.media.h264 import AccessUnit, H264Depacketizer
 from wcs.rtp import rtcp
@@ -404,7 +404,7 @@ class RtpSession:
             "sources": len(self.stats.sources),
             "malformed": self.malformed,
             "unknownPayloadType": self.unknown_pt,
-            "remote": f"{self.remote_rtp[0]}:{self.remote_rtp[1]}" if self.remote_rtp else None,
+            "remote": netaddr.hostport(*self.remote_rtp) if self.remote_rtp else None,
             "latched": self.latched_rtp,
             "rtcpReceived": self.rtcp_received,
             "senderReports": self.sender_reports,

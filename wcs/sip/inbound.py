@@ -18,12 +18,7 @@ log = logging.getLogger(__name__)
 
 def stamp_via(via: Via, addr: tuple[str, int]) -> None:
     """§18.2.1 + RFC 3581 §4: record where the request really came from."""
-    host = via.host[1:-1] if via.host.startswith("[") else via.host
-    if "rport" in via.params:
-        via.params["rport"] = str(addr[1])
-        via.params["received"] = addr[0]
-    elif host != addr[0]:
-        via.params["received"] = addr[0]
+    via.stamp_received(addr)
 
 
 def validate(req: SipRequest) -> str | None:

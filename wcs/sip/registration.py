@@ -14,7 +14,7 @@ from .errors import SipParseError
 from .events import RegistrationEnded, RegistrationFailed, RegistrationSucceeded
 from .message import SipResponse
 from .outgoing import OutgoingRequest
-from .uri import NameAddr, SipUri
+from .uri import NameAddr, SipUri, same_host
 
 
 class Registration:
@@ -142,11 +142,8 @@ class Registrations:
                 c = NameAddr.parse(value)
             except SipParseError:
                 continue
-            same = (c.uri.user, c.uri.host, c.uri.port or 5060) == (
-                ours.user,
-                ours.host,
-                ours.port or 5060,
-            )
+            same = (c.uri.user, c.uri.port or 5060) == (ours.user, ours.port or 5060)
+            same = same and same_host(c.uri.host, ours.host)  # [::1] == [0:0::1]
             exp = c.params.get("expires")
             if same and exp is not None and exp.isdigit():
                 return int(exp)

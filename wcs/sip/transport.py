@@ -15,6 +15,8 @@ import socket
 from collections.abc import Callable, Coroutine
 from typing import Any, cast
 
+from wcs import netaddr
+
 from .errors import SipParseError
 from .events import Event
 from .framer import StreamFramer
@@ -38,7 +40,8 @@ class _Udp(asyncio.DatagramProtocol):
         self.edge = edge
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        self.edge._received(data, (addr[0], addr[1]), "udp")
+        # a dual-stack socket names IPv4 peers ::ffff:a.b.c.d; the UA sees a.b.c.d
+        self.edge._received(data, (netaddr.unmap(addr[0]), addr[1]), "udp")
 
     def error_received(self, exc: Exception) -> None:
         log.debug("SIP UDP error: %s", exc)  # ICMP unreachable etc.: the transaction times out
@@ -56,7 +59,7 @@ class _Tcp(asyncio.Protocol):
         # cast, not isinstance: uvloop's transports are not asyncio.Transport subclasses
         self.transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
-        self.peer = (peer[0], peer[1])
+        self.peer = (netaddr.unmap(peer[0]), peer[1])
         self.last_used = self.edge.now()
         self.edge._conns.setdefault(self.peer, self)
 
@@ -95,6 +98,7 @@ class SipTransport:
     ) -> None:
         self.ua = ua
         self.bind_ip = bind_ip
+        self._dual_stack = netaddr.is_dual_stack(bind_ip)
         self._port = port
         self.on_event = on_event
         self.idle_timeout = idle_timeout
@@ -132,13 +136,20 @@ class SipTransport:
 
     async def _bind(self, port: int) -> None:
         assert self._loop is not None
-        udp, _ = await self._loop.create_datagram_endpoint(
-            lambda: _Udp(self), local_addr=(self.bind_ip, port)
-        )
+        sock = netaddr.udp_socket(self.bind_ip)
+        try:
+            sock.bind((self.bind_ip, port))
+        except OSError:
+            sock.close()
+            raise
+        udp, _ = await self._loop.create_datagram_endpoint(lambda: _Udp(self), sock=sock)
         self._udp = udp
         chosen = udp.get_extra_info("sockname")[1]
         self._server = await self._loop.create_server(
-            lambda: _Tcp(self), host=self.bind_ip, port=chosen, reuse_address=True
+            lambda: _Tcp(self),
+            host=netaddr.listen_hosts(self.bind_ip),
+            port=chosen,
+            reuse_address=True,
         )
         self._port = chosen
 
@@ -244,7 +255,9 @@ class SipTransport:
         assert self._loop is not None
         kind = socket.SOCK_DGRAM if transport == "udp" else socket.SOCK_STREAM
         try:
-            infos = await self._loop.getaddrinfo(host, port, type=kind, family=socket.AF_INET)
+            infos = await self._loop.getaddrinfo(
+                host, port, type=kind, family=netaddr.resolve_family(self.bind_ip)
+            )
         except OSError as exc:
             log.warning("cannot resolve SIP host %s: %s", host, exc)
             self._failed((host, port), transport, f"Cannot resolve {host}")
@@ -252,14 +265,14 @@ class SipTransport:
         if not infos:
             self._failed((host, port), transport, f"Cannot resolve {host}")
             return
-        ip = str(infos[0][4][0])
+        ip = netaddr.unmap(str(infos[0][4][0]))
         self._dns[host] = (self.now() + 60.0, ip)
         self._send_ip(data, (ip, port), transport)
 
     def _send_ip(self, data: bytes, addr: Addr, transport: str) -> None:
         if transport == "udp":
             if self._udp is not None:
-                self._udp.sendto(data, addr)
+                self._udp.sendto(data, (netaddr.for_socket(addr[0], self._dual_stack), addr[1]))
             return
         conn = self._conns.get(addr)
         if conn is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field, replace
 
 from .errors import SipParseError
@@ -36,9 +37,27 @@ def _split_hostport(text: str) -> tuple[str, int | None]:
 
 
 def format_hostport(host: str, port: int | None) -> str:
+    """``host[:port]``; an IPv6 literal in brackets (RFC 3261 §25.1 IPv6reference)."""
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"  # bare IPv6 literal given by an edge
     return host if port is None else f"{host}:{port}"
+
+
+def canonical_host(host: str) -> str:
+    """A host for comparisons: IP literals in one spelling (``[0:0::1]`` -> ``::1``, an
+    IPv4-mapped one as IPv4), names lower-cased."""
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        addr = ipaddress.ip_address(bare)
+    except ValueError:
+        return host.lower()
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return str(addr.ipv4_mapped)
+    return str(addr)
+
+
+def same_host(a: str, b: str) -> bool:
+    return canonical_host(a) == canonical_host(b)
 
 
 @dataclass

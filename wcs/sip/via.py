@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from .errors import SipParseError
 from .grammar import format_params, parse_params
-from .uri import _split_hostport, format_hostport
+from .uri import _split_hostport, canonical_host, format_hostport, same_host
 
 MAGIC_COOKIE = "z9hG4bK"
 
@@ -59,6 +59,18 @@ class Via:
     def rport(self) -> int | None:
         value = self.params.get("rport")
         return int(value) if value else None
+
+    def stamp_received(self, source: tuple[str, int]) -> None:
+        """§18.2.1 + RFC 3581 §4: record where the request really came from.
+
+        ``received`` holds a bare address (RFC 3261 grammar: IPv4address / IPv6address, no
+        brackets) in its canonical spelling; an IPv4-mapped source is written as IPv4."""
+        ip = canonical_host(source[0])
+        if "rport" in self.params:
+            self.params["rport"] = str(source[1])
+            self.params["received"] = ip
+        elif not same_host(self.host, ip):
+            self.params["received"] = ip
 
     def response_address(self, default_port: int = 5060) -> tuple[str, int]:
         """Where responses go (§18.2.2 with RFC 3581): received/rport over sent-by."""

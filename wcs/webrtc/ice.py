@@ -27,6 +27,8 @@ from typing import Any
 from aioice import Candidate, Connection
 from aioice.ice import StunProtocol, get_host_addresses
 
+from wcs import netaddr
+
 from .answer import LocalCandidate
 
 HOST_PRIORITY = (126 << 24) | (65535 << 8) | 255
@@ -48,6 +50,8 @@ class _Protocol(StunProtocol):
         owner = self._owner
         if not isinstance(data, bytes) or not data:
             return
+        if owner.dual_stack:  # aioice and our fast path see IPv4 peers as IPv4
+            addr = (netaddr.unmap(addr[0]), addr[1])
         if addr[0] == owner.remote_host and addr[1] == owner.remote_port:
             owner.last_rx = owner.clock()
             if data[0] > 3:
@@ -57,6 +61,16 @@ class _Protocol(StunProtocol):
             owner.early(data, (addr[0], addr[1]))
             return
         super().datagram_received(data, addr)
+
+    def send_stun(self, message: Any, addr: tuple[str, int]) -> None:
+        if self._owner.dual_stack:
+            addr = (netaddr.for_socket(addr[0], True), addr[1])
+        super().send_stun(message, addr)
+
+    async def send_data(self, data: bytes, addr: tuple[str, int]) -> None:
+        if self._owner.dual_stack:
+            addr = (netaddr.for_socket(addr[0], True), addr[1])
+        await super().send_data(data, addr)
 
 
 class IceTransport:
@@ -78,6 +92,7 @@ class IceTransport:
         self.on_datagram = on_datagram
         self.clock = clock
         self.bind_ip = bind_ip
+        self.dual_stack = netaddr.is_dual_stack(bind_ip)
         self.public_ip = public_ip
         self.port_range = port_range
         self.connection = Connection(ice_controlling=False, use_ipv6=False)
@@ -137,8 +152,8 @@ class IceTransport:
         return cands
 
     def _advertised_ips(self) -> list[str]:
-        if self.bind_ip in ("0.0.0.0", ""):
-            ips = get_host_addresses(use_ipv4=True, use_ipv6=False) or ["127.0.0.1"]
+        if self.bind_ip in ("0.0.0.0", "", "::"):
+            ips = get_host_addresses(use_ipv4=True, use_ipv6=self.dual_stack) or ["127.0.0.1"]
         else:
             ips = [self.bind_ip]
         if self.public_ip and self.public_ip not in ips:
@@ -181,7 +196,7 @@ class IceTransport:
         # caller counts as a drop). Connected to the selected pair, so each send needs no
         # address parsing or route lookup (measured in bench/RESULTS.md); STUN from the
         # same address still arrives, and sendto() to other addresses still works.
-        self._sock.connect((host, port))
+        self._sock.connect((netaddr.for_socket(host, self.dual_stack), port))
         self.send = self._sock.send
 
     def early(self, data: bytes, addr: tuple[str, int]) -> None:
@@ -198,7 +213,6 @@ def _not_connected(data: bytes) -> None:
 
 
 def _bind_udp(bind_ip: str, port_range: tuple[int, int] | None) -> socket.socket:
-    family = socket.AF_INET6 if ":" in bind_ip else socket.AF_INET
     host = bind_ip or "0.0.0.0"
     ipaddress.ip_address(host)  # a clear ValueError for a bad setting
     if port_range is None:
@@ -209,7 +223,7 @@ def _bind_udp(bind_ip: str, port_range: tuple[int, int] | None) -> socket.socket
         ports = list(range(low + (low & 1), high + 1, 2))
         random.shuffle(ports)
     for port in ports:
-        sock = socket.socket(family, socket.SOCK_DGRAM)
+        sock = netaddr.udp_socket(host)
         try:
             sock.bind((host, port))
         except OSError:

@@ -10,6 +10,7 @@ import logging
 import ssl
 from typing import TYPE_CHECKING
 
+from wcs import netaddr
 from wcs.config import Settings
 from wcs.rest.router import Router
 from wcs.rest.server import WebSocketServer
@@ -48,7 +49,9 @@ class PlaybackService:
             ice_timeout=s.webrtc_ice_timeout,
             consent_timeout=s.webrtc_consent_timeout,
         )
-        self.signaling = SignalingServer(self.playback, server_address=f"{public_ip}:{s.ws_port}")
+        self.signaling = SignalingServer(
+            self.playback, server_address=netaddr.hostport(public_ip, s.ws_port)
+        )
         self.ws = WebSocketServer(
             self.signaling.handle, host=s.bind_ip, port=s.ws_port, auth=s.rest_auth
         )
