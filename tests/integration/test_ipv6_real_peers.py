@@ -232,7 +232,9 @@ def test_dual_stack_bind_serves_ipv4_peers_without_mapped_addresses(
     wait_gone(server, cid)
     log = server.log()
     assert "::ffff:" not in log
-    assert re.search(r"received=127\.0\.0\.1", log), "our responses name Kamailio's IPv4 source"
+    # our SIP reached Kamailio over IPv4 from the dual-stack socket
+    src = rf"REQ REGISTER sip:\S+ from=sip:1001@\S+ .*src=127\.0\.0\.1:{server.sip_port}/udp"
+    assert re.search(src, kamailio.log_text()), "no IPv4 REGISTER from our SIP port"
 
 
 def http_get4(server: WcsProcess) -> tuple[int, bytes]:

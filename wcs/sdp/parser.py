@@ -109,7 +109,10 @@ def _connection(value: str) -> ConnectionData:
     parts = value.split()
     if len(parts) != 3:
         raise SdpError(f"bad connection data {value!r}")
-    return ConnectionData(address=parts[2], addrtype=parts[1], nettype=parts[0])
+    address = parts[2]
+    if parts[1] == "IP6" and address.startswith("[") and address.endswith("]"):
+        address = address[1:-1]  # RFC 4566 has no brackets; some peers write them anyway
+    return ConnectionData(address=address, addrtype=parts[1], nettype=parts[0])
 
 
 def _bandwidth(value: str) -> Bandwidth:
