@@ -207,31 +207,51 @@ def test_cancel_over_ipv6(
     assert "ESTABLISHED" not in hooks.statuses(cid)
 
 
-def test_dual_stack_bind_serves_ipv4_peers_without_mapped_addresses(
+@pytest.mark.asyncio
+@pytest.mark.usefixtures("aiortc_on_loopback")
+async def test_dual_stack_bind_serves_ipv4_peers_without_mapped_addresses(
     kamailio: Kamailio, callee: Any, wcs: WcsFactory, hooks: HookCollector
 ) -> None:
     require_ipv6_loopback()
-    peer = callee()
+    peer = callee(tone_hz=TONE_HZ)
     # "::" takes IPv4 too; what we advertise is public_ip (IPv4 here, as the peers are)
     server = wcs(bind_ip="::", public_ip="127.0.0.1", rest_hooks=f"testApp={hooks.url}")
     assert server.host == "::1"
-    status, _ = http_get4(server)
-    assert status == 200  # REST answers on IPv4 as well
+    status, _ = await asyncio.to_thread(http_get4, server)
+    assert status == 200  # REST answers on IPv4 as well as on ::1
     cid = new_id()
     body = call_body(kamailio, cid, peer.user, sipRegisterRequired="true")
-    assert server.rest("call/startup", body)[0] == 200
-    hooks.wait_status(cid, "ESTABLISHED")
+    assert (await asyncio.to_thread(server.rest, "call/startup", body))[0] == 200
+    await asyncio.to_thread(hooks.wait_status, cid, "ESTABLISHED")
     name = f"stream_{cid}"
-    wait_stream(server, name)
-    entry = assert_packets_grow(server, name)
+    await asyncio.to_thread(wait_stream, server, name)
+    entry = await asyncio.to_thread(assert_packets_grow, server, name)
     for kind in ("audio", "video"):
         remote = str(entry["mediaStats"][kind]["remote"])
-        assert remote.startswith("127.0.0.1"), entry["mediaStats"][kind]
-    peer.hangup()  # a BYE from Kamailio arrives on the dual-stack socket; our 200 names it
-    hooks.wait_status(cid, "FINISH")
-    wait_gone(server, cid)
-    log = server.log()
-    assert "::ffff:" not in log
+        assert remote.startswith("127.0.0.1:"), entry["mediaStats"][kind]
+
+    # an IPv4 WHEP viewer (aiortc on 127.0.0.1) through the dual-stack ICE socket
+    viewer = Viewer()
+    try:
+        offer = await viewer.offer()
+        status, _, answer = await asyncio.to_thread(
+            http, "POST", f"http://127.0.0.1:{server.http_port}/whep/{name}", offer.encode(),
+            {"Content-Type": "application/sdp"},
+        )  # fmt: skip
+        assert status == 201, answer
+        assert "::ffff:" not in answer.decode()
+        await viewer.answer(answer.decode())
+        await viewer.wait(frames=20, audio_s=1.0)
+        assert viewer.sizes == {(352, 288)}
+    finally:
+        await viewer.close()
+
+    peer.hangup()  # Kamailio's BYE arrives on the dual-stack socket from 127.0.0.1
+    await asyncio.to_thread(hooks.wait_status, cid, "FINISH")
+    await asyncio.to_thread(wait_gone, server, cid)
+    # aioice's own DEBUG lines name the socket-level (mapped) destination; nothing else may
+    ours = [ln for ln in server.log().splitlines() if " aioice." not in ln]
+    assert not [ln for ln in ours if "::ffff:" in ln.lower()]
     # our SIP reached Kamailio over IPv4 from the dual-stack socket
     src = rf"REQ REGISTER sip:\S+ from=sip:1001@\S+ .*src=127\.0\.0\.1:{server.sip_port}/udp"
     assert re.search(src, kamailio.log_text()), "no IPv4 REGISTER from our SIP port"
@@ -246,3 +266,20 @@ def free_ws_port() -> int:
     from tests.fixtures.ports import free_port
 
     return free_port()
+
+
+def test_demo_callee_over_ipv6(wcs: WcsFactory, hooks: HookCollector) -> None:
+    """The built-in demo callee follows the bind's family: on ::1 its call works end to end."""
+    require_ipv6_loopback()
+    server = start6(wcs, hooks, demo_callee="true")
+    cid = new_id()
+    body = {"callId": cid, "callee": "demo", "toStream": f"stream_{cid}", "appKey": "testApp"}
+    assert server.rest("call/startup", body) == (200, None)
+    hooks.wait_status(cid, "ESTABLISHED")
+    name = f"stream_{cid}"
+    wait_stream(server, name)
+    entry = assert_packets_grow(server, name)
+    assert str(entry["mediaStats"]["video"]["remote"]).startswith("[::1]:")
+    assert server.rest("call/terminate", {"callId": cid}) == (200, None)
+    hooks.wait_status(cid, "FINISH")
+    assert "demo callee: sip:demo@[::1]:" in server.log()

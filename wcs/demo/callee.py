@@ -112,7 +112,7 @@ class DemoCallee:
         self._transport = transport
         self.port = transport.get_extra_info("sockname")[1]
         self.uas.port = self.port
-        log.info("demo callee: sip:demo@%s:%d", self.host, self.port)
+        log.info("demo callee: sip:demo@%s", netaddr.hostport(self.host, self.port))
 
     async def close(self) -> None:
         for handle in (self._timer, self._video_tick, self._audio_tick):

@@ -132,7 +132,7 @@ class SipTransport:
             raise OSError(f"cannot bind SIP UDP+TCP on {self.bind_ip}: {last_error}")
         self.ua.local_port = self._port
         self._idle = self._loop.call_later(min(60.0, self.idle_timeout), self._close_idle)
-        log.info("SIP listening on %s:%d (UDP+TCP)", self.bind_ip, self._port)
+        log.info("SIP listening on %s (UDP+TCP)", netaddr.hostport(self.bind_ip, self._port))
 
     async def _bind(self, port: int) -> None:
         assert self._loop is not None
