@@ -158,11 +158,9 @@ class Server:
         await self.playback.start()
         self.metrics.start()
         log.info(
-            "wcs listening: http %s:%d, sip udp+tcp %s:%d, media %d-%d, public ip %s",
-            self.settings.bind_ip,
-            self.http.port,
-            self.settings.bind_ip,
-            self.sip.port,
+            "wcs listening: http %s, sip udp+tcp %s, media %d-%d, public ip %s",
+            netaddr.hostport(self.settings.bind_ip, self.http.port),
+            netaddr.hostport(self.settings.bind_ip, self.sip.port),
             self.settings.media_port_from,
             self.settings.media_port_to,
             self.public_ip,

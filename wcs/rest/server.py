@@ -59,7 +59,7 @@ class _Listener:
             reuse_address=True,
             ssl=self._ssl,
         )
-        log.info("%s listening on %s:%d", type(self).__name__, self._host, self.port)
+        log.info("%s listening on %s", type(self).__name__, netaddr.hostport(self._host, self.port))
 
     @property
     def port(self) -> int:
