@@ -46,6 +46,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 WORKER_EXIT = "Failed by media worker exit"
+WORKER_TIMEOUT = "Failed by media worker timeout"
+ANSWER_TIMEOUT = 10.0  # a worker that cannot answer in this time is stuck
 MEDIA_SNDBUF = 4 << 20  # ~2 s of a 1.5 Mbit/s stream: a worker's short stall drops nothing
 RESTART_DELAY = 1.0
 STOP_GRACE = 3.0
@@ -129,7 +131,10 @@ class RemotePeer:
         self.worker.send(
             wire.CreateViewer(self.viewer_id, key, self.offer, wire.tracks_to_wire(self.tracks))
         )
-        answer = await self._answer
+        try:
+            answer = await asyncio.wait_for(self._answer, ANSWER_TIMEOUT)
+        except TimeoutError:
+            raise WorkerRefused(WORKER_TIMEOUT, 503) from None
         self._set_state(events.CONNECTING)
         return answer
 
@@ -290,7 +295,10 @@ class WorkerHandle:
         try:
             while data := await reader.read(65536):
                 for message in decoder.feed(data):
-                    self._dispatch(message)
+                    try:
+                        self._dispatch(message)
+                    except Exception:  # one viewer's callback bug must not end the channel
+                        log.exception("media worker %d: error handling %r", self.index, message)
         except wire.WireError as exc:
             log.error("media worker %d: bad control data (%s)", self.index, exc)
         except (ConnectionError, OSError):

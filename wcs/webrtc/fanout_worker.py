@@ -30,6 +30,7 @@ from .peer import ViewerPeer
 log = logging.getLogger(__name__)
 
 STATS_INTERVAL = 1.0
+STATS_PER_FRAME = 200  # viewers per WorkerStats frame (~0.5 KB each)
 RECV_BATCH = 256  # datagrams taken per readable callback before other work gets a turn
 RECV_SIZE = 65536 + wire.MEDIA_HEADER.size
 
@@ -199,6 +200,10 @@ class Worker:
         except (OfferError, wire.WireError) as exc:
             self._send(wire.ViewerRefused(msg.viewer, str(exc), 400))
             return
+        except Exception:  # a bug must not leave the main process waiting for an answer
+            log.exception("worker %d: cannot make viewer %d", c.index, msg.viewer)
+            self._send(wire.ViewerRefused(msg.viewer, "Failed by error", 500))
+            return
         viewer = msg.viewer
         peer.on_state = lambda e: self._on_state(viewer, e)
         peer.on_keyframe_request = lambda: self._send(wire.KeyframeRequest(viewer))
@@ -228,16 +233,19 @@ class Worker:
     async def _stats_loop(self) -> None:
         while True:
             await asyncio.sleep(STATS_INTERVAL)
-            dtls = metrics.DTLS_FAILURES.labels().value
-            srtp = metrics.SRTP_FAILURES.labels().value
-            self._send(
-                wire.WorkerStats(
-                    {str(v): p.stats() for v, p in self.peers.items()},
-                    bad_media=self.bad_media,
-                    dtls_failures=int(dtls - self._counted[0]),
-                    srtp_failures=int(srtp - self._counted[1]),
+            dtls = metrics.DTLS_FAILURES.value
+            srtp = metrics.SRTP_FAILURES.value
+            items = [(str(v), p.stats()) for v, p in self.peers.items()]
+            # In slices: a frame stays far below MAX_FRAME however many viewers there are.
+            for i in range(0, max(len(items), 1), STATS_PER_FRAME):
+                self._send(
+                    wire.WorkerStats(
+                        dict(items[i : i + STATS_PER_FRAME]),
+                        bad_media=self.bad_media,
+                        dtls_failures=int(dtls - self._counted[0]) if i == 0 else 0,
+                        srtp_failures=int(srtp - self._counted[1]) if i == 0 else 0,
+                    )
                 )
-            )
             self._counted = (dtls, srtp)
 
 
