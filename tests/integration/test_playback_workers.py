@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import time
 import uuid
@@ -86,8 +87,6 @@ async def test_viewers_spread_over_workers_and_a_dead_worker_fails_only_its_own(
 
         doomed = {m for m, w in worker_of.items() if w == 0}
         signal_pid = pids[0]
-        import os
-
         os.kill(signal_pid, signal.SIGKILL)
         failed: dict[str, str] = {}
         while len(failed) < len(doomed):
@@ -127,6 +126,18 @@ async def test_viewers_spread_over_workers_and_a_dead_worker_fails_only_its_own(
     workers = list(worker_pids(server).values())
     assert server.stop() == 0
     deadline = time.monotonic() + 5
+    while any(pid_alive(p) for p in workers) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert not [p for p in workers if pid_alive(p)]
+
+
+async def test_workers_exit_when_the_server_dies(wcs: WcsFactory) -> None:
+    server = wcs(webrtc_workers=2)
+    workers = list(worker_pids(server).values())
+    assert len(workers) == 2
+    server.proc.kill()  # no shutdown: the workers see their control channel end
+    server.proc.wait(5)
+    deadline = time.monotonic() + 10
     while any(pid_alive(p) for p in workers) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     assert not [p for p in workers if pid_alive(p)]
