@@ -73,6 +73,7 @@ class Worker:
         self._writer: asyncio.StreamWriter | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._counted = (0.0, 0.0)
+        self._cancelled: set[int] = set()  # viewer ids closed before they were made
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -175,6 +176,10 @@ class Worker:
                     if peer is not None:
                         peer.on_state = None  # the main process has already ended it
                         self._spawn(peer.close())
+                    else:  # closed before its CreateViewer task ran (or already gone)
+                        if len(self._cancelled) > 4096:  # ids of viewers long gone
+                            self._cancelled.clear()
+                        self._cancelled.add(message.viewer)
                 elif isinstance(message, wire.StartLive):
                     self._start_live(message.viewer)
 
@@ -185,6 +190,9 @@ class Worker:
 
     async def _create(self, msg: wire.CreateViewer) -> None:
         c = self.config
+        if msg.viewer in self._cancelled:
+            self._cancelled.discard(msg.viewer)
+            return
         try:
             tracks = wire.tracks_from_wire(msg.tracks)
             peer = ViewerPeer(
