@@ -20,10 +20,24 @@ from bench.run import machine
 from bench.targets import WcsTarget
 from bench.viewers_run import measure
 
-COLUMNS = ("target", "viewers", "viewers_failed", "forwarded_packets", "loss_pct", "cpu_pct",
-           "cpu_pct_children", "cpu_pct_feed_only", "cpu_us_per_packet",
-           "cpu_us_per_packet_total", "latency_p50_ms", "latency_p99_ms",
-           "video_latency_p99_ms", "machine_busy_pct", "steal_pct", "rss_per_viewer_kb")
+COLUMNS = (
+    "target",
+    "viewers",
+    "viewers_failed",
+    "forwarded_packets",
+    "loss_pct",
+    "cpu_pct",
+    "cpu_pct_children",
+    "cpu_pct_feed_only",
+    "cpu_us_per_packet",
+    "cpu_us_per_packet_total",
+    "latency_p50_ms",
+    "latency_p99_ms",
+    "video_latency_p99_ms",
+    "machine_busy_pct",
+    "steal_pct",
+    "rss_per_viewer_kb",
+)
 
 
 async def one(workers: int, viewers: int, seconds: float) -> dict[str, Any]:
@@ -49,8 +63,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {"machine": machine(), "viewers": args.viewers, "runs": []}
     for i in range(args.repeat):
         for w in counts:
-            print(f"[workers {time.strftime('%H:%M:%S')}] {args.viewers} viewers, "
-                  f"webrtc_workers={w}, run {i + 1}/{args.repeat}", flush=True)
+            print(
+                f"[workers {time.strftime('%H:%M:%S')}] {args.viewers} viewers, "
+                f"webrtc_workers={w}, run {i + 1}/{args.repeat}",
+                flush=True,
+            )
             r = await one(w, args.viewers, args.seconds)
             out["runs"].append(r)
             print(json.dumps(r), flush=True)
