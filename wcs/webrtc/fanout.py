@@ -29,6 +29,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +50,9 @@ WORKER_EXIT = "Failed by media worker exit"
 WORKER_TIMEOUT = "Failed by media worker timeout"
 ANSWER_TIMEOUT = 10.0  # a worker that cannot answer in this time is stuck
 MEDIA_SNDBUF = 4 << 20  # ~2 s of a 1.5 Mbit/s stream: a worker's short stall drops nothing
-RESTART_DELAY = 1.0
+RESTART_DELAY = 1.0  # the first restart of a worker that ran a while
+RESTART_DELAY_MAX = 30.0
+STABLE_AFTER = 10.0  # a worker that dies sooner after its start waits twice as long
 STOP_GRACE = 3.0
 
 
@@ -229,6 +232,8 @@ class WorkerHandle:
         self.media_drops = 0
         self.bad_media = 0  # as the worker reports it
         self.process: subprocess.Popen[bytes] | None = None
+        self.started_at = 0.0
+        self.restart_delay = RESTART_DELAY
         self.alive = False
         self._media: socket.socket | None = None
         self._writer: asyncio.StreamWriter | None = None
@@ -271,6 +276,7 @@ class WorkerHandle:
         self._media = media_main
         self.send_media = media_main.send
         self.alive = True
+        self.started_at = time.monotonic()
         self._reader_task = asyncio.create_task(self._read(reader))
         log.info("media worker %d started (pid %d)", self.index, self.process.pid)
 
@@ -424,11 +430,13 @@ class WorkerPool:
         task.add_done_callback(self._restarts.discard)
 
     async def _restart(self, worker: WorkerHandle) -> None:
+        lived = time.monotonic() - worker.started_at
+        worker.restart_delay = next_restart_delay(worker.restart_delay, lived)
         old = worker.process
         if old is not None:  # reap it (its exit is what brought us here)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 await asyncio.to_thread(old.wait, STOP_GRACE)
-        await asyncio.sleep(RESTART_DELAY)
+        await asyncio.sleep(worker.restart_delay)
         if self.closing or worker.alive:
             return
         try:
@@ -445,6 +453,13 @@ class WorkerPool:
         for task in list(self._restarts):
             task.cancel()
         await asyncio.gather(*(w.stop() for w in self.workers), return_exceptions=True)
+
+
+def next_restart_delay(previous: float, lived: float) -> float:
+    """Back off while a worker keeps dying young (a crash at start must not spin)."""
+    if lived >= STABLE_AFTER:
+        return RESTART_DELAY
+    return min(previous * 2, RESTART_DELAY_MAX)
 
 
 def _not_running(data: bytes) -> int:

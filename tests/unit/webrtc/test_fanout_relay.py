@@ -149,3 +149,21 @@ def test_worker_handle_is_not_running_before_start() -> None:
     handle = WorkerHandle(WorkerPool(1, WorkerConfig()), 0)
     with pytest.raises(ConnectionError):
         handle.send_media(b"x")
+
+
+def test_restart_backs_off_while_a_worker_dies_young() -> None:
+    from wcs.webrtc.fanout import (
+        RESTART_DELAY,
+        RESTART_DELAY_MAX,
+        STABLE_AFTER,
+        next_restart_delay,
+    )
+
+    delay = RESTART_DELAY
+    seen = []
+    for _ in range(8):
+        delay = next_restart_delay(delay, lived=0.5)
+        seen.append(delay)
+    assert seen[:3] == [2 * RESTART_DELAY, 4 * RESTART_DELAY, 8 * RESTART_DELAY]
+    assert seen[-1] == RESTART_DELAY_MAX
+    assert next_restart_delay(RESTART_DELAY_MAX, lived=STABLE_AFTER) == RESTART_DELAY
