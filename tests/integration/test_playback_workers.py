@@ -16,7 +16,7 @@ import pytest
 
 from tests.fixtures.ports import free_port
 from tests.integration.conftest import HookCollector, WcsFactory, WcsProcess, pid_alive
-from tests.integration.playback import TONE_HZ, Viewer, start_call, stream_entries
+from tests.integration.playback import TONE_HZ, Viewer, http, start_call, stream_entries
 from tests.integration.test_webrtc_aiortc import aiortc_on_loopback  # noqa: F401
 from tests.integration.wcs_ws_client import WcsClient
 
@@ -24,6 +24,19 @@ pytestmark = [pytest.mark.peers, pytest.mark.asyncio, pytest.mark.usefixtures("a
 
 VIEWERS = 8
 WORKER_EXIT = "Failed by media worker exit"
+
+
+def metric(server: WcsProcess, name: str) -> float:
+    """The sum of a metric's samples in /metrics."""
+    status, _, body = http("GET", f"{server.base}/metrics")
+    assert status == 200
+    values = [
+        float(line.rsplit(" ", 1)[1])
+        for line in body.decode().splitlines()
+        if line.startswith((f"{name} ", f"{name}{{"))
+    ]
+    assert values, name
+    return sum(values)
 
 
 def worker_pids(server: WcsProcess) -> dict[int, int]:
@@ -84,6 +97,16 @@ async def test_viewers_spread_over_workers_and_a_dead_worker_fails_only_its_own(
         }
         assert sorted(worker_of) == sorted(msids)
         assert sorted(worker_of.values()) == [0] * (VIEWERS // 2) + [1] * (VIEWERS // 2)
+
+        # The workers' per-viewer counters reach find_all and /metrics (stats every second).
+        await asyncio.sleep(1.5)
+        entries = await asyncio.to_thread(stream_entries, server)
+        for e in entries:
+            if not e["published"]:
+                assert e["webrtc"]["tracks"]["video"]["packets"] > 0, e
+        assert await asyncio.to_thread(metric, server, "wcs_media_workers") == 2
+        assert await asyncio.to_thread(metric, server, "wcs_rtp_sent_packets_total") > 0
+        assert await asyncio.to_thread(metric, server, "wcs_media_worker_drops_total") == 0
 
         doomed = {m for m, w in worker_of.items() if w == 0}
         signal_pid = pids[0]
