@@ -16,12 +16,45 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICK
 
 
+def children(pid: int) -> list[int]:
+    """Direct child processes of ``pid`` (e.g. the server's media workers)."""
+    out: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                out.extend(int(p) for p in f.read().split())
+        except OSError:
+            continue
+    return out
+
+
+def tree_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds of ``pid`` and of each of its children, by PID."""
+    out = {pid: cpu_seconds(pid)}
+    for child in children(pid):
+        try:
+            out[child] = cpu_seconds(child)
+        except OSError:  # exited meanwhile
+            continue
+    return out
+
+
 def rss_bytes(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
+    """RSS of ``pid`` and its children."""
+    total = 0
+    for p in [pid, *children(pid)]:
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+        except OSError:
+            continue
+    return total
 
 
 def machine_busy() -> tuple[float, float, float]:
@@ -35,11 +68,13 @@ def machine_busy() -> tuple[float, float, float]:
 
 @dataclass
 class Window:
-    """CPU seconds of ``pid`` and the machine's steal share over a measured window."""
+    """CPU seconds of ``pid`` and its children (media workers), and the machine's steal
+    share, over a measured window. ``children_cpu``: the children's part of ``cpu``."""
 
     pid: int
     t0: float = 0.0
-    c0: float = 0.0
+    c0: dict[int, float] | None = None
+    children_cpu: float = 0.0
     m0: tuple[float, float, float] = (0.0, 0.0, 0.0)
     seconds: float = 0.0
     cpu: float = 0.0
@@ -47,12 +82,16 @@ class Window:
     machine_busy_pct: float = 0.0  # all CPUs, all processes: 100 = every CPU busy
 
     def start(self) -> Window:
-        self.t0, self.c0, self.m0 = time.monotonic(), cpu_seconds(self.pid), machine_busy()
+        self.t0, self.c0, self.m0 = time.monotonic(), tree_cpu(self.pid), machine_busy()
         return self
 
     def stop(self) -> Window:
         self.seconds = time.monotonic() - self.t0
-        self.cpu = cpu_seconds(self.pid) - self.c0
+        now = tree_cpu(self.pid)
+        c0 = self.c0 or {}
+        used = {p: c - c0.get(p, 0.0) for p, c in now.items()}
+        self.cpu = sum(used.values())
+        self.children_cpu = self.cpu - used[self.pid]
         busy, steal, total = machine_busy()
         dt = total - self.m0[2]
         self.steal_pct = 100.0 * (steal - self.m0[1]) / dt if dt else 0.0

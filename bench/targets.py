@@ -105,6 +105,8 @@ class WcsTarget(Target):
                                 **settings)
         self.name = "wcs server" + (" (uvloop)" if uvloop else " (asyncio)") + (
             " + " + "+".join(patches) if patches else "")
+        if settings.get("webrtc_workers"):
+            self.name += f", {settings['webrtc_workers']} media workers"
         self.pid = self.server.pid
         self.stream = ""
         self.farm: Any = None

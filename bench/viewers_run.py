@@ -73,6 +73,7 @@ async def measure(target: Target, viewers: int, seconds: float = 10.0, warmup: f
         "forwarded_packets": forwarded,
         "loss_pct": round(rep["loss_pct"], 4),
         "cpu_pct": round(win.cpu_pct, 1),
+        "cpu_pct_children": round(100.0 * win.children_cpu / win.seconds, 1) if win.seconds else 0,
         "cpu_pct_feed_only": round(base.cpu_pct, 1),
         "steal_pct": round(win.steal_pct, 1),
         "machine_busy_pct": round(win.machine_busy_pct, 1),

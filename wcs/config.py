@@ -39,6 +39,7 @@ class Settings:
     tls_key: str = ""  # PEM private key file for wss
     webrtc_ice_timeout: float = 30.0  # no ICE check from a viewer this long: FAILED
     webrtc_consent_timeout: float = 30.0  # viewer silent this long (RFC 7675): FAILED, freed
+    webrtc_workers: int = 0  # 0: viewers served in-process; N: N media worker processes
     sip_port: int = 5060  # local SIP port, UDP and TCP
     media_port_from: int = 31001
     media_port_to: int = 32000
@@ -191,6 +192,8 @@ def _validate(s: Settings) -> None:
         port = getattr(s, name)
         if not 0 <= port <= 65535:
             raise ConfigError(f"setting {name!r}: {port} is not a port number")
+    if s.webrtc_workers < 0:
+        raise ConfigError(f"setting 'webrtc_workers': {s.webrtc_workers} is negative (0: none)")
     if s.media_port_to - s.media_port_from < 1:
         raise ConfigError("settings 'media_port_from'/'media_port_to': empty range")
     _validate_addresses(s)

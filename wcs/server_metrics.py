@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter as Tally
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from wcs import __version__
@@ -35,6 +35,8 @@ _NAMES = (
     "wcs_rtp_sent_packets_total",
     "wcs_rtp_sent_bytes_total",
     "wcs_webrtc_send_errors_total",
+    "wcs_media_workers",
+    "wcs_media_worker_drops_total",
     "wcs_event_loop_lag_seconds",
     "wcs_event_loop_lag_max_seconds",
     "wcs_pushes",
@@ -85,6 +87,11 @@ class ServerMetrics:
                   lambda: self._tx("octets", self._sent_bytes), ("kind",))
         r.collect("wcs_webrtc_send_errors_total", "Packets to viewers that failed to send",
                   "counter", self._tx_errors)
+        r.collect("wcs_media_workers", "Media worker processes running (webrtc_workers)",
+                  "gauge", lambda: self._workers(lambda ws: sum(w.alive for w in ws)))
+        r.collect("wcs_media_worker_drops_total", "Source packets not handed to a media worker "
+                  "(its socket full or closed)", "counter",
+                  lambda: self._workers(lambda ws: sum(w.media_drops for w in ws)))
         r.collect("wcs_event_loop_lag_seconds", "How late a 0.5 s timer ran, last time",
                   "gauge", lambda: [Sample((), round(self.lag.last, 6))])
         r.collect("wcs_event_loop_lag_max_seconds", "The largest event-loop lag seen",
@@ -159,6 +166,11 @@ class ServerMetrics:
         }
         totals = self._send_errors.update(current)
         return [Sample((), totals.get((), 0.0))]
+
+    def _workers(self, value: Callable[[list[Any]], float]) -> Iterable[Sample]:
+        playback = getattr(self.server, "playback", None)
+        pool = getattr(playback, "workers", None)
+        return [Sample((), float(value(pool.workers) if pool is not None else 0))]
 
     def _pushes(self) -> Iterable[Sample]:
         pushes = getattr(self.server, "pushes", None)

@@ -161,13 +161,16 @@ class Stream:
     # ------------------------------------------------------------------ subscribe
     def subscribe_packets(self, sink: PacketSink) -> Subscription:
         """Attach a packet sink; it first gets the video since the last keyframe."""
-        cached = [*self._gop_packets, *self._pic_packets] if self._gop_ok else []
-        for packet in cached:
+        for packet in self.cached_packets():
             if not self._call_packet(sink, "video", packet):
                 return Subscription(lambda: None)
         # Copy-on-write: a feed loop iterating the old list is never disturbed.
         self._packet_sinks = [*self._packet_sinks, sink]
         return Subscription(lambda: self._remove_packet_sink(sink))
+
+    def cached_packets(self) -> list[bytes]:
+        """The video packets since the last keyframe (what a new packet sink starts with)."""
+        return [*self._gop_packets, *self._pic_packets] if self._gop_ok else []
 
     def subscribe_frames(self, sink: FrameSink) -> Subscription:
         """Attach a frame sink; it first gets the access units since the last keyframe."""

@@ -152,6 +152,10 @@ class WcsProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def children(self) -> list[int]:
+        """PIDs of the server's child processes (its media workers)."""
+        return child_pids(self.proc.pid)
+
     def stop(self, timeout: float = 15.0) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -163,12 +167,45 @@ class WcsProcess:
         return int(self.proc.returncode)
 
 
+def child_pids(pid: int) -> list[int]:
+    out: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                out.extend(int(p) for p in f.read().split())
+        except OSError:
+            continue
+    return out
+
+
+def pid_alive(pid: int) -> bool:
+    """Running (not gone, not a zombie waiting to be reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 WcsFactory = Callable[..., WcsProcess]
 
 
 @pytest.fixture
-def wcs(tmp_path: Path) -> Iterator[WcsFactory]:
-    """``wcs(**settings)`` starts a server; settings become WCS_<NAME> variables."""
+def webrtc_workers() -> int:
+    """The servers' ``webrtc_workers``; a module parametrizes it to run its tests with both."""
+    return 0
+
+
+@pytest.fixture
+def wcs(tmp_path: Path, webrtc_workers: int) -> Iterator[WcsFactory]:
+    """``wcs(**settings)`` starts a server; settings become WCS_<NAME> variables.
+
+    At the end every server is stopped, and none of its child processes may outlive it.
+    """
     started: list[WcsProcess] = []
 
     def start(**settings: Any) -> WcsProcess:
@@ -186,6 +223,7 @@ def wcs(tmp_path: Path) -> Iterator[WcsFactory]:
                 "WCS_MEDIA_PORT_FROM": str(media_from),
                 "WCS_MEDIA_PORT_TO": str(media_from + 99),
                 "WCS_LOG_LEVEL": "DEBUG",
+                "WCS_WEBRTC_WORKERS": str(webrtc_workers),
             }
         )
         for key, value in settings.items():
@@ -217,5 +255,15 @@ def wcs(tmp_path: Path) -> Iterator[WcsFactory]:
         raise AssertionError(f"wcs did not answer /health:\n{server.log()}")
 
     yield start
+    leaked: list[int] = []
     for server in started:
+        children = server.children()
         server.stop()
+        deadline = time.monotonic() + 5
+        while any(pid_alive(p) for p in children) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for pid in children:
+            if pid_alive(pid):
+                leaked.append(pid)
+                os.kill(pid, signal.SIGKILL)
+    assert not leaked, f"child processes outlived the server: {leaked}"

@@ -20,6 +20,12 @@ from tests.integration.wcs_ws_client import WcsClient
 pytestmark = [pytest.mark.peers, pytest.mark.asyncio, pytest.mark.usefixtures("aiortc_on_loopback")]
 
 
+@pytest.fixture(params=[0, 2], ids=["in-process", "workers2"])
+def webrtc_workers(request: pytest.FixtureRequest) -> int:
+    """Every test here runs with viewers in-process and with two media worker processes."""
+    return int(request.param)
+
+
 def viewers_of(entries: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
     return [e for e in entries if e["name"] == name and e["published"] is False]
 

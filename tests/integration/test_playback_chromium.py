@@ -105,7 +105,9 @@ def run_player(
     return dict(json.loads(lines[-1][len("RESULT ") :]))
 
 
+@pytest.mark.parametrize("webrtc_workers", [0, 2], ids=["in-process", "workers2"])
 def test_websdk_player_page_plays_and_stops(
+    webrtc_workers: int,
     kamailio: Any,
     callee: Any,
     wcs: WcsFactory,

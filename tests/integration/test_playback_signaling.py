@@ -22,6 +22,12 @@ from tests.integration.wcs_ws_client import WcsClient, WsClosed
 pytestmark = pytest.mark.asyncio
 
 
+@pytest.fixture(params=[0, 2], ids=["in-process", "workers2"])
+def webrtc_workers(request: pytest.FixtureRequest) -> int:
+    """Every test here runs with viewers in-process and with two media worker processes."""
+    return int(request.param)
+
+
 def self_signed(where: Path) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])

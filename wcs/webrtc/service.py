@@ -15,6 +15,8 @@ from wcs.config import Settings
 from wcs.rest.router import Router
 from wcs.rest.server import WebSocketServer
 
+from .fanout import WorkerPool
+from .fanout_worker import WorkerConfig
 from .viewer import HookSink, Playback
 from .whep import add_whep_routes
 from .ws_signaling import SignalingServer
@@ -40,6 +42,21 @@ class PlaybackService:
         hooks: HookSink | None = None,
     ) -> None:
         s = settings
+        self.workers: WorkerPool | None = None
+        if s.webrtc_workers > 0:
+            self.workers = WorkerPool(
+                s.webrtc_workers,
+                WorkerConfig(
+                    bind_ip=s.bind_ip,
+                    public_ip=public_ip,
+                    port_from=s.media_port_from,
+                    port_to=s.media_port_to,
+                    ice_timeout=s.webrtc_ice_timeout,
+                    consent_timeout=s.webrtc_consent_timeout,
+                    log_level=s.log_level,
+                    event_loop=s.event_loop,
+                ),
+            )
         self.playback = Playback(
             hub,
             hooks=hooks,
@@ -48,6 +65,7 @@ class PlaybackService:
             port_range=(s.media_port_from, s.media_port_to),
             ice_timeout=s.webrtc_ice_timeout,
             consent_timeout=s.webrtc_consent_timeout,
+            workers=self.workers,
         )
         self.signaling = SignalingServer(
             self.playback, server_address=netaddr.hostport(public_ip, s.ws_port)
@@ -69,18 +87,23 @@ class PlaybackService:
         add_whep_routes(router, self.playback)
 
     async def start(self) -> None:
+        if self.workers is not None:
+            await self.workers.start()
         await self.ws.start()
         if self.wss is not None:
             await self.wss.start()
         log.info(
-            "playback: ws %d%s, WHEP on the HTTP port",
+            "playback: ws %d%s, WHEP on the HTTP port, %s",
             self.ws.port,
             f", wss {self.wss.port}" if self.wss else "",
+            f"{len(self.workers.workers)} media workers" if self.workers else "viewers in-process",
         )
 
     async def close(self) -> None:
-        """Listeners first (no new viewers), then every viewer."""
+        """Listeners first (no new viewers), then every viewer, then the workers."""
         await self.ws.close()
         if self.wss is not None:
             await self.wss.close()
         await self.playback.close()
+        if self.workers is not None:
+            await self.workers.close()

@@ -31,11 +31,12 @@ from wcs.sdp import parse_fmtp
 from . import events
 from .answer import SourceTrack
 from .certificate import Certificate
+from .fanout import RemotePeer, WorkerPool, WorkerRefused, needs_transcode
 from .offer import OfferError
 from .peer import ViewerPeer
 
 if TYPE_CHECKING:
-    from wcs.streams import Stream, StreamHub, Subscription, TrackInfo
+    from wcs.streams import Stream, StreamHub, TrackInfo
 
     from .transcode import OpusTranscoder
 
@@ -88,7 +89,7 @@ class Viewer:
         self,
         playback: Playback,
         stream: Stream,
-        peer: ViewerPeer,
+        peer: ViewerPeer | RemotePeer,
         media_session_id: str,
         *,
         provider: str,
@@ -109,7 +110,8 @@ class Viewer:
         self.info: str | None = None
         self.created = time.time()
         self.connected_at: float | None = None
-        self._subscription: Subscription | None = None
+        # Ends the subscription (to the stream, or to the worker's relay of it).
+        self._unsubscribe: Callable[[], None] | None = None
         self._transcoder: OpusTranscoder | None = None
         self._closing = False
         self._closed = asyncio.Event()
@@ -122,11 +124,11 @@ class Viewer:
     # --- PacketSink ---------------------------------------------------------------------
 
     def on_stream_end(self, reason: str) -> None:
-        self._subscription = None  # the stream has already forgotten us
+        self._unsubscribe = None  # the stream has already forgotten us
         self.close_soon("STOPPED", STOPPED_BY_PUBLISHER)
 
     def _video_only(self, kind: str, packet: bytes) -> None:
-        if kind == "video":
+        if kind == "video" and isinstance(self.peer, ViewerPeer):
             self.peer.send_rtp(kind, packet)
 
     # --- life cycle ---------------------------------------------------------------------
@@ -144,14 +146,19 @@ class Viewer:
         if self._closing:
             return
         self.connected_at = time.monotonic()
-        if self.peer.needs_audio_transcode:
-            self.on_rtp = self._video_only
-            self._transcoder = self.playback.transcoder_for(self.stream)
-            self._transcoder.add(self.peer)
+        peer = self.peer
+        if isinstance(peer, RemotePeer):
+            # Its worker sends: the cached keyframe's packets first, then the live ones.
+            self._unsubscribe = peer.attach(self.stream)
         else:
-            self.on_rtp = self.peer.send_rtp
-        # First delivers the cached keyframe's packets, then the live ones.
-        self._subscription = self.stream.subscribe_packets(self)
+            if peer.needs_audio_transcode:
+                self.on_rtp = self._video_only
+                self._transcoder = self.playback.transcoder_for(self.stream)
+                self._transcoder.add(peer)
+            else:
+                self.on_rtp = peer.send_rtp
+            # First delivers the cached keyframe's packets, then the live ones.
+            self._unsubscribe = self.stream.subscribe_packets(self).close
         log.debug(
             "viewer %s connected (%s); stream %s has %s cached keyframe, %d keyframes so far",
             self.media_session_id,
@@ -196,10 +203,10 @@ class Viewer:
         self.on_rtp = _drop
         self.status, self.info = status, info
         try:
-            if self._subscription is not None:
-                self._subscription.close()
-                self._subscription = None
-            if self._transcoder is not None:
+            if self._unsubscribe is not None:
+                self._unsubscribe()
+                self._unsubscribe = None
+            if self._transcoder is not None and isinstance(self.peer, ViewerPeer):
                 self._transcoder.remove(self.peer)
                 self._transcoder = None
             await self.peer.close()
@@ -295,9 +302,13 @@ class Playback:
         ice_timeout: float = 30.0,
         consent_timeout: float = 30.0,
         hooks: HookSink | None = None,
+        workers: WorkerPool | None = None,
     ) -> None:
         self.hub = hub
         self.hooks = hooks
+        # With media workers, viewers are served there (except those needing the Opus
+        # transcode: the transcoder is per stream and in-process).
+        self.workers = workers
         self.certificate = certificate or Certificate.generate()
         self.bind_ip = bind_ip
         self.public_ip = public_ip
@@ -357,18 +368,11 @@ class Playback:
         if stream.status != "PUBLISHING":
             raise refuse(STREAM_NOT_FOUND, 404)
         try:
-            peer = ViewerPeer(
-                offer,
-                source_tracks(tracks),
-                certificate=self.certificate,
-                bind_ip=self.bind_ip,
-                public_ip=self.public_ip,
-                port_range=self.port_range,
-                ice_timeout=self.ice_timeout,
-                consent_timeout=self.consent_timeout,
-            )
+            peer = self._make_peer(offer, source_tracks(tracks))
         except OfferError as exc:
             raise refuse(str(exc), 400) from None
+        except WorkerRefused as exc:  # no worker running
+            raise refuse(exc.info, exc.status) from None
         viewer = Viewer(
             self,
             stream,
@@ -382,7 +386,13 @@ class Playback:
         self.viewers[media_session_id] = viewer
         self.hub.add_entry(viewer)
         try:
-            answer = await peer.start()
+            if isinstance(peer, RemotePeer):
+                answer = await peer.start_for(stream)
+            else:
+                answer = await peer.start()
+        except WorkerRefused as exc:
+            await viewer.close("FAILED", exc.info)
+            raise PlaybackError(exc.info, exc.status) from None
         except OSError:
             await viewer.close("FAILED", events.ICE_ERROR)
             raise PlaybackError(events.ICE_ERROR, 503) from None
@@ -394,6 +404,24 @@ class Playback:
         viewer.mark_playing()
         log.info("viewer %s of %s: PLAYING (%s)", media_session_id, name, provider)
         return viewer, answer
+
+    def _make_peer(self, offer: str, tracks: list[SourceTrack]) -> ViewerPeer | RemotePeer:
+        """In a worker when there are workers and no transcode is needed; else here.
+
+        Raises OfferError (bad offer) or WorkerRefused (no worker running).
+        """
+        if self.workers is not None and not needs_transcode(offer, tracks):
+            return self.workers.peer(offer, tracks)
+        return ViewerPeer(
+            offer,
+            tracks,
+            certificate=self.certificate,
+            bind_ip=self.bind_ip,
+            public_ip=self.public_ip,
+            port_range=self.port_range,
+            ice_timeout=self.ice_timeout,
+            consent_timeout=self.consent_timeout,
+        )
 
     def get(self, media_session_id: str) -> Viewer | None:
         return self.viewers.get(media_session_id)

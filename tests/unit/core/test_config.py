@@ -41,6 +41,8 @@ def test_wcs_table_in_file(tmp_path: Path) -> None:
         ({"WCS_REST_AUTH": "secret"}, "rest_auth"),
         ({"WCS_GENERATE_AV": "some"}, "generate_av"),
         ({"WCS_MEDIA_PORT_FROM": "5000", "WCS_MEDIA_PORT_TO": "4000"}, "media_port"),
+        ({"WCS_WEBRTC_WORKERS": "-1"}, "webrtc_workers"),
+        ({"WCS_WEBRTC_WORKERS": "two"}, "webrtc_workers"),
     ],
 )
 def test_bad_values_name_the_setting(env: dict[str, str], name: str) -> None:

@@ -129,3 +129,28 @@ async def test_media_from_other_addresses_is_ignored() -> None:
         await asyncio.sleep(0.1)
     assert received == []
     await ice.close()
+
+
+async def test_a_port_held_elsewhere_is_skipped() -> None:
+    """Media workers and the main process share the media range: a bind decides who gets a
+    port, so a port another socket (in any process) holds is never handed out twice."""
+    from tests.fixtures.ports import free_port_range
+    from wcs.webrtc.ice import IceBindError, _bind_udp
+
+    low = free_port_range(4)
+    low += low & 1
+    held = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    held.bind(("127.0.0.1", low))
+    try:
+        for _ in range(10):
+            sock = _bind_udp("127.0.0.1", (low, low + 2))
+            assert sock.getsockname()[1] == low + 2
+            sock.close()
+        other = _bind_udp("127.0.0.1", (low, low + 2))
+        try:
+            with pytest.raises(IceBindError):
+                _bind_udp("127.0.0.1", (low, low + 2))
+        finally:
+            other.close()
+    finally:
+        held.close()
