@@ -49,6 +49,7 @@ peers:
 
 lint: venv-test
 	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy $(MYPY_PATHS)
 
 # Peers first: the suite starts real Kamailio/baresip/nginx-rtmp, and a missing one
@@ -57,6 +58,7 @@ lint: venv-test
 test: peers venv-test
 	@rc=0; \
 	echo "== ruff check $(LINT_PATHS)"; $(BIN)/ruff check $(LINT_PATHS) || rc=1; \
+	echo "== ruff format --check"; $(BIN)/ruff format --check -q $(LINT_PATHS) || rc=1; \
 	echo "== mypy $(MYPY_PATHS)"; $(BIN)/mypy $(MYPY_PATHS) || rc=1; \
 	echo "== pytest tests conformance"; \
 	$(BIN)/python -m pytest -q -rfE $(PYTEST_ARGS) tests conformance || rc=$$?; \

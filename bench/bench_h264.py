@@ -74,10 +74,13 @@ def main() -> None:
     report("depacketize mode 0 (as captured)", best_us(lambda: depacketize(packets), len(packets)))
     for mtu in (1200, 300):
         fu = repacketize(aus, mtu)
-        report(f"depacketize mode 1, mtu {mtu} ({len(fu)} packets)",
-               best_us(lambda fu=fu: depacketize(fu), len(fu)))  # type: ignore[misc]
-        report(f"packetize mode 1, mtu {mtu}",
-               best_us(lambda mtu=mtu: repacketize(aus, mtu), len(fu)))  # type: ignore[misc]
+        report(
+            f"depacketize mode 1, mtu {mtu} ({len(fu)} packets)",
+            best_us(lambda fu=fu: depacketize(fu), len(fu)),
+        )  # type: ignore[misc]
+        report(
+            f"packetize mode 1, mtu {mtu}", best_us(lambda mtu=mtu: repacketize(aus, mtu), len(fu))
+        )  # type: ignore[misc]
 
     def jitter() -> None:
         jb: JitterBuffer[Packet] = JitterBuffer(latency=0.05)
@@ -89,10 +92,16 @@ def main() -> None:
     frame = bytes(range(160))
     pcm = ulaw_decode(frame)
     ulaw_encode(pcm)  # build the encode table outside the timing
-    report("G.711 μ-law decode, 160 samples",
-           best_us(lambda: [ulaw_decode(frame) for _ in range(1000)], 1000), "frame")
-    report("G.711 μ-law encode, 160 samples",
-           best_us(lambda: [ulaw_encode(pcm) for _ in range(1000)], 1000), "frame")
+    report(
+        "G.711 μ-law decode, 160 samples",
+        best_us(lambda: [ulaw_decode(frame) for _ in range(1000)], 1000),
+        "frame",
+    )
+    report(
+        "G.711 μ-law encode, 160 samples",
+        best_us(lambda: [ulaw_encode(pcm) for _ in range(1000)], 1000),
+        "frame",
+    )
 
 
 if __name__ == "__main__":

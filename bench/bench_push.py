@@ -96,8 +96,12 @@ async def bench_push(items: list[Item]) -> tuple[float, float, dict[str, object]
             hub = StreamHub()
             manager = PushManager(hub)
             stream = hub.publish("bench", call_id=None, app_key="bench")
-            stream.set_tracks({"audio": TrackInfo("audio", "PCMU", 8000),
-                               "video": TrackInfo("video", "H264", 90000)})
+            stream.set_tracks(
+                {
+                    "audio": TrackInfo("audio", "PCMU", 8000),
+                    "video": TrackInfo("video", "H264", 90000),
+                }
+            )
             job = manager.startup(PushRequest("bench", f"rtmp://127.0.0.1:{nginx.port}/live"))
             while job.status is not PushStatus.PUBLISHING:
                 await asyncio.sleep(0.01)
@@ -137,13 +141,19 @@ def main() -> None:
     print(f"media: {media_s:.1f} s, {n_video} video frames (352x288), {n_audio} PCMU frames")
     av_cpu = bench_pipeline(items, video=True)
     a_cpu = bench_pipeline(items, video=False)
-    print(f"conversion, audio+video: {av_cpu / media_s * 100:.2f} % of a core "
-          f"({av_cpu * 1e6 / n_audio:.0f} µs per 20 ms audio frame incl. its share of video)")
-    print(f"conversion, audio only:  {a_cpu / media_s * 100:.2f} % of a core "
-          f"({a_cpu * 1e6 / n_audio:.0f} µs per 20 ms audio frame)")
+    print(
+        f"conversion, audio+video: {av_cpu / media_s * 100:.2f} % of a core "
+        f"({av_cpu * 1e6 / n_audio:.0f} µs per 20 ms audio frame incl. its share of video)"
+    )
+    print(
+        f"conversion, audio only:  {a_cpu / media_s * 100:.2f} % of a core "
+        f"({a_cpu * 1e6 / n_audio:.0f} µs per 20 ms audio frame)"
+    )
     cpu, wall, stats = asyncio.run(bench_push(items))
-    print(f"whole push to nginx-rtmp, audio+video: {cpu / media_s * 100:.2f} % of a core "
-          f"({cpu:.2f} s CPU for {media_s:.0f} s of media, {wall:.2f} s wall)")
+    print(
+        f"whole push to nginx-rtmp, audio+video: {cpu / media_s * 100:.2f} % of a core "
+        f"({cpu:.2f} s CPU for {media_s:.0f} s of media, {wall:.2f} s wall)"
+    )
     print(f"push stats: {stats}")
 
 

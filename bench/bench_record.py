@@ -57,10 +57,12 @@ async def run(video: bool) -> None:
         media_s = loops * span / 1000
         size = sum(p.stat().st_size for p in Path(tmp).iterdir())
         kind = "H.264+PCMU -> MP4" if video else "PCMU only -> MP4"
-        print(f"{kind}: {media_s:.0f} s media, writer CPU {rec.worker.cpu_seconds:.2f} s "
-              f"({100 * rec.worker.cpu_seconds / media_s:.2f} % of one core), "
-              f"loop side {1e6 * loop_s / frames:.1f} µs/frame, "
-              f"file {size / media_s / 1024:.1f} KiB/s, dropped {rec.worker.dropped}")
+        print(
+            f"{kind}: {media_s:.0f} s media, writer CPU {rec.worker.cpu_seconds:.2f} s "
+            f"({100 * rec.worker.cpu_seconds / media_s:.2f} % of one core), "
+            f"loop side {1e6 * loop_s / frames:.1f} µs/frame, "
+            f"file {size / media_s / 1024:.1f} KiB/s, dropped {rec.worker.dropped}"
+        )
 
 
 if __name__ == "__main__":

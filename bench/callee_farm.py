@@ -61,8 +61,9 @@ class FarmStats:
 
 
 class CalleeFarm(asyncio.DatagramProtocol):
-    def __init__(self, feeder: Feeder, host: str = "127.0.0.1", port: int = 0,
-                 drain: bool = True) -> None:
+    def __init__(
+        self, feeder: Feeder, host: str = "127.0.0.1", port: int = 0, drain: bool = True
+    ) -> None:
         self.feeder = feeder
         self.host = host
         self.req_port = port
@@ -114,8 +115,15 @@ class CalleeFarm(asyncio.DatagramProtocol):
         if self.transport is not None:
             self.transport.sendto(data, addr)
 
-    def _response(self, req: SipRequest, status: int, reason: str, to_tag: str = "",
-                  body: bytes = b"", extra: list[tuple[str, str]] | None = None) -> bytes:
+    def _response(
+        self,
+        req: SipRequest,
+        status: int,
+        reason: str,
+        to_tag: str = "",
+        body: bytes = b"",
+        extra: list[tuple[str, str]] | None = None,
+    ) -> bytes:
         h = Headers()
         for v in req.headers.get_all("Via"):
             h.add("Via", v)
@@ -167,8 +175,7 @@ class CalleeFarm(asyncio.DatagramProtocol):
             offer = SessionDescription.parse(req.body.decode())
         except (ValueError, UnicodeDecodeError):
             self.stats.rejected += 1
-            self._send(self._response(req, 488, "Not Acceptable Here", secrets.token_hex(4)),
-                       addr)
+            self._send(self._response(req, 488, "Not Acceptable Here", secrets.token_hex(4)), addr)
             return
         conn_ip = offer.connection.address if offer.connection else "127.0.0.1"
         audio = video = None
@@ -185,19 +192,32 @@ class CalleeFarm(asyncio.DatagramProtocol):
                     video_pt = (mode1 or h264)[0].payload_type
         if audio is None and video is None:
             self.stats.rejected += 1
-            self._send(self._response(req, 488, "Not Acceptable Here", secrets.token_hex(4)),
-                       addr)
+            self._send(self._response(req, 488, "Not Acceptable Here", secrets.token_hex(4)), addr)
             return
         a_sock, v_sock = _rtp_socket(self.host), _rtp_socket(self.host)
         if self.drain and self._loop is not None:
             for s in (a_sock, v_sock):
                 self._loop.add_reader(s.fileno(), self._drain, s)
-        sdp = _answer(self.host, a_sock.getsockname()[1], v_sock.getsockname()[1],
-                      audio is not None, video is not None, video_pt)
+        sdp = _answer(
+            self.host,
+            a_sock.getsockname()[1],
+            v_sock.getsockname()[1],
+            audio is not None,
+            video is not None,
+            video_pt,
+        )
         tag = secrets.token_hex(4)
-        resp = self._response(req, 200, "OK", tag, sdp.encode(),
-                              [("Contact", f"<sip:farm@{self.host}:{self.port}>"),
-                               ("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE")])
+        resp = self._response(
+            req,
+            200,
+            "OK",
+            tag,
+            sdp.encode(),
+            [
+                ("Contact", f"<sip:farm@{self.host}:{self.port}>"),
+                ("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE"),
+            ],
+        )
         dest = Destination(a_sock, audio, video, video_pt=video_pt, video_sock=v_sock)
         call = FarmCall(req.call_id, tag, resp, addr, a_sock, v_sock, dest, time.monotonic())
         self.calls[req.call_id] = call
@@ -249,8 +269,9 @@ class CalleeFarm(asyncio.DatagramProtocol):
 
     # --- registration (through Kamailio) ------------------------------------------------
 
-    async def register(self, proxy: tuple[str, int], user: str, password: str, realm: str,
-                       expires: int = 600) -> int:
+    async def register(
+        self, proxy: tuple[str, int], user: str, password: str, realm: str, expires: int = 600
+    ) -> int:
         """REGISTER ``user`` at ``proxy`` with digest auth; the final status code."""
         creds = DigestCredentials(user, password)
         call_id = secrets.token_hex(8)
@@ -304,10 +325,18 @@ def _rtp_socket(host: str) -> socket.socket:
 def _answer(host: str, a_port: int, v_port: int, audio: bool, video: bool, video_pt: int) -> str:
     sid = secrets.randbits(32)
     lines = ["v=0", f"o=farm {sid} {sid} IN IP4 {host}", "s=-", f"c=IN IP4 {host}", "t=0 0"]
-    lines += [f"m=audio {a_port if audio else 0} RTP/AVP 0", "a=rtpmap:0 PCMU/8000",
-              "a=ptime:20", "a=sendrecv"]
-    lines += [f"m=video {v_port if video else 0} RTP/AVP {video_pt}",
-              f"a=rtpmap:{video_pt} H264/90000", f"a=fmtp:{video_pt} {H264_FMTP}", "a=sendrecv"]
+    lines += [
+        f"m=audio {a_port if audio else 0} RTP/AVP 0",
+        "a=rtpmap:0 PCMU/8000",
+        "a=ptime:20",
+        "a=sendrecv",
+    ]
+    lines += [
+        f"m=video {v_port if video else 0} RTP/AVP {video_pt}",
+        f"a=rtpmap:{video_pt} H264/90000",
+        f"a=fmtp:{video_pt} {H264_FMTP}",
+        "a=sendrecv",
+    ]
     return "\r\n".join(lines) + "\r\n"
 
 
@@ -318,8 +347,9 @@ async def _main(args: argparse.Namespace) -> None:
     info: dict[str, Any] = {"sip_port": port}
     if args.register:
         host, _, p = args.proxy.partition(":")
-        info["register"] = await farm.register((host, int(p or 5060)), args.register,
-                                               args.password, args.realm)
+        info["register"] = await farm.register(
+            (host, int(p or 5060)), args.register, args.password, args.realm
+        )
     print(json.dumps(info), flush=True)
     task = asyncio.create_task(feeder.run())
     stop = asyncio.Event()
@@ -332,11 +362,21 @@ async def _main(args: argparse.Namespace) -> None:
     task.cancel()
     farm.close()
     s = farm.stats
-    print(json.dumps({"invites": s.invites, "established": s.established, "ended": s.ended,
-                      "rejected": s.rejected, "rx_packets": s.rx_packets,
-                      "sent": sum(c.dest.sent for c in farm.calls.values()),
-                      "send_errors": sum(c.dest.errors for c in farm.calls.values()),
-                      "feeder_late_max_ms": round(feeder.late_max * 1000, 1)}), flush=True)
+    print(
+        json.dumps(
+            {
+                "invites": s.invites,
+                "established": s.established,
+                "ended": s.ended,
+                "rejected": s.rejected,
+                "rx_packets": s.rx_packets,
+                "sent": sum(c.dest.sent for c in farm.calls.values()),
+                "send_errors": sum(c.dest.errors for c in farm.calls.values()),
+                "feeder_late_max_ms": round(feeder.late_max * 1000, 1),
+            }
+        ),
+        flush=True,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,8 +23,6 @@ _SRC = struct.Struct("!HII")
 _applied: list[str] = []
 
 
-
-
 def _fast_protect(session: pylibsrtp.Session) -> Any:
     ctx = session._srtp[0]
     buf = ffi.new("char[]", 1500 + 200)
@@ -55,8 +53,6 @@ def direct_srtp() -> None:
 
     srtp.SrtpContext.__init__ = __init__  # type: ignore[method-assign]
     _applied.append("direct_srtp")
-
-
 
 
 def no_gc() -> None:

@@ -75,8 +75,9 @@ class SendLog:
     """
 
     def __init__(self) -> None:
-        self.sent: dict[str, array[int]] = {k: array("q", bytes(8 * 65536)) for k in
-                                            ("audio", "video")}
+        self.sent: dict[str, array[int]] = {
+            k: array("q", bytes(8 * 65536)) for k in ("audio", "video")
+        }
         self._payloads: dict[bytes, tuple[str, int, int]] = {}
         self._ambiguous: set[bytes] = set()  # repeated within a loop (silence, ...)
 
@@ -97,8 +98,14 @@ class SendLog:
 class LightViewer:
     """One receive-only peer on one UDP socket. Use ``offer()`` (WHEP) or ``answer(sdp)``."""
 
-    def __init__(self, certificate: Certificate, *, verify_every: int = 50,
-                 keep_latency: bool = True, correlator: SendLog | None = None) -> None:
+    def __init__(
+        self,
+        certificate: Certificate,
+        *,
+        verify_every: int = 50,
+        keep_latency: bool = True,
+        correlator: SendLog | None = None,
+    ) -> None:
         self.correlator = correlator
         self.certificate = certificate
         self.ufrag = secrets.token_hex(4)
@@ -184,8 +191,10 @@ class LightViewer:
                 (
                     "video",
                     "1",
-                    ["96 H264/90000;packetization-mode=1;profile-level-id=42e01f;"
-                     "level-asymmetry-allowed=1"],
+                    [
+                        "96 H264/90000;packetization-mode=1;profile-level-id=42e01f;"
+                        "level-asymmetry-allowed=1"
+                    ],
                 ),
             ],
             "actpass",
@@ -213,8 +222,12 @@ class LightViewer:
         for m in desc.media:
             for cand in m.candidates:
                 parts = cand.split()
-                if len(parts) >= 8 and parts[2].lower() == "udp" and parts[1] == "1" \
-                        and parts[4].startswith("127."):
+                if (
+                    len(parts) >= 8
+                    and parts[2].lower() == "udp"
+                    and parts[1] == "1"
+                    and parts[4].startswith("127.")
+                ):
                     self.remote = (parts[4], int(parts[5]))
                     break
             if self.remote:
@@ -313,8 +326,11 @@ class LightViewer:
                 self.no_stamp += 1
                 if t.agreed < STABLE_MATCHES:
                     t.attempts += 1
-                    if (self.correlator is not None and self._rx is not None
-                            and t.attempts < MAX_ATTEMPTS):
+                    if (
+                        self.correlator is not None
+                        and self._rx is not None
+                        and t.attempts < MAX_ATTEMPTS
+                    ):
                         decrypted = self._correlate(t, data, seq)
                 elif t.sent_ns is not None and t.offset is not None:
                     sent = t.sent_ns[(seq - t.offset) & 0xFFFF] or None
@@ -395,9 +411,12 @@ class LightViewer:
                 self.nominated = True
             if self.remote is None or self.remote != addr:
                 self.remote = (addr[0], addr[1])
-            resp = stun.Message(stun.Method.BINDING, stun.Class.RESPONSE,
-                                transaction_id=msg.transaction_id,
-                                attributes={"XOR-MAPPED-ADDRESS": (addr[0], addr[1])})
+            resp = stun.Message(
+                stun.Method.BINDING,
+                stun.Class.RESPONSE,
+                transaction_id=msg.transaction_id,
+                attributes={"XOR-MAPPED-ADDRESS": (addr[0], addr[1])},
+            )
             resp.add_message_integrity(self.pwd.encode())
             resp.add_fingerprint()
             with contextlib.suppress(OSError):
@@ -476,8 +495,16 @@ class LightViewer:
 
     def summary(self) -> dict[str, int]:
         if self.passive:
-            return {"packets": self.swept, "expected": 0, "lost": 0, "verified": 0,
-                    "verify_failed": 0, "rtcp": 0, "no_stamp": 0, "passive": 1}
+            return {
+                "packets": self.swept,
+                "expected": 0,
+                "lost": 0,
+                "verified": 0,
+                "verify_failed": 0,
+                "rtcp": 0,
+                "no_stamp": 0,
+                "passive": 1,
+            }
         packets = sum(t.packets for t in self.tracks.values())
         expected = sum(t.expected() for t in self.tracks.values())
         return {

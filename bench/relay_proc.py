@@ -28,8 +28,7 @@ from wcs.webrtc.peer import ViewerPeer
 
 TRACKS = [
     SourceTrack("audio", "PCMU", 8000),
-    SourceTrack("video", "H264", 90000, {"profile-level-id": "42e01f",
-                                          "packetization-mode": "1"}),
+    SourceTrack("video", "H264", 90000, {"profile-level-id": "42e01f", "packetization-mode": "1"}),
 ]
 
 
@@ -78,15 +77,23 @@ class Relay:
                 except ValueError as exc:
                     await _reply(writer, 400, str(exc).encode(), "text/plain")
                     return
-                await _reply(writer, 201, answer.encode(), "application/sdp",
-                             {"Location": f"/whep/resource/{rid}"})
+                await _reply(
+                    writer,
+                    201,
+                    answer.encode(),
+                    "application/sdp",
+                    {"Location": f"/whep/resource/{rid}"},
+                )
             elif method == "DELETE" and path.startswith("/whep/resource/"):
                 ok = await self.delete(path.rsplit("/", 1)[1])
                 await _reply(writer, 200 if ok else 404, b"", "text/plain")
             elif method == "GET" and path == "/stats":
-                await _reply(writer, 200, json.dumps({"peers": len(self.peers),
-                                                      "received": self.received}).encode(),
-                             "application/json")
+                await _reply(
+                    writer,
+                    200,
+                    json.dumps({"peers": len(self.peers), "received": self.received}).encode(),
+                    "application/json",
+                )
             else:
                 await _reply(writer, 404, b"", "text/plain")
         except (asyncio.IncompleteReadError, ValueError, ConnectionError):
@@ -95,8 +102,13 @@ class Relay:
             writer.close()
 
 
-async def _reply(writer: asyncio.StreamWriter, status: int, body: bytes, ctype: str,
-                 extra: dict[str, str] | None = None) -> None:
+async def _reply(
+    writer: asyncio.StreamWriter,
+    status: int,
+    body: bytes,
+    ctype: str,
+    extra: dict[str, str] | None = None,
+) -> None:
     head = f"HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
     for k, v in (extra or {}).items():
         head += f"{k}: {v}\r\n"

@@ -61,8 +61,9 @@ def machine() -> dict[str, str]:
     }
 
 
-async def viewers_step(target_factory: Any, n: int, seconds: float,
-                       pyspy: str | None = None) -> dict[str, Any]:
+async def viewers_step(
+    target_factory: Any, n: int, seconds: float, pyspy: str | None = None
+) -> dict[str, Any]:
     target: Target = target_factory()
     try:
         return await measure(target, n, seconds=seconds, pyspy=pyspy)
@@ -94,9 +95,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     res["calls"] = []
     for n in levels:
         log(f"calls: {n} concurrent A+V calls (asyncio)")
-        r = await measure_calls(n, seconds=secs,
-                                pyspy=str(tmp / f"calls{n}.spy") if spy and n == levels[-1]
-                                else None)
+        r = await measure_calls(
+            n, seconds=secs, pyspy=str(tmp / f"calls{n}.spy") if spy and n == levels[-1] else None
+        )
         res["calls"].append(r)
         log(json.dumps(r))
         if (r.get("loss_pct") or 0) >= 0.1 or r.get("cpu_pct", 0) > 90:
@@ -130,16 +131,26 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         res["viewers_profile"] = table(str(tmp / "viewers.spy"))
     # the proposed hot-path changes (bench/fastpath.py), same load: profile after
     log(f"viewers: {nv} on one stream, wcs asyncio + {'+'.join(PATCHES)}")
-    r = await viewers_step(lambda: WcsTarget(patches=PATCHES), nv, secs,
-                           str(tmp / "viewers_after.spy") if spy else None)
+    r = await viewers_step(
+        lambda: WcsTarget(patches=PATCHES),
+        nv,
+        secs,
+        str(tmp / "viewers_after.spy") if spy else None,
+    )
     res["viewers"].append(r)
     log(json.dumps(r))
     if spy and (tmp / "viewers_after.spy").exists():
         res["viewers_profile_after"] = table(str(tmp / "viewers_after.spy"))
 
     # (3) latency at half load: enough viewers for ~50 % of one core of the wcs process
-    base = next((v for v in res["viewers"] if v["target"].startswith("wcs server")
-                 and v.get("cpu_us_per_packet")), None)
+    base = next(
+        (
+            v
+            for v in res["viewers"]
+            if v["target"].startswith("wcs server") and v.get("cpu_us_per_packet")
+        ),
+        None,
+    )
     if base is not None and not quick:
         per_pkt = base["cpu_us_per_packet"] / 1e6
         half = max(10, min(args.max_viewers, int(0.5 / (per_pkt * trace.rate()[0]))))
@@ -181,8 +192,14 @@ def summary(res: dict[str, Any]) -> dict[str, Any]:
     uv_calls = [c for c in res["calls"] if "uvloop" in c["target"]]
     if uv_calls:
         out["calls_per_core_uvloop"] = uv_calls[-1].get("calls_per_core_at_this_load")
-    wcs = next((v for v in res["viewers"] if v["target"] == "wcs server (asyncio)"
-                and not v.get("half_load")), None)
+    wcs = next(
+        (
+            v
+            for v in res["viewers"]
+            if v["target"] == "wcs server (asyncio)" and not v.get("half_load")
+        ),
+        None,
+    )
     after = next((v for v in res["viewers"] if "+" in v["target"]), None)
     if after:
         out["cpu_us_per_packet_patched"] = after.get("cpu_us_per_packet")
@@ -201,16 +218,21 @@ def summary(res: dict[str, Any]) -> dict[str, Any]:
     if janus and wcs and janus.get("cpu_us_per_packet"):
         out["janus_cpu_us_per_packet"] = janus["cpu_us_per_packet"]
         out["cpu_per_packet_ratio_wcs_to_janus"] = round(
-            wcs["cpu_us_per_packet"] / janus["cpu_us_per_packet"], 2)
+            wcs["cpu_us_per_packet"] / janus["cpu_us_per_packet"], 2
+        )
         if wcs_uv:
             out["cpu_per_packet_ratio_wcs_uvloop_to_janus"] = round(
-                wcs_uv["cpu_us_per_packet"] / janus["cpu_us_per_packet"], 2)
+                wcs_uv["cpu_us_per_packet"] / janus["cpu_us_per_packet"], 2
+            )
         if janus.get("video_latency_p50_ms") and wcs.get("video_latency_p50_ms"):
             out["video_latency_p50_ratio_wcs_to_janus"] = round(
-                wcs["video_latency_p50_ms"] / janus["video_latency_p50_ms"], 2)
+                wcs["video_latency_p50_ms"] / janus["video_latency_p50_ms"], 2
+            )
             out["video_latency_p99_ratio_wcs_to_janus"] = round(
-                wcs["video_latency_p99_ms"] / janus["video_latency_p99_ms"], 2)
+                wcs["video_latency_p99_ms"] / janus["video_latency_p99_ms"], 2
+            )
     if halves:
+
         def med(key: str) -> Any:
             xs = sorted(v[key] for v in halves if v.get(key) is not None)
             return xs[len(xs) // 2] if xs else None
@@ -219,8 +241,10 @@ def summary(res: dict[str, Any]) -> dict[str, Any]:
         out["half_load_cpu_pct"] = med("cpu_pct")
         out["half_load_latency_p50_ms"] = med("latency_p50_ms")
         out["half_load_latency_p99_ms"] = med("latency_p99_ms")
-        out["half_load_latency_p99_range_ms"] = [min(v["latency_p99_ms"] for v in halves),
-                                                 max(v["latency_p99_ms"] for v in halves)]
+        out["half_load_latency_p99_range_ms"] = [
+            min(v["latency_p99_ms"] for v in halves),
+            max(v["latency_p99_ms"] for v in halves),
+        ]
         out["half_load_runs"] = len(halves)
     s = res.get("setups", {})
     out["setups_per_s"] = s.get("setups_per_s")
@@ -236,76 +260,175 @@ def markdown(res: dict[str, Any], argv: list[str]) -> str:
     s = summary(res)
     st = res["stream"]
     L: list[str] = [BEGIN, "", "## Load figures (issue 8)", ""]
-    L += [f"Run: {m['date']}, `{' '.join(argv)}`"
-          + (" (quick: small counts)" if res.get("quick") else ""), ""]
-    L += ["Machine: " + f"{m['nproc']} CPUs, Python {m['python']}, uvloop {m['uvloop']}, "
-          f"{m['janus']}, {m['kamailio']}, kernel {m['kernel']}", "", "```", m["lscpu"], "```",
-          ""]
-    L += [f"Stream: the looped trace conformance/traces/02-call-av.pcap (baresip): H.264 "
-          f"{st['video_pps']} packets/s ({st['video_kbps']} kbit/s), PCMU {st['audio_pps']} "
-          f"packets/s ({st['audio_kbps']} kbit/s); loop {st['loop_s']} s.", ""]
+    L += [
+        f"Run: {m['date']}, `{' '.join(argv)}`"
+        + (" (quick: small counts)" if res.get("quick") else ""),
+        "",
+    ]
+    L += [
+        "Machine: " + f"{m['nproc']} CPUs, Python {m['python']}, uvloop {m['uvloop']}, "
+        f"{m['janus']}, {m['kamailio']}, kernel {m['kernel']}",
+        "",
+        "```",
+        m["lscpu"],
+        "```",
+        "",
+    ]
+    L += [
+        f"Stream: the looped trace conformance/traces/02-call-av.pcap (baresip): H.264 "
+        f"{st['video_pps']} packets/s ({st['video_kbps']} kbit/s), PCMU {st['audio_pps']} "
+        f"packets/s ({st['audio_kbps']} kbit/s); loop {st['loop_s']} s.",
+        "",
+    ]
     L += ["### The five figures", "", "| figure | result |", "|---|---|"]
-    L.append(_row(["(1) concurrent A+V calls per core, < 0.1 % loss",
-                   f"**{s.get('calls_per_core')}** calls/core ({s.get('calls_measured')}"
-                   f" calls at {s.get('calls_cpu_pct')} % of a core, loss "
-                   f"{s.get('calls_loss_pct')} %); uvloop: {s.get('calls_per_core_uvloop')}; "
-                   f"largest count run: {s.get('max_calls_measured_under_0_1pct_loss')} "
-                   f"concurrent calls with < 0.1 % loss"]))
-    L.append(_row(["(2) viewers per core, one stream",
-                   f"**{s.get('viewers_per_core_1_5mbps')}** viewers/core of a 1.5 Mbit/s stream "
-                   f"(~{TARGET_STREAM_PPS:.0f} packets/s), {s.get('viewers_per_core_this_stream')}"
-                   f" of the trace stream; **{s.get('cpu_us_per_packet')} µs CPU per forwarded "
-                   f"packet**; uvloop: {s.get('cpu_us_per_packet_uvloop')} µs, "
-                   f"{s.get('viewers_per_core_1_5mbps_uvloop')} viewers/core"]))
-    L.append(_row(["(3) server-added latency at half load",
-                   f"p50 **{s.get('half_load_latency_p50_ms')} ms**, p99 "
-                   f"**{s.get('half_load_latency_p99_ms')} ms** (median of "
-                   f"{s.get('half_load_runs')} runs, p99 range "
-                   f"{s.get('half_load_latency_p99_range_ms')} ms; "
-                   f"{s.get('half_load_viewers')} viewers, server at "
-                   f"{s.get('half_load_cpu_pct')} % of a core)"]))
-    L.append(_row(["(4) call setups per second through Kamailio",
-                   f"**{s.get('setups_per_s')}**/s"]))
-    L.append(_row(["(5) memory", f"**{s.get('rss_per_call_kb')} KB** RSS per call, "
-                   f"**{s.get('rss_per_viewer_kb')} KB** per viewer "
-                   f"({s.get('rss_per_viewer_kb_patched')} KB with the shared NACK history)"]))
-    L.append(_row(["proposed hot-path changes (bench/fastpath.py)",
-                   f"{s.get('cpu_us_per_packet')} → {s.get('cpu_us_per_packet_patched')} µs "
-                   f"per forwarded packet"]))
-    L.append(_row(["Janus, same run: CPU per forwarded packet",
-                   f"Janus {s.get('janus_cpu_us_per_packet')} µs → wcs/Janus ratio "
-                   f"**{s.get('cpu_per_packet_ratio_wcs_to_janus')}** (uvloop "
-                   f"{s.get('cpu_per_packet_ratio_wcs_uvloop_to_janus')})"]))
-    L.append(_row(["Janus, same run: video latency ratio at equal load (wcs/Janus)",
-                   f"p50 {s.get('video_latency_p50_ratio_wcs_to_janus')}, p99 "
-                   f"{s.get('video_latency_p99_ratio_wcs_to_janus')}"]))
+    L.append(
+        _row(
+            [
+                "(1) concurrent A+V calls per core, < 0.1 % loss",
+                f"**{s.get('calls_per_core')}** calls/core ({s.get('calls_measured')}"
+                f" calls at {s.get('calls_cpu_pct')} % of a core, loss "
+                f"{s.get('calls_loss_pct')} %); uvloop: {s.get('calls_per_core_uvloop')}; "
+                f"largest count run: {s.get('max_calls_measured_under_0_1pct_loss')} "
+                f"concurrent calls with < 0.1 % loss",
+            ]
+        )
+    )
+    L.append(
+        _row(
+            [
+                "(2) viewers per core, one stream",
+                f"**{s.get('viewers_per_core_1_5mbps')}** viewers/core of a 1.5 Mbit/s stream "
+                f"(~{TARGET_STREAM_PPS:.0f} packets/s), {s.get('viewers_per_core_this_stream')}"
+                f" of the trace stream; **{s.get('cpu_us_per_packet')} µs CPU per forwarded "
+                f"packet**; uvloop: {s.get('cpu_us_per_packet_uvloop')} µs, "
+                f"{s.get('viewers_per_core_1_5mbps_uvloop')} viewers/core",
+            ]
+        )
+    )
+    L.append(
+        _row(
+            [
+                "(3) server-added latency at half load",
+                f"p50 **{s.get('half_load_latency_p50_ms')} ms**, p99 "
+                f"**{s.get('half_load_latency_p99_ms')} ms** (median of "
+                f"{s.get('half_load_runs')} runs, p99 range "
+                f"{s.get('half_load_latency_p99_range_ms')} ms; "
+                f"{s.get('half_load_viewers')} viewers, server at "
+                f"{s.get('half_load_cpu_pct')} % of a core)",
+            ]
+        )
+    )
+    L.append(
+        _row(["(4) call setups per second through Kamailio", f"**{s.get('setups_per_s')}**/s"])
+    )
+    L.append(
+        _row(
+            [
+                "(5) memory",
+                f"**{s.get('rss_per_call_kb')} KB** RSS per call, "
+                f"**{s.get('rss_per_viewer_kb')} KB** per viewer "
+                f"({s.get('rss_per_viewer_kb_patched')} KB with the shared NACK history)",
+            ]
+        )
+    )
+    L.append(
+        _row(
+            [
+                "proposed hot-path changes (bench/fastpath.py)",
+                f"{s.get('cpu_us_per_packet')} → {s.get('cpu_us_per_packet_patched')} µs "
+                f"per forwarded packet",
+            ]
+        )
+    )
+    L.append(
+        _row(
+            [
+                "Janus, same run: CPU per forwarded packet",
+                f"Janus {s.get('janus_cpu_us_per_packet')} µs → wcs/Janus ratio "
+                f"**{s.get('cpu_per_packet_ratio_wcs_to_janus')}** (uvloop "
+                f"{s.get('cpu_per_packet_ratio_wcs_uvloop_to_janus')})",
+            ]
+        )
+    )
+    L.append(
+        _row(
+            [
+                "Janus, same run: video latency ratio at equal load (wcs/Janus)",
+                f"p50 {s.get('video_latency_p50_ratio_wcs_to_janus')}, p99 "
+                f"{s.get('video_latency_p99_ratio_wcs_to_janus')}",
+            ]
+        )
+    )
     L += ["", "### (1) Calls captured", ""]
-    cols = ["target", "calls", "published", "loss_pct", "received_pps", "cpu_pct",
-            "cpu_us_per_packet", "calls_per_core_at_this_load", "rss_per_call_kb",
-            "farm_cpu_pct", "machine_busy_pct", "feed_regular"]
+    cols = [
+        "target",
+        "calls",
+        "published",
+        "loss_pct",
+        "received_pps",
+        "cpu_pct",
+        "cpu_us_per_packet",
+        "calls_per_core_at_this_load",
+        "rss_per_call_kb",
+        "farm_cpu_pct",
+        "machine_busy_pct",
+        "feed_regular",
+    ]
     L += [_row(cols), _row(["---"] * len(cols))]
     L += [_row([c.get(k) for k in cols]) for c in res["calls"]]
     L += ["", "### (2), (3), (5) Viewers of one stream", ""]
-    cols = ["target", "viewers", "viewers_failed", "forwarded_packets", "loss_pct", "cpu_pct",
-            "cpu_pct_feed_only", "cpu_us_per_packet", "viewers_per_core_1_5mbps",
-            "latency_p50_ms", "latency_p99_ms", "video_latency_p50_ms", "video_latency_p99_ms",
-            "rss_per_viewer_kb", "connect_p50_s", "machine_busy_pct"]
+    cols = [
+        "target",
+        "viewers",
+        "viewers_failed",
+        "forwarded_packets",
+        "loss_pct",
+        "cpu_pct",
+        "cpu_pct_feed_only",
+        "cpu_us_per_packet",
+        "viewers_per_core_1_5mbps",
+        "latency_p50_ms",
+        "latency_p99_ms",
+        "video_latency_p50_ms",
+        "video_latency_p99_ms",
+        "rss_per_viewer_kb",
+        "connect_p50_s",
+        "machine_busy_pct",
+    ]
     L += [_row(cols), _row(["---"] * len(cols))]
     L += [_row([v.get(k) for k in cols]) for v in res["viewers"]]
     L += ["", "### (4) Call setups through Kamailio", ""]
     st4 = res.get("setups", {})
     L += [_row(list(st4.keys())), _row(["---"] * len(st4)), _row(list(st4.values()))]
     if res.get("viewers_profile"):
-        L += ["", "### Profile: wcs server forwarding to viewers (py-spy, idle excluded)", "",
-              res["viewers_profile"]]
+        L += [
+            "",
+            "### Profile: wcs server forwarding to viewers (py-spy, idle excluded)",
+            "",
+            res["viewers_profile"],
+        ]
     if res.get("viewers_profile_after"):
-        L += ["", "### Profile after the proposed changes (bench/fastpath.py), same load", "",
-              res["viewers_profile_after"]]
+        L += [
+            "",
+            "### Profile after the proposed changes (bench/fastpath.py), same load",
+            "",
+            res["viewers_profile_after"],
+        ]
     if res.get("calls_profile"):
-        L += ["", "### Profile: wcs server capturing calls (py-spy, idle excluded)", "",
-              res["calls_profile"]]
-    L += ["", (HERE / "RESULTS-method.md").read_text().strip() if (
-        HERE / "RESULTS-method.md").exists() else "", "", END]
+        L += [
+            "",
+            "### Profile: wcs server capturing calls (py-spy, idle excluded)",
+            "",
+            res["calls_profile"],
+        ]
+    L += [
+        "",
+        (HERE / "RESULTS-method.md").read_text().strip()
+        if (HERE / "RESULTS-method.md").exists()
+        else "",
+        "",
+        END,
+    ]
     return "\n".join(L) + "\n"
 
 
@@ -337,8 +460,7 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             args.no_uvloop = True
     if not args.no_janus and shutil.which("janus") is None:
-        print("bench: janus not installed (apt-get install janus); skipping Janus",
-              file=sys.stderr)
+        print("bench: janus not installed (apt-get install janus); skipping Janus", file=sys.stderr)
         args.no_janus = True
     cmd = ["python3", "-m", "bench.run", *(sys.argv[1:] if argv is None else argv)]
     if args.from_json:
@@ -351,8 +473,10 @@ def main(argv: list[str] | None = None) -> int:
     raw = Path(args.json) if args.json else Path(tempfile.mkdtemp(prefix="wcs-bench-")) / "raw.json"
     if not args.from_json:
         raw.write_text(json.dumps(res, indent=1))
-        print(f"bench: raw results in {raw} (python3 -m bench.run --from-json {raw} rewrites "
-              "RESULTS.md from them)")
+        print(
+            f"bench: raw results in {raw} (python3 -m bench.run --from-json {raw} rewrites "
+            "RESULTS.md from them)"
+        )
     write_results(markdown(res, res.get("command", cmd)), Path(args.out))
     with contextlib.suppress(OSError):
         print(f"bench: wrote {args.out}")

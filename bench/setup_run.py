@@ -21,8 +21,9 @@ from bench.trace_feed import Feeder
 from bench.wcs_proc import WcsServer
 
 
-async def measure_setups(calls: int = 100, concurrency: int = 20,
-                         uvloop: bool = False) -> dict[str, Any]:
+async def measure_setups(
+    calls: int = 100, concurrency: int = 20, uvloop: bool = False
+) -> dict[str, Any]:
     from tests.peers.kamailio import start_kamailio
 
     rundir = Path(tempfile.mkdtemp(prefix="wcs-bench-setup-"))
@@ -30,16 +31,19 @@ async def measure_setups(calls: int = 100, concurrency: int = 20,
     server: WcsServer | None = None
     feeder = Feeder()  # not run: the setup figure needs no media from the callee
     farm = CalleeFarm(feeder)
-    out: dict[str, Any] = {"target": "wcs server" + (" (uvloop)" if uvloop else " (asyncio)"),
-                           "calls": calls, "concurrency": concurrency}
+    out: dict[str, Any] = {
+        "target": "wcs server" + (" (uvloop)" if uvloop else " (asyncio)"),
+        "calls": calls,
+        "concurrency": concurrency,
+    }
     try:
         await farm.start()
-        status = await farm.register((kam.host, kam.port), "1002", kam.password("1002"),
-                                     kam.realm)
+        status = await farm.register((kam.host, kam.port), "1002", kam.password("1002"), kam.realm)
         if status != 200:
             raise RuntimeError(f"farm REGISTER answered {status}")
-        server = WcsServer(rundir / "wcs.log", media_ports=max(1000, 4 * calls + 200),
-                           uvloop=uvloop)
+        server = WcsServer(
+            rundir / "wcs.log", media_ports=max(1000, 4 * calls + 200), uvloop=uvloop
+        )
         farm.want = calls
         sem = asyncio.Semaphore(concurrency)
         srv = server
@@ -47,11 +51,17 @@ async def measure_setups(calls: int = 100, concurrency: int = 20,
         async def one(i: int) -> None:
             cid = f"s{i}"
             body = {
-                "callId": cid, "callee": "1002", "toStream": cid,
-                "hasAudio": "true", "hasVideo": "true",
-                "sipLogin": "1001", "sipAuthenticationName": "1001",
-                "sipPassword": kam.password("1001"), "sipDomain": kam.realm,
-                "sipOutboundProxy": kam.host, "sipPort": str(kam.port),
+                "callId": cid,
+                "callee": "1002",
+                "toStream": cid,
+                "hasAudio": "true",
+                "hasVideo": "true",
+                "sipLogin": "1001",
+                "sipAuthenticationName": "1001",
+                "sipPassword": kam.password("1001"),
+                "sipDomain": kam.realm,
+                "sipOutboundProxy": kam.host,
+                "sipPort": str(kam.port),
                 "sipRegisterRequired": "false",
             }
             async with sem:
@@ -68,15 +78,19 @@ async def measure_setups(calls: int = 100, concurrency: int = 20,
         win.stop()
         est = farm.stats.established
         setup = sorted(c.ack_at - c.invite_at for c in farm.calls.values() if c.ack_at)
-        out.update({
-            "established": est,
-            "elapsed_s": round(t1 - t0, 3),
-            "setups_per_s": round(est / (t1 - t0), 1) if t1 > t0 else None,
-            "server_cpu_pct": round(win.cpu_pct, 1),
-            "server_cpu_ms_per_setup": round(win.cpu / est * 1000, 2) if est else None,
-            "farm_invite_to_ack_p50_ms": round(setup[len(setup) // 2] * 1000, 1) if setup else None,
-            "farm_invite_to_ack_max_ms": round(setup[-1] * 1000, 1) if setup else None,
-        })
+        out.update(
+            {
+                "established": est,
+                "elapsed_s": round(t1 - t0, 3),
+                "setups_per_s": round(est / (t1 - t0), 1) if t1 > t0 else None,
+                "server_cpu_pct": round(win.cpu_pct, 1),
+                "server_cpu_ms_per_setup": round(win.cpu / est * 1000, 2) if est else None,
+                "farm_invite_to_ack_p50_ms": round(setup[len(setup) // 2] * 1000, 1)
+                if setup
+                else None,
+                "farm_invite_to_ack_max_ms": round(setup[-1] * 1000, 1) if setup else None,
+            }
+        )
     finally:
         if server is not None:
             server.stop()

@@ -47,8 +47,9 @@ class RelayTarget(Target):
             argv.append("--uvloop")
         if profile:
             argv += ["--profile", profile]
-        self.proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, text=True,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            argv, cwd=ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True
+        )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if not line:
@@ -79,8 +80,7 @@ class JanusTarget(Target):
 
         self.rundir = Path(tempfile.mkdtemp(prefix="wcs-bench-janus-"))
         self.janus = start_janus(self.rundir, event_loops=event_loops)
-        self.name = "Janus 1.1 streaming" + (f" (event_loops={event_loops})"
-                                             if event_loops else "")
+        self.name = "Janus 1.1 streaming" + (f" (event_loops={event_loops})" if event_loops else "")
         self.pid = self.janus.pid
         self.audio = ("127.0.0.1", self.janus.audio_port)
         self.video = ("127.0.0.1", self.janus.video_port)
@@ -96,15 +96,18 @@ class JanusTarget(Target):
 class WcsTarget(Target):
     """The full server: one SIP call from the callee farm publishes the stream."""
 
-    def __init__(self, uvloop: bool = False, patches: tuple[str, ...] = (),
-                 **settings: Any) -> None:
+    def __init__(
+        self, uvloop: bool = False, patches: tuple[str, ...] = (), **settings: Any
+    ) -> None:
         from bench.wcs_proc import WcsServer
 
         self.rundir = Path(tempfile.mkdtemp(prefix="wcs-bench-server-"))
-        self.server = WcsServer(self.rundir / "wcs.log", uvloop=uvloop, patches=patches,
-                                **settings)
-        self.name = "wcs server" + (" (uvloop)" if uvloop else " (asyncio)") + (
-            " + " + "+".join(patches) if patches else "")
+        self.server = WcsServer(self.rundir / "wcs.log", uvloop=uvloop, patches=patches, **settings)
+        self.name = (
+            "wcs server"
+            + (" (uvloop)" if uvloop else " (asyncio)")
+            + (" + " + "+".join(patches) if patches else "")
+        )
         if settings.get("webrtc_workers"):
             self.name += f", {settings['webrtc_workers']} media workers"
         self.pid = self.server.pid
@@ -157,8 +160,12 @@ async def place_call(server: Any, farm_port: int, call_id: str, wait: bool = Tru
         return call_id
     for _ in range(200):
         for s in await asyncio.to_thread(server.streams):
-            if s.get("name") == call_id and s.get("status") == "PUBLISHING" and s.get(
-                    "hasVideo") and s.get("hasAudio"):
+            if (
+                s.get("name") == call_id
+                and s.get("status") == "PUBLISHING"
+                and s.get("hasVideo")
+                and s.get("hasAudio")
+            ):
                 return call_id
         await asyncio.sleep(0.1)
     raise RuntimeError(f"stream {call_id} not published")

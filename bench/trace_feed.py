@@ -85,8 +85,16 @@ def load_trace(path: Path = TRACE) -> Trace:
             payload = d[off:]
             if d[0] & 0x20:  # and its padding
                 payload = payload[: len(payload) - payload[-1]]
-            out.append(TracePacket(t - t0, kind, bool(d[1] & 0x80), (seq - seq0) & 0xFFFF,
-                                   (ts - ts0) & 0xFFFFFFFF, payload))
+            out.append(
+                TracePacket(
+                    t - t0,
+                    kind,
+                    bool(d[1] & 0x80),
+                    (seq - seq0) & 0xFFFF,
+                    (ts - ts0) & 0xFFFFFFFF,
+                    payload,
+                )
+            )
             end = max(end, t - t0)
         seq_span[kind] = len(pkts)
     duration = end + 0.02
@@ -142,8 +150,10 @@ class Feeder:
         # first packet at or after the phase point; loop -1 means "before the first loop"
         i = next((k for k, p in enumerate(pkts) if p.offset >= phase), 0)
         now = time.monotonic()
-        heapq.heappush(self._heap, (now + pkts[i].offset - phase if pkts[i].offset >= phase
-                                    else now, idx, i, 0))
+        heapq.heappush(
+            self._heap,
+            (now + pkts[i].offset - phase if pkts[i].offset >= phase else now, idx, i, 0),
+        )
         if self._wake is not None:
             self._wake.set()
 

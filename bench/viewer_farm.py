@@ -53,15 +53,20 @@ class Farm:
     _stride: int = 1
 
     def _new(self) -> LightViewer:
-        return LightViewer(self.certificate, verify_every=self.verify_every,
-                           keep_latency=self.keep_latency, correlator=self.correlator)
+        return LightViewer(
+            self.certificate,
+            verify_every=self.verify_every,
+            keep_latency=self.keep_latency,
+            correlator=self.correlator,
+        )
 
     async def add_whep(self, url: str) -> FarmViewer | None:
         v = self._new()
         t0 = time.monotonic()
         try:
-            status, headers, body = await request("POST", url, v.offer().encode(),
-                                                  content_type="application/sdp")
+            status, headers, body = await request(
+                "POST", url, v.offer().encode(), content_type="application/sdp"
+            )
             if status != 201:
                 raise RuntimeError(f"WHEP POST {status}: {body[:200]!r}")
             v.set_remote(body.decode())
@@ -74,8 +79,9 @@ class Farm:
             self.failed.append(f"{type(exc).__name__}: {exc}")
             return None
         self.connect_seconds.append(time.monotonic() - t0)
-        fv = FarmViewer(v, urljoin(url, headers.get("location", "")) if headers.get(
-            "location") else "")
+        fv = FarmViewer(
+            v, urljoin(url, headers.get("location", "")) if headers.get("location") else ""
+        )
         self._added(fv)
         return fv
 
@@ -136,8 +142,15 @@ class Farm:
             fv.viewer.reset_counters()
 
     def report(self) -> dict[str, Any]:
-        totals = {"packets": 0, "expected": 0, "lost": 0, "verified": 0, "verify_failed": 0,
-                  "no_stamp": 0, "passive": 0}
+        totals = {
+            "packets": 0,
+            "expected": 0,
+            "lost": 0,
+            "verified": 0,
+            "verify_failed": 0,
+            "no_stamp": 0,
+            "passive": 0,
+        }
         lat: list[int] = []
         lat_video: list[int] = []
         for fv in self.viewers:
@@ -146,8 +159,7 @@ class Farm:
                 totals[k] += s[k]
             lat.extend(fv.viewer.latencies())
             lat_video.extend(fv.viewer.latencies(VIDEO_PT))
-        out: dict[str, Any] = {"viewers": len(self.viewers), "failed": len(self.failed),
-                               **totals}
+        out: dict[str, Any] = {"viewers": len(self.viewers), "failed": len(self.failed), **totals}
         out["loss_pct"] = 100.0 * totals["lost"] / totals["expected"] if totals["expected"] else 0
         out.update(percentiles(lat))
         out.update({f"video_{k}": v for k, v in percentiles(lat_video).items()})
@@ -181,8 +193,13 @@ def percentiles(lat_ns: list[int]) -> dict[str, Any]:
     def q(p: float) -> float:
         return round(lat_ns[min(n - 1, int(p * n))] / 1e6, 3)
 
-    return {"latency_samples": n, "latency_p50_ms": q(0.50), "latency_p90_ms": q(0.90),
-            "latency_p99_ms": q(0.99), "latency_max_ms": round(lat_ns[-1] / 1e6, 3)}
+    return {
+        "latency_samples": n,
+        "latency_p50_ms": q(0.50),
+        "latency_p90_ms": q(0.90),
+        "latency_p99_ms": q(0.99),
+        "latency_max_ms": round(lat_ns[-1] / 1e6, 3),
+    }
 
 
 async def _main(args: argparse.Namespace) -> dict[str, Any]:

@@ -22,9 +22,16 @@ from bench.viewer_farm import Farm
 TARGET_STREAM_PPS = 1.5e6 / 8 / 1200 + 50
 
 
-async def measure(target: Target, viewers: int, seconds: float = 10.0, warmup: float = 3.0,
-                  baseline_seconds: float = 5.0, trace: Trace | None = None,
-                  farm: Farm | None = None, pyspy: str | None = None) -> dict[str, Any]:
+async def measure(
+    target: Target,
+    viewers: int,
+    seconds: float = 10.0,
+    warmup: float = 3.0,
+    baseline_seconds: float = 5.0,
+    trace: Trace | None = None,
+    farm: Farm | None = None,
+    pyspy: str | None = None,
+) -> dict[str, Any]:
     trace = trace or load_trace()
     feeder = Feeder(trace)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -47,9 +54,22 @@ async def measure(target: Target, viewers: int, seconds: float = 10.0, warmup: f
         spy = None
         if pyspy:  # sample the target's stacks during the window (collapsed format)
             spy = await asyncio.create_subprocess_exec(
-                "py-spy", "record", "--pid", str(target.pid), "--duration", str(int(seconds)),
-                "--rate", "250", "--format", "raw", "--nonblocking", "--output", pyspy,
-                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+                "py-spy",
+                "record",
+                "--pid",
+                str(target.pid),
+                "--duration",
+                str(int(seconds)),
+                "--rate",
+                "250",
+                "--format",
+                "raw",
+                "--nonblocking",
+                "--output",
+                pyspy,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
         win = Window(target.pid).start()
         await asyncio.sleep(seconds)
         win.stop()
@@ -88,10 +108,21 @@ async def measure(target: Target, viewers: int, seconds: float = 10.0, warmup: f
         if per_pkt > 0:
             out["viewers_per_core_this_stream"] = int(1 / (per_pkt * pps_in))
             out["viewers_per_core_1_5mbps"] = int(1 / (per_pkt * TARGET_STREAM_PPS))
-    for k in ("latency_samples", "latency_p50_ms", "latency_p99_ms", "latency_max_ms",
-              "video_latency_samples", "video_latency_p50_ms", "video_latency_p99_ms",
-              "connect_p50_s", "connect_max_s", "first_failure", "verified", "verify_failed",
-              "passive"):
+    for k in (
+        "latency_samples",
+        "latency_p50_ms",
+        "latency_p99_ms",
+        "latency_max_ms",
+        "video_latency_samples",
+        "video_latency_p50_ms",
+        "video_latency_p99_ms",
+        "connect_p50_s",
+        "connect_max_s",
+        "first_failure",
+        "verified",
+        "verify_failed",
+        "passive",
+    ):
         if k in rep:
             out[k] = rep[k]
     return out

@@ -29,7 +29,8 @@ def media_range(count: int, host: str = "127.0.0.1") -> int:
         base -= base % 2
         ports = range(base, base + count)
         if any(p in r for r in _AVOID for p in (ports[0], ports[-1])) or any(
-                r.start in ports for r in _AVOID):
+            r.start in ports for r in _AVOID
+        ):
             continue
         if all(_bindable(p, host) for p in ports):
             return base
@@ -37,22 +38,30 @@ def media_range(count: int, host: str = "127.0.0.1") -> int:
 
 
 class WcsServer:
-    def __init__(self, log: Path, media_ports: int = 1200, uvloop: bool = False,
-                 patches: tuple[str, ...] = (), **settings: Any) -> None:
+    def __init__(
+        self,
+        log: Path,
+        media_ports: int = 1200,
+        uvloop: bool = False,
+        patches: tuple[str, ...] = (),
+        **settings: Any,
+    ) -> None:
         self.http_port = free_port()
         self.sip_port = free_port()
         media_from = media_range(media_ports)
         env = dict(os.environ)
-        env.update({
-            "WCS_BIND_IP": "127.0.0.1",
-            "WCS_PUBLIC_IP": "127.0.0.1",
-            "WCS_HTTP_PORT": str(self.http_port),
-            "WCS_WS_PORT": str(free_port()),
-            "WCS_SIP_PORT": str(self.sip_port),
-            "WCS_MEDIA_PORT_FROM": str(media_from),
-            "WCS_MEDIA_PORT_TO": str(media_from + media_ports - 1),
-            "WCS_LOG_LEVEL": "WARNING",
-        })
+        env.update(
+            {
+                "WCS_BIND_IP": "127.0.0.1",
+                "WCS_PUBLIC_IP": "127.0.0.1",
+                "WCS_HTTP_PORT": str(self.http_port),
+                "WCS_WS_PORT": str(free_port()),
+                "WCS_SIP_PORT": str(self.sip_port),
+                "WCS_MEDIA_PORT_FROM": str(media_from),
+                "WCS_MEDIA_PORT_TO": str(media_from + media_ports - 1),
+                "WCS_LOG_LEVEL": "WARNING",
+            }
+        )
         for key, value in settings.items():
             env[f"WCS_{key.upper()}"] = str(value)
         self.env = {k: v for k, v in env.items() if k.startswith("WCS_")}
@@ -64,8 +73,14 @@ class WcsServer:
         self.argv = [sys.executable, "-m", "bench.wcs_launch" if launcher else "wcs", "serve"]
         self.log = log
         with log.open("wb") as out:
-            self.proc = subprocess.Popen(self.argv, cwd=ROOT, env=env, stdout=out,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(
+                self.argv,
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.pid = self.proc.pid
         self.base = f"http://127.0.0.1:{self.http_port}"
         deadline = time.monotonic() + 20
@@ -82,9 +97,12 @@ class WcsServer:
         raise RuntimeError("wcs did not answer /health")
 
     def rest(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
-        req = urllib.request.Request(f"{self.base}/rest-api/{path}",
-                                     data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            f"{self.base}/rest-api/{path}",
+            data=json.dumps(body).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
         try:
             with urllib.request.urlopen(req, timeout=10) as r:
                 status, raw = r.status, r.read()

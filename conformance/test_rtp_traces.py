@@ -185,6 +185,7 @@ def test_video_decodes_as_avcc_with_configuration_record() -> None:
 
 def dominant_frequency(pcm: bytes, rate: int) -> float:
     import numpy as np
+
     samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
     samples = samples[: rate * 2] * np.hanning(min(len(samples), rate * 2))
     spectrum = np.abs(np.fft.rfft(samples))
@@ -242,7 +243,8 @@ def _fragment_index(packets: list[Rtp], au_index: int, aus: list[AccessUnit]) ->
     """Index of a middle FU-A fragment inside access unit au_index."""
     ts = aus[au_index].timestamp
     idx = [
-        i for i, r in enumerate(packets)
+        i
+        for i, r in enumerate(packets)
         if r.timestamp == ts and r.payload[0] & 0x1F == 28 and not r.payload[1] & 0xC0
     ]
     assert idx
@@ -278,8 +280,9 @@ def _swap_fragments(packets: list[Rtp], i: int) -> list[Rtp]:
     a, b = out[i], out[i + 1]
     # Swapped on the wire: each arrives when the other one would have.
     out[i] = Rtp(b.payload_type, b.marker, b.sequence, b.timestamp, b.ssrc, b.payload, a.arrival)
-    out[i + 1] = Rtp(a.payload_type, a.marker, a.sequence, a.timestamp, a.ssrc, a.payload,
-                     b.arrival)
+    out[i + 1] = Rtp(
+        a.payload_type, a.marker, a.sequence, a.timestamp, a.ssrc, a.payload, b.arrival
+    )
     return out
 
 

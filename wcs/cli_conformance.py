@@ -98,6 +98,12 @@ def render(report: Report) -> str:
             out.append(f"  FAIL #{frame}: {why}")
     out.append(f"Other packets (not SIP/RTP/RTCP): {report.other}")
     out.append("")
-    out.append("RESULT: " + ("everything parsed" if not report.failures
-                             else f"{report.failures} problem(s), see FAIL and notes above"))
+    out.append(
+        "RESULT: "
+        + (
+            "everything parsed"
+            if not report.failures
+            else f"{report.failures} problem(s), see FAIL and notes above"
+        )
+    )
     return "\n".join(out)

@@ -132,9 +132,7 @@ class Registry:
     def gauge(self, name: str, help: str, labelnames: Sequence[str] = ()) -> Gauge:
         return self._owned(Gauge, name, help, labelnames)
 
-    def _owned(
-        self, cls: type[_M], name: str, help: str, labelnames: Sequence[str]
-    ) -> _M:
+    def _owned(self, cls: type[_M], name: str, help: str, labelnames: Sequence[str]) -> _M:
         with self._lock:
             existing = self._metrics.get(name)
             if existing is None:

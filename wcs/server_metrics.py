@@ -61,52 +61,134 @@ class ServerMetrics:
         self._send_errors = DeltaTotals()
         self._reconnects = DeltaTotals()
         r = registry
-        r.collect("wcs_info", "Version of this server", "gauge",
-                  lambda: [Sample((__version__,), 1)], ("version",))
-        r.collect("wcs_uptime_seconds", "Seconds since the server started", "gauge",
-                  lambda: [Sample((), round(time.time() - server.started, 3))])
+        r.collect(
+            "wcs_info",
+            "Version of this server",
+            "gauge",
+            lambda: [Sample((__version__,), 1)],
+            ("version",),
+        )
+        r.collect(
+            "wcs_uptime_seconds",
+            "Seconds since the server started",
+            "gauge",
+            lambda: [Sample((), round(time.time() - server.started, 3))],
+        )
         r.collect("wcs_calls", "Calls now, by status", "gauge", self._calls, ("status",))
-        r.collect("wcs_call_status_changes_total",
-                  "Calls that reached each status (FINISH, FAILED, BUSY: ended calls)",
-                  "counter", self._call_changes, ("status",))
+        r.collect(
+            "wcs_call_status_changes_total",
+            "Calls that reached each status (FINISH, FAILED, BUSY: ended calls)",
+            "counter",
+            self._call_changes,
+            ("status",),
+        )
         r.collect("wcs_streams", "Streams now, by status", "gauge", self._streams, ("status",))
-        r.collect("wcs_stream_subscribers", "Packet and frame sinks on all streams", "gauge",
-                  self._subscribers)
-        r.collect("wcs_viewers", "WebRTC viewers now, by status", "gauge", self._viewers,
-                  ("status",))
-        r.collect("wcs_rtp_received_packets_total", "RTP packets received from SIP peers",
-                  "counter", lambda: self._rx("packets", self._received_packets), ("kind",))
-        r.collect("wcs_rtp_received_bytes_total", "RTP bytes (whole packets) received "
-                  "from SIP peers", "counter",
-                  lambda: self._rx("octets", self._received_bytes), ("kind",))
-        r.collect("wcs_rtp_lost_packets_total", "RTP packets lost on the way from SIP peers "
-                  "(sequence gaps)", "counter", lambda: self._rx("lost", self._lost), ("kind",))
-        r.collect("wcs_rtp_sent_packets_total", "RTP packets sent to WebRTC viewers", "counter",
-                  lambda: self._tx("packets", self._sent_packets), ("kind",))
-        r.collect("wcs_rtp_sent_bytes_total", "RTP payload bytes sent to WebRTC viewers", "counter",
-                  lambda: self._tx("octets", self._sent_bytes), ("kind",))
-        r.collect("wcs_webrtc_send_errors_total", "Packets to viewers that failed to send",
-                  "counter", self._tx_errors)
-        r.collect("wcs_media_workers", "Media worker processes running (webrtc_workers)",
-                  "gauge", lambda: self._workers(lambda ws: sum(w.alive for w in ws)))
-        r.collect("wcs_media_worker_drops_total", "Source packets not handed to a media worker "
-                  "(its socket full or closed)", "counter",
-                  lambda: self._workers(lambda ws: sum(w.media_drops for w in ws)))
-        r.collect("wcs_event_loop_lag_seconds", "How late a 0.5 s timer ran, last time",
-                  "gauge", lambda: [Sample((), round(self.lag.last, 6))])
-        r.collect("wcs_event_loop_lag_max_seconds", "The largest event-loop lag seen",
-                  "gauge", lambda: [Sample((), round(self.lag.max, 6))])
-        r.collect("wcs_pushes", "RTMP republishing jobs now, by status", "gauge",
-                  self._pushes, ("status",))
-        r.collect("wcs_push_reconnects_total", "RTMP reconnect attempts of live push jobs",
-                  "counter", self._push_reconnects)
+        r.collect(
+            "wcs_stream_subscribers",
+            "Packet and frame sinks on all streams",
+            "gauge",
+            self._subscribers,
+        )
+        r.collect(
+            "wcs_viewers", "WebRTC viewers now, by status", "gauge", self._viewers, ("status",)
+        )
+        r.collect(
+            "wcs_rtp_received_packets_total",
+            "RTP packets received from SIP peers",
+            "counter",
+            lambda: self._rx("packets", self._received_packets),
+            ("kind",),
+        )
+        r.collect(
+            "wcs_rtp_received_bytes_total",
+            "RTP bytes (whole packets) received from SIP peers",
+            "counter",
+            lambda: self._rx("octets", self._received_bytes),
+            ("kind",),
+        )
+        r.collect(
+            "wcs_rtp_lost_packets_total",
+            "RTP packets lost on the way from SIP peers (sequence gaps)",
+            "counter",
+            lambda: self._rx("lost", self._lost),
+            ("kind",),
+        )
+        r.collect(
+            "wcs_rtp_sent_packets_total",
+            "RTP packets sent to WebRTC viewers",
+            "counter",
+            lambda: self._tx("packets", self._sent_packets),
+            ("kind",),
+        )
+        r.collect(
+            "wcs_rtp_sent_bytes_total",
+            "RTP payload bytes sent to WebRTC viewers",
+            "counter",
+            lambda: self._tx("octets", self._sent_bytes),
+            ("kind",),
+        )
+        r.collect(
+            "wcs_webrtc_send_errors_total",
+            "Packets to viewers that failed to send",
+            "counter",
+            self._tx_errors,
+        )
+        r.collect(
+            "wcs_media_workers",
+            "Media worker processes running (webrtc_workers)",
+            "gauge",
+            lambda: self._workers(lambda ws: sum(w.alive for w in ws)),
+        )
+        r.collect(
+            "wcs_media_worker_drops_total",
+            "Source packets not handed to a media worker (its socket full or closed)",
+            "counter",
+            lambda: self._workers(lambda ws: sum(w.media_drops for w in ws)),
+        )
+        r.collect(
+            "wcs_event_loop_lag_seconds",
+            "How late a 0.5 s timer ran, last time",
+            "gauge",
+            lambda: [Sample((), round(self.lag.last, 6))],
+        )
+        r.collect(
+            "wcs_event_loop_lag_max_seconds",
+            "The largest event-loop lag seen",
+            "gauge",
+            lambda: [Sample((), round(self.lag.max, 6))],
+        )
+        r.collect(
+            "wcs_pushes",
+            "RTMP republishing jobs now, by status",
+            "gauge",
+            self._pushes,
+            ("status",),
+        )
+        r.collect(
+            "wcs_push_reconnects_total",
+            "RTMP reconnect attempts of live push jobs",
+            "counter",
+            self._push_reconnects,
+        )
         r.collect("wcs_recordings", "Recordings in progress", "gauge", self._recordings)
-        r.collect("wcs_demo_calls_total", "Calls the demo callee answered", "counter",
-                  lambda: self._demo("calls_total"))
-        r.collect("wcs_demo_sent_packets_total", "RTP packets the demo callee sent", "counter",
-                  lambda: self._demo("packets_sent"))
-        r.collect("wcs_demo_sent_bytes_total", "RTP bytes the demo callee sent", "counter",
-                  lambda: self._demo("bytes_sent"))
+        r.collect(
+            "wcs_demo_calls_total",
+            "Calls the demo callee answered",
+            "counter",
+            lambda: self._demo("calls_total"),
+        )
+        r.collect(
+            "wcs_demo_sent_packets_total",
+            "RTP packets the demo callee sent",
+            "counter",
+            lambda: self._demo("packets_sent"),
+        )
+        r.collect(
+            "wcs_demo_sent_bytes_total",
+            "RTP bytes the demo callee sent",
+            "counter",
+            lambda: self._demo("bytes_sent"),
+        )
 
     def start(self) -> None:
         self.lag.start()

@@ -23,8 +23,12 @@ async def test_janus_streams_the_trace_to_a_light_viewer(tmp_path: Path) -> None
     sock.bind(("127.0.0.1", 0))
     log = SendLog()
     feeder = Feeder(load_trace())
-    feeder.add(Destination(sock, ("127.0.0.1", janus.audio_port),
-                           ("127.0.0.1", janus.video_port), log=log), phase=0.0)
+    feeder.add(
+        Destination(
+            sock, ("127.0.0.1", janus.audio_port), ("127.0.0.1", janus.video_port), log=log
+        ),
+        phase=0.0,
+    )
     task = asyncio.create_task(feeder.run())
     api = JanusApi(janus.url)
     viewer = LightViewer(Certificate.generate(), correlator=log)

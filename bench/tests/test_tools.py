@@ -24,9 +24,10 @@ from wcs.webrtc.answer import SourceTrack
 from wcs.webrtc.certificate import Certificate
 from wcs.webrtc.peer import ViewerPeer
 
-TRACKS = [SourceTrack("audio", "PCMU", 8000),
-          SourceTrack("video", "H264", 90000, {"profile-level-id": "42e01f",
-                                                "packetization-mode": "1"})]
+TRACKS = [
+    SourceTrack("audio", "PCMU", 8000),
+    SourceTrack("video", "H264", 90000, {"profile-level-id": "42e01f", "packetization-mode": "1"}),
+]
 
 
 def test_stamp_round_trip_and_absent() -> None:
@@ -51,8 +52,7 @@ def test_trace_has_both_tracks_and_loops_continuously() -> None:
     kinds = {p.kind for p in trace.packets}
     assert kinds == {"audio", "video"}
     assert trace.duration > 1.0
-    assert all(a.offset <= b.offset for a, b in zip(trace.packets, trace.packets[1:],
-                                                    strict=False))
+    assert all(a.offset <= b.offset for a, b in zip(trace.packets, trace.packets[1:], strict=False))
     assert trace.seq_span["audio"] == sum(1 for p in trace.packets if p.kind == "audio")
 
 
@@ -87,8 +87,9 @@ async def test_feeder_sends_stamped_packets_with_continuing_sequence() -> None:
 async def test_light_viewer_against_viewer_peer() -> None:
     """Real ICE, DTLS and SRTP between the farm's viewer and the product's ViewerPeer."""
     viewer = LightViewer(Certificate.generate(), verify_every=1)
-    peer = ViewerPeer(viewer.offer(), TRACKS, certificate=Certificate.generate(),
-                      bind_ip="127.0.0.1")
+    peer = ViewerPeer(
+        viewer.offer(), TRACKS, certificate=Certificate.generate(), bind_ip="127.0.0.1"
+    )
     try:
         viewer.set_remote(await peer.start())
         viewer.start()
@@ -125,10 +126,12 @@ async def test_callee_farm_answers_invite_and_bye() -> None:
     media.bind(("127.0.0.1", 0))
     mport = media.getsockname()[1]
     loop = asyncio.get_running_loop()
-    sdp = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-           f"m=audio {mport} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
-           f"m=video {mport + 2} RTP/AVP 97\r\na=rtpmap:97 H264/90000\r\n"
-           "a=fmtp:97 packetization-mode=1\r\n")
+    sdp = (
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+        f"m=audio {mport} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+        f"m=video {mport + 2} RTP/AVP 97\r\na=rtpmap:97 H264/90000\r\n"
+        "a=fmtp:97 packetization-mode=1\r\n"
+    )
 
     def request(method: str, cseq: int, body: str = "", to_tag: str = "") -> bytes:
         h = Headers()

@@ -36,8 +36,18 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         server = start_nginx_rtmp(Path(tmp))
         cap = subprocess.Popen(
-            ["tshark", "-q", "-i", "lo", "-f", f"tcp port {server.port}", "-F", "pcap",
-             "-w", str(OUT)],
+            [
+                "tshark",
+                "-q",
+                "-i",
+                "lo",
+                "-f",
+                f"tcp port {server.port}",
+                "-F",
+                "pcap",
+                "-w",
+                str(OUT),
+            ],
             stderr=subprocess.PIPE,
         )
         try:

@@ -67,11 +67,21 @@ def test_client_bytes_decode() -> None:
     assert dec.chunk_size == 4096  # our Set Chunk Size came first and was honoured
     assert (msgs[0].type_id, msgs[0].payload) == (m.SET_CHUNK_SIZE, b"\x00\x00\x10\x00")
     cmds = commands(msgs)
-    assert [c[0] for c in cmds] == ["connect", "releaseStream", "FCPublish", "createStream",
-                                    "publish", "FCUnpublish", "deleteStream"]
-    assert cmds[0][2] == {"app": "live", "type": "nonprivate",
-                          "flashVer": "FMLE/3.0 (compatible; wcs)",
-                          "tcUrl": f"rtmp://127.0.0.1:{port}/live"}
+    assert [c[0] for c in cmds] == [
+        "connect",
+        "releaseStream",
+        "FCPublish",
+        "createStream",
+        "publish",
+        "FCUnpublish",
+        "deleteStream",
+    ]
+    assert cmds[0][2] == {
+        "app": "live",
+        "type": "nonprivate",
+        "flashVer": "FMLE/3.0 (compatible; wcs)",
+        "tcUrl": f"rtmp://127.0.0.1:{port}/live",
+    }
     assert cmds[4][2:] == [None, "trace", "live"]
     data = [amf0.decode(x.payload) for x in msgs if x.type_id == m.DATA_AMF0]
     assert data[0][:2] == ["@setDataFrame", "onMetaData"]

@@ -17,12 +17,16 @@ from tests.peers.rtmp import NginxRtmp, _tcp_open
 
 def push_events(hooks: HookCollector, msid: str) -> list[dict[str, Any]]:
     with hooks.lock:
-        return [e for m, e in hooks.events
-                if m == "StreamStatusEvent" and e.get("mediaSessionId") == msid]
+        return [
+            e
+            for m, e in hooks.events
+            if m == "StreamStatusEvent" and e.get("mediaSessionId") == msid
+        ]
 
 
-def wait_push(hooks: HookCollector, msid: str, status: str, after: int = 0,
-              timeout: float = 20.0) -> dict[str, Any]:
+def wait_push(
+    hooks: HookCollector, msid: str, status: str, after: int = 0, timeout: float = 20.0
+) -> dict[str, Any]:
     """The first ``status`` event of push ``msid`` among its events from index ``after``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -40,8 +44,11 @@ def stream_push_msid(hooks: HookCollector, published_name: str, timeout: float =
     while time.monotonic() < deadline:
         with hooks.lock:
             for m, e in hooks.events:
-                if m == "StreamStatusEvent" and e.get("mediaProvider") == "RTMP" \
-                        and e.get("streamName") == published_name:
+                if (
+                    m == "StreamStatusEvent"
+                    and e.get("mediaProvider") == "RTMP"
+                    and e.get("streamName") == published_name
+                ):
                     return str(e["mediaSessionId"])
         time.sleep(0.05)
     raise AssertionError(f"no push event for {published_name}")
@@ -53,8 +60,12 @@ def restart_nginx(old: NginxRtmp, timeout: float = 15.0) -> NginxRtmp:
     conf = rundir / "nginx.conf"
     base = ["nginx", "-e", str(rundir / "error.log"), "-p", str(rundir), "-c", str(conf)]
     proc = PeerProcess("nginx-rtmp", base, rundir / "nginx.out", cwd=rundir)
-    wait_until(functools.partial(_tcp_open, old.host, old.port), timeout, "nginx-rtmp restart",
-               alive=proc.alive)
+    wait_until(
+        functools.partial(_tcp_open, old.host, old.port),
+        timeout,
+        "nginx-rtmp restart",
+        alive=proc.alive,
+    )
     return NginxRtmp(old.host, old.port, old.stat_port, rundir, proc)
 
 
@@ -130,4 +141,3 @@ def pull(url: str, max_seconds: float = 600.0) -> Pulled:
                 break
     out.wall_seconds = time.monotonic() - t0
     return out
-

@@ -16,6 +16,7 @@ from tests.integration.conftest import call_body as base_call_body
 
 pytestmark = pytest.mark.peers
 
+
 def call_body(kamailio: Any, call_id: str, callee: str, **extra: Any) -> dict[str, Any]:
     return base_call_body(kamailio, call_id, callee, **{"toStream": f"stream_{call_id}", **extra})
 

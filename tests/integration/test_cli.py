@@ -34,8 +34,19 @@ def run(*argv: str) -> tuple[int, str, str]:
 
 
 def test_call_shows_progress_and_hangs_up(server: ServerThread) -> None:
-    code, out, _ = run("call", "--server", server.base, "--callee", "demo",
-                       "--to-stream", "cli1", "--call-id", "cli1", "--hangup-after", "0.5")
+    code, out, _ = run(
+        "call",
+        "--server",
+        server.base,
+        "--callee",
+        "demo",
+        "--to-stream",
+        "cli1",
+        "--call-id",
+        "cli1",
+        "--hangup-after",
+        "0.5",
+    )
     assert code == 0, out
     lines = out.splitlines()
     assert lines[0] == "calling demo (call cli1, stream cli1)"
@@ -69,8 +80,21 @@ def test_calls_and_streams_list_a_live_call(server: ServerThread) -> None:
 
 def test_failed_call_and_unreachable_server(server: ServerThread) -> None:
     # Nobody at the callee's address answers: no answer within the timeout, hung up.
-    code, out, _ = run("call", "--server", server.base, "--callee", "1002", "--sip-login", "a",
-                       "--sip-domain", "127.0.0.1", "--sip-port", "9", "--timeout", "1")
+    code, out, _ = run(
+        "call",
+        "--server",
+        server.base,
+        "--callee",
+        "1002",
+        "--sip-login",
+        "a",
+        "--sip-domain",
+        "127.0.0.1",
+        "--sip-port",
+        "9",
+        "--timeout",
+        "1",
+    )
     assert code == 5 and "hanging up" in out
     code, _, err = run("calls", "--server", "http://127.0.0.1:9")
     assert code == 4 and "cannot reach" in err
@@ -110,8 +134,16 @@ def test_conformance_says_what_failed_and_why(tmp_path: Path) -> None:
     rtp = [struct.pack("!BBHII", 0x80, 96, 1 + i, 9000, 0x1234) + p
            for i, p in enumerate([b"\x7c\x45" + b"x" * 10, b"\x78\x00\x40\x67"])]  # fmt: skip
     path = tmp_path / "device.pcap"
-    path.write_bytes(_pcap([(5070, 5060, invite), (5060, 5070, broken),
-                            *[(5000, 4000, r) for r in rtp], (5000, 4000, b"\x80\x60")]))
+    path.write_bytes(
+        _pcap(
+            [
+                (5070, 5060, invite),
+                (5060, 5070, broken),
+                *[(5000, 4000, r) for r in rtp],
+                (5000, 4000, b"\x80\x60"),
+            ]
+        )
+    )
     code, out, _ = run("conformance", str(path))
     assert code == 1, out
     assert "SIP messages: 2 (1 parsed, 1 failed)" in out

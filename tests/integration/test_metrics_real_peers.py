@@ -58,9 +58,10 @@ def test_metrics_move_during_a_real_call(kamailio, callee, wcs: WcsFactory,
                for k in ("audio", "video")):  # fmt: skip
             break
     for kind in ("audio", "video"):
-        assert value(second, "wcs_rtp_received_packets_total", kind=kind) > value(
-            first, "wcs_rtp_received_packets_total", kind=kind
-        ) + 10, kind
+        assert (
+            value(second, "wcs_rtp_received_packets_total", kind=kind)
+            > value(first, "wcs_rtp_received_packets_total", kind=kind) + 10
+        ), kind
         assert value(second, "wcs_rtp_received_bytes_total", kind=kind) > value(
             first, "wcs_rtp_received_bytes_total", kind=kind
         ), kind

@@ -77,8 +77,15 @@ def test_document_covers_every_mounted_route(server: ServerThread, document: dic
     for path in document["paths"]:
         assert path in mounted, f"{path} is documented but not served"
     # Every mounted API area is there: calls, streams, push, recorder, WHEP, operations.
-    for path in ("/rest-api/call/startup", "/rest-api/stream/find", "/rest-api/push/startup",
-                 "/rest-api/recorder/startup", "/whep/{stream}", "/health", "/metrics"):
+    for path in (
+        "/rest-api/call/startup",
+        "/rest-api/stream/find",
+        "/rest-api/push/startup",
+        "/rest-api/recorder/startup",
+        "/whep/{stream}",
+        "/health",
+        "/metrics",
+    ):
         assert path in document["paths"]
 
 

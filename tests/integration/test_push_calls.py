@@ -113,11 +113,15 @@ def test_push_of_an_av_call_decodes_whole_and_stays_in_sync(
     assert job["streamName"] == f"rtmp_{name}" and job["status"] == "PENDING"
     assert job["rtmpUrl"] == base_url(nginx_rtmp) and job["muted"] is False
     # Duplicate stream + rtmpUrl: 409; a missing or bad rtmpUrl: 400 naming the field.
-    status, body = server.rest("push/startup", {"streamName": name,
-                                                "rtmpUrl": base_url(nginx_rtmp)})
+    status, body = server.rest(
+        "push/startup", {"streamName": name, "rtmpUrl": base_url(nginx_rtmp)}
+    )
     assert status == 409 and body["field"] == "rtmpUrl"
-    for bad in ({"streamName": name}, {"streamName": name, "rtmpUrl": "rtmp://127.0.0.1"},
-                {"streamName": name, "rtmpUrl": "http://x/live"}):
+    for bad in (
+        {"streamName": name},
+        {"streamName": name, "rtmpUrl": "rtmp://127.0.0.1"},
+        {"streamName": name, "rtmpUrl": "http://x/live"},
+    ):
         status, body = server.rest("push/startup", bad)
         assert status == 400 and body["field"] == "rtmpUrl", body
     # A player that waits from the start: it sees the push's first tags.
@@ -160,11 +164,13 @@ def test_push_of_an_av_call_decodes_whole_and_stays_in_sync(
     v_last, a_last = pulled.last()
     v_span, a_span = v_last - v_first, a_last - a_first
     a_decoded = pulled.audio_samples / pulled.audio_rate
-    print(f"\npush A/V figures: pulled {pulled.wall_seconds:.1f} s wall ({pulled.ended_by}); "
-          f"video {pulled.video_frames} frames over {v_span:.3f} s, "
-          f"audio {pulled.audio_frames} frames over {a_span:.3f} s "
-          f"({a_decoded:.3f} s of samples); start offset a-v {1000 * (a_first - v_first):+.0f} "
-          f"ms, end offset a-v {1000 * (a_last - v_last):+.0f} ms")
+    print(
+        f"\npush A/V figures: pulled {pulled.wall_seconds:.1f} s wall ({pulled.ended_by}); "
+        f"video {pulled.video_frames} frames over {v_span:.3f} s, "
+        f"audio {pulled.audio_frames} frames over {a_span:.3f} s "
+        f"({a_decoded:.3f} s of samples); start offset a-v {1000 * (a_first - v_first):+.0f} "
+        f"ms, end offset a-v {1000 * (a_last - v_last):+.0f} ms"
+    )
     assert pulled.video_frames >= 12 * (CALL_SECONDS - 15)  # 15 fps source, pull joined late
     assert abs(a_first - v_first) < 0.100  # audio and video start together
     # No drift: the tracks end together as well, and the audio samples fill its timeline.
@@ -182,20 +188,27 @@ def test_audio_only_call_gives_aac_and_with_the_generator_black_video(
         server = start(wcs, hooks, generate_av=generate)
         cid = new_id()
         name = f"a_{cid}"
-        assert server.rest("call/startup", call_body(
-            kamailio, cid, peer.user, toStream=name, hasVideo="false"))[0] == 200
+        assert (
+            server.rest(
+                "call/startup", call_body(kamailio, cid, peer.user, toStream=name, hasVideo="false")
+            )[0]
+            == 200
+        )
         hooks.wait_status(cid, "ESTABLISHED")
         url = nginx_rtmp.url(f"rtmp_{name}")
         puller, probe = Puller(url), Probe(url)
         time.sleep(0.5)
-        status, job = server.rest("push/startup", {"streamName": name,
-                                                   "rtmpUrl": base_url(nginx_rtmp)})
+        status, job = server.rest(
+            "push/startup", {"streamName": name, "rtmpUrl": base_url(nginx_rtmp)}
+        )
         assert status == 200
         wait_push(hooks, job["mediaSessionId"], "PUBLISHING")
         streams = probe.join()
         time.sleep(6)
         assert server.rest("push/terminate", {"mediaSessionId": job["mediaSessionId"]}) == (
-            200, None)
+            200,
+            None,
+        )
         stopped = wait_push(hooks, job["mediaSessionId"], "STOPPED")
         assert stopped["info"] == "Stopped by rest /terminate"
         # The call carries on after its push is gone.
@@ -227,8 +240,9 @@ def test_direct_sip_as_rtmp_via_call_startup(
     body = call_body(kamailio, cid, peer.user, rtmpUrl=base_url(nginx_rtmp), rtmpStream=published)
     assert server.rest("call/startup", body)[0] == 200
     # A second call to the same rtmpUrl + rtmpStream: 409.
-    other = call_body(kamailio, new_id(), peer.user, rtmpUrl=base_url(nginx_rtmp),
-                      rtmpStream=published)
+    other = call_body(
+        kamailio, new_id(), peer.user, rtmpUrl=base_url(nginx_rtmp), rtmpStream=published
+    )
     assert server.rest("call/startup", other)[0] == 409
     hooks.wait_status(cid, "ESTABLISHED")
     msid = stream_push_msid(hooks, published)
@@ -258,40 +272,50 @@ def test_nginx_stopped_mid_push_fails_the_push_not_the_call_and_reconnect_resume
         server = start(wcs, hooks, push_reconnect_attempts=20, push_reconnect_backoff=0.25)
         cid = new_id()
         name = f"r_{cid}"
-        assert server.rest("call/startup", call_body(kamailio, cid, peer.user,
-                                                     toStream=name))[0] == 200
+        assert (
+            server.rest("call/startup", call_body(kamailio, cid, peer.user, toStream=name))[0]
+            == 200
+        )
         hooks.wait_status(cid, "ESTABLISHED")
         url = nginx.url(f"rtmp_{name}")
         probe = Probe(url)
         time.sleep(0.5)
-        status, job = server.rest("push/startup", {"streamName": name,
-                                                   "rtmpUrl": base_url(nginx)})
+        status, job = server.rest("push/startup", {"streamName": name, "rtmpUrl": base_url(nginx)})
         msid = job["mediaSessionId"]
         wait_push(hooks, msid, "PUBLISHING")
         assert probe.join()["video"]["codec_name"] == "h264"
         # The same published name at the same server again: refused by us (409).
-        status, body = server.rest("push/startup", {
-            "streamName": name, "rtmpUrl": f"{base_url(nginx)}/rtmp_{name}",
-            "rtmpTransponderFullUrl": True})
+        status, body = server.rest(
+            "push/startup",
+            {
+                "streamName": name,
+                "rtmpUrl": f"{base_url(nginx)}/rtmp_{name}",
+                "rtmpTransponderFullUrl": True,
+            },
+        )
         assert status == 409, body
         # Refusals carry the server's reason: nginx-rtmp closes on an unknown application,
         # and answers BadName to a second publisher of a name.
         for rtmp_url, full, want in (
             (f"rtmp://{nginx.host}:{nginx.port}/nosuchapp", False, "connect"),
-            (f"rtmp://localhost:{nginx.port}/live/rtmp_{name}", True,
-             "NetStream.Publish.BadName"),
+            (f"rtmp://localhost:{nginx.port}/live/rtmp_{name}", True, "NetStream.Publish.BadName"),
         ):
-            status, other = server.rest("push/startup", {
-                "streamName": name, "rtmpUrl": rtmp_url, "rtmpTransponderFullUrl": full})
+            status, other = server.rest(
+                "push/startup",
+                {"streamName": name, "rtmpUrl": rtmp_url, "rtmpTransponderFullUrl": full},
+            )
             assert status == 200, other
             refused = wait_push(hooks, other["mediaSessionId"], "FAILED")
             assert want in refused["info"], refused["info"]
             # Reconnect is on here, so it would retry: terminated, it is forgotten.
-            assert server.rest("push/terminate", {"mediaSessionId": other["mediaSessionId"]})[
-                0] == 200
+            assert (
+                server.rest("push/terminate", {"mediaSessionId": other["mediaSessionId"]})[0] == 200
+            )
             deadline = time.monotonic() + 5
-            while time.monotonic() < deadline and server.rest(
-                    "push/find", {"mediaSessionId": other["mediaSessionId"]})[0] != 404:
+            while (
+                time.monotonic() < deadline
+                and server.rest("push/find", {"mediaSessionId": other["mediaSessionId"]})[0] != 404
+            ):
                 time.sleep(0.05)
             assert server.rest("push/find", {"mediaSessionId": other["mediaSessionId"]})[0] == 404
 
@@ -315,7 +339,7 @@ def test_nginx_stopped_mid_push_fails_the_push_not_the_call_and_reconnect_resume
         time.sleep(2)
         # nginx's own view: our stream is published again, with both codecs parsed.
         stat = nginx.stat_xml()
-        section = stat[stat.index(f"<name>rtmp_{name}</name>"):]
+        section = stat[stat.index(f"<name>rtmp_{name}</name>") :]
         section = section[: section.index("</stream>")]
         assert "<publishing/>" in section
         assert "<codec>H264</codec>" in section and "<codec>AAC</codec>" in section
@@ -341,8 +365,7 @@ def test_opus_call_with_hold_and_resume_stays_one_clean_stream(
     cid = new_id()
     name = f"o_{cid}"
     url = nginx_rtmp.url(f"rtmp_{name}")
-    status, job = server.rest("push/startup", {"streamName": name,
-                                               "rtmpUrl": base_url(nginx_rtmp)})
+    status, job = server.rest("push/startup", {"streamName": name, "rtmpUrl": base_url(nginx_rtmp)})
     msid = job["mediaSessionId"]
     puller, probe = Puller(url), Probe(url)
     time.sleep(0.5)
@@ -372,7 +395,9 @@ def test_opus_call_with_hold_and_resume_stays_one_clean_stream(
     assert pulled.audio_pts == sorted(pulled.audio_pts)
     v_first, a_first = pulled.first()
     v_last, a_last = pulled.last()
-    print(f"\nopus+hold figures: video {pulled.video_frames} frames {v_first:.3f}-{v_last:.3f} s, "
-          f"audio {pulled.audio_frames} frames {a_first:.3f}-{a_last:.3f} s")
+    print(
+        f"\nopus+hold figures: video {pulled.video_frames} frames {v_first:.3f}-{v_last:.3f} s, "
+        f"audio {pulled.audio_frames} frames {a_first:.3f}-{a_last:.3f} s"
+    )
     assert abs(a_first - v_first) < 0.100
     assert abs(a_last - v_last) < 0.300

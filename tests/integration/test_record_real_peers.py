@@ -34,8 +34,19 @@ pytestmark = pytest.mark.peers
 def probe(path: Path) -> dict[str, Any]:
     assert shutil.which("ffprobe"), "ffprobe is needed"
     res = subprocess.run(
-        ["ffprobe", "-v", "error", "-print_format", "json", "-show_streams", "-show_format",
-         str(path)], capture_output=True, text=True, timeout=30,
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-print_format",
+            "json",
+            "-show_streams",
+            "-show_format",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert res.returncode == 0, f"ffprobe cannot open {path.name}: {res.stderr}"
     out: dict[str, Any] = json.loads(res.stdout)
@@ -102,13 +113,21 @@ def first_packet_times(path: Path) -> dict[str, float]:
 
 
 def test_av_call_recorded_automatically(
-    kamailio: Kamailio, callee: CalleeFactory, wcs: WcsFactory, hooks: HookCollector,
+    kamailio: Kamailio,
+    callee: CalleeFactory,
+    wcs: WcsFactory,
+    hooks: HookCollector,
     tmp_path: Path,
 ) -> None:
     records = tmp_path / "records"
     peer = callee()
-    server = start(wcs, hooks, record_sip_streams="true", record_dir=str(records),
-                   record_template="{streamName}-{startTime}-{endTime}")
+    server = start(
+        wcs,
+        hooks,
+        record_sip_streams="true",
+        record_dir=str(records),
+        record_template="{streamName}-{startTime}-{endTime}",
+    )
     cid = new_id()
     assert server.rest("call/startup", call_body(kamailio, cid, peer.user))[0] == 200
     hooks.wait_status(cid, "ESTABLISHED")
@@ -118,8 +137,13 @@ def test_av_call_recorded_automatically(
     # In progress: listed, the name still has the placeholder.
     status, found = server.rest("recorder/find_all")
     assert status == 200
-    assert found == [{"fileName": found[0]["fileName"], "mediaSessionId": stream["mediaSessionId"],
-                      "streamName": f"stream_{cid}"}]
+    assert found == [
+        {
+            "fileName": found[0]["fileName"],
+            "mediaSessionId": stream["mediaSessionId"],
+            "streamName": f"stream_{cid}",
+        }
+    ]
     assert found[0]["fileName"].startswith(f"stream_{cid}-") and "{endTime}" in found[0]["fileName"]
     assert (records / found[0]["fileName"]).exists()
     assert server.rest("call/terminate", {"callId": cid})[0] == 200
@@ -144,13 +168,21 @@ def test_av_call_recorded_automatically(
 
 
 def test_audio_only_call_to_mp4_aac_and_clean_stop(
-    kamailio: Kamailio, callee: CalleeFactory, wcs: WcsFactory, hooks: HookCollector,
+    kamailio: Kamailio,
+    callee: CalleeFactory,
+    wcs: WcsFactory,
+    hooks: HookCollector,
     tmp_path: Path,
 ) -> None:
     records = tmp_path / "records"
     peer = callee(media="audio")
-    server = start(wcs, hooks, record_sip_streams="true", record_dir=str(records),
-                   record_template="{streamName}-{audioCodec}-{endTime}")
+    server = start(
+        wcs,
+        hooks,
+        record_sip_streams="true",
+        record_dir=str(records),
+        record_template="{streamName}-{audioCodec}-{endTime}",
+    )
     cid = new_id()
     body = call_body(kamailio, cid, peer.user, hasVideo="false")
     assert server.rest("call/startup", body)[0] == 200
@@ -167,13 +199,21 @@ def test_audio_only_call_to_mp4_aac_and_clean_stop(
 
 
 def test_kill_9_leaves_a_playable_file(
-    kamailio: Kamailio, callee: CalleeFactory, wcs: WcsFactory, hooks: HookCollector,
+    kamailio: Kamailio,
+    callee: CalleeFactory,
+    wcs: WcsFactory,
+    hooks: HookCollector,
     tmp_path: Path,
 ) -> None:
     records = tmp_path / "records"
     peer = callee()
-    server = start(wcs, hooks, record_sip_streams="true", record_dir=str(records),
-                   record_template="{streamName}-{endTime}")
+    server = start(
+        wcs,
+        hooks,
+        record_sip_streams="true",
+        record_dir=str(records),
+        record_template="{streamName}-{endTime}",
+    )
     cid = new_id()
     assert server.rest("call/startup", call_body(kamailio, cid, peer.user))[0] == 200
     hooks.wait_status(cid, "ESTABLISHED")
@@ -188,35 +228,44 @@ def test_kill_9_leaves_a_playable_file(
     assert sorted(s["codec_name"] for s in info["streams"]) == ["aac", "h264"]
     times, errors = decode(path)
     assert errors == []
-    print(f"\nkilled after {killed_after:.2f} s: {path.stat().st_size} bytes, "
-          f"decoded video to {times['video'][-1]:.2f} s, audio to {times['audio'][-1]:.2f} s")
+    print(
+        f"\nkilled after {killed_after:.2f} s: {path.stat().st_size} bytes, "
+        f"decoded video to {times['video'][-1]:.2f} s, audio to {times['audio'][-1]:.2f} s"
+    )
     # Up to the last couple of seconds: fragments are cut at least every second.
     assert times["video"][-1] >= killed_after - 2.5
     assert times["audio"][-1] >= killed_after - 2.5
 
 
 def test_rotation_by_rest_with_hook(
-    kamailio: Kamailio, callee: CalleeFactory, wcs: WcsFactory, hooks: HookCollector,
+    kamailio: Kamailio,
+    callee: CalleeFactory,
+    wcs: WcsFactory,
+    hooks: HookCollector,
     tmp_path: Path,
 ) -> None:
     records = tmp_path / "records"
     hook_log = tmp_path / "hook.log"
     script = f"import sys; open({str(hook_log)!r}, 'a').write(' '.join(sys.argv[1:]) + chr(10))"
     peer = callee()
-    server = start(wcs, hooks, record_dir=str(records),
-                   on_record_hook=f'{sys.executable} -c "{script}"')
+    server = start(
+        wcs, hooks, record_dir=str(records), on_record_hook=f'{sys.executable} -c "{script}"'
+    )
     assert server.rest("recorder/find_all")[0] == 404
     assert server.rest("recorder/startup", {"mediaSessionId": "nope"})[0] == 404
     cid = new_id()
     assert server.rest("call/startup", call_body(kamailio, cid, peer.user))[0] == 200
     hooks.wait_status(cid, "ESTABLISHED")
     msid = stream_of(server, f"stream_{cid}")["mediaSessionId"]
-    status, body = server.rest("recorder/startup", {"mediaSessionId": msid,
-                                                   "config": {"rotation": "fast"}})
+    status, body = server.rest(
+        "recorder/startup", {"mediaSessionId": msid, "config": {"rotation": "fast"}}
+    )
     assert status == 400 and body["field"] == "config.rotation"
     config = {"fileTemplate": "{streamName}-{startTime}-{endTime}", "rotation": "2s"}
     assert server.rest("recorder/startup", {"mediaSessionId": msid, "config": config}) == (
-        200, None)
+        200,
+        None,
+    )
     time.sleep(8.0)
     assert server.rest("recorder/terminate", {"mediaSessionId": msid}) == (200, None)
     assert server.rest("recorder/terminate", {"mediaSessionId": msid})[0] == 404
@@ -233,8 +282,8 @@ def test_rotation_by_rest_with_hook(
         print(f"{a.name} → {b.name}: video gap {gap:.1f} ms (frame interval {interval:.1f} ms)")
         assert gap <= 1.5 * interval  # the next picture, nothing lost in between
         tb, _ = decode(b)
-        audio_gap = start_ms(b) + tb["audio"][0] * 1000 - (
-            start_ms(a) + ta["audio"][-1] * 1000 + 1024 / 48
+        audio_gap = (
+            start_ms(b) + tb["audio"][0] * 1000 - (start_ms(a) + ta["audio"][-1] * 1000 + 1024 / 48)
         )
         print(f"  audio gap {audio_gap:.1f} ms")
         assert audio_gap <= 1024 / 48 + 1  # at most one AAC frame (ms timestamps: +1)
@@ -251,15 +300,23 @@ def test_rotation_by_rest_with_hook(
 
 
 def test_hold_gap_stays_a_gap_in_both_tracks(
-    kamailio: Kamailio, callee: CalleeFactory, wcs: WcsFactory, hooks: HookCollector,
+    kamailio: Kamailio,
+    callee: CalleeFactory,
+    wcs: WcsFactory,
+    hooks: HookCollector,
     tmp_path: Path,
 ) -> None:
     """baresip on hold sends nothing for 3 s: both tracks keep the gap at its real length,
     so what follows stays in place (no track is pulled forward over the gap)."""
     records = tmp_path / "records"
     peer = callee()
-    server = start(wcs, hooks, record_sip_streams="true", record_dir=str(records),
-                   record_template="{streamName}-{endTime}")
+    server = start(
+        wcs,
+        hooks,
+        record_sip_streams="true",
+        record_dir=str(records),
+        record_template="{streamName}-{endTime}",
+    )
     cid = new_id()
     assert server.rest("call/startup", call_body(kamailio, cid, peer.user))[0] == 200
     hooks.wait_status(cid, "ESTABLISHED")

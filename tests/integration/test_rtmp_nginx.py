@@ -32,6 +32,7 @@ CALLEE_AUDIO_PORT = 20028
 
 # -- media from the trace ------------------------------------------------------------------
 
+
 @dataclass
 class TraceMedia:
     sps: bytes
@@ -92,11 +93,11 @@ def schedule(media: TraceMedia, loops: int) -> list[tuple[int, str, bytes, bool]
     return items
 
 
-async def publish_paced(pub: RtmpPublisher, media: TraceMedia, asc: bytes,
-                        items: list[tuple[int, str, bytes, bool]]) -> int:
+async def publish_paced(
+    pub: RtmpPublisher, media: TraceMedia, asc: bytes, items: list[tuple[int, str, bytes, bool]]
+) -> int:
     """Send at the media's own pace (a live source), until done or cancelled."""
-    pub.send_metadata(flv.metadata(width=352, height=288, framerate=15,
-                                   audio_sample_rate=48000))
+    pub.send_metadata(flv.metadata(width=352, height=288, framerate=15, audio_sample_rate=48000))
     assert pub.send_video_config(media.sps, media.pps)
     assert pub.send_audio_config(asc)
     loop = asyncio.get_running_loop()
@@ -128,6 +129,7 @@ def pull_with_pyav(url: str, want_video: int, want_audio: int) -> tuple[int, int
 
 
 # -- tests ---------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def media() -> TraceMedia:
@@ -223,8 +225,9 @@ async def test_g711_pass_through_is_read_as_pcm_mulaw(
     await pub.connect()
 
     async def send() -> None:
-        pub.send_metadata(flv.metadata(352, 288, 15, audio_format=flv.AUDIO_FORMAT_G711U,
-                                       audio_sample_rate=8000))
+        pub.send_metadata(
+            flv.metadata(352, 288, 15, audio_format=flv.AUDIO_FORMAT_G711U, audio_sample_rate=8000)
+        )
         pub.send_video_config(media.sps, media.pps)
         loop = asyncio.get_running_loop()
         t0 = loop.time()
@@ -253,7 +256,10 @@ async def test_g711_pass_through_is_read_as_pcm_mulaw(
         await pub.close()
     audio = next(s for s in streams if s["codec_type"] == "audio")
     assert (audio["codec_name"], int(audio["sample_rate"]), audio["channels"]) == (
-        "pcm_mulaw", 8000, 1)
+        "pcm_mulaw",
+        8000,
+        1,
+    )
     assert any(s["codec_name"] == "h264" for s in streams)
 
 

@@ -138,8 +138,10 @@ def write_account(
     video_codecs: str | None,
 ) -> None:
     outbound = f"sip:{hostport(kamailio.host, kamailio.port)};transport={transport}"
-    line = (f"<sip:{user}@{kamailio.realm}>;auth_pass={password};outbound=\"{outbound}\""
-            f";answermode={answermode};regint={regint};ptime=20")
+    line = (
+        f'<sip:{user}@{kamailio.realm}>;auth_pass={password};outbound="{outbound}"'
+        f";answermode={answermode};regint={regint};ptime=20"
+    )
     if audio_codecs:
         line += f";audio_codecs={audio_codecs}"
     if video_codecs:
@@ -182,8 +184,9 @@ def parse_rtp_stats(log: str) -> dict[str, dict[str, int]]:
 class Baresip:
     """A running baresip: ports, run directory, log and ctrl access."""
 
-    def __init__(self, user: str, rundir: Path, ports: BaresipPorts, process: PeerProcess,
-                 kamailio: Kamailio) -> None:
+    def __init__(
+        self, user: str, rundir: Path, ports: BaresipPorts, process: PeerProcess, kamailio: Kamailio
+    ) -> None:
         self.user = user
         self.rundir = rundir
         self.ports = ports
@@ -249,8 +252,16 @@ class Baresip:
 
 
 class Callee(Baresip):
-    def __init__(self, user: str, rundir: Path, ports: BaresipPorts, process: PeerProcess,
-                 kamailio: Kamailio, mode: str, agent: PeerProcess | None) -> None:
+    def __init__(
+        self,
+        user: str,
+        rundir: Path,
+        ports: BaresipPorts,
+        process: PeerProcess,
+        kamailio: Kamailio,
+        mode: str,
+        agent: PeerProcess | None,
+    ) -> None:
         super().__init__(user, rundir, ports, process, kamailio)
         self.mode = mode
         self.agent = agent
@@ -338,19 +349,35 @@ def start_callee(
     rundir = rundir.resolve()
     audio_file = make_tone(media_dir, tone_hz, audio_seconds)
     video_source = _video_source(media_dir, media, video_pattern)
-    answermode = {"answer": "auto" if not answer_delay_s else "manual",
-                  "busy": "manual", "noanswer": "manual", "early": "early"}[mode]
+    answermode = {
+        "answer": "auto" if not answer_delay_s else "manual",
+        "busy": "manual",
+        "noanswer": "manual",
+        "early": "early",
+    }[mode]
     given_ports = ports
     last: PeerError | None = None
     for _attempt in range(3):  # fresh ports when a picked port got taken meanwhile
         ports = given_ports or BaresipPorts.pick(kamailio.host)
-        write_config(rundir, host=kamailio.host, ports=ports, audio_file=audio_file,
-                     video_source=video_source,
-                     record_dir=rundir / "recordings" if record else None)
-        write_account(rundir, user=user, password=password or f"secret{user}",
-                      kamailio=kamailio, answermode=answermode, regint=600,
-                      transport=transport, audio_codecs=audio_codecs,
-                      video_codecs=None if media == "audio" else video_codecs)
+        write_config(
+            rundir,
+            host=kamailio.host,
+            ports=ports,
+            audio_file=audio_file,
+            video_source=video_source,
+            record_dir=rundir / "recordings" if record else None,
+        )
+        write_account(
+            rundir,
+            user=user,
+            password=password or f"secret{user}",
+            kamailio=kamailio,
+            answermode=answermode,
+            regint=600,
+            transport=transport,
+            audio_codecs=audio_codecs,
+            video_codecs=None if media == "audio" else video_codecs,
+        )
         proc = _start_baresip(f"callee-{user}", rundir, sip_trace, ":" in kamailio.host)
         try:
             _wait_registered(proc, f"{user}@{kamailio.realm}", register_timeout)
@@ -358,8 +385,11 @@ def start_callee(
             proc.stop(grace=3)
             text = tail(proc.log_path)
             last = PeerError(f"{exc}; log:\n{text}")
-            if ("address already in use" in text.lower() and "rejected" not in str(exc)
-                    and given_ports is None):
+            if (
+                "address already in use" in text.lower()
+                and "rejected" not in str(exc)
+                and given_ports is None
+            ):
                 continue
             raise last from None
         if "ctrl_tcp: failed to listen" in proc.log_text():
@@ -380,21 +410,40 @@ def start_callee(
     return callee
 
 
-def _start_agent(rundir: Path, host: str, ctrl_port: int, baresip: PeerProcess, mode: str,
-                 delay: float) -> PeerProcess:
+def _start_agent(
+    rundir: Path, host: str, ctrl_port: int, baresip: PeerProcess, mode: str, delay: float
+) -> PeerProcess:
     ready = rundir / "agent.ready"
     ready.unlink(missing_ok=True)
     agent = PeerProcess(
         "callee-agent",
-        [sys.executable, str(CTRL_SCRIPT), "--host", host, "--port", str(ctrl_port), "agent",
-         "--mode", "answer" if mode == "answer" else mode, "--delay", str(delay),
-         "--ready-file", str(ready), "--baresip-pid", str(baresip.pid)],
+        [
+            sys.executable,
+            str(CTRL_SCRIPT),
+            "--host",
+            host,
+            "--port",
+            str(ctrl_port),
+            "agent",
+            "--mode",
+            "answer" if mode == "answer" else mode,
+            "--delay",
+            str(delay),
+            "--ready-file",
+            str(ready),
+            "--baresip-pid",
+            str(baresip.pid),
+        ],
         rundir / "agent.log",
         cwd=rundir,
     )
     try:
-        wait_until(lambda: ready.exists() and baresip.alive(), 10.0,
-                   "callee agent connecting to ctrl_tcp", alive=agent.alive)
+        wait_until(
+            lambda: ready.exists() and baresip.alive(),
+            10.0,
+            "callee agent connecting to ctrl_tcp",
+            alive=agent.alive,
+        )
     except PeerError as exc:
         agent.stop(grace=3)
         baresip.stop(grace=5)
@@ -437,6 +486,7 @@ class Caller(Baresip):
                 self._drive(c, res, hold_s, timeout_s)
         except CtrlError as exc:
             raise PeerError(f"caller {self.user}: {exc}") from None
+
         # the RTP report is written as the call closes; give the log a moment
         def report() -> bool:
             return bool(parse_rtp_stats(self.log[before:]))
@@ -540,13 +590,25 @@ def start_caller(
     audio_file = make_tone(media_dir, tone_hz, 600)
     video_source = _video_source(media_dir, media, video_pattern)
     ports = ports or BaresipPorts.pick(kamailio.host)
-    write_config(rundir, host=kamailio.host, ports=ports, audio_file=audio_file,
-                 video_source=video_source,
-                 record_dir=rundir / "recordings" if record else None)
-    write_account(rundir, user=user, password=password or f"secret{user}", kamailio=kamailio,
-                  answermode="manual", regint=600 if register else 0, transport=transport,
-                  audio_codecs=audio_codecs,
-                  video_codecs=None if media == "audio" else video_codecs)
+    write_config(
+        rundir,
+        host=kamailio.host,
+        ports=ports,
+        audio_file=audio_file,
+        video_source=video_source,
+        record_dir=rundir / "recordings" if record else None,
+    )
+    write_account(
+        rundir,
+        user=user,
+        password=password or f"secret{user}",
+        kamailio=kamailio,
+        answermode="manual",
+        regint=600 if register else 0,
+        transport=transport,
+        audio_codecs=audio_codecs,
+        video_codecs=None if media == "audio" else video_codecs,
+    )
     proc = _start_baresip(f"caller-{user}", rundir, sip_trace, ":" in kamailio.host)
     caller = Caller(user, rundir, ports, proc, kamailio)
     try:

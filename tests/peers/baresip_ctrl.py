@@ -210,8 +210,11 @@ class Agent:
             if msg.get("response"):
                 if not synced and msg.get("token") == sync:
                     synced = True
-                    waiting = [ln.strip() for ln in str(msg.get("data", "")).splitlines()
-                               if _INCOMING.search(ln)]
+                    waiting = [
+                        ln.strip()
+                        for ln in str(msg.get("data", "")).splitlines()
+                        if _INCOMING.search(ln)
+                    ]
                     log(f"agent: synced with baresip ({len(waiting)} call(s) already ringing)")
                     for line in waiting:
                         log(f"agent: already ringing: {line}")
@@ -231,8 +234,15 @@ class Agent:
                 self.incoming(conn, "")
 
 
-def run_agent(host: str, port: int, mode: str, delay: float, ready_file: str,
-              baresip_pid: int, connect_timeout: float) -> int:
+def run_agent(
+    host: str,
+    port: int,
+    mode: str,
+    delay: float,
+    ready_file: str,
+    baresip_pid: int,
+    connect_timeout: float,
+) -> int:
     log(f"agent: mode={mode} delay={delay:.1f}s")
     agent = Agent(mode, delay, ready_file, connect_timeout)
     conn: Ctrl | None = Ctrl(host, port, connect_timeout)
@@ -264,8 +274,9 @@ def run_agent(host: str, port: int, mode: str, delay: float, ready_file: str,
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--connect-timeout", type=float, default=10.0)
@@ -285,8 +296,9 @@ def main(argv: list[str] | None = None) -> int:
             with Ctrl(a.host, a.port, a.connect_timeout) as c:
                 print(c.command(cmd, params or None, a.timeout))
             return 0
-        return run_agent(a.host, a.port, a.mode, a.delay, a.ready_file, a.baresip_pid,
-                         a.connect_timeout)
+        return run_agent(
+            a.host, a.port, a.mode, a.delay, a.ready_file, a.baresip_pid, a.connect_timeout
+        )
     except CtrlError as exc:
         print(f"baresip_ctrl: {exc}", file=sys.stderr)
         return 1

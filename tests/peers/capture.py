@@ -19,11 +19,16 @@ class Capture:
         self.out = out
         self.bpf = bpf
         # -P classic pcap (Ethernet link type on lo), -q no packet counter
-        self.process = PeerProcess("dumpcap", ["dumpcap", "-q", "-P", "-i", "lo", "-f", bpf,
-                                               "-w", str(out)], log_path)
+        self.process = PeerProcess(
+            "dumpcap", ["dumpcap", "-q", "-P", "-i", "lo", "-f", bpf, "-w", str(out)], log_path
+        )
         try:
-            wait_until(lambda: "Capturing on" in self.process.log_text(), 10.0,
-                       "dumpcap start", alive=self.process.alive)
+            wait_until(
+                lambda: "Capturing on" in self.process.log_text(),
+                10.0,
+                "dumpcap start",
+                alive=self.process.alive,
+            )
         except PeerError as exc:
             self.process.stop(grace=3)
             raise PeerError(f"{exc}: {tail(log_path, 5)}") from None

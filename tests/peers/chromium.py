@@ -46,5 +46,6 @@ def find_chromium() -> Chromium:
         path = shutil.which(name)
         if path:
             return Chromium(path)
-    raise PeerError("chromium is not installed (apt package chromium); "
-                    "run tests/peers/install-peers.sh")
+    raise PeerError(
+        "chromium is not installed (apt package chromium); run tests/peers/install-peers.sh"
+    )

@@ -62,8 +62,9 @@ class Janus:
 
 def _libdir() -> Path:
     try:
-        out = subprocess.run(["dpkg", "-L", "janus"], capture_output=True, text=True,
-                             timeout=10).stdout
+        out = subprocess.run(
+            ["dpkg", "-L", "janus"], capture_output=True, text=True, timeout=10
+        ).stdout
     except (OSError, subprocess.TimeoutExpired):
         return DEFAULT_LIBDIR
     for line in out.splitlines():
@@ -76,8 +77,12 @@ def _build_shim(rundir: Path) -> Path:
     so = rundir / "libjanus-loopback-ifaddrs.so"
     if not so.exists() or so.stat().st_mtime < SHIM_SOURCE.stat().st_mtime:
         require_binary("cc", "gcc")
-        res = subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-o", str(so), str(SHIM_SOURCE),
-                              "-ldl"], capture_output=True, text=True, timeout=60)
+        res = subprocess.run(
+            ["cc", "-shared", "-fPIC", "-O2", "-o", str(so), str(SHIM_SOURCE), "-ldl"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         if res.returncode != 0:
             raise PeerError(f"cannot build the Janus loopback shim: {res.stderr[-800:]}")
     return so
@@ -85,8 +90,12 @@ def _build_shim(rundir: Path) -> Path:
 
 def _http_json(url: str, body: dict[str, Any] | None = None, timeout: float = 10.0) -> Any:
     data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method="GET" if body is None else "POST",
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        url,
+        data=data,
+        method="GET" if body is None else "POST",
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(req, timeout=timeout) as r:
         return json.loads(r.read().decode())
 
@@ -154,8 +163,7 @@ def start_janus(
         )
         url = f"http://{host}:{http_port}/janus"
         try:
-            wait_until(functools.partial(_info_ok, url), timeout, "janus start",
-                       alive=proc.alive)
+            wait_until(functools.partial(_info_ok, url), timeout, "janus start", alive=proc.alive)
             # plugins are initialized (mountpoint sockets bound) before transports start
         except PeerError as exc:
             proc.stop(grace=3)
@@ -195,27 +203,36 @@ class JanusApi:
         if r.get("janus") != "success":
             raise PeerError(f"janus attach: {r}")
         self.handle = int(r["data"]["id"])
-        r = self._post(f"/{self.session}/{self.handle}",
-                       {"janus": "message", "body": {"request": "watch", "id": mountpoint}})
+        r = self._post(
+            f"/{self.session}/{self.handle}",
+            {"janus": "message", "body": {"request": "watch", "id": mountpoint}},
+        )
         jsep = r.get("jsep")
         deadline = time.monotonic() + timeout
         while jsep is None:
             if time.monotonic() > deadline:
                 raise PeerError("janus watch: no offer")
-            events = _http_json(f"{self.url}/{self.session}?maxev=5&rid={time.time_ns()}",
-                                timeout=timeout)
+            events = _http_json(
+                f"{self.url}/{self.session}?maxev=5&rid={time.time_ns()}", timeout=timeout
+            )
             for ev in events if isinstance(events, list) else [events]:
                 if ev.get("janus") == "event" and ev.get("jsep"):
                     jsep = ev["jsep"]
                 elif ev.get("janus") == "event" and "error" in ev.get("plugindata", {}).get(
-                        "data", {}):
+                    "data", {}
+                ):
                     raise PeerError(f"janus watch: {ev['plugindata']['data']}")
         return str(jsep["sdp"])
 
     def start(self, answer_sdp: str) -> None:
-        r = self._post(f"/{self.session}/{self.handle}",
-                       {"janus": "message", "body": {"request": "start"},
-                        "jsep": {"type": "answer", "sdp": answer_sdp}})
+        r = self._post(
+            f"/{self.session}/{self.handle}",
+            {
+                "janus": "message",
+                "body": {"request": "start"},
+                "jsep": {"type": "answer", "sdp": answer_sdp},
+            },
+        )
         if r.get("janus") not in ("ack", "success", "event"):
             raise PeerError(f"janus start: {r}")
 

@@ -184,8 +184,21 @@ def start_kamailio(
         # -DD: foreground, so the PID we hold is the main process; -E: log to stderr
         proc = PeerProcess(
             "kamailio",
-            ["kamailio", "-DD", "-E", "-f", str(cfg_path), "-Y", str(rundir), "-w", str(rundir),
-             "-m", "64", "-M", "8"],
+            [
+                "kamailio",
+                "-DD",
+                "-E",
+                "-f",
+                str(cfg_path),
+                "-Y",
+                str(rundir),
+                "-w",
+                str(rundir),
+                "-m",
+                "64",
+                "-M",
+                "8",
+            ],
             log,
             cwd=rundir,
         )
@@ -206,7 +219,14 @@ def start_kamailio(
             if port is None and "already in use" in text.lower():
                 continue
             raise last_error from None
-        return Kamailio(host, sip_port, realm, rundir, proc,
-                        {u: f"secret{u}" for u in users}, time.monotonic() - t0)
+        return Kamailio(
+            host,
+            sip_port,
+            realm,
+            rundir,
+            proc,
+            {u: f"secret{u}" for u in users},
+            time.monotonic() - t0,
+        )
     assert last_error is not None
     raise last_error

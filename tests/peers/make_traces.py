@@ -31,11 +31,15 @@ def make_traces(out: Path, work: Path) -> None:
     try:
         callee_ports = BaresipPorts.pick()
         caller_ports = BaresipPorts.pick()
-        bpf = (f"udp and (port {kam.port}"
-               f" or portrange {callee_ports.rtp_low}-{callee_ports.rtp_high}"
-               f" or portrange {caller_ports.rtp_low}-{caller_ports.rtp_high})")
-        print(f"proxy 127.0.0.1:{kam.port}; callee SIP {callee_ports.sip}, caller SIP "
-              f"{caller_ports.sip}; filter: {bpf}")
+        bpf = (
+            f"udp and (port {kam.port}"
+            f" or portrange {callee_ports.rtp_low}-{callee_ports.rtp_high}"
+            f" or portrange {caller_ports.rtp_low}-{caller_ports.rtp_high})"
+        )
+        print(
+            f"proxy 127.0.0.1:{kam.port}; callee SIP {callee_ports.sip}, caller SIP "
+            f"{caller_ports.sip}; filter: {bpf}"
+        )
 
         print("== 01-register")
         cap = Capture(out / "01-register.pcap", bpf, work / "dumpcap-01.log")
@@ -62,8 +66,7 @@ def make_traces(out: Path, work: Path) -> None:
         print(f"call: {res.closed}, rtp {res.rtp}")
 
         print("== 03-call-busy")
-        busy = start_callee(kam, work / "callee-1002-busy", media, mode="busy",
-                            ports=callee_ports)
+        busy = start_callee(kam, work / "callee-1002-busy", media, mode="busy", ports=callee_ports)
         cap = Capture(out / "03-call-busy.pcap", bpf, work / "dumpcap-03.log")
         caller = start_caller(kam, work / "caller-1001-busy", media, ports=caller_ports)
         res = caller.call("1002", timeout_s=15)

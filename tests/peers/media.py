@@ -55,10 +55,30 @@ def make_video_clip(
     media_dir.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(f".{os.getpid()}.tmp")
     cmd = [
-        "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-        "-f", "lavfi", "-i", f"{pattern}=size={size}:rate={fps}:duration={seconds}", "-an",
-        "-c:v", "libx264", "-profile:v", "baseline", "-pix_fmt", "yuv420p",
-        "-g", str(fps), "-bf", "0", "-f", "matroska", str(tmp),
+        "ffmpeg",
+        "-nostdin",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        f"{pattern}=size={size}:rate={fps}:duration={seconds}",
+        "-an",
+        "-c:v",
+        "libx264",
+        "-profile:v",
+        "baseline",
+        "-pix_fmt",
+        "yuv420p",
+        "-g",
+        str(fps),
+        "-bf",
+        "0",
+        "-f",
+        "matroska",
+        str(tmp),
     ]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     if res.returncode != 0:

@@ -63,8 +63,10 @@ def _tcp_open(host: str, port: int) -> bool:
 def start_nginx_rtmp(rundir: Path, host: str = "127.0.0.1", timeout: float = 15.0) -> NginxRtmp:
     require_binary("nginx", "nginx")
     if not RTMP_MODULE.exists():
-        raise PeerError(f"{RTMP_MODULE} missing (apt package libnginx-mod-rtmp); "
-                        "run tests/peers/install-peers.sh")
+        raise PeerError(
+            f"{RTMP_MODULE} missing (apt package libnginx-mod-rtmp); "
+            "run tests/peers/install-peers.sh"
+        )
     rundir.mkdir(parents=True, exist_ok=True)
     rundir = rundir.resolve()
     (rundir / "tmp").mkdir(exist_ok=True)
@@ -72,8 +74,13 @@ def start_nginx_rtmp(rundir: Path, host: str = "127.0.0.1", timeout: float = 15.
     for _attempt in range(3):
         port, stat_port = free_port(host), free_port(host)
         conf = TEMPLATE.read_text()
-        for name, value in {"RUNDIR": str(rundir), "HOST": host, "RTMP_PORT": str(port),
-                            "STAT_PORT": str(stat_port), "RTMP_MODULE": str(RTMP_MODULE)}.items():
+        for name, value in {
+            "RUNDIR": str(rundir),
+            "HOST": host,
+            "RTMP_PORT": str(port),
+            "STAT_PORT": str(stat_port),
+            "RTMP_MODULE": str(RTMP_MODULE),
+        }.items():
             conf = conf.replace(f"@@{name}@@", value)
         conf_path = rundir / "nginx.conf"
         conf_path.write_text(conf)
@@ -85,8 +92,12 @@ def start_nginx_rtmp(rundir: Path, host: str = "127.0.0.1", timeout: float = 15.
         t0 = time.monotonic()
         proc = PeerProcess("nginx-rtmp", base, rundir / "nginx.out", cwd=rundir)
         try:
-            wait_until(functools.partial(_tcp_open, host, port), timeout, "nginx-rtmp start",
-                       alive=proc.alive)
+            wait_until(
+                functools.partial(_tcp_open, host, port),
+                timeout,
+                "nginx-rtmp start",
+                alive=proc.alive,
+            )
         except PeerError as exc:
             proc.stop(grace=3)
             text = tail(rundir / "error.log")
@@ -103,8 +114,17 @@ def ffprobe(url: str, timeout: float = 20.0) -> list[dict[str, Any]]:
     """Streams of a media URL or file as ffprobe reports them (codec_name, codec_type,
     width, height, sample_rate, channels, ...)."""
     require_binary("ffprobe", "ffmpeg")
-    cmd = ["ffprobe", "-v", "error", "-rw_timeout", str(int(timeout * 1e6)),
-           "-show_streams", "-of", "json", url]
+    cmd = [
+        "ffprobe",
+        "-v",
+        "error",
+        "-rw_timeout",
+        str(int(timeout * 1e6)),
+        "-show_streams",
+        "-of",
+        "json",
+        url,
+    ]
     if not url.startswith("rtmp"):
         cmd.remove("-rw_timeout")
         cmd.remove(str(int(timeout * 1e6)))
@@ -124,13 +144,35 @@ def ffmpeg_publish(url: str, seconds: float, log_path: Path, audio: str = "aac")
     ``audio``: aac, pcm_alaw, pcm_mulaw or none. Stop it with ``.stop()``, or let it end.
     """
     require_binary("ffmpeg", "ffmpeg")
-    argv = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "warning", "-re",
-            "-f", "lavfi", "-i", f"testsrc=size=640x360:rate=25:duration={seconds}"]
+    argv = [
+        "ffmpeg",
+        "-nostdin",
+        "-hide_banner",
+        "-loglevel",
+        "warning",
+        "-re",
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc=size=640x360:rate=25:duration={seconds}",
+    ]
     if audio != "none":
         rate = "48000" if audio == "aac" else "8000"
         argv += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate={rate}:duration={seconds}"]
-    argv += ["-map", "0:v", "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency",
-             "-g", "50", "-pix_fmt", "yuv420p"]
+    argv += [
+        "-map",
+        "0:v",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-tune",
+        "zerolatency",
+        "-g",
+        "50",
+        "-pix_fmt",
+        "yuv420p",
+    ]
     if audio != "none":
         argv += ["-map", "1:a", "-c:a", audio, "-ac", "1"]
     argv += ["-f", "flv", url]

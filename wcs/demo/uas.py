@@ -216,9 +216,7 @@ class DemoUas:
         dialog.last_response = self._respond(req, addr, 180, "Ringing", dialog=dialog)
         dialog.timers["answer"] = now + self.ring_delay
 
-    def _on_reinvite(
-        self, dialog: _Dialog | None, req: SipRequest, addr: Addr, now: float
-    ) -> None:
+    def _on_reinvite(self, dialog: _Dialog | None, req: SipRequest, addr: Addr, now: float) -> None:
         if dialog is None or dialog.state == "ringing":
             self._respond(req, addr, 481, "Call/Transaction Does Not Exist")
             return

@@ -135,8 +135,12 @@ class RecorderManager:
     def _closed(self, rec: Recorder, closed: ClosedFile) -> None:
         log.info(
             "stream %s: record file %s closed (%d bytes, %d video / %d audio frames)%s",
-            rec.stream.name, closed.path, closed.size, closed.frames.get("video", 0),
-            closed.frames.get("audio", 0), f", error: {closed.error}" if closed.error else "",
+            rec.stream.name,
+            closed.path,
+            closed.size,
+            closed.frames.get("video", 0),
+            closed.frames.get("audio", 0),
+            f", error: {closed.error}" if closed.error else "",
         )
         if self.hook and closed.size > 0:
             task = asyncio.get_running_loop().create_task(
@@ -149,7 +153,9 @@ class RecorderManager:
         status: int | None = None
         try:
             proc = await asyncio.create_subprocess_exec(
-                *self.hook, stream_name, path,
+                *self.hook,
+                stream_name,
+                path,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.DEVNULL,

@@ -105,8 +105,15 @@ class FileWriter:
         if self.spec.plan.audio == "opus":
             if codec == "opus":
                 pts = round(rel_ms * 48)
-                self._mux(self._audio, "audio", payload, pts, AUDIO_TB, True,
-                          duration=opus_duration(payload))
+                self._mux(
+                    self._audio,
+                    "audio",
+                    payload,
+                    pts,
+                    AUDIO_TB,
+                    True,
+                    duration=opus_duration(payload),
+                )
             return
         if codec == "PCMU":
             self._aac_encode(ulaw_decode(payload), 8000, rel_ms)
@@ -136,11 +143,18 @@ class FileWriter:
 
     def _aac_packets(self, frames: list[Any]) -> None:
         for f in frames:
-            self._mux(self._audio, "audio", f.data, f.timestamp_ms * 48, AUDIO_TB, True,
-                      duration=1024)
+            self._mux(
+                self._audio, "audio", f.data, f.timestamp_ms * 48, AUDIO_TB, True, duration=1024
+            )
 
     def _mux(
-        self, stream: Any, kind: str, data: bytes, pts: int, tb: Fraction, key: bool,
+        self,
+        stream: Any,
+        kind: str,
+        data: bytes,
+        pts: int,
+        tb: Fraction,
+        key: bool,
         duration: int | None = None,
     ) -> None:
         pts = max(pts, self._last[kind] + 1, 0)

@@ -55,8 +55,23 @@ SCHEMAS: dict[str, Schema] = {
         "anyOf": [
             {"type": "boolean"},
             {"type": "integer", "enum": [0, 1]},
-            {"type": "string", "enum": ["true", "false", "1", "0", "yes", "no", "on", "off",
-                                        "True", "False", "TRUE", "FALSE"]},
+            {
+                "type": "string",
+                "enum": [
+                    "true",
+                    "false",
+                    "1",
+                    "0",
+                    "yes",
+                    "no",
+                    "on",
+                    "off",
+                    "True",
+                    "False",
+                    "TRUE",
+                    "FALSE",
+                ],
+            },
         ],
     },
     "Error": {
@@ -103,8 +118,11 @@ SCHEMAS: dict[str, Schema] = {
             "callee": _str(256),
             "status": _str(32),
             "rtmpUrl": _str(1024),
-            "finished": {**BOOL, "description": "our extension: also the last 256 calls "
-                         "that ended, with their final status (WCS answers 404)"},
+            "finished": {
+                **BOOL,
+                "description": "our extension: also the last 256 calls "
+                "that ended, with their final status (WCS answers 404)",
+            },
         },
     },
     "CallId": {"type": "object", "required": ["callId"], "properties": {"callId": _str(256)}},
@@ -114,9 +132,20 @@ SCHEMAS: dict[str, Schema] = {
         "properties": {
             "callId": {"type": "string"},
             "incoming": {"type": "boolean"},
-            "status": {"type": "string", "enum": [
-                "PENDING", "TRYING", "RING", "SESSION_PROGRESS", "BUSY", "ESTABLISHED", "HOLD",
-                "FINISH", "FAILED"]},
+            "status": {
+                "type": "string",
+                "enum": [
+                    "PENDING",
+                    "TRYING",
+                    "RING",
+                    "SESSION_PROGRESS",
+                    "BUSY",
+                    "ESTABLISHED",
+                    "HOLD",
+                    "FINISH",
+                    "FAILED",
+                ],
+            },
             "sipStatus": _nullable({"type": "integer"}),
             "info": _nullable({"type": "string"}),
             "caller": _nullable({"type": "string"}),
@@ -248,9 +277,7 @@ def _error(description: str) -> Schema:
 def _list_of(schema: str, description: str) -> Schema:
     return {
         "description": description,
-        "content": {
-            "application/json": {"schema": {"type": "array", "items": _ref(schema)}}
-        },
+        "content": {"application/json": {"schema": {"type": "array", "items": _ref(schema)}}},
     }
 
 
@@ -448,10 +475,16 @@ def full_document() -> Schema:
         "components": {
             "schemas": SCHEMAS,
             "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer",
-                           "description": "rest_auth = token:SECRET"},
-                "basic": {"type": "http", "scheme": "basic",
-                          "description": "rest_auth = basic:USER:PASSWORD"},
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "rest_auth = token:SECRET",
+                },
+                "basic": {
+                    "type": "http",
+                    "scheme": "basic",
+                    "description": "rest_auth = basic:USER:PASSWORD",
+                },
             },
         },
         "security": [{}, {"bearer": []}, {"basic": []}],

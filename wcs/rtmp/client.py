@@ -192,8 +192,7 @@ class RtmpPublisher:
 
     def send_audio_config(self, audio_specific_config: bytes, timestamp_ms: int = 0) -> bool:
         """The AAC sequence header; send it before the first AAC frame."""
-        return self._send(False, timestamp_ms, flv.audio_aac_sequence_header(
-            audio_specific_config))
+        return self._send(False, timestamp_ms, flv.audio_aac_sequence_header(audio_specific_config))
 
     def send_video(self, timestamp_ms: int, avcc_payload: bytes, keyframe: bool) -> bool:
         """One access unit in AVCC form. Returns False when it was dropped."""
@@ -224,8 +223,11 @@ class RtmpPublisher:
             return True
         if not tag.config:
             buffered = self.buffered()
-            allowed = (self.gate.allow_video(buffered, tag.keyframe) if tag.kind == "video"
-                       else self.gate.allow_audio(buffered))
+            allowed = (
+                self.gate.allow_video(buffered, tag.keyframe)
+                if tag.kind == "video"
+                else self.gate.allow_audio(buffered)
+            )
             if not allowed:
                 return False
         return self._send(tag.kind == "video", tag.timestamp_ms, tag.body)
@@ -276,8 +278,13 @@ class RtmpPublisher:
         if self._failure_reported:
             return
         self._failure_reported = True
-        log.info("RTMP publish to %s failed at %s: %s %s", self.target.tc_url,
-                 failure.stage, failure.code, failure.description)
+        log.info(
+            "RTMP publish to %s failed at %s: %s %s",
+            self.target.tc_url,
+            failure.stage,
+            failure.code,
+            failure.description,
+        )
         if self._started is not None and not self._started.done():
             self._started.set_exception(RtmpPublishError(failure))
         elif self.on_failure is not None:

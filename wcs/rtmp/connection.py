@@ -30,13 +30,15 @@ DEFAULT_FLASH_VERSION = "FMLE/3.0 (compatible; wcs)"
 DEFAULT_CHUNK_SIZE = 4096
 
 # onStatus codes that end publishing even when the level is not "error".
-_FAILURE_CODES = frozenset({
-    "NetStream.Publish.BadName",
-    "NetStream.Publish.Denied",
-    "NetStream.Unpublish.Success",
-    "NetConnection.Connect.Rejected",
-    "NetConnection.Connect.Closed",
-})
+_FAILURE_CODES = frozenset(
+    {
+        "NetStream.Publish.BadName",
+        "NetStream.Publish.Denied",
+        "NetStream.Unpublish.Success",
+        "NetConnection.Connect.Rejected",
+        "NetConnection.Connect.Closed",
+    }
+)
 
 _TX_CONNECT = 1
 _TX_RELEASE = 2
@@ -118,8 +120,10 @@ class RtmpClientConnection:
                 if self._handshake.state is not HandshakeState.DONE:
                     return
                 self._events.append(
-                    ev.HandshakeCompleted(self._handshake.server_version,
-                                          self._handshake.s2_echo_ok))
+                    ev.HandshakeCompleted(
+                        self._handshake.server_version, self._handshake.s2_echo_ok
+                    )
+                )
                 self._after_handshake()
                 data = self._handshake.leftover
             self.bytes_received += len(data)
@@ -298,8 +302,9 @@ class RtmpClientConnection:
                 return
             self.stream_id = int(sid)
             self._events.append(ev.StreamCreated(self.stream_id))
-            self._command("publish", _TX_PUBLISH, None, self.target.stream, "live",
-                          stream_id=self.stream_id)
+            self._command(
+                "publish", _TX_PUBLISH, None, self.target.stream, "live", stream_id=self.stream_id
+            )
             self.state = ConnState.PUBLISH_REQUESTED
 
     def _on_error(self, tx: int, info: dict[str, Any]) -> None:

@@ -40,11 +40,25 @@ _AAC_FLAGS: Final = (AUDIO_FORMAT_AAC << 4) | 0x0F
 _G711A_FLAGS: Final = (AUDIO_FORMAT_G711A << 4) | 0x02
 _G711U_FLAGS: Final = (AUDIO_FORMAT_G711U << 4) | 0x02
 
-AAC_SAMPLE_RATES: Final = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000,
-                           12000, 11025, 8000, 7350)
+AAC_SAMPLE_RATES: Final = (
+    96000,
+    88200,
+    64000,
+    48000,
+    44100,
+    32000,
+    24000,
+    22050,
+    16000,
+    12000,
+    11025,
+    8000,
+    7350,
+)
 
 
 # -- video ---------------------------------------------------------------------------------
+
 
 def avcc(nalus: Iterable[bytes]) -> bytes:
     """NAL units with 4-byte length prefixes."""
@@ -63,8 +77,9 @@ def video_sequence_header(sps: bytes, pps: bytes | Iterable[bytes]) -> bytes:
 def video_frame(avcc_payload: bytes, keyframe: bool, composition_time: int = 0) -> bytes:
     """One access unit (AVCC payload). Composition time is 0 for streams without B-frames."""
     flags = (_KEY if keyframe else _INTER) | VIDEO_CODEC_AVC
-    return bytes([flags, _AVC_NALU]) + (composition_time & 0xFFFFFF).to_bytes(3, "big") \
-        + avcc_payload
+    return (
+        bytes([flags, _AVC_NALU]) + (composition_time & 0xFFFFFF).to_bytes(3, "big") + avcc_payload
+    )
 
 
 def video_end_of_sequence() -> bytes:
@@ -72,6 +87,7 @@ def video_end_of_sequence() -> bytes:
 
 
 # -- audio ---------------------------------------------------------------------------------
+
 
 def aac_audio_specific_config(sample_rate: int, channels: int, object_type: int = 2) -> bytes:
     """The 2-byte AudioSpecificConfig (ISO 14496-3 1.6.2.1); object type 2 is AAC-LC."""
@@ -111,6 +127,7 @@ def audio_g711(payload: bytes, alaw: bool) -> bytes:
 
 # -- metadata ------------------------------------------------------------------------------
 
+
 def metadata(
     width: int = 0,
     height: int = 0,
@@ -130,8 +147,7 @@ def metadata(
         if framerate:
             meta["framerate"] = float(framerate)
     if audio_format is not None:
-        meta.update(audiocodecid=float(audio_format), stereo=stereo,
-                    audiosamplesize=16.0)
+        meta.update(audiocodecid=float(audio_format), stereo=stereo, audiosamplesize=16.0)
         if audio_sample_rate:
             meta["audiosamplerate"] = float(audio_sample_rate)
     meta["encoder"] = encoder
@@ -139,6 +155,7 @@ def metadata(
 
 
 # -- timestamps ----------------------------------------------------------------------------
+
 
 @dataclass(slots=True)
 class _Track:

@@ -72,8 +72,9 @@ def parse_chunk_size(payload: bytes) -> int:
 
 
 def acknowledgement(sequence: int) -> RtmpMessage:
-    return RtmpMessage(ACKNOWLEDGEMENT, 0, 0, struct.pack(">I", sequence & 0xFFFFFFFF),
-                       CSID_CONTROL)
+    return RtmpMessage(
+        ACKNOWLEDGEMENT, 0, 0, struct.pack(">I", sequence & 0xFFFFFFFF), CSID_CONTROL
+    )
 
 
 def window_ack_size(size: int) -> RtmpMessage:

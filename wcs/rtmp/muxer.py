@@ -102,8 +102,15 @@ class PushMuxer:
             except ValueError:  # an SPS we cannot read: the size stays unknown in metadata
                 pass
             out += self._metadata_once(ts)
-            out.append(FlvTag("video", ts, flv.video_sequence_header(self._sps, self._pps),
-                              keyframe=True, config=True))
+            out.append(
+                FlvTag(
+                    "video",
+                    ts,
+                    flv.video_sequence_header(self._sps, self._pps),
+                    keyframe=True,
+                    config=True,
+                )
+            )
             self._sent_config = (self._sps, self._pps)
             self.needs_keyframe = False
         tag = FlvTag("video", ts, flv.video_frame(flv.avcc(slices), keyframe), keyframe)
@@ -171,8 +178,7 @@ class PushMuxer:
             rate = 8000
         else:
             afmt, rate = None, 0
-        meta = flv.metadata(self.width, self.height, self.framerate, self.video_enabled, afmt,
-                            rate)
+        meta = flv.metadata(self.width, self.height, self.framerate, self.video_enabled, afmt, rate)
         body = amf0.encode("@setDataFrame", "onMetaData", amf0.EcmaArray(meta))
         return [FlvTag("data", ts, body, config=True)]
 
@@ -187,6 +193,9 @@ class PushMuxer:
         out: list[FlvTag] = []
         for ts, _track, item in released:
             assert isinstance(item, FlvTag)
-            out.append(item if item.timestamp_ms == ts else FlvTag(
-                item.kind, ts, item.body, item.keyframe, item.config))
+            out.append(
+                item
+                if item.timestamp_ms == ts
+                else FlvTag(item.kind, ts, item.body, item.keyframe, item.config)
+            )
         return out

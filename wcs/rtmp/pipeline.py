@@ -164,8 +164,9 @@ class PushPipeline:
         if self._mode == "g711" and codec in _G711_SILENCE:
             return self.muxer.audio_g711(ts, bytes([_G711_SILENCE[codec]]) * 160, codec == "PCMA")
         if codec.lower() == "opus":
-            return self.muxer.audio_pcm(ts, bytes(2 * 960), OPUS_RATE) if self._mode == "aac" \
-                else []
+            return (
+                self.muxer.audio_pcm(ts, bytes(2 * 960), OPUS_RATE) if self._mode == "aac" else []
+            )
         return self.muxer.audio_pcm(ts, bytes(2 * 160), 8000)
 
     def _convert(self, ts: int, codec: str, payload: bytes) -> list[FlvTag]:

@@ -74,6 +74,7 @@ class PushError(Exception):
 
 # -- what the push needs from the stream hub (wcs.streams) -----------------------------------
 
+
 class Closable(Protocol):
     def close(self) -> None: ...
 
@@ -256,15 +257,20 @@ class PushJob:
         }
 
     def stats(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"sentVideo": self.sent.get("video", 0),
-                               "sentAudio": self.sent.get("audio", 0)}
+        out: dict[str, Any] = {
+            "sentVideo": self.sent.get("video", 0),
+            "sentAudio": self.sent.get("audio", 0),
+        }
         attempt = self._attempt
         if attempt is not None and attempt.worker is not None:
             w = attempt.worker
             out.update(w.pipeline.stats())
-            out.update(queueDroppedVideo=w.drops.video, queueDroppedAudio=w.drops.audio,
-                       sendDroppedVideo=attempt.publisher.dropped.video_frames,
-                       sendDroppedAudio=attempt.publisher.dropped.audio_frames)
+            out.update(
+                queueDroppedVideo=w.drops.video,
+                queueDroppedAudio=w.drops.audio,
+                sendDroppedVideo=attempt.publisher.dropped.video_frames,
+                sendDroppedAudio=attempt.publisher.dropped.audio_frames,
+            )
         return out
 
     def event_json(self) -> dict[str, Any]:
@@ -313,8 +319,7 @@ class PushJob:
                 if delay is None:
                     final = PushStatus.FAILED
                     break
-                log.info("push %s: retry %d in %.1f s", self.media_session_id, self.failures,
-                         delay)
+                log.info("push %s: retry %d in %.1f s", self.media_session_id, self.failures, delay)
                 if await self._sleep(delay):
                     break
                 self.reconnects += 1
@@ -428,7 +433,10 @@ class PushJob:
         if video is not None and video.width:
             self.width, self.height = int(video.width), int(video.height or 0)
         attempt.worker = PipelineWorker(
-            pipeline, loop, attempt.deliver, stream.request_keyframe,
+            pipeline,
+            loop,
+            attempt.deliver,
+            stream.request_keyframe,
             name=f"push-{self.media_session_id[:8]}",
         )
         if video is not None and self.manager.keyframe_interval > 0:
@@ -453,8 +461,14 @@ class PushJob:
             return
         self.status = status
         self.info = info
-        log.info("push %s (%s -> %s): %s%s", self.media_session_id, self.source,
-                 self.target.tc_url, status.value, f" ({info})" if info else "")
+        log.info(
+            "push %s (%s -> %s): %s%s",
+            self.media_session_id,
+            self.source,
+            self.target.tc_url,
+            status.value,
+            f" ({info})" if info else "",
+        )
         self.manager._emit(self)
 
 
@@ -506,17 +520,16 @@ class PushManager:
             if request.published_name is not None:
                 target = push_target(request.rtmp_url, request.published_name, False, "")
             else:
-                target = push_target(request.rtmp_url, request.stream_name, request.full_url,
-                                     self.prefix)
+                target = push_target(
+                    request.rtmp_url, request.stream_name, request.full_url, self.prefix
+                )
         except RtmpError as exc:
             raise PushError(400, f"rtmpUrl: {exc}", "rtmpUrl") from None
         for job in self._jobs.values():
             if job.source == request.stream_name and job.request.rtmp_url == request.rtmp_url:
-                raise PushError(409, "a transponder for this stream and rtmpUrl exists",
-                                "rtmpUrl")
+                raise PushError(409, "a transponder for this stream and rtmpUrl exists", "rtmpUrl")
             if (job.target.tc_url, job.target.stream) == (target.tc_url, target.stream):
-                raise PushError(409, "another push already publishes this name there",
-                                "rtmpUrl")
+                raise PushError(409, "another push already publishes this name there", "rtmpUrl")
         job = PushJob(self, request, target)
         stream = self.hub.get(request.stream_name)
         if stream is not None:
@@ -620,8 +633,9 @@ class PushManager:
         rtmp_url, rtmp_stream = wanted
         if any(j.request.call_id == stream.call_id for j in self._jobs.values()):
             return
-        request = PushRequest(stream.name, rtmp_url, published_name=rtmp_stream or stream.name,
-                              call_id=stream.call_id)
+        request = PushRequest(
+            stream.name, rtmp_url, published_name=rtmp_stream or stream.name, call_id=stream.call_id
+        )
         try:
             self.startup(request)
         except PushError as exc:

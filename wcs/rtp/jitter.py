@@ -35,9 +35,7 @@ class JitterStats:
 
 
 class JitterBuffer(Generic[T]):
-    def __init__(
-        self, latency: float = 0.1, capacity: int = 500, max_misorder: int = 1000
-    ) -> None:
+    def __init__(self, latency: float = 0.1, capacity: int = 500, max_misorder: int = 1000) -> None:
         if latency < 0 or not 2 <= capacity < 0x8000 or not 0 <= max_misorder < 0x8000:
             raise ValueError("need latency >= 0, 2 <= capacity < 32768, max_misorder < 32768")
         self.latency = latency

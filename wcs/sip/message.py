@@ -264,6 +264,8 @@ def _via_line_ok(value: str) -> bool:
     except SipParseError:
         return False
     return all(_VIA_START.match(p.strip()) for p in parts[1:])
+
+
 _MANDATORY = ("Via", "From", "To", "Call-ID", "CSeq")
 
 

@@ -10,8 +10,14 @@ from wcs.sip.message import SipRequest, SipResponse, parse_message
 CALLER = ("127.0.0.1", 5099)
 
 
-def invite(call_id: str = "abc", user: str = "demo", body: bytes | None = None,
-           to_tag: str | None = None, cseq: int = 1, branch: str = "z9hG4bKone") -> bytes:
+def invite(
+    call_id: str = "abc",
+    user: str = "demo",
+    body: bytes | None = None,
+    to_tag: str | None = None,
+    cseq: int = 1,
+    branch: str = "z9hG4bKone",
+) -> bytes:
     if body is None:
         body = str(sdp.build_offer("127.0.0.1", 40000, 40002)).encode()
     to = f"<sip:{user}@127.0.0.1>" + (f";tag={to_tag}" if to_tag else "")
@@ -25,8 +31,13 @@ def invite(call_id: str = "abc", user: str = "demo", body: bytes | None = None,
     ).encode() + body
 
 
-def request(method: str, call_id: str = "abc", cseq: int = 2, to_tag: str | None = None,
-            branch: str = "z9hG4bKtwo") -> bytes:
+def request(
+    method: str,
+    call_id: str = "abc",
+    cseq: int = 2,
+    to_tag: str | None = None,
+    branch: str = "z9hG4bKtwo",
+) -> bytes:
     to = "<sip:demo@127.0.0.1>" + (f";tag={to_tag}" if to_tag else "")
     return (
         f"{method} sip:demo@127.0.0.1:5070 SIP/2.0\r\n"
@@ -37,8 +48,7 @@ def request(method: str, call_id: str = "abc", cseq: int = 2, to_tag: str | None
 
 
 def make() -> DemoUas:
-    return DemoUas("127.0.0.1", 5070, lambda key: {"audio": 41000, "video": 41002},
-                   ring_delay=1.0)
+    return DemoUas("127.0.0.1", 5070, lambda key: {"audio": 41000, "video": 41002}, ring_delay=1.0)
 
 
 def responses(uas: DemoUas) -> list[SipResponse]:

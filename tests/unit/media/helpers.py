@@ -25,9 +25,7 @@ class BitWriter:
     def rbsp(self) -> bytes:
         bits = [*self.bits, 1]  # rbsp_stop_one_bit
         bits += [0] * (-len(bits) % 8)
-        return bytes(
-            int("".join(map(str, bits[i : i + 8])), 2) for i in range(0, len(bits), 8)
-        )
+        return bytes(int("".join(map(str, bits[i : i + 8])), 2) for i in range(0, len(bits), 8))
 
 
 def escape(rbsp: bytes) -> bytes:

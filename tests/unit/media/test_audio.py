@@ -91,7 +91,12 @@ def test_opus_durations() -> None:
 def test_frames() -> None:
     f = frame_from_rtp(PCMU, b"\xff" * 160, 1234)
     assert (f.codec, f.timestamp, f.clock_rate, f.duration, f.seconds) == (
-        "PCMU", 1234, 8000, 160, 0.02)
+        "PCMU",
+        1234,
+        8000,
+        160,
+        0.02,
+    )
     assert frame_from_rtp(OPUS, bytes((0xFC, 1, 2)), 0).duration == 960
     ev = parse_telephone_event(bytes((11, 0x8A, 0x03, 0x20)))
     assert (ev.event, ev.digit, ev.end, ev.volume, ev.duration) == (11, "#", True, 10, 800)

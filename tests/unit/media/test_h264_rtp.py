@@ -263,9 +263,11 @@ def test_lossy_stream_never_hands_out_a_corrupt_unit(
     for _ in range(4):
         sent.append([SPS, PPS, idr(rnd.randint(10, 2000)), idr(rnd.randint(10, 900), False)])
         for _ in range(rnd.randint(0, 5)):
-            sent.append([pslice(rnd.randint(5, 1500)), pslice(rnd.randint(5, 700), False)][
-                : rnd.randint(1, 2)
-            ])
+            sent.append(
+                [pslice(rnd.randint(5, 1500)), pslice(rnd.randint(5, 700), False)][
+                    : rnd.randint(1, 2)
+                ]
+            )
     f = Feeder(H264Depacketizer(), H264Packetizer(mtu=mtu), seq=rnd.randint(0, 0xFFFF))
     packets = []
     for i, nals in enumerate(sent):
@@ -312,8 +314,14 @@ def test_round_trip_property(units: list[list[bytes]], mtu: int) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.binary(max_size=40), st.integers(0, 0xFFFF),
-                          st.integers(0, 2**32 - 1), st.booleans()), max_size=30))
+@given(
+    st.lists(
+        st.tuples(
+            st.binary(max_size=40), st.integers(0, 0xFFFF), st.integers(0, 2**32 - 1), st.booleans()
+        ),
+        max_size=30,
+    )
+)
 def test_garbage_never_raises(packets: list[tuple[bytes, int, int, bool]]) -> None:
     d = H264Depacketizer(drop_damaged=False)
     for p in packets:

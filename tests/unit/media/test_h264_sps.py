@@ -89,21 +89,34 @@ def _sps(
     [
         ({"profile": 66}, (352, 288), (0, 0, 0, 0)),
         ({"profile": 77, "poc_type": 1}, (352, 288), (0, 0, 0, 0)),
-        ({"profile": 66, "poc_type": 2, "mbs_w": 120, "map_units_h": 68,
-          "crop": (0, 0, 0, 4)}, (1920, 1080), (0, 0, 0, 8)),
+        (
+            {"profile": 66, "poc_type": 2, "mbs_w": 120, "map_units_h": 68, "crop": (0, 0, 0, 4)},
+            (1920, 1080),
+            (0, 0, 0, 8),
+        ),
         ({"profile": 100, "scaling": True, "crop": (1, 2, 0, 3)}, (346, 282), (2, 4, 0, 6)),
         ({"profile": 122, "chroma": 2, "crop": (1, 1, 1, 1)}, (348, 286), (2, 2, 1, 1)),
-        ({"profile": 244, "chroma": 3, "scaling": True, "crop": (1, 1, 1, 1)},
-         (350, 286), (1, 1, 1, 1)),
-        ({"profile": 244, "chroma": 3, "separate_planes": 1, "crop": (1, 0, 1, 0)},
-         (351, 287), (1, 0, 1, 0)),
+        (
+            {"profile": 244, "chroma": 3, "scaling": True, "crop": (1, 1, 1, 1)},
+            (350, 286),
+            (1, 1, 1, 1),
+        ),
+        (
+            {"profile": 244, "chroma": 3, "separate_planes": 1, "crop": (1, 0, 1, 0)},
+            (351, 287),
+            (1, 0, 1, 0),
+        ),
         ({"profile": 100, "chroma": 0, "crop": (3, 0, 1, 0)}, (349, 287), (3, 0, 1, 0)),
-        ({"profile": 100, "frame_mbs_only": 0, "map_units_h": 18, "crop": (0, 0, 0, 2)},
-         (352, 568), (0, 0, 0, 8)),
+        (
+            {"profile": 100, "frame_mbs_only": 0, "map_units_h": 18, "crop": (0, 0, 0, 2)},
+            (352, 568),
+            (0, 0, 0, 8),
+        ),
     ],
 )
-def test_constructed_sps(kwargs: dict[str, int], size: tuple[int, int],
-                         crop_px: tuple[int, int, int, int]) -> None:
+def test_constructed_sps(
+    kwargs: dict[str, int], size: tuple[int, int], crop_px: tuple[int, int, int, int]
+) -> None:
     s = parse_sps(_sps(**kwargs))  # type: ignore[arg-type]
     assert (s.width, s.height) == size
     assert s.crop == crop_px
@@ -125,6 +138,7 @@ def test_malformed_sps() -> None:
 def _x264_sps(width: int, height: int, pix_fmt: str, params: str = "") -> bytes:
     import av
     import numpy as np
+
     ctx = av.CodecContext.create("libx264", "w")
     ctx.width, ctx.height, ctx.pix_fmt = width, height, pix_fmt
     ctx.time_base = Fraction(1, 25)
@@ -148,8 +162,7 @@ def _x264_sps(width: int, height: int, pix_fmt: str, params: str = "") -> bytes:
         (320, 240, "yuv420p", "cqm=jvt", 100),
     ],
 )
-def test_sps_from_libx264(width: int, height: int, pix_fmt: str, params: str,
-                          profile: int) -> None:
+def test_sps_from_libx264(width: int, height: int, pix_fmt: str, params: str, profile: int) -> None:
     s = parse_sps(_x264_sps(width, height, pix_fmt, params))
     assert (s.width, s.height) == (width, height)
     assert s.profile_idc == profile

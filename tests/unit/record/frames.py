@@ -69,8 +69,13 @@ def synthetic_frames(seconds: float, fps: int = 25, gop: int = 10) -> list[Frame
     enc.pix_fmt = "yuv420p"
     enc.time_base = Fraction(1, fps)
     enc.gop_size = gop
-    enc.options = {"preset": "ultrafast", "tune": "zerolatency", "bframes": "0",
-                   "keyint_min": str(gop), "sc_threshold": "0"}
+    enc.options = {
+        "preset": "ultrafast",
+        "tune": "zerolatency",
+        "bframes": "0",
+        "keyint_min": str(gop),
+        "sc_threshold": "0",
+    }
     n = int(seconds * fps)
     packets = []
     for i in range(n):

@@ -22,7 +22,11 @@ from wcs.record.container import choose_container
     ],
 )
 def test_choice(
-    setting: str, video: str | None, audio: str | None, kind: str, out_audio: str | None,
+    setting: str,
+    video: str | None,
+    audio: str | None,
+    kind: str,
+    out_audio: str | None,
     out_video: str | None,
 ) -> None:
     plan = choose_container(setting, video, audio)

@@ -25,11 +25,20 @@ def facts(video: str | None = "H264", audio: str | None = "PCMU") -> StreamFacts
     return StreamFacts("s1", "msid", "call", video, audio, 1_700_000_000_000.0)
 
 
-def core(template: str = "{streamName}-{startTime}-{endTime}", rotation: str = "",
-         video: str | None = "H264", audio: str | None = "PCMU",
-         existing: frozenset[Path] = frozenset()) -> RecordingCore:
-    return RecordingCore(lambda: facts(video, audio), DIR, template, parse_rotation(rotation),
-                         exists=lambda p: p in existing)
+def core(
+    template: str = "{streamName}-{startTime}-{endTime}",
+    rotation: str = "",
+    video: str | None = "H264",
+    audio: str | None = "PCMU",
+    existing: frozenset[Path] = frozenset(),
+) -> RecordingCore:
+    return RecordingCore(
+        lambda: facts(video, audio),
+        DIR,
+        template,
+        parse_rotation(rotation),
+        exists=lambda p: p in existing,
+    )
 
 
 def key(ts: int = 0) -> AccessUnit:
@@ -114,8 +123,10 @@ def test_duration_rotation_waits_for_a_keyframe_and_splits_audio_by_pts() -> Non
     # Audio still before the switch point goes to the first file, then the first one closes.
     assert c.audio(pcmu(), 2020.0) == [WriteAudio(1, "PCMU", b"\xff" * 160, 2020.0)]
     cmds = c.audio(pcmu(), 2040.0)
-    assert cmds == [CloseFile(1, DIR / "s1-1700000000000.mp4"),
-                    WriteAudio(2, "PCMU", b"\xff" * 160, 0.0)]
+    assert cmds == [
+        CloseFile(1, DIR / "s1-1700000000000.mp4"),
+        WriteAudio(2, "PCMU", b"\xff" * 160, 0.0),
+    ]
     assert [f.file_id for f in c.files] == [1, 2] and c.current is not None
 
 

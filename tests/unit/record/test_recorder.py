@@ -27,8 +27,19 @@ pytestmark = pytest.mark.asyncio
 def probe(path: Path) -> dict[str, Any]:
     assert shutil.which("ffprobe"), "ffprobe is needed"
     out = subprocess.run(
-        ["ffprobe", "-v", "error", "-print_format", "json", "-show_streams", "-show_format",
-         str(path)], capture_output=True, text=True, check=True,
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-print_format",
+            "json",
+            "-show_streams",
+            "-show_format",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     result: dict[str, Any] = json.loads(out)
     return result
@@ -133,8 +144,9 @@ async def test_restart_closes_the_file_and_starts_a_new_one(tmp_path: Path) -> N
     hub = StreamHub()
     manager = RecorderManager(hub, tmp_path, "{streamName}-{startTime}")
     stream = hub.publish("cam2", call_id=None, app_key="app")
-    stream.set_tracks({"video": TrackInfo("video", "H264", 90000),
-                       "audio": TrackInfo("audio", "PCMU", 8000)})
+    stream.set_tracks(
+        {"video": TrackInfo("video", "H264", 90000), "audio": TrackInfo("audio", "PCMU", 8000)}
+    )
     assert manager.find_all() == []  # not automatic
     frames = synthetic_frames(2.0)
     half = len(frames) // 2
@@ -210,10 +222,13 @@ def opus_frames(seconds: float) -> list[Frame]:
     return out
 
 
-@pytest.mark.parametrize(("video", "container", "codecs"), [
-    (True, ".mkv", ["h264", "opus"]),  # H.264 + Opus → Matroska, Opus passed through
-    (False, ".mp4", ["aac"]),  # audio only → MP4 with AAC, whatever the codec
-])
+@pytest.mark.parametrize(
+    ("video", "container", "codecs"),
+    [
+        (True, ".mkv", ["h264", "opus"]),  # H.264 + Opus → Matroska, Opus passed through
+        (False, ".mp4", ["aac"]),  # audio only → MP4 with AAC, whatever the codec
+    ],
+)
 async def test_opus(tmp_path: Path, video: bool, container: str, codecs: list[str]) -> None:
     hub = StreamHub()
     manager = RecorderManager(hub, tmp_path, "{streamName}", auto=True)

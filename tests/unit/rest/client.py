@@ -79,9 +79,7 @@ class HttpClient:
             if event is h11.NEED_DATA:
                 self.h.receive_data(await asyncio.wait_for(self.reader.read(65536), GUARD))
             elif isinstance(event, h11.Response):
-                resp = Resp(
-                    event.status_code, {k.decode(): v.decode() for k, v in event.headers}
-                )
+                resp = Resp(event.status_code, {k.decode(): v.decode() for k, v in event.headers})
             elif isinstance(event, h11.Data):
                 body += event.data
             elif isinstance(event, h11.EndOfMessage):

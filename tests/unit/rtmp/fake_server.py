@@ -30,8 +30,9 @@ class FakeRtmpServer:
     publishing: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def __aenter__(self) -> FakeRtmpServer:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0,
-                                                  ssl=self.ssl_context)
+        self._server = await asyncio.start_server(
+            self._handle, "127.0.0.1", 0, ssl=self.ssl_context
+        )
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
@@ -81,14 +82,20 @@ class FakeRtmpServer:
                 name, tx, *_ = amf0.decode(msg.payload)
                 if name == "connect":
                     writer.write(enc.encode(m.window_ack_size(2_500_000)))
-                    command("_result", tx, {"fmsVer": "fake"},
-                            {"code": "NetConnection.Connect.Success"})
+                    command(
+                        "_result", tx, {"fmsVer": "fake"}, {"code": "NetConnection.Connect.Success"}
+                    )
                 elif name == "createStream":
                     command("_result", tx, None, 1.0)
                 elif name == "publish":
                     level = "status" if self.publish_code.endswith("Start") else "error"
-                    command("onStatus", 0, None, {"level": level, "code": self.publish_code,
-                                                  "description": "scripted"}, sid=1)
+                    command(
+                        "onStatus",
+                        0,
+                        None,
+                        {"level": level, "code": self.publish_code, "description": "scripted"},
+                        sid=1,
+                    )
                     await writer.drain()
                     self.publishing.set()
                     if self.close_when_publishing:

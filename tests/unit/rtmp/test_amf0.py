@@ -16,10 +16,23 @@ from wcs.rtmp.errors import RtmpError
 @pytest.mark.parametrize(
     "value",
     [
-        0.0, -1.5, 1e300, True, False, "", "connect", "ünïcode ✓", None, UNDEFINED,
-        {}, {"app": "live", "n": 3.0, "nested": {"a": [1.0, "x", None]}},
-        EcmaArray(width=352.0, height=288.0), [], [1.0, True, "s", None, UNDEFINED],
-        Amf0Date(1700000000000.0, 0), "x" * 70000,
+        0.0,
+        -1.5,
+        1e300,
+        True,
+        False,
+        "",
+        "connect",
+        "ünïcode ✓",
+        None,
+        UNDEFINED,
+        {},
+        {"app": "live", "n": 3.0, "nested": {"a": [1.0, "x", None]}},
+        EcmaArray(width=352.0, height=288.0),
+        [],
+        [1.0, True, "s", None, UNDEFINED],
+        Amf0Date(1700000000000.0, 0),
+        "x" * 70000,
     ],
 )
 def test_round_trip(value: Any) -> None:
@@ -78,9 +91,7 @@ def test_encode_rejects_unknown_types() -> None:
         amf0.encode({1: "x"})
 
 
-_scalars = st.one_of(
-    st.none(), st.booleans(), st.floats(allow_nan=False), st.text(max_size=50)
-)
+_scalars = st.one_of(st.none(), st.booleans(), st.floats(allow_nan=False), st.text(max_size=50))
 _values = st.recursive(
     _scalars,
     lambda inner: st.one_of(

@@ -53,8 +53,12 @@ def test_header_types_chosen_by_what_changed() -> None:
     dec = ChunkDecoder()
     got = dec.feed(a + b + c + d + e + f)
     assert [(x.timestamp, x.stream_id, x.payload[:1]) for x in got] == [
-        (1000, 1, b"x"), (1033, 1, b"y"), (1070, 1, b"z"), (1107, 1, b"w"),
-        (1100, 2, b"v"), (50, 2, b"v"),
+        (1000, 1, b"x"),
+        (1033, 1, b"y"),
+        (1070, 1, b"z"),
+        (1107, 1, b"w"),
+        (1100, 2, b"v"),
+        (50, 2, b"v"),
     ]
 
 

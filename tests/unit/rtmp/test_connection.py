@@ -62,14 +62,23 @@ def start(flash: str = "FMLE/3.0 (compatible; test)") -> tuple[RtmpClientConnect
 def to_publishing() -> tuple[RtmpClientConnection, FakeServer]:
     conn, server = start()
     server.take(conn.data_to_send())
-    conn.receive_data(server.command("_result", 1, {"fmsVer": "FMS/3,0,1,123"},
-                                     {"code": "NetConnection.Connect.Success"}))
+    conn.receive_data(
+        server.command(
+            "_result", 1, {"fmsVer": "FMS/3,0,1,123"}, {"code": "NetConnection.Connect.Success"}
+        )
+    )
     server.take(conn.data_to_send())
     conn.receive_data(server.command("_result", 4, None, 1))
     server.take(conn.data_to_send())
-    conn.receive_data(server.command("onStatus", 0, None, {
-        "level": "status", "code": "NetStream.Publish.Start", "description": "go"},
-        stream_id=1))
+    conn.receive_data(
+        server.command(
+            "onStatus",
+            0,
+            None,
+            {"level": "status", "code": "NetStream.Publish.Start", "description": "go"},
+            stream_id=1,
+        )
+    )
     return conn, server
 
 
@@ -80,8 +89,12 @@ def test_connect_sequence_and_command_fields() -> None:
     assert msgs[0].type_id == m.SET_CHUNK_SIZE and msgs[0].payload == b"\x00\x00\x10\x00"
     name, tx, obj = commands(msgs)[0]
     assert (name, tx) == ("connect", 1.0)
-    assert obj == {"app": "live", "type": "nonprivate", "flashVer": "FMLE/3.0 (compatible; test)",
-                   "tcUrl": "rtmp://example.org:1935/live"}
+    assert obj == {
+        "app": "live",
+        "type": "nonprivate",
+        "flashVer": "FMLE/3.0 (compatible; test)",
+        "tcUrl": "rtmp://example.org:1935/live",
+    }
     assert conn.state is ConnState.CONNECTING
 
 
@@ -105,7 +118,11 @@ def test_publish_flow_to_publishing_then_media_and_close() -> None:
     conn.send_video(66, b"\x27\x01\x00\x00\x00nal")
     msgs = server.take(conn.data_to_send())
     assert [(x.type_id, x.stream_id, x.timestamp) for x in msgs] == [
-        (m.DATA_AMF0, 1, 0), (m.VIDEO, 1, 0), (m.AUDIO, 1, 0), (m.VIDEO, 1, 66)]
+        (m.DATA_AMF0, 1, 0),
+        (m.VIDEO, 1, 0),
+        (m.AUDIO, 1, 0),
+        (m.VIDEO, 1, 66),
+    ]
     assert amf0.decode(msgs[0].payload) == ["@setDataFrame", "onMetaData", {"width": 352.0}]
 
     conn.close()
@@ -119,9 +136,18 @@ def test_publish_flow_to_publishing_then_media_and_close() -> None:
 
 def test_connect_error_carries_server_reason() -> None:
     conn, server = start()
-    conn.receive_data(server.command("_error", 1, None, {
-        "level": "error", "code": "NetConnection.Connect.Rejected",
-        "description": "no such app"}))
+    conn.receive_data(
+        server.command(
+            "_error",
+            1,
+            None,
+            {
+                "level": "error",
+                "code": "NetConnection.Connect.Rejected",
+                "description": "no such app",
+            },
+        )
+    )
     failed = [e for e in drain(conn) if isinstance(e, ev.Failed)]
     assert failed == [ev.Failed("connect", "NetConnection.Connect.Rejected", "no such app")]
     assert conn.state is ConnState.FAILED
@@ -131,9 +157,18 @@ def test_bad_name_on_publish() -> None:
     conn, server = start()
     conn.receive_data(server.command("_result", 1, None, None))
     conn.receive_data(server.command("_result", 4, None, 1))
-    conn.receive_data(server.command("onStatus", 0, None, {
-        "level": "error", "code": "NetStream.Publish.BadName",
-        "description": "Already publishing"}))
+    conn.receive_data(
+        server.command(
+            "onStatus",
+            0,
+            None,
+            {
+                "level": "error",
+                "code": "NetStream.Publish.BadName",
+                "description": "Already publishing",
+            },
+        )
+    )
     assert conn.failure == ev.Failed("publish", "NetStream.Publish.BadName", "Already publishing")
 
 
@@ -150,11 +185,13 @@ def test_ping_window_ack_and_peer_bandwidth() -> None:
     drain(conn)
     conn.receive_data(server.send(m.user_control(m.UC_PING_REQUEST, 123456)))
     conn.receive_data(server.send(m.window_ack_size(1000)))
-    conn.receive_data(server.send(RtmpMessage(m.SET_PEER_BANDWIDTH, 0, 0,
-                                              b"\x00\x00\x13\x88\x02", 2)))
+    conn.receive_data(
+        server.send(RtmpMessage(m.SET_PEER_BANDWIDTH, 0, 0, b"\x00\x00\x13\x88\x02", 2))
+    )
     msgs = server.take(conn.data_to_send())
     assert (m.USER_CONTROL, b"\x00\x07" + (123456).to_bytes(4, "big")) in [
-        (x.type_id, x.payload) for x in msgs]
+        (x.type_id, x.payload) for x in msgs
+    ]
     assert (m.WINDOW_ACK_SIZE, (5000).to_bytes(4, "big")) in [(x.type_id, x.payload) for x in msgs]
     assert ev.PingReceived(123456) in drain(conn)
     # Cross the 1000-byte window: exactly one acknowledgement with the byte count.

@@ -53,10 +53,15 @@ def test_split_annexb() -> None:
     assert flv.split_annexb(data) == [b"\x67ab", b"\x68c", b"\x65xyz"]
 
 
-@pytest.mark.parametrize(("rate", "channels", "asc"), [
-    (44100, 2, b"\x12\x10"), (48000, 1, b"\x11\x88"), (8000, 1, b"\x15\x88"),
-    (16000, 1, b"\x14\x08"),
-])
+@pytest.mark.parametrize(
+    ("rate", "channels", "asc"),
+    [
+        (44100, 2, b"\x12\x10"),
+        (48000, 1, b"\x11\x88"),
+        (8000, 1, b"\x15\x88"),
+        (16000, 1, b"\x14\x08"),
+    ],
+)
 def test_audio_specific_config(rate: int, channels: int, asc: bytes) -> None:
     assert flv.aac_audio_specific_config(rate, channels) == asc
     assert flv.parse_audio_specific_config(asc) == (2, rate, channels)
@@ -104,8 +109,17 @@ def test_monotonic_source_reset_and_gap() -> None:
 def test_interleaver_orders_within_window() -> None:
     il = flv.Interleaver(window_ms=100)
     out = []
-    for track, ts in [("v", 0), ("a", 20), ("v", 66), ("a", 10), ("a", 40), ("v", 133),
-                      ("a", 150), ("v", 200), ("a", 300)]:
+    for track, ts in [
+        ("v", 0),
+        ("a", 20),
+        ("v", 66),
+        ("a", 10),
+        ("a", 40),
+        ("v", 133),
+        ("a", 150),
+        ("v", 200),
+        ("a", 300),
+    ]:
         out += il.push(track, ts, f"{track}{ts}")
     out += il.flush()
     stamps = [ts for ts, _, _ in out]

@@ -24,8 +24,9 @@ from wcs.rtmp.worker import PipelineWorker
 
 def tone_pcm(seconds: float, rate: int = 8000, hz: float = 440.0) -> bytes:
     n = int(seconds * rate)
-    return b"".join(struct.pack("<h", int(12000 * math.sin(2 * math.pi * hz * i / rate)))
-                    for i in range(n))
+    return b"".join(
+        struct.pack("<h", int(12000 * math.sin(2 * math.pi * hz * i / rate))) for i in range(n)
+    )
 
 
 def tone_ulaw_frames(seconds: float) -> list[bytes]:
@@ -198,8 +199,9 @@ def test_worker_queue_full_drops_video_until_keyframe_and_asks_for_one() -> None
     asked: list[int] = []
     loop = asyncio.new_event_loop()
     try:
-        worker = PipelineWorker(PushPipeline(True, None), loop, lambda tags: None,
-                                lambda: asked.append(1), limit=0)
+        worker = PipelineWorker(
+            PushPipeline(True, None), loop, lambda tags: None, lambda: asked.append(1), limit=0
+        )
         worker.put_video(0.0, [b"\x41\x00"], False)
         worker.put_video(40.0, [b"\x41\x00"], False)
         assert worker.drops.video == 2 and asked == [1]
@@ -278,9 +280,20 @@ def test_audio_goes_through_when_video_never_comes() -> None:
 
 def test_keyframe_pacer_asks_when_keyframes_are_too_far_apart() -> None:
     pacer = KeyframePacer(2000)
-    asks = [pacer.on_frame(t, key) for t, key in (
-        (0, True), (1000, False), (1999, False), (2000, False), (3000, False),
-        (4000, False), (4100, True), (5000, False), (6100, False))]
+    asks = [
+        pacer.on_frame(t, key)
+        for t, key in (
+            (0, True),
+            (1000, False),
+            (1999, False),
+            (2000, False),
+            (3000, False),
+            (4000, False),
+            (4100, True),
+            (5000, False),
+            (6100, False),
+        )
+    ]
     assert asks == [False, False, False, True, False, True, False, False, True]
     assert pacer.requests == 3
     assert KeyframePacer(0).on_frame(10_000, False) is False

@@ -151,8 +151,11 @@ async def test_terminate_and_mute() -> None:
     stream = hub.publish("s", call_id=None, app_key="a")
     stream.set_tracks(tracks(video=False))
     async with FakeRtmpServer() as server:
-        job = manager.startup(PushRequest("s", f"rtmp://127.0.0.1:{server.port}/live",
-                                          options={"action": "mute"}, muted=True))
+        job = manager.startup(
+            PushRequest(
+                "s", f"rtmp://127.0.0.1:{server.port}/live", options={"action": "mute"}, muted=True
+            )
+        )
         await until(lambda: job.status is PushStatus.PUBLISHING)
         assert job.to_json()["muted"] is True
         assert manager.mute(job.media_session_id, False) and not job.muted
@@ -179,7 +182,9 @@ async def test_duplicates_and_bad_urls() -> None:
     full = manager.startup(PushRequest("t", "rtmp://127.0.0.1:9/live/key123", full_url=True))
     assert full.stream_name == "key123"
     assert {j.media_session_id for j in manager.find(stream_name="rtmp_s")} == {
-        job.media_session_id, other.media_session_id}
+        job.media_session_id,
+        other.media_session_id,
+    }
     assert manager.find(rtmp_url="rtmp://127.0.0.1:9/other") == [other]
     await manager.close()
     assert manager.all() == []

@@ -8,8 +8,12 @@ from wcs.rtmp.url import parse_full_url, push_target
 
 def test_full_url_with_instance_and_query() -> None:
     t = parse_full_url("rtmp://cdn.example.com/app/inst/stream1?token=abc")
-    assert (t.host, t.port, t.app, t.stream) == ("cdn.example.com", 1935, "app/inst",
-                                                 "stream1?token=abc")
+    assert (t.host, t.port, t.app, t.stream) == (
+        "cdn.example.com",
+        1935,
+        "app/inst",
+        "stream1?token=abc",
+    )
     assert t.tc_url == "rtmp://cdn.example.com:1935/app/inst"
     assert not t.tls
 
@@ -32,8 +36,9 @@ def test_push_full_url_uses_the_url_as_is() -> None:
     assert "abcd" not in repr(t)  # stream keys stay out of logs
 
 
-@pytest.mark.parametrize("url", ["http://h/live/x", "rtmp:///live/x", "rtmp://h/", "rtmp://h:x/a",
-                                 "rtmp://h/onlyapp"])
+@pytest.mark.parametrize(
+    "url", ["http://h/live/x", "rtmp:///live/x", "rtmp://h/", "rtmp://h:x/a", "rtmp://h/onlyapp"]
+)
 def test_bad_full_urls(url: str) -> None:
     with pytest.raises(RtmpError):
         parse_full_url(url)

@@ -134,8 +134,11 @@ def avc_decoder_configuration_record(sps: bytes, pps: bytes | Iterable[bytes]) -
     if len(sps) < 4 or nal_type(sps) != NAL_SPS:
         raise ValueError("not an H.264 SPS NAL unit")
     pps_list = [pps] if isinstance(pps, bytes | bytearray) else list(pps)
-    if not pps_list or len(pps_list) > 255 or any(not p or nal_type(p) != NAL_PPS
-                                                  for p in pps_list):
+    if (
+        not pps_list
+        or len(pps_list) > 255
+        or any(not p or nal_type(p) != NAL_PPS for p in pps_list)
+    ):
         raise ValueError("not an H.264 PPS NAL unit")
     record = bytearray((1, sps[1], sps[2], sps[3], 0xFF, 0xE1))
     record += struct.pack("!H", len(sps)) + sps
@@ -147,8 +150,11 @@ def avc_decoder_configuration_record(sps: bytes, pps: bytes | Iterable[bytes]) -
 
         try:
             info = parse_sps(sps)
-            chroma, luma, chroma_depth = (info.chroma_format_idc, info.bit_depth_luma,
-                                          info.bit_depth_chroma)
+            chroma, luma, chroma_depth = (
+                info.chroma_format_idc,
+                info.bit_depth_luma,
+                info.bit_depth_chroma,
+            )
         except ValueError:
             chroma, luma, chroma_depth = 1, 8, 8
         record += bytes((0xFC | chroma, 0xF8 | (luma - 8), 0xF8 | (chroma_depth - 8), 0))
