@@ -6,6 +6,8 @@ import os
 import time
 from dataclasses import dataclass
 
+from tests.peers.procs import child_pids as children
+
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -14,22 +16,6 @@ def cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / _TICK
-
-
-def children(pid: int) -> list[int]:
-    """Direct child processes of ``pid`` (e.g. the server's media workers)."""
-    out: list[int] = []
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return out
-    for task in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{task}/children") as f:
-                out.extend(int(p) for p in f.read().split())
-        except OSError:
-            continue
-    return out
 
 
 def tree_cpu(pid: int) -> dict[int, float]:

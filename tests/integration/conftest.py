@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.ports import free_port, free_port_range
+from tests.peers.procs import child_pids
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD_1001 = "secret1001"
@@ -165,21 +166,6 @@ class WcsProcess:
                 self.proc.kill()
                 self.proc.wait(5)
         return int(self.proc.returncode)
-
-
-def child_pids(pid: int) -> list[int]:
-    out: list[int] = []
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return out
-    for task in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{task}/children") as f:
-                out.extend(int(p) for p in f.read().split())
-        except OSError:
-            continue
-    return out
 
 
 def pid_alive(pid: int) -> bool:

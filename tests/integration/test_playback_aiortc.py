@@ -13,7 +13,7 @@ import pytest
 
 from tests.fixtures.ports import free_port
 from tests.integration.conftest import HookCollector, WcsFactory
-from tests.integration.playback import TONE_HZ, Viewer, http, start_call, stream_entries
+from tests.integration.playback import TONE_HZ, Viewer, http, start_call, stream_entries, ws_play
 from tests.integration.test_webrtc_aiortc import aiortc_on_loopback  # noqa: F401
 from tests.integration.wcs_ws_client import WcsClient
 
@@ -190,18 +190,7 @@ async def test_ws_stop_stream_gives_stopped(
         await client.connect()
         client.send("connection", {"appKey": "defaultApp"})
         await client.recv("getUserData")
-        msid = str(uuid.uuid1())
-        client.send(
-            "playStream",
-            {
-                "mediaSessionId": msid,
-                "name": name,
-                "mediaProvider": "WebRTC",
-                "sdp": await viewer.offer(),
-            },
-        )
-        await viewer.answer((await client.recv("setRemoteSDP"))["data"][1])
-        await client.recv("notifyStreamStatusEvent")
+        msid = await ws_play(client, name, viewer)
         await viewer.wait(frames=5, audio_s=0.2)
         client.send("stopStream", {"mediaSessionId": msid, "name": name, "status": "PLAYING"})
         stopped = await client.recv("notifyStreamStatusEvent")

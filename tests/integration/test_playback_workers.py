@@ -9,14 +9,13 @@ import json
 import os
 import signal
 import time
-import uuid
 from typing import Any
 
 import pytest
 
 from tests.fixtures.ports import free_port
 from tests.integration.conftest import HookCollector, WcsFactory, WcsProcess, pid_alive
-from tests.integration.playback import TONE_HZ, Viewer, http, start_call, stream_entries
+from tests.integration.playback import TONE_HZ, Viewer, http, start_call, stream_entries, ws_play
 from tests.integration.test_webrtc_aiortc import aiortc_on_loopback  # noqa: F401
 from tests.integration.wcs_ws_client import WcsClient
 
@@ -53,23 +52,6 @@ def worker_pids(server: WcsProcess) -> dict[int, int]:
     return out
 
 
-async def play(client: WcsClient, name: str, viewer: Viewer) -> str:
-    msid = str(uuid.uuid1())
-    client.send(
-        "playStream",
-        {
-            "mediaSessionId": msid,
-            "name": name,
-            "mediaProvider": "WebRTC",
-            "sdp": await viewer.offer(),
-        },
-    )
-    await viewer.answer((await client.recv("setRemoteSDP"))["data"][1])
-    playing = await client.recv("notifyStreamStatusEvent")
-    assert playing["data"][0]["status"] == "PLAYING", playing
-    return msid
-
-
 async def test_viewers_spread_over_workers_and_a_dead_worker_fails_only_its_own(
     kamailio: Any, callee: Any, wcs: WcsFactory, hooks: HookCollector
 ) -> None:
@@ -85,7 +67,7 @@ async def test_viewers_spread_over_workers_and_a_dead_worker_fails_only_its_own(
         await client.connect()
         client.send("connection", {"appKey": "defaultApp"})
         await client.recv("getUserData")
-        msids = [await play(client, name, v) for v in viewers]
+        msids = [await ws_play(client, name, v) for v in viewers]
         await asyncio.gather(*(v.wait(frames=20, audio_s=1.0, timeout=60) for v in viewers))
         for v in viewers:
             assert v.sizes == {(352, 288)}
@@ -137,7 +119,7 @@ async def test_viewers_spread_over_workers_and_a_dead_worker_fails_only_its_own(
         assert sorted(now) == [0, 1] and now[0] != signal_pid, now
         late = Viewer()
         viewers.append(late)
-        msid = await play(client, name, late)
+        msid = await ws_play(client, name, late)
         await late.wait(frames=20, audio_s=1.0, timeout=30)
         entries = await asyncio.to_thread(stream_entries, server)
         assert [e["webrtc"]["worker"] for e in entries if e["mediaSessionId"] == msid] == [0]

@@ -121,3 +121,19 @@ class PeerProcess:
 def _stop_leftovers() -> None:
     for proc in list(_running.values()):
         proc.stop(grace=3)
+
+
+def child_pids(pid: int) -> list[int]:
+    """Direct child processes of ``pid`` (all its threads' children), from /proc."""
+    out: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                out.extend(int(p) for p in f.read().split())
+        except OSError:
+            continue
+    return out
