@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 # mypy --strict runs over the product and over the typed test infrastructure.
 MYPY_PATHS ?= wcs tests/peers tests/fixtures
-LINT_PATHS := wcs tests conformance examples $(wildcard bench)
+LINT_PATHS := wcs tests conformance examples $(wildcard bench) conftest.py
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: run test lint peers venv venv-test clean check-python

@@ -103,8 +103,9 @@ def assert_invite_ipv6(trace: str, sip_port: int, transport: str) -> None:
 
 @pytest.mark.asyncio
 @pytest.mark.usefixtures("aiortc_on_loopback", "aiortc_on_ipv6_loopback")
+@pytest.mark.parametrize("webrtc_workers", [0, 2], ids=["in-process", "workers2"])
 async def test_udp_call_over_ipv6_played_by_whep(
-    kamailio6: Kamailio, callee: Any, wcs: WcsFactory, hooks: HookCollector
+    webrtc_workers: int, kamailio6: Kamailio, callee: Any, wcs: WcsFactory, hooks: HookCollector
 ) -> None:
     peer = callee(kamailio=kamailio6, tone_hz=TONE_HZ, sip_trace=True)
     assert "[::1]" in (kamailio6.contact(peer.user) or ""), kamailio6.contact(peer.user)
@@ -143,6 +144,10 @@ async def test_udp_call_over_ipv6_played_by_whep(
         await viewer.wait(frames=20, audio_s=1.0)
         assert viewer.sizes == {(352, 288)}
         assert abs(viewer.dominant_hz() - TONE_HZ) <= 0.02 * TONE_HZ
+        entries = await asyncio.to_thread(stream_entries, server)
+        [played] = [e for e in entries if not e["published"]]
+        # served by a media worker when there are workers (its entry says which)
+        assert (played["webrtc"].get("worker") is not None) == (webrtc_workers > 0), played
         status, _, _ = await asyncio.to_thread(http, "DELETE", server.base + headers["location"])
         assert status == 200
     finally:
