@@ -70,11 +70,17 @@ def track_packets(server: WcsProcess, name: str) -> dict[str, int]:
 
 
 def assert_packets_grow(server: WcsProcess, name: str) -> dict[str, Any]:
-    first = track_packets(server, name)
+    """Both tracks receive packets, and keep receiving: the baseline is the first sample
+    in which both have some (video may start a moment after audio)."""
+    first: dict[str, int] | None = None
+    now = track_packets(server, name)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         now = track_packets(server, name)
-        if all(now[k] > first[k] > 0 for k in first):
+        if first is None:
+            if all(v > 0 for v in now.values()):
+                first = now
+        elif all(now[k] > first[k] for k in first):
             break
         time.sleep(0.2)
     else:
