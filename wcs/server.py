@@ -154,8 +154,9 @@ class Server:
         await self.sip.start()
         if self.demo is not None:
             await self.demo.start()
-        await self.http.start()
         await self.playback.start()
+        # HTTP last: once /health answers, every listener (WS, WSS, media workers) is up.
+        await self.http.start()
         self.metrics.start()
         log.info(
             "wcs listening: http %s, sip udp+tcp %s, media %d-%d, public ip %s",
