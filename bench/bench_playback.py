@@ -31,8 +31,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
+from wcs.app.streams import StreamHub, TrackInfo
 from wcs.pcap import read_pcap
-from wcs.streams import StreamHub, TrackInfo
 from wcs.webrtc.certificate import Certificate
 from wcs.webrtc.dtls import DtlsConnected
 from wcs.webrtc.viewer import Playback

@@ -26,12 +26,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.peers.rtmp import start_nginx_rtmp
+from wcs.app.streams import StreamHub, TrackInfo
 from wcs.media.audio import AudioFrame
 from wcs.media.h264.nal import AccessUnit
 from wcs.pcap import read_pcap
 from wcs.rtmp.pipeline import PushPipeline
 from wcs.rtmp.push import PushManager, PushRequest, PushStatus
-from wcs.streams import StreamHub, TrackInfo
 
 TRACE = Path(__file__).resolve().parent.parent / "conformance" / "traces" / "02-call-av.pcap"
 CALLEE_VIDEO_PORT, CALLEE_AUDIO_PORT = 20012, 20028

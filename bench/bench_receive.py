@@ -19,13 +19,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
 from wcs import sdp
+from wcs.app.stream_feed import StreamFeed
+from wcs.app.streams import Stream
 from wcs.media.audio import AudioFrame
 from wcs.media.generators import black_gop
 from wcs.media.h264 import AccessUnit, H264Packetizer
 from wcs.rtp.packet import RtpPacket
 from wcs.rtp.session import RtpSession
-from wcs.stream_feed import StreamFeed
-from wcs.streams import Stream
 
 PEER = ("10.0.0.1", 4000)
 

@@ -16,8 +16,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.unit.record.frames import trace_frames
+from wcs.app.streams import StreamHub, TrackInfo
 from wcs.record.manager import RecorderManager
-from wcs.streams import StreamHub, TrackInfo
 
 SECONDS = 60
 

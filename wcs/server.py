@@ -9,14 +9,16 @@ import time
 from typing import Any
 
 from wcs import netaddr
-from wcs.calls import Call, CallManager
+from wcs.app.call_media import DIRECT_RTMP_PREFIX, CallMediaFactory, MediaConfig
+from wcs.app.calls import Call, CallManager
+from wcs.app.hooks import HookPublisher
+from wcs.app.streams import StreamHub
 from wcs.config import Settings, parse_hooks
 from wcs.demo import DemoCallee
 from wcs.demo.routing import demo_defaults
-from wcs.hooks import HookPublisher
-from wcs.media_session import DIRECT_RTMP_PREFIX, CallMediaFactory, MediaConfig
-from wcs.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from wcs.metrics import REGISTRY
+from wcs.observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from wcs.observability.metrics import REGISTRY
+from wcs.observability.server_metrics import ServerMetrics
 from wcs.record.manager import RecorderManager
 from wcs.rest.calls_api import add_call_routes
 from wcs.rest.http import HttpServer, Request, Response, Router, json_response
@@ -27,11 +29,9 @@ from wcs.rest.streams_api import add_stream_routes
 from wcs.rtmp.push import PushManager
 from wcs.rtmp.reconnect import ReconnectPolicy
 from wcs.rtp.ports import PortAllocator
-from wcs.server_metrics import ServerMetrics
 from wcs.sip.events import Event
 from wcs.sip.transport import SipTransport
 from wcs.sip.ua import SipTimers, UserAgent
-from wcs.streams import StreamHub
 from wcs.web import add_web_routes
 from wcs.webrtc.service import PlaybackService
 

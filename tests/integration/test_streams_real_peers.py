@@ -26,14 +26,14 @@ import pytest
 
 from tests.fixtures.ports import free_port, free_port_range
 from tests.integration.test_calls_real_peers import active_calls
-from wcs.calls import Call
+from wcs.app.call_media import CallMedia
+from wcs.app.calls import Call
+from wcs.app.streams import Stream
 from wcs.config import Settings
 from wcs.media.audio import AudioFrame
 from wcs.media.g711 import alaw_decode, ulaw_decode
 from wcs.media.h264 import AccessUnit
-from wcs.media_session import CallMedia
 from wcs.server import Server
-from wcs.streams import Stream
 
 pytestmark = [pytest.mark.peers, pytest.mark.asyncio]
 

@@ -17,7 +17,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.codecs import CODECS
 from aiortc.rtcrtpparameters import RTCRtcpFeedback, RTCRtpCodecParameters
 
-from wcs import metrics
+from wcs.observability import metrics
 from wcs.pcap import read_pcap
 from wcs.webrtc import events
 from wcs.webrtc.answer import SourceTrack

@@ -19,7 +19,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from wcs.streams import Stream, StreamHub, StreamStatus
+from wcs.app.streams import Stream, StreamHub, StreamStatus
 
 from .container import CONTAINERS
 from .core import RecordingCore

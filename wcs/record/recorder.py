@@ -11,9 +11,9 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from wcs.app.streams import Stream, Subscription
 from wcs.media.audio import AudioFrame
 from wcs.media.h264.nal import AccessUnit
-from wcs.streams import Stream, Subscription
 
 from .core import Command, RecordingCore, StreamFacts, WriteVideo
 from .worker import ClosedFile, RecordWorker

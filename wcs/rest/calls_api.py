@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from wcs.calls import CallError, CallManager, CallRequest
+from wcs.app.calls import CallError, CallManager, CallRequest
 from wcs.rest.http import BadRequest, Params, Request, Response, Router, empty, error, json_response
 from wcs.sip.ua import Account
 

@@ -9,11 +9,11 @@ starts a new one with the new settings.
 
 from __future__ import annotations
 
+from wcs.app.streams import Stream
 from wcs.record.manager import RecorderManager
 from wcs.record.rotation import Rotation, RotationError, parse_rotation
 from wcs.record.template import TemplateError, validate_template
 from wcs.rest.http import BadRequest, Params, Request, Response, Router, empty, error, json_response
-from wcs.streams import Stream
 
 
 def _stream(p: Params, manager: RecorderManager) -> Stream | None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from wcs.app.streams import JsonEntry, Stream, StreamHub
 from wcs.rest.http import BadRequest, Params, Request, Response, Router, error, json_response
-from wcs.streams import JsonEntry, Stream, StreamHub
 
 
 def _filters(p: Params) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from wcs.hooks import HookPublisher
+from wcs.app.hooks import HookPublisher
 from wcs.media.sound import SoundCursor, decode, resolve
 
 from . import events as ev
@@ -72,7 +72,7 @@ class PushError(Exception):
         self.field = field
 
 
-# -- what the push needs from the stream hub (wcs.streams) -----------------------------------
+# -- what the push needs from the stream hub (wcs.app.streams) -----------------------------------
 
 
 class Closable(Protocol):

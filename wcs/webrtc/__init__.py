@@ -2,7 +2,7 @@
 
 - :class:`ViewerPeer`: one browser's peer connection, send-only; fed RTP packets, it
   rewrites, SRTP-protects and sends them (``send_rtp(kind, packet)``), answers RTCP;
-- :class:`Playback`: viewers of the streams of a :class:`wcs.streams.StreamHub`
+- :class:`Playback`: viewers of the streams of a :class:`wcs.app.streams.StreamHub`
   (``await playback.play(name, offer_sdp, media_session_id)`` -> viewer, answer SDP);
 - :class:`WcsSession`: the Flashphoner WebSDK WebSocket protocol, sans-IO;
 - :func:`add_whep_routes`: WHEP on a :class:`wcs.rest.Router`;

@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from wcs import metrics
+from wcs.observability import metrics
 
 from . import events
 from . import fanout_wire as wire
@@ -42,7 +42,7 @@ from .fanout_worker import WorkerConfig
 from .offer import parse_offer
 
 if TYPE_CHECKING:
-    from wcs.streams import Stream
+    from wcs.app.streams import Stream
 
 log = logging.getLogger(__name__)
 

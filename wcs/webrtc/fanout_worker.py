@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from wcs import metrics
+from wcs.observability import metrics
 
 from . import events
 from . import fanout_wire as wire

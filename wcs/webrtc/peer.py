@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 import pylibsrtp
 
-from wcs import metrics
+from wcs.observability import metrics
 from wcs.rtp import rtcp
 
 from . import events

@@ -22,7 +22,7 @@ from .whep import add_whep_routes
 from .ws_signaling import SignalingServer
 
 if TYPE_CHECKING:
-    from wcs.streams import StreamHub
+    from wcs.app.streams import StreamHub
 
 log = logging.getLogger(__name__)
 

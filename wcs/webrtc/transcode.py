@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import av
 
 if TYPE_CHECKING:
-    from wcs.streams import Stream, Subscription
+    from wcs.app.streams import Stream, Subscription
 
     from .peer import ViewerPeer
 

@@ -36,7 +36,7 @@ from .offer import OfferError
 from .peer import ViewerPeer
 
 if TYPE_CHECKING:
-    from wcs.streams import Stream, StreamHub, TrackInfo
+    from wcs.app.streams import Stream, StreamHub, TrackInfo
 
     from .transcode import OpusTranscoder
 
@@ -55,7 +55,7 @@ EndCallback = Callable[[str, str], None]
 
 
 class HookSink(Protocol):
-    """Where status events go as REST hooks (:class:`wcs.hooks.HookPublisher`)."""
+    """Where status events go as REST hooks (:class:`wcs.app.hooks.HookPublisher`)."""
 
     def post(self, app_key: str | None, method: str, body: dict[str, Any]) -> None: ...
 

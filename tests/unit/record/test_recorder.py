@@ -16,8 +16,8 @@ from typing import Any
 import av
 import pytest
 
+from wcs.app.streams import StreamHub, TrackInfo
 from wcs.record.manager import RecorderManager
-from wcs.streams import StreamHub, TrackInfo
 
 from .frames import Frame, synthetic_frames, trace_frames
 

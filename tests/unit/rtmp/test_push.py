@@ -11,12 +11,12 @@ import pytest
 
 from tests.unit.rtmp.fake_server import FakeRtmpServer
 from tests.unit.rtmp.test_muxer import trace_access_units
+from wcs.app.streams import Stream, StreamHub, TrackInfo
 from wcs.media.audio import AudioFrame
 from wcs.media.h264.nal import AccessUnit
 from wcs.rtmp import messages as m
 from wcs.rtmp.push import PushError, PushJob, PushManager, PushRequest, PushStatus
 from wcs.rtmp.reconnect import ReconnectPolicy
-from wcs.streams import Stream, StreamHub, TrackInfo
 
 
 def tracks(video: bool = True) -> dict[str, TrackInfo]:

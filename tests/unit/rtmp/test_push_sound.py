@@ -14,12 +14,12 @@ import pytest
 from tests.unit.media.test_sound import write_tone
 from tests.unit.rtmp.fake_server import FakeRtmpServer
 from tests.unit.rtmp.test_push import tracks, until
+from wcs.app.streams import StreamHub
 from wcs.rest.auth import Authenticator
 from wcs.rest.dispatch import Dispatcher
 from wcs.rest.http import Headers, Request, Router
 from wcs.rest.push_api import add_push_routes
 from wcs.rtmp.push import PushManager, PushRequest, PushStatus
-from wcs.streams import StreamHub
 
 pytestmark = pytest.mark.asyncio
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from wcs.streams import PacketSink, Subscription
+from wcs.app.streams import PacketSink, Subscription
 from wcs.webrtc import events
 from wcs.webrtc import fanout_wire as wire
 from wcs.webrtc.answer import SourceTrack

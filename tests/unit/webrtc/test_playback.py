@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from tests.unit.webrtc.chrome_offer import CHROME_OFFER
+from wcs.app.streams import StreamHub, TrackInfo
 from wcs.rest.auth import Authenticator
 from wcs.rest.dispatch import Dispatcher
 from wcs.rest.http import Headers, Request, Router
-from wcs.streams import StreamHub, TrackInfo
 from wcs.webrtc import events
 from wcs.webrtc.certificate import Certificate
 from wcs.webrtc.viewer import Playback, PlaybackError, Viewer

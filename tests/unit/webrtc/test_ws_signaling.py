@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.unit.webrtc.chrome_offer import CHROME_OFFER
-from wcs.streams import StreamHub, TrackInfo
+from wcs.app.streams import StreamHub, TrackInfo
 from wcs.webrtc.certificate import Certificate
 from wcs.webrtc.viewer import Playback
 from wcs.webrtc.ws_signaling import SignalingServer

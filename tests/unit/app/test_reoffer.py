@@ -1,4 +1,4 @@
-"""A re-INVITE's offer against a running call's media (wcs.media_session.CallMedia): new
+"""A re-INVITE's offer against a running call's media (wcs.app.call_media.CallMedia): new
 address and payload type numbers are applied, the running codec is kept, an offer without it
 is refused (488 upstream) and changes nothing."""
 
@@ -10,7 +10,7 @@ import pytest
 
 from tests.peers.ports import free_port_range
 from wcs import sdp
-from wcs.media_session import CallMedia
+from wcs.app.call_media import CallMedia
 from wcs.rtp.ports import PortAllocator
 
 

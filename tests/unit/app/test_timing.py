@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from wcs.app.stream_feed import StreamFeed
+from wcs.app.streams import Stream
 from wcs.media.audio import AudioFrame
 from wcs.media.clock import MediaClock
 from wcs.media.h264 import AccessUnit
 from wcs.rtp.activity import ActivityWatch
 from wcs.rtp.keyframe import KeyframeRequester
 from wcs.rtp.sr import SenderClock, seconds_to_ntp
-from wcs.stream_feed import StreamFeed
-from wcs.streams import Stream
 
 
 def test_clock_anchors_each_track_at_its_first_arrival_and_wraps() -> None:

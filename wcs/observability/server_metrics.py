@@ -3,7 +3,8 @@
 Calls by status (current and transitions), streams by status, viewers, packets and bytes
 received from SIP peers and sent to viewers, packet loss, event-loop lag, the demo callee.
 RTMP pushes and recordings by their managers' state. Other parts may register their own
-metrics in :data:`wcs.metrics.REGISTRY`; DTLS and SRTP failure counters are defined there.
+metrics in :data:`wcs.observability.metrics.REGISTRY`; DTLS and SRTP failure counters are
+defined there.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from collections.abc import Callable, Hashable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from wcs import __version__
-from wcs.calls import CallStatus
-from wcs.loop_lag import LoopLagMonitor
-from wcs.metrics import DeltaTotals, Labels, Registry, Sample
+from wcs.app.calls import CallStatus
+from wcs.observability.loop_lag import LoopLagMonitor
+from wcs.observability.metrics import DeltaTotals, Labels, Registry, Sample
 
 if TYPE_CHECKING:
     from wcs.server import Server

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from wcs.hooks import HookPublisher
+from wcs.app.hooks import HookPublisher
 from wcs.media.audio import AudioFrame
 from wcs.media.h264.nal import NAL_PPS, NAL_SPS, AccessUnit
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from wcs import sdp
 from wcs.media.h264 import H264Depacketizer
-from wcs.pcap import Packet, read_pcap
+from wcs.pcap.reader import Packet, read_pcap
 from wcs.rtp import rtcp
 from wcs.rtp.packet import RtpError, RtpPacket
 from wcs.sip.errors import SipParseError

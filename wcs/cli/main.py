@@ -1,6 +1,6 @@
 """Command line: ``wcs serve``, ``wcs version``, and for people: ``wcs call``, ``wcs calls``,
-``wcs streams`` (REST clients, :mod:`wcs.cli_calls`) and ``wcs conformance FILE.pcap``
-(:mod:`wcs.cli_conformance`)."""
+``wcs streams`` (REST clients, :mod:`wcs.cli.calls`) and ``wcs conformance FILE.pcap``
+(:mod:`wcs.cli.conformance`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import json
 import sys
 from collections.abc import Sequence
 
-from wcs import __version__, cli_calls, cli_conformance
+from wcs import __version__
+from wcs.cli import calls as cli_calls
+from wcs.cli import conformance as cli_conformance
 from wcs.config import ConfigError, load_settings
 
 

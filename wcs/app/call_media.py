@@ -21,16 +21,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from wcs import netaddr, sdp
+from wcs.app.stream_feed import StreamFeed
+from wcs.app.streams import Stream, StreamExists, StreamHub, StreamStatus, TrackInfo
 from wcs.media.h264 import parse_sprop_parameter_sets, parse_sps
 from wcs.rtp.activity import ActivityWatch
 from wcs.rtp.keyframe import MEDIA_CONTROL_TYPE, PICTURE_FAST_UPDATE
 from wcs.rtp.ports import MediaPorts, PortAllocator
 from wcs.rtp.session import RtpSession
-from wcs.stream_feed import StreamFeed
-from wcs.streams import Stream, StreamExists, StreamHub, StreamStatus, TrackInfo
 
 if TYPE_CHECKING:
-    from wcs.calls import Call
+    from wcs.app.calls import Call
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from tests.unit.rest.client import Resp, request
+from wcs.app.streams import StreamHub
 from wcs.rest.http import HttpServer, Router
 from wcs.rest.streams_api import add_stream_routes
-from wcs.streams import StreamHub
 
 pytestmark = pytest.mark.asyncio
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from wcs.calls import Call, CallError, CallManager, CallRequest, CallStatus
+from wcs.app.calls import Call, CallError, CallManager, CallRequest, CallStatus
 from wcs.sip import events as ev
 from wcs.sip.ua import Account
 

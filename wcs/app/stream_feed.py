@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import struct
 
+from wcs.app.streams import Stream, TrackInfo
 from wcs.media.audio import AudioFrame
 from wcs.media.clock import MediaClock
 from wcs.media.generators import BlackVideo, Silence
 from wcs.media.h264 import AccessUnit, H264Packetizer
 from wcs.rtp.sr import SenderClock
-from wcs.streams import Stream, TrackInfo
 
 _HEAD = struct.Struct("!BBHII")
 GENERATED_VIDEO_PT = 102

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from wcs.hooks import HookPublisher
+from wcs.app.hooks import HookPublisher
 
 
 async def backend(answers: list[int]) -> tuple[asyncio.Server, list[tuple[str, dict[str, Any]]]]:

@@ -237,7 +237,7 @@ def _number(value: float) -> str:
 REGISTRY = Registry()
 
 # Counters the WebRTC side owns; defined here so /metrics always shows them (at 0 until
-# that code counts): wcs.metrics.DTLS_FAILURES.inc() when a handshake fails, and so on.
+# that code counts): metrics.DTLS_FAILURES.inc() when a handshake fails, and so on.
 DTLS_FAILURES = REGISTRY.counter(
     "wcs_dtls_failures_total", "DTLS handshakes that failed or timed out"
 )

@@ -8,7 +8,7 @@ from pathlib import Path
 from wcs.config import Settings
 from wcs.rest.openapi import full_document
 
-DOCS = Path(__file__).resolve().parents[3] / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def test_every_setting_is_in_settings_md_with_its_default() -> None:

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from wcs.app.streams import Stream, StreamExists, StreamHub, StreamStatus, TrackInfo
 from wcs.media.audio import AudioFrame
 from wcs.media.h264 import AccessUnit
-from wcs.streams import Stream, StreamExists, StreamHub, StreamStatus, TrackInfo
 
 SPS = bytes.fromhex("6742c00bda0507e8400000030040000005")
 PPS = bytes.fromhex("68ce0fc8")

@@ -20,7 +20,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-from wcs.cli_client import RestClient, ServerUnreachable, add_server_options, error_text
+from wcs.cli.client import RestClient, ServerUnreachable, add_server_options, error_text
 
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_BUSY, EXIT_UNREACHABLE, EXIT_TIMEOUT = range(6)
 POLL_S = 0.25

@@ -8,8 +8,8 @@ import sys
 from dataclasses import asdict
 from typing import Any
 
-from wcs.pcap import PcapError
-from wcs.pcap_report import Report, analyze
+from wcs.pcap.reader import PcapError
+from wcs.pcap.report import Report, analyze
 
 
 def add_parser(sub: Any) -> None:

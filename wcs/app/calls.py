@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from wcs.hooks import HookPublisher
+from wcs.app.hooks import HookPublisher
 from wcs.sip import events as sev
 from wcs.sip.ua import Account, UserAgent
 

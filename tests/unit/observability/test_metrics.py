@@ -7,8 +7,8 @@ import math
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from wcs.loop_lag import LoopLagMonitor
-from wcs.metrics import DeltaTotals, Registry, Sample
+from wcs.observability.loop_lag import LoopLagMonitor
+from wcs.observability.metrics import DeltaTotals, Registry, Sample
 
 
 def parse(text: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
