@@ -412,6 +412,7 @@ class RtpSession:
     def snapshot(self, now: float) -> dict[str, object]:
         return session_snapshot(self, now)
 
+
 def _payload_bounds(data: bytes) -> tuple[int, int]:
     """(start, end) of the payload, (-1, -1) when the header does not fit (no exception on the
     hot path)."""

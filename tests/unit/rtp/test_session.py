@@ -87,7 +87,9 @@ def session(kind: str = "video", **kw: object) -> tuple[RtpSession, Target]:
 def test_symmetric_rtp_latches_on_the_real_source() -> None:
     s, t = session("audio", send_silence=True)
     s.start(0.0)
-    assert [a for _, a in s.datagrams_to_send(0.0)] == [PEER] * 3  # init packets go where the SDP says
+    assert [a for _, a in s.datagrams_to_send(0.0)] == [
+        PEER
+    ] * 3  # init packets go where the SDP says
     s.datagrams_to_send(0.0)
     s.receive_rtp(RtpPacket(8, 1, 0, 77, b"\xd5" * 160).serialize(), REAL, 0.01)
     assert s.remote_rtp == REAL and s.latched_rtp
@@ -133,7 +135,10 @@ def test_keyframe_ladder_pli_fir_info() -> None:
     assert s.request_keyframe(2.0) == "fir"
     assert s.request_keyframe(3.0) == "info"
     assert s.next_event() == KeyframeInfoNeeded("video") and s.next_event() is None
-    assert [type(rtcp.parse_compound(d)[0]).__name__ for d, _ in s.rtcp_datagrams_to_send(0.0)] == ["Pli", "Fir"]
+    assert [type(rtcp.parse_compound(d)[0]).__name__ for d, _ in s.rtcp_datagrams_to_send(0.0)] == [
+        "Pli",
+        "Fir",
+    ]
 
 
 def test_jitter_buffer_restores_order() -> None:

@@ -1,0 +1,23 @@
+"""What a call's media core asks of its owner (``CallMediaCore.next_event()``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class SendInfo:
+    """Send a SIP INFO in the call's dialog (a keyframe request the RTCP ladder gave up on)."""
+
+    content_type: str
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class MediaFailed:
+    """The media path is dead (no RTP for the activity timeout): fail the call with ``info``."""
+
+    info: str
+
+
+MediaEvent = SendInfo | MediaFailed
