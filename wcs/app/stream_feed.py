@@ -111,9 +111,11 @@ class StreamFeed:
             )
         return out
 
-    def next_timer(self) -> float | None:
+    def get_timer(self) -> float | None:
         if self.media_started is None or self.stream is None:
             return None
+        if self._black is None and self._silence is None:
+            return None  # no generator (the usual case): asked after every receive batch
         if self._black is not None and self._next_black is None:
             self._next_black = self.media_started
         if self._silence is not None and self._next_silence is None:

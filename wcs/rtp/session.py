@@ -308,6 +308,10 @@ class RtpSession:
         return kind
 
     # ------------------------------------------------------------------ sans-IO output
+    @property
+    def has_output(self) -> bool:
+        return bool(self._rtp_out or self._rtcp_out)
+
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, Address]]:
         """What leaves the RTP port (RTCP too under rtcp-mux), oldest first."""
         out, self._rtp_out = self._rtp_out, []
@@ -323,12 +327,9 @@ class RtpSession:
 
     # ------------------------------------------------------------------ timers
     def get_timer(self) -> float | None:
-        deadlines = [d for d in (self._next_rtcp, self._next_silence) if d is not None]
-        if self.jitter is not None:
-            d = self.jitter.next_deadline()
-            if d is not None:
-                deadlines.append(d)
-        return min(deadlines) if deadlines else None
+        # Asked after every receive batch: no temporary lists.
+        when = _earliest(self._next_rtcp, self._next_silence)
+        return when if self.jitter is None else _earliest(when, self.jitter.next_deadline())
 
     def handle_timer(self, now: float) -> None:
         if self.jitter is not None and len(self.jitter):
@@ -411,6 +412,12 @@ class RtpSession:
     # ------------------------------------------------------------------ stats
     def snapshot(self, now: float) -> dict[str, object]:
         return session_snapshot(self, now)
+
+
+def _earliest(a: float | None, b: float | None) -> float | None:
+    if a is None:
+        return b
+    return a if b is None or a <= b else b
 
 
 def _payload_bounds(data: bytes) -> tuple[int, int]:

@@ -197,6 +197,8 @@ class CallMediaCore:
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, Route]]:
         out: list[tuple[bytes, Route]] = []
         for kind, session in self.sessions.items():
+            if not session.has_output:  # the common case after a receive batch
+                continue
             for data, addr in session.datagrams_to_send(now):
                 out.append((data, Route(kind, False, addr)))
             for data, addr in session.rtcp_datagrams_to_send(now):
@@ -207,12 +209,20 @@ class CallMediaCore:
         """The earliest deadline of the sessions, the generators and the inactivity watch."""
         if self.closed:
             return None
-        deadlines = [s.get_timer() for s in self.sessions.values()]
-        if self.feed is not None:
-            deadlines.append(self.feed.next_timer())
-        if self.watch is not None and not self._failed:
-            deadlines.append(self.watch.deadline())
-        return min((d for d in deadlines if d is not None), default=None)
+        # Asked after every receive batch: plain comparisons, no temporary lists.
+        when = None
+        for session in self.sessions.values():
+            d = session.get_timer()
+            if d is not None and (when is None or d < when):
+                when = d
+        candidates = (
+            self.feed.get_timer() if self.feed is not None else None,
+            self.watch.deadline() if self.watch is not None and not self._failed else None,
+        )
+        for d in candidates:
+            if d is not None and (when is None or d < when):
+                when = d
+        return when
 
     def handle_timer(self, now: float) -> None:
         if self.closed:
