@@ -5,13 +5,15 @@ the real error reaches the caller (it was hidden behind "'CallMedia' object has 
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Iterator
 
 import pytest
 
 from tests.peers.ports import free_port_range
-from wcs.app.media import CallMedia
+from wcs.app.media import RTP_ACTIVITY_FAILED, CallMedia, MediaConfig
 from wcs.app.streams import StreamExists, StreamHub
+from wcs.rtp.packet import RtpPacket
 from wcs.rtp.ports import PortAllocator, PortsExhausted
 
 
@@ -61,3 +63,61 @@ def test_close_releases_ports_and_unpublishes(loop: asyncio.AbstractEventLoop) -
     media.close("hangup")
     media.close("again")  # harmless
     assert hub.get("s") is None and ports.in_use == 0
+
+
+class Control:
+    def __init__(self) -> None:
+        self.failed = asyncio.Event()
+        self.info: list[str] = []
+
+    def fail(self, call_id: str, info: str) -> bool:
+        self.info.append(info)
+        self.failed.set()
+        return True
+
+    def terminate(self, call_id: str) -> bool:
+        return True
+
+    def send_info(self, call_id: str, content_type: str, body: bytes) -> bool:
+        return True
+
+
+@pytest.mark.asyncio
+async def test_the_edge_moves_datagrams_and_delivers_the_core_events() -> None:
+    """On loopback: init packets reach the peer from our RTP port, the peer's RTP reaches the
+    session, and the inactivity failure comes through the Pump to the call control."""
+    loop = asyncio.get_running_loop()
+    base = free_port_range(2, step=2)
+    ports = PortAllocator(base, base + 1, "127.0.0.1")
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    peer.bind(("127.0.0.1", 0))
+    peer.settimeout(5)
+    control = Control()
+    media = CallMedia(
+        "c1",
+        ports,
+        "127.0.0.1",
+        True,
+        False,
+        loop=loop,
+        control=control,
+        config=MediaConfig(activity_timeout=0.3, send_silence=False),
+    )
+    try:
+        media.offer()
+        port = peer.getsockname()[1]
+        media.on_remote_sdp(
+            f"v=0\r\no=p 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+            f"m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n".encode(),
+            True,
+        )
+        data, source = await loop.run_in_executor(None, peer.recvfrom, 2048)
+        assert source == ("127.0.0.1", base) and data[1] & 0x7F == 0
+        peer.sendto(RtpPacket(0, 1, 0, 0x77, b"\xff" * 160).serialize(), ("127.0.0.1", base))
+        await asyncio.wait_for(control.failed.wait(), 10)
+        assert control.info == [RTP_ACTIVITY_FAILED]
+        assert media.sessions["audio"].stats.sources[0x77].packets == 1
+    finally:
+        media.close("test")
+        peer.close()
+    assert ports.in_use == 0
