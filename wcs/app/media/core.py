@@ -31,7 +31,6 @@ from wcs.app.stream_feed import StreamFeed, StreamSink
 from wcs.app.streams import TrackInfo
 from wcs.rtp.activity import ActivityWatch
 from wcs.rtp.events import KeyframeInfoNeeded
-from wcs.rtp.keyframe import MEDIA_CONTROL_TYPE, PICTURE_FAST_UPDATE
 from wcs.rtp.session import Address, RtpSession
 
 log = logging.getLogger(__name__)
@@ -236,13 +235,13 @@ class CallMediaCore:
             log.warning(
                 "call %s: no RTP for %.1f s: failing the call", self.call_id, now - self.watch.last
             )
-            self._events.append(MediaFailed(RTP_ACTIVITY_FAILED))
+            self._events.append(MediaFailed())
 
     def next_event(self) -> MediaEvent | None:
         for session in self.sessions.values():
             event = session.next_event()
             if isinstance(event, KeyframeInfoNeeded):
-                return SendInfo(MEDIA_CONTROL_TYPE, PICTURE_FAST_UPDATE)
+                return SendInfo()  # picture_fast_update
         return self._events.popleft() if self._events else None
 
     # ------------------------------------------------------------------ stream

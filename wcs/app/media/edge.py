@@ -15,7 +15,7 @@ import asyncio
 import logging
 import socket
 
-from wcs import netaddr, sdp
+from wcs import netaddr
 from wcs.app.media.config import CallControl, MediaConfig
 from wcs.app.media.core import CallMediaCore
 from wcs.app.media.events import MediaFailed, SendInfo
@@ -95,14 +95,6 @@ class CallMedia:
     @property
     def sessions(self) -> dict[str, RtpSession]:
         return self.core.sessions
-
-    @property
-    def local(self) -> sdp.SessionDescription | None:
-        return self.core.local
-
-    @property
-    def hold(self) -> bool:
-        return self.core.hold
 
     def offer(self) -> bytes:
         return self.core.offer()
