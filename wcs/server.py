@@ -9,9 +9,9 @@ import time
 from typing import Any
 
 from wcs import netaddr
-from wcs.app.call_media import DIRECT_RTMP_PREFIX, CallMediaFactory, MediaConfig
 from wcs.app.calls import Call, CallManager
 from wcs.app.hooks import HookPublisher
+from wcs.app.media import DIRECT_RTMP_PREFIX, CallMediaFactory, MediaConfig
 from wcs.app.streams import StreamHub
 from wcs.config import Settings, parse_hooks
 from wcs.demo import DemoCallee
@@ -62,7 +62,13 @@ class Server:
         self.sip = SipTransport(self.ua, s.bind_ip, s.sip_port, self._on_sip_event)
         self.ports = PortAllocator(s.media_port_from, s.media_port_to, host=s.bind_ip)
         self.streams = StreamHub(self.hooks)
-        self.media = CallMediaFactory(self.ports, self.public_ip, self.streams, media_config(s))
+        self.media = CallMediaFactory(
+            self.ports,
+            self.public_ip,
+            self.streams,
+            media_config(s),
+            loop=asyncio.get_running_loop(),  # Server is built inside the loop it runs on
+        )
         self.calls = CallManager(self.ua, self.sip.wake, self.hooks, self.media, clock=self.sip.now)
         self.media.control = self.calls
         self.calls.rtmp_status_lookup = self._call_push_status

@@ -1,7 +1,8 @@
 """The application layer: what joins a SIP call to a named stream and the stream to its sinks.
 
 - ``calls``: CallManager, the REST call semantics on top of ``wcs.sip.UserAgent``;
-- ``call_media``: a call's RTP (sockets, offer/answer, hold) and its stream publication;
+- ``media``: a call's media — a sans-IO core (offer/answer, hold, RTP sessions, publishing)
+  and its socket edge;
 - ``stream_feed``: received RTP → the stream's packets and frames (timing, keyframes);
 - ``streams``: StreamHub, named streams with their publishers and subscribers;
 - ``hooks``: WCS REST hooks (status events to the appKey's backend).

@@ -13,8 +13,9 @@ timing), and run on the same media clock.
 from __future__ import annotations
 
 import struct
+from typing import Protocol
 
-from wcs.app.streams import Stream, TrackInfo
+from wcs.app.streams import TrackInfo
 from wcs.media.audio import AudioFrame
 from wcs.media.clock import MediaClock
 from wcs.media.generators import BlackVideo, Silence
@@ -26,10 +27,18 @@ GENERATED_VIDEO_PT = 102
 GENERATED_AUDIO_PT = 0
 
 
+class StreamSink(Protocol):
+    """What the feed needs of the published stream (``wcs.app.media.outlet`` provides it)."""
+
+    def feed_rtp(self, kind: str, packet: bytes, timestamp: int) -> None: ...
+    def feed_video(self, au: AccessUnit, pts_ms: float) -> None: ...
+    def feed_audio(self, frame: AudioFrame, pts_ms: float) -> None: ...
+
+
 class StreamFeed:
     def __init__(self, start: float, generate: str = "none", ssrc_seed: int = 0) -> None:
         self.clock = MediaClock(start)
-        self.stream: Stream | None = None
+        self.stream: StreamSink | None = None
         self.generate = generate
         self.media_started: float | None = None
         self.real_kinds: set[str] = set()
@@ -102,9 +111,11 @@ class StreamFeed:
             )
         return out
 
-    def next_timer(self) -> float | None:
+    def get_timer(self) -> float | None:
         if self.media_started is None or self.stream is None:
             return None
+        if self._black is None and self._silence is None:
+            return None  # no generator (the usual case): asked after every receive batch
         if self._black is not None and self._next_black is None:
             self._next_black = self.media_started
         if self._silence is not None and self._next_silence is None:

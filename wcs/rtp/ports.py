@@ -122,6 +122,18 @@ class PortAllocator:
             f"({len(self._in_use)} in use by us, the rest taken by other processes)"
         )
 
+    def allocate_pairs(self, count: int, rtcp_mux: bool = False) -> list[MediaPorts]:
+        """``count`` allocations, or none: a failure releases the ones already taken."""
+        taken: list[MediaPorts] = []
+        try:
+            for _ in range(count):
+                taken.append(self.allocate_pair(rtcp_mux))
+        except BaseException:
+            for ports in taken:
+                ports.release()
+            raise
+        return taken
+
     def allocate(self, rtcp_mux: bool = False) -> MediaPorts:
         """Same as :meth:`allocate_pair`; reads better with ``with allocator.allocate():``."""
         return self.allocate_pair(rtcp_mux)

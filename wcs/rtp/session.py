@@ -1,8 +1,10 @@
 """One negotiated m-line's RTP/RTCP session with a SIP peer (sans-IO).
 
-Fed datagrams and the current time (``receive_rtp``, ``receive_rtcp``, ``handle_timer``); what
-to send collects in ``rtp_out`` / ``rtcp_out`` as (bytes, address) for the edge to flush.
-Received media goes to a :class:`MediaTarget` (the call's stream feed).
+The sans-IO contract of :mod:`wcs.sansio`: fed datagrams and the current time (``receive_rtp``,
+``receive_rtcp``, ``handle_timer`` at ``get_timer()``); ``datagrams_to_send(now)`` is what goes
+out of the RTP port (RTCP too under rtcp-mux), ``rtcp_datagrams_to_send(now)`` what goes out
+of the separate RTCP port; ``next_event()`` yields :mod:`wcs.rtp.events`. Received media goes
+to a :class:`MediaTarget` (the call's stream feed).
 
 What it does per RTP packet: header check, payload type filter, symmetric RTP (the peer's
 real source address replaces the SDP one), per-SSRC statistics, the optional jitter buffer,
@@ -11,7 +13,8 @@ then H.264 depacketization (video) or audio framing, and hands packets and frame
 Towards the peer: RTP session initialisation packets as soon as its address is known (NATs
 and SBCs open the path: WCS known issue 1), optional audio silence every ptime (a SIP peer
 then hears us and keeps the path open), RTCP SR/RR with SDES every ``rtcp_interval``, and
-keyframe requests (PLI, FIR; SIP INFO is the caller's business through ``on_info``).
+keyframe requests (PLI, FIR; then a :class:`KeyframeInfoNeeded` event: SIP INFO is the
+caller's business).
 """
 
 from __future__ import annotations
@@ -20,15 +23,18 @@ import logging
 import random
 import struct
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
-from wcs import netaddr, sdp
+from wcs import sdp
 from wcs.media.audio import AudioCodec, AudioFrame, codec_by_name, frame_from_rtp
 from wcs.media.h264 import AccessUnit, H264Depacketizer
 from wcs.rtp import rtcp
+from wcs.rtp.events import KeyframeInfoNeeded, RtpEvent
 from wcs.rtp.jitter import JitterBuffer
 from wcs.rtp.keyframe import FIR, INFO, PLI, KeyframeRequester
+from wcs.rtp.snapshot import session_snapshot
 from wcs.rtp.sr import SenderClock, seconds_to_ntp, signed32
 from wcs.rtp.stats import ReceiveStatistics
 
@@ -80,7 +86,6 @@ class RtpSession:
         jitter_latency: float | None = None,
         init_packets: bool = True,
         send_silence: bool = True,
-        on_info: Callable[[], None] | None = None,
         wallclock: Callable[[], float] = time.time,
         keyframe_interval: float = 1.0,
         rng: Callable[[], float] = random.random,
@@ -111,18 +116,18 @@ class RtpSession:
         if self.kind == "video":
             self.depacketizer = H264Depacketizer(self.codec.parameters.get("sprop-parameter-sets"))
         self.keyframes = KeyframeRequester(keyframe_interval)
-        self._on_info = on_info
+        self._events: deque[RtpEvent] = deque()
         self._wallclock = wallclock
         self._rng = rng
-        self.rtp_out: list[tuple[bytes, Address]] = []
-        self.rtcp_out: list[tuple[bytes, Address]] = []
+        self._rtp_out: list[tuple[bytes, Address]] = []
+        self._rtcp_out: list[tuple[bytes, Address]] = []
         self.init_packets = init_packets
         self.send_silence = send_silence and self.kind == "audio"
         self.sending = media.direction in ("sendrecv", "sendonly")
         # Our sending side.
         self._seq = int.from_bytes(local_ssrc.to_bytes(4, "big")[:2], "big")
         self._ts = local_ssrc & 0xFFFF
-        self._sent_packets = 0
+        self.sent_packets = 0
         self._sent_octets = 0
         self._next_silence: float | None = None
         self._next_rtcp: float | None = None
@@ -298,18 +303,33 @@ class RtpSession:
         elif kind == FIR:
             seq = self.keyframes.sent[FIR] & 0xFF
             self._send_rtcp(rtcp.Fir(self.local_ssrc, [(media_ssrc, seq)]).serialize())
-        elif kind == INFO and self._on_info is not None:
-            self._on_info()
+        elif kind == INFO:
+            self._events.append(KeyframeInfoNeeded(self.kind))
         return kind
 
+    # ------------------------------------------------------------------ sans-IO output
+    @property
+    def has_output(self) -> bool:
+        return bool(self._rtp_out or self._rtcp_out)
+
+    def datagrams_to_send(self, now: float) -> list[tuple[bytes, Address]]:
+        """What leaves the RTP port (RTCP too under rtcp-mux), oldest first."""
+        out, self._rtp_out = self._rtp_out, []
+        return out
+
+    def rtcp_datagrams_to_send(self, now: float) -> list[tuple[bytes, Address]]:
+        """What leaves the separate RTCP port (always empty under rtcp-mux)."""
+        out, self._rtcp_out = self._rtcp_out, []
+        return out
+
+    def next_event(self) -> RtpEvent | None:
+        return self._events.popleft() if self._events else None
+
     # ------------------------------------------------------------------ timers
-    def next_timer(self) -> float | None:
-        deadlines = [d for d in (self._next_rtcp, self._next_silence) if d is not None]
-        if self.jitter is not None:
-            d = self.jitter.next_deadline()
-            if d is not None:
-                deadlines.append(d)
-        return min(deadlines) if deadlines else None
+    def get_timer(self) -> float | None:
+        # Asked after every receive batch: no temporary lists.
+        when = _earliest(self._next_rtcp, self._next_silence)
+        return when if self.jitter is None else _earliest(when, self.jitter.next_deadline())
 
     def handle_timer(self, now: float) -> None:
         if self.jitter is not None and len(self.jitter):
@@ -349,8 +369,8 @@ class RtpSession:
         head = _HEAD.pack(0x80, (0x80 if marker else 0) | pt, self._seq, self._ts, self.local_ssrc)
         self._seq = (self._seq + 1) & 0xFFFF
         self._ts = (self._ts + step) & 0xFFFFFFFF
-        self.rtp_out.append((head + payload, self.remote_rtp))
-        self._sent_packets += 1
+        self._rtp_out.append((head + payload, self.remote_rtp))
+        self.sent_packets += 1
         self._sent_octets += len(payload)
 
     def _send_init(self) -> None:
@@ -370,12 +390,12 @@ class RtpSession:
     def _send_report(self, now: float) -> None:
         blocks = self.stats.report_blocks(now)
         report: rtcp.SenderReport | rtcp.ReceiverReport
-        if self._sent_packets:
+        if self.sent_packets:
             report = rtcp.SenderReport(
                 self.local_ssrc,
                 seconds_to_ntp(self._wallclock()),
                 self._ts,
-                self._sent_packets,
+                self.sent_packets,
                 self._sent_octets,
                 blocks,
             )
@@ -386,47 +406,18 @@ class RtpSession:
 
     def _send_rtcp(self, data: bytes) -> None:
         if self.remote_rtcp is not None:
-            target = self.rtp_out if self.media.rtcp_mux else self.rtcp_out
+            target = self._rtp_out if self.media.rtcp_mux else self._rtcp_out
             target.append((data, self.remote_rtcp))
 
     # ------------------------------------------------------------------ stats
     def snapshot(self, now: float) -> dict[str, object]:
-        src = self.stats.latest
-        out: dict[str, object] = {
-            "codec": self.codec.name,
-            "payloadType": self.codec.payload_type,
-            "ssrc": src.ssrc if src else None,
-            "packets": src.packets if src else 0,
-            "lost": max(0, src.cumulative_lost) if src else 0,
-            "jitter_ms": round(src.jitter * 1000 / self.codec.clock_rate, 2) if src else 0.0,
-            "bitrate": round(src.current_bitrate(now)) if src else 0,
-            "octets": src.octets if src else 0,
-            "sources": len(self.stats.sources),
-            "malformed": self.malformed,
-            "unknownPayloadType": self.unknown_pt,
-            "remote": netaddr.hostport(*self.remote_rtp) if self.remote_rtp else None,
-            "latched": self.latched_rtp,
-            "rtcpReceived": self.rtcp_received,
-            "senderReports": self.sender_reports,
-            "sentPackets": self._sent_packets,
-        }
-        if self.depacketizer is not None:
-            s = self.depacketizer.stats
-            out.update(
-                frames=s.access_units,
-                keyframes=s.keyframes,
-                damaged=s.damaged,
-                keyframeRequests=dict(self.keyframes.sent),
-            )
-        if self.jitter is not None:
-            j = self.jitter.stats
-            out["jitterBuffer"] = {
-                "released": j.released,
-                "lost": j.lost,
-                "late": j.late,
-                "duplicate": j.duplicate,
-            }
-        return out
+        return session_snapshot(self, now)
+
+
+def _earliest(a: float | None, b: float | None) -> float | None:
+    if a is None:
+        return b
+    return a if b is None or a <= b else b
 
 
 def _payload_bounds(data: bytes) -> tuple[int, int]:

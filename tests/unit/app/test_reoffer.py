@@ -1,17 +1,13 @@
-"""A re-INVITE's offer against a running call's media (wcs.app.call_media.CallMedia): new
+"""A re-INVITE's offer against a running call's media (wcs.app.media.CallMediaCore): new
 address and payload type numbers are applied, the running codec is kept, an offer without it
 is refused (488 upstream) and changes nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from tests.peers.ports import free_port_range
 from wcs import sdp
-from wcs.app.call_media import CallMedia
-from wcs.rtp.ports import PortAllocator
+from wcs.app.media import CallMediaCore
 
 
 def _peer_sdp(
@@ -29,20 +25,18 @@ def _peer_sdp(
 
 
 @pytest.fixture
-def media() -> Iterator[CallMedia]:
-    base = free_port_range(8, step=2)
-    m = CallMedia("c1", PortAllocator(base, base + 7, "127.0.0.1"), "127.0.0.1", True, True)
-    yield m
-    m.close("test")
+def media() -> CallMediaCore:
+    return CallMediaCore("c1", "127.0.0.1", ports={"audio": 30000, "video": 30002})
 
 
-@pytest.mark.asyncio
-async def test_reoffer_applies_address_and_payload_types(media: CallMedia) -> None:
+def test_reoffer_applies_address_and_payload_types(media: CallMediaCore) -> None:
     media.offer()
-    media.on_remote_sdp(_peer_sdp(1, "127.0.0.1", 40000, 40002, "PCMU", 96), True)
+    media.on_remote_sdp(_peer_sdp(1, "127.0.0.1", 40000, 40002, "PCMU", 96), True, 0.0)
     video = media.sessions["video"]
     assert 96 in video.payload_types and video.remote_rtp == ("127.0.0.1", 40000 + 2)
-    answer, hold = media.answer_remote_offer(_peer_sdp(2, "127.0.0.2", 41000, 41002, "PCMU", 97))
+    answer, hold = media.answer_remote_offer(
+        _peer_sdp(2, "127.0.0.2", 41000, 41002, "PCMU", 97), 1.0
+    )
     assert answer is not None and not hold
     parsed = sdp.SessionDescription.parse(answer.decode())
     assert [m.codecs[0].payload_type for m in parsed.media] == [0, 97]
@@ -51,25 +45,25 @@ async def test_reoffer_applies_address_and_payload_types(media: CallMedia) -> No
     assert media.sessions["audio"].remote_rtp == ("127.0.0.2", 41000)
 
 
-@pytest.mark.asyncio
-async def test_reoffer_without_the_running_codec_is_refused_and_changes_nothing(
-    media: CallMedia,
+def test_reoffer_without_the_running_codec_is_refused_and_changes_nothing(
+    media: CallMediaCore,
 ) -> None:
     media.offer()
-    media.on_remote_sdp(_peer_sdp(1, "127.0.0.1", 40000, 40002, "PCMU", 96), True)
+    media.on_remote_sdp(_peer_sdp(1, "127.0.0.1", 40000, 40002, "PCMU", 96), True, 0.0)
     local_before = str(media.local)
     audio = media.sessions["audio"]
-    answer, hold = media.answer_remote_offer(_peer_sdp(2, "127.0.0.2", 41000, 41002, "PCMA", 96))
+    answer, hold = media.answer_remote_offer(
+        _peer_sdp(2, "127.0.0.2", 41000, 41002, "PCMA", 96), 1.0
+    )
     assert answer is None and not hold
     assert str(media.local) == local_before
     assert audio.codec.name == "PCMU" and audio.remote_rtp == ("127.0.0.1", 40000)
 
 
-@pytest.mark.asyncio
-async def test_reoffer_turning_video_off_keeps_audio(media: CallMedia) -> None:
+def test_reoffer_turning_video_off_keeps_audio(media: CallMediaCore) -> None:
     media.offer()
-    media.on_remote_sdp(_peer_sdp(1, "127.0.0.1", 40000, 40002, "PCMU", 96), True)
-    answer, _ = media.answer_remote_offer(_peer_sdp(2, "127.0.0.1", 40000, 0, "PCMU", 96))
+    media.on_remote_sdp(_peer_sdp(1, "127.0.0.1", 40000, 40002, "PCMU", 96), True, 0.0)
+    answer, _ = media.answer_remote_offer(_peer_sdp(2, "127.0.0.1", 40000, 0, "PCMU", 96), 1.0)
     assert answer is not None
     parsed = sdp.SessionDescription.parse(answer.decode())
     assert parsed.media[0].port != 0 and parsed.media[1].port == 0

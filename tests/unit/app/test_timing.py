@@ -86,9 +86,9 @@ def test_generated_black_video_starts_with_the_real_media() -> None:
     feed.stream = stream
     sink = Sink()
     stream.subscribe_frames(sink)
-    assert feed.next_timer() is None  # no real media yet: no black either
+    assert feed.get_timer() is None  # no real media yet: no black either
     feed.on_audio(AudioFrame("PCMA", 0, 8000, b"\xd5" * 160, 160), 2.0)
-    assert feed.next_timer() == 2.0
+    assert feed.get_timer() == 2.0
     t = 2.0
     for _ in range(12):
         feed.handle_timer(t)

@@ -118,3 +118,14 @@ def test_odd_bounds() -> None:
     with pytest.raises(ValueError):
         PortAllocator(10, 5)
     assert "released" in repr(ports)
+
+
+def test_allocate_pairs_takes_all_or_nothing() -> None:
+    base = _free_range(4)
+    alloc = PortAllocator(base, base + 3, "127.0.0.1")
+    with pytest.raises(PortsExhausted):
+        alloc.allocate_pairs(3)
+    assert alloc.in_use == 0  # the two pairs it got are back, their sockets closed
+    pairs = alloc.allocate_pairs(2)
+    assert sorted(p.rtp_port for p in pairs) == [base, base + 2]
+    alloc.close()

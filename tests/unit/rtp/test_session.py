@@ -11,6 +11,7 @@ from wcs.media.audio import AudioFrame
 from wcs.media.generators import black_gop
 from wcs.media.h264 import AccessUnit, H264Packetizer
 from wcs.rtp import rtcp
+from wcs.rtp.events import KeyframeInfoNeeded
 from wcs.rtp.packet import RtpPacket
 from wcs.rtp.session import RtpSession
 from wcs.rtp.sr import SenderClock, seconds_to_ntp
@@ -86,13 +87,15 @@ def session(kind: str = "video", **kw: object) -> tuple[RtpSession, Target]:
 def test_symmetric_rtp_latches_on_the_real_source() -> None:
     s, t = session("audio", send_silence=True)
     s.start(0.0)
-    assert [a for _, a in s.rtp_out] == [PEER] * 3  # init packets go where the SDP says
-    s.rtp_out.clear()
+    assert [a for _, a in s.datagrams_to_send(0.0)] == [
+        PEER
+    ] * 3  # init packets go where the SDP says
+    s.datagrams_to_send(0.0)
     s.receive_rtp(RtpPacket(8, 1, 0, 77, b"\xd5" * 160).serialize(), REAL, 0.01)
     assert s.remote_rtp == REAL and s.latched_rtp
     assert s.remote_rtcp == ("10.0.0.9", 5556)  # RTCP follows until RTCP itself arrives
     s.handle_timer(0.02)
-    assert [a for _, a in s.rtp_out] == [REAL]  # silence now goes to the real source
+    assert [a for _, a in s.datagrams_to_send(0.0)] == [REAL]  # silence now goes to the real source
     assert len(t.frames) == 1 and t.frames[0].duration == 160
 
 
@@ -107,7 +110,7 @@ def test_unknown_payload_type_and_garbage_do_not_latch() -> None:
 def test_video_depacketized_and_loss_counted_with_a_pli() -> None:
     s, t = session("video")
     s.start(0.0)
-    s.rtcp_out.clear()
+    s.rtcp_datagrams_to_send(0.0)
     pkts = video_packets(10)
     for i, p in enumerate(pkts):
         if i == 5:
@@ -118,21 +121,24 @@ def test_video_depacketized_and_loss_counted_with_a_pli() -> None:
     assert all(not au.damaged for au in t.aus)
     assert not any(au.keyframe for au in t.aus)  # the only IDR was damaged
     # Asked for a keyframe (PLI) once; rate-limited after that.
-    fbs = [rtcp.parse_compound(d)[0] for d, _ in s.rtcp_out]
+    fbs = [rtcp.parse_compound(d)[0] for d, _ in s.rtcp_datagrams_to_send(0.0)]
     assert [type(p).__name__ for p in fbs] == ["Pli"]
     assert fbs[0].media_ssrc == 0x1234
 
 
 def test_keyframe_ladder_pli_fir_info() -> None:
-    infos: list[int] = []
-    s, _ = session("video", on_info=lambda: infos.append(1))
+    s, _ = session("video")
     s.start(0.0)
-    s.rtcp_out.clear()
+    s.rtcp_datagrams_to_send(0.0)
     assert s.request_keyframe(1.0) == "pli"
     assert s.request_keyframe(1.5) is None  # rate-limited
     assert s.request_keyframe(2.0) == "fir"
-    assert s.request_keyframe(3.0) == "info" and infos == [1]
-    assert [type(rtcp.parse_compound(d)[0]).__name__ for d, _ in s.rtcp_out] == ["Pli", "Fir"]
+    assert s.request_keyframe(3.0) == "info"
+    assert s.next_event() == KeyframeInfoNeeded("video") and s.next_event() is None
+    assert [type(rtcp.parse_compound(d)[0]).__name__ for d, _ in s.rtcp_datagrams_to_send(0.0)] == [
+        "Pli",
+        "Fir",
+    ]
 
 
 def test_jitter_buffer_restores_order() -> None:
@@ -177,14 +183,15 @@ def test_rtcp_reports_and_sender_report_intake() -> None:
     s.receive_rtcp(sr.serialize(), PEER_RTCP, 0.3)
     assert s.stats.sources[77].wallclock(1600) == 1000.0
     assert [c.wallclock(1600) for c in t.clocks] == [1000.0]  # handed on for lip sync
-    s.rtcp_out.clear()
+    s.rtcp_datagrams_to_send(0.0)
     s.handle_timer(0.6)
-    report, sdes = rtcp.parse_compound(s.rtcp_out[0][0])
+    rtcp_out = s.rtcp_datagrams_to_send(0.6)
+    report, sdes = rtcp.parse_compound(rtcp_out[0][0])
     assert isinstance(report, rtcp.SenderReport)  # we sent init packets: an SR
     assert report.reports[0].ssrc == 77 and report.reports[0].highest_sequence == 9
     assert report.reports[0].lsr != 0
     assert isinstance(sdes, rtcp.Sdes) and sdes.cname(0xABCD) == "me"
-    assert s.rtcp_out[0][1] == PEER_RTCP
+    assert rtcp_out[0][1] == PEER_RTCP
     s.receive_rtcp(b"\x81\xc9", PEER_RTCP, 0.7)
     assert s.malformed == 1
 
@@ -192,8 +199,8 @@ def test_rtcp_reports_and_sender_report_intake() -> None:
 def test_no_init_packets_when_turned_off() -> None:
     s, _ = session("audio", init_packets=False, send_silence=False)
     s.start(0.0)
-    assert s.rtp_out == []
-    assert s.next_timer() == 0.5  # only the first RTCP report
+    assert s.datagrams_to_send(0.0) == []
+    assert s.get_timer() == 0.5  # only the first RTCP report
 
 
 @settings(max_examples=300, deadline=None)
@@ -219,13 +226,13 @@ def test_rtcp_interval_is_randomised_around_tmin() -> None:
     # The next report is scheduled with it after each one.
     s, _ = session("audio", rng=lambda: 0.0)
     s.start(0.0)
-    s.rtcp_out.clear()
+    s.rtcp_datagrams_to_send(0.0)
     s.handle_timer(0.5)
-    assert len(s.rtcp_out) == 1
-    assert s.next_timer() is not None
+    assert len(s.rtcp_datagrams_to_send(0.5)) == 1
+    assert s.get_timer() is not None
     report_due = 0.5 + 2.5 / 1.21828
-    s.rtcp_out.clear()
+    s.rtcp_datagrams_to_send(0.0)
     s.handle_timer(report_due - 0.01)
-    assert not [d for d, _ in s.rtcp_out if d[1] in (200, 201)]
+    assert not [d for d, _ in s.rtcp_datagrams_to_send(0.0) if d[1] in (200, 201)]
     s.handle_timer(report_due + 0.001)
-    assert [d for d, _ in s.rtcp_out if d[1] in (200, 201)]
+    assert [d for d, _ in s.rtcp_datagrams_to_send(0.0) if d[1] in (200, 201)]

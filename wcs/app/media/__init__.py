@@ -1,0 +1,35 @@
+"""A SIP call's media: a sans-IO core and a thin socket edge.
+
+- :mod:`.core`: :class:`CallMediaCore` — offer/answer, hold policy, the RTP sessions, the
+  inactivity watch, the stream generators' deadlines and when to publish; no socket, no loop;
+- :mod:`.negotiation`: the SDP offer/answer of one call (our offer, answers, re-offers);
+- :mod:`.tracks`: the stream tracks the negotiated m-lines describe;
+- :mod:`.outlet`: :class:`HubOutlet`, the one place that calls the stream hub;
+- :mod:`.events`: what the core asks of the call (:class:`SendInfo`, :class:`MediaFailed`);
+- :mod:`.edge`: :class:`CallMedia` — bound sockets, ``add_reader`` batches, one Pump;
+- :mod:`.factory`: :class:`CallMediaFactory`, one per server, created with its loop;
+- :mod:`.config`: :class:`MediaConfig` and :class:`CallControl`.
+"""
+
+from .config import DIRECT_RTMP_PREFIX, RTP_ACTIVITY_FAILED, CallControl, MediaConfig
+from .core import CallMediaCore, Route, StreamOutlet
+from .edge import CallMedia
+from .events import MediaEvent, MediaFailed, SendInfo
+from .factory import CallMediaFactory
+from .outlet import HubOutlet
+
+__all__ = [
+    "DIRECT_RTMP_PREFIX",
+    "RTP_ACTIVITY_FAILED",
+    "CallControl",
+    "CallMedia",
+    "CallMediaCore",
+    "CallMediaFactory",
+    "HubOutlet",
+    "MediaConfig",
+    "MediaEvent",
+    "MediaFailed",
+    "Route",
+    "SendInfo",
+    "StreamOutlet",
+]

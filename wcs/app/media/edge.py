@@ -1,0 +1,197 @@
+"""The socket edge of a call's media: bound RTP/RTCP sockets around one :class:`CallMediaCore`.
+
+Created with its event loop. Each live m-line's sockets are read by ``loop.add_reader``
+(each wake-up drains a batch of queued datagrams; no per-packet task or coroutine), then one
+:class:`wcs.sansio.Pump` sends what the core wants to send, hands its events to the call
+manager and re-arms the one loop timer for the core's next deadline.
+
+The call owns one :class:`CallMedia`; closing it releases the ports, stops the media path and
+unpublishes the stream, on every exit path — including a failure while setting it up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+
+from wcs import netaddr
+from wcs.app.media.config import CallControl, MediaConfig
+from wcs.app.media.core import CallMediaCore
+from wcs.app.media.events import MediaFailed, SendInfo
+from wcs.app.media.outlet import HubOutlet
+from wcs.app.streams import StreamHub
+from wcs.rtp.ports import MediaPorts, PortAllocator
+from wcs.rtp.session import RtpSession
+from wcs.sansio import Pump
+
+log = logging.getLogger(__name__)
+
+_RECV_BATCH = 64  # datagrams drained per wake-up before yielding to the loop
+
+
+class CallMedia:
+    def __init__(
+        self,
+        call_id: str,
+        ports: PortAllocator,
+        public_ip: str,
+        has_audio: bool,
+        has_video: bool,
+        *,
+        loop: asyncio.AbstractEventLoop,
+        hub: StreamHub | None = None,
+        stream_name: str | None = None,
+        app_key: str = "defaultApp",
+        control: CallControl | None = None,
+        config: MediaConfig | None = None,
+    ) -> None:
+        self.closed = False
+        self.call_id = call_id
+        self.control = control
+        self._loop = loop
+        self._readers: list[socket.socket] = []
+        outlet = None
+        if hub is not None and stream_name is not None:
+            outlet = HubOutlet(
+                hub,
+                stream_name,
+                call_id=call_id,
+                app_key=app_key,
+                stats=self.stats,
+                request_keyframe=self.request_keyframe,
+                terminate=self._terminate if control is not None else None,
+            )
+            outlet.ensure_free()
+        kinds = [k for k, wanted in (("audio", has_audio), ("video", has_video)) if wanted]
+        # Undoes itself: a failure (ports exhausted) releases what it already took.
+        self.ports: dict[str, MediaPorts] = dict(
+            zip(kinds, ports.allocate_pairs(len(kinds)), strict=True)
+        )
+        # "::" sockets: IPv4 peers arrive as ::ffff:a.b.c.d and must be sent to that way
+        self._dual_stack = ports.dual_stack
+        try:
+            self.core = CallMediaCore(
+                call_id,
+                public_ip,
+                ports={k: p.rtp_port for k, p in self.ports.items()},
+                config=config,
+                outlet=outlet,
+            )
+            self.pump = Pump(self.core, self._transmit, self._on_event, loop)
+        except BaseException:
+            self._release()
+            raise
+
+    # ------------------------------------------------------------------ what the call sees
+    @property
+    def audio_ports(self) -> MediaPorts | None:
+        return self.ports.get("audio")
+
+    @property
+    def video_ports(self) -> MediaPorts | None:
+        return self.ports.get("video")
+
+    @property
+    def sessions(self) -> dict[str, RtpSession]:
+        return self.core.sessions
+
+    def offer(self) -> bytes:
+        return self.core.offer()
+
+    def on_remote_sdp(self, body: bytes, final: bool) -> None:
+        if self.closed:
+            return
+        self.core.on_remote_sdp(body, final, self.pump.now())
+        for kind in self.core.sessions:
+            self._add_readers(kind)
+        self.pump.wake()
+
+    def answer_remote_offer(self, body: bytes | None) -> tuple[bytes | None, bool]:
+        result = self.core.answer_remote_offer(body, self.pump.now())
+        self.pump.wake()
+        return result
+
+    def request_keyframe(self) -> None:
+        self.core.request_keyframe(self.pump.now())
+        self.pump.wake()
+
+    def stats(self) -> dict[str, dict[str, object]]:
+        return self.core.stats(self.pump.now())
+
+    def close(self, reason: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        now = self.pump.now()
+        self.core.close(reason)
+        self._transmit(now)  # the sessions' RTCP BYE
+        self.pump.close()
+        for sock in self._readers:
+            self._loop.remove_reader(sock.fileno())
+        self._readers = []
+        self._release()
+
+    def _release(self) -> None:
+        for ports in self.ports.values():
+            ports.release()
+
+    # ------------------------------------------------------------------ sockets
+    def _add_readers(self, kind: str) -> None:
+        ports = self.ports[kind]
+        if ports.rtp_socket in self._readers:
+            return
+        self._add_reader(ports.rtp_socket, kind, rtcp=False)
+        if ports.rtcp_socket is not None:
+            self._add_reader(ports.rtcp_socket, kind, rtcp=True)
+
+    def _add_reader(self, sock: socket.socket, kind: str, rtcp: bool) -> None:
+        handler = self.core.receive_rtcp if rtcp else self.core.receive_rtp
+        loop = self._loop
+        wake = self.pump.wake
+        recv = sock.recvfrom
+        unmap = netaddr.unmap if self._dual_stack else None
+        call_id = self.call_id
+
+        def readable() -> None:
+            now = loop.time()
+            for _ in range(_RECV_BATCH):
+                try:
+                    data, addr = recv(2048)
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError as exc:  # e.g. ICMP port unreachable reported on the socket
+                    log.debug("call %s: %s socket: %s", call_id, kind, exc)
+                    continue
+                if unmap is not None:
+                    addr = (unmap(addr[0]), addr[1])
+                handler(kind, data, addr[:2], now)
+            wake()
+
+        loop.add_reader(sock.fileno(), readable)
+        self._readers.append(sock)
+
+    def _transmit(self, now: float) -> None:
+        dual = self._dual_stack
+        for data, route in self.core.datagrams_to_send(now):
+            ports = self.ports[route.kind]
+            sock = (ports.rtcp_socket or ports.rtp_socket) if route.rtcp_port else ports.rtp_socket
+            addr = route.address
+            try:
+                sock.sendto(data, (netaddr.for_socket(addr[0], True), addr[1]) if dual else addr)
+            except OSError as exc:  # full buffer or unreachable: a lost datagram, not an error
+                log.debug("call %s: send to %s:%d failed: %s", self.call_id, *addr, exc)
+
+    # ------------------------------------------------------------------ events
+    def _on_event(self, event: object) -> None:
+        control = self.control
+        if control is None:
+            return
+        if isinstance(event, SendInfo):
+            control.send_info(self.call_id, event.content_type, event.body)
+        elif isinstance(event, MediaFailed):
+            control.fail(self.call_id, event.info)
+
+    def _terminate(self) -> None:
+        if self.control is not None:
+            self.control.terminate(self.call_id)

@@ -1,0 +1,55 @@
+"""Builds each call's :class:`CallMedia` (the composition root makes one factory)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from wcs.app.media.config import DIRECT_RTMP_PREFIX, CallControl, MediaConfig
+from wcs.app.media.edge import CallMedia
+from wcs.app.streams import StreamHub
+from wcs.rtp.ports import PortAllocator
+
+if TYPE_CHECKING:
+    from wcs.app.calls import Call
+
+
+class CallMediaFactory:
+    def __init__(
+        self,
+        ports: PortAllocator,
+        public_ip: str,
+        hub: StreamHub | None = None,
+        config: MediaConfig | None = None,
+        control: CallControl | None = None,
+        *,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self.ports = ports
+        self.public_ip = public_ip
+        self.hub = hub
+        self.config = config or MediaConfig()
+        self.control = control  # set after the CallManager exists (it needs this factory)
+        self.loop = loop
+        self.created: Callable[[CallMedia], None] | None = None  # test/diagnostic hook
+
+    def __call__(self, call: Call) -> CallMedia:
+        r = call.request
+        media = CallMedia(
+            r.call_id,
+            self.ports,
+            self.public_ip,
+            r.has_audio,
+            r.has_video,
+            loop=self.loop,
+            hub=self.hub,
+            # Direct SIP-as-RTMP without toStream still needs a stream to push from.
+            stream_name=r.to_stream or (f"{DIRECT_RTMP_PREFIX}{r.call_id}" if r.rtmp_url else None),
+            app_key=r.app_key,
+            control=self.control,
+            config=self.config,
+        )
+        if self.created is not None:
+            self.created(media)
+        return media

@@ -1,0 +1,68 @@
+"""The one place a call's media talks to the stream hub: publish, unpublish, and the sink
+the call's :class:`wcs.app.stream_feed.StreamFeed` feeds (``feed_rtp/video/audio``).
+
+The core only decides *when* to publish (:class:`StreamOutlet`); this adapter knows how the
+hub spells it, so a change of the hub's API is a change of this module only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from wcs.app.stream_feed import StreamSink
+from wcs.app.streams import StreamExists, StreamHub, StreamStatus, TrackInfo
+
+log = logging.getLogger(__name__)
+
+
+class HubOutlet:
+    """A call's stream ``name`` on ``hub``; callbacks are what the hub may ask of the call."""
+
+    def __init__(
+        self,
+        hub: StreamHub,
+        name: str,
+        *,
+        call_id: str,
+        app_key: str,
+        stats: Callable[[], dict[str, dict[str, object]]],
+        request_keyframe: Callable[[], None],
+        terminate: Callable[[], None] | None,
+    ) -> None:
+        self.hub = hub
+        self.name = name
+        self.call_id = call_id
+        self.app_key = app_key
+        self._stats = stats
+        self._request_keyframe = request_keyframe
+        self._terminate = terminate
+        self.published = False
+
+    def ensure_free(self) -> None:
+        """Refuse a call whose stream name is taken before anything is allocated for it."""
+        if self.hub.get(self.name) is not None:
+            raise StreamExists(f"stream {self.name!r} is already published")
+
+    def publish(self, tracks: dict[str, TrackInfo]) -> StreamSink | None:
+        """Publish with ``tracks``; None when the name got taken meanwhile."""
+        try:
+            stream = self.hub.publish(
+                self.name, call_id=self.call_id, app_key=self.app_key, tracks=tracks
+            )
+        except StreamExists as exc:
+            log.warning("call %s: %s", self.call_id, exc)
+            return None
+        stream.stats_provider = self._stats
+        stream.keyframe_requester = self._request_keyframe
+        if self._terminate is not None:
+            stream.terminator = self._terminate
+        self.published = True
+        return stream
+
+    def unpublish(self, reason: str, failed: bool) -> None:
+        if not self.published:
+            return
+        self.published = False
+        status = StreamStatus.FAILED if failed else StreamStatus.UNPUBLISHED
+        self.hub.unpublish(self.name, reason, status)

@@ -1,0 +1,49 @@
+"""The statistics of one :class:`wcs.rtp.session.RtpSession` as the stream's JSON shows them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from wcs import netaddr
+
+if TYPE_CHECKING:
+    from wcs.rtp.session import RtpSession
+
+
+def session_snapshot(s: RtpSession, now: float) -> dict[str, object]:
+    src = s.stats.latest
+    out: dict[str, object] = {
+        "codec": s.codec.name,
+        "payloadType": s.codec.payload_type,
+        "ssrc": src.ssrc if src else None,
+        "packets": src.packets if src else 0,
+        "lost": max(0, src.cumulative_lost) if src else 0,
+        "jitter_ms": round(src.jitter * 1000 / s.codec.clock_rate, 2) if src else 0.0,
+        "bitrate": round(src.current_bitrate(now)) if src else 0,
+        "octets": src.octets if src else 0,
+        "sources": len(s.stats.sources),
+        "malformed": s.malformed,
+        "unknownPayloadType": s.unknown_pt,
+        "remote": netaddr.hostport(*s.remote_rtp) if s.remote_rtp else None,
+        "latched": s.latched_rtp,
+        "rtcpReceived": s.rtcp_received,
+        "senderReports": s.sender_reports,
+        "sentPackets": s.sent_packets,
+    }
+    if s.depacketizer is not None:
+        d = s.depacketizer.stats
+        out.update(
+            frames=d.access_units,
+            keyframes=d.keyframes,
+            damaged=d.damaged,
+            keyframeRequests=dict(s.keyframes.sent),
+        )
+    if s.jitter is not None:
+        j = s.jitter.stats
+        out["jitterBuffer"] = {
+            "released": j.released,
+            "lost": j.lost,
+            "late": j.late,
+            "duplicate": j.duplicate,
+        }
+    return out
