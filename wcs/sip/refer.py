@@ -41,7 +41,7 @@ def transfer_target(target: str, domain: str | None = None) -> SipUri:
     """The URI to transfer to: ``sip:1003@pbx``, ``1003@pbx``, or ``1003`` (in ``domain``,
     usually the call's registrar). ReferError naming ``target`` otherwise."""
     text = target.strip() if isinstance(target, str) else ""
-    if not text or len(text) > 512 or any(c in text for c in "<>\"\r\n \t"):
+    if not text or len(text) > 512 or any(c in text for c in '<>"\r\n \t'):
         raise ReferError("target must be a SIP URI, user@host or a number")
     if not text.lower().startswith(("sip:", "sips:")):
         if "@" not in text:
@@ -64,7 +64,11 @@ def refer_headers(
     """Headers of a blind-transfer REFER (the caller adds the dialog's own)."""
     headers = [("Refer-To", f"<{target}>")]
     if referred_by is not None:
-        addr = referred_by.copy() if isinstance(referred_by, NameAddr) else NameAddr(referred_by.copy())
+        addr = (
+            referred_by.copy()
+            if isinstance(referred_by, NameAddr)
+            else NameAddr(referred_by.copy())
+        )
         addr.uri.password = None  # never a secret on the wire to a third party
         addr.params.pop("tag", None)
         headers.append(("Referred-By", str(addr)))

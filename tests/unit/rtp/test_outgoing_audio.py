@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import struct
+from itertools import pairwise
 
 import av
 import numpy as np
@@ -58,14 +59,12 @@ def clip() -> SoundClip:
 
 
 def assert_continuous(packets: list[RtpPacket], step: int) -> None:
-    for a, b in zip(packets, packets[1:], strict=False):
+    for a, b in pairwise(packets):
         assert b.sequence == (a.sequence + 1) & 0xFFFF
         assert b.ssrc == a.ssrc
     audio = [p for p in packets if p.payload_type != 101]
-    for a, b in zip(audio, audio[1:], strict=False):
-        assert (b.timestamp - a.timestamp) % 2**32 == step * (
-            (b.sequence - a.sequence) % 2**16
-        )
+    for a, b in pairwise(audio):
+        assert (b.timestamp - a.timestamp) % 2**32 == step * ((b.sequence - a.sequence) % 2**16)
 
 
 def test_silence_by_default_on_a_cadence() -> None:
@@ -81,7 +80,9 @@ def test_silence_by_default_on_a_cadence() -> None:
     assert audio.get_timer() == pytest.approx(10.1)
 
 
-@pytest.mark.parametrize(("name", "pt", "decode"), [("PCMU", 0, ulaw_decode), ("PCMA", 8, alaw_decode)])
+@pytest.mark.parametrize(
+    ("name", "pt", "decode"), [("PCMU", 0, ulaw_decode), ("PCMA", 8, alaw_decode)]
+)
 def test_sound_once_then_silence_g711(clip: SoundClip, name: str, pt: int, decode: object) -> None:
     audio = OutgoingAudio(encoder_for(name), pt, SendState(1, 65530, 0xFFFFF000))
     audio.start(0.0)

@@ -62,7 +62,10 @@ def test_transfer_target_refused(target: str, domain: str | None) -> None:
 def test_refer_headers() -> None:
     me = SipUri.parse("sip:1001:secret@pbx.local")
     headers = refer_headers(transfer_target("1003", "pbx.local"), me)
-    assert headers == [("Refer-To", "<sip:1003@pbx.local>"), ("Referred-By", "<sip:1001@pbx.local>")]
+    assert headers == [
+        ("Refer-To", "<sip:1003@pbx.local>"),
+        ("Referred-By", "<sip:1001@pbx.local>"),
+    ]
     assert me.password == "secret"  # the caller's URI is not changed
     named = NameAddr.parse('"Stream" <sip:1001@pbx.local>;tag=abc')
     h = dict(refer_headers(SipUri.parse("sip:x@y"), named, subscribe=False))
@@ -113,7 +116,9 @@ def test_parse_subscription_state() -> None:
 def test_happy_transfer() -> None:
     t = TransferTracker()
     assert t.on_refer_response(100) is None
-    assert t.on_refer_response(202, "Accepted") == TransferProgress(ACCEPTED, 202, "Accepted", False)
+    assert t.on_refer_response(202, "Accepted") == TransferProgress(
+        ACCEPTED, 202, "Accepted", False
+    )
     code, p = t.on_notify("refer", "active;expires=60", FRAG, b"SIP/2.0 100 Trying\r\n")
     assert (code, p) == (200, TransferProgress(TRYING, 100, "Trying", False))
     code, p = t.on_notify("refer;id=93809824", "active", FRAG, b"SIP/2.0 180 Ringing")
