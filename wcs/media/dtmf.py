@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 DIGITS = "0123456789*#ABCD"  # index = RFC 4733 event code
 MAX_DIGITS = 64  # one request; also the bound of a call's queue
+MIN_TONE_MS = 40  # shorter tones are not reliably detected by PSTN gateways
+MAX_TONE_MS = 1000  # fits RFC 4733 16-bit durations at 48 kHz (65535 / 48 = 1365 ms)
 
 # WCS ``/call/send_dtmf`` ``type`` values (issue 19: INFO = application/dtmf-relay,
 # INFO_RELAY = application/dtmf).
@@ -59,6 +61,31 @@ def parse_type(value: str | None) -> str:
     if upper not in TYPES:
         raise DtmfError(f"type must be one of {', '.join(TYPES)}")
     return upper
+
+
+@dataclass(frozen=True, slots=True)
+class DtmfSettings:
+    """How a call sends keys (RFC 4733 and SIP INFO alike)."""
+
+    tone_ms: int = 160  # default key length
+    gap_ms: int = 100  # between two keys
+    volume: int = 10  # -dBm0 (RFC 4733 §2.3.2)
+    end_packets: int = 3  # RFC 4733 §2.5.1.4
+    max_queue: int = MAX_DIGITS  # keys waiting per call
+
+
+def parse_request(
+    digits: str, tone_ms: int | None, settings: DtmfSettings, queued: int
+) -> list[tuple[str, int]]:
+    """(key, tone ms) for each key of a send request, checked against the settings and the
+    ``queued`` keys already waiting; DtmfError (nothing to queue) otherwise."""
+    keys = parse_digits(digits)
+    ms = settings.tone_ms if tone_ms is None else tone_ms
+    if not MIN_TONE_MS <= ms <= MAX_TONE_MS:
+        raise DtmfError(f"duration must be {MIN_TONE_MS}-{MAX_TONE_MS} ms")
+    if queued + len(keys) > settings.max_queue:
+        raise DtmfError(f"more than {settings.max_queue} keys waiting for this call")
+    return [(k, ms) for k in keys]
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,22 +20,10 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from wcs.media.dtmf import MAX_DIGITS, DtmfError, event_code, parse_digits
+from wcs.media.dtmf import DtmfSettings, event_code, parse_request
 from wcs.rtp.send_state import SendState
 
 from .payload import MAX_DURATION, event_payload
-
-MIN_TONE_MS = 40  # shorter tones are not reliably detected by PSTN gateways
-MAX_TONE_MS = 1000  # fits 16-bit durations at 48 kHz (65535 / 48 = 1365 ms)
-
-
-@dataclass(frozen=True, slots=True)
-class DtmfSettings:
-    tone_ms: int = 160  # default key length
-    gap_ms: int = 100  # audio between two keys
-    volume: int = 10  # -dBm0 (RFC 4733 §2.3.2)
-    end_packets: int = 3
-    max_queue: int = MAX_DIGITS  # keys waiting per call
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,14 +74,8 @@ class DtmfSender:
     def queue(self, digits: str, tone_ms: int | None = None) -> None:
         """Queue keys after those already waiting; DtmfError (nothing queued) for bad keys,
         a bad tone length or a full queue."""
-        keys = parse_digits(digits)
-        ms = self.settings.tone_ms if tone_ms is None else tone_ms
-        if not MIN_TONE_MS <= ms <= MAX_TONE_MS:
-            raise DtmfError(f"duration must be {MIN_TONE_MS}-{MAX_TONE_MS} ms")
-        if len(self._queue) + len(keys) > self.settings.max_queue:
-            raise DtmfError(f"more than {self.settings.max_queue} keys waiting for this call")
-        total = min(MAX_DURATION, ms * self.clock_rate // 1000)
-        self._queue.extend((k, total) for k in keys)
+        for key, ms in parse_request(digits, tone_ms, self.settings, len(self._queue)):
+            self._queue.append((key, min(MAX_DURATION, ms * self.clock_rate // 1000)))
 
     @property
     def pending(self) -> str:
