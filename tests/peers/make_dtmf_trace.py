@@ -14,6 +14,7 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -53,15 +54,22 @@ def _call_with_keys(host: str, ctrl_port: int, target: str) -> list[str]:
     return seen
 
 
+def _listen(host: str, port: int, stop: threading.Event, out: list[str]) -> None:
+    """The callee's ctrl_tcp events while the call runs: CALL_DTMF_START carries each key."""
+    with Ctrl(host, port, 10.0) as c:
+        while not stop.is_set():
+            msg = c.recv(timeout=0.1)
+            if msg is not None and str(msg.get("type", "")).startswith("CALL_DTMF"):
+                out.append(f"{msg.get('type')} {msg.get('param')!r}")
+
+
 def capture(kam: Kamailio, out: Path, work: Path, codec: str) -> None:
     media = work / "media"
-    callee_ports = BaresipPorts.pick()
-    caller_ports = BaresipPorts.pick()
-    bpf = (
-        f"udp and (port {kam.port}"
-        f" or portrange {callee_ports.rtp_low}-{callee_ports.rtp_high}"
-        f" or portrange {caller_ports.rtp_low}-{caller_ports.rtp_high})"
+    callee_ports, caller_ports = BaresipPorts.pick(), BaresipPorts.pick()
+    ranges = " or ".join(
+        f"portrange {p.rtp_low}-{p.rtp_high}" for p in (callee_ports, caller_ports)
     )
+    bpf = f"udp and (port {kam.port} or {ranges})"  # SIP via the proxy, both peers' RTP
     codecs = CODECS[codec]
     callee = start_callee(
         kam,
@@ -81,16 +89,23 @@ def capture(kam: Kamailio, out: Path, work: Path, codec: str) -> None:
     )
     path = out / f"04-dtmf-{codec}.pcap"
     cap = Capture(path, bpf, work / f"dumpcap-{codec}.log")
+    stop = threading.Event()
+    received: list[str] = []
+    listener = threading.Thread(
+        target=_listen, args=(kam.host, callee_ports.ctrl, stop, received), daemon=True
+    )
+    listener.start()
     try:
         events = _call_with_keys(kam.host, caller_ports.ctrl, kam.uri("1002"))
     finally:
+        stop.set()
+        listener.join(5)
         cap.stop()
         caller.stop()
         callee.stop()
     if "CALL_ESTABLISHED" not in events:
         raise PeerError(f"{codec}: the call was not established: {events}")
-    received = [line for line in callee.log.splitlines() if "DTMF" in line]
-    print(f"{codec}: {path} ({path.stat().st_size} bytes); callee log: {received}")
+    print(f"{codec}: {path} ({path.stat().st_size} bytes); the callee got: {received}")
 
 
 def main(argv: list[str]) -> int:
