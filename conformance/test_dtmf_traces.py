@@ -1,4 +1,4 @@
-"""Replay real baresip RFC 4733 DTMF (conformance/traces/04-dtmf-*.pcap) into the receiver.
+"""Replay real baresip RFC 4733 DTMF (conformance/traces/dtmf/04-dtmf-*.pcap) into the receiver.
 
 baresip 1.0.0 caller 1001 → Kamailio → baresip callee 1002, audio only; once established the
 caller sends ``123#*`` with its ``sndcode`` command (tests/peers/make_dtmf_trace.py). Facts of
@@ -23,7 +23,7 @@ from wcs.pcap import read_pcap
 from wcs.rtp.dtmf import DtmfReceiver
 from wcs.rtp.packet import is_rtp, rtp_marker, rtp_payload_type
 
-TRACES = Path(__file__).parent / "traces"
+TRACES = Path(__file__).parent / "traces" / "dtmf"
 KEYS = "123#*"
 
 

@@ -1,4 +1,4 @@
-"""Capture real baresip RFC 4733 DTMF: conformance/traces/04-dtmf-*.pcap.
+"""Capture real baresip RFC 4733 DTMF: conformance/traces/dtmf/04-dtmf-*.pcap.
 
     python3 -m tests.peers.make_dtmf_trace OUTDIR [CODEC ...]     (default CODEC: pcmu)
 
