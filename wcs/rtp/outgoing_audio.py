@@ -1,0 +1,168 @@
+"""A call's outgoing audio stream (sans-IO): one packet per ptime — a DTMF event, a frame of
+an injected sound, or silence — on one SSRC with continuous sequence numbers and clock.
+
+The slot cadence is the call's ptime. For each due slot, in order of precedence:
+
+1. a DTMF event packet (:class:`~wcs.rtp.dtmf.DtmfSender`): audio pauses while a key is on
+   the wire (RFC 4733 §2.5.1.2); the sound, if any, resumes where it was;
+2. the next frame of the injected sound (a :class:`~wcs.media.sound.SoundCursor` over a
+   clip, looped or once), encoded in the call's codec; a clip played once ends in silence
+   and a :class:`SoundEnded` event;
+3. silence (when ``send_silence``; otherwise the slot passes without a packet, the clock
+   still runs so the next packet's timestamp tells the peer how long we were quiet).
+
+While ``sending`` is False (the peer put us on hold: its answer is ``sendonly``/``inactive``
+for us) no packet goes out but the clock and the sound run on. After a stall (the event loop
+late) at most :data:`CATCH_UP` slots are sent at once; the rest are skipped in time.
+
+Contract: ``get_timer()``, ``handle_timer(now)``, ``packets_to_send(now)`` (RTP bytes; the
+edge sends them to the peer's latched address), ``next_event()``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+from wcs.media.dtmf import DtmfError
+from wcs.media.frame_encoder import FrameEncoder
+from wcs.media.sound import SoundClip, SoundCursor
+from wcs.rtp.dtmf import DtmfSender, DtmfSent
+from wcs.rtp.send_state import SendState
+
+CATCH_UP = 3
+
+FINISHED = "finished"  # a clip played once reached its end
+STOPPED = "stopped"  # stop_sound(), or stop()
+REPLACED = "replaced"  # another play() took its place
+
+
+@dataclass(frozen=True, slots=True)
+class SoundEnded:
+    name: str
+    reason: str  # FINISHED, STOPPED, REPLACED
+
+
+class OutgoingAudio:
+    def __init__(
+        self,
+        encoder: FrameEncoder,
+        payload_type: int,
+        state: SendState,
+        *,
+        ptime_ms: int = 20,
+        send_silence: bool = True,
+        dtmf: DtmfSender | None = None,
+    ) -> None:
+        if dtmf is not None and dtmf.step != encoder.step:
+            raise ValueError("telephone-event must run on the audio's clock and ptime")
+        self.encoder = encoder
+        self.payload_type = payload_type
+        self.state = state
+        self.interval = ptime_ms / 1000
+        self.send_silence = send_silence
+        self.dtmf = dtmf
+        self.sending = True
+        self._next: float | None = None
+        self._sound: SoundCursor | None = None
+        self._out: list[bytes] = []
+        self._events: deque[SoundEnded | DtmfSent] = deque()
+        self.sound_frames = 0
+        self.dtmf_packets = 0
+        self.skipped_slots = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self, now: float) -> None:
+        """The peer's address is known: the first slot is now."""
+        if self._next is None:
+            self._next = now
+
+    def stop(self) -> None:
+        self._next = None
+        self.stop_sound()
+
+    # -- actions -----------------------------------------------------------------------------
+
+    def play(self, clip: SoundClip, loop: bool) -> None:
+        """Put ``clip`` in place of silence from the next slot (replacing a playing one)."""
+        if self._sound is not None:
+            self._events.append(SoundEnded(self._sound.clip.name, REPLACED))
+        self._sound = SoundCursor(clip, loop)
+
+    def stop_sound(self) -> bool:
+        """Back to silence; False when no sound was playing."""
+        if self._sound is None:
+            return False
+        self._events.append(SoundEnded(self._sound.clip.name, STOPPED))
+        self._sound = None
+        return True
+
+    @property
+    def sound(self) -> str | None:
+        """Name of the clip playing, None when silent."""
+        return self._sound.clip.name if self._sound is not None else None
+
+    def send_dtmf(self, digits: str, tone_ms: int | None = None) -> None:
+        """Queue keys as RFC 4733 events; DtmfError for bad keys or when the answer has no
+        telephone-event (the caller then uses SIP INFO or refuses)."""
+        if self.dtmf is None:
+            raise DtmfError("the peer did not accept telephone-event (RFC 4733) for this call")
+        self.dtmf.queue(digits, tone_ms)
+
+    # -- the contract ------------------------------------------------------------------------
+
+    def get_timer(self) -> float | None:
+        return self._next
+
+    def handle_timer(self, now: float) -> None:
+        if self._next is None or now < self._next:
+            return
+        for _ in range(CATCH_UP):
+            if now < self._next:
+                break
+            self._slot()
+            self._next += self.interval
+        if self._next < now:  # a long stall: skip the missed slots in time, not in packets
+            missed = math.ceil((now - self._next) / self.interval - 1e-6)
+            self.state.skip(missed * self.encoder.step)
+            self.skipped_slots += missed
+            self._next += missed * self.interval
+
+    def packets_to_send(self, now: float) -> list[bytes]:
+        out, self._out = self._out, []
+        return out
+
+    def next_event(self) -> SoundEnded | DtmfSent | None:
+        if self.dtmf is not None:
+            sent = self.dtmf.next_event()
+            if sent is not None:
+                return sent
+        return self._events.popleft() if self._events else None
+
+    # -- one slot ----------------------------------------------------------------------------
+
+    def _slot(self) -> None:
+        state, enc = self.state, self.encoder
+        if self.dtmf is not None and self.sending:  # on hold, keys wait (an event pauses)
+            packet = self.dtmf.take(state)
+            if packet is not None:
+                self.dtmf_packets += 1
+                self._out.append(packet)
+                return
+        payload: bytes | None = None
+        if self._sound is not None:
+            pcm = self._sound.take(enc.pcm_samples, enc.pcm_rate)
+            if pcm is None:
+                self._events.append(SoundEnded(self._sound.clip.name, FINISHED))
+                self._sound = None
+            else:
+                payload = enc.encode(pcm)
+                self.sound_frames += 1
+        if payload is None and self.send_silence:
+            payload = enc.silence()
+        if payload is None or not self.sending:
+            state.skip(enc.step)
+            return
+        self._out.append(state.packet(self.payload_type, payload, enc.step))
