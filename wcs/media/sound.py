@@ -70,18 +70,24 @@ def decode(path: Path, name: str, max_seconds: float = MAX_SECONDS) -> SoundClip
             if not container.streams.audio:
                 raise SoundError(f"soundFile {name!r} has no audio")
             stream = container.streams.audio[0]
-            resamplers = {
-                rate: av.AudioResampler(format="s16", layout="mono", rate=rate) for rate in RATES
-            }
+            # 48 kHz from the file, 8 kHz from the 48 kHz frames: feeding one decoded frame to
+            # two resamplers fails in PyAV when one of them is a passthrough (8 kHz mono s16).
+            base = av.AudioResampler(format="s16", layout="mono", rate=BASE_RATE)
+            low = av.AudioResampler(format="s16", layout="mono", rate=RATES[0])
+
+            def take(frames: list[av.AudioFrame]) -> None:
+                for mono in frames:
+                    out[BASE_RATE] += bytes(mono.planes[0])[: mono.samples * 2]
+                    for small in low.resample(mono):
+                        out[RATES[0]] += bytes(small.planes[0])[: small.samples * 2]
+
             for frame in container.decode(stream):
-                for rate, resampler in resamplers.items():
-                    for mono in resampler.resample(frame):
-                        out[rate] += bytes(mono.planes[0])[: mono.samples * 2]
+                take(base.resample(frame))
                 if len(out[BASE_RATE]) > limit:
                     raise SoundError(f"soundFile {name!r} is longer than {max_seconds:g} s")
-            for rate, resampler in resamplers.items():
-                for mono in resampler.resample(None):
-                    out[rate] += bytes(mono.planes[0])[: mono.samples * 2]
+            take(base.resample(None))
+            for small in low.resample(None):
+                out[RATES[0]] += bytes(small.planes[0])[: small.samples * 2]
     except av.error.FFmpegError as exc:
         # FFmpeg's message carries the full path: name the error type only.
         raise SoundError(f"soundFile {name!r} cannot be decoded ({type(exc).__name__})") from None

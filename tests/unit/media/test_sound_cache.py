@@ -130,11 +130,6 @@ def test_clip_from_pcm_any_rate() -> None:
         clip_from_pcm("x", b"\x00\x00", 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="wcs.media.sound.decode: PyAV ArgumentError on mono s16 "
-    "files at 8000 Hz (a passthrough resampler next to another); fix pending in sound.py",
-)
 def test_telephony_prompt_8k_mono_decodes(tmp_path: Path) -> None:
     write_tone(tmp_path / "prompt.wav", 700, 0.2, rate=8000, channels=1)
     clip = SoundCache().load(tmp_path, "prompt.wav")
