@@ -7,11 +7,11 @@ from wcs.rest.schema import TEXT, Body, Field
 
 # Character sets: TEXT without what would break the place the value goes to.
 CALL_ID = r"[A-Za-z0-9._~+!%*'()@:$,;=?&#\[\]-]"
-SIP_USER = r"[^\u0000-\u0020\u007f\ud800-\udfff<>@:;\"]"  # a plain user name
-SIP_HOST = r"[^\u0000-\u0020\u007f\ud800-\udfff<>@;\"/]"  # host[:port] or sip:host[:port]
-CALLEE = r"[^\u0000-\u0020\u007f\ud800-\udfff<>\"]"  # a user name or a SIP URI
-QUOTABLE = r"[^\u0000-\u001f\u007f\ud800-\udfff\"]"  # goes inside a quoted display name
-STREAM = r"[^\u0000-\u001f\u007f\ud800-\udfff/\\]"  # becomes a file name and a URL part
+SIP_USER = r"[^\u0000-\u0020\u007f<>@:;\"]"  # a plain user name
+SIP_HOST = r"[^\u0000-\u0020\u007f<>@;\"/]"  # host[:port] or sip:host[:port]
+CALLEE = r"[^\u0000-\u0020\u007f<>\"]"  # a user name or a SIP URI
+QUOTABLE = r"[^\u0000-\u001f\u007f\"]"  # goes inside a quoted display name
+STREAM = r"[^\u0000-\u001f\u007f/\\]"  # becomes a file name and a URL part
 ASCII = r"[\u0020-\u007e]"
 RTMP_URL = rf"^rtmps?://{TEXT}*$"
 RTMP_REFUSAL = "must parse as an RTMP URL with a host and an application"
