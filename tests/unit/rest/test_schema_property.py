@@ -114,7 +114,7 @@ def test_schema_valid_bodies_are_refused_only_as_documented(app: App, path: str)
     schema = deref(op["requestBody"]["content"]["application/json"]["schema"])
     refusals = set(op.get("x-refusals", {}))
 
-    @settings(max_examples=60, deadline=None, database=None,
+    @settings(max_examples=25, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))  # fmt: skip
     @given(body=from_schema(schema))
     def run(body: dict[str, Any]) -> None:
