@@ -13,7 +13,8 @@ CALLEE = r"[^\u0000-\u0020\u007f<>\"]"  # a user name or a SIP URI
 QUOTABLE = r"[^\u0000-\u001f\u007f\"]"  # goes inside a quoted display name
 STREAM = r"[^\u0000-\u001f\u007f/\\]"  # becomes a file name and a URL part
 ASCII = r"[\u0020-\u007e]"
-RTMP_URL = rf"^rtmps?://{TEXT}*$"
+# scheme://host[:port]/app...: what the RTMP URL parser needs, as far as a pattern can say.
+RTMP_URL = rf"^rtmps?://[^\u0000-\u0020\u007f/]+/{TEXT}+$"
 RTMP_REFUSAL = "must parse as an RTMP URL with a host and an application"
 
 

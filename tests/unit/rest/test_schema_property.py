@@ -77,8 +77,11 @@ class App:
         return self.loop.run_until_complete(self.dispatch.handle(req))
 
     def cleanup(self) -> None:
-        for call in self.server.calls.all():
-            self.server.calls.terminate(call.call_id)
+        async def hang_up() -> None:  # on the loop: the SIP side wakes its timers there
+            for call in self.server.calls.all():
+                self.server.calls.terminate(call.call_id)
+
+        self.loop.run_until_complete(hang_up())
 
     def close(self) -> None:
         self.cleanup()
@@ -93,12 +96,14 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
 
 
 def sanitize(path: str, body: dict[str, Any]) -> dict[str, Any]:
-    """Calls go nowhere: sipDomain on loopback (still schema-valid); no proxy, no register."""
+    """Calls go nowhere: sipDomain on loopback (still schema-valid); no proxy, no register,
+    UDP (the SIP transport is not started, so it could not open a TCP connection)."""
     body = dict(body)
     if path.endswith("/call/startup"):
         body["sipDomain"] = "127.0.0.1"
         body.pop("sipOutboundProxy", None)
         body["sipRegisterRequired"] = False
+        body["sipTransport"] = "UDP"
     return body
 
 
