@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
-import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from wcs.media.thread_worker import ThreadWorker
 
 from .core import CloseFile, Command, OpenFile, WriteAudio, WriteVideo
 from .writer import FileWriter
@@ -44,58 +43,42 @@ class RecordWorker:
         max_queued: int = MAX_QUEUED,
     ) -> None:
         self._on_closed = on_closed
-        self._max = max_queued
-        self._queue: deque[Command | None] = deque()
-        self._media = 0
-        self._cond = threading.Condition()
         self._writers: dict[int, FileWriter] = {}
-        self._failed: set[int] = set()
         self.dropped = 0
-        self.cpu_seconds = 0.0  # thread CPU time spent on commands
-        self._thread = threading.Thread(target=self._run, name=f"record-{name}", daemon=True)
-        self._thread.start()
+        self._thread: ThreadWorker[Command] = ThreadWorker(
+            f"record-{name}", self._run, max_queued, on_exit=self._close_all
+        )
 
     @property
     def queued(self) -> int:
         """Media commands waiting for the thread."""
-        return self._media
+        return self._thread.queued
+
+    @property
+    def cpu_seconds(self) -> float:
+        """Thread CPU time spent on commands."""
+        return self._thread.cpu_seconds
 
     def submit(self, cmd: Command) -> bool:
         """Queue one command; False (dropped) when it is media and the queue is full."""
-        media = isinstance(cmd, WriteVideo | WriteAudio)
-        with self._cond:
-            if media:
-                if self._media >= self._max:
-                    self.dropped += 1
-                    return False
-                self._media += 1
-            self._queue.append(cmd)
-            self._cond.notify()
-        return True
+        if self._thread.put(cmd, bounded=isinstance(cmd, WriteVideo | WriteAudio)):
+            return True
+        self.dropped += 1
+        return False
 
     def stop(self) -> None:
         """No more commands after this; the thread ends once the queue is done."""
-        with self._cond:
-            self._queue.append(None)
-            self._cond.notify()
+        self._thread.close()
 
     def join(self, timeout: float | None = None) -> bool:
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+        return self._thread.join(timeout)
 
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._queue:
-                    self._cond.wait()
-                cmd = self._queue.popleft()
-                if isinstance(cmd, WriteVideo | WriteAudio):
-                    self._media -= 1
-            if cmd is None:
-                break
-            t0 = time.thread_time()
+    def _run(self, cmds: list[Command]) -> bool:
+        for cmd in cmds:
             self._execute(cmd)
-            self.cpu_seconds += time.thread_time() - t0
+        return True
+
+    def _close_all(self) -> None:
         for file_id in list(self._writers):  # never left open, whatever the caller forgot
             self._close(CloseFile(file_id, self._writers[file_id].path))
 
@@ -106,7 +89,6 @@ class RecordWorker:
                 self._writers[cmd.file_id] = FileWriter(cmd.spec)
             except Exception as exc:  # PyAV, OS: this file fails, the recording goes on
                 log.error("record %s: cannot open: %s", cmd.spec.path, exc)
-                self._failed.add(cmd.file_id)
                 self._on_closed(ClosedFile(cmd.file_id, cmd.spec.path, {}, 0, str(exc)))
             return
         if isinstance(cmd, CloseFile):
