@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from wcs.app.errors import RequestError
 from wcs.app.hooks import HookPublisher
 from wcs.sip import events as sev
 from wcs.sip.ua import Account, UserAgent
@@ -46,15 +47,6 @@ class CallStatus(enum.StrEnum):
 FINISHED_KEPT = 256  # ended calls remembered for `/call/find` with `finished: true`
 
 FINAL_STATUSES = frozenset({CallStatus.BUSY, CallStatus.FINISH, CallStatus.FAILED})
-
-
-class CallError(Exception):
-    """A REST-level refusal; ``status`` is the HTTP code, ``field`` the offending field."""
-
-    def __init__(self, status: int, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.field = field
 
 
 class MediaSession(Protocol):
@@ -168,12 +160,12 @@ class CallManager:
     # ----------------------------------------------------------------- REST side
     def startup(self, req: CallRequest) -> Call:
         if req.call_id in self._calls:
-            raise CallError(409, f"call {req.call_id!r} already exists", "callId")
+            raise RequestError(409, f"call {req.call_id!r} already exists", "callId")
         if req.rtmp_url:
             for other in self._calls.values():
                 o = other.request
                 if o.rtmp_url == req.rtmp_url and o.rtmp_stream == req.rtmp_stream:
-                    raise CallError(
+                    raise RequestError(
                         409,
                         "another call already republishes to this rtmpUrl/rtmpStream",
                         "rtmpUrl",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 
+from wcs.app.errors import RequestError
 from wcs.media.sound import MAX_NAME, SoundError
 from wcs.rest.http import (
     BadRequest,
@@ -26,7 +27,7 @@ from wcs.rest.http import (
     error,
     json_response,
 )
-from wcs.rtmp.push import PushError, PushManager, PushRequest
+from wcs.rtmp.push import PushManager, PushRequest
 
 _STREAM_NAME = re.compile(r"^[^\x00-\x1f/\\]{1,200}$")
 _FLASH_VERSION = re.compile(r"^[\x20-\x7e]{1,128}$")
@@ -62,7 +63,7 @@ def add_push_routes(router: Router, pushes: PushManager) -> None:
         request = parse_push_request(Params(req.json()))
         try:
             job = pushes.startup(request)
-        except PushError as exc:
+        except RequestError as exc:
             return error(exc.status, str(exc), exc.field)
         return json_response(job.to_json())
 

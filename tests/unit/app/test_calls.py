@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from wcs.app.calls import Call, CallError, CallManager, CallRequest, CallStatus
+from wcs.app.calls import Call, CallManager, CallRequest, CallStatus
+from wcs.app.errors import RequestError
 from wcs.sip import events as ev
 from wcs.sip.ua import Account
 
@@ -143,10 +144,10 @@ def test_final_failures(status: int | None, expected: str, info: str) -> None:
 def test_duplicate_call_id_and_rtmp_target() -> None:
     env = Env()
     env.calls.startup(request("a", rtmp_url="rtmp://h/live", rtmp_stream="s"))
-    with pytest.raises(CallError) as dup:
+    with pytest.raises(RequestError) as dup:
         env.calls.startup(request("a"))
     assert (dup.value.status, dup.value.field) == (409, "callId")
-    with pytest.raises(CallError) as rtmp:
+    with pytest.raises(RequestError) as rtmp:
         env.calls.startup(request("b", rtmp_url="rtmp://h/live", rtmp_stream="s"))
     assert (rtmp.value.status, rtmp.value.field) == (409, "rtmpUrl")
     env.calls.startup(request("c", rtmp_url="rtmp://h/live", rtmp_stream="other"))
