@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 
 from .account import Account, account_dest, split_server
-from .call import INFO_NORMAL, Call, Calls
+from .call import INFO_NORMAL, Calls, SipCall
 from .dialog import Dialog
 from .endpoint import ALLOW, Endpoint
 from .errors import SipParseError
@@ -51,12 +51,12 @@ class InviteClient:
         ):
             uri.params["transport"] = "tcp"
         SipUri.parse(str(uri))  # raises SipParseError (a ValueError) for a bad callee/domain
-        call = Call(ref, account, str(uri), sdp)
+        call = SipCall(ref, account, str(uri), sdp)
         self.session_timer.prepare(call)
         self.calls.add(call)
         self._send_invite(call, now)
 
-    def cancel(self, call: Call, now: float) -> None:
+    def cancel(self, call: SipCall, now: float) -> None:
         """Hang up a call that is not answered yet."""
         call.cancel_requested = True
         # guard: the INVITE is given 64*T1 to end after CANCEL (§9.1)
@@ -69,7 +69,7 @@ class InviteClient:
             self._send_cancel(call, now)
         # in "calling" the CANCEL waits for a provisional response (§9.1)
 
-    def _send_invite(self, call: Call, now: float) -> None:
+    def _send_invite(self, call: SipCall, now: float) -> None:
         ep = self.endpoint
         acc = call.account
         dest = account_dest(acc)
@@ -118,7 +118,7 @@ class InviteClient:
         )
         call.outgoing.start(now)
 
-    def _invite_provisional(self, call: Call, resp: SipResponse, now: float) -> None:
+    def _invite_provisional(self, call: SipCall, resp: SipResponse, now: float) -> None:
         if call.state == "calling":
             call.state = "proceeding"
         if call.cancel_requested and not call.cancel_sent:
@@ -134,7 +134,7 @@ class InviteClient:
         if sdp is not None:
             call.remote_sdp = sdp
 
-    def _invite_final(self, call: Call, resp: SipResponse | None, info: str, now: float) -> None:
+    def _invite_final(self, call: SipCall, resp: SipResponse | None, info: str, now: float) -> None:
         self.endpoint.queue.cancel(("cancel", call.ref))
         if resp is not None and 200 <= resp.status < 300:
             self._invite_2xx(call, resp, now)
@@ -172,7 +172,7 @@ class InviteClient:
         else:
             end_call(call, CallFailed(call.ref, status, reason, info, raw=resp), now)
 
-    def _invite_2xx(self, call: Call, resp: SipResponse, now: float) -> None:
+    def _invite_2xx(self, call: SipCall, resp: SipResponse, now: float) -> None:
         assert call.invite is not None
         try:
             dialog = Dialog.from_uac(call.invite, resp)
@@ -205,7 +205,7 @@ class InviteClient:
         )
         self.session_timer.from_2xx(call, resp, now)
 
-    def _send_cancel(self, call: Call, now: float) -> None:
+    def _send_cancel(self, call: SipCall, now: float) -> None:
         invite = call.invite
         if invite is None or call.cancel_sent:
             return
@@ -232,7 +232,7 @@ class InviteClient:
         )
         out.start(now)
 
-    def _cancel_guard(self, call: Call, now: float) -> None:
+    def _cancel_guard(self, call: SipCall, now: float) -> None:
         if call.state in ("calling", "proceeding"):
             if call.outgoing is not None and call.outgoing.tx is not None:
                 call.outgoing.done = True
@@ -256,7 +256,7 @@ class InviteClient:
         if lingering is not None and lingering[2] == to_tag:
             self.endpoint.send(lingering[0], lingering[1])
 
-    def _ack_and_bye_fork(self, call: Call, resp: SipResponse, now: float) -> None:
+    def _ack_and_bye_fork(self, call: SipCall, resp: SipResponse, now: float) -> None:
         """A second forked 2xx: confirm it and hang it up at once (§13.2.2.4)."""
         assert call.invite is not None
         ep = self.endpoint
