@@ -12,16 +12,14 @@ timing), and run on the same media clock.
 
 from __future__ import annotations
 
-import struct
-
 from wcs.app.streams import Stream, TrackInfo
 from wcs.media.audio import AudioFrame
 from wcs.media.clock import MediaClock
 from wcs.media.generators import BlackVideo, Silence
 from wcs.media.h264 import AccessUnit, H264Packetizer
+from wcs.rtp.packet import pack_header
 from wcs.rtp.sr import SenderClock
 
-_HEAD = struct.Struct("!BBHII")
 GENERATED_VIDEO_PT = 102
 GENERATED_AUDIO_PT = 0
 
@@ -143,4 +141,4 @@ class StreamFeed:
         self._gen_seq[kind] = (seq + 1) & 0xFFFF
         pt = GENERATED_VIDEO_PT if kind == "video" else GENERATED_AUDIO_PT
         ssrc = self._gen_ssrc + (1 if kind == "video" else 0)
-        return _HEAD.pack(0x80, (0x80 if marker else 0) | pt, seq, ts, ssrc & 0xFFFFFFFF) + payload
+        return pack_header(pt, seq, ts, ssrc, marker) + payload

@@ -29,6 +29,7 @@ from wcs.media.h264 import AccessUnit, H264Depacketizer
 from wcs.rtp import rtcp
 from wcs.rtp.jitter import JitterBuffer
 from wcs.rtp.keyframe import FIR, INFO, PLI, KeyframeRequester
+from wcs.rtp.packet import pack_header, seq_ts_ssrc
 from wcs.rtp.sr import SenderClock, seconds_to_ntp, signed32
 from wcs.rtp.stats import ReceiveStatistics
 
@@ -36,8 +37,6 @@ log = logging.getLogger(__name__)
 
 Address = tuple[str, int]
 
-_SEQ_TS_SSRC = struct.Struct("!HII")
-_HEAD = struct.Struct("!BBHII")
 RTCP_INTERVAL = 5.0  # RFC 3550 6.2 Tmin: a two-party call's computed interval is below it
 # 6.3.1: randomise to [0.5, 1.5] x T so that calls started together (a batch of REST startups)
 # do not report in lockstep, divided by e - 3/2 to compensate the timer reconsideration.
@@ -182,7 +181,7 @@ class RtpSession:
             return
         if addr != self.remote_rtp:
             self._latch_rtp(addr)
-        seq, ts, ssrc = _SEQ_TS_SSRC.unpack_from(data, 2)
+        seq, ts, ssrc = seq_ts_ssrc(data)
         self.last_rtp = now
         self.stats.on_rtp(ssrc, seq, ts, now, n)
         if ssrc != self.ssrc:
@@ -216,7 +215,7 @@ class RtpSession:
         self.ssrc = ssrc
 
     def _process_packet(self, data: bytes, now: float) -> None:
-        seq, ts, _ = _SEQ_TS_SSRC.unpack_from(data, 2)
+        seq, ts, _ = seq_ts_ssrc(data)
         self._process(data, data[1] & 0x7F, seq, ts, now)
 
     def _process(self, data: bytes, pt: int, seq: int, ts: int, now: float) -> None:
@@ -346,7 +345,7 @@ class RtpSession:
         if self.remote_rtp is None or self.media.send_codec is None:
             return
         pt = self.media.send_codec.payload_type
-        head = _HEAD.pack(0x80, (0x80 if marker else 0) | pt, self._seq, self._ts, self.local_ssrc)
+        head = pack_header(pt, self._seq, self._ts, self.local_ssrc, marker)
         self._seq = (self._seq + 1) & 0xFFFF
         self._ts = (self._ts + step) & 0xFFFFFFFF
         self.rtp_out.append((head + payload, self.remote_rtp))
