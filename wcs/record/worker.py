@@ -35,7 +35,7 @@ class ClosedFile:
     error: str | None = None
 
 
-class RecordWorker:
+class RecordWorker(ThreadWorker[Command]):
     def __init__(
         self,
         name: str,
@@ -45,35 +45,16 @@ class RecordWorker:
         self._on_closed = on_closed
         self._writers: dict[int, FileWriter] = {}
         self.dropped = 0
-        self._thread: ThreadWorker[Command] = ThreadWorker(
-            f"record-{name}", self._run, max_queued, on_exit=self._close_all
-        )
-
-    @property
-    def queued(self) -> int:
-        """Media commands waiting for the thread."""
-        return self._thread.queued
-
-    @property
-    def cpu_seconds(self) -> float:
-        """Thread CPU time spent on commands."""
-        return self._thread.cpu_seconds
+        super().__init__(f"record-{name}", self._execute_all, max_queued, on_exit=self._close_all)
 
     def submit(self, cmd: Command) -> bool:
         """Queue one command; False (dropped) when it is media and the queue is full."""
-        if self._thread.put(cmd, bounded=isinstance(cmd, WriteVideo | WriteAudio)):
+        if self.put(cmd, bounded=isinstance(cmd, WriteVideo | WriteAudio)):
             return True
         self.dropped += 1
         return False
 
-    def stop(self) -> None:
-        """No more commands after this; the thread ends once the queue is done."""
-        self._thread.close()
-
-    def join(self, timeout: float | None = None) -> bool:
-        return self._thread.join(timeout)
-
-    def _run(self, cmds: list[Command]) -> bool:
+    def _execute_all(self, cmds: list[Command]) -> bool:
         for cmd in cmds:
             self._execute(cmd)
         return True

@@ -38,7 +38,7 @@ class QueueDrops:
 _Frame = tuple[str, float, object]
 
 
-class PipelineWorker:
+class PipelineWorker(ThreadWorker[_Frame]):
     def __init__(
         self,
         pipeline: PushPipeline,
@@ -55,17 +55,17 @@ class PipelineWorker:
         self._on_tags = on_tags
         self._on_need_keyframe = on_need_keyframe
         self._video_gap = False
-        self._thread: ThreadWorker[_Frame] = ThreadWorker(f"wcs-{name}", self._convert, limit)
+        super().__init__(f"wcs-{name}", self._convert, limit)
 
     # -- loop side -------------------------------------------------------------------------
 
     def put_video(self, pts_ms: float, nals: list[bytes], keyframe: bool) -> None:
-        if self._thread.closed:
+        if self.closed:
             return
         if self._video_gap and not keyframe:
             self.drops.video += 1
             return
-        if not self._thread.put(("v", pts_ms, nals)):
+        if not self.put(("v", pts_ms, nals)):
             self.drops.video += 1
             if not self._video_gap:
                 self._video_gap = True
@@ -74,27 +74,8 @@ class PipelineWorker:
         self._video_gap = False
 
     def put_audio(self, pts_ms: float, codec: str, payload: bytes) -> None:
-        if not self._thread.closed and not self._thread.put(("a", pts_ms, (codec, payload))):
+        if not self.closed and not self.put(("a", pts_ms, (codec, payload))):
             self.drops.audio += 1
-
-    def close(self) -> None:
-        """Stop the thread after what is queued (its tags are still delivered)."""
-        self._thread.close()
-
-    def join(self, timeout: float | None = None) -> None:
-        self._thread.join(timeout)
-
-    @property
-    def limit(self) -> int:
-        return self._thread.limit
-
-    @limit.setter
-    def limit(self, value: int) -> None:
-        self._thread.limit = value
-
-    @property
-    def queued(self) -> int:
-        return self._thread.queued
 
     # -- thread side -----------------------------------------------------------------------
 
