@@ -19,9 +19,10 @@ from .dialog import Dialog
 from .endpoint import ALLOW, Endpoint
 from .errors import SipParseError
 from .events import CallAnswered, CallEnded, CallFailed, CallProgress, CallRinging, CallTrying
-from .message import Headers, SipRequest, SipResponse
+from .message import SipRequest, SipResponse
 from .outgoing import OutgoingRequest
 from .session_timer import SessionTimer
+from .transaction import same_hop_request
 from .uri import NameAddr, SipUri
 
 log = logging.getLogger(__name__)
@@ -210,16 +211,7 @@ class InviteClient:
         if invite is None or call.cancel_sent:
             return
         call.cancel_sent = True
-        h = Headers()
-        h.add("Via", invite.headers.get_all("Via")[0])
-        for route in invite.headers.get_all("Route"):
-            h.add("Route", route)
-        h.add("Max-Forwards", "70")
-        h.add("From", invite.headers.get("From") or "")
-        h.add("To", invite.headers.get("To") or "")
-        h.add("Call-ID", invite.call_id)
-        h.add("CSeq", f"{invite.cseq[0]} CANCEL")
-        req = SipRequest("CANCEL", invite.uri, h)
+        req = same_hop_request(invite, "CANCEL")
         self.endpoint.common_headers(req)
         dest = call.outgoing.dest if call.outgoing else account_dest(call.account)
         out = OutgoingRequest(

@@ -52,6 +52,21 @@ def server_key(request: SipRequest) -> Hashable:
     return ("2543", request.call_id, number, str(via), method)
 
 
+def same_hop_request(invite: SipRequest, method: str, to: str | None = None) -> SipRequest:
+    """A request of the INVITE's own hop, CANCEL (§9.1) or ACK of a non-2xx (§17.1.1.3): its
+    top Via, Route set, From, Call-ID and CSeq number; To from the response, else the INVITE's."""
+    h = Headers()
+    h.add("Via", invite.headers.get_all("Via")[0])
+    for route in invite.headers.get_all("Route"):
+        h.add("Route", route)
+    h.add("Max-Forwards", "70")
+    h.add("From", invite.headers.get("From") or "")
+    h.add("To", to or invite.headers.get("To") or "")
+    h.add("Call-ID", invite.call_id)
+    h.add("CSeq", f"{invite.cseq[0]} {method}")
+    return SipRequest(method, invite.uri, h)
+
+
 class ClientTransaction:
     """Base of the client transactions; `on_response` gets every response the TU must see."""
 
@@ -94,7 +109,28 @@ class ClientTransaction:
         for name in names:
             self.queue.cancel(self._tkey(name))
 
+    # The retransmit and timeout timers: A and B (INVITE), E and F (non-INVITE).
+    RETRANSMIT_TIMER = ""
+    TIMEOUT_TIMER = ""
+
     def start(self, now: float) -> None:
+        self._send(self.data, self.dest)
+        if not self.reliable:
+            self._interval = self.t.t1
+            self._set(self.RETRANSMIT_TIMER, now + self._interval, self._retransmit)
+        self._set(self.TIMEOUT_TIMER, now + 64 * self.t.t1, self._timeout)
+
+    def _retransmit(self, now: float) -> None:
+        interval = self._next_interval()
+        if interval is None:
+            return
+        self._send(self.data, self.dest)
+        self.retransmissions += 1
+        self._interval = interval
+        self._set(self.RETRANSMIT_TIMER, now + interval, self._retransmit)
+
+    def _next_interval(self) -> float | None:
+        """The wait before the next retransmission; None: the state retransmits no more."""
         raise NotImplementedError
 
     def receive(self, response: SipResponse, now: float) -> None:
@@ -127,20 +163,13 @@ class ClientTransaction:
 class InviteClientTransaction(ClientTransaction):
     """§17.1.1. A 2xx ends the transaction; the UA core ACKs 2xx itself."""
 
-    def start(self, now: float) -> None:
-        self._send(self.data, self.dest)
-        if not self.reliable:
-            self._interval = self.t.t1
-            self._set("A", now + self._interval, self._timer_a)
-        self._set("B", now + 64 * self.t.t1, self._timeout)
+    RETRANSMIT_TIMER = "A"
+    TIMEOUT_TIMER = "B"
 
-    def _timer_a(self, now: float) -> None:
+    def _next_interval(self) -> float | None:
         if self.state is not State.CALLING:
-            return
-        self._send(self.data, self.dest)
-        self.retransmissions += 1
-        self._interval *= 2  # §17.1.1.2: A doubles each time (not capped by T2)
-        self._set("A", now + self._interval, self._timer_a)
+            return None
+        return 2 * self._interval  # §17.1.1.2: A doubles each time (not capped by T2)
 
     def receive(self, response: SipResponse, now: float) -> None:
         code = response.status
@@ -165,40 +194,20 @@ class InviteClientTransaction(ClientTransaction):
             self._send(self._ack, self.dest)  # retransmitted final: ACK again, TU not told
 
     def build_ack(self, response: SipResponse) -> SipRequest:
-        """§17.1.1.3: ACK for a non-2xx final response."""
-        req = self.request
-        h = Headers()
-        h.add("Via", req.headers.get_all("Via")[0])
-        for route in req.headers.get_all("Route"):
-            h.add("Route", route)
-        h.add("Max-Forwards", "70")
-        h.add("From", req.headers.get("From") or "")
-        h.add("To", response.headers.get("To") or req.headers.get("To") or "")
-        h.add("Call-ID", req.call_id)
-        h.add("CSeq", f"{req.cseq[0]} ACK")
-        return SipRequest("ACK", req.uri, h)
+        """§17.1.1.3: ACK for a non-2xx final response (To with the response's tag)."""
+        return same_hop_request(self.request, "ACK", response.headers.get("To"))
 
 
 class NonInviteClientTransaction(ClientTransaction):
     """§17.1.2."""
 
-    def start(self, now: float) -> None:
-        self._send(self.data, self.dest)
-        if not self.reliable:
-            self._interval = self.t.t1
-            self._set("E", now + self._interval, self._timer_e)
-        self._set("F", now + 64 * self.t.t1, self._timeout)
+    RETRANSMIT_TIMER = "E"
+    TIMEOUT_TIMER = "F"
 
-    def _timer_e(self, now: float) -> None:
-        if self.state not in (State.TRYING, State.PROCEEDING):
-            return
-        self._send(self.data, self.dest)
-        self.retransmissions += 1
-        if self.state is State.PROCEEDING:
-            self._interval = self.t.t2
-        else:
-            self._interval = min(2 * self._interval, self.t.t2)
-        self._set("E", now + self._interval, self._timer_e)
+    def _next_interval(self) -> float | None:
+        if self.state is State.TRYING:
+            return min(2 * self._interval, self.t.t2)
+        return self.t.t2 if self.state is State.PROCEEDING else None
 
     def receive(self, response: SipResponse, now: float) -> None:
         if self.state not in (State.TRYING, State.PROCEEDING):
