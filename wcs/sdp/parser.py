@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from .errors import SdpError
 from .media import MediaDescription
@@ -147,18 +147,12 @@ def _session_line(sd: SessionDescription, kind: str, value: str) -> None:
         sd.origin = Origin(p[0], p[1], _int(p[2], "o= version"), p[3], p[4], p[5])
     elif kind == "s":
         sd.name = value
-    elif kind == "i":
-        sd.information = value
     elif kind == "u":
         sd.uri = value
     elif kind == "e":
         sd.emails.append(value)
     elif kind == "p":
         sd.phones.append(value)
-    elif kind == "c":
-        sd.connection = _connection(value)
-    elif kind == "b":
-        sd.bandwidths.append(_bandwidth(value))
     elif kind == "t":
         p = value.split()
         if len(p) != 2:
@@ -170,15 +164,43 @@ def _session_line(sd: SessionDescription, kind: str, value: str) -> None:
         sd.timings[-1].repeats.append(value)
     elif kind == "z":
         sd.zone = value
+    elif not _section_line(sd, kind, value, _SESSION_ATTRS):
+        raise SdpError(f"unexpected {kind}= at session level")
+
+
+class _Section(Protocol):
+    """The fields both levels have (i=, c=, b=, k=, the attributes kept verbatim)."""
+
+    information: str | None
+    connection: ConnectionData | None
+    bandwidths: list[Bandwidth]
+    key: str | None
+    attributes: list[tuple[str, str | None]]
+
+
+_S = TypeVar("_S", bound=_Section)
+
+
+def _section_line(
+    target: _S, kind: str, value: str, attrs: dict[str, Callable[[_S, str, str | None], bool]]
+) -> bool:
+    """i=, c=, b=, k= or a= at either level; False for any other line."""
+    if kind == "i":
+        target.information = value
+    elif kind == "c":
+        target.connection = _connection(value)
+    elif kind == "b":
+        target.bandwidths.append(_bandwidth(value))
     elif kind == "k":
-        sd.key = value
+        target.key = value
     elif kind == "a":
         name, attr_value = _split_attr(value)
-        handler = _SESSION_ATTRS.get(name)
-        if handler is None or not handler(sd, name, attr_value):
-            sd.attributes.append((name, attr_value))
+        handler = attrs.get(name)
+        if handler is None or not handler(target, name, attr_value):
+            target.attributes.append((name, attr_value))
     else:
-        raise SdpError(f"unexpected {kind}= at session level")
+        return False
+    return True
 
 
 class _Level(Protocol):
@@ -283,20 +305,7 @@ def _media_line(value: str) -> MediaDescription:
 
 
 def _media_field(m: MediaDescription, kind: str, value: str) -> None:
-    if kind == "c":
-        m.connection = _connection(value)
-    elif kind == "b":
-        m.bandwidths.append(_bandwidth(value))
-    elif kind == "i":
-        m.information = value
-    elif kind == "k":
-        m.key = value
-    elif kind == "a":
-        name, attr_value = _split_attr(value)
-        handler = _MEDIA_ATTRS.get(name)
-        if handler is None or not handler(m, name, attr_value):
-            m.attributes.append((name, attr_value))
-    else:
+    if not _section_line(m, kind, value, _MEDIA_ATTRS):
         raise SdpError(f"unexpected {kind}= in a media section")
 
 
