@@ -67,8 +67,37 @@ def same_hop_request(invite: SipRequest, method: str, to: str | None = None) -> 
     return SipRequest(method, invite.uri, h)
 
 
-class ClientTransaction:
+class _Transaction:
+    """What both kinds share: the request, where it goes, and its timers in the shared queue
+    (keyed by kind, transaction key and timer letter)."""
+
+    TIMER_TAG = ""
+    key: Hashable
+
+    def __init__(
+        self, request: SipRequest, dest: Dest, timers: SipTimers, queue: TimerQueue, send: SendFn
+    ) -> None:
+        self.request = request
+        self.dest = dest
+        self.t = timers
+        self.queue = queue
+        self._send = send
+        self.method = request.method
+        self.reliable = dest[2] != "udp"
+
+    def _set(self, name: str, when: float, cb: Callable[[float], None]) -> None:
+        self.queue.set((self.TIMER_TAG, self.key, name), when, cb)
+
+    def _cancel(self, *names: str) -> None:
+        for name in names:
+            self.queue.cancel((self.TIMER_TAG, self.key, name))
+
+
+class ClientTransaction(_Transaction):
     """Base of the client transactions; `on_response` gets every response the TU must see."""
+
+    TIMER_TAG = "ctx"
+    key: tuple[str, str]
 
     def __init__(
         self,
@@ -82,32 +111,16 @@ class ClientTransaction:
         on_timeout: Callable[[ClientTransaction, float], None],
         on_terminated: Callable[[ClientTransaction], object],
     ) -> None:
-        self.request = request
-        self.dest = dest
-        self.t = timers
-        self.queue = queue
-        self._send = send
+        super().__init__(request, dest, timers, queue, send)
         self.on_response = on_response
         self.on_timeout = on_timeout
         self.on_terminated = on_terminated
         self.branch = request.top_via.branch or ""
-        self.method = request.method
         self.key = client_key(self.branch, self.method)
         self.state = State.CALLING if request.method == "INVITE" else State.TRYING
         self._done = False
         self.data = request.serialize()
-        self.reliable = dest[2] != "udp"
         self.retransmissions = 0
-
-    def _tkey(self, name: str) -> tuple[str, Hashable, str]:
-        return ("ctx", self.key, name)
-
-    def _set(self, name: str, when: float, cb: Callable[[float], None]) -> None:
-        self.queue.set(self._tkey(name), when, cb)
-
-    def _cancel(self, *names: str) -> None:
-        for name in names:
-            self.queue.cancel(self._tkey(name))
 
     # The retransmit and timeout timers: A and B (INVITE), E and F (non-INVITE).
     RETRANSMIT_TIMER = ""
@@ -141,8 +154,7 @@ class ClientTransaction:
             return
         self._done = True
         self.state = State.TERMINATED
-        for name in ("A", "B", "D", "E", "F", "K"):
-            self._cancel(name)
+        self._cancel("A", "B", "D", "E", "F", "K")
         self.on_terminated(self)
 
     def transport_failed(self, reason: str, now: float) -> None:
@@ -222,8 +234,10 @@ class NonInviteClientTransaction(ClientTransaction):
         self.on_response(self, response, now)
 
 
-class ServerTransaction:
+class ServerTransaction(_Transaction):
     """§17.2. The TU answers with `respond`; retransmitted requests get the last response."""
+
+    TIMER_TAG = "stx"
 
     def __init__(
         self,
@@ -236,23 +250,14 @@ class ServerTransaction:
         on_terminated: Callable[[ServerTransaction], object],
         on_ack_timeout: Callable[[ServerTransaction, float], None] | None = None,
     ) -> None:
-        self.request = request
-        self.dest = dest
-        self.t = timers
-        self.queue = queue
-        self._send = send
+        super().__init__(request, dest, timers, queue, send)
         self.on_terminated = on_terminated
         self.on_ack_timeout = on_ack_timeout
         self.key = server_key(request)
-        self.method = request.method
-        self.reliable = dest[2] != "udp"
         self.is_invite = request.method == "INVITE"
         self.state = State.PROCEEDING if self.is_invite else State.TRYING
         self.last: bytes | None = None
         self.final_status: int | None = None
-
-    def _tkey(self, name: str) -> tuple[str, Hashable, str]:
-        return ("stx", self.key, name)
 
     def respond(self, response: SipResponse, now: float) -> None:
         if self.state in (State.COMPLETED, State.CONFIRMED, State.TERMINATED):
@@ -272,18 +277,18 @@ class ServerTransaction:
         if self.is_invite:
             if not self.reliable:
                 self._g = self.t.t1
-                self.queue.set(self._tkey("G"), now + self._g, self._timer_g)
-            self.queue.set(self._tkey("H"), now + 64 * self.t.t1, self._timer_h)
+                self._set("G", now + self._g, self._timer_g)
+            self._set("H", now + 64 * self.t.t1, self._timer_h)
         else:
             wait = 0.0 if self.reliable else 64 * self.t.t1
-            self.queue.set(self._tkey("J"), now + wait, lambda _n: self.terminate())
+            self._set("J", now + wait, lambda _n: self.terminate())
 
     def _timer_g(self, now: float) -> None:
         if self.state is not State.COMPLETED or self.last is None:
             return
         self._send(self.last, self.dest)
         self._g = min(2 * self._g, self.t.t2)
-        self.queue.set(self._tkey("G"), now + self._g, self._timer_g)
+        self._set("G", now + self._g, self._timer_g)
 
     def _timer_h(self, now: float) -> None:
         if self.state is State.COMPLETED and self.on_ack_timeout is not None:
@@ -294,10 +299,9 @@ class ServerTransaction:
         if request.method == "ACK":
             if self.is_invite and self.state is State.COMPLETED:
                 self.state = State.CONFIRMED
-                self.queue.cancel(self._tkey("G"))
-                self.queue.cancel(self._tkey("H"))
+                self._cancel("G", "H")
                 wait = 0.0 if self.reliable else self.t.t4
-                self.queue.set(self._tkey("I"), now + wait, lambda _n: self.terminate())
+                self._set("I", now + wait, lambda _n: self.terminate())
             return
         if self.last is not None and self.state in (State.PROCEEDING, State.COMPLETED):
             self._send(self.last, self.dest)
@@ -306,6 +310,5 @@ class ServerTransaction:
         if self.state is State.TERMINATED:
             return
         self.state = State.TERMINATED
-        for name in ("G", "H", "I", "J"):
-            self.queue.cancel(self._tkey(name))
+        self._cancel("G", "H", "I", "J")
         self.on_terminated(self)
