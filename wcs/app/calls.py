@@ -227,7 +227,7 @@ class CallManager:
             return False
         now = self._clock()
         if call.invited:
-            # The UA answers with CallEnded / CallFailed (487) which finishes the call.
+            # The UA answers with CallReleased / CallFailed (487) which finishes the call.
             self._ua.hangup(call_id, now)
         else:
             # Still registering: nothing was sent for the call itself.
@@ -242,7 +242,7 @@ class CallManager:
         if call is None:
             return False
         if call.invited:
-            # The UA's CallEnded for this BYE comes later, finds no call and is ignored.
+            # The UA's CallReleased for this BYE comes later, finds no call and is ignored.
             self._ua.hangup(call_id, self._clock())
         self._finish(call, CallStatus.FAILED, None, info)
         self._wake()
@@ -294,7 +294,7 @@ class CallManager:
             if event.status == 487:  # our CANCEL went through: a normal end for the user
                 status, info = CallStatus.FINISH, NORMAL_CLEARING
             self._finish(call, status, event.status, info)
-        elif isinstance(event, sev.CallEnded):
+        elif isinstance(event, sev.CallReleased):
             self._finish(call, CallStatus.FINISH, event.status, event.info or NORMAL_CLEARING)
         elif isinstance(event, sev.RemoteOffer):
             self._on_remote_offer(call, event, now)

@@ -1,6 +1,6 @@
 """From a call's RTP sessions into its stream: the media clock, and generated tracks.
 
-:class:`StreamFeed` is the :class:`wcs.rtp.session.MediaTarget` of every m-line of a call.
+:class:`StreamFeed` is the :class:`wcs.rtp.session.MediaSink` of every m-line of a call.
 Before the stream is published (early media with ``publish_early_media`` off) packets and
 frames go nowhere, but the sessions still count them.
 
@@ -40,7 +40,7 @@ class StreamFeed:
         self._gen_seq = {"video": 0, "audio": 0}
         self._sender_clocks: dict[str, SenderClock] = {}
 
-    # ------------------------------------------------------------------ MediaTarget
+    # ------------------------------------------------------------------ MediaSink
     def on_rtp(self, kind: str, packet: bytes, timestamp: int) -> None:
         stream = self.stream
         if stream is not None:

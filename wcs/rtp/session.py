@@ -2,7 +2,7 @@
 
 Fed datagrams and the current time (``receive_rtp``, ``receive_rtcp``, ``handle_timer``); what
 to send collects in ``rtp_out`` / ``rtcp_out`` as (bytes, address) for the edge to flush.
-Received media goes to a :class:`MediaTarget` (the call's stream feed).
+Received media goes to a :class:`MediaSink` (the call's stream feed).
 
 What it does per RTP packet: header check, payload type filter, symmetric RTP (the peer's
 real source address replaces the SDP one), per-SSRC statistics, the optional jitter buffer,
@@ -60,7 +60,7 @@ def _audio_codecs(payload_types: dict[int, sdp.Codec]) -> dict[int, AudioCodec]:
     return table
 
 
-class MediaTarget(Protocol):
+class MediaSink(Protocol):
     def on_rtp(self, kind: str, packet: bytes, timestamp: int) -> None: ...
     def on_video(self, au: AccessUnit, arrival: float) -> None: ...
     def on_audio(self, frame: AudioFrame, arrival: float) -> None: ...
@@ -72,7 +72,7 @@ class RtpSession:
     def __init__(
         self,
         media: sdp.NegotiatedMedia,
-        target: MediaTarget,
+        target: MediaSink,
         *,
         local_ssrc: int,
         cname: str,

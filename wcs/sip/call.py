@@ -14,7 +14,7 @@ from . import auth
 from .account import Account, account_dest
 from .dialog import Dialog
 from .endpoint import Endpoint, token
-from .events import CallEnded, Event
+from .events import CallReleased, Event
 from .message import SipRequest, SipResponse
 from .outgoing import OutgoingRequest
 from .transaction import Dest, ServerTransaction
@@ -178,7 +178,7 @@ class Calls:
 
         def final(resp: SipResponse | None, _info: str, n: float) -> None:
             status = resp.status if resp is not None else None
-            self.end_call(call, CallEnded(call.ref, by_remote, status, info, raw=resp), n)
+            self.end_call(call, CallReleased(call.ref, by_remote, status, info, raw=resp), n)
 
         self.dialog_request(call, req, final, now)
 

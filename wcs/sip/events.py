@@ -77,7 +77,10 @@ class CallFailed(CallEvent):
 
 
 @dataclass(frozen=True)
-class CallEnded(CallEvent):
+class CallReleased(CallEvent):
+    """The call is released (Q.850): over after its 2xx (BYE either way, session-timer expiry)
+    or cancelled by us (the 487). :class:`CallFailed`: refused or unreachable before any 2xx."""
+
     by_remote: bool
     status: int | None
     info: str

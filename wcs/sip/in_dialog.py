@@ -14,7 +14,7 @@ import logging
 
 from .call import INFO_NORMAL, Calls, SipCall
 from .endpoint import KNOWN_METHODS, Endpoint
-from .events import CallEnded, InfoReceived, RemoteAnswer, RemoteOffer
+from .events import CallReleased, InfoReceived, RemoteAnswer, RemoteOffer
 from .message import SipRequest
 from .session_timer import SessionTimer
 from .transaction import ServerTransaction, State
@@ -53,7 +53,7 @@ class DialogServer:
                 call.pending = None
             if call.refresh is not None:
                 call.refresh.done = True
-            self.calls.end_call(call, CallEnded(call.ref, True, None, INFO_NORMAL, raw=req), now)
+            self.calls.end_call(call, CallReleased(call.ref, True, None, INFO_NORMAL, raw=req), now)
         elif m == "INFO":
             stx.respond(response(req, 200, "OK"), now)
             ctype = req.headers.get("Content-Type") or ""

@@ -18,7 +18,7 @@ from .call import INFO_NORMAL, Calls, SipCall
 from .dialog import Dialog
 from .endpoint import ALLOW, Endpoint
 from .errors import SipParseError
-from .events import CallAnswered, CallEnded, CallFailed, CallProgress, CallRinging, CallTrying
+from .events import CallAnswered, CallFailed, CallProgress, CallReleased, CallRinging, CallTrying
 from .message import SipRequest, SipResponse
 from .outgoing import OutgoingRequest
 from .session_timer import SessionTimer
@@ -169,7 +169,7 @@ class InviteClient:
         reason = resp.reason if resp is not None else "Request Timeout"
         end_call = self.calls.end_call
         if call.cancel_requested:
-            end_call(call, CallEnded(call.ref, False, status, INFO_NORMAL, raw=resp), now)
+            end_call(call, CallReleased(call.ref, False, status, INFO_NORMAL, raw=resp), now)
         else:
             end_call(call, CallFailed(call.ref, status, reason, info, raw=resp), now)
 
@@ -229,7 +229,7 @@ class InviteClient:
             if call.outgoing is not None and call.outgoing.tx is not None:
                 call.outgoing.done = True
                 call.outgoing.tx.terminate()
-            self.calls.end_call(call, CallEnded(call.ref, False, None, INFO_NORMAL), now)
+            self.calls.end_call(call, CallReleased(call.ref, False, None, INFO_NORMAL), now)
 
     # ---- 2xx retransmissions after the transaction is gone -------------------------------
 
