@@ -77,11 +77,8 @@ class _Transaction:
     def __init__(
         self, request: SipRequest, dest: Dest, timers: SipTimers, queue: TimerQueue, send: SendFn
     ) -> None:
-        self.request = request
-        self.dest = dest
-        self.t = timers
-        self.queue = queue
-        self._send = send
+        self.request, self.dest = request, dest
+        self.t, self.queue, self._send = timers, queue, send
         self.method = request.method
         self.reliable = dest[2] != "udp"
 
