@@ -1,4 +1,5 @@
-"""The writer thread of one recording: executes the core's commands on PyAV files.
+"""The writer thread of one recording (a :class:`ThreadWorker`): executes the core's commands
+on PyAV files.
 
 The event loop only appends to a bounded queue (:meth:`RecordWorker.submit`), so muxing and
 AAC encoding never block it. Media commands are dropped when the queue is full (the caller

@@ -1,4 +1,5 @@
-"""A push's :class:`PushPipeline` on its own thread, fed from the event loop.
+"""A push's :class:`PushPipeline` on its own thread (a :class:`ThreadWorker`), fed from the
+event loop.
 
 Frame sinks run on the event loop and must not block, but AAC encoding of real speech costs
 ~0.2 ms per 20 ms frame (measured, see bench/RESULTS.md), and PyAV releases the GIL for part
