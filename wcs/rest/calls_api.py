@@ -6,7 +6,8 @@ import ipaddress
 from collections.abc import Callable
 from typing import Any
 
-from wcs.app.calls import CallError, CallManager, CallRequest
+from wcs.app.calls import CallManager, CallRequest
+from wcs.app.errors import RequestError
 from wcs.rest.http import BadRequest, Params, Request, Response, Router, empty, error, json_response
 from wcs.rest.schema_bodies import CALL_FILTER, CALL_ID_BODY, CALL_STARTUP
 from wcs.rtmp.errors import RtmpError
@@ -114,7 +115,7 @@ def add_call_routes(
         call_req = parse_call_request(Params(body))
         try:
             calls.startup(call_req)
-        except CallError as exc:
+        except RequestError as exc:
             return error(exc.status, str(exc), exc.field)
         return empty()
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from wcs.app.errors import RequestError
 from wcs.media.sound import SoundError
 from wcs.rest.http import (
     BadRequest,
@@ -27,7 +28,7 @@ from wcs.rest.http import (
 )
 from wcs.rest.schema_bodies import MEDIA_SESSION_ID, PUSH_FILTER, PUSH_STARTUP, SOUND_ON
 from wcs.rtmp.errors import RtmpError
-from wcs.rtmp.push import PushError, PushManager, PushRequest
+from wcs.rtmp.push import PushManager, PushRequest
 from wcs.rtmp.url import parse_base_url, parse_full_url
 
 
@@ -54,7 +55,7 @@ def add_push_routes(router: Router, pushes: PushManager) -> None:
         request = parse_push_request(req.json())
         try:
             job = pushes.startup(request)
-        except PushError as exc:
+        except RequestError as exc:
             return error(exc.status, str(exc), exc.field)
         return json_response(job.to_json())
 

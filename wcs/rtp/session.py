@@ -4,7 +4,7 @@ The sans-IO contract of :mod:`wcs.sansio`: fed datagrams and the current time (`
 ``receive_rtcp``, ``handle_timer`` at ``get_timer()``); ``datagrams_to_send(now)`` is what goes
 out of the RTP port (RTCP too under rtcp-mux), ``rtcp_datagrams_to_send(now)`` what goes out
 of the separate RTCP port; ``next_event()`` yields :mod:`wcs.rtp.events`. Received media goes
-to a :class:`MediaTarget` (the call's stream feed).
+to a :class:`MediaSink` (the call's stream feed).
 
 What it does per RTP packet: header check, payload type filter, symmetric RTP (the peer's
 real source address replaces the SDP one), per-SSRC statistics, the optional jitter buffer,
@@ -34,6 +34,7 @@ from wcs.rtp import rtcp
 from wcs.rtp.events import KeyframeInfoNeeded, RtpEvent
 from wcs.rtp.jitter import JitterBuffer
 from wcs.rtp.keyframe import FIR, INFO, PLI, KeyframeRequester
+from wcs.rtp.packet import pack_header, seq_ts_ssrc
 from wcs.rtp.snapshot import session_snapshot
 from wcs.rtp.sr import SenderClock, seconds_to_ntp, signed32
 from wcs.rtp.stats import ReceiveStatistics
@@ -42,8 +43,6 @@ log = logging.getLogger(__name__)
 
 Address = tuple[str, int]
 
-_SEQ_TS_SSRC = struct.Struct("!HII")
-_HEAD = struct.Struct("!BBHII")
 RTCP_INTERVAL = 5.0  # RFC 3550 6.2 Tmin: a two-party call's computed interval is below it
 # 6.3.1: randomise to [0.5, 1.5] x T so that calls started together (a batch of REST startups)
 # do not report in lockstep, divided by e - 3/2 to compensate the timer reconsideration.
@@ -67,7 +66,7 @@ def _audio_codecs(payload_types: dict[int, sdp.Codec]) -> dict[int, AudioCodec]:
     return table
 
 
-class MediaTarget(Protocol):
+class MediaSink(Protocol):
     def on_rtp(self, kind: str, packet: bytes, timestamp: int) -> None: ...
     def on_video(self, au: AccessUnit, arrival: float) -> None: ...
     def on_audio(self, frame: AudioFrame, arrival: float) -> None: ...
@@ -79,7 +78,7 @@ class RtpSession:
     def __init__(
         self,
         media: sdp.NegotiatedMedia,
-        target: MediaTarget,
+        target: MediaSink,
         *,
         local_ssrc: int,
         cname: str,
@@ -187,7 +186,7 @@ class RtpSession:
             return
         if addr != self.remote_rtp:
             self._latch_rtp(addr)
-        seq, ts, ssrc = _SEQ_TS_SSRC.unpack_from(data, 2)
+        seq, ts, ssrc = seq_ts_ssrc(data)
         self.last_rtp = now
         self.stats.on_rtp(ssrc, seq, ts, now, n)
         if ssrc != self.ssrc:
@@ -221,7 +220,7 @@ class RtpSession:
         self.ssrc = ssrc
 
     def _process_packet(self, data: bytes, now: float) -> None:
-        seq, ts, _ = _SEQ_TS_SSRC.unpack_from(data, 2)
+        seq, ts, _ = seq_ts_ssrc(data)
         self._process(data, data[1] & 0x7F, seq, ts, now)
 
     def _process(self, data: bytes, pt: int, seq: int, ts: int, now: float) -> None:
@@ -366,7 +365,7 @@ class RtpSession:
         if self.remote_rtp is None or self.media.send_codec is None:
             return
         pt = self.media.send_codec.payload_type
-        head = _HEAD.pack(0x80, (0x80 if marker else 0) | pt, self._seq, self._ts, self.local_ssrc)
+        head = pack_header(pt, self._seq, self._ts, self.local_ssrc, marker)
         self._seq = (self._seq + 1) & 0xFFFF
         self._ts = (self._ts + step) & 0xFFFFFFFF
         self._rtp_out.append((head + payload, self.remote_rtp))
