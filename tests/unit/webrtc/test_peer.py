@@ -171,15 +171,15 @@ def test_incoming_srtcp_pli_via_datagram(cert: Certificate) -> None:
     assert peer.rtcp_errors == 1
 
 
-def test_tick_sends_sender_reports(cert: Certificate) -> None:
+def test_timer_sends_sender_reports(cert: Certificate) -> None:
     clock = Clock()
     peer, sent, viewer, _, _ = connected_peer(cert, clock)
-    peer.tick(clock.now)
+    peer.handle_timer(clock.now)
     assert sent == []  # nothing sent yet: no SR
     peer.send_rtp("audio", src_rtp(1, 160))
     sent.clear()
     clock.now += 1.0
-    peer.tick(clock.now)
+    peer.handle_timer(clock.now)
     assert len(sent) == 1
     sr = viewer.unprotect_rtcp(sent[0])
     report = rtcp.parse_compound(sr)[0]
@@ -189,7 +189,7 @@ def test_tick_sends_sender_reports(cert: Certificate) -> None:
         1,
         160,
     )
-    peer.tick(clock.now + 0.5)
+    peer.handle_timer(clock.now + 0.5)
     assert len(sent) == 1  # once per second
 
 
@@ -197,10 +197,10 @@ def test_consent_expiry_fails_with_keep_alive(cert: Certificate) -> None:
     clock = Clock()
     peer, sent, _, states, _ = connected_peer(cert, clock)
     clock.now += 29.0
-    peer.tick(clock.now)
+    peer.handle_timer(clock.now)
     assert peer.state == events.CONNECTED
     clock.now += 2.0
-    peer.tick(clock.now)
+    peer.handle_timer(clock.now)
     assert peer.state == events.FAILED and peer.info == events.ICE_KEEP_ALIVE
     assert states[-1] == events.PeerStateChanged(events.FAILED, events.ICE_KEEP_ALIVE)
     sent.clear()
@@ -327,10 +327,10 @@ def test_dtls_handshake_timeout_is_dtls_error(cert: Certificate) -> None:
     hello = list(sent)
     assert hello and hello[0][0] == 22  # a DTLS handshake record
     clock.now += 1.0
-    peer.tick(clock.now)
+    peer.handle_timer(clock.now)
     assert sent[len(hello) :] == hello  # retransmitted on the injected clock
     while peer.state == events.CONNECTING and clock.now < 100:
         clock.now += 1.0
-        peer.tick(clock.now)
+        peer.handle_timer(clock.now)
     assert (peer.state, peer.info) == (events.FAILED, events.DTLS_ERROR)
     assert clock.now == pytest.approx(80.0)  # 30 s after the start
