@@ -2,10 +2,11 @@
 
 A reader task feeds received text frames to the session; a :class:`wcs.sansio.Pump`
 flushes it and arms its one ping timer; the connection's own task turns the session's
-events into :class:`Playback` calls and writes the frames. Viewers end on their own
-(call hung up, ICE/DTLS failure); their end is written to the session
-(``notifyStreamStatusEvent`` STOPPED/FAILED) from the viewer's callback. When the WebSocket closes, every viewer of the session is stopped. The REST hooks
-of a player (``StreamStatusEvent`` to the session's appKey) come from the viewer itself
+events into :class:`Playback` calls and writes the frames. Viewers end on their own (call
+hung up, ICE/DTLS failure); their end is written to the session
+(``notifyStreamStatusEvent`` STOPPED/FAILED) from the viewer's callback. When the
+WebSocket closes, every viewer of the session is stopped. The REST hooks of a player
+(``StreamStatusEvent`` to the session's appKey) come from the viewer itself
 (:mod:`wcs.webrtc.viewer`); plays the session refuses on its own are reported here.
 
 PLAYING is sent right after ``setRemoteSDP`` (not after DTLS connects): the Player page
