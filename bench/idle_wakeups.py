@@ -1,7 +1,7 @@
 """Wake-ups of an idle server: a paused stream (its callee sends nothing) and N viewers.
 
     python3 -m bench.idle_wakeups [--viewers 200] [--seconds 20] [--workers 0]
-                                  [--wcs-root DIR]
+                                  [--keepalive S] [--wcs-root DIR]
 
 The server runs as a child process (:mod:`bench.wcs_proc`). A silent callee in this process
 (:class:`wcs.demo.uas.DemoUas` answering, no RTP ever sent) publishes the stream; N light
@@ -192,9 +192,16 @@ def main() -> None:
     ap.add_argument("--viewers", type=int, default=200)
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--workers", type=int, default=0, help="media worker processes (0: none)")
+    ap.add_argument(
+        "--keepalive",
+        type=float,
+        default=lightrtc.KEEPALIVE_INTERVAL,
+        help="seconds between a viewer's consent checks (below the server's 30 s timeout)",
+    )
     ap.add_argument("--wcs-root", help="run the server of this checkout (default: this one)")
     ap.add_argument("--label", default="", help="name of the target in the output")
     args = ap.parse_args()
+    lightrtc.KEEPALIVE_INTERVAL = args.keepalive  # read by every viewer's check loop
     label = args.label or "wcs server"
     if args.wcs_root:
         wcs_proc.ROOT = Path(args.wcs_root).resolve()
