@@ -40,6 +40,16 @@ class FakeCore:
         return self.events.popleft() if self.events else None
 
 
+def armed(delay: float) -> tuple[FakeCore, Recorder, Pump[FakeCore]]:
+    """A core due in ``delay`` seconds, its recorder, and the pump that armed it."""
+    core = FakeCore()
+    rec = Recorder(core)
+    pump = Pump(core, rec.transmit, rec.on_event)
+    core.timer = asyncio.get_running_loop().time() + delay
+    pump.wake()
+    return core, rec, pump
+
+
 class Recorder:
     def __init__(self, core: FakeCore) -> None:
         self.core = core
@@ -67,11 +77,7 @@ async def test_wake_transmits_and_delivers_events_in_order() -> None:
 
 async def test_timer_fires_once_at_the_core_deadline() -> None:
     loop = asyncio.get_running_loop()
-    core = FakeCore()
-    rec = Recorder(core)
-    pump = Pump(core, rec.transmit, rec.on_event)
-    core.timer = loop.time() + 0.01
-    pump.wake()
+    core, rec, pump = armed(0.01)
     assert pump.timer_at == core.timer
     await asyncio.sleep(0.05)
     assert len(core.fired) == 1
@@ -138,12 +144,7 @@ async def test_a_failing_handler_is_logged_and_later_events_still_arrive(
 
 
 async def test_close_cancels_the_timer_and_ignores_later_wakes() -> None:
-    loop = asyncio.get_running_loop()
-    core = FakeCore()
-    rec = Recorder(core)
-    pump = Pump(core, rec.transmit, rec.on_event)
-    core.timer = loop.time() + 0.01
-    pump.wake()
+    core, rec, pump = armed(0.01)
     handle = pump._timer
     pump.close()
     assert handle is not None and handle.cancelled()

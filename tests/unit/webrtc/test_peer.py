@@ -203,6 +203,7 @@ def test_consent_expiry_fails_with_keep_alive(cert: Certificate) -> None:
     clock.now += 2.0
     peer.handle_timer(clock.now)
     assert peer.state == events.FAILED and peer.info == events.ICE_KEEP_ALIVE
+    assert peer.get_timer() is None  # nothing left to wake for
     assert states[-1] == events.PeerStateChanged(events.FAILED, events.ICE_KEEP_ALIVE)
     sent.clear()
     peer.send_rtp("audio", src_rtp(2, 320))
@@ -363,15 +364,6 @@ def test_consent_deadline_follows_the_last_packet_received(cert: Certificate) ->
     peer.handle_timer(first)  # the old deadline fires: nothing expired, moved on
     assert peer.state == events.CONNECTED
     assert peer.get_timer() == clock.now + peer.consent_timeout
-
-
-def test_no_timer_once_failed(cert: Certificate) -> None:
-    clock = Clock()
-    peer, _, _, _, _ = connected_peer(cert, clock)
-    clock.now += 31.0
-    peer.handle_timer(clock.now)
-    assert peer.state == events.FAILED
-    assert peer.get_timer() is None
 
 
 @pytest.mark.asyncio
