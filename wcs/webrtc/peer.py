@@ -252,6 +252,9 @@ class ViewerPeer:
         Also callable by tests with an injected clock."""
         if self.state not in (events.CONNECTING, events.CONNECTED):
             return
+        # Deadlines come from the peer's clock; the loop's may lag it a little (uvloop
+        # caches it in ms): never judge a deadline early, or it would be re-armed at once.
+        now = max(now, self.clock())
         if self._ice_deadline is not None:
             if now >= self._ice_deadline:
                 self._set_state(events.FAILED, events.ICE_TIMEOUT)
