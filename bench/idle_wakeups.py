@@ -19,6 +19,7 @@ call alone, then with the viewers; "keepalive" is the viewers' consent check per
 
     keepalive 2 s:  baseline-11 51 -> 257    one Pump per core 52 -> 156
     keepalive 10 s: baseline-11 52 -> 142    one Pump per core 53 -> 112
+    keepalive 2 s, 2 media workers: baseline-11 57 -> 264, one Pump per core 55 -> 196
 
 What is left with viewers is input (their checks) and aioice's own consent task (one
 request per viewer every 4-6 s); the ~52/s of the paused call come from its media timer.
