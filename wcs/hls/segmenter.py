@@ -297,7 +297,9 @@ class Segmenter:
         if self.has_video:  # audio before the segment's first picture has no place
             boundary = start_ticks * self._audio_rate() // timescale
             if not any(s.parts for s in self.segments):
-                self._a_queue = [(d, f) for d, f in self._a_queue if d >= boundary]
+                kept = [(d, f) for d, f in self._a_queue if d >= boundary]
+                self.dropped_audio += len(self._a_queue) - len(kept)
+                self._a_queue = kept
         self._trim()
 
     def _cut_segment(self, start_ticks: int, timescale: int, discontinuity: bool) -> None:
