@@ -47,7 +47,8 @@ def render(seg: Segmenter, epoch: float | None = None, prefix: str = "") -> str:
         lines.append(f"#EXT-X-PART-INF:PART-TARGET={_num(s.part_target)}")
     listed = [x for x in seg.segments if x.msn >= seg.media_sequence]
     complete = [x for x in listed if x.complete]
-    open_seg = listed[-1] if listed and not listed[-1].complete else None
+    # An open segment is listed once it has a part (its tags alone would dangle).
+    open_seg = listed[-1] if listed and not listed[-1].complete and listed[-1].parts else None
     lines.append(f"#EXT-X-MEDIA-SEQUENCE:{seg.media_sequence}")
     if seg.discontinuity_sequence:
         lines.append(f"#EXT-X-DISCONTINUITY-SEQUENCE:{seg.discontinuity_sequence}")

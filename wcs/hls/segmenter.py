@@ -5,12 +5,12 @@ keyframe ones carrying SPS/PPS) and AAC frames (raw, no ADTS, 1024 samples each)
 a pts in ms on the stream's shared media clock. Nothing here reads a clock or a socket.
 
 Timing: video is the driving track when present. A picture's duration is only known when
-the next one arrives, so one picture is always pending; placing it decides the cuts:
-a keyframe starts a new segment once the segment is within ``keyframe_lead`` of the
-target (half the target at least); any picture starts
-one when the segment would otherwise outgrow the playlist's TARGETDURATION (the segment is
-then not independent, and a keyframe has been asked for ``keyframe_lead`` before the
-target); a picture starts a new part when the part would outgrow the part target. A
+the next one arrives, so one picture is always pending; placing it decides the cuts. A
+keyframe starts a new segment once the segment is within ``keyframe_lead`` of the target
+(half the target at least), or at once when the segment does not start with one. Any
+picture starts one when the segment would otherwise outgrow the playlist's TARGETDURATION
+(that segment is not independent; a keyframe was asked for ``keyframe_lead`` before the
+target). A picture starts a new part when the part would outgrow the part target. A
 picture whose duration exceeds the part target (a gap in the source) is held for one part
 target and the timeline keeps the hole, so parts never exceed PART-TARGET. Audio rides
 along: on each part cut the audio frames before the cut go into that part. Audio-only
@@ -232,11 +232,18 @@ class Segmenter:
         keyframe = au.keyframe and self._take_config(au, first=False)
         changed = self._init_id != init_before
         limit = self.settings
+        open_seg = self._open_segment()
+        # A segment that a forced cut started has no keyframe: the first one ends it.
+        independent = (
+            open_seg is None
+            or open_seg.independent
+            or (not open_seg.parts and bool(self._v_samples) and self._v_samples[0].sync)
+        )
         seg_s = self._seg_ticks / VIDEO_TIMESCALE
         add_s = ticks / VIDEO_TIMESCALE
         if self._open_segment() is None:
             self._start_segment(frame.dts, VIDEO_TIMESCALE, discontinuity=False)
-        elif changed or (keyframe and seg_s >= limit.keyframe_cut_from):
+        elif changed or (keyframe and (seg_s >= limit.keyframe_cut_from or not independent)):
             self._cut_segment(frame.dts, VIDEO_TIMESCALE, discontinuity=changed)
         elif seg_s + add_s > limit.hard_limit:
             self._cut_segment(frame.dts, VIDEO_TIMESCALE, discontinuity=False)
@@ -277,7 +284,7 @@ class Segmenter:
             self._cut_segment(dt, rate, discontinuity=False)
         elif self._part_ticks + AAC_FRAME_SAMPLES > self._part_limit(rate):
             self._close_part(final=False)
-        queue.append((dt, frame))
+        self._a_queue.append((dt, frame))  # a cut replaced the list: not ``queue``
         self._part_ticks += AAC_FRAME_SAMPLES
         self._seg_ticks += AAC_FRAME_SAMPLES
 

@@ -155,7 +155,7 @@ def check_playlist(
                 out.preload_hint = a.get("URI")
         elif tag == "EXT-X-ENDLIST":
             out.ended = True
-        if (tag in _SEGMENT_TAGS or tag == "EXT-X-PRELOAD-HINT") and not has_map:
+        if tag in ("EXTINF", "EXT-X-PART", "EXT-X-PRELOAD-HINT") and not has_map:
             err(f"{tag} before EXT-X-MAP")
     if current.parts:
         out.segments.append(current)  # the open segment: parts, no EXTINF yet

@@ -6,6 +6,7 @@ import json
 import struct
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -122,7 +123,7 @@ def _trace_output(tmp_path: Path) -> tuple[Segmenter, int, int]:
     return seg, pictures, aac
 
 
-def _probe(path: Path, *extra: str) -> dict[str, dict[str, str]]:
+def _probe(path: Path, *extra: str) -> dict[str, dict[str, Any]]:
     out = subprocess.run(
         [str(FFPROBE), "-v", "error", *extra, "-count_frames", "-show_entries",
          "stream=codec_type,codec_name,width,height,nb_read_frames,sample_rate",
