@@ -24,6 +24,7 @@ REASONS = {
     404: "Not Found",
     405: "Method Not Allowed",
     413: "Request Entity Too Large",
+    451: "Parameter Not Understood",
     414: "Request-URI Too Large",
     453: "Not Enough Bandwidth",
     454: "Session Not Found",
