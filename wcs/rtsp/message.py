@@ -163,7 +163,7 @@ class RequestReader:
         if len(parts) != 3 or not all(parts):
             raise RtspParseError(400, "malformed request line")
         method, uri, version = parts
-        if not method.isascii() or not method.isalpha() or not method.isupper():
+        if not method.isascii() or not method.replace("_", "A").isalpha() or not method.isupper():
             raise RtspParseError(400, "malformed method")
         if not version.startswith("RTSP/"):
             raise RtspParseError(400, "not an RTSP request")
