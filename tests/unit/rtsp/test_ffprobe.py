@@ -1,0 +1,162 @@
+"""ffprobe (FFmpeg's RTSP client, a real player) plays the trace's call from the RTSP core.
+
+A minimal asyncio edge written here drives :class:`RtspConnection` on a loopback port: on
+PlayStarted it sends the callee's RTP packets of conformance/traces/02-call-av.pcap as they
+were received (interleaved over TCP, or over UDP to the client's ports), then closes. ffprobe
+must find H.264 at the SPS's size and PCMU, and decode every picture.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import shutil
+
+import pytest
+
+from tests.unit.record.frames import TRACE, trace_frames
+from wcs.pcap import read_pcap
+from wcs.rtsp import (
+    CloseConnection,
+    PlayStarted,
+    RtspConnection,
+    RtspTrack,
+    StreamDescription,
+)
+
+FFPROBE = shutil.which("ffprobe")
+
+
+def trace_packets() -> tuple[list[tuple[str, bytes]], dict[str, int]]:
+    """(kind, RTP packet) the callee sent, in order, and each kind's payload type."""
+    ports: dict[str, int] = {}
+    out: list[tuple[str, bytes]] = []
+    pts: dict[str, int] = {}
+    for p in read_pcap(TRACE):
+        if p.proto != "udp":
+            continue
+        if p.payload.startswith(b"SIP/2.0 200") and b"m=audio" in p.payload:
+            body = p.payload.decode("utf-8", "replace")
+            ports = {m: int(n) for m, n in re.findall(r"^m=(audio|video) (\d+)", body, re.M)}
+            continue
+        if not ports or len(p.payload) < 12 or p.payload[0] >> 6 != 2 or p.dst[1] % 2:
+            continue
+        kind = next((k for k, port in ports.items() if port == p.src[1]), None)
+        pt = p.payload[1] & 0x7F
+        if kind is None or (kind == "audio" and pt != 0):
+            continue  # not the callee's, or telephone-event: not in the SDP
+        pts.setdefault(kind, pt)
+        out.append((kind, p.payload))
+    return out, pts
+
+
+def parameter_sets() -> tuple[bytes, bytes]:
+    key = next(f.au for f in trace_frames() if f.au is not None and f.au.keyframe)
+    sps = next(n for n in key.nals if n[0] & 0x1F == 7)
+    pps = next(n for n in key.nals if n[0] & 0x1F == 8)
+    return sps, pps
+
+
+class Source:
+    def __init__(self, pts: dict[str, int]) -> None:
+        sps, pps = parameter_sets()
+        video = RtspTrack("video", "H264", 90000, pts["video"], fmtp="packetization-mode=1",
+                          sps=sps, pps=pps)  # fmt: skip
+        audio = RtspTrack("audio", "PCMU", 8000, pts["audio"])
+        self.stream = StreamDescription("call", (video, audio))
+
+    def describe(self, name: str) -> StreamDescription | None:
+        return self.stream if name == "call" else None
+
+    def rtp_info(self, name: str, track: int) -> tuple[int, int] | None:
+        return None
+
+
+async def serve_and_probe(transport: str) -> dict[str, dict[str, object]]:
+    packets, pts = trace_packets()
+    source = Source(pts)
+    loop = asyncio.get_running_loop()
+    udp_socks: list[asyncio.DatagramTransport] = []
+
+    async def udp_pair() -> tuple[int, int]:
+        pair = []
+        for _ in range(2):
+            t, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol,
+                                                       local_addr=("127.0.0.1", 0))  # fmt: skip
+            udp_socks.append(t)
+            pair.append(t.get_extra_info("sockname")[1])
+        return pair[0], pair[1]
+
+    spare_ports = [await udp_pair() for _ in range(2)]
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = RtspConnection(source, "127.0.0.1", "127.0.0.1",
+                              udp_ports=lambda: spare_ports.pop(0))  # fmt: skip
+        kinds = {"video": 0, "audio": 1}
+        try:
+            while not conn.closed:
+                data = await reader.read(4096)
+                now = loop.time()
+                if not data:
+                    conn.connection_lost(now)
+                    break
+                conn.receive_data(data, now)
+                writer.write(conn.data_to_send(now))
+                while (event := conn.next_event()) is not None:
+                    if isinstance(event, CloseConnection):
+                        return
+                    if not isinstance(event, PlayStarted):
+                        continue
+                    for kind, packet in packets:
+                        track = kinds[kind]
+                        t = event.tracks[track]
+                        if t.tcp:
+                            assert conn.send_interleaved(event.session_id, track, packet)
+                            writer.write(conn.data_to_send(now))
+                            await writer.drain()
+                        else:
+                            assert t.client_ports is not None
+                            sock = udp_socks[0] if track == 0 else udp_socks[2]
+                            sock.sendto(packet, (event.client_host, t.client_ports[0]))
+                            await asyncio.sleep(0)
+                    await writer.drain()
+                    writer.close()  # the end of the stream: the player stops reading
+                    return
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    assert FFPROBE is not None
+    proc = await asyncio.create_subprocess_exec(
+        FFPROBE, "-v", "error", "-rtsp_transport", transport, "-count_frames",
+        "-show_entries", "stream=codec_type,codec_name,width,height,nb_read_frames,sample_rate",
+        "-of", "json", f"rtsp://127.0.0.1:{port}/call",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    server.close()
+    for sock in udp_socks:
+        sock.close()
+    assert proc.returncode == 0, err.decode()
+    return {s["codec_type"]: s for s in json.loads(out)["streams"]}
+
+
+@pytest.mark.skipif(FFPROBE is None, reason="ffprobe not installed")
+def test_ffprobe_plays_over_tcp_interleaved() -> None:
+    streams = asyncio.run(serve_and_probe("tcp"))
+    video, audio = streams["video"], streams["audio"]
+    assert (video["codec_name"], video["width"], video["height"]) == ("h264", 352, 288)
+    assert int(str(video["nb_read_frames"])) == 46
+    assert audio["codec_name"] == "pcm_mulaw" and audio["sample_rate"] == "8000"
+    assert int(str(audio["nb_read_frames"])) > 100
+
+
+@pytest.mark.skipif(FFPROBE is None, reason="ffprobe not installed")
+def test_ffprobe_plays_over_udp() -> None:
+    streams = asyncio.run(serve_and_probe("udp"))
+    video, audio = streams["video"], streams["audio"]
+    assert (video["codec_name"], video["width"], video["height"]) == ("h264", 352, 288)
+    assert int(str(video["nb_read_frames"])) == 46
+    assert audio["codec_name"] == "pcm_mulaw"
