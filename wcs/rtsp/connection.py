@@ -24,17 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from . import events as ev
 from .auth import RtspAuth
 from .describe import StreamDescription, build_sdp, content_base, parse_url
-from .events import (
-    CloseConnection,
-    InterleavedReceived,
-    Paused,
-    PlayStarted,
-    RtspEvent,
-    SessionEnded,
-    TrackSetup,
-)
 from .message import Interleaved, Request, RequestReader, Response, RtspParseError
 from .message import interleaved_frame as frame
 from .session import PLAYING, READY, RtspSession
@@ -92,7 +84,7 @@ class RtspConnection:
         self.dropped_packets = 0
         self._reader = RequestReader()
         self._out = bytearray()
-        self._events: deque[RtspEvent] = deque()
+        self._events: deque[ev.RtspEvent] = deque()
 
     # ------------------------------------------------------------------ sans-IO contract
     def receive_data(self, data: bytes, now: float) -> None:
@@ -122,7 +114,7 @@ class RtspConnection:
         for session in [s for s in self.sessions.values() if s.expires <= now]:
             self._end(session, "timeout")
 
-    def next_event(self) -> RtspEvent | None:
+    def next_event(self) -> ev.RtspEvent | None:
         return self._events.popleft() if self._events else None
 
     # ------------------------------------------------------------------ edge actions
@@ -164,17 +156,19 @@ class RtspConnection:
         for session in list(self.sessions.values()):
             self._end(session, "closed")
         if announce:
-            self._events.append(CloseConnection(reason))
+            self._events.append(ev.CloseConnection(reason))
 
     def _end(self, session: RtspSession, reason: str) -> None:
         del self.sessions[session.id]
-        self._events.append(SessionEnded(session.id, session.stream, dict(session.tracks), reason))
+        self._events.append(
+            ev.SessionEnded(session.id, session.stream, dict(session.tracks), reason)
+        )
 
     def _on_interleaved(self, item: Interleaved, now: float) -> None:
         for session in self.sessions.values():
             if item.channel in session.used_channels():
                 session.touch(now)
-        self._events.append(InterleavedReceived(item.channel, item.data))
+        self._events.append(ev.InterleavedReceived(item.channel, item.data))
 
     def _answer(self, req: Request, now: float) -> Response:
         base = [("Server", self.settings.server)]
@@ -238,7 +232,7 @@ class RtspConnection:
             if method == "PAUSE":
                 if session.state == PLAYING:
                     session.state = READY
-                    self._events.append(Paused(session.id, session.stream))
+                    self._events.append(ev.Paused(session.id, session.stream))
                 return 200, [self._session_header(session)], b""
             self._end(session, "teardown")
             return 200, [], b""
@@ -295,7 +289,7 @@ class RtspConnection:
             session = RtspSession(self._new_id(), stream.name, timeout, now + timeout)
             self.sessions[session.id] = session
         session.tracks[track] = transport
-        self._events.append(TrackSetup(session.id, stream.name, track, transport))
+        self._events.append(ev.TrackSetup(session.id, stream.name, track, transport))
         return 200, [("Transport", transport.header()), self._session_header(session)], b""
 
     def _choose(self, specs: list[TransportSpec], used: set[int]) -> TrackTransport:
@@ -330,6 +324,6 @@ class RtspConnection:
         if session.state != PLAYING:
             session.state = PLAYING
             self._events.append(
-                PlayStarted(session.id, session.stream, dict(session.tracks), self.client_host)
+                ev.PlayStarted(session.id, session.stream, dict(session.tracks), self.client_host)
             )
         return 200, headers, b""
