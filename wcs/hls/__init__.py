@@ -2,7 +2,16 @@
 media playlist, blocking reload decisions and a playlist checker. All sans-IO: the HTTP
 edge feeds frames in and serves what :class:`Segmenter` holds."""
 
-from .blocking import BadRequest, BlockingRequest, Ready, Wait, decide, parse_query
+from .blocking import (
+    BadRequest,
+    BlockingRequest,
+    NotFound,
+    Ready,
+    Wait,
+    decide,
+    parse_query,
+    resource_decision,
+)
 from .fmp4 import AudioConfig, VideoConfig, init_segment, media_fragment
 from .model import (
     HlsSettings,
@@ -23,6 +32,7 @@ __all__ = [
     "HlsSettings",
     "InitChanged",
     "KeyframeWanted",
+    "NotFound",
     "PartReady",
     "Ready",
     "Resource",
@@ -37,4 +47,5 @@ __all__ = [
     "parse_name",
     "parse_query",
     "render",
+    "resource_decision",
 ]

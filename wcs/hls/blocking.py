@@ -95,3 +95,42 @@ def decide(seg: Segmenter, request: BlockingRequest) -> Decision:
     if ahead > advance_part_limit(seg.settings.part_target):
         return BadRequest(f"_HLS_part {part} of {msn} is beyond the Advance Part Limit")
     return Wait(msn, part)
+
+
+@dataclass(frozen=True, slots=True)
+class NotFound:
+    pass
+
+
+def resource_decision(
+    seg: Segmenter, kind: str, number: int, index: int = 0
+) -> Decision | NotFound:
+    """A request for an init segment, a segment or a part (see :mod:`wcs.hls.names`).
+
+    Ready: serve it now. Wait: it is the part being filled (the preload hint) or comes soon
+    after it (within the Advance Part Limit), or the open segment: hold it like a blocking
+    playlist request and ask again on each PartReady/SegmentReady. NotFound: gone from the
+    retained window, never existed, or never will (the stream ended). BadRequest: too far
+    ahead.
+    """
+    if kind == "init":
+        return Ready() if number in seg.inits else NotFound()
+    if kind == "segment":
+        found = seg.segment(number)
+        if found is not None and found.complete:
+            return Ready()
+        if seg.ended or number < seg.media_sequence:
+            return NotFound()
+        hint = seg.next_part()
+        if hint is not None and number <= hint[0] + 1:
+            return Wait(number, None)
+        return BadRequest(f"segment {number} is too far ahead")
+    if kind == "part":
+        if seg.part_data(number, index) is not None:
+            return Ready()
+        found = seg.segment(number)
+        if seg.ended or (found is not None and found.complete) or number < seg.media_sequence:
+            return NotFound()
+        decision = decide(seg, BlockingRequest(number, index))
+        return NotFound() if isinstance(decision, Ready) else decision
+    return NotFound()

@@ -220,3 +220,25 @@ def test_history_checks_the_discontinuity_sequence() -> None:
         )
     )
     assert history.errors == []
+
+
+def test_resource_requests_ready_wait_or_not_found() -> None:
+    from wcs.hls import NotFound, resource_decision
+
+    seg = live(9.0)
+    hint = seg.next_part()
+    assert hint is not None
+    cur, parts = hint
+    assert resource_decision(seg, "init", 1) == Ready()
+    assert resource_decision(seg, "init", 2) == NotFound()
+    assert resource_decision(seg, "segment", cur - 1) == Ready()
+    assert resource_decision(seg, "segment", cur) == Wait(cur, None)
+    assert isinstance(resource_decision(seg, "segment", cur + 5), BadRequest)
+    assert resource_decision(seg, "part", cur, parts - 1) == Ready()
+    assert resource_decision(seg, "part", cur, parts) == Wait(cur, parts)  # the preload hint
+    assert isinstance(resource_decision(seg, "part", cur, parts + 50), BadRequest)
+    assert resource_decision(seg, "part", cur - 1, 99) == NotFound()  # complete: never
+    seg.end()
+    assert resource_decision(seg, "part", cur + 1, 0) == NotFound()
+    assert resource_decision(seg, "segment", cur + 1) == NotFound()
+    assert resource_decision(seg, "playlist", 0) == NotFound()
