@@ -2,8 +2,10 @@
 
 A minimal asyncio edge written here drives :class:`RtspConnection` on a loopback port: on
 PlayStarted it sends the callee's RTP packets of conformance/traces/02-call-av.pcap as they
-were received (interleaved over TCP, or over UDP to the client's ports), then closes. ffprobe
-must find H.264 at the SPS's size and PCMU, and decode every picture.
+were received, interleaved over TCP (then an RTCP SR + BYE per track: the end of the
+stream) or over UDP to the client's ports (then the control connection closes, which ends
+ffprobe; GStreamer reconnects instead, so it is run over TCP only). The players must find
+H.264 at the SPS's size and PCMU, and get every picture.
 """
 
 from __future__ import annotations
@@ -12,11 +14,14 @@ import asyncio
 import json
 import re
 import shutil
+import struct
+from collections.abc import Callable
 
 import pytest
 
 from tests.unit.record.frames import TRACE, trace_frames
 from wcs.pcap import read_pcap
+from wcs.rtp.rtcp import Bye, SenderReport, serialize_compound
 from wcs.rtsp import (
     CloseConnection,
     PlayStarted,
@@ -26,6 +31,7 @@ from wcs.rtsp import (
 )
 
 FFPROBE = shutil.which("ffprobe")
+GST = shutil.which("gst-launch-1.0")
 
 
 def trace_packets() -> tuple[list[tuple[str, bytes]], dict[str, int]]:
@@ -73,7 +79,8 @@ class Source:
         return None
 
 
-async def serve_and_probe(transport: str) -> dict[str, dict[str, object]]:
+async def serve_and_run(transport: str, argv: Callable[[str], list[str]]) -> str:
+    """Serve the call on a loopback port, run the player ``argv(url)``, return its stdout."""
     packets, pts = trace_packets()
     source = Source(pts)
     loop = asyncio.get_running_loop()
@@ -89,11 +96,11 @@ async def serve_and_probe(transport: str) -> dict[str, dict[str, object]]:
         return pair[0], pair[1]
 
     spare_ports = [await udp_pair() for _ in range(2)]
+    kinds = {"video": 0, "audio": 1}
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = RtspConnection(source, "127.0.0.1", "127.0.0.1",
                               udp_ports=lambda: spare_ports.pop(0))  # fmt: skip
-        kinds = {"video": 0, "audio": 1}
         try:
             while not conn.closed:
                 data = await reader.read(4096)
@@ -108,47 +115,90 @@ async def serve_and_probe(transport: str) -> dict[str, dict[str, object]]:
                         return
                     if not isinstance(event, PlayStarted):
                         continue
-                    for kind, packet in packets:
-                        track = kinds[kind]
-                        t = event.tracks[track]
-                        if t.tcp:
-                            assert conn.send_interleaved(event.session_id, track, packet)
-                            writer.write(conn.data_to_send(now))
-                            await writer.drain()
-                        else:
-                            assert t.client_ports is not None
-                            sock = udp_socks[0] if track == 0 else udp_socks[2]
-                            sock.sendto(packet, (event.client_host, t.client_ports[0]))
-                            await asyncio.sleep(0)
-                    await writer.drain()
-                    writer.close()  # the end of the stream: the player stops reading
-                    return
+                    await play(conn, event, writer)
+                    if not all(t.tcp for t in event.tracks.values()):
+                        # Over UDP a BYE may overtake the last RTP packets (other socket):
+                        # closing the control connection ends the session for ffprobe.
+                        return
         finally:
             writer.close()
 
+    async def play(conn: RtspConnection, event: PlayStarted, writer: asyncio.StreamWriter) -> None:
+        """Every packet of the call, then SR + BYE per track: the end of the stream."""
+        last: dict[int, bytes] = {}
+        for kind, packet in packets:
+            track = kinds[kind]
+            last[track] = packet
+            await send(conn, event, writer, track, packet, rtcp=False)
+        for track, packet in last.items() if all(t.tcp for t in event.tracks.values()) else ():
+            rtp_ts, ssrc = struct.unpack_from("!II", packet, 4)
+            bye = serialize_compound([SenderReport(ssrc, 0, rtp_ts), Bye([ssrc])])
+            await send(conn, event, writer, track, bye, rtcp=True)
+
+    async def send(conn: RtspConnection, event: PlayStarted, writer: asyncio.StreamWriter,
+                   track: int, data: bytes, rtcp: bool) -> None:  # fmt: skip
+        t = event.tracks[track]
+        if t.tcp:
+            assert conn.send_interleaved(event.session_id, track, data, rtcp)
+            writer.write(conn.data_to_send(loop.time()))
+            await writer.drain()
+        else:
+            assert t.client_ports is not None
+            sock = udp_socks[2 * track + int(rtcp)]  # the pair the SETUP got, in order
+            sock.sendto(data, (event.client_host, t.client_ports[int(rtcp)]))
+            await asyncio.sleep(0)
+
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    assert FFPROBE is not None
     proc = await asyncio.create_subprocess_exec(
-        FFPROBE, "-v", "error", "-rtsp_transport", transport, "-count_frames",
-        "-show_entries", "stream=codec_type,codec_name,width,height,nb_read_frames,sample_rate",
-        "-of", "json", f"rtsp://127.0.0.1:{port}/call",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+        *argv(f"rtsp://127.0.0.1:{port}/call"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(proc.communicate(), 120)
     server.close()
     for sock in udp_socks:
         sock.close()
     assert proc.returncode == 0, err.decode()
-    return {s["codec_type"]: s for s in json.loads(out)["streams"]}
+    return out.decode()
+
+
+def ffprobe(transport: str) -> Callable[[str], list[str]]:
+    assert FFPROBE is not None
+    entries = "stream=codec_type,codec_name,width,height,nb_read_frames,sample_rate"
+    return lambda url: [FFPROBE, "-v", "error", "-rtsp_transport", transport, "-count_frames",
+                        "-show_entries", entries, "-of", "json", url]  # fmt: skip
+
+
+def gstreamer(transport: str) -> Callable[[str], list[str]]:
+    """GStreamer's rtspsrc (another RTSP client family), both tracks depayloaded."""
+    assert GST is not None
+    return lambda url: [
+        GST, "-v", "rtspsrc", f"location={url}", f"protocols={transport}", "name=s",
+        "s.", "!", "application/x-rtp,media=video", "!", "rtph264depay", "!",
+        "fakesink", "silent=false", "name=v",
+        "s.", "!", "application/x-rtp,media=audio", "!", "rtppcmudepay", "!",
+        "fakesink", "silent=false", "name=a",
+    ]  # fmt: skip
 
 
 @pytest.mark.skipif(FFPROBE is None, reason="ffprobe not installed")
 @pytest.mark.parametrize("transport", ["tcp", "udp"])
 def test_ffprobe_plays_the_call(transport: str) -> None:
-    streams = asyncio.run(serve_and_probe(transport))
+    out = asyncio.run(serve_and_run(transport, ffprobe(transport)))
+    streams = {s["codec_type"]: s for s in json.loads(out)["streams"]}
     video, audio = streams["video"], streams["audio"]
     assert (video["codec_name"], video["width"], video["height"]) == ("h264", 352, 288)
     assert int(str(video["nb_read_frames"])) == 46
     assert audio["codec_name"] == "pcm_mulaw" and audio["sample_rate"] == "8000"
     assert int(str(audio["nb_read_frames"])) > 100
+
+
+@pytest.mark.skipif(GST is None, reason="gst-launch-1.0 not installed")
+def test_gstreamer_plays_the_call_over_tcp() -> None:
+    out = asyncio.run(serve_and_run("tcp", gstreamer("tcp")))
+    # rtph264depay (byte-stream, access units) hands one buffer per picture to the sink.
+    pictures = out.count("/GstPipeline:pipeline0/GstFakeSink:v: last-message = chain")
+    samples = out.count("/GstPipeline:pipeline0/GstFakeSink:a: last-message = chain")
+    assert pictures == 46, out[-2000:]
+    assert samples > 100
