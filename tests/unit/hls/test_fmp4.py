@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.peers.procs import require_binary
 from tests.unit.hls.helpers import ASC_48K_MONO, PPS, SPS, boxes, child, trun_samples
 from tests.unit.record.frames import trace_frames
 from wcs.hls import AudioConfig, HlsSettings, Segmenter, VideoConfig, init_segment
@@ -25,7 +26,7 @@ from wcs.hls.playlist import render
 from wcs.media.g711 import ulaw_decode
 from wcs.rtmp.aac import AacEncoder
 
-FFPROBE = Path("/usr/bin/ffprobe")
+FFPROBE = Path(require_binary("ffprobe", "ffmpeg"))  # missing: a failure, not a skip
 
 
 def test_init_segment_structure_video_and_audio() -> None:
@@ -133,7 +134,6 @@ def _probe(path: Path, *extra: str) -> dict[str, dict[str, Any]]:
     return {s["codec_type"]: s for s in json.loads(out.stdout)["streams"]}
 
 
-@pytest.mark.skipif(not FFPROBE.exists(), reason="ffprobe not installed")
 def test_ffprobe_reads_the_trace_as_init_plus_segments(tmp_path: Path) -> None:
     seg, pictures, aac = _trace_output(tmp_path)
     assert len(seg.inits) == 1 and len(seg.segments) >= 2
@@ -153,7 +153,6 @@ def test_ffprobe_reads_the_trace_as_init_plus_segments(tmp_path: Path) -> None:
     assert abs(total - (last - first) / 1000) < 0.2
 
 
-@pytest.mark.skipif(not FFPROBE.exists(), reason="ffprobe not installed")
 def test_ffprobe_reads_the_playlist(tmp_path: Path) -> None:
     seg, pictures, aac = _trace_output(tmp_path)
     streams = _probe(tmp_path / "s.m3u8")

@@ -13,12 +13,12 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import shutil
 import struct
 from collections.abc import Callable
 
 import pytest
 
+from tests.peers.procs import require_binary
 from tests.unit.record.frames import TRACE, trace_frames
 from wcs.pcap import read_pcap
 from wcs.rtp.rtcp import Bye, SenderReport, serialize_compound
@@ -30,8 +30,9 @@ from wcs.rtsp import (
     StreamDescription,
 )
 
-FFPROBE = shutil.which("ffprobe")
-GST = shutil.which("gst-launch-1.0")
+# A missing player is a failure, not a skip (install-peers.sh installs both).
+FFPROBE = require_binary("ffprobe", "ffmpeg")
+GST = require_binary("gst-launch-1.0", "gstreamer1.0-tools")
 
 
 def trace_packets() -> tuple[list[tuple[str, bytes]], dict[str, int]]:
@@ -164,7 +165,6 @@ async def serve_and_run(transport: str, argv: Callable[[str], list[str]]) -> str
 
 
 def ffprobe(transport: str) -> Callable[[str], list[str]]:
-    assert FFPROBE is not None
     entries = "stream=codec_type,codec_name,width,height,nb_read_frames,sample_rate"
     return lambda url: [FFPROBE, "-v", "error", "-rtsp_transport", transport, "-count_frames",
                         "-show_entries", entries, "-of", "json", url]  # fmt: skip
@@ -172,7 +172,6 @@ def ffprobe(transport: str) -> Callable[[str], list[str]]:
 
 def gstreamer(transport: str) -> Callable[[str], list[str]]:
     """GStreamer's rtspsrc (another RTSP client family), both tracks depayloaded."""
-    assert GST is not None
     return lambda url: [
         GST, "-v", "rtspsrc", f"location={url}", f"protocols={transport}", "name=s",
         "s.", "!", "application/x-rtp,media=video", "!", "rtph264depay", "!",
@@ -182,7 +181,6 @@ def gstreamer(transport: str) -> Callable[[str], list[str]]:
     ]  # fmt: skip
 
 
-@pytest.mark.skipif(FFPROBE is None, reason="ffprobe not installed")
 @pytest.mark.parametrize("transport", ["tcp", "udp"])
 def test_ffprobe_plays_the_call(transport: str) -> None:
     out = asyncio.run(serve_and_run(transport, ffprobe(transport)))
@@ -194,7 +192,6 @@ def test_ffprobe_plays_the_call(transport: str) -> None:
     assert int(str(audio["nb_read_frames"])) > 100
 
 
-@pytest.mark.skipif(GST is None, reason="gst-launch-1.0 not installed")
 def test_gstreamer_plays_the_call_over_tcp() -> None:
     out = asyncio.run(serve_and_run("tcp", gstreamer("tcp")))
     # rtph264depay (byte-stream, access units) hands one buffer per picture to the sink.
