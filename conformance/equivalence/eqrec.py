@@ -2,11 +2,12 @@
 changed no behaviour (issue 11).
 
 Load it with ``PYTHONPATH=conformance/equivalence pytest -p eqrec --eqrec-dir DIR`` (or
-``EQREC_DIR=DIR``). For each test it writes ``DIR/<test id>.txt``: per core instance (numbered per class in order
-of first use), what went out (datagrams / stream data with destinations), every change of
-the armed timer (``get_timer()`` read after each call into the core, relative to the ``now``
-of the last input) and every event returned by ``next_event()``, rendered canonically.
-``DIR/_summary.json`` has the totals. ``compare.py`` diffs two such directories.
+``EQREC_DIR=DIR``). For each test it writes ``DIR/<test id>.txt``: per core instance
+(numbered per class in order of first use), what went out (datagrams / stream data with
+destinations), every change of the armed timer (``get_timer()`` read after each call into
+the core, relative to the ``now`` of the last input) and every event returned by
+``next_event()``, rendered canonically. ``DIR/_summary.json`` has the totals.
+``compare_dumps.py`` diffs two such directories.
 
 The plugin only wraps methods on the core classes; it never edits wcs. It accepts the old and
 the new names of the contract (``CORES`` below), and finds each class under any of several
@@ -602,9 +603,9 @@ EXCLUDED = {
 
 
 def _blocks(data: bytes, size: int = 512) -> Iterator[str]:
+    """A byte stream in fixed blocks, hex: independent of how the writes were drained."""
     for off in range(0, len(data), size):
-        block = data[off : off + size]
-        yield f"@{off} {_short_bytes(block, 32)}" if len(block) > 32 else f"@{off} h:{block.hex()}"
+        yield f"@{off} h:{data[off : off + size].hex()}"
 
 
 _HS = 1 + 1536 + 1536  # RTMP C0 + C1 + C2
@@ -679,6 +680,16 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     _STATE["dir"] = Path(d)
     _STATE["found"] = install()
+    # Recording must not write into the tree under test (it may be a read-only checkout):
+    # hypothesis keeps its example database under a temporary directory instead.
+    try:
+        import tempfile
+
+        from hypothesis.configuration import set_hypothesis_home_dir
+
+        set_hypothesis_home_dir(tempfile.mkdtemp(prefix="eqrec-hypothesis-"))
+    except ImportError:
+        pass
 
 
 @pytest.hookimpl(hookwrapper=True)
