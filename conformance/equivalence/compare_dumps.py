@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     identical, differing = 0, []
     totals = {"out": 0, "timer": 0, "event": 0}
     for ka, kb in sorted(pairs):
-        ta = apply_aliases(a[ka], aliases)  # type: ignore[arg-type]
+        ta = apply_aliases(a[ka], aliases)
         tb = b[kb]
         if args.no_dest:
             ta, tb = strip_dest(ta), strip_dest(tb)

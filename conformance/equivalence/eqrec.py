@@ -206,7 +206,8 @@ def _addr(a: Any) -> Any:
 def _split_item(item: Any) -> tuple[bytes | str, list[Any]]:
     """An output item is bytes/str or (payload, address, [transport…])."""
     if isinstance(item, tuple) and item and isinstance(item[0], (bytes, bytearray, str)):
-        return item[0], [_addr(x) for x in item[1:]]
+        head = item[0]
+        return (head if isinstance(head, str) else bytes(head)), [_addr(x) for x in item[1:]]
     return item, []
 
 
