@@ -52,7 +52,7 @@ class CoreSpec:
 
 # Output methods (old and new names). A method returning a list yields one line per item; a
 # stream method returning bytes is accumulated and written in blocks (drain-time independent).
-OUTPUT_METHODS = ("datagrams_to_send", "data_to_send")
+OUTPUT_METHODS = ("datagrams_to_send", "data_to_send", "rtcp_datagrams_to_send")
 TIMER_METHODS = ("get_timer", "next_timer")
 EVENT_METHODS = ("next_event",)
 # Old RtpSession: output collects in these list attributes, drained by the owner.
@@ -320,7 +320,7 @@ class Recorder:
 
 REC = Recorder()
 _TIMER_FN: dict[type, Callable[[Any], Any]] = {}
-_OUTPUT_FN: dict[type, Callable[..., Any]] = {}  # the wrapped output method of each class
+_OUTPUT_FN: dict[type, list[Callable[..., Any]]] = {}  # wrapped output methods per class
 
 
 def _now_of(
@@ -512,7 +512,7 @@ def install() -> list[str]:
                     continue
                 if name in OUTPUT_METHODS:
                     wrapped = _wrap_output(spec, fn)
-                    _OUTPUT_FN[cls] = wrapped
+                    _OUTPUT_FN.setdefault(cls, []).append(wrapped)
                 elif name in EVENT_METHODS:
                     wrapped = _wrap_event(spec, fn)
                 elif name in TIMER_METHODS:
@@ -628,18 +628,16 @@ def drain_leftovers() -> None:
     whether or not the test drained it (the old RtpSession lists are recorded on append;
     a core on the new contract only when drained)."""
     for inst in list(REC.order):
-        fn = next((_OUTPUT_FN[k] for k in type(inst.obj).__mro__ if k in _OUTPUT_FN), None)
-        if fn is None:
-            continue
-        try:
-            params = list(inspect.signature(fn).parameters)
-            now = inst.last_now if inst.last_now is not None else 0.0
-            if "now" in params:
-                fn(inst.obj, now)
-            else:
-                fn(inst.obj)
-        except Exception:  # a core in a broken state at teardown: nothing more to get
-            pass
+        fns = next((_OUTPUT_FN[k] for k in type(inst.obj).__mro__ if k in _OUTPUT_FN), [])
+        now = inst.last_now if inst.last_now is not None else 0.0
+        for fn in fns:
+            try:
+                if "now" in inspect.signature(fn).parameters:
+                    fn(inst.obj, now)
+                else:
+                    fn(inst.obj)
+            except Exception:  # a core in a broken state at teardown: nothing more to get
+                pass
 
 
 def _canonical_order(inst: Instance) -> list[str]:
