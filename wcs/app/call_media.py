@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING, Protocol
 
 from wcs import netaddr, sdp
 from wcs.app.stream_feed import StreamFeed
-from wcs.app.streams import Stream, StreamExists, StreamHub, StreamStatus, TrackInfo
+from wcs.app.streams import (
+    Publication,
+    PublisherControl,
+    StreamExists,
+    StreamHub,
+    StreamStatus,
+    TrackInfo,
+)
 from wcs.media.h264 import parse_sprop_parameter_sets, parse_sps
 from wcs.rtp.activity import ActivityWatch
 from wcs.rtp.keyframe import MEDIA_CONTROL_TYPE, PICTURE_FAST_UPDATE
@@ -102,7 +109,7 @@ class CallMedia:
         self.hold = False
         self.cname = secrets.token_hex(8)
         self.sessions: dict[str, RtpSession] = {}
-        self.stream: Stream | None = None
+        self.stream: Publication | None = None  # ours while published
         self.feed: StreamFeed | None = None
         self.watch: ActivityWatch | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -427,25 +434,32 @@ class CallMedia:
             return
         tracks = self._tracks()
         try:
-            stream = self.hub.publish(
-                self.stream_name, call_id=self.call_id, app_key=self.app_key, tracks=tracks
+            control = PublisherControl(self.stats, self.request_keyframe, self._terminator())
+            publication = self.hub.publish(
+                self.stream_name,
+                call_id=self.call_id,
+                app_key=self.app_key,
+                tracks=tracks,
+                control=control,
             )
         except StreamExists as exc:
             log.warning("call %s: %s", self.call_id, exc)
             return
-        stream.stats_provider = self.stats
-        stream.keyframe_requester = self.request_keyframe
-        if self.control is not None:
-            control, call_id = self.control, self.call_id
-
-            def terminate() -> None:
-                control.terminate(call_id)
-
-            stream.terminator = terminate
-        self.stream = stream
+        self.stream = publication
         assert self.feed is not None
-        self.feed.stream = stream
+        self.feed.stream = publication
         self._schedule()
+
+    def _terminator(self) -> Callable[[], None] | None:
+        """What /stream/terminate does to our stream: hang the call up."""
+        if self.control is None:
+            return None
+        control, call_id = self.control, self.call_id
+
+        def terminate() -> None:
+            control.terminate(call_id)
+
+        return terminate
 
     def stats(self) -> dict[str, dict[str, object]]:
         now = self._now()
@@ -470,10 +484,10 @@ class CallMedia:
         self._readers = []
         if self.feed is not None:
             self.feed.stream = None
-        if self.stream is not None and self.hub is not None:
+        if self.stream is not None:
             failed = reason == RTP_ACTIVITY_FAILED
             status = StreamStatus.FAILED if failed else StreamStatus.UNPUBLISHED
-            self.hub.unpublish(self.stream.name, reason, status)
+            self.stream.unpublish(reason, status)
             self.stream = None
         for ports in (self.audio_ports, self.video_ports):
             if ports is not None:

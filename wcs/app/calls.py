@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from wcs.app.hooks import HookPublisher
+from wcs.rest.views import call_json
 from wcs.sip import events as sev
 from wcs.sip.ua import Account, UserAgent
 
@@ -107,38 +108,6 @@ class Call:
     @property
     def call_id(self) -> str:
         return self.request.call_id
-
-    def to_json(self) -> dict[str, Any]:
-        """The WCS Call object. The SIP password is never part of it."""
-        r = self.request
-        return {
-            "callId": r.call_id,
-            "incoming": False,
-            "status": self.status.value,
-            "sipStatus": self.sip_status,
-            "info": self.info,
-            "caller": r.account.login,
-            "callee": r.callee,
-            "streamName": r.to_stream,
-            "rtmpUrl": r.rtmp_url,
-            "rtmpStream": r.rtmp_stream,
-            "rtmpStreamStatus": self.rtmp_status() if self.rtmp_status else None,
-            "hasAudio": r.has_audio,
-            "hasVideo": r.has_video,
-            "appKey": r.app_key,
-            "visibleName": r.visible_name or r.account.login,
-            "custom": r.custom,
-            "nodeId": None,
-            "sessionId": None,
-            "parentCallId": None,
-            "sdp": None,
-            "inviteParameters": None,
-            "mediaProvider": None,
-            "sipMessageRaw": None,
-            "isMsrp": False,
-            "target": None,
-            "holdForTransfer": False,
-        }
 
 
 class CallManager:
@@ -367,7 +336,7 @@ class CallManager:
             sip_status,
             f", {info}" if info else "",
         )
-        self._hooks.post(call.request.app_key, "CallStatusEvent", call.to_json())
+        self._hooks.post(call.request.app_key, "CallStatusEvent", call_json(call))
         for listener in self.listeners:
             listener(call)
 

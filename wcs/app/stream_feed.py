@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import struct
 
-from wcs.app.streams import Stream, TrackInfo
+from wcs.app.streams import Publication, TrackInfo
 from wcs.media.audio import AudioFrame
 from wcs.media.clock import MediaClock
 from wcs.media.generators import BlackVideo, Silence
@@ -29,7 +29,7 @@ GENERATED_AUDIO_PT = 0
 class StreamFeed:
     def __init__(self, start: float, generate: str = "none", ssrc_seed: int = 0) -> None:
         self.clock = MediaClock(start)
-        self.stream: Stream | None = None
+        self.stream: Publication | None = None
         self.generate = generate
         self.media_started: float | None = None
         self.real_kinds: set[str] = set()

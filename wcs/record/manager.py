@@ -59,7 +59,7 @@ class RecorderManager:
         self._finishing: list[Recorder] = []
         self._hook_tasks: set[asyncio.Task[None]] = set()
         self.hook_runs: list[tuple[str, str, int | None]] = []  # (stream, path, exit status)
-        hub.listeners.append(self._on_stream)
+        self._watch = hub.watch(self._on_stream)
 
     # ------------------------------------------------------------------ API
     def start(
@@ -105,6 +105,7 @@ class RecorderManager:
 
     async def close(self) -> None:
         """Stop every recording, wait for the files to be finalized and the hooks to end."""
+        self._watch.cancel()
         for rec in list(self._recorders.values()):
             rec.stop()
         workers = [r.worker for r in self._finishing]
@@ -120,7 +121,7 @@ class RecorderManager:
     def _on_stream(self, stream: Stream) -> None:
         if (
             self.auto
-            and stream.status == StreamStatus.PUBLISHING
+            and stream.status is StreamStatus.PUBLISHING
             and stream.call_id is not None
             and stream.media_session_id not in self._recorders
         ):

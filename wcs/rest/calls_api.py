@@ -8,6 +8,7 @@ from typing import Any
 
 from wcs.app.calls import CallError, CallManager, CallRequest
 from wcs.rest.http import BadRequest, Params, Request, Response, Router, empty, error, json_response
+from wcs.rest.views import call_json
 from wcs.sip.ua import Account
 
 # Stream names become file names and URL parts later: keep them printable and bounded.
@@ -108,13 +109,13 @@ def add_call_routes(
         )
         if not found:
             return error(404, "call not found")
-        return json_response([c.to_json() for c in found])
+        return json_response([call_json(c) for c in found])
 
     async def find_all(req: Request) -> Response:
         found = calls.all()
         if not found:
             return error(404, "no calls")
-        return json_response([c.to_json() for c in found])
+        return json_response([call_json(c) for c in found])
 
     async def terminate(req: Request) -> Response:
         call_id = Params(req.json()).str("callId", required=True)

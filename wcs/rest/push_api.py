@@ -26,6 +26,7 @@ from wcs.rest.http import (
     error,
     json_response,
 )
+from wcs.rest.views import push_json
 from wcs.rtmp.push import PushError, PushManager, PushRequest
 
 _STREAM_NAME = re.compile(r"^[^\x00-\x1f/\\]{1,200}$")
@@ -64,7 +65,7 @@ def add_push_routes(router: Router, pushes: PushManager) -> None:
             job = pushes.startup(request)
         except PushError as exc:
             return error(exc.status, str(exc), exc.field)
-        return json_response(job.to_json())
+        return json_response(push_json(job))
 
     async def find(req: Request) -> Response:
         p = Params(req.json())
@@ -75,13 +76,13 @@ def add_push_routes(router: Router, pushes: PushManager) -> None:
         )
         if not found:
             return error(404, "not found any transponder")
-        return json_response([job.to_json() for job in found])
+        return json_response([push_json(job) for job in found])
 
     async def find_all(req: Request) -> Response:
         found = pushes.all()
         if not found:
             return error(404, "not found any transponder")
-        return json_response([job.to_json() for job in found])
+        return json_response([push_json(job) for job in found])
 
     def by_id(action: str) -> Handler:
         async def handler(req: Request) -> Response:

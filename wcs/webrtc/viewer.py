@@ -23,9 +23,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
+from wcs.rest.views import refused_viewer_json, viewer_json
 from wcs.sdp import parse_fmtp
 
 from . import events
@@ -69,7 +70,7 @@ class PlaybackError(Exception):
         self.http_status = http_status
 
 
-def source_tracks(tracks: dict[str, TrackInfo]) -> list[SourceTrack]:
+def source_tracks(tracks: Mapping[str, TrackInfo]) -> list[SourceTrack]:
     out = []
     for info in tracks.values():
         if info.kind not in ("audio", "video"):
@@ -158,7 +159,7 @@ class Viewer:
             else:
                 self.on_rtp = peer.send_rtp
             # First delivers the cached keyframe's packets, then the live ones.
-            self._unsubscribe = self.stream.subscribe_packets(self).close
+            self._unsubscribe = self.stream.subscribe_packets(self).cancel
         log.debug(
             "viewer %s connected (%s); stream %s has %s cached keyframe, %d keyframes so far",
             self.media_session_id,
@@ -184,7 +185,7 @@ class Viewer:
         self.reported.append(self.status)
         hooks = self.playback.hooks
         if hooks is not None and self.app_key:
-            hooks.post(self.app_key, "StreamStatusEvent", self.to_json())
+            hooks.post(self.app_key, "StreamStatusEvent", viewer_json(self))
 
     def close_soon(self, status: str, info: str) -> None:
         """Close from a synchronous callback (stream end, peer state)."""
@@ -223,68 +224,9 @@ class Viewer:
             except Exception:
                 log.exception("viewer %s: on_end callback failed", self.media_session_id)
 
-    # --- REST ---------------------------------------------------------------------------
-
-    def to_json(self) -> dict[str, Any]:
-        """A WCS Stream object for a player: ``published: false``, PLAYING."""
-        tracks = self.stream.tracks
-        video = tracks.get("video")
-        return {
-            "name": self.stream.name,
-            "mediaSessionId": self.media_session_id,
-            "appKey": self.app_key,
-            "sessionId": self.session_id,
-            "nodeId": None,
-            "published": False,
-            "mediaType": "play",
-            "mediaProvider": self.provider,
-            "status": self.status,
-            "info": self.info,
-            "hasAudio": "audio" in self.peer.senders,
-            "hasVideo": "video" in self.peer.senders,
-            "width": (video.width or 0) if video else 0,
-            "height": (video.height or 0) if video else 0,
-            "record": False,
-            "createDate": int(self.created * 1000),
-            "custom": {},
-            "webrtc": self.peer.stats(),
-        }
-
 
 def _drop(kind: str, packet: bytes) -> None:
     return None
-
-
-def refused_entry(
-    name: str,
-    media_session_id: str,
-    info: str,
-    *,
-    provider: str,
-    app_key: str,
-    session_id: str | None,
-) -> dict[str, Any]:
-    """A FAILED play that never had a viewer, shaped like :meth:`Viewer.to_json`."""
-    return {
-        "name": name,
-        "mediaSessionId": media_session_id,
-        "appKey": app_key,
-        "sessionId": session_id,
-        "nodeId": None,
-        "published": False,
-        "mediaType": "play",
-        "mediaProvider": provider,
-        "status": "FAILED",
-        "info": info,
-        "hasAudio": False,
-        "hasVideo": False,
-        "width": 0,
-        "height": 0,
-        "record": False,
-        "createDate": int(time.time() * 1000),
-        "custom": {},
-        "webrtc": {},
-    }
 
 
 class Playback:
@@ -320,10 +262,10 @@ class Playback:
         self.transcoders: dict[int, OpusTranscoder] = {}
         self.background: set[asyncio.Future[None]] = set()
         # A viewer subscribes only once connected; this tells the others the stream ended.
-        hub.listeners.append(self._on_stream_changed)
+        self._watch = hub.watch(self._on_stream_changed)
 
     def _on_stream_changed(self, stream: Stream) -> None:
-        if stream.status == "PUBLISHING":
+        if stream.published:
             return
         for viewer in list(self.viewers.values()):
             if viewer.stream is stream:
@@ -358,14 +300,14 @@ class Playback:
             return PlaybackError(info, status)
 
         stream = self.hub.get(name)
-        if stream is None or stream.status != "PUBLISHING":
+        if stream is None or not stream.published:
             stream = None  # an ended stream's appKey is not the viewer's business
             raise refuse(STREAM_NOT_FOUND, 404)
         try:
             tracks = await stream.wait_tracks(self.tracks_timeout)
         except TimeoutError:
             raise refuse(STREAM_NOT_FOUND, 404) from None
-        if stream.status != "PUBLISHING":
+        if not stream.published:
             raise refuse(STREAM_NOT_FOUND, 404)
         try:
             peer = self._make_peer(offer, source_tracks(tracks))
@@ -384,7 +326,6 @@ class Playback:
             on_end=None,
         )
         self.viewers[media_session_id] = viewer
-        self.hub.add_entry(viewer)
         try:
             if isinstance(peer, RemotePeer):
                 answer = await peer.start_for(stream)
@@ -396,7 +337,7 @@ class Playback:
         except OSError:
             await viewer.close("FAILED", events.ICE_ERROR)
             raise PlaybackError(events.ICE_ERROR, 503) from None
-        if stream.status != "PUBLISHING":  # ended while we were binding
+        if not stream.published:  # ended while we were binding
             # FAILED, as the player is told: its one status, hook included.
             await viewer.close("FAILED", STREAM_NOT_FOUND)
             raise PlaybackError(STREAM_NOT_FOUND, 404)
@@ -439,7 +380,7 @@ class Playback:
         """A play refused before it had a viewer: the FAILED StreamStatusEvent hook."""
         if self.hooks is None or not app_key:
             return
-        body = refused_entry(
+        body = refused_viewer_json(
             name, media_session_id, info, provider=provider, app_key=app_key, session_id=session_id
         )
         self.hooks.post(app_key, "StreamStatusEvent", body)
@@ -465,12 +406,10 @@ class Playback:
     def _forget(self, viewer: Viewer) -> None:
         if self.viewers.get(viewer.media_session_id) is viewer:
             del self.viewers[viewer.media_session_id]
-        self.hub.remove_entry(viewer)
 
     async def close(self) -> None:
         """Shutdown: every viewer ends (its owner is told), every port is freed."""
-        if self._on_stream_changed in self.hub.listeners:
-            self.hub.listeners.remove(self._on_stream_changed)
+        self._watch.cancel()
         viewers = list(self.viewers.values())
         await asyncio.gather(
             *(v.close("STOPPED", STOPPED_BY_SHUTDOWN) for v in viewers), return_exceptions=True

@@ -123,7 +123,7 @@ class _Connection:
                     )
                 elif isinstance(event, AvailabilityRequested):
                     stream = self.playback.hub.get(event.name)
-                    ok = stream is not None and stream.status == "PUBLISHING"
+                    ok = stream is not None and stream.published
                     info = None if ok else STREAM_NOT_FOUND
                     session.available(event.media_session_id, ok, info)
             await self._flush()
