@@ -30,6 +30,7 @@ from collections.abc import Mapping
 
 from wcs.app.hooks import HookPublisher
 from wcs.app.stream import (
+    CallbackSet,
     FrameSink,
     PacketSink,
     PublisherControl,
@@ -39,7 +40,6 @@ from wcs.app.stream import (
     StreamStatus,
     Subscription,
     TrackInfo,
-    CallbackSet,
 )
 from wcs.media.audio import AudioFrame
 from wcs.media.h264.nal import AccessUnit

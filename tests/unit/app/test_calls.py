@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from wcs.app.calls import Call, CallError, CallManager, CallRequest, CallStatus
+from wcs.rest.views import call_json
 from wcs.sip import events as ev
 from wcs.sip.ua import Account
-from wcs.rest.views import call_json
 
 
 @dataclass
