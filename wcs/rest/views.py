@@ -11,6 +11,8 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
+from wcs.app.stream import StreamStatus
+
 if TYPE_CHECKING:
     from wcs.app.calls import Call
     from wcs.app.streams import Stream
@@ -41,7 +43,7 @@ class ViewerState(Protocol):
     @property
     def provider(self) -> str: ...
     @property
-    def status(self) -> str: ...
+    def status(self) -> StreamStatus: ...
     @property
     def info(self) -> str | None: ...
     @property
@@ -100,7 +102,7 @@ def viewer_json(viewer: ViewerState) -> Json:
         "published": False,
         "mediaType": "play",
         "mediaProvider": viewer.provider,
-        "status": viewer.status,
+        "status": viewer.status.value,
         "info": viewer.info,
         "hasAudio": "audio" in senders,
         "hasVideo": "video" in senders,
@@ -132,7 +134,7 @@ def refused_viewer_json(
         "published": False,
         "mediaType": "play",
         "mediaProvider": provider,
-        "status": "FAILED",
+        "status": StreamStatus.FAILED.value,
         "info": info,
         "hasAudio": False,
         "hasVideo": False,

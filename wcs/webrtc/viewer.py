@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
+from wcs.app.stream import StreamStatus
 from wcs.rest.views import refused_viewer_json, viewer_json
 from wcs.sdp import parse_fmtp
 
@@ -51,8 +52,8 @@ STOPPED_BY_SHUTDOWN = "Stopped by server shutdown"
 STOPPED_BY_REST = "Stopped by rest /terminate"
 FAILED_BY_ERROR = "Failed by error"
 
-# (status, info) once the viewer has ended; status is "STOPPED" or "FAILED".
-EndCallback = Callable[[str, str], None]
+# (status, info) once the viewer has ended; status is STOPPED or FAILED.
+EndCallback = Callable[[StreamStatus, str], None]
 
 
 class HookSink(Protocol):
@@ -106,7 +107,7 @@ class Viewer:
         self.app_key = app_key
         self.session_id = session_id
         self.on_end = on_end
-        self.status = "PENDING"
+        self.status: StreamStatus = StreamStatus.PENDING
         self.reported: list[str] = []  # statuses posted as hooks, in order (once each)
         self.info: str | None = None
         self.created = time.time()
@@ -126,7 +127,7 @@ class Viewer:
 
     def on_stream_end(self, reason: str) -> None:
         self._unsubscribe = None  # the stream has already forgotten us
-        self.close_soon("STOPPED", STOPPED_BY_PUBLISHER)
+        self.close_soon(StreamStatus.STOPPED, STOPPED_BY_PUBLISHER)
 
     def _video_only(self, kind: str, packet: bytes) -> None:
         if kind == "video" and isinstance(self.peer, ViewerPeer):
@@ -138,10 +139,10 @@ class Viewer:
         if event.state == events.CONNECTED:
             self._start_media()
         elif event.state == events.FAILED:
-            self.close_soon("FAILED", event.info or FAILED_BY_ERROR)
+            self.close_soon(StreamStatus.FAILED, event.info or FAILED_BY_ERROR)
         elif event.state == events.CLOSED and not self._closing:
             # The viewer closed DTLS (RTCPeerConnection.close()).
-            self.close_soon("STOPPED", STOPPED_BY_USER)
+            self.close_soon(StreamStatus.STOPPED, STOPPED_BY_USER)
 
     def _start_media(self) -> None:
         if self._closing:
@@ -171,11 +172,11 @@ class Viewer:
 
     def terminate(self) -> None:
         """/stream/terminate on this viewer's entry (WCS info string)."""
-        self.close_soon("STOPPED", STOPPED_BY_REST)
+        self.close_soon(StreamStatus.STOPPED, STOPPED_BY_REST)
 
     def mark_playing(self) -> None:
-        if self.status == "PENDING":
-            self.status = "PLAYING"
+        if self.status == StreamStatus.PENDING:
+            self.status = StreamStatus.PLAYING
             self._report()
 
     def _report(self) -> None:
@@ -187,7 +188,7 @@ class Viewer:
         if hooks is not None and self.app_key:
             hooks.post(self.app_key, "StreamStatusEvent", viewer_json(self))
 
-    def close_soon(self, status: str, info: str) -> None:
+    def close_soon(self, status: StreamStatus, info: str) -> None:
         """Close from a synchronous callback (stream end, peer state)."""
         if self._closing:
             return
@@ -195,7 +196,9 @@ class Viewer:
         self.playback.background.add(task)
         task.add_done_callback(self.playback.background.discard)
 
-    async def close(self, status: str = "STOPPED", info: str = STOPPED_BY_USER) -> None:
+    async def close(
+        self, status: StreamStatus = StreamStatus.STOPPED, info: str = STOPPED_BY_USER
+    ) -> None:
         """Idempotent; every resource is freed and ``on_end`` is called exactly once."""
         if self._closing:
             await self._closed.wait()
@@ -269,7 +272,7 @@ class Playback:
             return
         for viewer in list(self.viewers.values()):
             if viewer.stream is stream:
-                viewer.close_soon("STOPPED", STOPPED_BY_PUBLISHER)
+                viewer.close_soon(StreamStatus.STOPPED, STOPPED_BY_PUBLISHER)
 
     async def play(
         self,
@@ -332,14 +335,14 @@ class Playback:
             else:
                 answer = await peer.start()
         except WorkerRefused as exc:
-            await viewer.close("FAILED", exc.info)
+            await viewer.close(StreamStatus.FAILED, exc.info)
             raise PlaybackError(exc.info, exc.status) from None
         except OSError:
-            await viewer.close("FAILED", events.ICE_ERROR)
+            await viewer.close(StreamStatus.FAILED, events.ICE_ERROR)
             raise PlaybackError(events.ICE_ERROR, 503) from None
         if not stream.published:  # ended while we were binding
             # FAILED, as the player is told: its one status, hook included.
-            await viewer.close("FAILED", STREAM_NOT_FOUND)
+            await viewer.close(StreamStatus.FAILED, STREAM_NOT_FOUND)
             raise PlaybackError(STREAM_NOT_FOUND, 404)
         viewer.on_end = on_end
         viewer.mark_playing()
@@ -389,7 +392,7 @@ class Playback:
         viewer = self.viewers.get(media_session_id)
         if viewer is None:
             return False
-        await viewer.close("STOPPED", info)
+        await viewer.close(StreamStatus.STOPPED, info)
         return True
 
     def transcoder_for(self, stream: Stream) -> OpusTranscoder:
@@ -412,7 +415,8 @@ class Playback:
         self._watch.cancel()
         viewers = list(self.viewers.values())
         await asyncio.gather(
-            *(v.close("STOPPED", STOPPED_BY_SHUTDOWN) for v in viewers), return_exceptions=True
+            *(v.close(StreamStatus.STOPPED, STOPPED_BY_SHUTDOWN) for v in viewers),
+            return_exceptions=True,
         )
         if self.background:
             await asyncio.gather(*self.background, return_exceptions=True)

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from wcs.app.stream import StreamStatus
 from wcs.rest.ws import WebSocketConnection
 
 from .signaling import (
@@ -152,7 +153,7 @@ class _Connection:
         msid = event.media_session_id
         session = self.session
 
-        def ended(status: str, info: str) -> None:
+        def ended(status: StreamStatus, info: str) -> None:
             self.mine.discard(msid)
             if msid in session.plays:
                 session.stream_status(msid, status, info)
@@ -170,7 +171,7 @@ class _Connection:
             )
         except PlaybackError as exc:
             if msid in session.plays:
-                session.stream_status(msid, "FAILED", exc.info)
+                session.stream_status(msid, StreamStatus.FAILED, exc.info)
             self.wake.set()
             return
         self.mine.add(msid)
@@ -179,7 +180,7 @@ class _Connection:
             await viewer.close()
             return
         session.remote_sdp(msid, answer)
-        session.stream_status(msid, "PLAYING")
+        session.stream_status(msid, StreamStatus.PLAYING)
         self.wake.set()
 
     async def _stop(self, event: StopRequested) -> None:
@@ -189,7 +190,7 @@ class _Connection:
         if msid in self.session.plays:
             self.stopped_early.add(msid)  # answer still being made: drop it when ready
         # The SDK waits for STOPPED after every stopStream (spec §1.6).
-        self.session.stream_status(msid, "STOPPED", "Stopped by user", name=event.name)
+        self.session.stream_status(msid, StreamStatus.STOPPED, "Stopped by user", name=event.name)
 
     async def cleanup(self) -> None:
         self.closed = True

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.unit.rest.client import Resp, request
-from wcs.app.streams import PublisherControl, Stream, StreamHub
+from wcs.app.streams import PublisherControl, Stream, StreamHub, StreamStatus
 from wcs.rest.http import HttpServer, Router
 from wcs.rest.streams_api import add_stream_routes
 
@@ -32,7 +32,7 @@ class Viewer:
         self.app_key = "a"
         self.session_id: str | None = None
         self.provider = "WebRTC"
-        self.status = "PLAYING"
+        self.status = StreamStatus.PLAYING
         self.info: str | None = None
         self.created = 0.0
         self.terminated = False
