@@ -3,6 +3,7 @@
 - ``calls``: CallManager, the REST call semantics on top of ``wcs.sip.UserAgent``;
 - ``call_media``: a call's RTP (sockets, offer/answer, hold) and its stream publication;
 - ``stream_feed``: received RTP → the stream's packets and frames (timing, keyframes);
-- ``streams``: StreamHub, named streams with their publishers and subscribers;
+- ``streams``: StreamHub, named streams; ``publish`` gives the publisher its Publication;
+- ``stream``: one Stream as its users see it (status, tracks, subscriptions, watchers);
 - ``hooks``: WCS REST hooks (status events to the appKey's backend).
 """

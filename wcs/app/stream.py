@@ -32,12 +32,6 @@ class StreamStatus(enum.StrEnum):
     FAILED = "FAILED"
 
 
-class StreamExists(Exception):
-    """A stream of that name is already published (REST 409)."""
-
-    status = 409
-
-
 @dataclass(slots=True)
 class TrackInfo:
     kind: str  # "audio" | "video"
@@ -136,7 +130,7 @@ class Stream:
         self._track_watchers = CallbackSet()
         self._tracks_ready: asyncio.Event | None = None
         self._gop = GopCache()
-        self.keyframes = 0
+        self._keyframes = 0
         self._frames = {"audio": 0, "video": 0}
 
     # ------------------------------------------------------------------ state
@@ -155,6 +149,11 @@ class Stream:
     @property
     def tracks(self) -> Mapping[str, TrackInfo]:
         return self._tracks
+
+    @property
+    def keyframes(self) -> int:
+        """Keyframes fed so far."""
+        return self._keyframes
 
     @property
     def frames(self) -> Mapping[str, int]:
@@ -244,7 +243,7 @@ class Stream:
     def _feed_video(self, au: AccessUnit, pts_ms: float) -> None:
         self._frames["video"] += 1
         if au.keyframe:
-            self.keyframes += 1
+            self._keyframes += 1
         if not self._gop.add_frame(au, pts_ms):
             self.request_keyframe()
         if au.keyframe:

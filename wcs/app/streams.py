@@ -36,7 +36,6 @@ from wcs.app.stream import (
     PublisherControl,
     Stream,
     StreamCallback,
-    StreamExists,
     StreamStatus,
     Subscription,
     TrackInfo,
@@ -46,6 +45,12 @@ from wcs.media.h264.nal import AccessUnit
 from wcs.rest.views import stream_json
 
 log = logging.getLogger(__name__)
+
+
+class StreamExists(Exception):
+    """A stream of that name is already published (REST 409)."""
+
+    status = 409
 
 
 class Publication:
