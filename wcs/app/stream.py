@@ -14,13 +14,15 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from wcs.media.audio import AudioFrame
 from wcs.media.gop import GopCache, parameter_sets
 from wcs.media.h264.nal import AccessUnit
 
 log = logging.getLogger("wcs.app.streams")
+
+T = TypeVar("T")
 
 
 class StreamStatus(enum.StrEnum):
@@ -90,22 +92,23 @@ class PublisherControl:
     terminate: Callable[[], None] | None = None
 
 
-class CallbackSet:
-    """A copy-on-write list of callbacks: a delivery loop is never disturbed by a change."""
+class CallbackSet(Generic[T]):
+    """Copy-on-write subscribers (sinks or callbacks): a delivery loop iterating ``items``
+    is never disturbed by a subscribe or cancel made from inside it."""
 
     __slots__ = ("items",)
 
     def __init__(self) -> None:
-        self.items: tuple[Any, ...] = ()
+        self.items: tuple[T, ...] = ()
 
-    def add(self, item: Any) -> Subscription:
+    def add(self, item: T) -> Subscription:
         self.items = (*self.items, item)
         return Subscription(lambda: self.remove(item))
 
-    def remove(self, item: Any) -> None:
+    def remove(self, item: T) -> None:
         self.items = tuple(i for i in self.items if i is not item)
 
-    def clear(self) -> tuple[Any, ...]:
+    def clear(self) -> tuple[T, ...]:
         items, self.items = self.items, ()
         return items
 
@@ -125,9 +128,9 @@ class Stream:
         self._info: str | None = None
         self._tracks: dict[str, TrackInfo] = {}
         self._control = control
-        self._packet_sinks = CallbackSet()
-        self._frame_sinks = CallbackSet()
-        self._track_watchers = CallbackSet()
+        self._packet_sinks: CallbackSet[PacketSink] = CallbackSet()
+        self._frame_sinks: CallbackSet[FrameSink] = CallbackSet()
+        self._track_watchers: CallbackSet[StreamCallback] = CallbackSet()
         self._tracks_ready: asyncio.Event | None = None
         self._gop = GopCache()
         self._keyframes = 0
@@ -287,7 +290,10 @@ class Stream:
         """Every subscriber gets ``on_stream_end``; the stream takes the final status."""
         self._status = status
         self._info = reason
-        sinks = [*self._packet_sinks.clear(), *self._frame_sinks.clear()]
+        sinks: list[PacketSink | FrameSink] = [
+            *self._packet_sinks.clear(),
+            *self._frame_sinks.clear(),
+        ]
         self._track_watchers.clear()
         for sink in sinks:
             try:

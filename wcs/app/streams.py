@@ -94,7 +94,7 @@ class StreamHub:
     def __init__(self, hooks: HookPublisher | None = None) -> None:
         self._hooks = hooks
         self._streams: dict[str, Stream] = {}
-        self._watchers = CallbackSet()
+        self._watchers: CallbackSet[StreamCallback] = CallbackSet()
 
     def publish(
         self,

@@ -32,6 +32,7 @@ import logging
 from collections.abc import Callable
 
 from wcs.app.hooks import HookPublisher
+from wcs.app.stream import CallbackSet
 from wcs.app.streams import Stream, StreamHub, Subscription
 from wcs.media.sound import SoundCursor, decode, resolve
 from wcs.rest.views import push_event_json
@@ -90,18 +91,13 @@ class PushManager:
         self.call_lookup = call_lookup
         self.publisher_factory = publisher_factory
         self.keyframe_interval = keyframe_interval  # s; 0: only at the start
-        self._watchers: tuple[Callable[[PushJob], None], ...] = ()
+        self._watchers: CallbackSet[Callable[[PushJob], None]] = CallbackSet()
         self._jobs: dict[str, PushJob] = {}
         self._hub_watch = hub.watch(self._on_stream)
 
     def watch(self, callback: Callable[[PushJob], None]) -> Subscription:
         """``callback(job)`` on every status change of every push."""
-        self._watchers = (*self._watchers, callback)
-
-        def remove() -> None:
-            self._watchers = tuple(c for c in self._watchers if c is not callback)
-
-        return Subscription(remove)
+        return self._watchers.add(callback)
 
     # -- REST side ---------------------------------------------------------------------------
 
@@ -239,7 +235,7 @@ class PushManager:
         """A job's status changed: the hook, then the watchers."""
         if self.hooks is not None:
             self.hooks.post(job.app_key, "StreamStatusEvent", push_event_json(job))
-        for callback in self._watchers:
+        for callback in self._watchers.items:
             try:
                 callback(job)
             except Exception:
