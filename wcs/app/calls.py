@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from wcs.app.hooks import HookPublisher
+from wcs.app.stream import CallbackSet, Subscription
 from wcs.rest.views import call_json
 from wcs.sip import events as sev
 from wcs.sip.ua import Account, UserAgent
@@ -126,7 +127,7 @@ class CallManager:
         self._clock = clock
         self._calls: dict[str, Call] = {}
         self._by_reg: dict[str, str] = {}
-        self.listeners: list[Callable[[Call], None]] = []
+        self._watchers: CallbackSet[Callable[[Call], None]] = CallbackSet()
         # Set by the server: the status of a call's RTMP push (None when it has none).
         self.rtmp_status_lookup: Callable[[Call], str | None] | None = None
         self.counters: dict[str, int] = {s.value: 0 for s in CallStatus}
@@ -337,8 +338,12 @@ class CallManager:
             f", {info}" if info else "",
         )
         self._hooks.post(call.request.app_key, "CallStatusEvent", call_json(call))
-        for listener in self.listeners:
-            listener(call)
+        for callback in self._watchers.items:
+            callback(call)
+
+    def watch(self, callback: Callable[[Call], None]) -> Subscription:
+        """``callback(call)`` on every status change of every call (after its hook)."""
+        return self._watchers.add(callback)
 
     def _finish(self, call: Call, status: CallStatus, sip_status: int | None, info: str) -> None:
         if call.status in FINAL_STATUSES:
