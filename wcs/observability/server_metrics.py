@@ -269,7 +269,7 @@ class ServerMetrics:
 
     def _recordings(self) -> Iterable[Sample]:
         recorders = getattr(self.server, "recorders", None)
-        return [Sample((), len(recorders.find_all()) if recorders is not None else 0)]
+        return [Sample((), len(recorders.all()) if recorders is not None else 0)]
 
     def _demo(self, attr: str) -> Iterable[Sample]:
         demo = self.server.demo

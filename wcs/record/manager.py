@@ -17,7 +17,6 @@ import asyncio
 import logging
 import shlex
 from pathlib import Path
-from typing import Any
 
 from wcs.app.streams import Stream, StreamHub, StreamStatus
 
@@ -91,17 +90,9 @@ class RecorderManager:
     def get(self, media_session_id: str) -> Recorder | None:
         return self._recorders.get(media_session_id)
 
-    def find_all(self) -> list[dict[str, Any]]:
-        out = []
-        for rec in self._recorders.values():
-            out.append(
-                {
-                    "fileName": rec.file_name,
-                    "mediaSessionId": rec.media_session_id,
-                    "streamName": rec.stream.name,
-                }
-            )
-        return out
+    def all(self) -> list[Recorder]:
+        """The running recordings."""
+        return list(self._recorders.values())
 
     async def close(self) -> None:
         """Stop every recording, wait for the files to be finalized and the hooks to end."""

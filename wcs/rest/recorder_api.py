@@ -14,6 +14,7 @@ from wcs.record.manager import RecorderManager
 from wcs.record.rotation import Rotation, RotationError, parse_rotation
 from wcs.record.template import TemplateError, validate_template
 from wcs.rest.http import BadRequest, Params, Request, Response, Router, empty, error, json_response
+from wcs.rest.views import recorder_json
 
 
 def _stream(p: Params, manager: RecorderManager) -> Stream | None:
@@ -59,7 +60,7 @@ def add_recorder_routes(router: Router, manager: RecorderManager) -> None:
         return empty()
 
     async def find_all(req: Request) -> Response:
-        found = manager.find_all()
+        found = [recorder_json(r) for r in manager.all()]
         if not found:
             return error(404, "Recordings not found")
         return json_response(found)

@@ -1,4 +1,5 @@
-"""The WCS JSON shapes of the server's objects, in one place (spec §2.3, §2.4, calls).
+"""The WCS JSON shapes of the server's objects, in one place (spec §2.3, §2.4, calls,
+recordings).
 
 The managers keep typed state; this module renders it for REST answers and for the
 ``StreamStatusEvent``/``CallStatusEvent`` hooks, which carry the same objects. Field order is
@@ -16,6 +17,7 @@ from wcs.app.stream import StreamStatus
 if TYPE_CHECKING:
     from wcs.app.calls import Call
     from wcs.app.streams import Stream
+    from wcs.record.recorder import Recorder
     from wcs.rtmp.push_job import PushJob
 
 Json = dict[str, Any]
@@ -180,6 +182,15 @@ def push_event_json(job: PushJob) -> Json:
         hasVideo=job.width > 0,
     )
     return body
+
+
+def recorder_json(rec: Recorder) -> Json:
+    """A running recording, as ``/recorder/find_all`` lists it."""
+    return {
+        "fileName": rec.file_name,
+        "mediaSessionId": rec.media_session_id,
+        "streamName": rec.stream.name,
+    }
 
 
 def call_json(call: Call) -> Json:

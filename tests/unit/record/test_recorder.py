@@ -73,7 +73,7 @@ async def record(
     if video:
         tracks["video"] = TrackInfo("video", "H264", 90000)
     stream.set_tracks(tracks)
-    assert manager.find_all()[0]["mediaSessionId"] == stream.stream.media_session_id
+    assert manager.all()[0].media_session_id == stream.stream.media_session_id
     for f in frames:
         if f.au is not None:
             if video:
@@ -81,7 +81,7 @@ async def record(
         elif f.audio is not None:
             stream.feed_audio(f.audio, f.pts)
     stream.unpublish("Stopped by publisher stop")
-    assert manager.find_all() == []
+    assert manager.all() == []
     await manager.close()
     return manager, sorted(tmp_path.glob("cam1-*"), key=start_ms)
 
@@ -147,7 +147,7 @@ async def test_restart_closes_the_file_and_starts_a_new_one(tmp_path: Path) -> N
     stream.set_tracks(
         {"video": TrackInfo("video", "H264", 90000), "audio": TrackInfo("audio", "PCMU", 8000)}
     )
-    assert manager.find_all() == []  # not automatic
+    assert manager.all() == []  # not automatic
     frames = synthetic_frames(2.0)
     half = len(frames) // 2
     first = manager.start(stream.stream)
@@ -156,13 +156,13 @@ async def test_restart_closes_the_file_and_starts_a_new_one(tmp_path: Path) -> N
             stream.feed_video(f.au, f.pts)
         elif f.audio is not None:
             stream.feed_audio(f.audio, f.pts)
-    name1 = manager.find_all()[0]["fileName"]
+    name1 = manager.all()[0].file_name
     second = manager.start(stream.stream, template="{streamName}-second-{startTime}")
     assert first.finished and not second.finished
     for f in frames[half:]:
         if f.au is not None:
             stream.feed_video(f.au, f.pts)
-    name2 = manager.find_all()[0]["fileName"]
+    name2 = manager.all()[0].file_name
     assert name1 != name2 and "second" in name2
     assert manager.stop(stream.stream.media_session_id)
     assert not manager.stop(stream.stream.media_session_id)
