@@ -117,7 +117,13 @@ class Stream:
     """One named stream as its users see it: state, tracks, subscriptions."""
 
     def __init__(
-        self, name: str, *, call_id: str | None, app_key: str, control: PublisherControl
+        self,
+        name: str,
+        *,
+        call_id: str | None,
+        app_key: str,
+        control: PublisherControl,
+        tracks: Mapping[str, TrackInfo] | None = None,
     ) -> None:
         self.name = name
         self.media_session_id = str(uuid.uuid4())
@@ -126,7 +132,7 @@ class Stream:
         self.created = time.time()
         self._status = StreamStatus.PUBLISHING
         self._info: str | None = None
-        self._tracks: dict[str, TrackInfo] = {}
+        self._tracks: dict[str, TrackInfo] = dict(tracks or {})
         self._control = control
         self._packet_sinks: CallbackSet[PacketSink] = CallbackSet()
         self._frame_sinks: CallbackSet[FrameSink] = CallbackSet()

@@ -108,9 +108,8 @@ class StreamHub:
         """A new PUBLISHING stream (``tracks`` when known, so the status event carries them)."""
         if name in self._streams:
             raise StreamExists(f"stream {name!r} is already published")
-        stream = Stream(name, call_id=call_id, app_key=app_key, control=control or _NO_CONTROL)
-        if tracks:
-            stream._tracks = dict(tracks)
+        control = control or _NO_CONTROL
+        stream = Stream(name, call_id=call_id, app_key=app_key, control=control, tracks=tracks)
         self._streams[name] = stream
         log.info("stream %s: PUBLISHING (%s)", name, stream.media_session_id)
         self._changed(stream)
