@@ -32,24 +32,19 @@ class PeerState(Protocol):
 
 
 class ViewerState(Protocol):
-    @property
-    def stream(self) -> Stream: ...
+    """What a viewer (a playing browser) shows; ``peer`` is its in-process or remote peer."""
+
+    stream: Stream
+    media_session_id: str
+    app_key: str
+    session_id: str | None
+    provider: str
+    status: StreamStatus
+    info: str | None
+    created: float
+
     @property
     def peer(self) -> PeerState: ...
-    @property
-    def media_session_id(self) -> str: ...
-    @property
-    def app_key(self) -> str: ...
-    @property
-    def session_id(self) -> str | None: ...
-    @property
-    def provider(self) -> str: ...
-    @property
-    def status(self) -> StreamStatus: ...
-    @property
-    def info(self) -> str | None: ...
-    @property
-    def created(self) -> float: ...
 
 
 def stream_json(stream: Stream) -> Json:
