@@ -97,6 +97,7 @@ class PushJob:
 
     @property
     def source(self) -> str:
+        """The source stream's name in the hub."""
         return self.request.stream_name
 
     def start(self) -> None:
