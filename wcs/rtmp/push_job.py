@@ -68,6 +68,7 @@ class PushJob:
     def __init__(self, manager: PushManager, request: PushRequest, target: RtmpTarget) -> None:
         self.manager = manager
         self.request = request
+        self.source = request.stream_name  # the source stream's name in the hub
         self.target = target
         self.media_session_id = str(uuid.uuid4())
         self.status = PushStatus.PENDING
@@ -94,11 +95,6 @@ class PushJob:
     def stream_name(self) -> str:
         """The name published on the RTMP server (``rtmp_<source>`` by default)."""
         return self.target.stream
-
-    @property
-    def source(self) -> str:
-        """The source stream's name in the hub."""
-        return self.request.stream_name
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(
