@@ -1,4 +1,4 @@
-"""Browser playback as one part of the server: viewers, WCS signaling (ws/wss), WHEP.
+"""Browsers as one part of the server: viewers, publishers, WCS signaling (ws/wss), WHEP, WHIP.
 
 The composition root builds one :class:`PlaybackService` from the settings and the stream
 hub, lets it add its HTTP routes, then starts and closes it with the rest.
@@ -17,8 +17,10 @@ from wcs.rest.server import WebSocketServer
 
 from .fanout import WorkerPool
 from .fanout_worker import WorkerConfig
+from .publisher import Ingest
 from .viewer import HookSink, Playback
 from .whep import add_whep_routes
+from .whip import add_whip_routes
 from .ws_signaling import SignalingServer
 
 if TYPE_CHECKING:
@@ -67,8 +69,19 @@ class PlaybackService:
             consent_timeout=s.webrtc_consent_timeout,
             workers=self.workers,
         )
+        self.ingest = Ingest(
+            hub,
+            certificate=self.playback.certificate,
+            bind_ip=s.bind_ip,
+            public_ip=public_ip,
+            port_range=(s.media_port_from, s.media_port_to),
+            ice_timeout=s.webrtc_ice_timeout,
+            consent_timeout=s.webrtc_consent_timeout,
+        )
         self.signaling = SignalingServer(
-            self.playback, server_address=netaddr.hostport(public_ip, s.ws_port)
+            self.playback,
+            ingest=self.ingest,
+            server_address=netaddr.hostport(public_ip, s.ws_port),
         )
         self.ws = WebSocketServer(
             self.signaling.handle, host=s.bind_ip, port=s.ws_port, auth=s.rest_auth
@@ -85,6 +98,7 @@ class PlaybackService:
 
     def add_routes(self, router: Router) -> None:
         add_whep_routes(router, self.playback)
+        add_whip_routes(router, self.ingest)
 
     async def start(self) -> None:
         if self.workers is not None:
@@ -93,7 +107,7 @@ class PlaybackService:
         if self.wss is not None:
             await self.wss.start()
         log.info(
-            "playback: ws %d%s, WHEP on the HTTP port, %s",
+            "playback: ws %d%s, WHEP and WHIP on the HTTP port, %s",
             self.ws.port,
             f", wss {self.wss.port}" if self.wss else "",
             f"{len(self.workers.workers)} media workers" if self.workers else "viewers in-process",
@@ -104,6 +118,7 @@ class PlaybackService:
         await self.ws.close()
         if self.wss is not None:
             await self.wss.close()
+        await self.ingest.close()
         await self.playback.close()
         if self.workers is not None:
             await self.workers.close()

@@ -29,7 +29,14 @@ from . import events
 from .answer import LocalCandidate
 from .certificate import Certificate
 from .demux import DTLS, RTP, classify
-from .dtls import DtlsClosed, DtlsConnected, DtlsError, DtlsFailed, DtlsSession
+from .dtls import (
+    HANDSHAKE_TIMEOUT,
+    DtlsClosed,
+    DtlsConnected,
+    DtlsError,
+    DtlsFailed,
+    DtlsSession,
+)
 from .ice import IceTransport
 from .offer import Offer, OfferError
 from .srtp import SrtpContext
@@ -50,6 +57,7 @@ class SecurePeer:
         ice_timeout: float = 30.0,
         consent_timeout: float = 30.0,
         answer_setup: str = "active",
+        dtls_timeout: float = HANDSHAKE_TIMEOUT,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.offer = offer
@@ -84,7 +92,10 @@ class SecurePeer:
         # unanswerable offer.
         try:
             self.dtls: DtlsSession | None = DtlsSession(
-                certificate, self.setup == "active", offer.fingerprints
+                certificate,
+                self.setup == "active",
+                offer.fingerprints,
+                handshake_timeout=dtls_timeout,
             )
         except DtlsError as exc:
             raise OfferError(str(exc)) from exc

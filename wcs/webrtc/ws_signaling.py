@@ -28,11 +28,14 @@ from wcs.app.stream import StreamStatus
 from wcs.rest.ws import WebSocketConnection
 from wcs.sansio import Pump
 
+from .publisher import UNPUBLISHED_BY_SESSION, Ingest, PublishError
 from .signaling import (
     AvailabilityRequested,
     PlayRefused,
     PlayRequested,
+    PublishRequested,
     StopRequested,
+    UnpublishRequested,
     WcsSession,
 )
 from .viewer import STOPPED_BY_SESSION, STREAM_NOT_FOUND, Playback, PlaybackError
@@ -49,11 +52,13 @@ class SignalingServer:
         self,
         playback: Playback,
         *,
+        ingest: Ingest | None = None,
         ping_interval: float = 5.0,
         max_missed: int = 10,
         server_address: str = "",
     ) -> None:
         self.playback = playback
+        self.ingest = ingest
         self.ping_interval = ping_interval
         self.max_missed = max_missed
         self.server_address = server_address
@@ -92,6 +97,7 @@ class _Connection:
         self.closed = False
         self.tasks: set[asyncio.Task[None]] = set()
         self.mine: set[str] = set()  # media session ids of this connection's viewers
+        self.publishing: set[str] = set()  # ... and of its publishers
         self.stopped_early: set[str] = set()  # stopStream before the answer was ready
         self.outbox: list[str] = []
         self.inbox: deque[object] = deque()
@@ -149,6 +155,10 @@ class _Connection:
             self._spawn(self._play(event))
         elif isinstance(event, StopRequested):
             await self._stop(event)
+        elif isinstance(event, PublishRequested):
+            self._spawn(self._publish(event))
+        elif isinstance(event, UnpublishRequested):
+            await self._unpublish(event)
         elif isinstance(event, PlayRefused):
             self.playback.report_refused(
                 event.name,
@@ -216,6 +226,53 @@ class _Connection:
         # The SDK waits for STOPPED after every stopStream (spec §1.6).
         self.session.stream_status(msid, StreamStatus.STOPPED, "Stopped by user", name=event.name)
 
+    async def _publish(self, event: PublishRequested) -> None:
+        msid = event.media_session_id
+        session = self.session
+
+        def ended(status: StreamStatus, info: str) -> None:
+            self.publishing.discard(msid)
+            if msid in session.plays:
+                session.stream_status(msid, status, info)
+                self.pump.wake()
+
+        if self.server.ingest is None:
+            session.stream_status(msid, StreamStatus.FAILED, "Publishing is not enabled")
+            self.pump.wake()
+            return
+        try:
+            publisher, answer = await self.server.ingest.publish(
+                event.name,
+                event.sdp,
+                provider="WebRTC",
+                app_key=session.app_key,
+                session_id=session.session_id,
+                media_session_id=msid,
+                on_end=ended,
+            )
+        except PublishError as exc:
+            if msid in session.plays:
+                session.stream_status(msid, StreamStatus.FAILED, exc.info)
+            self.pump.wake()
+            return
+        self.publishing.add(msid)
+        if msid not in session.plays or self.closed:  # unPublishStream came first
+            await publisher.stop(StreamStatus.UNPUBLISHED, UNPUBLISHED_BY_SESSION)
+            return
+        session.remote_sdp(msid, answer)
+        session.stream_status(msid, StreamStatus.PUBLISHING)
+        self.pump.wake()
+
+    async def _unpublish(self, event: UnpublishRequested) -> None:
+        msid = event.media_session_id
+        ingest = self.server.ingest
+        if msid in self.publishing and ingest is not None and await ingest.stop(msid):
+            return  # the publisher's end callback sends UNPUBLISHED
+        # Not (yet) publishing: answer now; a publish still being set up is dropped.
+        self.session.stream_status(
+            msid, StreamStatus.UNPUBLISHED, "Unpublished by user", name=event.name
+        )
+
     async def cleanup(self) -> None:
         self.closed = True
         for task in list(self.tasks):
@@ -224,3 +281,7 @@ class _Connection:
         for msid in list(self.mine):
             await self.playback.stop(msid, STOPPED_BY_SESSION)
         self.mine.clear()
+        for msid in list(self.publishing):
+            if self.server.ingest is not None:
+                await self.server.ingest.stop(msid, UNPUBLISHED_BY_SESSION)
+        self.publishing.clear()
