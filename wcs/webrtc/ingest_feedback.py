@@ -104,9 +104,12 @@ class BitrateEstimate:
             self._highest = ext_seq
 
     def update(self, now: float) -> int:
-        """Close the interval: the new estimate (bits per second)."""
+        """Close the interval: the new estimate (bits per second). The first call opens the
+        first interval and gives the start value."""
+        opening = self.next_at is None
         self.next_at = now + self.interval
-        if self._first is None or self._highest is None:
+        if opening or self._first is None or self._highest is None:
+            self._first, self._received = self._highest, 0
             return self.bitrate
         expected = self._highest - self._first
         if expected > 0:
