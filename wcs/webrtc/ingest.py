@@ -30,7 +30,7 @@ from wcs.rtp.packet import seq_ts_ssrc
 from wcs.rtp.session import MediaSink, RtpSession
 
 from . import events
-from .answer import LocalCandidate, MediaChoice, build_answer
+from .answer import LocalCandidate, MediaChoice
 from .certificate import Certificate
 from .demux import is_rtcp
 from .ingest_answer import INGEST_FEEDBACK, negotiate_ingest
@@ -118,14 +118,9 @@ class PublisherPeer(SecurePeer):
         self.send_errors = 0
 
     def _build_answer(self, candidates: list[LocalCandidate]) -> str:
-        return build_answer(
-            self.offer,
+        return self._answer_sdp(
             self.choices,
-            ice_ufrag=self.ice.local_ufrag,
-            ice_pwd=self.ice.local_pwd,
-            candidates=candidates,
-            fingerprint=self.certificate.fingerprint,
-            setup=self.setup,
+            candidates,
             stream_id="",
             cname=self.cname,
             direction="recvonly",

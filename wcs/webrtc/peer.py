@@ -28,7 +28,7 @@ from wcs.observability import metrics
 from wcs.rtp import rtcp
 
 from . import events
-from .answer import LocalCandidate, MediaChoice, SourceTrack, build_answer, negotiate
+from .answer import LocalCandidate, MediaChoice, SourceTrack, negotiate
 from .certificate import Certificate
 from .demux import is_rtcp
 from .dtls import DtlsConnected
@@ -108,16 +108,8 @@ class ViewerPeer(SecurePeer):
         self.rtcp_errors = 0
 
     def _build_answer(self, candidates: list[LocalCandidate]) -> str:
-        return build_answer(
-            self.offer,
-            self.choices,
-            ice_ufrag=self.ice.local_ufrag,
-            ice_pwd=self.ice.local_pwd,
-            candidates=candidates,
-            fingerprint=self.certificate.fingerprint,
-            setup=self.setup,
-            stream_id=self.stream_id,
-            cname=self.cname,
+        return self._answer_sdp(
+            self.choices, candidates, stream_id=self.stream_id, cname=self.cname
         )
 
     # --- public -------------------------------------------------------------------------

@@ -193,9 +193,9 @@ class WcsSession:
         self._send("getUserData", reply)
         self._events.append(Connected(self.app_key, fields))
 
-    def _on_play(self, payload: dict[str, Any]) -> None:
+    def _new_media_session(self, payload: dict[str, Any]) -> str | None:
+        """The request's mediaSessionId when it is usable; else the refusal is sent."""
         msid = _text(payload.get("mediaSessionId"), MAX_ID)
-        name = _text(payload.get("name"), MAX_NAME)
         if not msid:
             self._send(
                 "fail",
@@ -206,12 +206,20 @@ class WcsSession:
                     "info": "MediaSessionId is null",
                 },
             )
-            return
+            return None
         if msid in self.plays:
+            name = _text(payload.get("name"), MAX_NAME) or ""
             self.stream_status(
-                msid, StreamStatus.FAILED, "MediaSessionId is already in use", name=name or ""
+                msid, StreamStatus.FAILED, "MediaSessionId is already in use", name=name
             )
+            return None
+        return msid
+
+    def _on_play(self, payload: dict[str, Any]) -> None:
+        msid = self._new_media_session(payload)
+        if msid is None:
             return
+        name = _text(payload.get("name"), MAX_NAME)
         if not name:
             self.stream_status(msid, StreamStatus.FAILED, "Stream not found", name="")
             self._events.append(PlayRefused(msid, "", "Stream not found"))
@@ -226,24 +234,10 @@ class WcsSession:
         self._events.append(PlayRequested(msid, name, sdp, payload))
 
     def _on_publish(self, payload: dict[str, Any]) -> None:
-        msid = _text(payload.get("mediaSessionId"), MAX_ID)
+        msid = self._new_media_session(payload)
+        if msid is None:
+            return
         name = _text(payload.get("name"), MAX_NAME) or ""
-        if not msid:
-            self._send(
-                "fail",
-                {
-                    "apiMethod": "StreamStatusEvent",
-                    "id": None,
-                    "status": StreamStatus.FAILED,
-                    "info": "MediaSessionId is null",
-                },
-            )
-            return
-        if msid in self.plays:
-            self.stream_status(
-                msid, StreamStatus.FAILED, "MediaSessionId is already in use", name=name
-            )
-            return
         self.plays[msid] = PlaySession(msid, name, published=True)
         provider = payload.get("mediaProvider", "WebRTC")
         sdp = payload.get("sdp")

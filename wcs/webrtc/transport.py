@@ -21,12 +21,13 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from wcs.observability import metrics
 from wcs.sansio import Pump
 
 from . import events
-from .answer import LocalCandidate
+from .answer import LocalCandidate, MediaChoice, build_answer
 from .certificate import Certificate
 from .demux import DTLS, RTP, classify
 from .dtls import (
@@ -112,6 +113,22 @@ class SecurePeer:
 
     def _build_answer(self, candidates: list[LocalCandidate]) -> str:
         raise NotImplementedError
+
+    def _answer_sdp(
+        self, choices: list[MediaChoice], candidates: list[LocalCandidate], **media: Any
+    ) -> str:
+        """The answer with our transport (ICE credentials, candidates, fingerprint, role);
+        ``media``: the rest of :func:`~wcs.webrtc.answer.build_answer`'s arguments."""
+        return build_answer(
+            self.offer,
+            choices,
+            ice_ufrag=self.ice.local_ufrag,
+            ice_pwd=self.ice.local_pwd,
+            candidates=candidates,
+            fingerprint=self.certificate.fingerprint,
+            setup=self.setup,
+            **media,
+        )
 
     def _on_keys(self, srtp: SrtpContext) -> None:
         """DTLS done: the SRTP contexts; called before the state becomes connected."""
