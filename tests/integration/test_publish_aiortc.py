@@ -98,7 +98,7 @@ async def test_whip_publish_play_record_refuse_and_delete(
         other = Publisher()
         try:
             status, _, info = await whip_post(server, name, await other.offer())
-            assert status == 409 and "already published" in info, (status, info)
+            assert status == 409 and "already in use" in info, (status, info)
         finally:
             await other.close()
 
@@ -198,7 +198,7 @@ async def test_ws_publish_play_refuse_and_unpublish(wcs: WcsFactory, hooks: Hook
             )
             failed = (await b.recv("notifyStreamStatusEvent"))["data"][0]
             assert failed["status"] == "FAILED" and failed["mediaSessionId"] == msid2
-            assert "already published" in failed["info"]
+            assert failed["info"] == "Stream name is already in use"
         finally:
             await other.close()
 

@@ -42,7 +42,7 @@ UNPUBLISHED_BY_USER = "Unpublished by user"
 UNPUBLISHED_BY_SESSION = "Unpublished by session disconnect"
 UNPUBLISHED_BY_SHUTDOWN = "Unpublished by server shutdown"
 UNPUBLISHED_BY_REST = "Unpublished by rest /terminate"
-STREAM_NAME_TAKEN = "Stream with the same name is already published"
+STREAM_NAME_TAKEN = "Stream name is already in use"  # the WebSDK's STREAM_NAME_ALREADY_IN_USE
 
 EndCallback = Callable[[StreamStatus, str], None]
 
