@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
 
 from wcs.app.stream_feed import StreamFeed
 from wcs.app.streams import (
@@ -33,6 +32,7 @@ from wcs.app.streams import (
 
 from . import events
 from .certificate import Certificate
+from .ending import EndCallback, EndsOnce
 from .ingest import PublisherPeer
 from .offer import OfferError
 
@@ -43,8 +43,6 @@ UNPUBLISHED_BY_SESSION = "Unpublished by session disconnect"
 UNPUBLISHED_BY_SHUTDOWN = "Unpublished by server shutdown"
 UNPUBLISHED_BY_REST = "Unpublished by rest /terminate"
 STREAM_NAME_TAKEN = "Stream name is already in use"  # the WebSDK's STREAM_NAME_ALREADY_IN_USE
-
-EndCallback = Callable[[StreamStatus, str], None]
 
 
 class PublishError(Exception):
@@ -70,7 +68,7 @@ def ingest_tracks(peer: PublisherPeer) -> dict[str, TrackInfo]:
     return tracks
 
 
-class Publisher:
+class Publisher(EndsOnce):
     """One publishing peer and its stream."""
 
     def __init__(
@@ -81,17 +79,14 @@ class Publisher:
         feed: StreamFeed,
         on_end: EndCallback | None,
     ) -> None:
+        super().__init__(ingest.background, on_end)
         self.ingest = ingest
         self.name = name
+        self.label = f"publisher {provider} of {name}"
         self.provider = provider
         self.feed = feed
-        self.on_end = on_end
         self.peer: PublisherPeer | None = None
         self.publication: Publication | None = None
-        self.status = StreamStatus.PENDING
-        self.info: str | None = None
-        self._closing = False
-        self._closed = asyncio.Event()
 
     @property
     def media_session_id(self) -> str:
@@ -99,9 +94,9 @@ class Publisher:
 
     def _on_peer_state(self, event: events.PeerStateChanged) -> None:
         if event.state == events.FAILED:
-            self.stop_soon(StreamStatus.FAILED, event.info or events.DTLS_ERROR)
+            self.close_soon(StreamStatus.FAILED, event.info or events.DTLS_ERROR)
         elif event.state == events.CLOSED and not self._closing:
-            self.stop_soon(StreamStatus.UNPUBLISHED, UNPUBLISHED_BY_USER)
+            self.close_soon(StreamStatus.UNPUBLISHED, UNPUBLISHED_BY_USER)
         elif event.state == events.CONNECTED:
             log.info(
                 "publisher %s of %s: connected (%s)",
@@ -118,43 +113,24 @@ class Publisher:
         return self.peer.stats() if self.peer is not None else {}
 
     def _terminate(self) -> None:
-        self.stop_soon(StreamStatus.UNPUBLISHED, UNPUBLISHED_BY_REST)
-
-    def stop_soon(self, status: StreamStatus, info: str) -> None:
-        """Stop from a synchronous callback (peer state, /stream/terminate)."""
-        if self._closing:
-            return
-        task = asyncio.ensure_future(self.stop(status, info))
-        self.ingest.background.add(task)
-        task.add_done_callback(self.ingest.background.discard)
+        self.close_soon(StreamStatus.UNPUBLISHED, UNPUBLISHED_BY_REST)
 
     async def stop(
         self, status: StreamStatus = StreamStatus.UNPUBLISHED, info: str = UNPUBLISHED_BY_USER
     ) -> None:
         """Idempotent: unpublish, free the peer and its port, tell the owner once."""
-        if self._closing:
-            await self._closed.wait()
-            return
-        self._closing = True
-        self.status, self.info = status, info
-        try:
-            self.feed.stream = None
-            publication, self.publication = self.publication, None
-            if publication is not None:
-                publication.unpublish(info, status)
-            if self.peer is not None:
-                await self.peer.close()
-        except Exception:  # freeing must go on whatever a part does
-            log.exception("publisher of %s: error while stopping", self.name)
-        finally:
-            self.ingest._forget(self)
-            self._closed.set()
-        log.info("publisher %s of %s: %s (%s)", self.provider, self.name, status, info)
-        if self.on_end is not None:
-            try:
-                self.on_end(status, info)
-            except Exception:
-                log.exception("publisher of %s: on_end callback failed", self.name)
+        await self.close(status, info)
+
+    async def _release(self) -> None:
+        self.feed.stream = None
+        publication, self.publication = self.publication, None
+        if publication is not None:
+            publication.unpublish(self.info or "", self.status)
+        if self.peer is not None:
+            await self.peer.close()
+
+    def _forget(self) -> None:
+        self.ingest._forget(self)
 
 
 class Ingest:

@@ -27,6 +27,7 @@ class FakeWs:
         self.sent: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.remote = ("127.0.0.1", 5555)
         self.closed = False
+        self.skipped: list[dict[str, Any]] = []  # frames next() passed over
 
     async def receive(self) -> str | None:
         msg = await self.inbox.get()
@@ -46,6 +47,7 @@ class FakeWs:
             assert isinstance(frame["data"], list)
             if frame["message"] == message:
                 return frame
+            self.skipped.append(frame)
 
 
 def setup(ping: float = 5.0, missed: int = 10) -> tuple[Hub, Playback, SignalingServer]:
@@ -148,7 +150,8 @@ async def test_keepalive_closes_a_silent_session() -> None:
     await ws.next("notifyStreamStatusEvent")
     # Nothing more from the client: two pings, then the session ends and frees its viewer.
     await asyncio.wait_for(task, 5)
-    pings = 0
+    # A ping may go out before PLAYING when the play is slow (a loaded machine).
+    pings = sum(f["message"] == "ping" for f in ws.skipped)
     while not ws.sent.empty():
         pings += (await ws.sent.get())["message"] == "ping"
     assert pings == 2
