@@ -265,6 +265,33 @@ async def test_publisher_without_dtls_fails_and_frees_its_port(
         await ice.close()
 
 
+async def test_vp8_publisher_is_forwarded_to_a_viewer(wcs: WcsFactory) -> None:
+    """VP8 is accepted when no H.264 is offered: viewers get it as packets, unchanged."""
+    server = wcs()
+    name = "vp8_" + uuid.uuid4().hex[:8]
+    pub = Publisher(video_codec="VP8")
+    viewer: Viewer | None = None
+    try:
+        status, _, answer = await whip_post(server, name, await pub.offer())
+        assert status == 201 and "VP8/90000" in answer and "H264" not in answer, answer
+        await pub.answer(answer)
+        deadline = time.monotonic() + 20
+        entry = None
+        while time.monotonic() < deadline:
+            entry = await asyncio.to_thread(published, server, name)
+            if entry is not None and entry["packetsReceived"] > 50:
+                break
+            await asyncio.sleep(0.2)
+        assert entry is not None and entry["videoCodec"] == "VP8", entry
+        viewer = await whep_view(server, name)
+        await viewer.wait(frames=30, audio_s=1.5)
+        check_viewer(viewer)
+    finally:
+        if viewer is not None:
+            await viewer.close()
+        await pub.close()
+
+
 def _publish_body(msid: str, name: str, sdp: str) -> dict[str, Any]:
     """What the WebSDK sends (flashphoner-core.js publish())."""
     return {
