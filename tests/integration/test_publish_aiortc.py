@@ -292,6 +292,32 @@ async def test_vp8_publisher_is_forwarded_to_a_viewer(wcs: WcsFactory) -> None:
         await pub.close()
 
 
+async def test_published_stream_pushes_to_rtmp(wcs: WcsFactory, nginx_rtmp: Any) -> None:
+    """A browser's H.264 goes to RTMP as is, its Opus as AAC (the call's push path)."""
+    from tests.integration.test_push_calls import Probe, base_url
+
+    server = wcs()
+    name = "push_" + uuid.uuid4().hex[:8]
+    pub = Publisher()
+    try:
+        status, _, answer = await whip_post(server, name, await pub.offer())
+        assert status == 201, answer
+        await pub.answer(answer)
+        await wait_published(server, name)
+        probe = Probe(nginx_rtmp.url(f"rtmp_{name}"))
+        await asyncio.sleep(0.5)  # the probe waits at nginx before the push publishes
+        status, job = server.rest(
+            "push/startup", {"streamName": name, "rtmpUrl": base_url(nginx_rtmp)}
+        )
+        assert status == 200, job
+        streams = await asyncio.to_thread(probe.join)
+        assert streams["video"]["codec_name"] == "h264"
+        assert (streams["video"]["width"], streams["video"]["height"]) == (WIDTH, HEIGHT)
+        assert streams["audio"]["codec_name"] == "aac"
+    finally:
+        await pub.close()
+
+
 def _publish_body(msid: str, name: str, sdp: str) -> dict[str, Any]:
     """What the WebSDK sends (flashphoner-core.js publish())."""
     return {
