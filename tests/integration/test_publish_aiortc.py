@@ -91,6 +91,7 @@ async def test_whip_publish_play_record_refuse_and_delete(
         assert entry["mediaProvider"] == "WebRTC" and entry["status"] == "PUBLISHING"
         assert (entry["videoCodec"], entry["audioCodec"]) == ("H264", "opus")
         assert (entry["width"], entry["height"]) == (WIDTH, HEIGHT)
+        assert entry["mediaStats"]["video"]["remote"].startswith("127.0.0.1:")
         msid = entry["mediaSessionId"]
         assert location.endswith("/" + msid)
 

@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 import pylibsrtp
 
-from wcs import sdp
+from wcs import netaddr, sdp
 from wcs.observability import metrics
 from wcs.rtp import rtcp
 from wcs.rtp.packet import seq_ts_ssrc
@@ -140,6 +140,14 @@ class PublisherPeer(SecurePeer):
     def stats(self) -> dict[str, dict[str, object]]:
         now = self.clock()
         out = {kind: s.snapshot(now) for kind, s in self.sessions.items()}
+        # The sessions know only a placeholder peer: the selected ICE pair is the real one.
+        remote = (
+            netaddr.hostport(self.ice.remote_host, self.ice.remote_port)
+            if self.ice.remote_host
+            else None
+        )
+        for snapshot in out.values():
+            snapshot["remote"] = remote
         if "video" in out:
             out["video"]["nackRequested"] = self.nacks.requested
             out["video"]["nackRecovered"] = self.nacks.recovered

@@ -179,6 +179,7 @@ def test_peer_unprotects_depacketizes_nacks_and_rembs() -> None:
     assert peer.srtp_errors == 1
     stats = peer.stats()
     assert stats["video"]["nackRequested"] == 2 and stats["audio"]["packets"] == 1
+    assert stats["video"]["remote"] is None  # no ICE pair in this test (not "ice:0")
 
 
 def frame(message: str, payload: Any = None) -> str:
