@@ -294,17 +294,19 @@ async def test_vp8_publisher_is_forwarded_to_a_viewer(wcs: WcsFactory) -> None:
 
 
 async def test_published_stream_pushes_to_rtmp(wcs: WcsFactory, nginx_rtmp: Any) -> None:
-    """A browser's H.264 goes to RTMP as is, its Opus as AAC (the call's push path)."""
+    """A browser's H.264 goes to RTMP as is, its Opus as AAC (the call's push path); with the
+    jitter buffer on, so its timer-driven release is what feeds the push."""
     from tests.integration.test_push_calls import Probe, base_url
 
-    server = wcs()
+    server = wcs(jitter_buffer="true")
     name = "push_" + uuid.uuid4().hex[:8]
     pub = Publisher()
     try:
         status, _, answer = await whip_post(server, name, await pub.offer())
         assert status == 201, answer
         await pub.answer(answer)
-        await wait_published(server, name)
+        entry = await wait_published(server, name)
+        assert entry["mediaStats"]["video"]["jitterBuffer"]["released"] > 0
         probe = Probe(nginx_rtmp.url(f"rtmp_{name}"))
         await asyncio.sleep(0.5)  # the probe waits at nginx before the push publishes
         status, job = server.rest(

@@ -11,7 +11,9 @@ is SRTCP-protected and sent on the selected pair.
 Feedback of our own on the same timer: NACK for missing video packets
 (:class:`~wcs.webrtc.ingest_feedback.NackList`) and a REMB every second
 (:class:`~wcs.webrtc.ingest_feedback.BitrateEstimate`). VP8 is received and forwarded as
-packets; only H.264 becomes frames (recording, RTMP).
+packets; only H.264 becomes frames (recording, RTMP). With ``jitter_latency`` (the calls'
+jitter buffer setting) packets are reordered first, so NACKed video packets that come back
+in time are put back in place for the frame path too.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ class PublisherPeer(SecurePeer):
         ice_timeout: float = 30.0,
         consent_timeout: float = 30.0,
         dtls_timeout: float = 30.0,
+        jitter_latency: float | None = None,
         bitrate: BitrateEstimate | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -102,6 +105,7 @@ class PublisherPeer(SecurePeer):
                 cname=self.cname,
                 init_packets=False,
                 send_silence=False,
+                jitter_latency=jitter_latency,
             )
             if codec.name.lower() != "h264":
                 session.depacketizer = None  # VP8: packets only, no frames
@@ -209,6 +213,8 @@ class PublisherPeer(SecurePeer):
         target.receive_rtp(plain, _PAIR, now)
         if target.has_output:
             self._flush(target)
+        if target.jitter is not None:
+            self._wake()  # the buffer's release deadline may be the earliest now
         if plain[1] & 0x7F == self._video_pt:
             seq = seq_ts_ssrc(plain)[0]
             gap = self.nacks.receive(seq, now)

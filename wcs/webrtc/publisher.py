@@ -146,8 +146,12 @@ class Ingest:
         port_range: tuple[int, int] | None = None,
         ice_timeout: float = 30.0,
         consent_timeout: float = 30.0,
+        jitter_latency: float | None = None,
     ) -> None:
         self.hub = hub
+        # The calls' jitter buffer setting: with it, NACKed video packets that come back
+        # within the latency are put back in place for recording and RTMP as well.
+        self.jitter_latency = jitter_latency
         self.certificate = certificate or Certificate.generate()
         self.bind_ip = bind_ip
         self.public_ip = public_ip
@@ -190,6 +194,7 @@ class Ingest:
                 ice_timeout=self.ice_timeout,
                 consent_timeout=self.consent_timeout,
                 dtls_timeout=self.ice_timeout,  # one "ICE/DTLS timeout" setting
+                jitter_latency=self.jitter_latency,
             )
         except OfferError as exc:
             raise PublishError(str(exc), 400) from None

@@ -77,6 +77,7 @@ class PlaybackService:
             port_range=(s.media_port_from, s.media_port_to),
             ice_timeout=s.webrtc_ice_timeout,
             consent_timeout=s.webrtc_consent_timeout,
+            jitter_latency=s.jitter_buffer_latency_ms / 1000 if s.jitter_buffer else None,
         )
         self.signaling = SignalingServer(
             self.playback,

@@ -128,11 +128,17 @@ class _Wire:
         self.sent.extend(rtcp.parse_compound(self.browser.unprotect_rtcp(data)))
 
 
-def _keyed_peer() -> tuple[PublisherPeer, SrtpContext, _Wire, _Sink]:
+def _keyed_peer(
+    jitter_latency: float | None = None, now: list[float] | None = None
+) -> tuple[PublisherPeer, SrtpContext, _Wire, _Sink]:
     sink = _Sink()
-    now = [100.0]
+    clock = now if now is not None else [100.0]
     peer = PublisherPeer(
-        PUBLISH_OFFER, sink, certificate=Certificate.generate(), clock=lambda: now[0]
+        PUBLISH_OFFER,
+        sink,
+        certificate=Certificate.generate(),
+        jitter_latency=jitter_latency,
+        clock=lambda: clock[0],
     )
     ours, theirs = bytes(range(30)), bytes(range(100, 130))
     server = SrtpContext("SRTP_AES128_CM_SHA1_80", ours, theirs)
@@ -180,6 +186,24 @@ def test_peer_unprotects_depacketizes_nacks_and_rembs() -> None:
     stats = peer.stats()
     assert stats["video"]["nackRequested"] == 2 and stats["audio"]["packets"] == 1
     assert stats["video"]["remote"] is None  # no ICE pair in this test (not "ice:0")
+
+
+def test_with_the_jitter_buffer_a_late_packet_is_put_back_in_place() -> None:
+    now = [100.0]
+    peer, browser, _, sink = _keyed_peer(jitter_latency=0.05, now=now)
+    for seq in (1, 3, 2):  # 2 comes late (a NACKed retransmission, say)
+        opus = pack_header(111, seq, 960 * seq, 0x1234, False) + b"\xfc\xff\xfe"
+        peer._on_datagram(browser.protect(opus))
+        now[0] += 0.01
+    now[0] = 100.2
+    peer.handle_timer(now[0])
+    assert [int.from_bytes(p[2:4], "big") for _, p in sink.rtp] == [1, 2, 3]
+    # Without it, packets go on as they come.
+    peer, browser, _, sink = _keyed_peer()
+    for seq in (1, 3, 2):
+        opus = pack_header(111, seq, 960 * seq, 0x1234, False) + b"\xfc\xff\xfe"
+        peer._on_datagram(browser.protect(opus))
+    assert [int.from_bytes(p[2:4], "big") for _, p in sink.rtp] == [1, 3, 2]
 
 
 def frame(message: str, payload: Any = None) -> str:
