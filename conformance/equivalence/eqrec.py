@@ -204,10 +204,19 @@ def _addr(a: Any) -> Any:
 
 
 def _split_item(item: Any) -> tuple[bytes | str, list[Any]]:
-    """An output item is bytes/str or (payload, address, [transport…])."""
+    """An output item is bytes/str or (payload, address, [transport…]).
+
+    (data, (host, port), transport) and (data, (host, port, transport)) name the same
+    destination: it is flattened to [host, port, transport] so a change of tuple shape is
+    not a difference in behaviour.
+    """
     if isinstance(item, tuple) and item and isinstance(item[0], (bytes, bytearray, str)):
         head = item[0]
-        return (head if isinstance(head, str) else bytes(head)), [_addr(x) for x in item[1:]]
+        flat: list[Any] = []
+        for x in item[1:]:
+            flat.extend(x if isinstance(x, tuple) else (x,))
+        dest = _addr(tuple(flat)) if flat else []
+        return (head if isinstance(head, str) else bytes(head)), dest
     return item, []
 
 
