@@ -1,0 +1,94 @@
+"""Media injection (issue 18 item 4) at the call media core: RTP from anyone but the peer's
+source never reaches the stream feed (so no viewer, push or recording), whatever its address,
+SSRC, payload type, sequence number or timestamp; the peer's packets all do."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from wcs.app.media import CallMediaCore
+from wcs.rtp.packet import RtpPacket
+
+from .test_media_core import PEER, audio_rtp, core, peer_sdp
+
+LEGIT = (PEER, 40000)  # the audio address in peer_sdp
+NAT = ("203.0.113.5", 61000)  # the peer's public address when it sits behind a NAT
+
+
+class Received(list[bytes]):
+    """What the stream feed handed the published stream (every viewer's packets)."""
+
+    def append(self, item: object) -> None:
+        kind, packet = item  # type: ignore[misc]
+        super().append(packet)
+
+
+def answered(audio_only: bool = True, **config: object) -> tuple[CallMediaCore, list[bytes]]:
+    c, outlet = core(audio_only=audio_only, **config)
+    c.offer()
+    c.on_remote_sdp(peer_sdp(video_port=None if audio_only else 40002), True, 0.0)
+    c.datagrams_to_send(0.0)
+    received = Received()
+    outlet.sink.rtp = received  # type: ignore[assignment]
+    return c, received
+
+
+def forged_packets() -> st.SearchStrategy[tuple[tuple[str, int], bytes, float]]:
+    addresses = st.one_of(
+        st.tuples(st.just(PEER), st.integers(1, 65535).filter(lambda p: p != 40000)),
+        st.tuples(st.sampled_from(["10.0.0.2", "192.0.2.66", "127.0.0.1"]), st.integers(1, 65535)),
+    )
+    packets = st.builds(
+        lambda pt, seq, ts, ssrc, marker: RtpPacket(pt, seq, ts, ssrc, b"FORGED", marker),
+        st.integers(0, 127),
+        st.integers(0, 0xFFFF),
+        st.integers(0, 0xFFFFFFFF),
+        st.one_of(st.just(0x77), st.integers(0, 0xFFFFFFFF)),  # the peer's SSRC too
+        st.booleans(),
+    ).map(lambda p: p.serialize())
+    return st.tuples(addresses, packets, st.floats(0.05, 2.0))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(forged_packets(), max_size=60), st.sampled_from([LEGIT, NAT]))
+def test_forged_packets_never_reach_the_stream_and_the_peers_all_do(
+    forged: list[tuple[tuple[str, int], bytes, float]], source: tuple[str, int]
+) -> None:
+    c, received = answered()
+    legit = [audio_rtp(seq) for seq in range(1, 101)]  # every 20 ms from t = 0.01 to 2.01
+    events = [(0.01 + 0.02 * i, source, p) for i, p in enumerate(legit)]
+    # The first two packets are the peer's (behind a NAT they are its probation); a forger
+    # racing the peer's very first packets is what symmetric-RTP latching cannot tell apart.
+    events += [(t, addr, p) for addr, p, t in forged]
+    for now, addr, data in sorted(events, key=lambda e: e[0]):
+        c.receive_rtp("audio", data, addr, now)
+    assert [p for p in received if b"FORGED" in p] == []
+    assert received == legit
+    counted = sum(1 for _, p, _ in forged if p[1] & 0x7F == 0 and not 192 <= p[1] <= 223)
+    stats = c.stats(3.0)["audio"]
+    assert stats["droppedSource"] == counted  # every forged PCMU packet (RTCP-looking ones
+    # are RTCP: dropped when from a stranger, harmless from the peer's host)
+    assert stats["sources"] == 1
+
+
+def test_forged_rtp_does_not_keep_a_dead_call_alive() -> None:
+    c, _ = answered(activity_timeout=2.0)
+    c.receive_rtp("audio", audio_rtp(1), LEGIT, 0.5)
+    for i in range(100):  # the peer is gone; a forger keeps sending
+        c.receive_rtp("audio", audio_rtp(2 + i), ("192.0.2.66", 7000), 0.6 + 0.02 * i)
+    c.handle_timer(2.5)
+    assert [type(e).__name__ for e in iter(c.next_event, None)] == ["MediaFailed"]
+
+
+def test_a_reinvite_to_a_new_address_resets_latching_to_it() -> None:
+    c, received = answered()
+    c.receive_rtp("audio", audio_rtp(1), LEGIT, 0.1)
+    answer, _ = c.answer_remote_offer(peer_sdp(version=2, audio_port=41000, video_port=None), 1.0)
+    assert answer is not None
+    c.receive_rtp("audio", audio_rtp(2), (PEER, 41000), 1.1)
+    c.receive_rtp("audio", audio_rtp(3), LEGIT, 1.12)  # the old address: not the source now
+    c.receive_rtp("audio", audio_rtp(4), (PEER, 41000), 1.14)
+    assert received == [audio_rtp(1), audio_rtp(2), audio_rtp(4)]
+    assert c.sessions["audio"].remote_rtp == (PEER, 41000)
+    assert c.stats(2.0)["audio"]["droppedSource"] == 1
