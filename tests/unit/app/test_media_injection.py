@@ -20,8 +20,8 @@ class Received(list[bytes]):
     """What the stream feed handed the published stream (every viewer's packets)."""
 
     def append(self, item: object) -> None:
-        kind, packet = item  # type: ignore[misc]
-        super().append(packet)
+        assert isinstance(item, tuple)
+        super().append(item[1])
 
 
 def answered(audio_only: bool = True, **config: object) -> tuple[CallMediaCore, list[bytes]]:
