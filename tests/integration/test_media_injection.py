@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.playback import Viewer, http
+from tests.integration.playback import Viewer, http, whep_play
 from tests.integration.test_streams_real_peers import TONE_HZ, Frames, decode_video, running
 from tests.integration.test_webrtc_aiortc import aiortc_on_loopback  # noqa: F401
 from wcs.media.generators import BLACK_HEIGHT, BLACK_WIDTH, black_gop
@@ -116,13 +116,7 @@ async def test_forged_rtp_never_reaches_the_stream_or_a_viewer(kamailio: Any, ca
         viewer = Viewer()
         base = f"http://127.0.0.1:{r.server.http.port}"
         try:
-            offer = await viewer.offer()
-            status, _, body = await asyncio.to_thread(
-                http, "POST", f"{base}/whep/{name}", offer.encode(),
-                {"Content-Type": "application/sdp"},
-            )  # fmt: skip
-            assert status == 201, body
-            await viewer.answer(body.decode())
+            await whep_play(base, name, viewer)
             await viewer.wait(frames=60, audio_s=2.0)
             status, _, text = await asyncio.to_thread(http, "GET", f"{base}/metrics")
             assert status == 200
