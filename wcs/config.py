@@ -210,8 +210,9 @@ def _validate(s: Settings) -> None:
         raise ConfigError("setting 'rest_auth': use 'token:SECRET' or 'basic:USER:PASSWORD'")
     if bool(s.tls_cert) != bool(s.tls_key):
         raise ConfigError("settings 'tls_cert'/'tls_key': give both or neither")
-    if s.rtp_max_sources < 1 or s.rtp_probation_packets < 1:
-        raise ConfigError("settings 'rtp_max_sources'/'rtp_probation_packets': at least 1")
+    for name in ("rtp_max_sources", "rtp_probation_packets"):
+        if getattr(s, name) < 1:
+            raise ConfigError(f"setting {name!r}: at least 1")
     if s.generate_av not in ("none", "video", "audio", "all"):
         raise ConfigError("setting 'generate_av': one of none, video, audio, all")
     _validate_recording(s)
