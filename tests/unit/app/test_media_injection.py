@@ -34,10 +34,15 @@ def answered(audio_only: bool = True, **config: object) -> tuple[CallMediaCore, 
     return c, received
 
 
-def forged_packets() -> st.SearchStrategy[tuple[tuple[str, int], bytes, float]]:
+Address = tuple[str, int]
+SPOOF = ("spoof", 0)  # stands for the peer's own address, with an SSRC used only once
+
+
+def forged_packets() -> st.SearchStrategy[tuple[Address, bytes, float]]:
     addresses = st.one_of(
         st.tuples(st.just(PEER), st.integers(1, 65535).filter(lambda p: p != 40000)),
         st.tuples(st.sampled_from(["10.0.0.2", "192.0.2.66", "127.0.0.1"]), st.integers(1, 65535)),
+        st.just(SPOOF),
     )
     packets = st.builds(
         lambda pt, seq, ts, ssrc, marker: RtpPacket(pt, seq, ts, ssrc, b"FORGED", marker),
@@ -50,26 +55,37 @@ def forged_packets() -> st.SearchStrategy[tuple[tuple[str, int], bytes, float]]:
     return st.tuples(addresses, packets, st.floats(0.05, 2.0))
 
 
+def spoofed(data: bytes, n: int) -> bytes:
+    """``data`` with an SSRC of its own: from the peer's address a new SSRC must pass
+    probation (two in sequence), which one packet per SSRC never does."""
+    return data[:8] + (0x50000000 + n).to_bytes(4, "big") + data[12:]
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(forged_packets(), max_size=60), st.sampled_from([LEGIT, NAT]))
 def test_forged_packets_never_reach_the_stream_and_the_peers_all_do(
-    forged: list[tuple[tuple[str, int], bytes, float]], source: tuple[str, int]
+    forged: list[tuple[Address, bytes, float]], source: Address
 ) -> None:
     c, received = answered()
     legit = [audio_rtp(seq) for seq in range(1, 101)]  # every 20 ms from t = 0.01 to 2.01
     events = [(0.01 + 0.02 * i, source, p) for i, p in enumerate(legit)]
     # The first two packets are the peer's (behind a NAT they are its probation); a forger
     # racing the peer's very first packets is what symmetric-RTP latching cannot tell apart.
+    forged = [(source, spoofed(p, n), t) if a == SPOOF else (a, p, t) for n, (a, p, t) in
+              enumerate(forged)]  # fmt: skip
     events += [(t, addr, p) for addr, p, t in forged]
     for now, addr, data in sorted(events, key=lambda e: e[0]):
         c.receive_rtp("audio", data, addr, now)
     assert [p for p in received if b"FORGED" in p] == []
     assert received == legit
+    # Every forged PCMU packet is dropped and counted, or still held by a candidate on
+    # probation (RTCP-looking ones are RTCP: dropped from a stranger, harmless from the peer).
     counted = sum(1 for _, p, _ in forged if p[1] & 0x7F == 0 and not 192 <= p[1] <= 223)
+    guard = c.sessions["audio"].guard
+    held = sum(len(candidate.held) for candidate in guard.candidates.values())
     stats = c.stats(3.0)["audio"]
-    assert stats["droppedSource"] == counted  # every forged PCMU packet (RTCP-looking ones
-    # are RTCP: dropped when from a stranger, harmless from the peer's host)
-    assert stats["sources"] == 1
+    assert stats["droppedSource"] == counted - held
+    assert stats["sources"] == 1 and len(guard.candidates) <= 8
 
 
 def test_forged_rtp_does_not_keep_a_dead_call_alive() -> None:
