@@ -30,6 +30,7 @@ from wcs.rest.streams_api import add_stream_routes
 from wcs.rtmp.push import PushManager
 from wcs.rtmp.reconnect import ReconnectPolicy
 from wcs.rtp.ports import PortAllocator
+from wcs.rtp.source_guard import GuardConfig
 from wcs.sip.events import Event
 from wcs.sip.transport import SipTransport
 from wcs.sip.ua import SipTimers, UserAgent
@@ -203,6 +204,13 @@ def media_config(s: Settings) -> MediaConfig:
         publish_early_media=s.publish_early_media,
         generate_av=s.generate_av,
         send_silence=s.rtp_send_silence,
+        source_guard=GuardConfig(
+            probation=s.rtp_probation_packets,
+            latch_window=s.rtp_latch_window,
+            silence=s.rtp_relatch_silence,
+            max_sources=s.rtp_max_sources,
+            timeout=s.rtp_source_timeout,
+        ),
     )
 
 
