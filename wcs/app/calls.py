@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from wcs.app.errors import RequestError
 from wcs.app.hooks import HookPublisher
+from wcs.limits import refuse
 from wcs.sip import events as sev
 from wcs.sip.ua import Account, UserAgent
 
@@ -141,7 +142,9 @@ class CallManager:
         hooks: HookPublisher,
         media_factory: MediaFactory,
         clock: Callable[[], float] = time.monotonic,
+        max_per_app_key: int = 0,
     ) -> None:
+        self.max_per_app_key = max_per_app_key  # 0: unlimited
         self._ua = ua
         self._wake = wake  # flushes the UA's output after an action (the transport's wake)
         self._hooks = hooks
@@ -170,6 +173,7 @@ class CallManager:
                         "another call already republishes to this rtmpUrl/rtmpStream",
                         "rtmpUrl",
                     )
+        self._check_app_key_quota(req.app_key)
         call = Call(req)
         lookup = self.rtmp_status_lookup
         if req.rtmp_url and lookup is not None:
@@ -182,13 +186,28 @@ class CallManager:
             self._finish(call, CallStatus.FAILED, None, f"Failed by session creation: {exc}")
             return call
         now = self._clock()
-        if req.register_required:
-            call.reg_id = self._ua.register(req.account, now)
-            self._by_reg[call.reg_id] = req.call_id
-        else:
-            self._invite(call, now)
+        try:
+            if req.register_required:
+                call.reg_id = self._ua.register(req.account, now)
+                self._by_reg[call.reg_id] = req.call_id
+            else:
+                self._invite(call, now)
+        except ValueError as exc:  # validated at REST; never leave a call that cannot end
+            log.warning("call %s: cannot be placed: %s", req.call_id, exc)
+            self._finish(call, CallStatus.FAILED, None, f"Failed by session creation: {exc}")
         self._wake()
         return call
+
+    def _check_app_key_quota(self, app_key: str) -> None:
+        limit = self.max_per_app_key
+        if not limit:
+            return
+        live = sum(1 for c in self._calls.values() if c.request.app_key == app_key)
+        if live >= limit:
+            refuse("calls_per_app_key", f"appKey {app_key!r} has {live} calls")
+            raise RequestError(
+                429, f"too many calls for this appKey ({live}, limit {limit})", "appKey"
+            )
 
     def find(
         self,
@@ -226,11 +245,13 @@ class CallManager:
         if call is None:
             return False
         now = self._clock()
-        if call.invited:
+        sip_call = self._ua.call_info(call_id) if call.invited else None
+        if sip_call is not None and sip_call.state not in ("ending", "ended"):
             # The UA answers with CallReleased / CallFailed (487) which finishes the call.
             self._ua.hangup(call_id, now)
-        else:
-            # Still registering: nothing was sent for the call itself.
+        elif sip_call is None or sip_call.state == "ended":
+            # Nothing in SIP to wait for (still registering, or the INVITE never left):
+            # the call ends now, in whatever state it was.
             self._finish(call, CallStatus.FINISH, None, NORMAL_CLEARING)
         self._wake()
         return True

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from wcs import netaddr
 from wcs.config import Settings
+from wcs.limits import Quota, fit_to_descriptors
 from wcs.rest.router import Router
 from wcs.rest.server import WebSocketServer
 
@@ -68,10 +69,24 @@ class PlaybackService:
             workers=self.workers,
         )
         self.signaling = SignalingServer(
-            self.playback, server_address=netaddr.hostport(public_ip, s.ws_port)
+            self.playback,
+            server_address=netaddr.hostport(public_ip, s.ws_port),
+            max_viewers_per_session=s.ws_max_viewers_per_session,
+            viewer_quota=Quota("ws_viewers", 0, s.ws_max_viewers_per_ip),
+        )
+        sessions = Quota(  # ws and wss together
+            "ws_sessions",
+            fit_to_descriptors("ws_sessions", s.ws_max_sessions),
+            s.ws_max_sessions_per_ip,
         )
         self.ws = WebSocketServer(
-            self.signaling.handle, host=s.bind_ip, port=s.ws_port, auth=s.rest_auth
+            self.signaling.handle,
+            host=s.bind_ip,
+            port=s.ws_port,
+            auth=s.rest_auth,
+            quota=sessions,
+            max_message=s.ws_max_message,
+            fragment_timeout=s.ws_fragment_timeout,
         )
         self.wss: WebSocketServer | None = None
         if s.tls_cert and s.tls_key:
@@ -81,6 +96,9 @@ class PlaybackService:
                 port=s.wss_port,
                 auth=s.rest_auth,
                 ssl_context=tls_context(s.tls_cert, s.tls_key),
+                quota=sessions,
+                max_message=s.ws_max_message,
+                fragment_timeout=s.ws_fragment_timeout,
             )
 
     def add_routes(self, router: Router) -> None:
