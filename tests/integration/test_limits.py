@@ -9,23 +9,16 @@ connections open, and REST must still answer while the log stays a few lines lon
 from __future__ import annotations
 
 import asyncio
-import os
 import resource
-import signal
 import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.fixtures.ports import free_port, free_port_range
-from tests.integration.conftest import ROOT, WcsFactory
+from tests.fixtures.ports import free_port
+from tests.integration.conftest import WcsFactory
 from tests.integration.playback import Viewer
 from tests.integration.wcs_ws_client import WcsClient
 
@@ -35,51 +28,6 @@ IDLE_SIP_CONNECTIONS = 260
 
 def _limit_fds() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (FD_LIMIT, FD_LIMIT))
-
-
-@pytest.fixture
-def starved_wcs(tmp_path: Path) -> Iterator[tuple[int, int, Path]]:
-    """A server allowed 256 file descriptors: (http port, sip port, log file)."""
-    http_port, sip_port, media_from = free_port(), free_port(), free_port_range(40)
-    env = dict(os.environ)
-    env.update(
-        {
-            "WCS_BIND_IP": "127.0.0.1",
-            "WCS_PUBLIC_IP": "127.0.0.1",
-            "WCS_HTTP_PORT": str(http_port),
-            "WCS_WS_PORT": str(free_port()),
-            "WCS_SIP_PORT": str(sip_port),
-            "WCS_MEDIA_PORT_FROM": str(media_from),
-            "WCS_MEDIA_PORT_TO": str(media_from + 39),
-            "WCS_LOG_LEVEL": "DEBUG",
-            "WCS_DEMO_CALLEE": "false",
-        }
-    )
-    log = tmp_path / "wcs.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "wcs", "serve"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=_limit_fds,
-        )
-    try:
-        deadline = time.monotonic() + 20
-        while _get(http_port, "/health", timeout=1)[0] != 200:
-            assert proc.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
-        yield http_port, sip_port, log
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
 
 
 def _get(port: int, path: str, timeout: float = 10) -> tuple[int, str]:
@@ -100,9 +48,10 @@ def _metric(text: str, name: str, labels: str) -> float:
 
 
 def test_idle_sip_tcp_connections_under_a_low_fd_limit_leave_rest_answering(
-    starved_wcs: tuple[int, int, Path],
+    wcs: WcsFactory,
 ) -> None:
-    http_port, sip_port, log = starved_wcs
+    server = wcs(demo_callee="false", preexec_fn=_limit_fds)
+    http_port, sip_port, log = server.http_port, server.sip_port, server.log_path
     lines_before = len(log.read_text().splitlines())
     held: list[socket.socket] = []
     try:

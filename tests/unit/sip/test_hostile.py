@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 
@@ -110,94 +112,89 @@ def _tcp_options(port: int, n: int) -> bytes:
     ).encode()
 
 
-def test_valid_message_then_garbage_in_one_read_is_answered_then_closed() -> None:
+def run_with_edge(body: Callable[[SipTransport], Awaitable[None]], **kw: Any) -> None:
+    """``body(edge)`` with a started transport on loopback (port chosen by the kernel)."""
+
     async def main() -> None:
         ua = UserAgent(local_port=0, public_ip="127.0.0.1")
-        edge = SipTransport(ua, "127.0.0.1", 0, lambda ev: None)
+        edge = SipTransport(ua, "127.0.0.1", 0, lambda ev: None, **kw)
         await edge.start()
         try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", edge.port)
-            writer.write(_tcp_options(1, 1) + b"\x16\x03\x01 garbage without a head end")
-            writer.write(b"\r\n\r\n")
-            msgs = await _read_messages(reader)  # ends: the server closed
-            assert [parse_message(m).start_line() for m in msgs] == ["SIP/2.0 200 OK"]
-            writer.close()
+            await body(edge)
         finally:
             await edge.close()
 
     asyncio.run(main())
+
+
+def test_valid_message_then_garbage_in_one_read_is_answered_then_closed() -> None:
+    async def body(edge: SipTransport) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", edge.port)
+        writer.write(_tcp_options(1, 1) + b"\x16\x03\x01 garbage without a head end")
+        writer.write(b"\r\n\r\n")
+        msgs = await _read_messages(reader)  # ends: the server closed
+        assert [parse_message(m).start_line() for m in msgs] == ["SIP/2.0 200 OK"]
+        writer.close()
+
+    run_with_edge(body)
 
 
 def test_tcp_connections_per_ip_are_limited_and_counted() -> None:
-    async def main() -> None:
-        ua = UserAgent(local_port=0, public_ip="127.0.0.1")
-        quota = Quota("test_sip_tcp", total=10, per_key=2)
-        edge = SipTransport(ua, "127.0.0.1", 0, lambda ev: None, quota=quota)
-        await edge.start()
-        before = REJECTIONS.labels("test_sip_tcp_per_ip").value
-        try:
-            kept = [await asyncio.open_connection("127.0.0.1", edge.port) for _ in range(2)]
-            for n, (reader, writer) in enumerate(kept):
-                writer.write(_tcp_options(1, n))
-                got = await asyncio.wait_for(reader.read(65535), GUARD)
-                assert got.startswith(b"SIP/2.0 200 OK")
-            reader, writer = await asyncio.open_connection("127.0.0.1", edge.port)
-            assert await asyncio.wait_for(reader.read(100), GUARD) == b""  # closed at once
-            writer.close()
-            assert REJECTIONS.labels("test_sip_tcp_per_ip").value == before + 1
-            assert quota.used == 2
-            for _, w in kept:
-                w.close()
-            for _ in range(100):
-                if quota.used == 0:
-                    break
-                await asyncio.sleep(0.02)
-            assert quota.used == 0 and edge.connections == 0
-        finally:
-            await edge.close()
+    quota = Quota("test_sip_tcp", total=10, per_key=2)
+    before = REJECTIONS.labels("test_sip_tcp_per_ip").value
 
-    asyncio.run(main())
+    async def body(edge: SipTransport) -> None:
+        kept = [await asyncio.open_connection("127.0.0.1", edge.port) for _ in range(2)]
+        for n, (reader, writer) in enumerate(kept):
+            writer.write(_tcp_options(1, n))
+            got = await asyncio.wait_for(reader.read(65535), GUARD)
+            assert got.startswith(b"SIP/2.0 200 OK")
+        reader, writer = await asyncio.open_connection("127.0.0.1", edge.port)
+        assert await asyncio.wait_for(reader.read(100), GUARD) == b""  # closed at once
+        writer.close()
+        assert REJECTIONS.labels("test_sip_tcp_per_ip").value == before + 1
+        assert quota.used == 2
+        for _, w in kept:
+            w.close()
+        for _ in range(100):
+            if quota.used == 0:
+                break
+            await asyncio.sleep(0.02)
+        assert quota.used == 0 and edge.connections == 0
+
+    run_with_edge(body, quota=quota)
 
 
 def test_idle_accepted_connection_is_closed_but_a_talking_one_is_not() -> None:
-    async def main() -> None:
-        ua = UserAgent(local_port=0, public_ip="127.0.0.1")
-        edge = SipTransport(ua, "127.0.0.1", 0, lambda ev: None, accepted_idle_timeout=0.4)
-        await edge.start()
-        try:
-            idle_r, idle_w = await asyncio.open_connection("127.0.0.1", edge.port)
-            busy_r, busy_w = await asyncio.open_connection("127.0.0.1", edge.port)
-            # the busy one keeps talking (CRLF keep-alives) until the idle one is closed
-            closed = asyncio.create_task(idle_r.read(100))
-            n = 0
-            while not closed.done():
-                n += 1
-                busy_w.write(b"\r\n\r\n")
-                await asyncio.wait([closed], timeout=0.1)
-                assert n < 10 * 60, "idle connection never closed"  # hang guard
-            assert closed.result() == b""
-            busy_w.write(_tcp_options(1, 9))
-            got = await asyncio.wait_for(busy_r.read(65535), GUARD)
-            assert got.startswith(b"SIP/2.0 200 OK")
-            idle_w.close()
-            busy_w.close()
-        finally:
-            await edge.close()
+    async def body(edge: SipTransport) -> None:
+        idle_r, idle_w = await asyncio.open_connection("127.0.0.1", edge.port)
+        busy_r, busy_w = await asyncio.open_connection("127.0.0.1", edge.port)
+        # the busy one keeps talking (CRLF keep-alives) until the idle one is closed
+        closed = asyncio.create_task(idle_r.read(100))
+        n = 0
+        while not closed.done():
+            n += 1
+            busy_w.write(b"\r\n\r\n")
+            await asyncio.wait([closed], timeout=0.1)
+            assert n < 10 * 60, "idle connection never closed"  # hang guard
+        assert closed.result() == b""
+        busy_w.write(_tcp_options(1, 9))
+        got = await asyncio.wait_for(busy_r.read(65535), GUARD)
+        assert got.startswith(b"SIP/2.0 200 OK")
+        idle_w.close()
+        busy_w.close()
 
-    asyncio.run(main())
+    run_with_edge(body, accepted_idle_timeout=0.4)
 
 
-def test_sockets_are_closed_with_the_transport() -> None:
-    async def main() -> int:
-        ua = UserAgent(local_port=0, public_ip="127.0.0.1")
-        edge = SipTransport(ua, "127.0.0.1", 0, lambda ev: None)
-        await edge.start()
-        port = edge.port
-        await edge.close()
-        return port
+def test_listening_sockets_are_closed_with_the_transport() -> None:
+    ports: list[int] = []
 
-    port = asyncio.run(main())
+    async def body(edge: SipTransport) -> None:
+        ports.append(edge.port)
+
+    run_with_edge(body)
     probe = socket.socket()
     with pytest.raises(OSError):
-        probe.connect(("127.0.0.1", port))
+        probe.connect(("127.0.0.1", ports[0]))
     probe.close()
