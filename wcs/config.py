@@ -61,7 +61,7 @@ class Settings:
     ws_max_sessions: int = 1000  # WebSocket signaling connections (ws + wss)
     ws_max_sessions_per_ip: int = 50
     ws_max_viewers_per_session: int = 20  # playStream of one WebSocket session
-    ws_max_viewers_per_ip: int = 100  # over every WebSocket session of one address
+    max_viewers_per_ip: int = 100  # viewers (WebSocket plays and WHEP) of one address
     ws_max_message: int = 262_144  # bytes of one WebSocket message; over it: closed 1009
     ws_fragment_timeout: float = 10.0  # a fragmented message must be whole within this (s)
     sip_tcp_max_connections: int = 500  # accepted SIP TCP connections
@@ -210,7 +210,7 @@ def _validate(s: Settings) -> None:
     if s.webrtc_workers < 0:
         raise ConfigError(f"setting 'webrtc_workers': {s.webrtc_workers} is negative (0: none)")
     for f in fields(Settings):
-        limit = f.name.startswith(("http_max", "rest_rate", "ws_max", "sip_tcp", "max_calls"))
+        limit = f.name.startswith(("http_max", "rest_rate", "ws_max", "sip_tcp", "max_"))
         if limit and getattr(s, f.name) < 0:
             raise ConfigError(f"setting {f.name!r}: negative (0: unlimited)")
     if s.media_port_to - s.media_port_from < 1:

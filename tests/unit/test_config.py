@@ -105,5 +105,5 @@ def test_limits_are_on_by_default_and_never_negative() -> None:
     s = load_settings(env={})
     assert s.http_max_connections and s.rest_rate_limit and s.ws_max_viewers_per_session
     assert s.sip_tcp_idle_timeout == 60.0 and s.max_calls_per_app_key
-    with pytest.raises(ConfigError, match="ws_max_viewers_per_ip"):
-        load_settings(env={"WCS_WS_MAX_VIEWERS_PER_IP": "-1"})
+    with pytest.raises(ConfigError, match="max_viewers_per_ip"):
+        load_settings(env={"WCS_MAX_VIEWERS_PER_IP": "-1"})

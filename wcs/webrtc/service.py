@@ -68,11 +68,13 @@ class PlaybackService:
             consent_timeout=s.webrtc_consent_timeout,
             workers=self.workers,
         )
+        # per source address, WebSocket plays and WHEP viewers together
+        self.viewer_quota = Quota("viewers", 0, s.max_viewers_per_ip)
         self.signaling = SignalingServer(
             self.playback,
             server_address=netaddr.hostport(public_ip, s.ws_port),
             max_viewers_per_session=s.ws_max_viewers_per_session,
-            viewer_quota=Quota("ws_viewers", 0, s.ws_max_viewers_per_ip),
+            viewer_quota=self.viewer_quota,
         )
         sessions = Quota(  # ws and wss together
             "ws_sessions",
@@ -102,7 +104,7 @@ class PlaybackService:
             )
 
     def add_routes(self, router: Router) -> None:
-        add_whep_routes(router, self.playback)
+        add_whep_routes(router, self.playback, self.viewer_quota)
 
     async def start(self) -> None:
         if self.workers is not None:

@@ -61,7 +61,7 @@ class SignalingServer:
     ) -> None:
         self.playback = playback
         self.max_viewers_per_session = max_viewers_per_session  # 0: unlimited
-        self.viewer_quota = viewer_quota or Quota("ws_viewers", 0, 0)
+        self.viewer_quota = viewer_quota or Quota("viewers", 0, 0)
         self.ping_interval = ping_interval
         self.max_missed = max_missed
         self.server_address = server_address
