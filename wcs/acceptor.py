@@ -108,10 +108,13 @@ class Acceptor:
                 self._backoff = BACKOFF_FIRST
                 return
             except OSError as exc:
-                if exc.errno not in _OUT_OF_RESOURCES:
-                    raise
-                self._pause(exc)
-                return
+                if exc.errno in _OUT_OF_RESOURCES:
+                    self._pause(exc)
+                    return
+                # a connection that failed while queued (ECONNABORTED, EPROTO, a network
+                # error passed on by Linux): only that one is lost
+                log.debug("accept() failed: %s", exc)
+                continue
             self._admit(conn, netaddr.unmap(str(addr[0])))
 
     def _pause(self, exc: OSError) -> None:

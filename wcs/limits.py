@@ -52,12 +52,14 @@ def refuse(limit: str, detail: str, *, clock: Callable[[], float] = time.monoton
 
 
 class Quota:
-    """At most ``total`` holders, at most ``per_key`` of them with the same key (an IP)."""
+    """At most ``total`` holders, at most ``per_key`` of them with the same key (an IP, or
+    what ``key_kind`` names: the per-key limit is reported as ``<name>_per_<key_kind>``)."""
 
-    def __init__(self, name: str, total: int, per_key: int = 0) -> None:
+    def __init__(self, name: str, total: int, per_key: int = 0, key_kind: str = "ip") -> None:
         self.name = name
         self.total = total
         self.per_key = per_key
+        self.per_key_name = f"{name}_per_{key_kind}"
         self.used = 0
         self._by_key: dict[str, int] = {}
         _register(self)
@@ -69,7 +71,7 @@ class Quota:
             return False
         held = self._by_key.get(key, 0)
         if self.per_key and held >= self.per_key:
-            refuse(f"{self.name}_per_ip", f"{key} holds {held} (limit {self.per_key})")
+            refuse(self.per_key_name, f"{key} holds {held} (limit {self.per_key})")
             return False
         self.used += 1
         self._by_key[key] = held + 1
@@ -89,9 +91,10 @@ class Quota:
         return self._by_key.get(key, 0)
 
     def samples(self) -> Iterable[tuple[str, float, float]]:
-        yield self.name, self.total, self.used
+        if self.total or not self.per_key:
+            yield self.name, self.total, self.used
         busiest = max(self._by_key.values(), default=0)
-        yield f"{self.name}_per_ip", self.per_key, busiest
+        yield self.per_key_name, self.per_key, busiest
 
 
 class RateLimit:
@@ -148,10 +151,22 @@ def fit_to_descriptors(name: str, total: int) -> int:
     return share
 
 
-_limits: dict[str, Quota | RateLimit] = {}
+class Declared:
+    """A limit enforced elsewhere (per WebSocket session…): only its value is shown."""
+
+    def __init__(self, name: str, value: float) -> None:
+        self.name = name
+        self.value = value
+        _register(self)
+
+    def samples(self) -> Iterable[tuple[str, float, float]]:
+        yield self.name, self.value, float("nan")
 
 
-def _register(limit: Quota | RateLimit) -> None:
+_limits: dict[str, Quota | RateLimit | Declared] = {}
+
+
+def _register(limit: Quota | RateLimit | Declared) -> None:
     _limits[limit.name] = limit  # the newest of a name wins (tests build many servers)
 
 
@@ -159,7 +174,8 @@ def _collect(column: int) -> list[Sample]:
     out: list[Sample] = []
     for limit in list(_limits.values()):
         for row in limit.samples():
-            out.append(Sample((row[0],), float(row[column])))
+            if row[column] == row[column]:  # NaN: not tracked
+                out.append(Sample((row[0],), float(row[column])))
     return sorted(out, key=lambda s: s.labels)
 
 
@@ -178,4 +194,12 @@ REGISTRY.collect(
     ("limit",),
 )
 
-__all__ = ["LOG_INTERVAL", "REJECTIONS", "Quota", "RateLimit", "fit_to_descriptors", "refuse"]
+__all__ = [
+    "LOG_INTERVAL",
+    "REJECTIONS",
+    "Declared",
+    "Quota",
+    "RateLimit",
+    "fit_to_descriptors",
+    "refuse",
+]

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from wcs.app.errors import RequestError
 from wcs.app.hooks import HookPublisher
-from wcs.limits import refuse
+from wcs.limits import Quota
 from wcs.sip import events as sev
 from wcs.sip.ua import Account, UserAgent
 
@@ -144,7 +144,8 @@ class CallManager:
         clock: Callable[[], float] = time.monotonic,
         max_per_app_key: int = 0,
     ) -> None:
-        self.max_per_app_key = max_per_app_key  # 0: unlimited
+        # live calls per appKey (0: unlimited): a place is taken at startup, given back in _finish
+        self._app_quota = Quota("calls", 0, max_per_app_key, key_kind="app_key")
         self._ua = ua
         self._wake = wake  # flushes the UA's output after an action (the transport's wake)
         self._hooks = hooks
@@ -173,7 +174,9 @@ class CallManager:
                         "another call already republishes to this rtmpUrl/rtmpStream",
                         "rtmpUrl",
                     )
-        self._check_app_key_quota(req.app_key)
+        if not self._app_quota.admit(req.app_key):
+            limit = self._app_quota.per_key
+            raise RequestError(429, f"too many calls for this appKey (limit {limit})", "appKey")
         call = Call(req)
         lookup = self.rtmp_status_lookup
         if req.rtmp_url and lookup is not None:
@@ -198,16 +201,13 @@ class CallManager:
         self._wake()
         return call
 
-    def _check_app_key_quota(self, app_key: str) -> None:
-        limit = self.max_per_app_key
-        if not limit:
-            return
-        live = sum(1 for c in self._calls.values() if c.request.app_key == app_key)
-        if live >= limit:
-            refuse("calls_per_app_key", f"appKey {app_key!r} has {live} calls")
-            raise RequestError(
-                429, f"too many calls for this appKey ({live}, limit {limit})", "appKey"
-            )
+    @property
+    def max_per_app_key(self) -> int:
+        return self._app_quota.per_key
+
+    @max_per_app_key.setter
+    def max_per_app_key(self, limit: int) -> None:
+        self._app_quota.per_key = limit
 
     def find(
         self,
@@ -388,7 +388,8 @@ class CallManager:
         if call.status in FINAL_STATUSES:
             return
         self._set(call, status, sip_status, info)
-        self._calls.pop(call.call_id, None)
+        if self._calls.pop(call.call_id, None) is not None:
+            self._app_quota.release(call.request.app_key)
         self.finished.pop(call.call_id, None)
         self.finished[call.call_id] = call
         while len(self.finished) > FINISHED_KEPT:

@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import Coroutine
 from typing import Any
 
-from wcs.limits import Quota, refuse
+from wcs.limits import Declared, Quota, refuse
 from wcs.rest.ws import WebSocketConnection
 from wcs.sansio import Pump
 
@@ -61,6 +61,7 @@ class SignalingServer:
     ) -> None:
         self.playback = playback
         self.max_viewers_per_session = max_viewers_per_session  # 0: unlimited
+        Declared("ws_viewers_per_session", max_viewers_per_session)
         self.viewer_quota = viewer_quota or Quota("viewers", 0, 0)
         self.ping_interval = ping_interval
         self.max_missed = max_missed

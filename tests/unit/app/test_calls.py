@@ -269,6 +269,9 @@ def test_terminate_of_a_live_invite_sends_cancel_and_waits_for_the_ua() -> None:
 
 
 def test_calls_per_app_key_are_limited_with_a_clear_error() -> None:
+    from wcs.limits import REJECTIONS
+
+    refused = REJECTIONS.labels("calls_per_app_key").value
     env = Env()
     env.calls.max_per_app_key = 2
     env.calls.startup(request("a", app_key="k"))
@@ -279,6 +282,7 @@ def test_calls_per_app_key_are_limited_with_a_clear_error() -> None:
     assert exc.value.status == 429 and exc.value.field == "appKey"
     assert "limit 2" in str(exc.value)
     assert env.calls.get("d") is None
+    assert REJECTIONS.labels("calls_per_app_key").value == refused + 1
     env.calls.terminate("a")
     env.calls.on_sip_event(ev.CallFailed("a", 487, "Request Terminated", ""))
     env.calls.startup(request("d", app_key="k"))  # a place is free again

@@ -165,7 +165,8 @@ def test_server_metrics_names_kinds_and_labels(tmp_path: Path) -> None:
                 assert sample.name == name
     assert found["wcs_info"][1][0].labels == {"version": __version__}
     limits = {s.labels["limit"]: s.value for s in found["wcs_limit"][1]}
-    for name in ("http_connections", "rest_requests", "sip_tcp_connections_per_ip"):
+    names = ("http_connections", "rest_requests", "sip_tcp_connections_per_ip")
+    for name in (*names, "calls_per_app_key", "ws_viewers_per_session", "viewers_per_ip"):
         assert limits[name] > 0, limits  # the defaults are on and visible
 
 
