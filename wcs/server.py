@@ -17,6 +17,7 @@ from wcs.config import Settings, parse_hooks
 from wcs.demo import DemoCallee
 from wcs.demo.routing import demo_defaults
 from wcs.event_loop import choose_event_loop
+from wcs.limits import Quota, RateLimit, fit_to_descriptors
 from wcs.observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from wcs.observability.metrics import REGISTRY
 from wcs.observability.server_metrics import ServerMetrics
@@ -61,7 +62,18 @@ class Server:
             min_se=s.sip_min_se,
             register_expires=s.sip_register_expires,
         )
-        self.sip = SipTransport(self.ua, s.bind_ip, s.sip_port, self._on_sip_event)
+        self.sip = SipTransport(
+            self.ua,
+            s.bind_ip,
+            s.sip_port,
+            self._on_sip_event,
+            accepted_idle_timeout=s.sip_tcp_idle_timeout,
+            quota=Quota(
+                "sip_tcp_connections",
+                fit_to_descriptors("sip_tcp_connections", s.sip_tcp_max_connections),
+                s.sip_tcp_max_connections_per_ip,
+            ),
+        )
         self.ports = PortAllocator(s.media_port_from, s.media_port_to, host=s.bind_ip)
         self.streams = StreamHub(self.hooks)
         self.media = CallMediaFactory(
@@ -71,7 +83,14 @@ class Server:
             media_config(s),
             loop=asyncio.get_running_loop(),  # Server is built inside the loop it runs on
         )
-        self.calls = CallManager(self.ua, self.sip.wake, self.hooks, self.media, clock=self.sip.now)
+        self.calls = CallManager(
+            self.ua,
+            self.sip.wake,
+            self.hooks,
+            self.media,
+            clock=self.sip.now,
+            max_per_app_key=s.max_calls_per_app_key,
+        )
         self.media.control = self.calls
         self.calls.rtmp_status_lookup = self._call_push_status
         self.pushes = PushManager(
@@ -119,6 +138,12 @@ class Server:
             request_timeout=s.http_request_timeout,
             auth=s.rest_auth,
             cors_origin=s.cors_allow_origin,
+            quota=Quota(
+                "http_connections",
+                fit_to_descriptors("http_connections", s.http_max_connections),
+                s.http_max_connections_per_ip,
+            ),
+            rate=RateLimit("rest_requests", s.rest_rate_limit, s.rest_rate_burst),
         )
         self.started = time.time()
         self.metrics = ServerMetrics(self, REGISTRY)
