@@ -11,10 +11,12 @@ real source address replaces the SDP one), per-SSRC statistics, the optional jit
 then H.264 depacketization (video) or audio framing, and hands packets and frames on.
 
 Towards the peer: RTP session initialisation packets as soon as its address is known (NATs
-and SBCs open the path: WCS known issue 1), optional audio silence every ptime (a SIP peer
-then hears us and keeps the path open), RTCP SR/RR with SDES every ``rtcp_interval``, and
-keyframe requests (PLI, FIR; then a :class:`KeyframeInfoNeeded` event: SIP INFO is the
-caller's business).
+and SBCs open the path: WCS known issue 1), the audio m-line's :class:`OutgoingAudio` (one
+packet per ptime: a DTMF event, an injected sound, or silence — a SIP peer then hears us and
+keeps the path open) on the session's one :class:`SendState`, RTCP SR/RR with SDES every
+``rtcp_interval``, and keyframe requests (PLI, FIR; then a :class:`KeyframeInfoNeeded`
+event: SIP INFO is the caller's business). RFC 4733 events from the peer go to a
+:class:`DtmfReceiver` (keys as :class:`DtmfKey` events), never to the stream.
 """
 
 from __future__ import annotations
@@ -29,21 +31,26 @@ from typing import Protocol
 
 from wcs import sdp
 from wcs.media.audio import AudioCodec, AudioFrame, codec_by_name, frame_from_rtp
+from wcs.media.dtmf import DtmfSettings
 from wcs.media.h264 import AccessUnit, H264Depacketizer
 from wcs.rtp import rtcp
+from wcs.rtp.dtmf import DtmfReceiver
 from wcs.rtp.events import KeyframeInfoNeeded, RtpEvent
 from wcs.rtp.jitter import JitterBuffer
 from wcs.rtp.keyframe import FIR, INFO, PLI, KeyframeRequester
+from wcs.rtp.outgoing_audio import OutgoingAudio, outgoing_audio_for
+from wcs.rtp.packet import payload_span
+from wcs.rtp.send_state import SendState
 from wcs.rtp.snapshot import session_snapshot
 from wcs.rtp.sr import SenderClock, seconds_to_ntp, signed32
 from wcs.rtp.stats import ReceiveStatistics
+from wcs.sdp.telephone_event import event_receive_rates
 
 log = logging.getLogger(__name__)
 
 Address = tuple[str, int]
 
 _SEQ_TS_SSRC = struct.Struct("!HII")
-_HEAD = struct.Struct("!BBHII")
 RTCP_INTERVAL = 5.0  # RFC 3550 6.2 Tmin: a two-party call's computed interval is below it
 # 6.3.1: randomise to [0.5, 1.5] x T so that calls started together (a batch of REST startups)
 # do not report in lockstep, divided by e - 3/2 to compensate the timer reconsideration.
@@ -51,10 +58,7 @@ _RTCP_COMPENSATION = 1.21828
 INIT_PACKETS = 3
 TS_JUMP_SECONDS = 10.0  # a larger timestamp step on one SSRC re-anchors the media clock
 
-# Payloads a receiver drops silently: G.711 silence, an Opus 20 ms silent frame, H.264
-# filler data (nal_unit_type 12, which decoders ignore).
-_SILENCE = {"PCMU": b"\xff" * 160, "PCMA": b"\xd5" * 160, "opus": b"\xf8\xff\xfe"}
-_SILENCE_STEP = {"PCMU": 160, "PCMA": 160, "opus": 960}
+# H.264 filler data (nal_unit_type 12, which decoders ignore): video's init packets.
 _FILLER = b"\x0c" + b"\xff" * 8 + b"\x80"
 
 
@@ -89,6 +93,7 @@ class RtpSession:
         wallclock: Callable[[], float] = time.time,
         keyframe_interval: float = 1.0,
         rng: Callable[[], float] = random.random,
+        dtmf: DtmfSettings | None = None,
     ) -> None:
         if media.receive_codec is None:
             raise ValueError("m-line without a receive codec")
@@ -97,9 +102,9 @@ class RtpSession:
         self.target = target
         self.codec = media.receive_codec
         self.payload_types = media.receive_payload_types
-        te = media.telephone_event
-        self._te_pt = te.payload_type if te is not None else -1
         self._audio_codecs = _audio_codecs(self.payload_types)
+        self.dtmf = DtmfReceiver(event_receive_rates(media))
+        self._te_rates = self.dtmf.payload_types
         self.local_ssrc = local_ssrc
         self.cname = cname
         self.remote_rtp: Address | None = media.remote_address
@@ -122,14 +127,18 @@ class RtpSession:
         self._rtp_out: list[tuple[bytes, Address]] = []
         self._rtcp_out: list[tuple[bytes, Address]] = []
         self.init_packets = init_packets
-        self.send_silence = send_silence and self.kind == "audio"
+        # Our sending side: one SSRC, sequence space and clock for everything we send.
+        self.send_state = SendState(
+            local_ssrc,
+            int.from_bytes(local_ssrc.to_bytes(4, "big")[:2], "big"),
+            local_ssrc & 0xFFFF,
+        )
+        self.audio: OutgoingAudio | None = None
+        if self.kind == "audio":
+            self.audio = outgoing_audio_for(
+                media, self.send_state, send_silence=send_silence, dtmf=dtmf
+            )
         self.sending = media.direction in ("sendrecv", "sendonly")
-        # Our sending side.
-        self._seq = int.from_bytes(local_ssrc.to_bytes(4, "big")[:2], "big")
-        self._ts = local_ssrc & 0xFFFF
-        self.sent_packets = 0
-        self._sent_octets = 0
-        self._next_silence: float | None = None
         self._next_rtcp: float | None = None
         # Receive bookkeeping.
         self.ssrc: int | None = None
@@ -141,6 +150,20 @@ class RtpSession:
         self.sender_reports = 0
         self.started = False
 
+    @property
+    def sending(self) -> bool:
+        return self._sending
+
+    @sending.setter
+    def sending(self, value: bool) -> None:
+        self._sending = value
+        if self.audio is not None:
+            self.audio.sending = value
+
+    @property
+    def sent_packets(self) -> int:
+        return self.send_state.packets
+
     # ------------------------------------------------------------------ lifecycle
     def start(self, now: float) -> None:
         """The peer's address is known: open the path and start reporting."""
@@ -151,8 +174,8 @@ class RtpSession:
         if self.init_packets and self.sending:
             for _ in range(INIT_PACKETS):
                 self._send_init()
-        if self.send_silence:
-            self._next_silence = now + 0.02
+        if self.audio is not None:
+            self.audio.start(now + self.audio.interval)
 
     def update(self, media: sdp.NegotiatedMedia) -> None:
         """A new answer for this m-line (final after early media, re-INVITE)."""
@@ -167,8 +190,10 @@ class RtpSession:
             self.remote_rtcp = media.remote_address if media.rtcp_mux else media.remote_rtcp_address
         self.payload_types = media.receive_payload_types
         self._audio_codecs = _audio_codecs(self.payload_types)
-        te = media.telephone_event
-        self._te_pt = te.payload_type if te is not None else -1
+        self.dtmf.set_payload_types(event_receive_rates(media))
+        self._te_rates = self.dtmf.payload_types
+        if self.audio is not None:
+            self.audio.renegotiated(media)
         self.sending = media.direction in ("sendrecv", "sendonly")
 
     # ------------------------------------------------------------------ receive
@@ -225,10 +250,11 @@ class RtpSession:
         self._process(data, data[1] & 0x7F, seq, ts, now)
 
     def _process(self, data: bytes, pt: int, seq: int, ts: int, now: float) -> None:
-        if pt == self._te_pt:
-            return  # DTMF: not media for the stream
+        if pt in self._te_rates:
+            self.dtmf.receive_rtp(data, now)  # DTMF: not media for the stream
+            return
         self.target.on_rtp(self.kind, data, ts)
-        start, end = _payload_bounds(data)
+        start, end = payload_span(data)
         if start < 0:
             self.malformed += 1
             return
@@ -323,28 +349,33 @@ class RtpSession:
         return out
 
     def next_event(self) -> RtpEvent | None:
-        return self._events.popleft() if self._events else None
+        if self._events:
+            return self._events.popleft()
+        key = self.dtmf.next_event()
+        if key is not None:
+            return key
+        return self.audio.next_event() if self.audio is not None else None
 
     # ------------------------------------------------------------------ timers
     def get_timer(self) -> float | None:
         # Asked after every receive batch: no temporary lists.
-        when = _earliest(self._next_rtcp, self._next_silence)
+        when = _earliest(self._next_rtcp, self.dtmf.get_timer())
+        if self.audio is not None:
+            when = _earliest(when, self.audio.get_timer())
         return when if self.jitter is None else _earliest(when, self.jitter.next_deadline())
 
     def handle_timer(self, now: float) -> None:
         if self.jitter is not None and len(self.jitter):
             for p in self.jitter.pop_ready(now):
                 self._process_packet(p, now)
-        if self._next_silence is not None and now >= self._next_silence:
-            # At most a few packets of catch-up after a stall; then resume the cadence.
-            for _ in range(3):
-                if now < self._next_silence:
-                    break
-                if self.sending:
-                    self._send_silence()
-                self._next_silence += 0.02
-            if self._next_silence < now:
-                self._next_silence = now + 0.02
+        self.dtmf.handle_timer(now)
+        audio = self.audio
+        if audio is not None:
+            audio.handle_timer(now)
+            packets = audio.packets_to_send(now)
+            if packets and self.remote_rtp is not None:
+                addr = self.remote_rtp
+                self._rtp_out.extend((p, addr) for p in packets)
         if self._next_rtcp is not None and now >= self._next_rtcp:
             self._send_report(now)
             self._next_rtcp = now + self.rtcp_interval()
@@ -357,46 +388,37 @@ class RtpSession:
         """On close: send an RTCP BYE and stop the timers."""
         if self.started and self.remote_rtcp is not None:
             self._send_rtcp(rtcp.Bye([self.local_ssrc]).serialize())
-        self._next_rtcp = self._next_silence = None
+        self._next_rtcp = None
+        if self.audio is not None:
+            self.audio.stop()
         if self.jitter is not None:
             self.jitter.flush()
 
     # ------------------------------------------------------------------ send
-    def _send_rtp(self, payload: bytes, step: int, marker: bool = False) -> None:
-        if self.remote_rtp is None or self.media.send_codec is None:
-            return
-        pt = self.media.send_codec.payload_type
-        head = _HEAD.pack(0x80, (0x80 if marker else 0) | pt, self._seq, self._ts, self.local_ssrc)
-        self._seq = (self._seq + 1) & 0xFFFF
-        self._ts = (self._ts + step) & 0xFFFFFFFF
-        self._rtp_out.append((head + payload, self.remote_rtp))
-        self.sent_packets += 1
-        self._sent_octets += len(payload)
-
     def _send_init(self) -> None:
-        if self.kind == "video":
-            self._send_rtp(_FILLER, 0, marker=True)
-        else:
-            self._send_silence()
-
-    def _send_silence(self) -> None:
         codec = self.media.send_codec
-        name = codec.name if codec is not None else ""
-        key = "opus" if name.lower() == "opus" else name.upper()
-        payload = _SILENCE.get(key)
-        if payload is not None:
-            self._send_rtp(payload, _SILENCE_STEP[key])
+        if self.remote_rtp is None or codec is None:
+            return
+        if self.kind == "video":
+            packet = self.send_state.packet(codec.payload_type, _FILLER, 0, marker=True)
+        elif self.audio is not None:
+            enc = self.audio.encoder
+            packet = self.send_state.packet(codec.payload_type, enc.silence(), enc.step)
+        else:
+            return
+        self._rtp_out.append((packet, self.remote_rtp))
 
     def _send_report(self, now: float) -> None:
         blocks = self.stats.report_blocks(now)
         report: rtcp.SenderReport | rtcp.ReceiverReport
-        if self.sent_packets:
+        st = self.send_state
+        if st.packets:
             report = rtcp.SenderReport(
                 self.local_ssrc,
                 seconds_to_ntp(self._wallclock()),
-                self._ts,
-                self.sent_packets,
-                self._sent_octets,
+                st.timestamp,
+                st.packets,
+                st.octets,
                 blocks,
             )
         else:
@@ -418,24 +440,3 @@ def _earliest(a: float | None, b: float | None) -> float | None:
     if a is None:
         return b
     return a if b is None or a <= b else b
-
-
-def _payload_bounds(data: bytes) -> tuple[int, int]:
-    """(start, end) of the payload, (-1, -1) when the header does not fit (no exception on the
-    hot path)."""
-    n = len(data)
-    b0 = data[0]
-    pos = 12 + 4 * (b0 & 0x0F)
-    if b0 & 0x10:
-        if pos + 4 > n:
-            return -1, -1
-        pos += 4 + 4 * ((data[pos + 2] << 8) | data[pos + 3])
-    end = n
-    if b0 & 0x20:
-        pad = data[n - 1]
-        if pad == 0:
-            return -1, -1
-        end -= pad
-    if pos > end:
-        return -1, -1
-    return pos, end

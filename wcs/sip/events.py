@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .message import SipMessage
+from .refer import TransferProgress
 
 
 @dataclass(frozen=True)
@@ -107,3 +108,33 @@ class InfoReceived(Event):
     content_type: str
     body: bytes
     raw: SipMessage | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class DtmfInfoSent(Event):
+    """A key we sent by INFO got its final answer (``status`` 408: no answer); ``dropped``:
+    the keys after it that were not sent because it failed."""
+
+    ref: str
+    digit: str
+    status: int
+    reason: str
+    dropped: str = ""
+
+
+@dataclass(frozen=True)
+class OfferAnswered(Event):
+    """Our re-INVITE's final answer (``status`` None: no answer at all)."""
+
+    ref: str
+    status: int | None
+    reason: str
+    raw: SipMessage | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class TransferUpdate(Event):
+    """A step of our REFER: its answer, then the NOTIFYs' sipfrag (RFC 3515)."""
+
+    ref: str
+    progress: TransferProgress

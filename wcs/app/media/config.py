@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
+
+from wcs.media.dtmf import DtmfKey, DtmfSettings
 
 RTP_ACTIVITY_FAILED = "Failed by RTP activity"
 DIRECT_RTMP_PREFIX = "sip_rtmp_"  # internal stream of a call with rtmpUrl but no toStream
@@ -15,6 +17,7 @@ class CallControl(Protocol):
     def fail(self, call_id: str, info: str) -> bool: ...
     def terminate(self, call_id: str) -> bool: ...
     def send_info(self, call_id: str, content_type: str, body: bytes) -> bool: ...
+    def dtmf_received(self, call_id: str, key: DtmfKey) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,3 +28,4 @@ class MediaConfig:
     publish_early_media: bool = False
     generate_av: str = "none"
     send_silence: bool = True
+    dtmf: DtmfSettings = field(default_factory=DtmfSettings)
