@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
-from wcs.rtp.packet import RtpPacket, header, is_rtcp, rewrite, rtp_sequence
+from wcs.rtp.packet import RtpPacket, header, is_rtcp, rewrite
 from wcs.rtp.stats import SourceStats
 
 PACKET = RtpPacket(96, 1234, 90000, 0x11223344, b"\x7c\x85" + b"\x00" * 1000, True).serialize()
@@ -30,7 +30,6 @@ def main() -> None:
         "PACKET": PACKET,
         "buf": buf,
         "header": header,
-        "rtp_sequence": rtp_sequence,
         "rewrite": rewrite,
         "is_rtcp": is_rtcp,
         "RtpPacket": RtpPacket,
@@ -40,7 +39,6 @@ def main() -> None:
     }
     print(f"packet size {len(PACKET)} bytes")
     _bench("header(data) -> (pt, seq, ts, ssrc)", "header(PACKET)", env)
-    _bench("rtp_sequence(data)", "rtp_sequence(PACKET)", env)
     _bench("is_rtcp(data) (RFC 5761 demux)", "is_rtcp(PACKET)", env)
     _bench("rewrite(bytearray, pt, seq, ts, ssrc)", "rewrite(buf, 102, 7, 123456, 0x55667788)", env)
     _bench(

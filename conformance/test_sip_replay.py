@@ -16,8 +16,8 @@ from conformance.siptrace import sip_packets
 from wcs.sip.auth import DigestCredentials, parse_challenge
 from wcs.sip.events import (
     CallAnswered,
-    CallEnded,
     CallFailed,
+    CallReleased,
     CallRinging,
     CallTrying,
     RegistrationFailed,
@@ -162,13 +162,13 @@ def test_replay_call_answered_and_hung_up() -> None:
     assert bye.call_id == invite2.call_id
     # What the application saw.
     kinds = [type(e) for e in replay.events]
-    assert kinds == [CallTrying, CallRinging, CallAnswered, CallEnded]
+    assert kinds == [CallTrying, CallRinging, CallAnswered, CallReleased]
     answered = replay.events[2]
     assert isinstance(answered, CallAnswered)
     assert answered.status == 200 and answered.reason == "Answering"
     assert answered.sdp == the_200.body and answered.sdp.startswith(b"v=0\r\n")
     ended = replay.events[3]
-    assert isinstance(ended, CallEnded)
+    assert isinstance(ended, CallReleased)
     assert (ended.by_remote, ended.status) == (False, 200)
     assert replay.leftovers == []
 
@@ -197,8 +197,8 @@ def test_replay_duplicated_responses() -> None:
     assert replay.retransmissions == [ack2.serialize()]
     kinds = [type(e) for e in replay.events]
     collapsed = [k for i, k in enumerate(kinds) if i == 0 or k is not kinds[i - 1]]
-    assert collapsed == [CallTrying, CallRinging, CallAnswered, CallEnded]
-    assert kinds.count(CallAnswered) == 1 and kinds.count(CallEnded) == 1
+    assert collapsed == [CallTrying, CallRinging, CallAnswered, CallReleased]
+    assert kinds.count(CallAnswered) == 1 and kinds.count(CallReleased) == 1
 
 
 def test_replay_busy_with_duplicated_486() -> None:

@@ -82,7 +82,7 @@ async def record_call(
             print(f"ringing ({event.status} {event.reason})")
         elif isinstance(event, ev.CallAnswered) and not answered.done():
             answered.set_result(event)
-        elif isinstance(event, ev.CallFailed | ev.CallEnded):
+        elif isinstance(event, ev.CallFailed | ev.CallReleased):
             for fut in (answered, ended):
                 if not fut.done():
                     fut.set_result(event)  # type: ignore[arg-type]

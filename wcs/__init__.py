@@ -8,7 +8,7 @@ The server is ``wcs serve`` (:mod:`wcs.server`); the protocol pieces are usable 
 - :mod:`wcs.media.h264` -- RFC 6184 packetizer and depacketizer, SPS parsing;
 - :mod:`wcs.rtmp` -- an RTMP publishing client (``RtmpPublisher``), FLV, AMF0;
 - :mod:`wcs.webrtc` -- a send-only WebRTC peer (ICE, DTLS, SRTP) and stream playback;
-- :mod:`wcs.observability.metrics` -- a dependency-free Prometheus registry;
+- :mod:`wcs.observability.metrics` -- our metric registry, exposed through prometheus_client;
 - :mod:`wcs.demo` -- the demo callee (a SIP endpoint sending a test card);
 - :mod:`wcs.pcap`, :mod:`wcs.pcap.report` -- reading captures, checking them against the
   parsers (``wcs conformance``).

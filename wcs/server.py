@@ -16,6 +16,7 @@ from wcs.app.streams import StreamHub
 from wcs.config import Settings, parse_hooks
 from wcs.demo import DemoCallee
 from wcs.demo.routing import demo_defaults
+from wcs.event_loop import choose_event_loop
 from wcs.observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from wcs.observability.metrics import REGISTRY
 from wcs.observability.server_metrics import ServerMetrics
@@ -218,26 +219,12 @@ async def serve(settings: Settings) -> None:
         await server.stop()
 
 
-def _choose_event_loop(choice: str) -> None:
-    """uvloop when asked, or when installed and the choice is "auto" (bench/RESULTS.md)."""
-    if choice == "asyncio":
-        return
-    try:
-        import uvloop
-    except ImportError:
-        if choice == "uvloop":
-            raise SystemExit("wcs: event_loop = uvloop, but uvloop is not installed") from None
-        return
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    log.info("event loop: uvloop")
-
-
 def run(settings: Settings) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    _choose_event_loop(settings.event_loop)
+    choose_event_loop(settings.event_loop)
     try:
         asyncio.run(serve(settings))
     except OSError as exc:

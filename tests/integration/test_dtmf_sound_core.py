@@ -103,7 +103,7 @@ async def test_dtmf_and_sound_reach_baresip(
     def on_sip(event: ev.Event) -> None:
         if isinstance(event, ev.CallAnswered | ev.CallFailed) and not answered.done():
             answered.set_result(event)
-        if isinstance(event, ev.CallEnded | ev.CallFailed) and not ended.done():
+        if isinstance(event, ev.CallReleased | ev.CallFailed) and not ended.done():
             ended.set_result(event)
 
     sound_done: asyncio.Future[SoundEnded] = loop.create_future()

@@ -11,16 +11,21 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.conftest import HookCollector, WcsFactory, WcsProcess
 from tests.integration.test_calls_real_peers import call_body, new_id, start, wait_gone
+from tests.unit.observability.test_metrics import SERVER_METRICS, families_by_name
 
 pytestmark = pytest.mark.peers
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
-def scrape(server: WcsProcess) -> Samples:
+def scrape_text(server: WcsProcess) -> str:
     with urllib.request.urlopen(f"{server.base}/metrics", timeout=5) as resp:
         assert resp.headers["content-type"].startswith("text/plain")
-        text = resp.read().decode()
+        return resp.read().decode()
+
+
+def scrape(server: WcsProcess) -> Samples:
+    text = scrape_text(server)
     out: Samples = {}
     for family in text_string_to_metric_families(text):
         for s in family.samples:
@@ -42,6 +47,11 @@ def test_metrics_move_during_a_real_call(kamailio, callee, wcs: WcsFactory,
     assert server.rest("call/startup", call_body(kamailio, cid, peer.user))[0] == 200
     hooks.wait_status(cid, "ESTABLISHED")
     first = scrape(server)
+    # Every metric is there under its name, kind and labels (parsed by prometheus_client).
+    found = families_by_name(scrape_text(server))
+    for name, (kind, labels) in SERVER_METRICS.items():
+        assert name in found and found[name][0] == kind, name
+        assert all(set(s.labels) == labels for s in found[name][1]), name
     assert value(first, "wcs_calls", status="ESTABLISHED") == 1
     assert value(first, "wcs_streams", status="PUBLISHING") == 1
     assert value(first, "wcs_call_status_changes_total", status="ESTABLISHED") == (

@@ -1,6 +1,8 @@
 """The OpenAPI document against the real handlers: every path and method in it gets
 generated requests (valid bodies from its schemas, wrong types, junk); no answer may be a
-5xx, use an undocumented status, or carry a body that disagrees with the documented schema.
+5xx, use an undocumented status, or carry a body that disagrees with the documented schema;
+a 400 for a body valid against the request schema must name a field the operation lists in
+``x-refusals``.
 The document must also cover every route the server mounts."""
 
 from __future__ import annotations
@@ -125,6 +127,18 @@ def check(doc: dict[str, Any], op: dict[str, Any], status: int, headers: dict[st
             raise AssertionError(f"{what}: {status} body disagrees: {exc.message}") from None
 
 
+def schema_valid(op: dict[str, Any], schemas: dict[str, Any], raw: bytes) -> bool:
+    """Whether ``raw`` is a JSON body the operation's request schema accepts."""
+    spec = op.get("requestBody", {}).get("content", {}).get("application/json")
+    if spec is None:
+        return False
+    try:
+        jsonschema.validate(json.loads(raw), deref(spec["schema"], schemas))
+    except (ValueError, jsonschema.ValidationError):
+        return False
+    return True
+
+
 def json_strategy(op: dict[str, Any], schemas: dict[str, Any]) -> st.SearchStrategy[bytes]:
     body_spec = op.get("requestBody", {}).get("content", {}).get("application/json")
     scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
@@ -194,6 +208,11 @@ def test_operation_agrees_with_the_document(
             pass
         status, headers, out = server.request(method.upper(), path, raw)
         check(document, op, status, headers, out, what)
+        if status == 400 and schema_valid(op, schemas, raw):
+            # A body the schema accepts is refused only for a reason the operation lists.
+            field = json.loads(out).get("field")
+            refusals = op.get("x-refusals", {})
+            assert field in refusals, f"{what}: undocumented 400 {out[:300]!r} for {raw[:300]!r}"
 
     run()
     # An oversized body: 413, documented.

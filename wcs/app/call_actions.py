@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from wcs.app.errors import RequestError
 from wcs.media.dtmf import RFC2833, DtmfError, DtmfKey, DtmfSettings, parse_type
 from wcs.media.sound import SoundClip
 from wcs.sip import events as sev
@@ -43,23 +44,19 @@ class CallActions:
     # ----------------------------------------------------------------- checks
     def talking(self, call_id: str) -> Call:
         """The established call (404 unknown, 409 not established or without media)."""
-        from wcs.app.calls import CallError
-
         call = self.m.get(call_id)
         if call is None:
-            raise CallError(404, f"call {call_id!r} not found", "callId")
+            raise RequestError(404, f"call {call_id!r} not found", "callId")
         if call.status.value not in TALKING or call.media is None:
-            raise CallError(409, f"call {call_id!r} is {call.status.value}, not established")
+            raise RequestError(409, f"call {call_id!r} is {call.status.value}, not established")
         return call
 
     # ----------------------------------------------------------------- DTMF out
     def send_dtmf(self, call_id: str, digits: str, dtmf_type: str | None) -> None:
-        from wcs.app.calls import CallError
-
         try:
             kind = parse_type(dtmf_type)
         except DtmfError as exc:
-            raise CallError(400, str(exc), "type") from None
+            raise RequestError(400, str(exc), "type") from None
         call = self.talking(call_id)
         assert call.media is not None
         try:
@@ -70,23 +67,21 @@ class CallActions:
                     call_id, kind, digits, self.m.clock(), settings=self.dtmf_settings
                 )
         except InCallError as exc:
-            raise CallError(409, str(exc)) from None
+            raise RequestError(409, str(exc)) from None
         except DtmfError as exc:
             telephone_event = "telephone-event" in str(exc)
-            raise CallError(400, str(exc), "type" if telephone_event else "dtmf") from None
+            raise RequestError(400, str(exc), "type" if telephone_event else "dtmf") from None
         call.dtmf_error = None
         self.m.wake()
 
     # ----------------------------------------------------------------- sound in
     def inject_sound(self, call_id: str, clip: SoundClip, loop: bool) -> None:
-        from wcs.app.calls import CallError
-
         call = self.talking(call_id)
         assert call.media is not None
         try:
             call.media.play_sound(clip, loop)
         except DtmfError as exc:  # no audio we can encode on this call
-            raise CallError(409, str(exc)) from None
+            raise RequestError(409, str(exc)) from None
 
     def stop_sound(self, call_id: str) -> bool:
         call = self.talking(call_id)
@@ -95,36 +90,34 @@ class CallActions:
 
     # ----------------------------------------------------------------- hold, transfer
     def hold(self, call_id: str, hold: bool) -> None:
-        from wcs.app.calls import CallError, CallStatus
+        from wcs.app.calls import CallStatus
 
         call = self.talking(call_id)
         assert call.media is not None
         want = CallStatus.ESTABLISHED if hold else CallStatus.HOLD
         if call.status != want or call.hold_pending is not None:
-            raise CallError(409, f"call {call_id!r} is {call.status.value}")
+            raise RequestError(409, f"call {call_id!r} is {call.status.value}")
         offer = call.media.hold_offer(hold)
         if offer is None:
-            raise CallError(409, f"call {call_id!r} has no media session to hold")
+            raise RequestError(409, f"call {call_id!r} has no media session to hold")
         try:
             self.m.ua.reinvite(call_id, offer, self.m.clock())
         except InCallError as exc:
             call.media.hold_offer(not hold)  # back to the direction the peer agreed to
-            raise CallError(409, str(exc)) from None
+            raise RequestError(409, str(exc)) from None
         call.hold_pending = hold
         self.m.wake()
 
     def transfer(self, call_id: str, target: str) -> None:
-        from wcs.app.calls import CallError
-
         call = self.talking(call_id)
         try:
             uri = transfer_target(target, call.request.account.domain)
         except ReferError as exc:
-            raise CallError(400, str(exc), "target") from None
+            raise RequestError(400, str(exc), "target") from None
         try:
             self.m.ua.refer(call_id, uri, self.m.clock())
         except InCallError as exc:
-            raise CallError(409, str(exc)) from None
+            raise RequestError(409, str(exc)) from None
         call.transfer = {"target": str(uri), "status": None, "sipStatus": None, "info": None}
         self.m.wake()
 

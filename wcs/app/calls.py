@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from wcs.app.call_actions import CallActions
 from wcs.app.call_dtmf import ReceivedKeys
+from wcs.app.errors import RequestError
 from wcs.app.hooks import HookPublisher
 from wcs.media.dtmf import DtmfKey, DtmfSettings
 from wcs.media.sound import SoundClip
@@ -53,15 +54,6 @@ class CallStatus(enum.StrEnum):
 FINISHED_KEPT = 256  # ended calls remembered for `/call/find` with `finished: true`
 
 FINAL_STATUSES = frozenset({CallStatus.BUSY, CallStatus.FINISH, CallStatus.FAILED})
-
-
-class CallError(Exception):
-    """A REST-level refusal; ``status`` is the HTTP code, ``field`` the offending field."""
-
-    def __init__(self, status: int, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.field = field
 
 
 class MediaSession(Protocol):
@@ -222,12 +214,12 @@ class CallManager:
     # ----------------------------------------------------------------- REST side
     def startup(self, req: CallRequest) -> Call:
         if req.call_id in self._calls:
-            raise CallError(409, f"call {req.call_id!r} already exists", "callId")
+            raise RequestError(409, f"call {req.call_id!r} already exists", "callId")
         if req.rtmp_url:
             for other in self._calls.values():
                 o = other.request
                 if o.rtmp_url == req.rtmp_url and o.rtmp_stream == req.rtmp_stream:
-                    raise CallError(
+                    raise RequestError(
                         409,
                         "another call already republishes to this rtmpUrl/rtmpStream",
                         "rtmpUrl",
@@ -289,7 +281,7 @@ class CallManager:
             return False
         now = self._clock()
         if call.invited:
-            # The UA answers with CallEnded / CallFailed (487) which finishes the call.
+            # The UA answers with CallReleased / CallFailed (487) which finishes the call.
             self._ua.hangup(call_id, now)
         else:
             # Still registering: nothing was sent for the call itself.
@@ -304,7 +296,7 @@ class CallManager:
         if call is None:
             return False
         if call.invited:
-            # The UA's CallEnded for this BYE comes later, finds no call and is ignored.
+            # The UA's CallReleased for this BYE comes later, finds no call and is ignored.
             self._ua.hangup(call_id, self._clock())
         self._finish(call, CallStatus.FAILED, None, info)
         self._wake()
@@ -356,7 +348,7 @@ class CallManager:
             if event.status == 487:  # our CANCEL went through: a normal end for the user
                 status, info = CallStatus.FINISH, NORMAL_CLEARING
             self._finish(call, status, event.status, info)
-        elif isinstance(event, sev.CallEnded):
+        elif isinstance(event, sev.CallReleased):
             info = self.actions.ended_info(call) or event.info or NORMAL_CLEARING
             self._finish(call, CallStatus.FINISH, event.status, info)
         elif isinstance(event, sev.RemoteOffer):

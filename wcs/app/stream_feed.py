@@ -1,6 +1,6 @@
 """From a call's RTP sessions into its stream: the media clock, and generated tracks.
 
-:class:`StreamFeed` is the :class:`wcs.rtp.session.MediaTarget` of every m-line of a call.
+:class:`StreamFeed` is the :class:`wcs.rtp.session.MediaSink` of every m-line of a call.
 Before the stream is published (early media with ``publish_early_media`` off) packets and
 frames go nowhere, but the sessions still count them.
 
@@ -12,7 +12,6 @@ timing), and run on the same media clock.
 
 from __future__ import annotations
 
-import struct
 from typing import Protocol
 
 from wcs.app.streams import TrackInfo
@@ -20,9 +19,9 @@ from wcs.media.audio import AudioFrame
 from wcs.media.clock import MediaClock
 from wcs.media.generators import BlackVideo, Silence
 from wcs.media.h264 import AccessUnit, H264Packetizer
+from wcs.rtp.packet import pack_header
 from wcs.rtp.sr import SenderClock
 
-_HEAD = struct.Struct("!BBHII")
 GENERATED_VIDEO_PT = 102
 GENERATED_AUDIO_PT = 0
 
@@ -51,7 +50,7 @@ class StreamFeed:
         self._gen_seq = {"video": 0, "audio": 0}
         self._sender_clocks: dict[str, SenderClock] = {}
 
-    # ------------------------------------------------------------------ MediaTarget
+    # ------------------------------------------------------------------ MediaSink
     def on_rtp(self, kind: str, packet: bytes, timestamp: int) -> None:
         stream = self.stream
         if stream is not None:
@@ -154,4 +153,4 @@ class StreamFeed:
         self._gen_seq[kind] = (seq + 1) & 0xFFFF
         pt = GENERATED_VIDEO_PT if kind == "video" else GENERATED_AUDIO_PT
         ssrc = self._gen_ssrc + (1 if kind == "video" else 0)
-        return _HEAD.pack(0x80, (0x80 if marker else 0) | pt, seq, ts, ssrc & 0xFFFFFFFF) + payload
+        return pack_header(pt, seq, ts, ssrc, marker) + payload

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import secrets
-import struct
 
-_HEADER = struct.Struct("!BBHII")
+from wcs.rtp.packet import pack_header
 
 
 class RtpOut:
@@ -26,7 +25,7 @@ class RtpOut:
         ts = (self.ts_base + timestamp) & 0xFFFFFFFF
         last = len(payloads) - 1
         for i, payload in enumerate(payloads):
-            b1 = self.payload_type | (0x80 if i == last else 0)
-            out.append(_HEADER.pack(0x80, b1, self.sequence, ts, self.ssrc) + payload)
+            head = pack_header(self.payload_type, self.sequence, ts, self.ssrc, i == last)
+            out.append(head + payload)
             self.sequence = (self.sequence + 1) & 0xFFFF
         return out

@@ -44,11 +44,7 @@ def linear_to_ulaw(sample: int) -> int:
     else:
         mask = 0xFF
     s = min(s, 8159) + 33  # clip, then the 14-bit bias
-    seg = 0
-    v = s >> 6
-    while v:
-        seg += 1
-        v >>= 1
+    seg = (s >> 6).bit_length()  # the segment: how far the top bit is above bit 6
     if seg >= 8:
         return 0x7F ^ mask
     return ((seg << 4) | ((s >> (seg + 1)) & 0x0F)) ^ mask
@@ -61,11 +57,7 @@ def linear_to_alaw(sample: int) -> int:
     else:
         mask = 0x55
         s = -s - 1
-    seg = 0
-    v = s >> 5
-    while v:
-        seg += 1
-        v >>= 1
+    seg = (s >> 5).bit_length()
     if seg >= 8:
         return 0x7F ^ mask
     aval = seg << 4

@@ -1,4 +1,4 @@
-"""Prometheus text exposition (format 0.0.4) without dependencies: a small registry.
+"""Prometheus metrics: a small registry exported through ``prometheus_client``.
 
 Two kinds of metric:
 
@@ -14,6 +14,12 @@ that survive the object: at each scrape it adds what each live object gained sin
 one. Counts an object gained between the last scrape and its end are not seen; counters
 stay monotonic.
 
+The text exposition (format 0.0.4) is ``prometheus_client``'s: :meth:`Registry.render` runs
+one prometheus_client collector over every metric and ``generate_latest`` writes it, so
+escaping and number formatting are the reference ones. The owned metrics keep their own
+lock-free children (``prometheus_client.Counter.inc`` takes a lock per call, too much for
+per-packet counting in the media workers).
+
 ``REGISTRY`` is the process-wide registry that every part may use; the server renders it at
 ``GET /metrics``. Names follow Prometheus conventions: ``wcs_`` prefix, ``_total`` for
 counters, base units (seconds, bytes).
@@ -21,11 +27,13 @@ counters, base units (seconds, bytes).
 
 from __future__ import annotations
 
-import math
 import threading
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 Labels = tuple[str, ...]
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -56,7 +64,7 @@ class _Metric:
     kind = "untyped"
 
     def __init__(self, name: str, help: str, labelnames: Sequence[str] = ()) -> None:
-        _check_name(name)
+        _check_name(name, self.kind)
         for label in labelnames:
             _check_name(label)
         self.name = name
@@ -154,7 +162,7 @@ class Registry:
         """Register (or replace) a metric whose samples ``fn`` returns at scrape time."""
         if kind not in ("counter", "gauge"):
             raise ValueError("kind is counter or gauge")
-        _check_name(name)
+        _check_name(name, kind)
         with self._lock:
             self._metrics[name] = _Collected(name, help, kind, tuple(labelnames), fn)
 
@@ -168,7 +176,12 @@ class Registry:
 
     def render(self) -> str:
         """The text exposition of every metric; a failing collector is skipped, not fatal."""
-        out: list[str] = []
+        exporter = CollectorRegistry(auto_describe=False)
+        exporter.register(_Exporter(self))
+        return generate_latest(exporter).decode()
+
+    def families(self) -> Iterator[Metric]:
+        """Every metric as a prometheus_client family, sorted by name."""
         with self._lock:
             metrics = sorted(self._metrics.values(), key=lambda m: m.name)
         for m in metrics:
@@ -176,12 +189,24 @@ class Registry:
                 samples = m.samples()
             except Exception:  # a collector must never break the scrape of the others
                 samples = []
-                out.append(f"# collector of {m.name} failed")
-            out.append(f"# HELP {m.name} {_escape_help(m.help)}")
-            out.append(f"# TYPE {m.name} {m.kind}")
-            for s in samples:
-                out.append(f"{m.name}{_labels(m.labelnames, s.labels)} {_number(s.value)}")
-        return "\n".join(out) + "\n"
+            family: Metric
+            if m.kind == "counter":
+                family = CounterMetricFamily(m.name, m.help, labels=m.labelnames)
+            else:
+                family = GaugeMetricFamily(m.name, m.help, labels=m.labelnames)
+            for sample in samples:
+                family.add_metric(list(sample.labels), sample.value)
+            yield family
+
+
+class _Exporter:
+    """The prometheus_client collector of a :class:`Registry` (read at every scrape)."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    def collect(self) -> Iterator[Metric]:
+        return self.registry.families()
 
 
 class DeltaTotals:
@@ -203,35 +228,13 @@ class DeltaTotals:
         return dict(self.totals)
 
 
-def _check_name(name: str) -> None:
+def _check_name(name: str, kind: str = "") -> None:
     ok = name and (name[0].isalpha() or name[0] in "_:")
     if not ok or not all(c.isalnum() or c in "_:" for c in name) or not name.isascii():
         raise ValueError(f"bad metric or label name {name!r}")
-
-
-def _escape_help(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\n", "\\n")
-
-
-def _escape_value(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _labels(names: Labels, values: Labels) -> str:
-    if not names:
-        return ""
-    pairs = ",".join(f'{n}="{_escape_value(v)}"' for n, v in zip(names, values, strict=True))
-    return "{" + pairs + "}"
-
-
-def _number(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if float(value).is_integer() and abs(value) < 2**53:
-        return str(int(value))
-    return repr(float(value))
+    if kind == "counter" and not name.endswith("_total"):
+        # prometheus_client names a counter's sample <name>_total: keep the name as given.
+        raise ValueError(f"counter {name!r} must end with _total")
 
 
 REGISTRY = Registry()

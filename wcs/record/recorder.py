@@ -98,7 +98,7 @@ class Recorder:
             return
         self.finished = True
         self._submit(self.core.end())
-        self.worker.stop()
+        self.worker.close()
         self._on_finished(self)
 
     def _closed_in_thread(self, closed: ClosedFile) -> None:

@@ -1,4 +1,5 @@
-"""The writer thread of one recording: executes the core's commands on PyAV files.
+"""The writer thread of one recording (a :class:`ThreadWorker`): executes the core's commands
+on PyAV files.
 
 The event loop only appends to a bounded queue (:meth:`RecordWorker.submit`), so muxing and
 AAC encoding never block it. Media commands are dropped when the queue is full (the caller
@@ -10,12 +11,11 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
-import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from wcs.media.thread_worker import ThreadWorker
 
 from .core import CloseFile, Command, OpenFile, WriteAudio, WriteVideo
 from .writer import FileWriter
@@ -36,7 +36,7 @@ class ClosedFile:
     error: str | None = None
 
 
-class RecordWorker:
+class RecordWorker(ThreadWorker[Command]):
     def __init__(
         self,
         name: str,
@@ -44,58 +44,23 @@ class RecordWorker:
         max_queued: int = MAX_QUEUED,
     ) -> None:
         self._on_closed = on_closed
-        self._max = max_queued
-        self._queue: deque[Command | None] = deque()
-        self._media = 0
-        self._cond = threading.Condition()
         self._writers: dict[int, FileWriter] = {}
-        self._failed: set[int] = set()
         self.dropped = 0
-        self.cpu_seconds = 0.0  # thread CPU time spent on commands
-        self._thread = threading.Thread(target=self._run, name=f"record-{name}", daemon=True)
-        self._thread.start()
-
-    @property
-    def queued(self) -> int:
-        """Media commands waiting for the thread."""
-        return self._media
+        super().__init__(f"record-{name}", self._execute_all, max_queued, on_exit=self._close_all)
 
     def submit(self, cmd: Command) -> bool:
         """Queue one command; False (dropped) when it is media and the queue is full."""
-        media = isinstance(cmd, WriteVideo | WriteAudio)
-        with self._cond:
-            if media:
-                if self._media >= self._max:
-                    self.dropped += 1
-                    return False
-                self._media += 1
-            self._queue.append(cmd)
-            self._cond.notify()
+        if self.put(cmd, bounded=isinstance(cmd, WriteVideo | WriteAudio)):
+            return True
+        self.dropped += 1
+        return False
+
+    def _execute_all(self, cmds: list[Command]) -> bool:
+        for cmd in cmds:
+            self._execute(cmd)
         return True
 
-    def stop(self) -> None:
-        """No more commands after this; the thread ends once the queue is done."""
-        with self._cond:
-            self._queue.append(None)
-            self._cond.notify()
-
-    def join(self, timeout: float | None = None) -> bool:
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._queue:
-                    self._cond.wait()
-                cmd = self._queue.popleft()
-                if isinstance(cmd, WriteVideo | WriteAudio):
-                    self._media -= 1
-            if cmd is None:
-                break
-            t0 = time.thread_time()
-            self._execute(cmd)
-            self.cpu_seconds += time.thread_time() - t0
+    def _close_all(self) -> None:
         for file_id in list(self._writers):  # never left open, whatever the caller forgot
             self._close(CloseFile(file_id, self._writers[file_id].path))
 
@@ -106,7 +71,6 @@ class RecordWorker:
                 self._writers[cmd.file_id] = FileWriter(cmd.spec)
             except Exception as exc:  # PyAV, OS: this file fails, the recording goes on
                 log.error("record %s: cannot open: %s", cmd.spec.path, exc)
-                self._failed.add(cmd.file_id)
                 self._on_closed(ClosedFile(cmd.file_id, cmd.spec.path, {}, 0, str(exc)))
             return
         if isinstance(cmd, CloseFile):

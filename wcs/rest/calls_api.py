@@ -2,79 +2,101 @@
 
 from __future__ import annotations
 
-import re
+import ipaddress
 from collections.abc import Callable
 from typing import Any
 
-from wcs.app.calls import CallError, CallManager, CallRequest
+from wcs.app.calls import CallManager, CallRequest
+from wcs.app.errors import RequestError
 from wcs.rest.http import BadRequest, Params, Request, Response, Router, empty, error, json_response
+from wcs.rest.schema_bodies import CALL_FILTER, CALL_ID_BODY, CALL_STARTUP
+from wcs.rtmp.errors import RtmpError
+from wcs.rtmp.url import parse_base_url
+from wcs.sip.errors import SipParseError
 from wcs.sip.ua import Account
+from wcs.sip.uri import SipUri, format_hostport
 
-# Stream names become file names and URL parts later: keep them printable and bounded.
-_STREAM_NAME = re.compile(r"^[^\x00-\x1f/\\]{1,200}$")
-_TOKEN = re.compile(r"^[A-Za-z0-9._~+!%*'()@:$,;=?&#\[\]-]{1,256}$")
+
+def _sip_server(name: str, value: str) -> SipUri:
+    """``host[:port]`` (or, for the proxy, a sip: URI) as the SIP layer will read it."""
+    text = value.strip()
+    if _is_ipv6(text):
+        text = f"[{text}]"  # a bare IPv6 literal: the SIP layer brackets it too
+    uri_form = name == "sipOutboundProxy" and text.lower().startswith("sip:")
+    try:
+        uri = SipUri.parse(text if uri_form else f"sip:{text}")
+    except SipParseError as exc:
+        raise BadRequest(name, f"{name} is not a SIP host[:port]: {exc}") from None
+    if uri.user is not None:
+        raise BadRequest(name, f"{name} must be a host, not a user@host")
+    return uri
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        return ipaddress.ip_address(text).version == 6
+    except ValueError:
+        return False
+
+
+def _check_callee(callee: str, domain: str) -> None:
+    """The INVITE target exactly as the SIP layer builds it (wcs.sip.invite), parsed."""
+    text = callee.strip()
+    try:
+        if text.lower().startswith(("sip:", "sips:")):
+            SipUri.parse(text)
+        else:
+            SipUri.parse(str(SipUri(host=domain, user=text)))
+    except SipParseError as exc:
+        raise BadRequest("callee", f"callee does not form a SIP URI: {exc}") from None
 
 
 def parse_call_request(p: Params) -> CallRequest:
-    call_id = p.str("callId", required=True, max_len=256)
-    assert call_id is not None
-    if not _TOKEN.match(call_id):
-        raise BadRequest("callId", "callId has characters that are not allowed")
-    callee = p.str("callee", required=True, max_len=256)
-    assert callee is not None
-    if any(c in callee for c in '\r\n\x00<> "'):
-        raise BadRequest("callee", "callee must be a user name or a SIP URI")
-    login = p.str("sipLogin", required=True, max_len=128)
-    assert login is not None
-    if any(c in login for c in '\r\n\x00<>@:; "'):
-        raise BadRequest("sipLogin", "sipLogin must be a plain SIP user name")
-    proxy = p.str("sipOutboundProxy", default="", max_len=255) or ""
-    domain = p.str("sipDomain", default="", max_len=255) or proxy
+    v = CALL_STARTUP.parse(p.raw)
+    call_id: str = v["callId"]
+    callee: str = v["callee"]
+    login = v["sipLogin"]
+    if login is None:
+        raise BadRequest("sipLogin", "missing required field 'sipLogin'")
+    proxy: str = v["sipOutboundProxy"] or ""
+    domain: str = v["sipDomain"] or ""
+    if proxy:
+        proxy_uri = _sip_server("sipOutboundProxy", proxy)
+        domain = domain or format_hostport(proxy_uri.host, proxy_uri.port)
     if not domain:
         raise BadRequest("sipDomain", "sipDomain (or sipOutboundProxy) is required")
-    for name, value in (("sipDomain", domain), ("sipOutboundProxy", proxy)):
-        if any(c in value for c in '\r\n\x00<>@; "/'):
-            raise BadRequest(name, f"{name} must be a host name or address")
-    port = p.int("sipPort", default=5060, min=1, max=65535)
-    transport = (p.str("sipTransport", default="UDP", max_len=8) or "UDP").lower()
-    if transport not in ("udp", "tcp"):
-        raise BadRequest("sipTransport", "sipTransport must be UDP or TCP")
-    auth_name = p.str("sipAuthenticationName", default="", max_len=128) or ""
-    password = p.str("sipPassword", default="", max_len=256) or ""
-    visible = p.str("visibleName", default=None, max_len=128)
-    if visible is not None and any(c in visible for c in '\r\n\x00"'):
-        raise BadRequest("visibleName", "visibleName has characters that are not allowed")
-    to_stream = p.str("toStream", default=None, max_len=200)
-    if to_stream is not None and not _STREAM_NAME.match(to_stream):
-        raise BadRequest("toStream", "toStream must be 1-200 printable characters without / or \\")
-    rtmp_url = p.str("rtmpUrl", default=None, max_len=1024)
-    if rtmp_url is not None and not rtmp_url.startswith(("rtmp://", "rtmps://")):
-        raise BadRequest("rtmpUrl", "rtmpUrl must start with rtmp:// or rtmps://")
-    custom_params = p.obj("custom")
-    custom = custom_params.raw if custom_params is not None else {}
+    _sip_server("sipDomain", domain)
+    _check_callee(callee, domain)
+    rtmp_url = v["rtmpUrl"]
+    if rtmp_url is not None:
+        try:
+            parse_base_url(rtmp_url)
+        except RtmpError as exc:
+            raise BadRequest("rtmpUrl", f"rtmpUrl: {exc}") from None
+    visible = v["visibleName"]
     account = Account(
         login=login,
         domain=domain,
-        password=password,
-        auth_name=auth_name,
+        password=v["sipPassword"] or "",
+        auth_name=v["sipAuthenticationName"] or "",
         outbound_proxy=proxy,
-        port=port if port is not None else 5060,
-        transport=transport,
+        port=v["sipPort"] or 5060,
+        transport=(v["sipTransport"] or "UDP").lower(),
         display_name=visible or "",
     )
     return CallRequest(
         call_id=call_id,
         callee=callee,
         account=account,
-        register_required=bool(p.bool("sipRegisterRequired", default=False)),
-        to_stream=to_stream or None,
+        register_required=bool(v["sipRegisterRequired"]),
+        to_stream=v["toStream"] or None,
         rtmp_url=rtmp_url or None,
-        rtmp_stream=p.str("rtmpStream", default=None, max_len=256) or None,
-        has_audio=bool(p.bool("hasAudio", default=True)),
-        has_video=bool(p.bool("hasVideo", default=True)),
-        app_key=p.str("appKey", default="defaultApp", max_len=128) or "defaultApp",
+        rtmp_stream=v["rtmpStream"] or None,
+        has_audio=v["hasAudio"] is not False,
+        has_video=v["hasVideo"] is not False,
+        app_key=v["appKey"] or "defaultApp",
         visible_name=visible,
-        custom=custom,
+        custom=v["custom"] or {},
     )
 
 
@@ -93,18 +115,18 @@ def add_call_routes(
         call_req = parse_call_request(Params(body))
         try:
             calls.startup(call_req)
-        except CallError as exc:
+        except RequestError as exc:
             return error(exc.status, str(exc), exc.field)
         return empty()
 
     async def find(req: Request) -> Response:
-        p = Params(req.json())
+        v = CALL_FILTER.parse(req.json())
         found = calls.find(
-            call_id=p.str("callId", default=None),
-            callee=p.str("callee", default=None),
-            status=p.str("status", default=None),
-            rtmp_url=p.str("rtmpUrl", default=None),
-            finished=p.bool("finished", default=False),
+            call_id=v["callId"],
+            callee=v["callee"],
+            status=v["status"],
+            rtmp_url=v["rtmpUrl"],
+            finished=bool(v["finished"]),
         )
         if not found:
             return error(404, "call not found")
@@ -117,8 +139,7 @@ def add_call_routes(
         return json_response([c.to_json() for c in found])
 
     async def terminate(req: Request) -> Response:
-        call_id = Params(req.json()).str("callId", required=True)
-        assert call_id is not None
+        call_id: str = CALL_ID_BODY.parse(req.json())["callId"]
         if not calls.terminate(call_id):
             return error(404, "call not found", "callId")
         return empty()

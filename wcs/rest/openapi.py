@@ -1,7 +1,10 @@
 """The OpenAPI 3.1 description of the HTTP API, served at ``/rest-api/openapi.json``.
 
-Hand-written, next to the handlers it describes; :func:`build_document` keeps only the paths
-the server has mounted (a server without the recorder does not advertise it), and the test
+Request bodies come from their declarations (:mod:`wcs.rest.schema_bodies`), the same ones
+the handlers validate with, and each operation lists in ``x-refusals`` the only reasons a
+schema-valid body may still get a 400; responses are described here.
+:func:`build_document` keeps only the paths the server has mounted (a server without the
+recorder does not advertise it), and the test
 suite sends generated requests to every path of it and checks each answer against it.
 
 WCS pages send booleans and numbers as strings, so every boolean field accepts ``"true"``
@@ -17,6 +20,8 @@ from typing import Any
 from wcs import __version__
 from wcs.rest.message import Request, Response
 from wcs.rest.router import Router
+from wcs.rest.schema import LENIENT_BOOLEAN
+from wcs.rest.schema_bodies import BODIES
 
 Schema = dict[str, Any]
 
@@ -31,49 +36,8 @@ def _nullable(schema: Schema) -> Schema:
     return {"anyOf": [schema, {"type": "null"}]}
 
 
-BOOL: Schema = _ref("LenientBoolean")
-
-
-def _int(minimum: int | None = None, maximum: int | None = None) -> Schema:
-    number: Schema = {"type": "integer"}
-    if minimum is not None:
-        number["minimum"] = minimum
-    if maximum is not None:
-        number["maximum"] = maximum
-    return {"anyOf": [number, {"type": "string", "pattern": r"^\s*[+-]?[0-9]{1,18}\s*$"}]}
-
-
-def _str(max_len: int, **extra: Any) -> Schema:
-    return {"type": "string", "maxLength": max_len, **extra}
-
-
-STREAM_NAME = _str(200, minLength=1, pattern=r"^[^\u0000-\u001f/\\]+$")
-
 SCHEMAS: dict[str, Schema] = {
-    "LenientBoolean": {
-        "description": "A JSON boolean, or its string form (WCS pages send strings).",
-        "anyOf": [
-            {"type": "boolean"},
-            {"type": "integer", "enum": [0, 1]},
-            {
-                "type": "string",
-                "enum": [
-                    "true",
-                    "false",
-                    "1",
-                    "0",
-                    "yes",
-                    "no",
-                    "on",
-                    "off",
-                    "True",
-                    "False",
-                    "TRUE",
-                    "FALSE",
-                ],
-            },
-        ],
-    },
+    "LenientBoolean": LENIENT_BOOLEAN,
     "Error": {
         "type": "object",
         "required": ["error"],
@@ -82,50 +46,6 @@ SCHEMAS: dict[str, Schema] = {
             "field": _nullable({"type": "string", "description": "the offending field"}),
         },
     },
-    "CallStartup": {
-        "type": "object",
-        "required": ["callId", "callee"],
-        "description": (
-            "sipLogin and sipDomain (or sipOutboundProxy) are required, except for the demo "
-            "callee: callee 'demo' with no sipDomain reaches the built-in demo endpoint "
-            "when the demo_callee setting is on."
-        ),
-        "properties": {
-            "callId": _str(256, minLength=1),
-            "callee": _str(256, minLength=1, description="user name or sip: URI"),
-            "toStream": STREAM_NAME,
-            "sipLogin": _str(128),
-            "sipAuthenticationName": _str(128),
-            "sipPassword": _str(256, writeOnly=True),
-            "sipDomain": _str(255),
-            "sipOutboundProxy": _str(255),
-            "sipPort": _int(1, 65535),
-            "sipTransport": {"type": "string", "enum": ["UDP", "TCP", "udp", "tcp"]},
-            "sipRegisterRequired": BOOL,
-            "visibleName": _str(128),
-            "appKey": _str(128),
-            "rtmpUrl": _str(1024, pattern="^rtmps?://"),
-            "rtmpStream": _str(256),
-            "hasAudio": BOOL,
-            "hasVideo": BOOL,
-            "custom": {"type": "object"},
-        },
-    },
-    "CallFilter": {
-        "type": "object",
-        "properties": {
-            "callId": _str(256),
-            "callee": _str(256),
-            "status": _str(32),
-            "rtmpUrl": _str(1024),
-            "finished": {
-                **BOOL,
-                "description": "our extension: also the last 256 calls "
-                "that ended, with their final status (WCS answers 404)",
-            },
-        },
-    },
-    "CallId": {"type": "object", "required": ["callId"], "properties": {"callId": _str(256)}},
     "Call": {
         "type": "object",
         "required": ["callId", "status", "callee"],
@@ -158,16 +78,6 @@ SCHEMAS: dict[str, Schema] = {
             "custom": {"type": "object"},
         },
     },
-    "StreamFilter": {
-        "type": "object",
-        "properties": {
-            "name": _str(200),
-            "mediaSessionId": _str(64),
-            "mediaSessionIds": {"type": "array", "items": {"type": "string"}},
-            "published": BOOL,
-            "status": _str(32),
-        },
-    },
     "Stream": {
         "type": "object",
         "required": ["name", "status"],
@@ -186,39 +96,6 @@ SCHEMAS: dict[str, Schema] = {
             "callId": _nullable({"type": "string"}),
         },
     },
-    "PushStartup": {
-        "type": "object",
-        "required": ["streamName", "rtmpUrl"],
-        "properties": {
-            "streamName": STREAM_NAME,
-            "rtmpUrl": _str(2048, pattern="^rtmps?://"),
-            "rtmpTransponderFullUrl": BOOL,
-            "rtmpFlashVersion": _str(128, pattern=r"^[\x20-\x7e]+$"),
-            "options": {"type": "object", "properties": {"action": _str(32)}},
-        },
-    },
-    "PushFilter": {
-        "type": "object",
-        "properties": {
-            "streamName": _str(200),
-            "rtmpUrl": _str(2048),
-            "mediaSessionId": _str(64),
-        },
-    },
-    "MediaSessionId": {
-        "type": "object",
-        "required": ["mediaSessionId"],
-        "properties": {"mediaSessionId": _str(64, minLength=1)},
-    },
-    "SoundOn": {
-        "type": "object",
-        "required": ["mediaSessionId", "soundFile"],
-        "properties": {
-            "mediaSessionId": _str(64, minLength=1),
-            "soundFile": _str(255, minLength=1, description="a file name (no path) in sounds_dir"),
-            "loop": BOOL,
-        },
-    },
     "Transponder": {
         "type": "object",
         "required": ["mediaSessionId", "streamName", "rtmpUrl", "status"],
@@ -232,22 +109,6 @@ SCHEMAS: dict[str, Schema] = {
             "muted": {"type": "boolean"},
             "soundEnabled": {"type": "boolean"},
         },
-    },
-    "RecorderStartup": {
-        "type": "object",
-        "description": "mediaSessionId of the stream, or (our extension) its streamName.",
-        "properties": {
-            "mediaSessionId": _str(64),
-            "streamName": _str(200),
-            "config": {
-                "type": "object",
-                "properties": {"fileTemplate": _str(512), "rotation": _str(32)},
-            },
-        },
-    },
-    "RecorderStop": {
-        "type": "object",
-        "properties": {"mediaSessionId": _str(64), "streamName": _str(200)},
     },
     "Recording": {"type": "object"},
     "Health": {
@@ -300,9 +161,21 @@ def _wcs_op(
     op: Schema = {"summary": summary, "tags": [tag], "responses": {**responses, "413": BIG_413}}
     if body is not None:
         op["requestBody"] = _json_body(body, body_required)
+        refusals = _BODIES[body].all_refusals()
+        if refusals:
+            # The only 400s a schema-valid body may get (the property test holds us to it).
+            op["x-refusals"] = refusals
+            why = "; ".join(f"{name}: {reason}" for name, reason in refusals.items())
+            op["responses"]["400"] = _error(
+                f"a field is missing or unusable; `field` names it. A body valid against "
+                f"the schema is refused only for: {why}"
+            )
     get = {**op, "operationId": f"get_{_op_id(summary)}"}
     post = {**op, "operationId": f"post_{_op_id(summary)}"}
     return {"get": get, "post": post}
+
+
+_BODIES = {b.name: b for b in BODIES}
 
 
 def _op_id(summary: str) -> str:
@@ -468,12 +341,13 @@ def full_document() -> Schema:
             "description": (
                 "SIP calls as live streams; Flashphoner WCS compatible REST API. "
                 "Booleans and numbers in bodies also accept their string forms. "
-                "Errors are JSON {error, field}. See docs/rest.md."
+                "Strings are Unicode text: lone surrogates and control characters are "
+                "refused with 400. Errors are JSON {error, field}. See docs/rest.md."
             ),
         },
         "servers": [{"url": "/"}],
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **{b.name: b.json_schema() for b in BODIES}},
             "securitySchemes": {
                 "bearer": {
                     "type": "http",

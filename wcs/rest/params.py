@@ -44,6 +44,10 @@ class Params:
     def _name(self, name: builtins.str) -> builtins.str:
         return f"{self._prefix}{name}"
 
+    def name_of(self, name: builtins.str) -> builtins.str:
+        """``name`` as errors spell it (``config.rotation`` inside ``config``)."""
+        return self._name(name)
+
     def _get(self, name: builtins.str, required: builtins.bool) -> Any:
         value = self._data.get(name)
         if value is None and required:
@@ -87,8 +91,8 @@ class Params:
             return default
         if isinstance(value, bool):
             return value
-        if isinstance(value, int) and value in (0, 1):
-            return bool(value)
+        if isinstance(value, int | float) and value in (0, 1):
+            return bool(value)  # 1.0 too: JSON Schema counts it as the integer 1
         if isinstance(value, str):
             word = value.strip().lower()
             if word in _TRUE:

@@ -12,13 +12,13 @@ naming ``soundFile`` for a file that is not a plain name there or does not decod
 
 from __future__ import annotations
 
-import re
+from typing import Any
 
-from wcs.media.sound import MAX_NAME, SoundError
+from wcs.app.errors import RequestError
+from wcs.media.sound import SoundError
 from wcs.rest.http import (
     BadRequest,
     Handler,
-    Params,
     Request,
     Response,
     Router,
@@ -26,52 +26,45 @@ from wcs.rest.http import (
     error,
     json_response,
 )
-from wcs.rtmp.push import PushError, PushManager, PushRequest
+from wcs.rest.schema_bodies import MEDIA_SESSION_ID, PUSH_FILTER, PUSH_STARTUP, SOUND_ON
+from wcs.rtmp.errors import RtmpError
+from wcs.rtmp.push import PushManager, PushRequest
+from wcs.rtmp.url import parse_base_url, parse_full_url
 
-_STREAM_NAME = re.compile(r"^[^\x00-\x1f/\\]{1,200}$")
-_FLASH_VERSION = re.compile(r"^[\x20-\x7e]{1,128}$")
 
-
-def parse_push_request(p: Params) -> PushRequest:
-    name = p.req_str("streamName", max_len=200)
-    if not _STREAM_NAME.match(name):
-        raise BadRequest("streamName", "streamName must be 1-200 printable characters")
-    rtmp_url = p.req_str("rtmpUrl", max_len=2048)
-    if not rtmp_url.startswith(("rtmp://", "rtmps://")):
-        raise BadRequest("rtmpUrl", "rtmpUrl must start with rtmp:// or rtmps://")
-    flash = p.str("rtmpFlashVersion", default=None, max_len=128) or None
-    if flash is not None and not _FLASH_VERSION.match(flash):
-        raise BadRequest("rtmpFlashVersion", "rtmpFlashVersion must be printable ASCII")
-    options = p.obj("options")
-    muted = False
-    if options is not None:
-        action = options.str("action", default=None, max_len=32)
-        muted = action == "mute"
+def parse_push_request(body: dict[str, Any]) -> PushRequest:
+    v = PUSH_STARTUP.parse(body)
+    full_url = bool(v["rtmpTransponderFullUrl"])
+    try:
+        (parse_full_url if full_url else parse_base_url)(v["rtmpUrl"])
+    except RtmpError as exc:
+        raise BadRequest("rtmpUrl", f"rtmpUrl: {exc}") from None
+    options: dict[str, Any] = v["options"] or {}
     return PushRequest(
-        stream_name=name,
-        rtmp_url=rtmp_url,
-        full_url=p.bool("rtmpTransponderFullUrl", default=False),
-        flash_version=flash,
-        options=dict(options.raw) if options is not None else {},
-        muted=muted,
+        stream_name=v["streamName"],
+        rtmp_url=v["rtmpUrl"],
+        full_url=full_url,
+        flash_version=v["rtmpFlashVersion"] or None,
+        options=dict(options),
+        muted=options.get("action") == "mute",
     )
 
 
 def add_push_routes(router: Router, pushes: PushManager) -> None:
     async def startup(req: Request) -> Response:
-        request = parse_push_request(Params(req.json()))
+        request = parse_push_request(req.json())
         try:
             job = pushes.startup(request)
-        except PushError as exc:
+        except RequestError as exc:
             return error(exc.status, str(exc), exc.field)
         return json_response(job.to_json())
 
     async def find(req: Request) -> Response:
-        p = Params(req.json())
+        v = PUSH_FILTER.parse(req.json())
         found = pushes.find(
-            stream_name=p.str("streamName", default=None, max_len=200),
-            rtmp_url=p.str("rtmpUrl", default=None, max_len=2048),
-            media_session_id=p.str("mediaSessionId", default=None, max_len=64),
+            stream_name=v["streamName"],
+            rtmp_url=v["rtmpUrl"],
+            media_session_id=v["mediaSessionId"],
         )
         if not found:
             return error(404, "not found any transponder")
@@ -85,7 +78,7 @@ def add_push_routes(router: Router, pushes: PushManager) -> None:
 
     def by_id(action: str) -> Handler:
         async def handler(req: Request) -> Response:
-            msid = Params(req.json()).req_str("mediaSessionId", max_len=64)
+            msid: str = MEDIA_SESSION_ID.parse(req.json())["mediaSessionId"]
             if action == "terminate":
                 ok = pushes.terminate(msid)
             else:
@@ -97,12 +90,9 @@ def add_push_routes(router: Router, pushes: PushManager) -> None:
         return handler
 
     async def sound_on(req: Request) -> Response:
-        p = Params(req.json())
-        msid = p.req_str("mediaSessionId", max_len=64)
-        sound_file = p.req_str("soundFile", max_len=MAX_NAME)
-        loop = p.bool("loop", default=False)
+        v = SOUND_ON.parse(req.json())
         try:
-            ok = await pushes.sound_on(msid, sound_file, loop)
+            ok = await pushes.sound_on(v["mediaSessionId"], v["soundFile"], bool(v["loop"]))
         except SoundError as exc:
             return error(400, str(exc), "soundFile")
         if not ok:
@@ -110,7 +100,7 @@ def add_push_routes(router: Router, pushes: PushManager) -> None:
         return empty()
 
     async def sound_off(req: Request) -> Response:
-        msid = Params(req.json()).req_str("mediaSessionId", max_len=64)
+        msid: str = MEDIA_SESSION_ID.parse(req.json())["mediaSessionId"]
         if not pushes.sound_off(msid):
             return error(404, "transponder not found", "mediaSessionId")
         return empty()

@@ -9,16 +9,19 @@ starts a new one with the new settings.
 
 from __future__ import annotations
 
+from typing import Any
+
 from wcs.app.streams import Stream
 from wcs.record.manager import RecorderManager
 from wcs.record.rotation import Rotation, RotationError, parse_rotation
 from wcs.record.template import TemplateError, validate_template
-from wcs.rest.http import BadRequest, Params, Request, Response, Router, empty, error, json_response
+from wcs.rest.http import BadRequest, Request, Response, Router, empty, error, json_response
+from wcs.rest.schema_bodies import RECORDER_STARTUP, RECORDER_STOP
 
 
-def _stream(p: Params, manager: RecorderManager) -> Stream | None:
-    msid = p.str("mediaSessionId", default=None, max_len=64)
-    name = p.str("streamName", default=None, max_len=200)
+def _stream(v: dict[str, Any], manager: RecorderManager) -> Stream | None:
+    msid: str | None = v["mediaSessionId"]
+    name: str | None = v["streamName"]
     if msid is None and name is None:
         raise BadRequest("mediaSessionId", "missing required field 'mediaSessionId'")
     if msid is not None:
@@ -29,31 +32,29 @@ def _stream(p: Params, manager: RecorderManager) -> Stream | None:
 
 def add_recorder_routes(router: Router, manager: RecorderManager) -> None:
     async def startup(req: Request) -> Response:
-        p = req.params()
-        stream = _stream(p, manager)
+        v = RECORDER_STARTUP.parse(req.json())
+        stream = _stream(v, manager)
         if stream is None:
             return error(404, "Stream not found", "mediaSessionId")
-        config = p.obj("config")
-        template: str | None = None
+        config: dict[str, Any] = v["config"] or {}
+        template: str | None = config.get("fileTemplate")
         rotation: Rotation | None = None
-        if config is not None:
-            template = config.str("fileTemplate", default=None, max_len=512)
-            if template is not None:
-                try:
-                    validate_template(template)
-                except TemplateError as exc:
-                    raise BadRequest("config.fileTemplate", str(exc)) from None
-            spec = config.str("rotation", default=None, max_len=32)
-            if spec is not None:
-                try:
-                    rotation = parse_rotation(spec)
-                except RotationError as exc:
-                    raise BadRequest("config.rotation", str(exc)) from None
+        if template is not None:
+            try:
+                validate_template(template)
+            except TemplateError as exc:
+                raise BadRequest("config.fileTemplate", str(exc)) from None
+        spec: str | None = config.get("rotation")
+        if spec is not None:
+            try:
+                rotation = parse_rotation(spec)
+            except RotationError as exc:
+                raise BadRequest("config.rotation", str(exc)) from None
         manager.start(stream, template, rotation)
         return empty()
 
     async def terminate(req: Request) -> Response:
-        stream = _stream(req.params(), manager)
+        stream = _stream(RECORDER_STOP.parse(req.json()), manager)
         if stream is None or not manager.stop(stream.media_session_id):
             return error(404, "Recording not found", "mediaSessionId")
         return empty()

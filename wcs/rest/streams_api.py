@@ -11,19 +11,18 @@ from __future__ import annotations
 from typing import Any
 
 from wcs.app.streams import JsonEntry, Stream, StreamHub
-from wcs.rest.http import BadRequest, Params, Request, Response, Router, error, json_response
+from wcs.rest.http import Request, Response, Router, error, json_response
+from wcs.rest.schema_bodies import STREAM_FILTER
 
 
-def _filters(p: Params) -> dict[str, Any]:
-    ids = p.list("mediaSessionIds") if "mediaSessionIds" in p else None
-    if ids is not None and not all(isinstance(i, str) for i in ids):
-        raise BadRequest("mediaSessionIds", "mediaSessionIds must be a list of strings")
+def _filters(body: dict[str, Any]) -> dict[str, Any]:
+    v = STREAM_FILTER.parse(body)
     return {
-        "name": p.str("name", default=None, max_len=200),
-        "media_session_id": p.str("mediaSessionId", default=None, max_len=64),
-        "media_session_ids": ids,
-        "published": p.bool("published") if "published" in p else None,
-        "status": p.str("status", default=None, max_len=32),
+        "name": v["name"],
+        "media_session_id": v["mediaSessionId"],
+        "media_session_ids": v["mediaSessionIds"],
+        "published": v["published"],
+        "status": v["status"],
     }
 
 
@@ -51,7 +50,7 @@ def add_stream_routes(router: Router, hub: StreamHub) -> None:
         return streams, [e for e in hub.entries if _entry_matches(e.to_json(), f)]
 
     async def find(req: Request) -> Response:
-        streams, extras = matching(_filters(Params(req.json())))
+        streams, extras = matching(_filters(req.json()))
         found = [s.to_json() for s in streams] + [e.to_json() for e in extras]
         if not found:
             return error(404, "Stream not found")
@@ -64,7 +63,7 @@ def add_stream_routes(router: Router, hub: StreamHub) -> None:
         return json_response(found)
 
     async def terminate(req: Request) -> Response:
-        streams, entries = matching(_filters(Params(req.json())))
+        streams, entries = matching(_filters(req.json()))
         # Viewers (published:false entries) can be stopped one by one as well.
         stoppable = [e for e in entries if callable(getattr(e, "terminate", None))]
         if not streams and not stoppable:

@@ -31,6 +31,13 @@ def basic_header(fmt: int, csid: int) -> bytes:
     raise RtmpError(f"chunk stream id {csid} out of range 2..65599")
 
 
+def checked_chunk_size(size: int) -> int:
+    """A Set Chunk Size value (either direction); RtmpError outside 1..MAX_CHUNK_SIZE."""
+    if not 1 <= size <= MAX_CHUNK_SIZE:
+        raise RtmpError(f"chunk size {size} out of range")
+    return size
+
+
 @dataclass(slots=True)
 class _SendState:
     stream_id: int
@@ -50,9 +57,7 @@ class ChunkEncoder:
         self._state: dict[int, _SendState] = {}
 
     def set_chunk_size(self, size: int) -> None:
-        if not 1 <= size <= MAX_CHUNK_SIZE:
-            raise RtmpError(f"chunk size {size} out of range")
-        self.chunk_size = size
+        self.chunk_size = checked_chunk_size(size)
 
     def encode(self, msg: RtmpMessage) -> bytes:
         csid = msg.csid
@@ -121,9 +126,7 @@ class ChunkDecoder:
         self._state: dict[int, _RecvState] = {}
 
     def set_chunk_size(self, size: int) -> None:
-        if not 1 <= size <= MAX_CHUNK_SIZE:
-            raise RtmpError(f"chunk size {size} out of range")
-        self.chunk_size = size
+        self.chunk_size = checked_chunk_size(size)
 
     def abort(self, csid: int) -> None:
         """Abort Message (type 2): drop the partly received message on ``csid``."""

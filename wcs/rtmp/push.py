@@ -35,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from wcs.app.errors import RequestError
 from wcs.app.hooks import HookPublisher
 from wcs.media.sound import SoundCursor, decode, resolve
 
@@ -61,15 +62,6 @@ class PushStatus(enum.StrEnum):
     PUBLISHING = "PUBLISHING"
     FAILED = "FAILED"  # the server refused or the connection broke (may retry)
     STOPPED = "STOPPED"
-
-
-class PushError(Exception):
-    """A REST-level refusal: ``status`` is the HTTP code, ``field`` the offending field."""
-
-    def __init__(self, status: int, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.field = field
 
 
 # -- what the push needs from the stream hub (wcs.app.streams) -----------------------------------
@@ -514,7 +506,7 @@ class PushManager:
     # -- REST side ---------------------------------------------------------------------------
 
     def startup(self, request: PushRequest) -> PushJob:
-        """Create and start a push. PushError 400 (bad rtmpUrl) or 409 (same stream and
+        """Create and start a push. RequestError 400 (bad rtmpUrl) or 409 (same stream and
         rtmpUrl already pushed)."""
         try:
             if request.published_name is not None:
@@ -524,12 +516,14 @@ class PushManager:
                     request.rtmp_url, request.stream_name, request.full_url, self.prefix
                 )
         except RtmpError as exc:
-            raise PushError(400, f"rtmpUrl: {exc}", "rtmpUrl") from None
+            raise RequestError(400, f"rtmpUrl: {exc}", "rtmpUrl") from None
         for job in self._jobs.values():
             if job.source == request.stream_name and job.request.rtmp_url == request.rtmp_url:
-                raise PushError(409, "a transponder for this stream and rtmpUrl exists", "rtmpUrl")
+                raise RequestError(
+                    409, "a transponder for this stream and rtmpUrl exists", "rtmpUrl"
+                )
             if (job.target.tc_url, job.target.stream) == (target.tc_url, target.stream):
-                raise PushError(409, "another push already publishes this name there", "rtmpUrl")
+                raise RequestError(409, "another push already publishes this name there", "rtmpUrl")
         job = PushJob(self, request, target)
         stream = self.hub.get(request.stream_name)
         if stream is not None:
@@ -638,7 +632,7 @@ class PushManager:
         )
         try:
             self.startup(request)
-        except PushError as exc:
+        except RequestError as exc:
             log.warning("call %s: cannot republish to RTMP: %s", stream.call_id, exc)
 
     # -- internals ---------------------------------------------------------------------------

@@ -15,13 +15,10 @@ __all__ = [
     "header",
     "is_rtcp",
     "is_rtp",
+    "pack_header",
     "payload_bounds",
     "rewrite",
-    "rtp_marker",
-    "rtp_payload_type",
-    "rtp_sequence",
-    "rtp_ssrc",
-    "rtp_timestamp",
+    "seq_ts_ssrc",
 ]
 
 
@@ -33,8 +30,6 @@ _FIXED = struct.Struct("!BBHII")  # V/P/X/CC, M/PT, sequence, timestamp, SSRC
 _EXT = struct.Struct("!HH")  # profile, length in 32-bit words
 _HDR_PT_SEQ_TS_SSRC = struct.Struct("!xBHII")
 _SEQ_TS_SSRC = struct.Struct("!HII")
-_U16 = struct.Struct("!H")
-_U32 = struct.Struct("!I")
 
 
 @dataclass(slots=True)
@@ -139,26 +134,23 @@ def header(data: bytes | bytearray | memoryview) -> tuple[int, int, int, int]:
     return b1 & 0x7F, seq, ts, ssrc
 
 
-def rtp_payload_type(data: bytes | bytearray) -> int:
-    return data[1] & 0x7F
+def pack_header(
+    payload_type: int,
+    sequence: int,
+    timestamp: int,
+    ssrc: int,
+    marker: bool = False,
+    first: int = 0x80,
+) -> bytes:
+    """The 12-byte fixed header (no CSRC); ``first`` is byte 0 (V=2, no P/X/CC by default)."""
+    b1 = (0x80 if marker else 0) | payload_type
+    return _FIXED.pack(first, b1, sequence & 0xFFFF, timestamp & 0xFFFFFFFF, ssrc & 0xFFFFFFFF)
 
 
-def rtp_marker(data: bytes | bytearray) -> bool:
-    return data[1] >= 0x80
-
-
-def rtp_sequence(data: bytes | bytearray) -> int:
-    return (data[2] << 8) | data[3]
-
-
-def rtp_timestamp(data: bytes | bytearray) -> int:
-    value: int = _U32.unpack_from(data, 4)[0]
-    return value
-
-
-def rtp_ssrc(data: bytes | bytearray) -> int:
-    value: int = _U32.unpack_from(data, 8)[0]
-    return value
+def seq_ts_ssrc(data: bytes | bytearray | memoryview) -> tuple[int, int, int]:
+    """(sequence, timestamp, ssrc) of a packet of at least 12 bytes."""
+    seq, ts, ssrc = _SEQ_TS_SSRC.unpack_from(data, 2)
+    return seq, ts, ssrc
 
 
 def rewrite(buf: bytearray, payload_type: int, sequence: int, timestamp: int, ssrc: int) -> None:

@@ -7,6 +7,7 @@ PLI, FIR, REMB) and skips any other type; anything malformed raises :class:`Rtcp
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 __all__ = [
@@ -60,6 +61,11 @@ def _pad4(data: bytes) -> bytes:
     return data + b"\x00" * (-len(data) % 4)
 
 
+def _feedback(ptype: int, fmt: int, sender: int, media: int, fci: bytes = b"") -> bytes:
+    """RFC 4585 §6.1 common feedback format: header, packet sender and media source SSRC."""
+    return _head(ptype, fmt, 8 + len(fci)) + _TWO_SSRC.pack(sender, media) + fci
+
+
 @dataclass(slots=True)
 class ReportBlock:
     ssrc: int
@@ -80,20 +86,21 @@ class ReportBlock:
 
     def serialize(self) -> bytes:
         lost = max(-0x800000, min(0x7FFFFF, self.packets_lost)) & 0xFFFFFF
-        return _BLOCK.pack(
-            self.ssrc,
-            ((self.fraction_lost & 0xFF) << 24) | lost,
-            self.highest_sequence & 0xFFFFFFFF,
-            self.jitter & 0xFFFFFFFF,
-            self.lsr & 0xFFFFFFFF,
-            self.dlsr & 0xFFFFFFFF,
-        )
+        words = (self.highest_sequence, self.jitter, self.lsr, self.dlsr)
+        first = ((self.fraction_lost & 0xFF) << 24) | lost
+        return _BLOCK.pack(self.ssrc, first, *(w & 0xFFFFFFFF for w in words))
 
 
 def _blocks(body: bytes, pos: int, count: int) -> tuple[list[ReportBlock], int]:
     if pos + 24 * count > len(body):
         raise RtcpError("report blocks run past the end")
     return [ReportBlock.parse(body, pos + 24 * i) for i in range(count)], pos + 24 * count
+
+
+def _with_blocks(ptype: int, first: bytes, reports: list[ReportBlock], extension: bytes) -> bytes:
+    """An SR or RR: its sender part, its report blocks, its profile extension."""
+    body = b"".join([first, *(r.serialize() for r in reports), extension])
+    return _head(ptype, _count(reports), len(body)) + body
 
 
 @dataclass(slots=True)
@@ -106,8 +113,6 @@ class SenderReport:
     reports: list[ReportBlock] = field(default_factory=list)
     extension: bytes = b""  # profile-specific extension, kept verbatim
 
-    packet_type = PT_SR
-
     @classmethod
     def parse_body(cls, count: int, body: bytes) -> SenderReport:
         if len(body) < 24:
@@ -117,20 +122,10 @@ class SenderReport:
         return cls(ssrc, ntp, rtp_ts, packets, octets, reports, body[pos:])
 
     def serialize(self) -> bytes:
-        body = b"".join(
-            [
-                _SR_INFO.pack(
-                    self.ssrc,
-                    self.ntp_timestamp & 0xFFFFFFFFFFFFFFFF,
-                    self.rtp_timestamp & 0xFFFFFFFF,
-                    self.packet_count & 0xFFFFFFFF,
-                    self.octet_count & 0xFFFFFFFF,
-                ),
-                *(r.serialize() for r in self.reports),
-                self.extension,
-            ]
-        )
-        return _head(PT_SR, _count(self.reports), len(body)) + body
+        counts = (self.rtp_timestamp, self.packet_count, self.octet_count)
+        ntp = self.ntp_timestamp & 0xFFFFFFFFFFFFFFFF
+        info = _SR_INFO.pack(self.ssrc, ntp, *(c & 0xFFFFFFFF for c in counts))
+        return _with_blocks(PT_SR, info, self.reports, self.extension)
 
 
 @dataclass(slots=True)
@@ -138,8 +133,6 @@ class ReceiverReport:
     ssrc: int
     reports: list[ReportBlock] = field(default_factory=list)
     extension: bytes = b""
-
-    packet_type = PT_RR
 
     @classmethod
     def parse_body(cls, count: int, body: bytes) -> ReceiverReport:
@@ -149,10 +142,7 @@ class ReceiverReport:
         return cls(_U32.unpack_from(body)[0], reports, body[pos:])
 
     def serialize(self) -> bytes:
-        body = b"".join(
-            [_U32.pack(self.ssrc), *(r.serialize() for r in self.reports), self.extension]
-        )
-        return _head(PT_RR, _count(self.reports), len(body)) + body
+        return _with_blocks(PT_RR, _U32.pack(self.ssrc), self.reports, self.extension)
 
 
 def _count(items: list[ReportBlock] | list[int] | list[SdesChunk]) -> int:
@@ -168,17 +158,12 @@ class SdesChunk:
 
     @property
     def cname(self) -> str | None:
-        for kind, value in self.items:
-            if kind == SDES_CNAME:
-                return value.decode("utf-8", "replace")
-        return None
+        return next((v.decode("utf-8", "replace") for k, v in self.items if k == SDES_CNAME), None)
 
 
 @dataclass(slots=True)
 class Sdes:
     chunks: list[SdesChunk] = field(default_factory=list)
-
-    packet_type = PT_SDES
 
     @classmethod
     def cname_for(cls, ssrc: int, cname: str) -> Sdes:
@@ -221,18 +206,13 @@ class Sdes:
         return _head(PT_SDES, _count(self.chunks), len(body)) + body
 
     def cname(self, ssrc: int) -> str | None:
-        for chunk in self.chunks:
-            if chunk.ssrc == ssrc:
-                return chunk.cname
-        return None
+        return next((chunk.cname for chunk in self.chunks if chunk.ssrc == ssrc), None)
 
 
 @dataclass(slots=True)
 class Bye:
     ssrcs: list[int] = field(default_factory=list)
     reason: bytes | None = None
-
-    packet_type = PT_BYE
 
     @classmethod
     def parse_body(cls, count: int, body: bytes) -> Bye:
@@ -264,8 +244,6 @@ class App:
     subtype: int = 0
     data: bytes = b""
 
-    packet_type = PT_APP
-
     @classmethod
     def parse_body(cls, count: int, body: bytes) -> App:
         if len(body) < 8:
@@ -289,8 +267,6 @@ class Nack:
     sender_ssrc: int
     media_ssrc: int
     pairs: list[tuple[int, int]] = field(default_factory=list)
-
-    packet_type = PT_RTPFB
     FMT = 1
 
     @classmethod
@@ -324,8 +300,7 @@ class Nack:
 
     def serialize(self) -> bytes:
         fci = b"".join(_NACK_FCI.pack(p & 0xFFFF, b & 0xFFFF) for p, b in self.pairs)
-        body = _TWO_SSRC.pack(self.sender_ssrc, self.media_ssrc) + fci
-        return _head(PT_RTPFB, self.FMT, len(body)) + body
+        return _feedback(PT_RTPFB, self.FMT, self.sender_ssrc, self.media_ssrc, fci)
 
 
 @dataclass(slots=True)
@@ -334,12 +309,14 @@ class Pli:
 
     sender_ssrc: int
     media_ssrc: int
-
-    packet_type = PT_PSFB
     FMT = 1
 
+    @classmethod
+    def parse_fci(cls, sender: int, media: int, fci: bytes) -> Pli:
+        return cls(sender, media)
+
     def serialize(self) -> bytes:
-        return _head(PT_PSFB, self.FMT, 8) + _TWO_SSRC.pack(self.sender_ssrc, self.media_ssrc)
+        return _feedback(PT_PSFB, self.FMT, self.sender_ssrc, self.media_ssrc)
 
 
 @dataclass(slots=True)
@@ -349,21 +326,17 @@ class Fir:
     sender_ssrc: int
     entries: list[tuple[int, int]] = field(default_factory=list)
     media_ssrc: int = 0  # unused by FIR, kept for round-trips
-
-    packet_type = PT_PSFB
     FMT = 4
 
     @classmethod
     def parse_fci(cls, sender: int, media: int, fci: bytes) -> Fir:
         if len(fci) % 8:
             raise RtcpError("FIR FCI must be a multiple of 8 bytes")
-        entries = [_FIR_FCI.unpack_from(fci, i) for i in range(0, len(fci), 8)]
-        return cls(sender, [(s, n) for s, n in entries], media)
+        return cls(sender, [_FIR_FCI.unpack_from(fci, i) for i in range(0, len(fci), 8)], media)
 
     def serialize(self) -> bytes:
         fci = b"".join(_FIR_FCI.pack(s, n & 0xFF) for s, n in self.entries)
-        body = _TWO_SSRC.pack(self.sender_ssrc, self.media_ssrc) + fci
-        return _head(PT_PSFB, self.FMT, len(body)) + body
+        return _feedback(PT_PSFB, self.FMT, self.sender_ssrc, self.media_ssrc, fci)
 
 
 @dataclass(slots=True)
@@ -373,12 +346,10 @@ class Remb:
     sender_ssrc: int
     bitrate: int  # bits per second
     ssrcs: list[int] = field(default_factory=list)
-
-    packet_type = PT_PSFB
     FMT = 15
 
     @classmethod
-    def parse_fci(cls, sender: int, fci: bytes) -> Remb | None:
+    def parse_fci(cls, sender: int, media: int, fci: bytes) -> Remb | None:
         """None when the AFB packet is not REMB (other application-layer feedback)."""
         if len(fci) < 8 or fci[:4] != b"REMB":
             return None
@@ -398,17 +369,17 @@ class Remb:
             exp += 1
         if exp > 63:
             raise RtcpError("REMB bitrate too large")
-        fci = b"REMB" + bytes(
-            (
-                len(self.ssrcs),
-                (exp << 2) | (mantissa >> 16),
-                (mantissa >> 8) & 0xFF,
-                mantissa & 0xFF,
-            )
+        mantissa_bytes = mantissa.to_bytes(3, "big")
+        fci = (
+            b"REMB" + bytes((len(self.ssrcs), (exp << 2) | mantissa_bytes[0])) + mantissa_bytes[1:]
         )
-        fci += struct.pack(f"!{len(self.ssrcs)}I", *self.ssrcs)
-        body = _TWO_SSRC.pack(self.sender_ssrc, 0) + fci
-        return _head(PT_PSFB, self.FMT, len(body)) + body
+        return _feedback(
+            PT_PSFB,
+            self.FMT,
+            self.sender_ssrc,
+            0,
+            fci + struct.pack(f"!{len(self.ssrcs)}I", *self.ssrcs),
+        )
 
 
 RtcpPacket = SenderReport | ReceiverReport | Sdes | Bye | App | Nack | Pli | Fir | Remb
@@ -446,30 +417,32 @@ def parse_compound(data: bytes | bytearray | memoryview) -> list[RtcpPacket]:
     return packets
 
 
+_BY_TYPE: dict[int, Callable[[int, bytes], RtcpPacket]] = {
+    PT_SR: SenderReport.parse_body,
+    PT_RR: ReceiverReport.parse_body,
+    PT_SDES: Sdes.parse_body,
+    PT_BYE: Bye.parse_body,
+    PT_APP: App.parse_body,
+}
+_FEEDBACK: dict[tuple[int, int], Callable[[int, int, bytes], RtcpPacket | None]] = {
+    (PT_RTPFB, Nack.FMT): Nack.parse_fci,
+    (PT_PSFB, Pli.FMT): Pli.parse_fci,
+    (PT_PSFB, Fir.FMT): Fir.parse_fci,
+    (PT_PSFB, Remb.FMT): Remb.parse_fci,
+}
+
+
 def _parse_one(count: int, ptype: int, body: bytes) -> RtcpPacket | None:
-    if ptype == PT_SR:
-        return SenderReport.parse_body(count, body)
-    if ptype == PT_RR:
-        return ReceiverReport.parse_body(count, body)
-    if ptype == PT_SDES:
-        return Sdes.parse_body(count, body)
-    if ptype == PT_BYE:
-        return Bye.parse_body(count, body)
-    if ptype == PT_APP:
-        return App.parse_body(count, body)
+    parse = _BY_TYPE.get(ptype)
+    if parse is not None:
+        return parse(count, body)
     if ptype in (PT_RTPFB, PT_PSFB):
         if len(body) < 8:
             raise RtcpError("feedback packet too short")
-        sender, media = _TWO_SSRC.unpack_from(body)
-        fci = body[8:]
-        if ptype == PT_RTPFB:
-            return Nack.parse_fci(sender, media, fci) if count == Nack.FMT else None
-        if count == Pli.FMT:
-            return Pli(sender, media)
-        if count == Fir.FMT:
-            return Fir.parse_fci(sender, media, fci)
-        if count == Remb.FMT:
-            return Remb.parse_fci(sender, fci)
+        parse_fci = _FEEDBACK.get((ptype, count))
+        if parse_fci is not None:
+            sender, media = _TWO_SSRC.unpack_from(body)
+            return parse_fci(sender, media, body[8:])
     return None
 
 

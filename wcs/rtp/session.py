@@ -4,7 +4,7 @@ The sans-IO contract of :mod:`wcs.sansio`: fed datagrams and the current time (`
 ``receive_rtcp``, ``handle_timer`` at ``get_timer()``); ``datagrams_to_send(now)`` is what goes
 out of the RTP port (RTCP too under rtcp-mux), ``rtcp_datagrams_to_send(now)`` what goes out
 of the separate RTCP port; ``next_event()`` yields :mod:`wcs.rtp.events`. Received media goes
-to a :class:`MediaTarget` (the call's stream feed).
+to a :class:`MediaSink` (the call's stream feed).
 
 What it does per RTP packet: header check, payload type filter, symmetric RTP (the peer's
 real source address replaces the SDP one), per-SSRC statistics, the optional jitter buffer,
@@ -39,7 +39,7 @@ from wcs.rtp.events import KeyframeInfoNeeded, RtpEvent
 from wcs.rtp.jitter import JitterBuffer
 from wcs.rtp.keyframe import FIR, INFO, PLI, KeyframeRequester
 from wcs.rtp.outgoing_audio import OutgoingAudio, outgoing_audio_for
-from wcs.rtp.packet import payload_span
+from wcs.rtp.packet import payload_span, seq_ts_ssrc
 from wcs.rtp.send_state import SendState
 from wcs.rtp.snapshot import session_snapshot
 from wcs.rtp.sr import SenderClock, seconds_to_ntp, signed32
@@ -50,7 +50,6 @@ log = logging.getLogger(__name__)
 
 Address = tuple[str, int]
 
-_SEQ_TS_SSRC = struct.Struct("!HII")
 RTCP_INTERVAL = 5.0  # RFC 3550 6.2 Tmin: a two-party call's computed interval is below it
 # 6.3.1: randomise to [0.5, 1.5] x T so that calls started together (a batch of REST startups)
 # do not report in lockstep, divided by e - 3/2 to compensate the timer reconsideration.
@@ -71,7 +70,7 @@ def _audio_codecs(payload_types: dict[int, sdp.Codec]) -> dict[int, AudioCodec]:
     return table
 
 
-class MediaTarget(Protocol):
+class MediaSink(Protocol):
     def on_rtp(self, kind: str, packet: bytes, timestamp: int) -> None: ...
     def on_video(self, au: AccessUnit, arrival: float) -> None: ...
     def on_audio(self, frame: AudioFrame, arrival: float) -> None: ...
@@ -83,7 +82,7 @@ class RtpSession:
     def __init__(
         self,
         media: sdp.NegotiatedMedia,
-        target: MediaTarget,
+        target: MediaSink,
         *,
         local_ssrc: int,
         cname: str,
@@ -212,7 +211,7 @@ class RtpSession:
             return
         if addr != self.remote_rtp:
             self._latch_rtp(addr)
-        seq, ts, ssrc = _SEQ_TS_SSRC.unpack_from(data, 2)
+        seq, ts, ssrc = seq_ts_ssrc(data)
         self.last_rtp = now
         self.stats.on_rtp(ssrc, seq, ts, now, n)
         if ssrc != self.ssrc:
@@ -246,7 +245,7 @@ class RtpSession:
         self.ssrc = ssrc
 
     def _process_packet(self, data: bytes, now: float) -> None:
-        seq, ts, _ = _SEQ_TS_SSRC.unpack_from(data, 2)
+        seq, ts, _ = seq_ts_ssrc(data)
         self._process(data, data[1] & 0x7F, seq, ts, now)
 
     def _process(self, data: bytes, pt: int, seq: int, ts: int, now: float) -> None:

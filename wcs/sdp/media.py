@@ -15,6 +15,38 @@ from .model import (
     SsrcAttribute,
     SsrcGroup,
     attr_line,
+    field_lines,
+)
+
+# The media-level lines in the order we write them: (prefix, field), see model.field_lines.
+_LINES = (
+    ("i=", "information"),
+    ("c=", "connection"),
+    ("b=", "bandwidths"),
+    ("k=", "key"),
+    ("a=rtcp:", "rtcp"),
+    ("a=ice-ufrag:", "ice_ufrag"),
+    ("a=ice-pwd:", "ice_pwd"),
+    ("a=ice-options:", "ice_options"),
+    ("a=candidate:", "candidates"),
+    ("a=end-of-candidates", "end_of_candidates"),
+    ("a=fingerprint:", "fingerprints"),
+    ("a=setup:", "setup"),
+    ("a=mid:", "mid"),
+    ("a=extmap:", "extmaps"),
+    ("a=", "direction"),
+    ("a=msid:", "msid"),
+    ("a=rtcp-mux", "rtcp_mux"),
+    ("a=rtcp-rsize", "rtcp_rsize"),
+    ("a=crypto:", "crypto"),
+)  # then the codecs' rtpmap, rtcp-fb and fmtp
+_TAIL_LINES = (
+    ("a=rtcp-fb:* ", "rtcp_fb_all"),
+    ("a=ptime:", "ptime"),
+    ("a=maxptime:", "maxptime"),
+    ("a=framerate:", "framerate"),
+    ("a=ssrc-group:", "ssrc_groups"),
+    ("a=ssrc:", "ssrcs"),
 )
 
 
@@ -94,54 +126,14 @@ class MediaDescription:
         fmts = [str(c.payload_type) for c in self.codecs] if self.codecs else self.formats
         port = f"{self.port}/{self.port_count}" if self.port_count is not None else str(self.port)
         out = [f"m={' '.join([self.kind, port, self.proto, *fmts])}"]
-        if self.information is not None:
-            out.append(f"i={self.information}")
-        if self.connection is not None:
-            out.append(f"c={self.connection}")
-        out.extend(f"b={b}" for b in self.bandwidths)
-        if self.key is not None:
-            out.append(f"k={self.key}")
+        out += field_lines(self, _LINES)
         a = out.append
-        if self.rtcp is not None:
-            a(f"a=rtcp:{self.rtcp}")
-        if self.ice_ufrag is not None:
-            a(f"a=ice-ufrag:{self.ice_ufrag}")
-        if self.ice_pwd is not None:
-            a(f"a=ice-pwd:{self.ice_pwd}")
-        if self.ice_options is not None:
-            a(f"a=ice-options:{self.ice_options}")
-        out.extend(f"a=candidate:{c}" for c in self.candidates)
-        if self.end_of_candidates:
-            a("a=end-of-candidates")
-        out.extend(f"a=fingerprint:{f}" for f in self.fingerprints)
-        if self.setup is not None:
-            a(f"a=setup:{self.setup}")
-        if self.mid is not None:
-            a(f"a=mid:{self.mid}")
-        out.extend(f"a=extmap:{e}" for e in self.extmaps)
-        if self.direction is not None:
-            a(f"a={self.direction}")
-        if self.msid is not None:
-            a(f"a=msid:{self.msid}")
-        if self.rtcp_mux:
-            a("a=rtcp-mux")
-        if self.rtcp_rsize:
-            a("a=rtcp-rsize")
-        out.extend(f"a=crypto:{c}" for c in self.crypto)
         for c in self.codecs:
             if c.name:
                 a(f"a=rtpmap:{c.rtpmap}")
             out.extend(f"a=rtcp-fb:{c.payload_type} {fb}" for fb in c.rtcp_fb)
             if c.fmtp is not None:
                 a(f"a=fmtp:{c.payload_type} {c.fmtp}")
-        out.extend(f"a=rtcp-fb:* {fb}" for fb in self.rtcp_fb_all)
-        if self.ptime is not None:
-            a(f"a=ptime:{self.ptime}")
-        if self.maxptime is not None:
-            a(f"a=maxptime:{self.maxptime}")
-        if self.framerate is not None:
-            a(f"a=framerate:{self.framerate}")
-        out.extend(f"a=ssrc-group:{g}" for g in self.ssrc_groups)
-        out.extend(f"a=ssrc:{s}" for s in self.ssrcs)
+        out += field_lines(self, _TAIL_LINES)
         out.extend(attr_line(n, v) for n, v in self.attributes)
         return out

@@ -18,6 +18,23 @@ def attr_line(name: str, value: str | None) -> str:
     return f"a={name}" if value is None else f"a={name}:{value}"
 
 
+def field_lines(obj: object, table: tuple[tuple[str, str], ...]) -> list[str]:
+    """The lines of ``obj``'s fields, in table order: (prefix, field name) is skipped when the
+    field is None or False, is ``prefix`` alone when True, one line per item of a list."""
+    out: list[str] = []
+    for prefix, name in table:
+        value = getattr(obj, name)
+        if value is None or value is False:
+            continue
+        if value is True:
+            out.append(prefix)
+        elif isinstance(value, list):
+            out.extend(f"{prefix}{v}" for v in value)
+        else:
+            out.append(f"{prefix}{value}")
+    return out
+
+
 @dataclass(slots=True)
 class Origin:
     username: str = "-"

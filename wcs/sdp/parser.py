@@ -14,26 +14,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
+from . import model
 from .errors import SdpError
 from .media import MediaDescription
-from .model import (
-    DIRECTIONS,
-    STATIC_PAYLOAD_TYPES,
-    Bandwidth,
-    Codec,
-    ConnectionData,
-    Crypto,
-    Extmap,
-    Fingerprint,
-    Group,
-    Origin,
-    RtcpAddress,
-    SsrcAttribute,
-    SsrcGroup,
-    Timing,
-)
 
 if TYPE_CHECKING:
     from .session import SessionDescription
@@ -89,7 +74,7 @@ def parse(text: str | bytes, session_type: type[SessionDescription]) -> SessionD
     if not seen_origin:
         raise SdpError("missing o= line")
     if not sd.timings:
-        sd.timings.append(Timing())
+        sd.timings.append(model.Timing())
     return sd
 
 
@@ -105,21 +90,21 @@ def _int(text: str, what: str, lo: int = 0, hi: int = 2**63) -> int:
     return value
 
 
-def _connection(value: str) -> ConnectionData:
+def _connection(value: str) -> model.ConnectionData:
     parts = value.split()
     if len(parts) != 3:
         raise SdpError(f"bad connection data {value!r}")
     address = parts[2]
     if parts[1] == "IP6" and address.startswith("[") and address.endswith("]"):
         address = address[1:-1]  # RFC 4566 has no brackets; some peers write them anyway
-    return ConnectionData(address=address, addrtype=parts[1], nettype=parts[0])
+    return model.ConnectionData(address=address, addrtype=parts[1], nettype=parts[0])
 
 
-def _bandwidth(value: str) -> Bandwidth:
+def _bandwidth(value: str) -> model.Bandwidth:
     bwtype, sep, amount = value.partition(":")
     if not sep or not bwtype:
         raise SdpError(f"bad bandwidth {value!r}")
-    return Bandwidth(bwtype.strip(), _int(amount.strip(), "bandwidth"))
+    return model.Bandwidth(bwtype.strip(), _int(amount.strip(), "bandwidth"))
 
 
 def _split2(value: str, what: str) -> tuple[str, str]:
@@ -144,48 +129,70 @@ def _session_line(sd: SessionDescription, kind: str, value: str) -> None:
         p = value.split()
         if len(p) != 6:
             raise SdpError(f"bad o= line {value!r}")
-        sd.origin = Origin(p[0], p[1], _int(p[2], "o= version"), p[3], p[4], p[5])
+        sd.origin = model.Origin(p[0], p[1], _int(p[2], "o= version"), p[3], p[4], p[5])
     elif kind == "s":
         sd.name = value
-    elif kind == "i":
-        sd.information = value
     elif kind == "u":
         sd.uri = value
     elif kind == "e":
         sd.emails.append(value)
     elif kind == "p":
         sd.phones.append(value)
-    elif kind == "c":
-        sd.connection = _connection(value)
-    elif kind == "b":
-        sd.bandwidths.append(_bandwidth(value))
     elif kind == "t":
         p = value.split()
         if len(p) != 2:
             raise SdpError(f"bad t= line {value!r}")
-        sd.timings.append(Timing(_int(p[0], "t= start"), _int(p[1], "t= stop")))
+        sd.timings.append(model.Timing(_int(p[0], "t= start"), _int(p[1], "t= stop")))
     elif kind == "r":
         if not sd.timings:
             raise SdpError("r= before t=")
         sd.timings[-1].repeats.append(value)
     elif kind == "z":
         sd.zone = value
+    elif not _section_line(sd, kind, value, _SESSION_ATTRS):
+        raise SdpError(f"unexpected {kind}= at session level")
+
+
+class _Section(Protocol):
+    """The fields both levels have (i=, c=, b=, k=, the attributes kept verbatim)."""
+
+    information: str | None
+    connection: model.ConnectionData | None
+    bandwidths: list[model.Bandwidth]
+    key: str | None
+    attributes: list[tuple[str, str | None]]
+
+
+_S = TypeVar("_S", bound=_Section)
+
+
+def _section_line(
+    target: _S, kind: str, value: str, attrs: dict[str, Callable[[_S, str, str | None], bool]]
+) -> bool:
+    """i=, c=, b=, k= or a= at either level; False for any other line."""
+    if kind == "i":
+        target.information = value
+    elif kind == "c":
+        target.connection = _connection(value)
+    elif kind == "b":
+        target.bandwidths.append(_bandwidth(value))
     elif kind == "k":
-        sd.key = value
+        target.key = value
     elif kind == "a":
         name, attr_value = _split_attr(value)
-        handler = _SESSION_ATTRS.get(name)
-        if handler is None or not handler(sd, name, attr_value):
-            sd.attributes.append((name, attr_value))
+        handler = attrs.get(name)
+        if handler is None or not handler(target, name, attr_value):
+            target.attributes.append((name, attr_value))
     else:
-        raise SdpError(f"unexpected {kind}= at session level")
+        return False
+    return True
 
 
 class _Level(Protocol):
     """What the session and media levels share, for the handlers used at both."""
 
     direction: str | None
-    fingerprints: list[Fingerprint]
+    fingerprints: list[model.Fingerprint]
 
 
 # Attribute handlers: (target, name, value or None for a flag) → typed it (else kept verbatim).
@@ -229,7 +236,7 @@ def _fingerprint(target: _Level, name: str, value: str | None) -> bool:
     if value is None:
         return False
     alg, fp = _split2(value, name)
-    target.fingerprints.append(Fingerprint(alg, fp))
+    target.fingerprints.append(model.Fingerprint(alg, fp))
     return True
 
 
@@ -239,12 +246,12 @@ def _group(sd: SessionDescription, name: str, value: str | None) -> bool:
     p = value.split()
     if not p:
         raise SdpError("empty a=group")
-    sd.groups.append(Group(p[0], p[1:]))
+    sd.groups.append(model.Group(p[0], p[1:]))
     return True
 
 
 _SESSION_ATTRS: dict[str, SessionAttr] = {
-    **dict.fromkeys(DIRECTIONS, _direction),
+    **dict.fromkeys(model.DIRECTIONS, _direction),
     "group": _group,
     "msid-semantic": _text("msid_semantic"),
     "ice-lite": _flag("ice_lite"),
@@ -272,31 +279,18 @@ def _media_line(value: str) -> MediaDescription:
             pt = _int(fmt, "m= payload type", 0, 127)
             if m.codec(pt) is not None:
                 raise SdpError(f"payload type {pt} listed twice")
-            static = STATIC_PAYLOAD_TYPES.get(pt)
+            static = model.STATIC_PAYLOAD_TYPES.get(pt)
             if static is not None:
-                m.codecs.append(Codec(pt, static[0], static[1], static[2]))
+                m.codecs.append(model.Codec(pt, static[0], static[1], static[2]))
             else:
-                m.codecs.append(Codec(pt, "", 0))  # named by its a=rtpmap
+                m.codecs.append(model.Codec(pt, "", 0))  # named by its a=rtpmap
     else:
         m.formats = p[3:]
     return m
 
 
 def _media_field(m: MediaDescription, kind: str, value: str) -> None:
-    if kind == "c":
-        m.connection = _connection(value)
-    elif kind == "b":
-        m.bandwidths.append(_bandwidth(value))
-    elif kind == "i":
-        m.information = value
-    elif kind == "k":
-        m.key = value
-    elif kind == "a":
-        name, attr_value = _split_attr(value)
-        handler = _MEDIA_ATTRS.get(name)
-        if handler is None or not handler(m, name, attr_value):
-            m.attributes.append((name, attr_value))
-    else:
+    if not _section_line(m, kind, value, _MEDIA_ATTRS):
         raise SdpError(f"unexpected {kind}= in a media section")
 
 
@@ -336,7 +330,9 @@ def _ssrc(m: MediaDescription, name: str, value: str | None) -> bool:
     ssrc_text, rest = _split2(value, name)
     attr, sep, attr_value = rest.partition(":")
     m.ssrcs.append(
-        SsrcAttribute(_int(ssrc_text, "ssrc", 0, 0xFFFFFFFF), attr, attr_value if sep else None)
+        model.SsrcAttribute(
+            _int(ssrc_text, "ssrc", 0, 0xFFFFFFFF), attr, attr_value if sep else None
+        )
     )
     return True
 
@@ -347,7 +343,7 @@ def _ssrc_group(m: MediaDescription, name: str, value: str | None) -> bool:
     p = value.split()
     if not p:
         raise SdpError("empty a=ssrc-group")
-    m.ssrc_groups.append(SsrcGroup(p[0], [_int(s, "ssrc", 0, 0xFFFFFFFF) for s in p[1:]]))
+    m.ssrc_groups.append(model.SsrcGroup(p[0], [_int(s, "ssrc", 0, 0xFFFFFFFF) for s in p[1:]]))
     return True
 
 
@@ -357,7 +353,7 @@ def _crypto(m: MediaDescription, name: str, value: str | None) -> bool:
     p = value.split(None, 3)
     if len(p) < 3:
         raise SdpError(f"bad a=crypto:{value}")
-    m.crypto.append(Crypto(_int(p[0], "crypto tag"), p[1], p[2], p[3] if len(p) > 3 else ""))
+    m.crypto.append(model.Crypto(_int(p[0], "crypto tag"), p[1], p[2], p[3] if len(p) > 3 else ""))
     return True
 
 
@@ -373,7 +369,7 @@ def _rtcp(m: MediaDescription, name: str, value: str | None) -> bool:
         return False
     port_text, _, rest = value.strip().partition(" ")
     conn = _connection(rest) if rest.strip() else None
-    m.rtcp = RtcpAddress(_int(port_text, "rtcp port", 0, 65535), conn)
+    m.rtcp = model.RtcpAddress(_int(port_text, "rtcp port", 0, 65535), conn)
     return True
 
 
@@ -384,7 +380,7 @@ def _extmap(m: MediaDescription, name: str, value: str | None) -> bool:
     id_text, _, ext_dir = head.partition("/")
     uri, _, ext_attrs = tail.partition(" ")
     m.extmaps.append(
-        Extmap(_int(id_text, "extmap id", 1, 255), uri, ext_dir or None, ext_attrs or None)
+        model.Extmap(_int(id_text, "extmap id", 1, 255), uri, ext_dir or None, ext_attrs or None)
     )
     return True
 
@@ -401,7 +397,7 @@ def _ms(m: MediaDescription, name: str, value: str | None) -> bool:
 
 
 _MEDIA_ATTRS: dict[str, MediaAttr] = {
-    **dict.fromkeys(DIRECTIONS, _direction),
+    **dict.fromkeys(model.DIRECTIONS, _direction),
     "rtcp-mux": _flag("rtcp_mux"),
     "rtcp-rsize": _flag("rtcp_rsize"),
     "end-of-candidates": _flag("end_of_candidates"),

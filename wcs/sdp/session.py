@@ -10,9 +10,41 @@ from dataclasses import dataclass, field
 
 from . import parser
 from .media import MediaDescription
-from .model import Bandwidth, ConnectionData, Fingerprint, Group, Origin, Timing, attr_line
+from .model import (
+    Bandwidth,
+    ConnectionData,
+    Fingerprint,
+    Group,
+    Origin,
+    Timing,
+    attr_line,
+    field_lines,
+)
 
 CRLF = "\r\n"
+
+# The session-level lines in RFC 8866 order: (prefix, field), see model.field_lines.
+_LINES = (
+    ("i=", "information"),
+    ("u=", "uri"),
+    ("e=", "emails"),
+    ("p=", "phones"),
+    ("c=", "connection"),
+    ("b=", "bandwidths"),
+)  # then t= and r=
+_TAIL_LINES = (
+    ("z=", "zone"),
+    ("k=", "key"),
+    ("a=group:", "groups"),
+    ("a=msid-semantic:", "msid_semantic"),
+    ("a=ice-lite", "ice_lite"),
+    ("a=ice-ufrag:", "ice_ufrag"),
+    ("a=ice-pwd:", "ice_pwd"),
+    ("a=ice-options:", "ice_options"),
+    ("a=fingerprint:", "fingerprints"),
+    ("a=setup:", "setup"),
+    ("a=", "direction"),
+)
 
 
 @dataclass(slots=True)
@@ -48,38 +80,11 @@ class SessionDescription:
 
     def serialize(self) -> str:
         out = [f"v={self.version}", f"o={self.origin}", f"s={self.name}"]
-        if self.information is not None:
-            out.append(f"i={self.information}")
-        if self.uri is not None:
-            out.append(f"u={self.uri}")
-        out.extend(f"e={e}" for e in self.emails)
-        out.extend(f"p={p}" for p in self.phones)
-        if self.connection is not None:
-            out.append(f"c={self.connection}")
-        out.extend(f"b={b}" for b in self.bandwidths)
+        out += field_lines(self, _LINES)
         for t in self.timings:
             out.append(f"t={t.start} {t.stop}")
             out.extend(f"r={r}" for r in t.repeats)
-        if self.zone is not None:
-            out.append(f"z={self.zone}")
-        if self.key is not None:
-            out.append(f"k={self.key}")
-        out.extend(f"a=group:{g}" for g in self.groups)
-        if self.msid_semantic is not None:
-            out.append(f"a=msid-semantic:{self.msid_semantic}")
-        if self.ice_lite:
-            out.append("a=ice-lite")
-        if self.ice_ufrag is not None:
-            out.append(f"a=ice-ufrag:{self.ice_ufrag}")
-        if self.ice_pwd is not None:
-            out.append(f"a=ice-pwd:{self.ice_pwd}")
-        if self.ice_options is not None:
-            out.append(f"a=ice-options:{self.ice_options}")
-        out.extend(f"a=fingerprint:{f}" for f in self.fingerprints)
-        if self.setup is not None:
-            out.append(f"a=setup:{self.setup}")
-        if self.direction is not None:
-            out.append(f"a={self.direction}")
+        out += field_lines(self, _TAIL_LINES)
         out.extend(attr_line(n, v) for n, v in self.attributes)
         for m in self.media:
             out.extend(m.lines())

@@ -15,7 +15,7 @@ from . import auth
 from .account import Account, account_dest
 from .dialog import Dialog
 from .endpoint import Endpoint, token
-from .events import CallEnded, Event
+from .events import CallReleased, Event
 from .message import SipRequest, SipResponse
 from .outgoing import OutgoingRequest
 from .transaction import Dest, ServerTransaction
@@ -38,7 +38,7 @@ class CallInfo:
     state: str
 
 
-class Call:
+class SipCall:
     """One outgoing call: its INVITE, its dialog once answered, its offer/answer and timers."""
 
     def __init__(self, ref: str, account: Account, uri: str, sdp: bytes) -> None:
@@ -83,12 +83,12 @@ class Calls:
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
-        self.by_ref: dict[str, Call] = {}
-        self.by_call_id: dict[str, Call] = {}
+        self.by_ref: dict[str, SipCall] = {}
+        self.by_call_id: dict[str, SipCall] = {}
         # ended calls: Call-ID -> (ACK bytes, dest, remote tag) to answer late 2xx copies
         self.lingering: dict[str, tuple[bytes, Dest, str]] = {}
 
-    def add(self, call: Call) -> None:
+    def add(self, call: SipCall) -> None:
         self.by_ref[call.ref] = call
         self.by_call_id[call.call_id] = call
 
@@ -106,7 +106,7 @@ class Calls:
             state=call.state,
         )
 
-    def find(self, req: SipRequest, to_tag: str) -> Call | None:
+    def find(self, req: SipRequest, to_tag: str) -> SipCall | None:
         """The call whose dialog a peer's request belongs to."""
         call = self.by_call_id.get(req.call_id)
         if call is None or call.dialog is None:
@@ -118,7 +118,7 @@ class Calls:
 
     # ---- our requests inside the dialog --------------------------------------------------
 
-    def dialog_dest(self, call: Call) -> Dest:
+    def dialog_dest(self, call: SipCall) -> Dest:
         acc = call.account
         if acc.outbound_proxy:
             return account_dest(acc)
@@ -128,7 +128,7 @@ class Calls:
         transport = hop.params.get("transport") or acc.transport
         return host, hop.port or 5060, transport.lower()
 
-    def in_dialog(self, call: Call, method: str) -> SipRequest:
+    def in_dialog(self, call: SipCall, method: str) -> SipRequest:
         assert call.dialog is not None
         req = call.dialog.request(method)
         dest = self.dialog_dest(call)
@@ -138,7 +138,7 @@ class Calls:
 
     def dialog_request(
         self,
-        call: Call,
+        call: SipCall,
         req: SipRequest,
         on_final: Callable[[SipResponse | None, str, float], None],
         now: float,
@@ -170,7 +170,7 @@ class Calls:
 
         self.dialog_request(call, req, final, now)
 
-    def send_bye(self, call: Call, now: float, *, by_remote: bool, info: str) -> None:
+    def send_bye(self, call: SipCall, now: float, *, by_remote: bool, info: str) -> None:
         if call.dialog is None or call.state in ("ending", "ended"):
             return
         call.state = "ending"
@@ -185,11 +185,11 @@ class Calls:
 
         def final(resp: SipResponse | None, _info: str, n: float) -> None:
             status = resp.status if resp is not None else None
-            self.end_call(call, CallEnded(call.ref, by_remote, status, info, raw=resp), n)
+            self.end_call(call, CallReleased(call.ref, by_remote, status, info, raw=resp), n)
 
         self.dialog_request(call, req, final, now)
 
-    def end_call(self, call: Call, event: Event, now: float) -> None:
+    def end_call(self, call: SipCall, event: Event, now: float) -> None:
         if call.state == "ended":
             return
         call.state = "ended"

@@ -32,90 +32,83 @@ class RegistrationEnded(Event):
     reg_id: str
 
 
-# `raw` (the message that caused the event) is for logging only: not compared, not in repr.
+@dataclass(frozen=True)
+class CallEvent(Event):
+    """Base of the events of one call (``ref``). ``raw``, the message that caused the event, is
+    for logging only: keyword-only, not compared, not in repr."""
+
+    ref: str
+    raw: SipMessage | None = field(default=None, compare=False, repr=False, kw_only=True)
 
 
 @dataclass(frozen=True)
-class CallTrying(Event):
-    ref: str
+class CallTrying(CallEvent):
     status: int
-    raw: SipMessage | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
-class CallRinging(Event):
-    ref: str
-    status: int
-    reason: str
-    sdp: bytes | None
-    raw: SipMessage | None = field(default=None, compare=False, repr=False)
+class CallResponse(CallEvent):
+    """Base of the responses that carry a reason and maybe SDP (18x, 2xx)."""
 
-
-@dataclass(frozen=True)
-class CallProgress(Event):
-    ref: str
     status: int
     reason: str
     sdp: bytes | None
-    raw: SipMessage | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
-class CallAnswered(Event):
-    ref: str
-    status: int
-    reason: str
-    sdp: bytes | None
-    raw: SipMessage | None = field(default=None, compare=False, repr=False)
+class CallRinging(CallResponse):
+    pass
 
 
 @dataclass(frozen=True)
-class CallFailed(Event):
-    ref: str
+class CallProgress(CallResponse):
+    pass
+
+
+@dataclass(frozen=True)
+class CallAnswered(CallResponse):
+    pass
+
+
+@dataclass(frozen=True)
+class CallFailed(CallEvent):
     status: int | None
     reason: str
     info: str
-    raw: SipMessage | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
-class CallEnded(Event):
-    ref: str
+class CallReleased(CallEvent):
+    """The call is released (Q.850): over after its 2xx (BYE either way, session-timer expiry)
+    or cancelled by us (the 487). :class:`CallFailed`: refused or unreachable before any 2xx."""
+
     by_remote: bool
     status: int | None
     info: str
-    raw: SipMessage | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
-class RemoteOffer(Event):
-    ref: str
+class RemoteOffer(CallEvent):
     sdp: bytes | None
     method: str
-    raw: SipMessage | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
-class RemoteAnswer(Event):
-    ref: str
+class RemoteAnswer(CallEvent):
     sdp: bytes
-    raw: SipMessage | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
-class InfoReceived(Event):
-    ref: str
+class InfoReceived(CallEvent):
     content_type: str
     body: bytes
-    raw: SipMessage | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
-class DtmfInfoSent(Event):
+class DtmfInfoSent(CallEvent):
     """A key we sent by INFO got its final answer (``status`` 408: no answer); ``dropped``:
     the keys after it that were not sent because it failed."""
 
-    ref: str
     digit: str
     status: int
     reason: str
@@ -123,18 +116,15 @@ class DtmfInfoSent(Event):
 
 
 @dataclass(frozen=True)
-class OfferAnswered(Event):
+class OfferAnswered(CallEvent):
     """Our re-INVITE's final answer (``status`` None: no answer at all)."""
 
-    ref: str
     status: int | None
     reason: str
-    raw: SipMessage | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
-class TransferUpdate(Event):
+class TransferUpdate(CallEvent):
     """A step of our REFER: its answer, then the NOTIFYs' sipfrag (RFC 3515)."""
 
-    ref: str
     progress: TransferProgress

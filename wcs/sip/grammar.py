@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from .errors import SipParseError
 
 _TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~")
@@ -11,34 +13,46 @@ def is_token(text: str) -> bool:
     return bool(text) and all(c in _TOKEN_CHARS for c in text)
 
 
-def split_outside_quotes(text: str, sep: str) -> list[str]:
-    """Split on `sep`, ignoring separators inside "quoted strings" and <...>."""
-    parts: list[str] = []
-    depth = 0
+def _outside_quotes(text: str) -> Iterator[tuple[int, str]]:
+    """(index, char) of each character outside "quoted strings" (RFC 3261 quoted-pair aware);
+    SipParseError once the text ends inside a quoted string."""
     in_quote = False
-    start = 0
     i = 0
     n = len(text)
     while i < n:
         c = text[i]
         if in_quote:
             if c == "\\":
-                i += 2
-                continue
-            if c == '"':
+                i += 1
+            elif c == '"':
                 in_quote = False
         elif c == '"':
             in_quote = True
-        elif c == "<":
+        else:
+            yield i, c
+        i += 1
+    if in_quote:
+        raise SipParseError(f"unterminated quoted string in {text!r}")
+
+
+def find_unquoted(text: str, char: str) -> int:
+    """Index of the first `char` outside quoted strings, or -1."""
+    return next((i for i, c in _outside_quotes(text) if c == char), -1)
+
+
+def split_outside_quotes(text: str, sep: str) -> list[str]:
+    """Split on `sep`, ignoring separators inside "quoted strings" and <...>."""
+    parts: list[str] = []
+    depth = 0
+    start = 0
+    for i, c in _outside_quotes(text):
+        if c == "<":
             depth += 1
         elif c == ">":
             depth = max(0, depth - 1)
         elif c == sep and depth == 0:
             parts.append(text[start:i])
             start = i + 1
-        i += 1
-    if in_quote:
-        raise SipParseError(f"unterminated quoted string in {text!r}")
     parts.append(text[start:])
     return parts
 

@@ -20,7 +20,7 @@ import logging
 from wcs.media.dtmf import DtmfSettings
 
 from .account import aor
-from .call import Call, Calls
+from .call import Calls, SipCall
 from .dtmf_info_sender import InfoDtmfSender
 from .endpoint import ALLOW, Endpoint
 from .events import DtmfInfoSent, OfferAnswered, RemoteAnswer, TransferUpdate
@@ -49,7 +49,7 @@ class InCall:
         self.calls = calls
         self.session_timer = session_timer
 
-    def _confirmed(self, ref: str) -> Call:
+    def _confirmed(self, ref: str) -> SipCall:
         call = self.calls.by_ref.get(ref)
         if call is None or call.dialog is None or call.state != "confirmed":
             raise InCallError("the call is not established")
@@ -79,7 +79,7 @@ class InCall:
         sender.queue(digits, tone_ms)
         self._pump_info(call, now)
 
-    def _pump_info(self, call: Call, now: float) -> None:
+    def _pump_info(self, call: SipCall, now: float) -> None:
         sender = call.dtmf_info
         if sender is None or call.state != "confirmed":
             return
@@ -172,7 +172,7 @@ class InCall:
 
         self.calls.dialog_request(call, req, final, now)
 
-    def on_notify(self, call: Call, req: SipRequest, stx: ServerTransaction, now: float) -> None:
+    def on_notify(self, call: SipCall, req: SipRequest, stx: ServerTransaction, now: float) -> None:
         tracker = call.transfer
         if tracker is None:
             resp = self.endpoint.response(req, 481, "Subscription Does Not Exist")

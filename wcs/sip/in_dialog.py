@@ -14,9 +14,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from .call import INFO_NORMAL, Call, Calls
+from .call import INFO_NORMAL, Calls, SipCall
 from .endpoint import KNOWN_METHODS, Endpoint
-from .events import CallEnded, InfoReceived, RemoteAnswer, RemoteOffer
+from .events import CallReleased, InfoReceived, RemoteAnswer, RemoteOffer
 from .message import SipRequest
 from .session_timer import SessionTimer
 from .transaction import ServerTransaction, State
@@ -59,7 +59,7 @@ class DialogServer:
                 call.pending = None
             if call.refresh is not None:
                 call.refresh.done = True
-            self.calls.end_call(call, CallEnded(call.ref, True, None, INFO_NORMAL, raw=req), now)
+            self.calls.end_call(call, CallReleased(call.ref, True, None, INFO_NORMAL, raw=req), now)
         elif m == "INFO":
             stx.respond(response(req, 200, "OK"), now)
             ctype = req.headers.get("Content-Type") or ""
@@ -80,7 +80,7 @@ class DialogServer:
         else:
             stx.respond(response(req, 501, "Not Implemented"), now)
 
-    def _on_offer(self, call: Call, req: SipRequest, stx: ServerTransaction, now: float) -> None:
+    def _on_offer(self, call: SipCall, req: SipRequest, stx: ServerTransaction, now: float) -> None:
         """Peer re-INVITE or UPDATE: the app answers through answer_offer (or 488)."""
         busy = call.pending is not None or (call.refresh is not None and not call.refresh.done)
         if busy or call.pending_2xx is not None or call.state != "confirmed":
@@ -134,7 +134,7 @@ class DialogServer:
             ep.queue.set(("2xx-h", ref), now + 64 * ep.timers.t1, lambda n: self._no_ack(call, n))
         self.session_timer.arm(call, now)
 
-    def _retransmit_2xx(self, call: Call, number: int, interval: float, now: float) -> None:
+    def _retransmit_2xx(self, call: SipCall, number: int, interval: float, now: float) -> None:
         def fire(n: float) -> None:
             if call.pending_2xx is None or call.pending_2xx[2] != number:
                 return
@@ -143,7 +143,7 @@ class DialogServer:
 
         self.endpoint.queue.set(("2xx-g", call.ref), now + interval, fire)
 
-    def _no_ack(self, call: Call, now: float) -> None:
+    def _no_ack(self, call: SipCall, now: float) -> None:
         if call.pending_2xx is not None:
             call.pending_2xx = None
             self.endpoint.queue.cancel(("2xx-g", call.ref))

@@ -14,14 +14,15 @@ from __future__ import annotations
 import logging
 
 from .account import Account, account_dest, split_server
-from .call import INFO_NORMAL, Call, Calls
+from .call import INFO_NORMAL, Calls, SipCall
 from .dialog import Dialog
 from .endpoint import ALLOW, Endpoint
 from .errors import SipParseError
-from .events import CallAnswered, CallEnded, CallFailed, CallProgress, CallRinging, CallTrying
-from .message import Headers, SipRequest, SipResponse
+from .events import CallAnswered, CallFailed, CallProgress, CallReleased, CallRinging, CallTrying
+from .message import SipRequest, SipResponse
 from .outgoing import OutgoingRequest
 from .session_timer import SessionTimer
+from .transaction import same_hop_request
 from .uri import NameAddr, SipUri
 
 log = logging.getLogger(__name__)
@@ -51,12 +52,12 @@ class InviteClient:
         ):
             uri.params["transport"] = "tcp"
         SipUri.parse(str(uri))  # raises SipParseError (a ValueError) for a bad callee/domain
-        call = Call(ref, account, str(uri), sdp)
+        call = SipCall(ref, account, str(uri), sdp)
         self.session_timer.prepare(call)
         self.calls.add(call)
         self._send_invite(call, now)
 
-    def cancel(self, call: Call, now: float) -> None:
+    def cancel(self, call: SipCall, now: float) -> None:
         """Hang up a call that is not answered yet."""
         call.cancel_requested = True
         # guard: the INVITE is given 64*T1 to end after CANCEL (§9.1)
@@ -69,7 +70,7 @@ class InviteClient:
             self._send_cancel(call, now)
         # in "calling" the CANCEL waits for a provisional response (§9.1)
 
-    def _send_invite(self, call: Call, now: float) -> None:
+    def _send_invite(self, call: SipCall, now: float) -> None:
         ep = self.endpoint
         acc = call.account
         dest = account_dest(acc)
@@ -118,7 +119,7 @@ class InviteClient:
         )
         call.outgoing.start(now)
 
-    def _invite_provisional(self, call: Call, resp: SipResponse, now: float) -> None:
+    def _invite_provisional(self, call: SipCall, resp: SipResponse, now: float) -> None:
         if call.state == "calling":
             call.state = "proceeding"
         if call.cancel_requested and not call.cancel_sent:
@@ -134,7 +135,7 @@ class InviteClient:
         if sdp is not None:
             call.remote_sdp = sdp
 
-    def _invite_final(self, call: Call, resp: SipResponse | None, info: str, now: float) -> None:
+    def _invite_final(self, call: SipCall, resp: SipResponse | None, info: str, now: float) -> None:
         self.endpoint.queue.cancel(("cancel", call.ref))
         if resp is not None and 200 <= resp.status < 300:
             self._invite_2xx(call, resp, now)
@@ -168,11 +169,11 @@ class InviteClient:
         reason = resp.reason if resp is not None else "Request Timeout"
         end_call = self.calls.end_call
         if call.cancel_requested:
-            end_call(call, CallEnded(call.ref, False, status, INFO_NORMAL, raw=resp), now)
+            end_call(call, CallReleased(call.ref, False, status, INFO_NORMAL, raw=resp), now)
         else:
             end_call(call, CallFailed(call.ref, status, reason, info, raw=resp), now)
 
-    def _invite_2xx(self, call: Call, resp: SipResponse, now: float) -> None:
+    def _invite_2xx(self, call: SipCall, resp: SipResponse, now: float) -> None:
         assert call.invite is not None
         try:
             dialog = Dialog.from_uac(call.invite, resp)
@@ -205,21 +206,12 @@ class InviteClient:
         )
         self.session_timer.from_2xx(call, resp, now)
 
-    def _send_cancel(self, call: Call, now: float) -> None:
+    def _send_cancel(self, call: SipCall, now: float) -> None:
         invite = call.invite
         if invite is None or call.cancel_sent:
             return
         call.cancel_sent = True
-        h = Headers()
-        h.add("Via", invite.headers.get_all("Via")[0])
-        for route in invite.headers.get_all("Route"):
-            h.add("Route", route)
-        h.add("Max-Forwards", "70")
-        h.add("From", invite.headers.get("From") or "")
-        h.add("To", invite.headers.get("To") or "")
-        h.add("Call-ID", invite.call_id)
-        h.add("CSeq", f"{invite.cseq[0]} CANCEL")
-        req = SipRequest("CANCEL", invite.uri, h)
+        req = same_hop_request(invite, "CANCEL")
         self.endpoint.common_headers(req)
         dest = call.outgoing.dest if call.outgoing else account_dest(call.account)
         out = OutgoingRequest(
@@ -232,12 +224,12 @@ class InviteClient:
         )
         out.start(now)
 
-    def _cancel_guard(self, call: Call, now: float) -> None:
+    def _cancel_guard(self, call: SipCall, now: float) -> None:
         if call.state in ("calling", "proceeding"):
             if call.outgoing is not None and call.outgoing.tx is not None:
                 call.outgoing.done = True
                 call.outgoing.tx.terminate()
-            self.calls.end_call(call, CallEnded(call.ref, False, None, INFO_NORMAL), now)
+            self.calls.end_call(call, CallReleased(call.ref, False, None, INFO_NORMAL), now)
 
     # ---- 2xx retransmissions after the transaction is gone -------------------------------
 
@@ -256,7 +248,7 @@ class InviteClient:
         if lingering is not None and lingering[2] == to_tag:
             self.endpoint.send(lingering[0], lingering[1])
 
-    def _ack_and_bye_fork(self, call: Call, resp: SipResponse, now: float) -> None:
+    def _ack_and_bye_fork(self, call: SipCall, resp: SipResponse, now: float) -> None:
         """A second forked 2xx: confirm it and hang it up at once (§13.2.2.4)."""
         assert call.invite is not None
         ep = self.endpoint

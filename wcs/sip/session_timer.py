@@ -8,7 +8,7 @@ timer off (§7.2). The 422 answer to our initial INVITE is handled with the INVI
 
 from __future__ import annotations
 
-from .call import Call, Calls
+from .call import Calls, SipCall
 from .endpoint import ALLOW, Endpoint
 from .message import SipRequest, SipResponse
 
@@ -39,12 +39,12 @@ class SessionTimer:
         self.session_expires = session_expires  # what we ask for; 0 disables
         self.min_se = min_se
 
-    def prepare(self, call: Call) -> None:
+    def prepare(self, call: SipCall) -> None:
         """What a new call's INVITE asks for."""
         call.session_expires = max(self.session_expires, self.min_se) if self.session_expires else 0
         call.min_se = self.min_se
 
-    def from_2xx(self, call: Call, resp: SipResponse, now: float) -> None:
+    def from_2xx(self, call: SipCall, resp: SipResponse, now: float) -> None:
         se = parse_session_expires(resp.headers.get("Session-Expires"))
         if se is None:
             call.se_interval = 0  # §7.2: no Session-Expires in the 2xx: no expiration
@@ -55,7 +55,7 @@ class SessionTimer:
         call.we_refresh = (se[1] or "uac") == "uac"
         self.arm(call, now)
 
-    def from_request(self, call: Call, req: SipRequest) -> None:
+    def from_request(self, call: SipCall, req: SipRequest) -> None:
         """A peer's re-INVITE/UPDATE: note what our 2xx to it will say."""
         se = parse_session_expires(req.headers.get("Session-Expires"))
         supported = {o.lower() for o in req.headers.get_all("Supported")}
@@ -68,7 +68,7 @@ class SessionTimer:
         else:
             call.pending_se = None
 
-    def add_to_response(self, call: Call, resp: SipResponse) -> None:
+    def add_to_response(self, call: SipCall, resp: SipResponse) -> None:
         """Our 2xx to the peer's re-INVITE/UPDATE: its Session-Expires becomes the timer."""
         if call.pending_se is not None:
             interval, refresher = call.pending_se
@@ -80,7 +80,7 @@ class SessionTimer:
         else:
             call.se_interval = 0
 
-    def arm(self, call: Call, now: float) -> None:
+    def arm(self, call: SipCall, now: float) -> None:
         queue = self.endpoint.queue
         queue.cancel(("st-refresh", call.ref))
         queue.cancel(("st-expire", call.ref))
@@ -97,10 +97,10 @@ class SessionTimer:
             at = now + interval - min(32, interval / 3)
             queue.set(("st-expire", call.ref), at, lambda n: self._expired(call, n))
 
-    def _expired(self, call: Call, now: float) -> None:
+    def _expired(self, call: SipCall, now: float) -> None:
         self.calls.send_bye(call, now, by_remote=False, info="Session timer expired")
 
-    def _refresh(self, call: Call, now: float) -> None:
+    def _refresh(self, call: SipCall, now: float) -> None:
         queue = self.endpoint.queue
         if call.state != "confirmed" or call.dialog is None:
             return
@@ -148,7 +148,7 @@ class SessionTimer:
 
         call.refresh = self.calls.dialog_request(call, req, final, now)
 
-    def ack_reinvite(self, call: Call, invite: SipRequest, resp: SipResponse) -> None:
+    def ack_reinvite(self, call: SipCall, invite: SipRequest, resp: SipResponse) -> None:
         assert call.dialog is not None
         ack = call.dialog.ack(invite.cseq[0])
         dest = self.calls.dialog_dest(call)

@@ -52,8 +52,49 @@ def server_key(request: SipRequest) -> Hashable:
     return ("2543", request.call_id, number, str(via), method)
 
 
-class ClientTransaction:
+def same_hop_request(invite: SipRequest, method: str, to: str | None = None) -> SipRequest:
+    """A request of the INVITE's own hop, CANCEL (§9.1) or ACK of a non-2xx (§17.1.1.3): its
+    top Via, Route set, From, Call-ID and CSeq number; To from the response, else the INVITE's."""
+    h = Headers()
+    h.add("Via", invite.headers.get_all("Via")[0])
+    for route in invite.headers.get_all("Route"):
+        h.add("Route", route)
+    h.add("Max-Forwards", "70")
+    h.add("From", invite.headers.get("From") or "")
+    h.add("To", to or invite.headers.get("To") or "")
+    h.add("Call-ID", invite.call_id)
+    h.add("CSeq", f"{invite.cseq[0]} {method}")
+    return SipRequest(method, invite.uri, h)
+
+
+class _Transaction:
+    """What both kinds share: the request, where it goes, and its timers in the shared queue
+    (keyed by kind, transaction key and timer letter)."""
+
+    TIMER_TAG = ""
+    key: Hashable
+
+    def __init__(
+        self, request: SipRequest, dest: Dest, timers: SipTimers, queue: TimerQueue, send: SendFn
+    ) -> None:
+        self.request, self.dest = request, dest
+        self.t, self.queue, self._send = timers, queue, send
+        self.method = request.method
+        self.reliable = dest[2] != "udp"
+
+    def _set(self, name: str, when: float, cb: Callable[[float], None]) -> None:
+        self.queue.set((self.TIMER_TAG, self.key, name), when, cb)
+
+    def _cancel(self, *names: str) -> None:
+        for name in names:
+            self.queue.cancel((self.TIMER_TAG, self.key, name))
+
+
+class ClientTransaction(_Transaction):
     """Base of the client transactions; `on_response` gets every response the TU must see."""
+
+    TIMER_TAG = "ctx"
+    key: tuple[str, str]
 
     def __init__(
         self,
@@ -67,34 +108,39 @@ class ClientTransaction:
         on_timeout: Callable[[ClientTransaction, float], None],
         on_terminated: Callable[[ClientTransaction], object],
     ) -> None:
-        self.request = request
-        self.dest = dest
-        self.t = timers
-        self.queue = queue
-        self._send = send
+        super().__init__(request, dest, timers, queue, send)
         self.on_response = on_response
         self.on_timeout = on_timeout
         self.on_terminated = on_terminated
         self.branch = request.top_via.branch or ""
-        self.method = request.method
         self.key = client_key(self.branch, self.method)
         self.state = State.CALLING if request.method == "INVITE" else State.TRYING
         self._done = False
         self.data = request.serialize()
-        self.reliable = dest[2] != "udp"
         self.retransmissions = 0
 
-    def _tkey(self, name: str) -> tuple[str, Hashable, str]:
-        return ("ctx", self.key, name)
-
-    def _set(self, name: str, when: float, cb: Callable[[float], None]) -> None:
-        self.queue.set(self._tkey(name), when, cb)
-
-    def _cancel(self, *names: str) -> None:
-        for name in names:
-            self.queue.cancel(self._tkey(name))
+    # The retransmit and timeout timers: A and B (INVITE), E and F (non-INVITE).
+    RETRANSMIT_TIMER = ""
+    TIMEOUT_TIMER = ""
 
     def start(self, now: float) -> None:
+        self._send(self.data, self.dest)
+        if not self.reliable:
+            self._interval = self.t.t1
+            self._set(self.RETRANSMIT_TIMER, now + self._interval, self._retransmit)
+        self._set(self.TIMEOUT_TIMER, now + 64 * self.t.t1, self._timeout)
+
+    def _retransmit(self, now: float) -> None:
+        interval = self._next_interval()
+        if interval is None:
+            return
+        self._send(self.data, self.dest)
+        self.retransmissions += 1
+        self._interval = interval
+        self._set(self.RETRANSMIT_TIMER, now + interval, self._retransmit)
+
+    def _next_interval(self) -> float | None:
+        """The wait before the next retransmission; None: the state retransmits no more."""
         raise NotImplementedError
 
     def receive(self, response: SipResponse, now: float) -> None:
@@ -105,8 +151,7 @@ class ClientTransaction:
             return
         self._done = True
         self.state = State.TERMINATED
-        for name in ("A", "B", "D", "E", "F", "K"):
-            self._cancel(name)
+        self._cancel("A", "B", "D", "E", "F", "K")
         self.on_terminated(self)
 
     def transport_failed(self, reason: str, now: float) -> None:
@@ -127,20 +172,13 @@ class ClientTransaction:
 class InviteClientTransaction(ClientTransaction):
     """§17.1.1. A 2xx ends the transaction; the UA core ACKs 2xx itself."""
 
-    def start(self, now: float) -> None:
-        self._send(self.data, self.dest)
-        if not self.reliable:
-            self._interval = self.t.t1
-            self._set("A", now + self._interval, self._timer_a)
-        self._set("B", now + 64 * self.t.t1, self._timeout)
+    RETRANSMIT_TIMER = "A"
+    TIMEOUT_TIMER = "B"
 
-    def _timer_a(self, now: float) -> None:
+    def _next_interval(self) -> float | None:
         if self.state is not State.CALLING:
-            return
-        self._send(self.data, self.dest)
-        self.retransmissions += 1
-        self._interval *= 2  # §17.1.1.2: A doubles each time (not capped by T2)
-        self._set("A", now + self._interval, self._timer_a)
+            return None
+        return 2 * self._interval  # §17.1.1.2: A doubles each time (not capped by T2)
 
     def receive(self, response: SipResponse, now: float) -> None:
         code = response.status
@@ -165,40 +203,20 @@ class InviteClientTransaction(ClientTransaction):
             self._send(self._ack, self.dest)  # retransmitted final: ACK again, TU not told
 
     def build_ack(self, response: SipResponse) -> SipRequest:
-        """§17.1.1.3: ACK for a non-2xx final response."""
-        req = self.request
-        h = Headers()
-        h.add("Via", req.headers.get_all("Via")[0])
-        for route in req.headers.get_all("Route"):
-            h.add("Route", route)
-        h.add("Max-Forwards", "70")
-        h.add("From", req.headers.get("From") or "")
-        h.add("To", response.headers.get("To") or req.headers.get("To") or "")
-        h.add("Call-ID", req.call_id)
-        h.add("CSeq", f"{req.cseq[0]} ACK")
-        return SipRequest("ACK", req.uri, h)
+        """§17.1.1.3: ACK for a non-2xx final response (To with the response's tag)."""
+        return same_hop_request(self.request, "ACK", response.headers.get("To"))
 
 
 class NonInviteClientTransaction(ClientTransaction):
     """§17.1.2."""
 
-    def start(self, now: float) -> None:
-        self._send(self.data, self.dest)
-        if not self.reliable:
-            self._interval = self.t.t1
-            self._set("E", now + self._interval, self._timer_e)
-        self._set("F", now + 64 * self.t.t1, self._timeout)
+    RETRANSMIT_TIMER = "E"
+    TIMEOUT_TIMER = "F"
 
-    def _timer_e(self, now: float) -> None:
-        if self.state not in (State.TRYING, State.PROCEEDING):
-            return
-        self._send(self.data, self.dest)
-        self.retransmissions += 1
-        if self.state is State.PROCEEDING:
-            self._interval = self.t.t2
-        else:
-            self._interval = min(2 * self._interval, self.t.t2)
-        self._set("E", now + self._interval, self._timer_e)
+    def _next_interval(self) -> float | None:
+        if self.state is State.TRYING:
+            return min(2 * self._interval, self.t.t2)
+        return self.t.t2 if self.state is State.PROCEEDING else None
 
     def receive(self, response: SipResponse, now: float) -> None:
         if self.state not in (State.TRYING, State.PROCEEDING):
@@ -213,8 +231,10 @@ class NonInviteClientTransaction(ClientTransaction):
         self.on_response(self, response, now)
 
 
-class ServerTransaction:
+class ServerTransaction(_Transaction):
     """§17.2. The TU answers with `respond`; retransmitted requests get the last response."""
+
+    TIMER_TAG = "stx"
 
     def __init__(
         self,
@@ -227,23 +247,14 @@ class ServerTransaction:
         on_terminated: Callable[[ServerTransaction], object],
         on_ack_timeout: Callable[[ServerTransaction, float], None] | None = None,
     ) -> None:
-        self.request = request
-        self.dest = dest
-        self.t = timers
-        self.queue = queue
-        self._send = send
+        super().__init__(request, dest, timers, queue, send)
         self.on_terminated = on_terminated
         self.on_ack_timeout = on_ack_timeout
         self.key = server_key(request)
-        self.method = request.method
-        self.reliable = dest[2] != "udp"
         self.is_invite = request.method == "INVITE"
         self.state = State.PROCEEDING if self.is_invite else State.TRYING
         self.last: bytes | None = None
         self.final_status: int | None = None
-
-    def _tkey(self, name: str) -> tuple[str, Hashable, str]:
-        return ("stx", self.key, name)
 
     def respond(self, response: SipResponse, now: float) -> None:
         if self.state in (State.COMPLETED, State.CONFIRMED, State.TERMINATED):
@@ -263,18 +274,18 @@ class ServerTransaction:
         if self.is_invite:
             if not self.reliable:
                 self._g = self.t.t1
-                self.queue.set(self._tkey("G"), now + self._g, self._timer_g)
-            self.queue.set(self._tkey("H"), now + 64 * self.t.t1, self._timer_h)
+                self._set("G", now + self._g, self._timer_g)
+            self._set("H", now + 64 * self.t.t1, self._timer_h)
         else:
             wait = 0.0 if self.reliable else 64 * self.t.t1
-            self.queue.set(self._tkey("J"), now + wait, lambda _n: self.terminate())
+            self._set("J", now + wait, lambda _n: self.terminate())
 
     def _timer_g(self, now: float) -> None:
         if self.state is not State.COMPLETED or self.last is None:
             return
         self._send(self.last, self.dest)
         self._g = min(2 * self._g, self.t.t2)
-        self.queue.set(self._tkey("G"), now + self._g, self._timer_g)
+        self._set("G", now + self._g, self._timer_g)
 
     def _timer_h(self, now: float) -> None:
         if self.state is State.COMPLETED and self.on_ack_timeout is not None:
@@ -285,10 +296,9 @@ class ServerTransaction:
         if request.method == "ACK":
             if self.is_invite and self.state is State.COMPLETED:
                 self.state = State.CONFIRMED
-                self.queue.cancel(self._tkey("G"))
-                self.queue.cancel(self._tkey("H"))
+                self._cancel("G", "H")
                 wait = 0.0 if self.reliable else self.t.t4
-                self.queue.set(self._tkey("I"), now + wait, lambda _n: self.terminate())
+                self._set("I", now + wait, lambda _n: self.terminate())
             return
         if self.last is not None and self.state in (State.PROCEEDING, State.COMPLETED):
             self._send(self.last, self.dest)
@@ -297,6 +307,5 @@ class ServerTransaction:
         if self.state is State.TERMINATED:
             return
         self.state = State.TERMINATED
-        for name in ("G", "H", "I", "J"):
-            self.queue.cancel(self._tkey(name))
+        self._cancel("G", "H", "I", "J")
         self.on_terminated(self)

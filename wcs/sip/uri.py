@@ -6,7 +6,14 @@ import ipaddress
 from dataclasses import dataclass, field, replace
 
 from .errors import SipParseError
-from .grammar import format_params, parse_params, quote, split_outside_quotes, unquote
+from .grammar import (
+    find_unquoted,
+    format_params,
+    parse_params,
+    quote,
+    split_outside_quotes,
+    unquote,
+)
 
 
 def _split_hostport(text: str) -> tuple[str, int | None]:
@@ -146,7 +153,7 @@ class NameAddr:
         text = text.strip()
         if not text:
             raise SipParseError("empty address")
-        lt = _find_unquoted(text, "<")
+        lt = find_unquoted(text, "<")
         if lt >= 0:
             gt = text.find(">", lt)
             if gt < 0:
@@ -173,25 +180,6 @@ class NameAddr:
 
     def copy(self) -> NameAddr:
         return NameAddr(uri=self.uri.copy(), display=self.display, params=dict(self.params))
-
-
-def _find_unquoted(text: str, char: str) -> int:
-    in_quote = False
-    i = 0
-    while i < len(text):
-        c = text[i]
-        if in_quote:
-            if c == "\\":
-                i += 2
-                continue
-            if c == '"':
-                in_quote = False
-        elif c == '"':
-            in_quote = True
-        elif c == char:
-            return i
-        i += 1
-    return -1
 
 
 def split_addresses(value: str) -> list[str]:

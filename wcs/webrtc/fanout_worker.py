@@ -19,6 +19,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from wcs.event_loop import choose_event_loop
 from wcs.observability import metrics
 
 from . import events
@@ -257,16 +258,6 @@ class Worker:
             self._counted = (dtls, srtp)
 
 
-def _choose_event_loop(choice: str) -> None:
-    if choice == "asyncio":
-        return
-    try:
-        import uvloop
-    except ImportError:
-        return
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-
-
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 3:
@@ -281,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     control = socket.socket(fileno=int(args[0]))
     media = socket.socket(fileno=int(args[1]))
-    _choose_event_loop(config.event_loop)
+    choose_event_loop(config.event_loop)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(Worker(config, control, media).run())
     return 0

@@ -6,17 +6,15 @@ Sans-IO: ``rewrite`` returns the plain (unprotected) packet to protect and send.
 from __future__ import annotations
 
 import random
-import struct
 import time
 from collections.abc import Callable
 
 from wcs.rtp import rtcp
+from wcs.rtp.packet import pack_header, seq_ts_ssrc
 from wcs.rtp.sr import seconds_to_ntp
 
 HISTORY_SIZE = 512  # power of two: the slot is seq & (HISTORY_SIZE - 1)
 MAX_REORDER = 512  # a packet further behind than this means the source restarted
-_HDR = struct.Struct("!BBHII")  # the fixed header
-_SRC = struct.Struct("!HII")  # sequence, timestamp, SSRC at offset 2
 
 
 class TrackSender:
@@ -66,7 +64,7 @@ class TrackSender:
         if n < 12 or packet[0] & 0xC0 != 0x80:
             self.malformed += 1
             return None
-        seq, ts, ssrc = _SRC.unpack_from(packet, 2)
+        seq, ts, ssrc = seq_ts_ssrc(packet)
         if ssrc != self._src_ssrc:
             self._resync(ssrc, seq, ts)
         out_seq = (seq + self._seq_off) & 0xFFFF
@@ -84,7 +82,7 @@ class TrackSender:
         # pack + concatenate measured 2x faster than patching a reused bytearray, which
         # pylibsrtp (bytes only) would make us copy once more anyway.
         data = (
-            _HDR.pack(packet[0], (packet[1] & 0x80) | self.payload_type, out_seq, out_ts, self.ssrc)
+            pack_header(self.payload_type, out_seq, out_ts, self.ssrc, packet[1] >= 0x80, packet[0])
             + packet[12:]
         )
         # The history keeps the *source* packet, one object shared by every viewer, and
@@ -114,14 +112,14 @@ class TrackSender:
         packet = self._history[seq & (HISTORY_SIZE - 1)]
         if packet is None:
             return None
-        src_seq, ts, _ = _SRC.unpack_from(packet, 2)
+        src_seq, ts, _ = seq_ts_ssrc(packet)
         if (src_seq + self._seq_off) & 0xFFFF != seq:
             return None  # overwritten, or the offsets changed since (source restart)
         out_ts = (ts + self._ts_off) & 0xFFFFFFFF
-        header = _HDR.pack(
-            packet[0], (packet[1] & 0x80) | self.payload_type, seq, out_ts, self.ssrc
+        marker = packet[1] >= 0x80
+        return (
+            pack_header(self.payload_type, seq, out_ts, self.ssrc, marker, packet[0]) + packet[12:]
         )
-        return header + packet[12:]
 
     def sender_report(self, unix_time: float) -> bytes:
         """Compound SR + SDES CNAME for this track, the RTP time extrapolated to now."""

@@ -246,7 +246,7 @@ class WcsSession:
     def _send_raw(self, frame: dict[str, Any]) -> None:
         self._out.append(json.dumps(frame, separators=(",", ":")))
 
-    def data_to_send(self) -> list[str]:
+    def data_to_send(self, now: float) -> list[str]:
         out, self._out = self._out, []
         return out
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 import secrets
-import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import av
+
+from wcs.rtp.packet import pack_header
 
 if TYPE_CHECKING:
     from wcs.app.streams import Stream, Subscription
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_HDR = struct.Struct("!BBHII")
 OPUS_RATE = 48000
 OPUS_FRAME = 960  # 20 ms
 _DECODERS = {"PCMU": "pcm_mulaw", "PCMA": "pcm_alaw"}
@@ -147,4 +147,4 @@ class OpusTranscoder:
     def _rtp(self, payload: bytes, pts: int) -> bytes:
         self._seq = (self._seq + 1) & 0xFFFF
         self.packets_out += 1
-        return _HDR.pack(0x80, 111, self._seq, pts, self._ssrc) + payload
+        return pack_header(111, self._seq, pts, self._ssrc) + payload

@@ -34,6 +34,7 @@ from .certificate import Certificate
 from .fanout import RemotePeer, WorkerPool, WorkerRefused, needs_transcode
 from .offer import OfferError
 from .peer import ViewerPeer
+from .refused import refused_entry
 
 if TYPE_CHECKING:
     from wcs.app.streams import Stream, StreamHub, TrackInfo
@@ -253,38 +254,6 @@ class Viewer:
 
 def _drop(kind: str, packet: bytes) -> None:
     return None
-
-
-def refused_entry(
-    name: str,
-    media_session_id: str,
-    info: str,
-    *,
-    provider: str,
-    app_key: str,
-    session_id: str | None,
-) -> dict[str, Any]:
-    """A FAILED play that never had a viewer, shaped like :meth:`Viewer.to_json`."""
-    return {
-        "name": name,
-        "mediaSessionId": media_session_id,
-        "appKey": app_key,
-        "sessionId": session_id,
-        "nodeId": None,
-        "published": False,
-        "mediaType": "play",
-        "mediaProvider": provider,
-        "status": "FAILED",
-        "info": info,
-        "hasAudio": False,
-        "hasVideo": False,
-        "width": 0,
-        "height": 0,
-        "record": False,
-        "createDate": int(time.time() * 1000),
-        "custom": {},
-        "webrtc": {},
-    }
 
 
 class Playback:

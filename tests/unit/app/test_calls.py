@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from wcs.app.calls import Call, CallError, CallManager, CallRequest, CallStatus
+from wcs.app.calls import Call, CallManager, CallRequest, CallStatus
+from wcs.app.errors import RequestError
 from wcs.sip import events as ev
 from wcs.sip.ua import Account
 
@@ -112,7 +113,7 @@ def test_answered_call_then_bye() -> None:
     assert env.statuses("c1") == ["TRYING", "RING", "SESSION_PROGRESS", "ESTABLISHED"]
     assert env.media["c1"].remote == [(b"v=0 early", False), (b"v=0 answer", True)]
     assert env.calls.find(call_id="c1")[0].sip_status == 200
-    env.calls.on_sip_event(ev.CallEnded("c1", True, None, "Normal call clearing"))
+    env.calls.on_sip_event(ev.CallReleased("c1", True, None, "Normal call clearing"))
     assert env.statuses("c1")[-1] == "FINISH"
     assert env.calls.find(call_id="c1") == []  # finished calls leave the registry
     assert env.media["c1"].closed == "Normal call clearing"
@@ -143,10 +144,10 @@ def test_final_failures(status: int | None, expected: str, info: str) -> None:
 def test_duplicate_call_id_and_rtmp_target() -> None:
     env = Env()
     env.calls.startup(request("a", rtmp_url="rtmp://h/live", rtmp_stream="s"))
-    with pytest.raises(CallError) as dup:
+    with pytest.raises(RequestError) as dup:
         env.calls.startup(request("a"))
     assert (dup.value.status, dup.value.field) == (409, "callId")
-    with pytest.raises(CallError) as rtmp:
+    with pytest.raises(RequestError) as rtmp:
         env.calls.startup(request("b", rtmp_url="rtmp://h/live", rtmp_stream="s"))
     assert (rtmp.value.status, rtmp.value.field) == (409, "rtmpUrl")
     env.calls.startup(request("c", rtmp_url="rtmp://h/live", rtmp_stream="other"))
@@ -165,7 +166,7 @@ def test_registration_first_then_invite_and_unregister_at_end() -> None:
     assert [a[0] for a in env.ua.actions].count("invite") == 1
     env.calls.terminate("c1")
     assert env.ua.actions[-1] == ("hangup", "c1")
-    env.calls.on_sip_event(ev.CallEnded("c1", False, 200, "Normal call clearing"))
+    env.calls.on_sip_event(ev.CallReleased("c1", False, 200, "Normal call clearing"))
     assert env.ua.actions[-1] == ("unregister", "reg1")
 
 

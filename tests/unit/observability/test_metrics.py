@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
+from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.fixtures.ports import free_port
+from wcs import __version__
+from wcs.config import load_settings
 from wcs.observability.loop_lag import LoopLagMonitor
 from wcs.observability.metrics import DeltaTotals, Registry, Sample
+from wcs.rest.auth import Authenticator
+from wcs.rest.dispatch import Dispatcher
+from wcs.rest.message import Request
+from wcs.server import Server
 
 
 def parse(text: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
@@ -81,3 +91,77 @@ def test_loop_lag_records_last_and_max() -> None:
     m.record(0.2)
     m.record(-0.001)  # clock noise: never negative
     assert (m.last, m.max, m.count) == (0.0, 0.2, 3)
+
+
+# Every metric /metrics shows, with its kind and labels: renaming one breaks dashboards.
+SERVER_METRICS = {
+    "wcs_info": ("gauge", {"version"}),
+    "wcs_uptime_seconds": ("gauge", set()),
+    "wcs_calls": ("gauge", {"status"}),
+    "wcs_call_status_changes_total": ("counter", {"status"}),
+    "wcs_streams": ("gauge", {"status"}),
+    "wcs_stream_subscribers": ("gauge", set()),
+    "wcs_viewers": ("gauge", set()),
+    "wcs_rtp_received_packets_total": ("counter", {"kind"}),
+    "wcs_rtp_received_bytes_total": ("counter", {"kind"}),
+    "wcs_rtp_lost_packets_total": ("counter", {"kind"}),
+    "wcs_rtp_sent_packets_total": ("counter", {"kind"}),
+    "wcs_rtp_sent_bytes_total": ("counter", {"kind"}),
+    "wcs_webrtc_send_errors_total": ("counter", set()),
+    "wcs_media_workers": ("gauge", set()),
+    "wcs_media_worker_drops_total": ("counter", set()),
+    "wcs_event_loop_lag_seconds": ("gauge", set()),
+    "wcs_event_loop_lag_max_seconds": ("gauge", set()),
+    "wcs_pushes": ("gauge", {"status"}),
+    "wcs_push_reconnects_total": ("counter", set()),
+    "wcs_recordings": ("gauge", set()),
+    "wcs_demo_calls_total": ("counter", set()),
+    "wcs_demo_sent_packets_total": ("counter", set()),
+    "wcs_demo_sent_bytes_total": ("counter", set()),
+    "wcs_dtls_failures_total": ("counter", set()),
+    "wcs_srtp_failures_total": ("counter", set()),
+}
+
+
+def families_by_name(text: str) -> dict[str, tuple[str, list[Any]]]:
+    """Family name as exposed (counters with their ``_total``) -> (type, samples)."""
+    out: dict[str, tuple[str, list[Any]]] = {}
+    for family in text_string_to_metric_families(text):
+        name = family.name + ("_total" if family.type == "counter" else "")
+        out[name] = (family.type, list(family.samples))
+    return out
+
+
+def test_server_metrics_names_kinds_and_labels(tmp_path: Path) -> None:
+    """GET /metrics of a real (not started) Server, parsed with prometheus_client."""
+    settings = load_settings(env={}, overrides={
+        "bind_ip": "127.0.0.1", "public_ip": "127.0.0.1", "http_port": free_port(),
+        "ws_port": free_port(), "sip_port": free_port(), "record_dir": str(tmp_path),
+    })  # fmt: skip
+    loop = asyncio.new_event_loop()
+    try:
+
+        async def scrape() -> tuple[int, str, str]:
+            server = Server(settings)
+            req = Request("GET", "/metrics")
+            resp = await Dispatcher(server.router, Authenticator(None)).handle(req)
+            return resp.status, resp.headers.get("content-type") or "", resp.body.decode()
+
+        status, ctype, text = loop.run_until_complete(scrape())
+    finally:
+        loop.close()
+    assert status == 200 and ctype.startswith("text/plain; version=0.0.4")
+    found = families_by_name(text)
+    for name, (kind, labels) in SERVER_METRICS.items():
+        assert name in found, f"{name} missing from /metrics"
+        assert found[name][0] == kind, name
+        for sample in found[name][1]:
+            assert set(sample.labels) == labels, (name, sample)
+            if kind == "counter":
+                assert sample.name == name
+    assert found["wcs_info"][1][0].labels == {"version": __version__}
+
+
+def test_counters_must_end_with_total() -> None:
+    with pytest.raises(ValueError):
+        Registry().counter("wcs_calls_placed", "no _total suffix")

@@ -11,11 +11,12 @@ import pytest
 
 from tests.unit.rtmp.fake_server import FakeRtmpServer
 from tests.unit.rtmp.test_muxer import trace_access_units
+from wcs.app.errors import RequestError
 from wcs.app.streams import Stream, StreamHub, TrackInfo
 from wcs.media.audio import AudioFrame
 from wcs.media.h264.nal import AccessUnit
 from wcs.rtmp import messages as m
-from wcs.rtmp.push import PushError, PushJob, PushManager, PushRequest, PushStatus
+from wcs.rtmp.push import PushJob, PushManager, PushRequest, PushStatus
 from wcs.rtmp.reconnect import ReconnectPolicy
 
 
@@ -171,12 +172,12 @@ async def test_duplicates_and_bad_urls() -> None:
     hub = StreamHub()
     manager = PushManager(hub)
     job = manager.startup(PushRequest("s", "rtmp://127.0.0.1:9/live"))
-    with pytest.raises(PushError) as dup:
+    with pytest.raises(RequestError) as dup:
         manager.startup(PushRequest("s", "rtmp://127.0.0.1:9/live"))
     assert dup.value.status == 409
     other = manager.startup(PushRequest("s", "rtmp://127.0.0.1:9/other"))
     for bad in ("rtmp://127.0.0.1:9", "rtmp:///live", "http://x/live"):
-        with pytest.raises(PushError) as info:
+        with pytest.raises(RequestError) as info:
             manager.startup(PushRequest("t", bad))
         assert (info.value.status, info.value.field) == (400, "rtmpUrl")
     full = manager.startup(PushRequest("t", "rtmp://127.0.0.1:9/live/key123", full_url=True))

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from wcs.sip.events import (
     CallAnswered,
-    CallEnded,
     CallFailed,
     CallProgress,
+    CallReleased,
     CallRinging,
     CallTrying,
     InfoReceived,
@@ -105,7 +105,7 @@ def test_full_call_with_proxy_auth_ringing_answer_and_bye() -> None:
     assert bye.req.headers.get_all("Route") == ["<sip:10.0.0.2;lr>"]
     assert NameAddr.parse(bye.req.headers.get("To") or "").tag == "peer1"
     h.feed(reply(bye.req, 200, "OK"))
-    assert h.events() == [CallEnded("c1", False, 200, "Normal call clearing")]
+    assert h.events() == [CallReleased("c1", False, 200, "Normal call clearing")]
     assert h.ua.call_info("c1") is None
     assert not h.ua.active()
 
@@ -194,7 +194,7 @@ def test_cancel_after_provisional_then_487() -> None:
     h.feed(reply(cancel.req, 200, "OK"))
     h.feed(reply(inv.req, 487, "Request Terminated"))
     assert h.one().req.method == "ACK"
-    assert h.events() == [CallEnded("c1", False, 487, "Normal call clearing")]
+    assert h.events() == [CallReleased("c1", False, 487, "Normal call clearing")]
 
 
 def test_cancel_waits_for_provisional_and_2xx_after_cancel_is_acked_and_byed() -> None:
@@ -209,7 +209,7 @@ def test_cancel_waits_for_provisional_and_2xx_after_cancel_is_acked_and_byed() -
     assert [s.req.method for s in out] == ["ACK", "BYE"]
     h.feed(reply(out[1].req, 200, "OK"))
     evs = h.events()
-    assert evs[-1] == CallEnded("c1", False, 200, "Normal call clearing")
+    assert evs[-1] == CallReleased("c1", False, 200, "Normal call clearing")
     assert not any(isinstance(e, CallAnswered) for e in evs)
 
 
@@ -220,7 +220,7 @@ def test_bye_from_peer() -> None:
     h.feed(bye)
     resp = h.one()
     assert resp.resp.status == 200 and resp.resp.cseq == (1, "BYE")
-    assert h.events() == [CallEnded("c1", True, None, "Normal call clearing")]
+    assert h.events() == [CallReleased("c1", True, None, "Normal call clearing")]
     # retransmitted BYE: same 200 again from the server transaction
     h.feed(bye)
     assert h.one().resp.status == 200
@@ -335,7 +335,7 @@ def test_session_expiry_when_peer_is_refresher_sends_bye() -> None:
     bye = h.one().req
     assert bye.method == "BYE"
     h.feed(reply(bye, 200, "OK"))
-    assert h.events() == [CallEnded("c1", False, 200, "Session timer expired")]
+    assert h.events() == [CallReleased("c1", False, 200, "Session timer expired")]
 
 
 def test_info_both_ways() -> None:
@@ -438,7 +438,7 @@ def test_refresh_answered_481_ends_call() -> None:
     bye = h.one().req
     assert bye.method == "BYE"
     h.feed(reply(bye, 481, "Call Does Not Exist"))
-    assert h.events() == [CallEnded("c1", False, 481, "Session refresh failed")]
+    assert h.events() == [CallReleased("c1", False, 481, "Session refresh failed")]
 
 
 def test_no_ack_for_our_2xx_ends_call() -> None:

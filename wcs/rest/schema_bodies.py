@@ -1,0 +1,153 @@
+"""The request bodies of ``/rest-api/*``, declared once (see :mod:`wcs.rest.schema`)."""
+
+from __future__ import annotations
+
+from wcs.media.sound import MAX_NAME
+from wcs.rest.schema import TEXT, Body, Field
+
+# Character sets: TEXT without what would break the place the value goes to.
+CALL_ID = r"[A-Za-z0-9._~+!%*'()@:$,;=?&#\[\]-]"
+SIP_USER = r"[^\u0000-\u0020\u007f<>@:;\"]"  # a plain user name
+SIP_HOST = r"[^\u0000-\u0020\u007f<>@;\"/]"  # host[:port] or sip:host[:port]
+CALLEE = r"[^\u0000-\u0020\u007f<>\"]"  # a user name or a SIP URI
+QUOTABLE = r"[^\u0000-\u001f\u007f\"]"  # goes inside a quoted display name
+STREAM = r"[^\u0000-\u001f\u007f/\\]"  # becomes a file name and a URL part
+ASCII = r"[\u0020-\u007e]"
+# scheme://host[:port]/app...: what the RTMP URL parser needs, as far as a pattern can say.
+RTMP_URL = rf"^rtmps?://[^\u0000-\u0020\u007f/]+/{TEXT}+$"
+RTMP_REFUSAL = "must parse as an RTMP URL with a host and an application"
+
+
+def _text(name: str, max_len: int, **kw: object) -> Field:
+    return Field(name, max_len=max_len, **kw)  # type: ignore[arg-type]
+
+
+def _bool(name: str, description: str = "") -> Field:
+    return Field(name, "boolean", description=description)
+
+
+CALL_STARTUP = Body(
+    "CallStartup",
+    (
+        _text("callId", 256, required=True, min_len=1, chars=CALL_ID),
+        _text("callee", 256, required=True, min_len=1, chars=CALLEE,
+              description="user name or sip: URI"),
+        _text("toStream", 200, min_len=1, chars=STREAM),
+        _text("sipLogin", 128, min_len=1, chars=SIP_USER),
+        _text("sipAuthenticationName", 128),
+        _text("sipPassword", 256, write_only=True),
+        _text("sipDomain", 255, chars=SIP_HOST),
+        _text("sipOutboundProxy", 255, chars=SIP_HOST),
+        Field("sipPort", "integer", minimum=1, maximum=65535),
+        Field("sipTransport", enum=("UDP", "TCP", "udp", "tcp")),
+        _bool("sipRegisterRequired"),
+        _text("visibleName", 128, chars=QUOTABLE),
+        _text("appKey", 128),
+        _text("rtmpUrl", 1024, pattern=RTMP_URL),
+        _text("rtmpStream", 256),
+        _bool("hasAudio"),
+        _bool("hasVideo"),
+        Field("custom", "object"),
+    ),
+    description=(
+        "sipLogin and sipDomain (or sipOutboundProxy) are required, except for the demo "
+        "callee: callee 'demo' with no sipDomain reaches the built-in demo endpoint "
+        "when the demo_callee setting is on."
+    ),
+    refusals={
+        "callee": "must form a SIP URI (RFC 3261) with sipDomain",
+        "sipLogin": "required unless the call goes to the demo callee",
+        "sipDomain": "required unless sipOutboundProxy is given; must be a SIP host[:port]",
+        "sipOutboundProxy": "must be a SIP host[:port] or sip: URI",
+        "rtmpUrl": RTMP_REFUSAL,
+        "custom": "strings must not hold lone surrogates",
+    },
+)  # fmt: skip
+
+CALL_FILTER = Body(
+    "CallFilter",
+    (
+        _text("callId", 256),
+        _text("callee", 256),
+        _text("status", 32),
+        _text("rtmpUrl", 1024),
+        _bool("finished", "our extension: also the last 256 calls that ended, with their "
+                          "final status (WCS answers 404)"),
+    ),
+)  # fmt: skip
+
+CALL_ID_BODY = Body("CallId", (_text("callId", 256, required=True, min_len=1),))
+
+STREAM_FILTER = Body(
+    "StreamFilter",
+    (
+        _text("name", 200),
+        _text("mediaSessionId", 64),
+        Field("mediaSessionIds", "array", max_len=64),
+        _bool("published"),
+        _text("status", 32),
+    ),
+)
+
+PUSH_STARTUP = Body(
+    "PushStartup",
+    (
+        _text("streamName", 200, required=True, min_len=1, chars=STREAM),
+        _text("rtmpUrl", 2048, required=True, pattern=RTMP_URL),
+        _bool("rtmpTransponderFullUrl"),
+        _text("rtmpFlashVersion", 128, chars=ASCII),
+        Field("options", "object", fields=(_text("action", 32),)),
+    ),
+    refusals={"rtmpUrl": RTMP_REFUSAL, "options": "strings must not hold lone surrogates"},
+)
+
+PUSH_FILTER = Body(
+    "PushFilter",
+    (_text("streamName", 200), _text("rtmpUrl", 2048), _text("mediaSessionId", 64)),
+)
+
+MEDIA_SESSION_ID = Body("MediaSessionId", (_text("mediaSessionId", 64, required=True, min_len=1),))
+
+SOUND_ON = Body(
+    "SoundOn",
+    (
+        _text("mediaSessionId", 64, required=True, min_len=1),
+        _text("soundFile", MAX_NAME, required=True, min_len=1,
+              description="a file name (no path) in sounds_dir"),
+        _bool("loop"),
+    ),
+    refusals={"soundFile": "must name a sound file in sounds_dir that decodes"},
+)  # fmt: skip
+
+_RECORDED = (_text("mediaSessionId", 64), _text("streamName", 200))
+_EITHER = {"mediaSessionId": "mediaSessionId or streamName is required"}
+
+RECORDER_STARTUP = Body(
+    "RecorderStartup",
+    (
+        *_RECORDED,
+        Field("config", "object", fields=(_text("fileTemplate", 512), _text("rotation", 32))),
+    ),
+    description="mediaSessionId of the stream, or (our extension) its streamName.",
+    refusals={
+        **_EITHER,
+        "config": "strings must not hold lone surrogates",
+        "config.fileTemplate": "must be a valid file template (docs/recording.md)",
+        "config.rotation": "must be a rotation: a size (10MB) or a duration (5m)",
+    },
+)
+
+RECORDER_STOP = Body("RecorderStop", _RECORDED, refusals=_EITHER)
+
+BODIES = (
+    CALL_STARTUP,
+    CALL_FILTER,
+    CALL_ID_BODY,
+    STREAM_FILTER,
+    PUSH_STARTUP,
+    PUSH_FILTER,
+    MEDIA_SESSION_ID,
+    SOUND_ON,
+    RECORDER_STARTUP,
+    RECORDER_STOP,
+)
