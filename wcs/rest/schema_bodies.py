@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from wcs.media.dtmf import MAX_DIGITS, TYPES
 from wcs.media.sound import MAX_NAME
 from wcs.rest.schema import TEXT, Body, Field
 
@@ -119,6 +120,44 @@ SOUND_ON = Body(
     refusals={"soundFile": "must name a sound file in sounds_dir that decodes"},
 )  # fmt: skip
 
+CALL_SEND_DTMF = Body(
+    "CallSendDtmf",
+    (
+        _text("callId", 256, required=True, min_len=1),
+        _text("dtmf", MAX_DIGITS, required=True, min_len=1, chars=r"[0-9*#A-Da-d]",
+              description="keys sent in order, with the inter-digit gap"),
+        Field("type", enum=TYPES, description="RFC2833 (default): RFC 4733 events; "
+              "INFO: application/dtmf-relay; INFO_RELAY: application/dtmf"),
+    ),
+    refusals={
+        "type": "RFC2833 needs telephone-event in the call's answer (use INFO)",
+        "dtmf": f"more than {MAX_DIGITS} keys waiting for the call",
+    },
+)  # fmt: skip
+
+CALL_INJECT_SOUND = Body(
+    "CallInjectSound",
+    (
+        _text("callId", 256, required=True, min_len=1),
+        _text("fileName", MAX_NAME, required=True, min_len=1,
+              description="a file name (no path) in sounds_dir"),
+        _bool("loop"),
+    ),
+    description="Our extension of WCS inject_sound: the sound replaces the silence we send.",
+    refusals={"fileName": "must name a sound file in sounds_dir that decodes (at most 300 s)"},
+)  # fmt: skip
+
+CALL_TRANSFER = Body(
+    "CallTransfer",
+    (
+        _text("callId", 256, required=True, min_len=1),
+        _text("target", 512, required=True, min_len=1, chars=CALLEE,
+              description="sip: URI, user@host, or a number in the call's domain"),
+    ),
+    description="Our extension: blind transfer (REFER).",
+    refusals={"target": "must form a SIP URI (with the call's domain for a number)"},
+)  # fmt: skip
+
 _RECORDED = (_text("mediaSessionId", 64), _text("streamName", 200))
 _EITHER = {"mediaSessionId": "mediaSessionId or streamName is required"}
 
@@ -148,6 +187,9 @@ BODIES = (
     PUSH_FILTER,
     MEDIA_SESSION_ID,
     SOUND_ON,
+    CALL_SEND_DTMF,
+    CALL_INJECT_SOUND,
+    CALL_TRANSFER,
     RECORDER_STARTUP,
     RECORDER_STOP,
 )
