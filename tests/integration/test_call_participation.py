@@ -166,7 +166,10 @@ def test_inject_sound_reaches_baresip(
     first, last = loud[0], loud[-1]
     assert all(abs(hz - TONE_HZ) < 20 for hz, _ in rows[first + 1 : last]), rows
     assert 9 <= last - first + 1 <= 11, rows  # 1 s in 100 ms windows, edges partial
-    assert all(level < 50 for _, level in rows[:first] + rows[last + 1 :]), rows
+    # Silence before and after; the windows next to the tone may hold a few ms of its edge.
+    quiet = [(i, level) for i, (_, level) in enumerate(rows) if not first - 1 <= i <= last + 1]
+    noisy = [(i, round(level)) for i, level in quiet if level >= 50]
+    assert not noisy, (first, last, len(rows), noisy)
 
 
 def test_inject_sound_looped_then_terminated(
