@@ -8,14 +8,16 @@ process calls a baresip callee through Kamailio.
   hook to a real HTTP backend, in ``/call/find`` and in ``wcs_dtmf_received_total``;
 - ``/call/inject_sound`` of a 700 Hz WAV: baresip's recording of what it received shows
   700 Hz for the file's length then silence; looped and terminated early;
-- hold / unhold (baresip's log shows the direction), the stream keeps a WHEP-less viewer
-  count unchanged and the call survives;
+- hold / unhold: baresip gets the re-INVITEs and stops sending while held; the call is not
+  failed by the inactivity timeout; an aiortc WHEP viewer stays and gets the media again;
 - transfer to a second baresip (1003) through Kamailio: it gets the call, ours ends FINISH;
 - bad input: 404, 400, 409 on a ringing call, the call untouched.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import math
 import secrets
 import struct
@@ -28,6 +30,7 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import HookCollector, WcsFactory, WcsProcess, call_body
+from tests.integration.playback import Viewer, http, stream_entries
 from tests.integration.test_dtmf_sound_core import TONE_HZ, KeyListener, windows
 
 pytestmark = pytest.mark.peers
@@ -76,6 +79,12 @@ def wait_for(check: Any, timeout: float, what: str) -> Any:
             return value
         time.sleep(0.05)
     raise AssertionError(f"no {what} within {timeout}s")
+
+
+def received(server: WcsProcess, cid: str) -> int:
+    status, streams = server.rest("stream/find", {"name": f"s_{cid}"})
+    assert status == 200
+    return int(streams[0]["packetsReceived"])
 
 
 def metric(server: WcsProcess, name: str, labels: str) -> float:
@@ -202,28 +211,53 @@ def test_inject_sound_looped_then_terminated(
     assert all(level < 50 for _, level in rows[last + 2 :]), rows
 
 
-def test_hold_unhold_against_baresip(
+@pytest.mark.asyncio
+async def test_hold_unhold_against_baresip_the_viewer_stays(
     kamailio: Any, callee: Any, wcs: WcsFactory, hooks: HookCollector
 ) -> None:
-    peer = callee(media="audio", audio_codecs="PCMU/8000/1")
+    peer = callee()  # audio and video
     server = wcs(rest_hooks=f"testApp={hooks.url}", rtp_activity_timeout="2")
-    cid = establish(server, hooks, kamailio, peer.user)
-    assert server.rest("call/hold", {"callId": cid}) == (200, None)
-    hold = hooks.wait_status(cid, "HOLD")
-    assert hold["info"] == "Hold"
-    assert server.rest("call/hold", {"callId": cid})[0] == 409  # already held
-    wait_for(lambda: "a=sendonly" in server.log() or "sendonly" in peer.log, 5, "sendonly")
-    time.sleep(3.0)  # longer than the inactivity timeout: held calls do not fail
-    status, found = server.rest("call/find", {"callId": cid})
-    assert status == 200 and found[0]["status"] == "HOLD"
-    status, streams = server.rest("stream/find", {"name": f"s_{cid}"})
-    assert status == 200 and streams[0]["status"] == "PUBLISHING"
-    assert server.rest("call/unhold", {"callId": cid}) == (200, None)
-    unhold = wait_for(lambda: [e for e in hooks.of(cid) if e["info"] == "Unhold"], 10, "Unhold")
-    assert unhold[0]["status"] == "ESTABLISHED"
-    status, found = server.rest("call/find", {"callId": cid})
-    assert status == 200 and found[0]["status"] == "ESTABLISHED"
-    assert "FAILED" not in hooks.statuses(cid)
+    cid = new_id()
+    body = call_body(kamailio, cid, peer.user, toStream=f"s_{cid}")
+    assert server.rest("call/startup", body) == (200, None)
+    hooks.wait_status(cid, "ESTABLISHED")
+    viewer = Viewer()
+    try:
+        offer = await viewer.offer()
+        status, _, answer = await asyncio.to_thread(
+            http, "POST", f"{server.base}/whep/s_{cid}", offer.encode(),
+            {"Content-Type": "application/sdp"},
+        )  # fmt: skip
+        assert status == 201, answer
+        await viewer.answer(answer.decode())
+        await viewer.wait(frames=10, audio_s=0.5)
+        rest = functools.partial(asyncio.to_thread, server.rest)
+        assert await rest("call/hold", {"callId": cid}) == (200, None)
+        hold = await asyncio.to_thread(hooks.wait_status, cid, "HOLD")
+        assert hold["info"] == "Hold"
+        assert (await rest("call/hold", {"callId": cid}))[0] == 409  # already held
+        assert peer.log.count("got re-INVITE (SDP Offer)") == 1
+        await asyncio.sleep(0.5)
+        before = received(server, cid)
+        await asyncio.sleep(3.0)  # longer than the inactivity timeout: a held call stays
+        assert received(server, cid) == before  # baresip honours a=sendonly: it is silent
+        status, found = await rest("call/find", {"callId": cid})
+        assert status == 200 and found[0]["status"] == "HOLD"
+        entries = await asyncio.to_thread(stream_entries, server)
+        mine = [e for e in entries if e["name"] == f"s_{cid}"]
+        assert {e["status"] for e in mine} == {"PUBLISHING", "PLAYING"}, mine
+        frames = viewer.video_frames
+        assert await rest("call/unhold", {"callId": cid}) == (200, None)
+        unhold = await asyncio.to_thread(
+            wait_for, lambda: [e for e in hooks.of(cid) if e["info"] == "Unhold"], 10, "Unhold"
+        )
+        assert unhold[0]["status"] == "ESTABLISHED"
+        assert peer.log.count("got re-INVITE (SDP Offer)") == 2
+        # The same viewer gets the peer's media again.
+        await viewer.wait(frames=frames + 10, audio_s=0.5)
+        assert "FAILED" not in hooks.statuses(cid)
+    finally:
+        await viewer.close()
 
 
 def test_transfer_to_a_second_baresip(
