@@ -272,8 +272,8 @@ def test_transfer_to_a_second_baresip(
     assert finish["info"].startswith("Transferred to sip:1003@"), finish
     steps = [e["status"] for e in hooks.of(cid, "TransferStatusEvent")]
     assert steps[0] == "ACCEPTED" and steps[-1] == "COMPLETED", steps
-    # The second baresip got the call from the first one.
-    wait_for(lambda: "Call established" in target.log or "established" in target.log, 10,
+    # The second baresip got the call from the first one (the transferee).
+    wait_for(lambda: f"Call established: sip:{peer.user}@" in target.log, 10,
              "the transferred call at 1003")  # fmt: skip
 
 
