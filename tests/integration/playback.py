@@ -55,6 +55,13 @@ def http(
         return exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read()
 
 
+async def whep_post(server: WcsProcess, name: str, offer: str) -> tuple[int, dict[str, str], bytes]:
+    """POST a WHEP offer for stream ``name``: (status, headers, body)."""
+    url = f"{server.base}/whep/{name}"
+    headers = {"Content-Type": "application/sdp"}
+    return await asyncio.to_thread(http, "POST", url, offer.encode(), headers)
+
+
 @dataclass
 class Viewer:
     """An aiortc player that counts decoded video frames and keeps decoded audio."""

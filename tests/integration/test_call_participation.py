@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import HookCollector, WcsFactory, WcsProcess, call_body
-from tests.integration.playback import Viewer, http, stream_entries
+from tests.integration.playback import Viewer, stream_entries, whep_post
 from tests.integration.test_dtmf_sound_core import TONE_HZ, KeyListener, windows
 
 pytestmark = pytest.mark.peers
@@ -224,10 +224,7 @@ async def test_hold_unhold_against_baresip_the_viewer_stays(
     viewer = Viewer()
     try:
         offer = await viewer.offer()
-        status, _, answer = await asyncio.to_thread(
-            http, "POST", f"{server.base}/whep/s_{cid}", offer.encode(),
-            {"Content-Type": "application/sdp"},
-        )  # fmt: skip
+        status, _, answer = await whep_post(server, f"s_{cid}", offer)
         assert status == 201, answer
         await viewer.answer(answer.decode())
         await viewer.wait(frames=10, audio_s=0.5)

@@ -259,41 +259,42 @@ def _paths() -> dict[str, dict[str, Schema]]:
             {"200": EMPTY_200, "400": BAD_400, "404": NONE_404}, body_required=True,
         )  # fmt: skip
     busy = _error("the call is not established (ringing, ending) or busy with another offer")
-    p["/rest-api/call/send_dtmf"] = _wcs_op(
-        "Send DTMF keys into an established call (RFC 4733 events or SIP INFO)",
-        "calls",
-        "CallSendDtmf",
-        {"200": EMPTY_200, "400": BAD_400, "404": NONE_404, "409": busy},
-        body_required=True,
-    )
-    p["/rest-api/call/inject_sound"] = _wcs_op(
-        "Play a sound file into the call in place of silence",
-        "calls",
-        "CallInjectSound",
-        {"200": EMPTY_200, "400": BAD_400, "404": NONE_404, "409": busy},
-        body_required=True,
-    )
-    for action, summary in (
-        ("inject_sound/terminate", "Stop the sound playing into the call"),
-        ("hold", "Hold the call (re-INVITE a=sendonly); the stream keeps its viewers"),
-        ("unhold", "Resume a held call (re-INVITE a=sendrecv)"),
+    for action, summary, body, extension in (
+        (
+            "send_dtmf",
+            "Send DTMF keys into an established call (RFC 4733 events or SIP INFO)",
+            "CallSendDtmf",
+            False,
+        ),
+        (
+            "inject_sound",
+            "Play a sound file into the call in place of silence",
+            "CallInjectSound",
+            False,
+        ),
+        ("inject_sound/terminate", "Stop the sound playing into the call", "CallId", True),
+        (
+            "hold",
+            "Hold the call (re-INVITE a=sendonly); the stream keeps its viewers",
+            "CallId",
+            True,
+        ),
+        ("unhold", "Resume a held call (re-INVITE a=sendrecv)", "CallId", True),
+        (
+            "transfer",
+            "Blind transfer (REFER); the call ends FINISH when the transfer succeeds",
+            "CallTransfer",
+            True,
+        ),
     ):
         p[f"/rest-api/call/{action}"] = _wcs_op(
             summary,
             "calls",
-            "CallId",
+            body,
             {"200": EMPTY_200, "400": BAD_400, "404": NONE_404, "409": busy},
             body_required=True,
-            extension=True,
+            extension=extension,
         )
-    p["/rest-api/call/transfer"] = _wcs_op(
-        "Blind transfer (REFER); the call ends FINISH when the transfer succeeds",
-        "calls",
-        "CallTransfer",
-        {"200": EMPTY_200, "400": BAD_400, "404": NONE_404, "409": busy},
-        body_required=True,
-        extension=True,
-    )
     p["/rest-api/push/sound_on"] = _wcs_op(
         "Send a sound file (once or looped) in place of the call's audio", "push", "SoundOn",
         {"200": EMPTY_200, "400": BAD_400, "404": NONE_404}, body_required=True,

@@ -109,21 +109,31 @@ PUSH_FILTER = Body(
 
 MEDIA_SESSION_ID = Body("MediaSessionId", (_text("mediaSessionId", 64, required=True, min_len=1),))
 
-SOUND_ON = Body(
-    "SoundOn",
-    (
-        _text("mediaSessionId", 64, required=True, min_len=1),
-        _text("soundFile", MAX_NAME, required=True, min_len=1,
-              description="a file name (no path) in sounds_dir"),
-        _bool("loop"),
-    ),
-    refusals={"soundFile": "must name a sound file in sounds_dir that decodes"},
-)  # fmt: skip
+
+def _sound(name: str, owner: Field, file_field: str, refusal: str, description: str = "") -> Body:
+    """A body naming a sound file of sounds_dir to play into something (a push, a call)."""
+    return Body(
+        name,
+        (
+            owner,
+            _text(file_field, MAX_NAME, required=True, min_len=1,
+                  description="a file name (no path) in sounds_dir"),
+            _bool("loop"),
+        ),
+        description=description,
+        refusals={file_field: refusal},
+    )  # fmt: skip
+
+
+_DECODES = "must name a sound file in sounds_dir that decodes"
+_MSID = _text("mediaSessionId", 64, required=True, min_len=1)
+_CALL_ID = _text("callId", 256, required=True, min_len=1)
+SOUND_ON = _sound("SoundOn", _MSID, "soundFile", _DECODES)
 
 CALL_SEND_DTMF = Body(
     "CallSendDtmf",
     (
-        _text("callId", 256, required=True, min_len=1),
+        _CALL_ID,
         _text("dtmf", MAX_DIGITS, required=True, min_len=1, chars=r"[0-9*#A-Da-d]",
               description="keys sent in order, with the inter-digit gap"),
         Field("type", enum=TYPES, description="RFC2833 (default): RFC 4733 events; "
@@ -135,22 +145,18 @@ CALL_SEND_DTMF = Body(
     },
 )  # fmt: skip
 
-CALL_INJECT_SOUND = Body(
+CALL_INJECT_SOUND = _sound(
     "CallInjectSound",
-    (
-        _text("callId", 256, required=True, min_len=1),
-        _text("fileName", MAX_NAME, required=True, min_len=1,
-              description="a file name (no path) in sounds_dir"),
-        _bool("loop"),
-    ),
-    description="Our extension of WCS inject_sound: the sound replaces the silence we send.",
-    refusals={"fileName": "must name a sound file in sounds_dir that decodes (at most 300 s)"},
-)  # fmt: skip
+    _CALL_ID,
+    "fileName",
+    f"{_DECODES} (<= 300 s)",
+    "The sound replaces the silence we send to the SIP peer.",
+)
 
 CALL_TRANSFER = Body(
     "CallTransfer",
     (
-        _text("callId", 256, required=True, min_len=1),
+        _CALL_ID,
         _text("target", 512, required=True, min_len=1, chars=CALLEE,
               description="sip: URI, user@host, or a number in the call's domain"),
     ),
