@@ -145,7 +145,7 @@ def test_websdk_player_page_plays_and_stops(
 BUILTIN = Path(__file__).with_name("builtin_page.cjs")
 
 
-def test_builtin_page_starts_plays_and_hangs_up(
+def test_builtin_page_starts_plays_takes_part_and_hangs_up(
     kamailio: Any,
     callee: Any,
     wcs: WcsFactory,
@@ -177,6 +177,9 @@ def test_builtin_page_starts_plays_and_hangs_up(
         )
     }
     shot = tmp_path / "builtin-page.png"
+    from tests.integration.test_dtmf_sound_core import KeyListener
+
+    keys = KeyListener(kamailio.host, peer.ports.ctrl)  # what baresip gets from the keypad
     node = shutil.which("node")
     assert node, "node is not installed"
     flags = [f for f in HEADLESS_FLAGS if f != "--headless"]
@@ -200,11 +203,16 @@ def test_builtin_page_starts_plays_and_hangs_up(
             "HOME": str(tmp_path),
         },
     )
+    keys.close()
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     assert lines, f"no result:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     result = json.loads(lines[-1][len("RESULT ") :])
     print("built-in page:", json.dumps(result), "screenshot:", shot)
     assert result["ok"], result
+    assert keys.keys == ["5"]  # the keypad's key, once
+    assert "HOLD" in result["heldRow"]
+    assert [e["info"] for e in hooks.of(cid) if e["info"] in ("Hold", "Unhold")] == [
+        "Hold", "Unhold"]  # fmt: skip
     assert result["second"]["framesDecoded"] > result["first"]["framesDecoded"] > 0
     assert result["second"]["totalSamplesReceived"] > result["first"]["totalSamplesReceived"]
     assert (result["second"]["frameWidth"], result["second"]["frameHeight"]) == (352, 288)
