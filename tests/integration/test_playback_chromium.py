@@ -227,3 +227,60 @@ def test_builtin_page_starts_plays_takes_part_and_hangs_up(
     keep = os.environ.get("WCS_TEST_SCREENSHOT")  # where to keep it for an issue note
     if keep:
         shutil.copy(shot, keep)
+
+
+SIP_PAGE = "examples/demo/sip/sip-as-rtmp-4/sip-as-rtmp-4.html"
+SIP_DRIVER = Path(__file__).with_name("websdk_sip_page.cjs")
+
+
+def test_websdk_sip_as_rtmp_4_dtmf_button(
+    kamailio: Any,
+    callee: Any,
+    wcs: WcsFactory,
+    hooks: HookCollector,
+    chromium: Any,
+    npm_dir: Path,
+    sdk_site: str,
+    tmp_path: Path,
+) -> None:
+    """The official WebSDK page's "Send DTMF" works unchanged: its /call/send_dtmf requests
+    get 200 and baresip receives each key once."""
+    from tests.integration.conftest import PASSWORD_1001
+    from tests.integration.test_dtmf_sound_core import KeyListener
+
+    peer = callee()
+    server = wcs(rest_hooks=f"testApp={hooks.url}")
+    form = {
+        "restUrl": f"{server.base}/rest-api",
+        "sipLogin": "1001",
+        "sipAuthenticationName": "1001",
+        "sipPassword": PASSWORD_1001,
+        "sipDomain": kamailio.realm,
+        "sipOutboundProxy": kamailio.host,
+        "sipPort": str(kamailio.port),
+        "appKey": "testApp",
+        "callee": peer.user,
+        "rtmpStream": "websdk_sip_dtmf",
+    }
+    node = shutil.which("node")
+    assert node, "node is not installed"
+    flags = [f for f in HEADLESS_FLAGS if f != "--headless"]
+    keys = KeyListener(kamailio.host, peer.ports.ctrl)
+    try:
+        proc = subprocess.run(
+            [node, str(SIP_DRIVER), f"{sdk_site}/{SIP_PAGE}", json.dumps(form), "123#",
+             str(tmp_path / "udd"), chromium.path, json.dumps(flags)],
+            capture_output=True, text=True, timeout=120,
+            env={"NODE_PATH": str(npm_dir / "node_modules"), "PATH": "/usr/bin:/bin",
+                 "HOME": str(tmp_path)},
+        )  # fmt: skip
+    finally:
+        keys.close()
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert lines, f"no result:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    result = json.loads(lines[-1][len("RESULT ") :])
+    print("sip-as-rtmp-4:", json.dumps(result))
+    assert result["ok"], result
+    assert [r["status"] for r in result["dtmf"]] == [200], result
+    assert json.loads(result["dtmf"][0]["body"])["type"] == "RFC2833"
+    assert "".join(keys.keys) == "123#"
