@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Drives the official @flashphoner/websdk "SIP as RTMP 4" example page in the system Chromium:
-// fill the SIP form and REST URL, press Call, wait for ESTABLISHED (the page polls
+// fill the SIP form and REST URL, tick hasAudio/hasVideo, press Call, wait for ESTABLISHED (the page polls
 // /call/find), type keys into its DTMF field and press "Send DTMF", then hang up with the
 // Call button. Prints "RESULT {json}" with the status of every /call/send_dtmf request.
 // Usage (NODE_PATH=<npm dir>/node_modules):
@@ -10,7 +10,7 @@ const { chromium } = require('playwright-core');
 (async () => {
   const [pageUrl, formJson, keys, udd, exe, flagsJson] = process.argv.slice(2);
   const form = JSON.parse(formJson);
-  const result = { ok: false, console: [], dtmf: [] };
+  const result = { ok: false, console: [], dtmf: [], requests: [] };
   let ctx;
   try {
     ctx = await chromium.launchPersistentContext(udd, {
@@ -18,6 +18,10 @@ const { chromium } = require('playwright-core');
     });
     const page = ctx.pages()[0] || await ctx.newPage();
     page.on('pageerror', (e) => result.console.push('pageerror: ' + e.message));
+    page.on('requestfinished', (r) => {
+      if (r.url().includes('/rest-api/')) result.requests.push(r.method() + ' ' + r.url());
+    });
+    page.on('requestfailed', (r) => result.requests.push('FAILED ' + r.method() + ' ' + r.url()));
     page.on('response', (r) => {
       if (r.url().endsWith('/call/send_dtmf') && r.request().method() === 'POST') {
         result.dtmf.push({ status: r.status(), body: r.request().postData() });
@@ -27,6 +31,9 @@ const { chromium } = require('playwright-core');
     for (const [id, value] of Object.entries(form)) {
       await page.fill(`#${id}`, String(value));
     }
+    // As a user does: tick hasAudio and hasVideo (the page sends "false" for unticked ones).
+    await page.click('#hasAudio');
+    await page.click('#hasVideo');
     await page.click('#callBtn');
     await page.waitForFunction(
       () => document.getElementById('callStatus').textContent.includes('ESTABLISHED'), null,
@@ -41,6 +48,11 @@ const { chromium } = require('playwright-core');
     result.ok = true;
   } catch (e) {
     result.error = String(e);
+    if (ctx) {
+      const page = ctx.pages()[0];
+      result.callStatus = await page.textContent('#callStatus').catch(() => null);
+      result.callTrace = await page.textContent('#callTrace').catch(() => null);
+    }
   } finally {
     if (ctx) await ctx.close().catch(() => {});
   }
