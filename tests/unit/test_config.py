@@ -43,6 +43,9 @@ def test_wcs_table_in_file(tmp_path: Path) -> None:
         ({"WCS_MEDIA_PORT_FROM": "5000", "WCS_MEDIA_PORT_TO": "4000"}, "media_port"),
         ({"WCS_WEBRTC_WORKERS": "-1"}, "webrtc_workers"),
         ({"WCS_WEBRTC_WORKERS": "two"}, "webrtc_workers"),
+        ({"WCS_DTMF_TONE_MS": "10"}, "dtmf_tone_ms"),
+        ({"WCS_DTMF_GAP_MS": "0"}, "dtmf_gap_ms"),
+        ({"WCS_SOUND_CACHE_MB": "-1"}, "sound_cache"),
     ],
 )
 def test_bad_values_name_the_setting(env: dict[str, str], name: str) -> None:
