@@ -33,6 +33,7 @@ from wcs.rest.streams_api import add_stream_routes
 from wcs.rtmp.push import PushManager
 from wcs.rtmp.reconnect import ReconnectPolicy
 from wcs.rtp.ports import PortAllocator
+from wcs.rtp.source_guard import GuardConfig
 from wcs.sip.events import Event
 from wcs.sip.transport import SipTransport
 from wcs.sip.ua import SipTimers, UserAgent
@@ -111,8 +112,9 @@ class Server:
         add_call_routes(self.router, self.calls, self._demo_defaults)
         self.sounds = SoundCache(s.sound_cache_entries, s.sound_cache_mb * 1024 * 1024)
         add_call_action_routes(self.router, self.calls, s.sounds_dir, self.sounds)
-        add_stream_routes(self.router, self.streams)
         self.playback = PlaybackService(s, self.streams, self.public_ip, self.hooks)
+        viewers = self.playback.playback.viewers
+        add_stream_routes(self.router, self.streams, lambda: list(viewers.values()))
         self.playback.add_routes(self.router)
         add_web_routes(self.router)
         add_push_routes(self.router, self.pushes)
@@ -215,6 +217,13 @@ def media_config(s: Settings) -> MediaConfig:
         generate_av=s.generate_av,
         send_silence=s.rtp_send_silence,
         dtmf=dtmf_settings(s),
+        source_guard=GuardConfig(
+            probation=s.rtp_probation_packets,
+            latch_window=s.rtp_latch_window,
+            silence=s.rtp_relatch_silence,
+            max_sources=s.rtp_max_sources,
+            timeout=s.rtp_source_timeout,
+        ),
     )
 
 

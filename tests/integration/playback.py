@@ -55,11 +55,14 @@ def http(
         return exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read()
 
 
-async def whep_post(server: WcsProcess, name: str, offer: str) -> tuple[int, dict[str, str], bytes]:
-    """POST a WHEP offer for stream ``name``: (status, headers, body)."""
-    url = f"{server.base}/whep/{name}"
+async def whep_play(base: str, name: str, viewer: Viewer) -> None:
+    """POST the viewer's offer to ``base``/whep/``name`` and apply the answer."""
+    offer = (await viewer.offer()).encode()
     headers = {"Content-Type": "application/sdp"}
-    return await asyncio.to_thread(http, "POST", url, offer.encode(), headers)
+    url = f"{base}/whep/{name}"
+    status, _, body = await asyncio.to_thread(http, "POST", url, offer, headers)
+    assert status == 201, body
+    await viewer.answer(body.decode())
 
 
 @dataclass

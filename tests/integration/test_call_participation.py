@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import HookCollector, WcsFactory, WcsProcess, call_body
-from tests.integration.playback import Viewer, stream_entries, whep_post
+from tests.integration.playback import Viewer, stream_entries, whep_play
 from tests.integration.test_dtmf_sound_core import TONE_HZ, KeyListener, windows
 
 pytestmark = pytest.mark.peers
@@ -223,10 +223,7 @@ async def test_hold_unhold_against_baresip_the_viewer_stays(
     hooks.wait_status(cid, "ESTABLISHED")
     viewer = Viewer()
     try:
-        offer = await viewer.offer()
-        status, _, answer = await whep_post(server, f"s_{cid}", offer)
-        assert status == 201, answer
-        await viewer.answer(answer.decode())
+        await whep_play(server.base, f"s_{cid}", viewer)
         await viewer.wait(frames=10, audio_s=0.5)
         rest = functools.partial(asyncio.to_thread, server.rest)
         assert await rest("call/hold", {"callId": cid}) == (200, None)

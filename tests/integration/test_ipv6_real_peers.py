@@ -18,7 +18,7 @@ import pytest
 
 from tests.fixtures.ports import free_port
 from tests.integration.conftest import HookCollector, WcsFactory, WcsProcess
-from tests.integration.playback import TONE_HZ, Viewer, http, stream_entries, whep_post, ws_play
+from tests.integration.playback import TONE_HZ, Viewer, http, stream_entries, ws_play
 from tests.integration.test_calls_real_peers import call_body, new_id, wait_gone
 from tests.integration.test_webrtc_aiortc import aiortc_on_loopback  # noqa: F401
 from tests.integration.wcs_ws_client import WcsClient
@@ -138,7 +138,10 @@ async def test_udp_call_over_ipv6_played_by_whep(
     viewer = Viewer()
     try:
         offer = await viewer.offer()
-        status, headers, answer = await whep_post(server, name, offer)
+        status, headers, answer = await asyncio.to_thread(
+            http, "POST", f"{server.base}/whep/{name}", offer.encode(),
+            {"Content-Type": "application/sdp"},
+        )  # fmt: skip
         assert status == 201, answer
         text = answer.decode()
         assert re.search(r"a=candidate:\S+ 1 udp \d+ ::1 \d+ typ host", text), text

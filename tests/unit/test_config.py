@@ -46,6 +46,8 @@ def test_wcs_table_in_file(tmp_path: Path) -> None:
         ({"WCS_DTMF_TONE_MS": "10"}, "dtmf_tone_ms"),
         ({"WCS_DTMF_GAP_MS": "0"}, "dtmf_gap_ms"),
         ({"WCS_SOUND_CACHE_MB": "-1"}, "sound_cache"),
+        ({"WCS_RTP_MAX_SOURCES": "0"}, "rtp_max_sources"),
+        ({"WCS_RTP_PROBATION_PACKETS": "0"}, "rtp_probation_packets"),
     ],
 )
 def test_bad_values_name_the_setting(env: dict[str, str], name: str) -> None:

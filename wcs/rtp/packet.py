@@ -182,8 +182,7 @@ def payload_bounds(data: bytes | bytearray | memoryview) -> tuple[int, int]:
 
 
 def payload_span(data: bytes) -> tuple[int, int]:
-    """(start, end) of the payload, (-1, -1) when the header does not fit (no exception on the
-    hot path)."""
+    """:func:`payload_bounds` for the receive hot path: (-1, -1) instead of an exception."""
     n = len(data)
     b0 = data[0]
     pos = 12 + 4 * (b0 & 0x0F)

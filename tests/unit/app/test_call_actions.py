@@ -13,6 +13,7 @@ import pytest
 from wcs.app.call_dtmf import ReceivedKeys
 from wcs.app.errors import RequestError
 from wcs.media.dtmf import DtmfError, DtmfKey
+from wcs.rest.views import call_json
 from wcs.sip import events as ev
 from wcs.sip.refer import ACCEPTED, COMPLETED, FAILED, TransferProgress
 from wcs.sip.uri import SipUri
@@ -77,7 +78,7 @@ def test_keys_received_once_each_as_hook_find_and_counter() -> None:
         {"callId": "c1", "dtmf": "#", "type": "INFO", "duration": 250},
         {"callId": "c1", "dtmf": "7", "type": "INFO_RELAY", "duration": 0},
     ]
-    shown = env.calls.get("c1").to_json()["dtmf"]  # type: ignore[union-attr]
+    shown = call_json(env.calls.get("c1"))["dtmf"]  # type: ignore[arg-type]
     assert [(k["dtmf"], k["type"]) for k in shown] == [
         ("5", "RFC2833"), ("#", "INFO"), ("7", "INFO_RELAY")]  # fmt: skip
     assert env.calls.actions.dtmf_received_total == {"RFC2833": 1, "INFO": 1, "INFO_RELAY": 1}
@@ -106,7 +107,7 @@ def test_send_dtmf_checks_and_carriers() -> None:
     env.calls.on_sip_event(ev.DtmfInfoSent("c1", "9", 405, "Method Not Allowed", "12"))
     call = env.calls.get("c1")
     assert call is not None and call.status.value == "ESTABLISHED"
-    assert call.to_json()["dtmfError"] == "INFO 9: 405 Method Not Allowed; not sent: 12"
+    assert call_json(call)["dtmfError"] == "INFO 9: 405 Method Not Allowed; not sent: 12"
 
 
 def test_send_dtmf_on_a_ringing_call_is_409() -> None:
@@ -161,7 +162,7 @@ def test_failed_transfer_leaves_the_call() -> None:
     env.calls.on_sip_event(ev.TransferUpdate("c1", TransferProgress(FAILED, 603, "Decline", True)))
     call = env.calls.get("c1")
     assert call is not None and call.status.value == "ESTABLISHED"
-    assert call.to_json()["transfer"]["status"] == FAILED
+    assert call_json(call)["transfer"]["status"] == FAILED
 
 
 @pytest.mark.asyncio

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from wcs.media.dtmf import DtmfKey, DtmfSettings
+from wcs.rtp.source_guard import GuardConfig
 
 RTP_ACTIVITY_FAILED = "Failed by RTP activity"
 DIRECT_RTMP_PREFIX = "sip_rtmp_"  # internal stream of a call with rtmpUrl but no toStream
@@ -29,3 +30,4 @@ class MediaConfig:
     generate_av: str = "none"
     send_silence: bool = True
     dtmf: DtmfSettings = field(default_factory=DtmfSettings)
+    source_guard: GuardConfig = field(default_factory=GuardConfig)  # who feeds the stream
