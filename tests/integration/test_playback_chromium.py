@@ -245,23 +245,16 @@ def test_websdk_sip_as_rtmp_4_dtmf_button(
 ) -> None:
     """The official WebSDK page's "Send DTMF" works unchanged: its /call/send_dtmf requests
     get 200 and baresip receives each key once."""
-    from tests.integration.conftest import PASSWORD_1001
+    from tests.integration.conftest import call_body
     from tests.integration.test_dtmf_sound_core import KeyListener
 
     peer = callee()
     server = wcs(rest_hooks=f"testApp={hooks.url}")
-    form = {
-        "restUrl": f"{server.base}/rest-api",
-        "sipLogin": "1001",
-        "sipAuthenticationName": "1001",
-        "sipPassword": PASSWORD_1001,
-        "sipDomain": kamailio.realm,
-        "sipOutboundProxy": kamailio.host,
-        "sipPort": str(kamailio.port),
-        "appKey": "testApp",
-        "callee": peer.user,
-        "rtmpStream": "websdk_sip_dtmf",
-    }
+    account = ("sipLogin", "sipAuthenticationName", "sipPassword", "sipDomain",
+               "sipOutboundProxy", "sipPort", "appKey", "callee")  # fmt: skip
+    body = call_body(kamailio, "unused", peer.user)
+    form = {k: body[k] for k in account}
+    form.update(restUrl=f"{server.base}/rest-api", rtmpStream="websdk_sip_dtmf")
     node = shutil.which("node")
     assert node, "node is not installed"
     flags = [f for f in HEADLESS_FLAGS if f != "--headless"]
