@@ -98,6 +98,11 @@ class Settings:
     push_reconnect_backoff: float = 2.0  # seconds before the first retry, doubled each time
     push_keyframe_interval: float = 2.0  # ask the source for a keyframe after this long (s); 0 off
     sounds_dir: str = "sounds"  # /push/sound_on soundFile names are files in this directory
+    # Taking part in a call: DTMF we send, sounds injected into calls (issue 19)
+    dtmf_tone_ms: int = 160  # length of each key we send (RFC 4733 duration, INFO Duration)
+    dtmf_gap_ms: int = 100  # pause between two keys
+    sound_cache_entries: int = 16  # decoded sounds kept for /call/inject_sound
+    sound_cache_mb: int = 64  # and at most this much decoded PCM
     # Recording
     record_dir: str = "records"
     record_sip_streams: bool = False  # record every SIP-captured stream automatically
@@ -235,10 +240,22 @@ def _validate(s: Settings) -> None:
     if s.generate_av not in ("none", "video", "audio", "all"):
         raise ConfigError("setting 'generate_av': one of none, video, audio, all")
     _validate_recording(s)
+    _validate_dtmf(s)
     if s.event_loop not in ("auto", "uvloop", "asyncio"):
         raise ConfigError("setting 'event_loop': one of auto, uvloop, asyncio")
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise ConfigError("setting 'log_level': one of DEBUG, INFO, WARNING, ERROR")
+
+
+def _validate_dtmf(s: Settings) -> None:
+    from wcs.media.dtmf import MAX_TONE_MS, MIN_TONE_MS
+
+    if not MIN_TONE_MS <= s.dtmf_tone_ms <= MAX_TONE_MS:
+        raise ConfigError(f"setting 'dtmf_tone_ms': {MIN_TONE_MS}-{MAX_TONE_MS}")
+    if not 20 <= s.dtmf_gap_ms <= 5000:
+        raise ConfigError("setting 'dtmf_gap_ms': 20-5000")
+    if s.sound_cache_entries < 0 or s.sound_cache_mb < 0:
+        raise ConfigError("settings 'sound_cache_entries'/'sound_cache_mb': not negative")
 
 
 def _validate_addresses(s: Settings) -> None:

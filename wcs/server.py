@@ -18,10 +18,13 @@ from wcs.demo import DemoCallee
 from wcs.demo.routing import demo_defaults
 from wcs.event_loop import choose_event_loop
 from wcs.limits import Quota, RateLimit, fit_to_descriptors
+from wcs.media.dtmf import DtmfSettings
+from wcs.media.sound_cache import SoundCache
 from wcs.observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from wcs.observability.metrics import REGISTRY
 from wcs.observability.server_metrics import ServerMetrics
 from wcs.record.manager import RecorderManager
+from wcs.rest.call_actions_api import add_call_action_routes
 from wcs.rest.calls_api import add_call_routes
 from wcs.rest.http import HttpServer, Request, Response, Router, json_response
 from wcs.rest.openapi import add_openapi_route
@@ -90,6 +93,7 @@ class Server:
             self.media,
             clock=self.sip.now,
             max_per_app_key=s.max_calls_per_app_key,
+            dtmf=dtmf_settings(s),
         )
         self.media.control = self.calls
         self.calls.rtmp_status_lookup = self._call_push_status
@@ -119,6 +123,8 @@ class Server:
         demo_host = netaddr.loopback_for(self.public_ip)
         self.demo = DemoCallee(demo_host) if s.demo_callee else None
         add_call_routes(self.router, self.calls, self._demo_defaults)
+        self.sounds = SoundCache(s.sound_cache_entries, s.sound_cache_mb * 1024 * 1024)
+        add_call_action_routes(self.router, self.calls, s.sounds_dir, self.sounds)
         self.playback = PlaybackService(s, self.streams, self.public_ip, self.hooks)
         viewers = self.playback.playback.viewers
         add_stream_routes(self.router, self.streams, lambda: list(viewers.values()))
@@ -229,6 +235,7 @@ def media_config(s: Settings) -> MediaConfig:
         publish_early_media=s.publish_early_media,
         generate_av=s.generate_av,
         send_silence=s.rtp_send_silence,
+        dtmf=dtmf_settings(s),
         source_guard=GuardConfig(
             probation=s.rtp_probation_packets,
             latch_window=s.rtp_latch_window,
@@ -237,6 +244,10 @@ def media_config(s: Settings) -> MediaConfig:
             timeout=s.rtp_source_timeout,
         ),
     )
+
+
+def dtmf_settings(s: Settings) -> DtmfSettings:
+    return DtmfSettings(tone_ms=s.dtmf_tone_ms, gap_ms=s.dtmf_gap_ms)
 
 
 async def serve(settings: Settings) -> None:

@@ -6,6 +6,9 @@ HOLD, FINISH, FAILED). Each change is posted as a ``CallStatusEvent`` to the app
 A finished call leaves the registry at once, so ``/call/find`` answers 404 (the WCS demo pages
 take any error as "call finished").
 
+Taking part in an established call (DTMF, sound, hold, transfer) is
+:class:`wcs.app.call_actions.CallActions` (``manager.actions``).
+
 Ownership: a :class:`Call` owns its registration, its dialog (through the UA reference, which is
 the callId) and its media session; :meth:`CallManager._finish` releases all three, whatever
 ended the call.
@@ -21,10 +24,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from wcs.app.call_actions import CallActions
+from wcs.app.call_dtmf import ReceivedKeys
 from wcs.app.errors import RequestError
 from wcs.app.hooks import HookPublisher
 from wcs.app.stream import CallbackSet, Subscription
 from wcs.limits import Quota
+from wcs.media.dtmf import DtmfKey, DtmfSettings
+from wcs.media.sound import SoundClip
 from wcs.rest.views import call_json
 from wcs.sip import events as sev
 from wcs.sip.ua import Account, UserAgent
@@ -62,6 +69,10 @@ class MediaSession(Protocol):
         ...
 
     def close(self, reason: str) -> None: ...
+    def send_dtmf(self, digits: str, tone_ms: int | None = None) -> None: ...
+    def play_sound(self, clip: SoundClip, loop: bool) -> None: ...
+    def stop_sound(self) -> bool: ...
+    def hold_offer(self, hold: bool) -> bytes | None: ...
 
 
 MediaFactory = Callable[["Call"], MediaSession]
@@ -98,6 +109,10 @@ class Call:
     established_at: float | None = None
     # Status of the call's RTMP push (direct SIP-as-RTMP), looked up when the object is shown.
     rtmp_status: Callable[[], str | None] | None = field(default=None, repr=False)
+    dtmf: ReceivedKeys = field(default_factory=ReceivedKeys, repr=False)
+    dtmf_error: str | None = None  # our last INFO key refused (our extension in /call/find)
+    hold_pending: bool | None = None  # our re-INVITE to hold (True) / unhold (False) is out
+    transfer: dict[str, Any] | None = None  # our REFER's target and last step
 
     @property
     def call_id(self) -> str:
@@ -112,6 +127,8 @@ class CallManager:
         hooks: HookPublisher,
         media_factory: MediaFactory,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        dtmf: DtmfSettings | None = None,
         max_per_app_key: int = 0,
     ) -> None:
         # live calls per appKey (0: unlimited): a place is taken at startup, given back in _finish
@@ -130,6 +147,39 @@ class CallManager:
         # Ended calls, newest last, for `/call/find` with `finished: true` (our extension:
         # WCS answers 404 once a call ended, so a client polling it never sees why).
         self.finished: OrderedDict[str, Call] = OrderedDict()
+        self.actions = CallActions(self, dtmf)
+
+    # what CallActions uses
+    @property
+    def ua(self) -> UserAgent:
+        return self._ua
+
+    @property
+    def hooks(self) -> HookPublisher:
+        return self._hooks
+
+    def clock(self) -> float:
+        return self._clock()
+
+    def wake(self) -> None:
+        self._wake()
+
+    def set_status(
+        self, call: Call, status: CallStatus, sip_status: int | None, info: str | None
+    ) -> None:
+        self._set(call, status, sip_status, info)
+
+    def end_transferred(self, call: Call) -> None:
+        """The transfer succeeded: hang up (RFC 5589 §6.1), FINISH with the transfer info."""
+        if call.invited:
+            self._ua.hangup(call.call_id, self._clock())
+        self._finish(
+            call, CallStatus.FINISH, None, self.actions.ended_info(call) or NORMAL_CLEARING
+        )
+        self._wake()
+
+    def dtmf_received(self, call_id: str, key: DtmfKey) -> None:
+        self.actions.dtmf_received(call_id, key)
 
     # ----------------------------------------------------------------- REST side
     def startup(self, req: CallRequest) -> Call:
@@ -286,11 +336,15 @@ class CallManager:
                 status, info = CallStatus.FINISH, NORMAL_CLEARING
             self._finish(call, status, event.status, info)
         elif isinstance(event, sev.CallReleased):
-            self._finish(call, CallStatus.FINISH, event.status, event.info or NORMAL_CLEARING)
+            info = self.actions.ended_info(call) or event.info or NORMAL_CLEARING
+            self._finish(call, CallStatus.FINISH, event.status, info)
         elif isinstance(event, sev.RemoteOffer):
             self._on_remote_offer(call, event, now)
-        elif isinstance(event, sev.RemoteAnswer) and call.media is not None:
-            call.media.on_remote_sdp(event.sdp, True)
+        elif isinstance(event, sev.RemoteAnswer):
+            if call.media is not None:
+                call.media.on_remote_sdp(event.sdp, True)
+        else:
+            self.actions.on_sip_event(call, event)
 
     def _on_registration(self, event: sev.RegistrationSucceeded | sev.RegistrationFailed) -> None:
         call_id = self._by_reg.get(event.reg_id)
@@ -368,6 +422,7 @@ class CallManager:
         self.finished[call.call_id] = call
         while len(self.finished) > FINISHED_KEPT:
             self.finished.popitem(last=False)
+        call.dtmf.cancel()
         if call.media is not None:
             call.media.close(info)
         if call.reg_id is not None:

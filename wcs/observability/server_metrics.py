@@ -27,6 +27,7 @@ _NAMES = (
     "wcs_uptime_seconds",
     "wcs_calls",
     "wcs_call_status_changes_total",
+    "wcs_dtmf_received_total",
     "wcs_streams",
     "wcs_stream_subscribers",
     "wcs_viewers",
@@ -84,6 +85,16 @@ class ServerMetrics:
             "counter",
             self._call_changes,
             ("status",),
+        )
+        r.collect(
+            "wcs_dtmf_received_total",
+            "DTMF keys received from SIP peers, each once, by carrier (RFC2833, INFO, INFO_RELAY)",
+            "counter",
+            lambda: [
+                Sample((kind,), n)
+                for kind, n in sorted(server.calls.actions.dtmf_received_total.items())
+            ],
+            ("type",),
         )
         r.collect("wcs_streams", "Streams now, by status", "gauge", self._streams, ("status",))
         r.collect(

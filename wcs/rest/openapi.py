@@ -10,6 +10,9 @@ suite sends generated requests to every path of it and checks each answer agains
 WCS pages send booleans and numbers as strings, so every boolean field accepts ``"true"``
 / ``"false"`` (and 1/0, yes/no, on/off) and every number accepts its decimal string. Every
 JSON endpoint takes GET or POST alike (WCS does), a body being optional for GET.
+
+Operations WCS does not have (or has only over its WebSocket) carry ``x-extension: true``
+and say "Our extension" in their description.
 """
 
 from __future__ import annotations
@@ -156,9 +159,13 @@ def _wcs_op(
     responses: dict[str, Schema],
     *,
     body_required: bool = False,
+    extension: bool = False,
 ) -> dict[str, Schema]:
     """One WCS-style endpoint: the same operation on GET and POST."""
     op: Schema = {"summary": summary, "tags": [tag], "responses": {**responses, "413": BIG_413}}
+    if extension:
+        op["x-extension"] = True
+        op["description"] = "Our extension: WCS has no such REST endpoint."
     if body is not None:
         op["requestBody"] = _json_body(body, body_required)
         refusals = _BODIES[body].all_refusals()
@@ -251,6 +258,43 @@ def _paths() -> dict[str, dict[str, Schema]]:
             summary, "push", "MediaSessionId",
             {"200": EMPTY_200, "400": BAD_400, "404": NONE_404}, body_required=True,
         )  # fmt: skip
+    busy = _error("the call is not established (ringing, ending) or busy with another offer")
+    for action, summary, body, extension in (
+        (
+            "send_dtmf",
+            "Send DTMF keys into an established call (RFC 4733 events or SIP INFO)",
+            "CallSendDtmf",
+            False,
+        ),
+        (
+            "inject_sound",
+            "Play a sound file into the call in place of silence",
+            "CallInjectSound",
+            False,
+        ),
+        ("inject_sound/terminate", "Stop the sound playing into the call", "CallId", True),
+        (
+            "hold",
+            "Hold the call (re-INVITE a=sendonly); the stream keeps its viewers",
+            "CallId",
+            True,
+        ),
+        ("unhold", "Resume a held call (re-INVITE a=sendrecv)", "CallId", True),
+        (
+            "transfer",
+            "Blind transfer (REFER); the call ends FINISH when the transfer succeeds",
+            "CallTransfer",
+            True,
+        ),
+    ):
+        p[f"/rest-api/call/{action}"] = _wcs_op(
+            summary,
+            "calls",
+            body,
+            {"200": EMPTY_200, "400": BAD_400, "404": NONE_404, "409": busy},
+            body_required=True,
+            extension=extension,
+        )
     p["/rest-api/push/sound_on"] = _wcs_op(
         "Send a sound file (once or looped) in place of the call's audio", "push", "SoundOn",
         {"200": EMPTY_200, "400": BAD_400, "404": NONE_404}, body_required=True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from wcs.media.dtmf import MAX_DIGITS, TYPES
 from wcs.media.sound import MAX_NAME
 from wcs.rest.schema import TEXT, Body, Field
 
@@ -108,15 +109,59 @@ PUSH_FILTER = Body(
 
 MEDIA_SESSION_ID = Body("MediaSessionId", (_text("mediaSessionId", 64, required=True, min_len=1),))
 
-SOUND_ON = Body(
-    "SoundOn",
+
+def _sound(name: str, owner: Field, file_field: str, refusal: str, description: str = "") -> Body:
+    """A body naming a sound file of sounds_dir to play into something (a push, a call)."""
+    return Body(
+        name,
+        (
+            owner,
+            _text(file_field, MAX_NAME, required=True, min_len=1,
+                  description="a file name (no path) in sounds_dir"),
+            _bool("loop"),
+        ),
+        description=description,
+        refusals={file_field: refusal},
+    )  # fmt: skip
+
+
+_DECODES = "must name a sound file in sounds_dir that decodes"
+_MSID = _text("mediaSessionId", 64, required=True, min_len=1)
+_CALL_ID = _text("callId", 256, required=True, min_len=1)
+SOUND_ON = _sound("SoundOn", _MSID, "soundFile", _DECODES)
+
+CALL_SEND_DTMF = Body(
+    "CallSendDtmf",
     (
-        _text("mediaSessionId", 64, required=True, min_len=1),
-        _text("soundFile", MAX_NAME, required=True, min_len=1,
-              description="a file name (no path) in sounds_dir"),
-        _bool("loop"),
+        _CALL_ID,
+        _text("dtmf", MAX_DIGITS, required=True, min_len=1, chars=r"[0-9*#A-Da-d]",
+              description="keys sent in order, with the inter-digit gap"),
+        Field("type", enum=TYPES, description="RFC2833 (default): RFC 4733 events; "
+              "INFO: application/dtmf-relay; INFO_RELAY: application/dtmf"),
     ),
-    refusals={"soundFile": "must name a sound file in sounds_dir that decodes"},
+    refusals={
+        "type": "RFC2833 needs telephone-event in the call's answer (use INFO)",
+        "dtmf": f"more than {MAX_DIGITS} keys waiting for the call",
+    },
+)  # fmt: skip
+
+CALL_INJECT_SOUND = _sound(
+    "CallInjectSound",
+    _CALL_ID,
+    "fileName",
+    f"{_DECODES} (<= 300 s)",
+    "The sound replaces the silence we send to the SIP peer.",
+)
+
+CALL_TRANSFER = Body(
+    "CallTransfer",
+    (
+        _CALL_ID,
+        _text("target", 512, required=True, min_len=1, chars=CALLEE,
+              description="sip: URI, user@host, or a number in the call's domain"),
+    ),
+    description="Our extension: blind transfer (REFER).",
+    refusals={"target": "must form a SIP URI (with the call's domain for a number)"},
 )  # fmt: skip
 
 _RECORDED = (_text("mediaSessionId", 64), _text("streamName", 200))
@@ -148,6 +193,9 @@ BODIES = (
     PUSH_FILTER,
     MEDIA_SESSION_ID,
     SOUND_ON,
+    CALL_SEND_DTMF,
+    CALL_INJECT_SOUND,
+    CALL_TRANSFER,
     RECORDER_STARTUP,
     RECORDER_STOP,
 )

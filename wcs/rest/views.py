@@ -218,4 +218,8 @@ def call_json(call: Call) -> Json:
         "isMsrp": False,
         "target": None,
         "holdForTransfer": False,
+        # our extensions (issue 19)
+        "dtmf": call.dtmf.to_json(),
+        "dtmfError": call.dtmf_error,
+        "transfer": call.transfer,
     }

@@ -50,7 +50,7 @@ def parse(text: str | bytes, session_type: type[SessionDescription]) -> SessionD
             raise SdpError(f"line {number}: not <type>=<value>: {line[:60]!r}")
         kind, value = line[0], line[2:]
         if kind == "a":
-            value = value.rstrip(" \t")  # "a=sendrecv " is common; trailing blanks mean nothing
+            value = value.rstrip(" \t\r")  # "a=sendrecv " is common; trailing blanks mean nothing
         if number == 1:
             if kind != "v":
                 raise SdpError("SDP must start with v=")

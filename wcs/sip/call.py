@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from . import auth
 from .account import Account, account_dest
@@ -19,6 +20,10 @@ from .message import SipRequest, SipResponse
 from .outgoing import OutgoingRequest
 from .transaction import Dest, ServerTransaction
 from .uri import NameAddr
+
+if TYPE_CHECKING:
+    from .dtmf_info_sender import InfoDtmfSender
+    from .refer import TransferTracker
 
 INFO_NORMAL = "Normal call clearing"
 
@@ -69,6 +74,8 @@ class SipCall:
         self.pending_timer_required = False
         self.pending_2xx: tuple[bytes, Dest, int] | None = None  # our 2xx awaiting ACK
         self.awaiting_answer_in_ack = False
+        self.dtmf_info: InfoDtmfSender | None = None  # keys we send by INFO (in_call)
+        self.transfer: TransferTracker | None = None  # our REFER's progress (in_call)
 
 
 class Calls:
@@ -167,7 +174,7 @@ class Calls:
         if call.dialog is None or call.state in ("ending", "ended"):
             return
         call.state = "ending"
-        for name in ("st-refresh", "st-expire", "2xx-g", "2xx-h"):
+        for name in ("st-refresh", "st-expire", "2xx-g", "2xx-h", "dtmf-info"):
             self.endpoint.queue.cancel((name, call.ref))
         if call.pending is not None:  # a peer offer the app never answered
             call.pending.respond(
@@ -187,7 +194,7 @@ class Calls:
             return
         call.state = "ended"
         # every per-call timer: the CANCEL guard, the session timer, our 2xx's retransmission
-        for name in ("cancel", "st-refresh", "st-expire", "2xx-g", "2xx-h"):
+        for name in ("cancel", "st-refresh", "st-expire", "2xx-g", "2xx-h", "dtmf-info"):
             self.endpoint.queue.cancel((name, call.ref))
         self.by_ref.pop(call.ref, None)
         self.by_call_id.pop(call.call_id, None)

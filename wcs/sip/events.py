@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .message import SipMessage
+from .refer import TransferProgress
 
 
 @dataclass(frozen=True)
@@ -101,3 +102,29 @@ class RemoteAnswer(CallEvent):
 class InfoReceived(CallEvent):
     content_type: str
     body: bytes
+
+
+@dataclass(frozen=True)
+class DtmfInfoSent(CallEvent):
+    """A key we sent by INFO got its final answer (``status`` 408: no answer); ``dropped``:
+    the keys after it that were not sent because it failed."""
+
+    digit: str
+    status: int
+    reason: str
+    dropped: str = ""
+
+
+@dataclass(frozen=True)
+class OfferAnswered(CallEvent):
+    """Our re-INVITE's final answer (``status`` None: no answer at all)."""
+
+    status: int | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class TransferUpdate(CallEvent):
+    """A step of our REFER: its answer, then the NOTIFYs' sipfrag (RFC 3515)."""
+
+    progress: TransferProgress

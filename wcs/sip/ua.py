@@ -13,10 +13,12 @@ actions (`register`, `invite`, `hangup`, ...), and drain `datagrams_to_send`, `g
 - invite.py: our INVITE up to its 2xx: CANCEL, 3xx, 422, ACK of every 2xx copy, forks
 - in_dialog.py: the peer's requests in a dialog: BYE, INFO, OPTIONS, re-INVITE/UPDATE offers
 - session_timer.py: RFC 4028 refresh and expiry
+- in_call.py: taking part: DTMF by INFO, our re-INVITE (hold/unhold), REFER and its NOTIFYs
 - inbound.py: Via stamping, request validity, 400/505 for what does not parse
 
 Choices (where the RFCs leave room; the others are in those modules):
-- An incoming initial INVITE (we place calls only) is answered 603 Decline.
+- An incoming initial INVITE (we place calls only) is answered 603 Decline, and so is a
+  REFER inside a call.
 - A request requiring an extension other than "timer" is answered 420.
 - A timeout (Timer B/F) gives status None and info "Failed by request timeout".
 """
@@ -25,11 +27,14 @@ from __future__ import annotations
 
 import logging
 
+from wcs.media.dtmf import DtmfSettings
+
 from .account import Account
 from .call import INFO_NORMAL, CallInfo, Calls
 from .endpoint import KNOWN_METHODS, Endpoint
 from .errors import SipParseError
 from .events import Event
+from .in_call import InCall, InCallError
 from .in_dialog import DialogServer
 from .inbound import MALFORMED, malformed_answer, stamp_via, validate
 from .invite import InviteClient
@@ -37,10 +42,10 @@ from .message import Headers, SipRequest, SipResponse, parse_message
 from .registration import Registrations
 from .session_timer import SessionTimer
 from .transaction import Dest, ServerTransaction, SipTimers, State, server_key
-from .uri import NameAddr
+from .uri import NameAddr, SipUri
 from .via import Via
 
-__all__ = ["Account", "CallInfo", "SipTimers", "UserAgent"]
+__all__ = ["Account", "CallInfo", "InCallError", "SipTimers", "UserAgent"]
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +74,7 @@ class UserAgent:
         )
         self._invites = InviteClient(self._ep, self._calls, self._session_timer)
         self._dialogs = DialogServer(self._ep, self._calls, self._session_timer)
+        self._in_call = self._dialogs.in_call = InCall(self._ep, self._calls, self._session_timer)
 
     @property
     def local_port(self) -> int:
@@ -178,6 +184,30 @@ class UserAgent:
 
     def send_info(self, ref: str, content_type: str, body: bytes, now: float) -> None:
         self._calls.send_info(ref, content_type, body, now)
+
+    def send_dtmf_info(
+        self,
+        ref: str,
+        wcs_type: str,
+        digits: str,
+        now: float,
+        *,
+        tone_ms: int | None = None,
+        settings: DtmfSettings | None = None,
+    ) -> None:
+        """Queue keys to send by INFO (``wcs_type`` INFO: dtmf-relay, INFO_RELAY:
+        application/dtmf), one at a time; each answer is a DtmfInfoSent event. DtmfError for
+        bad keys, InCallError when the call is not established."""
+        self._in_call.send_dtmf(ref, wcs_type, digits, tone_ms, settings or DtmfSettings(), now)
+
+    def reinvite(self, ref: str, sdp: bytes, now: float) -> None:
+        """Send our new offer (hold, unhold): RemoteAnswer then OfferAnswered; InCallError
+        when the call is not established or an offer is in progress."""
+        self._in_call.reinvite(ref, sdp, now)
+
+    def refer(self, ref: str, target: SipUri, now: float) -> None:
+        """Blind transfer: TransferUpdate events follow; InCallError as for reinvite."""
+        self._in_call.refer(ref, target, now)
 
     def shutdown(self, now: float) -> None:
         for ref in list(self._calls.by_ref):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from wcs.media.dtmf import DtmfKey, DtmfSettings
 from wcs.rtp.source_guard import GuardConfig
 
 RTP_ACTIVITY_FAILED = "Failed by RTP activity"
@@ -17,6 +18,7 @@ class CallControl(Protocol):
     def fail(self, call_id: str, info: str) -> bool: ...
     def terminate(self, call_id: str) -> bool: ...
     def send_info(self, call_id: str, content_type: str, body: bytes) -> bool: ...
+    def dtmf_received(self, call_id: str, key: DtmfKey) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,4 +29,5 @@ class MediaConfig:
     publish_early_media: bool = False
     generate_av: str = "none"
     send_silence: bool = True
+    dtmf: DtmfSettings = field(default_factory=DtmfSettings)
     source_guard: GuardConfig = field(default_factory=GuardConfig)  # who feeds the stream

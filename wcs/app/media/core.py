@@ -8,7 +8,13 @@ time (``receive_rtp``/``receive_rtcp``), SDP from the call, and drives it by the
   port (RTP, or the separate RTCP port) and the peer address;
 - ``get_timer()`` / ``handle_timer(now)``: one deadline for every RTP session (RTCP reports,
   silence, jitter buffer), the stream's generators and the RTP inactivity watch;
-- ``next_event()``: :mod:`wcs.app.media.events` (a SIP INFO to send, the call to fail).
+- ``next_event()``: :mod:`wcs.app.media.events` (a SIP INFO to send, the call to fail, a
+  key the peer sent, a key or a sound of ours finished).
+
+Taking part in the call (issue 19): ``send_dtmf`` (RFC 4733 on the audio session),
+``play_sound``/``stop_sound`` (a clip instead of silence), ``hold_offer`` (our re-INVITE's
+offer: ``sendonly`` to hold, ``sendrecv`` to resume; while we hold, the inactivity watch
+is suspended as when the peer holds).
 
 The media path starts when the peer's SDP is known (the 200's answer, or early media in a
 180/183): one :class:`RtpSession` per live m-line. The stream is published on the final
@@ -29,6 +35,8 @@ from wcs.app.media.negotiation import Negotiation
 from wcs.app.media.tracks import negotiated_tracks
 from wcs.app.stream_feed import StreamFeed, StreamSink
 from wcs.app.streams import TrackInfo
+from wcs.media.dtmf import DtmfError
+from wcs.media.sound import SoundClip
 from wcs.rtp.activity import ActivityWatch
 from wcs.rtp.events import KeyframeInfoNeeded
 from wcs.rtp.session import Address, RtpSession
@@ -71,7 +79,8 @@ class CallMediaCore:
         self.feed: StreamFeed | None = None
         self.watch: ActivityWatch | None = None
         self.sink: StreamSink | None = None
-        self.hold = False
+        self.hold = False  # the peer holds us
+        self.local_hold = False  # we hold the peer (hold_offer)
         self.closed = False
         self._answered = False
         self._failed = False
@@ -104,7 +113,7 @@ class CallMediaCore:
             # The inactivity count starts with the answer: early media may legitimately be
             # silent (a ring-back the peer never sends).
             self._answered = True
-            if self.watch is not None and not self.hold:
+            if self.watch is not None and not (self.hold or self.local_hold):
                 self.watch.resume(now)
         if final or self.config.publish_early_media:
             self._publish()
@@ -138,17 +147,57 @@ class CallMediaCore:
         if hold != self.hold:
             log.info("call %s: media %s", self.call_id, "on hold" if hold else "resumed")
         self.hold = hold
-        if self.watch is not None and self._answered:
-            if hold:
-                self.watch.suspend()
-            else:
-                self.watch.resume(now)
+        self._watch_hold(now)
         for m in offer.media:
             s = self.sessions.get(m.kind)
             if s is not None and not m.rejected:
                 s.sending = sdp.direction_of(m, offer) in ("sendrecv", "recvonly") and not (
                     sdp.is_hold(m, offer)
                 )
+
+    def _watch_hold(self, now: float) -> None:
+        if self.watch is not None and self._answered:
+            if self.hold or self.local_hold:
+                self.watch.suspend()
+            else:
+                self.watch.resume(now)
+
+    def hold_offer(self, hold: bool, now: float) -> bytes | None:
+        """Our re-INVITE's offer to hold (``sendonly``: the peer may stop sending, we keep
+        sending silence or a sound) or resume (``sendrecv``); None before the call's answer."""
+        running = {kind: s.codec for kind, s in self.sessions.items()}
+        body = self.negotiation.re_offer("sendonly" if hold else "sendrecv", running)
+        if body is not None:
+            self.local_hold = hold
+            self._watch_hold(now)
+        return body
+
+    # ------------------------------------------------------------------ taking part
+    def _audio(self) -> RtpSession:
+        session = self.sessions.get("audio")
+        if session is None or session.audio is None:
+            raise DtmfError("the call has no audio we can send on")
+        return session
+
+    def send_dtmf(self, digits: str, tone_ms: int | None = None) -> None:
+        """Queue keys as RFC 4733 events (DtmfError: bad keys, or no telephone-event)."""
+        audio = self._audio().audio
+        assert audio is not None
+        audio.send_dtmf(digits, tone_ms)
+
+    def play_sound(self, clip: SoundClip, loop: bool) -> None:
+        audio = self._audio().audio
+        assert audio is not None
+        audio.play(clip, loop)
+
+    def stop_sound(self) -> bool:
+        session = self.sessions.get("audio")
+        return session is not None and session.audio is not None and session.audio.stop_sound()
+
+    @property
+    def sound(self) -> str | None:
+        session = self.sessions.get("audio")
+        return session.audio.sound if session is not None and session.audio is not None else None
 
     # ------------------------------------------------------------------ media path
     def _start_media(self, now: float) -> None:
@@ -172,6 +221,7 @@ class CallMediaCore:
                 jitter_latency=cfg.jitter_latency,
                 init_packets=cfg.init_packets,
                 send_silence=cfg.send_silence,
+                dtmf=cfg.dtmf,
                 guard=cfg.source_guard,
             )
             self.sessions[m.kind] = session
@@ -245,6 +295,8 @@ class CallMediaCore:
             event = session.next_event()
             if isinstance(event, KeyframeInfoNeeded):
                 return SendInfo()  # picture_fast_update
+            if event is not None:
+                return event  # DTMF received or sent, a sound's end
         return self._events.popleft() if self._events else None
 
     # ------------------------------------------------------------------ stream

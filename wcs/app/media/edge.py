@@ -21,6 +21,8 @@ from wcs.app.media.core import CallMediaCore
 from wcs.app.media.events import MediaFailed, SendInfo
 from wcs.app.media.outlet import HubOutlet
 from wcs.app.streams import StreamHub
+from wcs.media.dtmf import DtmfKey
+from wcs.media.sound import SoundClip
 from wcs.rtp.ports import MediaPorts, PortAllocator
 from wcs.rtp.session import RtpSession
 from wcs.sansio import Pump
@@ -112,6 +114,24 @@ class CallMedia:
         self.pump.wake()
         return result
 
+    def send_dtmf(self, digits: str, tone_ms: int | None = None) -> None:
+        self.core.send_dtmf(digits, tone_ms)
+        self.pump.wake()
+
+    def play_sound(self, clip: SoundClip, loop: bool) -> None:
+        self.core.play_sound(clip, loop)
+        self.pump.wake()
+
+    def stop_sound(self) -> bool:
+        stopped = self.core.stop_sound()
+        self.pump.wake()
+        return stopped
+
+    def hold_offer(self, hold: bool) -> bytes | None:
+        offer = self.core.hold_offer(hold, self.pump.now())
+        self.pump.wake()
+        return offer
+
     def request_keyframe(self) -> None:
         self.core.request_keyframe(self.pump.now())
         self.pump.wake()
@@ -191,6 +211,10 @@ class CallMedia:
             control.send_info(self.call_id, event.content_type, event.body)
         elif isinstance(event, MediaFailed):
             control.fail(self.call_id, event.info)
+        elif isinstance(event, DtmfKey):
+            control.dtmf_received(self.call_id, event)
+        else:
+            log.info("call %s: %s", self.call_id, event)  # a key or a sound of ours ended
 
     def _terminate(self) -> None:
         if self.control is not None:

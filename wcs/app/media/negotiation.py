@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from wcs import sdp
+from wcs.sdp.telephone_event import with_telephone_events
 
 log = logging.getLogger(__name__)
 
@@ -37,19 +38,41 @@ class Negotiation:
         self.remote: sdp.SessionDescription | None = None
         self.negotiated: list[sdp.NegotiatedMedia] = []
 
-    def offer(self) -> bytes:
-        self.local = self._build_offer()
+    def offer(self, direction: str = "sendrecv") -> bytes:
+        self.local = self._build_offer(direction)
         return str(self.local).encode()
 
-    def _build_offer(self) -> sdp.SessionDescription:
+    def _build_offer(self, direction: str) -> sdp.SessionDescription:
+        # telephone-event for each audio clock offered (8000 for G.711, 48000 for Opus), so
+        # the peer can send keys on the clock of whichever codec it picks (issue 19).
         return sdp.build_offer(
             self.public_ip,
             self.ports.get("audio"),
             self.ports.get("video"),
-            direction="sendrecv",
+            direction=direction,
             session_id=self.session_id,
             session_version=self.version,
+            audio_codecs=with_telephone_events(sdp.default_audio_codecs()),
         )
+
+    def re_offer(self, direction: str, running: Mapping[str, sdp.Codec]) -> bytes | None:
+        """Our re-INVITE's offer (hold: ``sendonly``, unhold: ``sendrecv``): a new version,
+        the running codecs only (the stream's sinks were set up for them) with their
+        telephone-events; None before the first answer."""
+        if self.local is None or self.remote is None:
+            return None
+        self.version += 1
+        offer = self._build_offer(direction)
+        for m in offer.media:
+            codec = running.get(m.kind)
+            if codec is not None:
+                m.codecs = [c for c in m.codecs if c.payload_type == codec.payload_type] + [
+                    c
+                    for c in m.codecs
+                    if c.name.lower() == "telephone-event" and c.clock_rate == codec.clock_rate
+                ]
+        self.local = offer
+        return str(offer).encode()
 
     def on_answer(self, body: bytes) -> bool:
         """The peer's answer (or early-media SDP) to our offer; False: unusable, nothing kept."""
