@@ -34,7 +34,8 @@ class CallInfo:
 
 
 class SipCall:
-    """One outgoing call: its INVITE, its dialog once answered, its offer/answer and timers."""
+    """One call, ours (UAC) or the peer's (UAS, ``incoming``): its INVITE, its dialog once
+    answered, its offer/answer and timers."""
 
     def __init__(self, ref: str, account: Account, uri: str, sdp: bytes) -> None:
         self.ref = ref
@@ -69,6 +70,8 @@ class SipCall:
         self.pending_timer_required = False
         self.pending_2xx: tuple[bytes, Dest, int] | None = None  # our 2xx awaiting ACK
         self.awaiting_answer_in_ack = False
+        self.incoming = False  # UAS role: the peer's INVITE (uas.py)
+        self.uas_tx: ServerTransaction | None = None  # that INVITE, until our final answer
 
 
 class Calls:
