@@ -61,6 +61,14 @@ class MediaSession(Protocol):
     def close(self, reason: str) -> None: ...
 
 
+class IncomingMedia(MediaSession, Protocol):
+    """What an incoming call needs on top: answer the INVITE's offer, start once answered."""
+
+    def answer_first_offer(self, sdp: bytes) -> bytes | None: ...
+    def start_answered(self) -> None: ...
+    def rename_stream(self, name: str) -> bool: ...
+
+
 MediaFactory = Callable[["Call"], MediaSession]
 
 
@@ -80,6 +88,9 @@ class CallRequest:
     app_key: str = "defaultApp"
     visible_name: str | None = None
     custom: dict[str, Any] = field(default_factory=dict)
+    incoming: bool = False  # the peer called us (wcs.app.inbound_calls)
+    caller: str | None = None  # incoming: the From user
+    record: bool = False  # incoming: record the stream (the dispatch's ``record``)
 
 
 @dataclass(slots=True)
@@ -105,11 +116,11 @@ class Call:
         r = self.request
         return {
             "callId": r.call_id,
-            "incoming": False,
+            "incoming": r.incoming,
             "status": self.status.value,
             "sipStatus": self.sip_status,
             "info": self.info,
-            "caller": r.account.login,
+            "caller": r.caller if r.incoming else r.account.login,
             "callee": r.callee,
             "streamName": r.to_stream,
             "rtmpUrl": r.rtmp_url,
@@ -118,7 +129,7 @@ class Call:
             "hasAudio": r.has_audio,
             "hasVideo": r.has_video,
             "appKey": r.app_key,
-            "visibleName": r.visible_name or r.account.login,
+            "visibleName": r.visible_name or (r.caller if r.incoming else r.account.login),
             "custom": r.custom,
             "nodeId": None,
             "sessionId": None,
@@ -226,7 +237,10 @@ class CallManager:
         if call is None:
             return False
         now = self._clock()
-        if call.invited:
+        if call.request.incoming and call.status in (CallStatus.PENDING, CallStatus.RING):
+            self._ua.hangup(call_id, now)  # 603 Decline while it rings
+            self._finish(call, CallStatus.FINISH, 603, NORMAL_CLEARING)
+        elif call.invited:
             # The UA answers with CallReleased / CallFailed (487) which finishes the call.
             self._ua.hangup(call_id, now)
         else:
@@ -255,6 +269,26 @@ class CallManager:
         self._ua.send_info(call_id, content_type, body, self._clock())
         self._wake()
         return True
+
+    # ----------------------------------------------------------------- incoming calls
+    def add_incoming(self, req: CallRequest) -> Call:
+        """An incoming call the policy accepted (its media is made here; a failure raises)."""
+        call = Call(req, invited=True)  # invited: there is a dialog, terminate goes to the UA
+        lookup = self.rtmp_status_lookup
+        if req.rtmp_url and lookup is not None:
+            call.rtmp_status = lambda: lookup(call)
+        call.media = self._media_factory(call)
+        self._calls[req.call_id] = call
+        return call
+
+    def set_status(
+        self, call: Call, status: CallStatus, sip_status: int | None, info: str | None
+    ) -> None:
+        """A status decided outside the SIP events (RING of an incoming call, a refusal)."""
+        if status in FINAL_STATUSES:
+            self._finish(call, status, sip_status, info or "")
+        else:
+            self._set(call, status, sip_status, info)
 
     def shutdown(self) -> None:
         """Hang up every call and remove every registration (SIGTERM)."""

@@ -21,6 +21,7 @@ __all__ = [
     "DigestCredentials",
     "choose_challenge",
     "parse_challenge",
+    "parse_credentials",
 ]
 
 
@@ -128,6 +129,15 @@ def _split_challenges(value: str) -> list[tuple[str, dict[str, str]]]:
             if t68 is not None:
                 pos = t68.end()
     return challenges
+
+
+def parse_credentials(value: str) -> dict[str, str]:
+    """The parameters of a Digest Authorization header (the same auth-param grammar as a
+    challenge), for the server side (:mod:`wcs.sip.digest_server`)."""
+    parts = _split_challenges(value)
+    if len(parts) != 1 or parts[0][0].lower() != "digest":
+        raise AuthError("not one Digest credentials value")
+    return parts[0][1]
 
 
 def _challenge_from_params(params: dict[str, str]) -> Challenge:

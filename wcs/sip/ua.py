@@ -158,8 +158,9 @@ class UserAgent:
 
     # ---- public actions -----------------------------------------------------------------
 
-    def register(self, account: Account, now: float) -> str:
-        return self._regs.register(account, now)
+    def register(self, account: Account, now: float, expires: int | None = None) -> str:
+        """REGISTER ``account`` (``expires``: asked lifetime, else the UA's), kept refreshed."""
+        return self._regs.register(account, now, expires)
 
     def unregister(self, reg_id: str, now: float) -> None:
         self._regs.unregister(reg_id, now)
