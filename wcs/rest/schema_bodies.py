@@ -190,11 +190,22 @@ SIP_TRUNK = Body(
         _text("username", 128),
         _text("password", 256, write_only=True),
         _text("realm", 128),
+        Field(
+            "algorithms",
+            "array",
+            max_len=16,
+            description="digest algorithms challenged with, first preferred: SHA-256, "
+            "MD5 (default both, SHA-256 first)",
+        ),
         Field("numbers", "array", max_len=1000, description="callees served; empty: any"),
         *DISPATCH,
     ),
     description="[[sip_trunk]] in the config file: who may call without a registration.",
-    refusals={"allow": "must be addresses or CIDRs", "rtmpUrl": RTMP_REFUSAL},
+    refusals={
+        "allow": "must be addresses or CIDRs; an allow list, credentials or both",
+        "algorithms": "SHA-256 and/or MD5",
+        "rtmpUrl": RTMP_REFUSAL,
+    },
 )
 
 REGISTRATION_ID = Body("RegistrationId", (_text("registrationId", 128, required=True, min_len=1),))

@@ -64,12 +64,16 @@ def parse_trunk(body: dict[str, Any]) -> Trunk:
         raise BadRequest("allow", str(exc)) from None
     if not allowed and not v["username"]:
         raise BadRequest("allow", "a trunk needs an allow list, credentials or both")
+    algorithms = tuple(a.upper() for a in v["algorithms"] or ("SHA-256", "MD5"))
+    if not algorithms or any(a not in ("SHA-256", "MD5") for a in algorithms):
+        raise BadRequest("algorithms", "digest algorithms: SHA-256 and/or MD5")
     return Trunk(
         name=v["name"],
         allowed=allowed,
         username=v["username"] or "",
         password=v["password"] or "",
         realm=v["realm"] or "wcs",
+        algorithms=algorithms,
         numbers=tuple(v["numbers"] or ()),
         dispatch=parse_dispatch(v),
     )

@@ -40,11 +40,12 @@ def nonce_fresh(nonce: str, now: float) -> bool:
 
 
 def challenges(realm: str, algorithms: tuple[str, ...], now: float) -> list[str]:
-    """The WWW-Authenticate values of a 401, strongest first."""
+    """The WWW-Authenticate values of a 401, in the order given (RFC 8760 §2.4: the
+    preferred first; some clients take the first whether they support it or not)."""
     nonce = make_nonce(now)
     return [
         f'Digest realm="{realm}", nonce="{nonce}", algorithm={alg}, qop="auth"'
-        for alg in sorted(algorithms, key=lambda a: a != "SHA-256")
+        for alg in algorithms
     ]
 
 
