@@ -70,9 +70,9 @@ def incoming_call(server: WcsProcess, timeout: float = 20.0) -> dict[str, Any]:
 def published(server: WcsProcess, name: str) -> dict[str, Any]:
     def find() -> dict[str, Any] | None:
         for s in stream_entries(server):
-            if s["name"] == name and s["published"] and s["status"] == "PUBLISHING":
-                if s.get("hasAudio") and s.get("hasVideo"):
-                    return s
+            live = s["name"] == name and s["published"] and s["status"] == "PUBLISHING"
+            if live and s.get("hasAudio") and s.get("hasVideo"):
+                return s
         return None
 
     entry: dict[str, Any] = wait_until(f"stream {name} PUBLISHING", find)
