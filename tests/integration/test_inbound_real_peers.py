@@ -20,7 +20,7 @@ from tests.integration.inbound_helpers import (
     serve_backend,
     wait_until,
 )
-from tests.integration.playback import TONE_HZ, Viewer, http, stream_entries
+from tests.integration.playback import TONE_HZ, Viewer, stream_entries, whep_post
 from tests.integration.test_webrtc_aiortc import aiortc_on_loopback  # noqa: F401
 
 pytestmark = pytest.mark.peers
@@ -57,14 +57,7 @@ async def test_registered_account_receives_a_call_that_becomes_a_stream(
     await asyncio.to_thread(published, server, "door-1001")
     viewer = Viewer()
     try:
-        offer = await viewer.offer()
-        status, _, body = await asyncio.to_thread(
-            http,
-            "POST",
-            f"{server.base}/whep/door-1001",
-            offer.encode(),
-            {"Content-Type": "application/sdp"},
-        )
+        status, body = await whep_post(server, "door-1001", viewer)
         assert status == 201, body
         await viewer.answer(body.decode())
         await viewer.wait()

@@ -40,6 +40,7 @@ from .message import Headers, SipRequest, SipResponse, parse_message
 from .registration import Registrations
 from .session_timer import SessionTimer
 from .transaction import Dest, ServerTransaction, SipTimers, State, server_key
+from .uas import ExtraHeaders as Extra
 from .uas import InviteServer
 from .uri import NameAddr
 from .via import Via
@@ -190,14 +191,7 @@ class UserAgent:
         """200 OK: ``sdp`` answers the peer's offer, or is our offer when it sent none."""
         self._uas.accept(ref, sdp, now)
 
-    def reject(
-        self,
-        ref: str,
-        status: int,
-        reason: str,
-        now: float,
-        headers: Sequence[tuple[str, str]] = (),
-    ) -> None:
+    def reject(self, ref: str, status: int, reason: str, now: float, headers: Extra = ()) -> None:
         """A final 3xx-6xx answer, with extra ``headers`` (Warning, WWW-Authenticate...)."""
         self._uas.reject(ref, status, reason, now, headers)
 

@@ -36,6 +36,7 @@ from .uri import NameAddr, SipUri
 log = logging.getLogger(__name__)
 
 INFO_NO_ACK = "No ACK for 2xx"
+ExtraHeaders = Sequence[tuple[str, str]]
 INFO_CANCELLED = "Cancelled by caller"
 
 
@@ -230,7 +231,7 @@ class InviteServer:
         status: int,
         reason: str,
         now: float,
-        headers: Sequence[tuple[str, str]] = (),
+        headers: ExtraHeaders = (),
         info: str = "",
     ) -> None:
         """A final non-2xx answer (3xx-6xx); the call ends with :class:`CallFailed`."""

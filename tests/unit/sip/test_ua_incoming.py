@@ -26,43 +26,39 @@ def invite(
     headers: list[tuple[str, str]] | None = None,
     call_id: str = CALL_ID,
 ) -> SipRequest:
-    h = Headers()
-    h.add("Via", f"SIP/2.0/UDP 10.0.0.2:5060;branch={branch}")
-    h.add("Record-Route", "<sip:10.0.0.2;lr>")
-    h.add("From", "<sip:1001@sip.test>;tag=caller1")
-    h.add("To", "<sip:1003@sip.test>")
-    h.add("Call-ID", call_id)
-    h.add("CSeq", f"{cseq} INVITE")
-    h.add("Contact", "<sip:1001@10.0.0.3:5080>")
-    h.add("Max-Forwards", "69")
-    for name, value in headers or []:
-        h.add(name, value)
-    if body:
-        h.add("Content-Type", "application/sdp")
+    h = Headers(
+        [
+            ("Via", f"SIP/2.0/UDP 10.0.0.2:5060;branch={branch}"),
+            ("Record-Route", "<sip:10.0.0.2;lr>"),
+            ("From", "<sip:1001@sip.test>;tag=caller1"),
+            ("To", "<sip:1003@sip.test>"),
+            ("Call-ID", call_id),
+            ("CSeq", f"{cseq} INVITE"),
+            ("Contact", "<sip:1001@10.0.0.3:5080>"),
+            ("Max-Forwards", "69"),
+            *(headers or []),
+            *([("Content-Type", "application/sdp")] if body else []),
+        ]
+    )
     return SipRequest("INVITE", "sip:1003@10.0.0.1:5070", h, body)
 
 
-def ack(resp: SipResponse, body: bytes = b"", branch: str = "z9hG4bKack1") -> SipRequest:
+def from_peer(
+    answered: SipResponse, method: str, cseq: int, branch: str, body: bytes = b""
+) -> SipRequest:
+    """A request of the caller inside the dialog our response made (ACK: cseq of the INVITE)."""
     h = Headers()
     h.add("Via", f"SIP/2.0/UDP 10.0.0.2:5060;branch={branch}")
-    h.add("From", resp.headers.get("From") or "")
-    h.add("To", resp.headers.get("To") or "")
-    h.add("Call-ID", resp.call_id)
-    h.add("CSeq", f"{resp.cseq[0]} ACK")
-    h.add("Max-Forwards", "70")
-    return SipRequest("ACK", "sip:1003@10.0.0.1:5070", h, body)
-
-
-def from_peer(answered: SipResponse, method: str, cseq: int, branch: str) -> SipRequest:
-    """A request of the caller inside the dialog our 2xx made."""
-    h = Headers()
-    h.add("Via", f"SIP/2.0/UDP 10.0.0.2:5060;branch={branch}")
-    h.add("From", answered.headers.get("From") or "")
-    h.add("To", answered.headers.get("To") or "")
+    for name in ("From", "To"):
+        h.add(name, answered.headers.get(name) or "")
     h.add("Call-ID", answered.call_id)
     h.add("CSeq", f"{cseq} {method}")
     h.add("Max-Forwards", "70")
-    return SipRequest(method, "sip:1003@10.0.0.1:5070", h)
+    return SipRequest(method, "sip:1003@10.0.0.1:5070", h, body)
+
+
+def ack(resp: SipResponse, body: bytes = b"", branch: str = "z9hG4bKack1") -> SipRequest:
+    return from_peer(resp, "ACK", resp.cseq[0], branch, body)
 
 
 def arrive(h: Harness, req: SipRequest | None = None) -> tuple[IncomingCall, Sent]:
