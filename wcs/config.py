@@ -144,7 +144,7 @@ def _coerce(name: str, typ: Any, value: Any) -> Any:
         # from the environment: the tables as a JSON array of objects
         try:
             return _tables(name, json.loads(value) if isinstance(value, str) else value)
-        except ValueError:
+        except json.JSONDecodeError:
             raise ConfigError(f"setting {name!r}: not a JSON array of objects") from None
     try:
         if typ is bool:
