@@ -36,6 +36,7 @@ from wcs.rest.streams_api import add_stream_routes
 from wcs.rtmp.push import PushManager
 from wcs.rtmp.reconnect import ReconnectPolicy
 from wcs.rtp.ports import PortAllocator
+from wcs.rtp.source_guard import GuardConfig
 from wcs.sip.events import Event, IncomingCall
 from wcs.sip.transport import SipTransport
 from wcs.sip.ua import SipTimers, UserAgent
@@ -121,16 +122,17 @@ class Server:
             lambda name: self.streams.get(name) is not None,
             lambda app_key, call: self.hooks.ask(app_key, "IncomingCallEvent", call),
         )
-        self.calls.listeners.append(self._record_incoming)
+        self.calls.watch(self._record_incoming)
         self.router = Router()
         # The demo callee's port is known only after start(): the route reads it then.
         # On the loopback of the family we advertise: its RTP goes to our public_ip.
         demo_host = netaddr.loopback_for(self.public_ip)
         self.demo = DemoCallee(demo_host) if s.demo_callee else None
         add_call_routes(self.router, self.calls, self._demo_defaults)
-        add_stream_routes(self.router, self.streams)
         add_sip_routes(self.router, self.registrations, self.inbound)
         self.playback = PlaybackService(s, self.streams, self.public_ip, self.hooks)
+        viewers = self.playback.playback.viewers
+        add_stream_routes(self.router, self.streams, lambda: list(viewers.values()))
         self.playback.add_routes(self.router)
         add_web_routes(self.router)
         add_push_routes(self.router, self.pushes)
@@ -262,6 +264,13 @@ def media_config(s: Settings) -> MediaConfig:
         publish_early_media=s.publish_early_media,
         generate_av=s.generate_av,
         send_silence=s.rtp_send_silence,
+        source_guard=GuardConfig(
+            probation=s.rtp_probation_packets,
+            latch_window=s.rtp_latch_window,
+            silence=s.rtp_relatch_silence,
+            max_sources=s.rtp_max_sources,
+            timeout=s.rtp_source_timeout,
+        ),
     )
 
 

@@ -29,6 +29,7 @@ from typing import Any
 
 from wcs.app.calls import Call, CallManager, CallRequest, CallStatus, IncomingMedia
 from wcs.app.inbound import Dispatch, InboundPolicy, Offer, Refuse
+from wcs.rest.views import call_json
 from wcs.sip.events import IncomingCall
 from wcs.sip.ua import UserAgent
 
@@ -66,7 +67,7 @@ class InboundCalls:
         self._taken = stream_taken
         self._ask_hook = ask_hook  # (appKey, Call object) → (HTTP status, body)
         self._waiting: dict[str, _Waiting] = {}
-        calls.listeners.append(self._on_call)
+        calls.watch(self._on_call)
 
     # ---------------------------------------------------------------- the UA's event
     def on_incoming(self, event: IncomingCall) -> None:
@@ -211,7 +212,7 @@ class InboundCalls:
         if self._ask_hook is not None:
             with contextlib.suppress(OSError, TimeoutError, ValueError):
                 status, body = await asyncio.wait_for(
-                    self._ask_hook(d.app_key, call.to_json()), d.hook_timeout
+                    self._ask_hook(d.app_key, call_json(call)), d.hook_timeout
                 )
                 if 200 <= status < 300 and body.strip():
                     parsed = json.loads(body)

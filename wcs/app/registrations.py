@@ -102,7 +102,6 @@ class AccountRegistrations:
         self._regs: dict[str, AccountRegistration] = {}
         self._by_ua: dict[str, AccountRegistration] = {}
         self._count = 0
-        self.listeners: list[Callable[[AccountRegistration], None]] = []
 
     # ---------------------------------------------------------------- REST side
     def new_id(self) -> str:
@@ -214,5 +213,3 @@ class AccountRegistrations:
         self, reg: AccountRegistration, status: RegStatus, sip_status: int | None, info: str | None
     ) -> None:
         reg.status, reg.sip_status, reg.info = status, sip_status, info
-        for listener in self.listeners:
-            listener(reg)

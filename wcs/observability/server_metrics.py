@@ -35,6 +35,7 @@ _NAMES = (
     "wcs_rtp_lost_packets_total",
     "wcs_rtp_sent_packets_total",
     "wcs_rtp_sent_bytes_total",
+    "wcs_rtp_dropped_packets_total",
     "wcs_webrtc_send_errors_total",
     "wcs_media_workers",
     "wcs_media_worker_drops_total",
@@ -59,6 +60,7 @@ class ServerMetrics:
         self._lost = DeltaTotals()
         self._sent_packets = DeltaTotals()
         self._sent_bytes = DeltaTotals()
+        self._dropped = DeltaTotals()
         self._send_errors = DeltaTotals()
         self._reconnects = DeltaTotals()
         r = registry
@@ -127,6 +129,16 @@ class ServerMetrics:
             "counter",
             lambda: self._tx("octets", self._sent_bytes),
             ("kind",),
+        )
+        r.collect(
+            "wcs_rtp_dropped_packets_total",
+            "RTP/RTCP packets dropped: not from the call's accepted media source",
+            "counter",
+            lambda: [
+                Sample((*s.labels, "source"), s.value)
+                for s in self._rx("droppedSource", self._dropped)
+            ],
+            ("kind", "reason"),
         )
         r.collect(
             "wcs_webrtc_send_errors_total",
@@ -209,7 +221,7 @@ class ServerMetrics:
         return [Sample((s.value,), counters.get(s.value, 0)) for s in CallStatus]
 
     def _streams(self) -> Iterable[Sample]:
-        tally = Tally(str(s.status) for s in self.server.streams.all())
+        tally = Tally(s.status.value for s in self.server.streams.all())
         return [Sample((k,), v) for k, v in sorted(tally.items())]
 
     def _subscribers(self) -> Iterable[Sample]:
@@ -228,9 +240,7 @@ class ServerMetrics:
     def _rx(self, field: str, totals: DeltaTotals) -> Iterable[Sample]:
         current: dict[tuple[Hashable, Labels], float] = {}
         for stream in self.server.streams.all():
-            provider = stream.stats_provider
-            stats = provider() if provider is not None else {}
-            for kind, s in stats.items():
+            for kind, s in stream.stats().items():
                 current[((stream.media_session_id, kind), (kind,))] = float(s.get(field, 0) or 0)
         return _samples(totals.update(current))
 
@@ -271,7 +281,7 @@ class ServerMetrics:
 
     def _recordings(self) -> Iterable[Sample]:
         recorders = getattr(self.server, "recorders", None)
-        return [Sample((), len(recorders.find_all()) if recorders is not None else 0)]
+        return [Sample((), len(recorders.all()) if recorders is not None else 0)]
 
     def _demo(self, attr: str) -> Iterable[Sample]:
         demo = self.server.demo

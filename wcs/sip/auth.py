@@ -21,7 +21,7 @@ __all__ = [
     "DigestCredentials",
     "choose_challenge",
     "parse_challenge",
-    "parse_credentials",
+    "split_auth_header",
 ]
 
 
@@ -129,15 +129,6 @@ def _split_challenges(value: str) -> list[tuple[str, dict[str, str]]]:
             if t68 is not None:
                 pos = t68.end()
     return challenges
-
-
-def parse_credentials(value: str) -> dict[str, str]:
-    """The parameters of a Digest Authorization header (the same auth-param grammar as a
-    challenge), for the server side (:mod:`wcs.sip.digest_server`)."""
-    parts = _split_challenges(value)
-    if len(parts) != 1 or parts[0][0].lower() != "digest":
-        raise AuthError("not one Digest credentials value")
-    return parts[0][1]
 
 
 def _challenge_from_params(params: dict[str, str]) -> Challenge:
@@ -316,3 +307,8 @@ class DigestCredentials:
             parts.append(f"qop={qop}")
             parts.append(f"nc={nc_text}")
         return "Digest " + ", ".join(parts)
+
+
+def split_auth_header(value: str) -> list[tuple[str, dict[str, str]]]:
+    """(scheme, params) of a WWW-Authenticate/Authorization value (servers parse answers)."""
+    return _split_challenges(value)

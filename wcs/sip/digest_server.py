@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import secrets
 
-from .auth import AuthError, parse_credentials
+from .auth import AuthError, split_auth_header
 
 NONCE_LIFETIME = 300.0
 ALGORITHMS = {"MD5": "md5", "SHA-256": "sha256"}
@@ -63,9 +63,12 @@ def verify(
     if not authorization:
         return False
     try:
-        p = parse_credentials(authorization)
+        parts = split_auth_header(authorization)
     except AuthError:
         return False
+    if len(parts) != 1 or parts[0][0].lower() != "digest":
+        return False
+    p = parts[0][1]
     alg = (p.get("algorithm") or "MD5").upper()
     name = {a.upper(): a for a in algorithms}.get(alg)
     if name is None or name not in ALGORITHMS:
