@@ -200,3 +200,19 @@ def test_wrong_password_fails_without_a_tight_loop(
     assert 2 <= registers <= 2 * attempts, registers  # each attempt: REGISTER + its auth retry
     assert server.rest("sip/unregister", {"registrationId": "bad"}) == (200, None)
     assert server.rest("sip/find_all")[0] == 404
+
+
+def test_registration_comes_back_after_kamailio_restarts(
+    kamailio_factory: Any, caller: Any, wcs: WcsFactory, backend: Backend
+) -> None:
+    kam = kamailio_factory()
+    server = start(wcs, backend, sip_register_retry=1, sip_register_retry_max=2)
+    register(server, kam, expires=40)  # refreshed every 8 s
+    kam.stop()
+    fresh = kamailio_factory(port=kam.port)  # an empty location table
+    assert not fresh.registered("1003")
+    wait_until("the binding in the restarted Kamailio", lambda: fresh.registered("1003"), 40)
+    result = caller(user="1001", kamailio=fresh).call_in_background("1003", hold_s=1)
+    cid = incoming_call(server)["callId"]
+    backend.wait_status(cid, "ESTABLISHED")
+    assert result.result(30).established
