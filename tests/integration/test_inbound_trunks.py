@@ -32,9 +32,10 @@ def start(wcs: WcsFactory, backend: Backend, *trunks: dict[str, Any]) -> WcsProc
     return wcs(**settings)
 
 
-def direct_caller(caller: Any, kamailio: Any, server: WcsProcess) -> Any:
+def direct_caller(caller: Any, kamailio: Any, server: WcsProcess, transport: str = "udp") -> Any:
     """baresip 1001 whose outbound proxy is the server itself (no Kamailio on the path)."""
-    return caller(user="1001", kamailio=dataclasses.replace(kamailio, port=server.sip_port))
+    fake = dataclasses.replace(kamailio, port=server.sip_port)
+    return caller(user="1001", kamailio=fake, transport=transport)
 
 
 def test_nothing_configured_refuses_with_403(
@@ -46,12 +47,14 @@ def test_nothing_configured_refuses_with_403(
     assert server.rest("call/find_all")[0] == 404
 
 
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
 def test_trunk_from_an_allowed_address(
-    kamailio: Any, caller: Any, wcs: WcsFactory, backend: Backend
+    kamailio: Any, caller: Any, wcs: WcsFactory, backend: Backend, transport: str
 ) -> None:
     trunk = {"name": "pbx", "allow": ["127.0.0.1/32"], "toStream": "trunk-{callee}"}
     server = start(wcs, backend, trunk)
-    result = direct_caller(caller, kamailio, server).call_in_background("1003", hold_s=3)
+    peer = direct_caller(caller, kamailio, server, transport)
+    result = peer.call_in_background("1003", hold_s=3)
     published(server, "trunk-1003")
     res = result.result(40)
     assert res.established and res.rtp["audio"]["rx_packets"] > 0
