@@ -10,12 +10,15 @@ import re
 import secrets
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import av
 import pytest
 
 from tests.integration.conftest import WcsFactory, WcsProcess
 from tests.integration.inbound_helpers import Backend, published, serve_backend, wait_until
+from tests.integration.test_record_real_peers import wait_files
 
 pytestmark = pytest.mark.peers
 
@@ -25,8 +28,8 @@ def backend() -> Iterator[Backend]:
     yield from serve_backend()
 
 
-def start(wcs: WcsFactory, backend: Backend, *trunks: dict[str, Any]) -> WcsProcess:
-    settings: dict[str, Any] = {"rest_hooks": f"testApp={backend.url}"}
+def start(wcs: WcsFactory, backend: Backend, *trunks: dict[str, Any], **more: Any) -> WcsProcess:
+    settings: dict[str, Any] = {"rest_hooks": f"testApp={backend.url}", **more}
     if trunks:
         settings["sip_trunk"] = json.dumps([{"appKey": "testApp", **t} for t in trunks])
     return wcs(**settings)
@@ -184,3 +187,19 @@ def test_invite_without_sdp_gets_our_offer_and_takes_the_answer_from_the_ack(
         backend.wait_status(cid, "FINISH")
     finally:
         peer.close()
+
+
+def test_dispatch_record_writes_the_call_to_a_file(
+    kamailio: Any, caller: Any, wcs: WcsFactory, backend: Backend, tmp_path: Path
+) -> None:
+    records = tmp_path / "records"
+    trunk = {"name": "pbx", "allow": ["127.0.0.1"], "toStream": "rec-{caller}", "record": True}
+    server = start(wcs, backend, trunk, record_dir=str(records))
+    res = direct_caller(caller, kamailio, server).call("1003", hold_s=3)
+    assert res.established
+    (path,) = wait_files(records, 1)
+    assert path.name.startswith("rec-1001") and path.stat().st_size > 0
+    with av.open(str(path)) as container:
+        kinds = {s.type for s in container.streams}
+        assert kinds == {"audio", "video"}
+        assert any(p.size for p in container.demux(video=0))
