@@ -106,7 +106,7 @@ def test_ring_then_caller_cancels(
     assert server.rest("call/find", {"callId": cid})[0] == 404
 
 
-def test_ring_then_answer_and_ring_then_reject(
+def test_ring_then_answer_reject_or_terminate(
     kamailio: Any, caller: Any, wcs: WcsFactory, backend: Backend
 ) -> None:
     server = start(wcs, backend)
@@ -129,6 +129,14 @@ def test_ring_then_answer_and_ring_then_reject(
     assert not res.established and res.status == 486, res.closed
     assert backend.wait_status(cid2, "FINISH")["sipStatus"] == 486
     assert server.rest("call/answer", {"callId": cid2})[0] == 404
+    # a third one, terminated while it rings: 603 Decline, FINISH
+    result = peer.call_in_background("1003", timeout_s=20)
+    cid3 = incoming_call(server)["callId"]
+    backend.wait_status(cid3, "RING")
+    assert server.rest("call/terminate", {"callId": cid3}) == (200, None)
+    res = result.result(30)
+    assert not res.established and res.status == 603, res.closed
+    assert backend.wait_status(cid3, "FINISH")["sipStatus"] == 603
 
 
 @pytest.mark.parametrize(
