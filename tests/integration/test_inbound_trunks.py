@@ -18,6 +18,7 @@ import pytest
 
 from tests.integration.conftest import WcsFactory, WcsProcess
 from tests.integration.inbound_helpers import Backend, published, serve_backend, wait_until
+from tests.integration.test_push_calls import Probe, base_url
 from tests.integration.test_record_real_peers import wait_files
 
 pytestmark = pytest.mark.peers
@@ -203,3 +204,23 @@ def test_dispatch_record_writes_the_call_to_a_file(
         kinds = {s.type for s in container.streams}
         assert kinds == {"audio", "video"}
         assert any(p.size for p in container.demux(video=0))
+
+
+def test_dispatch_rtmp_url_pushes_the_inbound_call(
+    kamailio: Any, caller: Any, wcs: WcsFactory, backend: Backend, nginx_rtmp: Any
+) -> None:
+    name = "rtmp-in-1001"
+    probe = Probe(nginx_rtmp.url(name))  # joins first: nginx keeps it until the stream comes
+    trunk = {
+        "name": "pbx",
+        "allow": ["127.0.0.1"],
+        "toStream": "rtmp-in-{caller}",
+        "rtmpUrl": base_url(nginx_rtmp),
+    }
+    server = start(wcs, backend, trunk)
+    result = direct_caller(caller, kamailio, server).call_in_background("1003", hold_s=8)
+    streams = probe.join()
+    assert streams["video"]["codec_name"] == "h264" and streams["audio"]["codec_name"] == "aac"
+    assert result.result(40).established
+    (call,) = {e["callId"] for e in backend.of("CallStatusEvent")}
+    assert backend.wait_status(call, "ESTABLISHED")["rtmpUrl"] == base_url(nginx_rtmp)
