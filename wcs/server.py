@@ -6,7 +6,8 @@ import asyncio
 import logging
 import signal
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from wcs import netaddr
 from wcs.app.calls import Call, CallManager, CallStatus
@@ -30,7 +31,6 @@ from wcs.rest.http import BadRequest, HttpServer, Request, Response, Router, jso
 from wcs.rest.openapi import add_openapi_route
 from wcs.rest.push_api import add_push_routes
 from wcs.rest.recorder_api import add_recorder_routes
-from wcs.rest.schema_bodies import SIP_REGISTER
 from wcs.rest.sip_api import add_sip_routes, parse_registration, parse_trunk
 from wcs.rest.streams_api import add_stream_routes
 from wcs.rtmp.push import PushManager
@@ -108,8 +108,13 @@ class Server:
             retry=s.sip_register_retry,
             retry_max=s.sip_register_retry_max,
         )
+        self._configured_regs = _from_config(
+            "sip_registration",
+            s.sip_registration,
+            lambda body: parse_registration(body, self.registrations),
+        )
         policy = InboundPolicy(
-            [parse_trunk(t) for t in _config_tables("sip_trunk", s.sip_trunk)],
+            _from_config("sip_trunk", s.sip_trunk, parse_trunk),
             self.registrations.by_login,
             lambda: bool(self.registrations.all()),
         )
@@ -203,8 +208,8 @@ class Server:
 
     async def start(self) -> None:
         await self.sip.start()
-        for body in _config_tables("sip_registration", self.settings.sip_registration):
-            self.registrations.add(parse_registration(body, self.registrations))
+        for reg in self._configured_regs:
+            self.registrations.add(reg)
         if self.demo is not None:
             await self.demo.start()
         await self.playback.start()
@@ -241,18 +246,19 @@ class Server:
         log.info("wcs stopped")
 
 
-def _config_tables(name: str, tables: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
-    """The config's [[name]] tables, checked like REST bodies (ConfigError names the entry)."""
+T = TypeVar("T")
+
+
+def _from_config(
+    name: str, tables: tuple[dict[str, Any], ...], parse: Callable[[dict[str, Any]], T]
+) -> list[T]:
+    """The config's [[name]] tables, parsed like REST bodies (ConfigError names the entry)."""
     out = []
     for i, table in enumerate(tables):
         try:
-            if name == "sip_trunk":
-                parse_trunk(table)
-            else:
-                SIP_REGISTER.parse(table)
+            out.append(parse(table))
         except (BadRequest, RequestError) as exc:
             raise ConfigError(f"setting {name!r} entry {i + 1}: {exc}") from None
-        out.append(table)
     return out
 
 

@@ -5,6 +5,7 @@ viewer decodes; hang-ups from either side, ringing, CANCEL, rejects, the hook ba
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +18,7 @@ from tests.integration.inbound_helpers import (
     incoming_call,
     published,
     register,
+    register_body,
     serve_backend,
     wait_until,
 )
@@ -224,3 +226,19 @@ def test_registration_comes_back_after_kamailio_restarts(
     cid = incoming_call(server)["callId"]
     backend.wait_status(cid, "ESTABLISHED")
     assert result.result(30).established
+
+
+def test_registration_from_the_config_starts_with_the_server(
+    kamailio: Any, caller: Any, wcs: WcsFactory, backend: Backend
+) -> None:
+    table = register_body(kamailio, registrationId="cfg", toStream="cfg-{caller}")
+    server = start(wcs, backend, sip_registration=json.dumps([table]))
+    wait_until("the binding in Kamailio", lambda: kamailio.registered("1003"))
+    status, found = server.rest("sip/find", {"registrationId": "cfg"})
+    assert status == 200 and found[0]["status"] == "REGISTERED"
+    assert "secret1003" not in json.dumps(found) and "secret1003" not in server.log()
+    result = caller(user="1001").call_in_background("1003", hold_s=1)
+    published(server, "cfg-1001")
+    assert result.result(30).established
+    assert server.rest("sip/unregister", {"registrationId": "cfg"}) == (200, None)
+    wait_until("the binding removed", lambda: not kamailio.registered("1003"))
