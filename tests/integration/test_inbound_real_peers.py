@@ -242,3 +242,17 @@ def test_registration_from_the_config_starts_with_the_server(
     assert result.result(30).established
     assert server.rest("sip/unregister", {"registrationId": "cfg"}) == (200, None)
     wait_until("the binding removed", lambda: not kamailio.registered("1003"))
+
+
+def test_stream_name_collision_gets_a_suffix(
+    kamailio: Any, caller: Any, wcs: WcsFactory, backend: Backend
+) -> None:
+    server = start(wcs, backend)
+    register(server, kamailio, toStream="door")
+    first = caller(user="1001").call_in_background("1003", hold_s=10)
+    published(server, "door")
+    second = caller(user="1002").call_in_background("1003", hold_s=2)
+    published(server, "door-2")  # the first call still publishes "door"
+    names = {e["streamName"] for e in backend.of("CallStatusEvent") if e["status"] == "ESTABLISHED"}
+    assert names == {"door", "door-2"}
+    assert second.result(30).established and first.result(30).established
