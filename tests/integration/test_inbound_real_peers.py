@@ -37,6 +37,12 @@ def start(wcs: WcsFactory, backend: Backend, **settings: Any) -> WcsProcess:
     return wcs(rest_hooks=f"testApp={backend.url}", **settings)
 
 
+def registered(wcs: WcsFactory, backend: Backend, kamailio: Any, **dispatch: Any) -> WcsProcess:
+    """A server registered as 1003 at ``kamailio`` with ``dispatch``."""
+    server = registered(wcs, backend, kamailio, **dispatch)
+    return server
+
+
 def unpublished(server: WcsProcess, name: str) -> bool:
     return all(not (s["name"] == name and s["published"]) for s in stream_entries(server))
 
@@ -79,8 +85,7 @@ async def test_registered_account_receives_a_call_that_becomes_a_stream(
 def test_terminate_of_an_incoming_call_sends_bye(
     kamailio: Any, caller: Any, wcs: WcsFactory, backend: Backend
 ) -> None:
-    server = start(wcs, backend)
-    register(server, kamailio)
+    server = registered(wcs, backend, kamailio)
     result = caller(user="1001").call_in_background("1003", hold_s=60, timeout_s=20)
     cid = incoming_call(server)["callId"]
     backend.wait_status(cid, "ESTABLISHED")
@@ -95,8 +100,7 @@ def test_terminate_of_an_incoming_call_sends_bye(
 def test_ring_then_caller_cancels(
     kamailio: Any, caller: Any, wcs: WcsFactory, backend: Backend
 ) -> None:
-    server = start(wcs, backend)
-    register(server, kamailio, answer="ring")
+    server = registered(wcs, backend, kamailio, answer="ring")
     result = caller(user="1001").call_in_background("1003", timeout_s=4)
     cid = incoming_call(server)["callId"]
     ring = backend.wait_status(cid, "RING")
@@ -111,8 +115,7 @@ def test_ring_then_caller_cancels(
 def test_ring_then_answer_reject_or_terminate(
     kamailio: Any, caller: Any, wcs: WcsFactory, backend: Backend
 ) -> None:
-    server = start(wcs, backend)
-    register(server, kamailio, answer="ring")
+    server = registered(wcs, backend, kamailio, answer="ring")
     peer = caller(user="1001")
     result = peer.call_in_background("1003", hold_s=2, timeout_s=20)
     cid = incoming_call(server)["callId"]
@@ -161,8 +164,7 @@ def test_hook_decides(
     status: int | None,
 ) -> None:
     backend.verdict, backend.delay = verdict, delay
-    server = start(wcs, backend)
-    register(server, kamailio, answer="hook", hookTimeout=2)
+    registered(wcs, backend, kamailio, answer="hook", hookTimeout=2)
     result = caller(user="1001").call_in_background("1003", hold_s=2, timeout_s=20)
     res = result.result(40)
     (asked,) = backend.of("IncomingCallEvent")
@@ -247,8 +249,7 @@ def test_registration_from_the_config_starts_with_the_server(
 def test_stream_name_collision_gets_a_suffix(
     kamailio: Any, caller: Any, wcs: WcsFactory, backend: Backend
 ) -> None:
-    server = start(wcs, backend)
-    register(server, kamailio, toStream="door")
+    server = registered(wcs, backend, kamailio, toStream="door")
     first = caller(user="1001").call_in_background("1003", hold_s=10)
     published(server, "door")
     second = caller(user="1002").call_in_background("1003", hold_s=2)

@@ -125,9 +125,13 @@ def add_sip_routes(router: Router, regs: AccountRegistrations, inbound: InboundC
             return error(404, "no incoming call ringing with this callId", "callId")
         return empty()
 
-    router.add(("GET", "POST"), "/rest-api/sip/register", register)
-    router.add(("GET", "POST"), "/rest-api/sip/unregister", unregister)
-    router.add(("GET", "POST"), "/rest-api/sip/find", find)
-    router.add(("GET", "POST"), "/rest-api/sip/find_all", find_all)
-    router.add(("GET", "POST"), "/rest-api/call/answer", answer)
-    router.add(("GET", "POST"), "/rest-api/call/reject", reject)
+    routes = {
+        "sip/register": register,
+        "sip/unregister": unregister,
+        "sip/find": find,
+        "sip/find_all": find_all,
+        "call/answer": answer,
+        "call/reject": reject,
+    }
+    for path, handler in routes.items():
+        router.add(("GET", "POST"), f"/rest-api/{path}", handler)
