@@ -39,7 +39,8 @@ def start(wcs: WcsFactory, backend: Backend, **settings: Any) -> WcsProcess:
 
 def registered(wcs: WcsFactory, backend: Backend, kamailio: Any, **dispatch: Any) -> WcsProcess:
     """A server registered as 1003 at ``kamailio`` with ``dispatch``."""
-    server = registered(wcs, backend, kamailio, **dispatch)
+    server = start(wcs, backend)
+    register(server, kamailio, **dispatch)
     return server
 
 
