@@ -62,6 +62,7 @@ def test_trunk_from_an_allowed_address(
     published(server, "trunk-1003")
     res = result.result(40)
     assert res.established and res.rtp["audio"]["rx_packets"] > 0
+    print(f"inbound {transport} call: INVITE to established at the caller {res.setup_s} s")
     (call,) = {e["callId"] for e in backend.of("CallStatusEvent")}
     backend.wait_status(call, "FINISH")
     assert backend.statuses(call) == ["ESTABLISHED", "FINISH"]
