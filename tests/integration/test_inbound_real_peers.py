@@ -5,9 +5,11 @@ viewer decodes; hang-ups from either side, ringing, CANCEL, rejects, the hook ba
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import time
 from collections.abc import Iterator
+from contextlib import redirect_stdout
 from typing import Any
 
 import pytest
@@ -24,6 +26,7 @@ from tests.integration.inbound_helpers import (
 )
 from tests.integration.playback import TONE_HZ, Viewer, stream_entries, whep_post
 from tests.integration.test_webrtc_aiortc import aiortc_on_loopback  # noqa: F401
+from wcs.cli import main as cli_main
 
 pytestmark = pytest.mark.peers
 
@@ -91,6 +94,11 @@ def test_terminate_of_an_incoming_call_sends_bye(
     cid = incoming_call(server)["callId"]
     backend.wait_status(cid, "ESTABLISHED")
     published(server, "1003-1001")  # the default template {callee}-{caller}
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert cli_main(["calls", "--server", server.base]) == 0
+    row = next(line for line in out.getvalue().splitlines() if line.startswith(cid))
+    assert row.split()[1:7] == ["ESTABLISHED", "200", "1003", "1001", "in", "1003-1001"]
     assert server.rest("call/terminate", {"callId": cid}) == (200, None)
     res = result.result(30)
     assert res.established and res.closed is not None  # baresip saw our BYE
