@@ -8,6 +8,7 @@ so ``WCS_HTTP_PORT=18081`` and ``WCS_JITTER_BUFFER=true`` work as expected.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import socket
 import tomllib
@@ -20,6 +21,10 @@ from wcs import netaddr
 
 ENV_PREFIX = "WCS_"
 SECRET_FIELDS = frozenset({"rest_auth"})
+# Arrays of tables (issue 12): [[sip_registration]] = /sip/register bodies, [[sip_trunk]]
+# inbound trunks; their password keys are secrets too.
+TABLE_ARRAYS = ("sip_registration", "sip_trunk")
+SECRET_KEYS = frozenset({"sipPassword", "password"})
 MASK = "********"
 
 
@@ -76,6 +81,11 @@ class Settings:
     sip_register_expires: int = 600
     sip_session_expires: int = 1800  # RFC 4028, 0 disables
     sip_min_se: int = 90
+    sip_register_retry: float = 30.0  # a failed registration: again after this, doubled...
+    sip_register_retry_max: float = 600.0  # ...up to this
+    # Incoming calls: our registrations and inbound trunks (docs/receiving-calls.md)
+    sip_registration: tuple[dict[str, Any], ...] = ()
+    sip_trunk: tuple[dict[str, Any], ...] = ()
     # Media
     rtp_init_packets: bool = True  # send a few packets so NATs/SBCs open (WCS known issue 1)
     rtp_activity_timeout: float = 0.0  # seconds without RTP before FAILED; 0 disables
@@ -123,6 +133,11 @@ class Settings:
         for name in SECRET_FIELDS:
             if out.get(name):
                 out[name] = MASK
+        for name in TABLE_ARRAYS:
+            out[name] = [
+                {k: MASK if k in SECRET_KEYS and v else v for k, v in table.items()}
+                for table in out[name]
+            ]
         return out
 
     def effective_public_ip(self) -> str:
@@ -151,6 +166,12 @@ _FALSE = {"0", "false", "no", "off", ""}
 
 
 def _coerce(name: str, typ: Any, value: Any) -> Any:
+    if name in TABLE_ARRAYS:
+        # from the environment: the tables as a JSON array of objects
+        try:
+            return _tables(name, json.loads(value) if isinstance(value, str) else value)
+        except json.JSONDecodeError:
+            raise ConfigError(f"setting {name!r}: not a JSON array of objects") from None
     try:
         if typ is bool:
             if isinstance(value, bool):
@@ -178,6 +199,12 @@ def _coerce(name: str, typ: Any, value: Any) -> Any:
     raise ConfigError(f"setting {name!r}: unsupported type")
 
 
+def _tables(name: str, value: Any) -> tuple[dict[str, Any], ...]:
+    if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
+        raise ConfigError(f"setting {name!r}: an array of tables ([[{name}]])")
+    return tuple(value)
+
+
 def load_settings(
     path: str | Path | None = None,
     env: Mapping[str, str] | None = None,
@@ -194,7 +221,10 @@ def load_settings(
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"config file {path}: {exc}") from None
         # Accept both a flat file and a [wcs] table.
-        table = data.get("wcs", data)
+        table = dict(data.get("wcs", data))
+        for key in TABLE_ARRAYS:
+            if key in table:
+                values[key] = _tables(key, table.pop(key))
         for key, value in table.items():
             if key not in known:
                 raise ConfigError(f"config file {path}: unknown setting {key!r}")

@@ -168,6 +168,16 @@ class Viewer:
             task.cancel()
 
 
+async def whep_post(server: WcsProcess, name: str, viewer: Viewer) -> tuple[int, bytes]:
+    """The viewer's offer POSTed to ``/whep/<name>``: the status and the answer's body."""
+    offer = await viewer.offer()
+    status, _, body = await asyncio.to_thread(
+        http, "POST", f"{server.base}/whep/{name}", offer.encode(),
+        {"Content-Type": "application/sdp"},
+    )  # fmt: skip
+    return status, body
+
+
 def dumps(obj: Any) -> str:
     return json.dumps(obj, indent=1)[:4000]
 

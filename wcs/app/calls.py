@@ -75,6 +75,14 @@ class MediaSession(Protocol):
     def hold_offer(self, hold: bool) -> bytes | None: ...
 
 
+class IncomingMedia(MediaSession, Protocol):
+    """What an incoming call needs on top: answer the INVITE's offer, start once answered."""
+
+    def answer_first_offer(self, sdp: bytes) -> bytes | None: ...
+    def start_answered(self) -> None: ...
+    def rename_stream(self, name: str) -> bool: ...
+
+
 MediaFactory = Callable[["Call"], MediaSession]
 
 
@@ -94,6 +102,9 @@ class CallRequest:
     app_key: str = "defaultApp"
     visible_name: str | None = None
     custom: dict[str, Any] = field(default_factory=dict)
+    incoming: bool = False  # the peer called us (wcs.app.inbound_calls)
+    caller: str | None = None  # incoming: the From user
+    record: bool = False  # incoming: record the stream (the dispatch's ``record``)
 
 
 @dataclass(slots=True)
@@ -163,11 +174,6 @@ class CallManager:
 
     def wake(self) -> None:
         self._wake()
-
-    def set_status(
-        self, call: Call, status: CallStatus, sip_status: int | None, info: str | None
-    ) -> None:
-        self._set(call, status, sip_status, info)
 
     def end_transferred(self, call: Call) -> None:
         """The transfer succeeded: hang up (RFC 5589 §6.1), FINISH with the transfer info."""
@@ -266,7 +272,10 @@ class CallManager:
             return False
         now = self._clock()
         sip_call = self._ua.call_info(call_id) if call.invited else None
-        if sip_call is not None and sip_call.state not in ("ending", "ended"):
+        if call.request.incoming and call.status in (CallStatus.PENDING, CallStatus.RING):
+            self._ua.hangup(call_id, now)  # 603 Decline while it rings
+            self._finish(call, CallStatus.FINISH, 603, NORMAL_CLEARING)
+        elif sip_call is not None and sip_call.state not in ("ending", "ended"):
             # The UA answers with CallReleased / CallFailed (487) which finishes the call.
             self._ua.hangup(call_id, now)
         elif sip_call is None or sip_call.state == "ended":
@@ -296,6 +305,26 @@ class CallManager:
         self._ua.send_info(call_id, content_type, body, self._clock())
         self._wake()
         return True
+
+    # ----------------------------------------------------------------- incoming calls
+    def add_incoming(self, req: CallRequest) -> Call:
+        """An incoming call the policy accepted (its media is made here; a failure raises)."""
+        call = Call(req, invited=True)  # invited: there is a dialog, terminate goes to the UA
+        lookup = self.rtmp_status_lookup
+        if req.rtmp_url and lookup is not None:
+            call.rtmp_status = lambda: lookup(call)
+        call.media = self._media_factory(call)
+        self._calls[req.call_id] = call
+        return call
+
+    def set_status(
+        self, call: Call, status: CallStatus, sip_status: int | None, info: str | None
+    ) -> None:
+        """A status decided outside the SIP events (RING of an incoming call, a refusal)."""
+        if status in FINAL_STATUSES:
+            self._finish(call, status, sip_status, info or "")
+        else:
+            self._set(call, status, sip_status, info)
 
     def shutdown(self) -> None:
         """Hang up every call and remove every registration (SIGTERM)."""

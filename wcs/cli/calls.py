@@ -236,10 +236,11 @@ def run_calls(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     code, found = _list(args, "call/find_all", "calls", out)
     if found:
-        rows = [["CALL ID", "STATUS", "SIP", "CALLEE", "STREAM", "INFO"]]
+        rows = [["CALL ID", "STATUS", "SIP", "CALLEE", "CALLER", "DIR", "STREAM", "INFO"]]
         for c in found:
             rows.append([str(c.get("callId")), str(c.get("status")), str(c.get("sipStatus") or ""),
-                         str(c.get("callee")), str(c.get("streamName") or ""),
+                         str(c.get("callee")), str(c.get("caller") or ""),
+                         "in" if c.get("incoming") else "out", str(c.get("streamName") or ""),
                          str(c.get("info") or "")])  # fmt: skip
         _table(rows, out)
     return code

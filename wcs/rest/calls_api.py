@@ -52,10 +52,8 @@ def _check_callee(callee: str, domain: str) -> None:
         raise BadRequest("callee", f"callee does not form a SIP URI: {exc}") from None
 
 
-def parse_call_request(p: Params) -> CallRequest:
-    v = CALL_STARTUP.parse(p.raw)
-    call_id: str = v["callId"]
-    callee: str = v["callee"]
+def parse_account(v: dict[str, Any], display_name: str = "") -> Account:
+    """The SIP account fields of a parsed body (``sipLogin``, ``sipDomain``, ...)."""
     login = v["sipLogin"]
     if login is None:
         raise BadRequest("sipLogin", "missing required field 'sipLogin'")
@@ -67,15 +65,7 @@ def parse_call_request(p: Params) -> CallRequest:
     if not domain:
         raise BadRequest("sipDomain", "sipDomain (or sipOutboundProxy) is required")
     _sip_server("sipDomain", domain)
-    _check_callee(callee, domain)
-    rtmp_url = v["rtmpUrl"]
-    if rtmp_url is not None:
-        try:
-            parse_base_url(rtmp_url)
-        except RtmpError as exc:
-            raise BadRequest("rtmpUrl", f"rtmpUrl: {exc}") from None
-    visible = v["visibleName"]
-    account = Account(
+    return Account(
         login=login,
         domain=domain,
         password=v["sipPassword"] or "",
@@ -83,8 +73,27 @@ def parse_call_request(p: Params) -> CallRequest:
         outbound_proxy=proxy,
         port=v["sipPort"] or 5060,
         transport=(v["sipTransport"] or "UDP").lower(),
-        display_name=visible or "",
+        display_name=display_name,
     )
+
+
+def check_rtmp_url(rtmp_url: str | None) -> None:
+    if rtmp_url is not None:
+        try:
+            parse_base_url(rtmp_url)
+        except RtmpError as exc:
+            raise BadRequest("rtmpUrl", f"rtmpUrl: {exc}") from None
+
+
+def parse_call_request(p: Params) -> CallRequest:
+    v = CALL_STARTUP.parse(p.raw)
+    call_id: str = v["callId"]
+    callee: str = v["callee"]
+    visible = v["visibleName"]
+    account = parse_account(v, visible or "")
+    _check_callee(callee, account.domain)
+    rtmp_url = v["rtmpUrl"]
+    check_rtmp_url(rtmp_url)
     return CallRequest(
         call_id=call_id,
         callee=callee,

@@ -40,6 +40,25 @@ def _nullable(schema: Schema) -> Schema:
 
 
 SCHEMAS: dict[str, Schema] = {
+    "Registration": {
+        "type": "object",
+        "description": "Our extension (issue 12): a registration of one of our accounts. "
+        "The password is never shown.",
+        "required": ["registrationId", "status"],
+        "properties": {
+            "registrationId": {"type": "string"},
+            "sipLogin": {"type": "string"},
+            "sipDomain": {"type": "string"},
+            "status": {"type": "string", "enum": ["REGISTERING", "REGISTERED", "FAILED"]},
+            "info": _nullable({"type": "string"}),
+            "lastSipStatus": _nullable({"type": "integer"}),
+            "nextRefresh": _nullable({"type": "integer", "description": "ms since the epoch"}),
+            "nextRetry": _nullable({"type": "integer", "description": "ms since the epoch"}),
+            "attempts": {"type": "integer"},
+            "toStream": {"type": "string"},
+            "answer": {"type": "string", "enum": ["auto", "ring", "hook"]},
+        },
+    },
     "LenientBoolean": LENIENT_BOOLEAN,
     "Error": {
         "type": "object",
@@ -205,6 +224,32 @@ def _paths() -> dict[str, dict[str, Schema]]:
         "/rest-api/call/terminate": _wcs_op(
             "Hang up a call (BYE, or CANCEL while it rings)", "calls", "CallId",
             {"200": EMPTY_200, "400": BAD_400, "404": NONE_404}, body_required=True),
+        "/rest-api/call/answer": _wcs_op(
+            "Our extension: answer an incoming call that rings (answer = ring)", "calls",
+            "CallId", {"200": EMPTY_200, "400": BAD_400, "404": NONE_404}, body_required=True),
+        "/rest-api/call/reject": _wcs_op(
+            "Our extension: refuse an incoming call that rings with a status (486 by "
+            "default)", "calls", "CallReject",
+            {"200": EMPTY_200, "400": BAD_400, "404": NONE_404}, body_required=True),
+        "/rest-api/sip/register": _wcs_op(
+            "Our extension: register an account of ours; calls to it become streams",
+            "sip", "SipRegister",
+            {"200": {"description": "the registration",
+                     "content": {"application/json": {"schema": _ref("Registration")}}},
+             "400": BAD_400, "409": DUP_409}, body_required=True),
+        "/rest-api/sip/unregister": _wcs_op(
+            "Our extension: remove a registration (REGISTER with Expires 0)", "sip",
+            "RegistrationId", {"200": EMPTY_200, "400": BAD_400, "404": NONE_404},
+            body_required=True),
+        "/rest-api/sip/find": _wcs_op(
+            "Our extension: registrations matching every given field", "sip",
+            "RegistrationFilter",
+            {"200": found("Registration", "the matching registrations"), "400": BAD_400,
+             "404": NONE_404}),
+        "/rest-api/sip/find_all": _wcs_op(
+            "Our extension: every registration", "sip", None,
+            {"200": found("Registration", "every registration"), "400": BAD_400,
+             "404": NONE_404}),
         "/rest-api/stream/find": _wcs_op(
             "Streams (and viewers) matching every given field", "streams", "StreamFilter",
             {"200": found("Stream", "the matching streams"), "400": BAD_400, "404": NONE_404}),

@@ -27,6 +27,20 @@ def _bool(name: str, description: str = "") -> Field:
     return Field(name, "boolean", description=description)
 
 
+_ACCOUNT = (
+    _text("sipLogin", 128, min_len=1, chars=SIP_USER),
+    _text("sipAuthenticationName", 128),
+    _text("sipPassword", 256, write_only=True),
+    _text("sipDomain", 255, chars=SIP_HOST),
+    _text("sipOutboundProxy", 255, chars=SIP_HOST),
+    Field("sipPort", "integer", minimum=1, maximum=65535),
+    Field("sipTransport", enum=("UDP", "TCP", "udp", "tcp")),
+)
+_ACCOUNT_REFUSALS = {
+    "sipDomain": "required unless sipOutboundProxy is given; must be a SIP host[:port]",
+    "sipOutboundProxy": "must be a SIP host[:port] or sip: URI",
+}
+
 CALL_STARTUP = Body(
     "CallStartup",
     (
@@ -34,13 +48,7 @@ CALL_STARTUP = Body(
         _text("callee", 256, required=True, min_len=1, chars=CALLEE,
               description="user name or sip: URI"),
         _text("toStream", 200, min_len=1, chars=STREAM),
-        _text("sipLogin", 128, min_len=1, chars=SIP_USER),
-        _text("sipAuthenticationName", 128),
-        _text("sipPassword", 256, write_only=True),
-        _text("sipDomain", 255, chars=SIP_HOST),
-        _text("sipOutboundProxy", 255, chars=SIP_HOST),
-        Field("sipPort", "integer", minimum=1, maximum=65535),
-        Field("sipTransport", enum=("UDP", "TCP", "udp", "tcp")),
+        *_ACCOUNT,
         _bool("sipRegisterRequired"),
         _text("visibleName", 128, chars=QUOTABLE),
         _text("appKey", 128),
@@ -58,8 +66,7 @@ CALL_STARTUP = Body(
     refusals={
         "callee": "must form a SIP URI (RFC 3261) with sipDomain",
         "sipLogin": "required unless the call goes to the demo callee",
-        "sipDomain": "required unless sipOutboundProxy is given; must be a SIP host[:port]",
-        "sipOutboundProxy": "must be a SIP host[:port] or sip: URI",
+        **_ACCOUNT_REFUSALS,
         "rtmpUrl": RTMP_REFUSAL,
         "custom": "strings must not hold lone surrogates",
     },
@@ -184,6 +191,81 @@ RECORDER_STARTUP = Body(
 
 RECORDER_STOP = Body("RecorderStop", _RECORDED, refusals=_EITHER)
 
+# What an incoming call becomes (issue 12; our extension, not in WCS).
+DISPATCH = (
+    _text("toStream", 200, min_len=1, chars=STREAM,
+          description="stream name template: {caller}, {callee}, {callId}, {date}; "
+                      "default {callee}-{caller}; a taken name gets -2, -3..."),
+    _bool("hasAudio"),
+    _bool("hasVideo"),
+    _bool("record", "record the stream (as record_sip_streams does)"),
+    _text("rtmpUrl", 1024, pattern=RTMP_URL),
+    Field("answer", enum=("auto", "ring", "hook"),
+          description="auto: answer at once; ring: wait for /call/answer or /call/reject; "
+                      "hook: ask the appKey's backend (IncomingCallEvent)"),
+    _text("appKey", 128),
+    Field("ringTimeout", "integer", minimum=1, maximum=3600),
+    Field("hookTimeout", "integer", minimum=1, maximum=60),
+    Field("hookDefault", enum=("accept", "reject")),
+)  # fmt: skip
+
+SIP_REGISTER = Body(
+    "SipRegister",
+    (
+        _text("registrationId", 128, min_len=1, chars=CALL_ID,
+              description="generated when absent"),
+        *_ACCOUNT,
+        Field("expires", "integer", minimum=10, maximum=86400),
+        *DISPATCH,
+    ),
+    description="Our extension: register an account of ours so that calls to it reach the "
+                "server and become streams (docs/receiving-calls.md).",
+    refusals={
+        "sipLogin": "required",
+        **_ACCOUNT_REFUSALS,
+        "rtmpUrl": RTMP_REFUSAL,
+    },
+)  # fmt: skip
+
+SIP_TRUNK = Body(
+    "SipTrunk",
+    (
+        _text("name", 128, required=True, min_len=1),
+        Field("allow", "array", max_len=64, description="source addresses or CIDRs"),
+        _text("username", 128),
+        _text("password", 256, write_only=True),
+        _text("realm", 128),
+        Field(
+            "algorithms",
+            "array",
+            max_len=16,
+            description="digest algorithms challenged with, first preferred: SHA-256, "
+            "MD5 (default both, SHA-256 first)",
+        ),
+        Field("numbers", "array", max_len=1000, description="callees served; empty: any"),
+        *DISPATCH,
+    ),
+    description="[[sip_trunk]] in the config file: who may call without a registration.",
+    refusals={
+        "allow": "must be addresses or CIDRs; an allow list, credentials or both",
+        "algorithms": "SHA-256 and/or MD5",
+        "rtmpUrl": RTMP_REFUSAL,
+    },
+)
+
+REGISTRATION_ID = Body("RegistrationId", (_text("registrationId", 128, required=True, min_len=1),))
+REGISTRATION_FILTER = Body(
+    "RegistrationFilter",
+    (_text("registrationId", 128), _text("sipLogin", 128), _text("status", 32)),
+)
+CALL_REJECT = Body(
+    "CallReject",
+    (
+        _text("callId", 256, required=True, min_len=1),
+        Field("status", "integer", minimum=400, maximum=699, description="default 486"),
+    ),
+)
+
 BODIES = (
     CALL_STARTUP,
     CALL_FILTER,
@@ -198,4 +280,8 @@ BODIES = (
     CALL_TRANSFER,
     RECORDER_STARTUP,
     RECORDER_STOP,
+    SIP_REGISTER,
+    REGISTRATION_ID,
+    REGISTRATION_FILTER,
+    CALL_REJECT,
 )

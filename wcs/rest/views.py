@@ -193,11 +193,11 @@ def call_json(call: Call) -> Json:
     r = call.request
     return {
         "callId": r.call_id,
-        "incoming": False,
+        "incoming": r.incoming,
         "status": call.status.value,
         "sipStatus": call.sip_status,
         "info": call.info,
-        "caller": r.account.login,
+        "caller": r.caller if r.incoming else r.account.login,
         "callee": r.callee,
         "streamName": r.to_stream,
         "rtmpUrl": r.rtmp_url,
@@ -206,7 +206,7 @@ def call_json(call: Call) -> Json:
         "hasAudio": r.has_audio,
         "hasVideo": r.has_video,
         "appKey": r.app_key,
-        "visibleName": r.visible_name or r.account.login,
+        "visibleName": r.visible_name or (r.caller if r.incoming else r.account.login),
         "custom": r.custom,
         "nodeId": None,
         "sessionId": None,

@@ -39,7 +39,8 @@ class CallInfo:
 
 
 class SipCall:
-    """One outgoing call: its INVITE, its dialog once answered, its offer/answer and timers."""
+    """One call, ours (UAC) or the peer's (UAS, ``incoming``): its INVITE, its dialog once
+    answered, its offer/answer and timers."""
 
     def __init__(self, ref: str, account: Account, uri: str, sdp: bytes) -> None:
         self.ref = ref
@@ -76,6 +77,8 @@ class SipCall:
         self.awaiting_answer_in_ack = False
         self.dtmf_info: InfoDtmfSender | None = None  # keys we send by INFO (in_call)
         self.transfer: TransferTracker | None = None  # our REFER's progress (in_call)
+        self.incoming = False  # UAS role: the peer's INVITE (uas.py)
+        self.uas_tx: ServerTransaction | None = None  # that INVITE, until our final answer
 
 
 class Calls:

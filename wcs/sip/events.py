@@ -42,6 +42,22 @@ class CallEvent(Event):
 
 
 @dataclass(frozen=True)
+class IncomingCall(CallEvent):
+    """A peer's initial INVITE (UAS role): answer it with ``UserAgent.accept``, ``ring``,
+    ``reject`` or ``redirect``. ``caller``/``callee`` are the From and Request-URI users;
+    ``authorization`` the request's Authorization header, for a trunk's digest check."""
+
+    caller: str
+    callee: str
+    from_uri: str
+    request_uri: str
+    sdp: bytes | None
+    source: tuple[str, int]
+    transport: str
+    authorization: str | None = None
+
+
+@dataclass(frozen=True)
 class CallTrying(CallEvent):
     status: int
 

@@ -130,16 +130,16 @@ class DialogServer:
             number = req.cseq[0]
             call.pending_2xx = (resp.serialize(), stx.dest, number)
             if stx.dest[2] == "udp":
-                self._retransmit_2xx(call, number, ep.timers.t1, now)
+                self.retransmit_2xx(call, number, ep.timers.t1, now)
             ep.queue.set(("2xx-h", ref), now + 64 * ep.timers.t1, lambda n: self._no_ack(call, n))
         self.session_timer.arm(call, now)
 
-    def _retransmit_2xx(self, call: SipCall, number: int, interval: float, now: float) -> None:
+    def retransmit_2xx(self, call: SipCall, number: int, interval: float, now: float) -> None:
         def fire(n: float) -> None:
             if call.pending_2xx is None or call.pending_2xx[2] != number:
                 return
             self.endpoint.send(call.pending_2xx[0], call.pending_2xx[1])
-            self._retransmit_2xx(call, number, min(2 * interval, self.endpoint.timers.t2), n)
+            self.retransmit_2xx(call, number, min(2 * interval, self.endpoint.timers.t2), n)
 
         self.endpoint.queue.set(("2xx-g", call.ref), now + interval, fire)
 

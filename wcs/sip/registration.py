@@ -17,6 +17,11 @@ from .outgoing import OutgoingRequest
 from .uri import NameAddr, SipUri, same_host
 
 
+def refresh_delay(expires: int) -> float:
+    """Seconds after a 200 until the refresh: before the binding expires, with room for it."""
+    return max(1.0, min(expires / 2, expires - 32))
+
+
 class Registration:
     """One account's binding: its Call-ID, From tag and CSeq stay for every REGISTER."""
 
@@ -44,10 +49,10 @@ class Registrations:
         self.regs: dict[str, Registration] = {}
         self._count = 0
 
-    def register(self, account: Account, now: float) -> str:
+    def register(self, account: Account, now: float, expires: int | None = None) -> str:
         self._count += 1
         reg_id = f"reg-{self._count}"
-        reg = Registration(reg_id, account, self.expires)
+        reg = Registration(reg_id, account, expires or self.expires)
         self.regs[reg_id] = reg
         self._send_register(reg, reg.expires, now)
         return reg_id
@@ -120,7 +125,7 @@ class Registrations:
                 reg.unregistering = True
                 self._send_register(reg, 0, now)
                 return
-            delay = max(1.0, min(expires / 2, expires - 32))
+            delay = refresh_delay(expires)
             ep.queue.set(("reg", reg.reg_id), now + delay, lambda n: self._refresh(reg, n))
             return
         self.regs.pop(reg.reg_id, None)

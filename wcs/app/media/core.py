@@ -108,6 +108,25 @@ class CallMediaCore:
             return
         if not self.negotiation.on_answer(body):
             return
+        self._run(final, now)
+
+    def answer_first_offer(self, body: bytes) -> bytes | None:
+        """We are called: our answer to the offer of the peer's INVITE; None when no m-line
+        has a codec in common (488). :meth:`start_answered` starts the media once it is sent."""
+        self.negotiation.offer()  # our capabilities: the base of the answer
+        result = self.negotiation.answer(body, {})
+        if result is None or not any(
+            not m.rejected and m.receive_codec is not None for m in result.negotiated
+        ):
+            return None
+        return str(result.answer).encode()
+
+    def start_answered(self, now: float) -> None:
+        """Our answer to the peer's offer is sent (the 200 of an incoming call)."""
+        if not self.closed and self.negotiation.remote is not None:
+            self._run(True, now)
+
+    def _run(self, final: bool, now: float) -> None:
         self._start_media(now)
         if final and not self._answered:
             # The inactivity count starts with the answer: early media may legitimately be

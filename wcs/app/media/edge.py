@@ -105,6 +105,24 @@ class CallMedia:
         if self.closed:
             return
         self.core.on_remote_sdp(body, final, self.pump.now())
+        self._sessions_changed()
+
+    def answer_first_offer(self, body: bytes) -> bytes | None:
+        return self.core.answer_first_offer(body)
+
+    def start_answered(self) -> None:
+        self.core.start_answered(self.pump.now())
+        self._sessions_changed()
+
+    def rename_stream(self, name: str) -> bool:
+        """Publish as ``name`` instead (an incoming call's hook chose it); False once published."""
+        outlet = self.core.outlet
+        if not isinstance(outlet, HubOutlet) or outlet.published:
+            return False
+        outlet.name = name
+        return True
+
+    def _sessions_changed(self) -> None:
         for kind in self.core.sessions:
             self._add_readers(kind)
         self.pump.wake()
