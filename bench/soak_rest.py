@@ -24,10 +24,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import jsonschema
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
-from tests.fixtures.openapi import json_strategy
+from tests.fixtures.openapi import deref, json_strategy
 
 TIMEOUT = 10.0
 WORKERS = 4
@@ -38,6 +39,10 @@ NASTY: list[Any] = [
 ]  # fmt: skip
 # Values that name no host: kept as they are in host fields (they reach the URI parser).
 NO_HOST = {v for v in NASTY if isinstance(v, str) and not v.replace(".", "").isalnum()}
+
+
+def _names_no_host(value: Any) -> bool:
+    return isinstance(value, str) and value in NO_HOST
 
 
 @dataclass
@@ -58,22 +63,47 @@ class RestSoak:
     server_errors: list[str] = field(default_factory=list)  # 5xx: first ones, abridged
     no_answer: int = 0  # connection closed or reset without an answer
     hangs: int = 0  # no answer within TIMEOUT
-    calls_started: int = 0
+    created: Counter[str] = field(default_factory=Counter)  # 200 to a startup, undone
 
     def count_5xx(self) -> int:
         return sum(n for s, n in self.by_status.items() if s >= 500)
 
 
-def pools(doc: dict[str, Any], per_op: int, seed_value: int) -> dict[tuple[str, str], list[bytes]]:
-    """(method, path) -> generated raw bodies, for every REST operation of the document."""
+@dataclass
+class Pool:
+    """Generated raw bodies of one operation, split by whether its request schema accepts
+    them (those must never get a 5xx, and are most of what reaches the handlers' logic)."""
+
+    valid: list[bytes]
+    other: list[bytes]
+
+
+def pools(doc: dict[str, Any], per_op: int, seed_value: int) -> dict[tuple[str, str], Pool]:
+    """(method, path) -> generated bodies, for every REST operation of the document."""
     schemas = doc["components"]["schemas"]
-    out: dict[tuple[str, str], list[bytes]] = {}
+    out: dict[tuple[str, str], Pool] = {}
     for path, item in doc["paths"].items():
-        for method, op in item.items():
-            if not path.startswith("/rest-api/") or path.endswith("openapi.json"):
-                continue
-            out[(method.upper(), path)] = _draw(json_strategy(op, schemas), per_op, seed_value)
+        if not path.startswith("/rest-api/") or path.endswith("openapi.json"):
+            continue
+        pool = Pool([], [])
+        op = next(iter(item.values()))  # GET and POST of an operation share the body
+        spec = op.get("requestBody", {}).get("content", {}).get("application/json")
+        schema = deref(spec["schema"], schemas) if spec else None
+        for raw in _draw(json_strategy(op, schemas), per_op, seed_value):
+            (pool.valid if _accepts(schema, raw) else pool.other).append(raw)
+        for method in item:
+            out[(method.upper(), path)] = pool
     return out
+
+
+def _accepts(schema: dict[str, Any] | None, raw: bytes) -> bool:
+    if schema is None:
+        return False
+    try:
+        jsonschema.validate(json.loads(raw), schema)
+    except (ValueError, jsonschema.ValidationError):
+        return False
+    return True
 
 
 def _draw(strategy: st.SearchStrategy[bytes], n: int, seed_value: int) -> list[bytes]:
@@ -91,7 +121,7 @@ def _draw(strategy: st.SearchStrategy[bytes], n: int, seed_value: int) -> list[b
 
 
 def build_request(
-    rng: random.Random, pool: dict[tuple[str, str], list[bytes]], t: Target
+    rng: random.Random, pool: dict[tuple[str, str], Pool], t: Target
 ) -> tuple[str, str, bytes, str]:
     """(method, path, body, content type) of one request."""
     roll = rng.random()
@@ -104,8 +134,21 @@ def build_request(
     if roll < 0.08:  # WHEP with junk
         name = rng.choice(["nosuch", t.live_stream + "x", "%2F", "a" * 300])
         return "POST", f"/whep/{name}", rng.randbytes(rng.randint(0, 200)), "application/sdp"
+    if roll < 0.14:  # a call the server places (to the sink): the whole call path runs
+        body: Any = plausible_call(rng)
+        for _ in range(rng.choice([0, 0, 1])):
+            body = _mutate(rng, body)
+        return (
+            "POST",
+            "/rest-api/call/startup",
+            json.dumps(_aim("/rest-api/call/startup", body, t)).encode(),
+            ("application/json"),
+        )
     (method, path), bodies = rng.choice(sorted(pool.items()))
-    raw = rng.choice(bodies)
+    use_valid = bodies.valid and (not bodies.other or rng.random() < 0.5)
+    raw = rng.choice(bodies.valid if use_valid else bodies.other)
+    if path.endswith("/stream/terminate") and not raw.strip():
+        raw = b"{}"  # an empty body is {}: every stream (WCS semantics); aimed below
     try:
         body = json.loads(raw)
     except ValueError:
@@ -115,6 +158,20 @@ def build_request(
     body = _aim(path, body, t)
     ctype = "application/json" if rng.random() < 0.97 else "text/plain"
     return method, path, json.dumps(body).encode(), ctype
+
+
+def plausible_call(rng: random.Random) -> dict[str, Any]:
+    """A /call/startup body the server accepts (generated ones rarely are: no sipLogin)."""
+    n = rng.getrandbits(48)
+    body: dict[str, Any] = {
+        "callId": f"soak-{n:x}", "callee": rng.choice(["1001", "bob", "soak"]),
+        "sipLogin": "soak", "sipPassword": "secret", "toStream": f"soak-s-{n:x}",
+        "hasAudio": rng.random() < 0.8, "hasVideo": rng.random() < 0.8,
+        "sipTransport": rng.choice(["UDP", "UDP", "TCP"]),
+    }  # fmt: skip
+    if rng.random() < 0.2:
+        body["rtmpUrl"] = "rtmp://127.0.0.1/live"  # aimed at the closed port
+    return body
 
 
 def _mutate(rng: random.Random, body: Any) -> Any:
@@ -138,21 +195,26 @@ def _aim(path: str, body: Any, t: Target) -> Any:
     body = dict(body)
     if path.endswith("/call/startup"):
         for key in ("sipDomain", "sipOutboundProxy"):
-            if body.get(key) not in NO_HOST:
+            if not _names_no_host(body.get(key)):
                 body.pop(key, None)
         if "sipDomain" not in body:
             body["sipDomain"] = "127.0.0.1"
         if not isinstance(body.get("sipPort"), str):
             body["sipPort"] = t.sink_port
         callee = body.get("callee")
-        if isinstance(callee, str) and callee not in NO_HOST and ("@" in callee or ":" in callee):
+        if (
+            isinstance(callee, str)
+            and not _names_no_host(callee)
+            and ("@" in callee or ":" in callee)
+        ):
             body["callee"] = "soak"
     for key in ("rtmpUrl", "rtmpTransponderFullUrl"):
-        if key in body and body[key] not in NO_HOST:
+        if key in body and not _names_no_host(body[key]):
             body[key] = f"rtmp://127.0.0.1:{t.sink_port}/live"
     if body.get("callId") == t.live_call:
         body["callId"] = "soak-other"
-    if path.endswith("/stream/terminate") and body.get("name") in (None, t.live_stream):
+    name = body.get("name")
+    if path.endswith("/stream/terminate") and (name in (None, t.live_stream) or name == ""):
         body["name"] = "soak-absent"
     return body
 
@@ -193,7 +255,7 @@ class _Conn:
 
 
 async def fuzz_rest(
-    t: Target, count: int, pool: dict[tuple[str, str], list[bytes]], seed_value: int
+    t: Target, count: int, pool: dict[tuple[str, str], Pool], seed_value: int
 ) -> RestSoak:
     result = RestSoak()
     next_index = iter(range(count))
@@ -228,15 +290,32 @@ async def _one(conn: _Conn, result: RestSoak, method: str, path: str, body: byte
     result.by_status[status] += 1
     if status >= 500 and len(result.server_errors) < 20:
         result.server_errors.append(f"{status} {method} {path} {body[:200]!r} -> {answer[:200]!r}")
-    if path.endswith("/call/startup") and status == 200:
-        # A call the sink rejects ends by itself; hang it up too (terminate in any state).
-        result.calls_started += 1
-        with contextlib.suppress(ValueError, AttributeError, OSError, asyncio.IncompleteReadError,
-                                 TimeoutError):  # fmt: skip
-            call_id = json.loads(body).get("callId")
-            if isinstance(call_id, str):
-                await asyncio.wait_for(
-                    conn.request("POST", "/rest-api/call/terminate",
-                                 json.dumps({"callId": call_id}).encode(), "application/json"),
-                    TIMEOUT,
-                )  # fmt: skip
+    if status == 200:
+        cleanup = _cleanup(path, body, answer)
+        if cleanup is not None:
+            # What a request made is undone, so that the soak measures leaks, not its own
+            # accumulation: calls (the sink rejects them anyway), pushes, recordings.
+            result.created[path.rsplit("/", 2)[-2]] += 1
+            with contextlib.suppress(OSError, asyncio.IncompleteReadError, TimeoutError,
+                                     ValueError):  # fmt: skip
+                await asyncio.wait_for(conn.request("POST", cleanup[0],
+                                                    json.dumps(cleanup[1]).encode(),
+                                                    "application/json"), TIMEOUT)  # fmt: skip
+
+
+def _cleanup(path: str, body: bytes, answer: bytes) -> tuple[str, dict[str, Any]] | None:
+    try:
+        sent = json.loads(body)
+        got = json.loads(answer) if answer else None
+    except ValueError:
+        return None
+    if not isinstance(sent, dict):
+        return None
+    if path.endswith("/call/startup") and isinstance(sent.get("callId"), str):
+        return "/rest-api/call/terminate", {"callId": sent["callId"]}
+    if path.endswith("/push/startup") and isinstance(got, dict) and "mediaSessionId" in got:
+        return "/rest-api/push/terminate", {"mediaSessionId": got["mediaSessionId"]}
+    if path.endswith(("/recorder/startup", "/stream/startRecording")):
+        keys = ("mediaSessionId", "streamName")
+        return "/rest-api/recorder/terminate", {k: sent[k] for k in keys if k in sent}
+    return None

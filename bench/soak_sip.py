@@ -22,16 +22,25 @@ from wcs.sip.message import Headers, SipParseError, SipRequest, SipResponse, par
 
 BURST = 20  # datagrams between two yields: the server's socket buffer must not overflow
 BURST_PAUSE = 0.005
-TCP_BATCH = 50  # mutated messages per TCP connection
+TCP_BATCH = 20  # mutated messages per TCP connection
 _VIA = re.compile(rb"^(?:via|v)[ \t]*:[^\r\n]*", re.IGNORECASE | re.MULTILINE)
+_LENGTH = re.compile(rb"^(?:content-length|l)[ \t]*:[^\r\n]*\r?\n", re.IGNORECASE | re.MULTILINE)
 
 
-def aimed_seeds(port: int) -> list[bytes]:
-    """The fuzz seeds, every Via replaced by one naming 127.0.0.1:``port`` with rport."""
+def aimed_seeds(port: int, framed: bool = False) -> list[bytes]:
+    """The fuzz seeds, every Via replaced by one naming 127.0.0.1:``port`` with rport.
+    ``framed``: with a true Content-Length, so that on TCP the server reads the messages
+    one by one until a mutation breaks the framing (it then closes the connection)."""
     out = []
     for i, seed in enumerate(SEEDS):
         via = b"Via: SIP/2.0/UDP 127.0.0.1:%d;rport;branch=z9hG4bKsoak%d" % (port, i)
-        out.append(_VIA.sub(via, seed))
+        msg = _VIA.sub(via, seed)
+        if framed:
+            head, sep, body = msg.partition(b"\r\n\r\n")
+            if sep:
+                head = _LENGTH.sub(b"", head + b"\r\n").rstrip(b"\r\n")
+                msg = head + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+        out.append(msg)
     return out
 
 
@@ -70,8 +79,9 @@ async def fuzz_sip(host: str, port: int, count: int, rng: random.Random) -> SipS
             if i % BURST == BURST - 1:
                 await asyncio.sleep(BURST_PAUSE)
         left = count - udp
+        framed = aimed_seeds(local_port, framed=True)
         while left > 0:
-            batch = [mutate(rng, seeds) for _ in range(min(TCP_BATCH, left))]
+            batch = [mutate(rng, framed) for _ in range(min(TCP_BATCH, left))]
             left -= len(batch)
             result.tcp_sent += len(batch)
             await _tcp_batch(host, port, batch, result)
@@ -90,6 +100,8 @@ async def _tcp_batch(host: str, port: int, batch: list[bytes], result: SipSoak) 
         return
     try:
         for i, msg in enumerate(batch):
+            if writer.is_closing():
+                break
             writer.write(msg)
             if i % BURST == BURST - 1:
                 await writer.drain()
@@ -120,8 +132,7 @@ class BusySink(asyncio.DatagramProtocol):
         self.invites = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         try:
