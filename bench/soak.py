@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import re
 import secrets
@@ -56,13 +57,17 @@ SETTLE_S = 30.0  # longest wait for connections and tasks to wind down after the
 
 @dataclass
 class Snapshot:
-    fds: int
-    rss_mb: float
-    tasks: int
+    """The server process's resources at one moment (see ``snapshot``)."""
+
+    fds: int = 0
+    rss_mb: float = 0.0
+    tasks: int = 0
 
 
 @dataclass
 class Probe:
+    """What the REST probe saw while the load ran."""
+
     sent: int = 0
     failures: list[str] = field(default_factory=list)
     worst_s: float = 0.0
@@ -83,6 +88,7 @@ class Report:
     call_status_at_end: str = ""
     viewer: dict[str, Any] = field(default_factory=dict)
     phase_seconds: dict[str, float] = field(default_factory=dict)
+    rss_mb_after: dict[str, float] = field(default_factory=dict)  # which phase grew RSS
     log_tracebacks: int = 0
     log_excerpt: str = ""
 
@@ -114,8 +120,6 @@ class Report:
 
 
 def fd_count(pid: int) -> int:
-    import os
-
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
@@ -124,8 +128,11 @@ async def snapshot(server: WcsServer) -> Snapshot:
     found = re.search(rb"^wcs_asyncio_tasks (\S+)$", body, re.MULTILINE)
     if status != 200 or found is None:
         raise RuntimeError("/metrics has no wcs_asyncio_tasks")
-    return Snapshot(fd_count(server.pid), round(rss_bytes(server.pid) / 2**20, 1),
-                    int(float(found.group(1))))  # fmt: skip
+    return Snapshot(fd_count(server.pid), rss_mb(server.pid), int(float(found.group(1))))
+
+
+def rss_mb(pid: int) -> float:
+    return round(rss_bytes(pid) / 2**20, 1)
 
 
 async def call_status(server: WcsServer, call_id: str) -> str:
@@ -219,6 +226,7 @@ async def soak(
         sip = await fuzz_sip("127.0.0.1", server.sip_port, count, rng)
         report.sip = asdict(sip)
         report.phase_seconds["sip"] = round(time.monotonic() - t0, 1)
+        report.rss_mb_after["sip"] = rss_mb(server.pid)
 
         status, _, raw = await request("GET", f"{server.base}/rest-api/openapi.json")
         doc = json.loads(raw)
@@ -236,6 +244,7 @@ async def soak(
         }  # fmt: skip
 
         report.phase_seconds["rest"] = round(time.monotonic() - t0, 1)
+        report.rss_mb_after["rest"] = rss_mb(server.pid)
         t0 = time.monotonic()
         media_from = int(server.env["WCS_MEDIA_PORT_FROM"])
         ports = {
@@ -247,6 +256,7 @@ async def soak(
                         "ice_port": ice_port, "send_errors": media.send_errors}  # fmt: skip
 
         report.phase_seconds["media"] = round(time.monotonic() - t0, 1)
+        report.rss_mb_after["media"] = rss_mb(server.pid)
         probe_task.cancel()
         report.probe = {"sent": probe.sent, "failures": probe.failures[:20],
                         "worst_seconds": round(probe.worst_s, 3)}  # fmt: skip
@@ -322,8 +332,10 @@ def summary(r: Report) -> str:
         f"  live call at end: {r.call_status_at_end}; viewer: {r.viewer}",
     ]
     if b and a:
-        lines.append(f"  fds {b.fds} -> {a.fds}, RSS {b.rss_mb} -> {a.rss_mb} MB, "
-                     f"asyncio tasks {b.tasks} -> {a.tasks}")  # fmt: skip
+        lines.append(
+            f"  fds {b.fds} -> {a.fds}, RSS {b.rss_mb} -> {a.rss_mb} MB (after each phase: "
+            f"{r.rss_mb_after}), asyncio tasks {b.tasks} -> {a.tasks}"
+        )
     lines.append(f"  crashed: {r.crashed}, tracebacks in log: {r.log_tracebacks}")
     found = r.findings()
     lines.append("  findings: " + ("; ".join(found) if found else "none"))
