@@ -23,7 +23,14 @@ from tests.peers.baresip_ctrl import Ctrl, CtrlError
 from tests.peers.kamailio import Kamailio
 from tests.peers.media import make_tone, make_video_clip
 from tests.peers.ports import free_port, free_port_range, free_udp_port_pair
-from tests.peers.procs import PeerError, PeerProcess, require_binary, tail, wait_until
+from tests.peers.procs import (
+    PeerError,
+    PeerProcess,
+    in_netns,
+    require_binary,
+    tail,
+    wait_until,
+)
 
 HERE = Path(__file__).resolve().parent
 CTRL_SCRIPT = HERE / "baresip_ctrl.py"
@@ -277,14 +284,16 @@ class Callee(Baresip):
         return rc
 
 
-def _start_baresip(name: str, rundir: Path, sip_trace: bool, ipv6: bool = False) -> PeerProcess:
+def _start_baresip(
+    name: str, rundir: Path, sip_trace: bool, ipv6: bool = False, netns: str | None = None
+) -> PeerProcess:
     # -4 / -6: the address family baresip uses for SIP and RTP (the Kamailio's)
     argv = ["baresip", "-6" if ipv6 else "-4", "-f", str(rundir)]
     if sip_trace:
         argv.insert(1, "-s")
     log = rundir / "baresip.log"
     log.write_text("")
-    return PeerProcess(name, argv, log, cwd=rundir)
+    return PeerProcess(name, in_netns(argv, netns), log, cwd=rundir)
 
 
 def _wait_registered(proc: PeerProcess, aor: str, timeout: float) -> None:
@@ -327,6 +336,7 @@ def start_callee(
     sip_trace: bool = False,
     register_timeout: float = 10.0,
     ports: BaresipPorts | None = None,
+    netns: str | None = None,
 ) -> Callee:
     """Start a registered baresip callee; returns once REGISTER got 200 (and, in the modes
     that need it, once the call agent is served by ctrl_tcp).
@@ -378,7 +388,7 @@ def start_callee(
             audio_codecs=audio_codecs,
             video_codecs=None if media == "audio" else video_codecs,
         )
-        proc = _start_baresip(f"callee-{user}", rundir, sip_trace, ":" in kamailio.host)
+        proc = _start_baresip(f"callee-{user}", rundir, sip_trace, ":" in kamailio.host, netns)
         try:
             _wait_registered(proc, f"{user}@{kamailio.realm}", register_timeout)
         except PeerError as exc:

@@ -16,7 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.peers.ports import free_port
-from tests.peers.procs import PeerError, PeerProcess, require_binary, tail, wait_until
+from tests.peers.procs import (
+    PeerError,
+    PeerProcess,
+    in_netns,
+    local_only,
+    require_binary,
+    tail,
+    wait_until,
+)
 from tests.peers.sipping import sip_options
 
 HERE = Path(__file__).resolve().parent
@@ -140,10 +148,12 @@ def start_kamailio(
     fr_inv_timer_ms: int = 30000,
     debug: int = 2,
     start_timeout: float = 15.0,
+    netns: str | None = None,
 ) -> Kamailio:
-    """Render the config into ``rundir``, start Kamailio, wait for OPTIONS on UDP and TCP."""
+    """Render the config into ``rundir``, start Kamailio, wait for OPTIONS on UDP and TCP.
+    ``netns``: run it in that network namespace (give ``host`` and ``port`` then)."""
     require_binary("kamailio", "kamailio")
-    if not (host.startswith("127.") or host == "::1"):
+    if not local_only(host):
         raise PeerError(f"refusing non-loopback address {host}")
     rundir.mkdir(parents=True, exist_ok=True)
     rundir = rundir.resolve()
@@ -170,7 +180,7 @@ def start_kamailio(
         cfg_path = rundir / "kamailio.cfg"
         cfg_path.write_text(cfg)
         check = subprocess.run(
-            ["kamailio", "-c", "-f", str(cfg_path), "-Y", str(rundir)],
+            in_netns(["kamailio", "-c", "-f", str(cfg_path), "-Y", str(rundir)], netns),
             capture_output=True,
             text=True,
             timeout=30,
@@ -184,21 +194,24 @@ def start_kamailio(
         # -DD: foreground, so the PID we hold is the main process; -E: log to stderr
         proc = PeerProcess(
             "kamailio",
-            [
-                "kamailio",
-                "-DD",
-                "-E",
-                "-f",
-                str(cfg_path),
-                "-Y",
-                str(rundir),
-                "-w",
-                str(rundir),
-                "-m",
-                "64",
-                "-M",
-                "8",
-            ],
+            in_netns(
+                [
+                    "kamailio",
+                    "-DD",
+                    "-E",
+                    "-f",
+                    str(cfg_path),
+                    "-Y",
+                    str(rundir),
+                    "-w",
+                    str(rundir),
+                    "-m",
+                    "64",
+                    "-M",
+                    "8",
+                ],
+                netns,
+            ),
             log,
             cwd=rundir,
         )

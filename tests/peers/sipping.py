@@ -35,7 +35,10 @@ def sip_options(host: str, port: int, transport: str = "udp", timeout: float = 1
             family = socket.AF_INET6 if ":" in host else socket.AF_INET
             with socket.socket(family, socket.SOCK_DGRAM) as s:
                 s.settimeout(timeout)
-                s.bind((host, 0))
+                try:
+                    s.bind((host, 0))
+                except OSError:  # a peer in a network namespace: not one of our addresses
+                    s.bind(("::" if ":" in host else "0.0.0.0", 0))
                 s.sendto(_options(host, port, s.getsockname()[1], "udp"), (host, port))
                 data, _ = s.recvfrom(65535)
         elif transport == "tcp":

@@ -9,6 +9,7 @@ defined there.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter as Tally
 from collections.abc import Callable, Hashable, Iterable
@@ -42,6 +43,7 @@ _NAMES = (
     "wcs_media_worker_drops_total",
     "wcs_event_loop_lag_seconds",
     "wcs_event_loop_lag_max_seconds",
+    "wcs_asyncio_tasks",
     "wcs_pushes",
     "wcs_push_reconnects_total",
     "wcs_recordings",
@@ -56,6 +58,7 @@ class ServerMetrics:
         self.server = server
         self.registry = registry
         self.lag = LoopLagMonitor()
+        self._loop = asyncio.get_running_loop()  # the Server is built inside its loop
         self._received_packets = DeltaTotals()
         self._received_bytes = DeltaTotals()
         self._lost = DeltaTotals()
@@ -180,6 +183,12 @@ class ServerMetrics:
             "The largest event-loop lag seen",
             "gauge",
             lambda: [Sample((), round(self.lag.max, 6))],
+        )
+        r.collect(
+            "wcs_asyncio_tasks",
+            "asyncio tasks alive on the server's event loop (a leak shows as growth)",
+            "gauge",
+            lambda: [Sample((), len(asyncio.all_tasks(self._loop)))],
         )
         r.collect(
             "wcs_pushes",
