@@ -61,6 +61,11 @@ class Settings:
     sip_register_expires: int = 600
     sip_session_expires: int = 1800  # RFC 4028, 0 disables
     sip_min_se: int = 90
+    # SRTP (SDES, RFC 4568) toward SIP peers: off, optional, mandatory; auto: optional over
+    # TLS, off over UDP/TCP. Suites offered, in order (empty: all four we know).
+    sip_srtp: str = "auto"
+    sip_srtp_suites: str = ""
+    sip_srtp_over_plaintext: bool = False  # SDES keys readable on UDP/TCP SIP: a warning
     # Media
     rtp_init_packets: bool = True  # send a few packets so NATs/SBCs open (WCS known issue 1)
     rtp_activity_timeout: float = 0.0  # seconds without RTP before FAILED; 0 disables
@@ -204,6 +209,7 @@ def _validate(s: Settings) -> None:
         raise ConfigError("setting 'rest_auth': use 'token:SECRET' or 'basic:USER:PASSWORD'")
     if bool(s.tls_cert) != bool(s.tls_key):
         raise ConfigError("settings 'tls_cert'/'tls_key': give both or neither")
+    _validate_srtp(s)
     if s.generate_av not in ("none", "video", "audio", "all"):
         raise ConfigError("setting 'generate_av': one of none, video, audio, all")
     _validate_recording(s)
@@ -211,6 +217,23 @@ def _validate(s: Settings) -> None:
         raise ConfigError("setting 'event_loop': one of auto, uvloop, asyncio")
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise ConfigError("setting 'log_level': one of DEBUG, INFO, WARNING, ERROR")
+
+
+def srtp_suites(s: Settings) -> tuple[str, ...]:
+    from wcs.sdp.sdes import DEFAULT_SUITES
+
+    names = tuple(n.strip() for n in s.sip_srtp_suites.split(",") if n.strip())
+    return names or DEFAULT_SUITES
+
+
+def _validate_srtp(s: Settings) -> None:
+    from wcs.sdp.sdes import SUITES
+
+    if s.sip_srtp not in ("auto", "off", "optional", "mandatory"):
+        raise ConfigError("setting 'sip_srtp': one of auto, off, optional, mandatory")
+    unknown = [n for n in srtp_suites(s) if n not in SUITES]
+    if unknown:
+        raise ConfigError(f"setting 'sip_srtp_suites': unknown {unknown}; known: {list(SUITES)}")
 
 
 def _validate_addresses(s: Settings) -> None:
@@ -257,4 +280,11 @@ def parse_hooks(spec: str) -> dict[str, str]:
     return out
 
 
-__all__ = ["ConfigError", "Settings", "default_public_ip", "load_settings", "parse_hooks"]
+__all__ = [
+    "ConfigError",
+    "Settings",
+    "default_public_ip",
+    "load_settings",
+    "parse_hooks",
+    "srtp_suites",
+]

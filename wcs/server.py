@@ -13,7 +13,7 @@ from wcs.app.calls import Call, CallManager
 from wcs.app.hooks import HookPublisher
 from wcs.app.media import DIRECT_RTMP_PREFIX, CallMediaFactory, MediaConfig
 from wcs.app.streams import StreamHub
-from wcs.config import Settings, parse_hooks
+from wcs.config import Settings, parse_hooks, srtp_suites
 from wcs.demo import DemoCallee
 from wcs.demo.routing import demo_defaults
 from wcs.event_loop import choose_event_loop
@@ -202,6 +202,9 @@ def media_config(s: Settings) -> MediaConfig:
         publish_early_media=s.publish_early_media,
         generate_av=s.generate_av,
         send_silence=s.rtp_send_silence,
+        srtp=s.sip_srtp,
+        srtp_suites=srtp_suites(s),
+        srtp_over_plaintext=s.sip_srtp_over_plaintext,
     )
 
 

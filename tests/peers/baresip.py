@@ -63,6 +63,7 @@ def write_config(
     video_size: str = "352x288",
     video_fps: int = 15,
     video_bitrate: int = 300000,
+    mediaenc: str | None = None,
 ) -> None:
     """baresip ``config``: loopback only, ctrl_tcp, aufile audio, optional video and recording."""
     rundir.mkdir(parents=True, exist_ok=True)
@@ -109,6 +110,8 @@ def write_config(
             "module avformat.so",
             "module fakevideo.so",
         ]
+    if mediaenc:
+        lines.append("module dtls_srtp.so" if mediaenc == "dtls_srtp" else "module srtp.so")
     if record_dir is not None:
         record_dir.mkdir(parents=True, exist_ok=True)
         lines += ["module sndfile.so", f"snd_path {record_dir}"]
@@ -136,6 +139,7 @@ def write_account(
     transport: str,
     audio_codecs: str | None,
     video_codecs: str | None,
+    mediaenc: str | None = None,
 ) -> None:
     outbound = f"sip:{hostport(kamailio.host, kamailio.port)};transport={transport}"
     line = (
@@ -146,6 +150,8 @@ def write_account(
         line += f";audio_codecs={audio_codecs}"
     if video_codecs:
         line += f";video_codecs={video_codecs}"
+    if mediaenc:
+        line += f";mediaenc={mediaenc}"
     (rundir / "accounts").write_text(line + "\n")
 
 
@@ -327,6 +333,7 @@ def start_callee(
     sip_trace: bool = False,
     register_timeout: float = 10.0,
     ports: BaresipPorts | None = None,
+    mediaenc: str | None = None,
 ) -> Callee:
     """Start a registered baresip callee; returns once REGISTER got 200 (and, in the modes
     that need it, once the call agent is served by ctrl_tcp).
@@ -366,6 +373,7 @@ def start_callee(
             audio_file=audio_file,
             video_source=video_source,
             record_dir=rundir / "recordings" if record else None,
+            mediaenc=mediaenc,
         )
         write_account(
             rundir,
@@ -377,6 +385,7 @@ def start_callee(
             transport=transport,
             audio_codecs=audio_codecs,
             video_codecs=None if media == "audio" else video_codecs,
+            mediaenc=mediaenc,
         )
         proc = _start_baresip(f"callee-{user}", rundir, sip_trace, ":" in kamailio.host)
         try:

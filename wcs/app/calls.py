@@ -80,6 +80,7 @@ class CallRequest:
     app_key: str = "defaultApp"
     visible_name: str | None = None
     custom: dict[str, Any] = field(default_factory=dict)
+    sip_srtp: str | None = None  # our extension: off, optional, mandatory; None: sip_srtp
 
 
 @dataclass(slots=True)
@@ -120,6 +121,9 @@ class Call:
             "appKey": r.app_key,
             "visibleName": r.visible_name or r.account.login,
             "custom": r.custom,
+            # Our extensions: how the SIP leg is protected (never a key).
+            "sipTransport": r.account.transport.upper(),
+            "srtpProfile": getattr(self.media, "srtp_profile", None),
             "nodeId": None,
             "sessionId": None,
             "parentCallId": None,

@@ -97,6 +97,7 @@ def parse_call_request(p: Params) -> CallRequest:
         app_key=v["appKey"] or "defaultApp",
         visible_name=visible,
         custom=v["custom"] or {},
+        sip_srtp=v["sipSrtp"],
     )
 
 

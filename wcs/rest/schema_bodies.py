@@ -48,6 +48,9 @@ CALL_STARTUP = Body(
         _bool("hasAudio"),
         _bool("hasVideo"),
         Field("custom", "object"),
+        Field("sipSrtp", enum=("off", "optional", "mandatory"),
+              description="our extension: SRTP (SDES) toward the SIP peer; default: the "
+                          "sip_srtp setting (optional over TLS, off over UDP/TCP)"),
     ),
     description=(
         "sipLogin and sipDomain (or sipOutboundProxy) are required, except for the demo "

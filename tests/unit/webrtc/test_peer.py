@@ -13,7 +13,7 @@ from wcs.webrtc.certificate import Certificate
 from wcs.webrtc.dtls import DtlsConnected, DtlsSession
 from wcs.webrtc.offer import OfferError
 from wcs.webrtc.peer import ViewerPeer
-from wcs.webrtc.srtp import SrtpContext
+from wcs.rtp.srtp import SrtpContext
 
 from .chrome_offer import CHROME_OFFER
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from wcs.sdp.sdes import DEFAULT_SUITES
+
 RTP_ACTIVITY_FAILED = "Failed by RTP activity"
 DIRECT_RTMP_PREFIX = "sip_rtmp_"  # internal stream of a call with rtmpUrl but no toStream
 
@@ -25,3 +27,6 @@ class MediaConfig:
     publish_early_media: bool = False
     generate_av: str = "none"
     send_silence: bool = True
+    srtp: str = "auto"  # sip_srtp: off, optional, mandatory; auto: optional over TLS only
+    srtp_suites: tuple[str, ...] = DEFAULT_SUITES  # offered, in this order
+    srtp_over_plaintext: bool = False  # SDES keys in SDP over UDP/TCP SIP (readable!)

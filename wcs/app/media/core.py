@@ -10,6 +10,10 @@ time (``receive_rtp``/``receive_rtcp``), SDP from the call, and drives it by the
   silence, jitter buffer), the stream's generators and the RTP inactivity watch;
 - ``next_event()``: :mod:`wcs.app.media.events` (a SIP INFO to send, the call to fail).
 
+SRTP (SDES) keys come out of the negotiation into :attr:`CallMediaCore.protection`, which the
+edge applies to every datagram; the core itself sees plain RTP. An answer the ``sip_srtp``
+policy refuses fails the call (:class:`MediaFailed` with the reason) before any RTP is sent.
+
 The media path starts when the peer's SDP is known (the 200's answer, or early media in a
 180/183): one :class:`RtpSession` per live m-line. The stream is published on the final
 answer, or on early media with ``publish_early_media``; the :class:`StreamOutlet` does it.
@@ -26,6 +30,8 @@ from wcs import sdp
 from wcs.app.media.config import RTP_ACTIVITY_FAILED, MediaConfig
 from wcs.app.media.events import MediaEvent, MediaFailed, SendInfo
 from wcs.app.media.negotiation import Negotiation
+from wcs.app.media.sdes import SdesKeying
+from wcs.app.media.secure import MediaProtection
 from wcs.app.media.tracks import negotiated_tracks
 from wcs.app.stream_feed import StreamFeed, StreamSink
 from wcs.app.streams import TrackInfo
@@ -34,6 +40,8 @@ from wcs.rtp.events import KeyframeInfoNeeded
 from wcs.rtp.session import Address, RtpSession
 
 log = logging.getLogger(__name__)
+
+SRTP_REFUSED = "488 Not Acceptable Here"
 
 
 class Route(NamedTuple):
@@ -60,12 +68,15 @@ class CallMediaCore:
         ports: dict[str, int],
         config: MediaConfig | None = None,
         outlet: StreamOutlet | None = None,
+        keying: SdesKeying | None = None,
     ) -> None:
-        """``ports``: kind ("audio", "video") -> our RTP port, for each m-line we offer."""
+        """``ports``: kind ("audio", "video") -> our RTP port, for each m-line we offer;
+        ``keying``: the call's SDES policy (default: plain RTP)."""
         self.call_id = call_id
         self.config = config or MediaConfig()
         self.outlet = outlet
-        self.negotiation = Negotiation(call_id, public_ip, ports)
+        self.negotiation = Negotiation(call_id, public_ip, ports, keying)
+        self.protection = MediaProtection(call_id)
         self.cname = secrets.token_hex(8)
         self.sessions: dict[str, RtpSession] = {}
         self.feed: StreamFeed | None = None
@@ -98,7 +109,12 @@ class CallMediaCore:
         if self.negotiation.local is None or self.closed:
             return
         if not self.negotiation.on_answer(body):
+            refusal = self.negotiation.refusal
+            if refusal is not None and not self._failed:
+                self._failed = True
+                self._events.append(MediaFailed(f"{SRTP_REFUSED}: {refusal}"))
             return
+        self.protection.install(self.negotiation.keys)
         self._start_media(now)
         if final and not self._answered:
             # The inactivity count starts with the answer: early media may legitimately be
@@ -118,6 +134,7 @@ class CallMediaCore:
         result = self.negotiation.answer(body, running)
         if result is None:
             return None, False
+        self.protection.install(result.keys)
         for nm in result.negotiated:
             session = self.sessions.get(nm.kind)
             if session is None:
@@ -262,7 +279,12 @@ class CallMediaCore:
         self.feed.stream = sink
 
     def stats(self, now: float) -> dict[str, dict[str, object]]:
-        return {kind: s.snapshot(now) for kind, s in self.sessions.items()}
+        out = {kind: s.snapshot(now) for kind, s in self.sessions.items()}
+        for kind, snap in out.items():
+            srtp = self.protection.snapshot(kind)
+            if srtp is not None:
+                snap["srtp"] = srtp
+        return out
 
     # ------------------------------------------------------------------ close
     def close(self, reason: str) -> None:

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from wcs.app.media.config import DIRECT_RTMP_PREFIX, CallControl, MediaConfig
 from wcs.app.media.edge import CallMedia
+from wcs.app.media.sdes import SdesKeying
 from wcs.app.streams import StreamHub
 from wcs.rtp.ports import PortAllocator
 
 if TYPE_CHECKING:
     from wcs.app.calls import Call
+
+log = logging.getLogger(__name__)
 
 
 class CallMediaFactory:
@@ -49,7 +53,31 @@ class CallMediaFactory:
             app_key=r.app_key,
             control=self.control,
             config=self.config,
+            keying=self.keying(call),
         )
         if self.created is not None:
             self.created(media)
         return media
+
+    def keying(self, call: Call) -> SdesKeying:
+        """The call's SDES policy: its ``sipSrtp``, else ``sip_srtp``; ``auto`` means
+        optional over TLS and off over UDP/TCP. SDES over plaintext SIP sends the keys in
+        clear: only with ``sip_srtp_over_plaintext``, and with a warning."""
+        r = call.request
+        transport = r.account.transport.lower()
+        policy = r.sip_srtp or self.config.srtp
+        if policy == "auto":
+            policy = "optional" if transport == "tls" else "off"
+        if policy != "off" and transport != "tls":
+            if not self.config.srtp_over_plaintext:
+                raise ValueError(
+                    f"SRTP {policy} over {transport.upper()}: SDES keys would cross the network "
+                    "in clear (setting sip_srtp_over_plaintext allows it)"
+                )
+            log.warning(
+                "call %s: SDES keys sent over plaintext SIP (%s): anyone on the path can "
+                "decrypt the media",
+                r.call_id,
+                transport.upper(),
+            )
+        return SdesKeying(r.call_id, policy, self.config.srtp_suites)

@@ -1,0 +1,176 @@
+"""SDES-SRTP (RFC 4568) toward a real SIP peer: baresip with ``mediaenc=srtp-mand``.
+
+Each call is captured on loopback (dumpcap). The callee sends a 1 kHz tone in PCMA: in a
+plain call the capture's payloads decode to that tone (the detector's positive control);
+in an SRTP call no flow of the capture does. The stream still decodes in an aiortc viewer,
+so the server really unprotects. SIP here runs over UDP (``sip_srtp_over_plaintext``): the
+point is the media; TLS signalling is tested on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.integration.conftest import HookCollector, WcsFactory, WcsProcess
+from tests.integration.playback import TONE_HZ, Viewer, http, stream_entries
+from tests.integration.test_calls_real_peers import call_body, new_id
+from tests.peers.baresip import BaresipPorts
+from tests.peers.capture import Capture
+from wcs.media.g711 import alaw_decode
+from wcs.pcap.reader import read_pcap
+from wcs.sdp.sdes import SUITES
+
+pytestmark = pytest.mark.peers
+
+PLAIN_SDES = {"sip_srtp_over_plaintext": "true"}
+
+
+def start(wcs: WcsFactory, hooks: HookCollector, **settings: Any) -> WcsProcess:
+    return wcs(rest_hooks=f"testApp={hooks.url}", **PLAIN_SDES, **settings)
+
+
+def tone_flows(pcap: Path, rtp_low: int, rtp_high: int) -> dict[tuple[int, int], float]:
+    """For each UDP flow from the callee's RTP ports: the share of the A-law-decoded
+    payload energy within 50 Hz of the tone (near 1 for the clear tone, tiny for noise)."""
+    payloads: dict[tuple[int, int], list[bytes]] = defaultdict(list)
+    for p in read_pcap(pcap):
+        if p.proto == "udp" and rtp_low <= p.src[1] <= rtp_high and len(p.payload) == 172:
+            payloads[(p.src[1], p.dst[1])].append(p.payload[12:])  # 20 ms of G.711
+    out = {}
+    for flow, chunks in payloads.items():
+        if len(chunks) < 25:
+            continue
+        pcm = np.frombuffer(alaw_decode(b"".join(chunks[-50:])), dtype="<i2").astype(float)
+        spectrum = np.abs(np.fft.rfft(pcm * np.hanning(len(pcm)))) ** 2
+        freqs = np.fft.rfftfreq(len(pcm), 1 / 8000)
+        near = spectrum[np.abs(freqs - TONE_HZ) <= 50].sum()
+        out[flow] = float(near / spectrum[1:].sum())
+    return out
+
+
+def find_call(server: WcsProcess, cid: str) -> dict[str, Any]:
+    status, found = server.rest("call/find", {"callId": cid})
+    assert status == 200, found
+    return dict(found[0])
+
+
+def wait_published(server: WcsProcess, name: str) -> None:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        for s in stream_entries(server):
+            if s["name"] == name and s["published"] and s.get("hasAudio") and s.get("hasVideo"):
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"stream {name} not published: {stream_entries(server)}")
+
+
+async def whep_view(server: WcsProcess, name: str) -> Viewer:
+    viewer = Viewer()
+    offer = await viewer.offer()
+    status, _headers, body = await asyncio.to_thread(
+        http, "POST", f"{server.base}/whep/{name}", offer.encode(),
+        {"Content-Type": "application/sdp"},
+    )  # fmt: skip
+    assert status == 201, body
+    await viewer.answer(body.decode())
+    await viewer.wait()
+    return viewer
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("suite", list(SUITES))
+async def test_sdes_call_is_encrypted_and_decodes(
+    kamailio: Any, callee: Any, wcs: WcsFactory, hooks: HookCollector, tmp_path: Path, suite: str
+) -> None:
+    ports = BaresipPorts.pick(kamailio.host)
+    peer = callee(tone_hz=TONE_HZ, mediaenc="srtp-mand", ports=ports)
+    server = start(wcs, hooks, sip_srtp_suites=suite)
+    capture = Capture(
+        tmp_path / "call.pcap", f"udp portrange {ports.rtp_low}-{ports.rtp_high}", tmp_path / "d"
+    )
+    cid = new_id()
+    try:
+        body = call_body(kamailio, cid, peer.user, sipSrtp="mandatory")
+        assert server.rest("call/startup", body)[0] == 200
+        hooks.wait_status(cid, "ESTABLISHED")
+        call = find_call(server, cid)
+        assert (call["sipTransport"], call["srtpProfile"]) == ("UDP", suite)
+        name = f"stream_{cid}"
+        wait_published(server, name)
+        viewer = await whep_view(server, name)
+        try:
+            hz = viewer.dominant_hz()
+            assert abs(hz - TONE_HZ) <= 0.02 * TONE_HZ, hz
+        finally:
+            await viewer.close()
+        # baresip agrees on the suite, for audio and video.
+        log = peer.log()
+        assert re.search(rf"(?i)srtp.*{suite}", log) or suite in log, log[-3000:]
+    finally:
+        pcap = capture.stop()
+    flows = tone_flows(pcap, ports.rtp_low, ports.rtp_high)
+    assert flows, "no audio-sized packets from the callee in the capture"
+    assert all(share < 0.05 for share in flows.values()), flows
+    # No key reached the server's log (DEBUG), the hooks or the REST answers.
+    assert "inline:" not in server.log()
+    assert "inline:" not in hooks.raw()
+    assert server.rest("call/terminate", {"callId": cid})[0] == 200
+
+
+def test_optional_against_plain_callee_is_plain_rtp(
+    kamailio: Any, callee: Any, wcs: WcsFactory, hooks: HookCollector, tmp_path: Path
+) -> None:
+    ports = BaresipPorts.pick(kamailio.host)
+    peer = callee(tone_hz=TONE_HZ, ports=ports)
+    server = start(wcs, hooks)
+    capture = Capture(
+        tmp_path / "call.pcap", f"udp portrange {ports.rtp_low}-{ports.rtp_high}", tmp_path / "d"
+    )
+    cid = new_id()
+    try:
+        body = call_body(kamailio, cid, peer.user, sipSrtp="optional")
+        assert server.rest("call/startup", body)[0] == 200
+        hooks.wait_status(cid, "ESTABLISHED")
+        wait_published(server, f"stream_{cid}")
+        time.sleep(1.5)  # a second and a half of the tone on the wire
+        call = find_call(server, cid)
+        assert call["srtpProfile"] is None
+    finally:
+        pcap = capture.stop()
+    flows = tone_flows(pcap, ports.rtp_low, ports.rtp_high)
+    # The detector's positive control: the clear tone is found.
+    assert flows and max(flows.values()) > 0.5, flows
+    assert server.rest("call/terminate", {"callId": cid})[0] == 200
+
+
+def test_mandatory_against_plain_callee_fails_488(
+    kamailio: Any, callee: Any, wcs: WcsFactory, hooks: HookCollector
+) -> None:
+    peer = callee()
+    server = start(wcs, hooks)
+    cid = new_id()
+    body = call_body(kamailio, cid, peer.user, sipSrtp="mandatory")
+    assert server.rest("call/startup", body)[0] == 200
+    failed = hooks.wait_status(cid, "FAILED")
+    assert "488" in f"{failed['sipStatus']} {failed['info']}", failed
+    assert "ESTABLISHED" not in hooks.statuses(cid)
+
+
+def test_sdes_over_plaintext_sip_needs_the_setting(
+    kamailio: Any, callee: Any, wcs: WcsFactory, hooks: HookCollector
+) -> None:
+    peer = callee()
+    server = wcs(rest_hooks=f"testApp={hooks.url}")
+    cid = new_id()
+    body = call_body(kamailio, cid, peer.user, sipSrtp="mandatory")
+    assert server.rest("call/startup", body)[0] == 200
+    failed = hooks.wait_status(cid, "FAILED")
+    assert "sip_srtp_over_plaintext" in failed["info"], failed
