@@ -3,8 +3,8 @@
 Created with its event loop. Each live m-line's sockets are read by ``loop.add_reader``
 (each wake-up drains a batch of queued datagrams; no per-packet task or coroutine), then one
 :class:`wcs.sansio.Pump` sends what the core wants to send, hands its events to the call
-manager and re-arms the one loop timer for the core's next deadline. SRTP is applied here, between the
-socket and the core (``core.protection``): the core sees and produces plain RTP.
+manager and re-arms the one loop timer for the core's next deadline. SRTP is applied here,
+between the socket and the core (``core.protection``): the core sees and produces plain RTP.
 
 The call owns one :class:`CallMedia`; closing it releases the ports, stops the media path and
 unpublishes the stream, on every exit path — including a failure while setting it up.

@@ -3,9 +3,12 @@ or re-offer, and the ``sip_srtp`` policy.
 
 - ``off``: plain RTP/AVP, any ``a=crypto`` of the peer is ignored (an ``RTP/SAVP`` re-offer is
   refused: we cannot honour it);
-- ``optional``: we offer ``RTP/SAVP`` with a key per suite; an answer without ``a=crypto``
-  means plain RTP on that m-line;
-- ``mandatory``: an answer or re-offer without a usable ``a=crypto`` is refused.
+- ``optional`` (best effort): we offer ``RTP/AVP`` with a key per suite; an answer with
+  ``a=crypto`` gives SRTP, one without it plain RTP on that m-line. Not ``RTP/SAVP``: a
+  plain-only peer (baresip without mediaenc, measured) answers that with 488, so nothing
+  would be "optional" about it;
+- ``mandatory``: we offer ``RTP/SAVP``; an answer or re-offer without a usable ``a=crypto``
+  is refused.
 
 Pure: descriptions in, :class:`SrtpKeys` (kind -> suite and both keys) out; the media edge
 builds the SRTP contexts from them.
@@ -57,7 +60,8 @@ class SdesKeying:
         for m in offer.media:
             if not m.is_rtp or m.rejected:
                 continue
-            m.proto = sdes.SECURE_PROTOS.get(m.proto, m.proto)
+            if self.policy == "mandatory":
+                m.proto = sdes.SECURE_PROTOS.get(m.proto, m.proto)
             keys = self._offered.get(m.kind)
             if keys is None:
                 keys = self._offered[m.kind] = [sdes.new_key(s) for s in self.suites]
