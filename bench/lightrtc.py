@@ -442,7 +442,7 @@ class LightViewer:
         dtls = self.dtls
         if dtls is None:
             return
-        for datagram in dtls.datagrams_to_send():
+        for datagram in dtls.data_to_send(time.monotonic()):
             self._send(datagram)
         while (ev := dtls.next_event()) is not None:
             if isinstance(ev, DtlsConnected):

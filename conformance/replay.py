@@ -117,12 +117,12 @@ def replay_client(
     def drain(now: float) -> None:
         while (at := ua.get_timer()) is not None and at <= now:
             ua.handle_timer(at)
-        for data, addr, transport in ua.datagrams_to_send(now):
+        for data, (host, port, transport) in ua.datagrams_to_send(now):
             if data in sent_before:
                 result.retransmissions.append(data)
                 continue
             sent_before.add(data)
-            queued.append((data, (addr[0], addr[1], transport)))
+            queued.append((data, (host, port, transport)))
         while (event := ua.next_event()) is not None:
             result.events.append(event)
 

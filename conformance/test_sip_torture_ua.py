@@ -28,7 +28,7 @@ class WrongReaction(AssertionError):
     pass
 
 
-def _feed(case: TortureCase) -> list[tuple[bytes, tuple[str, int], str]]:
+def _feed(case: TortureCase) -> list[tuple[bytes, tuple[str, int, str]]]:
     ua = UserAgent(local_port=5060, public_ip="192.0.2.1")
     ua.receive(case.data, SOURCE, "udp", 0.0)
     out = ua.datagrams_to_send(0.0)
@@ -54,10 +54,10 @@ def test_ua_reaction(case: TortureCase, caplog: pytest.LogCaptureFixture) -> Non
         out = _feed(case)
     _no_tracebacks(caplog)  # "nothing crashes": no handler died inside the UA
     responses = []
-    for data, addr, transport in out:
+    for data, (host, port, transport) in out:
         msg = parse_message(data)  # what we send must be parseable by ourselves
         assert isinstance(msg, SipResponse), "the UA answered with a request"
-        responses.append((msg, addr, transport))
+        responses.append((msg, (host, port), transport))
     statuses = [m.status for m, _, _ in responses]
     if case.ua == "silent":
         if responses:
@@ -109,8 +109,8 @@ def _no_tracebacks(caplog: pytest.LogCaptureFixture) -> None:
     assert not crashed, f"the UA logged an exception: {crashed[:3]}"
 
 
-def _all_parse(out: list[tuple[bytes, tuple[str, int], str]]) -> None:
-    for data, _addr, _transport in out:
+def _all_parse(out: list[tuple[bytes, tuple[str, int, str]]]) -> None:
+    for data, _dest in out:
         try:
             parse_message(data)
         except SipParseError as exc:

@@ -99,8 +99,9 @@ class Server:
         demo_host = netaddr.loopback_for(self.public_ip)
         self.demo = DemoCallee(demo_host) if s.demo_callee else None
         add_call_routes(self.router, self.calls, self._demo_defaults)
-        add_stream_routes(self.router, self.streams)
         self.playback = PlaybackService(s, self.streams, self.public_ip, self.hooks)
+        viewers = self.playback.playback.viewers
+        add_stream_routes(self.router, self.streams, lambda: list(viewers.values()))
         self.playback.add_routes(self.router)
         add_web_routes(self.router)
         add_push_routes(self.router, self.pushes)

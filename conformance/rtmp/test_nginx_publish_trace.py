@@ -103,7 +103,7 @@ def test_server_bytes_drive_our_client_to_publishing() -> None:
     up, down, port = streams()
     conn = RtmpClientConnection(parse_full_url(f"rtmp://127.0.0.1:{port}/live/trace"))
     conn.initiate()
-    conn.data_to_send()
+    conn.data_to_send(0.0)
     # Feed the server's bytes up to (not including) the Unpublish status.
     cut = down.index(b"NetStream.Unpublish.Success")
     conn.receive_data(down[: cut - 40])
@@ -115,7 +115,7 @@ def test_server_bytes_drive_our_client_to_publishing() -> None:
     assert ev.PeerBandwidth(5_000_000, 2) in events
     assert conn.publishing and conn.peer_window == 5_000_000
     # The commands our client answers with are the ones it sent in the capture.
-    replayed = ChunkDecoder().feed(conn.data_to_send()[HANDSHAKE_SIZE:])
+    replayed = ChunkDecoder().feed(conn.data_to_send(0.0)[HANDSHAKE_SIZE:])
     recorded = ChunkDecoder().feed(up[1 + 2 * HANDSHAKE_SIZE :])
     assert len(replayed) == 7  # chunk size, connect, window, release, FCPublish, create, publish
     assert [(x.type_id, x.payload) for x in replayed] == [

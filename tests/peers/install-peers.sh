@@ -7,11 +7,13 @@
 #   ffmpeg             test clips, RTMP publisher and ffprobe
 #   nginx, libnginx-mod-rtmp   RTMP server
 #   chromium           headless WebRTC player
+#   gstreamer1.0-*     gst-launch-1.0 with rtspsrc: a second RTSP client for the RTSP tests
 # Idempotent: when every package is installed it does nothing and uses no network.
 # Needs root; uses sudo when not root. PEERS_SKIP_APT_UPDATE=1 never runs apt-get update.
 set -euo pipefail
 
-PKGS=(kamailio baresip-core baresip-ffmpeg tshark ffmpeg nginx libnginx-mod-rtmp chromium)
+PKGS=(kamailio baresip-core baresip-ffmpeg tshark ffmpeg nginx libnginx-mod-rtmp chromium
+      gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good)
 
 t0=$(date +%s%N)
 missing=()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from wcs import netaddr
 from wcs.media.h264.packetizer import H264Packetizer
+from wcs.sansio import Pump
 
 from . import tone
 from .encoder import H264Encoder
@@ -89,7 +90,7 @@ class DemoCallee:
         )
         self._transport: asyncio.DatagramTransport | None = None
         self._calls: dict[str, _CallMedia] = {}
-        self._timer: asyncio.TimerHandle | None = None
+        self._pump: Pump[DemoUas] | None = None
         self._video_tick: asyncio.TimerHandle | None = None
         self._audio_tick: asyncio.TimerHandle | None = None
         self._card: TestCard | None = None
@@ -110,15 +111,18 @@ class DemoCallee:
             lambda: _SipProtocol(self), local_addr=(self.host, self.port)
         )
         self._transport = transport
+        self._pump = Pump(self.uas, self._transmit, self._on_event, loop)
         self.port = transport.get_extra_info("sockname")[1]
         self.uas.port = self.port
         log.info("demo callee: sip:demo@%s", netaddr.hostport(self.host, self.port))
 
     async def close(self) -> None:
-        for handle in (self._timer, self._video_tick, self._audio_tick):
+        if self._pump is not None:
+            self._pump.close()
+        for handle in (self._video_tick, self._audio_tick):
             if handle is not None:
                 handle.cancel()
-        self._timer = self._video_tick = self._audio_tick = None
+        self._video_tick = self._audio_tick = None
         for media in self._calls.values():
             media.close()
         self._calls.clear()
@@ -148,33 +152,24 @@ class DemoCallee:
         return {kind: s.getsockname()[1] for kind, s in sockets.items()}
 
     def _on_datagram(self, data: bytes, addr: Addr) -> None:
-        self.uas.receive(data, addr, asyncio.get_running_loop().time())
-        self._flush()
+        if self._pump is None:
+            return
+        self.uas.receive(data, addr, self._pump.now())
+        self._pump.wake()
 
-    def _on_timer(self) -> None:
-        self._timer = None
-        self.uas.handle_timer(asyncio.get_running_loop().time())
-        self._flush()
-
-    def _flush(self) -> None:
-        if self._transport is not None:
-            for data, addr in self.uas.datagrams_to_send():
+    def _transmit(self, now: float) -> None:
+        for data, addr in self.uas.datagrams_to_send(now):
+            if self._transport is not None:
                 self._transport.sendto(data, addr)
-        while (event := self.uas.next_event()) is not None:
-            if isinstance(event, CallStarted | CallUpdated):
-                self._set_targets(event.key, event.targets, isinstance(event, CallStarted))
-            elif isinstance(event, CallEnded):
-                media = self._calls.pop(event.key, None)
-                if media is not None:
-                    media.close()
-                    log.info("demo callee: call %s ended (%s)", event.key, event.reason)
-        loop = asyncio.get_running_loop()
-        when = self.uas.get_timer()
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if when is not None:
-            self._timer = loop.call_at(when, self._on_timer)
+
+    def _on_event(self, event: object) -> None:
+        if isinstance(event, CallStarted | CallUpdated):
+            self._set_targets(event.key, event.targets, isinstance(event, CallStarted))
+        elif isinstance(event, CallEnded):
+            media = self._calls.pop(event.key, None)
+            if media is not None:
+                media.close()
+                log.info("demo callee: call %s ended (%s)", event.key, event.reason)
         self._schedule_media()
 
     def _set_targets(self, key: str, targets: tuple[MediaTarget, ...], new: bool) -> None:

@@ -1,6 +1,6 @@
 """The demo callee's SIP side, sans-IO: a minimal UAS that answers INVITEs to one user.
 
-Feed it ``receive(data, addr, now)`` and ``handle_timer(now)``; drain ``datagrams_to_send()``,
+Feed it ``receive(data, addr, now)`` and ``handle_timer(now)``; drain ``datagrams_to_send(now)``,
 ``get_timer()`` and ``next_event()``. It rings for ``ring_delay`` seconds (180), then answers
 (200 with an SDP answer made by :func:`wcs.sdp.answer_offer`, PCMU audio and H.264 video),
 retransmits the 200 until the ACK (RFC 3261 §13.3.1.4, UDP), answers re-INVITE/UPDATE/INFO/
@@ -119,7 +119,7 @@ class DemoUas:
         self.malformed = 0  # datagrams that were not SIP (dropped)
 
     # ------------------------------------------------------------------ sans-IO surface
-    def datagrams_to_send(self) -> list[tuple[bytes, Addr]]:
+    def datagrams_to_send(self, now: float) -> list[tuple[bytes, Addr]]:
         out, self._out = self._out, []
         return out
 

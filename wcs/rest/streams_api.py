@@ -3,16 +3,19 @@
 ``find`` and ``terminate`` take the same filters: ``name``, ``mediaSessionId``,
 ``mediaSessionIds`` (list), ``published``, ``status``. ``terminate`` with ``{}`` stops every
 stream; a SIP call's stream is stopped by hanging the call up. Extra entries (WebRTC viewers,
-``published:false``) appear in ``find_all`` and in ``find`` by their JSON fields.
+``published:false``, listed by ``viewers``) appear in ``find_all`` and in ``find`` by
+their JSON fields.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
 
-from wcs.app.streams import JsonEntry, Stream, StreamHub
+from wcs.app.streams import Stream, StreamHub
 from wcs.rest.http import Request, Response, Router, error, json_response
 from wcs.rest.schema_bodies import STREAM_FILTER
+from wcs.rest.views import ViewerState, stream_json, viewer_json
 
 
 def _filters(body: dict[str, Any]) -> dict[str, Any]:
@@ -44,32 +47,46 @@ def _entry_matches(obj: dict[str, Any], f: dict[str, Any]) -> bool:
     return status is None or str(obj.get("status", "")).upper() == status.upper()
 
 
-def add_stream_routes(router: Router, hub: StreamHub) -> None:
-    def matching(f: dict[str, Any]) -> tuple[list[Stream], list[JsonEntry]]:
+class ViewerEntry(ViewerState, Protocol):
+    """A player's entry (``published: false``); /stream/terminate can stop it."""
+
+    def terminate(self) -> None: ...
+
+
+ViewerSource = Callable[[], Iterable[ViewerEntry]]
+
+
+def _no_viewers() -> list[ViewerEntry]:
+    return []
+
+
+def add_stream_routes(router: Router, hub: StreamHub, viewers: ViewerSource = _no_viewers) -> None:
+    """``viewers``: the current players, listed after the published streams."""
+
+    def matching(f: dict[str, Any]) -> tuple[list[Stream], list[ViewerEntry]]:
         streams = hub.find(**f)
-        return streams, [e for e in hub.entries if _entry_matches(e.to_json(), f)]
+        return streams, [v for v in viewers() if _entry_matches(viewer_json(v), f)]
 
     async def find(req: Request) -> Response:
         streams, extras = matching(_filters(req.json()))
-        found = [s.to_json() for s in streams] + [e.to_json() for e in extras]
+        found = [stream_json(s) for s in streams] + [viewer_json(v) for v in extras]
         if not found:
             return error(404, "Stream not found")
         return json_response(found)
 
     async def find_all(req: Request) -> Response:
-        found = [s.to_json() for s in hub.all()] + [e.to_json() for e in hub.entries]
+        found = [stream_json(s) for s in hub.all()] + [viewer_json(v) for v in viewers()]
         if not found:
             return error(404, "Streams not found")
         return json_response(found)
 
     async def terminate(req: Request) -> Response:
-        streams, entries = matching(_filters(req.json()))
+        streams, stoppable = matching(_filters(req.json()))
         # Viewers (published:false entries) can be stopped one by one as well.
-        stoppable = [e for e in entries if callable(getattr(e, "terminate", None))]
         if not streams and not stoppable:
             return error(404, "Stream not found")
         for entry in stoppable:
-            entry.terminate()  # type: ignore[attr-defined]
+            entry.terminate()
         for stream in streams:
             hub.terminate(stream)
         return json_response("termination request received")

@@ -22,6 +22,8 @@ import ssl
 from collections.abc import Callable
 from typing import Any
 
+from wcs.sansio import Pump
+
 from . import events as ev
 from . import flv
 from .backpressure import BackPressureGate, DropCounters
@@ -88,7 +90,7 @@ class RtmpPublisher:
         self._transport: asyncio.Transport | None = None
         self._started: asyncio.Future[None] | None = None
         self._lost: asyncio.Future[None] | None = None
-        self._t0 = 0.0
+        self._pump: Pump[RtmpClientConnection] | None = None
         self._failure_reported = False
 
     # -- state -----------------------------------------------------------------------------
@@ -133,8 +135,8 @@ class RtmpPublisher:
                 )
                 # No isinstance check: uvloop's transports are not asyncio.Transport subclasses.
                 self._transport = transport
-                self._t0 = loop.time()
-                self.conn.initiate()
+                self._pump = Pump(self.conn, self._write, self._on_event, loop)
+                self.conn.initiate(self._pump.now())
                 self._flush()
                 await self._started
         except (OSError, TimeoutError) as exc:  # refused, reset, TLS errors, timeout
@@ -245,34 +247,37 @@ class RtmpPublisher:
     # -- plumbing --------------------------------------------------------------------------
 
     def _flush(self) -> None:
-        data = self.conn.data_to_send()
+        if self._pump is not None:
+            self._pump.wake()
+
+    def _write(self, now: float) -> None:
+        data = self.conn.data_to_send(now)
         if data and self._transport is not None and not self._transport.is_closing():
             self._transport.write(data)
 
     def _on_data(self, data: bytes) -> None:
-        now_ms = int((asyncio.get_running_loop().time() - self._t0) * 1000)
-        self.conn.receive_data(data, now_ms)
-        self._flush()
-        self._drain_events()
+        if self._pump is None:
+            return
+        self.conn.receive_data(data, self._pump.now())
+        self._pump.wake()
 
     def _on_lost(self, exc: Exception | None) -> None:
         reason = f"connection lost: {exc}" if exc else "connection closed by the server"
         self.conn.connection_lost(reason)
-        self._drain_events()
+        self._flush()
         self._transport = None
         if self._lost is not None and not self._lost.done():
             self._lost.set_result(None)
 
-    def _drain_events(self) -> None:
-        while (event := self.conn.next_event()) is not None:
-            if isinstance(event, ev.StatusReceived):
-                self.statuses.append(event)
-                log.debug("RTMP onStatus %s %s", event.code, event.description)
-            elif isinstance(event, ev.PublishStarted):
-                if self._started is not None and not self._started.done():
-                    self._started.set_result(None)
-            elif isinstance(event, ev.Failed):
-                self._report_failure(event)
+    def _on_event(self, event: object) -> None:
+        if isinstance(event, ev.StatusReceived):
+            self.statuses.append(event)
+            log.debug("RTMP onStatus %s %s", event.code, event.description)
+        elif isinstance(event, ev.PublishStarted):
+            if self._started is not None and not self._started.done():
+                self._started.set_result(None)
+        elif isinstance(event, ev.Failed):
+            self._report_failure(event)
 
     def _report_failure(self, failure: ev.Failed) -> None:
         if self._failure_reported:

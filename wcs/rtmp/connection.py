@@ -83,6 +83,7 @@ class RtmpClientConnection:
         self._encoder = ChunkEncoder()
         self._decoder = ChunkDecoder()
         self._out = bytearray()
+        self._t0 = 0.0
         self._events: deque[ev.Event] = deque()
         self._last_ack = 0
         self._window_sent = 0
@@ -90,14 +91,16 @@ class RtmpClientConnection:
 
     # -- driving ---------------------------------------------------------------------------
 
-    def initiate(self) -> None:
-        """Queue C0 + C1; call once, right after the transport connects."""
+    def initiate(self, now: float = 0.0) -> None:
+        """Queue C0 + C1; call once, right after the transport connects. ``now`` (seconds,
+        the caller's clock) is the epoch of the handshake's S2 time field."""
         if self.state is not ConnState.IDLE:
             raise RtmpError("connection already initiated")
+        self._t0 = now
         self._out += self._handshake.start()
         self.state = ConnState.HANDSHAKE
 
-    def data_to_send(self) -> bytes:
+    def data_to_send(self, now: float) -> bytes:
         data = bytes(self._out)
         self._out.clear()
         return data
@@ -105,17 +108,24 @@ class RtmpClientConnection:
     def next_event(self) -> ev.Event | None:
         return self._events.popleft() if self._events else None
 
+    def get_timer(self) -> float | None:
+        return None  # RTMP has no timers of its own: the edge bounds the connect
+
+    def handle_timer(self, now: float) -> None:
+        return None
+
     @property
     def publishing(self) -> bool:
         return self.state is ConnState.PUBLISHING
 
-    def receive_data(self, data: bytes, now_ms: int = 0) -> None:
+    def receive_data(self, data: bytes, now: float = 0.0) -> None:
         """Process bytes from the server. Malformed input ends in a :class:`Failed` event,
         never an exception."""
         if self.state in (ConnState.FAILED, ConnState.CLOSED, ConnState.IDLE):
             return
         try:
             if self.state is ConnState.HANDSHAKE:
+                now_ms = max(0, int((now - self._t0) * 1000))
                 self._out += self._handshake.receive(data, now_ms)
                 if self._handshake.state is not HandshakeState.DONE:
                     return

@@ -6,7 +6,7 @@ loop; it says what it wants to send, when it next wants to be woken and what hap
 
     core.receive_…(data, …, now)        feed input (a datagram, a chunk of a byte stream)
     core.datagrams_to_send(now)         datagram flavour: [(bytes, address), …]
-    core.data_to_send(now)              stream flavour: what to write (bytes, or messages)
+    core.data_to_send(now)              one-remote flavour: what to write (bytes, messages)
     core.get_timer()                    the next deadline (loop time), or None
     core.handle_timer(now)              fire it
     core.next_event()                   what happened, one event at a time, or None
@@ -14,6 +14,15 @@ loop; it says what it wants to send, when it next wants to be woken and what hap
 `Pump` is the edge: after any input, action or timer it transmits what the core wants to
 send, hands every event to the owner, then re-arms exactly one `call_at` for the core's next
 deadline. Nothing polls. This is how aioquic's `quic/connection.py` is driven.
+
+The cores, by flavour:
+
+    SIP UserAgent    datagrams_to_send(now) -> [(bytes, (host, port, "udp" | "tcp"))]
+    demo DemoUas     datagrams_to_send(now) -> [(bytes, (host, port))]
+    DtlsSession      data_to_send(now) -> [datagram, …]   (one remote: the ICE pair)
+    RTMP connection  data_to_send(now) -> bytes
+    WcsSession       data_to_send(now) -> [text frame, …]
+    ViewerPeer       get_timer/handle_timer only: its own edge sends (fast path)
 """
 
 from .contract import Core, DatagramCore, StreamCore

@@ -25,6 +25,6 @@ class DatagramCore(Core, Protocol[A]):
 
 
 class StreamCore(Core, Protocol[T_co]):
-    """A core on one ordered connection (TCP, a WebSocket): no addresses."""
+    """A core talking to one remote (TCP, a WebSocket, a DTLS association): no addresses."""
 
     def data_to_send(self, now: float) -> T_co: ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from .contract import Core
 
@@ -28,7 +28,7 @@ class Pump(Generic[C]):
         self,
         core: C,
         transmit: Callable[[float], None],
-        on_event: Callable[[object], None] | None = None,
+        on_event: Callable[[Any], None] | None = None,
         loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         self.core = core

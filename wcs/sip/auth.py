@@ -21,6 +21,7 @@ __all__ = [
     "DigestCredentials",
     "choose_challenge",
     "parse_challenge",
+    "split_auth_header",
 ]
 
 
@@ -306,3 +307,8 @@ class DigestCredentials:
             parts.append(f"qop={qop}")
             parts.append(f"nc={nc_text}")
         return "Digest " + ", ".join(parts)
+
+
+def split_auth_header(value: str) -> list[tuple[str, dict[str, str]]]:
+    """(scheme, params) of a WWW-Authenticate/Authorization value (servers parse answers)."""
+    return _split_challenges(value)

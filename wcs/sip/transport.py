@@ -16,6 +16,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, cast
 
 from wcs import netaddr
+from wcs.sansio import Pump
 
 from .errors import SipParseError
 from .events import Event
@@ -109,17 +110,15 @@ class SipTransport:
         self._connecting: dict[Addr, list[bytes]] = {}
         self._dns: dict[str, tuple[float, str]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at: float | None = None
+        self._pump: Pump[UserAgent] | None = None
         self._idle: asyncio.TimerHandle | None = None
-        self._waking = False
-        self._again = False
         self._closed = False
 
     # ---- lifecycle ----------------------------------------------------------------------
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._pump = Pump(self.ua, self._transmit, self._deliver, self._loop)
         last_error: OSError | None = None
         for _ in range(1 if self._port else 20):
             try:
@@ -172,9 +171,10 @@ class SipTransport:
 
     async def close(self) -> None:
         self._closed = True
-        for handle in (self._timer, self._idle):
-            if handle is not None:
-                handle.cancel()
+        if self._pump is not None:
+            self._pump.close()
+        if self._idle is not None:
+            self._idle.cancel()
         for task in list(self._tasks):
             task.cancel()
         for conn in list(self._conns.values()):
@@ -196,44 +196,15 @@ class SipTransport:
 
     def wake(self) -> None:
         """Flush datagrams, deliver events (in order), re-arm the timer."""
-        if self._closed:
-            return
-        if self._waking:
-            self._again = True  # an on_event handler acted on the UA: loop once more
-            return
-        self._waking = True
-        try:
-            while True:
-                self._again = False
-                for data, addr, transport in self.ua.datagrams_to_send(self.now()):
-                    self._send(data, addr, transport)
-                while (event := self.ua.next_event()) is not None:
-                    try:
-                        self.on_event(event)
-                    except Exception:
-                        log.exception("SIP event handler failed for %r", event)
-                if not self._again:
-                    break
-        finally:
-            self._waking = False
-        self._arm()
+        if self._pump is not None:
+            self._pump.wake()
 
-    def _arm(self) -> None:
-        when = self.ua.get_timer()
-        if when == self._timer_at and self._timer is not None:
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._timer_at = when
-        if when is not None and self._loop is not None:
-            self._timer = self._loop.call_at(when, self._on_timer)
+    def _transmit(self, now: float) -> None:
+        for data, (host, port, transport) in self.ua.datagrams_to_send(now):
+            self._send(data, (host, port), transport)
 
-    def _on_timer(self) -> None:
-        self._timer = None
-        self._timer_at = None
-        self.ua.handle_timer(self.now())
-        self.wake()
+    def _deliver(self, event: Event) -> None:
+        self.on_event(event)  # looked up each time: the owner may replace its handler
 
     def _received(self, data: bytes, addr: Addr, transport: str) -> None:
         self.ua.receive(data, addr, transport, self.now())

@@ -104,9 +104,10 @@ class UserAgent:
 
     # ---- sans-IO plumbing ---------------------------------------------------------------
 
-    def datagrams_to_send(self, now: float) -> list[tuple[bytes, tuple[str, int], str]]:
+    def datagrams_to_send(self, now: float) -> list[tuple[bytes, Dest]]:
+        """What to send, each to its (host, port, transport)."""
         out, self._ep.out = self._ep.out, []
-        return out
+        return [(data, (addr[0], addr[1], transport)) for data, addr, transport in out]
 
     def get_timer(self) -> float | None:
         return self._ep.queue.next()

@@ -166,7 +166,8 @@ class DtlsSession:
 
     # --- outputs ------------------------------------------------------------------------
 
-    def datagrams_to_send(self) -> list[bytes]:
+    def data_to_send(self, now: float) -> list[bytes]:
+        """The datagrams to send, in order, to the one remote (the selected ICE pair)."""
         out, self._out = self._out, []
         return out
 

@@ -9,6 +9,12 @@ source can send a keyframe to the newcomer.
 
 Per packet, ``send_rtp(kind, packet)`` is flat: rewrite, one protect, one sendto. Packets
 given before the peer is connected are dropped.
+
+Timers: the peer is a sans-IO core (``get_timer``/``handle_timer``, see :mod:`wcs.sansio`)
+driven by one :class:`~wcs.sansio.Pump` once started, so each peer holds exactly one
+``call_at``: the earliest of the ICE timeout (until ICE completes), then the DTLS
+retransmission, the consent deadline and the next RTCP sender report. Sender reports run
+from the first packet sent on: a viewer of a paused stream sleeps until consent is due.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import pylibsrtp
 
 from wcs.observability import metrics
 from wcs.rtp import rtcp
+from wcs.sansio import Pump
 
 from . import events
 from .answer import MediaChoice, SourceTrack, build_answer, negotiate
@@ -36,7 +43,6 @@ from .sender import TrackSender
 
 log = logging.getLogger(__name__)
 
-TICK = 0.25  # housekeeping period: DTLS retransmission, SR, consent
 SR_INTERVAL = 1.0
 KEYFRAME_MIN_INTERVAL = 0.5
 
@@ -117,11 +123,17 @@ class ViewerPeer:
             raise OfferError(str(exc)) from exc
         self.srtp_profile = ""
         self._settled = asyncio.Event()  # set once connected, closed or failed
-        self._active: dict[str, TrackSender] = {}  # filled once SRTP keys exist
+        self._active: dict[str, TrackSender] = {}  # filled at the first packet sent
+        # Keyed but nothing sent yet: the senders wait here, and sender reports wait too.
+        self._dormant: dict[str, TrackSender] = {}
+        self._keyed = False  # SRTP keys exist and the peer is live: RTCP is read
         self._protect: Callable[[bytes], bytes] = bytes
         self._protect_rtcp: Callable[[bytes], bytes] = bytes
         self._unprotect_rtcp: Callable[[bytes], bytes] = bytes
         self._task: asyncio.Task[None] | None = None
+        self._pump: Pump[ViewerPeer] | None = None
+        self._finishing: asyncio.Future[None] | None = None
+        self._ice_deadline: float | None = None  # from start() until ICE completes
         self._next_sr = 0.0
         self._last_keyframe_request = -1e9
         self.send_errors = 0
@@ -153,14 +165,21 @@ class ViewerPeer:
             cname=self.cname,
         )
         self._set_state(events.CONNECTING)
-        self._task = asyncio.create_task(self._run())
+        self._ice_deadline = self.clock() + self.ice_timeout
+        self._pump = Pump(self, self._transmit)
+        self._task = asyncio.create_task(self._connect_ice())
+        self._pump.wake()  # arms the ICE timeout
         return self.answer
 
     def send_rtp(self, kind: str, packet: bytes) -> None:
         """Forward one source RTP packet of track ``kind`` ("audio"/"video") to the viewer."""
         sender = self._active.get(kind)
         if sender is None:
-            return
+            if not self._dormant:
+                return
+            sender = self._first_packet(kind)
+            if sender is None:
+                return
         data = sender.rewrite(packet)
         if data is None:
             return
@@ -169,10 +188,19 @@ class ViewerPeer:
         except (pylibsrtp.Error, OSError, ValueError):
             self.send_errors += 1
 
+    def _first_packet(self, kind: str) -> TrackSender | None:
+        """Media starts: the senders go live and sender reports are due from now on."""
+        self._active, self._dormant = self._dormant, {}
+        self._next_sr = self.clock()
+        self._wake()
+        return self._active.get(kind)
+
     async def close(self) -> None:
         if self.state not in (events.CLOSED, events.FAILED):
             self._set_state(events.CLOSED)
-        await self._shutdown()
+        if self._finishing is None:
+            self._finishing = asyncio.ensure_future(self._shutdown())
+        await asyncio.shield(self._finishing)
 
     async def wait_connected(self) -> bool:
         """Wait until connected (True) or closed/failed (False)."""
@@ -204,38 +232,34 @@ class ViewerPeer:
             "tracks": tracks,
         }
 
-    # --- background ---------------------------------------------------------------------
+    # --- the sans-IO core: one timer ----------------------------------------------------
 
-    async def _run(self) -> None:
-        try:
-            await asyncio.wait_for(
-                self.ice.connect(self.offer.ice_ufrag, self.offer.ice_pwd, self._candidates()),
-                self.ice_timeout,
-            )
-        except TimeoutError:
-            await self._fail(events.ICE_TIMEOUT)
-            return
-        except (ConnectionError, OSError) as exc:
-            log.info("ICE failed: %s", exc)
-            await self._fail(events.ICE_ERROR)
-            return
-        if self.state != events.CONNECTING or self.dtls is None:
-            return
-        self.dtls.start(self.clock())  # a client sends ClientHello; a server may have begun
-        self._after_dtls()
-        while self.state in (events.CONNECTING, events.CONNECTED):
-            await asyncio.sleep(TICK)
-            self.tick(self.clock())
-            await self._maybe_finish()
+    def get_timer(self) -> float | None:
+        if self.state not in (events.CONNECTING, events.CONNECTED):
+            return None
+        if self._ice_deadline is not None:
+            return self._ice_deadline
+        when = self.ice.last_rx + self.consent_timeout
+        dtls = self.dtls
+        if dtls is not None and (at := dtls.get_timer()) is not None and at < when:
+            when = at
+        if self._active and self.state == events.CONNECTED and self._next_sr < when:
+            when = self._next_sr
+        return when
 
-    def _candidates(self) -> list[str]:
-        return [c for m in self.offer.media for c in m.candidates]
-
-    def tick(self, now: float) -> None:
-        """Housekeeping, also callable by tests with an injected clock."""
+    def handle_timer(self, now: float) -> None:
+        """Whatever is due at ``now``: ICE timeout, consent expiry, DTLS, sender reports.
+        Also callable by tests with an injected clock."""
         if self.state not in (events.CONNECTING, events.CONNECTED):
             return
-        if now - self.ice.last_rx > self.consent_timeout:
+        # Deadlines come from the peer's clock; the loop's may lag it a little (uvloop
+        # caches it in ms): never judge a deadline early, or it would be re-armed at once.
+        now = max(now, self.clock())
+        if self._ice_deadline is not None:
+            if now >= self._ice_deadline:
+                self._set_state(events.FAILED, events.ICE_TIMEOUT)
+            return
+        if now - self.ice.last_rx >= self.consent_timeout:
             self._set_state(events.FAILED, events.ICE_KEEP_ALIVE)
             return
         dtls = self.dtls
@@ -244,9 +268,39 @@ class ViewerPeer:
             if timer is not None and now >= timer:
                 dtls.handle_timer(now)
                 self._after_dtls()
-        if self.state == events.CONNECTED and now >= self._next_sr:
+        if self._active and self.state == events.CONNECTED and now >= self._next_sr:
             self._next_sr = now + SR_INTERVAL
             self.send_sender_reports()
+
+    def next_event(self) -> None:
+        return None  # state changes go to on_state, keyframe requests to on_keyframe_request
+
+    def _transmit(self, now: float) -> None:
+        self._after_dtls()
+
+    def _wake(self) -> None:
+        if self._pump is not None:
+            self._pump.wake()
+        else:  # not started: tests drive the parts by hand
+            self._after_dtls()
+
+    # --- background ---------------------------------------------------------------------
+
+    async def _connect_ice(self) -> None:
+        try:
+            await self.ice.connect(self.offer.ice_ufrag, self.offer.ice_pwd, self._candidates())
+        except (ConnectionError, OSError) as exc:
+            log.info("ICE failed: %s", exc)
+            self._set_state(events.FAILED, events.ICE_ERROR)
+            return
+        if self.state != events.CONNECTING or self.dtls is None:
+            return
+        self._ice_deadline = None  # consent, DTLS and sender reports from now on
+        self.dtls.start(self.clock())  # a client sends ClientHello; a server may have begun
+        self._wake()
+
+    def _candidates(self) -> list[str]:
+        return [c for m in self.offer.media for c in m.candidates]
 
     def send_sender_reports(self) -> None:
         unix = time.time()
@@ -263,11 +317,11 @@ class ViewerPeer:
     def _on_datagram(self, data: bytes) -> None:
         kind = classify(data)
         if kind == RTP:
-            if is_rtcp(data) and self._active:
+            if is_rtcp(data) and self._keyed:
                 self._on_rtcp(data)
         elif kind == DTLS and self.dtls is not None:
             self.dtls.receive_datagram(data, self.clock())
-            self._after_dtls()
+            self._wake()
 
     def _on_rtcp(self, data: bytes) -> None:
         try:
@@ -323,7 +377,7 @@ class ViewerPeer:
         dtls = self.dtls
         if dtls is None:
             return
-        for datagram in dtls.datagrams_to_send():
+        for datagram in dtls.data_to_send(self.clock()):
             with contextlib.suppress(OSError, ConnectionError):
                 self.ice.send(datagram)
         while (event := dtls.next_event()) is not None:
@@ -349,7 +403,8 @@ class ViewerPeer:
         self._protect = srtp.protect
         self._protect_rtcp = srtp.protect_rtcp
         self._unprotect_rtcp = srtp.unprotect_rtcp
-        self._active = dict(self.senders)
+        self._dormant = dict(self.senders)  # live at the first packet (send_rtp)
+        self._keyed = True
         self._set_state(events.CONNECTED)
         # The newcomer needs a keyframe to start decoding.
         self._keyframe_request(self.clock())
@@ -364,25 +419,21 @@ class ViewerPeer:
         if state in (events.CONNECTED, events.CLOSED, events.FAILED):
             self._settled.set()
         if state in (events.CLOSED, events.FAILED):
-            self._active = {}
+            self._active, self._dormant, self._keyed = {}, {}, False
+            if self._pump is not None:  # started: stop the timer, free the port
+                self._pump.close()
+                if self._finishing is None:
+                    self._finishing = asyncio.ensure_future(self._shutdown())
         if self.on_state is not None:
             try:
                 self.on_state(events.PeerStateChanged(state, info))
             except Exception:  # as above: a callback error changes nothing here
                 log.exception("on_state callback failed")
 
-    async def _fail(self, info: str) -> None:
-        self._set_state(events.FAILED, info)
-        await self._shutdown()
-
-    async def _maybe_finish(self) -> None:
-        if self.state in (events.CLOSED, events.FAILED):
-            await self._shutdown()
-
     async def _shutdown(self) -> None:
         if self.dtls is not None:
             self.dtls.close()
-            for datagram in self.dtls.datagrams_to_send():
+            for datagram in self.dtls.data_to_send(self.clock()):
                 with contextlib.suppress(OSError, ConnectionError):
                     self.ice.send(datagram)
         task, self._task = self._task, None

@@ -1,11 +1,12 @@
 """The asyncio edge of the WCS WebSocket protocol: one :class:`WcsSession` per connection.
 
-A reader task feeds received text frames to the session; the connection's own task turns
-the session's events into :class:`Playback` calls, flushes the frames it wants sent and
-runs its ping timer. Viewers end on their own (call hung up, ICE/DTLS failure); their end
-is written to the session (``notifyStreamStatusEvent`` STOPPED/FAILED) from the viewer's
-callback. When the WebSocket closes, every viewer of the session is stopped. The REST hooks
-of a player (``StreamStatusEvent`` to the session's appKey) come from the viewer itself
+A reader task feeds received text frames to the session; a :class:`wcs.sansio.Pump`
+flushes it and arms its one ping timer; the connection's own task turns the session's
+events into :class:`Playback` calls and writes the frames. Viewers end on their own (call
+hung up, ICE/DTLS failure); their end is written to the session
+(``notifyStreamStatusEvent`` STOPPED/FAILED) from the viewer's callback. When the
+WebSocket closes, every viewer of the session is stopped. The REST hooks of a player
+(``StreamStatusEvent`` to the session's appKey) come from the viewer itself
 (:mod:`wcs.webrtc.viewer`); plays the session refuses on its own are reported here.
 
 PLAYING is sent right after ``setRemoteSDP`` (not after DTLS connects): the Player page
@@ -19,11 +20,13 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import time
-from collections.abc import Callable, Coroutine
+from collections import deque
+from collections.abc import Coroutine
 from typing import Any
 
+from wcs.app.stream import StreamStatus
 from wcs.rest.ws import WebSocketConnection
+from wcs.sansio import Pump
 
 from .signaling import (
     AvailabilityRequested,
@@ -49,13 +52,11 @@ class SignalingServer:
         ping_interval: float = 5.0,
         max_missed: int = 10,
         server_address: str = "",
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.playback = playback
         self.ping_interval = ping_interval
         self.max_missed = max_missed
         self.server_address = server_address
-        self.clock = clock
         self.sessions: dict[str, WcsSession] = {}
 
     async def handle(self, ws: WebSocketConnection) -> None:
@@ -64,7 +65,10 @@ class SignalingServer:
         if session_id in self.sessions:
             session_id += f"#{next(_ids)}"
         session = WcsSession(
-            session_id, self.clock(), ping_interval=self.ping_interval, max_missed=self.max_missed
+            session_id,
+            asyncio.get_running_loop().time(),
+            ping_interval=self.ping_interval,
+            max_missed=self.max_missed,
         )
         self.sessions[session_id] = session
         conn = _Connection(self, ws, session)
@@ -76,6 +80,9 @@ class SignalingServer:
 
 
 class _Connection:
+    """One WebSocket: the reader feeds the session, a :class:`Pump` flushes it and arms its
+    ping timer, and this task (the connection's own) handles events in order and writes."""
+
     def __init__(self, server: SignalingServer, ws: WebSocketConnection, session: WcsSession):
         self.server = server
         self.playback = server.playback
@@ -86,12 +93,28 @@ class _Connection:
         self.tasks: set[asyncio.Task[None]] = set()
         self.mine: set[str] = set()  # media session ids of this connection's viewers
         self.stopped_early: set[str] = set()  # stopStream before the answer was ready
+        self.outbox: list[str] = []
+        self.inbox: deque[object] = deque()
+        self.pump = Pump(session, self._transmit, self._queue_event)
+
+    def _transmit(self, now: float) -> None:
+        # Sending a WebSocket frame awaits; the connection's task writes what is queued.
+        out = self.session.data_to_send(now)
+        if out or self.session.closed_reason:
+            self.outbox.extend(out)
+            self.wake.set()
+
+    def _queue_event(self, event: object) -> None:
+        self.inbox.append(event)  # handled in order by the connection's task (some await)
+        self.wake.set()
 
     async def run(self) -> None:
         reader = asyncio.create_task(self._read())
         try:
+            self.pump.wake()  # arms the ping timer
             await self._loop()
         finally:
+            self.pump.close()
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
@@ -99,8 +122,8 @@ class _Connection:
     async def _read(self) -> None:
         while (msg := await self.ws.receive()) is not None:
             if isinstance(msg, str):  # binary frames mean nothing to a WebRTC player
-                self.session.receive_text(msg, self.server.clock())
-                self.wake.set()
+                self.session.receive_text(msg, self.pump.now())
+                self.pump.wake()
         self.closed = True
         self.wake.set()
 
@@ -108,39 +131,41 @@ class _Connection:
         session = self.session
         while True:
             self.wake.clear()
-            while (event := session.next_event()) is not None:
-                if isinstance(event, PlayRequested):
-                    self._spawn(self._play(event))
-                elif isinstance(event, StopRequested):
-                    await self._stop(event)
-                elif isinstance(event, PlayRefused):
-                    self.playback.report_refused(
-                        event.name,
-                        event.media_session_id,
-                        event.info,
-                        app_key=session.app_key,
-                        session_id=session.session_id,
-                    )
-                elif isinstance(event, AvailabilityRequested):
-                    stream = self.playback.hub.get(event.name)
-                    ok = stream is not None and stream.status == "PUBLISHING"
-                    info = None if ok else STREAM_NOT_FOUND
-                    session.available(event.media_session_id, ok, info)
+            while self.inbox:
+                await self._handle(self.inbox.popleft())
+            self.pump.wake()  # what the handlers made the session say
             await self._flush()
             if self.closed or self.ws.closed:
                 return
             if session.closed_reason:
                 log.info("signaling %s: %s", session.session_id, session.closed_reason)
                 return
-            timer = session.get_timer()
-            timeout = None if timer is None else max(0.0, timer - self.server.clock())
-            try:
-                await asyncio.wait_for(self.wake.wait(), timeout)
-            except TimeoutError:
-                session.handle_timer(self.server.clock())
+            if not self.inbox:
+                await self.wake.wait()
+
+    async def _handle(self, event: object) -> None:
+        session = self.session
+        if isinstance(event, PlayRequested):
+            self._spawn(self._play(event))
+        elif isinstance(event, StopRequested):
+            await self._stop(event)
+        elif isinstance(event, PlayRefused):
+            self.playback.report_refused(
+                event.name,
+                event.media_session_id,
+                event.info,
+                app_key=session.app_key,
+                session_id=session.session_id,
+            )
+        elif isinstance(event, AvailabilityRequested):
+            stream = self.playback.hub.get(event.name)
+            ok = stream is not None and stream.published
+            info = None if ok else STREAM_NOT_FOUND
+            session.available(event.media_session_id, ok, info)
 
     async def _flush(self) -> None:
-        for text in self.session.data_to_send():
+        out, self.outbox = self.outbox, []
+        for text in out:
             await self.ws.send_text(text)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
@@ -152,11 +177,11 @@ class _Connection:
         msid = event.media_session_id
         session = self.session
 
-        def ended(status: str, info: str) -> None:
+        def ended(status: StreamStatus, info: str) -> None:
             self.mine.discard(msid)
             if msid in session.plays:
                 session.stream_status(msid, status, info)
-                self.wake.set()
+                self.pump.wake()
 
         try:
             viewer, answer = await self.playback.play(
@@ -170,8 +195,8 @@ class _Connection:
             )
         except PlaybackError as exc:
             if msid in session.plays:
-                session.stream_status(msid, "FAILED", exc.info)
-            self.wake.set()
+                session.stream_status(msid, StreamStatus.FAILED, exc.info)
+            self.pump.wake()
             return
         self.mine.add(msid)
         if msid in self.stopped_early or self.closed:
@@ -179,8 +204,8 @@ class _Connection:
             await viewer.close()
             return
         session.remote_sdp(msid, answer)
-        session.stream_status(msid, "PLAYING")
-        self.wake.set()
+        session.stream_status(msid, StreamStatus.PLAYING)
+        self.pump.wake()
 
     async def _stop(self, event: StopRequested) -> None:
         msid = event.media_session_id
@@ -189,7 +214,7 @@ class _Connection:
         if msid in self.session.plays:
             self.stopped_early.add(msid)  # answer still being made: drop it when ready
         # The SDK waits for STOPPED after every stopStream (spec §1.6).
-        self.session.stream_status(msid, "STOPPED", "Stopped by user", name=event.name)
+        self.session.stream_status(msid, StreamStatus.STOPPED, "Stopped by user", name=event.name)
 
     async def cleanup(self) -> None:
         self.closed = True

@@ -53,7 +53,7 @@ def make() -> DemoUas:
 
 def responses(uas: DemoUas) -> list[SipResponse]:
     out = []
-    for data, addr in uas.datagrams_to_send():
+    for data, addr in uas.datagrams_to_send(0.0):
         assert addr == CALLER
         msg = parse_message(data)
         assert isinstance(msg, SipResponse)
@@ -111,7 +111,7 @@ def test_no_ack_ends_the_call_with_bye() -> None:
     while uas.active_calls() and t < 100:
         t = uas.get_timer() or 100.0
         uas.handle_timer(t)
-    sent = [parse_message(d) for d, _ in uas.datagrams_to_send()]
+    sent = [parse_message(d) for d, _ in uas.datagrams_to_send(0.0)]
     assert isinstance(sent[-1], SipRequest) and sent[-1].method == "BYE"
     assert t >= 1.0 + 64 * 0.5
     assert uas.next_event() == CallEnded("abc", "no ACK")
@@ -166,7 +166,7 @@ def test_malformed_datagrams_are_counted_and_dropped() -> None:
     uas.receive(b"\x80\x00garbage", CALLER, 0.0)
     uas.receive(b"INVITE sip:demo@x SIP/2.0\r\nContent-Length: 0\r\n\r\n", CALLER, 0.0)
     assert uas.malformed == 2
-    assert uas.datagrams_to_send() == []
+    assert uas.datagrams_to_send(0.0) == []
 
 
 def test_routing_fills_only_bodies_without_a_sip_server() -> None:

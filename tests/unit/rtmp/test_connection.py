@@ -54,22 +54,22 @@ def start(flash: str = "FMLE/3.0 (compatible; test)") -> tuple[RtmpClientConnect
     conn = RtmpClientConnection(parse_full_url("rtmp://example.org/live/cam1"), flash)
     server = FakeServer()
     conn.initiate()
-    server.take(conn.data_to_send())
+    server.take(conn.data_to_send(0.0))
     conn.receive_data(server.handshake())
     return conn, server
 
 
 def to_publishing() -> tuple[RtmpClientConnection, FakeServer]:
     conn, server = start()
-    server.take(conn.data_to_send())
+    server.take(conn.data_to_send(0.0))
     conn.receive_data(
         server.command(
             "_result", 1, {"fmsVer": "FMS/3,0,1,123"}, {"code": "NetConnection.Connect.Success"}
         )
     )
-    server.take(conn.data_to_send())
+    server.take(conn.data_to_send(0.0))
     conn.receive_data(server.command("_result", 4, None, 1))
-    server.take(conn.data_to_send())
+    server.take(conn.data_to_send(0.0))
     conn.receive_data(
         server.command(
             "onStatus",
@@ -84,7 +84,7 @@ def to_publishing() -> tuple[RtmpClientConnection, FakeServer]:
 
 def test_connect_sequence_and_command_fields() -> None:
     conn, server = start()
-    msgs = server.take(conn.data_to_send())
+    msgs = server.take(conn.data_to_send(0.0))
     assert drain(conn)[0] == ev.HandshakeCompleted(3, False)
     assert msgs[0].type_id == m.SET_CHUNK_SIZE and msgs[0].payload == b"\x00\x00\x10\x00"
     name, tx, obj = commands(msgs)[0]
@@ -116,7 +116,7 @@ def test_publish_flow_to_publishing_then_media_and_close() -> None:
     conn.send_video(0, b"\x17\x00\x00\x00\x00cfg")
     conn.send_audio(0, b"\xaf\x00\x11\x90")
     conn.send_video(66, b"\x27\x01\x00\x00\x00nal")
-    msgs = server.take(conn.data_to_send())
+    msgs = server.take(conn.data_to_send(0.0))
     assert [(x.type_id, x.stream_id, x.timestamp) for x in msgs] == [
         (m.DATA_AMF0, 1, 0),
         (m.VIDEO, 1, 0),
@@ -126,7 +126,7 @@ def test_publish_flow_to_publishing_then_media_and_close() -> None:
     assert amf0.decode(msgs[0].payload) == ["@setDataFrame", "onMetaData", {"width": 352.0}]
 
     conn.close()
-    msgs = server.take(conn.data_to_send())
+    msgs = server.take(conn.data_to_send(0.0))
     assert [c[0] for c in commands(msgs)] == ["FCUnpublish", "deleteStream"]
     assert commands(msgs)[1][3] == 1.0
     assert drain(conn) == [ev.Closed()]
@@ -181,14 +181,14 @@ def test_server_closing_mid_publish_is_a_failure() -> None:
 
 def test_ping_window_ack_and_peer_bandwidth() -> None:
     conn, server = to_publishing()
-    server.take(conn.data_to_send())
+    server.take(conn.data_to_send(0.0))
     drain(conn)
     conn.receive_data(server.send(m.user_control(m.UC_PING_REQUEST, 123456)))
     conn.receive_data(server.send(m.window_ack_size(1000)))
     conn.receive_data(
         server.send(RtmpMessage(m.SET_PEER_BANDWIDTH, 0, 0, b"\x00\x00\x13\x88\x02", 2))
     )
-    msgs = server.take(conn.data_to_send())
+    msgs = server.take(conn.data_to_send(0.0))
     assert (m.USER_CONTROL, b"\x00\x07" + (123456).to_bytes(4, "big")) in [
         (x.type_id, x.payload) for x in msgs
     ]
@@ -197,7 +197,7 @@ def test_ping_window_ack_and_peer_bandwidth() -> None:
     # Cross the 1000-byte window: exactly one acknowledgement with the byte count.
     before = conn.bytes_received
     conn.receive_data(server.command("onStatus", 0, None, {"code": "x" * 1100}))
-    acks = [x for x in server.take(conn.data_to_send()) if x.type_id == m.ACKNOWLEDGEMENT]
+    acks = [x for x in server.take(conn.data_to_send(0.0)) if x.type_id == m.ACKNOWLEDGEMENT]
     assert len(acks) == 1
     assert int.from_bytes(acks[0].payload, "big") == conn.bytes_received > before + 1000
 

@@ -49,8 +49,8 @@ class Harness:
 
     def sent(self) -> list[Sent]:
         return [
-            Sent(parse_message(data), addr, t)
-            for data, addr, t in self.ua.datagrams_to_send(self.now)
+            Sent(parse_message(data), (host, port), t)
+            for data, (host, port, t) in self.ua.datagrams_to_send(self.now)
         ]
 
     def one(self) -> Sent:

@@ -75,7 +75,7 @@ def test_user_agent_survives_mutated_input(data: bytes) -> None:
     finally:
         logger.removeHandler(handler)
     assert errors == []  # no handler blew up (they are logged with log.exception)
-    for out, _addr, _t in ua.datagrams_to_send(0.0):
+    for out, _dest in ua.datagrams_to_send(0.0):
         parse_message(out)  # whatever we answer is well-formed
 
 

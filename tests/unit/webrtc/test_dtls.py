@@ -22,7 +22,7 @@ def pump(a: DtlsSession, b: DtlsSession, now: float = 0.0, rounds: int = 10) -> 
     for _ in range(rounds):
         moved = False
         for src, dst in ((a, b), (b, a)):
-            for datagram in src.datagrams_to_send():
+            for datagram in src.data_to_send(0.0):
                 moved = True
                 dst.receive_datagram(datagram, now)
         if not moved:
@@ -95,16 +95,16 @@ def test_lost_flight_is_retransmitted_on_the_injected_clock(
     client = DtlsSession(ca, True, [("sha-256", cb.fingerprint)])
     server = DtlsSession(cb, False, [("sha-256", ca.fingerprint)])
     client.start(100.0)
-    first = client.datagrams_to_send()  # lost on the way
+    first = client.data_to_send(0.0)  # lost on the way
     assert first
     assert client.get_timer() == pytest.approx(101.0)
     client.handle_timer(100.5)  # not yet due
-    assert client.datagrams_to_send() == []
+    assert client.data_to_send(0.0) == []
     client.handle_timer(101.0)
-    assert client.datagrams_to_send() == first
+    assert client.data_to_send(0.0) == first
     assert client.get_timer() == pytest.approx(103.0)  # doubled
     client.handle_timer(103.0)
-    again = client.datagrams_to_send()
+    again = client.data_to_send(0.0)
     assert again == first
     for d in again:
         server.receive_datagram(d, 103.0)

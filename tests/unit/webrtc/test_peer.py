@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import struct
@@ -171,15 +172,15 @@ def test_incoming_srtcp_pli_via_datagram(cert: Certificate) -> None:
     assert peer.rtcp_errors == 1
 
 
-def test_tick_sends_sender_reports(cert: Certificate) -> None:
+def test_timer_sends_sender_reports(cert: Certificate) -> None:
     clock = Clock()
     peer, sent, viewer, _, _ = connected_peer(cert, clock)
-    peer.tick(clock.now)
+    peer.handle_timer(clock.now)
     assert sent == []  # nothing sent yet: no SR
     peer.send_rtp("audio", src_rtp(1, 160))
     sent.clear()
     clock.now += 1.0
-    peer.tick(clock.now)
+    peer.handle_timer(clock.now)
     assert len(sent) == 1
     sr = viewer.unprotect_rtcp(sent[0])
     report = rtcp.parse_compound(sr)[0]
@@ -189,7 +190,7 @@ def test_tick_sends_sender_reports(cert: Certificate) -> None:
         1,
         160,
     )
-    peer.tick(clock.now + 0.5)
+    peer.handle_timer(clock.now + 0.5)
     assert len(sent) == 1  # once per second
 
 
@@ -197,11 +198,12 @@ def test_consent_expiry_fails_with_keep_alive(cert: Certificate) -> None:
     clock = Clock()
     peer, sent, _, states, _ = connected_peer(cert, clock)
     clock.now += 29.0
-    peer.tick(clock.now)
+    peer.handle_timer(clock.now)
     assert peer.state == events.CONNECTED
     clock.now += 2.0
-    peer.tick(clock.now)
+    peer.handle_timer(clock.now)
     assert peer.state == events.FAILED and peer.info == events.ICE_KEEP_ALIVE
+    assert peer.get_timer() is None  # nothing left to wake for
     assert states[-1] == events.PeerStateChanged(events.FAILED, events.ICE_KEEP_ALIVE)
     sent.clear()
     peer.send_rtp("audio", src_rtp(2, 320))
@@ -327,10 +329,52 @@ def test_dtls_handshake_timeout_is_dtls_error(cert: Certificate) -> None:
     hello = list(sent)
     assert hello and hello[0][0] == 22  # a DTLS handshake record
     clock.now += 1.0
-    peer.tick(clock.now)
+    peer.handle_timer(clock.now)
     assert sent[len(hello) :] == hello  # retransmitted on the injected clock
     while peer.state == events.CONNECTING and clock.now < 100:
         clock.now += 1.0
-        peer.tick(clock.now)
+        peer.handle_timer(clock.now)
     assert (peer.state, peer.info) == (events.FAILED, events.DTLS_ERROR)
     assert clock.now == pytest.approx(80.0)  # 30 s after the start
+
+
+def test_one_deadline_no_sender_reports_before_the_first_packet(cert: Certificate) -> None:
+    clock = Clock()
+    peer, sent, _, _, _ = connected_peer(cert, clock)
+    # A paused stream: only consent is due (no DTLS timer, no sender report).
+    assert peer.get_timer() == clock.now + peer.consent_timeout
+    clock.now += 10.0
+    peer.handle_timer(clock.now)
+    assert sent == [] and peer.state == events.CONNECTED
+    peer.send_rtp("audio", src_rtp(1, 160))  # media starts: a report is due now
+    assert peer.get_timer() == clock.now
+    sent.clear()
+    peer.handle_timer(clock.now)
+    assert len(sent) == 1  # the SR
+    assert peer.get_timer() == clock.now + 1.0  # then once per second
+
+
+def test_consent_deadline_follows_the_last_packet_received(cert: Certificate) -> None:
+    clock = Clock()
+    peer, _, _, _, _ = connected_peer(cert, clock)
+    first = peer.get_timer()
+    clock.now += 20.0
+    peer.ice.last_rx = clock.now  # a consent check arrived
+    assert first is not None
+    peer.handle_timer(first)  # the old deadline fires: nothing expired, moved on
+    assert peer.state == events.CONNECTED
+    assert peer.get_timer() == clock.now + peer.consent_timeout
+
+
+@pytest.mark.asyncio
+async def test_started_peer_arms_exactly_the_ice_deadline(cert: Certificate) -> None:
+    peer = ViewerPeer(CHROME_OFFER, TRACKS, certificate=cert, bind_ip="127.0.0.1", ice_timeout=7.0)
+    try:
+        await peer.start()
+        assert peer._pump is not None
+        deadline = peer.get_timer()
+        assert deadline is not None and peer._pump.timer_at == deadline
+        assert deadline - asyncio.get_running_loop().time() <= 7.0
+    finally:
+        await peer.close()
+    assert peer._pump.timer_at is None  # closed: nothing left armed

@@ -25,7 +25,7 @@ def frame(message: str, payload: Any = None) -> str:
 
 
 def sent(session: WcsSession) -> list[dict[str, Any]]:
-    out = [json.loads(t) for t in session.data_to_send()]
+    out = [json.loads(t) for t in session.data_to_send(0.0)]
     for f in out:  # the SDK evaluates data[0] of every frame: data must be an array
         assert isinstance(f["data"], list), f
     return out

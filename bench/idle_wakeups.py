@@ -1,0 +1,224 @@
+"""Wake-ups of an idle server: a paused stream (its callee sends nothing) and N viewers.
+
+    python3 -m bench.idle_wakeups [--viewers 200] [--seconds 20] [--workers 0]
+                                  [--keepalive S] [--wcs-root DIR]
+
+The server runs as a child process (:mod:`bench.wcs_proc`). A silent callee in this process
+(:class:`wcs.demo.uas.DemoUas` answering, no RTP ever sent) publishes the stream; N light
+viewers (:mod:`bench.viewer_farm`) play it over WHEP. Over a window with no viewers and then
+one with the viewers connected, the server's wake-ups are counted from /proc: voluntary
+context switches (the thread blocked in epoll and was woken) and schedstat timeslices (times
+it got a CPU), summed over every thread of the server and of its media workers.
+
+The viewers' consent checks (one STUN request per viewer every ``KEEPALIVE_INTERVAL`` s) are
+input the server must answer, so they set a floor: it is printed next to the figures.
+``--wcs-root`` runs another checkout's server (e.g. a baseline worktree) with this harness.
+
+Measured 2026-12-03 (2 shared cores, 200 viewers, 20 s; wake-ups/s of the server, the paused
+call alone, then with the viewers; "keepalive" is the viewers' consent check period):
+
+    keepalive 2 s:  baseline-11 51 -> 257    one Pump per core 52 -> 156
+    keepalive 10 s: baseline-11 52 -> 142    one Pump per core 53 -> 112
+    keepalive 2 s, 2 media workers: baseline-11 57 -> 264, one Pump per core 55 -> 196
+
+What is left with viewers is input (their checks) and aioice's own consent task (one
+request per viewer every 4-6 s); the ~52/s of the paused call come from its media timer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import lightrtc, wcs_proc
+from bench.procstat import cpu_seconds
+from bench.targets import place_call
+from bench.viewer_farm import Farm
+from tests.peers.procs import child_pids
+from wcs.demo.uas import DemoUas
+from wcs.sansio import Pump
+
+CALL_ID = "idle1"
+
+
+class SilentCallee:
+    """Answers the server's INVITE with audio + video and then never sends a packet."""
+
+    def __init__(self) -> None:
+        self.uas = DemoUas("127.0.0.1", 0, self._allocate, user=CALL_ID, ring_delay=0.0)
+        self.media: list[socket.socket] = []
+        self.port = 0
+        self._transport: asyncio.DatagramTransport | None = None
+        self._pump: Pump[DemoUas] | None = None
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: _Sip(self), local_addr=("127.0.0.1", 0)
+        )
+        self._transport = transport
+        self.port = self.uas.port = transport.get_extra_info("sockname")[1]
+        self._pump = Pump(self.uas, self._transmit, None, loop)
+
+    def _allocate(self, key: str) -> Mapping[str, int]:
+        ports = {}
+        for kind in ("audio", "video"):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.bind(("127.0.0.1", 0))
+            self.media.append(sock)  # bound so the ports stay ours; never read or written
+            ports[kind] = sock.getsockname()[1]
+        return ports
+
+    def _transmit(self, now: float) -> None:
+        for data, addr in self.uas.datagrams_to_send(now):
+            if self._transport is not None:
+                self._transport.sendto(data, addr)
+
+    def received(self, data: bytes, addr: tuple[str, int]) -> None:
+        if self._pump is not None:
+            self.uas.receive(data, addr, self._pump.now())
+            self._pump.wake()
+
+    def close(self) -> None:
+        if self._pump is not None:
+            self._pump.close()
+        if self._transport is not None:
+            self._transport.close()
+        for sock in self.media:
+            sock.close()
+
+
+class _Sip(asyncio.DatagramProtocol):
+    def __init__(self, owner: SilentCallee) -> None:
+        self.owner = owner
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.owner.received(data, (addr[0], addr[1]))
+
+
+@dataclass
+class Sample:
+    """Counters of every thread of the server and of its children, at one instant."""
+
+    at: float
+    voluntary: int  # voluntary context switches: blocked, then woken
+    involuntary: int
+    timeslices: int  # schedstat: times a thread was given a CPU
+    loop_voluntary: int  # the main thread alone (the event loop)
+    cpu: float
+
+    @classmethod
+    def take(cls, pid: int) -> Sample:
+        vol = invol = slices = loop_vol = 0
+        cpu = 0.0
+        for p in [pid, *child_pids(pid)]:
+            try:
+                cpu += cpu_seconds(p)
+                tids = os.listdir(f"/proc/{p}/task")
+            except OSError:
+                continue
+            for tid in tids:
+                try:
+                    status = Path(f"/proc/{p}/task/{tid}/status").read_text()
+                    sched = Path(f"/proc/{p}/task/{tid}/schedstat").read_text().split()
+                except OSError:  # the thread ended meanwhile
+                    continue
+                v = _field(status, "voluntary_ctxt_switches")
+                vol += v
+                invol += _field(status, "nonvoluntary_ctxt_switches")
+                slices += int(sched[2])
+                if p == pid and tid == str(pid):
+                    loop_vol = v
+        return cls(time.monotonic(), vol, invol, slices, loop_vol, cpu)
+
+
+def _field(status: str, name: str) -> int:
+    for line in status.splitlines():
+        if line.startswith(name + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def rates(a: Sample, b: Sample) -> dict[str, float]:
+    dt = b.at - a.at
+    return {
+        "seconds": round(dt, 2),
+        "wakeups_per_s": round((b.voluntary - a.voluntary) / dt, 1),
+        "loop_thread_wakeups_per_s": round((b.loop_voluntary - a.loop_voluntary) / dt, 1),
+        "timeslices_per_s": round((b.timeslices - a.timeslices) / dt, 1),
+        "involuntary_per_s": round((b.involuntary - a.involuntary) / dt, 1),
+        "cpu_pct": round(100.0 * (b.cpu - a.cpu) / dt, 2),
+    }
+
+
+async def window(pid: int, seconds: float) -> dict[str, float]:
+    a = Sample.take(pid)
+    await asyncio.sleep(seconds)
+    return rates(a, Sample.take(pid))
+
+
+async def run(viewers: int, seconds: float, workers: int, label: str) -> dict[str, Any]:
+    rundir = Path(tempfile.mkdtemp(prefix="wcs-bench-idle-"))
+    settings: dict[str, Any] = {"webrtc_workers": workers} if workers else {}
+    server = wcs_proc.WcsServer(rundir / "wcs.log", **settings)
+    callee = SilentCallee()
+    farm = Farm()
+    out: dict[str, Any] = {"target": label, "viewers_asked": viewers, "workers": workers}
+    try:
+        await callee.start()
+        stream = await place_call(server, callee.port, CALL_ID)
+        await asyncio.sleep(2.0)  # let the call settle (ACK, first timers)
+        out["no_viewers"] = await window(server.pid, min(seconds, 10.0))
+        url = f"{server.base}/whep/{stream}"
+        await farm.add_many(viewers, lambda: farm.add_whep(url))
+        await asyncio.sleep(3.0)  # connected viewers' first timers and passive switch
+        out["with_viewers"] = await window(server.pid, seconds)
+        rep = farm.report()
+        out["viewers_connected"] = rep["viewers"]
+        out["viewers_failed"] = rep["failed"]
+        out["packets_to_viewers"] = rep["packets"]  # the stream is paused: expect 0
+        out["consent_checks_per_s"] = round(rep["viewers"] / lightrtc.KEEPALIVE_INTERVAL, 1)
+        base = out["no_viewers"]["wakeups_per_s"]
+        added = out["with_viewers"]["wakeups_per_s"] - base
+        out["wakeups_per_s_per_viewer"] = round(added / max(rep["viewers"], 1), 3)
+    finally:
+        await farm.close()
+        callee.close()
+        server.stop()
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--viewers", type=int, default=200)
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--workers", type=int, default=0, help="media worker processes (0: none)")
+    ap.add_argument(
+        "--keepalive",
+        type=float,
+        default=lightrtc.KEEPALIVE_INTERVAL,
+        help="seconds between a viewer's consent checks (below the server's 30 s timeout)",
+    )
+    ap.add_argument("--wcs-root", help="run the server of this checkout (default: this one)")
+    ap.add_argument("--label", default="", help="name of the target in the output")
+    args = ap.parse_args()
+    lightrtc.KEEPALIVE_INTERVAL = args.keepalive  # read by every viewer's check loop
+    label = args.label or "wcs server"
+    if args.wcs_root:
+        wcs_proc.ROOT = Path(args.wcs_root).resolve()
+        label = args.label or f"wcs server at {wcs_proc.ROOT}"
+    result = asyncio.run(run(args.viewers, args.seconds, args.workers, label))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
