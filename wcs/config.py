@@ -66,6 +66,15 @@ class Settings:
     sip_srtp: str = "auto"
     sip_srtp_suites: str = ""
     sip_srtp_over_plaintext: bool = False  # SDES keys readable on UDP/TCP SIP: a warning
+    # SIP over TLS (sipTransport "TLS"): the server certificate is checked against the system
+    # CA store, or sip_tls_ca_file; sip_tls_insecure / sip_tls_pin skip that explicitly.
+    sip_tls_port: int = 0  # our TLS listener (with tls_cert/tls_key); 0: none
+    sip_tls_ca_file: str = ""
+    sip_tls_insecure: bool = False  # accept any server certificate (warning per connection)
+    sip_tls_pin: str = ""  # SHA-256 (hex) of the one server certificate accepted
+    sip_tls_client_cert: str = ""  # optional client certificate (PEM) and its key
+    sip_tls_client_key: str = ""
+    sip_keepalive_interval: float = 30.0  # CRLF keep-alive on our TLS/TCP connections; 0 off
     # Media
     rtp_init_packets: bool = True  # send a few packets so NATs/SBCs open (WCS known issue 1)
     rtp_activity_timeout: float = 0.0  # seconds without RTP before FAILED; 0 disables
@@ -192,7 +201,15 @@ def load_settings(
 
 
 def _validate(s: Settings) -> None:
-    ports = ("http_port", "ws_port", "wss_port", "sip_port", "media_port_from", "media_port_to")
+    ports = (
+        "http_port",
+        "ws_port",
+        "wss_port",
+        "sip_port",
+        "sip_tls_port",
+        "media_port_from",
+        "media_port_to",
+    )
     for name in ports:
         port = getattr(s, name)
         if not 0 <= port <= 65535:
@@ -210,6 +227,14 @@ def _validate(s: Settings) -> None:
     if bool(s.tls_cert) != bool(s.tls_key):
         raise ConfigError("settings 'tls_cert'/'tls_key': give both or neither")
     _validate_srtp(s)
+    if s.sip_tls_port and not s.tls_cert:
+        raise ConfigError("setting 'sip_tls_port': needs tls_cert and tls_key")
+    if s.sip_tls_pin:
+        try:
+            if len(bytes.fromhex(s.sip_tls_pin.replace(":", ""))) != 32:
+                raise ValueError
+        except ValueError:
+            raise ConfigError("setting 'sip_tls_pin': the SHA-256 of a certificate, hex") from None
     if s.generate_av not in ("none", "video", "audio", "all"):
         raise ConfigError("setting 'generate_av': one of none, video, audio, all")
     _validate_recording(s)

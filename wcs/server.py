@@ -31,6 +31,7 @@ from wcs.rtmp.push import PushManager
 from wcs.rtmp.reconnect import ReconnectPolicy
 from wcs.rtp.ports import PortAllocator
 from wcs.sip.events import Event
+from wcs.sip.tls import SipTlsConfig
 from wcs.sip.transport import SipTransport
 from wcs.sip.ua import SipTimers, UserAgent
 from wcs.web import add_web_routes
@@ -60,7 +61,9 @@ class Server:
             min_se=s.sip_min_se,
             register_expires=s.sip_register_expires,
         )
-        self.sip = SipTransport(self.ua, s.bind_ip, s.sip_port, self._on_sip_event)
+        self.sip = SipTransport(
+            self.ua, s.bind_ip, s.sip_port, self._on_sip_event, tls=sip_tls_config(s)
+        )
         self.ports = PortAllocator(s.media_port_from, s.media_port_to, host=s.bind_ip)
         self.streams = StreamHub(self.hooks)
         self.media = CallMediaFactory(
@@ -193,6 +196,23 @@ class Server:
             await self.demo.close()
         await self.sip.close()
         log.info("wcs stopped")
+
+
+def sip_tls_config(s: Settings) -> SipTlsConfig:
+    listen = s.sip_tls_port > 0
+    if s.sip_tls_insecure:
+        log.warning("sip_tls_insecure: SIP TLS server certificates are NOT verified")
+    return SipTlsConfig(
+        ca_file=s.sip_tls_ca_file,
+        insecure=s.sip_tls_insecure,
+        pin=s.sip_tls_pin,
+        client_cert=s.sip_tls_client_cert,
+        client_key=s.sip_tls_client_key,
+        listen_port=s.sip_tls_port,
+        server_cert=s.tls_cert if listen else "",
+        server_key=s.tls_key if listen else "",
+        keepalive=s.sip_keepalive_interval,
+    )
 
 
 def media_config(s: Settings) -> MediaConfig:

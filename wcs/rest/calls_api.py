@@ -13,6 +13,7 @@ from wcs.rest.schema_bodies import CALL_FILTER, CALL_ID_BODY, CALL_STARTUP
 from wcs.rest.views import call_json
 from wcs.rtmp.errors import RtmpError
 from wcs.rtmp.url import parse_base_url
+from wcs.sip.account import default_port
 from wcs.sip.errors import SipParseError
 from wcs.sip.ua import Account
 from wcs.sip.uri import SipUri, format_hostport
@@ -75,14 +76,15 @@ def parse_call_request(p: Params) -> CallRequest:
         except RtmpError as exc:
             raise BadRequest("rtmpUrl", f"rtmpUrl: {exc}") from None
     visible = v["visibleName"]
+    transport = (v["sipTransport"] or "UDP").lower()
     account = Account(
         login=login,
         domain=domain,
         password=v["sipPassword"] or "",
         auth_name=v["sipAuthenticationName"] or "",
         outbound_proxy=proxy,
-        port=v["sipPort"] or 5060,
-        transport=(v["sipTransport"] or "UDP").lower(),
+        port=v["sipPort"] or default_port(transport),
+        transport=transport,
         display_name=visible or "",
     )
     return CallRequest(
