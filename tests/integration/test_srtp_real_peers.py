@@ -10,7 +10,10 @@ point is the media; TLS signalling is tested on its own.
 from __future__ import annotations
 
 import asyncio
+import re
+import socket
 import time
+import urllib.request
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.fixtures.ports import free_port_range
 from tests.integration.conftest import HookCollector, WcsFactory, WcsProcess
 from tests.integration.playback import TONE_HZ, Viewer, http, stream_entries
 from tests.integration.test_calls_real_peers import call_body, new_id
@@ -25,6 +29,7 @@ from tests.peers.baresip import BaresipPorts
 from tests.peers.capture import Capture
 from wcs.media.g711 import alaw_decode
 from wcs.pcap.reader import read_pcap
+from wcs.rtp.packet import RtpPacket
 from wcs.sdp.sdes import SUITES
 
 pytestmark = pytest.mark.peers
@@ -122,6 +127,56 @@ async def test_sdes_call_is_encrypted_and_decodes(
     # No key reached the server's log (DEBUG), the hooks or the REST answers.
     assert "inline:" not in server.log()
     assert "inline:" not in hooks.raw()
+    assert server.rest("call/terminate", {"callId": cid})[0] == 200
+
+
+def srtp_failures(server: WcsProcess) -> float:
+    with urllib.request.urlopen(f"{server.base}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    m = re.search(r"^wcs_srtp_failures_total (\S+)$", text, re.M)
+    return float(m.group(1)) if m else 0.0
+
+
+@pytest.mark.asyncio
+async def test_forged_packets_are_counted_and_rekeying_reinvites_keep_the_call(
+    kamailio: Any, callee: Any, wcs: WcsFactory, hooks: HookCollector
+) -> None:
+    """Packets failing SRTP authentication are dropped and counted; baresip's hold/resume
+    re-INVITEs (new SDES offers) are answered with keys, and the media still decodes."""
+    peer = callee(tone_hz=TONE_HZ, mediaenc="srtp-mand")
+    media_from = free_port_range(40)
+    server = start(wcs, hooks, media_port_from=media_from, media_port_to=media_from + 39)
+    cid = new_id()
+    body = call_body(kamailio, cid, peer.user, sipSrtp="mandatory")
+    assert server.rest("call/startup", body)[0] == 200
+    hooks.wait_status(cid, "ESTABLISHED")
+    before = srtp_failures(server)
+    forged = RtpPacket(payload_type=8, sequence=1, timestamp=0, ssrc=0x1234,
+                       payload=bytes(160)).serialize() + bytes(10)  # fmt: skip
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for port in range(media_from, media_from + 40, 2):  # every RTP port of the range
+            for _ in range(10):
+                s.sendto(forged, ("127.0.0.1", port))
+    deadline = time.monotonic() + 5
+    while srtp_failures(server) - before < 20 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    # audio and video RTP ports each dropped the ten forgeries
+    assert srtp_failures(server) - before >= 20, (before, srtp_failures(server))
+    peer.ctrl("hold")
+    hooks.wait_status(cid, "HOLD")
+    peer.ctrl("resume")
+    deadline = time.monotonic() + 10
+    while hooks.statuses(cid)[-1] != "ESTABLISHED" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert hooks.statuses(cid)[-2:] == ["HOLD", "ESTABLISHED"]
+    call = find_call(server, cid)
+    assert call["status"] == "ESTABLISHED" and call["srtpProfile"] == "AES_CM_128_HMAC_SHA1_80"
+    viewer = await whep_view(server, f"stream_{cid}")
+    try:
+        assert abs(viewer.dominant_hz() - TONE_HZ) <= 0.02 * TONE_HZ
+    finally:
+        await viewer.close()
+    assert "Traceback" not in server.log()
     assert server.rest("call/terminate", {"callId": cid})[0] == 200
 
 

@@ -69,9 +69,9 @@ class SipTlsConfig:
 def failure_reason(exc: BaseException) -> str:
     """The call's FAILED info for a connection that failed before any SIP was sent."""
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return f"{VERIFY_FAILED}: {exc.verify_message or exc.reason}"
+        return f"{VERIFY_FAILED}: {exc.verify_message or getattr(exc, 'reason', None) or exc}"
     if isinstance(exc, ssl.SSLError):
-        return f"TLS handshake failed: {exc.reason or exc}"
+        return f"TLS handshake failed: {getattr(exc, 'reason', None) or exc}"
     if isinstance(exc, ConnectionResetError | EOFError):
         return f"TLS handshake failed: {exc or 'connection closed'}"
     return "Transport error"

@@ -2,7 +2,7 @@
 
 The edge unprotects each datagram before the core sees it and protects each datagram the
 core sends; the core sees plain RTP/RTCP. A datagram failing authentication (or replayed)
-is counted and dropped; the call goes on.
+is counted (per m-line, and in ``wcs_srtp_failures_total``) and dropped; the call goes on.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Mapping
 import pylibsrtp
 
 from wcs.app.media.sdes import SrtpKeys
+from wcs.observability import metrics
 from wcs.rtp.srtp import SrtpContext
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ class MediaProtection:
             return bytes(ctx.unprotect(data))
         except pylibsrtp.Error:
             self.auth_failures[kind] += 1
+            metrics.SRTP_FAILURES.inc()
             return None
 
     def protect(self, kind: str, data: bytes, rtcp: bool) -> bytes | None:
@@ -78,6 +80,7 @@ class MediaProtection:
             return bytes(ctx.protect(data))
         except pylibsrtp.Error:  # e.g. a packet too short to be RTP: never sent in clear
             self.protect_failures += 1
+            metrics.SRTP_FAILURES.inc()
             return None
 
     def snapshot(self, kind: str) -> dict[str, object] | None:
