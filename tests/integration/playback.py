@@ -55,6 +55,17 @@ def http(
         return exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read()
 
 
+async def whep_answer(server: WcsProcess, name: str, offer: str) -> tuple[str, str]:
+    """POST a WHEP offer for stream ``name``; the SDP answer and the session's Location
+    (201 asserted)."""
+    status, _headers, body = await asyncio.to_thread(
+        http, "POST", f"{server.base}/whep/{name}", offer.encode(),
+        {"Content-Type": "application/sdp"},
+    )  # fmt: skip
+    assert status == 201, body
+    return body.decode(), _headers["location"]
+
+
 @dataclass
 class Viewer:
     """An aiortc player that counts decoded video frames and keeps decoded audio."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import socket
-import ssl
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from tests.integration.test_srtp_real_peers import find_call, tone_flows, wait_p
 from tests.peers.baresip import BaresipPorts
 from tests.peers.capture import Capture
 from tests.peers.kamailio import Kamailio
+from tests.peers.sipping import sip_options
 from tests.peers.tls_ca import Issued, TestCa
 from wcs.pcap.reader import read_pcap
 
@@ -156,31 +156,6 @@ def test_self_signed_needs_an_explicit_setting_insecure_or_pin(
     assert "does not match the pinned one" in failed["info"], failed
 
 
-def _tls_options(port: int, ca: Path) -> bytes:
-    ctx = ssl.create_default_context(cafile=str(ca))
-    with (
-        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
-        ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s,
-    ):
-        local = s.getsockname()[1]
-        s.sendall(
-            (
-                f"OPTIONS sip:127.0.0.1:{port};transport=tls SIP/2.0\r\n"
-                f"Via: SIP/2.0/TLS 127.0.0.1:{local};branch=z9hG4bK{new_id()}\r\n"
-                "Max-Forwards: 70\r\nFrom: <sip:probe@test>;tag=1\r\n"
-                f"To: <sip:127.0.0.1>\r\nCall-ID: {new_id()}\r\nCSeq: 1 OPTIONS\r\n"
-                "Content-Length: 0\r\n\r\n"
-            ).encode()
-        )
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-    return data
-
-
 def test_tls_listener_serves_and_survives_garbage(
     wcs: WcsFactory, hooks: HookCollector, tmp_path: Path
 ) -> None:
@@ -195,7 +170,7 @@ def test_tls_listener_serves_and_survives_garbage(
         tls_key=mine.key,
         sip_tls_port=tls_port,
     )
-    assert _tls_options(tls_port, ca.pem).startswith(b"SIP/2.0 200")
+    assert sip_options("127.0.0.1", tls_port, "tls", 5.0, str(ca.pem)) == "SIP/2.0 200 OK"
     for junk in (
         b"\x00" * 64,  # not TLS at all
         b"INVITE sip:x SIP/2.0\r\n\r\n",  # plaintext SIP on the TLS port
@@ -211,6 +186,6 @@ def test_tls_listener_serves_and_survives_garbage(
                     pass
             except OSError:
                 pass
-    assert _tls_options(tls_port, ca.pem).startswith(b"SIP/2.0 200")
+    assert sip_options("127.0.0.1", tls_port, "tls", 5.0, str(ca.pem)) == "SIP/2.0 200 OK"
     assert server.rest("call/find_all", {})[0] == 404
     assert "Traceback" not in server.log()

@@ -9,7 +9,6 @@ point is the media; TLS signalling is tested on its own.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import socket
 import time
@@ -23,7 +22,7 @@ import pytest
 
 from tests.fixtures.ports import free_port_range
 from tests.integration.conftest import HookCollector, WcsFactory, WcsProcess
-from tests.integration.playback import TONE_HZ, Viewer, http, stream_entries
+from tests.integration.playback import TONE_HZ, Viewer, stream_entries, whep_answer
 from tests.integration.test_calls_real_peers import call_body, new_id
 from tests.peers.baresip import BaresipPorts
 from tests.peers.capture import Capture
@@ -61,6 +60,22 @@ def tone_flows(pcap: Path, rtp_low: int, rtp_high: int) -> dict[tuple[int, int],
     return out
 
 
+def rtp_capture(tmp_path: Path, ports: BaresipPorts) -> Capture:
+    """Every UDP datagram from/to the callee's RTP port range."""
+    bpf = f"udp portrange {ports.rtp_low}-{ports.rtp_high}"
+    return Capture(tmp_path / "call.pcap", bpf, tmp_path / "dumpcap.log")
+
+
+def established(
+    server: WcsProcess, hooks: HookCollector, kamailio: Any, peer: Any, srtp: str
+) -> str:
+    cid = new_id()
+    body = call_body(kamailio, cid, peer.user, sipSrtp=srtp)
+    assert server.rest("call/startup", body)[0] == 200
+    hooks.wait_status(cid, "ESTABLISHED")
+    return cid
+
+
 def find_call(server: WcsProcess, cid: str) -> dict[str, Any]:
     status, found = server.rest("call/find", {"callId": cid})
     assert status == 200, found
@@ -79,13 +94,8 @@ def wait_published(server: WcsProcess, name: str) -> None:
 
 async def whep_view(server: WcsProcess, name: str) -> Viewer:
     viewer = Viewer()
-    offer = await viewer.offer()
-    status, _headers, body = await asyncio.to_thread(
-        http, "POST", f"{server.base}/whep/{name}", offer.encode(),
-        {"Content-Type": "application/sdp"},
-    )  # fmt: skip
-    assert status == 201, body
-    await viewer.answer(body.decode())
+    answer, _location = await whep_answer(server, name, await viewer.offer())
+    await viewer.answer(answer)
     await viewer.wait()
     return viewer
 
@@ -98,14 +108,9 @@ async def test_sdes_call_is_encrypted_and_decodes(
     ports = BaresipPorts.pick(kamailio.host)
     peer = callee(tone_hz=TONE_HZ, mediaenc="srtp-mand", ports=ports)
     server = start(wcs, hooks, sip_srtp_suites=suite)
-    capture = Capture(
-        tmp_path / "call.pcap", f"udp portrange {ports.rtp_low}-{ports.rtp_high}", tmp_path / "d"
-    )
-    cid = new_id()
+    capture = rtp_capture(tmp_path, ports)
     try:
-        body = call_body(kamailio, cid, peer.user, sipSrtp="mandatory")
-        assert server.rest("call/startup", body)[0] == 200
-        hooks.wait_status(cid, "ESTABLISHED")
+        cid = established(server, hooks, kamailio, peer, "mandatory")
         call = find_call(server, cid)
         assert (call["sipTransport"], call["srtpProfile"]) == ("UDP", suite)
         name = f"stream_{cid}"
@@ -146,10 +151,7 @@ async def test_forged_packets_are_counted_and_rekeying_reinvites_keep_the_call(
     peer = callee(tone_hz=TONE_HZ, mediaenc="srtp-mand")
     media_from = free_port_range(40)
     server = start(wcs, hooks, media_port_from=media_from, media_port_to=media_from + 39)
-    cid = new_id()
-    body = call_body(kamailio, cid, peer.user, sipSrtp="mandatory")
-    assert server.rest("call/startup", body)[0] == 200
-    hooks.wait_status(cid, "ESTABLISHED")
+    cid = established(server, hooks, kamailio, peer, "mandatory")
     before = srtp_failures(server)
     forged = RtpPacket(payload_type=8, sequence=1, timestamp=0, ssrc=0x1234,
                        payload=bytes(160)).serialize() + bytes(10)  # fmt: skip
@@ -186,14 +188,9 @@ def test_optional_against_plain_callee_is_plain_rtp(
     ports = BaresipPorts.pick(kamailio.host)
     peer = callee(tone_hz=TONE_HZ, ports=ports)
     server = start(wcs, hooks)
-    capture = Capture(
-        tmp_path / "call.pcap", f"udp portrange {ports.rtp_low}-{ports.rtp_high}", tmp_path / "d"
-    )
-    cid = new_id()
+    capture = rtp_capture(tmp_path, ports)
     try:
-        body = call_body(kamailio, cid, peer.user, sipSrtp="optional")
-        assert server.rest("call/startup", body)[0] == 200
-        hooks.wait_status(cid, "ESTABLISHED")
+        cid = established(server, hooks, kamailio, peer, "optional")
         wait_published(server, f"stream_{cid}")
         time.sleep(1.5)  # a second and a half of the tone on the wire
         call = find_call(server, cid)

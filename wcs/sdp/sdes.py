@@ -26,9 +26,6 @@ SUITES: dict[str, tuple[int, int]] = {
 DEFAULT_SUITES = tuple(SUITES)  # our offer's order of preference
 SECURE_PROTOS = {"RTP/AVP": "RTP/SAVP", "RTP/AVPF": "RTP/SAVPF"}
 
-_INLINE = re.compile(r"(inline:)[^\s|]+")
-_LIFETIME = re.compile(r"(2\^\d{1,2}|\d{1,20})")
-
 
 class SdesError(SdpError):
     """An ``a=crypto`` line we cannot use; the message says why and never holds the key."""
@@ -40,6 +37,10 @@ class SdesKey:
 
     suite: str
     key: bytes = field(repr=False)
+
+
+_INLINE = re.compile(r"(inline:)[^\s|]+")
+_LIFETIME = re.compile(r"(2\^\d{1,2}|\d{1,20})")
 
 
 def is_secure(proto: str) -> bool:

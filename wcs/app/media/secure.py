@@ -8,7 +8,7 @@ is counted (per m-line, and in ``wcs_srtp_failures_total``) and dropped; the cal
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import pylibsrtp
 
@@ -58,28 +58,32 @@ class MediaProtection:
 
     def unprotect(self, kind: str, data: bytes, rtcp: bool) -> bytes | None:
         """The plain datagram, or None (dropped and counted) when it fails authentication."""
-        ctx = self.contexts.get(kind)
-        if ctx is None:
-            return data
-        try:
-            if rtcp or is_rtcp(data):
-                return bytes(ctx.unprotect_rtcp(data))
-            return bytes(ctx.unprotect(data))
-        except pylibsrtp.Error:
-            self.auth_failures[kind] += 1
-            metrics.SRTP_FAILURES.inc()
-            return None
+        return self._through(kind, data, rtcp, inbound=True)
 
     def protect(self, kind: str, data: bytes, rtcp: bool) -> bytes | None:
+        """The protected datagram; None for one libsrtp refuses: never sent in clear."""
+        return self._through(kind, data, rtcp, inbound=False)
+
+    def _through(self, kind: str, data: bytes, rtcp: bool, inbound: bool) -> bytes | None:
         ctx = self.contexts.get(kind)
         if ctx is None:
             return data
+        rtcp = rtcp or is_rtcp(data)
+        if inbound:
+            out = self._apply(ctx.unprotect_rtcp if rtcp else ctx.unprotect, data)
+            if out is None:
+                self.auth_failures[kind] += 1
+        else:
+            out = self._apply(ctx.protect_rtcp if rtcp else ctx.protect, data)
+            if out is None:
+                self.protect_failures += 1
+        return out
+
+    @staticmethod
+    def _apply(op: Callable[[bytes], bytes], data: bytes) -> bytes | None:
         try:
-            if rtcp or is_rtcp(data):
-                return bytes(ctx.protect_rtcp(data))
-            return bytes(ctx.protect(data))
-        except pylibsrtp.Error:  # e.g. a packet too short to be RTP: never sent in clear
-            self.protect_failures += 1
+            return bytes(op(data))
+        except pylibsrtp.Error:
             metrics.SRTP_FAILURES.inc()
             return None
 
