@@ -254,8 +254,8 @@ def srtp_suites(s: Settings) -> tuple[str, ...]:
 def _validate_srtp(s: Settings) -> None:
     from wcs.sdp.sdes import SUITES
 
-    if s.sip_srtp not in ("auto", "off", "optional", "mandatory"):
-        raise ConfigError("setting 'sip_srtp': one of auto, off, optional, mandatory")
+    if s.sip_srtp not in ("auto", "off", "optional", "mandatory", "dtls"):
+        raise ConfigError("setting 'sip_srtp': one of auto, off, optional, mandatory, dtls")
     unknown = [n for n in srtp_suites(s) if n not in SUITES]
     if unknown:
         raise ConfigError(f"setting 'sip_srtp_suites': unknown {unknown}; known: {list(SUITES)}")

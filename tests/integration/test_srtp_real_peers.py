@@ -226,3 +226,34 @@ def test_sdes_over_plaintext_sip_needs_the_setting(
     assert server.rest("call/startup", body)[0] == 200
     failed = hooks.wait_status(cid, "FAILED")
     assert "sip_srtp_over_plaintext" in failed["info"], failed
+
+
+@pytest.mark.asyncio
+async def test_dtls_srtp_call_is_encrypted_and_decodes(
+    kamailio: Any, callee: Any, wcs: WcsFactory, hooks: HookCollector, tmp_path: Path
+) -> None:
+    """baresip ``mediaenc=dtls_srtp``: UDP/TLS/RTP/SAVP, a handshake on the RTP and the RTCP
+    port of each m-line, its certificate checked against its SDP fingerprint."""
+    ports = BaresipPorts.pick(kamailio.host)
+    peer = callee(tone_hz=TONE_HZ, mediaenc="dtls_srtp", ports=ports)
+    server = start(wcs, hooks)
+    capture = rtp_capture(tmp_path, ports)
+    try:
+        cid = established(server, hooks, kamailio, peer, "dtls")
+        wait_published(server, f"stream_{cid}")
+        viewer = await whep_view(server, f"stream_{cid}")
+        try:
+            assert abs(viewer.dominant_hz() - TONE_HZ) <= 0.02 * TONE_HZ
+        finally:
+            await viewer.close()
+        # our first choice of DTLS-SRTP profile, which baresip supports too
+        assert find_call(server, cid)["srtpProfile"] == "SRTP_AEAD_AES_128_GCM"
+        for component in ("audio/RTP", "audio/RTCP", "video/RTP", "video/RTCP"):
+            line = f"DTLS-SRTP complete ({component}) Profile=AEAD_AES_128_GCM"
+            assert line in peer.log, peer.log[-3000:]
+        assert "verified sha-256 fingerprint OK" in peer.log
+    finally:
+        pcap = capture.stop()
+    flows = tone_flows(pcap, ports.rtp_low, ports.rtp_high)
+    assert flows and all(share < 0.05 for share in flows.values()), flows
+    assert server.rest("call/terminate", {"callId": cid})[0] == 200

@@ -49,9 +49,10 @@ CALL_STARTUP = Body(
         _bool("hasAudio"),
         _bool("hasVideo"),
         Field("custom", "object"),
-        Field("sipSrtp", enum=("off", "optional", "mandatory"),
-              description="our extension: SRTP (SDES) toward the SIP peer; default: the "
-                          "sip_srtp setting (optional over TLS, off over UDP/TCP)"),
+        Field("sipSrtp", enum=("off", "optional", "mandatory", "dtls"),
+              description="our extension: SRTP toward the SIP peer, SDES keys (optional, "
+                          "mandatory) or DTLS-SRTP (dtls); default: the sip_srtp setting "
+                          "(optional over TLS, off over UDP/TCP)"),
     ),
     description=(
         "sipLogin and sipDomain (or sipOutboundProxy) are required, except for the demo "

@@ -28,6 +28,7 @@ from typing import NamedTuple, Protocol
 
 from wcs import sdp
 from wcs.app.media.config import RTP_ACTIVITY_FAILED, MediaConfig
+from wcs.app.media.dtls_srtp import DtlsKeys, DtlsSrtp
 from wcs.app.media.events import MediaEvent, MediaFailed, SendInfo
 from wcs.app.media.negotiation import Negotiation
 from wcs.app.media.sdes import SdesKeying
@@ -45,11 +46,13 @@ SRTP_REFUSED = "488 Not Acceptable Here"
 
 
 class Route(NamedTuple):
-    """Where a datagram goes: the m-line's RTP port or its separate RTCP port, to ``address``."""
+    """Where a datagram goes: the m-line's RTP port or its separate RTCP port, to ``address``;
+    ``raw``: send as is (DTLS), not through SRTP."""
 
     kind: str
     rtcp_port: bool
     address: Address
+    raw: bool = False
 
 
 class StreamOutlet(Protocol):
@@ -69,14 +72,16 @@ class CallMediaCore:
         config: MediaConfig | None = None,
         outlet: StreamOutlet | None = None,
         keying: SdesKeying | None = None,
+        dtls: DtlsSrtp | None = None,
     ) -> None:
         """``ports``: kind ("audio", "video") -> our RTP port, for each m-line we offer;
         ``keying``: the call's SDES policy (default: plain RTP)."""
         self.call_id = call_id
         self.config = config or MediaConfig()
         self.outlet = outlet
-        self.negotiation = Negotiation(call_id, public_ip, ports, keying)
+        self.negotiation = Negotiation(call_id, public_ip, ports, keying, dtls)
         self.protection = MediaProtection(call_id)
+        self.dtls = dtls
         self.cname = secrets.token_hex(8)
         self.sessions: dict[str, RtpSession] = {}
         self.feed: StreamFeed | None = None
@@ -109,12 +114,13 @@ class CallMediaCore:
         if self.negotiation.local is None or self.closed:
             return
         if not self.negotiation.on_answer(body):
-            refusal = self.negotiation.refusal
-            if refusal is not None and not self._failed:
-                self._failed = True
-                self._events.append(MediaFailed(f"{SRTP_REFUSED}: {refusal}"))
+            if self.negotiation.refusal is not None:
+                self._refuse(self.negotiation.refusal)
             return
-        self.protection.install(self.negotiation.keys)
+        if self.dtls is None:
+            self.protection.install(self.negotiation.keys)
+        elif not self._start_dtls(now):
+            return
         self._start_media(now)
         if final and not self._answered:
             # The inactivity count starts with the answer: early media may legitimately be
@@ -134,7 +140,8 @@ class CallMediaCore:
         result = self.negotiation.answer(body, running)
         if result is None:
             return None, False
-        self.protection.install(result.keys)
+        if self.dtls is None:
+            self.protection.install(result.keys)
         for nm in result.negotiated:
             session = self.sessions.get(nm.kind)
             if session is None:
@@ -200,6 +207,49 @@ class CallMediaCore:
         if watch is not None:
             watch.last = now
 
+    # ------------------------------------------------------------------ DTLS-SRTP
+    def _start_dtls(self, now: float) -> bool:
+        local, remote = self.negotiation.local, self.negotiation.remote
+        assert self.dtls is not None and local is not None and remote is not None
+        try:
+            self.dtls.on_answer(local, remote, now)
+        except sdp.SdpError as exc:
+            self._refuse(str(exc))
+            return False
+        self.protection.pending = {kind for kind, _ in self.dtls.sessions}
+        return True
+
+    def receive_dtls(self, kind: str, rtcp: bool, data: bytes, now: float) -> None:
+        """A DTLS record on the m-line's RTP (or RTCP) port."""
+        if self.dtls is not None:
+            self.dtls.receive(kind, rtcp, data, now)
+            self._dtls_events()
+
+    def _dtls_events(self) -> None:
+        assert self.dtls is not None
+        while (event := self.dtls.next_event()) is not None:
+            if isinstance(event, DtlsKeys):
+                shared = (event.kind, True) not in self.dtls.sessions
+                self.protection.install_dtls(event, shared)
+            elif not self._failed:
+                self._failed = True
+                self._events.append(MediaFailed(event.info))
+
+    def _refuse(self, reason: str) -> None:
+        if not self._failed:
+            self._failed = True
+            self._events.append(MediaFailed(f"{SRTP_REFUSED}: {reason}"))
+
+    def _dtls_datagrams(self, now: float) -> list[tuple[bytes, Route]]:
+        assert self.dtls is not None
+        out = []
+        for data, (kind, rtcp) in self.dtls.datagrams_to_send(now):
+            nm = next((m for m in self.negotiated if m.kind == kind), None)
+            addr = None if nm is None else nm.remote_rtcp_address if rtcp else nm.remote_address
+            if addr is not None:
+                out.append((data, Route(kind, rtcp, addr, raw=True)))
+        return out
+
     def receive_rtcp(self, kind: str, data: bytes, addr: Address, now: float) -> None:
         """A datagram on the m-line's separate RTCP port."""
         self.sessions[kind].receive_rtcp(data, addr, now)
@@ -211,7 +261,7 @@ class CallMediaCore:
 
     # ------------------------------------------------------------------ sans-IO contract
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, Route]]:
-        out: list[tuple[bytes, Route]] = []
+        out: list[tuple[bytes, Route]] = [] if self.dtls is None else self._dtls_datagrams(now)
         for kind, session in self.sessions.items():
             if not session.has_output:  # the common case after a receive batch
                 continue
@@ -232,6 +282,7 @@ class CallMediaCore:
             if d is not None and (when is None or d < when):
                 when = d
         candidates = (
+            self.dtls.get_timer() if self.dtls is not None else None,
             self.feed.get_timer() if self.feed is not None else None,
             self.watch.deadline() if self.watch is not None and not self._failed else None,
         )
@@ -245,6 +296,9 @@ class CallMediaCore:
             return
         for session in self.sessions.values():
             session.handle_timer(now)
+        if self.dtls is not None:
+            self.dtls.handle_timer(now)
+            self._dtls_events()
         if self.feed is not None:
             self.feed.handle_timer(now)
         if self.watch is not None and self.watch.expired(now) and not self._failed:
@@ -295,6 +349,8 @@ class CallMediaCore:
         self.closed = True
         for session in self.sessions.values():
             session.stop()
+        if self.dtls is not None:
+            self.dtls.close()
         if self.feed is not None:
             self.feed.stream = None
         if self.sink is not None and self.outlet is not None:

@@ -19,6 +19,7 @@ import socket
 from wcs import netaddr
 from wcs.app.media.config import CallControl, MediaConfig
 from wcs.app.media.core import CallMediaCore
+from wcs.app.media.dtls_srtp import DtlsSrtp, is_dtls
 from wcs.app.media.events import MediaFailed, SendInfo
 from wcs.app.media.outlet import HubOutlet
 from wcs.app.media.sdes import SdesKeying
@@ -48,6 +49,7 @@ class CallMedia:
         control: CallControl | None = None,
         config: MediaConfig | None = None,
         keying: SdesKeying | None = None,
+        dtls: DtlsSrtp | None = None,
     ) -> None:
         self.closed = False
         self.call_id = call_id
@@ -81,6 +83,7 @@ class CallMedia:
                 config=config,
                 outlet=outlet,
                 keying=keying,
+                dtls=dtls,
             )
             self.pump = Pump(self.core, self._transmit, self._on_event, loop)
         except BaseException:
@@ -162,6 +165,7 @@ class CallMedia:
         unmap = netaddr.unmap if self._dual_stack else None
         call_id = self.call_id
         protection = self.core.protection
+        dtls = self.core.receive_dtls
 
         def readable() -> None:
             now = loop.time()
@@ -175,7 +179,10 @@ class CallMedia:
                     continue
                 if unmap is not None:
                     addr = (unmap(addr[0]), addr[1])
-                if protection.contexts:
+                if protection.active:
+                    if is_dtls(data):
+                        dtls(kind, rtcp, data, now)
+                        continue
                     plain = protection.unprotect(kind, data, rtcp)
                     if plain is None:
                         continue  # failed authentication: counted, dropped
@@ -190,7 +197,7 @@ class CallMedia:
         dual = self._dual_stack
         protection = self.core.protection
         for data, route in self.core.datagrams_to_send(now):
-            if protection.contexts:
+            if protection.active and not route.raw:
                 secured = protection.protect(route.kind, data, route.rtcp_port)
                 if secured is None:
                     continue

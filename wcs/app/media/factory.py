@@ -8,10 +8,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from wcs.app.media.config import DIRECT_RTMP_PREFIX, CallControl, MediaConfig
+from wcs.app.media.dtls_srtp import DtlsSrtp
 from wcs.app.media.edge import CallMedia
 from wcs.app.media.sdes import SdesKeying
 from wcs.app.streams import StreamHub
 from wcs.rtp.ports import PortAllocator
+from wcs.webrtc.certificate import Certificate
 
 if TYPE_CHECKING:
     from wcs.app.calls import Call
@@ -37,6 +39,7 @@ class CallMediaFactory:
         self.control = control  # set after the CallManager exists (it needs this factory)
         self.loop = loop
         self.created: Callable[[CallMedia], None] | None = None  # test/diagnostic hook
+        self.certificate: Certificate | None = None  # our DTLS identity toward SIP peers
 
     def __call__(self, call: Call) -> CallMedia:
         r = call.request
@@ -54,6 +57,7 @@ class CallMediaFactory:
             control=self.control,
             config=self.config,
             keying=self.keying(call),
+            dtls=self.dtls(call),
         )
         if self.created is not None:
             self.created(media)
@@ -65,9 +69,9 @@ class CallMediaFactory:
         clear: only with ``sip_srtp_over_plaintext``, and with a warning."""
         r = call.request
         transport = r.account.transport.lower()
-        policy = r.sip_srtp or self.config.srtp
-        if policy == "auto":
-            policy = "optional" if transport == "tls" else "off"
+        policy = self.policy(call)
+        if policy == "dtls":
+            return SdesKeying(r.call_id)
         if policy != "off" and transport != "tls":
             if not self.config.srtp_over_plaintext:
                 raise ValueError(
@@ -81,3 +85,23 @@ class CallMediaFactory:
                 transport.upper(),
             )
         return SdesKeying(r.call_id, policy, self.config.srtp_suites)
+
+    def policy(self, call: Call) -> str:
+        policy = call.request.sip_srtp or self.config.srtp
+        if policy == "auto":
+            return "optional" if call.request.account.transport.lower() == "tls" else "off"
+        return policy
+
+    def dtls(self, call: Call) -> DtlsSrtp | None:
+        """DTLS-SRTP (``sipSrtp`` "dtls"): keys from a handshake with the peer whose
+        certificate its SDP names; over plaintext SIP that SDP can be altered (a warning)."""
+        if self.policy(call) != "dtls":
+            return None
+        if call.request.account.transport.lower() != "tls":
+            log.warning(
+                "call %s: DTLS-SRTP fingerprints over plaintext SIP can be altered on the path",
+                call.request.call_id,
+            )
+        if self.certificate is None:
+            self.certificate = Certificate.generate("wcs-sip")
+        return DtlsSrtp(call.request.call_id, self.certificate)

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from wcs import sdp
+from wcs.app.media.dtls_srtp import DtlsSrtp
 from wcs.app.media.sdes import SdesKeying, SrtpKeys
 from wcs.sdp.sdes import SdesError
 
@@ -37,9 +38,11 @@ class Negotiation:
         public_ip: str,
         ports: Mapping[str, int],
         keying: SdesKeying | None = None,
+        dtls: DtlsSrtp | None = None,
     ) -> None:
         self.call_id = call_id
         self.keying = keying or SdesKeying(call_id)
+        self.dtls = dtls  # DTLS-SRTP instead of SDES
         self.public_ip = public_ip
         self.ports = dict(ports)  # kind -> our RTP port
         self.session_id = secrets.randbits(31)
@@ -52,7 +55,10 @@ class Negotiation:
 
     def offer(self) -> bytes:
         self.local = self._build_offer()
-        self.keying.decorate_offer(self.local)
+        if self.dtls is not None:
+            self.dtls.decorate_offer(self.local)
+        else:
+            self.keying.decorate_offer(self.local)
         return str(self.local).encode()
 
     def _build_offer(self) -> sdp.SessionDescription:
@@ -128,7 +134,11 @@ class Negotiation:
         try:
             answer = sdp.answer_offer(offer, caps, self.public_ip, self.ports, previous=self.local)
             negotiated = sdp.negotiate_answer(answer, offer)
-            keys = self.keying.answer(offer, answer, self.keys)
+            if self.dtls is not None:
+                self.dtls.answer_reoffer(offer, answer)
+                keys = {}
+            else:
+                keys = self.keying.answer(offer, answer, self.keys)
         except sdp.SdpError as exc:
             log.warning("call %s: cannot answer re-offer: %s", self.call_id, exc)
             return None

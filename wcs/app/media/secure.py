@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 
 import pylibsrtp
 
+from wcs.app.media.dtls_srtp import DtlsKeys
 from wcs.app.media.sdes import SrtpKeys
 from wcs.observability import metrics
 from wcs.rtp.srtp import SrtpContext
@@ -25,11 +26,19 @@ def is_rtcp(data: bytes) -> bool:
 
 
 class MediaProtection:
-    """The SRTP contexts of a call's m-lines (kind -> context); none: plain RTP."""
+    """The SRTP contexts of a call's m-lines (kind -> context); none: plain RTP.
+
+    SDES keys one context per m-line for SRTP and SRTCP. DTLS-SRTP without rtcp-mux keys
+    the RTCP port by its own association (``rtcp_contexts``); until a component is keyed
+    (``pending``) it sends and accepts nothing.
+    """
 
     def __init__(self, call_id: str) -> None:
         self.call_id = call_id
         self.contexts: dict[str, SrtpContext] = {}
+        self.rtcp_contexts: dict[str, SrtpContext] = {}
+        self.pending: set[str] = set()  # DTLS-SRTP m-lines: nothing in clear, ever
+        self.dtls_profile: str | None = None
         self._keys: dict[str, SrtpKeys] = {}
         self.auth_failures: dict[str, int] = {}
         self.protect_failures = 0
@@ -39,19 +48,38 @@ class MediaProtection:
         """The suite in use (the first protected m-line's), None for plain RTP."""
         for keys in self._keys.values():
             return keys.suite
-        return None
+        return self.dtls_profile
+
+    @property
+    def active(self) -> bool:
+        """Anything to apply at the edge (SRTP, or DTLS-SRTP being keyed)?"""
+        return bool(self.contexts or self.pending)
+
+    def install_dtls(self, keys: DtlsKeys, shared: bool) -> None:
+        """A DTLS-SRTP association is up: its keys protect its component from now on;
+        ``shared``: it is the m-line's only one (rtcp-mux), for RTCP too."""
+        kind = keys.kind
+        ctx = SrtpContext(keys.profile, keys.local_key, keys.remote_key)
+        if keys.rtcp or shared:
+            self.rtcp_contexts[kind] = ctx
+        if not keys.rtcp:
+            self.contexts[kind] = ctx
+        profile, rtcp = keys.profile, keys.rtcp
+        self.dtls_profile = profile
+        self.auth_failures.setdefault(kind, 0)
+        log.info("call %s: %s %s DTLS-SRTP %s", self.call_id, kind, "RTCP" if rtcp else "RTP",
+                 profile)  # fmt: skip
 
     def install(self, keys: Mapping[str, SrtpKeys]) -> None:
         """Use ``keys`` from now on; an m-line whose keys did not change keeps its context
         (and with it the rollover counter and replay window)."""
         for kind in list(self.contexts):
             if kind not in keys:
-                del self.contexts[kind]
-                del self._keys[kind]
+                del self.contexts[kind], self.rtcp_contexts[kind], self._keys[kind]
         for kind, k in keys.items():
             if self._keys.get(kind) == k:
                 continue
-            self.contexts[kind] = SrtpContext(k.suite, k.tx, k.rx)
+            self.contexts[kind] = self.rtcp_contexts[kind] = SrtpContext(k.suite, k.tx, k.rx)
             self._keys[kind] = k
             self.auth_failures.setdefault(kind, 0)
             log.info("call %s: %s SRTP %s", self.call_id, kind, k.suite)
@@ -65,10 +93,10 @@ class MediaProtection:
         return self._through(kind, data, rtcp, inbound=False)
 
     def _through(self, kind: str, data: bytes, rtcp: bool, inbound: bool) -> bytes | None:
-        ctx = self.contexts.get(kind)
-        if ctx is None:
-            return data
         rtcp = rtcp or is_rtcp(data)
+        ctx = self.rtcp_contexts.get(kind) if rtcp else self.contexts.get(kind)
+        if ctx is None:
+            return None if kind in self.pending else data
         if inbound:
             out = self._apply(ctx.unprotect_rtcp if rtcp else ctx.unprotect, data)
             if out is None:
