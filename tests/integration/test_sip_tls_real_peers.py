@@ -54,6 +54,8 @@ async def test_tls_call_with_sdes_srtp_registers_decodes_and_leaks_nothing(
     ports = BaresipPorts.pick(kam.host)
     # baresip "srtp": SRTP when offered RTP/AVP + a=crypto (our default over TLS)
     peer = callee(kamailio=kam, tone_hz=TONE_HZ, mediaenc="srtp", ports=ports)
+    # a second callee registered over TLS that takes SRTP only (RTP/SAVP: sipSrtp mandatory)
+    tls_peer = callee("1003", kamailio=kam, mediaenc="srtp-mand", transport="tls", cafile=ca.pem)
     server = wcs(rest_hooks=f"testApp={hooks.url}", sip_tls_ca_file=ca.pem)
     assert kam.tls_port is not None
     bpf = (
@@ -77,6 +79,16 @@ async def test_tls_call_with_sdes_srtp_registers_decodes_and_leaks_nothing(
             await viewer.close()
         peer.hangup()  # the callee's BYE reaches us over our TLS connection
         assert hooks.wait_status(cid, "FINISH")["info"] == "Normal call clearing"
+        # TLS on both legs (Kamailio -> the callee too), SDES-SRTP mandatory
+        cid2 = new_id()
+        body = tls_body(kam, cid2, tls_peer.user, sipSrtp="mandatory")
+        assert server.rest("call/startup", body)[0] == 200
+        hooks.wait_status(cid2, "ESTABLISHED")
+        assert find_call(server, cid2)["srtpProfile"] == "AES_CM_128_HMAC_SHA1_80"
+        assert "transport=tls" in (kam.contact(tls_peer.user) or "")
+        assert "SRTP is Enabled (cryptosuite=AES_CM_128_HMAC_SHA1_80)" in tls_peer.log
+        assert server.rest("call/terminate", {"callId": cid2})[0] == 200
+        hooks.wait_status(cid2, "FINISH")
         await asyncio.sleep(0.5)  # the un-REGISTER on the wire
     finally:
         pcap = capture.stop()
