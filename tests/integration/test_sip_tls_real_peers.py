@@ -19,6 +19,7 @@ import pytest
 from tests.integration.conftest import HookCollector, WcsFactory, WcsProcess
 from tests.integration.playback import TONE_HZ
 from tests.integration.test_calls_real_peers import call_body, new_id
+from tests.integration.test_record_real_peers import decode, probe, wait_files
 from tests.integration.test_srtp_real_peers import find_call, tone_flows, wait_published, whep_view
 from tests.peers.baresip import BaresipPorts
 from tests.peers.capture import Capture
@@ -56,7 +57,14 @@ async def test_tls_call_with_sdes_srtp_registers_decodes_and_leaks_nothing(
     peer = callee(kamailio=kam, tone_hz=TONE_HZ, mediaenc="srtp", ports=ports)
     # a second callee registered over TLS that takes SRTP only (RTP/SAVP: sipSrtp mandatory)
     tls_peer = callee("1003", kamailio=kam, mediaenc="srtp-mand", transport="tls", cafile=ca.pem)
-    server = wcs(rest_hooks=f"testApp={hooks.url}", sip_tls_ca_file=ca.pem)
+    records = tmp_path / "records"
+    server = wcs(
+        rest_hooks=f"testApp={hooks.url}",
+        sip_tls_ca_file=ca.pem,
+        record_sip_streams="true",
+        record_dir=str(records),
+        record_template="{streamName}-{startTime}-{endTime}",
+    )
     assert kam.tls_port is not None
     bpf = (
         f"port {server.sip_port} or port {kam.port} or port {kam.tls_port} "
@@ -79,6 +87,12 @@ async def test_tls_call_with_sdes_srtp_registers_decodes_and_leaks_nothing(
             await viewer.close()
         peer.hangup()  # the callee's BYE reaches us over our TLS connection
         assert hooks.wait_status(cid, "FINISH")["info"] == "Normal call clearing"
+        # downstream is unchanged: the secure call was recorded, and the file decodes
+        [recorded] = wait_files(records, 1)
+        streams = sorted((s["codec_type"], s["codec_name"]) for s in probe(recorded)["streams"])
+        assert streams == [("audio", "aac"), ("video", "h264")]
+        times, errors = decode(recorded)
+        assert errors == [] and times["video"] and times["audio"]
         # TLS on both legs (Kamailio -> the callee too), SDES-SRTP mandatory
         cid2 = new_id()
         body = tls_body(kam, cid2, tls_peer.user, sipSrtp="mandatory")
