@@ -74,7 +74,7 @@ class Settings:
     sip_tls_pin: str = ""  # SHA-256 (hex) of the one server certificate accepted
     sip_tls_client_cert: str = ""  # optional client certificate (PEM) and its key
     sip_tls_client_key: str = ""
-    sip_keepalive_interval: float = 30.0  # CRLF keep-alive on our TLS/TCP connections; 0 off
+    sip_keepalive_interval: float = 30.0  # CRLF keep-alive on the SIP TLS connections we open
     # Media
     rtp_init_packets: bool = True  # send a few packets so NATs/SBCs open (WCS known issue 1)
     rtp_activity_timeout: float = 0.0  # seconds without RTP before FAILED; 0 disables
@@ -229,6 +229,12 @@ def _validate(s: Settings) -> None:
     _validate_srtp(s)
     if s.sip_tls_port and not s.tls_cert:
         raise ConfigError("setting 'sip_tls_port': needs tls_cert and tls_key")
+    for name in ("sip_tls_ca_file", "sip_tls_client_cert", "sip_tls_client_key"):
+        path = getattr(s, name)
+        if path and not Path(path).is_file():
+            raise ConfigError(f"setting {name!r}: {path} is not a file")
+    if bool(s.sip_tls_client_cert) != bool(s.sip_tls_client_key):
+        raise ConfigError("settings 'sip_tls_client_cert'/'sip_tls_client_key': both or neither")
     if s.sip_tls_pin:
         try:
             if len(bytes.fromhex(s.sip_tls_pin.replace(":", ""))) != 32:

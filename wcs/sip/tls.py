@@ -28,7 +28,7 @@ class SipTlsConfig:
     listen_port: int = 0  # our TLS listener (0: none)
     server_cert: str = ""  # the listener's certificate chain and key (tls_cert/tls_key)
     server_key: str = ""
-    keepalive: float = 30.0  # CRLF keep-alive on our TLS/TCP connections (RFC 5626 §3.5.1)
+    keepalive: float = 30.0  # CRLF keep-alive on the TLS connections we open (RFC 5626 §3.5.1)
 
     @property
     def pin_digest(self) -> bytes | None:

@@ -7,7 +7,7 @@ requests the peer sends back over them), and closed after `idle_timeout` seconds
 Host names are resolved here with `loop.getaddrinfo` (cached for a minute). A TLS connection
 verifies the host name it was asked for (not the address it resolved to); a failed handshake
 fails the requests waiting for it with the reason, and nothing is sent by another transport.
-Connections we open get a CRLF keep-alive every ``keepalive`` seconds (RFC 5626 §3.5.1).
+TLS connections we open get a CRLF keep-alive every ``keepalive`` seconds (RFC 5626 §3.5.1).
 """
 
 from __future__ import annotations
@@ -350,7 +350,7 @@ class SipTransport:
         for conn in list(self._conns.values()):
             if conn.last_used < limit and conn.transport is not None:
                 conn.transport.close()
-            elif keepalive > 0 and conn.outgoing and conn.transport is not None:
+            elif keepalive > 0 and conn.outgoing and conn.name == "tls":
                 conn.keepalive()
         if self._loop is not None and not self._closed:
             self._idle = self._loop.call_later(self._tick(), self._close_idle)

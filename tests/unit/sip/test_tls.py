@@ -3,16 +3,23 @@ TLS listener's port is named, ``sips:`` next hops go over TLS, failures carry th
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import ssl
+from pathlib import Path
 
 import pytest
 
+from tests.peers.tls_ca import TestCa
 from wcs.sip.account import Account, default_port
-from wcs.sip.events import CallFailed, RegistrationFailed
+from wcs.sip.events import CallFailed, Event, RegistrationFailed, RegistrationSucceeded
+from wcs.sip.framer import StreamFramer
+from wcs.sip.message import SipRequest, parse_message
 from wcs.sip.tls import VERIFY_FAILED, SipTlsConfig, failure_reason
+from wcs.sip.transport import SipTransport
+from wcs.sip.ua import UserAgent
 
-from .peer import ACCOUNT, OFFER, Harness
+from .peer import ACCOUNT, OFFER, Harness, reply
 
 TLS_ACCOUNT = dataclasses.replace(ACCOUNT, transport="tls", port=5061)
 
@@ -96,3 +103,54 @@ def test_bad_pin_setting_is_refused(pin: str) -> None:
 
     with pytest.raises(ConfigError, match="sip_tls_pin"):
         load_settings(env={}, overrides={"sip_tls_pin": pin})
+
+
+def test_register_over_tls_reuses_one_connection_and_keeps_it_alive(tmp_path: Path) -> None:
+    """A loopback TLS registrar (test CA): the REGISTER arrives over TLS with a TLS Via, the
+    connection is verified by name, reused for the refresh, and gets CRLF keep-alives."""
+    ca = TestCa(tmp_path)
+    server_cert = ca.issue("registrar", ["localhost"])
+
+    async def main() -> None:
+        received: asyncio.Queue[bytes] = asyncio.Queue()
+        connections = 0
+
+        async def registrar(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            nonlocal connections
+            connections += 1
+            framer = StreamFramer()
+            while data := await reader.read(65535):
+                if data.strip(b"\r\n") == b"":
+                    await received.put(data)
+                for msg in framer.feed(data):
+                    await received.put(msg)
+                    req = parse_message(msg)
+                    assert isinstance(req, SipRequest)
+                    writer.write(reply(req, 200, "OK", headers=[("Expires", "600")]).serialize())
+
+        sctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        sctx.load_cert_chain(server_cert.cert, server_cert.key)
+        srv = await asyncio.start_server(registrar, "127.0.0.1", 0, ssl=sctx)
+        port = srv.sockets[0].getsockname()[1]
+        events: list[Event] = []
+        ua = UserAgent(local_port=0, public_ip="127.0.0.1")
+        tls = SipTlsConfig(ca_file=str(ca.pem), keepalive=0.05)
+        edge = SipTransport(ua, "127.0.0.1", 0, events.append, tls=tls)
+        await edge.start()
+        try:
+            acc = Account("1001", "localhost", "pw", port=port, transport="tls")
+            ua.register(acc, edge.now())
+            edge.wake()
+            first = parse_message(await asyncio.wait_for(received.get(), 10))
+            assert isinstance(first, SipRequest) and first.method == "REGISTER"
+            assert first.top_via.transport == "TLS"
+            while (data := await asyncio.wait_for(received.get(), 10)).strip(b"\r\n"):
+                pass  # until a keep-alive
+            assert data == b"\r\n\r\n"
+            assert connections == 1 and edge.connections == 1
+            assert any(isinstance(e, RegistrationSucceeded) for e in events)
+        finally:
+            await edge.close()
+            srv.close()
+
+    asyncio.run(main())
