@@ -83,6 +83,12 @@ class Settings:
     publish_early_media: bool = False
     generate_av: str = "none"  # "none", "video", "audio", "all": fill missing tracks
     rtp_send_silence: bool = True  # audio silence to the SIP peer every 20 ms (keeps the path)
+    # RTP source validation (wcs.rtp.source_guard): who may feed a call's stream
+    rtp_probation_packets: int = 2  # in-sequence packets before a new source/SSRC is taken
+    rtp_latch_window: float = 10.0  # s after the answer an address not in the SDP may latch
+    rtp_relatch_silence: float = 3.0  # s the source must be silent before another may latch
+    rtp_max_sources: int = 8  # SSRCs tracked per m-line (candidates, statistics)
+    rtp_source_timeout: float = 30.0  # s of silence before a candidate/old SSRC is forgotten
     # RTMP republishing
     rtmp_flash_version: str = "FMLE/3.0 (compatible; wcs)"  # WCS rtmpFlashVersion
     rtmp_stream_prefix: str = "rtmp_"  # /push/startup publishes <prefix><streamName>
@@ -241,6 +247,9 @@ def _validate(s: Settings) -> None:
                 raise ValueError
         except ValueError:
             raise ConfigError("setting 'sip_tls_pin': the SHA-256 of a certificate, hex") from None
+    for name in ("rtp_max_sources", "rtp_probation_packets"):
+        if getattr(s, name) < 1:
+            raise ConfigError(f"setting {name!r}: at least 1")
     if s.generate_av not in ("none", "video", "audio", "all"):
         raise ConfigError("setting 'generate_av': one of none, video, audio, all")
     _validate_recording(s)

@@ -30,6 +30,7 @@ from wcs.rest.streams_api import add_stream_routes
 from wcs.rtmp.push import PushManager
 from wcs.rtmp.reconnect import ReconnectPolicy
 from wcs.rtp.ports import PortAllocator
+from wcs.rtp.source_guard import GuardConfig
 from wcs.sip.events import Event
 from wcs.sip.tls import SipTlsConfig
 from wcs.sip.transport import SipTransport
@@ -226,6 +227,13 @@ def media_config(s: Settings) -> MediaConfig:
         srtp=s.sip_srtp,
         srtp_suites=srtp_suites(s),
         srtp_over_plaintext=s.sip_srtp_over_plaintext,
+        source_guard=GuardConfig(
+            probation=s.rtp_probation_packets,
+            latch_window=s.rtp_latch_window,
+            silence=s.rtp_relatch_silence,
+            max_sources=s.rtp_max_sources,
+            timeout=s.rtp_source_timeout,
+        ),
     )
 
 

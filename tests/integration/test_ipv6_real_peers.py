@@ -144,7 +144,7 @@ async def test_udp_call_over_ipv6_played_by_whep(
 
     viewer = Viewer()
     try:
-        text, location = await whep_answer(server, name, await viewer.offer())
+        text, location = await whep_answer(server.base, name, await viewer.offer())
         assert re.search(r"a=candidate:\S+ 1 udp \d+ ::1 \d+ typ host", text), text
         assert "c=IN IP6 ::1" in text, text
         await viewer.answer(text)

@@ -22,7 +22,7 @@ import pytest
 
 from tests.fixtures.ports import free_port_range
 from tests.integration.conftest import HookCollector, WcsFactory, WcsProcess
-from tests.integration.playback import TONE_HZ, Viewer, stream_entries, whep_answer
+from tests.integration.playback import TONE_HZ, Viewer, stream_entries, whep_play
 from tests.integration.test_calls_real_peers import call_body, new_id
 from tests.peers.baresip import BaresipPorts
 from tests.peers.capture import Capture
@@ -94,8 +94,7 @@ def wait_published(server: WcsProcess, name: str) -> None:
 
 async def whep_view(server: WcsProcess, name: str) -> Viewer:
     viewer = Viewer()
-    answer, _location = await whep_answer(server, name, await viewer.offer())
-    await viewer.answer(answer)
+    await whep_play(server.base, name, viewer)
     await viewer.wait()
     return viewer
 

@@ -43,6 +43,8 @@ def test_wcs_table_in_file(tmp_path: Path) -> None:
         ({"WCS_MEDIA_PORT_FROM": "5000", "WCS_MEDIA_PORT_TO": "4000"}, "media_port"),
         ({"WCS_WEBRTC_WORKERS": "-1"}, "webrtc_workers"),
         ({"WCS_WEBRTC_WORKERS": "two"}, "webrtc_workers"),
+        ({"WCS_RTP_MAX_SOURCES": "0"}, "rtp_max_sources"),
+        ({"WCS_RTP_PROBATION_PACKETS": "0"}, "rtp_probation_packets"),
     ],
 )
 def test_bad_values_name_the_setting(env: dict[str, str], name: str) -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
+from wcs.rtp.source_guard import GuardConfig
 from wcs.sdp.sdes import DEFAULT_SUITES
 
 RTP_ACTIVITY_FAILED = "Failed by RTP activity"
@@ -30,3 +31,4 @@ class MediaConfig:
     srtp: str = "auto"  # sip_srtp: off, optional, mandatory; auto: optional over TLS only
     srtp_suites: tuple[str, ...] = DEFAULT_SUITES  # offered, in this order
     srtp_over_plaintext: bool = False  # SDES keys in SDP over UDP/TCP SIP (readable!)
+    source_guard: GuardConfig = field(default_factory=GuardConfig)  # who feeds the stream
