@@ -92,11 +92,16 @@ def wait_published(server: WcsProcess, name: str) -> None:
     raise AssertionError(f"stream {name} not published: {stream_entries(server)}")
 
 
-async def whep_view(server: WcsProcess, name: str) -> Viewer:
+async def assert_tone_plays(server: WcsProcess, name: str) -> None:
+    """An aiortc viewer of stream ``name`` (WHEP) decodes video and the callee's tone."""
     viewer = Viewer()
-    await whep_play(server.base, name, viewer)
-    await viewer.wait()
-    return viewer
+    try:
+        await whep_play(server.base, name, viewer)
+        await viewer.wait()
+        hz = viewer.dominant_hz()
+        assert abs(hz - TONE_HZ) <= 0.02 * TONE_HZ, hz
+    finally:
+        await viewer.close()
 
 
 @pytest.mark.asyncio
@@ -114,12 +119,7 @@ async def test_sdes_call_is_encrypted_and_decodes(
         assert (call["sipTransport"], call["srtpProfile"]) == ("UDP", suite)
         name = f"stream_{cid}"
         wait_published(server, name)
-        viewer = await whep_view(server, name)
-        try:
-            hz = viewer.dominant_hz()
-            assert abs(hz - TONE_HZ) <= 0.02 * TONE_HZ, hz
-        finally:
-            await viewer.close()
+        await assert_tone_plays(server, name)
         # baresip agrees on the suite, for audio and video.
         for kind in ("audio", "video"):
             assert f"srtp: {kind}: SRTP is Enabled (cryptosuite={suite})" in peer.log, kind
@@ -172,11 +172,7 @@ async def test_forged_packets_are_counted_and_rekeying_reinvites_keep_the_call(
     assert hooks.statuses(cid)[-2:] == ["HOLD", "ESTABLISHED"]
     call = find_call(server, cid)
     assert call["status"] == "ESTABLISHED" and call["srtpProfile"] == "AES_CM_128_HMAC_SHA1_80"
-    viewer = await whep_view(server, f"stream_{cid}")
-    try:
-        assert abs(viewer.dominant_hz() - TONE_HZ) <= 0.02 * TONE_HZ
-    finally:
-        await viewer.close()
+    await assert_tone_plays(server, f"stream_{cid}")
     assert "Traceback" not in server.log()
     assert server.rest("call/terminate", {"callId": cid})[0] == 200
 
@@ -240,11 +236,7 @@ async def test_dtls_srtp_call_is_encrypted_and_decodes(
     try:
         cid = established(server, hooks, kamailio, peer, "dtls")
         wait_published(server, f"stream_{cid}")
-        viewer = await whep_view(server, f"stream_{cid}")
-        try:
-            assert abs(viewer.dominant_hz() - TONE_HZ) <= 0.02 * TONE_HZ
-        finally:
-            await viewer.close()
+        await assert_tone_plays(server, f"stream_{cid}")
         # our first choice of DTLS-SRTP profile, which baresip supports too
         assert find_call(server, cid)["srtpProfile"] == "SRTP_AEAD_AES_128_GCM"
         for component in ("audio/RTP", "audio/RTCP", "video/RTP", "video/RTCP"):
