@@ -77,6 +77,9 @@ def parse_call_request(p: Params) -> CallRequest:
             raise BadRequest("rtmpUrl", f"rtmpUrl: {exc}") from None
     visible = v["visibleName"]
     transport = (v["sipTransport"] or "UDP").lower()
+    if callee.strip().lower().startswith("sips:") and transport != "tls":
+        # RFC 5630: a sips: target is reached over TLS on every hop, never in clear
+        raise BadRequest("callee", "a sips: callee needs sipTransport TLS")
     account = Account(
         login=login,
         domain=domain,

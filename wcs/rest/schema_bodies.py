@@ -60,7 +60,8 @@ CALL_STARTUP = Body(
         "when the demo_callee setting is on."
     ),
     refusals={
-        "callee": "must form a SIP URI (RFC 3261) with sipDomain",
+        "callee": "must form a SIP URI (RFC 3261) with sipDomain; a sips: URI needs "
+                  "sipTransport TLS",
         "sipLogin": "required unless the call goes to the demo callee",
         "sipDomain": "required unless sipOutboundProxy is given; must be a SIP host[:port]",
         "sipOutboundProxy": "must be a SIP host[:port] or sip: URI",
