@@ -16,7 +16,7 @@ from typing import Any
 import pylibsrtp
 from pylibsrtp._binding import ffi, lib
 
-from wcs.webrtc import srtp
+from wcs.rtp import srtp
 
 _HDR = struct.Struct("!BBHII")
 _SRC = struct.Struct("!HII")

@@ -86,6 +86,20 @@ class Settings:
     # Incoming calls: our registrations and inbound trunks (docs/receiving-calls.md)
     sip_registration: tuple[dict[str, Any], ...] = ()
     sip_trunk: tuple[dict[str, Any], ...] = ()
+    # SRTP (SDES, RFC 4568) toward SIP peers: off, optional, mandatory; auto: optional over
+    # TLS, off over UDP/TCP. Suites offered, in order (empty: all four we know).
+    sip_srtp: str = "auto"
+    sip_srtp_suites: str = ""
+    sip_srtp_over_plaintext: bool = False  # SDES keys readable on UDP/TCP SIP: a warning
+    # SIP over TLS (sipTransport "TLS"): the server certificate is checked against the system
+    # CA store, or sip_tls_ca_file; sip_tls_insecure / sip_tls_pin skip that explicitly.
+    sip_tls_port: int = 0  # our TLS listener (with tls_cert/tls_key); 0: none
+    sip_tls_ca_file: str = ""
+    sip_tls_insecure: bool = False  # accept any server certificate (warning per connection)
+    sip_tls_pin: str = ""  # SHA-256 (hex) of the one server certificate accepted
+    sip_tls_client_cert: str = ""  # optional client certificate (PEM) and its key
+    sip_tls_client_key: str = ""
+    sip_keepalive_interval: float = 30.0  # CRLF keep-alive on the SIP TLS connections we open
     # Media
     rtp_init_packets: bool = True  # send a few packets so NATs/SBCs open (WCS known issue 1)
     rtp_activity_timeout: float = 0.0  # seconds without RTP before FAILED; 0 disables
@@ -243,7 +257,15 @@ def load_settings(
 
 
 def _validate(s: Settings) -> None:
-    ports = ("http_port", "ws_port", "wss_port", "sip_port", "media_port_from", "media_port_to")
+    ports = (
+        "http_port",
+        "ws_port",
+        "wss_port",
+        "sip_port",
+        "sip_tls_port",
+        "media_port_from",
+        "media_port_to",
+    )
     for name in ports:
         port = getattr(s, name)
         if not 0 <= port <= 65535:
@@ -264,6 +286,21 @@ def _validate(s: Settings) -> None:
         raise ConfigError("setting 'rest_auth': use 'token:SECRET' or 'basic:USER:PASSWORD'")
     if bool(s.tls_cert) != bool(s.tls_key):
         raise ConfigError("settings 'tls_cert'/'tls_key': give both or neither")
+    _validate_srtp(s)
+    if s.sip_tls_port and not s.tls_cert:
+        raise ConfigError("setting 'sip_tls_port': needs tls_cert and tls_key")
+    for name in ("sip_tls_ca_file", "sip_tls_client_cert", "sip_tls_client_key"):
+        path = getattr(s, name)
+        if path and not Path(path).is_file():
+            raise ConfigError(f"setting {name!r}: {path} is not a file")
+    if bool(s.sip_tls_client_cert) != bool(s.sip_tls_client_key):
+        raise ConfigError("settings 'sip_tls_client_cert'/'sip_tls_client_key': both or neither")
+    if s.sip_tls_pin:
+        try:
+            if len(bytes.fromhex(s.sip_tls_pin.replace(":", ""))) != 32:
+                raise ValueError
+        except ValueError:
+            raise ConfigError("setting 'sip_tls_pin': the SHA-256 of a certificate, hex") from None
     for name in ("rtp_max_sources", "rtp_probation_packets"):
         if getattr(s, name) < 1:
             raise ConfigError(f"setting {name!r}: at least 1")
@@ -286,6 +323,23 @@ def _validate_dtmf(s: Settings) -> None:
         raise ConfigError("setting 'dtmf_gap_ms': 20-5000")
     if s.sound_cache_entries < 0 or s.sound_cache_mb < 0:
         raise ConfigError("settings 'sound_cache_entries'/'sound_cache_mb': not negative")
+
+
+def srtp_suites(s: Settings) -> tuple[str, ...]:
+    from wcs.sdp.sdes import DEFAULT_SUITES
+
+    names = tuple(n.strip() for n in s.sip_srtp_suites.split(",") if n.strip())
+    return names or DEFAULT_SUITES
+
+
+def _validate_srtp(s: Settings) -> None:
+    from wcs.sdp.sdes import SUITES
+
+    if s.sip_srtp not in ("auto", "off", "optional", "mandatory", "dtls"):
+        raise ConfigError("setting 'sip_srtp': one of auto, off, optional, mandatory, dtls")
+    unknown = [n for n in srtp_suites(s) if n not in SUITES]
+    if unknown:
+        raise ConfigError(f"setting 'sip_srtp_suites': unknown {unknown}; known: {list(SUITES)}")
 
 
 def _validate_addresses(s: Settings) -> None:
@@ -332,4 +386,11 @@ def parse_hooks(spec: str) -> dict[str, str]:
     return out
 
 
-__all__ = ["ConfigError", "Settings", "default_public_ip", "load_settings", "parse_hooks"]
+__all__ = [
+    "ConfigError",
+    "Settings",
+    "default_public_ip",
+    "load_settings",
+    "parse_hooks",
+    "srtp_suites",
+]

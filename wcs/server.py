@@ -18,7 +18,7 @@ from wcs.app.inbound_calls import InboundCalls
 from wcs.app.media import DIRECT_RTMP_PREFIX, CallMediaFactory, MediaConfig
 from wcs.app.registrations import AccountRegistrations
 from wcs.app.streams import StreamHub
-from wcs.config import ConfigError, Settings, parse_hooks
+from wcs.config import ConfigError, Settings, parse_hooks, srtp_suites
 from wcs.demo import DemoCallee
 from wcs.demo.routing import demo_defaults
 from wcs.event_loop import choose_event_loop
@@ -42,6 +42,7 @@ from wcs.rtmp.reconnect import ReconnectPolicy
 from wcs.rtp.ports import PortAllocator
 from wcs.rtp.source_guard import GuardConfig
 from wcs.sip.events import Event, IncomingCall
+from wcs.sip.tls import SipTlsConfig
 from wcs.sip.transport import SipTransport
 from wcs.sip.ua import SipTimers, UserAgent
 from wcs.web import add_web_routes
@@ -83,6 +84,7 @@ class Server:
                 fit_to_descriptors("sip_tcp_connections", s.sip_tcp_max_connections),
                 s.sip_tcp_max_connections_per_ip,
             ),
+            tls=sip_tls_config(s),
         )
         self.ports = PortAllocator(s.media_port_from, s.media_port_to, host=s.bind_ip)
         self.streams = StreamHub(self.hooks)
@@ -293,6 +295,23 @@ def _from_config(
     return out
 
 
+def sip_tls_config(s: Settings) -> SipTlsConfig:
+    listen = s.sip_tls_port > 0
+    if s.sip_tls_insecure:
+        log.warning("sip_tls_insecure: SIP TLS server certificates are NOT verified")
+    return SipTlsConfig(
+        ca_file=s.sip_tls_ca_file,
+        insecure=s.sip_tls_insecure,
+        pin=s.sip_tls_pin,
+        client_cert=s.sip_tls_client_cert,
+        client_key=s.sip_tls_client_key,
+        listen_port=s.sip_tls_port,
+        server_cert=s.tls_cert if listen else "",
+        server_key=s.tls_key if listen else "",
+        keepalive=s.sip_keepalive_interval,
+    )
+
+
 def media_config(s: Settings) -> MediaConfig:
     return MediaConfig(
         init_packets=s.rtp_init_packets,
@@ -302,6 +321,9 @@ def media_config(s: Settings) -> MediaConfig:
         generate_av=s.generate_av,
         send_silence=s.rtp_send_silence,
         dtmf=dtmf_settings(s),
+        srtp=s.sip_srtp,
+        srtp_suites=srtp_suites(s),
+        srtp_over_plaintext=s.sip_srtp_over_plaintext,
         source_guard=GuardConfig(
             probation=s.rtp_probation_packets,
             latch_window=s.rtp_latch_window,

@@ -55,14 +55,22 @@ def http(
         return exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read()
 
 
-async def whep_play(base: str, name: str, viewer: Viewer) -> None:
-    """POST the viewer's offer to ``base``/whep/``name`` and apply the answer."""
-    offer = (await viewer.offer()).encode()
+async def whep_answer(base: str, name: str, offer: str) -> tuple[str, str]:
+    """POST a WHEP offer to ``base``/whep/``name``; the SDP answer and the session's
+    Location (201 asserted)."""
     headers = {"Content-Type": "application/sdp"}
     url = f"{base}/whep/{name}"
-    status, _, body = await asyncio.to_thread(http, "POST", url, offer, headers)
+    status, answer_headers, body = await asyncio.to_thread(
+        http, "POST", url, offer.encode(), headers
+    )
     assert status == 201, body
-    await viewer.answer(body.decode())
+    return body.decode(), answer_headers["location"]
+
+
+async def whep_play(base: str, name: str, viewer: Viewer) -> None:
+    """POST the viewer's offer to ``base``/whep/``name`` and apply the answer."""
+    answer, _location = await whep_answer(base, name, await viewer.offer())
+    await viewer.answer(answer)
 
 
 @dataclass

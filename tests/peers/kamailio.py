@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -65,6 +66,14 @@ def _write_db(dbdir: Path, users: dict[str, str], realm: str) -> None:
     (dbdir / "subscriber").write_text("\n".join(rows) + "\n")
 
 
+def _accepts(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
+
+
 def _module_path() -> str:
     try:
         out = subprocess.run(["kamailio", "-I"], capture_output=True, text=True, timeout=10).stdout
@@ -85,6 +94,7 @@ class Kamailio:
     process: PeerProcess
     users: dict[str, str] = field(default_factory=dict)
     start_seconds: float = 0.0
+    tls_port: int | None = None  # listening for SIP over TLS (start_kamailio(tls=...))
 
     @property
     def log_path(self) -> Path:
@@ -149,9 +159,13 @@ def start_kamailio(
     debug: int = 2,
     start_timeout: float = 15.0,
     netns: str | None = None,
+    tls: tuple[Path, Path] | None = None,
 ) -> Kamailio:
     """Render the config into ``rundir``, start Kamailio, wait for OPTIONS on UDP and TCP.
-    ``netns``: run it in that network namespace (give ``host`` and ``port`` then)."""
+
+    ``netns``: run it in that network namespace (give ``host`` and ``port`` then).
+    ``tls``: (certificate, key) files: also listen for SIP over TLS on a free port
+    (``Kamailio.tls_port``; needs kamailio-tls-modules)."""
     require_binary("kamailio", "kamailio")
     if not local_only(host):
         raise PeerError(f"refusing non-loopback address {host}")
@@ -169,13 +183,26 @@ def start_kamailio(
         "NOANSWER_S": str(noanswer_s),
         "FR_TIMER_MS": str(fr_timer_ms),
         "FR_INV_TIMER_MS": str(fr_inv_timer_ms),
+        "TLS_DEFINE": "#!define WITH_TLS" if tls else "# TLS off",
     }
+    if tls is not None:
+        (rundir / "tls.cfg").write_text(
+            "[server:default]\nmethod = TLSv1.2+\nverify_certificate = no\n"
+            f"require_certificate = no\ncertificate = {tls[0]}\nprivate_key = {tls[1]}\n\n"
+            "[client:default]\nmethod = TLSv1.2+\nverify_certificate = no\n"
+            "require_certificate = no\n"
+        )
     last_error: PeerError | None = None
     # a port picked free can be taken before Kamailio binds it: retry with a new one
     for _attempt in range(3):
         sip_port = port if port is not None else free_port(host)
+        tls_port = free_port(host) if tls is not None else 0
         cfg = TEMPLATE.read_text()
-        for name, value in {**tokens, "SIP_PORT": str(sip_port)}.items():
+        for name, value in {
+            **tokens,
+            "SIP_PORT": str(sip_port),
+            "SIP_TLS_PORT": str(tls_port),
+        }.items():
             cfg = cfg.replace(f"@@{name}@@", value)
         cfg_path = rundir / "kamailio.cfg"
         cfg_path.write_text(cfg)
@@ -215,12 +242,17 @@ def start_kamailio(
             log,
             cwd=rundir,
         )
-        ok = {"udp": False, "tcp": False}
+        ok = {"udp": False, "tcp": False, "tls": tls is None}
 
-        def ready(sip_port: int = sip_port, ok: dict[str, bool] = ok) -> bool:
+        def ready(
+            sip_port: int = sip_port, tls_port: int = tls_port, ok: dict[str, bool] = ok
+        ) -> bool:
             for transport in ok:
                 if not ok[transport]:
-                    ok[transport] = sip_options(host, sip_port, transport, 0.5) is not None
+                    if transport == "tls":
+                        ok[transport] = _accepts(host, tls_port)
+                    else:
+                        ok[transport] = sip_options(host, sip_port, transport, 0.5) is not None
             return all(ok.values())
 
         try:
@@ -240,6 +272,7 @@ def start_kamailio(
             proc,
             {u: f"secret{u}" for u in users},
             time.monotonic() - t0,
+            tls_port or None,
         )
     assert last_error is not None
     raise last_error

@@ -34,7 +34,11 @@ _ACCOUNT = (
     _text("sipDomain", 255, chars=SIP_HOST),
     _text("sipOutboundProxy", 255, chars=SIP_HOST),
     Field("sipPort", "integer", minimum=1, maximum=65535),
-    Field("sipTransport", enum=("UDP", "TCP", "udp", "tcp")),
+    Field(
+        "sipTransport",
+        enum=("UDP", "TCP", "TLS", "udp", "tcp", "tls"),
+        description="TLS (our extension, RFC 3261 §26): default port 5061",
+    ),
 )
 _ACCOUNT_REFUSALS = {
     "sipDomain": "required unless sipOutboundProxy is given; must be a SIP host[:port]",
@@ -57,6 +61,10 @@ CALL_STARTUP = Body(
         _bool("hasAudio"),
         _bool("hasVideo"),
         Field("custom", "object"),
+        Field("sipSrtp", enum=("off", "optional", "mandatory", "dtls"),
+              description="our extension: SRTP toward the SIP peer, SDES keys (optional, "
+                          "mandatory) or DTLS-SRTP (dtls); default: the sip_srtp setting "
+                          "(optional over TLS, off over UDP/TCP)"),
     ),
     description=(
         "sipLogin and sipDomain (or sipOutboundProxy) are required, except for the demo "
@@ -64,7 +72,8 @@ CALL_STARTUP = Body(
         "when the demo_callee setting is on."
     ),
     refusals={
-        "callee": "must form a SIP URI (RFC 3261) with sipDomain",
+        "callee": "must form a SIP URI (RFC 3261) with sipDomain; a sips: URI needs "
+                  "sipTransport TLS",
         "sipLogin": "required unless the call goes to the demo callee",
         **_ACCOUNT_REFUSALS,
         "rtmpUrl": RTMP_REFUSAL,

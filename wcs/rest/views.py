@@ -208,6 +208,9 @@ def call_json(call: Call) -> Json:
         "appKey": r.app_key,
         "visibleName": r.visible_name or (r.caller if r.incoming else r.account.login),
         "custom": r.custom,
+        # Our extensions: how the SIP leg is protected (never a key).
+        "sipTransport": r.account.transport.upper(),
+        "srtpProfile": getattr(call.media, "srtp_profile", None),
         "nodeId": None,
         "sessionId": None,
         "parentCallId": None,

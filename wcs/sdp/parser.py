@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 from . import model
 from .errors import SdpError
 from .media import MediaDescription
+from .sdes import mask_keys
 
 if TYPE_CHECKING:
     from .session import SessionDescription
@@ -47,7 +48,7 @@ def parse(text: str | bytes, session_type: type[SessionDescription]) -> SessionD
         if not line.strip() and number > 1:
             continue  # stray blank lines (seen in the wild) carry nothing
         if len(line) < 2 or line[1] != "=" or not ("a" <= line[0] <= "z"):
-            raise SdpError(f"line {number}: not <type>=<value>: {line[:60]!r}")
+            raise SdpError(f"line {number}: not <type>=<value>: {mask_keys(line[:60])!r}")
         kind, value = line[0], line[2:]
         if kind == "a":
             value = value.rstrip(" \t\r")  # "a=sendrecv " is common; trailing blanks mean nothing
@@ -352,7 +353,7 @@ def _crypto(m: MediaDescription, name: str, value: str | None) -> bool:
         return False
     p = value.split(None, 3)
     if len(p) < 3:
-        raise SdpError(f"bad a=crypto:{value}")
+        raise SdpError("bad a=crypto: want <tag> <suite> <key-params>")
     m.crypto.append(model.Crypto(_int(p[0], "crypto tag"), p[1], p[2], p[3] if len(p) > 3 else ""))
     return True
 

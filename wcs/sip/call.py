@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import auth
-from .account import Account, account_dest
+from .account import Account, account_dest, default_port
 from .dialog import Dialog
 from .endpoint import Endpoint, token
 from .events import CallReleased, Event
@@ -128,8 +128,10 @@ class Calls:
         assert call.dialog is not None
         hop = call.dialog.next_hop()
         host = hop.host[1:-1] if hop.host.startswith("[") else hop.host
-        transport = hop.params.get("transport") or acc.transport
-        return host, hop.port or 5060, transport.lower()
+        transport = (hop.params.get("transport") or acc.transport).lower()
+        if hop.scheme == "sips":
+            transport = "tls"  # RFC 5630: sips means TLS on every hop
+        return host, hop.port or default_port(transport), transport
 
     def in_dialog(self, call: SipCall, method: str) -> SipRequest:
         assert call.dialog is not None

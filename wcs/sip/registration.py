@@ -8,7 +8,7 @@ registrar's Min-Expires.
 from __future__ import annotations
 
 from . import auth
-from .account import Account, account_dest, aor
+from .account import STREAM_TRANSPORTS, Account, account_dest, aor
 from .endpoint import ALLOW, Endpoint, token
 from .errors import SipParseError
 from .events import RegistrationEnded, RegistrationFailed, RegistrationSucceeded
@@ -73,8 +73,8 @@ class Registrations:
         acc = reg.account
         dest = account_dest(acc)
         uri = SipUri(host=acc.domain)
-        if acc.transport == "tcp" and not acc.outbound_proxy:
-            uri.params["transport"] = "tcp"
+        if acc.transport in STREAM_TRANSPORTS and not acc.outbound_proxy:
+            uri.params["transport"] = acc.transport
         req = ep.new_request("REGISTER", str(uri), acc.transport)
         req.headers.add("From", ep.from_header(acc, reg.tag))
         req.headers.add("To", str(NameAddr(aor(acc), acc.display_name or None)))

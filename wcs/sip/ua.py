@@ -93,6 +93,14 @@ class UserAgent:
         self._ep.local_port = port  # the edge sets it when it binds port 0
 
     @property
+    def tls_port(self) -> int:
+        return self._ep.tls_port
+
+    @tls_port.setter
+    def tls_port(self, port: int) -> None:
+        self._ep.tls_port = port  # Via/Contact of TLS requests name the TLS listener
+
+    @property
     def public_ip(self) -> str:
         return self._ep.public_ip
 

@@ -7,6 +7,7 @@ from typing import Protocol
 
 from wcs.media.dtmf import DtmfKey, DtmfSettings
 from wcs.rtp.source_guard import GuardConfig
+from wcs.sdp.sdes import DEFAULT_SUITES
 
 RTP_ACTIVITY_FAILED = "Failed by RTP activity"
 DIRECT_RTMP_PREFIX = "sip_rtmp_"  # internal stream of a call with rtmpUrl but no toStream
@@ -30,4 +31,7 @@ class MediaConfig:
     generate_av: str = "none"
     send_silence: bool = True
     dtmf: DtmfSettings = field(default_factory=DtmfSettings)
+    srtp: str = "auto"  # sip_srtp: off, optional, mandatory; auto: optional over TLS only
+    srtp_suites: tuple[str, ...] = DEFAULT_SUITES  # offered, in this order
+    srtp_over_plaintext: bool = False  # SDES keys in SDP over UDP/TCP SIP (readable!)
     source_guard: GuardConfig = field(default_factory=GuardConfig)  # who feeds the stream

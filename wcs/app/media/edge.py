@@ -3,7 +3,8 @@
 Created with its event loop. Each live m-line's sockets are read by ``loop.add_reader``
 (each wake-up drains a batch of queued datagrams; no per-packet task or coroutine), then one
 :class:`wcs.sansio.Pump` sends what the core wants to send, hands its events to the call
-manager and re-arms the one loop timer for the core's next deadline.
+manager and re-arms the one loop timer for the core's next deadline. SRTP is applied here,
+between the socket and the core (``core.protection``): the core sees and produces plain RTP.
 
 The call owns one :class:`CallMedia`; closing it releases the ports, stops the media path and
 unpublishes the stream, on every exit path — including a failure while setting it up.
@@ -18,8 +19,10 @@ import socket
 from wcs import netaddr
 from wcs.app.media.config import CallControl, MediaConfig
 from wcs.app.media.core import CallMediaCore
+from wcs.app.media.dtls_srtp import DtlsSrtp, is_dtls
 from wcs.app.media.events import MediaFailed, SendInfo
 from wcs.app.media.outlet import HubOutlet
+from wcs.app.media.sdes import SdesKeying
 from wcs.app.streams import StreamHub
 from wcs.media.dtmf import DtmfKey
 from wcs.media.sound import SoundClip
@@ -47,6 +50,8 @@ class CallMedia:
         app_key: str = "defaultApp",
         control: CallControl | None = None,
         config: MediaConfig | None = None,
+        keying: SdesKeying | None = None,
+        dtls: DtlsSrtp | None = None,
     ) -> None:
         self.closed = False
         self.call_id = call_id
@@ -79,6 +84,8 @@ class CallMedia:
                 ports={k: p.rtp_port for k, p in self.ports.items()},
                 config=config,
                 outlet=outlet,
+                keying=keying,
+                dtls=dtls,
             )
             self.pump = Pump(self.core, self._transmit, self._on_event, loop)
         except BaseException:
@@ -154,6 +161,11 @@ class CallMedia:
         self.core.request_keyframe(self.pump.now())
         self.pump.wake()
 
+    @property
+    def srtp_profile(self) -> str | None:
+        """The SRTP suite protecting the media, None for plain RTP (never a key)."""
+        return self.core.protection.profile
+
     def stats(self) -> dict[str, dict[str, object]]:
         return self.core.stats(self.pump.now())
 
@@ -190,6 +202,8 @@ class CallMedia:
         recv = sock.recvfrom
         unmap = netaddr.unmap if self._dual_stack else None
         call_id = self.call_id
+        protection = self.core.protection
+        dtls = self.core.receive_dtls
 
         def readable() -> None:
             now = loop.time()
@@ -203,6 +217,14 @@ class CallMedia:
                     continue
                 if unmap is not None:
                     addr = (unmap(addr[0]), addr[1])
+                if protection.active:
+                    if is_dtls(data):
+                        dtls(kind, rtcp, data, now)
+                        continue
+                    plain = protection.unprotect(kind, data, rtcp)
+                    if plain is None:
+                        continue  # failed authentication: counted, dropped
+                    data = plain
                 handler(kind, data, addr[:2], now)
             wake()
 
@@ -211,7 +233,13 @@ class CallMedia:
 
     def _transmit(self, now: float) -> None:
         dual = self._dual_stack
+        protection = self.core.protection
         for data, route in self.core.datagrams_to_send(now):
+            if protection.active and not route.raw:
+                secured = protection.protect(route.kind, data, route.rtcp_port)
+                if secured is None:
+                    continue
+                data = secured
             ports = self.ports[route.kind]
             sock = (ports.rtcp_socket or ports.rtp_socket) if route.rtcp_port else ports.rtp_socket
             addr = route.address
