@@ -166,13 +166,20 @@ async def window(pid: int, seconds: float) -> dict[str, float]:
     return rates(a, Sample.take(pid))
 
 
-async def run(viewers: int, seconds: float, workers: int, label: str) -> dict[str, Any]:
+async def run(
+    viewers: int, seconds: float, workers: int, label: str, patches: tuple[str, ...] = ()
+) -> dict[str, Any]:
     rundir = Path(tempfile.mkdtemp(prefix="wcs-bench-idle-"))
     settings: dict[str, Any] = {"webrtc_workers": workers} if workers else {}
-    server = wcs_proc.WcsServer(rundir / "wcs.log", **settings)
+    server = wcs_proc.WcsServer(rundir / "wcs.log", patches=patches, **settings)
     callee = SilentCallee()
     farm = Farm()
-    out: dict[str, Any] = {"target": label, "viewers_asked": viewers, "workers": workers}
+    out: dict[str, Any] = {
+        "target": label,
+        "viewers_asked": viewers,
+        "workers": workers,
+        "patches": list(patches),
+    }
     try:
         await callee.start()
         stream = await place_call(server, callee.port, CALL_ID)
@@ -210,13 +217,15 @@ def main() -> None:
     )
     ap.add_argument("--wcs-root", help="run the server of this checkout (default: this one)")
     ap.add_argument("--label", default="", help="name of the target in the output")
+    ap.add_argument("--patches", default="", help="bench.fastpath patches, e.g. no_aioice_consent")
     args = ap.parse_args()
     lightrtc.KEEPALIVE_INTERVAL = args.keepalive  # read by every viewer's check loop
     label = args.label or "wcs server"
     if args.wcs_root:
         wcs_proc.ROOT = Path(args.wcs_root).resolve()
         label = args.label or f"wcs server at {wcs_proc.ROOT}"
-    result = asyncio.run(run(args.viewers, args.seconds, args.workers, label))
+    patches = tuple(p for p in args.patches.split(",") if p)
+    result = asyncio.run(run(args.viewers, args.seconds, args.workers, label, patches))
     print(json.dumps(result, indent=2))
 
 
