@@ -241,12 +241,18 @@ def _fingerprint(target: _Level, name: str, value: str | None) -> bool:
     return True
 
 
+def _words(value: str, name: str) -> list[str]:
+    """The words of an attribute that needs at least one."""
+    words = value.split()
+    if not words:
+        raise SdpError(f"empty a={name}")
+    return words
+
+
 def _group(sd: SessionDescription, name: str, value: str | None) -> bool:
     if value is None:
         return False
-    p = value.split()
-    if not p:
-        raise SdpError("empty a=group")
+    p = _words(value, "group")
     sd.groups.append(model.Group(p[0], p[1:]))
     return True
 
@@ -341,9 +347,7 @@ def _ssrc(m: MediaDescription, name: str, value: str | None) -> bool:
 def _ssrc_group(m: MediaDescription, name: str, value: str | None) -> bool:
     if value is None:
         return False
-    p = value.split()
-    if not p:
-        raise SdpError("empty a=ssrc-group")
+    p = _words(value, "ssrc-group")
     m.ssrc_groups.append(model.SsrcGroup(p[0], [_int(s, "ssrc", 0, 0xFFFFFFFF) for s in p[1:]]))
     return True
 
