@@ -22,10 +22,10 @@ from bench.bench_receive import NullFrameSink, NullPacketSink, video_packets
 from wcs.app.stream_feed import StreamFeed
 from wcs.app.streams import StreamHub
 from wcs.rtp.packet import RtpPacket
+from wcs.rtp.srtp import SrtpContext
 from wcs.webrtc import events
 from wcs.webrtc.certificate import Certificate
 from wcs.webrtc.ingest import PublisherPeer
-from wcs.webrtc.srtp import SrtpContext
 
 OFFER = (
     "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1\r\n"

@@ -8,6 +8,7 @@ so ``WCS_HTTP_PORT=18081`` and ``WCS_JITTER_BUFFER=true`` work as expected.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import socket
 import tomllib
@@ -20,6 +21,10 @@ from wcs import netaddr
 
 ENV_PREFIX = "WCS_"
 SECRET_FIELDS = frozenset({"rest_auth"})
+# Arrays of tables (issue 12): [[sip_registration]] = /sip/register bodies, [[sip_trunk]]
+# inbound trunks; their password keys are secrets too.
+TABLE_ARRAYS = ("sip_registration", "sip_trunk")
+SECRET_KEYS = frozenset({"sipPassword", "password"})
 MASK = "********"
 
 
@@ -53,6 +58,21 @@ class Settings:
     rest_hooks: str = ""
     rest_hook_timeout: float = 5.0
     rest_hook_retries: int = 2
+    # Limits (0: unlimited), all shown in /metrics (wcs_limit, wcs_limit_rejections_total)
+    http_max_connections: int = 1000  # REST/WHEP listener; over it: 503 and closed
+    http_max_connections_per_ip: int = 100
+    rest_rate_limit: float = 100.0  # REST requests per second per source IP; over it: 429
+    rest_rate_burst: int = 200
+    ws_max_sessions: int = 1000  # WebSocket signaling connections (ws + wss)
+    ws_max_sessions_per_ip: int = 50
+    ws_max_viewers_per_session: int = 20  # playStream of one WebSocket session
+    max_viewers_per_ip: int = 100  # viewers (WebSocket plays and WHEP) of one address
+    ws_max_message: int = 262_144  # bytes of one WebSocket message; over it: closed 1009
+    ws_fragment_timeout: float = 10.0  # a fragmented message must be whole within this (s)
+    sip_tcp_max_connections: int = 500  # accepted SIP TCP connections
+    sip_tcp_max_connections_per_ip: int = 50
+    sip_tcp_idle_timeout: float = 60.0  # accepted SIP TCP connection without traffic/dialog
+    max_calls_per_app_key: int = 100  # live calls of one appKey; over it: 429
     # SIP
     sip_user_agent: str = "wcs/0.1"
     sip_t1: float = 0.5
@@ -61,6 +81,25 @@ class Settings:
     sip_register_expires: int = 600
     sip_session_expires: int = 1800  # RFC 4028, 0 disables
     sip_min_se: int = 90
+    sip_register_retry: float = 30.0  # a failed registration: again after this, doubled...
+    sip_register_retry_max: float = 600.0  # ...up to this
+    # Incoming calls: our registrations and inbound trunks (docs/receiving-calls.md)
+    sip_registration: tuple[dict[str, Any], ...] = ()
+    sip_trunk: tuple[dict[str, Any], ...] = ()
+    # SRTP (SDES, RFC 4568) toward SIP peers: off, optional, mandatory; auto: optional over
+    # TLS, off over UDP/TCP. Suites offered, in order (empty: all four we know).
+    sip_srtp: str = "auto"
+    sip_srtp_suites: str = ""
+    sip_srtp_over_plaintext: bool = False  # SDES keys readable on UDP/TCP SIP: a warning
+    # SIP over TLS (sipTransport "TLS"): the server certificate is checked against the system
+    # CA store, or sip_tls_ca_file; sip_tls_insecure / sip_tls_pin skip that explicitly.
+    sip_tls_port: int = 0  # our TLS listener (with tls_cert/tls_key); 0: none
+    sip_tls_ca_file: str = ""
+    sip_tls_insecure: bool = False  # accept any server certificate (warning per connection)
+    sip_tls_pin: str = ""  # SHA-256 (hex) of the one server certificate accepted
+    sip_tls_client_cert: str = ""  # optional client certificate (PEM) and its key
+    sip_tls_client_key: str = ""
+    sip_keepalive_interval: float = 30.0  # CRLF keep-alive on the SIP TLS connections we open
     # Media
     rtp_init_packets: bool = True  # send a few packets so NATs/SBCs open (WCS known issue 1)
     rtp_activity_timeout: float = 0.0  # seconds without RTP before FAILED; 0 disables
@@ -69,14 +108,25 @@ class Settings:
     publish_early_media: bool = False
     generate_av: str = "none"  # "none", "video", "audio", "all": fill missing tracks
     rtp_send_silence: bool = True  # audio silence to the SIP peer every 20 ms (keeps the path)
+    # RTP source validation (wcs.rtp.source_guard): who may feed a call's stream
+    rtp_probation_packets: int = 2  # in-sequence packets before a new source/SSRC is taken
+    rtp_latch_window: float = 10.0  # s after the answer an address not in the SDP may latch
+    rtp_relatch_silence: float = 3.0  # s the source must be silent before another may latch
+    rtp_max_sources: int = 8  # SSRCs tracked per m-line (candidates, statistics)
+    rtp_source_timeout: float = 30.0  # s of silence before a candidate/old SSRC is forgotten
     # RTMP republishing
     rtmp_flash_version: str = "FMLE/3.0 (compatible; wcs)"  # WCS rtmpFlashVersion
     rtmp_stream_prefix: str = "rtmp_"  # /push/startup publishes <prefix><streamName>
     rtmp_g711_passthrough: bool = False  # FLV sound format 7/8 instead of AAC
     push_reconnect_attempts: int = 0  # 0: a failed push stays FAILED
     push_reconnect_backoff: float = 2.0  # seconds before the first retry, doubled each time
-    push_keyframe_interval: float = 0.0  # ask the source for a keyframe this often (s); 0 off
+    push_keyframe_interval: float = 2.0  # ask the source for a keyframe after this long (s); 0 off
     sounds_dir: str = "sounds"  # /push/sound_on soundFile names are files in this directory
+    # Taking part in a call: DTMF we send, sounds injected into calls (issue 19)
+    dtmf_tone_ms: int = 160  # length of each key we send (RFC 4733 duration, INFO Duration)
+    dtmf_gap_ms: int = 100  # pause between two keys
+    sound_cache_entries: int = 16  # decoded sounds kept for /call/inject_sound
+    sound_cache_mb: int = 64  # and at most this much decoded PCM
     # Recording
     record_dir: str = "records"
     record_sip_streams: bool = False  # record every SIP-captured stream automatically
@@ -97,6 +147,11 @@ class Settings:
         for name in SECRET_FIELDS:
             if out.get(name):
                 out[name] = MASK
+        for name in TABLE_ARRAYS:
+            out[name] = [
+                {k: MASK if k in SECRET_KEYS and v else v for k, v in table.items()}
+                for table in out[name]
+            ]
         return out
 
     def effective_public_ip(self) -> str:
@@ -125,6 +180,12 @@ _FALSE = {"0", "false", "no", "off", ""}
 
 
 def _coerce(name: str, typ: Any, value: Any) -> Any:
+    if name in TABLE_ARRAYS:
+        # from the environment: the tables as a JSON array of objects
+        try:
+            return _tables(name, json.loads(value) if isinstance(value, str) else value)
+        except json.JSONDecodeError:
+            raise ConfigError(f"setting {name!r}: not a JSON array of objects") from None
     try:
         if typ is bool:
             if isinstance(value, bool):
@@ -152,6 +213,12 @@ def _coerce(name: str, typ: Any, value: Any) -> Any:
     raise ConfigError(f"setting {name!r}: unsupported type")
 
 
+def _tables(name: str, value: Any) -> tuple[dict[str, Any], ...]:
+    if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
+        raise ConfigError(f"setting {name!r}: an array of tables ([[{name}]])")
+    return tuple(value)
+
+
 def load_settings(
     path: str | Path | None = None,
     env: Mapping[str, str] | None = None,
@@ -168,7 +235,10 @@ def load_settings(
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"config file {path}: {exc}") from None
         # Accept both a flat file and a [wcs] table.
-        table = data.get("wcs", data)
+        table = dict(data.get("wcs", data))
+        for key in TABLE_ARRAYS:
+            if key in table:
+                values[key] = _tables(key, table.pop(key))
         for key, value in table.items():
             if key not in known:
                 raise ConfigError(f"config file {path}: unknown setting {key!r}")
@@ -187,13 +257,25 @@ def load_settings(
 
 
 def _validate(s: Settings) -> None:
-    ports = ("http_port", "ws_port", "wss_port", "sip_port", "media_port_from", "media_port_to")
+    ports = (
+        "http_port",
+        "ws_port",
+        "wss_port",
+        "sip_port",
+        "sip_tls_port",
+        "media_port_from",
+        "media_port_to",
+    )
     for name in ports:
         port = getattr(s, name)
         if not 0 <= port <= 65535:
             raise ConfigError(f"setting {name!r}: {port} is not a port number")
     if s.webrtc_workers < 0:
         raise ConfigError(f"setting 'webrtc_workers': {s.webrtc_workers} is negative (0: none)")
+    for f in fields(Settings):
+        limit = f.name.startswith(("http_max", "rest_rate", "ws_max", "sip_tcp", "max_"))
+        if limit and getattr(s, f.name) < 0:
+            raise ConfigError(f"setting {f.name!r}: negative (0: unlimited)")
     if s.media_port_to - s.media_port_from < 1:
         raise ConfigError("settings 'media_port_from'/'media_port_to': empty range")
     _validate_addresses(s)
@@ -204,13 +286,60 @@ def _validate(s: Settings) -> None:
         raise ConfigError("setting 'rest_auth': use 'token:SECRET' or 'basic:USER:PASSWORD'")
     if bool(s.tls_cert) != bool(s.tls_key):
         raise ConfigError("settings 'tls_cert'/'tls_key': give both or neither")
+    _validate_srtp(s)
+    if s.sip_tls_port and not s.tls_cert:
+        raise ConfigError("setting 'sip_tls_port': needs tls_cert and tls_key")
+    for name in ("sip_tls_ca_file", "sip_tls_client_cert", "sip_tls_client_key"):
+        path = getattr(s, name)
+        if path and not Path(path).is_file():
+            raise ConfigError(f"setting {name!r}: {path} is not a file")
+    if bool(s.sip_tls_client_cert) != bool(s.sip_tls_client_key):
+        raise ConfigError("settings 'sip_tls_client_cert'/'sip_tls_client_key': both or neither")
+    if s.sip_tls_pin:
+        try:
+            if len(bytes.fromhex(s.sip_tls_pin.replace(":", ""))) != 32:
+                raise ValueError
+        except ValueError:
+            raise ConfigError("setting 'sip_tls_pin': the SHA-256 of a certificate, hex") from None
+    for name in ("rtp_max_sources", "rtp_probation_packets"):
+        if getattr(s, name) < 1:
+            raise ConfigError(f"setting {name!r}: at least 1")
     if s.generate_av not in ("none", "video", "audio", "all"):
         raise ConfigError("setting 'generate_av': one of none, video, audio, all")
     _validate_recording(s)
+    _validate_dtmf(s)
     if s.event_loop not in ("auto", "uvloop", "asyncio"):
         raise ConfigError("setting 'event_loop': one of auto, uvloop, asyncio")
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise ConfigError("setting 'log_level': one of DEBUG, INFO, WARNING, ERROR")
+
+
+def _validate_dtmf(s: Settings) -> None:
+    from wcs.media.dtmf import MAX_TONE_MS, MIN_TONE_MS
+
+    if not MIN_TONE_MS <= s.dtmf_tone_ms <= MAX_TONE_MS:
+        raise ConfigError(f"setting 'dtmf_tone_ms': {MIN_TONE_MS}-{MAX_TONE_MS}")
+    if not 20 <= s.dtmf_gap_ms <= 5000:
+        raise ConfigError("setting 'dtmf_gap_ms': 20-5000")
+    if s.sound_cache_entries < 0 or s.sound_cache_mb < 0:
+        raise ConfigError("settings 'sound_cache_entries'/'sound_cache_mb': not negative")
+
+
+def srtp_suites(s: Settings) -> tuple[str, ...]:
+    from wcs.sdp.sdes import DEFAULT_SUITES
+
+    names = tuple(n.strip() for n in s.sip_srtp_suites.split(",") if n.strip())
+    return names or DEFAULT_SUITES
+
+
+def _validate_srtp(s: Settings) -> None:
+    from wcs.sdp.sdes import SUITES
+
+    if s.sip_srtp not in ("auto", "off", "optional", "mandatory", "dtls"):
+        raise ConfigError("setting 'sip_srtp': one of auto, off, optional, mandatory, dtls")
+    unknown = [n for n in srtp_suites(s) if n not in SUITES]
+    if unknown:
+        raise ConfigError(f"setting 'sip_srtp_suites': unknown {unknown}; known: {list(SUITES)}")
 
 
 def _validate_addresses(s: Settings) -> None:
@@ -257,4 +386,11 @@ def parse_hooks(spec: str) -> dict[str, str]:
     return out
 
 
-__all__ = ["ConfigError", "Settings", "default_public_ip", "load_settings", "parse_hooks"]
+__all__ = [
+    "ConfigError",
+    "Settings",
+    "default_public_ip",
+    "load_settings",
+    "parse_hooks",
+    "srtp_suites",
+]

@@ -6,6 +6,9 @@ HOLD, FINISH, FAILED). Each change is posted as a ``CallStatusEvent`` to the app
 A finished call leaves the registry at once, so ``/call/find`` answers 404 (the WCS demo pages
 take any error as "call finished").
 
+Taking part in an established call (DTMF, sound, hold, transfer) is
+:class:`wcs.app.call_actions.CallActions` (``manager.actions``).
+
 Ownership: a :class:`Call` owns its registration, its dialog (through the UA reference, which is
 the callId) and its media session; :meth:`CallManager._finish` releases all three, whatever
 ended the call.
@@ -21,9 +24,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from wcs.app.call_actions import CallActions
+from wcs.app.call_dtmf import ReceivedKeys
 from wcs.app.errors import RequestError
 from wcs.app.hooks import HookPublisher
 from wcs.app.stream import CallbackSet, Subscription
+from wcs.limits import Quota
+from wcs.media.dtmf import DtmfKey, DtmfSettings
+from wcs.media.sound import SoundClip
 from wcs.rest.views import call_json
 from wcs.sip import events as sev
 from wcs.sip.ua import Account, UserAgent
@@ -61,6 +69,18 @@ class MediaSession(Protocol):
         ...
 
     def close(self, reason: str) -> None: ...
+    def send_dtmf(self, digits: str, tone_ms: int | None = None) -> None: ...
+    def play_sound(self, clip: SoundClip, loop: bool) -> None: ...
+    def stop_sound(self) -> bool: ...
+    def hold_offer(self, hold: bool) -> bytes | None: ...
+
+
+class IncomingMedia(MediaSession, Protocol):
+    """What an incoming call needs on top: answer the INVITE's offer, start once answered."""
+
+    def answer_first_offer(self, sdp: bytes) -> bytes | None: ...
+    def start_answered(self) -> None: ...
+    def rename_stream(self, name: str) -> bool: ...
 
 
 MediaFactory = Callable[["Call"], MediaSession]
@@ -82,6 +102,10 @@ class CallRequest:
     app_key: str = "defaultApp"
     visible_name: str | None = None
     custom: dict[str, Any] = field(default_factory=dict)
+    incoming: bool = False  # the peer called us (wcs.app.inbound_calls)
+    caller: str | None = None  # incoming: the From user
+    record: bool = False  # incoming: record the stream (the dispatch's ``record``)
+    sip_srtp: str | None = None  # our extension: off, optional, mandatory; None: sip_srtp
 
 
 @dataclass(slots=True)
@@ -97,6 +121,10 @@ class Call:
     established_at: float | None = None
     # Status of the call's RTMP push (direct SIP-as-RTMP), looked up when the object is shown.
     rtmp_status: Callable[[], str | None] | None = field(default=None, repr=False)
+    dtmf: ReceivedKeys = field(default_factory=ReceivedKeys, repr=False)
+    dtmf_error: str | None = None  # our last INFO key refused (our extension in /call/find)
+    hold_pending: bool | None = None  # our re-INVITE to hold (True) / unhold (False) is out
+    transfer: dict[str, Any] | None = None  # our REFER's target and last step
 
     @property
     def call_id(self) -> str:
@@ -111,7 +139,12 @@ class CallManager:
         hooks: HookPublisher,
         media_factory: MediaFactory,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        dtmf: DtmfSettings | None = None,
+        max_per_app_key: int = 0,
     ) -> None:
+        # live calls per appKey (0: unlimited): a place is taken at startup, given back in _finish
+        self._app_quota = Quota("calls", 0, max_per_app_key, key_kind="app_key")
         self._ua = ua
         self._wake = wake  # flushes the UA's output after an action (the transport's wake)
         self._hooks = hooks
@@ -126,6 +159,34 @@ class CallManager:
         # Ended calls, newest last, for `/call/find` with `finished: true` (our extension:
         # WCS answers 404 once a call ended, so a client polling it never sees why).
         self.finished: OrderedDict[str, Call] = OrderedDict()
+        self.actions = CallActions(self, dtmf)
+
+    # what CallActions uses
+    @property
+    def ua(self) -> UserAgent:
+        return self._ua
+
+    @property
+    def hooks(self) -> HookPublisher:
+        return self._hooks
+
+    def clock(self) -> float:
+        return self._clock()
+
+    def wake(self) -> None:
+        self._wake()
+
+    def end_transferred(self, call: Call) -> None:
+        """The transfer succeeded: hang up (RFC 5589 §6.1), FINISH with the transfer info."""
+        if call.invited:
+            self._ua.hangup(call.call_id, self._clock())
+        self._finish(
+            call, CallStatus.FINISH, None, self.actions.ended_info(call) or NORMAL_CLEARING
+        )
+        self._wake()
+
+    def dtmf_received(self, call_id: str, key: DtmfKey) -> None:
+        self.actions.dtmf_received(call_id, key)
 
     # ----------------------------------------------------------------- REST side
     def startup(self, req: CallRequest) -> Call:
@@ -140,6 +201,9 @@ class CallManager:
                         "another call already republishes to this rtmpUrl/rtmpStream",
                         "rtmpUrl",
                     )
+        if not self._app_quota.admit(req.app_key):
+            limit = self._app_quota.per_key
+            raise RequestError(429, f"too many calls for this appKey (limit {limit})", "appKey")
         call = Call(req)
         lookup = self.rtmp_status_lookup
         if req.rtmp_url and lookup is not None:
@@ -152,13 +216,25 @@ class CallManager:
             self._finish(call, CallStatus.FAILED, None, f"Failed by session creation: {exc}")
             return call
         now = self._clock()
-        if req.register_required:
-            call.reg_id = self._ua.register(req.account, now)
-            self._by_reg[call.reg_id] = req.call_id
-        else:
-            self._invite(call, now)
+        try:
+            if req.register_required:
+                call.reg_id = self._ua.register(req.account, now)
+                self._by_reg[call.reg_id] = req.call_id
+            else:
+                self._invite(call, now)
+        except ValueError as exc:  # validated at REST; never leave a call that cannot end
+            log.warning("call %s: cannot be placed: %s", req.call_id, exc)
+            self._finish(call, CallStatus.FAILED, None, f"Failed by session creation: {exc}")
         self._wake()
         return call
+
+    @property
+    def max_per_app_key(self) -> int:
+        return self._app_quota.per_key
+
+    @max_per_app_key.setter
+    def max_per_app_key(self, limit: int) -> None:
+        self._app_quota.per_key = limit
 
     def find(
         self,
@@ -196,11 +272,16 @@ class CallManager:
         if call is None:
             return False
         now = self._clock()
-        if call.invited:
+        sip_call = self._ua.call_info(call_id) if call.invited else None
+        if call.request.incoming and call.status in (CallStatus.PENDING, CallStatus.RING):
+            self._ua.hangup(call_id, now)  # 603 Decline while it rings
+            self._finish(call, CallStatus.FINISH, 603, NORMAL_CLEARING)
+        elif sip_call is not None and sip_call.state not in ("ending", "ended"):
             # The UA answers with CallReleased / CallFailed (487) which finishes the call.
             self._ua.hangup(call_id, now)
-        else:
-            # Still registering: nothing was sent for the call itself.
+        elif sip_call is None or sip_call.state == "ended":
+            # Nothing in SIP to wait for (still registering, or the INVITE never left):
+            # the call ends now, in whatever state it was.
             self._finish(call, CallStatus.FINISH, None, NORMAL_CLEARING)
         self._wake()
         return True
@@ -225,6 +306,26 @@ class CallManager:
         self._ua.send_info(call_id, content_type, body, self._clock())
         self._wake()
         return True
+
+    # ----------------------------------------------------------------- incoming calls
+    def add_incoming(self, req: CallRequest) -> Call:
+        """An incoming call the policy accepted (its media is made here; a failure raises)."""
+        call = Call(req, invited=True)  # invited: there is a dialog, terminate goes to the UA
+        lookup = self.rtmp_status_lookup
+        if req.rtmp_url and lookup is not None:
+            call.rtmp_status = lambda: lookup(call)
+        call.media = self._media_factory(call)
+        self._calls[req.call_id] = call
+        return call
+
+    def set_status(
+        self, call: Call, status: CallStatus, sip_status: int | None, info: str | None
+    ) -> None:
+        """A status decided outside the SIP events (RING of an incoming call, a refusal)."""
+        if status in FINAL_STATUSES:
+            self._finish(call, status, sip_status, info or "")
+        else:
+            self._set(call, status, sip_status, info)
 
     def shutdown(self) -> None:
         """Hang up every call and remove every registration (SIGTERM)."""
@@ -265,11 +366,15 @@ class CallManager:
                 status, info = CallStatus.FINISH, NORMAL_CLEARING
             self._finish(call, status, event.status, info)
         elif isinstance(event, sev.CallReleased):
-            self._finish(call, CallStatus.FINISH, event.status, event.info or NORMAL_CLEARING)
+            info = self.actions.ended_info(call) or event.info or NORMAL_CLEARING
+            self._finish(call, CallStatus.FINISH, event.status, info)
         elif isinstance(event, sev.RemoteOffer):
             self._on_remote_offer(call, event, now)
-        elif isinstance(event, sev.RemoteAnswer) and call.media is not None:
-            call.media.on_remote_sdp(event.sdp, True)
+        elif isinstance(event, sev.RemoteAnswer):
+            if call.media is not None:
+                call.media.on_remote_sdp(event.sdp, True)
+        else:
+            self.actions.on_sip_event(call, event)
 
     def _on_registration(self, event: sev.RegistrationSucceeded | sev.RegistrationFailed) -> None:
         call_id = self._by_reg.get(event.reg_id)
@@ -341,11 +446,13 @@ class CallManager:
         if call.status in FINAL_STATUSES:
             return
         self._set(call, status, sip_status, info)
-        self._calls.pop(call.call_id, None)
+        if self._calls.pop(call.call_id, None) is not None:
+            self._app_quota.release(call.request.app_key)
         self.finished.pop(call.call_id, None)
         self.finished[call.call_id] = call
         while len(self.finished) > FINISHED_KEPT:
             self.finished.popitem(last=False)
+        call.dtmf.cancel()
         if call.media is not None:
             call.media.close(info)
         if call.reg_id is not None:

@@ -9,6 +9,7 @@ defined there.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter as Tally
 from collections.abc import Callable, Hashable, Iterable
@@ -27,6 +28,7 @@ _NAMES = (
     "wcs_uptime_seconds",
     "wcs_calls",
     "wcs_call_status_changes_total",
+    "wcs_dtmf_received_total",
     "wcs_streams",
     "wcs_stream_subscribers",
     "wcs_viewers",
@@ -35,11 +37,13 @@ _NAMES = (
     "wcs_rtp_lost_packets_total",
     "wcs_rtp_sent_packets_total",
     "wcs_rtp_sent_bytes_total",
+    "wcs_rtp_dropped_packets_total",
     "wcs_webrtc_send_errors_total",
     "wcs_media_workers",
     "wcs_media_worker_drops_total",
     "wcs_event_loop_lag_seconds",
     "wcs_event_loop_lag_max_seconds",
+    "wcs_asyncio_tasks",
     "wcs_pushes",
     "wcs_push_reconnects_total",
     "wcs_recordings",
@@ -54,11 +58,13 @@ class ServerMetrics:
         self.server = server
         self.registry = registry
         self.lag = LoopLagMonitor()
+        self._loop = asyncio.get_running_loop()  # the Server is built inside its loop
         self._received_packets = DeltaTotals()
         self._received_bytes = DeltaTotals()
         self._lost = DeltaTotals()
         self._sent_packets = DeltaTotals()
         self._sent_bytes = DeltaTotals()
+        self._dropped = DeltaTotals()
         self._send_errors = DeltaTotals()
         self._reconnects = DeltaTotals()
         r = registry
@@ -82,6 +88,16 @@ class ServerMetrics:
             "counter",
             self._call_changes,
             ("status",),
+        )
+        r.collect(
+            "wcs_dtmf_received_total",
+            "DTMF keys received from SIP peers, each once, by carrier (RFC2833, INFO, INFO_RELAY)",
+            "counter",
+            lambda: [
+                Sample((kind,), n)
+                for kind, n in sorted(server.calls.actions.dtmf_received_total.items())
+            ],
+            ("type",),
         )
         r.collect("wcs_streams", "Streams now, by status", "gauge", self._streams, ("status",))
         r.collect(
@@ -129,6 +145,16 @@ class ServerMetrics:
             ("kind",),
         )
         r.collect(
+            "wcs_rtp_dropped_packets_total",
+            "RTP/RTCP packets dropped: not from the call's accepted media source",
+            "counter",
+            lambda: [
+                Sample((*s.labels, "source"), s.value)
+                for s in self._rx("droppedSource", self._dropped)
+            ],
+            ("kind", "reason"),
+        )
+        r.collect(
             "wcs_webrtc_send_errors_total",
             "Packets to viewers that failed to send",
             "counter",
@@ -157,6 +183,12 @@ class ServerMetrics:
             "The largest event-loop lag seen",
             "gauge",
             lambda: [Sample((), round(self.lag.max, 6))],
+        )
+        r.collect(
+            "wcs_asyncio_tasks",
+            "asyncio tasks alive on the server's event loop (a leak shows as growth)",
+            "gauge",
+            lambda: [Sample((), len(asyncio.all_tasks(self._loop)))],
         )
         r.collect(
             "wcs_pushes",

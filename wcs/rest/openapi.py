@@ -10,6 +10,9 @@ suite sends generated requests to every path of it and checks each answer agains
 WCS pages send booleans and numbers as strings, so every boolean field accepts ``"true"``
 / ``"false"`` (and 1/0, yes/no, on/off) and every number accepts its decimal string. Every
 JSON endpoint takes GET or POST alike (WCS does), a body being optional for GET.
+
+Operations WCS does not have (or has only over its WebSocket) carry ``x-extension: true``
+and say "Our extension" in their description.
 """
 
 from __future__ import annotations
@@ -37,6 +40,25 @@ def _nullable(schema: Schema) -> Schema:
 
 
 SCHEMAS: dict[str, Schema] = {
+    "Registration": {
+        "type": "object",
+        "description": "Our extension (issue 12): a registration of one of our accounts. "
+        "The password is never shown.",
+        "required": ["registrationId", "status"],
+        "properties": {
+            "registrationId": {"type": "string"},
+            "sipLogin": {"type": "string"},
+            "sipDomain": {"type": "string"},
+            "status": {"type": "string", "enum": ["REGISTERING", "REGISTERED", "FAILED"]},
+            "info": _nullable({"type": "string"}),
+            "lastSipStatus": _nullable({"type": "integer"}),
+            "nextRefresh": _nullable({"type": "integer", "description": "ms since the epoch"}),
+            "nextRetry": _nullable({"type": "integer", "description": "ms since the epoch"}),
+            "attempts": {"type": "integer"},
+            "toStream": {"type": "string"},
+            "answer": {"type": "string", "enum": ["auto", "ring", "hook"]},
+        },
+    },
     "LenientBoolean": LENIENT_BOOLEAN,
     "Error": {
         "type": "object",
@@ -156,9 +178,13 @@ def _wcs_op(
     responses: dict[str, Schema],
     *,
     body_required: bool = False,
+    extension: bool = False,
 ) -> dict[str, Schema]:
     """One WCS-style endpoint: the same operation on GET and POST."""
     op: Schema = {"summary": summary, "tags": [tag], "responses": {**responses, "413": BIG_413}}
+    if extension:
+        op["x-extension"] = True
+        op["description"] = "Our extension: WCS has no such REST endpoint."
     if body is not None:
         op["requestBody"] = _json_body(body, body_required)
         refusals = _BODIES[body].all_refusals()
@@ -198,6 +224,32 @@ def _paths() -> dict[str, dict[str, Schema]]:
         "/rest-api/call/terminate": _wcs_op(
             "Hang up a call (BYE, or CANCEL while it rings)", "calls", "CallId",
             {"200": EMPTY_200, "400": BAD_400, "404": NONE_404}, body_required=True),
+        "/rest-api/call/answer": _wcs_op(
+            "Our extension: answer an incoming call that rings (answer = ring)", "calls",
+            "CallId", {"200": EMPTY_200, "400": BAD_400, "404": NONE_404}, body_required=True),
+        "/rest-api/call/reject": _wcs_op(
+            "Our extension: refuse an incoming call that rings with a status (486 by "
+            "default)", "calls", "CallReject",
+            {"200": EMPTY_200, "400": BAD_400, "404": NONE_404}, body_required=True),
+        "/rest-api/sip/register": _wcs_op(
+            "Our extension: register an account of ours; calls to it become streams",
+            "sip", "SipRegister",
+            {"200": {"description": "the registration",
+                     "content": {"application/json": {"schema": _ref("Registration")}}},
+             "400": BAD_400, "409": DUP_409}, body_required=True),
+        "/rest-api/sip/unregister": _wcs_op(
+            "Our extension: remove a registration (REGISTER with Expires 0)", "sip",
+            "RegistrationId", {"200": EMPTY_200, "400": BAD_400, "404": NONE_404},
+            body_required=True),
+        "/rest-api/sip/find": _wcs_op(
+            "Our extension: registrations matching every given field", "sip",
+            "RegistrationFilter",
+            {"200": found("Registration", "the matching registrations"), "400": BAD_400,
+             "404": NONE_404}),
+        "/rest-api/sip/find_all": _wcs_op(
+            "Our extension: every registration", "sip", None,
+            {"200": found("Registration", "every registration"), "400": BAD_400,
+             "404": NONE_404}),
         "/rest-api/stream/find": _wcs_op(
             "Streams (and viewers) matching every given field", "streams", "StreamFilter",
             {"200": found("Stream", "the matching streams"), "400": BAD_400, "404": NONE_404}),
@@ -251,6 +303,43 @@ def _paths() -> dict[str, dict[str, Schema]]:
             summary, "push", "MediaSessionId",
             {"200": EMPTY_200, "400": BAD_400, "404": NONE_404}, body_required=True,
         )  # fmt: skip
+    busy = _error("the call is not established (ringing, ending) or busy with another offer")
+    for action, summary, body, extension in (
+        (
+            "send_dtmf",
+            "Send DTMF keys into an established call (RFC 4733 events or SIP INFO)",
+            "CallSendDtmf",
+            False,
+        ),
+        (
+            "inject_sound",
+            "Play a sound file into the call in place of silence",
+            "CallInjectSound",
+            False,
+        ),
+        ("inject_sound/terminate", "Stop the sound playing into the call", "CallId", True),
+        (
+            "hold",
+            "Hold the call (re-INVITE a=sendonly); the stream keeps its viewers",
+            "CallId",
+            True,
+        ),
+        ("unhold", "Resume a held call (re-INVITE a=sendrecv)", "CallId", True),
+        (
+            "transfer",
+            "Blind transfer (REFER); the call ends FINISH when the transfer succeeds",
+            "CallTransfer",
+            True,
+        ),
+    ):
+        p[f"/rest-api/call/{action}"] = _wcs_op(
+            summary,
+            "calls",
+            body,
+            {"200": EMPTY_200, "400": BAD_400, "404": NONE_404, "409": busy},
+            body_required=True,
+            extension=extension,
+        )
     p["/rest-api/push/sound_on"] = _wcs_op(
         "Send a sound file (once or looped) in place of the call's audio", "push", "SoundOn",
         {"200": EMPTY_200, "400": BAD_400, "404": NONE_404}, body_required=True,

@@ -6,15 +6,17 @@ out of the RTP port (RTCP too under rtcp-mux), ``rtcp_datagrams_to_send(now)`` w
 of the separate RTCP port; ``next_event()`` yields :mod:`wcs.rtp.events`. Received media goes
 to a :class:`MediaSink` (the call's stream feed).
 
-What it does per RTP packet: header check, payload type filter, symmetric RTP (the peer's
-real source address replaces the SDP one), per-SSRC statistics, the optional jitter buffer,
-then H.264 depacketization (video) or audio framing, and hands packets and frames on.
+What it does per RTP packet: header check, payload type filter, source validation
+(:mod:`wcs.rtp.source_guard`: only the peer's source reaches the stream; symmetric RTP latches
+to its real address after probation), per-SSRC statistics (bounded, expired on BYE and
+silence), the optional jitter buffer, then H.264 depacketization (video) or audio framing,
+and hands packets and frames on.
 
-Towards the peer: RTP session initialisation packets as soon as its address is known (NATs
-and SBCs open the path: WCS known issue 1), optional audio silence every ptime (a SIP peer
-then hears us and keeps the path open), RTCP SR/RR with SDES every ``rtcp_interval``, and
-keyframe requests (PLI, FIR; then a :class:`KeyframeInfoNeeded` event: SIP INFO is the
-caller's business).
+Towards the peer: init packets as soon as its address is known (NATs and SBCs open the
+path: WCS known issue 1), the audio's :class:`OutgoingAudio` (per ptime a DTMF event, an
+injected sound or silence, on the one :class:`SendState`), RTCP SR/RR with SDES, keyframe
+requests (PLI, FIR; then :class:`KeyframeInfoNeeded`: SIP INFO is the caller's business).
+The peer's RFC 4733 events go to a :class:`DtmfReceiver` (DtmfKey events), not the stream.
 """
 
 from __future__ import annotations
@@ -28,16 +30,22 @@ from collections.abc import Callable
 from typing import Protocol
 
 from wcs import sdp
-from wcs.media.audio import AudioCodec, AudioFrame, codec_by_name, frame_from_rtp
+from wcs.media.audio import AudioFrame, codecs_by_payload_type, frame_from_rtp
+from wcs.media.dtmf import DtmfSettings
 from wcs.media.h264 import AccessUnit, H264Depacketizer
-from wcs.rtp import rtcp
+from wcs.rtp import keepalive, rtcp
+from wcs.rtp.dtmf import DtmfReceiver
 from wcs.rtp.events import KeyframeInfoNeeded, RtpEvent
 from wcs.rtp.jitter import JitterBuffer
 from wcs.rtp.keyframe import FIR, INFO, PLI, KeyframeRequester
-from wcs.rtp.packet import pack_header, seq_ts_ssrc
+from wcs.rtp.outgoing_audio import OutgoingAudio, outgoing_audio_for
+from wcs.rtp.packet import payload_span, seq_ts_ssrc
+from wcs.rtp.send_state import SendState
 from wcs.rtp.snapshot import session_snapshot
+from wcs.rtp.source_guard import ACCEPT, HOLD, GuardConfig, SourceGuard
 from wcs.rtp.sr import SenderClock, seconds_to_ntp, signed32
 from wcs.rtp.stats import ReceiveStatistics
+from wcs.sdp.telephone_event import event_receive_rates
 
 log = logging.getLogger(__name__)
 
@@ -49,21 +57,6 @@ RTCP_INTERVAL = 5.0  # RFC 3550 6.2 Tmin: a two-party call's computed interval i
 _RTCP_COMPENSATION = 1.21828
 INIT_PACKETS = 3
 TS_JUMP_SECONDS = 10.0  # a larger timestamp step on one SSRC re-anchors the media clock
-
-# Payloads a receiver drops silently: G.711 silence, an Opus 20 ms silent frame, H.264
-# filler data (nal_unit_type 12, which decoders ignore).
-_SILENCE = {"PCMU": b"\xff" * 160, "PCMA": b"\xd5" * 160, "opus": b"\xf8\xff\xfe"}
-_SILENCE_STEP = {"PCMU": 160, "PCMA": 160, "opus": 960}
-_FILLER = b"\x0c" + b"\xff" * 8 + b"\x80"
-
-
-def _audio_codecs(payload_types: dict[int, sdp.Codec]) -> dict[int, AudioCodec]:
-    table: dict[int, AudioCodec] = {}
-    for pt, c in payload_types.items():
-        ac = codec_by_name(c.name)
-        if ac is not None:
-            table[pt] = ac
-    return table
 
 
 class MediaSink(Protocol):
@@ -88,6 +81,8 @@ class RtpSession:
         wallclock: Callable[[], float] = time.time,
         keyframe_interval: float = 1.0,
         rng: Callable[[], float] = random.random,
+        guard: GuardConfig | None = None,
+        dtmf: DtmfSettings | None = None,
     ) -> None:
         if media.receive_codec is None:
             raise ValueError("m-line without a receive codec")
@@ -95,10 +90,8 @@ class RtpSession:
         self.media = media
         self.target = target
         self.codec = media.receive_codec
-        self.payload_types = media.receive_payload_types
-        te = media.telephone_event
-        self._te_pt = te.payload_type if te is not None else -1
-        self._audio_codecs = _audio_codecs(self.payload_types)
+        self.dtmf = DtmfReceiver()
+        self._set_payload_types(media)
         self.local_ssrc = local_ssrc
         self.cname = cname
         self.remote_rtp: Address | None = media.remote_address
@@ -107,7 +100,11 @@ class RtpSession:
         )
         self.latched_rtp = False
         self.latched_rtcp = False
-        self.stats = ReceiveStatistics(self.codec.clock_rate)
+        self.guard = SourceGuard(media.remote_address, guard)
+        self.stats = ReceiveStatistics(
+            self.codec.clock_rate, max_sources=self.guard.config.max_sources
+        )
+        self._expire_at: float | None = None  # when a candidate or an old source may expire
         self.jitter: JitterBuffer[bytes] | None = (
             JitterBuffer(jitter_latency) if jitter_latency is not None else None
         )
@@ -121,14 +118,14 @@ class RtpSession:
         self._rtp_out: list[tuple[bytes, Address]] = []
         self._rtcp_out: list[tuple[bytes, Address]] = []
         self.init_packets = init_packets
-        self.send_silence = send_silence and self.kind == "audio"
+        # Our sending side: one SSRC, sequence space and clock for everything we send.
+        seq0 = int.from_bytes(local_ssrc.to_bytes(4, "big")[:2], "big")
+        self.send_state = SendState(local_ssrc, seq0, local_ssrc & 0xFFFF)
+        self.audio: OutgoingAudio | None = None
+        if self.kind == "audio":
+            self.audio = outgoing_audio_for(media, self.send_state, send_silence=send_silence,
+                                            dtmf=dtmf)  # fmt: skip
         self.sending = media.direction in ("sendrecv", "sendonly")
-        # Our sending side.
-        self._seq = int.from_bytes(local_ssrc.to_bytes(4, "big")[:2], "big")
-        self._ts = local_ssrc & 0xFFFF
-        self.sent_packets = 0
-        self._sent_octets = 0
-        self._next_silence: float | None = None
         self._next_rtcp: float | None = None
         # Receive bookkeeping.
         self.ssrc: int | None = None
@@ -146,29 +143,36 @@ class RtpSession:
         if self.started:
             return
         self.started = True
+        self.guard.restart(now)
         self._next_rtcp = now + 0.5  # a first report soon, so the peer learns our CNAME
         if self.init_packets and self.sending:
             for _ in range(INIT_PACKETS):
                 self._send_init()
-        if self.send_silence:
-            self._next_silence = now + 0.02
+        if self.audio is not None:
+            self.audio.start(now + self.audio.interval)
 
-    def update(self, media: sdp.NegotiatedMedia) -> None:
+    def update(self, media: sdp.NegotiatedMedia, now: float | None = None) -> None:
         """A new answer for this m-line (final after early media, re-INVITE)."""
         if media.remote_address is not None and media.remote_address != self.media.remote_address:
             # The peer moved its media (transfer, SBC): its SDP wins over what we latched,
             # until its packets show the real source again.
             self.latched_rtp = self.latched_rtcp = False
+        self.guard.restart(now, media.remote_address)
         self.media = media
         if not self.latched_rtp and media.remote_address is not None:
             self.remote_rtp = media.remote_address
         if not self.latched_rtcp:
             self.remote_rtcp = media.remote_address if media.rtcp_mux else media.remote_rtcp_address
-        self.payload_types = media.receive_payload_types
-        self._audio_codecs = _audio_codecs(self.payload_types)
-        te = media.telephone_event
-        self._te_pt = te.payload_type if te is not None else -1
+        self._set_payload_types(media)
+        if self.audio is not None:
+            self.audio.renegotiated(media)
         self.sending = media.direction in ("sendrecv", "sendonly")
+
+    def _set_payload_types(self, media: sdp.NegotiatedMedia) -> None:
+        self.payload_types = pts = media.receive_payload_types
+        self._audio_codecs = codecs_by_payload_type((pt, c.name) for pt, c in pts.items())
+        self.dtmf.set_payload_types(event_receive_rates(media))
+        self._te_rates = self.dtmf.payload_types
 
     # ------------------------------------------------------------------ receive
     def receive_rtp(self, data: bytes, addr: Address, now: float) -> None:
@@ -184,14 +188,38 @@ class RtpSession:
         if pt not in self.payload_types:
             self.unknown_pt += 1
             return
+        seq, ts, ssrc = seq_ts_ssrc(data)
+        if (ssrc != self.ssrc or addr != self.guard.source) and not self._admit(
+            data, addr, ssrc, seq, ts, now
+        ):
+            return
+        self._receive(data, pt, seq, ts, ssrc, now)
+
+    def _admit(self, data: bytes, addr: Address, ssrc: int, seq: int, ts: int, now: float) -> bool:
+        """Not the accepted source: the guard decides (a promoted source's held packets first)."""
+        verdict = self.guard.admit(data, addr, ssrc, seq, now, self.last_rtp)
+        if verdict != ACCEPT:
+            if verdict == HOLD:
+                self._expire_soon(now)
+            return False
         if addr != self.remote_rtp:
             self._latch_rtp(addr)
-        seq, ts, ssrc = seq_ts_ssrc(data)
-        self.last_rtp = now
-        self.stats.on_rtp(ssrc, seq, ts, now, n)
+        held = self.guard.take_released()
         if ssrc != self.ssrc:
-            self._new_source(ssrc, ts, now)
-        elif abs(signed32(ts - self._last_ts)) > TS_JUMP_SECONDS * self.codec.clock_rate:
+            first_ts = seq_ts_ssrc(held[0])[1] if held else ts
+            if self.ssrc is not None:
+                self._expire_soon(now)  # the old source's statistics
+            self._new_source(ssrc, first_ts, now)
+            self._last_ts = first_ts
+        for p in held:
+            p_seq, p_ts, _ = seq_ts_ssrc(p)
+            self._receive(p, p[1] & 0x7F, p_seq, p_ts, ssrc, now)
+        return True
+
+    def _receive(self, data: bytes, pt: int, seq: int, ts: int, ssrc: int, now: float) -> None:
+        self.last_rtp = now
+        self.stats.on_rtp(ssrc, seq, ts, now, len(data))
+        if abs(signed32(ts - self._last_ts)) > TS_JUMP_SECONDS * self.codec.clock_rate:
             self.target.on_rebase(self.kind, ts, now)
         self._last_ts = ts
         jb = self.jitter
@@ -211,11 +239,7 @@ class RtpSession:
                     self._process_packet(p, now)
             if self.depacketizer is not None:
                 self.depacketizer.flush()
-                old = self.depacketizer
-                self.depacketizer = H264Depacketizer()
-                self.depacketizer.sps, self.depacketizer.pps = old.sps, old.pps
-                self.depacketizer.sps_info = old.sps_info
-                self.depacketizer.stats.access_units = old.stats.access_units
+                self.depacketizer = self.depacketizer.successor()
             self.target.on_rebase(self.kind, ts, now)
         self.ssrc = ssrc
 
@@ -224,10 +248,11 @@ class RtpSession:
         self._process(data, data[1] & 0x7F, seq, ts, now)
 
     def _process(self, data: bytes, pt: int, seq: int, ts: int, now: float) -> None:
-        if pt == self._te_pt:
-            return  # DTMF: not media for the stream
+        if pt in self._te_rates:
+            self.dtmf.receive_rtp(data, now)  # DTMF: not media for the stream
+            return
         self.target.on_rtp(self.kind, data, ts)
-        start, end = _payload_bounds(data)
+        start, end = payload_span(data)
         if start < 0:
             self.malformed += 1
             return
@@ -257,6 +282,9 @@ class RtpSession:
         except (rtcp.RtcpError, ValueError, struct.error):
             self.malformed += 1
             return
+        if not self.guard.trusts_host(addr[0]):
+            self.guard.dropped += 1  # RTCP from a stranger: no latching, no BYE, no SR
+            return
         self.rtcp_received += 1
         if addr != self.remote_rtcp:
             if self.remote_rtcp is not None:
@@ -268,11 +296,18 @@ class RtpSession:
         for p in packets:
             if isinstance(p, rtcp.SenderReport):
                 self.sender_reports += 1
+                if p.ssrc not in self.stats.sources:
+                    continue  # an SR for a source we do not receive must not create state
                 self.stats.on_sender_report(p, now)
                 if p.ssrc == self.ssrc:
                     self.target.on_sender_clock(self.kind, self.stats.sources[p.ssrc].clock)
             elif isinstance(p, rtcp.Bye):
-                pass  # the SSRC may come back (re-INVITE); the call's BYE ends the session
+                # The accepted source stays (it may come back after a re-INVITE; the call's
+                # BYE ends the session); any other SSRC's state goes now.
+                for ssrc in p.ssrcs:
+                    self.guard.on_bye(ssrc)
+                    if ssrc != self.ssrc:
+                        self.stats.on_bye(ssrc)
 
     def _latch_rtp(self, addr: Address) -> None:
         if self.remote_rtp is not None:
@@ -322,31 +357,43 @@ class RtpSession:
         return out
 
     def next_event(self) -> RtpEvent | None:
-        return self._events.popleft() if self._events else None
+        if self._events:
+            return self._events.popleft()
+        key = self.dtmf.next_event()
+        if key is not None:
+            return key
+        return self.audio.next_event() if self.audio is not None else None
 
     # ------------------------------------------------------------------ timers
     def get_timer(self) -> float | None:
         # Asked after every receive batch: no temporary lists.
-        when = _earliest(self._next_rtcp, self._next_silence)
+        when = _earliest(_earliest(self._next_rtcp, self.dtmf.get_timer()), self._expire_at)
+        if self.audio is not None:
+            when = _earliest(when, self.audio.get_timer())
         return when if self.jitter is None else _earliest(when, self.jitter.next_deadline())
 
     def handle_timer(self, now: float) -> None:
+        if self._expire_at is not None and now >= self._expire_at:
+            self._expire_at = self.guard.expire(now, self.stats)
         if self.jitter is not None and len(self.jitter):
             for p in self.jitter.pop_ready(now):
                 self._process_packet(p, now)
-        if self._next_silence is not None and now >= self._next_silence:
-            # At most a few packets of catch-up after a stall; then resume the cadence.
-            for _ in range(3):
-                if now < self._next_silence:
-                    break
-                if self.sending:
-                    self._send_silence()
-                self._next_silence += 0.02
-            if self._next_silence < now:
-                self._next_silence = now + 0.02
+        self.dtmf.handle_timer(now)
+        audio = self.audio
+        if audio is not None:
+            audio.sending = self.sending  # on hold (sendonly/inactive for us) nothing goes out
+            audio.handle_timer(now)
+            packets = audio.packets_to_send(now)
+            if packets and self.remote_rtp is not None:
+                addr = self.remote_rtp
+                self._rtp_out.extend((p, addr) for p in packets)
         if self._next_rtcp is not None and now >= self._next_rtcp:
             self._send_report(now)
             self._next_rtcp = now + self.rtcp_interval()
+
+    def _expire_soon(self, now: float) -> None:
+        if self._expire_at is None:
+            self._expire_at = now + self.guard.config.timeout
 
     def rtcp_interval(self) -> float:
         """Seconds to the next report (RFC 3550 6.3.1, A.7 with T = Tmin)."""
@@ -356,48 +403,30 @@ class RtpSession:
         """On close: send an RTCP BYE and stop the timers."""
         if self.started and self.remote_rtcp is not None:
             self._send_rtcp(rtcp.Bye([self.local_ssrc]).serialize())
-        self._next_rtcp = self._next_silence = None
+        self._next_rtcp = None
+        if self.audio is not None:
+            self.audio.stop()
         if self.jitter is not None:
             self.jitter.flush()
 
     # ------------------------------------------------------------------ send
-    def _send_rtp(self, payload: bytes, step: int, marker: bool = False) -> None:
-        if self.remote_rtp is None or self.media.send_codec is None:
-            return
-        pt = self.media.send_codec.payload_type
-        head = pack_header(pt, self._seq, self._ts, self.local_ssrc, marker)
-        self._seq = (self._seq + 1) & 0xFFFF
-        self._ts = (self._ts + step) & 0xFFFFFFFF
-        self._rtp_out.append((head + payload, self.remote_rtp))
-        self.sent_packets += 1
-        self._sent_octets += len(payload)
-
     def _send_init(self) -> None:
-        if self.kind == "video":
-            self._send_rtp(_FILLER, 0, marker=True)
-        else:
-            self._send_silence()
-
-    def _send_silence(self) -> None:
-        codec = self.media.send_codec
-        name = codec.name if codec is not None else ""
-        key = "opus" if name.lower() == "opus" else name.upper()
-        payload = _SILENCE.get(key)
-        if payload is not None:
-            self._send_rtp(payload, _SILENCE_STEP[key])
+        codec, enc = self.media.send_codec, self.audio.encoder if self.audio else None
+        if self.remote_rtp is None or codec is None or (enc is None and self.kind == "audio"):
+            return  # (audio in a codec we cannot encode: nothing, as for its silence)
+        payload, step = (enc.silence(), enc.step) if enc else (keepalive.FILLER, 0)
+        packet = self.send_state.packet(codec.payload_type, payload, step, marker=enc is None)
+        self._rtp_out.append((packet, self.remote_rtp))
 
     def _send_report(self, now: float) -> None:
         blocks = self.stats.report_blocks(now)
         report: rtcp.SenderReport | rtcp.ReceiverReport
-        if self.sent_packets:
+        st = self.send_state
+        if st.packets:
             report = rtcp.SenderReport(
-                self.local_ssrc,
-                seconds_to_ntp(self._wallclock()),
-                self._ts,
-                self.sent_packets,
-                self._sent_octets,
-                blocks,
-            )
+                self.local_ssrc, seconds_to_ntp(self._wallclock()), st.timestamp, st.packets,
+                st.octets, blocks,
+            )  # fmt: skip
         else:
             report = rtcp.ReceiverReport(self.local_ssrc, blocks)
         sdes = rtcp.Sdes.cname_for(self.local_ssrc, self.cname)
@@ -417,24 +446,3 @@ def _earliest(a: float | None, b: float | None) -> float | None:
     if a is None:
         return b
     return a if b is None or a <= b else b
-
-
-def _payload_bounds(data: bytes) -> tuple[int, int]:
-    """(start, end) of the payload, (-1, -1) when the header does not fit (no exception on the
-    hot path)."""
-    n = len(data)
-    b0 = data[0]
-    pos = 12 + 4 * (b0 & 0x0F)
-    if b0 & 0x10:
-        if pos + 4 > n:
-            return -1, -1
-        pos += 4 + 4 * ((data[pos + 2] << 8) | data[pos + 3])
-    end = n
-    if b0 & 0x20:
-        pad = data[n - 1]
-        if pad == 0:
-            return -1, -1
-        end -= pad
-    if pos > end:
-        return -1, -1
-    return pos, end

@@ -30,6 +30,7 @@ from wcs.observability import metrics
 from wcs.rtp import rtcp
 from wcs.rtp.packet import seq_ts_ssrc
 from wcs.rtp.session import MediaSink, RtpSession
+from wcs.rtp.srtp import SrtpContext
 
 from . import events
 from .answer import LocalCandidate, MediaChoice
@@ -38,7 +39,6 @@ from .demux import is_rtcp
 from .ingest_answer import INGEST_FEEDBACK, negotiate_ingest
 from .ingest_feedback import BitrateEstimate, NackList
 from .offer import OfferError, parse_offer
-from .srtp import SrtpContext
 from .transport import SecurePeer
 
 log = logging.getLogger(__name__)

@@ -26,6 +26,7 @@ import pylibsrtp
 
 from wcs.observability import metrics
 from wcs.rtp import rtcp
+from wcs.rtp.srtp import SrtpContext
 
 from . import events
 from .answer import LocalCandidate, MediaChoice, SourceTrack, negotiate
@@ -34,7 +35,6 @@ from .demux import is_rtcp
 from .dtls import DtlsConnected
 from .offer import OfferError, parse_offer
 from .sender import TrackSender
-from .srtp import SrtpContext
 from .transport import SecurePeer
 
 log = logging.getLogger(__name__)

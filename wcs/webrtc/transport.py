@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from wcs.observability import metrics
+from wcs.rtp.srtp import SrtpContext
 from wcs.sansio import Pump
 
 from . import events
@@ -40,7 +41,6 @@ from .dtls import (
 )
 from .ice import IceTransport
 from .offer import Offer, OfferError
-from .srtp import SrtpContext
 
 log = logging.getLogger(__name__)
 

@@ -13,6 +13,7 @@ from wcs.media.audio import AudioFrame
 from wcs.media.h264 import AccessUnit
 from wcs.rtp import rtcp
 from wcs.rtp.packet import pack_header
+from wcs.rtp.srtp import SrtpContext
 from wcs.sdp import SessionDescription
 from wcs.webrtc import events
 from wcs.webrtc.certificate import Certificate
@@ -21,7 +22,6 @@ from wcs.webrtc.ingest_answer import negotiate_ingest
 from wcs.webrtc.ingest_feedback import BitrateEstimate, NackList
 from wcs.webrtc.offer import OfferError, parse_offer
 from wcs.webrtc.signaling import PublishRequested, UnpublishRequested, WcsSession
-from wcs.webrtc.srtp import SrtpContext
 
 from .chrome_offer import CHROME_OFFER
 
