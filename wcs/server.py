@@ -10,7 +10,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from wcs import netaddr
-from wcs.app.calls import Call, CallManager, CallStatus
+from wcs.app.call import Call, CallStatus
+from wcs.app.calls import CallManager
 from wcs.app.errors import RequestError
 from wcs.app.hooks import HookPublisher
 from wcs.app.inbound import InboundPolicy

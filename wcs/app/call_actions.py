@@ -28,7 +28,8 @@ from wcs.sip.in_call import InCallError
 from wcs.sip.refer import COMPLETED, ReferError, transfer_target
 
 if TYPE_CHECKING:
-    from wcs.app.calls import Call, CallManager
+    from wcs.app.call import Call
+    from wcs.app.calls import CallManager
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ class CallActions:
 
     # ----------------------------------------------------------------- hold, transfer
     def hold(self, call_id: str, hold: bool) -> None:
-        from wcs.app.calls import CallStatus
+        from wcs.app.call import CallStatus
 
         call = self.talking(call_id)
         assert call.media is not None
@@ -160,7 +161,7 @@ class CallActions:
             self._transfer_update(call, event)
 
     def _hold_answered(self, call: Call, event: sev.OfferAnswered) -> None:
-        from wcs.app.calls import CallStatus
+        from wcs.app.call import CallStatus
 
         hold, call.hold_pending = call.hold_pending, None
         if hold is None:

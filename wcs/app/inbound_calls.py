@@ -27,7 +27,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from wcs.app.calls import Call, CallManager, CallRequest, CallStatus, IncomingMedia
+from wcs.app.call import Call, CallRequest, CallStatus, IncomingMedia
+from wcs.app.calls import CallManager
 from wcs.app.inbound import Dispatch, InboundPolicy, Offer, Refuse
 from wcs.rest.views import call_json
 from wcs.sip.events import IncomingCall

@@ -16,7 +16,7 @@ from collections.abc import Callable, Hashable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from wcs import __version__
-from wcs.app.calls import CallStatus
+from wcs.app.call import CallStatus
 from wcs.observability.loop_lag import LoopLagMonitor
 from wcs.observability.metrics import DeltaTotals, Labels, Registry, Sample
 

@@ -6,7 +6,8 @@ import ipaddress
 from collections.abc import Callable
 from typing import Any
 
-from wcs.app.calls import CallManager, CallRequest
+from wcs.app.call import CallRequest
+from wcs.app.calls import CallManager
 from wcs.app.errors import RequestError
 from wcs.rest.http import BadRequest, Params, Request, Response, Router, empty, error, json_response
 from wcs.rest.schema_bodies import CALL_FILTER, CALL_ID_BODY, CALL_STARTUP

@@ -18,149 +18,31 @@ and say "Our extension" in their description.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from wcs import __version__
 from wcs.rest.message import Request, Response
+from wcs.rest.openapi_schemas import SCHEMAS, Schema, ref
 from wcs.rest.router import Router
-from wcs.rest.schema import LENIENT_BOOLEAN
 from wcs.rest.schema_bodies import BODIES
 
-Schema = dict[str, Any]
-
 OPENAPI_PATH = "/rest-api/openapi.json"
-
-
-def _ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _nullable(schema: Schema) -> Schema:
-    return {"anyOf": [schema, {"type": "null"}]}
-
-
-SCHEMAS: dict[str, Schema] = {
-    "Registration": {
-        "type": "object",
-        "description": "Our extension (issue 12): a registration of one of our accounts. "
-        "The password is never shown.",
-        "required": ["registrationId", "status"],
-        "properties": {
-            "registrationId": {"type": "string"},
-            "sipLogin": {"type": "string"},
-            "sipDomain": {"type": "string"},
-            "status": {"type": "string", "enum": ["REGISTERING", "REGISTERED", "FAILED"]},
-            "info": _nullable({"type": "string"}),
-            "lastSipStatus": _nullable({"type": "integer"}),
-            "nextRefresh": _nullable({"type": "integer", "description": "ms since the epoch"}),
-            "nextRetry": _nullable({"type": "integer", "description": "ms since the epoch"}),
-            "attempts": {"type": "integer"},
-            "toStream": {"type": "string"},
-            "answer": {"type": "string", "enum": ["auto", "ring", "hook"]},
-        },
-    },
-    "LenientBoolean": LENIENT_BOOLEAN,
-    "Error": {
-        "type": "object",
-        "required": ["error"],
-        "properties": {
-            "error": {"type": "string", "description": "what was wrong, for people"},
-            "field": _nullable({"type": "string", "description": "the offending field"}),
-        },
-    },
-    "Call": {
-        "type": "object",
-        "required": ["callId", "status", "callee"],
-        "properties": {
-            "callId": {"type": "string"},
-            "incoming": {"type": "boolean"},
-            "status": {
-                "type": "string",
-                "enum": [
-                    "PENDING",
-                    "TRYING",
-                    "RING",
-                    "SESSION_PROGRESS",
-                    "BUSY",
-                    "ESTABLISHED",
-                    "HOLD",
-                    "FINISH",
-                    "FAILED",
-                ],
-            },
-            "sipStatus": _nullable({"type": "integer"}),
-            "info": _nullable({"type": "string"}),
-            "caller": _nullable({"type": "string"}),
-            "callee": {"type": "string"},
-            "streamName": _nullable({"type": "string"}),
-            "rtmpUrl": _nullable({"type": "string"}),
-            "hasAudio": {"type": "boolean"},
-            "hasVideo": {"type": "boolean"},
-            "appKey": {"type": "string"},
-            "custom": {"type": "object"},
-        },
-    },
-    "Stream": {
-        "type": "object",
-        "required": ["name", "status"],
-        "properties": {
-            "name": {"type": "string"},
-            "mediaSessionId": _nullable({"type": "string"}),
-            "published": {"type": "boolean"},
-            "status": {"type": "string"},
-            "info": _nullable({"type": "string"}),
-            "hasAudio": {"type": "boolean"},
-            "hasVideo": {"type": "boolean"},
-            "width": {"type": "integer"},
-            "height": {"type": "integer"},
-            "packetsReceived": {"type": "integer"},
-            "packetsLost": {"type": "integer"},
-            "callId": _nullable({"type": "string"}),
-        },
-    },
-    "Transponder": {
-        "type": "object",
-        "required": ["mediaSessionId", "streamName", "rtmpUrl", "status"],
-        "properties": {
-            "mediaSessionId": {"type": "string"},
-            "streamName": {"type": "string"},
-            "sourceStreamName": {"type": "string"},
-            "rtmpUrl": {"type": "string"},
-            "status": {"type": "string"},
-            "info": _nullable({"type": "string"}),
-            "muted": {"type": "boolean"},
-            "soundEnabled": {"type": "boolean"},
-        },
-    },
-    "Recording": {"type": "object"},
-    "Health": {
-        "type": "object",
-        "required": ["status"],
-        "properties": {
-            "status": {"type": "string", "enum": ["ok"]},
-            "uptime": {"type": "number"},
-            "calls": {"type": "integer"},
-            "streams": {"type": "integer"},
-        },
-    },
-}
 
 
 def _json_body(schema: str, required: bool = False) -> Schema:
     return {
         "required": required,
-        "content": {"application/json": {"schema": _ref(schema)}},
+        "content": {"application/json": {"schema": ref(schema)}},
     }
 
 
 def _error(description: str) -> Schema:
-    return {"description": description, "content": {"application/json": {"schema": _ref("Error")}}}
+    return {"description": description, "content": {"application/json": {"schema": ref("Error")}}}
 
 
 def _list_of(schema: str, description: str) -> Schema:
     return {
         "description": description,
-        "content": {"application/json": {"schema": {"type": "array", "items": _ref(schema)}}},
+        "content": {"application/json": {"schema": {"type": "array", "items": ref(schema)}}},
     }
 
 
@@ -235,7 +117,7 @@ def _paths() -> dict[str, dict[str, Schema]]:
             "Our extension: register an account of ours; calls to it become streams",
             "sip", "SipRegister",
             {"200": {"description": "the registration",
-                     "content": {"application/json": {"schema": _ref("Registration")}}},
+                     "content": {"application/json": {"schema": ref("Registration")}}},
              "400": BAD_400, "409": DUP_409}, body_required=True),
         "/rest-api/sip/unregister": _wcs_op(
             "Our extension: remove a registration (REGISTER with Expires 0)", "sip",
@@ -265,7 +147,7 @@ def _paths() -> dict[str, dict[str, Schema]]:
         "/rest-api/push/startup": _wcs_op(
             "Republish a stream to an RTMP server", "push", "PushStartup",
             {"200": {"description": "the transponder",
-                     "content": {"application/json": {"schema": _ref("Transponder")}}},
+                     "content": {"application/json": {"schema": ref("Transponder")}}},
              "400": BAD_400, "404": NONE_404, "409": DUP_409}, body_required=True),
         "/rest-api/push/find": _wcs_op(
             "Transponders matching every given field", "push", "PushFilter",
@@ -429,7 +311,7 @@ def _paths() -> dict[str, dict[str, Schema]]:
             "security": [],
             "responses": {
                 "200": {"description": "up",
-                        "content": {"application/json": {"schema": _ref("Health")}}},
+                        "content": {"application/json": {"schema": ref("Health")}}},
             },
         }
     }  # fmt: skip

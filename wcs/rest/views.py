@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from wcs.app.stream import StreamStatus
 
 if TYPE_CHECKING:
-    from wcs.app.calls import Call
+    from wcs.app.call import Call
     from wcs.app.streams import Stream
     from wcs.record.recorder import Recorder
     from wcs.rtmp.push_job import PushJob

@@ -16,7 +16,7 @@ from wcs.rtp.ports import PortAllocator
 from wcs.webrtc.certificate import Certificate
 
 if TYPE_CHECKING:
-    from wcs.app.calls import Call
+    from wcs.app.call import Call
 
 log = logging.getLogger(__name__)
 
