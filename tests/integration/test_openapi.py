@@ -74,6 +74,7 @@ def test_document_covers_every_mounted_route(server: ServerThread, document: dic
         "/rest-api/push/startup",
         "/rest-api/recorder/startup",
         "/whep/{stream}",
+        "/whip/{stream}",
         "/health",
         "/metrics",
     ):
@@ -136,7 +137,8 @@ def test_operation_agrees_with_the_document(
     schemas = document["components"]["schemas"]
     what = f"{method.upper()} {path}"
 
-    if path.startswith("/whep/"):
+    if path.startswith(("/whep/", "/whip/")):
+        prefix = path.split("/")[1]
         names = st.sampled_from(["nosuch", "x y", "%2F", "a" * 50])
         if method == "post":
             bodies = st.text(max_size=200).map(str.encode) | st.just(b"v=0\r\n")
@@ -146,13 +148,13 @@ def test_operation_agrees_with_the_document(
                       suppress_health_check=list(HealthCheck))  # fmt: skip
             @given(name=names, body=bodies, ctype=ctypes)
             def run_whep(name: str, body: bytes, ctype: str) -> None:
-                url = f"/whep/{name}".replace(" ", "%20")
+                url = f"/{prefix}/{name}".replace(" ", "%20")
                 status, headers, out = server.request("POST", url, body, ctype)
                 check(document, op, status, headers, out, what)
 
             run_whep()
         else:
-            status, headers, out = server.request("DELETE", "/whep/nosuch/abc")
+            status, headers, out = server.request("DELETE", f"/{prefix}/nosuch/abc")
             check(document, op, status, headers, out, what)
         return
 

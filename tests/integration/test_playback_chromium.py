@@ -79,7 +79,13 @@ def sdk_site(npm_dir: Path) -> Iterator[str]:
 
 
 def run_player(
-    npm_dir: Path, chromium: Any, page_url: str, ws_url: str, udd: Path, seconds: float = 3
+    npm_dir: Path,
+    chromium: Any,
+    page_url: str,
+    ws_url: str,
+    udd: Path,
+    seconds: float = 3,
+    driver: Path = DRIVER,
 ) -> dict[str, Any]:
     node = shutil.which("node")
     assert node, "node is not installed"
@@ -87,7 +93,7 @@ def run_player(
     proc = subprocess.run(
         [
             node,
-            str(DRIVER),
+            str(driver),
             page_url,
             ws_url,
             str(udd),

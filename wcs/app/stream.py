@@ -124,9 +124,14 @@ class Stream:
         app_key: str,
         control: PublisherControl,
         tracks: Mapping[str, TrackInfo] | None = None,
+        provider: str = "SIP",
+        session_id: str | None = None,
+        media_session_id: str | None = None,
     ) -> None:
         self.name = name
-        self.media_session_id = str(uuid.uuid4())
+        self.media_session_id = media_session_id or str(uuid.uuid4())
+        self.provider = provider
+        self.session_id = session_id
         self.call_id = call_id
         self.app_key = app_key
         self.created = time.time()

@@ -104,12 +104,28 @@ class StreamHub:
         app_key: str,
         tracks: Mapping[str, TrackInfo] | None = None,
         control: PublisherControl | None = None,
+        provider: str = "SIP",
+        session_id: str | None = None,
+        media_session_id: str | None = None,
     ) -> Publication:
-        """A new PUBLISHING stream (``tracks`` when known, so the status event carries them)."""
+        """A new PUBLISHING stream (``tracks`` when known, so the status event carries them).
+
+        ``provider`` is the WCS mediaProvider ("SIP" for a call, "WebRTC"/"WHIP" for a
+        browser); ``session_id``/``media_session_id`` those of a WCS publisher.
+        """
         if name in self._streams:
             raise StreamExists(f"stream {name!r} is already published")
         control = control or _NO_CONTROL
-        stream = Stream(name, call_id=call_id, app_key=app_key, control=control, tracks=tracks)
+        stream = Stream(
+            name,
+            call_id=call_id,
+            app_key=app_key,
+            control=control,
+            tracks=tracks,
+            provider=provider,
+            session_id=session_id,
+            media_session_id=media_session_id,
+        )
         self._streams[name] = stream
         log.info("stream %s: PUBLISHING (%s)", name, stream.media_session_id)
         self._changed(stream)

@@ -264,6 +264,45 @@ def _paths() -> dict[str, dict[str, Schema]]:
             "responses": {"200": EMPTY_200, "404": _error("no such session")},
         }
     }
+    p["/whip/{stream}"] = {
+        "post": {
+            "operationId": "whip_publish",
+            "summary": "WHIP (RFC 9725): publish a stream (SDP offer in, answer out, no trickle)",
+            "tags": ["publishing"],
+            "parameters": [stream_param],
+            "requestBody": {
+                "required": True,
+                "content": {"application/sdp": {"schema": {"type": "string"}}},
+            },
+            "responses": {
+                "201": {
+                    "description": "the SDP answer; Location names the session, ETag its ICE one",
+                    "headers": {
+                        "Location": {"schema": {"type": "string"}},
+                        "ETag": {"schema": {"type": "string"}},
+                    },
+                    "content": {"application/sdp": {"schema": {"type": "string"}}},
+                },
+                "400": _error("the offer is unusable"),
+                "409": _error("the stream name is already published"),
+                "413": _error("the offer is too large"),
+                "415": _error("the body is not application/sdp"),
+                "503": _error("no free media port"),
+            },
+        }
+    }
+    p["/whip/{stream}/{id}"] = {
+        "delete": {
+            "operationId": "whip_stop",
+            "summary": "WHIP: stop publishing (the stream is unpublished)",
+            "tags": ["publishing"],
+            "parameters": [
+                stream_param,
+                {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
+            ],
+            "responses": {"200": EMPTY_200, "404": _error("no such session")},
+        }
+    }
     p["/health"] = {
         "get": {
             "operationId": "health",

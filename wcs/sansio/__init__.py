@@ -22,7 +22,8 @@ The cores, by flavour:
     DtlsSession      data_to_send(now) -> [datagram, …]   (one remote: the ICE pair)
     RTMP connection  data_to_send(now) -> bytes
     WcsSession       data_to_send(now) -> [text frame, …]
-    ViewerPeer       get_timer/handle_timer only: its own edge sends (fast path)
+    ViewerPeer,      get_timer/handle_timer only: their own edge sends (fast path);
+    PublisherPeer    both are SecurePeer (wcs.webrtc.transport)
 """
 
 from .contract import Core, DatagramCore, StreamCore

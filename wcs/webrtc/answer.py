@@ -143,8 +143,12 @@ def build_answer(
     setup: str,
     stream_id: str,
     cname: str,
+    direction: str = "sendonly",
+    feedback: tuple[str, ...] = SUPPORTED_FEEDBACK,
 ) -> str:
-    """The answer: BUNDLE, rtcp-mux, sendonly, one msid stream for every track."""
+    """The answer: BUNDLE, rtcp-mux, ``direction`` on every accepted m-line; sending, one
+    msid stream for every track (a receive-only answer announces no source)."""
+    sending = direction != "recvonly"
     ip = candidates[0].ip if candidates else "0.0.0.0"
     port = candidates[0].port if candidates else 9
     family = "IP6" if ":" in ip else "IP4"
@@ -152,7 +156,8 @@ def build_answer(
     accepted = [c.mid for c in choices if c.accepted]
     if accepted:
         sd.groups.append(Group("BUNDLE", accepted))
-    sd.msid_semantic = f" WMS {stream_id}"
+    if sending:
+        sd.msid_semantic = f" WMS {stream_id}"
     for choice in choices:
         offered = offer.media[choice.index]
         codec = choice.codec
@@ -172,8 +177,8 @@ def build_answer(
             sd.media.append(rejected)
             continue
         answered = codec.copy()
-        answered.rtcp_fb = [fb for fb in offered.feedback(codec) if fb in SUPPORTED_FEEDBACK]
-        msid = f"{stream_id} {choice.track_id}"
+        answered.rtcp_fb = [fb for fb in offered.feedback(codec) if fb in feedback]
+        msid = f"{stream_id} {choice.track_id}" if sending else None
         sd.media.append(
             MediaDescription(
                 offered.kind,
@@ -182,7 +187,7 @@ def build_answer(
                 codecs=[answered],
                 connection=ConnectionData(ip, family),
                 mid=choice.mid,
-                direction="sendonly",
+                direction=direction,
                 msid=msid,
                 rtcp_mux=True,
                 ice_ufrag=ice_ufrag,
@@ -194,7 +199,9 @@ def build_answer(
                 ssrcs=[
                     SsrcAttribute(choice.ssrc, "cname", cname),
                     SsrcAttribute(choice.ssrc, "msid", msid),
-                ],
+                ]
+                if msid is not None
+                else [],
             )
         )
     return sd.serialize()

@@ -87,6 +87,7 @@ class DtlsSession:
         remote_fingerprints: list[tuple[str, str]],
         srtp_profiles: tuple[str, ...] = SRTP_PROFILES,
         mtu: int = 1200,
+        handshake_timeout: float = HANDSHAKE_TIMEOUT,
     ) -> None:
         if not remote_fingerprints:
             raise DtlsError("the remote description has no fingerprint")
@@ -94,6 +95,7 @@ class DtlsSession:
             if algorithm.lower() not in _HASHES:
                 raise DtlsError(f"unsupported fingerprint hash {algorithm!r}")
         self.is_client = is_client
+        self.handshake_timeout = handshake_timeout
         self._remote_fingerprints = [(a.lower(), v.upper()) for a, v in remote_fingerprints]
         ctx = SSL.Context(SSL.DTLS_METHOD)
         ctx.set_min_proto_version(_DTLS1_2_VERSION)
@@ -125,7 +127,7 @@ class DtlsSession:
             return
         self.state = "handshaking"
         self._started = now
-        self._timer = now + HANDSHAKE_TIMEOUT
+        self._timer = now + self.handshake_timeout
         if self.is_client:
             self._drive(now)
 
@@ -147,7 +149,7 @@ class DtlsSession:
         if self.state != "handshaking" or self._timer is None or now < self._timer:
             return
         assert self._started is not None
-        if now - self._started >= HANDSHAKE_TIMEOUT:
+        if now - self._started >= self.handshake_timeout:
             self._fail(False, "handshake timeout")
             return
         if self._last_flight:
@@ -181,7 +183,7 @@ class DtlsSession:
 
     def _arm(self, now: float) -> None:
         assert self._started is not None
-        self._timer = min(now + self._rto, self._started + HANDSHAKE_TIMEOUT)
+        self._timer = min(now + self._rto, self._started + self.handshake_timeout)
 
     def _flush_bio(self) -> list[bytes]:
         sent: list[bytes] = []

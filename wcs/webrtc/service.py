@@ -1,4 +1,4 @@
-"""Browser playback as one part of the server: viewers, WCS signaling (ws/wss), WHEP.
+"""Browsers as one part of the server: viewers, publishers, WCS signaling (ws/wss), WHEP, WHIP.
 
 The composition root builds one :class:`PlaybackService` from the settings and the stream
 hub, lets it add its HTTP routes, then starts and closes it with the rest.
@@ -18,8 +18,10 @@ from wcs.rest.server import WebSocketServer
 
 from .fanout import WorkerPool
 from .fanout_worker import WorkerConfig
+from .publisher import Ingest
 from .viewer import HookSink, Playback
 from .whep import add_whep_routes
+from .whip import add_whip_routes
 from .ws_signaling import SignalingServer
 
 if TYPE_CHECKING:
@@ -68,10 +70,21 @@ class PlaybackService:
             consent_timeout=s.webrtc_consent_timeout,
             workers=self.workers,
         )
+        self.ingest = Ingest(
+            hub,
+            certificate=self.playback.certificate,
+            bind_ip=s.bind_ip,
+            public_ip=public_ip,
+            port_range=(s.media_port_from, s.media_port_to),
+            ice_timeout=s.webrtc_ice_timeout,
+            consent_timeout=s.webrtc_consent_timeout,
+            jitter_latency=s.jitter_buffer_latency_ms / 1000 if s.jitter_buffer else None,
+        )
         # per source address, WebSocket plays and WHEP viewers together
         self.viewer_quota = Quota("viewers", 0, s.max_viewers_per_ip)
         self.signaling = SignalingServer(
             self.playback,
+            ingest=self.ingest,
             server_address=netaddr.hostport(public_ip, s.ws_port),
             max_viewers_per_session=s.ws_max_viewers_per_session,
             viewer_quota=self.viewer_quota,
@@ -105,6 +118,7 @@ class PlaybackService:
 
     def add_routes(self, router: Router) -> None:
         add_whep_routes(router, self.playback, self.viewer_quota)
+        add_whip_routes(router, self.ingest)
 
     async def start(self) -> None:
         if self.workers is not None:
@@ -113,7 +127,7 @@ class PlaybackService:
         if self.wss is not None:
             await self.wss.start()
         log.info(
-            "playback: ws %d%s, WHEP on the HTTP port, %s",
+            "playback: ws %d%s, WHEP and WHIP on the HTTP port, %s",
             self.ws.port,
             f", wss {self.wss.port}" if self.wss else "",
             f"{len(self.workers.workers)} media workers" if self.workers else "viewers in-process",
@@ -124,6 +138,7 @@ class PlaybackService:
         await self.ws.close()
         if self.wss is not None:
             await self.wss.close()
+        await self.ingest.close()
         await self.playback.close()
         if self.workers is not None:
             await self.workers.close()

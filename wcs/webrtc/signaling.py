@@ -60,6 +60,22 @@ class PlayRefused(SignalingEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class PublishRequested(SignalingEvent):
+    """``publishStream``: the browser's offer for stream ``name``."""
+
+    media_session_id: str
+    name: str
+    sdp: str = field(repr=False)
+    fields: dict[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class UnpublishRequested(SignalingEvent):
+    media_session_id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class StopRequested(SignalingEvent):
     media_session_id: str
     name: str
@@ -78,6 +94,10 @@ class PlaySession:
     media_session_id: str
     name: str
     status: StreamStatus = StreamStatus.PENDING
+    published: bool = False  # a publishStream, not a playStream
+
+
+ENDED = (StreamStatus.STOPPED, StreamStatus.FAILED, StreamStatus.UNPUBLISHED)
 
 
 class WcsSession:
@@ -129,6 +149,14 @@ class WcsSession:
             return
         if message == "playStream":
             self._on_play(payload)
+        elif message == "publishStream":
+            self._on_publish(payload)
+        elif message == "unPublishStream":
+            msid = _text(payload.get("mediaSessionId"), MAX_ID)
+            if msid is not None:
+                play = self.plays.get(msid)
+                name = play.name if play else _text(payload.get("name"), MAX_NAME) or ""
+                self._events.append(UnpublishRequested(msid, name))
         elif message == "stopStream":
             msid = _text(payload.get("mediaSessionId"), MAX_ID)
             if msid is not None:
@@ -165,9 +193,9 @@ class WcsSession:
         self._send("getUserData", reply)
         self._events.append(Connected(self.app_key, fields))
 
-    def _on_play(self, payload: dict[str, Any]) -> None:
+    def _new_media_session(self, payload: dict[str, Any]) -> str | None:
+        """The request's mediaSessionId when it is usable; else the refusal is sent."""
         msid = _text(payload.get("mediaSessionId"), MAX_ID)
-        name = _text(payload.get("name"), MAX_NAME)
         if not msid:
             self._send(
                 "fail",
@@ -178,12 +206,20 @@ class WcsSession:
                     "info": "MediaSessionId is null",
                 },
             )
-            return
+            return None
         if msid in self.plays:
+            name = _text(payload.get("name"), MAX_NAME) or ""
             self.stream_status(
-                msid, StreamStatus.FAILED, "MediaSessionId is already in use", name=name or ""
+                msid, StreamStatus.FAILED, "MediaSessionId is already in use", name=name
             )
+            return None
+        return msid
+
+    def _on_play(self, payload: dict[str, Any]) -> None:
+        msid = self._new_media_session(payload)
+        if msid is None:
             return
+        name = _text(payload.get("name"), MAX_NAME)
         if not name:
             self.stream_status(msid, StreamStatus.FAILED, "Stream not found", name="")
             self._events.append(PlayRefused(msid, "", "Stream not found"))
@@ -196,6 +232,21 @@ class WcsSession:
             return
         self.plays[msid] = PlaySession(msid, name)
         self._events.append(PlayRequested(msid, name, sdp, payload))
+
+    def _on_publish(self, payload: dict[str, Any]) -> None:
+        msid = self._new_media_session(payload)
+        if msid is None:
+            return
+        name = _text(payload.get("name"), MAX_NAME) or ""
+        self.plays[msid] = PlaySession(msid, name, published=True)
+        provider = payload.get("mediaProvider", "WebRTC")
+        sdp = payload.get("sdp")
+        if not name:
+            self.stream_status(msid, StreamStatus.FAILED, "Stream name is empty")
+        elif provider != "WebRTC" or not isinstance(sdp, str) or not sdp.strip():
+            self.stream_status(msid, StreamStatus.FAILED, "Failed by error")
+        else:
+            self._events.append(PublishRequested(msid, name, sdp, payload))
 
     # ------------------------------------------------------------------ output
     def remote_sdp(self, media_session_id: str, sdp: str) -> None:
@@ -210,17 +261,20 @@ class WcsSession:
         name: str | None = None,
         **extra: Any,
     ) -> None:
-        """``notifyStreamStatusEvent``; PLAYING/STOPPED/FAILED are what the player acts on."""
+        """``notifyStreamStatusEvent``; PLAYING/STOPPED/FAILED are what the player acts on,
+        PUBLISHING/UNPUBLISHED/FAILED what the publisher does."""
         play = self.plays.get(media_session_id)
+        published = False
         if play is not None:
             play.status = status
+            published = play.published
             name = play.name if name is None else name
-            if status in (StreamStatus.STOPPED, StreamStatus.FAILED):
+            if status in ENDED:
                 del self.plays[media_session_id]
         body: dict[str, Any] = {
             "mediaSessionId": media_session_id,
             "name": name or "",
-            "published": False,
+            "published": published,
             "hasVideo": True,
             "hasAudio": True,
             "status": status,

@@ -33,6 +33,7 @@ from wcs.sdp import parse_fmtp
 from . import events
 from .answer import SourceTrack
 from .certificate import Certificate
+from .ending import EndCallback, EndsOnce
 from .fanout import RemotePeer, WorkerPool, WorkerRefused, needs_transcode
 from .offer import OfferError
 from .peer import ViewerPeer
@@ -51,9 +52,6 @@ STOPPED_BY_SESSION = "Stopped by session disconnect"
 STOPPED_BY_SHUTDOWN = "Stopped by server shutdown"
 STOPPED_BY_REST = "Stopped by rest /terminate"
 FAILED_BY_ERROR = "Failed by error"
-
-# (status, info) once the viewer has ended; status is STOPPED or FAILED.
-EndCallback = Callable[[StreamStatus, str], None]
 
 
 class HookSink(Protocol):
@@ -84,7 +82,7 @@ def source_tracks(tracks: Mapping[str, TrackInfo]) -> list[SourceTrack]:
     return out
 
 
-class Viewer:
+class Viewer(EndsOnce):
     """One playing browser: a packet sink feeding its peer, and a /stream/find_all entry."""
 
     def __init__(
@@ -99,24 +97,21 @@ class Viewer:
         session_id: str | None,
         on_end: EndCallback | None,
     ) -> None:
+        super().__init__(playback.background, on_end)
         self.playback = playback
         self.stream = stream
         self.peer = peer
         self.media_session_id = media_session_id
+        self.label = f"viewer {media_session_id} of {stream.name}"
         self.provider = provider
         self.app_key = app_key
         self.session_id = session_id
-        self.on_end = on_end
-        self.status: StreamStatus = StreamStatus.PENDING
         self.reported: list[str] = []  # statuses posted as hooks, in order (once each)
-        self.info: str | None = None
         self.created = time.time()
         self.connected_at: float | None = None
         # Ends the subscription (to the stream, or to the worker's relay of it).
         self._unsubscribe: Callable[[], None] | None = None
         self._transcoder: OpusTranscoder | None = None
-        self._closing = False
-        self._closed = asyncio.Event()
         # The hot path: the stream calls on_rtp for every packet. Without transcoding it is
         # the peer's own send_rtp (no extra frame); with it, audio comes from the transcoder.
         self.on_rtp: Callable[[str, bytes], None] = _drop
@@ -188,44 +183,23 @@ class Viewer:
         if hooks is not None and self.app_key:
             hooks.post(self.app_key, "StreamStatusEvent", viewer_json(self))
 
-    def close_soon(self, status: StreamStatus, info: str) -> None:
-        """Close from a synchronous callback (stream end, peer state)."""
-        if self._closing:
-            return
-        task = asyncio.ensure_future(self.close(status, info))
-        self.playback.background.add(task)
-        task.add_done_callback(self.playback.background.discard)
-
     async def close(
         self, status: StreamStatus = StreamStatus.STOPPED, info: str = STOPPED_BY_USER
     ) -> None:
-        """Idempotent; every resource is freed and ``on_end`` is called exactly once."""
-        if self._closing:
-            await self._closed.wait()
-            return
-        self._closing = True
+        await super().close(status, info)
+
+    async def _release(self) -> None:
         self.on_rtp = _drop
-        self.status, self.info = status, info
-        try:
-            if self._unsubscribe is not None:
-                self._unsubscribe()
-                self._unsubscribe = None
-            if self._transcoder is not None and isinstance(self.peer, ViewerPeer):
-                self._transcoder.remove(self.peer)
-                self._transcoder = None
-            await self.peer.close()
-        except Exception:  # freeing must go on whatever a part does
-            log.exception("viewer %s: error while closing", self.media_session_id)
-        finally:
-            self.playback._forget(self)
-            self._closed.set()
-        log.info("viewer %s of %s: %s (%s)", self.media_session_id, self.stream.name, status, info)
-        self._report()
-        if self.on_end is not None:
-            try:
-                self.on_end(status, info)
-            except Exception:
-                log.exception("viewer %s: on_end callback failed", self.media_session_id)
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        if self._transcoder is not None and isinstance(self.peer, ViewerPeer):
+            self._transcoder.remove(self.peer)
+            self._transcoder = None
+        await self.peer.close()
+
+    def _forget(self) -> None:
+        self.playback._forget(self)
 
 
 def _drop(kind: str, packet: bytes) -> None:

@@ -29,22 +29,28 @@ SDP_TYPE = "application/sdp"
 MAX_OFFER = 65536
 
 
+def read_offer(req: Request) -> str:
+    """The SDP offer of a WHEP/WHIP POST; HttpError 415/413/400 when it is not one."""
+    ctype = (req.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if ctype != SDP_TYPE:
+        raise HttpError(415, "the offer must be application/sdp")
+    if len(req.body) > MAX_OFFER:
+        raise HttpError(413, "offer too large")
+    try:
+        offer = req.body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise HttpError(400, "the offer is not UTF-8") from None
+    if not offer.strip():
+        raise HttpError(400, "empty offer")
+    return offer
+
+
 def add_whep_routes(router: Router, playback: Playback, quota: Quota | None = None) -> None:
     places = quota or Quota("viewers", 0, 0)
 
     async def post(req: Request) -> Response:
         name = req.path_params["stream"]
-        ctype = (req.headers.get("content-type") or "").split(";")[0].strip().lower()
-        if ctype != SDP_TYPE:
-            raise HttpError(415, "the offer must be application/sdp")
-        if len(req.body) > MAX_OFFER:
-            raise HttpError(413, "offer too large")
-        try:
-            offer = req.body.decode("utf-8")
-        except UnicodeDecodeError:
-            raise HttpError(400, "the offer is not UTF-8") from None
-        if not offer.strip():
-            raise HttpError(400, "empty offer")
+        offer = read_offer(req)
         msid = str(uuid.uuid4())
         ip = req.client[0] if req.client else "?"
         if not places.admit(ip):

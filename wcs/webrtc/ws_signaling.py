@@ -33,11 +33,14 @@ from wcs.limits import Declared, Quota, refuse
 from wcs.rest.ws import WebSocketConnection
 from wcs.sansio import Pump
 
+from .publisher import UNPUBLISHED_BY_SESSION, Ingest, PublishError
 from .signaling import (
     AvailabilityRequested,
     PlayRefused,
     PlayRequested,
+    PublishRequested,
     StopRequested,
+    UnpublishRequested,
     WcsSession,
 )
 from .viewer import STOPPED_BY_SESSION, STREAM_NOT_FOUND, Playback, PlaybackError
@@ -54,6 +57,7 @@ class SignalingServer:
         self,
         playback: Playback,
         *,
+        ingest: Ingest | None = None,
         ping_interval: float = 5.0,
         max_missed: int = 10,
         server_address: str = "",
@@ -61,6 +65,7 @@ class SignalingServer:
         viewer_quota: Quota | None = None,
     ) -> None:
         self.playback = playback
+        self.ingest = ingest
         self.max_viewers_per_session = max_viewers_per_session  # 0: unlimited
         Declared("ws_viewers_per_session", max_viewers_per_session)
         self.viewer_quota = viewer_quota or Quota("viewers", 0, 0)
@@ -102,6 +107,7 @@ class _Connection:
         self.closed = False
         self.tasks: set[asyncio.Task[None]] = set()
         self.mine: set[str] = set()  # media session ids of this connection's viewers
+        self.publishing: set[str] = set()  # ... and of its publishers
         self.admitted: set[str] = set()  # plays holding a place in the viewer limits
         self.ip = ws.remote[0] if ws.remote else "?"
         self.stopped_early: set[str] = set()  # stopStream before the answer was ready
@@ -161,6 +167,10 @@ class _Connection:
             self._spawn(self._play(event))
         elif isinstance(event, StopRequested):
             await self._stop(event)
+        elif isinstance(event, PublishRequested):
+            self._spawn(self._publish(event))
+        elif isinstance(event, UnpublishRequested):
+            await self._unpublish(event)
         elif isinstance(event, PlayRefused):
             self.playback.report_refused(
                 event.name,
@@ -254,6 +264,53 @@ class _Connection:
         # The SDK waits for STOPPED after every stopStream (spec §1.6).
         self.session.stream_status(msid, StreamStatus.STOPPED, "Stopped by user", name=event.name)
 
+    async def _publish(self, event: PublishRequested) -> None:
+        msid = event.media_session_id
+        session = self.session
+
+        def ended(status: StreamStatus, info: str) -> None:
+            self.publishing.discard(msid)
+            if msid in session.plays:
+                session.stream_status(msid, status, info)
+                self.pump.wake()
+
+        if self.server.ingest is None:
+            session.stream_status(msid, StreamStatus.FAILED, "Publishing is not enabled")
+            self.pump.wake()
+            return
+        try:
+            publisher, answer = await self.server.ingest.publish(
+                event.name,
+                event.sdp,
+                provider="WebRTC",
+                app_key=session.app_key,
+                session_id=session.session_id,
+                media_session_id=msid,
+                on_end=ended,
+            )
+        except PublishError as exc:
+            if msid in session.plays:
+                session.stream_status(msid, StreamStatus.FAILED, exc.info)
+            self.pump.wake()
+            return
+        self.publishing.add(msid)
+        if msid not in session.plays or self.closed:  # unPublishStream came first
+            await publisher.stop(StreamStatus.UNPUBLISHED, UNPUBLISHED_BY_SESSION)
+            return
+        session.remote_sdp(msid, answer)
+        session.stream_status(msid, StreamStatus.PUBLISHING)
+        self.pump.wake()
+
+    async def _unpublish(self, event: UnpublishRequested) -> None:
+        msid = event.media_session_id
+        ingest = self.server.ingest
+        if msid in self.publishing and ingest is not None and await ingest.stop(msid):
+            return  # the publisher's end callback sends UNPUBLISHED
+        # Not (yet) publishing: answer now; a publish still being set up is dropped.
+        self.session.stream_status(
+            msid, StreamStatus.UNPUBLISHED, "Unpublished by user", name=event.name
+        )
+
     async def cleanup(self) -> None:
         self.closed = True
         for task in list(self.tasks):
@@ -262,5 +319,9 @@ class _Connection:
         for msid in list(self.mine):
             await self.playback.stop(msid, STOPPED_BY_SESSION)
         self.mine.clear()
+        for msid in list(self.publishing):
+            if self.server.ingest is not None:
+                await self.server.ingest.stop(msid, UNPUBLISHED_BY_SESSION)
+        self.publishing.clear()
         for msid in list(self.admitted):
             self._release(msid)

@@ -1,0 +1,253 @@
+"""Ingest: browsers and WHIP clients publishing streams into the hub.
+
+:meth:`Ingest.publish` reserves the name in the hub first (a name already published is
+refused at once: 409 for WHIP, FAILED for the WCS protocol), negotiates, starts a
+:class:`~wcs.webrtc.ingest.PublisherPeer` and returns the answer. The stream is
+``PUBLISHING`` from then on, as a WCS publisher's is once ``setRemoteSDP`` is sent; its
+tracks are the negotiated codecs (SPS/PPS, size are learnt from the first keyframe).
+
+One :class:`Publisher` per publishing peer: its stream's :class:`PublisherControl` asks the
+peer for keyframes (PLI) and gives its receive statistics; ``/stream/terminate`` stops it.
+Every way out -- :meth:`Publisher.stop` (unPublishStream, WHIP DELETE, WebSocket closed),
+the peer failing (ICE/DTLS timeout, consent expiry: FAILED with the peer's info), the peer
+closing DTLS, server shutdown -- unpublishes the stream (its StreamStatusEvent hook comes
+from the hub), frees the peer's port and calls ``on_end(status, info)`` once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from wcs.app.stream_feed import StreamFeed
+from wcs.app.streams import (
+    Publication,
+    PublisherControl,
+    StreamExists,
+    StreamHub,
+    StreamStatus,
+    TrackInfo,
+)
+
+from . import events
+from .certificate import Certificate
+from .ending import EndCallback, EndsOnce
+from .ingest import PublisherPeer
+from .offer import OfferError
+
+log = logging.getLogger(__name__)
+
+UNPUBLISHED_BY_USER = "Unpublished by user"
+UNPUBLISHED_BY_SESSION = "Unpublished by session disconnect"
+UNPUBLISHED_BY_SHUTDOWN = "Unpublished by server shutdown"
+UNPUBLISHED_BY_REST = "Unpublished by rest /terminate"
+STREAM_NAME_TAKEN = "Stream name is already in use"  # the WebSDK's STREAM_NAME_ALREADY_IN_USE
+
+
+class PublishError(Exception):
+    """A publish request that cannot be served; ``info`` is the WCS info string."""
+
+    def __init__(self, info: str, http_status: int = 400) -> None:
+        super().__init__(info)
+        self.info = info
+        self.http_status = http_status
+
+
+def ingest_tracks(peer: PublisherPeer) -> dict[str, TrackInfo]:
+    tracks: dict[str, TrackInfo] = {}
+    for kind, session in peer.sessions.items():
+        codec = session.codec
+        name = "H264" if codec.name.lower() == "h264" else codec.name
+        if name.lower() == "opus":
+            name = "opus"
+        channels = codec.channels or 1
+        tracks[kind] = TrackInfo(
+            kind, name, codec.clock_rate, channels, codec.fmtp, codec.payload_type
+        )
+    return tracks
+
+
+class Publisher(EndsOnce):
+    """One publishing peer and its stream."""
+
+    def __init__(
+        self,
+        ingest: Ingest,
+        name: str,
+        provider: str,
+        feed: StreamFeed,
+        on_end: EndCallback | None,
+    ) -> None:
+        super().__init__(ingest.background, on_end)
+        self.ingest = ingest
+        self.name = name
+        self.label = f"publisher {provider} of {name}"
+        self.provider = provider
+        self.feed = feed
+        self.peer: PublisherPeer | None = None
+        self.publication: Publication | None = None
+
+    @property
+    def media_session_id(self) -> str:
+        return self.publication.stream.media_session_id if self.publication else ""
+
+    def _on_peer_state(self, event: events.PeerStateChanged) -> None:
+        if event.state == events.FAILED:
+            self.close_soon(StreamStatus.FAILED, event.info or events.DTLS_ERROR)
+        elif event.state == events.CLOSED and not self._closing:
+            self.close_soon(StreamStatus.UNPUBLISHED, UNPUBLISHED_BY_USER)
+        elif event.state == events.CONNECTED:
+            log.info(
+                "publisher %s of %s: connected (%s)",
+                self.provider,
+                self.name,
+                self.peer.srtp_profile if self.peer else "",
+            )
+
+    def _request_keyframe(self) -> None:
+        if self.peer is not None:
+            self.peer.request_keyframe()
+
+    def _stats(self) -> dict[str, dict[str, object]]:
+        return self.peer.stats() if self.peer is not None else {}
+
+    def _terminate(self) -> None:
+        self.close_soon(StreamStatus.UNPUBLISHED, UNPUBLISHED_BY_REST)
+
+    async def stop(
+        self, status: StreamStatus = StreamStatus.UNPUBLISHED, info: str = UNPUBLISHED_BY_USER
+    ) -> None:
+        """Idempotent: unpublish, free the peer and its port, tell the owner once."""
+        await self.close(status, info)
+
+    async def _release(self) -> None:
+        self.feed.stream = None
+        publication, self.publication = self.publication, None
+        if publication is not None:
+            publication.unpublish(self.info or "", self.status)
+        if self.peer is not None:
+            await self.peer.close()
+
+    def _forget(self) -> None:
+        self.ingest._forget(self)
+
+
+class Ingest:
+    """Makes and owns every publisher; the one place WS signaling and WHIP ask to publish."""
+
+    def __init__(
+        self,
+        hub: StreamHub,
+        *,
+        certificate: Certificate | None = None,
+        bind_ip: str = "0.0.0.0",
+        public_ip: str = "",
+        port_range: tuple[int, int] | None = None,
+        ice_timeout: float = 30.0,
+        consent_timeout: float = 30.0,
+        jitter_latency: float | None = None,
+    ) -> None:
+        self.hub = hub
+        # The calls' jitter buffer setting: with it, NACKed video packets that come back
+        # within the latency are put back in place for recording and RTMP as well.
+        self.jitter_latency = jitter_latency
+        self.certificate = certificate or Certificate.generate()
+        self.bind_ip = bind_ip
+        self.public_ip = public_ip
+        self.port_range = port_range
+        self.ice_timeout = ice_timeout
+        self.consent_timeout = consent_timeout
+        self.publishers: dict[str, Publisher] = {}  # by mediaSessionId
+        self.background: set[asyncio.Future[None]] = set()
+
+    async def publish(
+        self,
+        name: str,
+        offer: str,
+        *,
+        provider: str = "WebRTC",
+        app_key: str = "defaultApp",
+        session_id: str | None = None,
+        media_session_id: str | None = None,
+        on_end: EndCallback | None = None,
+    ) -> tuple[Publisher, str]:
+        """Publish stream ``name`` from ``offer``; returns the publisher and the answer.
+
+        Raises PublishError: the name taken (409), an unusable offer (400), no port (503).
+        """
+        if media_session_id is not None and self.hub.by_session(media_session_id) is not None:
+            raise PublishError("MediaSessionId is already in use", 409)
+        if self.hub.get(name) is not None:
+            raise PublishError(STREAM_NAME_TAKEN, 409)
+        feed = StreamFeed(time.monotonic())
+        publisher = Publisher(self, name, provider, feed, on_end)
+        try:
+            peer = PublisherPeer(
+                offer,
+                feed,
+                certificate=self.certificate,
+                bind_ip=self.bind_ip,
+                public_ip=self.public_ip,
+                port_range=self.port_range,
+                on_state=publisher._on_peer_state,
+                ice_timeout=self.ice_timeout,
+                consent_timeout=self.consent_timeout,
+                dtls_timeout=self.ice_timeout,  # one "ICE/DTLS timeout" setting
+                jitter_latency=self.jitter_latency,
+            )
+        except OfferError as exc:
+            raise PublishError(str(exc), 400) from None
+        publisher.peer = peer
+        control = PublisherControl(
+            publisher._stats, publisher._request_keyframe, publisher._terminate
+        )
+        try:
+            publication = self.hub.publish(
+                name,
+                call_id=None,
+                app_key=app_key,
+                tracks=ingest_tracks(peer),
+                control=control,
+                provider=provider,
+                session_id=session_id,
+                media_session_id=media_session_id,
+            )
+        except StreamExists:
+            raise PublishError(STREAM_NAME_TAKEN, 409) from None
+        publisher.publication = publication
+        feed.stream = publication
+        self.publishers[publication.stream.media_session_id] = publisher
+        try:
+            answer = await peer.start()
+        except OSError:
+            await publisher.stop(StreamStatus.FAILED, events.ICE_ERROR)
+            raise PublishError(events.ICE_ERROR, 503) from None
+        publisher.status = StreamStatus.PUBLISHING
+        log.info("publisher %s of %s: PUBLISHING on port %d", provider, name, peer.port)
+        return publisher, answer
+
+    def get(self, media_session_id: str) -> Publisher | None:
+        return self.publishers.get(media_session_id)
+
+    async def stop(self, media_session_id: str, info: str = UNPUBLISHED_BY_USER) -> bool:
+        publisher = self.publishers.get(media_session_id)
+        if publisher is None:
+            return False
+        await publisher.stop(StreamStatus.UNPUBLISHED, info)
+        return True
+
+    def _forget(self, publisher: Publisher) -> None:
+        for key, value in list(self.publishers.items()):
+            if value is publisher:
+                del self.publishers[key]
+
+    async def close(self) -> None:
+        """Shutdown: every publisher ends (its owner is told), every port is freed."""
+        publishers = list(self.publishers.values())
+        await asyncio.gather(
+            *(p.stop(StreamStatus.UNPUBLISHED, UNPUBLISHED_BY_SHUTDOWN) for p in publishers),
+            return_exceptions=True,
+        )
+        if self.background:
+            await asyncio.gather(*self.background, return_exceptions=True)
