@@ -14,9 +14,12 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import TYPE_CHECKING, Any, get_type_hints
 
 from wcs import netaddr
+
+if TYPE_CHECKING:
+    from wcs.hls import HlsSettings
 
 ENV_PREFIX = "WCS_"
 SECRET_FIELDS = frozenset({"rest_auth"})
@@ -77,6 +80,17 @@ class Settings:
     push_reconnect_backoff: float = 2.0  # seconds before the first retry, doubled each time
     push_keyframe_interval: float = 0.0  # ask the source for a keyframe this often (s); 0 off
     sounds_dir: str = "sounds"  # /push/sound_on soundFile names are files in this directory
+    # HLS / LL-HLS (http://HOST:hls_port/{stream}/{stream}.m3u8) and RTSP playback
+    hls_port: int = 8082  # WCS hls port
+    hls_tls_port: int = 8445  # https HLS; listened on only when tls_cert and tls_key are set
+    hls_target_duration: float = 2.0  # segment target (s); keyframes are asked for to meet it
+    hls_part_target: float = 0.33334  # LL-HLS partial segment target (s)
+    hls_low_latency: bool = True  # EXT-X-PART, preload hints, blocking reload
+    hls_window: int = 6  # complete segments listed in the playlist
+    hls_always: bool = False  # start HLS when a stream is published, not on first request
+    hls_idle_timeout: float = 60.0  # stop a stream's HLS after this long without a request
+    rtsp_port: int = 8554  # rtsp://HOST:rtsp_port/{stream}
+    rtsp_session_timeout: float = 60.0  # an RTSP session without keep-alive ends (s)
     # Recording
     record_dir: str = "records"
     record_sip_streams: bool = False  # record every SIP-captured stream automatically
@@ -187,7 +201,8 @@ def load_settings(
 
 
 def _validate(s: Settings) -> None:
-    ports = ("http_port", "ws_port", "wss_port", "sip_port", "media_port_from", "media_port_to")
+    ports = ("http_port", "ws_port", "wss_port", "sip_port", "media_port_from", "media_port_to",
+             "hls_port", "hls_tls_port", "rtsp_port")  # fmt: skip
     for name in ports:
         port = getattr(s, name)
         if not 0 <= port <= 65535:
@@ -207,6 +222,7 @@ def _validate(s: Settings) -> None:
     if s.generate_av not in ("none", "video", "audio", "all"):
         raise ConfigError("setting 'generate_av': one of none, video, audio, all")
     _validate_recording(s)
+    _validate_hls(s)
     if s.event_loop not in ("auto", "uvloop", "asyncio"):
         raise ConfigError("setting 'event_loop': one of auto, uvloop, asyncio")
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
@@ -227,6 +243,27 @@ def _validate_addresses(s: Settings) -> None:
             f"settings 'bind_ip'/'public_ip': {s.public_ip} cannot be reached through "
             f"sockets bound to {s.bind_ip} (use '::' to serve both families)"
         )
+
+
+def hls_settings(s: Settings) -> HlsSettings:
+    """The segmenter's rules from the settings (a ValueError names what is wrong)."""
+    from wcs.hls import HlsSettings  # here: config stays importable without the media stack
+
+    return HlsSettings(
+        target_duration=s.hls_target_duration,
+        part_target=s.hls_part_target,
+        window=s.hls_window,
+        low_latency=s.hls_low_latency,
+    )
+
+
+def _validate_hls(s: Settings) -> None:
+    try:
+        hls_settings(s)
+    except ValueError as exc:
+        raise ConfigError(f"settings 'hls_*': {exc}") from None
+    if s.hls_idle_timeout <= 0 or s.rtsp_session_timeout <= 0:
+        raise ConfigError("settings 'hls_idle_timeout'/'rtsp_session_timeout': must be positive")
 
 
 def _validate_recording(s: Settings) -> None:

@@ -12,6 +12,7 @@ from wcs import netaddr
 from wcs.app.calls import Call, CallManager
 from wcs.app.hooks import HookPublisher
 from wcs.app.media import DIRECT_RTMP_PREFIX, CallMediaFactory, MediaConfig
+from wcs.app.playout import Playout
 from wcs.app.streams import StreamHub
 from wcs.config import Settings, parse_hooks
 from wcs.demo import DemoCallee
@@ -99,7 +100,8 @@ class Server:
         demo_host = netaddr.loopback_for(self.public_ip)
         self.demo = DemoCallee(demo_host) if s.demo_callee else None
         add_call_routes(self.router, self.calls, self._demo_defaults)
-        add_stream_routes(self.router, self.streams)
+        self.playout = Playout(s, self.streams, self.ports, asyncio.get_running_loop())
+        add_stream_routes(self.router, self.streams, self._urls)
         self.playback = PlaybackService(s, self.streams, self.public_ip, self.hooks)
         self.playback.add_routes(self.router)
         add_web_routes(self.router)
@@ -141,6 +143,11 @@ class Server:
                 return str(job.status.value)
         return None
 
+    def _urls(self, name: str, host: str) -> dict[str, str]:
+        """How to watch stream ``name`` (``/stream/find``), at the host the client used."""
+        http_port = self.http.port
+        return self.playout.urls(name, host or self.public_ip, http_port, self.playback.ws.port)
+
     def _on_sip_event(self, event: Event) -> None:
         self.calls.on_sip_event(event)
 
@@ -162,12 +169,15 @@ class Server:
         if self.demo is not None:
             await self.demo.start()
         await self.playback.start()
+        await self.playout.start()
         # HTTP last: once /health answers, every listener (WS, WSS, media workers) is up.
         await self.http.start()
         self.metrics.start()
         log.info(
-            "wcs listening: http %s, sip udp+tcp %s, media %d-%d, public ip %s",
+            "wcs listening: http %s, hls %d, rtsp %d, sip udp+tcp %s, media %d-%d, public ip %s",
             netaddr.hostport(self.settings.bind_ip, self.http.port),
+            self.playout.http.port,
+            self.playout.rtsp.port,
             netaddr.hostport(self.settings.bind_ip, self.sip.port),
             self.settings.media_port_from,
             self.settings.media_port_to,
@@ -179,6 +189,7 @@ class Server:
         self.metrics.close()
         await self.http.close()
         await self.playback.close()
+        await self.playout.close()
         self.calls.shutdown()
         await self.pushes.close()
         loop = asyncio.get_running_loop()

@@ -4,10 +4,14 @@
 ``mediaSessionIds`` (list), ``published``, ``status``. ``terminate`` with ``{}`` stops every
 stream; a SIP call's stream is stopped by hanging the call up. Extra entries (WebRTC viewers,
 ``published:false``) appear in ``find_all`` and in ``find`` by their JSON fields.
+
+Our extension: each stream entry has ``urls`` (``webrtc``, ``whep``, ``hls``, ``rtsp`` and,
+with TLS, ``hlsTls``): where that stream plays, with the host the client used to ask.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from wcs.app.streams import JsonEntry, Stream, StreamHub
@@ -44,20 +48,30 @@ def _entry_matches(obj: dict[str, Any], f: dict[str, Any]) -> bool:
     return status is None or str(obj.get("status", "")).upper() == status.upper()
 
 
-def add_stream_routes(router: Router, hub: StreamHub) -> None:
+# (stream name, the Host the client asked) -> {kind: url}
+UrlsOf = Callable[[str, str], dict[str, str]]
+
+
+def add_stream_routes(router: Router, hub: StreamHub, urls: UrlsOf | None = None) -> None:
+    def stream_json(stream: Stream, req: Request) -> dict[str, Any]:
+        obj = stream.to_json()
+        if urls is not None:
+            obj["urls"] = urls(stream.name, req.headers.get("host") or "")
+        return obj
+
     def matching(f: dict[str, Any]) -> tuple[list[Stream], list[JsonEntry]]:
         streams = hub.find(**f)
         return streams, [e for e in hub.entries if _entry_matches(e.to_json(), f)]
 
     async def find(req: Request) -> Response:
         streams, extras = matching(_filters(req.json()))
-        found = [s.to_json() for s in streams] + [e.to_json() for e in extras]
+        found = [stream_json(s, req) for s in streams] + [e.to_json() for e in extras]
         if not found:
             return error(404, "Stream not found")
         return json_response(found)
 
     async def find_all(req: Request) -> Response:
-        found = [s.to_json() for s in hub.all()] + [e.to_json() for e in hub.entries]
+        found = [stream_json(s, req) for s in hub.all()] + [e.to_json() for e in hub.entries]
         if not found:
             return error(404, "Streams not found")
         return json_response(found)

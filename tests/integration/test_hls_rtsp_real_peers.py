@@ -1,0 +1,198 @@
+"""HLS/LL-HLS and RTSP playback of a live baresip call, read by real players.
+
+The server runs in the test process (as in test_streams_real_peers) with its HLS and RTSP
+listeners on ports the OS chose; the URLs come from ``/stream/find`` (``urls``). ffprobe
+reads the HLS playlist (H.264 + AAC) and the RTSP URL over UDP and TCP (H.264 + the call's
+G.711); GStreamer's rtspsrc plays it until the call ends (our RTCP BYE ends its stream).
+Every playlist the server emits in these tests is checked by wcs.hls.validate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+import pytest
+
+from tests.integration.playout_helpers import (
+    GST,
+    EmittedPlaylists,
+    ffprobe,
+    get,
+    raw_http,
+    rtsp_exchange,
+    run,
+    status_of,
+)
+from tests.integration.test_streams_real_peers import Running, running
+from wcs.hls import validate
+
+pytestmark = [pytest.mark.peers, pytest.mark.asyncio]
+
+
+async def live_call(r: Running, kamailio: Any, peer: Any) -> tuple[str, str, dict[str, str]]:
+    """(call id, stream name, its urls from /stream/find) once the stream has both tracks."""
+    cid, name = await r.call(kamailio, peer.user)
+    await r.wait_status(cid, "ESTABLISHED")
+    stream = await r.wait_stream(name)
+    await stream.wait_tracks(10)
+    for _ in range(100):
+        if {"audio", "video"} <= set(stream.tracks) and stream.cached_keyframe is not None:
+            break
+        await asyncio.sleep(0.1)
+    status, found = await r.rest("stream/find", {"name": name})
+    assert status == 200
+    urls: dict[str, str] = found[0]["urls"]
+    return cid, name, urls
+
+
+async def test_hls_of_a_live_call(kamailio, callee, monkeypatch) -> None:
+    emitted = EmittedPlaylists(monkeypatch)
+    async with running() as r:
+        cid, name, urls = await live_call(r, kamailio, callee(tone_hz=1000))
+        hls_port = r.server.playout.http.port
+        assert urls["hls"] == f"http://127.0.0.1:{hls_port}/{name}/{name}.m3u8"
+        assert urls["rtsp"] == f"rtsp://127.0.0.1:{r.server.playout.rtsp.port}/{name}"
+        assert urls["whep"].endswith(f"/whep/{name}") and urls["webrtc"].startswith("ws://")
+
+        # The first request starts the stream's HLS and is answered with a segment in it.
+        status, headers, body = await get(urls["hls"])
+        assert status == 200, body
+        assert headers["content-type"] == "application/vnd.apple.mpegurl"
+        assert headers["access-control-allow-origin"] == "*"
+        assert headers["etag"] and headers["cache-control"] == "max-age=1"
+        first = validate.check_playlist(body.decode())
+        assert not first.errors and first.segments and first.segments[0].duration
+
+        # Blocking reload: ask for the hinted part; it comes when the segmenter made it.
+        for _ in range(8):
+            hint = validate.check_playlist(emitted.texts[-1]).preload_hint
+            assert hint is not None
+            m = re.fullmatch(r"part(\d+)\.(\d+)\.m4s", hint)
+            assert m
+            query = f"?_HLS_msn={m.group(1)}&_HLS_part={m.group(2)}"
+            status, _, body = await get(urls["hls"] + query)
+            assert status == 200
+            assert f'URI="{hint}"' in body.decode().split("#EXT-X-PRELOAD-HINT")[0]
+            status, headers, part = await get(urls["hls"].rsplit("/", 1)[0] + "/" + hint)
+            assert status == 200 and part[4:8] == b"moof"
+            assert headers["cache-control"] == "public, max-age=31536000, immutable"
+            status, again, _ = await get(
+                urls["hls"].rsplit("/", 1)[0] + "/" + hint, {"If-None-Match": headers["etag"]}
+            )
+            assert status == 304
+
+        # ffprobe (FFmpeg's HLS demuxer) reads H.264 as sent and the AAC of the shared stage.
+        streams = await ffprobe(urls["hls"])
+        video, audio = streams["video"], streams["audio"]
+        assert (video["codec_name"], video["width"], video["height"]) == ("h264", 352, 288)
+        assert int(video["nb_read_frames"]) > 20
+        assert audio["codec_name"] == "aac" and audio["sample_rate"] == "48000"
+        assert int(audio["nb_read_frames"]) > 20
+        stage = r.server.playout.aac.stage_of(r.server.streams.get(name))  # type: ignore[arg-type]
+        assert stage is not None and stage.consumers == 1 and stage.frames_out > 0
+
+        # The call ends: the playlist gets EXT-X-ENDLIST and holds no more.
+        status, _ = await r.rest("call/terminate", {"callId": cid})
+        assert status == 200
+        await r.wait_status(cid, "FINISH")
+        status, headers, body = await get(urls["hls"])
+        assert status == 200 and body.decode().rstrip().endswith("#EXT-X-ENDLIST")
+        assert headers["cache-control"] == "max-age=60"
+    assert len(emitted.texts) > 10
+    assert emitted.history.errors == []
+
+
+async def test_hls_bad_requests(kamailio, callee, monkeypatch) -> None:
+    emitted = EmittedPlaylists(monkeypatch)
+    async with running() as r:
+        _, name, urls = await live_call(r, kamailio, callee())
+        port = r.server.playout.http.port
+        base = urls["hls"].rsplit("/", 1)[0]
+        assert (await get(f"http://127.0.0.1:{port}/nosuch/nosuch.m3u8"))[0] == 404
+        assert (await get(f"{base}/other.m3u8"))[0] == 404
+        assert (await get(f"{base}/seg1.ts"))[0] == 404
+        for target in (
+            "/../../etc/passwd",
+            f"/{name}/../../etc/passwd",
+            f"/{name}/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+            "/%2e%2e/%2e%2e",
+            f"/{name}/{name}/{name}.m3u8",
+            f"/{name}/..%2f{name}.m3u8",
+        ):
+            assert await raw_http(port, target) == 404, target
+        status, _, body = await get(urls["hls"])
+        assert status == 200
+        msn = validate.check_playlist(body.decode()).media_sequence
+        assert (await get(urls["hls"] + f"?_HLS_msn={msn + 1000}"))[0] == 400
+        assert (await get(urls["hls"] + "?_HLS_msn=abc"))[0] == 400
+        assert (await get(urls["hls"] + "?_HLS_part=1"))[0] == 400
+        assert (await get(f"{base}/seg{msn + 1000}.m4s"))[0] == 400
+        # The stream is unharmed: the next playlist still comes.
+        status, _, body = await get(urls["hls"])
+        assert status == 200 and not validate.check_playlist(body.decode()).errors
+    assert emitted.history.errors == []
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+async def test_ffprobe_plays_rtsp(kamailio, callee, transport: str) -> None:
+    async with running() as r:
+        _, _, urls = await live_call(r, kamailio, callee())
+        streams = await ffprobe(urls["rtsp"], "-rtsp_transport", transport)
+        video, audio = streams["video"], streams["audio"]
+        assert (video["codec_name"], video["width"], video["height"]) == ("h264", 352, 288)
+        assert int(video["nb_read_frames"]) > 20
+        assert audio["codec_name"] in ("pcm_mulaw", "pcm_alaw") and audio["sample_rate"] == "8000"
+        assert int(audio["nb_read_frames"]) > 50
+        await asyncio.sleep(0.5)  # ffprobe's TEARDOWN / close reached us
+        assert r.server.ports.in_use <= 4  # the call's pairs; the RTSP session's are back
+
+
+@pytest.mark.parametrize("transport", ["tcp", "udp"])
+async def test_gstreamer_plays_rtsp_until_the_call_ends(kamailio, callee, transport) -> None:
+    async with running() as r:
+        cid, _, urls = await live_call(r, kamailio, callee())
+        audio_depay = "rtppcmudepay"  # the callee offers PCMU first
+        argv = [
+            GST, "-v", "rtspsrc", f"location={urls['rtsp']}", f"protocols={transport}",
+            "name=s",
+            "s.", "!", "application/x-rtp,media=video", "!", "rtph264depay", "!",
+            "fakesink", "silent=false", "name=v",
+            "s.", "!", "application/x-rtp,media=audio", "!", audio_depay, "!",
+            "fakesink", "silent=false", "name=a",
+        ]  # fmt: skip
+        player = asyncio.create_task(run(argv, timeout=60))
+        await asyncio.sleep(5)
+        status, _ = await r.rest("call/terminate", {"callId": cid})
+        assert status == 200
+        rc, out, err = await player
+        assert rc == 0, err[-2000:]
+        pictures = out.count("/GstPipeline:pipeline0/GstFakeSink:v: last-message = chain")
+        samples = out.count("/GstPipeline:pipeline0/GstFakeSink:a: last-message = chain")
+        assert pictures > 20, out[-2000:]
+        assert samples > 50
+
+
+async def test_rtsp_bad_requests(kamailio, callee) -> None:
+    async with running() as r:
+        _, name, urls = await live_call(r, kamailio, callee())
+        port = r.server.playout.rtsp.port
+        url = urls["rtsp"]
+        cases = {
+            f"OPTIONS {url} RTSP/1.0\r\n\r\n": 400,  # no CSeq
+            f"OPTIONS {url} RTSP/1.0\r\nCSeq: x1\r\n\r\n": 400,
+            f"DESCRIBE rtsp://127.0.0.1:{port}/nosuch RTSP/1.0\r\nCSeq: 2\r\n\r\n": 404,
+            f"DESCRIBE rtsp://127.0.0.1:{port}/../etc RTSP/1.0\r\nCSeq: 2\r\n\r\n": 400,
+            f"DESCRIBE http://127.0.0.1:{port}/{name} RTSP/1.0\r\nCSeq: 2\r\n\r\n": 400,
+            f"SETUP {url}/trackID=0 RTSP/1.0\r\nCSeq: 3\r\nTransport: bogus;;=\r\n\r\n": 461,
+            f"SETUP {url}/trackID=0 RTSP/1.0\r\nCSeq: 3\r\n"
+            "Transport: RTP/AVP;unicast;client_port=99999-2\r\n\r\n": 400,
+            f"SETUP {url}/trackID=9 RTSP/1.0\r\nCSeq: 3\r\n"
+            "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n\r\n": 404,
+            f"PLAY {url} RTSP/1.0\r\nCSeq: 4\r\nSession: nosuch\r\n\r\n": 454,
+        }
+        for request, expected in cases.items():
+            assert status_of(await rtsp_exchange(port, request)) == expected, request
+        describe = await rtsp_exchange(port, f"DESCRIBE {url} RTSP/1.0\r\nCSeq: 5\r\n\r\n")
+        assert status_of(describe) == 200 and "sprop-parameter-sets=" in describe
