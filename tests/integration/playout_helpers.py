@@ -7,6 +7,7 @@ import asyncio
 import json
 import re
 import socket
+import tempfile
 import urllib.error
 import urllib.request
 from typing import Any
@@ -90,16 +91,21 @@ def status_of(response: str) -> int:
 
 
 async def run(argv: list[str], timeout: float = 60) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    except TimeoutError:
-        proc.kill()
-        out, err = await proc.communicate()
-        raise AssertionError(f"{argv[0]} did not finish: {err.decode()[-2000:]}") from None
-    return int(proc.returncode or 0), out.decode(), err.decode()
+    """Run a player; (exit status, stdout, stderr). Output goes through files so that a
+    player killed on timeout still shows what it printed."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = await asyncio.create_subprocess_exec(*argv, stdout=out, stderr=err)
+        try:
+            await asyncio.wait_for(proc.wait(), timeout)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+        out.seek(0)
+        err.seek(0)
+        text, errors = out.read().decode(errors="replace"), err.read().decode(errors="replace")
+    if proc.returncode is not None and proc.returncode < 0:
+        raise AssertionError(f"{argv[0]} did not finish: {text[-3000:]} {errors[-3000:]}")
+    return int(proc.returncode or 0), text, errors
 
 
 async def ffprobe(url: str, *extra: str, seconds: float = 4) -> dict[str, dict[str, Any]]:

@@ -152,8 +152,10 @@ async def test_ffprobe_plays_rtsp(kamailio, callee, transport: str) -> None:
 @pytest.mark.parametrize("transport", ["tcp", "udp"])
 async def test_gstreamer_plays_rtsp_until_the_call_ends(kamailio, callee, transport) -> None:
     async with running() as r:
-        cid, _, urls = await live_call(r, kamailio, callee())
-        audio_depay = "rtppcmudepay"  # the callee offers PCMU first
+        cid, name, urls = await live_call(r, kamailio, callee())
+        stream = r.server.streams.get(name)
+        assert stream is not None
+        audio_depay = {"PCMA": "rtppcmadepay", "PCMU": "rtppcmudepay"}[stream.tracks["audio"].codec]
         argv = [
             GST, "-v", "rtspsrc", f"location={urls['rtsp']}", f"protocols={transport}",
             "name=s",

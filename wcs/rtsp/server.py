@@ -12,7 +12,8 @@ nothing more is moved out of the core, whose interleaved queue is bounded
 (``RtspSettings.max_output``, packets past it are dropped and counted), and a client that
 stays paused for ``write_timeout`` is dropped. Connections are capped (``max_connections``,
 extra ones are closed at once). Every playing track sends an RTCP sender report every
-``sr_interval`` seconds and SR + BYE when the stream ends (:mod:`wcs.rtsp.reports`).
+``sr_interval`` seconds and SR + BYE when the stream ends (:mod:`wcs.rtsp.reports`); the
+session itself stays until the player tears it down or times out.
 """
 
 from __future__ import annotations
@@ -293,12 +294,10 @@ class _Client(asyncio.Protocol):
             play.timer = self.loop.call_later(self.server.settings.sr_interval, self._reports, play)
 
     def _stream_ended(self, play: _Play) -> None:
-        """SR + BYE on every track, then the session ends (players see the end)."""
+        """SR + BYE on every track: players see the end. The session stays until the
+        player's TEARDOWN (answered 200, not 454) or its timeout."""
         play.stop()
         self._reports(play, bye=True)
-        if self.core is not None and self.pump is not None:
-            self.core.end_session(play.event.session_id, "stream")
-            self.pump.wake()
 
     def _on_ended(self, event: ev.SessionEnded) -> None:
         play = self._plays.pop(event.session_id, None)
