@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
-from wcs.app.streams import StreamHub, TrackInfo
+from wcs.app.streams import Publication, StreamHub, TrackInfo
 from wcs.pcap import read_pcap
 from wcs.webrtc.certificate import Certificate
 from wcs.webrtc.dtls import DtlsConnected
@@ -111,10 +111,8 @@ def feeder(port: int, seconds: float, janus_ports: tuple[int, int] | None = None
 
 
 class Inlet(asyncio.DatagramProtocol):
-    def __init__(self, hub: StreamHub) -> None:
-        stream = hub.get("s")
-        assert stream is not None
-        self.feed = stream.feed_rtp
+    def __init__(self, publication: Publication) -> None:
+        self.feed = publication.feed_rtp
         self.latencies: list[float] = []
         self.packets = 0
 
@@ -157,7 +155,7 @@ async def run(n: int, seconds: float) -> dict[str, float]:
         viewers.append(viewer)
     loop = asyncio.get_running_loop()
     transport, inlet = await loop.create_datagram_endpoint(
-        lambda: Inlet(hub), local_addr=("127.0.0.1", 0)
+        lambda: Inlet(stream), local_addr=("127.0.0.1", 0)
     )
     port = transport.get_extra_info("sockname")[1]
     proc = multiprocessing.Process(target=feeder, args=(port, seconds), daemon=True)

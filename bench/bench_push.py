@@ -126,7 +126,7 @@ async def bench_push(items: list[Item]) -> tuple[float, float, dict[str, object]
             while worker.queued:
                 await asyncio.sleep(0.001)
             cpu, wall = time.process_time() - t0, time.monotonic() - w0
-            stats = job.stats()
+            stats: dict[str, object] = dict(job.stats())
             await manager.close()
             return cpu, wall, stats
         finally:

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from wcs import sdp
 from wcs.app.stream_feed import StreamFeed
-from wcs.app.streams import Stream
+from wcs.app.streams import StreamHub
 from wcs.media.audio import AudioFrame
 from wcs.media.generators import black_gop
 from wcs.media.h264 import AccessUnit, H264Packetizer
@@ -83,8 +83,9 @@ def media(kind: str) -> sdp.NegotiatedMedia:
 
 def run(kind: str, packets: list[bytes], sinks: int, jitter: bool) -> float:
     feed = StreamFeed(0.0)
-    stream = Stream("bench", call_id=None, app_key="a")
-    feed.stream = stream
+    publication = StreamHub().publish("bench", call_id=None, app_key="a")
+    feed.stream = publication
+    stream = publication.stream
     for _ in range(sinks):
         stream.subscribe_packets(NullPacketSink())
     stream.subscribe_frames(NullFrameSink())

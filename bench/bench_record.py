@@ -33,7 +33,7 @@ async def run(video: bool) -> None:
         if video:
             tracks["video"] = TrackInfo("video", "H264", 90000)
         stream.set_tracks(tracks)
-        rec = manager.get(stream.media_session_id)
+        rec = manager.get(stream.stream.media_session_id)
         assert rec is not None
         loops = int(SECONDS * 1000 / span) + 1
         frames = 0
@@ -52,7 +52,7 @@ async def run(video: bool) -> None:
             loop_s += time.perf_counter() - t0
             while rec.worker.queued:  # real time would leave the thread this much room
                 await asyncio.sleep(0.001)
-        hub.unpublish("bench", "done")
+        stream.unpublish("done")
         await manager.close()
         media_s = loops * span / 1000
         size = sum(p.stat().st_size for p in Path(tmp).iterdir())

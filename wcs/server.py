@@ -101,8 +101,11 @@ class Server:
         self.demo = DemoCallee(demo_host) if s.demo_callee else None
         add_call_routes(self.router, self.calls, self._demo_defaults)
         self.playout = Playout(s, self.streams, self.ports, asyncio.get_running_loop())
-        add_stream_routes(self.router, self.streams, self._urls)
         self.playback = PlaybackService(s, self.streams, self.public_ip, self.hooks)
+        viewers = self.playback.playback.viewers
+        add_stream_routes(
+            self.router, self.streams, lambda: list(viewers.values()), urls=self._urls
+        )
         self.playback.add_routes(self.router)
         add_web_routes(self.router)
         add_push_routes(self.router, self.pushes)

@@ -44,7 +44,7 @@ class Running:
     def __init__(self, server: Server) -> None:
         self.server = server
         self.statuses: dict[str, list[tuple[str, str | None]]] = {}
-        server.calls.listeners.append(self._on_call)
+        server.calls.watch(self._on_call)
         self.media: dict[str, CallMedia] = {}
         server.media.created = lambda m: self.media.__setitem__(m.call_id, m)
 

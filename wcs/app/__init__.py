@@ -4,6 +4,7 @@
 - ``media``: a call's media — a sans-IO core (offer/answer, hold, RTP sessions, publishing)
   and its socket edge;
 - ``stream_feed``: received RTP → the stream's packets and frames (timing, keyframes);
-- ``streams``: StreamHub, named streams with their publishers and subscribers;
+- ``streams``: StreamHub, named streams; ``publish`` gives the publisher its Publication;
+- ``stream``: one Stream as its users see it (status, tracks, subscriptions, watchers);
 - ``hooks``: WCS REST hooks (status events to the appKey's backend).
 """

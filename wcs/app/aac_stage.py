@@ -119,7 +119,7 @@ class AacStage:
             self.close()
 
     def close(self) -> None:
-        self._subscription.close()
+        self._subscription.cancel()
         self._worker.close()
         self._consumers = ()
         self._on_empty(self)

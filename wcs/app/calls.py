@@ -23,6 +23,8 @@ from typing import Any, Protocol
 
 from wcs.app.errors import RequestError
 from wcs.app.hooks import HookPublisher
+from wcs.app.stream import CallbackSet, Subscription
+from wcs.rest.views import call_json
 from wcs.sip import events as sev
 from wcs.sip.ua import Account, UserAgent
 
@@ -100,38 +102,6 @@ class Call:
     def call_id(self) -> str:
         return self.request.call_id
 
-    def to_json(self) -> dict[str, Any]:
-        """The WCS Call object. The SIP password is never part of it."""
-        r = self.request
-        return {
-            "callId": r.call_id,
-            "incoming": False,
-            "status": self.status.value,
-            "sipStatus": self.sip_status,
-            "info": self.info,
-            "caller": r.account.login,
-            "callee": r.callee,
-            "streamName": r.to_stream,
-            "rtmpUrl": r.rtmp_url,
-            "rtmpStream": r.rtmp_stream,
-            "rtmpStreamStatus": self.rtmp_status() if self.rtmp_status else None,
-            "hasAudio": r.has_audio,
-            "hasVideo": r.has_video,
-            "appKey": r.app_key,
-            "visibleName": r.visible_name or r.account.login,
-            "custom": r.custom,
-            "nodeId": None,
-            "sessionId": None,
-            "parentCallId": None,
-            "sdp": None,
-            "inviteParameters": None,
-            "mediaProvider": None,
-            "sipMessageRaw": None,
-            "isMsrp": False,
-            "target": None,
-            "holdForTransfer": False,
-        }
-
 
 class CallManager:
     def __init__(
@@ -149,7 +119,7 @@ class CallManager:
         self._clock = clock
         self._calls: dict[str, Call] = {}
         self._by_reg: dict[str, str] = {}
-        self.listeners: list[Callable[[Call], None]] = []
+        self._watchers: CallbackSet[Callable[[Call], None]] = CallbackSet()
         # Set by the server: the status of a call's RTMP push (None when it has none).
         self.rtmp_status_lookup: Callable[[Call], str | None] | None = None
         self.counters: dict[str, int] = {s.value: 0 for s in CallStatus}
@@ -359,9 +329,13 @@ class CallManager:
             sip_status,
             f", {info}" if info else "",
         )
-        self._hooks.post(call.request.app_key, "CallStatusEvent", call.to_json())
-        for listener in self.listeners:
-            listener(call)
+        self._hooks.post(call.request.app_key, "CallStatusEvent", call_json(call))
+        for callback in self._watchers.items:
+            callback(call)
+
+    def watch(self, callback: Callable[[Call], None]) -> Subscription:
+        """``callback(call)`` on every status change of every call (after its hook)."""
+        return self._watchers.add(callback)
 
     def _finish(self, call: Call, status: CallStatus, sip_status: int | None, info: str) -> None:
         if call.status in FINAL_STATUSES:

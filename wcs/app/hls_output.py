@@ -105,7 +105,7 @@ class HlsOutput:
     def _release(self) -> None:
         for sub in (self._frames, self._aac):
             if sub is not None:
-                sub.close()
+                sub.cancel()
         self._frames = self._aac = None
 
     def close(self) -> None:
@@ -142,8 +142,8 @@ class HlsOutputs:
         self._outputs: dict[str, HlsOutput] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self.started = 0
-        if settings.always:
-            hub.listeners.append(self._on_stream)
+        self._watch = hub.watch(self._on_stream) if settings.always else None
+        self._track_watches: dict[str, Subscription] = {}
 
     def __len__(self) -> int:
         return len(self._outputs)
@@ -192,13 +192,14 @@ class HlsOutputs:
         if stream.status is StreamStatus.PUBLISHING and self.hub.get(stream.name) is stream:
             if stream.tracks:
                 self._started_always(stream)
-            else:
-                stream.track_listeners.append(self._started_always)
+            elif stream.name not in self._track_watches:
+                self._track_watches[stream.name] = stream.watch_tracks(self._started_always)
 
     def _started_always(self, stream: Stream) -> None:
         if stream.tracks and self.hub.get(stream.name) is stream:
-            with contextlib.suppress(ValueError):
-                stream.track_listeners.remove(self._started_always)
+            watch = self._track_watches.pop(stream.name, None)
+            if watch is not None:
+                watch.cancel()
             output = self._start(stream)
             if output is not None:
                 self._touch(stream.name, output)
@@ -238,8 +239,10 @@ class HlsOutputs:
     def close(self) -> None:
         for name in list(self._outputs):
             self._close(name)
-        with contextlib.suppress(ValueError):
-            self.hub.listeners.remove(self._on_stream)
+        for sub in [self._watch, *self._track_watches.values()]:
+            if sub is not None:
+                sub.cancel()
+        self._track_watches.clear()
 
 
 __all__ = ["HlsOutput", "HlsOutputSettings", "HlsOutputs"]

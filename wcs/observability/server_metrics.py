@@ -209,7 +209,7 @@ class ServerMetrics:
         return [Sample((s.value,), counters.get(s.value, 0)) for s in CallStatus]
 
     def _streams(self) -> Iterable[Sample]:
-        tally = Tally(str(s.status) for s in self.server.streams.all())
+        tally = Tally(s.status.value for s in self.server.streams.all())
         return [Sample((k,), v) for k, v in sorted(tally.items())]
 
     def _subscribers(self) -> Iterable[Sample]:
@@ -228,9 +228,7 @@ class ServerMetrics:
     def _rx(self, field: str, totals: DeltaTotals) -> Iterable[Sample]:
         current: dict[tuple[Hashable, Labels], float] = {}
         for stream in self.server.streams.all():
-            provider = stream.stats_provider
-            stats = provider() if provider is not None else {}
-            for kind, s in stats.items():
+            for kind, s in stream.stats().items():
                 current[((stream.media_session_id, kind), (kind,))] = float(s.get(field, 0) or 0)
         return _samples(totals.update(current))
 
@@ -271,7 +269,7 @@ class ServerMetrics:
 
     def _recordings(self) -> Iterable[Sample]:
         recorders = getattr(self.server, "recorders", None)
-        return [Sample((), len(recorders.find_all()) if recorders is not None else 0)]
+        return [Sample((), len(recorders.all()) if recorders is not None else 0)]
 
     def _demo(self, attr: str) -> Iterable[Sample]:
         demo = self.server.demo

@@ -17,7 +17,6 @@ import asyncio
 import logging
 import shlex
 from pathlib import Path
-from typing import Any
 
 from wcs.app.streams import Stream, StreamHub, StreamStatus
 
@@ -59,7 +58,7 @@ class RecorderManager:
         self._finishing: list[Recorder] = []
         self._hook_tasks: set[asyncio.Task[None]] = set()
         self.hook_runs: list[tuple[str, str, int | None]] = []  # (stream, path, exit status)
-        hub.listeners.append(self._on_stream)
+        self._watch = hub.watch(self._on_stream)
 
     # ------------------------------------------------------------------ API
     def start(
@@ -91,20 +90,13 @@ class RecorderManager:
     def get(self, media_session_id: str) -> Recorder | None:
         return self._recorders.get(media_session_id)
 
-    def find_all(self) -> list[dict[str, Any]]:
-        out = []
-        for rec in self._recorders.values():
-            out.append(
-                {
-                    "fileName": rec.file_name,
-                    "mediaSessionId": rec.media_session_id,
-                    "streamName": rec.stream.name,
-                }
-            )
-        return out
+    def all(self) -> list[Recorder]:
+        """The running recordings."""
+        return list(self._recorders.values())
 
     async def close(self) -> None:
         """Stop every recording, wait for the files to be finalized and the hooks to end."""
+        self._watch.cancel()
         for rec in list(self._recorders.values()):
             rec.stop()
         workers = [r.worker for r in self._finishing]
@@ -120,7 +112,7 @@ class RecorderManager:
     def _on_stream(self, stream: Stream) -> None:
         if (
             self.auto
-            and stream.status == StreamStatus.PUBLISHING
+            and stream.status is StreamStatus.PUBLISHING
             and stream.call_id is not None
             and stream.media_session_id not in self._recorders
         ):

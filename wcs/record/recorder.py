@@ -71,7 +71,7 @@ class Recorder:
     def stop(self) -> None:
         """Close the file(s) and end the recording (REST terminate, restart, shutdown)."""
         if self.subscription is not None:
-            self.subscription.close()
+            self.subscription.cancel()
         self._finish()
 
     # ------------------------------------------------------------------ FrameSink

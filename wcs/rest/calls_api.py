@@ -10,6 +10,7 @@ from wcs.app.calls import CallManager, CallRequest
 from wcs.app.errors import RequestError
 from wcs.rest.http import BadRequest, Params, Request, Response, Router, empty, error, json_response
 from wcs.rest.schema_bodies import CALL_FILTER, CALL_ID_BODY, CALL_STARTUP
+from wcs.rest.views import call_json
 from wcs.rtmp.errors import RtmpError
 from wcs.rtmp.url import parse_base_url
 from wcs.sip.errors import SipParseError
@@ -130,13 +131,13 @@ def add_call_routes(
         )
         if not found:
             return error(404, "call not found")
-        return json_response([c.to_json() for c in found])
+        return json_response([call_json(c) for c in found])
 
     async def find_all(req: Request) -> Response:
         found = calls.all()
         if not found:
             return error(404, "no calls")
-        return json_response([c.to_json() for c in found])
+        return json_response([call_json(c) for c in found])
 
     async def terminate(req: Request) -> Response:
         call_id: str = CALL_ID_BODY.parse(req.json())["callId"]

@@ -27,6 +27,7 @@ from wcs.rest.http import (
     json_response,
 )
 from wcs.rest.schema_bodies import MEDIA_SESSION_ID, PUSH_FILTER, PUSH_STARTUP, SOUND_ON
+from wcs.rest.views import push_json
 from wcs.rtmp.errors import RtmpError
 from wcs.rtmp.push import PushManager, PushRequest
 from wcs.rtmp.url import parse_base_url, parse_full_url
@@ -57,7 +58,7 @@ def add_push_routes(router: Router, pushes: PushManager) -> None:
             job = pushes.startup(request)
         except RequestError as exc:
             return error(exc.status, str(exc), exc.field)
-        return json_response(job.to_json())
+        return json_response(push_json(job))
 
     async def find(req: Request) -> Response:
         v = PUSH_FILTER.parse(req.json())
@@ -68,13 +69,13 @@ def add_push_routes(router: Router, pushes: PushManager) -> None:
         )
         if not found:
             return error(404, "not found any transponder")
-        return json_response([job.to_json() for job in found])
+        return json_response([push_json(job) for job in found])
 
     async def find_all(req: Request) -> Response:
         found = pushes.all()
         if not found:
             return error(404, "not found any transponder")
-        return json_response([job.to_json() for job in found])
+        return json_response([push_json(job) for job in found])
 
     def by_id(action: str) -> Handler:
         async def handler(req: Request) -> Response:

@@ -17,6 +17,7 @@ from wcs.record.rotation import Rotation, RotationError, parse_rotation
 from wcs.record.template import TemplateError, validate_template
 from wcs.rest.http import BadRequest, Request, Response, Router, empty, error, json_response
 from wcs.rest.schema_bodies import RECORDER_STARTUP, RECORDER_STOP
+from wcs.rest.views import recorder_json
 
 
 def _stream(v: dict[str, Any], manager: RecorderManager) -> Stream | None:
@@ -60,7 +61,7 @@ def add_recorder_routes(router: Router, manager: RecorderManager) -> None:
         return empty()
 
     async def find_all(req: Request) -> Response:
-        found = manager.find_all()
+        found = [recorder_json(r) for r in manager.all()]
         if not found:
             return error(404, "Recordings not found")
         return json_response(found)

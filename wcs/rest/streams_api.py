@@ -3,7 +3,8 @@
 ``find`` and ``terminate`` take the same filters: ``name``, ``mediaSessionId``,
 ``mediaSessionIds`` (list), ``published``, ``status``. ``terminate`` with ``{}`` stops every
 stream; a SIP call's stream is stopped by hanging the call up. Extra entries (WebRTC viewers,
-``published:false``) appear in ``find_all`` and in ``find`` by their JSON fields.
+``published:false``, listed by ``viewers``) appear in ``find_all`` and in ``find`` by
+their JSON fields.
 
 Our extension: each stream entry has ``urls`` (``webrtc``, ``whep``, ``hls``, ``rtsp`` and,
 with TLS, ``hlsTls``): where that stream plays, with the host the client used to ask.
@@ -11,12 +12,13 @@ with TLS, ``hlsTls``): where that stream plays, with the host the client used to
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
 
-from wcs.app.streams import JsonEntry, Stream, StreamHub
+from wcs.app.streams import Stream, StreamHub
 from wcs.rest.http import Request, Response, Router, error, json_response
 from wcs.rest.schema_bodies import STREAM_FILTER
+from wcs.rest.views import ViewerState, stream_json, viewer_json
 
 
 def _filters(body: dict[str, Any]) -> dict[str, Any]:
@@ -48,42 +50,62 @@ def _entry_matches(obj: dict[str, Any], f: dict[str, Any]) -> bool:
     return status is None or str(obj.get("status", "")).upper() == status.upper()
 
 
+class ViewerEntry(ViewerState, Protocol):
+    """A player's entry (``published: false``); /stream/terminate can stop it."""
+
+    def terminate(self) -> None: ...
+
+
+ViewerSource = Callable[[], Iterable[ViewerEntry]]
+
+
+def _no_viewers() -> list[ViewerEntry]:
+    return []
+
+
 # (stream name, the Host the client asked) -> {kind: url}
 UrlsOf = Callable[[str, str], dict[str, str]]
 
 
-def add_stream_routes(router: Router, hub: StreamHub, urls: UrlsOf | None = None) -> None:
-    def stream_json(stream: Stream, req: Request) -> dict[str, Any]:
-        obj = stream.to_json()
+def add_stream_routes(
+    router: Router,
+    hub: StreamHub,
+    viewers: ViewerSource = _no_viewers,
+    urls: UrlsOf | None = None,
+) -> None:
+    """``viewers``: the current players, listed after the published streams; ``urls``:
+    where a stream plays (added to its entries as ``urls``)."""
+
+    def entry(stream: Stream, req: Request) -> dict[str, Any]:
+        obj = stream_json(stream)
         if urls is not None:
             obj["urls"] = urls(stream.name, req.headers.get("host") or "")
         return obj
 
-    def matching(f: dict[str, Any]) -> tuple[list[Stream], list[JsonEntry]]:
+    def matching(f: dict[str, Any]) -> tuple[list[Stream], list[ViewerEntry]]:
         streams = hub.find(**f)
-        return streams, [e for e in hub.entries if _entry_matches(e.to_json(), f)]
+        return streams, [v for v in viewers() if _entry_matches(viewer_json(v), f)]
 
     async def find(req: Request) -> Response:
         streams, extras = matching(_filters(req.json()))
-        found = [stream_json(s, req) for s in streams] + [e.to_json() for e in extras]
+        found = [entry(s, req) for s in streams] + [viewer_json(v) for v in extras]
         if not found:
             return error(404, "Stream not found")
         return json_response(found)
 
     async def find_all(req: Request) -> Response:
-        found = [stream_json(s, req) for s in hub.all()] + [e.to_json() for e in hub.entries]
+        found = [entry(s, req) for s in hub.all()] + [viewer_json(v) for v in viewers()]
         if not found:
             return error(404, "Streams not found")
         return json_response(found)
 
     async def terminate(req: Request) -> Response:
-        streams, entries = matching(_filters(req.json()))
+        streams, stoppable = matching(_filters(req.json()))
         # Viewers (published:false entries) can be stopped one by one as well.
-        stoppable = [e for e in entries if callable(getattr(e, "terminate", None))]
         if not streams and not stoppable:
             return error(404, "Stream not found")
         for entry in stoppable:
-            entry.terminate()  # type: ignore[attr-defined]
+            entry.terminate()
         for stream in streams:
             hub.terminate(stream)
         return json_response("termination request received")

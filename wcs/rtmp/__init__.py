@@ -17,8 +17,9 @@ Sans-IO core (no sockets, fed bytes):
   ``reconnect``   ReconnectPolicy: retries and back-off of a failed push
   ``keyframes``   KeyframePacer: when a push asks its source for a keyframe
 Edge (asyncio / threads): ``client.RtmpPublisher`` (the socket), ``worker.PipelineWorker``
-(a push's pipeline on its own thread), ``push.PushManager`` / ``PushJob`` (push jobs on the
-stream hub: statuses, events, reconnect, direct SIP-as-RTMP).
+(a push's pipeline on its own thread), ``push.PushManager`` (push jobs on the stream hub:
+registry, events, direct SIP-as-RTMP), ``push_job.PushJob`` (one job: statuses, reconnect),
+``push_attempt.Attempt`` (one connection: the frame sink on the source stream).
 """
 
 from . import flv

@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 
 class Cancellable(Protocol):
-    def close(self) -> None: ...
+    def cancel(self) -> None: ...
 
 
 class PacketSource(StreamSource, Protocol):
@@ -121,7 +121,7 @@ class _Play:
 
     def stop(self) -> None:
         if self.subscription is not None:
-            self.subscription.close()
+            self.subscription.cancel()
             self.subscription = None
         if self.timer is not None:
             self.timer.cancel()

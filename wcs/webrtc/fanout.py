@@ -94,11 +94,11 @@ class StreamRelay:
             self.worker.media_drops += 1
 
     def on_stream_end(self, reason: str) -> None:
-        self._subscription.close()
+        self._subscription.cancel()
         self.worker.relays.pop(id(self.stream), None)
 
     def close(self) -> None:
-        self._subscription.close()
+        self._subscription.cancel()
 
 
 class RemotePeer:
@@ -412,7 +412,7 @@ class WorkerPool:
             self._stream_keys[id(stream)] = entry
             # Forget streams no longer published (the dict would otherwise only grow).
             for k, (s, _) in list(self._stream_keys.items()):
-                if s.status != "PUBLISHING" and s is not stream:
+                if not s.published and s is not stream:
                     del self._stream_keys[k]
         return entry[1]
 

@@ -18,6 +18,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from wcs.app.stream import StreamStatus
+
 log = logging.getLogger(__name__)
 
 # Client messages we accept and do nothing with (diagnostics, publisher-side events).
@@ -75,7 +77,7 @@ class PlaySession:
 
     media_session_id: str
     name: str
-    status: str = "PENDING"
+    status: StreamStatus = StreamStatus.PENDING
 
 
 class WcsSession:
@@ -172,22 +174,24 @@ class WcsSession:
                 {
                     "apiMethod": "StreamStatusEvent",
                     "id": None,
-                    "status": "FAILED",
+                    "status": StreamStatus.FAILED,
                     "info": "MediaSessionId is null",
                 },
             )
             return
         if msid in self.plays:
-            self.stream_status(msid, "FAILED", "MediaSessionId is already in use", name=name or "")
+            self.stream_status(
+                msid, StreamStatus.FAILED, "MediaSessionId is already in use", name=name or ""
+            )
             return
         if not name:
-            self.stream_status(msid, "FAILED", "Stream not found", name="")
+            self.stream_status(msid, StreamStatus.FAILED, "Stream not found", name="")
             self._events.append(PlayRefused(msid, "", "Stream not found"))
             return
         provider = payload.get("mediaProvider", "WebRTC")
         sdp = payload.get("sdp")
         if provider != "WebRTC" or not isinstance(sdp, str) or not sdp.strip():
-            self.stream_status(msid, "FAILED", "Failed by error", name=name)
+            self.stream_status(msid, StreamStatus.FAILED, "Failed by error", name=name)
             self._events.append(PlayRefused(msid, name, "Failed by error"))
             return
         self.plays[msid] = PlaySession(msid, name)
@@ -200,7 +204,7 @@ class WcsSession:
     def stream_status(
         self,
         media_session_id: str,
-        status: str,
+        status: StreamStatus,
         info: str | None = None,
         *,
         name: str | None = None,
@@ -211,7 +215,7 @@ class WcsSession:
         if play is not None:
             play.status = status
             name = play.name if name is None else name
-            if status in ("STOPPED", "FAILED"):
+            if status in (StreamStatus.STOPPED, StreamStatus.FAILED):
                 del self.plays[media_session_id]
         body: dict[str, Any] = {
             "mediaSessionId": media_session_id,

@@ -80,7 +80,7 @@ class OpusTranscoder:
 
     def _stop(self) -> None:
         if self._subscription is not None:
-            self._subscription.close()
+            self._subscription.cancel()
             self._subscription = None
         self._decoder = self._encoder = self._resampler = None
         if self.on_idle is not None:

@@ -23,9 +23,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
+from wcs.app.stream import StreamStatus
+from wcs.rest.views import refused_viewer_json, viewer_json
 from wcs.sdp import parse_fmtp
 
 from . import events
@@ -34,7 +36,6 @@ from .certificate import Certificate
 from .fanout import RemotePeer, WorkerPool, WorkerRefused, needs_transcode
 from .offer import OfferError
 from .peer import ViewerPeer
-from .refused import refused_entry
 
 if TYPE_CHECKING:
     from wcs.app.streams import Stream, StreamHub, TrackInfo
@@ -51,8 +52,8 @@ STOPPED_BY_SHUTDOWN = "Stopped by server shutdown"
 STOPPED_BY_REST = "Stopped by rest /terminate"
 FAILED_BY_ERROR = "Failed by error"
 
-# (status, info) once the viewer has ended; status is "STOPPED" or "FAILED".
-EndCallback = Callable[[str, str], None]
+# (status, info) once the viewer has ended; status is STOPPED or FAILED.
+EndCallback = Callable[[StreamStatus, str], None]
 
 
 class HookSink(Protocol):
@@ -70,7 +71,7 @@ class PlaybackError(Exception):
         self.http_status = http_status
 
 
-def source_tracks(tracks: dict[str, TrackInfo]) -> list[SourceTrack]:
+def source_tracks(tracks: Mapping[str, TrackInfo]) -> list[SourceTrack]:
     out = []
     for info in tracks.values():
         if info.kind not in ("audio", "video"):
@@ -106,7 +107,7 @@ class Viewer:
         self.app_key = app_key
         self.session_id = session_id
         self.on_end = on_end
-        self.status = "PENDING"
+        self.status: StreamStatus = StreamStatus.PENDING
         self.reported: list[str] = []  # statuses posted as hooks, in order (once each)
         self.info: str | None = None
         self.created = time.time()
@@ -126,7 +127,7 @@ class Viewer:
 
     def on_stream_end(self, reason: str) -> None:
         self._unsubscribe = None  # the stream has already forgotten us
-        self.close_soon("STOPPED", STOPPED_BY_PUBLISHER)
+        self.close_soon(StreamStatus.STOPPED, STOPPED_BY_PUBLISHER)
 
     def _video_only(self, kind: str, packet: bytes) -> None:
         if kind == "video" and isinstance(self.peer, ViewerPeer):
@@ -138,10 +139,10 @@ class Viewer:
         if event.state == events.CONNECTED:
             self._start_media()
         elif event.state == events.FAILED:
-            self.close_soon("FAILED", event.info or FAILED_BY_ERROR)
+            self.close_soon(StreamStatus.FAILED, event.info or FAILED_BY_ERROR)
         elif event.state == events.CLOSED and not self._closing:
             # The viewer closed DTLS (RTCPeerConnection.close()).
-            self.close_soon("STOPPED", STOPPED_BY_USER)
+            self.close_soon(StreamStatus.STOPPED, STOPPED_BY_USER)
 
     def _start_media(self) -> None:
         if self._closing:
@@ -159,7 +160,7 @@ class Viewer:
             else:
                 self.on_rtp = peer.send_rtp
             # First delivers the cached keyframe's packets, then the live ones.
-            self._unsubscribe = self.stream.subscribe_packets(self).close
+            self._unsubscribe = self.stream.subscribe_packets(self).cancel
         log.debug(
             "viewer %s connected (%s); stream %s has %s cached keyframe, %d keyframes so far",
             self.media_session_id,
@@ -171,11 +172,11 @@ class Viewer:
 
     def terminate(self) -> None:
         """/stream/terminate on this viewer's entry (WCS info string)."""
-        self.close_soon("STOPPED", STOPPED_BY_REST)
+        self.close_soon(StreamStatus.STOPPED, STOPPED_BY_REST)
 
     def mark_playing(self) -> None:
-        if self.status == "PENDING":
-            self.status = "PLAYING"
+        if self.status == StreamStatus.PENDING:
+            self.status = StreamStatus.PLAYING
             self._report()
 
     def _report(self) -> None:
@@ -185,9 +186,9 @@ class Viewer:
         self.reported.append(self.status)
         hooks = self.playback.hooks
         if hooks is not None and self.app_key:
-            hooks.post(self.app_key, "StreamStatusEvent", self.to_json())
+            hooks.post(self.app_key, "StreamStatusEvent", viewer_json(self))
 
-    def close_soon(self, status: str, info: str) -> None:
+    def close_soon(self, status: StreamStatus, info: str) -> None:
         """Close from a synchronous callback (stream end, peer state)."""
         if self._closing:
             return
@@ -195,7 +196,9 @@ class Viewer:
         self.playback.background.add(task)
         task.add_done_callback(self.playback.background.discard)
 
-    async def close(self, status: str = "STOPPED", info: str = STOPPED_BY_USER) -> None:
+    async def close(
+        self, status: StreamStatus = StreamStatus.STOPPED, info: str = STOPPED_BY_USER
+    ) -> None:
         """Idempotent; every resource is freed and ``on_end`` is called exactly once."""
         if self._closing:
             await self._closed.wait()
@@ -223,33 +226,6 @@ class Viewer:
                 self.on_end(status, info)
             except Exception:
                 log.exception("viewer %s: on_end callback failed", self.media_session_id)
-
-    # --- REST ---------------------------------------------------------------------------
-
-    def to_json(self) -> dict[str, Any]:
-        """A WCS Stream object for a player: ``published: false``, PLAYING."""
-        tracks = self.stream.tracks
-        video = tracks.get("video")
-        return {
-            "name": self.stream.name,
-            "mediaSessionId": self.media_session_id,
-            "appKey": self.app_key,
-            "sessionId": self.session_id,
-            "nodeId": None,
-            "published": False,
-            "mediaType": "play",
-            "mediaProvider": self.provider,
-            "status": self.status,
-            "info": self.info,
-            "hasAudio": "audio" in self.peer.senders,
-            "hasVideo": "video" in self.peer.senders,
-            "width": (video.width or 0) if video else 0,
-            "height": (video.height or 0) if video else 0,
-            "record": False,
-            "createDate": int(self.created * 1000),
-            "custom": {},
-            "webrtc": self.peer.stats(),
-        }
 
 
 def _drop(kind: str, packet: bytes) -> None:
@@ -289,14 +265,14 @@ class Playback:
         self.transcoders: dict[int, OpusTranscoder] = {}
         self.background: set[asyncio.Future[None]] = set()
         # A viewer subscribes only once connected; this tells the others the stream ended.
-        hub.listeners.append(self._on_stream_changed)
+        self._watch = hub.watch(self._on_stream_changed)
 
     def _on_stream_changed(self, stream: Stream) -> None:
-        if stream.status == "PUBLISHING":
+        if stream.published:
             return
         for viewer in list(self.viewers.values()):
             if viewer.stream is stream:
-                viewer.close_soon("STOPPED", STOPPED_BY_PUBLISHER)
+                viewer.close_soon(StreamStatus.STOPPED, STOPPED_BY_PUBLISHER)
 
     async def play(
         self,
@@ -327,14 +303,14 @@ class Playback:
             return PlaybackError(info, status)
 
         stream = self.hub.get(name)
-        if stream is None or stream.status != "PUBLISHING":
+        if stream is None or not stream.published:
             stream = None  # an ended stream's appKey is not the viewer's business
             raise refuse(STREAM_NOT_FOUND, 404)
         try:
             tracks = await stream.wait_tracks(self.tracks_timeout)
         except TimeoutError:
             raise refuse(STREAM_NOT_FOUND, 404) from None
-        if stream.status != "PUBLISHING":
+        if not stream.published:
             raise refuse(STREAM_NOT_FOUND, 404)
         try:
             peer = self._make_peer(offer, source_tracks(tracks))
@@ -353,21 +329,20 @@ class Playback:
             on_end=None,
         )
         self.viewers[media_session_id] = viewer
-        self.hub.add_entry(viewer)
         try:
             if isinstance(peer, RemotePeer):
                 answer = await peer.start_for(stream)
             else:
                 answer = await peer.start()
         except WorkerRefused as exc:
-            await viewer.close("FAILED", exc.info)
+            await viewer.close(StreamStatus.FAILED, exc.info)
             raise PlaybackError(exc.info, exc.status) from None
         except OSError:
-            await viewer.close("FAILED", events.ICE_ERROR)
+            await viewer.close(StreamStatus.FAILED, events.ICE_ERROR)
             raise PlaybackError(events.ICE_ERROR, 503) from None
-        if stream.status != "PUBLISHING":  # ended while we were binding
+        if not stream.published:  # ended while we were binding
             # FAILED, as the player is told: its one status, hook included.
-            await viewer.close("FAILED", STREAM_NOT_FOUND)
+            await viewer.close(StreamStatus.FAILED, STREAM_NOT_FOUND)
             raise PlaybackError(STREAM_NOT_FOUND, 404)
         viewer.on_end = on_end
         viewer.mark_playing()
@@ -408,7 +383,7 @@ class Playback:
         """A play refused before it had a viewer: the FAILED StreamStatusEvent hook."""
         if self.hooks is None or not app_key:
             return
-        body = refused_entry(
+        body = refused_viewer_json(
             name, media_session_id, info, provider=provider, app_key=app_key, session_id=session_id
         )
         self.hooks.post(app_key, "StreamStatusEvent", body)
@@ -417,7 +392,7 @@ class Playback:
         viewer = self.viewers.get(media_session_id)
         if viewer is None:
             return False
-        await viewer.close("STOPPED", info)
+        await viewer.close(StreamStatus.STOPPED, info)
         return True
 
     def transcoder_for(self, stream: Stream) -> OpusTranscoder:
@@ -434,15 +409,14 @@ class Playback:
     def _forget(self, viewer: Viewer) -> None:
         if self.viewers.get(viewer.media_session_id) is viewer:
             del self.viewers[viewer.media_session_id]
-        self.hub.remove_entry(viewer)
 
     async def close(self) -> None:
         """Shutdown: every viewer ends (its owner is told), every port is freed."""
-        if self._on_stream_changed in self.hub.listeners:
-            self.hub.listeners.remove(self._on_stream_changed)
+        self._watch.cancel()
         viewers = list(self.viewers.values())
         await asyncio.gather(
-            *(v.close("STOPPED", STOPPED_BY_SHUTDOWN) for v in viewers), return_exceptions=True
+            *(v.close(StreamStatus.STOPPED, STOPPED_BY_SHUTDOWN) for v in viewers),
+            return_exceptions=True,
         )
         if self.background:
             await asyncio.gather(*self.background, return_exceptions=True)

@@ -24,6 +24,7 @@ from collections import deque
 from collections.abc import Coroutine
 from typing import Any
 
+from wcs.app.stream import StreamStatus
 from wcs.rest.ws import WebSocketConnection
 from wcs.sansio import Pump
 
@@ -158,7 +159,7 @@ class _Connection:
             )
         elif isinstance(event, AvailabilityRequested):
             stream = self.playback.hub.get(event.name)
-            ok = stream is not None and stream.status == "PUBLISHING"
+            ok = stream is not None and stream.published
             info = None if ok else STREAM_NOT_FOUND
             session.available(event.media_session_id, ok, info)
 
@@ -176,7 +177,7 @@ class _Connection:
         msid = event.media_session_id
         session = self.session
 
-        def ended(status: str, info: str) -> None:
+        def ended(status: StreamStatus, info: str) -> None:
             self.mine.discard(msid)
             if msid in session.plays:
                 session.stream_status(msid, status, info)
@@ -194,7 +195,7 @@ class _Connection:
             )
         except PlaybackError as exc:
             if msid in session.plays:
-                session.stream_status(msid, "FAILED", exc.info)
+                session.stream_status(msid, StreamStatus.FAILED, exc.info)
             self.pump.wake()
             return
         self.mine.add(msid)
@@ -203,7 +204,7 @@ class _Connection:
             await viewer.close()
             return
         session.remote_sdp(msid, answer)
-        session.stream_status(msid, "PLAYING")
+        session.stream_status(msid, StreamStatus.PLAYING)
         self.pump.wake()
 
     async def _stop(self, event: StopRequested) -> None:
@@ -213,7 +214,7 @@ class _Connection:
         if msid in self.session.plays:
             self.stopped_early.add(msid)  # answer still being made: drop it when ready
         # The SDK waits for STOPPED after every stopStream (spec §1.6).
-        self.session.stream_status(msid, "STOPPED", "Stopped by user", name=event.name)
+        self.session.stream_status(msid, StreamStatus.STOPPED, "Stopped by user", name=event.name)
 
     async def cleanup(self) -> None:
         self.closed = True

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from wcs.app.stream_feed import StreamFeed
-from wcs.app.streams import Stream
+from wcs.app.streams import StreamHub
 from wcs.media.audio import AudioFrame
 from wcs.media.clock import MediaClock
 from wcs.media.h264 import AccessUnit
@@ -82,10 +82,10 @@ def test_generated_black_video_starts_with_the_real_media() -> None:
     tracks = feed.generated_tracks({"audio"})
     assert set(tracks) == {"video"} and tracks["video"].generated
     assert (tracks["video"].width, tracks["video"].height) == (320, 240)
-    stream = Stream("s", call_id=None, app_key="a")
-    feed.stream = stream
+    publication = StreamHub().publish("s", call_id=None, app_key="a")
+    feed.stream = publication
     sink = Sink()
-    stream.subscribe_frames(sink)
+    publication.stream.subscribe_frames(sink)
     assert feed.get_timer() is None  # no real media yet: no black either
     feed.on_audio(AudioFrame("PCMA", 0, 8000, b"\xd5" * 160, 160), 2.0)
     assert feed.get_timer() == 2.0

@@ -136,7 +136,8 @@ def test_server_metrics_names_kinds_and_labels(tmp_path: Path) -> None:
     """GET /metrics of a real (not started) Server, parsed with prometheus_client."""
     settings = load_settings(env={}, overrides={
         "bind_ip": "127.0.0.1", "public_ip": "127.0.0.1", "http_port": free_port(),
-        "ws_port": free_port(), "hls_port": 0, "rtsp_port": 0, "sip_port": free_port(), "record_dir": str(tmp_path),
+        "ws_port": free_port(), "hls_port": 0, "rtsp_port": 0, "sip_port": free_port(),
+        "record_dir": str(tmp_path),
     })  # fmt: skip
     loop = asyncio.new_event_loop()
     try:

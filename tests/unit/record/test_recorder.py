@@ -73,15 +73,15 @@ async def record(
     if video:
         tracks["video"] = TrackInfo("video", "H264", 90000)
     stream.set_tracks(tracks)
-    assert manager.find_all()[0]["mediaSessionId"] == stream.media_session_id
+    assert manager.all()[0].media_session_id == stream.stream.media_session_id
     for f in frames:
         if f.au is not None:
             if video:
                 stream.feed_video(f.au, f.pts)
         elif f.audio is not None:
             stream.feed_audio(f.audio, f.pts)
-    hub.unpublish("cam1", "Stopped by publisher stop")
-    assert manager.find_all() == []
+    stream.unpublish("Stopped by publisher stop")
+    assert manager.all() == []
     await manager.close()
     return manager, sorted(tmp_path.glob("cam1-*"), key=start_ms)
 
@@ -147,25 +147,25 @@ async def test_restart_closes_the_file_and_starts_a_new_one(tmp_path: Path) -> N
     stream.set_tracks(
         {"video": TrackInfo("video", "H264", 90000), "audio": TrackInfo("audio", "PCMU", 8000)}
     )
-    assert manager.find_all() == []  # not automatic
+    assert manager.all() == []  # not automatic
     frames = synthetic_frames(2.0)
     half = len(frames) // 2
-    first = manager.start(stream)
+    first = manager.start(stream.stream)
     for f in frames[:half]:
         if f.au is not None:
             stream.feed_video(f.au, f.pts)
         elif f.audio is not None:
             stream.feed_audio(f.audio, f.pts)
-    name1 = manager.find_all()[0]["fileName"]
-    second = manager.start(stream, template="{streamName}-second-{startTime}")
+    name1 = manager.all()[0].file_name
+    second = manager.start(stream.stream, template="{streamName}-second-{startTime}")
     assert first.finished and not second.finished
     for f in frames[half:]:
         if f.au is not None:
             stream.feed_video(f.au, f.pts)
-    name2 = manager.find_all()[0]["fileName"]
+    name2 = manager.all()[0].file_name
     assert name1 != name2 and "second" in name2
-    assert manager.stop(stream.media_session_id)
-    assert not manager.stop(stream.media_session_id)
+    assert manager.stop(stream.stream.media_session_id)
+    assert not manager.stop(stream.stream.media_session_id)
     await manager.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name1, name2])
     for p in tmp_path.iterdir():
@@ -182,7 +182,7 @@ async def test_writer_does_not_block_the_loop_and_survives_bad_media(tmp_path: P
 
     stream.feed_audio(AudioFrame("PCMU", 0, 8000, b"\xff" * 160, 160), 0.0)
     stream.feed_audio(AudioFrame("PCMU", 160, 8000, b"", 0), 20.0)  # empty payload
-    hub.unpublish("cam3", "done")
+    stream.unpublish("done")
     await asyncio.wait_for(manager.close(), 10)
     assert (tmp_path / "cam3.mp4").exists()
 
@@ -243,7 +243,7 @@ async def test_opus(tmp_path: Path, video: bool, container: str, codecs: list[st
             stream.feed_video(f.au, f.pts)
         elif f.audio is not None:
             stream.feed_audio(f.audio, f.pts)
-    hub.unpublish("op", "done")
+    stream.unpublish("done")
     await manager.close()
     [path] = list(tmp_path.iterdir())
     assert path.suffix == container

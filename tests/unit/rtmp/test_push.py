@@ -12,9 +12,10 @@ import pytest
 from tests.unit.rtmp.fake_server import FakeRtmpServer
 from tests.unit.rtmp.test_muxer import trace_access_units
 from wcs.app.errors import RequestError
-from wcs.app.streams import Stream, StreamHub, TrackInfo
+from wcs.app.streams import Publication, PublisherControl, StreamHub, TrackInfo
 from wcs.media.audio import AudioFrame
 from wcs.media.h264.nal import AccessUnit
+from wcs.rest.views import push_json
 from wcs.rtmp import messages as m
 from wcs.rtmp.push import PushJob, PushManager, PushRequest, PushStatus
 from wcs.rtmp.reconnect import ReconnectPolicy
@@ -27,7 +28,7 @@ def tracks(video: bool = True) -> dict[str, TrackInfo]:
     return out
 
 
-def feed(stream: Stream, seconds_of_trace: int = 1) -> None:
+def feed(stream: Publication, seconds_of_trace: int = 1) -> None:
     for i, (ts, nals) in enumerate(trace_access_units()):
         key = any(n[0] & 0x1F == 5 for n in nals)
         stream.feed_video(AccessUnit(ts * 90, nals, keyframe=key), float(ts))
@@ -46,7 +47,7 @@ async def until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
 class Recorder:
     def __init__(self, manager: PushManager) -> None:
         self.seen: list[tuple[str, str | None]] = []
-        manager.listeners.append(self)
+        manager.watch(self)
 
     def __call__(self, job: PushJob) -> None:
         self.seen.append((job.status.value, job.info))
@@ -64,7 +65,7 @@ async def test_push_before_the_stream_then_publishing_then_source_end() -> None:
         url = f"rtmp://127.0.0.1:{server.port}/live"
         job = manager.startup(PushRequest("call1", url))
         assert job.stream_name == "rtmp_call1"
-        assert job.to_json()["status"] == "PENDING"
+        assert push_json(job)["status"] == "PENDING"
         await asyncio.sleep(0.05)
         assert not server.publishing.is_set()  # no stream yet: nothing connects
         stream = hub.publish("call1", call_id=None, app_key="defaultApp")
@@ -76,7 +77,7 @@ async def test_push_before_the_stream_then_publishing_then_source_end() -> None:
         publish = next(c for c in server.commands() if c[0] == "publish")
         assert publish[3] == "rtmp_call1"
         assert job.width == 352 and job.height == 288
-        hub.unpublish("call1", "Stopped by publisher stop")
+        stream.unpublish("Stopped by publisher stop")
         await job.wait_closed()
     assert job.status is PushStatus.STOPPED and job.info == "Stopped by publisher stop"
     assert manager.all() == []
@@ -158,7 +159,7 @@ async def test_terminate_and_mute() -> None:
             )
         )
         await until(lambda: job.status is PushStatus.PUBLISHING)
-        assert job.to_json()["muted"] is True
+        assert push_json(job)["muted"] is True
         assert manager.mute(job.media_session_id, False) and not job.muted
         assert not manager.mute("nope", True)
         assert manager.terminate(job.media_session_id)
@@ -206,7 +207,7 @@ async def test_direct_sip_as_rtmp_follows_the_calls_stream() -> None:
         job = manager.all()[0]
         assert (job.stream_name, job.request.call_id, job.app_key) == ("my_rtmp", "c1", "app1")
         await until(lambda: job.status is PushStatus.PUBLISHING)
-        hub.unpublish("sip_rtmp_c1", "Normal call clearing")
+        stream.unpublish("Normal call clearing")
         await job.wait_closed()
     assert job.status is PushStatus.STOPPED
 
@@ -215,10 +216,10 @@ async def test_direct_sip_as_rtmp_follows_the_calls_stream() -> None:
 async def test_keyframe_interval_asks_the_source() -> None:
     hub = StreamHub()
     manager = PushManager(hub, keyframe_interval=1.0)
-    stream = hub.publish("s", call_id=None, app_key="a")
-    stream.set_tracks(tracks())
     asked: list[int] = []
-    stream.keyframe_requester = lambda: asked.append(1)
+    control = PublisherControl(request_keyframe=lambda: asked.append(1))
+    stream = hub.publish("s", call_id=None, app_key="a", control=control)
+    stream.set_tracks(tracks())
     async with FakeRtmpServer() as server:
         job = manager.startup(PushRequest("s", f"rtmp://127.0.0.1:{server.port}/live"))
         await until(lambda: job.status is PushStatus.PUBLISHING)

@@ -19,6 +19,7 @@ from wcs.rest.auth import Authenticator
 from wcs.rest.dispatch import Dispatcher
 from wcs.rest.http import Headers, Request, Router
 from wcs.rest.push_api import add_push_routes
+from wcs.rest.views import push_json
 from wcs.rtmp.push import PushManager, PushRequest, PushStatus
 
 pytestmark = pytest.mark.asyncio
@@ -89,7 +90,7 @@ async def test_sound_on_and_off_errors_and_states(sounds: Path) -> None:
         status, found = await call(d, "find", {"mediaSessionId": msid})
         assert status == 200 and found[0]["soundEnabled"] is True
         assert await call(d, "sound_off", {"mediaSessionId": msid}) == (200, None)
-        assert job.sound is None and job.to_json()["soundEnabled"] is False
+        assert job.sound is None and push_json(job)["soundEnabled"] is False
     finally:
         manager.terminate(msid)
         await job.wait_closed()

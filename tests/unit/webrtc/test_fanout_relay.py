@@ -18,7 +18,7 @@ TRACKS = [SourceTrack("video", "H264", 90000, {"packetization-mode": "1"})]
 
 
 class FakeStream:
-    status = "PUBLISHING"
+    published = True
 
     def __init__(self, cached: list[bytes]) -> None:
         self.cached = cached

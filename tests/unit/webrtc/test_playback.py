@@ -6,15 +6,18 @@ from __future__ import annotations
 import asyncio
 import re
 import struct
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from tests.unit.webrtc.chrome_offer import CHROME_OFFER
-from wcs.app.streams import StreamHub, TrackInfo
+from tests.unit.webrtc.hub import Hub
+from wcs.app.streams import PublisherControl, StreamHub, TrackInfo
 from wcs.rest.auth import Authenticator
 from wcs.rest.dispatch import Dispatcher
 from wcs.rest.http import Headers, Request, Router
+from wcs.rest.views import viewer_json
 from wcs.webrtc import events
 from wcs.webrtc.certificate import Certificate
 from wcs.webrtc.viewer import Playback, PlaybackError, Viewer
@@ -35,11 +38,14 @@ TRACKS = {
 }
 
 
-def make(published: bool = True) -> tuple[StreamHub, Playback]:
-    hub = StreamHub()
+def make(
+    published: bool = True, on_keyframe_request: Callable[[], None] | None = None
+) -> tuple[Hub, Playback]:
+    hub = Hub()
     if published:
-        stream = hub.publish("s1", call_id="c1", app_key="app")
-        stream.set_tracks(dict(TRACKS))
+        control = PublisherControl(request_keyframe=on_keyframe_request)
+        pub = hub.publish("s1", call_id="c1", app_key="app", control=control)
+        pub.set_tracks(dict(TRACKS))
     return hub, Playback(hub, certificate=CERT, bind_ip="127.0.0.1", tracks_timeout=0.2)
 
 
@@ -47,15 +53,15 @@ def rtp(pt: int, seq: int, ts: int, payload: bytes = b"\x00" * 160) -> bytes:
     return struct.pack("!BBHII", 0x80, pt, seq, ts, 1234) + payload
 
 
-def viewer_entries(hub: StreamHub) -> list[dict[str, Any]]:
-    return [e.to_json() for e in hub.entries]
+def viewer_entries(playback: Playback) -> list[dict[str, Any]]:
+    return [viewer_json(v) for v in playback.viewers.values()]
 
 
 # --- Playback / Viewer -----------------------------------------------------------------
 
 
 async def test_play_answers_and_lists_the_viewer() -> None:
-    hub, playback = make()
+    _, playback = make()
     ended: list[tuple[str, str]] = []
     viewer, answer = await playback.play(
         "s1", CHROME_OFFER, "m1", on_end=lambda s, i: ended.append((s, i))
@@ -63,7 +69,7 @@ async def test_play_answers_and_lists_the_viewer() -> None:
     try:
         assert "a=candidate:" in answer and "a=sendonly" in answer
         assert "127.0.0.1" in answer
-        [entry] = viewer_entries(hub)
+        [entry] = viewer_entries(playback)
         assert entry["published"] is False and entry["status"] == "PLAYING"
         assert entry["name"] == "s1" and entry["mediaSessionId"] == "m1"
         assert playback.get("m1") is viewer
@@ -73,7 +79,7 @@ async def test_play_answers_and_lists_the_viewer() -> None:
     finally:
         assert await playback.stop("m1")
     assert ended == [("STOPPED", "Stopped by user")]
-    assert viewer_entries(hub) == [] and playback.viewers == {}
+    assert viewer_entries(playback) == [] and playback.viewers == {}
     assert viewer.peer.state == events.CLOSED
     assert not await playback.stop("m1")
 
@@ -87,7 +93,7 @@ async def test_unknown_or_trackless_stream_is_not_found() -> None:
     with pytest.raises(PlaybackError) as exc:
         await playback.play("late", CHROME_OFFER, "m2")
     assert exc.value.info == "Stream not found"
-    assert playback.viewers == {} and hub.entries == []
+    assert playback.viewers == {}
 
 
 async def test_bad_offer_is_a_playback_error() -> None:
@@ -108,16 +114,16 @@ async def test_publisher_stop_ends_viewer() -> None:
     viewer.peer.send_rtp = lambda kind, pkt: sent.append((kind, pkt))  # type: ignore[method-assign,assignment]
     stream = hub.get("s1")
     assert stream is not None
-    stream.feed_rtp("audio", rtp(0, 1, 160), 160)
+    hub.pubs["s1"].feed_rtp("audio", rtp(0, 1, 160), 160)
     assert sent == []  # not connected: not subscribed yet
     viewer._on_peer_state(events.PeerStateChanged(events.CONNECTED))
     assert stream.subscribers == 1
-    stream.feed_rtp("audio", rtp(0, 2, 320), 320)
+    hub.pubs["s1"].feed_rtp("audio", rtp(0, 2, 320), 320)
     assert sent == [("audio", rtp(0, 2, 320))]
-    hub.unpublish("s1", "call ended")
+    hub.pubs["s1"].unpublish("call ended")
     await asyncio.gather(*playback.background)
     assert ended == [("STOPPED", "Stopped by publisher stop")]
-    assert playback.viewers == {} and hub.entries == []
+    assert playback.viewers == {}
     assert viewer.peer.state == events.CLOSED
 
 
@@ -133,15 +139,12 @@ async def test_peer_failure_ends_viewer_with_its_info() -> None:
     assert ended == [("FAILED", "Failed by ICE keep alive")]
     stream = hub.get("s1")
     assert stream is not None and stream.subscribers == 0
-    assert playback.viewers == {} and hub.entries == []
+    assert playback.viewers == {}
 
 
 async def test_viewer_keyframe_requests_go_to_the_stream() -> None:
-    hub, playback = make()
-    stream = hub.get("s1")
-    assert stream is not None
     asked: list[int] = []
-    stream.keyframe_requester = lambda: asked.append(1)
+    _, playback = make(on_keyframe_request=lambda: asked.append(1))
     viewer, _ = await playback.play("s1", CHROME_OFFER, "m1")
     assert viewer.peer.on_keyframe_request is not None
     viewer.peer.on_keyframe_request()
@@ -150,7 +153,7 @@ async def test_viewer_keyframe_requests_go_to_the_stream() -> None:
 
 
 async def test_shutdown_closes_every_viewer() -> None:
-    hub, playback = make()
+    _, playback = make()
     ended: list[tuple[str, str]] = []
     viewers: list[Viewer] = []
     for i in range(3):
@@ -161,7 +164,7 @@ async def test_shutdown_closes_every_viewer() -> None:
     await playback.close()
     assert ended == [("STOPPED", "Stopped by server shutdown")] * 3
     assert all(v.peer.state == events.CLOSED for v in viewers)
-    assert playback.viewers == {} and hub.entries == []
+    assert playback.viewers == {}
 
 
 async def test_opus_only_browser_gets_one_shared_transcoder() -> None:
@@ -185,7 +188,7 @@ async def test_opus_only_browser_gets_one_shared_transcoder() -> None:
     # The transcoder and the two viewers (for video) are the stream's sinks.
     assert stream.subscribers == 3
     for i in range(20):
-        stream.feed_rtp("audio", rtp(0, i, i * 160, bytes([0xFF]) * 160), i * 160)
+        hub.pubs["s1"].feed_rtp("audio", rtp(0, i, i * 160, bytes([0xFF]) * 160), i * 160)
     assert got["a"] and got["a"] == got["b"]  # the same opus packets, made once
     assert all(p[1] & 0x7F == 111 for p in got["a"])
     await playback.close()
@@ -211,7 +214,7 @@ SDP = {"content-type": "application/sdp"}
 
 
 async def test_whep_post_and_delete() -> None:
-    hub, playback = make()
+    _, playback = make()
     d = whep(playback)
     resp = await d.handle(req("POST", "/whep/s1", CHROME_OFFER.encode(), SDP))
     assert resp.status == 201
@@ -221,14 +224,14 @@ async def test_whep_post_and_delete() -> None:
     location = resp.headers.get("location") or ""
     assert re.fullmatch(r"/whep/s1/[0-9a-f-]{36}", location)
     assert b"a=candidate:" in resp.body
-    [entry] = viewer_entries(hub)
+    [entry] = viewer_entries(playback)
     assert entry["mediaSessionId"] == location.rsplit("/", 1)[1]
     assert entry["mediaProvider"] == "WHEP"
     assert (
         await d.handle(req("DELETE", "/whep/other/" + location.rsplit("/", 1)[1]))
     ).status == 404
     assert (await d.handle(req("DELETE", location))).status == 200
-    assert hub.entries == [] and playback.viewers == {}
+    assert playback.viewers == {}
     assert (await d.handle(req("DELETE", location))).status == 404
 
 
@@ -265,7 +268,7 @@ async def test_whep_preflight_and_auth() -> None:
 
 
 async def test_terminate_from_rest_stops_the_viewer() -> None:
-    hub, playback = make()
+    _, playback = make()
     ended: list[tuple[str, str]] = []
     viewer, _ = await playback.play(
         "s1", CHROME_OFFER, "m1", on_end=lambda s, i: ended.append((s, i))
@@ -273,7 +276,7 @@ async def test_terminate_from_rest_stops_the_viewer() -> None:
     viewer.terminate()
     await asyncio.gather(*playback.background)
     assert ended == [("STOPPED", "Stopped by rest /terminate")]
-    assert hub.entries == []
+    assert playback.viewers == {}
 
 
 async def test_viewer_that_never_checks_fails_by_ice_timeout() -> None:
@@ -290,7 +293,7 @@ async def test_viewer_that_never_checks_fails_by_ice_timeout() -> None:
     viewer, _ = await playback.play("s1", CHROME_OFFER, "m1", on_end=on_end)
     await asyncio.wait_for(done.wait(), 5)
     assert ended == [("FAILED", "Failed by ICE timeout")]
-    assert playback.viewers == {} and hub.entries == []
+    assert playback.viewers == {}
     assert viewer.peer.state == events.FAILED
 
 
@@ -303,14 +306,14 @@ class Hooks:
 
 
 async def test_whep_viewer_hooks_go_to_the_streams_app_key() -> None:
-    hub, playback = make()
+    _, playback = make()
     hooks = Hooks()
     playback.hooks = hooks
     d = whep(playback)
     resp = await d.handle(req("POST", "/whep/s1", CHROME_OFFER.encode(), SDP))
     location = resp.headers.get("location") or ""
     msid = location.rsplit("/", 1)[1]
-    assert viewer_entries(hub)[0]["appKey"] == "app"  # the stream's
+    assert viewer_entries(playback)[0]["appKey"] == "app"  # the stream's
     assert (await d.handle(req("DELETE", location))).status == 200
     assert [
         (k, m, b["mediaSessionId"], b["status"], b["info"], b["mediaProvider"])

@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 
 from tests.unit.webrtc.chrome_offer import CHROME_OFFER
-from wcs.app.streams import StreamHub, TrackInfo
+from tests.unit.webrtc.hub import Hub
+from wcs.app.streams import TrackInfo
+from wcs.rest.views import viewer_json
 from wcs.webrtc.certificate import Certificate
 from wcs.webrtc.viewer import Playback
 from wcs.webrtc.ws_signaling import SignalingServer
@@ -46,10 +48,9 @@ class FakeWs:
                 return frame
 
 
-def setup(ping: float = 5.0, missed: int = 10) -> tuple[StreamHub, Playback, SignalingServer]:
-    hub = StreamHub()
-    stream = hub.publish("s1", call_id="c1", app_key="a")
-    stream.set_tracks(
+def setup(ping: float = 5.0, missed: int = 10) -> tuple[Hub, Playback, SignalingServer]:
+    hub = Hub()
+    hub.publish("s1", call_id="c1", app_key="a").set_tracks(
         {
             "audio": TrackInfo("audio", "PCMU", 8000),
             "video": TrackInfo(
@@ -69,7 +70,7 @@ def play(ws: FakeWs, msid: str, name: str = "s1") -> None:
 
 
 async def test_play_stop_and_close() -> None:
-    hub, playback, server = setup()
+    _, playback, server = setup()
     ws = FakeWs()
     task = asyncio.create_task(server.handle(ws))  # type: ignore[arg-type]
     ws.push("connection", {"appKey": "app1"})
@@ -87,14 +88,14 @@ async def test_play_stop_and_close() -> None:
         "STOPPED",
         "Stopped by user",
     )
-    assert playback.viewers == {} and hub.entries == []
+    assert playback.viewers == {}
     # A second viewer, then the socket closes: the viewer is stopped with it.
     play(ws, "m2")
     await ws.next("notifyStreamStatusEvent")
     assert list(playback.viewers) == ["m2"]
     ws.inbox.put_nowait(None)
     await asyncio.wait_for(task, 5)
-    assert playback.viewers == {} and hub.entries == [] and server.sessions == {}
+    assert playback.viewers == {} and server.sessions == {}
 
 
 async def test_publisher_stop_reaches_the_session() -> None:
@@ -106,7 +107,7 @@ async def test_publisher_stop_reaches_the_session() -> None:
     play(ws, "m1")
     await ws.next("notifyStreamStatusEvent")
     assert list(playback.viewers) == ["m1"]  # not connected, so not yet a packet sink
-    hub.unpublish("s1", "call ended")
+    hub.pubs["s1"].unpublish("call ended")
     stopped = await ws.next("notifyStreamStatusEvent")
     assert stopped["data"][0]["info"] == "Stopped by publisher stop"
     assert playback.viewers == {}
@@ -182,7 +183,7 @@ async def test_player_statuses_are_hooks_to_the_sessions_app_key() -> None:
     assert hooks.of("m1") == [("app1", "StreamStatusEvent", "PLAYING", None)]
     # The body is the viewer's /stream/find_all entry at that moment.
     body = hooks.posted[0][2]
-    entry = hub.entries[0].to_json()
+    entry = viewer_json(next(iter(playback.viewers.values())))
     assert set(body) == set(entry)
     assert body["published"] is False and body["name"] == "s1" and body["appKey"] == "app1"
     assert body["sessionId"] == entry["sessionId"] and body["mediaProvider"] == "WebRTC"
@@ -210,7 +211,7 @@ async def test_player_statuses_are_hooks_to_the_sessions_app_key() -> None:
     # A second viewer ended by the publisher: PLAYING then STOPPED, once each.
     play(ws, "m5")
     await ws.next("notifyStreamStatusEvent")
-    hub.unpublish("s1", "call ended")
+    hub.pubs["s1"].unpublish("call ended")
     await ws.next("notifyStreamStatusEvent")
     ws.inbox.put_nowait(None)
     await asyncio.wait_for(task, 5)

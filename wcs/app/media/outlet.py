@@ -11,7 +11,14 @@ import logging
 from collections.abc import Callable
 
 from wcs.app.stream_feed import StreamSink
-from wcs.app.streams import StreamExists, StreamHub, StreamStatus, TrackInfo
+from wcs.app.streams import (
+    Publication,
+    PublisherControl,
+    StreamExists,
+    StreamHub,
+    StreamStatus,
+    TrackInfo,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +44,7 @@ class HubOutlet:
         self._stats = stats
         self._request_keyframe = request_keyframe
         self._terminate = terminate
-        self.published = False
+        self.publication: Publication | None = None  # ours while published
 
     def ensure_free(self) -> None:
         """Refuse a call whose stream name is taken before anything is allocated for it."""
@@ -46,23 +53,28 @@ class HubOutlet:
 
     def publish(self, tracks: dict[str, TrackInfo]) -> StreamSink | None:
         """Publish with ``tracks``; None when the name got taken meanwhile."""
+        control = PublisherControl(self._stats, self._request_keyframe, self._terminate)
         try:
-            stream = self.hub.publish(
-                self.name, call_id=self.call_id, app_key=self.app_key, tracks=tracks
+            publication = self.hub.publish(
+                self.name,
+                call_id=self.call_id,
+                app_key=self.app_key,
+                tracks=tracks,
+                control=control,
             )
         except StreamExists as exc:
             log.warning("call %s: %s", self.call_id, exc)
             return None
-        stream.stats_provider = self._stats
-        stream.keyframe_requester = self._request_keyframe
-        if self._terminate is not None:
-            stream.terminator = self._terminate
-        self.published = True
-        return stream
+        self.publication = publication
+        return publication
+
+    @property
+    def published(self) -> bool:
+        return self.publication is not None
 
     def unpublish(self, reason: str, failed: bool) -> None:
-        if not self.published:
+        publication, self.publication = self.publication, None
+        if publication is None:
             return
-        self.published = False
         status = StreamStatus.FAILED if failed else StreamStatus.UNPUBLISHED
-        self.hub.unpublish(self.name, reason, status)
+        publication.unpublish(reason, status)
