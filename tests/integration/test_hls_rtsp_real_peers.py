@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 from typing import Any
 
 import pytest
@@ -27,6 +28,8 @@ from tests.integration.playout_helpers import (
 )
 from tests.integration.test_streams_real_peers import Running, running
 from wcs.hls import validate
+from wcs.rtsp import RtspSettings
+from wcs.rtsp.server import EdgeSettings
 
 pytestmark = [pytest.mark.peers, pytest.mark.asyncio]
 
@@ -198,3 +201,39 @@ async def test_rtsp_bad_requests(kamailio, callee) -> None:
             assert status_of(await rtsp_exchange(port, request)) == expected, request
         describe = await rtsp_exchange(port, f"DESCRIBE {url} RTSP/1.0\r\nCSeq: 5\r\n\r\n")
         assert status_of(describe) == 200 and "sprop-parameter-sets=" in describe
+
+
+async def test_rtsp_client_that_never_reads_is_dropped(kamailio, callee) -> None:
+    """A TCP player that stops reading: its queue stays bounded (packets past it are
+    dropped), it is dropped after the write timeout, and another player is unharmed."""
+    async with running() as r:
+        rtsp = r.server.playout.rtsp
+        rtsp.settings = EdgeSettings(RtspSettings(max_output=32 * 1024), write_timeout=1.0)
+        _, _, urls = await live_call(r, kamailio, callee())
+        # A plain socket (asyncio's reader would keep reading into its buffer).
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.settimeout(10)
+        await asyncio.to_thread(sock.connect, ("127.0.0.1", rtsp.port))
+        url = urls["rtsp"]
+        setup = (
+            f"SETUP {url}/trackID=0 RTSP/1.0\r\nCSeq: 1\r\n"
+            "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n\r\n"
+        )
+        sock.sendall(setup.encode())
+        head = (await asyncio.to_thread(sock.recv, 4096)).decode()
+        assert status_of(head) == 200
+        session = re.search(r"Session: ([^;\r]+)", head)
+        assert session
+        play = f"PLAY {url} RTSP/1.0\r\nCSeq: 2\r\nSession: {session.group(1)}\r\n\r\n"
+        sock.sendall(play.encode())
+        # From now on nothing is read. The server drops the client once it stalled.
+        for _ in range(600):
+            if rtsp.stalled_clients:
+                break
+            await asyncio.sleep(0.1)
+        assert rtsp.stalled_clients == 1 and not rtsp.clients
+        sock.close()
+        # The stream is unharmed: a reading player gets it.
+        streams = await ffprobe(url, "-rtsp_transport", "tcp", seconds=2)
+        assert int(streams["video"]["nb_read_frames"]) > 10

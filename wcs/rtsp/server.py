@@ -62,6 +62,9 @@ class UdpPorts(Protocol):
 class EdgeSettings:
     core: RtspSettings = field(default_factory=RtspSettings)
     write_timeout: float = 10.0
+    # The kernel's share of a connection's output: fixed, so a player that stops reading
+    # stalls us after a bounded amount (autotuning would grow it to megabytes first).
+    socket_buffer: int = 256 * 1024
     sr_interval: float = 5.0
     max_connections: int = 200
 
@@ -84,7 +87,8 @@ class RtspServer:
         self.settings = settings or EdgeSettings()
         self.auth = auth
         self.clients: set[_Client] = set()
-        self.dropped_clients = 0
+        self.dropped_clients = 0  # over max_connections
+        self.stalled_clients = 0  # dropped after write_timeout without reading
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
@@ -149,6 +153,12 @@ class _Client(asyncio.Protocol):
             transport.abort()
             return
         self.server.clients.add(self)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_SNDBUF, self.server.settings.socket_buffer
+                )
         peer = transport.get_extra_info("peername")
         local = transport.get_extra_info("sockname")
         self.core = RtspConnection(
@@ -180,7 +190,7 @@ class _Client(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         if self._paused is None:
-            self._paused = self.loop.call_later(self.server.settings.write_timeout, self.abort)
+            self._paused = self.loop.call_later(self.server.settings.write_timeout, self._stalled)
 
     def resume_writing(self) -> None:
         if self._paused is not None:
@@ -188,6 +198,10 @@ class _Client(asyncio.Protocol):
             self._paused = None
         if self.pump is not None:
             self.pump.wake()
+
+    def _stalled(self) -> None:
+        self.server.stalled_clients += 1
+        self.abort()
 
     def abort(self) -> None:
         """A client that does not read (or shutdown): drop it."""
