@@ -3,9 +3,9 @@ tests: the publisher side is played by the test."""
 
 from __future__ import annotations
 
+from tests.unit.record.frames import Frame, trace_frames
 from wcs.app.stream import PublisherControl, TrackInfo
 from wcs.app.streams import Publication, StreamHub
-from tests.unit.record.frames import Frame, trace_frames
 
 
 def tracks(video: bool = True, audio: str | None = "PCMU") -> dict[str, TrackInfo]:

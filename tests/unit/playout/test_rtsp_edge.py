@@ -46,6 +46,10 @@ async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, t
     return (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)).decode()
 
 
+def req(method: str, url: str, cseq: int, *headers: str) -> str:
+    return "\r\n".join([f"{method} {url} RTSP/1.0", f"CSeq: {cseq}", *headers, "", ""])
+
+
 async def frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     head = await asyncio.wait_for(reader.readexactly(4), 5)
     assert head[0] == 0x24
@@ -73,12 +77,11 @@ def test_interleaved_play_then_the_stream_ends() -> None:
     async def test(server: RtspServer, source: Source, ports: PortAllocator) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
         url = f"rtsp://127.0.0.1:{server.port}/cam"
-        head = await exchange(reader, writer, f"SETUP {url}/trackID=0 RTSP/1.0\r\nCSeq: 1\r\n"
-                              "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n\r\n")  # fmt: skip
+        tcp = "Transport: RTP/AVP/TCP;unicast;interleaved=0-1"
+        head = await exchange(reader, writer, req("SETUP", f"{url}/trackID=0", 1, tcp))
         session = re.search(r"Session: ([^;\r]+)", head)
         assert session and " 200 " in head
-        head = await exchange(reader, writer,
-                              f"PLAY {url} RTSP/1.0\r\nCSeq: 2\r\nSession: {session[1]}\r\n\r\n")  # fmt: skip
+        head = await exchange(reader, writer, req("PLAY", url, 2, f"Session: {session[1]}"))
         assert " 200 " in head and len(source.subs) == 1
         on_rtp, on_end, sub = source.subs[0]
         on_rtp(0, PACKET)
@@ -91,8 +94,7 @@ def test_interleaved_play_then_the_stream_ends() -> None:
         assert packets[0].ssrc == 0xABCD and packets[0].packet_count == 1
         assert isinstance(packets[-1], Bye) and sub.cancelled
         # The session stays for the player's TEARDOWN.
-        head = await exchange(reader, writer,
-                              f"TEARDOWN {url} RTSP/1.0\r\nCSeq: 3\r\nSession: {session[1]}\r\n\r\n")  # fmt: skip
+        head = await exchange(reader, writer, req("TEARDOWN", url, 3, f"Session: {session[1]}"))
         assert " 200 " in head
         writer.close()
 
@@ -107,12 +109,11 @@ def test_udp_play_and_ports_released() -> None:
         port = rtp.getsockname()[1]
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
         url = f"rtsp://127.0.0.1:{server.port}/voice"
-        head = await exchange(reader, writer, f"SETUP {url}/trackID=0 RTSP/1.0\r\nCSeq: 1\r\n"
-                              f"Transport: RTP/AVP;unicast;client_port={port}-{port + 1}\r\n\r\n")  # fmt: skip
+        udp = f"Transport: RTP/AVP;unicast;client_port={port}-{port + 1}"
+        head = await exchange(reader, writer, req("SETUP", f"{url}/trackID=0", 1, udp))
         session = re.search(r"Session: ([^;\r]+)", head)
         assert session and "server_port=" in head and ports.in_use == 1
-        await exchange(reader, writer,
-                       f"PLAY {url} RTSP/1.0\r\nCSeq: 2\r\nSession: {session[1]}\r\n\r\n")  # fmt: skip
+        await exchange(reader, writer, req("PLAY", url, 2, f"Session: {session[1]}"))
         source.subs[0][0](0, PACKET)
         assert (await asyncio.to_thread(rtp.recv, 2048)) == PACKET
         writer.close()  # the control connection goes: the session and its ports too
@@ -129,7 +130,7 @@ def test_udp_play_and_ports_released() -> None:
 def test_connections_over_the_cap_are_closed() -> None:
     async def test(server: RtspServer, source: Source, ports: PortAllocator) -> None:
         r1, w1 = await asyncio.open_connection("127.0.0.1", server.port)
-        assert " 200 " in await exchange(r1, w1, "OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n")
+        assert " 200 " in await exchange(r1, w1, req("OPTIONS", "*", 1))
         r2, w2 = await asyncio.open_connection("127.0.0.1", server.port)
         w2.write(b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n")
         assert await asyncio.wait_for(r2.read(), 5) == b""
