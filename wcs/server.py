@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from wcs import netaddr
+from wcs.app.aac_stage import AacStages
 from wcs.app.calls import Call, CallManager
 from wcs.app.hooks import HookPublisher
 from wcs.app.media import DIRECT_RTMP_PREFIX, CallMediaFactory, MediaConfig
@@ -74,6 +75,8 @@ class Server:
         self.calls = CallManager(self.ua, self.sip.wake, self.hooks, self.media, clock=self.sip.now)
         self.media.control = self.calls
         self.calls.rtmp_status_lookup = self._call_push_status
+        # One AAC encoder per stream, shared by every consumer that needs AAC (pushes, HLS).
+        self.aac = AacStages(asyncio.get_running_loop())
         self.pushes = PushManager(
             self.streams,
             policy=ReconnectPolicy(s.push_reconnect_attempts, s.push_reconnect_backoff),
@@ -84,6 +87,7 @@ class Server:
             call_lookup=self._call_rtmp,
             keyframe_interval=s.push_keyframe_interval,
             sounds_dir=s.sounds_dir,
+            aac_stages=self.aac,
         )
         self.recorders = RecorderManager(
             self.streams,
@@ -100,7 +104,7 @@ class Server:
         demo_host = netaddr.loopback_for(self.public_ip)
         self.demo = DemoCallee(demo_host) if s.demo_callee else None
         add_call_routes(self.router, self.calls, self._demo_defaults)
-        self.playout = Playout(s, self.streams, self.ports, asyncio.get_running_loop())
+        self.playout = Playout(s, self.streams, self.ports, self.aac, asyncio.get_running_loop())
         self.playback = PlaybackService(s, self.streams, self.public_ip, self.hooks)
         viewers = self.playback.playback.viewers
         add_stream_routes(
@@ -199,6 +203,7 @@ class Server:
         deadline = loop.time() + SHUTDOWN_GRACE_S
         while self.ua.active() and loop.time() < deadline:
             await asyncio.sleep(0.05)
+        self.aac.close()
         await self.recorders.close()
         await self.hooks.drain()
         await self.hooks.close()

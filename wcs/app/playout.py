@@ -1,6 +1,7 @@
 """HLS and RTSP playback of the hub's streams: the parts, built from the settings.
 
-* :class:`~wcs.app.aac_stage.AacStages`: each stream's audio as AAC, encoded once and shared;
+* :class:`~wcs.app.aac_stage.AacStages` (given: the RTMP pushes share it): each stream's
+  audio as AAC, encoded once;
 * :class:`~wcs.app.hls_output.HlsOutputs` behind :class:`~wcs.rest.hls_api.HlsApi` on
   ``hls_port`` (and https on ``hls_tls_port`` when ``tls_cert``/``tls_key`` are set);
 * :class:`~wcs.rtsp.server.RtspServer` on ``rtsp_port`` over :class:`HubRtspSource`, UDP
@@ -48,11 +49,12 @@ class Playout:
         settings: Settings,
         hub: StreamHub,
         ports: PortAllocator,
+        aac: AacStages,
         loop: asyncio.AbstractEventLoop,
     ) -> None:
         s = settings
         self.settings = s
-        self.aac = AacStages(loop)
+        self.aac = aac  # shared with the RTMP pushes
         self.hls = HlsOutputs(
             hub,
             self.aac,
@@ -102,7 +104,6 @@ class Playout:
         if self.https is not None:
             await self.https.close()
         self.hls.close()
-        self.aac.close()
 
 
 def _host_only(host_header: str) -> str:
