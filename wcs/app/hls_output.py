@@ -30,6 +30,13 @@ from wcs.media.h264.nal import AccessUnit
 log = logging.getLogger(__name__)
 
 
+def first_number(now: float) -> int:
+    """Where an output's numbering starts: a tenth of a second of wall clock (wrapping after
+    three years), so outputs of a republished name never reuse a URI a cache still holds:
+    segments are at most 10 per second (a target of 0.1 s), the clock moves as fast."""
+    return int(now * 10) % (10**9 - 10**6)  # init ids stay within names' 9 digits
+
+
 class HlsOutput:
     def __init__(self, stream: Stream, stages: AacStages, settings: HlsSettings) -> None:
         self.stream = stream
@@ -43,7 +50,7 @@ class HlsOutput:
         if audio_track is not None and can_encode(audio_track.codec):
             track, self._aac = stages.acquire(stream, self)
             audio = AudioConfig(track.asc, track.sample_rate, track.channels)
-        self.segmenter = Segmenter(video, audio, settings)
+        self.segmenter = Segmenter(video, audio, settings, first_number(time.time()))
         self._waiters: list[asyncio.Future[None]] = []
         self._frames: Subscription | None = stream.subscribe_frames(self) if video else None
         if stream.status is not StreamStatus.PUBLISHING:

@@ -4,6 +4,7 @@ request, blocking reload, files and their cache headers, bad requests, the end, 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 
 from tests.unit.playout.helpers import Source, trace_frames
@@ -40,6 +41,15 @@ def run(test: Callable[[StreamHub, HlsOutputs, HlsApi], Awaitable[None]], **kw: 
     asyncio.run(main())
 
 
+def names(playlist: str) -> tuple[str, str]:
+    """The init segment and the first segment a playlist lists."""
+    init = re.search(r'#EXT-X-MAP:URI="([^"]+)"', playlist)
+    assert init
+    first = validate.check_playlist(playlist).segments[0].uri
+    assert first
+    return init[1], first
+
+
 async def settle(outputs: HlsOutputs, name: str) -> None:
     """Let the AAC thread hand its frames back (the segmenter takes them on the loop); each
     look is a request for the stream, so an idle timer does not end it meanwhile."""
@@ -69,11 +79,12 @@ def test_first_request_starts_hls_and_waits_for_a_segment() -> None:
         assert not checked.errors and checked.segments[0].duration
         assert src.keyframe_requests >= 1  # segments near the target: keyframes asked for
         # Files: immutable, ETag, 304 on a match; the init segment has both tracks.
-        init = await get(api, "s", "init1.mp4")
+        init_name, seg_name = names(resp.body.decode())
+        init = await get(api, "s", init_name)
         assert init.status == 200 and b"avc1" in init.body and b"mp4a" in init.body
-        seg = await get(api, "s", "seg0.m4s")
+        seg = await get(api, "s", seg_name)
         assert seg.status == 200 and seg.headers["cache-control"].endswith("immutable")
-        again = await get(api, "s", "seg0.m4s", {"If-None-Match": seg.headers["etag"]})
+        again = await get(api, "s", seg_name, {"If-None-Match": seg.headers["etag"]})
         assert again.status == 304 and again.body == b""
 
     run(test)
@@ -101,12 +112,12 @@ def test_blocking_reload_and_bad_requests() -> None:
         assert (await held_part).status == 200
         assert history.errors == []
         for query, status in (
-            ({"_HLS_msn": "999"}, 400),
+            ({"_HLS_msn": str(int(msn) + 1000)}, 400),
             ({"_HLS_msn": "x"}, 400),
             ({"_HLS_part": "1"}, 400),
         ):
             assert (await get(api, "s", "s.m3u8", **query)).status == status
-        assert (await get(api, "s", "seg999.m4s")).status == 400
+        assert (await get(api, "s", f"seg{int(msn) + 1000}.m4s")).status == 400
         for name in ("x.m3u8", "../s.m3u8", "seg1.ts", "init9.mp4", "s"):
             assert (await get(api, "s", name)).status == 404, name
         # The end: ENDLIST, final cache, nothing more to wait for.
@@ -114,7 +125,7 @@ def test_blocking_reload_and_bad_requests() -> None:
         resp = await get(api, "s", "s.m3u8", _HLS_msn="99")
         assert resp.status == 200 and resp.body.decode().endswith("#EXT-X-ENDLIST\n")
         assert resp.headers["cache-control"] == "max-age=60"
-        assert (await get(api, "s", "seg99.m4s")).status == 404
+        assert (await get(api, "s", f"seg{int(msn) + 99}.m4s")).status == 404
         assert history.add(resp.body.decode()).ended and history.errors == []
 
     run(test)
@@ -128,7 +139,7 @@ def test_audio_only_stream_and_idle_stop() -> None:
         await settle(outputs, "s")
         resp = await get(api, "s", "s.m3u8")
         assert resp.status == 200 and not validate.check_playlist(resp.body.decode()).errors
-        init = await get(api, "s", "init1.mp4")
+        init = await get(api, "s", names(resp.body.decode())[0])
         assert b"mp4a" in init.body and b"avc1" not in init.body
         for _ in range(100):  # idle 0.2 s: the output closes and lets the stream go
             if not len(outputs):
