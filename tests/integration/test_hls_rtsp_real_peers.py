@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
+import ssl
+import urllib.request
 from typing import Any
 
 import pytest
@@ -26,7 +28,9 @@ from tests.integration.playout_helpers import (
     run,
     status_of,
 )
+from tests.integration.test_playback_signaling import self_signed
 from tests.integration.test_streams_real_peers import Running, running
+from wcs.app.playout import rtsp_auth
 from wcs.hls import validate
 from wcs.rtsp import RtspSettings
 from wcs.rtsp.server import EdgeSettings
@@ -237,3 +241,31 @@ async def test_rtsp_client_that_never_reads_is_dropped(kamailio, callee) -> None
         # The stream is unharmed: a reading player gets it.
         streams = await ffprobe(url, "-rtsp_transport", "tcp", seconds=2)
         assert int(streams["video"]["nb_read_frames"]) > 10
+
+
+async def test_https_hls_and_rtsp_auth(kamailio, callee, tmp_path) -> None:
+    """HLS on hls_tls_port with the configured certificate; RTSP behind Basic/Digest (the
+    rest_auth user): refused without credentials, played by ffprobe with them."""
+    cert, key = self_signed(tmp_path)
+    async with running(tls_cert=str(cert), tls_key=str(key), wss_port=0, hls_tls_port=0) as r:
+        _, name, urls = await live_call(r, kamailio, callee())
+        https = r.server.playout.https
+        assert https is not None
+        assert urls["hlsTls"] == f"https://127.0.0.1:{https.port}/{name}/{name}.m3u8"
+        context = ssl.create_default_context(cafile=str(cert))
+
+        def fetch() -> tuple[int, bytes]:
+            with urllib.request.urlopen(urls["hlsTls"], timeout=20, context=context) as resp:
+                return resp.status, resp.read()
+
+        status, body = await asyncio.to_thread(fetch)
+        assert status == 200 and not validate.check_playlist(body.decode()).errors
+
+        r.server.playout.rtsp.auth = rtsp_auth("basic:viewer:s3cret")
+        port = r.server.playout.rtsp.port
+        refused = await rtsp_exchange(port, f"DESCRIBE {urls['rtsp']} RTSP/1.0\r\nCSeq: 1\r\n\r\n")
+        assert status_of(refused) == 401
+        assert "Digest realm=" in refused and "Basic realm=" in refused
+        with_user = urls["rtsp"].replace("rtsp://", "rtsp://viewer:s3cret@")
+        streams = await ffprobe(with_user, "-rtsp_transport", "tcp", seconds=2)
+        assert streams["video"]["codec_name"] == "h264"
