@@ -269,3 +269,29 @@ async def test_https_hls_and_rtsp_auth(kamailio, callee, tmp_path) -> None:
         with_user = urls["rtsp"].replace("rtsp://", "rtsp://viewer:s3cret@")
         streams = await ffprobe(with_user, "-rtsp_transport", "tcp", seconds=2)
         assert streams["video"]["codec_name"] == "h264"
+
+
+async def test_hls_and_a_push_share_one_aac_encoder(kamailio, callee, nginx_rtmp) -> None:
+    """HLS and an RTMP push of the same call: one AAC stage with both as consumers; both
+    outputs carry AAC (read back by ffprobe from our HLS and from nginx-rtmp)."""
+    async with running() as r:
+        _, name, urls = await live_call(r, kamailio, callee())
+        assert (await get(urls["hls"]))[0] == 200  # HLS started: the stage exists
+        base = nginx_rtmp.url("").rsplit("/", 1)[0]
+        status, _ = await r.rest("push/startup", {"streamName": name, "rtmpUrl": base})
+        assert status == 200
+        for _ in range(200):
+            jobs = r.server.pushes.all()
+            if jobs and jobs[0].status.value == "PUBLISHING":
+                break
+            await asyncio.sleep(0.05)
+        assert len(r.server.aac) == 1
+        stream = r.server.streams.get(name)
+        assert stream is not None
+        stage = r.server.aac.stage_of(stream)
+        assert stage is not None and stage.consumers == 2
+        pushed = await ffprobe(nginx_rtmp.url(f"rtmp_{name}"), seconds=3)
+        assert pushed["audio"]["codec_name"] == "aac" and pushed["video"]["codec_name"] == "h264"
+        assert stage.dropped == 0
+        hls = await ffprobe(urls["hls"], seconds=2)
+        assert hls["audio"]["codec_name"] == "aac"
