@@ -97,6 +97,7 @@ class Server:
             s.record_container,
             s.on_record_hook,
             auto=s.record_sip_streams,
+            aac_stages=self.aac,
         )
         self.router = Router()
         # The demo callee's port is known only after start(): the route reads it then.
