@@ -1,6 +1,6 @@
 """The shared AAC stage: a stream's G.711/Opus audio → AAC-LC, encoded once per stream.
 
-Every consumer that needs AAC (the HLS output; pushes and recordings can follow) takes the
+Every consumer that needs AAC (the HLS output, RTMP pushes, MP4/AAC recordings) takes the
 stage of its stream from :class:`AacStages` with :meth:`AacStages.acquire`; the first one
 creates it (a frame subscription on the stream and one encoder thread), later ones share
 it, and the last ``cancel()`` ends it. So N consumers of one stream cost one decode and one
