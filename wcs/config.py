@@ -56,6 +56,21 @@ class Settings:
     rest_hooks: str = ""
     rest_hook_timeout: float = 5.0
     rest_hook_retries: int = 2
+    # Limits (0: unlimited), all shown in /metrics (wcs_limit, wcs_limit_rejections_total)
+    http_max_connections: int = 1000  # REST/WHEP listener; over it: 503 and closed
+    http_max_connections_per_ip: int = 100
+    rest_rate_limit: float = 100.0  # REST requests per second per source IP; over it: 429
+    rest_rate_burst: int = 200
+    ws_max_sessions: int = 1000  # WebSocket signaling connections (ws + wss)
+    ws_max_sessions_per_ip: int = 50
+    ws_max_viewers_per_session: int = 20  # playStream of one WebSocket session
+    max_viewers_per_ip: int = 100  # viewers (WebSocket plays and WHEP) of one address
+    ws_max_message: int = 262_144  # bytes of one WebSocket message; over it: closed 1009
+    ws_fragment_timeout: float = 10.0  # a fragmented message must be whole within this (s)
+    sip_tcp_max_connections: int = 500  # accepted SIP TCP connections
+    sip_tcp_max_connections_per_ip: int = 50
+    sip_tcp_idle_timeout: float = 60.0  # accepted SIP TCP connection without traffic/dialog
+    max_calls_per_app_key: int = 100  # live calls of one appKey; over it: 429
     # SIP
     sip_user_agent: str = "wcs/0.1"
     sip_t1: float = 0.5
@@ -72,13 +87,19 @@ class Settings:
     publish_early_media: bool = False
     generate_av: str = "none"  # "none", "video", "audio", "all": fill missing tracks
     rtp_send_silence: bool = True  # audio silence to the SIP peer every 20 ms (keeps the path)
+    # RTP source validation (wcs.rtp.source_guard): who may feed a call's stream
+    rtp_probation_packets: int = 2  # in-sequence packets before a new source/SSRC is taken
+    rtp_latch_window: float = 10.0  # s after the answer an address not in the SDP may latch
+    rtp_relatch_silence: float = 3.0  # s the source must be silent before another may latch
+    rtp_max_sources: int = 8  # SSRCs tracked per m-line (candidates, statistics)
+    rtp_source_timeout: float = 30.0  # s of silence before a candidate/old SSRC is forgotten
     # RTMP republishing
     rtmp_flash_version: str = "FMLE/3.0 (compatible; wcs)"  # WCS rtmpFlashVersion
     rtmp_stream_prefix: str = "rtmp_"  # /push/startup publishes <prefix><streamName>
     rtmp_g711_passthrough: bool = False  # FLV sound format 7/8 instead of AAC
     push_reconnect_attempts: int = 0  # 0: a failed push stays FAILED
     push_reconnect_backoff: float = 2.0  # seconds before the first retry, doubled each time
-    push_keyframe_interval: float = 0.0  # ask the source for a keyframe this often (s); 0 off
+    push_keyframe_interval: float = 2.0  # ask the source for a keyframe after this long (s); 0 off
     sounds_dir: str = "sounds"  # /push/sound_on soundFile names are files in this directory
     # HLS / LL-HLS (http://HOST:hls_port/{stream}/{stream}.m3u8) and RTSP playback
     hls_port: int = 8082  # WCS hls port
@@ -209,6 +230,10 @@ def _validate(s: Settings) -> None:
             raise ConfigError(f"setting {name!r}: {port} is not a port number")
     if s.webrtc_workers < 0:
         raise ConfigError(f"setting 'webrtc_workers': {s.webrtc_workers} is negative (0: none)")
+    for f in fields(Settings):
+        limit = f.name.startswith(("http_max", "rest_rate", "ws_max", "sip_tcp", "max_"))
+        if limit and getattr(s, f.name) < 0:
+            raise ConfigError(f"setting {f.name!r}: negative (0: unlimited)")
     if s.media_port_to - s.media_port_from < 1:
         raise ConfigError("settings 'media_port_from'/'media_port_to': empty range")
     _validate_addresses(s)
@@ -219,6 +244,9 @@ def _validate(s: Settings) -> None:
         raise ConfigError("setting 'rest_auth': use 'token:SECRET' or 'basic:USER:PASSWORD'")
     if bool(s.tls_cert) != bool(s.tls_key):
         raise ConfigError("settings 'tls_cert'/'tls_key': give both or neither")
+    for name in ("rtp_max_sources", "rtp_probation_packets"):
+        if getattr(s, name) < 1:
+            raise ConfigError(f"setting {name!r}: at least 1")
     if s.generate_av not in ("none", "video", "audio", "all"):
         raise ConfigError("setting 'generate_av': one of none, video, audio, all")
     _validate_recording(s)

@@ -19,6 +19,7 @@ from wcs.config import Settings, parse_hooks
 from wcs.demo import DemoCallee
 from wcs.demo.routing import demo_defaults
 from wcs.event_loop import choose_event_loop
+from wcs.limits import Quota, RateLimit, fit_to_descriptors
 from wcs.observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from wcs.observability.metrics import REGISTRY
 from wcs.observability.server_metrics import ServerMetrics
@@ -32,6 +33,7 @@ from wcs.rest.streams_api import add_stream_routes
 from wcs.rtmp.push import PushManager
 from wcs.rtmp.reconnect import ReconnectPolicy
 from wcs.rtp.ports import PortAllocator
+from wcs.rtp.source_guard import GuardConfig
 from wcs.sip.events import Event
 from wcs.sip.transport import SipTransport
 from wcs.sip.ua import SipTimers, UserAgent
@@ -62,7 +64,18 @@ class Server:
             min_se=s.sip_min_se,
             register_expires=s.sip_register_expires,
         )
-        self.sip = SipTransport(self.ua, s.bind_ip, s.sip_port, self._on_sip_event)
+        self.sip = SipTransport(
+            self.ua,
+            s.bind_ip,
+            s.sip_port,
+            self._on_sip_event,
+            accepted_idle_timeout=s.sip_tcp_idle_timeout,
+            quota=Quota(
+                "sip_tcp_connections",
+                fit_to_descriptors("sip_tcp_connections", s.sip_tcp_max_connections),
+                s.sip_tcp_max_connections_per_ip,
+            ),
+        )
         self.ports = PortAllocator(s.media_port_from, s.media_port_to, host=s.bind_ip)
         self.streams = StreamHub(self.hooks)
         self.media = CallMediaFactory(
@@ -72,7 +85,14 @@ class Server:
             media_config(s),
             loop=asyncio.get_running_loop(),  # Server is built inside the loop it runs on
         )
-        self.calls = CallManager(self.ua, self.sip.wake, self.hooks, self.media, clock=self.sip.now)
+        self.calls = CallManager(
+            self.ua,
+            self.sip.wake,
+            self.hooks,
+            self.media,
+            clock=self.sip.now,
+            max_per_app_key=s.max_calls_per_app_key,
+        )
         self.media.control = self.calls
         self.calls.rtmp_status_lookup = self._call_push_status
         # One AAC encoder per stream, shared by every consumer that needs AAC (pushes, HLS).
@@ -127,6 +147,12 @@ class Server:
             request_timeout=s.http_request_timeout,
             auth=s.rest_auth,
             cors_origin=s.cors_allow_origin,
+            quota=Quota(
+                "http_connections",
+                fit_to_descriptors("http_connections", s.http_max_connections),
+                s.http_max_connections_per_ip,
+            ),
+            rate=RateLimit("rest_requests", s.rest_rate_limit, s.rest_rate_burst),
         )
         self.started = time.time()
         self.metrics = ServerMetrics(self, REGISTRY)
@@ -222,6 +248,13 @@ def media_config(s: Settings) -> MediaConfig:
         publish_early_media=s.publish_early_media,
         generate_av=s.generate_av,
         send_silence=s.rtp_send_silence,
+        source_guard=GuardConfig(
+            probation=s.rtp_probation_packets,
+            latch_window=s.rtp_latch_window,
+            silence=s.rtp_relatch_silence,
+            max_sources=s.rtp_max_sources,
+            timeout=s.rtp_source_timeout,
+        ),
     )
 
 

@@ -127,6 +127,9 @@ def _short_bytes(b: bytes, limit: int = 64) -> str:
     return f"b{len(b)}:{hashlib.sha256(b).hexdigest()[:16]}"
 
 
+GENERATED = "# generated inputs (hypothesis)\n"
+
+
 def canon(obj: Any, redact_bytes: bool = False, depth: int = 0) -> str:
     """A stable text for an event: class name + fields, recursively; no object addresses."""
     if depth > 6:
@@ -143,9 +146,10 @@ def canon(obj: Any, redact_bytes: bool = False, depth: int = 0) -> str:
     if isinstance(obj, enum.Enum):
         return f"{type(obj).__name__}.{obj.name}"
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        # by name: the declaration order of an event's fields is not behaviour
         fields = ", ".join(
             f"{f.name}={canon(getattr(obj, f.name), redact_bytes, depth + 1)}"
-            for f in dataclasses.fields(obj)
+            for f in sorted(dataclasses.fields(obj), key=lambda f: f.name)
         )
         return f"{type(obj).__name__}({fields})"
     if isinstance(obj, (list, tuple)):
@@ -755,6 +759,11 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(f"excluded: {reason}\n")
         counts = dump(_STATE["dir"] / test_file_name(item.nodeid)) if reason is None else {}
+        if reason is None and getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
+            # Generated inputs depend on the test's code: recorded, compared apart.
+            path = _STATE["dir"] / test_file_name(item.nodeid)
+            if path.exists():
+                path.write_text(GENERATED + path.read_text())
         _STATE["tests"] += 1
         per = _STATE["totals"]
         for inst in REC.order:

@@ -194,7 +194,7 @@ def wcs(tmp_path: Path, webrtc_workers: int) -> Iterator[WcsFactory]:
     """
     started: list[WcsProcess] = []
 
-    def start(**settings: Any) -> WcsProcess:
+    def start(*, preexec_fn: Callable[[], None] | None = None, **settings: Any) -> WcsProcess:
         http_port = free_port()
         sip_port = free_port()
         media_from = free_port_range(100)
@@ -225,6 +225,7 @@ def wcs(tmp_path: Path, webrtc_workers: int) -> Iterator[WcsFactory]:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=preexec_fn,  # e.g. a lower RLIMIT_NOFILE (test_limits.py)
             )
         bind_ip = env["WCS_BIND_IP"]
         host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(bind_ip, bind_ip)

@@ -55,6 +55,16 @@ def http(
         return exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read()
 
 
+async def whep_play(base: str, name: str, viewer: Viewer) -> None:
+    """POST the viewer's offer to ``base``/whep/``name`` and apply the answer."""
+    offer = (await viewer.offer()).encode()
+    headers = {"Content-Type": "application/sdp"}
+    url = f"{base}/whep/{name}"
+    status, _, body = await asyncio.to_thread(http, "POST", url, offer, headers)
+    assert status == 201, body
+    await viewer.answer(body.decode())
+
+
 @dataclass
 class Viewer:
     """An aiortc player that counts decoded video frames and keeps decoded audio."""

@@ -43,6 +43,8 @@ def test_wcs_table_in_file(tmp_path: Path) -> None:
         ({"WCS_MEDIA_PORT_FROM": "5000", "WCS_MEDIA_PORT_TO": "4000"}, "media_port"),
         ({"WCS_WEBRTC_WORKERS": "-1"}, "webrtc_workers"),
         ({"WCS_WEBRTC_WORKERS": "two"}, "webrtc_workers"),
+        ({"WCS_RTP_MAX_SOURCES": "0"}, "rtp_max_sources"),
+        ({"WCS_RTP_PROBATION_PACKETS": "0"}, "rtp_probation_packets"),
     ],
 )
 def test_bad_values_name_the_setting(env: dict[str, str], name: str) -> None:
@@ -87,3 +89,23 @@ def test_hooks_spec() -> None:
     assert parse_hooks("a=http://h/x/, b=https://k") == {"a": "http://h/x", "b": "https://k"}
     with pytest.raises(ConfigError, match="rest_hooks"):
         parse_hooks("a=ftp://h")
+
+
+def test_pushes_ask_for_a_keyframe_after_2_s_without_one_by_default() -> None:
+    """Issue 18: with the defaults a player joining an RTMP push waited for the SIP device's
+    next keyframe (> 5 s with baresip); CDNs want one every 2-4 s."""
+    from wcs.rtmp.keyframes import KeyframePacer
+
+    interval = load_settings(env={}).push_keyframe_interval
+    assert interval == 2.0
+    pacer = KeyframePacer(interval * 1000)
+    asks = [pacer.on_frame(t, t == 0) for t in range(0, 5001, 100)]
+    assert [t * 100 for t, ask in enumerate(asks) if ask] == [2000, 4000]
+
+
+def test_limits_are_on_by_default_and_never_negative() -> None:
+    s = load_settings(env={})
+    assert s.http_max_connections and s.rest_rate_limit and s.ws_max_viewers_per_session
+    assert s.sip_tcp_idle_timeout == 60.0 and s.max_calls_per_app_key
+    with pytest.raises(ConfigError, match="max_viewers_per_ip"):
+        load_settings(env={"WCS_MAX_VIEWERS_PER_IP": "-1"})

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from wcs.app.errors import RequestError
 from wcs.app.hooks import HookPublisher
 from wcs.app.stream import CallbackSet, Subscription
+from wcs.limits import Quota
 from wcs.rest.views import call_json
 from wcs.sip import events as sev
 from wcs.sip.ua import Account, UserAgent
@@ -111,7 +112,10 @@ class CallManager:
         hooks: HookPublisher,
         media_factory: MediaFactory,
         clock: Callable[[], float] = time.monotonic,
+        max_per_app_key: int = 0,
     ) -> None:
+        # live calls per appKey (0: unlimited): a place is taken at startup, given back in _finish
+        self._app_quota = Quota("calls", 0, max_per_app_key, key_kind="app_key")
         self._ua = ua
         self._wake = wake  # flushes the UA's output after an action (the transport's wake)
         self._hooks = hooks
@@ -140,6 +144,9 @@ class CallManager:
                         "another call already republishes to this rtmpUrl/rtmpStream",
                         "rtmpUrl",
                     )
+        if not self._app_quota.admit(req.app_key):
+            limit = self._app_quota.per_key
+            raise RequestError(429, f"too many calls for this appKey (limit {limit})", "appKey")
         call = Call(req)
         lookup = self.rtmp_status_lookup
         if req.rtmp_url and lookup is not None:
@@ -152,13 +159,25 @@ class CallManager:
             self._finish(call, CallStatus.FAILED, None, f"Failed by session creation: {exc}")
             return call
         now = self._clock()
-        if req.register_required:
-            call.reg_id = self._ua.register(req.account, now)
-            self._by_reg[call.reg_id] = req.call_id
-        else:
-            self._invite(call, now)
+        try:
+            if req.register_required:
+                call.reg_id = self._ua.register(req.account, now)
+                self._by_reg[call.reg_id] = req.call_id
+            else:
+                self._invite(call, now)
+        except ValueError as exc:  # validated at REST; never leave a call that cannot end
+            log.warning("call %s: cannot be placed: %s", req.call_id, exc)
+            self._finish(call, CallStatus.FAILED, None, f"Failed by session creation: {exc}")
         self._wake()
         return call
+
+    @property
+    def max_per_app_key(self) -> int:
+        return self._app_quota.per_key
+
+    @max_per_app_key.setter
+    def max_per_app_key(self, limit: int) -> None:
+        self._app_quota.per_key = limit
 
     def find(
         self,
@@ -196,11 +215,13 @@ class CallManager:
         if call is None:
             return False
         now = self._clock()
-        if call.invited:
+        sip_call = self._ua.call_info(call_id) if call.invited else None
+        if sip_call is not None and sip_call.state not in ("ending", "ended"):
             # The UA answers with CallReleased / CallFailed (487) which finishes the call.
             self._ua.hangup(call_id, now)
-        else:
-            # Still registering: nothing was sent for the call itself.
+        elif sip_call is None or sip_call.state == "ended":
+            # Nothing in SIP to wait for (still registering, or the INVITE never left):
+            # the call ends now, in whatever state it was.
             self._finish(call, CallStatus.FINISH, None, NORMAL_CLEARING)
         self._wake()
         return True
@@ -341,7 +362,8 @@ class CallManager:
         if call.status in FINAL_STATUSES:
             return
         self._set(call, status, sip_status, info)
-        self._calls.pop(call.call_id, None)
+        if self._calls.pop(call.call_id, None) is not None:
+            self._app_quota.release(call.request.app_key)
         self.finished.pop(call.call_id, None)
         self.finished[call.call_id] = call
         while len(self.finished) > FINISHED_KEPT:

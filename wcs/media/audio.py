@@ -8,6 +8,7 @@ G.711 sample conversion lives in ``wcs.media.g711`` and is re-exported here.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
@@ -33,6 +34,11 @@ STATIC_PAYLOAD_TYPES = {0: PCMU, 8: PCMA}
 def codec_by_name(name: str) -> AudioCodec | None:
     """Look up an rtpmap encoding name (case-insensitive)."""
     return _BY_NAME.get(name.lower())
+
+
+def codecs_by_payload_type(names: Iterable[tuple[int, str]]) -> dict[int, AudioCodec]:
+    """(payload type, rtpmap name) pairs -> the audio codecs we know, by payload type."""
+    return {pt: c for pt, name in names if (c := codec_by_name(name)) is not None}
 
 
 @dataclass(slots=True)

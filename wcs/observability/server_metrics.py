@@ -35,6 +35,7 @@ _NAMES = (
     "wcs_rtp_lost_packets_total",
     "wcs_rtp_sent_packets_total",
     "wcs_rtp_sent_bytes_total",
+    "wcs_rtp_dropped_packets_total",
     "wcs_webrtc_send_errors_total",
     "wcs_media_workers",
     "wcs_media_worker_drops_total",
@@ -65,6 +66,7 @@ class ServerMetrics:
         self._lost = DeltaTotals()
         self._sent_packets = DeltaTotals()
         self._sent_bytes = DeltaTotals()
+        self._dropped = DeltaTotals()
         self._send_errors = DeltaTotals()
         self._reconnects = DeltaTotals()
         r = registry
@@ -133,6 +135,16 @@ class ServerMetrics:
             "counter",
             lambda: self._tx("octets", self._sent_bytes),
             ("kind",),
+        )
+        r.collect(
+            "wcs_rtp_dropped_packets_total",
+            "RTP/RTCP packets dropped: not from the call's accepted media source",
+            "counter",
+            lambda: [
+                Sample((*s.labels, "source"), s.value)
+                for s in self._rx("droppedSource", self._dropped)
+            ],
+            ("kind", "reason"),
         )
         r.collect(
             "wcs_webrtc_send_errors_total",

@@ -21,6 +21,7 @@ from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection
 from wsproto.utilities import RemoteProtocolError as WsProtocolError
 
+from wcs.limits import RateLimit
 from wcs.rest.auth import TOKEN_QUERY, Authenticator
 from wcs.rest.dispatch import Dispatcher
 from wcs.rest.message import Headers, Request, Response, error
@@ -41,6 +42,7 @@ class Limits:
     idle_timeout: float
     request_timeout: float
     max_message: int
+    fragment_timeout: float = 10.0
 
 
 class _Close(Exception):
@@ -57,7 +59,9 @@ class HttpConnection:
         cors_origin: str,
         dispatcher: Dispatcher | None,
         ws_handler: WsHandler | None,
+        rate: RateLimit | None = None,
     ) -> None:
+        self._rate = rate
         self._reader = reader
         self._writer = writer
         self._limits = limits
@@ -122,6 +126,8 @@ class HttpConnection:
                 self._h11.receive_data(data)
             elif isinstance(event, h11.Request):
                 request = event
+                if event.http_version not in (b"1.0", b"1.1"):
+                    await self._fail(505, "HTTP version not supported")
                 # h11 only bounds *incomplete* heads; a whole big head in one read passes.
                 if _head_size(event) > self._limits.max_header:
                     await self._fail(431, "request headers too large")
@@ -175,12 +181,7 @@ class HttpConnection:
         except ValueError:
             response = error(400, "bad query string")
         else:
-            if self._dispatcher is None:
-                # A WebSocket-only listener: plain HTTP gets told to upgrade.
-                response = error(426, "websocket upgrade required")
-                response.headers.set("upgrade", "websocket")
-            else:
-                response = await self._dispatcher.handle(request)
+            response = await self._respond(request)
         await self._send(response, head=event.method == b"HEAD")
         elapsed = (asyncio.get_running_loop().time() - started) * 1000.0
         # Never the body (SIP passwords) nor the query (may hold the token).
@@ -191,6 +192,20 @@ class HttpConnection:
             response.status,
             elapsed,
         )
+
+    async def _respond(self, request: Request) -> Response:
+        if self._dispatcher is None:
+            # A WebSocket-only listener: plain HTTP gets told to upgrade.
+            response = error(426, "websocket upgrade required")
+            response.headers.set("upgrade", "websocket")
+            return response
+        rate = self._rate
+        now = asyncio.get_running_loop().time()
+        if rate is not None and self.remote and not rate.allow(self.remote[0], now):
+            response = error(429, f"too many requests (limit {rate.rate:g}/s per address)")
+            response.headers.set("retry-after", str(rate.retry_after()))
+            return response
+        return await self._dispatcher.handle(request)
 
     async def _send(self, response: Response, head: bool = False) -> None:
         headers = [(k, v) for k, v in response.headers if k not in ("content-length", "connection")]
@@ -242,6 +257,7 @@ class HttpConnection:
             query=request.query,
             headers=request.headers,
             max_message=self._limits.max_message,
+            fragment_timeout=self._limits.fragment_timeout,
         )
         log.debug("websocket %s upgraded from %s", request.path, self.remote)
         await self.websocket.run(self._ws_handler, trailing)

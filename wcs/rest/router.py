@@ -100,6 +100,10 @@ class Router:
                     break
         if entry is None or params is None:
             return None
-        allowed = tuple(sorted(entry.routes))
-        needs_auth = any(r.auth for r in entry.routes.values())
-        return Match(entry.routes.get(method), allowed, params, needs_auth)
+        routes = entry.routes
+        if "GET" in routes and "HEAD" not in routes:
+            # RFC 9110 §9.3.2: HEAD is GET without the body (the connection drops the body).
+            routes = {**routes, "HEAD": routes["GET"]}
+        allowed = tuple(sorted(routes))
+        needs_auth = any(r.auth for r in routes.values())
+        return Match(routes.get(method), allowed, params, needs_auth)

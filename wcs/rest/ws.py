@@ -1,8 +1,10 @@
 """An accepted WebSocket: a reader task feeds wsproto, handlers get whole messages.
 
 Ping is answered with Pong by the reader, fragmented messages are joined up to
-``max_message`` bytes (bigger ones close with 1009), and a protocol error closes with the
-code wsproto names. ``receive()`` returns None once the connection is closed.
+``max_message`` bytes (bigger ones close with 1009) and must be complete within
+``fragment_timeout`` seconds of their first byte (else 1008: a stalled message would hold
+its buffer forever), and a protocol error closes with the code wsproto names.
+``receive()`` returns None once the connection is closed.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from wsproto.events import (
 from wsproto.frame_protocol import CloseReason
 from wsproto.utilities import LocalProtocolError
 
+from wcs.limits import refuse
 from wcs.rest.message import Headers
 
 log = logging.getLogger(__name__)
@@ -48,6 +51,7 @@ class WebSocketConnection:
         query: dict[str, str],
         headers: Headers,
         max_message: int,
+        fragment_timeout: float = 10.0,
     ) -> None:
         self._proto = proto
         self._reader = reader
@@ -57,6 +61,8 @@ class WebSocketConnection:
         self.query = query
         self.headers = headers
         self._max_message = max_message
+        self._fragment_timeout = fragment_timeout
+        self._assembly_deadline: float | None = None  # set while a message is incomplete
         self._inbox: deque[str | bytes] = deque()
         self._wakeup = asyncio.Event()  # a message arrived or the connection ended
         self._space = asyncio.Event()  # the inbox has room again
@@ -160,6 +166,8 @@ class WebSocketConnection:
                 if self._proto.state is ConnectionState.LOCAL_CLOSING:
                     # We sent Close: give the peer a bounded time to answer.
                     data = await asyncio.wait_for(self._reader.read(_READ_SIZE), CLOSE_TIMEOUT)
+                elif self._assembly_deadline is not None:
+                    data = await self._read_rest_of_message(self._assembly_deadline)
                 else:
                     data = await self._reader.read(_READ_SIZE)
                 if not data:
@@ -171,6 +179,20 @@ class WebSocketConnection:
             return
         finally:
             self._finish()
+
+    async def _read_rest_of_message(self, deadline: float) -> bytes:
+        remaining = deadline - asyncio.get_running_loop().time()
+        try:
+            return await asyncio.wait_for(self._reader.read(_READ_SIZE), max(0.0, remaining))
+        except TimeoutError:
+            refuse("ws_fragment_timeout", f"{self.remote}: message not complete in time")
+            self._drop_message(CloseReason.POLICY_VIOLATION, "message not complete in time")
+            return b""
+
+    def _drop_message(self, code: int, reason: str) -> None:
+        self._discarding = True
+        self._parts, self._size, self._assembly_deadline = [], 0, None
+        self._write(CloseConnection(code=code, reason=reason))
 
     async def _handle_events(self) -> bool:
         """Process wsproto events; False once the connection is over."""
@@ -195,13 +217,16 @@ class WebSocketConnection:
         data = event.data
         self._size += len(data.encode()) if isinstance(data, str) else len(data)
         if self._size > self._max_message:
-            self._discarding = True
-            self._parts, self._size = [], 0
-            self._write(CloseConnection(code=CloseReason.MESSAGE_TOO_BIG, reason="too big"))
+            refuse("ws_max_message", f"{self.remote}: message over {self._max_message} bytes")
+            self._drop_message(CloseReason.MESSAGE_TOO_BIG, "too big")
             return
         self._parts.append(data)
+        if not event.message_finished and self._assembly_deadline is None:
+            now = asyncio.get_running_loop().time()
+            self._assembly_deadline = now + self._fragment_timeout
         if event.message_finished:
             parts, self._parts, self._size = self._parts, [], 0
+            self._assembly_deadline = None
             if isinstance(data, str):
                 msg: str | bytes = "".join(p for p in parts if isinstance(p, str))
             else:

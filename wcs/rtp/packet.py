@@ -181,6 +181,26 @@ def payload_bounds(data: bytes | bytearray | memoryview) -> tuple[int, int]:
     return pos, end
 
 
+def payload_span(data: bytes) -> tuple[int, int]:
+    """:func:`payload_bounds` for the receive hot path: (-1, -1) instead of an exception."""
+    n = len(data)
+    b0 = data[0]
+    pos = 12 + 4 * (b0 & 0x0F)
+    if b0 & 0x10:
+        if pos + 4 > n:
+            return -1, -1
+        pos += 4 + 4 * ((data[pos + 2] << 8) | data[pos + 3])
+    end = n
+    if b0 & 0x20:
+        pad = data[n - 1]
+        if pad == 0:
+            return -1, -1
+        end -= pad
+    if pos > end:
+        return -1, -1
+    return pos, end
+
+
 def is_rtcp(data: bytes | bytearray | memoryview) -> bool:
     """RFC 5761 §4 demultiplexing: the second byte of RTCP is a packet type in 192..223.
 

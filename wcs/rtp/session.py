@@ -6,9 +6,11 @@ out of the RTP port (RTCP too under rtcp-mux), ``rtcp_datagrams_to_send(now)`` w
 of the separate RTCP port; ``next_event()`` yields :mod:`wcs.rtp.events`. Received media goes
 to a :class:`MediaSink` (the call's stream feed).
 
-What it does per RTP packet: header check, payload type filter, symmetric RTP (the peer's
-real source address replaces the SDP one), per-SSRC statistics, the optional jitter buffer,
-then H.264 depacketization (video) or audio framing, and hands packets and frames on.
+What it does per RTP packet: header check, payload type filter, source validation
+(:mod:`wcs.rtp.source_guard`: only the peer's source reaches the stream; symmetric RTP latches
+to its real address after probation), per-SSRC statistics (bounded, expired on BYE and
+silence), the optional jitter buffer, then H.264 depacketization (video) or audio framing,
+and hands packets and frames on.
 
 Towards the peer: RTP session initialisation packets as soon as its address is known (NATs
 and SBCs open the path: WCS known issue 1), optional audio silence every ptime (a SIP peer
@@ -28,14 +30,15 @@ from collections.abc import Callable
 from typing import Protocol
 
 from wcs import sdp
-from wcs.media.audio import AudioCodec, AudioFrame, codec_by_name, frame_from_rtp
+from wcs.media.audio import AudioFrame, codecs_by_payload_type, frame_from_rtp
 from wcs.media.h264 import AccessUnit, H264Depacketizer
-from wcs.rtp import rtcp
+from wcs.rtp import keepalive, rtcp
 from wcs.rtp.events import KeyframeInfoNeeded, RtpEvent
 from wcs.rtp.jitter import JitterBuffer
 from wcs.rtp.keyframe import FIR, INFO, PLI, KeyframeRequester
-from wcs.rtp.packet import pack_header, seq_ts_ssrc
+from wcs.rtp.packet import pack_header, payload_span, seq_ts_ssrc
 from wcs.rtp.snapshot import session_snapshot
+from wcs.rtp.source_guard import ACCEPT, HOLD, GuardConfig, SourceGuard
 from wcs.rtp.sr import SenderClock, seconds_to_ntp, signed32
 from wcs.rtp.stats import ReceiveStatistics
 
@@ -49,21 +52,6 @@ RTCP_INTERVAL = 5.0  # RFC 3550 6.2 Tmin: a two-party call's computed interval i
 _RTCP_COMPENSATION = 1.21828
 INIT_PACKETS = 3
 TS_JUMP_SECONDS = 10.0  # a larger timestamp step on one SSRC re-anchors the media clock
-
-# Payloads a receiver drops silently: G.711 silence, an Opus 20 ms silent frame, H.264
-# filler data (nal_unit_type 12, which decoders ignore).
-_SILENCE = {"PCMU": b"\xff" * 160, "PCMA": b"\xd5" * 160, "opus": b"\xf8\xff\xfe"}
-_SILENCE_STEP = {"PCMU": 160, "PCMA": 160, "opus": 960}
-_FILLER = b"\x0c" + b"\xff" * 8 + b"\x80"
-
-
-def _audio_codecs(payload_types: dict[int, sdp.Codec]) -> dict[int, AudioCodec]:
-    table: dict[int, AudioCodec] = {}
-    for pt, c in payload_types.items():
-        ac = codec_by_name(c.name)
-        if ac is not None:
-            table[pt] = ac
-    return table
 
 
 class MediaSink(Protocol):
@@ -88,6 +76,7 @@ class RtpSession:
         wallclock: Callable[[], float] = time.time,
         keyframe_interval: float = 1.0,
         rng: Callable[[], float] = random.random,
+        guard: GuardConfig | None = None,
     ) -> None:
         if media.receive_codec is None:
             raise ValueError("m-line without a receive codec")
@@ -95,10 +84,7 @@ class RtpSession:
         self.media = media
         self.target = target
         self.codec = media.receive_codec
-        self.payload_types = media.receive_payload_types
-        te = media.telephone_event
-        self._te_pt = te.payload_type if te is not None else -1
-        self._audio_codecs = _audio_codecs(self.payload_types)
+        self._set_payload_types(media)
         self.local_ssrc = local_ssrc
         self.cname = cname
         self.remote_rtp: Address | None = media.remote_address
@@ -107,7 +93,11 @@ class RtpSession:
         )
         self.latched_rtp = False
         self.latched_rtcp = False
-        self.stats = ReceiveStatistics(self.codec.clock_rate)
+        self.guard = SourceGuard(media.remote_address, guard)
+        self.stats = ReceiveStatistics(
+            self.codec.clock_rate, max_sources=self.guard.config.max_sources
+        )
+        self._expire_at: float | None = None  # when a candidate or an old source may expire
         self.jitter: JitterBuffer[bytes] | None = (
             JitterBuffer(jitter_latency) if jitter_latency is not None else None
         )
@@ -146,6 +136,7 @@ class RtpSession:
         if self.started:
             return
         self.started = True
+        self.guard.restart(now)
         self._next_rtcp = now + 0.5  # a first report soon, so the peer learns our CNAME
         if self.init_packets and self.sending:
             for _ in range(INIT_PACKETS):
@@ -153,22 +144,25 @@ class RtpSession:
         if self.send_silence:
             self._next_silence = now + 0.02
 
-    def update(self, media: sdp.NegotiatedMedia) -> None:
+    def update(self, media: sdp.NegotiatedMedia, now: float | None = None) -> None:
         """A new answer for this m-line (final after early media, re-INVITE)."""
         if media.remote_address is not None and media.remote_address != self.media.remote_address:
             # The peer moved its media (transfer, SBC): its SDP wins over what we latched,
             # until its packets show the real source again.
             self.latched_rtp = self.latched_rtcp = False
+        self.guard.restart(now, media.remote_address)
         self.media = media
         if not self.latched_rtp and media.remote_address is not None:
             self.remote_rtp = media.remote_address
         if not self.latched_rtcp:
             self.remote_rtcp = media.remote_address if media.rtcp_mux else media.remote_rtcp_address
-        self.payload_types = media.receive_payload_types
-        self._audio_codecs = _audio_codecs(self.payload_types)
-        te = media.telephone_event
-        self._te_pt = te.payload_type if te is not None else -1
+        self._set_payload_types(media)
         self.sending = media.direction in ("sendrecv", "sendonly")
+
+    def _set_payload_types(self, media: sdp.NegotiatedMedia) -> None:
+        self.payload_types = pts = media.receive_payload_types
+        self._audio_codecs = codecs_by_payload_type((pt, c.name) for pt, c in pts.items())
+        self._te_pt = media.telephone_event.payload_type if media.telephone_event else -1
 
     # ------------------------------------------------------------------ receive
     def receive_rtp(self, data: bytes, addr: Address, now: float) -> None:
@@ -184,14 +178,38 @@ class RtpSession:
         if pt not in self.payload_types:
             self.unknown_pt += 1
             return
+        seq, ts, ssrc = seq_ts_ssrc(data)
+        if (ssrc != self.ssrc or addr != self.guard.source) and not self._admit(
+            data, addr, ssrc, seq, ts, now
+        ):
+            return
+        self._receive(data, pt, seq, ts, ssrc, now)
+
+    def _admit(self, data: bytes, addr: Address, ssrc: int, seq: int, ts: int, now: float) -> bool:
+        """Not the accepted source: the guard decides (a promoted source's held packets first)."""
+        verdict = self.guard.admit(data, addr, ssrc, seq, now, self.last_rtp)
+        if verdict != ACCEPT:
+            if verdict == HOLD:
+                self._expire_soon(now)
+            return False
         if addr != self.remote_rtp:
             self._latch_rtp(addr)
-        seq, ts, ssrc = seq_ts_ssrc(data)
-        self.last_rtp = now
-        self.stats.on_rtp(ssrc, seq, ts, now, n)
+        held = self.guard.take_released()
         if ssrc != self.ssrc:
-            self._new_source(ssrc, ts, now)
-        elif abs(signed32(ts - self._last_ts)) > TS_JUMP_SECONDS * self.codec.clock_rate:
+            first_ts = seq_ts_ssrc(held[0])[1] if held else ts
+            if self.ssrc is not None:
+                self._expire_soon(now)  # the old source's statistics
+            self._new_source(ssrc, first_ts, now)
+            self._last_ts = first_ts
+        for p in held:
+            p_seq, p_ts, _ = seq_ts_ssrc(p)
+            self._receive(p, p[1] & 0x7F, p_seq, p_ts, ssrc, now)
+        return True
+
+    def _receive(self, data: bytes, pt: int, seq: int, ts: int, ssrc: int, now: float) -> None:
+        self.last_rtp = now
+        self.stats.on_rtp(ssrc, seq, ts, now, len(data))
+        if abs(signed32(ts - self._last_ts)) > TS_JUMP_SECONDS * self.codec.clock_rate:
             self.target.on_rebase(self.kind, ts, now)
         self._last_ts = ts
         jb = self.jitter
@@ -211,11 +229,7 @@ class RtpSession:
                     self._process_packet(p, now)
             if self.depacketizer is not None:
                 self.depacketizer.flush()
-                old = self.depacketizer
-                self.depacketizer = H264Depacketizer()
-                self.depacketizer.sps, self.depacketizer.pps = old.sps, old.pps
-                self.depacketizer.sps_info = old.sps_info
-                self.depacketizer.stats.access_units = old.stats.access_units
+                self.depacketizer = self.depacketizer.successor()
             self.target.on_rebase(self.kind, ts, now)
         self.ssrc = ssrc
 
@@ -227,7 +241,7 @@ class RtpSession:
         if pt == self._te_pt:
             return  # DTMF: not media for the stream
         self.target.on_rtp(self.kind, data, ts)
-        start, end = _payload_bounds(data)
+        start, end = payload_span(data)
         if start < 0:
             self.malformed += 1
             return
@@ -257,6 +271,9 @@ class RtpSession:
         except (rtcp.RtcpError, ValueError, struct.error):
             self.malformed += 1
             return
+        if not self.guard.trusts_host(addr[0]):
+            self.guard.dropped += 1  # RTCP from a stranger: no latching, no BYE, no SR
+            return
         self.rtcp_received += 1
         if addr != self.remote_rtcp:
             if self.remote_rtcp is not None:
@@ -268,11 +285,18 @@ class RtpSession:
         for p in packets:
             if isinstance(p, rtcp.SenderReport):
                 self.sender_reports += 1
+                if p.ssrc not in self.stats.sources:
+                    continue  # an SR for a source we do not receive must not create state
                 self.stats.on_sender_report(p, now)
                 if p.ssrc == self.ssrc:
                     self.target.on_sender_clock(self.kind, self.stats.sources[p.ssrc].clock)
             elif isinstance(p, rtcp.Bye):
-                pass  # the SSRC may come back (re-INVITE); the call's BYE ends the session
+                # The accepted source stays (it may come back after a re-INVITE; the call's
+                # BYE ends the session); any other SSRC's state goes now.
+                for ssrc in p.ssrcs:
+                    self.guard.on_bye(ssrc)
+                    if ssrc != self.ssrc:
+                        self.stats.on_bye(ssrc)
 
     def _latch_rtp(self, addr: Address) -> None:
         if self.remote_rtp is not None:
@@ -327,10 +351,12 @@ class RtpSession:
     # ------------------------------------------------------------------ timers
     def get_timer(self) -> float | None:
         # Asked after every receive batch: no temporary lists.
-        when = _earliest(self._next_rtcp, self._next_silence)
+        when = _earliest(_earliest(self._next_rtcp, self._next_silence), self._expire_at)
         return when if self.jitter is None else _earliest(when, self.jitter.next_deadline())
 
     def handle_timer(self, now: float) -> None:
+        if self._expire_at is not None and now >= self._expire_at:
+            self._expire_at = self.guard.expire(now, self.stats)
         if self.jitter is not None and len(self.jitter):
             for p in self.jitter.pop_ready(now):
                 self._process_packet(p, now)
@@ -347,6 +373,10 @@ class RtpSession:
         if self._next_rtcp is not None and now >= self._next_rtcp:
             self._send_report(now)
             self._next_rtcp = now + self.rtcp_interval()
+
+    def _expire_soon(self, now: float) -> None:
+        if self._expire_at is None:
+            self._expire_at = now + self.guard.config.timeout
 
     def rtcp_interval(self) -> float:
         """Seconds to the next report (RFC 3550 6.3.1, A.7 with T = Tmin)."""
@@ -374,17 +404,14 @@ class RtpSession:
 
     def _send_init(self) -> None:
         if self.kind == "video":
-            self._send_rtp(_FILLER, 0, marker=True)
+            self._send_rtp(keepalive.FILLER, 0, marker=True)
         else:
             self._send_silence()
 
     def _send_silence(self) -> None:
-        codec = self.media.send_codec
-        name = codec.name if codec is not None else ""
-        key = "opus" if name.lower() == "opus" else name.upper()
-        payload = _SILENCE.get(key)
-        if payload is not None:
-            self._send_rtp(payload, _SILENCE_STEP[key])
+        quiet = keepalive.silence(self.media.send_codec)
+        if quiet is not None:
+            self._send_rtp(*quiet)
 
     def _send_report(self, now: float) -> None:
         blocks = self.stats.report_blocks(now)
@@ -417,24 +444,3 @@ def _earliest(a: float | None, b: float | None) -> float | None:
     if a is None:
         return b
     return a if b is None or a <= b else b
-
-
-def _payload_bounds(data: bytes) -> tuple[int, int]:
-    """(start, end) of the payload, (-1, -1) when the header does not fit (no exception on the
-    hot path)."""
-    n = len(data)
-    b0 = data[0]
-    pos = 12 + 4 * (b0 & 0x0F)
-    if b0 & 0x10:
-        if pos + 4 > n:
-            return -1, -1
-        pos += 4 + 4 * ((data[pos + 2] << 8) | data[pos + 3])
-    end = n
-    if b0 & 0x20:
-        pad = data[n - 1]
-        if pad == 0:
-            return -1, -1
-        end -= pad
-    if pos > end:
-        return -1, -1
-    return pos, end

@@ -24,6 +24,8 @@ def session_snapshot(s: RtpSession, now: float) -> dict[str, object]:
         "sources": len(s.stats.sources),
         "malformed": s.malformed,
         "unknownPayloadType": s.unknown_pt,
+        "droppedSource": s.guard.dropped,  # from other addresses/SSRCs (source_guard)
+        "candidates": len(s.guard.candidates),
         "remote": netaddr.hostport(*s.remote_rtp) if s.remote_rtp else None,
         "latched": s.latched_rtp,
         "rtcpReceived": s.rtcp_received,

@@ -248,13 +248,20 @@ class ReceiveStatistics:
     """All sources received on one RTP session (one m-line): SSRC → :class:`SourceStats`.
 
     A new SSRC (the sender restarted or changed it, e.g. after a re-INVITE) simply gets a new
-    entry; old ones go on BYE or :meth:`expire`.
+    entry; old ones go on BYE or :meth:`expire`, and beyond ``max_sources`` the stalest one
+    makes room (a flood of SSRCs must not grow the table).
     """
 
     def __init__(
-        self, clock_rate: int, *, probation: int = MIN_SEQUENTIAL, bitrate_window: float = 1.0
+        self,
+        clock_rate: int,
+        *,
+        probation: int = MIN_SEQUENTIAL,
+        bitrate_window: float = 1.0,
+        max_sources: int = 0,
     ) -> None:
         self.clock_rate = clock_rate
+        self.max_sources = max_sources  # 0: unbounded
         self.probation = probation
         self.bitrate_window = bitrate_window
         self.sources: dict[int, SourceStats] = {}
@@ -263,6 +270,8 @@ class ReceiveStatistics:
     def source(self, ssrc: int) -> SourceStats:
         stats = self.sources.get(ssrc)
         if stats is None:
+            if self.max_sources and len(self.sources) >= self.max_sources:
+                self.on_bye(min(self.sources.values(), key=_staleness).ssrc)
             stats = SourceStats(
                 ssrc,
                 self.clock_rate,
@@ -286,12 +295,13 @@ class ReceiveStatistics:
         if removed is not None and removed is self.latest:
             self.latest = None
 
-    def expire(self, now: float, timeout: float) -> list[int]:
-        """Forget sources silent for ``timeout`` seconds; returns their SSRCs."""
+    def expire(self, now: float, timeout: float, keep: int | None = None) -> list[int]:
+        """Forget sources silent for ``timeout`` seconds (but ``keep``); returns their SSRCs."""
         gone = [
             s.ssrc
             for s in self.sources.values()
             if (s.last_arrival if s.last_arrival is not None else now) < now - timeout
+            and s.ssrc != keep
         ]
         for ssrc in gone:
             self.on_bye(ssrc)
@@ -309,3 +319,7 @@ class ReceiveStatistics:
 
     def receiver_report(self, sender_ssrc: int, now: float) -> ReceiverReport:
         return ReceiverReport(sender_ssrc, self.report_blocks(now))
+
+
+def _staleness(s: SourceStats) -> float:
+    return s.last_arrival if s.last_arrival is not None else float("-inf")

@@ -169,6 +169,22 @@ def parse_challenge(value: str) -> Challenge:
     return _challenge_from_params(params)
 
 
+_DIGEST_REQUIRED = ("username", "realm", "nonce", "uri", "response")
+
+
+def check_credentials(value: str) -> None:
+    """Raise AuthError unless ``value`` is a well-formed (Proxy-)Authorization value: one
+    scheme with its parameters; Digest ones with every field RFC 2617 §3.2.2 requires."""
+    found = _split_challenges(value)
+    if len(found) != 1:
+        raise AuthError("one set of credentials per header value")
+    scheme, params = found[0]
+    if scheme.lower() == "digest":
+        missing = [name for name in _DIGEST_REQUIRED if not params.get(name)]
+        if missing:
+            raise AuthError(f"Digest credentials without {', '.join(missing)}")
+
+
 def choose_challenge(values: list[str]) -> Challenge:
     """Pick the challenge to answer among several header values.
 

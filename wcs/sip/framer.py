@@ -18,14 +18,29 @@ MAX_BODY = 1024 * 1024
 
 class StreamFramer:
     """Feed bytes, get whole messages (as bytes). Raises SipParseError when the stream
-    cannot be framed any more (the connection should then be closed)."""
+    cannot be framed any more (the connection should then be closed) and no message came
+    before the bad bytes in this feed; when some did, they are returned and ``error`` is set
+    (a valid request followed by garbage in one read still gets its answer)."""
 
     def __init__(self) -> None:
         self._buf = bytearray()
+        self.error: str | None = None
 
     def feed(self, data: bytes) -> list[bytes]:
-        self._buf += data
+        if self.error is not None:
+            raise SipParseError(self.error)
         out: list[bytes] = []
+        try:
+            self._frame(data, out)
+        except SipParseError as exc:
+            self.error = str(exc)
+            self._buf.clear()
+            if not out:
+                raise
+        return out
+
+    def _frame(self, data: bytes, out: list[bytes]) -> None:
+        self._buf += data
         while True:
             # keep-alive CRLFs (and stray line ends) between messages
             i = 0
@@ -34,12 +49,12 @@ class StreamFramer:
             if i:
                 del self._buf[:i]
             if not self._buf:
-                return out
+                return
             m = _HEAD_END.search(self._buf)
             if not m:
                 if len(self._buf) > MAX_HEAD:
                     raise SipParseError("header block too large on stream")
-                return out
+                return
             head = bytes(self._buf[: m.start()])
             lm = _LENGTH.search(head)
             if lm is None:
@@ -49,7 +64,7 @@ class StreamFramer:
                 raise SipParseError(f"Content-Length {length} too large")
             total = m.end() + length
             if len(self._buf) < total:
-                return out
+                return
             out.append(bytes(self._buf[:total]))
             del self._buf[:total]
 

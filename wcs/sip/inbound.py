@@ -5,15 +5,24 @@ from __future__ import annotations
 
 import logging
 
+from wcs.observability.metrics import REGISTRY
+
+from .auth import AuthError, check_credentials
 from .endpoint import token
 from .errors import SipParseError
 from .grammar import is_token
 from .message import Headers, SipRequest, SipResponse, parse_cseq
 from .transaction import Dest
-from .uri import NameAddr
+from .uri import NameAddr, SipUri
 from .via import Via
 
 log = logging.getLogger(__name__)
+
+# Every malformed message is counted here and logged at DEBUG only: anyone who can reach
+# the SIP port could otherwise fill the log.
+MALFORMED = REGISTRY.counter(
+    "wcs_sip_malformed_messages_total", "SIP messages that did not parse (answered 400 or dropped)"
+)
 
 
 def stamp_via(via: Via, addr: tuple[str, int]) -> None:
@@ -24,10 +33,14 @@ def stamp_via(via: Via, addr: tuple[str, int]) -> None:
 def validate(req: SipRequest) -> str | None:
     """What makes a parsed request unusable (answered 400), or None."""
     try:
+        _check_request_uri(req.uri)
         NameAddr.parse(req.headers.get("From") or "")
         NameAddr.parse(req.headers.get("To") or "")
         _number, method = req.cseq
-    except SipParseError as exc:
+        for name in ("Authorization", "Proxy-Authorization"):
+            for value in req.headers.get_all(name):
+                check_credentials(value)
+    except (SipParseError, AuthError) as exc:
         return str(exc)
     if not req.call_id:
         return "missing Call-ID"
@@ -36,11 +49,22 @@ def validate(req: SipRequest) -> str | None:
     return None
 
 
+def _check_request_uri(uri: str) -> None:
+    """A sip:/sips: Request-URI must parse (Kamailio answers 400 otherwise); other
+    schemes (tel:, urn:) only need one."""
+    scheme, colon, rest = uri.partition(":")
+    if scheme.lower() in ("sip", "sips"):
+        SipUri.parse(uri)
+    elif not colon or not rest or not is_token(scheme):
+        raise SipParseError(f"bad Request-URI {uri!r}")
+
+
 def malformed_answer(
     data: bytes, addr: tuple[str, int], transport: str, error: str, server: str
 ) -> tuple[bytes, Dest] | None:
     """400 (or 505) when the essentials can still be read (§21.4.1), else None: drop."""
-    log.info("malformed SIP message from %s: %s", addr, error)
+    log.debug("malformed SIP message from %s: %s", addr, error)
+    MALFORMED.inc()
     text = data.decode("utf-8", "replace").replace("\r\n", "\n").lstrip("\n")
     lines = text.split("\n\n", 1)[0].split("\n")
     first = lines[0].split(" ")

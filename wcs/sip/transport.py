@@ -3,7 +3,10 @@
 The UA's clock is `loop.time()`: pass `transport.now()` as `now` to the UA actions, then call
 `wake()`. Outgoing TCP connections are opened on demand, reused per remote address (also for
 requests the peer sends back over them), and closed after `idle_timeout` seconds unused.
-Host names are resolved here with `loop.getaddrinfo` (cached for a minute).
+Accepted connections are bounded by a :class:`~wcs.limits.Quota` (total and per source IP;
+over it they are closed at once) and closed after `accepted_idle_timeout` seconds without
+traffic unless a call's dialog is with that host. Host names are resolved here with
+`loop.getaddrinfo` (cached for a minute).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from collections.abc import Callable, Coroutine
 from typing import Any, cast
 
 from wcs import netaddr
+from wcs.acceptor import Acceptor, Admission
+from wcs.limits import Quota
 from wcs.sansio import Pump
 
 from .errors import SipParseError
@@ -49,8 +54,9 @@ class _Udp(asyncio.DatagramProtocol):
 
 
 class _Tcp(asyncio.Protocol):
-    def __init__(self, edge: SipTransport) -> None:
+    def __init__(self, edge: SipTransport, admission: Admission | None = None) -> None:
         self.edge = edge
+        self.admission = admission  # None: a connection we opened
         self.framer = StreamFramer()
         self.transport: asyncio.Transport | None = None
         self.peer: Addr | None = None
@@ -63,21 +69,28 @@ class _Tcp(asyncio.Protocol):
         self.peer = (netaddr.unmap(peer[0]), peer[1])
         self.last_used = self.edge.now()
         self.edge._conns.setdefault(self.peer, self)
+        self.edge._open.add(self)
 
     def data_received(self, data: bytes) -> None:
         self.last_used = self.edge.now()
         try:
             messages = self.framer.feed(data)
         except SipParseError as exc:
-            log.info("closing SIP TCP connection from %s: %s", self.peer, exc)
-            if self.transport is not None:
-                self.transport.close()
-            return
+            messages = []
+            self.framer.error = str(exc)
         assert self.peer is not None
         for message in messages:
             self.edge._received(message, self.peer, "tcp")
+        if self.framer.error is not None:
+            # after answering what came before the garbage: nothing more can be framed
+            log.debug("closing SIP TCP connection from %s: %s", self.peer, self.framer.error)
+            if self.transport is not None:
+                self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.admission is not None:
+            self.admission.release()
+        self.edge._open.discard(self)
         if self.peer is not None and self.edge._conns.get(self.peer) is self:
             del self.edge._conns[self.peer]
 
@@ -96,6 +109,8 @@ class SipTransport:
         on_event: Callable[[Event], None],
         *,
         idle_timeout: float = 900.0,
+        accepted_idle_timeout: float = 60.0,
+        quota: Quota | None = None,
     ) -> None:
         self.ua = ua
         self.bind_ip = bind_ip
@@ -103,10 +118,13 @@ class SipTransport:
         self._port = port
         self.on_event = on_event
         self.idle_timeout = idle_timeout
+        self.accepted_idle_timeout = accepted_idle_timeout
+        self.quota = quota or Quota("sip_tcp_connections", 0, 0)
+        self._acceptor: Acceptor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._udp: asyncio.DatagramTransport | None = None
-        self._server: asyncio.Server | None = None
         self._conns: dict[Addr, _Tcp] = {}
+        self._open: set[_Tcp] = set()
         self._connecting: dict[Addr, list[bytes]] = {}
         self._dns: dict[str, tuple[float, str]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -130,7 +148,7 @@ class SipTransport:
         else:
             raise OSError(f"cannot bind SIP UDP+TCP on {self.bind_ip}: {last_error}")
         self.ua.local_port = self._port
-        self._idle = self._loop.call_later(min(60.0, self.idle_timeout), self._close_idle)
+        self._idle = self._loop.call_later(self._idle_check_interval(), self._close_idle)
         log.info("SIP listening on %s (UDP+TCP)", netaddr.hostport(self.bind_ip, self._port))
 
     async def _bind(self, port: int) -> None:
@@ -144,22 +162,17 @@ class SipTransport:
         udp, _ = await self._loop.create_datagram_endpoint(lambda: _Udp(self), sock=sock)
         self._udp = udp
         chosen = udp.get_extra_info("sockname")[1]
-        self._server = await self._loop.create_server(
-            lambda: _Tcp(self),
-            host=netaddr.listen_hosts(self.bind_ip),
-            port=chosen,
-            reuse_address=True,
-        )
+        self._acceptor = Acceptor(lambda admission: _Tcp(self, admission), quota=self.quota)
+        await self._acceptor.start(self.bind_ip, chosen)
         self._port = chosen
 
     async def _unbind(self) -> None:
         if self._udp is not None:
             self._udp.close()
             self._udp = None
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+        if self._acceptor is not None:
+            self._acceptor.close()
+            self._acceptor = None
 
     @property
     def port(self) -> int:
@@ -177,7 +190,7 @@ class SipTransport:
             self._idle.cancel()
         for task in list(self._tasks):
             task.cancel()
-        for conn in list(self._conns.values()):
+        for conn in list(self._open):
             if conn.transport is not None:
                 conn.transport.close()
         self._conns.clear()
@@ -284,13 +297,27 @@ class SipTransport:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def _idle_check_interval(self) -> float:
+        return max(0.05, min(60.0, self.idle_timeout, self.accepted_idle_timeout) / 4)
+
     def _close_idle(self) -> None:
-        limit = self.now() - self.idle_timeout
-        for conn in list(self._conns.values()):
-            if conn.last_used < limit and conn.transport is not None:
+        now = self.now()
+        in_dialog: set[str] | None = None
+        for conn in list(self._open):
+            if conn.transport is None:
+                continue
+            if conn.admission is None:
+                idle = conn.last_used < now - self.idle_timeout
+            else:
+                idle = conn.last_used < now - self.accepted_idle_timeout
+                if idle and conn.peer is not None:
+                    if in_dialog is None:
+                        in_dialog = {netaddr.unbracket(h) for h in self.ua.dialog_hosts()}
+                    idle = conn.peer[0] not in in_dialog
+            if idle:
                 conn.transport.close()
         if self._loop is not None and not self._closed:
-            self._idle = self._loop.call_later(min(60.0, self.idle_timeout), self._close_idle)
+            self._idle = self._loop.call_later(self._idle_check_interval(), self._close_idle)
 
     @property
     def connections(self) -> int:

@@ -31,7 +31,7 @@ from .endpoint import KNOWN_METHODS, Endpoint
 from .errors import SipParseError
 from .events import Event
 from .in_dialog import DialogServer
-from .inbound import malformed_answer, stamp_via, validate
+from .inbound import MALFORMED, malformed_answer, stamp_via, validate
 from .invite import InviteClient
 from .message import Headers, SipRequest, SipResponse, parse_message
 from .registration import Registrations
@@ -136,7 +136,8 @@ class UserAgent:
             else:
                 self._on_response(msg, now)
         except SipParseError as exc:
-            log.info("dropped SIP message from %s: %s", addr, exc)
+            log.debug("dropped SIP message from %s: %s", addr, exc)
+            MALFORMED.inc()
         except Exception:
             log.exception("SIP message handling failed")
 
@@ -192,6 +193,14 @@ class UserAgent:
             for tx in self._ep.client_txs.values()
         )
 
+    def dialog_hosts(self) -> set[str]:
+        """Hosts of the remote targets of live dialogs (their TCP connections stay open)."""
+        return {
+            c.dialog.remote_target.host
+            for c in self._calls.by_ref.values()
+            if c.dialog is not None and c.state not in ("ended",)
+        }
+
     def call_info(self, ref: str) -> CallInfo | None:
         return self._calls.info(ref)
 
@@ -216,7 +225,8 @@ class UserAgent:
         ep = self._ep
         vias = req.headers.get_all("Via")
         if not vias:
-            log.info("request without Via from %s dropped", addr)
+            log.debug("request without Via from %s dropped", addr)
+            MALFORMED.inc()
             return
         via = Via.parse(vias[0])
         stamp_via(via, addr)
@@ -227,6 +237,8 @@ class UserAgent:
             dest = (addr[0], addr[1], transport)  # §18.2.2: back over the same connection
         problem = validate(req)
         if problem is not None:
+            MALFORMED.inc()
+            log.debug("bad request from %s: %s", addr, problem)
             if req.method != "ACK":
                 h = Headers()
                 h.set_all("Via", req.headers.get_all("Via"))

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from wcs import netaddr
 from wcs.config import Settings
+from wcs.limits import Quota, fit_to_descriptors
 from wcs.rest.router import Router
 from wcs.rest.server import WebSocketServer
 
@@ -67,11 +68,27 @@ class PlaybackService:
             consent_timeout=s.webrtc_consent_timeout,
             workers=self.workers,
         )
+        # per source address, WebSocket plays and WHEP viewers together
+        self.viewer_quota = Quota("viewers", 0, s.max_viewers_per_ip)
         self.signaling = SignalingServer(
-            self.playback, server_address=netaddr.hostport(public_ip, s.ws_port)
+            self.playback,
+            server_address=netaddr.hostport(public_ip, s.ws_port),
+            max_viewers_per_session=s.ws_max_viewers_per_session,
+            viewer_quota=self.viewer_quota,
+        )
+        sessions = Quota(  # ws and wss together
+            "ws_sessions",
+            fit_to_descriptors("ws_sessions", s.ws_max_sessions),
+            s.ws_max_sessions_per_ip,
         )
         self.ws = WebSocketServer(
-            self.signaling.handle, host=s.bind_ip, port=s.ws_port, auth=s.rest_auth
+            self.signaling.handle,
+            host=s.bind_ip,
+            port=s.ws_port,
+            auth=s.rest_auth,
+            quota=sessions,
+            max_message=s.ws_max_message,
+            fragment_timeout=s.ws_fragment_timeout,
         )
         self.wss: WebSocketServer | None = None
         if s.tls_cert and s.tls_key:
@@ -81,10 +98,13 @@ class PlaybackService:
                 port=s.wss_port,
                 auth=s.rest_auth,
                 ssl_context=tls_context(s.tls_cert, s.tls_key),
+                quota=sessions,
+                max_message=s.ws_max_message,
+                fragment_timeout=s.ws_fragment_timeout,
             )
 
     def add_routes(self, router: Router) -> None:
-        add_whep_routes(router, self.playback)
+        add_whep_routes(router, self.playback, self.viewer_quota)
 
     async def start(self) -> None:
         if self.workers is not None:

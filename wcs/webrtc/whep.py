@@ -8,7 +8,8 @@ restart) is not offered: the router answers 405. ``rest_auth`` applies (WHEP's B
 token is one of its forms); CORS preflight comes from the dispatcher, and the answer
 exposes ``Location`` to scripts. A WHEP viewer has no session and so no appKey of its own:
 it takes the played stream's, so its StreamStatusEvent hooks reach the stream owner's backend
-(an unknown stream has no owner: that 404 posts no hook).
+(an unknown stream has no owner: that 404 posts no hook). Viewers per source address are
+bounded by ``quota`` (shared with the WebSocket plays): over it, 429.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import uuid
 from urllib.parse import quote
 
+from wcs.limits import Quota
 from wcs.rest.errors import HttpError
 from wcs.rest.message import Request, Response, empty
 from wcs.rest.router import Router
@@ -27,7 +29,9 @@ SDP_TYPE = "application/sdp"
 MAX_OFFER = 65536
 
 
-def add_whep_routes(router: Router, playback: Playback) -> None:
+def add_whep_routes(router: Router, playback: Playback, quota: Quota | None = None) -> None:
+    places = quota or Quota("viewers", 0, 0)
+
     async def post(req: Request) -> Response:
         name = req.path_params["stream"]
         ctype = (req.headers.get("content-type") or "").split(";")[0].strip().lower()
@@ -42,10 +46,21 @@ def add_whep_routes(router: Router, playback: Playback) -> None:
         if not offer.strip():
             raise HttpError(400, "empty offer")
         msid = str(uuid.uuid4())
+        ip = req.client[0] if req.client else "?"
+        if not places.admit(ip):
+            raise HttpError(429, f"too many viewers from this address (limit {places.per_key})")
         try:
             # No session, so no appKey of its own: the stream's (hooks go to its backend).
-            _, answer = await playback.play(name, offer, msid, provider="WHEP", app_key=None)
+            _, answer = await playback.play(
+                name,
+                offer,
+                msid,
+                provider="WHEP",
+                app_key=None,
+                on_end=lambda _status, _info: places.release(ip),
+            )
         except PlaybackError as exc:
+            places.release(ip)
             raise HttpError(exc.http_status, exc.info) from None
         location = f"{PREFIX}/{quote(name, safe='')}/{msid}"
         return Response(

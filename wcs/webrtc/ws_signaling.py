@@ -12,6 +12,10 @@ WebSocket closes, every viewer of the session is stopped. The REST hooks of a pl
 PLAYING is sent right after ``setRemoteSDP`` (not after DTLS connects): the Player page
 enables its Stop button on PLAYING, and a viewer whose ICE/DTLS then fails gets FAILED
 with the peer's info string.
+
+Limits: at most ``max_viewers_per_session`` plays of one WebSocket at a time, and the
+``viewer_quota`` per source IP over all its sessions; a play over either is FAILED with an
+info naming the limit (one rate-limited log line, ``wcs_limit_rejections_total``).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from wcs.app.stream import StreamStatus
+from wcs.limits import Declared, Quota, refuse
 from wcs.rest.ws import WebSocketConnection
 from wcs.sansio import Pump
 
@@ -52,8 +57,13 @@ class SignalingServer:
         ping_interval: float = 5.0,
         max_missed: int = 10,
         server_address: str = "",
+        max_viewers_per_session: int = 0,
+        viewer_quota: Quota | None = None,
     ) -> None:
         self.playback = playback
+        self.max_viewers_per_session = max_viewers_per_session  # 0: unlimited
+        Declared("ws_viewers_per_session", max_viewers_per_session)
+        self.viewer_quota = viewer_quota or Quota("viewers", 0, 0)
         self.ping_interval = ping_interval
         self.max_missed = max_missed
         self.server_address = server_address
@@ -92,6 +102,8 @@ class _Connection:
         self.closed = False
         self.tasks: set[asyncio.Task[None]] = set()
         self.mine: set[str] = set()  # media session ids of this connection's viewers
+        self.admitted: set[str] = set()  # plays holding a place in the viewer limits
+        self.ip = ws.remote[0] if ws.remote else "?"
         self.stopped_early: set[str] = set()  # stopStream before the answer was ready
         self.outbox: list[str] = []
         self.inbox: deque[object] = deque()
@@ -173,11 +185,35 @@ class _Connection:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
+    def _admit(self, msid: str) -> str | None:
+        """Take a viewer place for ``msid``; the refusal's info when over a limit."""
+        limit = self.server.max_viewers_per_session
+        if limit and len(self.admitted) >= limit:
+            refuse("ws_viewers_per_session", f"session {self.session.session_id}")
+            return f"Too many viewers in this session (limit {limit})"
+        quota = self.server.viewer_quota
+        if not quota.admit(self.ip):
+            return f"Too many viewers from this address (limit {quota.per_key})"
+        self.admitted.add(msid)
+        return None
+
+    def _release(self, msid: str) -> None:
+        if msid in self.admitted:
+            self.admitted.discard(msid)
+            self.server.viewer_quota.release(self.ip)
+
     async def _play(self, event: PlayRequested) -> None:
         msid = event.media_session_id
         session = self.session
+        refused = self._admit(msid)
+        if refused is not None:
+            if msid in session.plays:
+                session.stream_status(msid, StreamStatus.FAILED, refused)
+            self.pump.wake()
+            return
 
         def ended(status: StreamStatus, info: str) -> None:
+            self._release(msid)
             self.mine.discard(msid)
             if msid in session.plays:
                 session.stream_status(msid, status, info)
@@ -194,6 +230,7 @@ class _Connection:
                 on_end=ended,
             )
         except PlaybackError as exc:
+            self._release(msid)
             if msid in session.plays:
                 session.stream_status(msid, StreamStatus.FAILED, exc.info)
             self.pump.wake()
@@ -201,6 +238,7 @@ class _Connection:
         self.mine.add(msid)
         if msid in self.stopped_early or self.closed:
             self.stopped_early.discard(msid)
+            self._release(msid)
             await viewer.close()
             return
         session.remote_sdp(msid, answer)
@@ -224,3 +262,5 @@ class _Connection:
         for msid in list(self.mine):
             await self.playback.stop(msid, STOPPED_BY_SESSION)
         self.mine.clear()
+        for msid in list(self.admitted):
+            self._release(msid)

@@ -11,6 +11,8 @@ from wcs.app.calls import Call, CallManager, CallRequest, CallStatus
 from wcs.app.errors import RequestError
 from wcs.rest.views import call_json
 from wcs.sip import events as ev
+from wcs.sip.call import CallInfo
+from wcs.sip.errors import SipParseError
 from wcs.sip.ua import Account
 
 
@@ -18,6 +20,8 @@ from wcs.sip.ua import Account
 class FakeUA:
     actions: list[tuple[Any, ...]] = field(default_factory=list)
     regs: int = 0
+    live: dict[str, str] = field(default_factory=dict)  # ref -> SIP state
+    invite_error: Exception | None = None
 
     def register(self, account: Account, now: float) -> str:
         self.regs += 1
@@ -28,7 +32,14 @@ class FakeUA:
         self.actions.append(("unregister", reg_id))
 
     def invite(self, ref: str, account: Account, callee: str, sdp: bytes, now: float) -> None:
+        if self.invite_error is not None:
+            raise self.invite_error
         self.actions.append(("invite", ref, callee, sdp))
+        self.live[ref] = "calling"
+
+    def call_info(self, ref: str) -> CallInfo | None:
+        state = self.live.get(ref)
+        return None if state is None else CallInfo(ref, "tag", None, None, None, state)
 
     def hangup(self, ref: str, now: float) -> None:
         self.actions.append(("hangup", ref))
@@ -228,3 +239,51 @@ def test_events_for_unknown_calls_are_ignored() -> None:
     env.calls.on_sip_event(ev.CallAnswered("nope", 200, "OK", None))
     env.calls.on_sip_event(ev.RegistrationSucceeded("regX", 60))
     assert env.hooks.posted == [] and env.ua.actions == []
+
+
+def test_terminate_ends_a_call_whose_invite_never_left() -> None:
+    """Issue 18 zombie: the UA refused the INVITE (bad callee); the call still ends."""
+    env = Env()
+    env.ua.invite_error = SipParseError("bad host:port ':::99999999'")
+    env.calls.startup(request())
+    assert env.statuses("c1") == ["FAILED"]  # never left PENDING before: no media held
+    assert env.media["c1"].closed is not None
+    assert env.calls.get("c1") is None
+
+
+def test_terminate_ends_a_pending_call_unknown_to_the_ua() -> None:
+    env = Env()
+    env.calls.startup(request())
+    env.ua.live.clear()  # the UA forgot it (it can only end with an event that never comes)
+    assert env.calls.get("c1") is not None and env.calls.get("c1").status.value == "PENDING"
+    assert env.calls.terminate("c1")
+    assert env.statuses("c1") == ["FINISH"]
+    assert env.calls.get("c1") is None and env.media["c1"].closed
+
+
+def test_terminate_of_a_live_invite_sends_cancel_and_waits_for_the_ua() -> None:
+    env = Env()
+    env.calls.startup(request())
+    assert env.calls.terminate("c1")
+    assert ("hangup", "c1") in env.ua.actions
+    assert env.calls.get("c1") is not None  # ends on the UA's CallFailed 487
+
+
+def test_calls_per_app_key_are_limited_with_a_clear_error() -> None:
+    from wcs.limits import REJECTIONS
+
+    refused = REJECTIONS.labels("calls_per_app_key").value
+    env = Env()
+    env.calls.max_per_app_key = 2
+    env.calls.startup(request("a", app_key="k"))
+    env.calls.startup(request("b", app_key="k"))
+    env.calls.startup(request("c", app_key="other"))
+    with pytest.raises(RequestError) as exc:
+        env.calls.startup(request("d", app_key="k"))
+    assert exc.value.status == 429 and exc.value.field == "appKey"
+    assert "limit 2" in str(exc.value)
+    assert env.calls.get("d") is None
+    assert REJECTIONS.labels("calls_per_app_key").value == refused + 1
+    env.calls.terminate("a")
+    env.calls.on_sip_event(ev.CallFailed("a", 487, "Request Terminated", ""))
+    env.calls.startup(request("d", app_key="k"))  # a place is free again

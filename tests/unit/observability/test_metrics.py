@@ -126,6 +126,10 @@ SERVER_METRICS = {
     "wcs_demo_sent_bytes_total": ("counter", set()),
     "wcs_dtls_failures_total": ("counter", set()),
     "wcs_srtp_failures_total": ("counter", set()),
+    "wcs_limit": ("gauge", {"limit"}),
+    "wcs_limit_in_use": ("gauge", {"limit"}),
+    "wcs_limit_rejections_total": ("counter", {"limit"}),
+    "wcs_sip_malformed_messages_total": ("counter", set()),
 }
 
 
@@ -167,6 +171,10 @@ def test_server_metrics_names_kinds_and_labels(tmp_path: Path) -> None:
             if kind == "counter":
                 assert sample.name == name
     assert found["wcs_info"][1][0].labels == {"version": __version__}
+    limits = {s.labels["limit"]: s.value for s in found["wcs_limit"][1]}
+    names = ("http_connections", "rest_requests", "sip_tcp_connections_per_ip")
+    for name in (*names, "calls_per_app_key", "ws_viewers_per_session", "viewers_per_ip"):
+        assert limits[name] > 0, limits  # the defaults are on and visible
 
 
 def test_counters_must_end_with_total() -> None:

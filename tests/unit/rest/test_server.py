@@ -335,3 +335,64 @@ async def test_non_ascii_token_in_header_and_query(start: ServerFactory) -> None
     assert ok.status == 200
     assert (await request(server.port, "GET", "/echo?token=s%C3%A9cret")).status == 200
     assert (await request(server.port, "GET", "/echo?token=secret")).status == 401
+
+
+async def test_head_is_answered_like_get_where_only_get_is_routed(start: ServerFactory) -> None:
+    """Issue 18: HEAD got 405 on GET routes; RFC 9110 §9.3.2 wants GET without the body."""
+    server = await start()
+    wire = b"HEAD /echo HTTP/1.1\r\nHost: t\r\n\r\n"
+    wire += b"POST /fail HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    data = await raw_exchange(server.port, wire)
+    head, _, rest = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ") and b"content-length: " in head
+    assert rest.startswith(b"HTTP/1.1 500 ")  # the next answer follows at once: no body
+    only_post = await raw_exchange(
+        server.port, b"HEAD /fail HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    )
+    assert only_post.startswith(b"HTTP/1.1 405 ")  # no GET there: still not allowed
+
+
+@pytest.mark.parametrize("version", [b"HTTP/9.9", b"HTTP/2.0", b"HTTP/0.9"])
+async def test_unknown_http_version_gets_505(start: ServerFactory, version: bytes) -> None:
+    server = await start()
+    data = await raw_exchange(server.port, b"GET /echo " + version + b"\r\nHost: t\r\n\r\n")
+    assert data.startswith(b"HTTP/1.1 505 "), data[:80]
+
+
+async def test_requests_over_the_rate_get_429_with_retry_after(start: ServerFactory) -> None:
+    from wcs.limits import RateLimit
+
+    server = await start(rate=RateLimit("test_rest_rate", rate=0.001, burst=3))
+    client = await HttpClient.open(server.port)
+    try:
+        statuses = [(await client.request("GET", "/health")).status for _ in range(3)]
+        refused = await client.request("GET", "/health")
+    finally:
+        await client.close()
+    assert statuses == [200, 200, 200]
+    assert refused.status == 429 and refused.headers["retry-after"] == "1000"
+    assert "too many requests" in refused.json()["error"]
+
+
+async def test_connections_over_the_limit_get_503_and_others_still_work(
+    start: ServerFactory,
+) -> None:
+    from wcs.limits import Quota
+
+    quota = Quota("test_http_conns", total=2, per_key=0)
+    server = await start(quota=quota, idle_timeout=60.0)
+    held = [await HttpClient.open(server.port) for _ in range(2)]
+    try:
+        for c in held:
+            assert (await c.request("GET", "/health")).status == 200
+        refused = await raw_exchange(server.port, b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert refused.startswith(b"HTTP/1.1 503 ") and b"too many connections" in refused
+    finally:
+        for c in held:
+            await c.close()
+    for _ in range(100):  # the server sees the closes
+        if quota.used == 0:
+            break
+        await asyncio.sleep(0.02)
+    assert quota.used == 0
+    assert (await request(server.port, "GET", "/health")).status == 200

@@ -297,3 +297,35 @@ async def test_peer_that_stops_reading_is_dropped(
         assert sent < 10_000
     finally:
         await client.close()
+
+
+async def test_stalled_fragmented_message_is_dropped_with_1008(start: Factory) -> None:
+    """Issue 18: a message whose last fragment never comes no longer holds its buffer."""
+    from wcs.limits import REJECTIONS
+
+    before = REJECTIONS.labels("ws_fragment_timeout").value
+    echo = Echo()
+    server = await start(echo, fragment_timeout=0.2)
+    client = await WsClient.connect(server.port)
+    try:
+        await client.send(TextMessage(data="z" * 500, message_finished=False))
+        event = await client.recv_message()  # nothing else is sent: the server gives up
+        assert isinstance(event, CloseConnection) and event.code == 1008
+        await asyncio.wait_for(echo.ended.wait(), 5)
+        assert REJECTIONS.labels("ws_fragment_timeout").value == before + 1
+    finally:
+        await client.close()
+
+
+async def test_ws_sessions_per_ip_over_the_limit_get_503(start: Factory) -> None:
+    from wcs.limits import Quota
+
+    echo = Echo()
+    server = await start(echo, quota=Quota("test_ws_sessions", 10, 1))
+    first = await WsClient.connect(server.port)
+    try:
+        assert first.reject is None
+        data = await raw_exchange(server.port, b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert data.startswith(b"HTTP/1.1 503 ") and b"too many connections" in data
+    finally:
+        await first.close()

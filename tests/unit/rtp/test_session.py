@@ -92,11 +92,13 @@ def test_symmetric_rtp_latches_on_the_real_source() -> None:
     ] * 3  # init packets go where the SDP says
     s.datagrams_to_send(0.0)
     s.receive_rtp(RtpPacket(8, 1, 0, 77, b"\xd5" * 160).serialize(), REAL, 0.01)
+    assert s.remote_rtp == PEER and t.frames == []  # held: a foreign address is on probation
+    s.receive_rtp(RtpPacket(8, 2, 160, 77, b"\xd5" * 160).serialize(), REAL, 0.015)
     assert s.remote_rtp == REAL and s.latched_rtp
     assert s.remote_rtcp == ("10.0.0.9", 5556)  # RTCP follows until RTCP itself arrives
     s.handle_timer(0.02)
     assert [a for _, a in s.datagrams_to_send(0.0)] == [REAL]  # silence now goes to the real source
-    assert len(t.frames) == 1 and t.frames[0].duration == 160
+    assert [f.duration for f in t.frames] == [160, 160]  # the held packet was not lost
 
 
 def test_unknown_payload_type_and_garbage_do_not_latch() -> None:

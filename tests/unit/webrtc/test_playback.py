@@ -351,3 +351,32 @@ async def test_viewer_failure_is_one_failed_hook() -> None:
         ("m3", "FAILED"),
     ]
     await playback.close()
+
+
+async def test_whep_viewers_per_address_are_limited_and_freed() -> None:
+    from wcs.limits import Quota
+
+    _, playback = make()
+    quota = Quota("test_whep_viewers", 0, 2)
+    router = Router()
+    add_whep_routes(router, playback, quota)
+    d = Dispatcher(router, Authenticator(""), "*")
+
+    def post(ip: str) -> Request:
+        r = req("POST", "/whep/s1", CHROME_OFFER.encode(), SDP)
+        r.client = (ip, 40000)
+        return r
+
+    first = await d.handle(post("10.0.0.1"))
+    assert (await d.handle(post("10.0.0.1"))).status == 201
+    refused = await d.handle(post("10.0.0.1"))
+    assert refused.status == 429 and b"limit 2" in refused.body
+    assert (await d.handle(post("10.0.0.2"))).status == 201  # per address
+    assert (await d.handle(req("DELETE", first.headers.get("location") or ""))).status == 200
+    assert quota.held("10.0.0.1") == 1  # the ended viewer gave its place back
+    assert (await d.handle(post("10.0.0.1"))).status == 201
+    nosuch = req("POST", "/whep/nosuch", CHROME_OFFER.encode(), SDP)
+    nosuch.client = ("10.0.0.3", 1)
+    assert (await d.handle(nosuch)).status == 404
+    assert quota.held("10.0.0.3") == 0  # a refused play holds nothing
+    await playback.close()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
+
+from wcs.rtp.source_guard import GuardConfig
 
 RTP_ACTIVITY_FAILED = "Failed by RTP activity"
 DIRECT_RTMP_PREFIX = "sip_rtmp_"  # internal stream of a call with rtmpUrl but no toStream
@@ -25,3 +27,4 @@ class MediaConfig:
     publish_early_media: bool = False
     generate_av: str = "none"
     send_silence: bool = True
+    source_guard: GuardConfig = field(default_factory=GuardConfig)  # who feeds the stream

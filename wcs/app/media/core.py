@@ -128,7 +128,7 @@ class CallMediaCore:
                 log.info("call %s: the peer turned %s off", self.call_id, nm.kind)
                 session.sending = False
                 continue
-            session.update(nm)  # new address, payload type numbers, direction
+            session.update(nm, now)  # new address, payload type numbers, direction
         self._set_hold(result.hold, result.offer, now)
         return str(result.answer).encode(), result.hold
 
@@ -162,7 +162,7 @@ class CallMediaCore:
                 continue
             session = self.sessions.get(m.kind)
             if session is not None:
-                session.update(m)
+                session.update(m, now)
                 continue
             session = RtpSession(
                 m,
@@ -172,16 +172,19 @@ class CallMediaCore:
                 jitter_latency=cfg.jitter_latency,
                 init_packets=cfg.init_packets,
                 send_silence=cfg.send_silence,
+                guard=cfg.source_guard,
             )
             self.sessions[m.kind] = session
             session.start(now)
 
     def receive_rtp(self, kind: str, data: bytes, addr: Address, now: float) -> None:
         """A datagram on the m-line's RTP port (RTCP too under rtcp-mux)."""
-        self.sessions[kind].receive_rtp(data, addr, now)
-        watch = self.watch
-        if watch is not None:
-            watch.last = now
+        session = self.sessions[kind]
+        session.receive_rtp(data, addr, now)
+        # Only the accepted source's RTP keeps the call alive, not whatever reaches the port.
+        watch, last = self.watch, session.last_rtp
+        if watch is not None and last is not None and last > watch.last:
+            watch.last = last
 
     def receive_rtcp(self, kind: str, data: bytes, addr: Address, now: float) -> None:
         """A datagram on the m-line's separate RTCP port."""

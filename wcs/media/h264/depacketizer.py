@@ -178,6 +178,14 @@ class H264Depacketizer:
             self._close(out)
         return out
 
+    def successor(self) -> H264Depacketizer:
+        """A depacketizer for a new sequence space (the sender's SSRC changed): parameter
+        sets and the access-unit count carry over, the open unit does not."""
+        new = H264Depacketizer(drop_damaged=self.drop_damaged)
+        new.sps, new.pps, new.sps_info = self.sps, self.pps, self.sps_info
+        new.stats.access_units = self.stats.access_units
+        return new
+
     def _stap_a(self, payload: bytes) -> None:
         pos = 1
         n = len(payload)
