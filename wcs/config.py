@@ -112,6 +112,9 @@ class Settings:
     hls_idle_timeout: float = 60.0  # stop a stream's HLS after this long without a request
     rtsp_port: int = 8554  # rtsp://HOST:rtsp_port/{stream}
     rtsp_session_timeout: float = 60.0  # an RTSP session without keep-alive ends (s)
+    hls_max_connections: int = 2000  # HLS listener(s); over it: 503 and closed
+    hls_max_connections_per_ip: int = 0  # 0: none (a CDN asks from a few addresses)
+    rtsp_max_connections: int = 200  # RTSP control connections; over it: closed at once
     # Recording
     record_dir: str = "records"
     record_sip_streams: bool = False  # record every SIP-captured stream automatically

@@ -24,6 +24,7 @@ from wcs.app.hls_output import HlsOutputs, HlsOutputSettings
 from wcs.app.rtsp_source import HubRtspSource
 from wcs.app.streams import StreamHub
 from wcs.config import Settings, hls_settings
+from wcs.limits import Quota, fit_to_descriptors
 from wcs.rest.hls_api import HlsApi
 from wcs.rest.router import Router
 from wcs.rest.server import HttpServer
@@ -70,6 +71,11 @@ class Playout:
             "idle_timeout": s.http_idle_timeout,
             "request_timeout": s.http_request_timeout,
             "cors_origin": s.cors_allow_origin,
+            "quota": Quota(
+                "hls_connections",
+                fit_to_descriptors("hls_connections", s.hls_max_connections),
+                s.hls_max_connections_per_ip,
+            ),
         }
         self.http = HttpServer(router, port=s.hls_port, **common)
         self.https: HttpServer | None = None
@@ -81,7 +87,10 @@ class Playout:
             host=s.bind_ip,
             port=s.rtsp_port,
             allocate_ports=ports.allocate_pair,
-            settings=EdgeSettings(RtspSettings(session_timeout=s.rtsp_session_timeout)),
+            settings=EdgeSettings(
+                RtspSettings(session_timeout=s.rtsp_session_timeout),
+                max_connections=s.rtsp_max_connections,
+            ),
             auth=rtsp_auth(s.rest_auth),
         )
 
