@@ -5,7 +5,8 @@
 // `hlsPlayer`) until SECONDS have passed. Prints "RESULT {json}".
 // Usage (NODE_PATH=<npm dir>/node_modules):
 //   node hls_player.cjs PAGE_URL HLS_SERVER STREAM USER_DATA_DIR CHROMIUM FLAGS_JSON SECONDS
-const { chromium } = require('playwright-core');
+const path = require('path');
+const { openPage } = require(path.join(__dirname, 'chromium_page.cjs'));
 
 async function sample(page) {
   return page.evaluate(() => {
@@ -35,12 +36,9 @@ async function sample(page) {
   const result = { ok: false, console: [], samples: [] };
   let ctx;
   try {
-    ctx = await chromium.launchPersistentContext(udd, {
-      executablePath: exe, headless: true, args: JSON.parse(flagsJson), timeout: 30000,
-    });
-    const page = ctx.pages()[0] || await ctx.newPage();
-    page.on('pageerror', (e) => result.console.push('pageerror: ' + e.message));
-    page.on('console', (m) => { if (m.type() === 'error') result.console.push(m.text()); });
+    const opened = await openPage(udd, exe, flagsJson, result);
+    ctx = opened.ctx;
+    const page = opened.page;
     await page.goto(pageUrl, { waitUntil: 'load', timeout: 20000 });
     await page.waitForSelector('#urlServer', { timeout: 20000 });
     await page.fill('#urlServer', server);

@@ -7,8 +7,6 @@ decode frames. hls.js's own estimate of the latency to the live edge is reported
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +15,11 @@ import pytest
 from tests.fixtures.ports import free_port
 from tests.integration.conftest import HookCollector, WcsFactory
 from tests.integration.playback import start_call
-from tests.integration.test_playback_chromium import npm_dir, sdk_site  # noqa: F401 (fixtures)
-from tests.peers.chromium import HEADLESS_FLAGS
+from tests.integration.test_playback_chromium import (  # noqa: F401 (fixtures)
+    npm_dir,
+    run_driver,
+    sdk_site,
+)
 
 pytestmark = pytest.mark.peers
 
@@ -27,19 +28,7 @@ PAGE = "examples/demo/streaming/hls-js-player/hls-js-player.html"
 
 
 def run_page(npm: Path, chromium: Any, page: str, server: str, stream: str, udd: Path) -> dict:
-    node = shutil.which("node")
-    assert node, "node is not installed"
-    flags = [f for f in HEADLESS_FLAGS if f != "--headless"]
-    proc = subprocess.run(
-        [node, str(DRIVER), page, server, stream, str(udd), chromium.path, json.dumps(flags), "6"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"NODE_PATH": str(npm / "node_modules"), "PATH": "/usr/bin:/bin", "HOME": str(udd)},
-    )
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-    assert lines, f"no result from the driver:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    return dict(json.loads(lines[-1][len("RESULT ") :]))
+    return run_driver(DRIVER, npm, chromium, udd, "6", before=(page, server, stream))
 
 
 @pytest.mark.parametrize("llhls", [False, True], ids=["hls", "llhls"])

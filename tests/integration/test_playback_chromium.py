@@ -78,23 +78,15 @@ def sdk_site(npm_dir: Path) -> Iterator[str]:
     httpd.server_close()
 
 
-def run_player(
-    npm_dir: Path, chromium: Any, page_url: str, ws_url: str, udd: Path, seconds: float = 3
-) -> dict[str, Any]:
+def run_driver(driver: Path, npm_dir: Path, chromium: Any, udd: Path, *args: str,
+               before: tuple[str, ...] = ()) -> dict[str, Any]:  # fmt: skip
+    """Run a node driver (``driver BEFORE… USER_DATA_DIR CHROMIUM FLAGS_JSON ARGS…``) and
+    return its ``RESULT {json}`` line."""
     node = shutil.which("node")
     assert node, "node is not installed"
     flags = [f for f in HEADLESS_FLAGS if f != "--headless"]
     proc = subprocess.run(
-        [
-            node,
-            str(DRIVER),
-            page_url,
-            ws_url,
-            str(udd),
-            chromium.path,
-            json.dumps(flags),
-            str(seconds),
-        ],
+        [node, str(driver), *before, str(udd), chromium.path, json.dumps(flags), *args],
         capture_output=True,
         text=True,
         timeout=120,
@@ -103,6 +95,12 @@ def run_player(
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     assert lines, f"no result from the driver:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     return dict(json.loads(lines[-1][len("RESULT ") :]))
+
+
+def run_player(
+    npm_dir: Path, chromium: Any, page_url: str, ws_url: str, udd: Path, seconds: float = 3
+) -> dict[str, Any]:
+    return run_driver(DRIVER, npm_dir, chromium, udd, str(seconds), before=(page_url, ws_url))
 
 
 @pytest.mark.parametrize("webrtc_workers", [0, 2], ids=["in-process", "workers2"])
