@@ -68,6 +68,13 @@ test: peers venv-test
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
 
+# Fuzz/soak (issue 18): 10^5 mutated SIP messages, REST requests and media datagrams at a live
+# call and viewer, ~7 min (SOAK_ARGS=--quick: 10^3 of each, what the test suite runs).
+SOAK_ARGS ?=
+.PHONY: soak
+soak: venv-test
+	$(BIN)/python -m bench.soak $(SOAK_ARGS)
+
 # Load figures (issue 8): five figures side by side with Janus into bench/RESULTS.md, ~6 min
 # (BENCH_ARGS=--quick: ~2 min). Installs Janus (apt), uvloop and py-spy (venv) itself.
 BENCH_ARGS ?=

@@ -16,7 +16,7 @@ from typing import Any
 import pylibsrtp
 from pylibsrtp._binding import ffi, lib
 
-from wcs.webrtc import srtp
+from wcs.rtp import srtp
 
 _HDR = struct.Struct("!BBHII")
 _SRC = struct.Struct("!HII")
@@ -63,7 +63,20 @@ def no_gc() -> None:
     _applied.append("no_gc")
 
 
-ALL = {"no_gc": no_gc, "direct_srtp": direct_srtp}
+def no_aioice_consent() -> None:
+    """Diagnostic only: aioice's consent checks (one request per viewer every 4-6 s) never
+    start, to measure their share of an idle server's wake-ups. Not a product option: those
+    checks are what RFC 7675 consent rests on (see bench/idle_wakeups.py)."""
+    import aioice
+
+    async def _no_checks(self: Any) -> None:
+        return None
+
+    aioice.Connection.query_consent = _no_checks  # type: ignore[method-assign]
+    _applied.append("no_aioice_consent")
+
+
+ALL = {"no_gc": no_gc, "direct_srtp": direct_srtp, "no_aioice_consent": no_aioice_consent}
 
 
 def apply(names: list[str]) -> list[str]:

@@ -28,10 +28,10 @@ import pylibsrtp
 from aioice import stun
 
 from bench.stamp import read_stamp
+from wcs.rtp.srtp import _PROFILES
 from wcs.webrtc.certificate import Certificate
 from wcs.webrtc.dtls import DtlsConnected, DtlsFailed, DtlsSession
 from wcs.webrtc.offer import parse_offer
-from wcs.webrtc.srtp import _PROFILES
 
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 _TS = struct.Struct("@qq")

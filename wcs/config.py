@@ -8,6 +8,7 @@ so ``WCS_HTTP_PORT=18081`` and ``WCS_JITTER_BUFFER=true`` work as expected.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import socket
 import tomllib
@@ -23,6 +24,10 @@ if TYPE_CHECKING:
 
 ENV_PREFIX = "WCS_"
 SECRET_FIELDS = frozenset({"rest_auth"})
+# Arrays of tables (issue 12): [[sip_registration]] = /sip/register bodies, [[sip_trunk]]
+# inbound trunks; their password keys are secrets too.
+TABLE_ARRAYS = ("sip_registration", "sip_trunk")
+SECRET_KEYS = frozenset({"sipPassword", "password"})
 MASK = "********"
 
 
@@ -79,6 +84,25 @@ class Settings:
     sip_register_expires: int = 600
     sip_session_expires: int = 1800  # RFC 4028, 0 disables
     sip_min_se: int = 90
+    sip_register_retry: float = 30.0  # a failed registration: again after this, doubled...
+    sip_register_retry_max: float = 600.0  # ...up to this
+    # Incoming calls: our registrations and inbound trunks (docs/receiving-calls.md)
+    sip_registration: tuple[dict[str, Any], ...] = ()
+    sip_trunk: tuple[dict[str, Any], ...] = ()
+    # SRTP (SDES, RFC 4568) toward SIP peers: off, optional, mandatory; auto: optional over
+    # TLS, off over UDP/TCP. Suites offered, in order (empty: all four we know).
+    sip_srtp: str = "auto"
+    sip_srtp_suites: str = ""
+    sip_srtp_over_plaintext: bool = False  # SDES keys readable on UDP/TCP SIP: a warning
+    # SIP over TLS (sipTransport "TLS"): the server certificate is checked against the system
+    # CA store, or sip_tls_ca_file; sip_tls_insecure / sip_tls_pin skip that explicitly.
+    sip_tls_port: int = 0  # our TLS listener (with tls_cert/tls_key); 0: none
+    sip_tls_ca_file: str = ""
+    sip_tls_insecure: bool = False  # accept any server certificate (warning per connection)
+    sip_tls_pin: str = ""  # SHA-256 (hex) of the one server certificate accepted
+    sip_tls_client_cert: str = ""  # optional client certificate (PEM) and its key
+    sip_tls_client_key: str = ""
+    sip_keepalive_interval: float = 30.0  # CRLF keep-alive on the SIP TLS connections we open
     # Media
     rtp_init_packets: bool = True  # send a few packets so NATs/SBCs open (WCS known issue 1)
     rtp_activity_timeout: float = 0.0  # seconds without RTP before FAILED; 0 disables
@@ -115,6 +139,11 @@ class Settings:
     hls_max_connections: int = 2000  # HLS listener(s); over it: 503 and closed
     hls_max_connections_per_ip: int = 0  # 0: none (a CDN asks from a few addresses)
     rtsp_max_connections: int = 200  # RTSP control connections; over it: closed at once
+    # Taking part in a call: DTMF we send, sounds injected into calls (issue 19)
+    dtmf_tone_ms: int = 160  # length of each key we send (RFC 4733 duration, INFO Duration)
+    dtmf_gap_ms: int = 100  # pause between two keys
+    sound_cache_entries: int = 16  # decoded sounds kept for /call/inject_sound
+    sound_cache_mb: int = 64  # and at most this much decoded PCM
     # Recording
     record_dir: str = "records"
     record_sip_streams: bool = False  # record every SIP-captured stream automatically
@@ -135,6 +164,11 @@ class Settings:
         for name in SECRET_FIELDS:
             if out.get(name):
                 out[name] = MASK
+        for name in TABLE_ARRAYS:
+            out[name] = [
+                {k: MASK if k in SECRET_KEYS and v else v for k, v in table.items()}
+                for table in out[name]
+            ]
         return out
 
     def effective_public_ip(self) -> str:
@@ -163,6 +197,12 @@ _FALSE = {"0", "false", "no", "off", ""}
 
 
 def _coerce(name: str, typ: Any, value: Any) -> Any:
+    if name in TABLE_ARRAYS:
+        # from the environment: the tables as a JSON array of objects
+        try:
+            return _tables(name, json.loads(value) if isinstance(value, str) else value)
+        except json.JSONDecodeError:
+            raise ConfigError(f"setting {name!r}: not a JSON array of objects") from None
     try:
         if typ is bool:
             if isinstance(value, bool):
@@ -190,6 +230,12 @@ def _coerce(name: str, typ: Any, value: Any) -> Any:
     raise ConfigError(f"setting {name!r}: unsupported type")
 
 
+def _tables(name: str, value: Any) -> tuple[dict[str, Any], ...]:
+    if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
+        raise ConfigError(f"setting {name!r}: an array of tables ([[{name}]])")
+    return tuple(value)
+
+
 def load_settings(
     path: str | Path | None = None,
     env: Mapping[str, str] | None = None,
@@ -206,7 +252,10 @@ def load_settings(
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"config file {path}: {exc}") from None
         # Accept both a flat file and a [wcs] table.
-        table = data.get("wcs", data)
+        table = dict(data.get("wcs", data))
+        for key in TABLE_ARRAYS:
+            if key in table:
+                values[key] = _tables(key, table.pop(key))
         for key, value in table.items():
             if key not in known:
                 raise ConfigError(f"config file {path}: unknown setting {key!r}")
@@ -225,8 +274,18 @@ def load_settings(
 
 
 def _validate(s: Settings) -> None:
-    ports = ("http_port", "ws_port", "wss_port", "sip_port", "media_port_from", "media_port_to",
-             "hls_port", "hls_tls_port", "rtsp_port")  # fmt: skip
+    ports = (
+        "http_port",
+        "ws_port",
+        "wss_port",
+        "sip_port",
+        "sip_tls_port",
+        "media_port_from",
+        "media_port_to",
+        "hls_port",
+        "hls_tls_port",
+        "rtsp_port",
+    )
     for name in ports:
         port = getattr(s, name)
         if not 0 <= port <= 65535:
@@ -234,7 +293,9 @@ def _validate(s: Settings) -> None:
     if s.webrtc_workers < 0:
         raise ConfigError(f"setting 'webrtc_workers': {s.webrtc_workers} is negative (0: none)")
     for f in fields(Settings):
-        limit = f.name.startswith(("http_max", "rest_rate", "ws_max", "sip_tcp", "max_"))
+        limit = f.name.startswith(
+            ("http_max", "rest_rate", "ws_max", "sip_tcp", "max_", "hls_max", "rtsp_max")
+        )
         if limit and getattr(s, f.name) < 0:
             raise ConfigError(f"setting {f.name!r}: negative (0: unlimited)")
     if s.media_port_to - s.media_port_from < 1:
@@ -247,6 +308,21 @@ def _validate(s: Settings) -> None:
         raise ConfigError("setting 'rest_auth': use 'token:SECRET' or 'basic:USER:PASSWORD'")
     if bool(s.tls_cert) != bool(s.tls_key):
         raise ConfigError("settings 'tls_cert'/'tls_key': give both or neither")
+    _validate_srtp(s)
+    if s.sip_tls_port and not s.tls_cert:
+        raise ConfigError("setting 'sip_tls_port': needs tls_cert and tls_key")
+    for name in ("sip_tls_ca_file", "sip_tls_client_cert", "sip_tls_client_key"):
+        path = getattr(s, name)
+        if path and not Path(path).is_file():
+            raise ConfigError(f"setting {name!r}: {path} is not a file")
+    if bool(s.sip_tls_client_cert) != bool(s.sip_tls_client_key):
+        raise ConfigError("settings 'sip_tls_client_cert'/'sip_tls_client_key': both or neither")
+    if s.sip_tls_pin:
+        try:
+            if len(bytes.fromhex(s.sip_tls_pin.replace(":", ""))) != 32:
+                raise ValueError
+        except ValueError:
+            raise ConfigError("setting 'sip_tls_pin': the SHA-256 of a certificate, hex") from None
     for name in ("rtp_max_sources", "rtp_probation_packets"):
         if getattr(s, name) < 1:
             raise ConfigError(f"setting {name!r}: at least 1")
@@ -254,10 +330,39 @@ def _validate(s: Settings) -> None:
         raise ConfigError("setting 'generate_av': one of none, video, audio, all")
     _validate_recording(s)
     _validate_hls(s)
+    _validate_dtmf(s)
     if s.event_loop not in ("auto", "uvloop", "asyncio"):
         raise ConfigError("setting 'event_loop': one of auto, uvloop, asyncio")
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise ConfigError("setting 'log_level': one of DEBUG, INFO, WARNING, ERROR")
+
+
+def _validate_dtmf(s: Settings) -> None:
+    from wcs.media.dtmf import MAX_TONE_MS, MIN_TONE_MS
+
+    if not MIN_TONE_MS <= s.dtmf_tone_ms <= MAX_TONE_MS:
+        raise ConfigError(f"setting 'dtmf_tone_ms': {MIN_TONE_MS}-{MAX_TONE_MS}")
+    if not 20 <= s.dtmf_gap_ms <= 5000:
+        raise ConfigError("setting 'dtmf_gap_ms': 20-5000")
+    if s.sound_cache_entries < 0 or s.sound_cache_mb < 0:
+        raise ConfigError("settings 'sound_cache_entries'/'sound_cache_mb': not negative")
+
+
+def srtp_suites(s: Settings) -> tuple[str, ...]:
+    from wcs.sdp.sdes import DEFAULT_SUITES
+
+    names = tuple(n.strip() for n in s.sip_srtp_suites.split(",") if n.strip())
+    return names or DEFAULT_SUITES
+
+
+def _validate_srtp(s: Settings) -> None:
+    from wcs.sdp.sdes import SUITES
+
+    if s.sip_srtp not in ("auto", "off", "optional", "mandatory", "dtls"):
+        raise ConfigError("setting 'sip_srtp': one of auto, off, optional, mandatory, dtls")
+    unknown = [n for n in srtp_suites(s) if n not in SUITES]
+    if unknown:
+        raise ConfigError(f"setting 'sip_srtp_suites': unknown {unknown}; known: {list(SUITES)}")
 
 
 def _validate_addresses(s: Settings) -> None:
@@ -325,4 +430,11 @@ def parse_hooks(spec: str) -> dict[str, str]:
     return out
 
 
-__all__ = ["ConfigError", "Settings", "default_public_ip", "load_settings", "parse_hooks"]
+__all__ = [
+    "ConfigError",
+    "Settings",
+    "default_public_ip",
+    "load_settings",
+    "parse_hooks",
+    "srtp_suites",
+]

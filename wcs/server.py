@@ -6,35 +6,46 @@ import asyncio
 import logging
 import signal
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from wcs import netaddr
 from wcs.app.aac_stage import AacStages
-from wcs.app.calls import Call, CallManager
+from wcs.app.call import Call, CallStatus
+from wcs.app.calls import CallManager
+from wcs.app.errors import RequestError
 from wcs.app.hooks import HookPublisher
+from wcs.app.inbound import InboundPolicy
+from wcs.app.inbound_calls import InboundCalls
 from wcs.app.media import DIRECT_RTMP_PREFIX, CallMediaFactory, MediaConfig
 from wcs.app.playout import Playout
+from wcs.app.registrations import AccountRegistrations
 from wcs.app.streams import StreamHub
-from wcs.config import Settings, parse_hooks
+from wcs.config import ConfigError, Settings, parse_hooks, srtp_suites
 from wcs.demo import DemoCallee
 from wcs.demo.routing import demo_defaults
 from wcs.event_loop import choose_event_loop
 from wcs.limits import Quota, RateLimit, fit_to_descriptors
+from wcs.media.dtmf import DtmfSettings
+from wcs.media.sound_cache import SoundCache
 from wcs.observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from wcs.observability.metrics import REGISTRY
 from wcs.observability.server_metrics import ServerMetrics
 from wcs.record.manager import RecorderManager
+from wcs.rest.call_actions_api import add_call_action_routes
 from wcs.rest.calls_api import add_call_routes
-from wcs.rest.http import HttpServer, Request, Response, Router, json_response
+from wcs.rest.http import BadRequest, HttpServer, Request, Response, Router, json_response
 from wcs.rest.openapi import add_openapi_route
 from wcs.rest.push_api import add_push_routes
 from wcs.rest.recorder_api import add_recorder_routes
+from wcs.rest.sip_api import add_sip_routes, parse_registration, parse_trunk
 from wcs.rest.streams_api import add_stream_routes
 from wcs.rtmp.push import PushManager
 from wcs.rtmp.reconnect import ReconnectPolicy
 from wcs.rtp.ports import PortAllocator
 from wcs.rtp.source_guard import GuardConfig
-from wcs.sip.events import Event
+from wcs.sip.events import Event, IncomingCall
+from wcs.sip.tls import SipTlsConfig
 from wcs.sip.transport import SipTransport
 from wcs.sip.ua import SipTimers, UserAgent
 from wcs.web import add_web_routes
@@ -63,6 +74,7 @@ class Server:
             session_expires=s.sip_session_expires,
             min_se=s.sip_min_se,
             register_expires=s.sip_register_expires,
+            incoming=True,  # the inbound policy refuses (403) what nothing admits
         )
         self.sip = SipTransport(
             self.ua,
@@ -75,6 +87,7 @@ class Server:
                 fit_to_descriptors("sip_tcp_connections", s.sip_tcp_max_connections),
                 s.sip_tcp_max_connections_per_ip,
             ),
+            tls=sip_tls_config(s),
         )
         self.ports = PortAllocator(s.media_port_from, s.media_port_to, host=s.bind_ip)
         self.streams = StreamHub(self.hooks)
@@ -92,6 +105,7 @@ class Server:
             self.media,
             clock=self.sip.now,
             max_per_app_key=s.max_calls_per_app_key,
+            dtmf=dtmf_settings(s),
         )
         self.media.control = self.calls
         self.calls.rtmp_status_lookup = self._call_push_status
@@ -119,6 +133,33 @@ class Server:
             auto=s.record_sip_streams,
             aac_stages=self.aac,
         )
+        self.registrations = AccountRegistrations(
+            self.ua,
+            self.sip.wake,
+            self.sip.now,
+            retry=s.sip_register_retry,
+            retry_max=s.sip_register_retry_max,
+        )
+        self._configured_regs = _from_config(
+            "sip_registration",
+            s.sip_registration,
+            lambda body: parse_registration(body, self.registrations),
+        )
+        policy = InboundPolicy(
+            _from_config("sip_trunk", s.sip_trunk, parse_trunk),
+            self.registrations.by_login,
+            lambda: bool(self.registrations.all()),
+        )
+        self.inbound = InboundCalls(
+            self.ua,
+            self.calls,
+            policy,
+            self.sip.wake,
+            self.sip.now,
+            lambda name: self.streams.get(name) is not None,
+            lambda app_key, call: self.hooks.ask(app_key, "IncomingCallEvent", call),
+        )
+        self.calls.watch(self._record_incoming)
         self.router = Router()
         # The demo callee's port is known only after start(): the route reads it then.
         # On the loopback of the family we advertise: its RTP goes to our public_ip.
@@ -126,6 +167,9 @@ class Server:
         self.demo = DemoCallee(demo_host) if s.demo_callee else None
         add_call_routes(self.router, self.calls, self._demo_defaults)
         self.playout = Playout(s, self.streams, self.ports, self.aac, asyncio.get_running_loop())
+        self.sounds = SoundCache(s.sound_cache_entries, s.sound_cache_mb * 1024 * 1024)
+        add_call_action_routes(self.router, self.calls, s.sounds_dir, self.sounds)
+        add_sip_routes(self.router, self.registrations, self.inbound)
         self.playback = PlaybackService(s, self.streams, self.public_ip, self.hooks)
         viewers = self.playback.playback.viewers
         add_stream_routes(
@@ -183,7 +227,19 @@ class Server:
         return self.playout.urls(name, host or self.public_ip, http_port, self.playback.ws.port)
 
     def _on_sip_event(self, event: Event) -> None:
+        if isinstance(event, IncomingCall):
+            self.inbound.on_incoming(event)
+            return
+        self.registrations.on_sip_event(event)
         self.calls.on_sip_event(event)
+
+    def _record_incoming(self, call: Call) -> None:
+        """An incoming call whose dispatch says ``record``: its stream is recorded."""
+        r = call.request
+        if r.record and call.status == CallStatus.ESTABLISHED and r.to_stream:
+            stream = self.streams.get(r.to_stream)
+            if stream is not None and not self.recorders.auto:
+                self.recorders.start(stream)
 
     async def _metrics(self, req: Request) -> Response:
         return Response(200, REGISTRY.render().encode(), {"content-type": METRICS_CONTENT_TYPE})
@@ -200,6 +256,8 @@ class Server:
 
     async def start(self) -> None:
         await self.sip.start()
+        for reg in self._configured_regs:
+            self.registrations.add(reg)
         if self.demo is not None:
             await self.demo.start()
         await self.playback.start()
@@ -223,6 +281,7 @@ class Server:
         self.metrics.close()
         await self.http.close()
         await self.playback.close()
+        self.registrations.shutdown()
         await self.playout.close()
         self.calls.shutdown()
         await self.pushes.close()
@@ -240,6 +299,39 @@ class Server:
         log.info("wcs stopped")
 
 
+T = TypeVar("T")
+
+
+def _from_config(
+    name: str, tables: tuple[dict[str, Any], ...], parse: Callable[[dict[str, Any]], T]
+) -> list[T]:
+    """The config's [[name]] tables, parsed like REST bodies (ConfigError names the entry)."""
+    out = []
+    for i, table in enumerate(tables):
+        try:
+            out.append(parse(table))
+        except (BadRequest, RequestError) as exc:
+            raise ConfigError(f"setting {name!r} entry {i + 1}: {exc}") from None
+    return out
+
+
+def sip_tls_config(s: Settings) -> SipTlsConfig:
+    listen = s.sip_tls_port > 0
+    if s.sip_tls_insecure:
+        log.warning("sip_tls_insecure: SIP TLS server certificates are NOT verified")
+    return SipTlsConfig(
+        ca_file=s.sip_tls_ca_file,
+        insecure=s.sip_tls_insecure,
+        pin=s.sip_tls_pin,
+        client_cert=s.sip_tls_client_cert,
+        client_key=s.sip_tls_client_key,
+        listen_port=s.sip_tls_port,
+        server_cert=s.tls_cert if listen else "",
+        server_key=s.tls_key if listen else "",
+        keepalive=s.sip_keepalive_interval,
+    )
+
+
 def media_config(s: Settings) -> MediaConfig:
     return MediaConfig(
         init_packets=s.rtp_init_packets,
@@ -248,6 +340,10 @@ def media_config(s: Settings) -> MediaConfig:
         publish_early_media=s.publish_early_media,
         generate_av=s.generate_av,
         send_silence=s.rtp_send_silence,
+        dtmf=dtmf_settings(s),
+        srtp=s.sip_srtp,
+        srtp_suites=srtp_suites(s),
+        srtp_over_plaintext=s.sip_srtp_over_plaintext,
         source_guard=GuardConfig(
             probation=s.rtp_probation_packets,
             latch_window=s.rtp_latch_window,
@@ -256,6 +352,10 @@ def media_config(s: Settings) -> MediaConfig:
             timeout=s.rtp_source_timeout,
         ),
     )
+
+
+def dtmf_settings(s: Settings) -> DtmfSettings:
+    return DtmfSettings(tone_ms=s.dtmf_tone_ms, gap_ms=s.dtmf_gap_ms)
 
 
 async def serve(settings: Settings) -> None:

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Drives our built-in page (/ on the HTTP port) in the system Chromium: start a call with the
-// form, play its stream, sample getStats, take a screenshot, hang up. Prints "RESULT {json}".
+// form, play its stream, sample getStats, take a screenshot, press a key of the call's
+// keypad, Hold and Unhold, hang up. Prints "RESULT {json}".
 // Usage (NODE_PATH=<npm dir>/node_modules):
 //   node builtin_page.cjs PAGE_URL FORM_JSON USER_DATA_DIR CHROMIUM FLAGS_JSON SCREENSHOT
 const { chromium } = require('playwright-core');
@@ -63,7 +64,24 @@ async function stats(page) {
     await page.waitForTimeout(500);
     result.streamsTable = await page.textContent('#streams tbody');
     await page.screenshot({ path: shot, fullPage: true });
-    await page.click(`#calls tbody tr:has(td:text-is("${form.callId}")) button`);  // Hang up
+    // Take part: a key from the keypad, then Hold and Unhold (each answers in #message).
+    const callRow = `#calls tbody tr:has(td:text-is("${form.callId}"))`;
+    const said = (text) => page.waitForFunction(
+      (t) => document.getElementById('message').textContent === t, text, { timeout: 10000 });
+    await page.click(`${callRow} .keypad button:text-is("5")`);
+    await said(`send_dtmf ${form.callId} 5`);
+    await page.click(`${callRow} button:text-is("Hold")`);
+    await said(`hold ${form.callId}`);
+    const unhold = `${callRow} button:text-is("Unhold")`;
+    const until = Date.now() + 10000;
+    while (!(await page.$(unhold)) && Date.now() < until) {
+      await page.click('#refresh');
+      await page.waitForTimeout(300);
+    }
+    result.heldRow = await page.textContent(callRow);
+    await page.click(unhold);
+    await said(`unhold ${form.callId}`);
+    await page.click(`${callRow} button`);  // Hang up (the first button)
     await page.waitForFunction(
       () => document.getElementById('message').textContent.includes('hung up'), null,
       { timeout: 10000 });

@@ -55,14 +55,22 @@ def http(
         return exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read()
 
 
-async def whep_play(base: str, name: str, viewer: Viewer) -> None:
-    """POST the viewer's offer to ``base``/whep/``name`` and apply the answer."""
-    offer = (await viewer.offer()).encode()
+async def whep_answer(base: str, name: str, offer: str) -> tuple[str, str]:
+    """POST a WHEP offer to ``base``/whep/``name``; the SDP answer and the session's
+    Location (201 asserted)."""
     headers = {"Content-Type": "application/sdp"}
     url = f"{base}/whep/{name}"
-    status, _, body = await asyncio.to_thread(http, "POST", url, offer, headers)
+    status, answer_headers, body = await asyncio.to_thread(
+        http, "POST", url, offer.encode(), headers
+    )
     assert status == 201, body
-    await viewer.answer(body.decode())
+    return body.decode(), answer_headers["location"]
+
+
+async def whep_play(base: str, name: str, viewer: Viewer) -> None:
+    """POST the viewer's offer to ``base``/whep/``name`` and apply the answer."""
+    answer, _location = await whep_answer(base, name, await viewer.offer())
+    await viewer.answer(answer)
 
 
 @dataclass
@@ -166,6 +174,16 @@ class Viewer:
         await self.pc.close()
         for task in self.tasks:
             task.cancel()
+
+
+async def whep_post(server: WcsProcess, name: str, viewer: Viewer) -> tuple[int, bytes]:
+    """The viewer's offer POSTed to ``/whep/<name>``: the status and the answer's body."""
+    offer = await viewer.offer()
+    status, _, body = await asyncio.to_thread(
+        http, "POST", f"{server.base}/whep/{name}", offer.encode(),
+        {"Content-Type": "application/sdp"},
+    )  # fmt: skip
+    return status, body
 
 
 def dumps(obj: Any) -> str:

@@ -177,3 +177,26 @@ def test_call_busy_and_failed_give_their_exit_codes(server: ServerThread, kamail
                        *account_args(kamailio))  # fmt: skip
     assert code == 1, out
     assert "call failed: FAILED (404" in out
+
+
+@pytest.mark.peers
+def test_call_sends_dtmf_after_the_answer(server: ServerThread, kamailio, callee) -> None:
+    from tests.integration.test_dtmf_sound_core import KeyListener
+
+    peer = callee(media="audio", audio_codecs="PCMU/8000/1")
+    keys = KeyListener(kamailio.host, peer.ports.ctrl)
+    try:
+        code, out, err = run("call", "--server", server.base, "--callee", peer.user,
+                             "--audio-only", "--dtmf", "12#", "--dtmf-delay", "0.3",
+                             "--hangup-after", "2", *account_args(kamailio))  # fmt: skip
+    finally:
+        keys.close()
+    assert code == 0, (out, err)
+    lines = out.splitlines()
+    established = next(i for i, x in enumerate(lines) if "ESTABLISHED" in x)
+    assert lines.index("sent DTMF 12#") > established
+    assert "".join(keys.keys) == "12#"
+    code, out, err = run("call", "--server", server.base, "--callee", peer.user,
+                         "--audio-only", "--dtmf", "12x", *account_args(kamailio))  # fmt: skip
+    assert code == 2 and "--dtmf: dtmf has keys outside" in err
+    assert "calling" not in out  # refused before any call was placed

@@ -18,7 +18,14 @@ import pytest
 
 from tests.fixtures.ports import free_port
 from tests.integration.conftest import HookCollector, WcsFactory, WcsProcess
-from tests.integration.playback import TONE_HZ, Viewer, http, stream_entries, ws_play
+from tests.integration.playback import (
+    TONE_HZ,
+    Viewer,
+    http,
+    stream_entries,
+    whep_answer,
+    ws_play,
+)
 from tests.integration.test_calls_real_peers import call_body, new_id, wait_gone
 from tests.integration.test_webrtc_aiortc import aiortc_on_loopback  # noqa: F401
 from tests.integration.wcs_ws_client import WcsClient
@@ -137,13 +144,7 @@ async def test_udp_call_over_ipv6_played_by_whep(
 
     viewer = Viewer()
     try:
-        offer = await viewer.offer()
-        status, headers, answer = await asyncio.to_thread(
-            http, "POST", f"{server.base}/whep/{name}", offer.encode(),
-            {"Content-Type": "application/sdp"},
-        )  # fmt: skip
-        assert status == 201, answer
-        text = answer.decode()
+        text, location = await whep_answer(server.base, name, await viewer.offer())
         assert re.search(r"a=candidate:\S+ 1 udp \d+ ::1 \d+ typ host", text), text
         assert "c=IN IP6 ::1" in text, text
         await viewer.answer(text)
@@ -154,7 +155,7 @@ async def test_udp_call_over_ipv6_played_by_whep(
         [played] = [e for e in entries if not e["published"]]
         # served by a media worker when there are workers (its entry says which)
         assert (played["webrtc"].get("worker") is not None) == (webrtc_workers > 0), played
-        status, _, _ = await asyncio.to_thread(http, "DELETE", server.base + headers["location"])
+        status, _, _ = await asyncio.to_thread(http, "DELETE", server.base + location)
         assert status == 200
     finally:
         await viewer.close()

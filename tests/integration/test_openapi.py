@@ -16,8 +16,8 @@ import jsonschema
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from hypothesis_jsonschema import from_schema
 
+from tests.fixtures.openapi import deref, json_strategy
 from tests.server_thread import ServerThread
 
 # Served by the server but not part of the API (the built-in page's files).
@@ -48,17 +48,6 @@ def document(server: ServerThread) -> dict[str, Any]:
     doc: dict[str, Any] = json.loads(body)
     assert doc["openapi"].startswith("3.")
     return doc
-
-
-def deref(node: Any, schemas: dict[str, Any]) -> Any:
-    if isinstance(node, dict):
-        ref = node.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
-            return deref(schemas[ref.rsplit("/", 1)[1]], schemas)
-        return {k: deref(v, schemas) for k, v in node.items()}
-    if isinstance(node, list):
-        return [deref(v, schemas) for v in node]
-    return node
 
 
 def operations() -> list[tuple[str, str]]:
@@ -137,31 +126,6 @@ def schema_valid(op: dict[str, Any], schemas: dict[str, Any], raw: bytes) -> boo
     except (ValueError, jsonschema.ValidationError):
         return False
     return True
-
-
-def json_strategy(op: dict[str, Any], schemas: dict[str, Any]) -> st.SearchStrategy[bytes]:
-    body_spec = op.get("requestBody", {}).get("content", {}).get("application/json")
-    scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
-    junk_values = st.recursive(
-        scalars | st.text(max_size=20),
-        lambda inner: (
-            st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
-        ),
-        max_leaves=6,
-    )
-    options: list[st.SearchStrategy[Any]] = [
-        st.dictionaries(st.text(max_size=10), junk_values, max_size=4),
-        junk_values,  # not an object at all
-    ]
-    if body_spec is not None:
-        schema = deref(body_spec["schema"], schemas)
-        props = list(schema.get("properties", {}))
-        options.insert(0, from_schema(schema))
-        if props:  # the right field names with values of any type
-            options.append(st.dictionaries(st.sampled_from(props), junk_values, max_size=5))
-    raw = st.one_of(*options).map(lambda v: json.dumps(v).encode())
-    garbage = st.binary(max_size=40) | st.just(b"") | st.just(b"{") | st.just(b"\xff\xfe")
-    return st.one_of(raw, raw, raw, garbage)
 
 
 @pytest.mark.parametrize(("path", "method"), operations())

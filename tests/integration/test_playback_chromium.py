@@ -143,7 +143,7 @@ def test_websdk_player_page_plays_and_stops(
 BUILTIN = Path(__file__).with_name("builtin_page.cjs")
 
 
-def test_builtin_page_starts_plays_and_hangs_up(
+def test_builtin_page_starts_plays_takes_part_and_hangs_up(
     kamailio: Any,
     callee: Any,
     wcs: WcsFactory,
@@ -175,6 +175,9 @@ def test_builtin_page_starts_plays_and_hangs_up(
         )
     }
     shot = tmp_path / "builtin-page.png"
+    from tests.integration.test_dtmf_sound_core import KeyListener
+
+    keys = KeyListener(kamailio.host, peer.ports.ctrl)  # what baresip gets from the keypad
     node = shutil.which("node")
     assert node, "node is not installed"
     flags = [f for f in HEADLESS_FLAGS if f != "--headless"]
@@ -198,11 +201,16 @@ def test_builtin_page_starts_plays_and_hangs_up(
             "HOME": str(tmp_path),
         },
     )
+    keys.close()
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     assert lines, f"no result:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     result = json.loads(lines[-1][len("RESULT ") :])
     print("built-in page:", json.dumps(result), "screenshot:", shot)
     assert result["ok"], result
+    assert keys.keys == ["5"]  # the keypad's key, once
+    assert "HOLD" in result["heldRow"]
+    assert [e["info"] for e in hooks.of(cid) if e["info"] in ("Hold", "Unhold")] == [
+        "Hold", "Unhold"]  # fmt: skip
     assert result["second"]["framesDecoded"] > result["first"]["framesDecoded"] > 0
     assert result["second"]["totalSamplesReceived"] > result["first"]["totalSamplesReceived"]
     assert (result["second"]["frameWidth"], result["second"]["frameHeight"]) == (352, 288)
@@ -217,3 +225,53 @@ def test_builtin_page_starts_plays_and_hangs_up(
     keep = os.environ.get("WCS_TEST_SCREENSHOT")  # where to keep it for an issue note
     if keep:
         shutil.copy(shot, keep)
+
+
+SIP_PAGE = "examples/demo/sip/sip-as-rtmp-4/sip-as-rtmp-4.html"
+SIP_DRIVER = Path(__file__).with_name("websdk_sip_page.cjs")
+
+
+def test_websdk_sip_as_rtmp_4_dtmf_button(
+    kamailio: Any,
+    callee: Any,
+    wcs: WcsFactory,
+    hooks: HookCollector,
+    chromium: Any,
+    npm_dir: Path,
+    sdk_site: str,
+    tmp_path: Path,
+) -> None:
+    """The official WebSDK page's "Send DTMF" works unchanged: its /call/send_dtmf requests
+    get 200 and baresip receives each key once."""
+    from tests.integration.conftest import call_body
+    from tests.integration.test_dtmf_sound_core import KeyListener
+
+    peer = callee()
+    server = wcs(rest_hooks=f"testApp={hooks.url}")
+    account = ("sipLogin", "sipAuthenticationName", "sipPassword", "sipDomain",
+               "sipOutboundProxy", "sipPort", "appKey", "callee")  # fmt: skip
+    body = call_body(kamailio, "unused", peer.user)
+    form = {k: body[k] for k in account}
+    form.update(restUrl=f"{server.base}/rest-api", rtmpStream="websdk_sip_dtmf")
+    node = shutil.which("node")
+    assert node, "node is not installed"
+    flags = [f for f in HEADLESS_FLAGS if f != "--headless"]
+    keys = KeyListener(kamailio.host, peer.ports.ctrl)
+    try:
+        proc = subprocess.run(
+            [node, str(SIP_DRIVER), f"{sdk_site}/{SIP_PAGE}", json.dumps(form), "123#",
+             str(tmp_path / "udd"), chromium.path, json.dumps(flags)],
+            capture_output=True, text=True, timeout=120,
+            env={"NODE_PATH": str(npm_dir / "node_modules"), "PATH": "/usr/bin:/bin",
+                 "HOME": str(tmp_path)},
+        )  # fmt: skip
+    finally:
+        keys.close()
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert lines, f"no result:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    result = json.loads(lines[-1][len("RESULT ") :])
+    print("sip-as-rtmp-4:", json.dumps(result))
+    assert result["ok"], result
+    assert [r["status"] for r in result["dtmf"]] == [200], result
+    assert json.loads(result["dtmf"][0]["body"])["type"] == "RFC2833"
+    assert "".join(keys.keys) == "123#"

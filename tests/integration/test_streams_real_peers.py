@@ -26,7 +26,7 @@ import pytest
 
 from tests.fixtures.ports import free_port, free_port_range
 from tests.integration.test_calls_real_peers import active_calls
-from wcs.app.calls import Call
+from wcs.app.call import Call
 from wcs.app.media import CallMedia
 from wcs.app.streams import Stream
 from wcs.config import Settings

@@ -23,7 +23,14 @@ from tests.peers.baresip_ctrl import Ctrl, CtrlError
 from tests.peers.kamailio import Kamailio
 from tests.peers.media import make_tone, make_video_clip
 from tests.peers.ports import free_port, free_port_range, free_udp_port_pair
-from tests.peers.procs import PeerError, PeerProcess, require_binary, tail, wait_until
+from tests.peers.procs import (
+    PeerError,
+    PeerProcess,
+    in_netns,
+    require_binary,
+    tail,
+    wait_until,
+)
 
 HERE = Path(__file__).resolve().parent
 CTRL_SCRIPT = HERE / "baresip_ctrl.py"
@@ -63,6 +70,8 @@ def write_config(
     video_size: str = "352x288",
     video_fps: int = 15,
     video_bitrate: int = 300000,
+    mediaenc: str | None = None,
+    cafile: Path | None = None,
 ) -> None:
     """baresip ``config``: loopback only, ctrl_tcp, aufile audio, optional video and recording."""
     rundir.mkdir(parents=True, exist_ok=True)
@@ -109,6 +118,10 @@ def write_config(
             "module avformat.so",
             "module fakevideo.so",
         ]
+    if cafile is not None:
+        lines.append(f"sip_cafile {cafile}")  # trusts the test CA for SIP over TLS
+    if mediaenc:
+        lines.append("module dtls_srtp.so" if mediaenc == "dtls_srtp" else "module srtp.so")
     if record_dir is not None:
         record_dir.mkdir(parents=True, exist_ok=True)
         lines += ["module sndfile.so", f"snd_path {record_dir}"]
@@ -136,8 +149,12 @@ def write_account(
     transport: str,
     audio_codecs: str | None,
     video_codecs: str | None,
+    mediaenc: str | None = None,
 ) -> None:
-    outbound = f"sip:{hostport(kamailio.host, kamailio.port)};transport={transport}"
+    port = kamailio.tls_port if transport == "tls" else kamailio.port
+    if port is None:
+        raise PeerError("transport tls needs a Kamailio started with tls=...")
+    outbound = f"sip:{hostport(kamailio.host, port)};transport={transport}"
     line = (
         f'<sip:{user}@{kamailio.realm}>;auth_pass={password};outbound="{outbound}"'
         f";answermode={answermode};regint={regint};ptime=20"
@@ -146,6 +163,8 @@ def write_account(
         line += f";audio_codecs={audio_codecs}"
     if video_codecs:
         line += f";video_codecs={video_codecs}"
+    if mediaenc:
+        line += f";mediaenc={mediaenc}"
     (rundir / "accounts").write_text(line + "\n")
 
 
@@ -277,14 +296,16 @@ class Callee(Baresip):
         return rc
 
 
-def _start_baresip(name: str, rundir: Path, sip_trace: bool, ipv6: bool = False) -> PeerProcess:
+def _start_baresip(
+    name: str, rundir: Path, sip_trace: bool, ipv6: bool = False, netns: str | None = None
+) -> PeerProcess:
     # -4 / -6: the address family baresip uses for SIP and RTP (the Kamailio's)
     argv = ["baresip", "-6" if ipv6 else "-4", "-f", str(rundir)]
     if sip_trace:
         argv.insert(1, "-s")
     log = rundir / "baresip.log"
     log.write_text("")
-    return PeerProcess(name, argv, log, cwd=rundir)
+    return PeerProcess(name, in_netns(argv, netns), log, cwd=rundir)
 
 
 def _wait_registered(proc: PeerProcess, aor: str, timeout: float) -> None:
@@ -327,6 +348,9 @@ def start_callee(
     sip_trace: bool = False,
     register_timeout: float = 10.0,
     ports: BaresipPorts | None = None,
+    netns: str | None = None,
+    mediaenc: str | None = None,
+    cafile: Path | None = None,
 ) -> Callee:
     """Start a registered baresip callee; returns once REGISTER got 200 (and, in the modes
     that need it, once the call agent is served by ctrl_tcp).
@@ -336,14 +360,16 @@ def start_callee(
     lavfi source for the clip, or ``fakevideo`` for baresip's static pattern.
     ``audio_seconds``: the callee hangs up (BYE) when its WAV ends. ``ports``: fixed
     ports (e.g. picked before a capture starts); default: free ones picked here.
+    ``transport`` tls: registers at the Kamailio's TLS port trusting ``cafile``.
+    ``mediaenc``: baresip's media encryption (srtp, srtp-mand, srtp-mandf, dtls_srtp).
     """
     require_binary("baresip", "baresip-core")
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
     if media not in ("av", "audio"):
         raise ValueError("media must be av or audio")
-    if transport not in ("udp", "tcp"):
-        raise ValueError("transport must be udp or tcp")
+    if transport not in ("udp", "tcp", "tls"):
+        raise ValueError("transport must be udp, tcp or tls")
     t0 = time.monotonic()
     rundir.mkdir(parents=True, exist_ok=True)
     rundir = rundir.resolve()
@@ -366,6 +392,8 @@ def start_callee(
             audio_file=audio_file,
             video_source=video_source,
             record_dir=rundir / "recordings" if record else None,
+            mediaenc=mediaenc,
+            cafile=cafile,
         )
         write_account(
             rundir,
@@ -377,8 +405,9 @@ def start_callee(
             transport=transport,
             audio_codecs=audio_codecs,
             video_codecs=None if media == "audio" else video_codecs,
+            mediaenc=mediaenc,
         )
-        proc = _start_baresip(f"callee-{user}", rundir, sip_trace, ":" in kamailio.host)
+        proc = _start_baresip(f"callee-{user}", rundir, sip_trace, ":" in kamailio.host, netns)
         try:
             _wait_registered(proc, f"{user}@{kamailio.realm}", register_timeout)
         except PeerError as exc:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the third-party peers the tests start (Debian 12 / bookworm):
 #   kamailio           SIP registrar + proxy (auth_db, db_text, usrloc, tm... are in the main package)
+#   kamailio-tls-modules  tls.so: Kamailio listening for SIP over TLS (secure SIP tests)
 #   baresip-core       SIP user agent (caller and callee), ctrl_tcp, g711, opus, aufile, sndfile
 #   baresip-ffmpeg     avcodec (H.264) and avformat (video file source) for baresip
 #   tshark             dumpcap/tshark: loopback captures (conformance/capture-traces.sh)
@@ -12,7 +13,7 @@
 # Needs root; uses sudo when not root. PEERS_SKIP_APT_UPDATE=1 never runs apt-get update.
 set -euo pipefail
 
-PKGS=(kamailio baresip-core baresip-ffmpeg tshark ffmpeg nginx libnginx-mod-rtmp chromium
+PKGS=(kamailio kamailio-tls-modules baresip-core baresip-ffmpeg tshark ffmpeg nginx libnginx-mod-rtmp chromium
       gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good)
 
 t0=$(date +%s%N)

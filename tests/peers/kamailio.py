@@ -10,13 +10,22 @@ from __future__ import annotations
 
 import hashlib
 import re
+import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.peers.ports import free_port
-from tests.peers.procs import PeerError, PeerProcess, require_binary, tail, wait_until
+from tests.peers.procs import (
+    PeerError,
+    PeerProcess,
+    in_netns,
+    local_only,
+    require_binary,
+    tail,
+    wait_until,
+)
 from tests.peers.sipping import sip_options
 
 HERE = Path(__file__).resolve().parent
@@ -57,6 +66,14 @@ def _write_db(dbdir: Path, users: dict[str, str], realm: str) -> None:
     (dbdir / "subscriber").write_text("\n".join(rows) + "\n")
 
 
+def _accepts(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
+
+
 def _module_path() -> str:
     try:
         out = subprocess.run(["kamailio", "-I"], capture_output=True, text=True, timeout=10).stdout
@@ -77,6 +94,7 @@ class Kamailio:
     process: PeerProcess
     users: dict[str, str] = field(default_factory=dict)
     start_seconds: float = 0.0
+    tls_port: int | None = None  # listening for SIP over TLS (start_kamailio(tls=...))
 
     @property
     def log_path(self) -> Path:
@@ -140,10 +158,16 @@ def start_kamailio(
     fr_inv_timer_ms: int = 30000,
     debug: int = 2,
     start_timeout: float = 15.0,
+    netns: str | None = None,
+    tls: tuple[Path, Path] | None = None,
 ) -> Kamailio:
-    """Render the config into ``rundir``, start Kamailio, wait for OPTIONS on UDP and TCP."""
+    """Render the config into ``rundir``, start Kamailio, wait for OPTIONS on UDP and TCP.
+
+    ``netns``: run it in that network namespace (give ``host`` and ``port`` then).
+    ``tls``: (certificate, key) files: also listen for SIP over TLS on a free port
+    (``Kamailio.tls_port``; needs kamailio-tls-modules)."""
     require_binary("kamailio", "kamailio")
-    if not (host.startswith("127.") or host == "::1"):
+    if not local_only(host):
         raise PeerError(f"refusing non-loopback address {host}")
     rundir.mkdir(parents=True, exist_ok=True)
     rundir = rundir.resolve()
@@ -159,18 +183,31 @@ def start_kamailio(
         "NOANSWER_S": str(noanswer_s),
         "FR_TIMER_MS": str(fr_timer_ms),
         "FR_INV_TIMER_MS": str(fr_inv_timer_ms),
+        "TLS_DEFINE": "#!define WITH_TLS" if tls else "# TLS off",
     }
+    if tls is not None:
+        (rundir / "tls.cfg").write_text(
+            "[server:default]\nmethod = TLSv1.2+\nverify_certificate = no\n"
+            f"require_certificate = no\ncertificate = {tls[0]}\nprivate_key = {tls[1]}\n\n"
+            "[client:default]\nmethod = TLSv1.2+\nverify_certificate = no\n"
+            "require_certificate = no\n"
+        )
     last_error: PeerError | None = None
     # a port picked free can be taken before Kamailio binds it: retry with a new one
     for _attempt in range(3):
         sip_port = port if port is not None else free_port(host)
+        tls_port = free_port(host) if tls is not None else 0
         cfg = TEMPLATE.read_text()
-        for name, value in {**tokens, "SIP_PORT": str(sip_port)}.items():
+        for name, value in {
+            **tokens,
+            "SIP_PORT": str(sip_port),
+            "SIP_TLS_PORT": str(tls_port),
+        }.items():
             cfg = cfg.replace(f"@@{name}@@", value)
         cfg_path = rundir / "kamailio.cfg"
         cfg_path.write_text(cfg)
         check = subprocess.run(
-            ["kamailio", "-c", "-f", str(cfg_path), "-Y", str(rundir)],
+            in_netns(["kamailio", "-c", "-f", str(cfg_path), "-Y", str(rundir)], netns),
             capture_output=True,
             text=True,
             timeout=30,
@@ -184,30 +221,38 @@ def start_kamailio(
         # -DD: foreground, so the PID we hold is the main process; -E: log to stderr
         proc = PeerProcess(
             "kamailio",
-            [
-                "kamailio",
-                "-DD",
-                "-E",
-                "-f",
-                str(cfg_path),
-                "-Y",
-                str(rundir),
-                "-w",
-                str(rundir),
-                "-m",
-                "64",
-                "-M",
-                "8",
-            ],
+            in_netns(
+                [
+                    "kamailio",
+                    "-DD",
+                    "-E",
+                    "-f",
+                    str(cfg_path),
+                    "-Y",
+                    str(rundir),
+                    "-w",
+                    str(rundir),
+                    "-m",
+                    "64",
+                    "-M",
+                    "8",
+                ],
+                netns,
+            ),
             log,
             cwd=rundir,
         )
-        ok = {"udp": False, "tcp": False}
+        ok = {"udp": False, "tcp": False, "tls": tls is None}
 
-        def ready(sip_port: int = sip_port, ok: dict[str, bool] = ok) -> bool:
+        def ready(
+            sip_port: int = sip_port, tls_port: int = tls_port, ok: dict[str, bool] = ok
+        ) -> bool:
             for transport in ok:
                 if not ok[transport]:
-                    ok[transport] = sip_options(host, sip_port, transport, 0.5) is not None
+                    if transport == "tls":
+                        ok[transport] = _accepts(host, tls_port)
+                    else:
+                        ok[transport] = sip_options(host, sip_port, transport, 0.5) is not None
             return all(ok.values())
 
         try:
@@ -227,6 +272,7 @@ def start_kamailio(
             proc,
             {u: f"secret{u}" for u in users},
             time.monotonic() - t0,
+            tls_port or None,
         )
     assert last_error is not None
     raise last_error

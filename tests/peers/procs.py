@@ -23,6 +23,18 @@ class PeerError(RuntimeError):
     """A peer is missing, did not start, or misbehaved."""
 
 
+def local_only(host: str) -> bool:
+    """Whether a peer may use ``host``: loopback, or the TEST-NET-3 addresses of the test's
+    own impaired link (:mod:`tests.peers.netem`); never an address of a real network."""
+    return host.startswith(("127.", "203.0.113.")) or host == "::1"
+
+
+def in_netns(argv: Sequence[str], netns: str | None) -> list[str]:
+    """``argv`` run in network namespace ``netns`` (``ip netns exec`` execs it: the PID we
+    hold is the peer's own); unchanged when ``netns`` is None."""
+    return ["ip", "netns", "exec", netns, *argv] if netns else list(argv)
+
+
 def require_binary(name: str, package: str) -> str:
     """Path of an executable; a clear error naming the package when it is missing."""
     path = shutil.which(name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import socket
+import ssl
 
 
 def _hostport(host: str, port: int) -> str:
@@ -28,20 +29,34 @@ def _options(host: str, port: int, lport: int, transport: str) -> bytes:
     return "\r\n".join(lines).encode()
 
 
-def sip_options(host: str, port: int, transport: str = "udp", timeout: float = 1.0) -> str | None:
-    """Send one OPTIONS; the response's status line, or None when nothing answered."""
+def sip_options(
+    host: str,
+    port: int,
+    transport: str = "udp",
+    timeout: float = 1.0,
+    cafile: str | None = None,
+) -> str | None:
+    """Send one OPTIONS; the response's status line, or None when nothing answered.
+    ``tls``: the server certificate must chain to ``cafile`` and name ``host``."""
     try:
         if transport == "udp":
             family = socket.AF_INET6 if ":" in host else socket.AF_INET
             with socket.socket(family, socket.SOCK_DGRAM) as s:
                 s.settimeout(timeout)
-                s.bind((host, 0))
+                try:
+                    s.bind((host, 0))
+                except OSError:  # a peer in a network namespace: not one of our addresses
+                    s.bind(("::" if ":" in host else "0.0.0.0", 0))
                 s.sendto(_options(host, port, s.getsockname()[1], "udp"), (host, port))
                 data, _ = s.recvfrom(65535)
-        elif transport == "tcp":
-            with socket.create_connection((host, port), timeout=timeout) as s:
+        elif transport in ("tcp", "tls"):
+            with socket.create_connection((host, port), timeout=timeout) as raw:
+                s = raw
+                if transport == "tls":
+                    ctx = ssl.create_default_context(cafile=cafile)
+                    s = ctx.wrap_socket(raw, server_hostname=host)
                 s.settimeout(timeout)
-                s.sendall(_options(host, port, s.getsockname()[1], "tcp"))
+                s.sendall(_options(host, port, s.getsockname()[1], transport))
                 data = b""
                 while b"\r\n\r\n" not in data:
                     chunk = s.recv(65535)
@@ -49,7 +64,7 @@ def sip_options(host: str, port: int, transport: str = "udp", timeout: float = 1
                         break
                     data += chunk
         else:
-            raise ValueError(f"transport must be udp or tcp, not {transport!r}")
+            raise ValueError(f"transport must be udp, tcp or tls, not {transport!r}")
     except OSError:
         return None
     first = data.split(b"\r\n", 1)[0].decode(errors="replace")

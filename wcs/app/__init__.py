@@ -7,4 +7,7 @@
 - ``streams``: StreamHub, named streams; ``publish`` gives the publisher its Publication;
 - ``stream``: one Stream as its users see it (status, tracks, subscriptions, watchers);
 - ``hooks``: WCS REST hooks (status events to the appKey's backend).
+- ``inbound``: who may call us (registrations, trunks) and what the call becomes (dispatch);
+  ``inbound_calls`` carries that out on incoming calls; ``registrations``: our accounts'
+  registrations, their refresh and backoff.
 """

@@ -6,6 +6,9 @@ HOLD, FINISH, FAILED). Each change is posted as a ``CallStatusEvent`` to the app
 A finished call leaves the registry at once, so ``/call/find`` answers 404 (the WCS demo pages
 take any error as "call finished").
 
+Taking part in an established call (DTMF, sound, hold, transfer) is
+:class:`wcs.app.call_actions.CallActions` (``manager.actions``).
+
 Ownership: a :class:`Call` owns its registration, its dialog (through the UA reference, which is
 the callId) and its media session; :meth:`CallManager._finish` releases all three, whatever
 ended the call.
@@ -13,95 +16,31 @@ ended the call.
 
 from __future__ import annotations
 
-import enum
 import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
 
+from wcs.app.call import (
+    FINAL_STATUSES,
+    FINISHED_KEPT,
+    NORMAL_CLEARING,
+    Call,
+    CallRequest,
+    CallStatus,
+    MediaFactory,
+)
+from wcs.app.call_actions import CallActions
 from wcs.app.errors import RequestError
 from wcs.app.hooks import HookPublisher
 from wcs.app.stream import CallbackSet, Subscription
 from wcs.limits import Quota
+from wcs.media.dtmf import DtmfKey, DtmfSettings
 from wcs.rest.views import call_json
 from wcs.sip import events as sev
-from wcs.sip.ua import Account, UserAgent
+from wcs.sip.ua import UserAgent
 
 log = logging.getLogger(__name__)
-
-NORMAL_CLEARING = "Normal call clearing"
-AUTH_FAILED = "Authentication failed"
-
-
-class CallStatus(enum.StrEnum):
-    PENDING = "PENDING"
-    TRYING = "TRYING"
-    RING = "RING"
-    SESSION_PROGRESS = "SESSION_PROGRESS"
-    BUSY = "BUSY"
-    ESTABLISHED = "ESTABLISHED"
-    HOLD = "HOLD"
-    FINISH = "FINISH"
-    FAILED = "FAILED"
-
-
-FINISHED_KEPT = 256  # ended calls remembered for `/call/find` with `finished: true`
-
-FINAL_STATUSES = frozenset({CallStatus.BUSY, CallStatus.FINISH, CallStatus.FAILED})
-
-
-class MediaSession(Protocol):
-    """What a call needs from its media side (RTP ports, SDP, stream publication)."""
-
-    def offer(self) -> bytes: ...
-    def on_remote_sdp(self, sdp: bytes, final: bool) -> None: ...
-    def answer_remote_offer(self, sdp: bytes | None) -> tuple[bytes | None, bool]:
-        """Answer for a re-INVITE/UPDATE offer (None: can't) and whether it puts us on hold."""
-        ...
-
-    def close(self, reason: str) -> None: ...
-
-
-MediaFactory = Callable[["Call"], MediaSession]
-
-
-@dataclass(slots=True)
-class CallRequest:
-    """The validated fields of ``/call/startup``."""
-
-    call_id: str
-    callee: str
-    account: Account
-    register_required: bool = False
-    to_stream: str | None = None
-    rtmp_url: str | None = None
-    rtmp_stream: str | None = None
-    has_audio: bool = True
-    has_video: bool = True
-    app_key: str = "defaultApp"
-    visible_name: str | None = None
-    custom: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class Call:
-    request: CallRequest
-    status: CallStatus = CallStatus.PENDING
-    sip_status: int | None = None
-    info: str | None = None
-    reg_id: str | None = None
-    invited: bool = False
-    media: MediaSession | None = None
-    created: float = field(default_factory=time.time)
-    established_at: float | None = None
-    # Status of the call's RTMP push (direct SIP-as-RTMP), looked up when the object is shown.
-    rtmp_status: Callable[[], str | None] | None = field(default=None, repr=False)
-
-    @property
-    def call_id(self) -> str:
-        return self.request.call_id
 
 
 class CallManager:
@@ -112,6 +51,8 @@ class CallManager:
         hooks: HookPublisher,
         media_factory: MediaFactory,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        dtmf: DtmfSettings | None = None,
         max_per_app_key: int = 0,
     ) -> None:
         # live calls per appKey (0: unlimited): a place is taken at startup, given back in _finish
@@ -130,6 +71,34 @@ class CallManager:
         # Ended calls, newest last, for `/call/find` with `finished: true` (our extension:
         # WCS answers 404 once a call ended, so a client polling it never sees why).
         self.finished: OrderedDict[str, Call] = OrderedDict()
+        self.actions = CallActions(self, dtmf)
+
+    # what CallActions uses
+    @property
+    def ua(self) -> UserAgent:
+        return self._ua
+
+    @property
+    def hooks(self) -> HookPublisher:
+        return self._hooks
+
+    def clock(self) -> float:
+        return self._clock()
+
+    def wake(self) -> None:
+        self._wake()
+
+    def end_transferred(self, call: Call) -> None:
+        """The transfer succeeded: hang up (RFC 5589 §6.1), FINISH with the transfer info."""
+        if call.invited:
+            self._ua.hangup(call.call_id, self._clock())
+        self._finish(
+            call, CallStatus.FINISH, None, self.actions.ended_info(call) or NORMAL_CLEARING
+        )
+        self._wake()
+
+    def dtmf_received(self, call_id: str, key: DtmfKey) -> None:
+        self.actions.dtmf_received(call_id, key)
 
     # ----------------------------------------------------------------- REST side
     def startup(self, req: CallRequest) -> Call:
@@ -216,7 +185,10 @@ class CallManager:
             return False
         now = self._clock()
         sip_call = self._ua.call_info(call_id) if call.invited else None
-        if sip_call is not None and sip_call.state not in ("ending", "ended"):
+        if call.request.incoming and call.status in (CallStatus.PENDING, CallStatus.RING):
+            self._ua.hangup(call_id, now)  # 603 Decline while it rings
+            self._finish(call, CallStatus.FINISH, 603, NORMAL_CLEARING)
+        elif sip_call is not None and sip_call.state not in ("ending", "ended"):
             # The UA answers with CallReleased / CallFailed (487) which finishes the call.
             self._ua.hangup(call_id, now)
         elif sip_call is None or sip_call.state == "ended":
@@ -246,6 +218,26 @@ class CallManager:
         self._ua.send_info(call_id, content_type, body, self._clock())
         self._wake()
         return True
+
+    # ----------------------------------------------------------------- incoming calls
+    def add_incoming(self, req: CallRequest) -> Call:
+        """An incoming call the policy accepted (its media is made here; a failure raises)."""
+        call = Call(req, invited=True)  # invited: there is a dialog, terminate goes to the UA
+        lookup = self.rtmp_status_lookup
+        if req.rtmp_url and lookup is not None:
+            call.rtmp_status = lambda: lookup(call)
+        call.media = self._media_factory(call)
+        self._calls[req.call_id] = call
+        return call
+
+    def set_status(
+        self, call: Call, status: CallStatus, sip_status: int | None, info: str | None
+    ) -> None:
+        """A status decided outside the SIP events (RING of an incoming call, a refusal)."""
+        if status in FINAL_STATUSES:
+            self._finish(call, status, sip_status, info or "")
+        else:
+            self._set(call, status, sip_status, info)
 
     def shutdown(self) -> None:
         """Hang up every call and remove every registration (SIGTERM)."""
@@ -286,11 +278,15 @@ class CallManager:
                 status, info = CallStatus.FINISH, NORMAL_CLEARING
             self._finish(call, status, event.status, info)
         elif isinstance(event, sev.CallReleased):
-            self._finish(call, CallStatus.FINISH, event.status, event.info or NORMAL_CLEARING)
+            info = self.actions.ended_info(call) or event.info or NORMAL_CLEARING
+            self._finish(call, CallStatus.FINISH, event.status, info)
         elif isinstance(event, sev.RemoteOffer):
             self._on_remote_offer(call, event, now)
-        elif isinstance(event, sev.RemoteAnswer) and call.media is not None:
-            call.media.on_remote_sdp(event.sdp, True)
+        elif isinstance(event, sev.RemoteAnswer):
+            if call.media is not None:
+                call.media.on_remote_sdp(event.sdp, True)
+        else:
+            self.actions.on_sip_event(call, event)
 
     def _on_registration(self, event: sev.RegistrationSucceeded | sev.RegistrationFailed) -> None:
         call_id = self._by_reg.get(event.reg_id)
@@ -368,6 +364,7 @@ class CallManager:
         self.finished[call.call_id] = call
         while len(self.finished) > FINISHED_KEPT:
             self.finished.popitem(last=False)
+        call.dtmf.cancel()
         if call.media is not None:
             call.media.close(info)
         if call.reg_id is not None:

@@ -59,6 +59,16 @@ class HookPublisher:
     def has_backend(self, app_key: str | None) -> bool:
         return bool(app_key) and app_key in self._urls
 
+    async def ask(self, app_key: str, method: str, body: dict[str, Any]) -> tuple[int, bytes]:
+        """POST ``body`` to ``<url of app_key>/<method>`` now, and return the answer (status,
+        body): for decisions the backend makes (an incoming call's answer). No queue, no retry:
+        the caller bounds the wait and has a default."""
+        url = self._urls.get(app_key)
+        if url is None:
+            raise ValueError(f"no REST hook backend for appKey {app_key!r}")
+        payload = json.dumps(body, separators=(",", ":")).encode()
+        return await post_json_reply(f"{url}/{method}", payload)
+
     def post(self, app_key: str | None, method: str, body: dict[str, Any]) -> None:
         """Queue ``body`` for ``<url of app_key>/<method>``; no backend configured: nothing."""
         if self._closed or not app_key or app_key not in self._urls:
@@ -121,6 +131,15 @@ class HookPublisher:
 
 async def post_json(url: str, payload: bytes) -> int:
     """POST ``payload`` as JSON with a one-shot HTTP/1.1 connection; returns the status."""
+    status, _body = await post_json_reply(url, payload, read_body=False)
+    return status
+
+
+MAX_REPLY = 65536  # a hook's answer body (incoming call decisions) is small
+
+
+async def post_json_reply(url: str, payload: bytes, *, read_body: bool = True) -> tuple[int, bytes]:
+    """POST ``payload`` as JSON; the status and (with ``read_body``) the answer's body."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"unsupported hook URL {url!r}")
@@ -151,6 +170,8 @@ async def post_json(url: str, payload: bytes) -> int:
         writer.write(conn.send(h11.Data(data=payload)))
         writer.write(conn.send(h11.EndOfMessage()))
         await writer.drain()
+        status: int | None = None
+        body = bytearray()
         while True:
             event = conn.next_event()
             if event is h11.NEED_DATA:
@@ -158,9 +179,17 @@ async def post_json(url: str, payload: bytes) -> int:
                 conn.receive_data(data)
                 continue
             if isinstance(event, h11.Response):
-                return int(event.status_code)
-            if isinstance(event, h11.ConnectionClosed):
-                raise OSError("connection closed before a response")
+                status = int(event.status_code)
+                if not read_body:
+                    return status, b""
+            elif isinstance(event, h11.Data) and status is not None:
+                body += event.data
+                if len(body) > MAX_REPLY:
+                    raise ValueError("hook answer too large")
+            elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
+                if status is None:
+                    raise OSError("connection closed before a response")
+                return status, bytes(body)
     finally:
         writer.close()
         with contextlib.suppress(OSError):

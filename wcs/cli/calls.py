@@ -4,6 +4,9 @@
 exits with a status that scripts can test:
 
   0  ESTABLISHED (and, with --hangup-after or --wait, ended normally afterwards)
+
+``--dtmf 1234#`` sends keys once the call is ESTABLISHED (after ``--dtmf-delay`` seconds):
+joining a conference bridge or an IVR from the shell. A refusal exits 2.
   1  FAILED, or the call ended before it was answered
   2  the server refused the request (400/409: the message names the field)
   3  BUSY
@@ -21,6 +24,7 @@ import time
 from typing import Any, TextIO
 
 from wcs.cli.client import RestClient, ServerUnreachable, add_server_options, error_text
+from wcs.media.dtmf import DtmfError, parse_digits
 
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_BUSY, EXIT_UNREACHABLE, EXIT_TIMEOUT = range(6)
 POLL_S = 0.25
@@ -49,6 +53,19 @@ def add_parsers(sub: Any) -> None:
     call.add_argument("--audio-only", action="store_true", help="no video m-line")
     call.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for an "
                       "answer (default 60)")  # fmt: skip
+    call.add_argument("--dtmf", help="keys (0-9*#A-D) to send once the call is established")
+    call.add_argument(
+        "--dtmf-delay",
+        type=float,
+        default=0.0,
+        help="seconds to wait after the answer before sending --dtmf",
+    )
+    call.add_argument(
+        "--dtmf-type",
+        choices=["RFC2833", "INFO", "INFO_RELAY"],
+        default="RFC2833",
+        help="how to send --dtmf (default RFC2833)",
+    )
     end = call.add_mutually_exclusive_group()
     end.add_argument("--hangup-after", type=float, help="hang up N seconds after the answer")
     end.add_argument("--wait", action="store_true",
@@ -104,6 +121,12 @@ def run_call(args: argparse.Namespace, out: TextIO | None = None,
     call_id = args.call_id or "cli-" + secrets.token_hex(4)
     body = call_body(args, call_id)
     stream = body["toStream"]
+    if args.dtmf:
+        try:
+            parse_digits(args.dtmf)  # refused before any call is placed
+        except DtmfError as exc:
+            print(f"wcs call: --dtmf: {exc}", file=sys.stderr)
+            return EXIT_REFUSED
     try:
         status, answer = client.post("call/startup", body)
     except ServerUnreachable as exc:
@@ -141,10 +164,23 @@ def run_call(args: argparse.Namespace, out: TextIO | None = None,
                     print(f"stream '{stream}' is live: play it at {args.server.rstrip('/')}/ "
                           f"or WHEP {args.server.rstrip('/')}/whep/{stream}",
                           file=out, flush=True)  # fmt: skip
-                    if not args.wait and args.hangup_after is None:
+                    if not args.wait and args.hangup_after is None and not args.dtmf:
                         return EXIT_OK
                 if current.get("status") in ("FAILED", "BUSY", "FINISH"):
                     return _ended(current, established_at is not None, out)
+            if (args.dtmf and established_at is not None
+                    and now - established_at >= args.dtmf_delay):  # fmt: skip
+                dtmf = {"callId": call_id, "dtmf": args.dtmf, "type": args.dtmf_type}
+                code, answer = client.post("call/send_dtmf", dtmf)
+                if code != 200:
+                    print(f"wcs call: DTMF refused ({code}): {error_text(answer)}",
+                          file=sys.stderr)  # fmt: skip
+                    client.post("call/terminate", {"callId": call_id})
+                    return EXIT_REFUSED
+                print(f"sent DTMF {args.dtmf}", file=out, flush=True)
+                args.dtmf = None
+                if not args.wait and args.hangup_after is None:
+                    return EXIT_OK
             if established_at is None and now - t0 > args.timeout:
                 print(f"no answer within {args.timeout:g}s: hanging up", file=out, flush=True)
                 client.post("call/terminate", {"callId": call_id})
@@ -200,10 +236,11 @@ def run_calls(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     code, found = _list(args, "call/find_all", "calls", out)
     if found:
-        rows = [["CALL ID", "STATUS", "SIP", "CALLEE", "STREAM", "INFO"]]
+        rows = [["CALL ID", "STATUS", "SIP", "CALLEE", "CALLER", "DIR", "STREAM", "INFO"]]
         for c in found:
             rows.append([str(c.get("callId")), str(c.get("status")), str(c.get("sipStatus") or ""),
-                         str(c.get("callee")), str(c.get("streamName") or ""),
+                         str(c.get("callee")), str(c.get("caller") or ""),
+                         "in" if c.get("incoming") else "out", str(c.get("streamName") or ""),
                          str(c.get("info") or "")])  # fmt: skip
         _table(rows, out)
     return code

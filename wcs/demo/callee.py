@@ -223,9 +223,7 @@ class DemoCallee:
                 if track is not None:
                     ts = int((now - media.started) * 90000)
                     self._send(media.sockets["video"], track, track.rtp.packets(payloads, ts))
-        nxt = due + 1.0 / self.fps
-        if nxt < loop.time():  # fell behind (a stalled loop): skip, do not burst
-            nxt = loop.time() + 1.0 / self.fps
+        nxt = _next_due(loop, due, 1.0 / self.fps)
         self._video_tick = loop.call_at(nxt, self._on_video_tick, nxt)
 
     def _on_audio_tick(self, due: float) -> None:
@@ -241,9 +239,7 @@ class DemoCallee:
                 ts = int((due - media.started) * tone.SAMPLE_RATE)
                 ts -= ts % tone.FRAME_SAMPLES
                 self._send(media.sockets["audio"], track, track.rtp.packets([frame], ts))
-        nxt = due + tone.FRAME_SAMPLES / tone.SAMPLE_RATE
-        if nxt < loop.time():
-            nxt = loop.time() + tone.FRAME_SAMPLES / tone.SAMPLE_RATE
+        nxt = _next_due(loop, due, tone.FRAME_SAMPLES / tone.SAMPLE_RATE)
         self._audio_tick = loop.call_at(nxt, self._on_audio_tick, nxt)
 
     def _send(self, sock: socket.socket, track: _Track, packets: list[bytes]) -> None:
@@ -255,3 +251,10 @@ class DemoCallee:
                 continue
             self.packets_sent += 1
             self.bytes_sent += len(packet)
+
+
+def _next_due(loop: asyncio.AbstractEventLoop, due: float, period: float) -> float:
+    """The next tick; after a stalled loop, one period from now: skip, do not burst."""
+    nxt = due + period
+    now = loop.time()
+    return now + period if nxt < now else nxt

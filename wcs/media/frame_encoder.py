@@ -8,7 +8,7 @@ frame. Each encoder also knows the silence payload a receiver drops without deco
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Protocol
+from typing import Any, Protocol
 
 from .g711 import alaw_encode, ulaw_encode
 
@@ -52,34 +52,42 @@ class G711Encoder:
 
 class OpusEncoder:
     def __init__(self, ptime_ms: int = 20, bitrate: int = OPUS_BITRATE) -> None:
-        import av  # here: only calls that send Opus sounds pay for it
-
         if ptime_ms not in (10, 20, 40, 60):
             raise ValueError(f"Opus cannot frame {ptime_ms} ms")
         self.name = "opus"
         self.clock_rate = self.pcm_rate = OPUS_RATE
         self.pcm_samples = self.step = OPUS_RATE * ptime_ms // 1000
+        self.ptime_ms = ptime_ms
+        self.bitrate = bitrate
+        self._ctx: Any = None  # opened on the first frame: a call that only sends silence
+        self._pts = 0  # never pays for libopus
+
+    def _open(self) -> Any:
+        import av  # here: only calls that send Opus sounds pay for it
+
         ctx = av.CodecContext.create("libopus", "w")
         ctx.sample_rate = OPUS_RATE
         ctx.layout = "mono"
         ctx.format = "s16"
-        ctx.bit_rate = bitrate
+        ctx.bit_rate = self.bitrate
         ctx.time_base = Fraction(1, OPUS_RATE)
-        ctx.options = {"frame_duration": str(ptime_ms), "application": "voip"}
+        ctx.options = {"frame_duration": str(self.ptime_ms), "application": "voip"}
         ctx.open()
-        self._av = av
         self._ctx = ctx
-        self._pts = 0
+        return ctx
 
     def encode(self, pcm: bytes) -> bytes | None:
         """One frame; None when libopus held it back (the caller sends silence instead)."""
-        frame = self._av.AudioFrame(format="s16", layout="mono", samples=self.pcm_samples)
+        import av
+
+        ctx = self._ctx if self._ctx is not None else self._open()
+        frame = av.AudioFrame(format="s16", layout="mono", samples=self.pcm_samples)
         frame.planes[0].update(pcm)
         frame.sample_rate = OPUS_RATE
         frame.time_base = Fraction(1, OPUS_RATE)
         frame.pts = self._pts
         self._pts += self.pcm_samples
-        packets = self._ctx.encode(frame)
+        packets = ctx.encode(frame)
         return bytes(packets[-1]) if packets else None
 
     def silence(self) -> bytes:

@@ -9,13 +9,14 @@ defined there.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter as Tally
 from collections.abc import Callable, Hashable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from wcs import __version__
-from wcs.app.calls import CallStatus
+from wcs.app.call import CallStatus
 from wcs.observability.loop_lag import LoopLagMonitor
 from wcs.observability.metrics import DeltaTotals, Labels, Registry, Sample
 
@@ -27,6 +28,7 @@ _NAMES = (
     "wcs_uptime_seconds",
     "wcs_calls",
     "wcs_call_status_changes_total",
+    "wcs_dtmf_received_total",
     "wcs_streams",
     "wcs_stream_subscribers",
     "wcs_viewers",
@@ -41,6 +43,7 @@ _NAMES = (
     "wcs_media_worker_drops_total",
     "wcs_event_loop_lag_seconds",
     "wcs_event_loop_lag_max_seconds",
+    "wcs_asyncio_tasks",
     "wcs_pushes",
     "wcs_push_reconnects_total",
     "wcs_recordings",
@@ -61,6 +64,7 @@ class ServerMetrics:
         self.server = server
         self.registry = registry
         self.lag = LoopLagMonitor()
+        self._loop = asyncio.get_running_loop()  # the Server is built inside its loop
         self._received_packets = DeltaTotals()
         self._received_bytes = DeltaTotals()
         self._lost = DeltaTotals()
@@ -90,6 +94,16 @@ class ServerMetrics:
             "counter",
             self._call_changes,
             ("status",),
+        )
+        r.collect(
+            "wcs_dtmf_received_total",
+            "DTMF keys received from SIP peers, each once, by carrier (RFC2833, INFO, INFO_RELAY)",
+            "counter",
+            lambda: [
+                Sample((kind,), n)
+                for kind, n in sorted(server.calls.actions.dtmf_received_total.items())
+            ],
+            ("type",),
         )
         r.collect("wcs_streams", "Streams now, by status", "gauge", self._streams, ("status",))
         r.collect(
@@ -175,6 +189,12 @@ class ServerMetrics:
             "The largest event-loop lag seen",
             "gauge",
             lambda: [Sample((), round(self.lag.max, 6))],
+        )
+        r.collect(
+            "wcs_asyncio_tasks",
+            "asyncio tasks alive on the server's event loop (a leak shows as growth)",
+            "gauge",
+            lambda: [Sample((), len(asyncio.all_tasks(self._loop)))],
         )
         r.collect(
             "wcs_pushes",

@@ -6,13 +6,15 @@ import ipaddress
 from collections.abc import Callable
 from typing import Any
 
-from wcs.app.calls import CallManager, CallRequest
+from wcs.app.call import CallRequest
+from wcs.app.calls import CallManager
 from wcs.app.errors import RequestError
 from wcs.rest.http import BadRequest, Params, Request, Response, Router, empty, error, json_response
 from wcs.rest.schema_bodies import CALL_FILTER, CALL_ID_BODY, CALL_STARTUP
 from wcs.rest.views import call_json
 from wcs.rtmp.errors import RtmpError
 from wcs.rtmp.url import parse_base_url
+from wcs.sip.account import default_port
 from wcs.sip.errors import SipParseError
 from wcs.sip.ua import Account
 from wcs.sip.uri import SipUri, format_hostport
@@ -52,10 +54,8 @@ def _check_callee(callee: str, domain: str) -> None:
         raise BadRequest("callee", f"callee does not form a SIP URI: {exc}") from None
 
 
-def parse_call_request(p: Params) -> CallRequest:
-    v = CALL_STARTUP.parse(p.raw)
-    call_id: str = v["callId"]
-    callee: str = v["callee"]
+def parse_account(v: dict[str, Any], display_name: str = "") -> Account:
+    """The SIP account fields of a parsed body (``sipLogin``, ``sipDomain``, ...)."""
     login = v["sipLogin"]
     if login is None:
         raise BadRequest("sipLogin", "missing required field 'sipLogin'")
@@ -67,24 +67,39 @@ def parse_call_request(p: Params) -> CallRequest:
     if not domain:
         raise BadRequest("sipDomain", "sipDomain (or sipOutboundProxy) is required")
     _sip_server("sipDomain", domain)
-    _check_callee(callee, domain)
-    rtmp_url = v["rtmpUrl"]
-    if rtmp_url is not None:
-        try:
-            parse_base_url(rtmp_url)
-        except RtmpError as exc:
-            raise BadRequest("rtmpUrl", f"rtmpUrl: {exc}") from None
-    visible = v["visibleName"]
-    account = Account(
+    transport = (v["sipTransport"] or "UDP").lower()
+    return Account(
         login=login,
         domain=domain,
         password=v["sipPassword"] or "",
         auth_name=v["sipAuthenticationName"] or "",
         outbound_proxy=proxy,
-        port=v["sipPort"] or 5060,
-        transport=(v["sipTransport"] or "UDP").lower(),
-        display_name=visible or "",
+        port=v["sipPort"] or default_port(transport),
+        transport=transport,
+        display_name=display_name,
     )
+
+
+def check_rtmp_url(rtmp_url: str | None) -> None:
+    if rtmp_url is not None:
+        try:
+            parse_base_url(rtmp_url)
+        except RtmpError as exc:
+            raise BadRequest("rtmpUrl", f"rtmpUrl: {exc}") from None
+
+
+def parse_call_request(p: Params) -> CallRequest:
+    v = CALL_STARTUP.parse(p.raw)
+    call_id: str = v["callId"]
+    callee: str = v["callee"]
+    visible = v["visibleName"]
+    account = parse_account(v, visible or "")
+    _check_callee(callee, account.domain)
+    if callee.strip().lower().startswith("sips:") and account.transport != "tls":
+        # RFC 5630: a sips: target is reached over TLS on every hop, never in clear
+        raise BadRequest("callee", "a sips: callee needs sipTransport TLS")
+    rtmp_url = v["rtmpUrl"]
+    check_rtmp_url(rtmp_url)
     return CallRequest(
         call_id=call_id,
         callee=callee,
@@ -98,6 +113,7 @@ def parse_call_request(p: Params) -> CallRequest:
         app_key=v["appKey"] or "defaultApp",
         visible_name=visible,
         custom=v["custom"] or {},
+        sip_srtp=v["sipSrtp"],
     )
 
 

@@ -10,142 +10,39 @@ suite sends generated requests to every path of it and checks each answer agains
 WCS pages send booleans and numbers as strings, so every boolean field accepts ``"true"``
 / ``"false"`` (and 1/0, yes/no, on/off) and every number accepts its decimal string. Every
 JSON endpoint takes GET or POST alike (WCS does), a body being optional for GET.
+
+Operations WCS does not have (or has only over its WebSocket) carry ``x-extension: true``
+and say "Our extension" in their description.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from wcs import __version__
 from wcs.rest.message import Request, Response
+from wcs.rest.openapi_schemas import SCHEMAS, Schema, ref
 from wcs.rest.router import Router
-from wcs.rest.schema import LENIENT_BOOLEAN
 from wcs.rest.schema_bodies import BODIES
 
-Schema = dict[str, Any]
-
 OPENAPI_PATH = "/rest-api/openapi.json"
-
-
-def _ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _nullable(schema: Schema) -> Schema:
-    return {"anyOf": [schema, {"type": "null"}]}
-
-
-SCHEMAS: dict[str, Schema] = {
-    "LenientBoolean": LENIENT_BOOLEAN,
-    "Error": {
-        "type": "object",
-        "required": ["error"],
-        "properties": {
-            "error": {"type": "string", "description": "what was wrong, for people"},
-            "field": _nullable({"type": "string", "description": "the offending field"}),
-        },
-    },
-    "Call": {
-        "type": "object",
-        "required": ["callId", "status", "callee"],
-        "properties": {
-            "callId": {"type": "string"},
-            "incoming": {"type": "boolean"},
-            "status": {
-                "type": "string",
-                "enum": [
-                    "PENDING",
-                    "TRYING",
-                    "RING",
-                    "SESSION_PROGRESS",
-                    "BUSY",
-                    "ESTABLISHED",
-                    "HOLD",
-                    "FINISH",
-                    "FAILED",
-                ],
-            },
-            "sipStatus": _nullable({"type": "integer"}),
-            "info": _nullable({"type": "string"}),
-            "caller": _nullable({"type": "string"}),
-            "callee": {"type": "string"},
-            "streamName": _nullable({"type": "string"}),
-            "rtmpUrl": _nullable({"type": "string"}),
-            "hasAudio": {"type": "boolean"},
-            "hasVideo": {"type": "boolean"},
-            "appKey": {"type": "string"},
-            "custom": {"type": "object"},
-        },
-    },
-    "Stream": {
-        "type": "object",
-        "required": ["name", "status"],
-        "properties": {
-            "name": {"type": "string"},
-            "mediaSessionId": _nullable({"type": "string"}),
-            "published": {"type": "boolean"},
-            "status": {"type": "string"},
-            "info": _nullable({"type": "string"}),
-            "hasAudio": {"type": "boolean"},
-            "hasVideo": {"type": "boolean"},
-            "width": {"type": "integer"},
-            "height": {"type": "integer"},
-            "packetsReceived": {"type": "integer"},
-            "packetsLost": {"type": "integer"},
-            "callId": _nullable({"type": "string"}),
-            "urls": {
-                "type": "object",
-                "description": "ours: where this stream plays, at the host the client asked",
-                "properties": {
-                    k: {"type": "string"} for k in ("webrtc", "whep", "hls", "hlsTls", "rtsp")
-                },
-            },
-        },
-    },
-    "Transponder": {
-        "type": "object",
-        "required": ["mediaSessionId", "streamName", "rtmpUrl", "status"],
-        "properties": {
-            "mediaSessionId": {"type": "string"},
-            "streamName": {"type": "string"},
-            "sourceStreamName": {"type": "string"},
-            "rtmpUrl": {"type": "string"},
-            "status": {"type": "string"},
-            "info": _nullable({"type": "string"}),
-            "muted": {"type": "boolean"},
-            "soundEnabled": {"type": "boolean"},
-        },
-    },
-    "Recording": {"type": "object"},
-    "Health": {
-        "type": "object",
-        "required": ["status"],
-        "properties": {
-            "status": {"type": "string", "enum": ["ok"]},
-            "uptime": {"type": "number"},
-            "calls": {"type": "integer"},
-            "streams": {"type": "integer"},
-        },
-    },
-}
 
 
 def _json_body(schema: str, required: bool = False) -> Schema:
     return {
         "required": required,
-        "content": {"application/json": {"schema": _ref(schema)}},
+        "content": {"application/json": {"schema": ref(schema)}},
     }
 
 
 def _error(description: str) -> Schema:
-    return {"description": description, "content": {"application/json": {"schema": _ref("Error")}}}
+    return {"description": description, "content": {"application/json": {"schema": ref("Error")}}}
 
 
 def _list_of(schema: str, description: str) -> Schema:
     return {
         "description": description,
-        "content": {"application/json": {"schema": {"type": "array", "items": _ref(schema)}}},
+        "content": {"application/json": {"schema": {"type": "array", "items": ref(schema)}}},
     }
 
 
@@ -163,9 +60,13 @@ def _wcs_op(
     responses: dict[str, Schema],
     *,
     body_required: bool = False,
+    extension: bool = False,
 ) -> dict[str, Schema]:
     """One WCS-style endpoint: the same operation on GET and POST."""
     op: Schema = {"summary": summary, "tags": [tag], "responses": {**responses, "413": BIG_413}}
+    if extension:
+        op["x-extension"] = True
+        op["description"] = "Our extension: WCS has no such REST endpoint."
     if body is not None:
         op["requestBody"] = _json_body(body, body_required)
         refusals = _BODIES[body].all_refusals()
@@ -205,6 +106,32 @@ def _paths() -> dict[str, dict[str, Schema]]:
         "/rest-api/call/terminate": _wcs_op(
             "Hang up a call (BYE, or CANCEL while it rings)", "calls", "CallId",
             {"200": EMPTY_200, "400": BAD_400, "404": NONE_404}, body_required=True),
+        "/rest-api/call/answer": _wcs_op(
+            "Our extension: answer an incoming call that rings (answer = ring)", "calls",
+            "CallId", {"200": EMPTY_200, "400": BAD_400, "404": NONE_404}, body_required=True),
+        "/rest-api/call/reject": _wcs_op(
+            "Our extension: refuse an incoming call that rings with a status (486 by "
+            "default)", "calls", "CallReject",
+            {"200": EMPTY_200, "400": BAD_400, "404": NONE_404}, body_required=True),
+        "/rest-api/sip/register": _wcs_op(
+            "Our extension: register an account of ours; calls to it become streams",
+            "sip", "SipRegister",
+            {"200": {"description": "the registration",
+                     "content": {"application/json": {"schema": ref("Registration")}}},
+             "400": BAD_400, "409": DUP_409}, body_required=True),
+        "/rest-api/sip/unregister": _wcs_op(
+            "Our extension: remove a registration (REGISTER with Expires 0)", "sip",
+            "RegistrationId", {"200": EMPTY_200, "400": BAD_400, "404": NONE_404},
+            body_required=True),
+        "/rest-api/sip/find": _wcs_op(
+            "Our extension: registrations matching every given field", "sip",
+            "RegistrationFilter",
+            {"200": found("Registration", "the matching registrations"), "400": BAD_400,
+             "404": NONE_404}),
+        "/rest-api/sip/find_all": _wcs_op(
+            "Our extension: every registration", "sip", None,
+            {"200": found("Registration", "every registration"), "400": BAD_400,
+             "404": NONE_404}),
         "/rest-api/stream/find": _wcs_op(
             "Streams (and viewers) matching every given field", "streams", "StreamFilter",
             {"200": found("Stream", "the matching streams"), "400": BAD_400, "404": NONE_404}),
@@ -220,7 +147,7 @@ def _paths() -> dict[str, dict[str, Schema]]:
         "/rest-api/push/startup": _wcs_op(
             "Republish a stream to an RTMP server", "push", "PushStartup",
             {"200": {"description": "the transponder",
-                     "content": {"application/json": {"schema": _ref("Transponder")}}},
+                     "content": {"application/json": {"schema": ref("Transponder")}}},
              "400": BAD_400, "404": NONE_404, "409": DUP_409}, body_required=True),
         "/rest-api/push/find": _wcs_op(
             "Transponders matching every given field", "push", "PushFilter",
@@ -258,6 +185,43 @@ def _paths() -> dict[str, dict[str, Schema]]:
             summary, "push", "MediaSessionId",
             {"200": EMPTY_200, "400": BAD_400, "404": NONE_404}, body_required=True,
         )  # fmt: skip
+    busy = _error("the call is not established (ringing, ending) or busy with another offer")
+    for action, summary, body, extension in (
+        (
+            "send_dtmf",
+            "Send DTMF keys into an established call (RFC 4733 events or SIP INFO)",
+            "CallSendDtmf",
+            False,
+        ),
+        (
+            "inject_sound",
+            "Play a sound file into the call in place of silence",
+            "CallInjectSound",
+            False,
+        ),
+        ("inject_sound/terminate", "Stop the sound playing into the call", "CallId", True),
+        (
+            "hold",
+            "Hold the call (re-INVITE a=sendonly); the stream keeps its viewers",
+            "CallId",
+            True,
+        ),
+        ("unhold", "Resume a held call (re-INVITE a=sendrecv)", "CallId", True),
+        (
+            "transfer",
+            "Blind transfer (REFER); the call ends FINISH when the transfer succeeds",
+            "CallTransfer",
+            True,
+        ),
+    ):
+        p[f"/rest-api/call/{action}"] = _wcs_op(
+            summary,
+            "calls",
+            body,
+            {"200": EMPTY_200, "400": BAD_400, "404": NONE_404, "409": busy},
+            body_required=True,
+            extension=extension,
+        )
     p["/rest-api/push/sound_on"] = _wcs_op(
         "Send a sound file (once or looped) in place of the call's audio", "push", "SoundOn",
         {"200": EMPTY_200, "400": BAD_400, "404": NONE_404}, body_required=True,
@@ -308,7 +272,7 @@ def _paths() -> dict[str, dict[str, Schema]]:
             "security": [],
             "responses": {
                 "200": {"description": "up",
-                        "content": {"application/json": {"schema": _ref("Health")}}},
+                        "content": {"application/json": {"schema": ref("Health")}}},
             },
         }
     }  # fmt: skip

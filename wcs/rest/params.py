@@ -54,6 +54,16 @@ class Params:
             raise BadRequest(self._name(name), f"missing required field {self._name(name)!r}")
         return value
 
+    def _get_number(self, name: builtins.str, required: builtins.bool) -> Any:
+        """The value, None when absent or (not required) a blank string."""
+        value = self._get(name, required)
+        if isinstance(value, str) and not value.strip() and not required:
+            return None
+        return value
+
+    def _invalid(self, name: builtins.str, what: builtins.str) -> BadRequest:
+        return BadRequest(self._name(name), f"field {self._name(name)!r} must be {what}")
+
     def str(
         self,
         name: builtins.str,
@@ -67,7 +77,7 @@ class Params:
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise BadRequest(self._name(name), f"field {self._name(name)!r} must be a string")
+            raise self._invalid(name, "a string")
         text = value if isinstance(value, str) else _number_text(value)
         if not text and (required or not allow_empty):
             raise BadRequest(self._name(name), f"field {self._name(name)!r} must not be empty")
@@ -101,7 +111,7 @@ class Params:
                 return False
             if word == "" and not required:
                 return default
-        raise BadRequest(self._name(name), f"field {self._name(name)!r} must be a boolean")
+        raise self._invalid(name, "a boolean")
 
     def int(
         self,
@@ -111,8 +121,8 @@ class Params:
         max: builtins.int | None = None,
         required: builtins.bool = False,
     ) -> builtins.int | None:
-        value = self._get(name, required)
-        if value is None or (isinstance(value, str) and not value.strip() and not required):
+        value = self._get_number(name, required)
+        if value is None:
             return default
         result: int | None = None
         if isinstance(value, bool):
@@ -130,7 +140,7 @@ class Params:
                 except ValueError:
                     result = None
         if result is None:
-            raise BadRequest(self._name(name), f"field {self._name(name)!r} must be an integer")
+            raise self._invalid(name, "an integer")
         self._check_range(name, result, min, max)
         return result
 
@@ -142,8 +152,8 @@ class Params:
         max: builtins.float | None = None,
         required: builtins.bool = False,
     ) -> builtins.float | None:
-        value = self._get(name, required)
-        if value is None or (isinstance(value, str) and not value.strip() and not required):
+        value = self._get_number(name, required)
+        if value is None:
             return default
         result: float | None = None
         if isinstance(value, int | float) and not isinstance(value, bool):
@@ -154,7 +164,7 @@ class Params:
             except ValueError:
                 result = None
         if result is None or not math.isfinite(result):
-            raise BadRequest(self._name(name), f"field {self._name(name)!r} must be a number")
+            raise self._invalid(name, "a number")
         self._check_range(name, result, min, max)
         return result
 
@@ -164,7 +174,7 @@ class Params:
         if value is None:
             return None
         if not isinstance(value, dict):
-            raise BadRequest(self._name(name), f"field {self._name(name)!r} must be an object")
+            raise self._invalid(name, "an object")
         return Params(value, prefix=f"{self._name(name)}.")
 
     def list(
@@ -174,7 +184,7 @@ class Params:
         if value is None:
             return None
         if not isinstance(value, list):
-            raise BadRequest(self._name(name), f"field {self._name(name)!r} must be a list")
+            raise self._invalid(name, "a list")
         return value
 
     def _check_range(

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from wcs.app.stream import StreamStatus
 
 if TYPE_CHECKING:
-    from wcs.app.calls import Call
+    from wcs.app.call import Call
     from wcs.app.streams import Stream
     from wcs.record.recorder import Recorder
     from wcs.rtmp.push_job import PushJob
@@ -193,11 +193,11 @@ def call_json(call: Call) -> Json:
     r = call.request
     return {
         "callId": r.call_id,
-        "incoming": False,
+        "incoming": r.incoming,
         "status": call.status.value,
         "sipStatus": call.sip_status,
         "info": call.info,
-        "caller": r.account.login,
+        "caller": r.caller if r.incoming else r.account.login,
         "callee": r.callee,
         "streamName": r.to_stream,
         "rtmpUrl": r.rtmp_url,
@@ -206,8 +206,11 @@ def call_json(call: Call) -> Json:
         "hasAudio": r.has_audio,
         "hasVideo": r.has_video,
         "appKey": r.app_key,
-        "visibleName": r.visible_name or r.account.login,
+        "visibleName": r.visible_name or (r.caller if r.incoming else r.account.login),
         "custom": r.custom,
+        # Our extensions: how the SIP leg is protected (never a key).
+        "sipTransport": r.account.transport.upper(),
+        "srtpProfile": getattr(call.media, "srtp_profile", None),
         "nodeId": None,
         "sessionId": None,
         "parentCallId": None,
@@ -218,4 +221,8 @@ def call_json(call: Call) -> Json:
         "isMsrp": False,
         "target": None,
         "holdForTransfer": False,
+        # our extensions (issue 19)
+        "dtmf": call.dtmf.to_json(),
+        "dtmfError": call.dtmf_error,
+        "transfer": call.transfer,
     }

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from wcs.media.dtmf import DtmfKey
+from wcs.rtp.dtmf.sender import DtmfSent
+from wcs.rtp.outgoing_audio import SoundEnded
+
 
 @dataclass(frozen=True, slots=True)
 class KeyframeInfoNeeded:
@@ -12,4 +16,5 @@ class KeyframeInfoNeeded:
     kind: str
 
 
-RtpEvent = KeyframeInfoNeeded
+# A key the peer sent (RFC 4733), a key of ours fully sent, an injected sound's end.
+RtpEvent = KeyframeInfoNeeded | DtmfKey | DtmfSent | SoundEnded

@@ -25,11 +25,13 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
-from wcs.media.dtmf import DtmfError
-from wcs.media.frame_encoder import FrameEncoder
+from wcs import sdp
+from wcs.media.dtmf import DtmfError, DtmfSettings
+from wcs.media.frame_encoder import FrameEncoder, encoder_for
 from wcs.media.sound import SoundClip, SoundCursor
 from wcs.rtp.dtmf import DtmfSender, DtmfSent
 from wcs.rtp.send_state import SendState
+from wcs.sdp.telephone_event import event_send_format
 
 CATCH_UP = 3
 
@@ -63,8 +65,10 @@ class OutgoingAudio:
         self.interval = ptime_ms / 1000
         self.send_silence = send_silence
         self.dtmf = dtmf
+        self.dtmf_settings: DtmfSettings | None = dtmf.settings if dtmf is not None else None
         self.sending = True
         self._next: float | None = None
+        self._woken = False  # play()/send_dtmf() while quiet: skip the silent time once
         self._sound: SoundCursor | None = None
         self._out: list[bytes] = []
         self._events: deque[SoundEnded | DtmfSent] = deque()
@@ -89,6 +93,7 @@ class OutgoingAudio:
         """Put ``clip`` in place of silence from the next slot (replacing a playing one)."""
         if self._sound is not None:
             self._events.append(SoundEnded(self._sound.clip.name, REPLACED))
+        self._woken = self.quiet
         self._sound = SoundCursor(clip, loop)
 
     def stop_sound(self) -> bool:
@@ -109,16 +114,52 @@ class OutgoingAudio:
         telephone-event (the caller then uses SIP INFO or refuses)."""
         if self.dtmf is None:
             raise DtmfError("the peer did not accept telephone-event (RFC 4733) for this call")
+        woken = self.quiet
         self.dtmf.queue(digits, tone_ms)
+        self._woken = woken
+
+    def renegotiated(self, media: sdp.NegotiatedMedia) -> None:
+        """A new answer (re-INVITE): the answer's payload types for audio and events. The
+        codec itself stays (a re-offer without the running codec is refused)."""
+        if media.send_codec is not None:
+            self.payload_type = media.send_codec.payload_type
+        fmt = event_send_format(media)
+        if fmt is None or fmt.clock_rate != self.encoder.clock_rate:
+            if self.dtmf is None or self.dtmf.idle:
+                self.dtmf = None
+        elif self.dtmf is None:
+            self.dtmf = DtmfSender(
+                fmt.payload_type, fmt.clock_rate, self.encoder_ptime_ms, self.dtmf_settings
+            )
+        else:
+            self.dtmf.payload_type = fmt.payload_type
+
+    @property
+    def encoder_ptime_ms(self) -> int:
+        return round(self.interval * 1000)
 
     # -- the contract ------------------------------------------------------------------------
 
+    @property
+    def quiet(self) -> bool:
+        """Nothing to send in any slot (no silence wanted, no sound, no key): no timer runs,
+        nothing polls; the clock catches up when something is queued."""
+        return (
+            not self.send_silence and self._sound is None and (self.dtmf is None or self.dtmf.idle)
+        )
+
     def get_timer(self) -> float | None:
-        return self._next
+        return None if self.quiet else self._next
 
     def handle_timer(self, now: float) -> None:
         if self._next is None or now < self._next:
             return
+        if now - self._next >= self.interval and self._woken:
+            # Quiet until now: the missed slots pass in time, the new audio starts at once.
+            missed = math.floor((now - self._next) / self.interval + 1e-6)
+            self.state.skip(missed * self.encoder.step)
+            self._next += missed * self.interval
+        self._woken = False
         for _ in range(CATCH_UP):
             if now < self._next:
                 break
@@ -166,3 +207,25 @@ class OutgoingAudio:
             state.skip(enc.step)
             return
         self._out.append(state.packet(self.payload_type, payload, enc.step))
+
+
+def outgoing_audio_for(
+    media: sdp.NegotiatedMedia,
+    state: SendState,
+    *,
+    send_silence: bool = True,
+    dtmf: DtmfSettings | None = None,
+) -> OutgoingAudio | None:
+    """The outgoing audio of a negotiated audio m-line; None when we cannot encode its send
+    codec (then nothing but RTCP goes out on it, as before sounds and DTMF existed)."""
+    codec = media.send_codec
+    if codec is None:
+        return None
+    try:
+        encoder = encoder_for(codec.name)
+    except ValueError:
+        return None
+    audio = OutgoingAudio(encoder, codec.payload_type, state, send_silence=send_silence)
+    audio.dtmf_settings = dtmf
+    audio.renegotiated(media)
+    return audio

@@ -12,11 +12,11 @@ to its real address after probation), per-SSRC statistics (bounded, expired on B
 silence), the optional jitter buffer, then H.264 depacketization (video) or audio framing,
 and hands packets and frames on.
 
-Towards the peer: RTP session initialisation packets as soon as its address is known (NATs
-and SBCs open the path: WCS known issue 1), optional audio silence every ptime (a SIP peer
-then hears us and keeps the path open), RTCP SR/RR with SDES every ``rtcp_interval``, and
-keyframe requests (PLI, FIR; then a :class:`KeyframeInfoNeeded` event: SIP INFO is the
-caller's business).
+Towards the peer: init packets as soon as its address is known (NATs and SBCs open the
+path: WCS known issue 1), the audio's :class:`OutgoingAudio` (per ptime a DTMF event, an
+injected sound or silence, on the one :class:`SendState`), RTCP SR/RR with SDES, keyframe
+requests (PLI, FIR; then :class:`KeyframeInfoNeeded`: SIP INFO is the caller's business).
+The peer's RFC 4733 events go to a :class:`DtmfReceiver` (DtmfKey events), not the stream.
 """
 
 from __future__ import annotations
@@ -31,16 +31,21 @@ from typing import Protocol
 
 from wcs import sdp
 from wcs.media.audio import AudioFrame, codecs_by_payload_type, frame_from_rtp
+from wcs.media.dtmf import DtmfSettings
 from wcs.media.h264 import AccessUnit, H264Depacketizer
 from wcs.rtp import keepalive, rtcp
+from wcs.rtp.dtmf import DtmfReceiver
 from wcs.rtp.events import KeyframeInfoNeeded, RtpEvent
 from wcs.rtp.jitter import JitterBuffer
 from wcs.rtp.keyframe import FIR, INFO, PLI, KeyframeRequester
-from wcs.rtp.packet import pack_header, payload_span, seq_ts_ssrc
+from wcs.rtp.outgoing_audio import OutgoingAudio, outgoing_audio_for
+from wcs.rtp.packet import payload_span, seq_ts_ssrc
+from wcs.rtp.send_state import SendState
 from wcs.rtp.snapshot import session_snapshot
 from wcs.rtp.source_guard import ACCEPT, HOLD, GuardConfig, SourceGuard
 from wcs.rtp.sr import SenderClock, seconds_to_ntp, signed32
 from wcs.rtp.stats import ReceiveStatistics
+from wcs.sdp.telephone_event import event_receive_rates
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +82,7 @@ class RtpSession:
         keyframe_interval: float = 1.0,
         rng: Callable[[], float] = random.random,
         guard: GuardConfig | None = None,
+        dtmf: DtmfSettings | None = None,
     ) -> None:
         if media.receive_codec is None:
             raise ValueError("m-line without a receive codec")
@@ -84,6 +90,7 @@ class RtpSession:
         self.media = media
         self.target = target
         self.codec = media.receive_codec
+        self.dtmf = DtmfReceiver()
         self._set_payload_types(media)
         self.local_ssrc = local_ssrc
         self.cname = cname
@@ -111,14 +118,14 @@ class RtpSession:
         self._rtp_out: list[tuple[bytes, Address]] = []
         self._rtcp_out: list[tuple[bytes, Address]] = []
         self.init_packets = init_packets
-        self.send_silence = send_silence and self.kind == "audio"
+        # Our sending side: one SSRC, sequence space and clock for everything we send.
+        seq0 = int.from_bytes(local_ssrc.to_bytes(4, "big")[:2], "big")
+        self.send_state = SendState(local_ssrc, seq0, local_ssrc & 0xFFFF)
+        self.audio: OutgoingAudio | None = None
+        if self.kind == "audio":
+            self.audio = outgoing_audio_for(media, self.send_state, send_silence=send_silence,
+                                            dtmf=dtmf)  # fmt: skip
         self.sending = media.direction in ("sendrecv", "sendonly")
-        # Our sending side.
-        self._seq = int.from_bytes(local_ssrc.to_bytes(4, "big")[:2], "big")
-        self._ts = local_ssrc & 0xFFFF
-        self.sent_packets = 0
-        self._sent_octets = 0
-        self._next_silence: float | None = None
         self._next_rtcp: float | None = None
         # Receive bookkeeping.
         self.ssrc: int | None = None
@@ -141,8 +148,8 @@ class RtpSession:
         if self.init_packets and self.sending:
             for _ in range(INIT_PACKETS):
                 self._send_init()
-        if self.send_silence:
-            self._next_silence = now + 0.02
+        if self.audio is not None:
+            self.audio.start(now + self.audio.interval)
 
     def update(self, media: sdp.NegotiatedMedia, now: float | None = None) -> None:
         """A new answer for this m-line (final after early media, re-INVITE)."""
@@ -157,12 +164,15 @@ class RtpSession:
         if not self.latched_rtcp:
             self.remote_rtcp = media.remote_address if media.rtcp_mux else media.remote_rtcp_address
         self._set_payload_types(media)
+        if self.audio is not None:
+            self.audio.renegotiated(media)
         self.sending = media.direction in ("sendrecv", "sendonly")
 
     def _set_payload_types(self, media: sdp.NegotiatedMedia) -> None:
         self.payload_types = pts = media.receive_payload_types
         self._audio_codecs = codecs_by_payload_type((pt, c.name) for pt, c in pts.items())
-        self._te_pt = media.telephone_event.payload_type if media.telephone_event else -1
+        self.dtmf.set_payload_types(event_receive_rates(media))
+        self._te_rates = self.dtmf.payload_types
 
     # ------------------------------------------------------------------ receive
     def receive_rtp(self, data: bytes, addr: Address, now: float) -> None:
@@ -238,8 +248,9 @@ class RtpSession:
         self._process(data, data[1] & 0x7F, seq, ts, now)
 
     def _process(self, data: bytes, pt: int, seq: int, ts: int, now: float) -> None:
-        if pt == self._te_pt:
-            return  # DTMF: not media for the stream
+        if pt in self._te_rates:
+            self.dtmf.receive_rtp(data, now)  # DTMF: not media for the stream
+            return
         self.target.on_rtp(self.kind, data, ts)
         start, end = payload_span(data)
         if start < 0:
@@ -346,12 +357,19 @@ class RtpSession:
         return out
 
     def next_event(self) -> RtpEvent | None:
-        return self._events.popleft() if self._events else None
+        if self._events:
+            return self._events.popleft()
+        key = self.dtmf.next_event()
+        if key is not None:
+            return key
+        return self.audio.next_event() if self.audio is not None else None
 
     # ------------------------------------------------------------------ timers
     def get_timer(self) -> float | None:
         # Asked after every receive batch: no temporary lists.
-        when = _earliest(_earliest(self._next_rtcp, self._next_silence), self._expire_at)
+        when = _earliest(_earliest(self._next_rtcp, self.dtmf.get_timer()), self._expire_at)
+        if self.audio is not None:
+            when = _earliest(when, self.audio.get_timer())
         return when if self.jitter is None else _earliest(when, self.jitter.next_deadline())
 
     def handle_timer(self, now: float) -> None:
@@ -360,16 +378,15 @@ class RtpSession:
         if self.jitter is not None and len(self.jitter):
             for p in self.jitter.pop_ready(now):
                 self._process_packet(p, now)
-        if self._next_silence is not None and now >= self._next_silence:
-            # At most a few packets of catch-up after a stall; then resume the cadence.
-            for _ in range(3):
-                if now < self._next_silence:
-                    break
-                if self.sending:
-                    self._send_silence()
-                self._next_silence += 0.02
-            if self._next_silence < now:
-                self._next_silence = now + 0.02
+        self.dtmf.handle_timer(now)
+        audio = self.audio
+        if audio is not None:
+            audio.sending = self.sending  # on hold (sendonly/inactive for us) nothing goes out
+            audio.handle_timer(now)
+            packets = audio.packets_to_send(now)
+            if packets and self.remote_rtp is not None:
+                addr = self.remote_rtp
+                self._rtp_out.extend((p, addr) for p in packets)
         if self._next_rtcp is not None and now >= self._next_rtcp:
             self._send_report(now)
             self._next_rtcp = now + self.rtcp_interval()
@@ -386,45 +403,30 @@ class RtpSession:
         """On close: send an RTCP BYE and stop the timers."""
         if self.started and self.remote_rtcp is not None:
             self._send_rtcp(rtcp.Bye([self.local_ssrc]).serialize())
-        self._next_rtcp = self._next_silence = None
+        self._next_rtcp = None
+        if self.audio is not None:
+            self.audio.stop()
         if self.jitter is not None:
             self.jitter.flush()
 
     # ------------------------------------------------------------------ send
-    def _send_rtp(self, payload: bytes, step: int, marker: bool = False) -> None:
-        if self.remote_rtp is None or self.media.send_codec is None:
-            return
-        pt = self.media.send_codec.payload_type
-        head = pack_header(pt, self._seq, self._ts, self.local_ssrc, marker)
-        self._seq = (self._seq + 1) & 0xFFFF
-        self._ts = (self._ts + step) & 0xFFFFFFFF
-        self._rtp_out.append((head + payload, self.remote_rtp))
-        self.sent_packets += 1
-        self._sent_octets += len(payload)
-
     def _send_init(self) -> None:
-        if self.kind == "video":
-            self._send_rtp(keepalive.FILLER, 0, marker=True)
-        else:
-            self._send_silence()
-
-    def _send_silence(self) -> None:
-        quiet = keepalive.silence(self.media.send_codec)
-        if quiet is not None:
-            self._send_rtp(*quiet)
+        codec, enc = self.media.send_codec, self.audio.encoder if self.audio else None
+        if self.remote_rtp is None or codec is None or (enc is None and self.kind == "audio"):
+            return  # (audio in a codec we cannot encode: nothing, as for its silence)
+        payload, step = (enc.silence(), enc.step) if enc else (keepalive.FILLER, 0)
+        packet = self.send_state.packet(codec.payload_type, payload, step, marker=enc is None)
+        self._rtp_out.append((packet, self.remote_rtp))
 
     def _send_report(self, now: float) -> None:
         blocks = self.stats.report_blocks(now)
         report: rtcp.SenderReport | rtcp.ReceiverReport
-        if self.sent_packets:
+        st = self.send_state
+        if st.packets:
             report = rtcp.SenderReport(
-                self.local_ssrc,
-                seconds_to_ntp(self._wallclock()),
-                self._ts,
-                self.sent_packets,
-                self._sent_octets,
-                blocks,
-            )
+                self.local_ssrc, seconds_to_ntp(self._wallclock()), st.timestamp, st.packets,
+                st.octets, blocks,
+            )  # fmt: skip
         else:
             report = rtcp.ReceiverReport(self.local_ssrc, blocks)
         sdes = rtcp.Sdes.cname_for(self.local_ssrc, self.cname)

@@ -30,7 +30,7 @@ def session_snapshot(s: RtpSession, now: float) -> dict[str, object]:
         "latched": s.latched_rtp,
         "rtcpReceived": s.rtcp_received,
         "senderReports": s.sender_reports,
-        "sentPackets": s.sent_packets,
+        "sentPackets": s.send_state.packets,
     }
     if s.depacketizer is not None:
         d = s.depacketizer.stats

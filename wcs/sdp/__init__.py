@@ -16,6 +16,7 @@ One concept per module; import from here (the names below are the package's API)
 - :mod:`.codecs` -- codec matching/selection and our default codec lists
 - :mod:`.direction` -- effective direction and hold
 - :mod:`.offer_answer` -- RFC 3264: our offer, negotiating its answer, answering an offer
+- :mod:`.sdes` -- RFC 4568 SDES suites, fresh keys, strict ``inline:`` key parsing, log masking
 """
 
 from __future__ import annotations

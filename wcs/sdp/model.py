@@ -105,7 +105,7 @@ class Crypto:
 
     tag: int
     suite: str
-    key_params: str
+    key_params: str = field(repr=False)  # holds the key: never in a repr
     session_params: str = ""
 
     def __str__(self) -> str:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 from . import model
 from .errors import SdpError
 from .media import MediaDescription
+from .sdes import mask_keys
 
 if TYPE_CHECKING:
     from .session import SessionDescription
@@ -47,10 +48,10 @@ def parse(text: str | bytes, session_type: type[SessionDescription]) -> SessionD
         if not line.strip() and number > 1:
             continue  # stray blank lines (seen in the wild) carry nothing
         if len(line) < 2 or line[1] != "=" or not ("a" <= line[0] <= "z"):
-            raise SdpError(f"line {number}: not <type>=<value>: {line[:60]!r}")
+            raise SdpError(f"line {number}: not <type>=<value>: {mask_keys(line[:60])!r}")
         kind, value = line[0], line[2:]
         if kind == "a":
-            value = value.rstrip(" \t")  # "a=sendrecv " is common; trailing blanks mean nothing
+            value = value.rstrip(" \t\r")  # "a=sendrecv " is common; trailing blanks mean nothing
         if number == 1:
             if kind != "v":
                 raise SdpError("SDP must start with v=")
@@ -240,12 +241,18 @@ def _fingerprint(target: _Level, name: str, value: str | None) -> bool:
     return True
 
 
+def _words(value: str, name: str) -> list[str]:
+    """The words of an attribute that needs at least one."""
+    words = value.split()
+    if not words:
+        raise SdpError(f"empty a={name}")
+    return words
+
+
 def _group(sd: SessionDescription, name: str, value: str | None) -> bool:
     if value is None:
         return False
-    p = value.split()
-    if not p:
-        raise SdpError("empty a=group")
+    p = _words(value, "group")
     sd.groups.append(model.Group(p[0], p[1:]))
     return True
 
@@ -340,9 +347,7 @@ def _ssrc(m: MediaDescription, name: str, value: str | None) -> bool:
 def _ssrc_group(m: MediaDescription, name: str, value: str | None) -> bool:
     if value is None:
         return False
-    p = value.split()
-    if not p:
-        raise SdpError("empty a=ssrc-group")
+    p = _words(value, "ssrc-group")
     m.ssrc_groups.append(model.SsrcGroup(p[0], [_int(s, "ssrc", 0, 0xFFFFFFFF) for s in p[1:]]))
     return True
 
@@ -352,7 +357,7 @@ def _crypto(m: MediaDescription, name: str, value: str | None) -> bool:
         return False
     p = value.split(None, 3)
     if len(p) < 3:
-        raise SdpError(f"bad a=crypto:{value}")
+        raise SdpError("bad a=crypto: want <tag> <suite> <key-params>")
     m.crypto.append(model.Crypto(_int(p[0], "crypto tag"), p[1], p[2], p[3] if len(p) > 3 else ""))
     return True
 

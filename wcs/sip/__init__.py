@@ -20,8 +20,15 @@ Layers, bottom up: ``message``/``uri``/``via``/``grammar`` (the wire format), ``
 The user agent on top is one module per concept: ``endpoint`` (what its parts share),
 ``outgoing`` (a request with its digest retries), ``registration``, ``call`` (call state,
 BYE, INFO), ``invite`` (our INVITE to its 2xx), ``in_dialog`` (the peer's requests),
-``session_timer`` (RFC 4028), ``inbound`` (checks before routing), and ``ua``, the
-:class:`UserAgent` facade that owns them and routes what arrives.
+``session_timer`` (RFC 4028), ``uas`` (the peer's INVITE up to its ACK: the UAS role,
+on with ``UserAgent(incoming=True)``), ``inbound`` (checks before routing),
+``digest_server`` (the challenges we send), and ``ua``, the :class:`UserAgent` facade that
+owns them and routes what arrives.
+
+Receiving a call: with ``incoming=True`` a peer's INVITE surfaces as
+:class:`~wcs.sip.events.IncomingCall`; answer it with ``ua.ring(ref, now)``,
+``ua.accept(ref, sdp, now)``, ``ua.reject(ref, status, reason, now)`` or
+``ua.redirect(ref, contacts, now)``; the ACK gives ``CallAnswered``.
 """
 
 from . import events

@@ -16,14 +16,22 @@ class Account:
     auth_name: str = ""  # digest username; "" -> login
     outbound_proxy: str = ""  # "host" or "host:port"; "" -> domain
     port: int = 5060  # port of outbound proxy/domain when not given
-    transport: str = "udp"  # "udp" | "tcp"
+    transport: str = "udp"  # "udp" | "tcp" | "tls"
     display_name: str = ""
 
 
+STREAM_TRANSPORTS = ("tcp", "tls")  # connection-oriented: a transport= parameter in URIs
+
+
+def default_port(transport: str) -> int:
+    """5061 for SIP over TLS (RFC 3261 §26.2), 5060 otherwise."""
+    return 5061 if transport.lower() == "tls" else 5060
+
+
 def split_server(text: str, default_port: int) -> tuple[str, int]:
-    """ "host", "host:port", "[v6]:port" or a sip: URI → (host without brackets, port)."""
+    """ "host", "host:port", "[v6]:port" or a sip:/sips: URI → (host without brackets, port)."""
     text = text.strip()
-    if text.startswith("sip:"):
+    if text.startswith(("sip:", "sips:")):
         uri = SipUri.parse(text)
         host, port = uri.host, uri.port or default_port
     elif text.startswith("["):

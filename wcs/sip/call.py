@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from . import auth
-from .account import Account, account_dest
+from .account import Account, account_dest, default_port
 from .dialog import Dialog
 from .endpoint import Endpoint, token
 from .events import CallReleased, Event
@@ -19,6 +20,10 @@ from .message import SipRequest, SipResponse
 from .outgoing import OutgoingRequest
 from .transaction import Dest, ServerTransaction
 from .uri import NameAddr
+
+if TYPE_CHECKING:
+    from .dtmf_info_sender import InfoDtmfSender
+    from .refer import TransferTracker
 
 INFO_NORMAL = "Normal call clearing"
 
@@ -34,7 +39,8 @@ class CallInfo:
 
 
 class SipCall:
-    """One outgoing call: its INVITE, its dialog once answered, its offer/answer and timers."""
+    """One call, ours (UAC) or the peer's (UAS, ``incoming``): its INVITE, its dialog once
+    answered, its offer/answer and timers."""
 
     def __init__(self, ref: str, account: Account, uri: str, sdp: bytes) -> None:
         self.ref = ref
@@ -69,6 +75,10 @@ class SipCall:
         self.pending_timer_required = False
         self.pending_2xx: tuple[bytes, Dest, int] | None = None  # our 2xx awaiting ACK
         self.awaiting_answer_in_ack = False
+        self.dtmf_info: InfoDtmfSender | None = None  # keys we send by INFO (in_call)
+        self.transfer: TransferTracker | None = None  # our REFER's progress (in_call)
+        self.incoming = False  # UAS role: the peer's INVITE (uas.py)
+        self.uas_tx: ServerTransaction | None = None  # that INVITE, until our final answer
 
 
 class Calls:
@@ -118,8 +128,10 @@ class Calls:
         assert call.dialog is not None
         hop = call.dialog.next_hop()
         host = hop.host[1:-1] if hop.host.startswith("[") else hop.host
-        transport = hop.params.get("transport") or acc.transport
-        return host, hop.port or 5060, transport.lower()
+        transport = (hop.params.get("transport") or acc.transport).lower()
+        if hop.scheme == "sips":
+            transport = "tls"  # RFC 5630: sips means TLS on every hop
+        return host, hop.port or default_port(transport), transport
 
     def in_dialog(self, call: SipCall, method: str) -> SipRequest:
         assert call.dialog is not None
@@ -167,7 +179,7 @@ class Calls:
         if call.dialog is None or call.state in ("ending", "ended"):
             return
         call.state = "ending"
-        for name in ("st-refresh", "st-expire", "2xx-g", "2xx-h"):
+        for name in ("st-refresh", "st-expire", "2xx-g", "2xx-h", "dtmf-info"):
             self.endpoint.queue.cancel((name, call.ref))
         if call.pending is not None:  # a peer offer the app never answered
             call.pending.respond(
@@ -187,7 +199,7 @@ class Calls:
             return
         call.state = "ended"
         # every per-call timer: the CANCEL guard, the session timer, our 2xx's retransmission
-        for name in ("cancel", "st-refresh", "st-expire", "2xx-g", "2xx-h"):
+        for name in ("cancel", "st-refresh", "st-expire", "2xx-g", "2xx-h", "dtmf-info"):
             self.endpoint.queue.cancel((name, call.ref))
         self.by_ref.pop(call.ref, None)
         self.by_call_id.pop(call.call_id, None)

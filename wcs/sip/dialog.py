@@ -42,6 +42,29 @@ class Dialog:
             route_set=routes,
         )
 
+    @classmethod
+    def from_uas(cls, request: SipRequest, local_tag: str) -> Dialog:
+        """§12.1.1: UAS side, from the peer's INVITE and the To tag of our answer."""
+        remote = NameAddr.parse(request.headers.get("From") or "")
+        local = NameAddr.parse(request.headers.get("To") or "")
+        local.params["tag"] = local_tag
+        contacts = request.headers.get_all("Contact")
+        if not contacts:
+            raise SipParseError("INVITE without Contact")
+        # Record-Route keeps its order on the UAS side
+        routes = [NameAddr.parse(v) for v in request.headers.get_all("Record-Route")]
+        return cls(
+            call_id=request.call_id,
+            local_tag=local_tag,
+            remote_tag=remote.tag or "",
+            local_uri=local,
+            remote_uri=remote,
+            remote_target=NameAddr.parse(contacts[0]).uri,
+            local_seq=0,
+            remote_seq=request.cseq[0],
+            route_set=routes,
+        )
+
     @property
     def id(self) -> tuple[str, str, str]:
         return self.call_id, self.local_tag, self.remote_tag

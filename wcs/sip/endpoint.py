@@ -9,7 +9,7 @@ import secrets
 from collections import deque
 from collections.abc import Callable
 
-from .account import Account, aor
+from .account import STREAM_TRANSPORTS, Account, aor
 from .events import Event
 from .message import Headers, SipRequest, SipResponse
 from .timers import TimerQueue
@@ -59,6 +59,7 @@ class Endpoint:
         self, *, local_port: int, public_ip: str, user_agent: str, timers: SipTimers
     ) -> None:
         self.local_port = local_port  # the edge sets it when it binds port 0
+        self.tls_port = 0  # the edge sets it when it listens for TLS (0: none)
         self.public_ip = public_ip
         self.user_agent = user_agent
         self.timers = timers
@@ -101,16 +102,21 @@ class Endpoint:
 
     # ---- what our messages are made of ---------------------------------------------------
 
+    def port_for(self, transport: str) -> int:
+        """Our listening port for ``transport`` (the TLS listener has its own)."""
+        return self.tls_port if transport == "tls" and self.tls_port else self.local_port
+
     def via(self, transport: str) -> str:
-        hostport = format_hostport(self.public_ip, self.local_port)
+        hostport = format_hostport(self.public_ip, self.port_for(transport))
         return f"SIP/2.0/{transport.upper()} {hostport};branch={MAGIC_COOKIE}{token()};rport"
 
     def contact(self, account: Account) -> str:
-        uri = SipUri(host=self.public_ip, port=self.local_port, user=account.login)
+        transport = account.transport
+        uri = SipUri(host=self.public_ip, port=self.port_for(transport), user=account.login)
         if ":" in uri.host and not uri.host.startswith("["):
             uri.host = f"[{uri.host}]"
-        if account.transport == "tcp":
-            uri.params["transport"] = "tcp"
+        if transport in STREAM_TRANSPORTS:
+            uri.params["transport"] = transport
         return f"<{uri}>"
 
     def from_header(self, account: Account, tag: str) -> str:

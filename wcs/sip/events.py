@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .message import SipMessage
+from .refer import TransferProgress
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,22 @@ class CallEvent(Event):
 
     ref: str
     raw: SipMessage | None = field(default=None, compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True)
+class IncomingCall(CallEvent):
+    """A peer's initial INVITE (UAS role): answer it with ``UserAgent.accept``, ``ring``,
+    ``reject`` or ``redirect``. ``caller``/``callee`` are the From and Request-URI users;
+    ``authorization`` the request's Authorization header, for a trunk's digest check."""
+
+    caller: str
+    callee: str
+    from_uri: str
+    request_uri: str
+    sdp: bytes | None
+    source: tuple[str, int]
+    transport: str
+    authorization: str | None = None
 
 
 @dataclass(frozen=True)
@@ -101,3 +118,29 @@ class RemoteAnswer(CallEvent):
 class InfoReceived(CallEvent):
     content_type: str
     body: bytes
+
+
+@dataclass(frozen=True)
+class DtmfInfoSent(CallEvent):
+    """A key we sent by INFO got its final answer (``status`` 408: no answer); ``dropped``:
+    the keys after it that were not sent because it failed."""
+
+    digit: str
+    status: int
+    reason: str
+    dropped: str = ""
+
+
+@dataclass(frozen=True)
+class OfferAnswered(CallEvent):
+    """Our re-INVITE's final answer (``status`` None: no answer at all)."""
+
+    status: int | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class TransferUpdate(CallEvent):
+    """A step of our REFER: its answer, then the NOTIFYs' sipfrag (RFC 3515)."""
+
+    progress: TransferProgress

@@ -1,5 +1,6 @@
 """The peer's requests inside a call's dialog: BYE, INFO, OPTIONS, and re-INVITE/UPDATE
-offers (RemoteOffer; the app answers through answer_offer), their ACK, their CANCEL.
+offers (RemoteOffer; the app answers through answer_offer), their ACK, their CANCEL; NOTIFY
+of our REFER and a REFER of the peer's go to :mod:`.in_call` (``in_call`` set by the UA).
 
 Choices: a request for a dialog we do not have is answered 481 (OPTIONS 200); an offer while
 another offer/answer is in progress gets 491. An UPDATE without SDP is a session refresh,
@@ -11,6 +12,7 @@ offerless re-INVITE gets our offer in the 2xx and the answer in the ACK (RemoteA
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from .call import INFO_NORMAL, Calls, SipCall
 from .endpoint import KNOWN_METHODS, Endpoint
@@ -19,6 +21,9 @@ from .message import SipRequest
 from .session_timer import SessionTimer
 from .transaction import ServerTransaction, State
 from .uri import NameAddr
+
+if TYPE_CHECKING:
+    from .in_call import InCall
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +35,7 @@ class DialogServer:
         self.endpoint = endpoint
         self.calls = calls
         self.session_timer = session_timer
+        self.in_call: InCall | None = None
 
     def request(self, req: SipRequest, stx: ServerTransaction, to_tag: str, now: float) -> None:
         """A request with a To tag (not ACK, not CANCEL)."""
@@ -64,6 +70,11 @@ class DialogServer:
             stx.respond(resp, now)
         elif m in ("INVITE", "UPDATE"):
             self._on_offer(call, req, stx, now)
+        elif m == "NOTIFY" and self.in_call is not None:
+            self.in_call.on_notify(call, req, stx, now)
+        elif m == "REFER":
+            # We place calls; the far end does not get to move them (issue 19).
+            stx.respond(response(req, 603, "Decline"), now)
         elif m in KNOWN_METHODS:
             stx.respond(response(req, 405, "Method Not Allowed"), now)
         else:
@@ -119,16 +130,16 @@ class DialogServer:
             number = req.cseq[0]
             call.pending_2xx = (resp.serialize(), stx.dest, number)
             if stx.dest[2] == "udp":
-                self._retransmit_2xx(call, number, ep.timers.t1, now)
+                self.retransmit_2xx(call, number, ep.timers.t1, now)
             ep.queue.set(("2xx-h", ref), now + 64 * ep.timers.t1, lambda n: self._no_ack(call, n))
         self.session_timer.arm(call, now)
 
-    def _retransmit_2xx(self, call: SipCall, number: int, interval: float, now: float) -> None:
+    def retransmit_2xx(self, call: SipCall, number: int, interval: float, now: float) -> None:
         def fire(n: float) -> None:
             if call.pending_2xx is None or call.pending_2xx[2] != number:
                 return
             self.endpoint.send(call.pending_2xx[0], call.pending_2xx[1])
-            self._retransmit_2xx(call, number, min(2 * interval, self.endpoint.timers.t2), n)
+            self.retransmit_2xx(call, number, min(2 * interval, self.endpoint.timers.t2), n)
 
         self.endpoint.queue.set(("2xx-g", call.ref), now + interval, fire)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 
-from .account import Account, account_dest, split_server
+from .account import STREAM_TRANSPORTS, Account, account_dest, split_server
 from .call import INFO_NORMAL, Calls, SipCall
 from .dialog import Dialog
 from .endpoint import ALLOW, Endpoint
@@ -46,11 +46,12 @@ class InviteClient:
         else:
             uri = SipUri(host=account.domain, user=callee)
         if (
-            account.transport == "tcp"
+            account.transport in STREAM_TRANSPORTS
             and not account.outbound_proxy
             and "transport" not in uri.params
+            and uri.scheme != "sips"
         ):
-            uri.params["transport"] = "tcp"
+            uri.params["transport"] = account.transport
         SipUri.parse(str(uri))  # raises SipParseError (a ValueError) for a bad callee/domain
         call = SipCall(ref, account, str(uri), sdp)
         self.session_timer.prepare(call)
@@ -78,8 +79,8 @@ class InviteClient:
         if acc.outbound_proxy and split_server(acc.outbound_proxy, acc.port)[0] != acc.domain:
             host, port = split_server(acc.outbound_proxy, acc.port)
             route = SipUri(host=host, port=port, params={"lr": None})
-            if acc.transport == "tcp":
-                route.params = {"transport": "tcp", "lr": None}
+            if acc.transport in STREAM_TRANSPORTS:
+                route.params = {"transport": acc.transport, "lr": None}
             req.headers.add("Route", f"<{route}>")
         req.headers.add("From", ep.from_header(acc, call.tag))
         to_uri = SipUri.parse(call.to)

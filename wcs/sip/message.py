@@ -10,6 +10,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from wcs.sdp.sdes import mask_keys
+
 from .errors import SipParseError
 from .grammar import is_token, split_outside_quotes
 from .uri import NameAddr
@@ -400,6 +402,6 @@ def serialize(msg: SipMessage) -> bytes:
 
 
 def masked(msg: SipMessage) -> str:
-    """Text for debug logs with credentials hidden."""
+    """Text for debug logs with credentials and SDES keys hidden."""
     text = serialize(msg).decode("utf-8", "replace")
-    return re.sub(r"(?im)^((?:Proxy-)?Authorization:).*$", r"\1 <hidden>", text)
+    return mask_keys(re.sub(r"(?im)^((?:Proxy-)?Authorization:).*$", r"\1 <hidden>", text))

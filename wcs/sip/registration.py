@@ -8,13 +8,18 @@ registrar's Min-Expires.
 from __future__ import annotations
 
 from . import auth
-from .account import Account, account_dest, aor
+from .account import STREAM_TRANSPORTS, Account, account_dest, aor
 from .endpoint import ALLOW, Endpoint, token
 from .errors import SipParseError
 from .events import RegistrationEnded, RegistrationFailed, RegistrationSucceeded
 from .message import SipResponse
 from .outgoing import OutgoingRequest
 from .uri import NameAddr, SipUri, same_host
+
+
+def refresh_delay(expires: int) -> float:
+    """Seconds after a 200 until the refresh: before the binding expires, with room for it."""
+    return max(1.0, min(expires / 2, expires - 32))
 
 
 class Registration:
@@ -44,10 +49,10 @@ class Registrations:
         self.regs: dict[str, Registration] = {}
         self._count = 0
 
-    def register(self, account: Account, now: float) -> str:
+    def register(self, account: Account, now: float, expires: int | None = None) -> str:
         self._count += 1
         reg_id = f"reg-{self._count}"
-        reg = Registration(reg_id, account, self.expires)
+        reg = Registration(reg_id, account, expires or self.expires)
         self.regs[reg_id] = reg
         self._send_register(reg, reg.expires, now)
         return reg_id
@@ -68,8 +73,8 @@ class Registrations:
         acc = reg.account
         dest = account_dest(acc)
         uri = SipUri(host=acc.domain)
-        if acc.transport == "tcp" and not acc.outbound_proxy:
-            uri.params["transport"] = "tcp"
+        if acc.transport in STREAM_TRANSPORTS and not acc.outbound_proxy:
+            uri.params["transport"] = acc.transport
         req = ep.new_request("REGISTER", str(uri), acc.transport)
         req.headers.add("From", ep.from_header(acc, reg.tag))
         req.headers.add("To", str(NameAddr(aor(acc), acc.display_name or None)))
@@ -120,7 +125,7 @@ class Registrations:
                 reg.unregistering = True
                 self._send_register(reg, 0, now)
                 return
-            delay = max(1.0, min(expires / 2, expires - 32))
+            delay = refresh_delay(expires)
             ep.queue.set(("reg", reg.reg_id), now + delay, lambda n: self._refresh(reg, n))
             return
         self.regs.pop(reg.reg_id, None)

@@ -132,7 +132,7 @@ class SessionTimer:
                 self.calls.send_bye(call, n, by_remote=False, info="Session refresh failed")
                 return
             if method == "INVITE" and resp.status < 300:
-                self._ack_reinvite(call, req, resp)
+                self.ack_reinvite(call, req, resp)
             if resp.status < 300:
                 if call.dialog is not None:
                     call.dialog.update_target(resp)
@@ -148,7 +148,7 @@ class SessionTimer:
 
         call.refresh = self.calls.dialog_request(call, req, final, now)
 
-    def _ack_reinvite(self, call: SipCall, invite: SipRequest, resp: SipResponse) -> None:
+    def ack_reinvite(self, call: SipCall, invite: SipRequest, resp: SipResponse) -> None:
         assert call.dialog is not None
         ack = call.dialog.ack(invite.cseq[0])
         dest = self.calls.dialog_dest(call)

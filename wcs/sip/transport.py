@@ -1,4 +1,5 @@
-"""asyncio edge of the SIP user agent: one UDP socket and one TCP listener on the same port.
+"""asyncio edge of the SIP user agent: one UDP socket and one TCP listener on the same port,
+and (with a :class:`SipTlsConfig`) a TLS listener and TLS connections (RFC 3261 §26).
 
 The UA's clock is `loop.time()`: pass `transport.now()` as `now` to the UA actions, then call
 `wake()`. Outgoing TCP connections are opened on demand, reused per remote address (also for
@@ -6,7 +7,10 @@ requests the peer sends back over them), and closed after `idle_timeout` seconds
 Accepted connections are bounded by a :class:`~wcs.limits.Quota` (total and per source IP;
 over it they are closed at once) and closed after `accepted_idle_timeout` seconds without
 traffic unless a call's dialog is with that host. Host names are resolved here with
-`loop.getaddrinfo` (cached for a minute).
+`loop.getaddrinfo` (cached for a minute). A TLS connection verifies the host name it was
+asked for (not the address it resolved to); a failed handshake fails the requests waiting
+for it with the reason, and nothing is sent by another transport. TLS connections we open
+get a CRLF keep-alive every ``keepalive`` seconds (RFC 5626 §3.5.1).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import asyncio
 import ipaddress
 import logging
 import socket
+import ssl
 from collections.abc import Callable, Coroutine
 from typing import Any, cast
 
@@ -26,6 +31,7 @@ from wcs.sansio import Pump
 from .errors import SipParseError
 from .events import Event
 from .framer import StreamFramer
+from .tls import SipTlsConfig, failure_reason
 from .ua import UserAgent
 
 log = logging.getLogger(__name__)
@@ -54,9 +60,12 @@ class _Udp(asyncio.DatagramProtocol):
 
 
 class _Tcp(asyncio.Protocol):
-    def __init__(self, edge: SipTransport, admission: Admission | None = None) -> None:
+    def __init__(
+        self, edge: SipTransport, admission: Admission | None = None, transport: str = "tcp"
+    ) -> None:
         self.edge = edge
         self.admission = admission  # None: a connection we opened
+        self.name = transport  # "tcp" or "tls": what the UA is told it arrived over
         self.framer = StreamFramer()
         self.transport: asyncio.Transport | None = None
         self.peer: Addr | None = None
@@ -80,7 +89,7 @@ class _Tcp(asyncio.Protocol):
             self.framer.error = str(exc)
         assert self.peer is not None
         for message in messages:
-            self.edge._received(message, self.peer, "tcp")
+            self.edge._received(message, self.peer, self.name)
         if self.framer.error is not None:
             # after answering what came before the garbage: nothing more can be framed
             log.debug("closing SIP TCP connection from %s: %s", self.peer, self.framer.error)
@@ -93,6 +102,11 @@ class _Tcp(asyncio.Protocol):
         self.edge._open.discard(self)
         if self.peer is not None and self.edge._conns.get(self.peer) is self:
             del self.edge._conns[self.peer]
+
+    def keepalive(self) -> None:
+        """RFC 5626 §3.5.1 CRLFs; not a use: the idle timer still runs."""
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(b"\r\n\r\n")
 
     def write(self, data: bytes) -> None:
         self.last_used = self.edge.now()
@@ -111,6 +125,7 @@ class SipTransport:
         idle_timeout: float = 900.0,
         accepted_idle_timeout: float = 60.0,
         quota: Quota | None = None,
+        tls: SipTlsConfig | None = None,
     ) -> None:
         self.ua = ua
         self.bind_ip = bind_ip
@@ -131,6 +146,11 @@ class SipTransport:
         self._pump: Pump[UserAgent] | None = None
         self._idle: asyncio.TimerHandle | None = None
         self._closed = False
+        self.tls = tls
+        self._client_ctx: ssl.SSLContext | None = None
+        self._tls_acceptor: Acceptor | None = None
+        if tls is not None:
+            self._client_ctx = tls.client_context()
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -150,6 +170,16 @@ class SipTransport:
         self.ua.local_port = self._port
         self._idle = self._loop.call_later(self._idle_check_interval(), self._close_idle)
         log.info("SIP listening on %s (UDP+TCP)", netaddr.hostport(self.bind_ip, self._port))
+        tls = self.tls
+        if tls is not None and tls.server_cert:
+            self._tls_acceptor = Acceptor(
+                lambda admission: _Tcp(self, admission, "tls"),
+                quota=self.quota,
+                ssl_context=tls.server_context(),
+            )
+            port = await self._tls_acceptor.start(self.bind_ip, tls.listen_port)
+            self.ua.tls_port = port
+            log.info("SIP listening on %s (TLS)", netaddr.hostport(self.bind_ip, port))
 
     async def _bind(self, port: int) -> None:
         assert self._loop is not None
@@ -194,6 +224,9 @@ class SipTransport:
             if conn.transport is not None:
                 conn.transport.close()
         self._conns.clear()
+        if self._tls_acceptor is not None:
+            self._tls_acceptor.close()
+            self._tls_acceptor = None
         await self._unbind()
 
     async def shutdown(self, timeout: float = 5.0) -> None:
@@ -229,9 +262,9 @@ class SipTransport:
         host, port = addr
         cached = self._dns.get(host)
         if _is_ip(host):
-            self._send_ip(data, (host, port), transport)
+            self._send_ip(data, (host, port), transport, host)
         elif cached is not None and cached[0] > self.now():
-            self._send_ip(data, (cached[1], port), transport)
+            self._send_ip(data, (cached[1], port), transport, host)
         else:
             self._spawn(self._resolve_and_send(data, host, port, transport))
 
@@ -251,9 +284,10 @@ class SipTransport:
             return
         ip = netaddr.unmap(str(infos[0][4][0]))
         self._dns[host] = (self.now() + 60.0, ip)
-        self._send_ip(data, (ip, port), transport)
+        self._send_ip(data, (ip, port), transport, host)
 
-    def _send_ip(self, data: bytes, addr: Addr, transport: str) -> None:
+    def _send_ip(self, data: bytes, addr: Addr, transport: str, name: str) -> None:
+        """``name``: the host as dialled, which a TLS server certificate must match."""
         if transport == "udp":
             if self._udp is not None:
                 self._udp.sendto(data, (netaddr.for_socket(addr[0], self._dual_stack), addr[1]))
@@ -267,20 +301,39 @@ class SipTransport:
             pending.append(data)
             return
         self._connecting[addr] = [data]
-        self._spawn(self._connect(addr))
+        self._spawn(self._connect(addr, transport, name))
 
-    async def _connect(self, addr: Addr) -> None:
+    async def _connect(self, addr: Addr, transport: str, name: str) -> None:
         assert self._loop is not None
+        tls = self.tls if transport == "tls" else None
         try:
-            _, proto = await self._loop.create_connection(lambda: _Tcp(self), addr[0], addr[1])
-        except OSError as exc:
-            # the transaction will time out (Timer B/F): the UA reports the failure
-            log.warning("SIP TCP connect to %s failed: %s", addr, exc)
+            if transport == "tls" and (tls is None or self._client_ctx is None):
+                raise ssl.SSLError("SIP over TLS is not configured")
+            _, proto = await self._loop.create_connection(
+                lambda: _Tcp(self, None, transport),
+                addr[0],
+                addr[1],
+                ssl=self._client_ctx if tls is not None else None,
+                server_hostname=name if tls is not None else None,
+            )
+            problem = None
+            if tls is not None and proto.transport is not None:
+                der = proto.transport.get_extra_info("ssl_object").getpeercert(binary_form=True)
+                problem = tls.check_peer(der, name)
+                if problem is not None:
+                    proto.transport.abort()
+        except (OSError, ssl.SSLError) as exc:
+            problem = failure_reason(exc)
+            log.warning("SIP %s connect to %s failed: %s", transport.upper(), addr, problem)
+        if problem is not None:
+            # the requests waiting for this connection fail now, with the reason
             self._connecting.pop(addr, None)
-            self._failed(addr, "tcp", "Transport error")
-            for name, (_, ip) in list(self._dns.items()):  # requests addressed by name
+            self._failed(addr, transport, problem)
+            for host, (_, ip) in list(self._dns.items()):  # requests addressed by name
                 if ip == addr[0]:
-                    self._failed((name, addr[1]), "tcp", "Transport error")
+                    self._failed((host, addr[1]), transport, problem)
+            if name != addr[0]:
+                self._failed((name, addr[1]), transport, problem)
             return
         self._conns[addr] = proto
         for data in self._connecting.pop(addr, []):
@@ -298,10 +351,13 @@ class SipTransport:
         task.add_done_callback(self._tasks.discard)
 
     def _idle_check_interval(self) -> float:
-        return max(0.05, min(60.0, self.idle_timeout, self.accepted_idle_timeout) / 4)
+        keepalive = self.tls.keepalive if self.tls is not None else 0.0
+        check = max(0.05, min(60.0, self.idle_timeout, self.accepted_idle_timeout) / 4)
+        return min(check, keepalive) if keepalive > 0 else check
 
     def _close_idle(self) -> None:
         now = self.now()
+        keepalive = self.tls.keepalive if self.tls is not None else 0.0
         in_dialog: set[str] | None = None
         for conn in list(self._open):
             if conn.transport is None:
@@ -316,6 +372,8 @@ class SipTransport:
                     idle = conn.peer[0] not in in_dialog
             if idle:
                 conn.transport.close()
+            elif keepalive > 0 and conn.admission is None and conn.name == "tls":
+                conn.keepalive()
         if self._loop is not None and not self._closed:
             self._idle = self._loop.call_later(self._idle_check_interval(), self._close_idle)
 

@@ -13,10 +13,14 @@ actions (`register`, `invite`, `hangup`, ...), and drain `datagrams_to_send`, `g
 - invite.py: our INVITE up to its 2xx: CANCEL, 3xx, 422, ACK of every 2xx copy, forks
 - in_dialog.py: the peer's requests in a dialog: BYE, INFO, OPTIONS, re-INVITE/UPDATE offers
 - session_timer.py: RFC 4028 refresh and expiry
+- in_call.py: taking part: DTMF by INFO, our re-INVITE (hold/unhold), REFER and its NOTIFYs
+- uas.py: the peer's initial INVITE up to its ACK (IncomingCall; ring, accept, reject, redirect)
 - inbound.py: Via stamping, request validity, 400/505 for what does not parse
 
 Choices (where the RFCs leave room; the others are in those modules):
-- An incoming initial INVITE (we place calls only) is answered 603 Decline.
+- An incoming initial INVITE is answered 603 Decline unless the UAS role is on
+  (``incoming=True``): then it becomes an IncomingCall for the application to answer.
+  A REFER inside a call is answered 603 Decline.
 - A request requiring an extension other than "timer" is answered 420.
 - A timeout (Timer B/F) gives status None and info "Failed by request timeout".
 """
@@ -24,12 +28,16 @@ Choices (where the RFCs leave room; the others are in those modules):
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+
+from wcs.media.dtmf import DtmfSettings
 
 from .account import Account
 from .call import INFO_NORMAL, CallInfo, Calls
 from .endpoint import KNOWN_METHODS, Endpoint
 from .errors import SipParseError
 from .events import Event
+from .in_call import InCall, InCallError
 from .in_dialog import DialogServer
 from .inbound import MALFORMED, malformed_answer, stamp_via, validate
 from .invite import InviteClient
@@ -37,10 +45,12 @@ from .message import Headers, SipRequest, SipResponse, parse_message
 from .registration import Registrations
 from .session_timer import SessionTimer
 from .transaction import Dest, ServerTransaction, SipTimers, State, server_key
-from .uri import NameAddr
+from .uas import ExtraHeaders as Extra
+from .uas import InviteServer
+from .uri import NameAddr, SipUri
 from .via import Via
 
-__all__ = ["Account", "CallInfo", "SipTimers", "UserAgent"]
+__all__ = ["Account", "CallInfo", "InCallError", "SipTimers", "UserAgent"]
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +68,9 @@ class UserAgent:
         session_expires: int = 1800,
         min_se: int = 90,
         register_expires: int = 600,
+        incoming: bool = False,
     ) -> None:
+        self.incoming = incoming  # the UAS role: peer INVITEs become IncomingCall
         self._ep = Endpoint(
             local_port=local_port, public_ip=public_ip, user_agent=user_agent, timers=timers
         )
@@ -69,6 +81,8 @@ class UserAgent:
         )
         self._invites = InviteClient(self._ep, self._calls, self._session_timer)
         self._dialogs = DialogServer(self._ep, self._calls, self._session_timer)
+        self._in_call = self._dialogs.in_call = InCall(self._ep, self._calls, self._session_timer)
+        self._uas = InviteServer(self._ep, self._calls, self._session_timer, self._dialogs)
 
     @property
     def local_port(self) -> int:
@@ -77,6 +91,14 @@ class UserAgent:
     @local_port.setter
     def local_port(self, port: int) -> None:
         self._ep.local_port = port  # the edge sets it when it binds port 0
+
+    @property
+    def tls_port(self) -> int:
+        return self._ep.tls_port
+
+    @tls_port.setter
+    def tls_port(self, port: int) -> None:
+        self._ep.tls_port = port  # Via/Contact of TLS requests name the TLS listener
 
     @property
     def public_ip(self) -> str:
@@ -152,8 +174,9 @@ class UserAgent:
 
     # ---- public actions -----------------------------------------------------------------
 
-    def register(self, account: Account, now: float) -> str:
-        return self._regs.register(account, now)
+    def register(self, account: Account, now: float, expires: int | None = None) -> str:
+        """REGISTER ``account`` (``expires``: asked lifetime, else the UA's), kept refreshed."""
+        return self._regs.register(account, now, expires)
 
     def unregister(self, reg_id: str, now: float) -> None:
         self._regs.unregister(reg_id, now)
@@ -163,14 +186,32 @@ class UserAgent:
         self._invites.invite(ref, account, callee, sdp, now)
 
     def hangup(self, ref: str, now: float) -> None:
-        """BYE when the call is answered, else CANCEL."""
+        """BYE when the call is answered, else CANCEL (an incoming one: 603 Decline)."""
         call = self._calls.by_ref.get(ref)
         if call is None or call.state in ("ending", "ended"):
             return
-        if call.state == "confirmed":
+        if call.state == "incoming":
+            self._uas.reject(ref, 603, "Decline", now)
+            return
+        if call.state in ("confirmed", "accepted"):
             self._calls.send_bye(call, now, by_remote=False, info=INFO_NORMAL)
             return
         self._invites.cancel(call, now)
+
+    # the UAS role: answers to an IncomingCall
+    def ring(self, ref: str, now: float) -> None:
+        self._uas.ring(ref, now)
+
+    def accept(self, ref: str, sdp: bytes, now: float) -> None:
+        """200 OK: ``sdp`` answers the peer's offer, or is our offer when it sent none."""
+        self._uas.accept(ref, sdp, now)
+
+    def reject(self, ref: str, status: int, reason: str, now: float, headers: Extra = ()) -> None:
+        """A final 3xx-6xx answer, with extra ``headers`` (Warning, WWW-Authenticate...)."""
+        self._uas.reject(ref, status, reason, now, headers)
+
+    def redirect(self, ref: str, contacts: Sequence[str], now: float, status: int = 302) -> None:
+        self._uas.redirect(ref, contacts, now, status)
 
     def answer_offer(self, ref: str, sdp: bytes | None, now: float) -> None:
         """Answer the peer's pending re-INVITE/UPDATE (RemoteOffer); None refuses it (488)."""
@@ -178,6 +219,30 @@ class UserAgent:
 
     def send_info(self, ref: str, content_type: str, body: bytes, now: float) -> None:
         self._calls.send_info(ref, content_type, body, now)
+
+    def send_dtmf_info(
+        self,
+        ref: str,
+        wcs_type: str,
+        digits: str,
+        now: float,
+        *,
+        tone_ms: int | None = None,
+        settings: DtmfSettings | None = None,
+    ) -> None:
+        """Queue keys to send by INFO (``wcs_type`` INFO: dtmf-relay, INFO_RELAY:
+        application/dtmf), one at a time; each answer is a DtmfInfoSent event. DtmfError for
+        bad keys, InCallError when the call is not established."""
+        self._in_call.send_dtmf(ref, wcs_type, digits, tone_ms, settings or DtmfSettings(), now)
+
+    def reinvite(self, ref: str, sdp: bytes, now: float) -> None:
+        """Send our new offer (hold, unhold): RemoteAnswer then OfferAnswered; InCallError
+        when the call is not established or an offer is in progress."""
+        self._in_call.reinvite(ref, sdp, now)
+
+    def refer(self, ref: str, target: SipUri, now: float) -> None:
+        """Blind transfer: TransferUpdate events follow; InCallError as for reinvite."""
+        self._in_call.refer(ref, target, now)
 
     def shutdown(self, now: float) -> None:
         for ref in list(self._calls.by_ref):
@@ -252,7 +317,8 @@ class UserAgent:
             stx.receive_retransmission(req, now)
             return
         if req.method == "ACK":
-            self._dialogs.on_ack(req, now)
+            if not self._uas.on_ack(req, now):
+                self._dialogs.on_ack(req, now)
             return
         stx = ServerTransaction(
             req,
@@ -264,7 +330,8 @@ class UserAgent:
         )
         ep.server_txs[key] = stx
         if req.method == "CANCEL":
-            self._dialogs.on_cancel(req, stx, now)
+            if not self._uas.on_cancel(req, stx, now):
+                self._dialogs.on_cancel(req, stx, now)
             return
         unsupported = [
             o for o in req.headers.get_all("Require") if o.lower() not in SUPPORTED_OPTIONS
@@ -278,17 +345,21 @@ class UserAgent:
         if to_tag:
             self._dialogs.request(req, stx, to_tag, now)
         else:
-            self._out_of_dialog_request(req, stx, now)
+            self._out_of_dialog_request(req, stx, addr, now)
 
-    def _out_of_dialog_request(self, req: SipRequest, stx: ServerTransaction, now: float) -> None:
+    def _out_of_dialog_request(
+        self, req: SipRequest, stx: ServerTransaction, addr: tuple[str, int], now: float
+    ) -> None:
         response = self._ep.response
         m = req.method
         if m == "OPTIONS":
             resp = response(req, 200, "OK")
             resp.headers.add("Accept", "application/sdp")
             stx.respond(resp, now)
+        elif m == "INVITE" and self.incoming:
+            self._uas.on_invite(req, stx, addr, now)
         elif m == "INVITE":
-            stx.respond(response(req, 603, "Decline"), now)  # we place calls only
+            stx.respond(response(req, 603, "Decline"), now)  # the UAS role is off
         elif m in ("BYE", "INFO", "UPDATE", "PRACK"):
             stx.respond(response(req, 481, "Call/Transaction Does Not Exist"), now)
         elif m in KNOWN_METHODS:

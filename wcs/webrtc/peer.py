@@ -396,7 +396,7 @@ class ViewerPeer:
                 self._set_state(events.CLOSED, "closed by the viewer")
 
     def _connected(self, event: DtlsConnected) -> None:
-        from .srtp import SrtpContext
+        from wcs.rtp.srtp import SrtpContext
 
         srtp = SrtpContext(event.srtp_profile, event.local_key, event.remote_key)
         self.srtp_profile = event.srtp_profile

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from wcs.app.calls import Call, CallManager, CallRequest, CallStatus
+from wcs.app.call import Call, CallRequest, CallStatus
+from wcs.app.calls import CallManager
 from wcs.app.errors import RequestError
 from wcs.rest.views import call_json
 from wcs.sip import events as ev

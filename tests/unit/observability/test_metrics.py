@@ -112,6 +112,7 @@ SERVER_METRICS = {
     "wcs_media_worker_drops_total": ("counter", set()),
     "wcs_event_loop_lag_seconds": ("gauge", set()),
     "wcs_event_loop_lag_max_seconds": ("gauge", set()),
+    "wcs_asyncio_tasks": ("gauge", set()),
     "wcs_pushes": ("gauge", {"status"}),
     "wcs_push_reconnects_total": ("counter", set()),
     "wcs_recordings": ("gauge", set()),

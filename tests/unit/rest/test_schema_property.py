@@ -201,3 +201,17 @@ def test_control_characters_and_lone_surrogates_are_400_naming_the_field(
     assert resp.status == 400 and field_of(resp) == field, resp.body
     for listing in LISTINGS:
         assert app.post(f"/rest-api/{listing}", {}).status in (200, 404)
+
+
+def test_sips_callee_needs_tls_and_tls_defaults_to_5061(app: App) -> None:
+    resp = app.post("/rest-api/call/startup", {**CALL, "callee": "sips:bob@127.0.0.1"})
+    assert resp.status == 400 and field_of(resp) == "callee", resp.body
+    assert app.server.calls.get("c1") is None
+    tls = {**CALL, "callId": "t1", "callee": "sips:bob@127.0.0.1", "sipTransport": "TLS"}
+    assert app.post("/rest-api/call/startup", tls).status == 200
+    call = app.server.calls.get("t1")
+    assert call is not None and call.request.account.port == 5061
+    found = app.post("/rest-api/call/find", {"callId": "t1"})
+    assert found.status == 200, found.body
+    [shown] = json.loads(found.body)
+    assert shown["sipTransport"] == "TLS" and "srtpProfile" in shown

@@ -238,3 +238,56 @@ def test_rtcp_interval_is_randomised_around_tmin() -> None:
     assert not [d for d, _ in s.rtcp_datagrams_to_send(0.0) if d[1] in (200, 201)]
     s.handle_timer(report_due + 0.001)
     assert [d for d, _ in s.rtcp_datagrams_to_send(0.0) if d[1] in (200, 201)]
+
+
+def dtmf_media(te_ours: int = 101, te_theirs: int = 100) -> sdp.NegotiatedMedia:
+    m = media("audio")
+    ours = sdp.Codec(te_ours, "telephone-event", 8000, None, "0-15")
+    theirs = sdp.Codec(te_theirs, "telephone-event", 8000, None, "0-15")
+    m.codecs.append((ours, theirs))
+    m.telephone_event = ours
+    return m
+
+
+def test_silence_is_the_same_packets_on_one_sequence_and_clock() -> None:
+    s = RtpSession(media("audio"), Target(), local_ssrc=0xABCD0102, cname="me")
+    s.start(0.0)
+    for t in (0.02, 0.04, 0.06):
+        s.handle_timer(t)
+    packets = [RtpPacket.parse(d) for d, _ in s.datagrams_to_send(0.06)]
+    # 3 init packets, then one per 20 ms: PCMA silence, 160 clock units apart, no gap.
+    assert [p.payload for p in packets] == [b"\xd5" * 160] * 6
+    assert [p.sequence for p in packets] == [0xABCD + i for i in range(6)]
+    assert [p.timestamp for p in packets] == [0x0102 + 160 * i for i in range(6)]
+    assert {p.payload_type for p in packets} == {8} and {p.ssrc for p in packets} == {0xABCD0102}
+
+
+def test_dtmf_out_on_the_answers_payload_type_between_silence() -> None:
+    s = RtpSession(dtmf_media(), Target(), local_ssrc=0x10, cname="me", init_packets=False)
+    s.start(0.0)
+    assert s.audio is not None
+    s.audio.send_dtmf("5", 40)
+    now = 0.0
+    for _ in range(8):
+        now += 0.02
+        s.handle_timer(now)
+    packets = [RtpPacket.parse(d) for d, _ in s.datagrams_to_send(now)]
+    events = [p for p in packets if p.payload_type == 100]  # the answer's PT, not ours
+    assert events[0].marker and len({p.timestamp for p in events}) == 1
+    assert [p.payload[1] & 0x80 for p in events][-3:] == [0x80] * 3  # three end packets
+    seqs = [p.sequence for p in packets]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # one sequence for both
+
+
+def test_received_dtmf_is_a_key_once_and_not_media() -> None:
+    s, t = session("audio")
+    s.update(dtmf_media())
+    for seq, (end, duration) in enumerate([(0, 160), (0, 320), (1, 480), (1, 480), (1, 480)]):
+        payload = bytes((11, 0x80 * end | 10, duration >> 8, duration & 0xFF))
+        # PT 100 (the answer's) with no marker at all: still one key
+        s.receive_rtp(RtpPacket(100, seq, 8000, 77, payload).serialize(), PEER, 0.01 * seq)
+    keys = []
+    while (e := s.next_event()) is not None:
+        keys.append(e)
+    assert [(k.digit, k.duration_ms, k.source) for k in keys] == [("#", 60, "RFC2833")]
+    assert t.packets == [] and t.frames == []

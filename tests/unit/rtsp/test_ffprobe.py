@@ -30,9 +30,9 @@ from wcs.rtsp import (
     StreamDescription,
 )
 
-# A missing player is a failure, not a skip (install-peers.sh installs both).
+# A missing player is a failure, not a skip (install-peers.sh installs it). GStreamer's
+# RTSP client plays the live server in tests/integration (paced media; this test bursts).
 FFPROBE = require_binary("ffprobe", "ffmpeg")
-GST = require_binary("gst-launch-1.0", "gstreamer1.0-tools")
 
 
 def trace_packets() -> tuple[list[tuple[str, bytes]], dict[str, int]]:
@@ -170,17 +170,6 @@ def ffprobe(transport: str) -> Callable[[str], list[str]]:
                         "-show_entries", entries, "-of", "json", url]  # fmt: skip
 
 
-def gstreamer(transport: str) -> Callable[[str], list[str]]:
-    """GStreamer's rtspsrc (another RTSP client family), both tracks depayloaded."""
-    return lambda url: [
-        GST, "-v", "rtspsrc", f"location={url}", f"protocols={transport}", "name=s",
-        "s.", "!", "application/x-rtp,media=video", "!", "rtph264depay", "!",
-        "fakesink", "silent=false", "name=v",
-        "s.", "!", "application/x-rtp,media=audio", "!", "rtppcmudepay", "!",
-        "fakesink", "silent=false", "name=a",
-    ]  # fmt: skip
-
-
 @pytest.mark.parametrize("transport", ["tcp", "udp"])
 def test_ffprobe_plays_the_call(transport: str) -> None:
     out = asyncio.run(serve_and_run(transport, ffprobe(transport)))
@@ -190,12 +179,3 @@ def test_ffprobe_plays_the_call(transport: str) -> None:
     assert int(str(video["nb_read_frames"])) == 46
     assert audio["codec_name"] == "pcm_mulaw" and audio["sample_rate"] == "8000"
     assert int(str(audio["nb_read_frames"])) > 100
-
-
-def test_gstreamer_plays_the_call_over_tcp() -> None:
-    out = asyncio.run(serve_and_run("tcp", gstreamer("tcp")))
-    # rtph264depay (byte-stream, access units) hands one buffer per picture to the sink.
-    pictures = out.count("/GstPipeline:pipeline0/GstFakeSink:v: last-message = chain")
-    samples = out.count("/GstPipeline:pipeline0/GstFakeSink:a: last-message = chain")
-    assert pictures == 46, out[-2000:]
-    assert samples > 100

@@ -8,13 +8,13 @@ import struct
 import pytest
 
 from wcs.rtp import rtcp
+from wcs.rtp.srtp import SrtpContext
 from wcs.webrtc import events
 from wcs.webrtc.answer import SourceTrack
 from wcs.webrtc.certificate import Certificate
 from wcs.webrtc.dtls import DtlsConnected, DtlsSession
 from wcs.webrtc.offer import OfferError
 from wcs.webrtc.peer import ViewerPeer
-from wcs.webrtc.srtp import SrtpContext
 
 from .chrome_offer import CHROME_OFFER
 

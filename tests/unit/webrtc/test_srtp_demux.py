@@ -7,8 +7,8 @@ import pylibsrtp
 import pytest
 
 from wcs.rtp.rtcp import Pli, SenderReport
+from wcs.rtp.srtp import SrtpContext
 from wcs.webrtc import demux
-from wcs.webrtc.srtp import SrtpContext
 
 
 def rtp(seq: int, payload: bytes = b"x" * 100, ssrc: int = 0x1234) -> bytes:

@@ -6,7 +6,11 @@
 - :mod:`.tracks`: the stream tracks the negotiated m-lines describe;
 - :mod:`.outlet`: :class:`HubOutlet`, the one place that calls the stream hub;
 - :mod:`.events`: what the core asks of the call (:class:`SendInfo`, :class:`MediaFailed`);
-- :mod:`.edge`: :class:`CallMedia` — bound sockets, ``add_reader`` batches, one Pump;
+- :mod:`.sdes`: :class:`SdesKeying` — SDES-SRTP keys in offers/answers, the ``sip_srtp`` policy;
+- :mod:`.dtls_srtp`: :class:`DtlsSrtp` — DTLS-SRTP toward the peer (fingerprint, setup,
+  one association per RTP/RTCP port) on the WebRTC DTLS core;
+- :mod:`.secure`: :class:`MediaProtection` — the SRTP contexts the edge applies per m-line;
+- :mod:`.edge`: :class:`CallMedia` — bound sockets, ``add_reader`` batches, SRTP, one Pump;
 - :mod:`.factory`: :class:`CallMediaFactory`, one per server, created with its loop;
 - :mod:`.config`: :class:`MediaConfig` and :class:`CallControl`.
 """

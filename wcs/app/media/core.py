@@ -8,7 +8,17 @@ time (``receive_rtp``/``receive_rtcp``), SDP from the call, and drives it by the
   port (RTP, or the separate RTCP port) and the peer address;
 - ``get_timer()`` / ``handle_timer(now)``: one deadline for every RTP session (RTCP reports,
   silence, jitter buffer), the stream's generators and the RTP inactivity watch;
-- ``next_event()``: :mod:`wcs.app.media.events` (a SIP INFO to send, the call to fail).
+- ``next_event()``: :mod:`wcs.app.media.events` (a SIP INFO to send, the call to fail, a
+  key the peer sent, a key or a sound of ours finished).
+
+Taking part in the call (issue 19): ``send_dtmf`` (RFC 4733 on the audio session),
+``play_sound``/``stop_sound`` (a clip instead of silence), ``hold_offer`` (our re-INVITE's
+offer: ``sendonly`` to hold, ``sendrecv`` to resume; while we hold, the inactivity watch
+is suspended as when the peer holds).
+
+SRTP (SDES) keys come out of the negotiation into :attr:`CallMediaCore.protection`, which the
+edge applies to every datagram; the core itself sees plain RTP. An answer the ``sip_srtp``
+policy refuses fails the call (:class:`MediaFailed` with the reason) before any RTP is sent.
 
 The media path starts when the peer's SDP is known (the 200's answer, or early media in a
 180/183): one :class:`RtpSession` per live m-line. The stream is published on the final
@@ -24,24 +34,33 @@ from typing import NamedTuple, Protocol
 
 from wcs import sdp
 from wcs.app.media.config import RTP_ACTIVITY_FAILED, MediaConfig
+from wcs.app.media.dtls_srtp import DtlsKeys, DtlsSrtp
 from wcs.app.media.events import MediaEvent, MediaFailed, SendInfo
 from wcs.app.media.negotiation import Negotiation
+from wcs.app.media.sdes import SdesKeying
+from wcs.app.media.secure import MediaProtection
 from wcs.app.media.tracks import negotiated_tracks
 from wcs.app.stream_feed import StreamFeed, StreamSink
 from wcs.app.streams import TrackInfo
+from wcs.media.dtmf import DtmfError
+from wcs.media.sound import SoundClip
 from wcs.rtp.activity import ActivityWatch
 from wcs.rtp.events import KeyframeInfoNeeded
 from wcs.rtp.session import Address, RtpSession
 
 log = logging.getLogger(__name__)
 
+SRTP_REFUSED = "488 Not Acceptable Here"
+
 
 class Route(NamedTuple):
-    """Where a datagram goes: the m-line's RTP port or its separate RTCP port, to ``address``."""
+    """Where a datagram goes: the m-line's RTP port or its separate RTCP port, to ``address``;
+    ``raw``: send as is (DTLS), not through SRTP."""
 
     kind: str
     rtcp_port: bool
     address: Address
+    raw: bool = False
 
 
 class StreamOutlet(Protocol):
@@ -60,18 +79,24 @@ class CallMediaCore:
         ports: dict[str, int],
         config: MediaConfig | None = None,
         outlet: StreamOutlet | None = None,
+        keying: SdesKeying | None = None,
+        dtls: DtlsSrtp | None = None,
     ) -> None:
-        """``ports``: kind ("audio", "video") -> our RTP port, for each m-line we offer."""
+        """``ports``: kind ("audio", "video") -> our RTP port, for each m-line we offer;
+        ``keying``: the call's SDES policy (default: plain RTP)."""
         self.call_id = call_id
         self.config = config or MediaConfig()
         self.outlet = outlet
-        self.negotiation = Negotiation(call_id, public_ip, ports)
+        self.negotiation = Negotiation(call_id, public_ip, ports, keying, dtls)
+        self.protection = MediaProtection(call_id)
+        self.dtls = dtls
         self.cname = secrets.token_hex(8)
         self.sessions: dict[str, RtpSession] = {}
         self.feed: StreamFeed | None = None
         self.watch: ActivityWatch | None = None
         self.sink: StreamSink | None = None
-        self.hold = False
+        self.hold = False  # the peer holds us
+        self.local_hold = False  # we hold the peer (hold_offer)
         self.closed = False
         self._answered = False
         self._failed = False
@@ -98,13 +123,38 @@ class CallMediaCore:
         if self.negotiation.local is None or self.closed:
             return
         if not self.negotiation.on_answer(body):
+            if self.negotiation.refusal is not None:
+                self._refuse(self.negotiation.refusal)
             return
+        if self.dtls is None:
+            self.protection.install(self.negotiation.keys)
+        elif not self._start_dtls(now):
+            return
+        self._run(final, now)
+
+    def answer_first_offer(self, body: bytes) -> bytes | None:
+        """We are called: our answer to the offer of the peer's INVITE; None when no m-line
+        has a codec in common (488). :meth:`start_answered` starts the media once it is sent."""
+        self.negotiation.offer()  # our capabilities: the base of the answer
+        result = self.negotiation.answer(body, {})
+        if result is None or not any(
+            not m.rejected and m.receive_codec is not None for m in result.negotiated
+        ):
+            return None
+        return str(result.answer).encode()
+
+    def start_answered(self, now: float) -> None:
+        """Our answer to the peer's offer is sent (the 200 of an incoming call)."""
+        if not self.closed and self.negotiation.remote is not None:
+            self._run(True, now)
+
+    def _run(self, final: bool, now: float) -> None:
         self._start_media(now)
         if final and not self._answered:
             # The inactivity count starts with the answer: early media may legitimately be
             # silent (a ring-back the peer never sends).
             self._answered = True
-            if self.watch is not None and not self.hold:
+            if self.watch is not None and not (self.hold or self.local_hold):
                 self.watch.resume(now)
         if final or self.config.publish_early_media:
             self._publish()
@@ -118,6 +168,8 @@ class CallMediaCore:
         result = self.negotiation.answer(body, running)
         if result is None:
             return None, False
+        if self.dtls is None:
+            self.protection.install(result.keys)
         for nm in result.negotiated:
             session = self.sessions.get(nm.kind)
             if session is None:
@@ -138,17 +190,57 @@ class CallMediaCore:
         if hold != self.hold:
             log.info("call %s: media %s", self.call_id, "on hold" if hold else "resumed")
         self.hold = hold
-        if self.watch is not None and self._answered:
-            if hold:
-                self.watch.suspend()
-            else:
-                self.watch.resume(now)
+        self._watch_hold(now)
         for m in offer.media:
             s = self.sessions.get(m.kind)
             if s is not None and not m.rejected:
                 s.sending = sdp.direction_of(m, offer) in ("sendrecv", "recvonly") and not (
                     sdp.is_hold(m, offer)
                 )
+
+    def _watch_hold(self, now: float) -> None:
+        if self.watch is not None and self._answered:
+            if self.hold or self.local_hold:
+                self.watch.suspend()
+            else:
+                self.watch.resume(now)
+
+    def hold_offer(self, hold: bool, now: float) -> bytes | None:
+        """Our re-INVITE's offer to hold (``sendonly``: the peer may stop sending, we keep
+        sending silence or a sound) or resume (``sendrecv``); None before the call's answer."""
+        running = {kind: s.codec for kind, s in self.sessions.items()}
+        body = self.negotiation.re_offer("sendonly" if hold else "sendrecv", running)
+        if body is not None:
+            self.local_hold = hold
+            self._watch_hold(now)
+        return body
+
+    # ------------------------------------------------------------------ taking part
+    def _audio(self) -> RtpSession:
+        session = self.sessions.get("audio")
+        if session is None or session.audio is None:
+            raise DtmfError("the call has no audio we can send on")
+        return session
+
+    def send_dtmf(self, digits: str, tone_ms: int | None = None) -> None:
+        """Queue keys as RFC 4733 events (DtmfError: bad keys, or no telephone-event)."""
+        audio = self._audio().audio
+        assert audio is not None
+        audio.send_dtmf(digits, tone_ms)
+
+    def play_sound(self, clip: SoundClip, loop: bool) -> None:
+        audio = self._audio().audio
+        assert audio is not None
+        audio.play(clip, loop)
+
+    def stop_sound(self) -> bool:
+        session = self.sessions.get("audio")
+        return session is not None and session.audio is not None and session.audio.stop_sound()
+
+    @property
+    def sound(self) -> str | None:
+        session = self.sessions.get("audio")
+        return session.audio.sound if session is not None and session.audio is not None else None
 
     # ------------------------------------------------------------------ media path
     def _start_media(self, now: float) -> None:
@@ -172,6 +264,7 @@ class CallMediaCore:
                 jitter_latency=cfg.jitter_latency,
                 init_packets=cfg.init_packets,
                 send_silence=cfg.send_silence,
+                dtmf=cfg.dtmf,
                 guard=cfg.source_guard,
             )
             self.sessions[m.kind] = session
@@ -186,6 +279,49 @@ class CallMediaCore:
         if watch is not None and last is not None and last > watch.last:
             watch.last = last
 
+    # ------------------------------------------------------------------ DTLS-SRTP
+    def _start_dtls(self, now: float) -> bool:
+        local, remote = self.negotiation.local, self.negotiation.remote
+        assert self.dtls is not None and local is not None and remote is not None
+        try:
+            self.dtls.on_answer(local, remote, now)
+        except sdp.SdpError as exc:
+            self._refuse(str(exc))
+            return False
+        self.protection.pending = {kind for kind, _ in self.dtls.sessions}
+        return True
+
+    def receive_dtls(self, kind: str, rtcp: bool, data: bytes, now: float) -> None:
+        """A DTLS record on the m-line's RTP (or RTCP) port."""
+        if self.dtls is not None:
+            self.dtls.receive(kind, rtcp, data, now)
+            self._dtls_events()
+
+    def _dtls_events(self) -> None:
+        assert self.dtls is not None
+        while (event := self.dtls.next_event()) is not None:
+            if isinstance(event, DtlsKeys):
+                shared = (event.kind, True) not in self.dtls.sessions
+                self.protection.install_dtls(event, shared)
+            elif not self._failed:
+                self._failed = True
+                self._events.append(MediaFailed(event.info))
+
+    def _refuse(self, reason: str) -> None:
+        if not self._failed:
+            self._failed = True
+            self._events.append(MediaFailed(f"{SRTP_REFUSED}: {reason}"))
+
+    def _dtls_datagrams(self, now: float) -> list[tuple[bytes, Route]]:
+        assert self.dtls is not None
+        out = []
+        for data, (kind, rtcp) in self.dtls.datagrams_to_send(now):
+            nm = next((m for m in self.negotiated if m.kind == kind), None)
+            addr = None if nm is None else nm.remote_rtcp_address if rtcp else nm.remote_address
+            if addr is not None:
+                out.append((data, Route(kind, rtcp, addr, raw=True)))
+        return out
+
     def receive_rtcp(self, kind: str, data: bytes, addr: Address, now: float) -> None:
         """A datagram on the m-line's separate RTCP port."""
         self.sessions[kind].receive_rtcp(data, addr, now)
@@ -197,7 +333,7 @@ class CallMediaCore:
 
     # ------------------------------------------------------------------ sans-IO contract
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, Route]]:
-        out: list[tuple[bytes, Route]] = []
+        out: list[tuple[bytes, Route]] = [] if self.dtls is None else self._dtls_datagrams(now)
         for kind, session in self.sessions.items():
             if not session.has_output:  # the common case after a receive batch
                 continue
@@ -218,6 +354,7 @@ class CallMediaCore:
             if d is not None and (when is None or d < when):
                 when = d
         candidates = (
+            self.dtls.get_timer() if self.dtls is not None else None,
             self.feed.get_timer() if self.feed is not None else None,
             self.watch.deadline() if self.watch is not None and not self._failed else None,
         )
@@ -231,6 +368,9 @@ class CallMediaCore:
             return
         for session in self.sessions.values():
             session.handle_timer(now)
+        if self.dtls is not None:
+            self.dtls.handle_timer(now)
+            self._dtls_events()
         if self.feed is not None:
             self.feed.handle_timer(now)
         if self.watch is not None and self.watch.expired(now) and not self._failed:
@@ -245,6 +385,8 @@ class CallMediaCore:
             event = session.next_event()
             if isinstance(event, KeyframeInfoNeeded):
                 return SendInfo()  # picture_fast_update
+            if event is not None:
+                return event  # DTMF received or sent, a sound's end
         return self._events.popleft() if self._events else None
 
     # ------------------------------------------------------------------ stream
@@ -265,7 +407,12 @@ class CallMediaCore:
         self.feed.stream = sink
 
     def stats(self, now: float) -> dict[str, dict[str, object]]:
-        return {kind: s.snapshot(now) for kind, s in self.sessions.items()}
+        out = {kind: s.snapshot(now) for kind, s in self.sessions.items()}
+        for kind, snap in out.items():
+            srtp = self.protection.snapshot(kind)
+            if srtp is not None:
+                snap["srtp"] = srtp
+        return out
 
     # ------------------------------------------------------------------ close
     def close(self, reason: str) -> None:
@@ -276,6 +423,8 @@ class CallMediaCore:
         self.closed = True
         for session in self.sessions.values():
             session.stop()
+        if self.dtls is not None:
+            self.dtls.close()
         if self.feed is not None:
             self.feed.stream = None
         if self.sink is not None and self.outlet is not None:

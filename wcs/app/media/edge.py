@@ -3,7 +3,8 @@
 Created with its event loop. Each live m-line's sockets are read by ``loop.add_reader``
 (each wake-up drains a batch of queued datagrams; no per-packet task or coroutine), then one
 :class:`wcs.sansio.Pump` sends what the core wants to send, hands its events to the call
-manager and re-arms the one loop timer for the core's next deadline.
+manager and re-arms the one loop timer for the core's next deadline. SRTP is applied here,
+between the socket and the core (``core.protection``): the core sees and produces plain RTP.
 
 The call owns one :class:`CallMedia`; closing it releases the ports, stops the media path and
 unpublishes the stream, on every exit path — including a failure while setting it up.
@@ -18,9 +19,13 @@ import socket
 from wcs import netaddr
 from wcs.app.media.config import CallControl, MediaConfig
 from wcs.app.media.core import CallMediaCore
+from wcs.app.media.dtls_srtp import DtlsSrtp, is_dtls
 from wcs.app.media.events import MediaFailed, SendInfo
 from wcs.app.media.outlet import HubOutlet
+from wcs.app.media.sdes import SdesKeying
 from wcs.app.streams import StreamHub
+from wcs.media.dtmf import DtmfKey
+from wcs.media.sound import SoundClip
 from wcs.rtp.ports import MediaPorts, PortAllocator
 from wcs.rtp.session import RtpSession
 from wcs.sansio import Pump
@@ -45,6 +50,8 @@ class CallMedia:
         app_key: str = "defaultApp",
         control: CallControl | None = None,
         config: MediaConfig | None = None,
+        keying: SdesKeying | None = None,
+        dtls: DtlsSrtp | None = None,
     ) -> None:
         self.closed = False
         self.call_id = call_id
@@ -77,6 +84,8 @@ class CallMedia:
                 ports={k: p.rtp_port for k, p in self.ports.items()},
                 config=config,
                 outlet=outlet,
+                keying=keying,
+                dtls=dtls,
             )
             self.pump = Pump(self.core, self._transmit, self._on_event, loop)
         except BaseException:
@@ -103,6 +112,24 @@ class CallMedia:
         if self.closed:
             return
         self.core.on_remote_sdp(body, final, self.pump.now())
+        self._sessions_changed()
+
+    def answer_first_offer(self, body: bytes) -> bytes | None:
+        return self.core.answer_first_offer(body)
+
+    def start_answered(self) -> None:
+        self.core.start_answered(self.pump.now())
+        self._sessions_changed()
+
+    def rename_stream(self, name: str) -> bool:
+        """Publish as ``name`` instead (an incoming call's hook chose it); False once published."""
+        outlet = self.core.outlet
+        if not isinstance(outlet, HubOutlet) or outlet.published:
+            return False
+        outlet.name = name
+        return True
+
+    def _sessions_changed(self) -> None:
         for kind in self.core.sessions:
             self._add_readers(kind)
         self.pump.wake()
@@ -112,9 +139,32 @@ class CallMedia:
         self.pump.wake()
         return result
 
+    def send_dtmf(self, digits: str, tone_ms: int | None = None) -> None:
+        self.core.send_dtmf(digits, tone_ms)
+        self.pump.wake()
+
+    def play_sound(self, clip: SoundClip, loop: bool) -> None:
+        self.core.play_sound(clip, loop)
+        self.pump.wake()
+
+    def stop_sound(self) -> bool:
+        stopped = self.core.stop_sound()
+        self.pump.wake()
+        return stopped
+
+    def hold_offer(self, hold: bool) -> bytes | None:
+        offer = self.core.hold_offer(hold, self.pump.now())
+        self.pump.wake()
+        return offer
+
     def request_keyframe(self) -> None:
         self.core.request_keyframe(self.pump.now())
         self.pump.wake()
+
+    @property
+    def srtp_profile(self) -> str | None:
+        """The SRTP suite protecting the media, None for plain RTP (never a key)."""
+        return self.core.protection.profile
 
     def stats(self) -> dict[str, dict[str, object]]:
         return self.core.stats(self.pump.now())
@@ -152,6 +202,8 @@ class CallMedia:
         recv = sock.recvfrom
         unmap = netaddr.unmap if self._dual_stack else None
         call_id = self.call_id
+        protection = self.core.protection
+        dtls = self.core.receive_dtls
 
         def readable() -> None:
             now = loop.time()
@@ -165,6 +217,14 @@ class CallMedia:
                     continue
                 if unmap is not None:
                     addr = (unmap(addr[0]), addr[1])
+                if protection.active:
+                    if is_dtls(data):
+                        dtls(kind, rtcp, data, now)
+                        continue
+                    plain = protection.unprotect(kind, data, rtcp)
+                    if plain is None:
+                        continue  # failed authentication: counted, dropped
+                    data = plain
                 handler(kind, data, addr[:2], now)
             wake()
 
@@ -173,7 +233,13 @@ class CallMedia:
 
     def _transmit(self, now: float) -> None:
         dual = self._dual_stack
+        protection = self.core.protection
         for data, route in self.core.datagrams_to_send(now):
+            if protection.active and not route.raw:
+                secured = protection.protect(route.kind, data, route.rtcp_port)
+                if secured is None:
+                    continue
+                data = secured
             ports = self.ports[route.kind]
             sock = (ports.rtcp_socket or ports.rtp_socket) if route.rtcp_port else ports.rtp_socket
             addr = route.address
@@ -191,6 +257,10 @@ class CallMedia:
             control.send_info(self.call_id, event.content_type, event.body)
         elif isinstance(event, MediaFailed):
             control.fail(self.call_id, event.info)
+        elif isinstance(event, DtmfKey):
+            control.dtmf_received(self.call_id, event)
+        else:
+            log.info("call %s: %s", self.call_id, event)  # a key or a sound of ours ended
 
     def _terminate(self) -> None:
         if self.control is not None:

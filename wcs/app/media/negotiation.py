@@ -1,7 +1,8 @@
 """A call's SDP offer/answer: our offer, the peer's answer, and re-offers (re-INVITE/UPDATE).
 
-Pure: SDP bodies in, SDP bodies and :class:`sdp.NegotiatedMedia` out. What a result means
-for the running RTP sessions (new address, payload types, hold) is the core's business.
+Pure: SDP bodies in, SDP bodies, :class:`sdp.NegotiatedMedia` and SDES keys out. What a
+result means for the running RTP sessions (new address, payload types, hold, SRTP keys) is the
+core's business.
 """
 
 from __future__ import annotations
@@ -12,6 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from wcs import sdp
+from wcs.app.media.dtls_srtp import DtlsSrtp
+from wcs.app.media.sdes import SdesKeying, SrtpKeys
+from wcs.sdp.sdes import SdesError
+from wcs.sdp.telephone_event import with_telephone_events
 
 log = logging.getLogger(__name__)
 
@@ -24,11 +29,21 @@ class ReOffer:
     answer: sdp.SessionDescription
     negotiated: list[sdp.NegotiatedMedia]
     hold: bool
+    keys: dict[str, SrtpKeys]
 
 
 class Negotiation:
-    def __init__(self, call_id: str, public_ip: str, ports: Mapping[str, int]) -> None:
+    def __init__(
+        self,
+        call_id: str,
+        public_ip: str,
+        ports: Mapping[str, int],
+        keying: SdesKeying | None = None,
+        dtls: DtlsSrtp | None = None,
+    ) -> None:
         self.call_id = call_id
+        self.keying = keying or SdesKeying(call_id)
+        self.dtls = dtls  # DTLS-SRTP instead of SDES
         self.public_ip = public_ip
         self.ports = dict(ports)  # kind -> our RTP port
         self.session_id = secrets.randbits(31)
@@ -36,20 +51,48 @@ class Negotiation:
         self.local: sdp.SessionDescription | None = None
         self.remote: sdp.SessionDescription | None = None
         self.negotiated: list[sdp.NegotiatedMedia] = []
+        self.keys: dict[str, SrtpKeys] = {}  # kind -> SRTP keys; absent: plain RTP
+        self.refusal: str | None = None  # why the last answer was refused (SRTP policy)
 
-    def offer(self) -> bytes:
-        self.local = self._build_offer()
+    def offer(self, direction: str = "sendrecv") -> bytes:
+        self.local = self._build_offer(direction)
+        if self.dtls is not None:
+            self.dtls.decorate_offer(self.local)
+        else:
+            self.keying.decorate_offer(self.local)
         return str(self.local).encode()
 
-    def _build_offer(self) -> sdp.SessionDescription:
+    def _build_offer(self, direction: str) -> sdp.SessionDescription:
+        # telephone-event for each audio clock offered (8000 for G.711, 48000 for Opus), so
+        # the peer can send keys on the clock of whichever codec it picks (issue 19).
         return sdp.build_offer(
             self.public_ip,
             self.ports.get("audio"),
             self.ports.get("video"),
-            direction="sendrecv",
+            direction=direction,
             session_id=self.session_id,
             session_version=self.version,
+            audio_codecs=with_telephone_events(sdp.default_audio_codecs()),
         )
+
+    def re_offer(self, direction: str, running: Mapping[str, sdp.Codec]) -> bytes | None:
+        """Our re-INVITE's offer (hold: ``sendonly``, unhold: ``sendrecv``): a new version,
+        the running codecs only (the stream's sinks were set up for them) with their
+        telephone-events; None before the first answer."""
+        if self.local is None or self.remote is None:
+            return None
+        self.version += 1
+        offer = self._build_offer(direction)
+        for m in offer.media:
+            codec = running.get(m.kind)
+            if codec is not None:
+                m.codecs = [c for c in m.codecs if c.payload_type == codec.payload_type] + [
+                    c
+                    for c in m.codecs
+                    if c.name.lower() == "telephone-event" and c.clock_rate == codec.clock_rate
+                ]
+        self.local = offer
+        return str(offer).encode()
 
     def on_answer(self, body: bytes) -> bool:
         """The peer's answer (or early-media SDP) to our offer; False: unusable, nothing kept."""
@@ -57,10 +100,16 @@ class Negotiation:
             return False
         try:
             remote = sdp.SessionDescription.parse(body.decode("utf-8", "replace"))
-            self.negotiated = sdp.negotiate_answer(self.local, remote)
+            negotiated = sdp.negotiate_answer(self.local, remote)
+            self.keys = self.keying.on_answer(self.local, remote)
+        except SdesError as exc:
+            log.warning("call %s: SDP answer refused: %s", self.call_id, exc)
+            self.refusal = str(exc)
+            return False
         except sdp.SdpError as exc:
             log.warning("call %s: unusable SDP answer: %s", self.call_id, exc)
             return False
+        self.negotiated = negotiated
         self.remote = remote
         for m in self.negotiated:
             if not m.rejected and m.receive_codec is not None:
@@ -108,6 +157,11 @@ class Negotiation:
         try:
             answer = sdp.answer_offer(offer, caps, self.public_ip, self.ports, previous=self.local)
             negotiated = sdp.negotiate_answer(answer, offer)
+            if self.dtls is not None:
+                self.dtls.answer_reoffer(offer, answer)
+                keys = {}
+            else:
+                keys = self.keying.answer(offer, answer, self.keys)
         except sdp.SdpError as exc:
             log.warning("call %s: cannot answer re-offer: %s", self.call_id, exc)
             return None
@@ -128,4 +182,5 @@ class Negotiation:
         self.remote = offer
         self.local = answer
         self.negotiated = negotiated
-        return ReOffer(offer, answer, negotiated, hold)
+        self.keys = keys
+        return ReOffer(offer, answer, negotiated, hold, keys)

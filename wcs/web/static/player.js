@@ -55,6 +55,16 @@ async function refresh() {
       cell(row, c.callId); cell(row, c.callee); cell(row, c.status); cell(row, c.streamName);
       const td = cell(row, "");
       button(td, "Hang up", () => hangup(c.callId));
+      if (c.status === "ESTABLISHED" || c.status === "HOLD") {
+        const held = c.status === "HOLD";
+        button(td, held ? "Unhold" : "Hold", () => act(held ? "call/unhold" : "call/hold", c.callId));
+        const pad = document.createElement("span");
+        pad.className = "keypad";
+        for (const key of "123456789*0#") {
+          button(pad, key, () => act("call/send_dtmf", c.callId, {dtmf: key, type: "RFC2833"}));
+        }
+        td.appendChild(pad);
+      }
     }
     const sbody = $("streams").querySelector("tbody");
     sbody.textContent = "";
@@ -94,6 +104,17 @@ async function hangup(callId) {
   try {
     await rest("call/terminate", {callId});
     say("call " + callId + " hung up");
+  } catch (e) {
+    say(e.message, true);
+  }
+  setTimeout(refresh, 500);
+}
+
+// Taking part in an established call: hold/unhold, a DTMF key (our REST extensions + WCS).
+async function act(path, callId, extra) {
+  try {
+    await rest(path, Object.assign({callId}, extra || {}));
+    say(path.replace("call/", "") + " " + callId + (extra && extra.dtmf ? " " + extra.dtmf : ""));
   } catch (e) {
     say(e.message, true);
   }

@@ -1,4 +1,4 @@
-"""SRTP/SRTCP contexts from DTLS-SRTP keys (pylibsrtp)."""
+"""SRTP/SRTCP contexts (pylibsrtp) from DTLS-SRTP keys (viewers) or SDES keys (SIP peers)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,19 @@ from pylibsrtp import Policy, Session
 
 TX_WINDOW = 1024
 
+# DTLS-SRTP protection profile names (RFC 5764, RFC 7714) and SDES suite names (RFC 4568).
 _PROFILES = {
     "SRTP_AES128_CM_SHA1_80": Policy.SRTP_PROFILE_AES128_CM_SHA1_80,
     "SRTP_AEAD_AES_128_GCM": Policy.SRTP_PROFILE_AEAD_AES_128_GCM,
+    "AES_CM_128_HMAC_SHA1_80": Policy.SRTP_PROFILE_AES128_CM_SHA1_80,
+    "AES_CM_128_HMAC_SHA1_32": Policy.SRTP_PROFILE_AES128_CM_SHA1_32,
+    "AEAD_AES_128_GCM": Policy.SRTP_PROFILE_AEAD_AES_128_GCM,
+    "AEAD_AES_256_GCM": Policy.SRTP_PROFILE_AEAD_AES_256_GCM,
 }
 
 
 class SrtpContext:
-    """Outbound and inbound sessions for one DTLS-SRTP association.
+    """Outbound and inbound sessions for one SRTP association (DTLS-SRTP or SDES).
 
     ``protect``/``protect_rtcp``/``unprotect_rtcp`` are the bound pylibsrtp methods, so the
     hot path pays no extra call. They take ``bytes`` and raise ``pylibsrtp.Error``.
