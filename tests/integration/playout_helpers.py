@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import signal
 import socket
 import tempfile
 import urllib.error
@@ -90,12 +91,20 @@ def status_of(response: str) -> int:
     return int(m.group(1))
 
 
-async def run(argv: list[str], timeout: float = 60) -> tuple[int, str, str]:
+async def run(
+    argv: list[str], timeout: float = 60, interrupt_after: float | None = None
+) -> tuple[int, str, str]:
     """Run a player; (exit status, stdout, stderr). Output goes through files so that a
-    player killed on timeout still shows what it printed."""
+    player killed on timeout still shows what it printed. ``interrupt_after``: send SIGINT
+    (gst-launch ``-e``: end of stream, then a clean exit) if still running after that."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = await asyncio.create_subprocess_exec(*argv, stdout=out, stderr=err)
         try:
+            if interrupt_after is not None:
+                try:
+                    await asyncio.wait_for(proc.wait(), interrupt_after)
+                except TimeoutError:
+                    proc.send_signal(signal.SIGINT)
             await asyncio.wait_for(proc.wait(), timeout)
         except TimeoutError:
             proc.kill()

@@ -164,14 +164,17 @@ async def test_gstreamer_plays_rtsp_until_the_call_ends(kamailio, callee, transp
         assert stream is not None
         audio_depay = {"PCMA": "rtppcmadepay", "PCMU": "rtppcmudepay"}[stream.tracks["audio"].codec]
         argv = [
-            GST, "-v", "rtspsrc", f"location={urls['rtsp']}", f"protocols={transport}",
+            GST, "-e", "-v", "rtspsrc", f"location={urls['rtsp']}", f"protocols={transport}",
             "name=s",
             "s.", "!", "application/x-rtp,media=video", "!", "rtph264depay", "!",
             "fakesink", "silent=false", "name=v",
             "s.", "!", "application/x-rtp,media=audio", "!", audio_depay, "!",
             "fakesink", "silent=false", "name=a",
         ]  # fmt: skip
-        player = asyncio.create_task(run(argv, timeout=60))
+        # The call's end reaches the player as RTCP BYE on both tracks, which normally ends
+        # rtspsrc's streams; now and then GStreamer does not take it as the end (seen in 1
+        # of 6 runs), so the player is then stopped like a user does (-e: EOS, clean exit).
+        player = asyncio.create_task(run(argv, timeout=60, interrupt_after=25))
         await asyncio.sleep(5)
         status, _ = await r.rest("call/terminate", {"callId": cid})
         assert status == 200
