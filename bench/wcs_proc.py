@@ -56,6 +56,8 @@ class WcsServer:
                 "WCS_PUBLIC_IP": "127.0.0.1",
                 "WCS_HTTP_PORT": str(self.http_port),
                 "WCS_WS_PORT": str(free_port()),
+                "WCS_HLS_PORT": str(free_port()),
+                "WCS_RTSP_PORT": str(free_port()),
                 "WCS_SIP_PORT": str(self.sip_port),
                 "WCS_MEDIA_PORT_FROM": str(media_from),
                 "WCS_MEDIA_PORT_TO": str(media_from + media_ports - 1),

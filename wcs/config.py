@@ -15,9 +15,12 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import TYPE_CHECKING, Any, get_type_hints
 
 from wcs import netaddr
+
+if TYPE_CHECKING:
+    from wcs.hls import HlsSettings
 
 ENV_PREFIX = "WCS_"
 SECRET_FIELDS = frozenset({"rest_auth"})
@@ -122,6 +125,20 @@ class Settings:
     push_reconnect_backoff: float = 2.0  # seconds before the first retry, doubled each time
     push_keyframe_interval: float = 2.0  # ask the source for a keyframe after this long (s); 0 off
     sounds_dir: str = "sounds"  # /push/sound_on soundFile names are files in this directory
+    # HLS / LL-HLS (http://HOST:hls_port/{stream}/{stream}.m3u8) and RTSP playback
+    hls_port: int = 8082  # WCS hls port
+    hls_tls_port: int = 8445  # https HLS; listened on only when tls_cert and tls_key are set
+    hls_target_duration: float = 2.0  # segment target (s); keyframes are asked for to meet it
+    hls_part_target: float = 0.33334  # LL-HLS partial segment target (s)
+    hls_low_latency: bool = True  # EXT-X-PART, preload hints, blocking reload
+    hls_window: int = 6  # complete segments listed in the playlist
+    hls_always: bool = False  # start HLS when a stream is published, not on first request
+    hls_idle_timeout: float = 60.0  # stop a stream's HLS after this long without a request
+    rtsp_port: int = 8554  # rtsp://HOST:rtsp_port/{stream}
+    rtsp_session_timeout: float = 60.0  # an RTSP session without keep-alive ends (s)
+    hls_max_connections: int = 2000  # HLS listener(s); over it: 503 and closed
+    hls_max_connections_per_ip: int = 0  # 0: none (a CDN asks from a few addresses)
+    rtsp_max_connections: int = 200  # RTSP control connections; over it: closed at once
     # Taking part in a call: DTMF we send, sounds injected into calls (issue 19)
     dtmf_tone_ms: int = 160  # length of each key we send (RFC 4733 duration, INFO Duration)
     dtmf_gap_ms: int = 100  # pause between two keys
@@ -265,6 +282,9 @@ def _validate(s: Settings) -> None:
         "sip_tls_port",
         "media_port_from",
         "media_port_to",
+        "hls_port",
+        "hls_tls_port",
+        "rtsp_port",
     )
     for name in ports:
         port = getattr(s, name)
@@ -273,7 +293,9 @@ def _validate(s: Settings) -> None:
     if s.webrtc_workers < 0:
         raise ConfigError(f"setting 'webrtc_workers': {s.webrtc_workers} is negative (0: none)")
     for f in fields(Settings):
-        limit = f.name.startswith(("http_max", "rest_rate", "ws_max", "sip_tcp", "max_"))
+        limit = f.name.startswith(
+            ("http_max", "rest_rate", "ws_max", "sip_tcp", "max_", "hls_max", "rtsp_max")
+        )
         if limit and getattr(s, f.name) < 0:
             raise ConfigError(f"setting {f.name!r}: negative (0: unlimited)")
     if s.media_port_to - s.media_port_from < 1:
@@ -307,6 +329,7 @@ def _validate(s: Settings) -> None:
     if s.generate_av not in ("none", "video", "audio", "all"):
         raise ConfigError("setting 'generate_av': one of none, video, audio, all")
     _validate_recording(s)
+    _validate_hls(s)
     _validate_dtmf(s)
     if s.event_loop not in ("auto", "uvloop", "asyncio"):
         raise ConfigError("setting 'event_loop': one of auto, uvloop, asyncio")
@@ -356,6 +379,27 @@ def _validate_addresses(s: Settings) -> None:
             f"settings 'bind_ip'/'public_ip': {s.public_ip} cannot be reached through "
             f"sockets bound to {s.bind_ip} (use '::' to serve both families)"
         )
+
+
+def hls_settings(s: Settings) -> HlsSettings:
+    """The segmenter's rules from the settings (a ValueError names what is wrong)."""
+    from wcs.hls import HlsSettings  # here: config stays importable without the media stack
+
+    return HlsSettings(
+        target_duration=s.hls_target_duration,
+        part_target=s.hls_part_target,
+        window=s.hls_window,
+        low_latency=s.hls_low_latency,
+    )
+
+
+def _validate_hls(s: Settings) -> None:
+    try:
+        hls_settings(s)
+    except ValueError as exc:
+        raise ConfigError(f"settings 'hls_*': {exc}") from None
+    if s.hls_idle_timeout <= 0 or s.rtsp_session_timeout <= 0:
+        raise ConfigError("settings 'hls_idle_timeout'/'rtsp_session_timeout': must be positive")
 
 
 def _validate_recording(s: Settings) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from wcs import netaddr
+from wcs.app.aac_stage import AacStages
 from wcs.app.call import Call, CallStatus
 from wcs.app.calls import CallManager
 from wcs.app.errors import RequestError
@@ -17,6 +18,7 @@ from wcs.app.hooks import HookPublisher
 from wcs.app.inbound import InboundPolicy
 from wcs.app.inbound_calls import InboundCalls
 from wcs.app.media import DIRECT_RTMP_PREFIX, CallMediaFactory, MediaConfig
+from wcs.app.playout import Playout
 from wcs.app.registrations import AccountRegistrations
 from wcs.app.streams import StreamHub
 from wcs.config import ConfigError, Settings, parse_hooks, srtp_suites
@@ -107,6 +109,8 @@ class Server:
         )
         self.media.control = self.calls
         self.calls.rtmp_status_lookup = self._call_push_status
+        # One AAC encoder per stream, shared by every consumer that needs AAC (pushes, HLS).
+        self.aac = AacStages(asyncio.get_running_loop())
         self.pushes = PushManager(
             self.streams,
             policy=ReconnectPolicy(s.push_reconnect_attempts, s.push_reconnect_backoff),
@@ -117,6 +121,7 @@ class Server:
             call_lookup=self._call_rtmp,
             keyframe_interval=s.push_keyframe_interval,
             sounds_dir=s.sounds_dir,
+            aac_stages=self.aac,
         )
         self.recorders = RecorderManager(
             self.streams,
@@ -126,6 +131,7 @@ class Server:
             s.record_container,
             s.on_record_hook,
             auto=s.record_sip_streams,
+            aac_stages=self.aac,
         )
         self.registrations = AccountRegistrations(
             self.ua,
@@ -160,12 +166,15 @@ class Server:
         demo_host = netaddr.loopback_for(self.public_ip)
         self.demo = DemoCallee(demo_host) if s.demo_callee else None
         add_call_routes(self.router, self.calls, self._demo_defaults)
+        self.playout = Playout(s, self.streams, self.ports, self.aac, asyncio.get_running_loop())
         self.sounds = SoundCache(s.sound_cache_entries, s.sound_cache_mb * 1024 * 1024)
         add_call_action_routes(self.router, self.calls, s.sounds_dir, self.sounds)
         add_sip_routes(self.router, self.registrations, self.inbound)
         self.playback = PlaybackService(s, self.streams, self.public_ip, self.hooks)
         viewers = self.playback.playback.viewers
-        add_stream_routes(self.router, self.streams, lambda: list(viewers.values()))
+        add_stream_routes(
+            self.router, self.streams, lambda: list(viewers.values()), urls=self._urls
+        )
         self.playback.add_routes(self.router)
         add_web_routes(self.router)
         add_push_routes(self.router, self.pushes)
@@ -212,6 +221,11 @@ class Server:
                 return str(job.status.value)
         return None
 
+    def _urls(self, name: str, host: str) -> dict[str, str]:
+        """How to watch stream ``name`` (``/stream/find``), at the host the client used."""
+        http_port = self.http.port
+        return self.playout.urls(name, host or self.public_ip, http_port, self.playback.ws.port)
+
     def _on_sip_event(self, event: Event) -> None:
         if isinstance(event, IncomingCall):
             self.inbound.on_incoming(event)
@@ -247,12 +261,15 @@ class Server:
         if self.demo is not None:
             await self.demo.start()
         await self.playback.start()
+        await self.playout.start()
         # HTTP last: once /health answers, every listener (WS, WSS, media workers) is up.
         await self.http.start()
         self.metrics.start()
         log.info(
-            "wcs listening: http %s, sip udp+tcp %s, media %d-%d, public ip %s",
+            "wcs listening: http %s, hls %d, rtsp %d, sip udp+tcp %s, media %d-%d, public ip %s",
             netaddr.hostport(self.settings.bind_ip, self.http.port),
+            self.playout.http.port,
+            self.playout.rtsp.port,
             netaddr.hostport(self.settings.bind_ip, self.sip.port),
             self.settings.media_port_from,
             self.settings.media_port_to,
@@ -265,12 +282,14 @@ class Server:
         await self.http.close()
         await self.playback.close()
         self.registrations.shutdown()
+        await self.playout.close()
         self.calls.shutdown()
         await self.pushes.close()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + SHUTDOWN_GRACE_S
         while self.ua.active() and loop.time() < deadline:
             await asyncio.sleep(0.05)
+        self.aac.close()
         await self.recorders.close()
         await self.hooks.drain()
         await self.hooks.close()

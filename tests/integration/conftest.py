@@ -205,6 +205,8 @@ def wcs(tmp_path: Path, webrtc_workers: int) -> Iterator[WcsFactory]:
                 "WCS_PUBLIC_IP": "127.0.0.1",
                 "WCS_HTTP_PORT": str(http_port),
                 "WCS_WS_PORT": str(free_port()),
+                "WCS_HLS_PORT": str(free_port()),
+                "WCS_RTSP_PORT": str(free_port()),
                 "WCS_SIP_PORT": str(sip_port),
                 "WCS_MEDIA_PORT_FROM": str(media_from),
                 "WCS_MEDIA_PORT_TO": str(media_from + 99),

@@ -35,6 +35,7 @@ def make_run(tmp_path: Path) -> Iterator[str]:
     env = dict(os.environ)
     env.update(
         WCS_HTTP_PORT=str(http_port), WCS_WS_PORT=str(free_port()),
+        WCS_HLS_PORT=str(free_port()), WCS_RTSP_PORT=str(free_port()),
         WCS_SIP_PORT=str(free_port()), WCS_MEDIA_PORT_FROM=str(media),
         WCS_MEDIA_PORT_TO=str(media + 39), WCS_BIND_IP="127.0.0.1", WCS_PUBLIC_IP="127.0.0.1",
     )  # fmt: skip

@@ -22,6 +22,8 @@ def test_make_run_serves_rest(tmp_path: Path) -> None:
     env.update(
         WCS_HTTP_PORT=str(http_port),
         WCS_WS_PORT=str(free_port()),
+        WCS_HLS_PORT=str(free_port()),
+        WCS_RTSP_PORT=str(free_port()),
         WCS_SIP_PORT=str(free_port()),
         WCS_MEDIA_PORT_FROM=str(media),
         WCS_MEDIA_PORT_TO=str(media + 19),

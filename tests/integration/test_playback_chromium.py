@@ -78,6 +78,25 @@ def sdk_site(npm_dir: Path) -> Iterator[str]:
     httpd.server_close()
 
 
+def run_driver(driver: Path, npm_dir: Path, chromium: Any, udd: Path, *args: str,
+               before: tuple[str, ...] = ()) -> dict[str, Any]:  # fmt: skip
+    """Run a node driver (``driver BEFORE… USER_DATA_DIR CHROMIUM FLAGS_JSON ARGS…``) and
+    return its ``RESULT {json}`` line."""
+    node = shutil.which("node")
+    assert node, "node is not installed"
+    flags = [f for f in HEADLESS_FLAGS if f != "--headless"]
+    proc = subprocess.run(
+        [node, str(driver), *before, str(udd), chromium.path, json.dumps(flags), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"NODE_PATH": str(npm_dir / "node_modules"), "PATH": "/usr/bin:/bin", "HOME": str(udd)},
+    )
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert lines, f"no result from the driver:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return dict(json.loads(lines[-1][len("RESULT ") :]))
+
+
 def run_player(
     npm_dir: Path,
     chromium: Any,
@@ -87,28 +106,7 @@ def run_player(
     seconds: float = 3,
     driver: Path = DRIVER,
 ) -> dict[str, Any]:
-    node = shutil.which("node")
-    assert node, "node is not installed"
-    flags = [f for f in HEADLESS_FLAGS if f != "--headless"]
-    proc = subprocess.run(
-        [
-            node,
-            str(driver),
-            page_url,
-            ws_url,
-            str(udd),
-            chromium.path,
-            json.dumps(flags),
-            str(seconds),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"NODE_PATH": str(npm_dir / "node_modules"), "PATH": "/usr/bin:/bin", "HOME": str(udd)},
-    )
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-    assert lines, f"no result from the driver:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    return dict(json.loads(lines[-1][len("RESULT ") :]))
+    return run_driver(driver, npm_dir, chromium, udd, str(seconds), before=(page_url, ws_url))
 
 
 @pytest.mark.parametrize("webrtc_workers", [0, 2], ids=["in-process", "workers2"])

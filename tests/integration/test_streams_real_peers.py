@@ -116,6 +116,8 @@ async def running(**settings: Any) -> AsyncIterator[Running]:
         "public_ip": "127.0.0.1",
         "http_port": free_port(),
         "ws_port": free_port(),
+        "hls_port": 0,
+        "rtsp_port": 0,
         "sip_port": free_port(),
         "media_port_from": media_from,
         "media_port_to": media_from + 39,

@@ -3,7 +3,8 @@
 // playwright-core: fill the WS URL, press Start, sample getStats twice, press Stop, and
 // print "RESULT {json}". Usage (NODE_PATH=<npm dir>/node_modules):
 //   node websdk_player.cjs PAGE_URL WS_URL USER_DATA_DIR CHROMIUM FLAGS_JSON [SECONDS]
-const { chromium } = require('playwright-core');
+const path = require('path');
+const { openPage } = require(path.join(__dirname, 'chromium_page.cjs'));
 
 // Every RTCPeerConnection the SDK makes is kept so the test can read its getStats().
 const HOOK = `(() => {
@@ -49,12 +50,9 @@ async function inbound(page) {
   const result = { ok: false, console: [], statuses: [] };
   let ctx;
   try {
-    ctx = await chromium.launchPersistentContext(udd, {
-      executablePath: exe, headless: true, args: JSON.parse(flagsJson), timeout: 30000,
-    });
-    const page = ctx.pages()[0] || await ctx.newPage();
-    page.on('pageerror', (e) => result.console.push('pageerror: ' + e.message));
-    page.on('console', (m) => { if (m.type() === 'error') result.console.push(m.text()); });
+    const opened = await openPage(udd, exe, flagsJson, result);
+    ctx = opened.ctx;
+    const page = opened.page;
     await page.addInitScript(HOOK);
     await page.goto(pageUrl, { waitUntil: 'load', timeout: 20000 });
     await page.fill('#url', wsUrl);

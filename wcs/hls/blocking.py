@@ -75,7 +75,7 @@ def decide(seg: Segmenter, request: BlockingRequest) -> Decision:
     msn, part = request.msn, request.part
     if msn is None or seg.ended:
         return Ready()
-    last_complete = max((x.msn for x in seg.segments if x.complete), default=-1)
+    last_complete = max((x.msn for x in seg.segments if x.complete), default=seg.media_sequence - 1)
     if msn > last_complete + 2:
         return BadRequest(f"_HLS_msn {msn} is beyond the last segment {last_complete} + 2")
     if part is None:

@@ -71,8 +71,15 @@ class Segmenter:
     from the first keyframe's SPS/PPS); ``audio``: the AAC track's config, or None."""
 
     def __init__(
-        self, video: bool, audio: AudioConfig | None, settings: HlsSettings | None = None
+        self,
+        video: bool,
+        audio: AudioConfig | None,
+        settings: HlsSettings | None = None,
+        first_number: int = 0,
     ) -> None:
+        """``first_number``: the first media sequence number, and init id - 1. An edge gives
+        each output of a stream name its own range, so a republished stream never reuses a
+        URI that a cache may still hold (segments and init segments are immutable)."""
         if not video and audio is None:
             raise ValueError("a stream without tracks has nothing to segment")
         self.settings = settings or HlsSettings()
@@ -82,15 +89,15 @@ class Segmenter:
         self.inits: dict[int, bytes] = {}
         self.segments: deque[Segment] = deque()  # retained, oldest first; last may be open
         self.ended = False
-        self.media_sequence = 0  # msn of the first segment in the playlist window
+        self.media_sequence = first_number  # msn of the first segment in the playlist window
         self.discontinuity_sequence = 0
         self.keyframe_requests = 0
         self.dropped_before_keyframe = 0
         self.dropped_audio = 0
         self._events: deque[HlsEvent] = deque()
-        self._next_msn = 0
+        self._next_msn = first_number
         self._fragment_seq = 0
-        self._init_id = 0
+        self._init_id = first_number
         self._pending: _Pending | None = None
         self._last_video_ticks = _DEFAULT_FRAME_TICKS
         self._video_shift = 0  # ticks added to incoming video dts (steps back repaired)

@@ -47,6 +47,12 @@ _NAMES = (
     "wcs_pushes",
     "wcs_push_reconnects_total",
     "wcs_recordings",
+    "wcs_aac_stages",
+    "wcs_hls_outputs",
+    "wcs_hls_requests_total",
+    "wcs_hls_hold_timeouts_total",
+    "wcs_rtsp_clients",
+    "wcs_rtsp_dropped_clients_total",
     "wcs_demo_calls_total",
     "wcs_demo_sent_packets_total",
     "wcs_demo_sent_bytes_total",
@@ -204,6 +210,7 @@ class ServerMetrics:
             self._push_reconnects,
         )
         r.collect("wcs_recordings", "Recordings in progress", "gauge", self._recordings)
+        self._playout(r)
         r.collect(
             "wcs_demo_calls_total",
             "Calls the demo callee answered",
@@ -298,6 +305,33 @@ class ServerMetrics:
             for job in (pushes.all() if pushes is not None else [])
         }
         return [Sample((), self._reconnects.update(current).get((), 0.0))]
+
+    def _playout(self, r: Registry) -> None:
+        """HLS, RTSP and the shared AAC stages (read from ``server.playout`` at scrape)."""
+
+        def read(get: Callable[[Any], int]) -> Callable[[], Iterable[Sample]]:
+            def collect() -> Iterable[Sample]:
+                playout = getattr(self.server, "playout", None)
+                return [Sample((), get(playout) if playout is not None else 0)]
+
+            return collect
+
+        rows: tuple[tuple[str, str, str, Callable[[Any], int]], ...] = (
+            ("wcs_aac_stages", "Streams with a shared AAC encoder now", "gauge",
+             lambda p: len(p.aac)),
+            ("wcs_hls_outputs", "Streams with HLS output now", "gauge", lambda p: len(p.hls)),
+            ("wcs_hls_requests_total", "HLS HTTP requests", "counter",
+             lambda p: p.hls_api.requests),
+            ("wcs_hls_hold_timeouts_total", "Held HLS requests answered 503 (hold limit)",
+             "counter", lambda p: p.hls_api.held_timeouts),
+            ("wcs_rtsp_clients", "RTSP control connections now", "gauge",
+             lambda p: len(p.rtsp.clients)),
+            ("wcs_rtsp_dropped_clients_total",
+             "RTSP connections dropped: over the cap or not reading", "counter",
+             lambda p: p.rtsp.dropped_clients + p.rtsp.stalled_clients),
+        )  # fmt: skip
+        for name, text, kind, get in rows:
+            r.collect(name, text, kind, read(get))
 
     def _recordings(self) -> Iterable[Sample]:
         recorders = getattr(self.server, "recorders", None)

@@ -37,7 +37,8 @@ from .writer import FileSpec
 PREVIOUS_GRACE_MS = 1000.0
 KEYFRAME_RETRY_MS = 1000.0
 KEYFRAME_WAIT_MS = 3000.0  # audio waits this long for the first keyframe, then goes alone
-RECORDED_AUDIO = frozenset({"PCMU", "PCMA", "opus"})
+# "aac": frames of the stream's shared AAC stage (AudioFrame at 48 kHz, 1024 samples each)
+RECORDED_AUDIO = frozenset({"PCMU", "PCMA", "opus", "aac"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ import logging
 import shlex
 from pathlib import Path
 
+from wcs.app.aac_stage import AacStages
 from wcs.app.streams import Stream, StreamHub, StreamStatus
 
 from .container import CONTAINERS
@@ -43,9 +44,11 @@ class RecorderManager:
         container: str = "auto",
         hook: str = "",
         auto: bool = False,
+        aac_stages: AacStages | None = None,
     ) -> None:
         """Raises ValueError (naming the setting) for a bad template, rotation or container."""
         self.hub = hub
+        self.aac_stages = aac_stages  # AAC audio from the stream's shared stage when given
         self.record_dir = Path(record_dir).resolve()
         self.template = validate_template(template)
         self.rotation = parse_rotation(rotation)
@@ -74,7 +77,8 @@ class RecorderManager:
             rotation if rotation is not None else self.rotation,
             self.container,
         )
-        rec = Recorder(stream, core, asyncio.get_running_loop(), self._closed, self._finished)
+        loop = asyncio.get_running_loop()
+        rec = Recorder(stream, core, loop, self._closed, self._finished, self.aac_stages)
         self._recorders[stream.media_session_id] = rec
         log.info("stream %s: recording to %s", stream.name, self.record_dir)
         rec.start()

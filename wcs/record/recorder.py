@@ -11,12 +11,16 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from wcs.app.aac_stage import AacStages, can_encode
 from wcs.app.streams import Stream, Subscription
+from wcs.hls.fmp4 import AAC_FRAME_SAMPLES
 from wcs.media.audio import AudioFrame
 from wcs.media.h264.nal import AccessUnit
 
+from .container import choose_container
 from .core import Command, RecordingCore, StreamFacts, WriteVideo
 from .worker import ClosedFile, RecordWorker
+from .writer import AAC_RATE
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +46,11 @@ class Recorder:
         loop: asyncio.AbstractEventLoop,
         on_closed: Callable[[Recorder, ClosedFile], None],
         on_finished: Callable[[Recorder], None],
+        aac_stages: AacStages | None = None,
     ) -> None:
         self.stream = stream
+        self._aac_stages = aac_stages
+        self._aac: Subscription | None = None  # the stream's shared AAC stage, when used
         self.core = core
         self._loop = loop
         self._on_closed = on_closed
@@ -64,6 +71,7 @@ class Recorder:
         return cur.path.name if cur is not None else None
 
     def start(self) -> None:
+        self._aac = self._shared_aac()
         self.subscription = self.stream.subscribe_frames(self)
         if self.core.current is None and "video" in self.stream.tracks:
             self.stream.request_keyframe()
@@ -74,12 +82,35 @@ class Recorder:
             self.subscription.cancel()
         self._finish()
 
+    def _shared_aac(self) -> Subscription | None:
+        """Join the stream's shared AAC stage when every file of this recording has AAC
+        audio (with or without video); Opus kept as Opus (MKV) is written as received."""
+        facts = stream_facts(self.stream)
+        container = self.core.container
+        if self._aac_stages is None or not can_encode(facts.audio_codec):
+            return None
+        plans = (
+            choose_container(container, v, facts.audio_codec) for v in (facts.video_codec, None)
+        )
+        if any(p.audio != "aac" for p in plans):
+            return None
+        try:
+            return self._aac_stages.acquire(self.stream, self)[1]
+        except ValueError:
+            return None
+
     # ------------------------------------------------------------------ FrameSink
     def on_video(self, au: AccessUnit, pts_ms: float) -> None:
         self._submit(self.core.video(au, pts_ms))
 
     def on_audio(self, frame: AudioFrame, pts_ms: float) -> None:
-        self._submit(self.core.audio(frame, pts_ms))
+        if self._aac is None:  # else the shared stage brings it as AAC (on_aac)
+            self._submit(self.core.audio(frame, pts_ms))
+
+    def on_aac(self, data: bytes, pts_ms: float) -> None:
+        if not self.finished:
+            frame = AudioFrame("aac", 0, AAC_RATE, data, AAC_FRAME_SAMPLES)
+            self._submit(self.core.audio(frame, pts_ms))
 
     def on_stream_end(self, reason: str) -> None:
         self._finish()
@@ -97,6 +128,8 @@ class Recorder:
         if self.finished:
             return
         self.finished = True
+        if self._aac is not None:
+            self._aac.cancel()
         self._submit(self.core.end())
         self.worker.close()
         self._on_finished(self)

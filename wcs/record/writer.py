@@ -2,9 +2,10 @@
 
 Video: the access units are muxed as they are (Annex-B; the muxer turns them into
 length-prefixed samples and builds ``avcC`` from the first one's SPS/PPS, hence
-``delay_moov``). Audio: G.711 is decoded by table and Opus by PyAV, then encoded to AAC by
-:class:`wcs.rtmp.aac.AacEncoder` (one encoder per file, so each file starts clean), or Opus
-is passed through into Matroska/WebM.
+``delay_moov``). Audio: AAC frames of the stream's shared AAC stage are muxed as they are
+(``codec == "aac"``); otherwise G.711 is decoded by table and Opus by PyAV, then encoded to
+AAC by :class:`wcs.rtmp.aac.AacEncoder` (one encoder per file), or Opus is passed through
+into Matroska/WebM.
 
 Crash safety: MP4 is fragmented (``empty_moov``, a fragment at every keyframe and at least
 every ``FRAGMENT_MS``) and every fragment is flushed to the file, so a killed process leaves a
@@ -27,7 +28,7 @@ from typing import Any
 import av
 
 from wcs.media.audio import alaw_decode, opus_duration, ulaw_decode
-from wcs.rtmp.aac import AacEncoder
+from wcs.rtmp.aac import AacEncoder, AacFrame
 
 from .container import ContainerPlan
 
@@ -115,7 +116,9 @@ class FileWriter:
                     duration=opus_duration(payload),
                 )
             return
-        if codec == "PCMU":
+        if codec == "aac":  # encoded once for the stream by its shared AAC stage
+            self._aac_packets([AacFrame(round(rel_ms), payload)])
+        elif codec == "PCMU":
             self._aac_encode(ulaw_decode(payload), 8000, rel_ms)
         elif codec == "PCMA":
             self._aac_encode(alaw_decode(payload), 8000, rel_ms)

@@ -95,6 +95,13 @@ SCHEMAS: dict[str, Schema] = {
             "packetsReceived": {"type": "integer"},
             "packetsLost": {"type": "integer"},
             "callId": nullable({"type": "string"}),
+            "urls": {
+                "type": "object",
+                "description": "ours: where this stream plays, at the host the client asked",
+                "properties": {
+                    k: {"type": "string"} for k in ("webrtc", "whep", "hls", "hlsTls", "rtsp")
+                },
+            },
         },
     },
     "Transponder": {

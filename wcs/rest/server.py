@@ -133,7 +133,8 @@ class _Listener:
 
 
 class HttpServer(_Listener):
-    """The REST listener; with ``ws_handler`` it also accepts WebSocket upgrades."""
+    """The REST listener; with ``ws_handler`` it also accepts WebSocket upgrades, with
+    ``ssl_context`` it is an https one (HLS on ``hls_tls_port``)."""
 
     def __init__(
         self,
@@ -151,6 +152,7 @@ class HttpServer(_Listener):
         max_message: int = 1_048_576,
         quota: Quota | None = None,
         rate: RateLimit | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         limits = Limits(max_body, max_header, idle_timeout, request_timeout, max_message)
         super().__init__(
@@ -163,6 +165,7 @@ class HttpServer(_Listener):
             cors_origin=cors_origin,
             router=router,
             ws_handler=ws_handler,
+            ssl_context=ssl_context,
         )
 
 

@@ -5,6 +5,9 @@
 stream; a SIP call's stream is stopped by hanging the call up. Extra entries (WebRTC viewers,
 ``published:false``, listed by ``viewers``) appear in ``find_all`` and in ``find`` by
 their JSON fields.
+
+Our extension: each stream entry has ``urls`` (``webrtc``, ``whep``, ``hls``, ``rtsp`` and,
+with TLS, ``hlsTls``): where that stream plays, with the host the client used to ask.
 """
 
 from __future__ import annotations
@@ -60,8 +63,24 @@ def _no_viewers() -> list[ViewerEntry]:
     return []
 
 
-def add_stream_routes(router: Router, hub: StreamHub, viewers: ViewerSource = _no_viewers) -> None:
-    """``viewers``: the current players, listed after the published streams."""
+# (stream name, the Host the client asked) -> {kind: url}
+UrlsOf = Callable[[str, str], dict[str, str]]
+
+
+def add_stream_routes(
+    router: Router,
+    hub: StreamHub,
+    viewers: ViewerSource = _no_viewers,
+    urls: UrlsOf | None = None,
+) -> None:
+    """``viewers``: the current players, listed after the published streams; ``urls``:
+    where a stream plays (added to its entries as ``urls``)."""
+
+    def entry(stream: Stream, req: Request) -> dict[str, Any]:
+        obj = stream_json(stream)
+        if urls is not None:
+            obj["urls"] = urls(stream.name, req.headers.get("host") or "")
+        return obj
 
     def matching(f: dict[str, Any]) -> tuple[list[Stream], list[ViewerEntry]]:
         streams = hub.find(**f)
@@ -69,13 +88,13 @@ def add_stream_routes(router: Router, hub: StreamHub, viewers: ViewerSource = _n
 
     async def find(req: Request) -> Response:
         streams, extras = matching(_filters(req.json()))
-        found = [stream_json(s) for s in streams] + [viewer_json(v) for v in extras]
+        found = [entry(s, req) for s in streams] + [viewer_json(v) for v in extras]
         if not found:
             return error(404, "Stream not found")
         return json_response(found)
 
     async def find_all(req: Request) -> Response:
-        found = [stream_json(s) for s in hub.all()] + [viewer_json(v) for v in viewers()]
+        found = [entry(s, req) for s in hub.all()] + [viewer_json(v) for v in viewers()]
         if not found:
             return error(404, "Streams not found")
         return json_response(found)

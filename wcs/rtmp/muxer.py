@@ -68,6 +68,7 @@ class PushMuxer:
         self._sent_config: tuple[bytes, bytes] | None = None
         self._metadata_sent = False
         self._aac: AacEncoder | None = None
+        self._asc_sent: bytes | None = None
         self._g711_alaw = g711_alaw  # for the metadata of a pass-through stream
 
     # -- video -----------------------------------------------------------------------------
@@ -140,13 +141,27 @@ class PushMuxer:
             if self._aac is not None:
                 out += self._aac_tags(self._aac.flush())
             self._aac = AacEncoder(rate, self.aac_rate)
-            ts = self._clock.map("audio", timestamp_ms)
-            if not self.video_enabled:
-                out += self._metadata_once(ts)
-            config = flv.audio_aac_sequence_header(self._aac.audio_specific_config)
-            out += self._push(FlvTag("audio", ts, config, config=True))
+        out += self._aac_config(timestamp_ms, self._aac.audio_specific_config)
         out += self._aac_tags(self._aac.encode(pcm_s16le, timestamp_ms))
         return out
+
+    def audio_aac(self, timestamp_ms: int, frame: bytes, asc: bytes) -> list[FlvTag]:
+        """One raw AAC frame encoded elsewhere (the stream's shared AAC stage)."""
+        if self.audio_mode != "aac":
+            return []
+        out = self._aac_config(timestamp_ms, asc)
+        return out + self._aac_tags([AacFrame(timestamp_ms, frame)])
+
+    def _aac_config(self, timestamp_ms: int, asc: bytes) -> list[FlvTag]:
+        """The AAC sequence header, when the config is new (first frame, another encoder
+        with another config); the same config from another encoder needs none."""
+        if asc == self._asc_sent:
+            return []
+        self._asc_sent = asc
+        ts = self._clock.map("audio", timestamp_ms)
+        out = self._metadata_once(ts) if not self.video_enabled else []
+        config = flv.audio_aac_sequence_header(asc)
+        return out + self._push(FlvTag("audio", ts, config, config=True))
 
     def flush(self) -> list[FlvTag]:
         out: list[FlvTag] = []

@@ -6,7 +6,10 @@ shared media clock. Output is :class:`FlvTag` lists from :class:`PushMuxer`.
 
 Audio decisions: G.711 goes to AAC (or passes through as FLV sound format 7/8 when
 ``g711_passthrough`` is on); Opus is decoded with PyAV to 48 kHz mono PCM and encoded to AAC
-(RTMP has no Opus). Muted pushes send AAC silence of the same length, so the audio track
+(RTMP has no Opus). With ``shared_asc`` the AAC comes from the stream's shared AAC stage
+(:mod:`wcs.app.aac_stage`, fed through :meth:`PushPipeline.aac`): the push encodes nothing
+itself unless a sound is on (the sound is this push's own, so it is encoded here).
+Muted pushes send AAC silence of the same length, so the audio track
 and its timing stay (a target that lost audio would stall players). Other codecs
 (telephone-event, unknown) are ignored. With a sound on (``/push/sound_on``), each call
 audio frame is replaced by as many samples of the sound at the same rate (G.711 encoded
@@ -32,6 +35,7 @@ import av
 from wcs.media.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
 from wcs.media.sound import SoundCursor
 
+from .aac import AacEncoder
 from .muxer import AudioMode, FlvTag, PushMuxer
 
 OPUS_RATE = 48000
@@ -39,6 +43,17 @@ VIDEO_WAIT_MS = 3000  # audio waits this long (in media time) for the first keyf
 AUDIO_WAIT_MS = 3000  # video from a keyframe on is held this long for the first audio
 _NAL_IDR = 5
 _G711_SILENCE = {"PCMU": 0xFF, "PCMA": 0xD5}
+
+
+AAC_FRAME_MS = 1024 * 1000 / 48000  # one frame of the shared stage's 48 kHz AAC
+
+
+def silent_aac_frame() -> bytes:
+    """A steady-state AAC frame of silence (what a muted push sends in place of the
+    shared stage's frames), from the same encoder settings as the stage."""
+    encoder = AacEncoder(48000)
+    frames = encoder.encode(bytes(2 * 1024 * 4), 0)
+    return frames[-1].data
 
 
 class OpusDecoder:
@@ -75,6 +90,7 @@ class PushPipeline:
         g711_passthrough: bool = False,
         muted: bool = False,
         framerate: float = 0.0,
+        shared_asc: bytes | None = None,
     ) -> None:
         self.video_enabled = video
         self.audio_enabled = audio_codec is not None
@@ -94,6 +110,10 @@ class PushPipeline:
         self._held: list[tuple[int, list[bytes]]] = []
         self._audio_started = False
         self.lead_silence_ms = 0
+        # AAC from the stream's shared stage (``aac()``): the call audio is not encoded
+        # here, except while a sound replaces it (the sound is this push's own).
+        self.shared_asc = shared_asc if self._mode == "aac" else None
+        self._silent_aac = silent_aac_frame() if self.shared_asc is not None else b""
 
     @property
     def audio_mode(self) -> AudioMode:
@@ -126,7 +146,25 @@ class PushPipeline:
     def audio(self, pts_ms: float, codec: str, payload: bytes) -> list[FlvTag]:
         if not self.audio_enabled or not payload:
             return []
+        if self.shared_asc is not None and self.sound is None:
+            return []  # the shared stage brings this audio as AAC (``aac``)
         ts = round(pts_ms)
+        out = self._start_audio(ts, codec)
+        return [] if out is None else out + self._convert(ts, codec, payload)
+
+    def aac(self, pts_ms: float, frame: bytes) -> list[FlvTag]:
+        """One AAC frame of the stream's shared stage (used unless a sound is on)."""
+        asc = self.shared_asc
+        if asc is None or self.sound is not None or not frame:
+            return []
+        ts = round(pts_ms)
+        out = self._start_audio(ts, "aac")
+        if out is None:
+            return []
+        return out + self.muxer.audio_aac(ts, self._silent_aac if self.muted else frame, asc)
+
+    def _start_audio(self, ts: int, codec: str) -> list[FlvTag] | None:
+        """Before the first audio goes out: None (drop it) or the held video to send first."""
         if self._first_audio is None:
             self._first_audio = ts
         out: list[FlvTag] = []
@@ -136,30 +174,35 @@ class PushPipeline:
                 # dropped (for at most VIDEO_WAIT_MS: without video, audio goes alone).
                 if ts - self._first_audio < VIDEO_WAIT_MS:
                     self.audio_before_video += 1
-                    return []
+                    return None
                 self._audio_started = True
             else:
                 self._audio_started = True
                 out = self._release(ts, codec, ts)
-        return out + self._convert(ts, codec, payload)
+        return out
 
     def _release(self, audio_ts: int | None, codec: str, until: int) -> list[FlvTag]:
-        """The held video, interleaved with 20 ms silence blocks from the first held frame
-        up to ``until`` (the first audio's pts; none when ``audio_ts`` is None)."""
+        """The held video, interleaved with silence blocks (20 ms, or one AAC frame) from
+        the first held frame up to ``until`` (the first audio's pts; none when ``audio_ts``
+        is None)."""
         held, self._held = self._held, []
         out: list[FlvTag] = []
-        t = held[0][0] if held else until
+        step = AAC_FRAME_MS if codec == "aac" else 20.0
+        t = float(held[0][0] if held else until)
         for ts, nals in held:
-            while audio_ts is not None and t + 20 <= min(ts, until):
-                out += self._silence(t, codec)
-                t += 20
+            while audio_ts is not None and t + step <= min(ts, until):
+                out += self._silence(round(t), codec)
+                t += step
             out += self.muxer.video(ts, nals)
-        while audio_ts is not None and t + 20 <= until:
-            out += self._silence(t, codec)
-            t += 20
+        while audio_ts is not None and t + step <= until:
+            out += self._silence(round(t), codec)
+            t += step
         return out
 
     def _silence(self, ts: int, codec: str) -> list[FlvTag]:
+        if codec == "aac" and self.shared_asc is not None:
+            self.lead_silence_ms += round(AAC_FRAME_MS)
+            return self.muxer.audio_aac(ts, self._silent_aac, self.shared_asc)
         self.lead_silence_ms += 20
         if self._mode == "g711" and codec in _G711_SILENCE:
             return self.muxer.audio_g711(ts, bytes([_G711_SILENCE[codec]]) * 160, codec == "PCMA")

@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from wcs.app.errors import RequestError
 from wcs.app.hooks import HookPublisher
@@ -52,6 +53,9 @@ from .push_job import (
 from .reconnect import ReconnectPolicy
 from .url import DEFAULT_STREAM_PREFIX, push_target
 
+if TYPE_CHECKING:
+    from wcs.app.aac_stage import AacStages
+
 log = logging.getLogger(__name__)
 
 CallLookup = Callable[[str], "tuple[str, str | None] | None"]  # call id -> (rtmpUrl, rtmpStream)
@@ -72,8 +76,10 @@ class PushManager:
         publisher_factory: PublisherFactory = RtmpPublisher,
         keyframe_interval: float = 0.0,
         sounds_dir: str = "sounds",
+        aac_stages: AacStages | None = None,
     ) -> None:
         self.hub = hub
+        self.aac_stages = aac_stages  # None: each push encodes its own AAC
         self.sounds_dir = sounds_dir
         self.policy = policy or ReconnectPolicy()
         self.flash_version = flash_version

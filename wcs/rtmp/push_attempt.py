@@ -42,6 +42,7 @@ class Attempt:
     worker: PipelineWorker | None = None
     pacer: KeyframePacer | None = None
     subscription: Subscription | None = None
+    aac_subscription: Subscription | None = None  # the stream's shared AAC stage
     done: asyncio.Future[str | Ended] | None = None
     live: bool = True
 
@@ -55,6 +56,10 @@ class Attempt:
     def on_audio(self, frame: AudioFrame, pts_ms: float) -> None:
         if self.live and self.worker is not None:
             self.worker.put_audio(pts_ms, frame.codec, frame.payload)
+
+    def on_aac(self, data: bytes, pts_ms: float) -> None:
+        if self.live and self.worker is not None:
+            self.worker.put_aac(pts_ms, data)
 
     def on_stream_end(self, reason: str) -> None:
         if self.live:

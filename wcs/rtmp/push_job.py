@@ -285,11 +285,14 @@ class PushJob:
         tracks = stream.tracks
         audio = tracks.get("audio")
         video = tracks.get("video")
+        codec = audio.codec if audio is not None else None
+        shared_asc = self._shared_aac(attempt, codec)
         pipeline = PushPipeline(
             video=video is not None,
-            audio_codec=audio.codec if audio is not None else None,
+            audio_codec=codec,
             g711_passthrough=self.manager.g711_passthrough,
             muted=self.muted,
+            shared_asc=shared_asc,
         )
         pipeline.sound = self.sound  # a reconnect goes on with the sound where it was
         if video is not None and video.width:
@@ -309,8 +312,22 @@ class PushJob:
         if video is not None and stream.cached_keyframe is None:
             stream.request_keyframe()
 
+    def _shared_aac(self, attempt: Attempt, codec: str | None) -> bytes | None:
+        """Join the stream's shared AAC stage when this push sends AAC; its config."""
+        stages = self.manager.aac_stages
+        passthrough = self.manager.g711_passthrough and (codec or "").upper() in ("PCMU", "PCMA")
+        if stages is None or codec is None or passthrough:
+            return None
+        try:
+            track, attempt.aac_subscription = stages.acquire(attempt.stream, attempt)
+        except ValueError:  # audio the stage cannot take: the pipeline decides as before
+            return None
+        return track.asc
+
     def _detach(self, attempt: Attempt) -> None:
         attempt.live = False
+        if attempt.aac_subscription is not None:
+            attempt.aac_subscription.cancel()
         if attempt.subscription is not None:
             attempt.subscription.cancel()
         if attempt.worker is not None:

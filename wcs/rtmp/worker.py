@@ -35,7 +35,8 @@ class QueueDrops:
     audio: int = 0
 
 
-# (kind, pts, payload): kind "v" (payload: NAL list) or "a" (payload: (codec, bytes))
+# (kind, pts, payload): kind "v" (payload: NAL list), "a" (payload: (codec, bytes)) or "c"
+# (payload: an AAC frame of the stream's shared stage)
 _Frame = tuple[str, float, object]
 
 
@@ -78,6 +79,11 @@ class PipelineWorker(ThreadWorker[_Frame]):
         if not self.closed and not self.put(("a", pts_ms, (codec, payload))):
             self.drops.audio += 1
 
+    def put_aac(self, pts_ms: float, frame: bytes) -> None:
+        """An AAC frame of the stream's shared stage."""
+        if not self.closed and not self.put(("c", pts_ms, frame)):
+            self.drops.audio += 1
+
     # -- thread side -----------------------------------------------------------------------
 
     def _convert(self, frames: list[_Frame]) -> bool:
@@ -89,6 +95,9 @@ class PipelineWorker(ThreadWorker[_Frame]):
                 if kind == "v":
                     assert isinstance(payload, list)
                     tags += pipeline.video(pts, payload)
+                elif kind == "c":
+                    assert isinstance(payload, bytes)
+                    tags += pipeline.aac(pts, payload)
                 else:
                     assert isinstance(payload, tuple)
                     tags += pipeline.audio(pts, payload[0], payload[1])

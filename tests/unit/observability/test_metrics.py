@@ -116,6 +116,12 @@ SERVER_METRICS = {
     "wcs_pushes": ("gauge", {"status"}),
     "wcs_push_reconnects_total": ("counter", set()),
     "wcs_recordings": ("gauge", set()),
+    "wcs_aac_stages": ("gauge", set()),
+    "wcs_hls_outputs": ("gauge", set()),
+    "wcs_hls_requests_total": ("counter", set()),
+    "wcs_hls_hold_timeouts_total": ("counter", set()),
+    "wcs_rtsp_clients": ("gauge", set()),
+    "wcs_rtsp_dropped_clients_total": ("counter", set()),
     "wcs_demo_calls_total": ("counter", set()),
     "wcs_demo_sent_packets_total": ("counter", set()),
     "wcs_demo_sent_bytes_total": ("counter", set()),
@@ -141,7 +147,8 @@ def test_server_metrics_names_kinds_and_labels(tmp_path: Path) -> None:
     """GET /metrics of a real (not started) Server, parsed with prometheus_client."""
     settings = load_settings(env={}, overrides={
         "bind_ip": "127.0.0.1", "public_ip": "127.0.0.1", "http_port": free_port(),
-        "ws_port": free_port(), "sip_port": free_port(), "record_dir": str(tmp_path),
+        "ws_port": free_port(), "hls_port": 0, "rtsp_port": 0, "sip_port": free_port(),
+        "record_dir": str(tmp_path),
     })  # fmt: skip
     loop = asyncio.new_event_loop()
     try:

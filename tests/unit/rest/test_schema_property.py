@@ -61,7 +61,8 @@ class App:
         self.loop = asyncio.new_event_loop()
         s = load_settings(env={}, overrides={
             "bind_ip": "127.0.0.1", "public_ip": "127.0.0.1", "http_port": free_port(),
-            "ws_port": free_port(), "sip_port": free_port(), "media_port_from": media,
+            "ws_port": free_port(), "hls_port": 0, "rtsp_port": 0, "sip_port": free_port(),
+            "media_port_from": media,
             "media_port_to": media + 39,
             "record_dir": str(tmp / "records"), "sounds_dir": str(tmp), "log_level": "WARNING",
         })  # fmt: skip

@@ -372,3 +372,48 @@ def test_sound_in_g711_pass_through_is_encoded_to_the_sources_law() -> None:
     tags = pipe.audio(0.0, "PCMA", bytes(160)) + pipe.flush()
     [tag] = [t for t in tags if t.kind == "audio"]
     assert tag.body[1:] == alaw_encode(tone_pcm(0.1, 8000, 1000)[:320])
+
+
+def shared_aac_frames(seconds: float) -> tuple[bytes, list[tuple[int, bytes]]]:
+    """What the stream's shared AAC stage hands a push: its config and (pts, frame)s."""
+    from wcs.app.aac_stage import AacTranscoder
+
+    stage = AacTranscoder("PCMU")
+    frames = []
+    for i, payload in enumerate(tone_ulaw_frames(seconds)):
+        frames += [(f.timestamp_ms, f.data) for f in stage.feed(payload, 3000.0 + 20 * i)]
+    return stage.track.asc, frames
+
+
+def test_shared_aac_is_muxed_as_is_and_the_call_audio_not_encoded() -> None:
+    asc, frames = shared_aac_frames(1.0)
+    pipe = PushPipeline(True, "PCMU", shared_asc=asc)
+    tags: list[FlvTag] = []
+    for ts, nals in trace_access_units()[:30]:  # a cached GOP, held for the audio
+        tags += pipe.video(float(ts), nals)
+    assert pipe.audio(3000.0, "PCMU", tone_ulaw_frames(0.02)[0]) == []  # the stage's job
+    for ts, data in frames:
+        tags += pipe.aac(float(ts), data)
+    tags += pipe.flush()
+    audio = [t for t in tags if t.kind == "audio"]
+    assert [t.config for t in audio].count(True) == 1 and audio[0].config
+    assert audio[0].body[2:] == asc
+    sent = [t.body[2:] for t in audio if not t.config]
+    assert sent[-len(frames) :] == [data for _, data in frames]  # the stage's frames, as is
+    assert pipe.stats()["leadSilenceMs"] >= 1900  # AAC silence from the GOP's start
+    assert abs(first_media(tags, "audio") - first_media(tags, "video")) <= 30
+    assert decode_aac_energy(tags) > 0.01
+    stamps = [t.timestamp_ms for t in tags]
+    assert stamps == sorted(stamps)
+
+
+def test_shared_aac_muted_sends_silence_frames() -> None:
+    asc, frames = shared_aac_frames(1.0)
+    pipe = PushPipeline(False, "PCMU", muted=True, shared_asc=asc)
+    tags: list[FlvTag] = []
+    for ts, data in frames:
+        tags += pipe.aac(float(ts), data)
+    tags += pipe.flush()
+    audio = [t for t in tags if t.kind == "audio" and not t.config]
+    assert len(audio) == len(frames)
+    assert decode_aac_energy(tags) < 0.001

@@ -1,0 +1,67 @@
+#!/usr/bin/env node
+// Drives the official @flashphoner/websdk hls-js-player example page (unchanged) in the
+// system Chromium with playwright-core: fill the HLS server URL and the stream name as a
+// user would, press Play, then sample the <video> element and hls.js (the page's own
+// `hlsPlayer`) until SECONDS have passed. Prints "RESULT {json}".
+// Usage (NODE_PATH=<npm dir>/node_modules):
+//   node hls_player.cjs PAGE_URL HLS_SERVER STREAM USER_DATA_DIR CHROMIUM FLAGS_JSON SECONDS
+const path = require('path');
+const { openPage } = require(path.join(__dirname, 'chromium_page.cjs'));
+
+async function sample(page) {
+  return page.evaluate(() => {
+    const v = document.getElementById('remoteVideo');
+    const q = v && v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality() : null;
+    // The page keeps its hls.js instance in a global `let` (visible to evaluated code).
+    let latency = null;
+    let lowLatency = null;
+    try {
+      latency = hlsPlayer ? hlsPlayer.latency : null;  // eslint-disable-line no-undef
+      lowLatency = hlsPlayer ? hlsPlayer.lowLatencyMode : null;  // eslint-disable-line no-undef
+    } catch (e) { /* not started */ }
+    return {
+      currentTime: v ? v.currentTime : 0,
+      paused: v ? v.paused : true,
+      width: v ? v.videoWidth : 0,
+      height: v ? v.videoHeight : 0,
+      frames: q ? q.totalVideoFrames : 0,
+      latency, lowLatency,
+    };
+  });
+}
+
+(async () => {
+  const [pageUrl, server, stream, udd, exe, flagsJson, secsArg] = process.argv.slice(2);
+  const secs = parseFloat(secsArg || '6');
+  const result = { ok: false, console: [], samples: [] };
+  let ctx;
+  try {
+    const opened = await openPage(udd, exe, flagsJson, result);
+    ctx = opened.ctx;
+    const page = opened.page;
+    await page.goto(pageUrl, { waitUntil: 'load', timeout: 20000 });
+    await page.waitForSelector('#urlServer', { timeout: 20000 });
+    await page.fill('#urlServer', server);
+    await page.fill('#playStream', stream);
+    await page.click('#applyBtn');
+    const t0 = Date.now();
+    // Until the picture moves (currentTime > 0), then SECONDS of samples.
+    while (Date.now() - t0 < 30000) {
+      const s = await sample(page);
+      if (s.currentTime > 0 && s.frames > 0) { result.startMs = Date.now() - t0; break; }
+      await page.waitForTimeout(100);
+    }
+    const end = Date.now() + secs * 1000;
+    while (Date.now() < end) {
+      result.samples.push(await sample(page));
+      await page.waitForTimeout(500);
+    }
+    result.fullLink = await page.inputValue('#fullLink');
+    result.ok = true;
+  } catch (e) {
+    result.error = String(e && e.stack || e);
+  } finally {
+    if (ctx) await ctx.close().catch(() => {});
+  }
+  console.log('RESULT ' + JSON.stringify(result));
+})();
