@@ -108,6 +108,7 @@ class Settings:
     rtp_activity_timeout: float = 0.0  # seconds without RTP before FAILED; 0 disables
     jitter_buffer: bool = False  # WCS known issue 3
     jitter_buffer_latency_ms: int = 60
+    frame_reorder_ms: int = 60  # in-order frames for recording/RTMP/HLS without the jitter buffer
     publish_early_media: bool = False
     generate_av: str = "none"  # "none", "video", "audio", "all": fill missing tracks
     rtp_send_silence: bool = True  # audio silence to the SIP peer every 20 ms (keeps the path)
@@ -290,6 +291,8 @@ def _validate(s: Settings) -> None:
         port = getattr(s, name)
         if not 0 <= port <= 65535:
             raise ConfigError(f"setting {name!r}: {port} is not a port number")
+    if s.frame_reorder_ms < 0 or s.jitter_buffer_latency_ms < 0:
+        raise ConfigError("settings 'frame_reorder_ms'/'jitter_buffer_latency_ms': negative")
     if s.webrtc_workers < 0:
         raise ConfigError(f"setting 'webrtc_workers': {s.webrtc_workers} is negative (0: none)")
     for f in fields(Settings):
