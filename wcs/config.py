@@ -124,6 +124,7 @@ class Settings:
     rtmp_g711_passthrough: bool = False  # FLV sound format 7/8 instead of AAC
     push_reconnect_attempts: int = 0  # 0: a failed push stays FAILED
     push_reconnect_backoff: float = 2.0  # seconds before the first retry, doubled each time
+    push_source_timeout: float = 60.0  # s a push waits for its source stream; 0: no limit
     push_keyframe_interval: float = 2.0  # ask the source for a keyframe after this long (s); 0 off
     sounds_dir: str = "sounds"  # /push/sound_on soundFile names are files in this directory
     # HLS / LL-HLS (http://HOST:hls_port/{stream}/{stream}.m3u8) and RTSP playback

@@ -120,6 +120,7 @@ class Server:
             hooks=self.hooks,
             call_lookup=self._call_rtmp,
             keyframe_interval=s.push_keyframe_interval,
+            source_timeout=s.push_source_timeout,
             sounds_dir=s.sounds_dir,
             aac_stages=self.aac,
         )
