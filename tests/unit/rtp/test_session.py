@@ -174,7 +174,7 @@ def test_without_jitter_buffer_the_frame_path_still_reorders() -> None:
 
 
 def test_the_frame_reorder_buffer_gives_up_on_a_lost_packet_after_its_latency() -> None:
-    s, t = session("video", reorder_latency=0.06)
+    s, _ = session("video", reorder_latency=0.06)
     pkts = video_packets(4)
     lost = len(pkts) // 2
     for n, p in enumerate(pkts):
