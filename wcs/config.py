@@ -108,6 +108,7 @@ class Settings:
     rtp_activity_timeout: float = 0.0  # seconds without RTP before FAILED; 0 disables
     jitter_buffer: bool = False  # WCS known issue 3
     jitter_buffer_latency_ms: int = 60
+    frame_reorder_ms: int = 60  # in-order frames for recording/RTMP/HLS without the jitter buffer
     publish_early_media: bool = False
     generate_av: str = "none"  # "none", "video", "audio", "all": fill missing tracks
     rtp_send_silence: bool = True  # audio silence to the SIP peer every 20 ms (keeps the path)
@@ -123,6 +124,7 @@ class Settings:
     rtmp_g711_passthrough: bool = False  # FLV sound format 7/8 instead of AAC
     push_reconnect_attempts: int = 0  # 0: a failed push stays FAILED
     push_reconnect_backoff: float = 2.0  # seconds before the first retry, doubled each time
+    push_source_timeout: float = 60.0  # s a push waits for its source stream; 0: no limit
     push_keyframe_interval: float = 2.0  # ask the source for a keyframe after this long (s); 0 off
     sounds_dir: str = "sounds"  # /push/sound_on soundFile names are files in this directory
     # HLS / LL-HLS (http://HOST:hls_port/{stream}/{stream}.m3u8) and RTSP playback
@@ -290,6 +292,8 @@ def _validate(s: Settings) -> None:
         port = getattr(s, name)
         if not 0 <= port <= 65535:
             raise ConfigError(f"setting {name!r}: {port} is not a port number")
+    if s.frame_reorder_ms < 0 or s.jitter_buffer_latency_ms < 0:
+        raise ConfigError("settings 'frame_reorder_ms'/'jitter_buffer_latency_ms': negative")
     if s.webrtc_workers < 0:
         raise ConfigError(f"setting 'webrtc_workers': {s.webrtc_workers} is negative (0: none)")
     for f in fields(Settings):

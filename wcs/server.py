@@ -120,6 +120,7 @@ class Server:
             hooks=self.hooks,
             call_lookup=self._call_rtmp,
             keyframe_interval=s.push_keyframe_interval,
+            source_timeout=s.push_source_timeout,
             sounds_dir=s.sounds_dir,
             aac_stages=self.aac,
         )
@@ -337,6 +338,7 @@ def media_config(s: Settings) -> MediaConfig:
         init_packets=s.rtp_init_packets,
         activity_timeout=s.rtp_activity_timeout,
         jitter_latency=s.jitter_buffer_latency_ms / 1000 if s.jitter_buffer else None,
+        reorder_latency=s.frame_reorder_ms / 1000,
         publish_early_media=s.publish_early_media,
         generate_av=s.generate_av,
         send_silence=s.rtp_send_silence,

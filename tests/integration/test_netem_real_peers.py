@@ -6,10 +6,12 @@ netem qdisc, so the link is two TUN devices and a seeded user-space forwarder). 
 REST stay on the host.
 
 A call is placed through the impaired link, plays in an aiortc viewer over WHEP, and is
-recorded. wcs runs with ``jitter_buffer = true``, the setting for such a network: the jitter
-reorders packets (as netem's does), and without the buffer the H.264 depacketizer takes
-every reordering for a loss -- measured on this link: 0 frames assembled, 0 keyframes, a
-recording with no video track at all, while the viewer (which reorders itself) still plays.
+recorded, once with ``jitter_buffer = true`` and once with the defaults (no jitter buffer:
+packets reach the viewer as received, and only the frame path reorders, ``frame_reorder_ms``).
+The jitter reorders packets (as netem's does); before the frame path reordered, the H.264
+depacketizer took every reordering for a loss -- measured on this link: 0 frames assembled,
+0 keyframes, a recording with no video track at all, while the viewer (which reorders
+itself) still played.
 Checked: the call establishes; RTP loss is seen on the SIP side and keyframe
 requests (PLI, then FIR) go to baresip; the viewer keeps decoding video after losses (frames
 decoded in a window late in the call); the recording plays in ffprobe. The figures are
@@ -78,7 +80,9 @@ def probe_recording(path: Path) -> dict[str, Any]:
     return info
 
 
+@pytest.mark.parametrize("jitter_buffer", ["true", "false"])
 async def test_call_plays_and_records_through_loss_and_jitter(
+    jitter_buffer: str,
     link: ImpairedLink,
     wcs: WcsFactory,
     hooks: HookCollector,
@@ -105,9 +109,9 @@ async def test_call_plays_and_records_through_loss_and_jitter(
             rest_hooks=f"testApp={hooks.url}",
             record_sip_streams="true",
             record_dir=str(records),
-            jitter_buffer="true",
+            jitter_buffer=jitter_buffer,
         )
-        cid = f"netem{SEED}"
+        cid = f"netem{SEED}{jitter_buffer}"
         name = f"stream_{cid}"
         status, body = server.rest("call/startup", call_body(kam, cid, peer.user, toStream=name))
         assert status == 200, body
@@ -160,6 +164,7 @@ async def test_call_plays_and_records_through_loss_and_jitter(
         # Lost video packets damage frames; wcs asks baresip for keyframes (PLI, FIR).
         assert sum(requests.values()) > 0, v1
         assert v1["keyframes"] > v0["keyframes"] or v1["keyframes"] > 1
+        assert v1["frames"] > v0["frames"]  # the frame path assembles pictures through it
         # The viewer kept decoding video and audio through the window.
         assert last[0] > first[0] and last[1] > first[1]
         # The recording plays: both tracks, decodable video frames.

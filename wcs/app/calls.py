@@ -188,8 +188,14 @@ class CallManager:
         if call.request.incoming and call.status in (CallStatus.PENDING, CallStatus.RING):
             self._ua.hangup(call_id, now)  # 603 Decline while it rings
             self._finish(call, CallStatus.FINISH, 603, NORMAL_CLEARING)
+        elif sip_call is not None and sip_call.state in ("confirmed", "accepted"):
+            # RFC 3261 15.1.1: the session ends when the BYE is sent, not when it is answered
+            # (a peer that never answers would hold the call for Timer F). The UA's later
+            # CallReleased finds no call and is ignored.
+            self._ua.hangup(call_id, now)
+            self._finish(call, CallStatus.FINISH, call.sip_status, NORMAL_CLEARING)
         elif sip_call is not None and sip_call.state not in ("ending", "ended"):
-            # The UA answers with CallReleased / CallFailed (487) which finishes the call.
+            # Not answered yet: CANCEL; the 487 (CallFailed) or a crossing 2xx ends the call.
             self._ua.hangup(call_id, now)
         elif sip_call is None or sip_call.state == "ended":
             # Nothing in SIP to wait for (still registering, or the INVITE never left):

@@ -75,6 +75,7 @@ class PushManager:
         call_lookup: CallLookup | None = None,
         publisher_factory: PublisherFactory = RtmpPublisher,
         keyframe_interval: float = 0.0,
+        source_timeout: float = 0.0,
         sounds_dir: str = "sounds",
         aac_stages: AacStages | None = None,
     ) -> None:
@@ -89,6 +90,7 @@ class PushManager:
         self.call_lookup = call_lookup
         self.publisher_factory = publisher_factory
         self.keyframe_interval = keyframe_interval  # s; 0: only at the start
+        self.source_timeout = source_timeout  # s a push waits for its source; 0: no limit
         self._watchers: CallbackSet[Callable[[PushJob], None]] = CallbackSet()
         self._jobs: dict[str, PushJob] = {}
         self._hub_watch = hub.watch(self._on_stream)

@@ -167,7 +167,12 @@ class PushJob:
         final = PushStatus.STOPPED
         try:
             while self._stop_reason is None:
-                stream = await self._wait_source()
+                try:
+                    stream = await self._wait_source()
+                except TimeoutError:
+                    final = PushStatus.FAILED
+                    self._set(PushStatus.FAILED, self._no_source_info())
+                    break
                 if stream is None:
                     break
                 outcome = await self._publish(stream)
@@ -196,18 +201,25 @@ class PushJob:
             self.manager.forget(self)
 
     async def _wait_source(self) -> Stream | None:
-        """The source stream once it is published with known tracks; None when stopped."""
+        """The source stream once it is published with known tracks; None when stopped.
+        Raises TimeoutError when it did not come within the manager's ``source_timeout``."""
         hub = self.manager.hub
-        while self._stop_reason is None:
-            self._kick.clear()
-            stream = hub.get(self.source)
-            if stream is not None and stream.published:
-                if stream.tracks:
+        limit = self.manager.source_timeout
+        async with asyncio.timeout(limit if limit > 0 else None):
+            while self._stop_reason is None:
+                self._kick.clear()
+                stream = hub.get(self.source)
+                if stream is not None and stream.published:
+                    if stream.tracks:
+                        self._watch(stream)
+                        return stream
                     self._watch(stream)
-                    return stream
-                self._watch(stream)
-            await self._kick.wait()
+                await self._kick.wait()
         return None
+
+    def _no_source_info(self) -> str:
+        secs = f"{self.manager.source_timeout:g}"
+        return f"Failed: stream {self.source!r} not published within {secs} s"
 
     def _watch(self, stream: Stream) -> None:
         """Follow the stream's track changes (learnt late, or a generated track added)."""

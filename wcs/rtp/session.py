@@ -10,7 +10,9 @@ What it does per RTP packet: header check, payload type filter, source validatio
 (:mod:`wcs.rtp.source_guard`: only the peer's source reaches the stream; symmetric RTP latches
 to its real address after probation), per-SSRC statistics (bounded, expired on BYE and
 silence), the optional jitter buffer, then H.264 depacketization (video) or audio framing,
-and hands packets and frames on.
+and hands packets and frames on. Without the jitter buffer packets go on as received (viewers
+reorder themselves) and only the frame path passes a reorder buffer (``reorder_latency``):
+without it one reordered packet would count as a loss and damage the frame it belongs to.
 
 Towards the peer: init packets as soon as its address is known (NATs and SBCs open the
 path: WCS known issue 1), the audio's :class:`OutgoingAudio` (per ptime a DTMF event, an
@@ -76,6 +78,7 @@ class RtpSession:
         local_ssrc: int,
         cname: str,
         jitter_latency: float | None = None,
+        reorder_latency: float | None = None,
         init_packets: bool = True,
         send_silence: bool = True,
         wallclock: Callable[[], float] = time.time,
@@ -107,6 +110,14 @@ class RtpSession:
         self._expire_at: float | None = None  # when a candidate or an old source may expire
         self.jitter: JitterBuffer[bytes] | None = (
             JitterBuffer(jitter_latency) if jitter_latency is not None else None
+        )
+        # Without the jitter buffer packets reach viewers as received (browsers reorder),
+        # but the frame path (depacketizer, audio frames: recording, RTMP, HLS) must see
+        # them in order: one reordering would otherwise count as a loss and damage frames.
+        self.reorder: JitterBuffer[bytes] | None = (
+            JitterBuffer(reorder_latency)
+            if self.jitter is None and reorder_latency is not None and reorder_latency > 0
+            else None
         )
         self.depacketizer: H264Depacketizer | None = None
         if self.kind == "video":
@@ -237,6 +248,9 @@ class RtpSession:
             if self.jitter is not None:
                 for p in self.jitter.flush():
                     self._process_packet(p, now)
+            if self.reorder is not None:
+                for p in self.reorder.flush():
+                    self._frame_packet(p, now)
             if self.depacketizer is not None:
                 self.depacketizer.flush()
                 self.depacketizer = self.depacketizer.successor()
@@ -252,6 +266,20 @@ class RtpSession:
             self.dtmf.receive_rtp(data, now)  # DTMF: not media for the stream
             return
         self.target.on_rtp(self.kind, data, ts)
+        rb = self.reorder
+        if rb is None:
+            self._frame(data, pt, seq, ts, now)
+            return
+        rb.push(seq, ts, now, data)
+        for p in rb.pop_ready(now):
+            self._frame_packet(p, now)
+
+    def _frame_packet(self, data: bytes, now: float) -> None:
+        seq, ts, _ = seq_ts_ssrc(data)
+        self._frame(data, data[1] & 0x7F, seq, ts, now)
+
+    def _frame(self, data: bytes, pt: int, seq: int, ts: int, now: float) -> None:
+        """The frame path: H.264 access units or audio frames, packets in sequence order."""
         start, end = payload_span(data)
         if start < 0:
             self.malformed += 1
@@ -370,7 +398,8 @@ class RtpSession:
         when = _earliest(_earliest(self._next_rtcp, self.dtmf.get_timer()), self._expire_at)
         if self.audio is not None:
             when = _earliest(when, self.audio.get_timer())
-        return when if self.jitter is None else _earliest(when, self.jitter.next_deadline())
+        buffer = self.jitter if self.jitter is not None else self.reorder
+        return when if buffer is None else _earliest(when, buffer.next_deadline())
 
     def handle_timer(self, now: float) -> None:
         if self._expire_at is not None and now >= self._expire_at:
@@ -378,6 +407,9 @@ class RtpSession:
         if self.jitter is not None and len(self.jitter):
             for p in self.jitter.pop_ready(now):
                 self._process_packet(p, now)
+        if self.reorder is not None and len(self.reorder):
+            for p in self.reorder.pop_ready(now):
+                self._frame_packet(p, now)
         self.dtmf.handle_timer(now)
         audio = self.audio
         if audio is not None:
@@ -408,6 +440,8 @@ class RtpSession:
             self.audio.stop()
         if self.jitter is not None:
             self.jitter.flush()
+        if self.reorder is not None:
+            self.reorder.flush()
 
     # ------------------------------------------------------------------ send
     def _send_init(self) -> None:

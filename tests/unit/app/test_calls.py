@@ -270,6 +270,21 @@ def test_terminate_of_a_live_invite_sends_cancel_and_waits_for_the_ua() -> None:
     assert env.calls.get("c1") is not None  # ends on the UA's CallFailed 487
 
 
+def test_terminate_of_an_established_call_ends_it_when_the_bye_is_sent() -> None:
+    # RFC 3261 15.1.1: a peer that never answers the BYE must not hold the call (and its
+    # ports, its stream) until Timer F; the BYE's late answer changes nothing.
+    env = Env()
+    env.calls.startup(request())
+    env.calls.on_sip_event(ev.CallAnswered("c1", 200, "OK", b"v=0 answer"))
+    env.ua.live["c1"] = "confirmed"
+    assert env.calls.terminate("c1")
+    assert ("hangup", "c1") in env.ua.actions
+    assert env.statuses("c1")[-1] == "FINISH" and env.calls.get("c1") is None
+    assert env.media["c1"].closed is not None
+    env.calls.on_sip_event(ev.CallReleased("c1", False, None, "Timeout"))
+    assert env.statuses("c1").count("FINISH") == 1
+
+
 def test_calls_per_app_key_are_limited_with_a_clear_error() -> None:
     from wcs.limits import REJECTIONS
 

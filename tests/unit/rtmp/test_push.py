@@ -86,6 +86,20 @@ async def test_push_before_the_stream_then_publishing_then_source_end() -> None:
 
 
 @pytest.mark.asyncio
+async def test_a_source_that_never_comes_fails_the_push_after_the_timeout() -> None:
+    hub = StreamHub()
+    manager = PushManager(hub, source_timeout=0.1)
+    rec = Recorder(manager)
+    async with FakeRtmpServer() as server:
+        job = manager.startup(PushRequest("ghost", f"rtmp://127.0.0.1:{server.port}/live"))
+        await job.wait_closed()
+        assert not server.publishing.is_set()
+    assert job.status is PushStatus.FAILED
+    assert job.info == "Failed: stream 'ghost' not published within 0.1 s"
+    assert rec.statuses() == ["PENDING", "FAILED"] and manager.all() == []
+
+
+@pytest.mark.asyncio
 async def test_first_video_is_a_keyframe_from_the_stream_cache() -> None:
     hub = StreamHub()
     manager = PushManager(hub)

@@ -157,7 +157,38 @@ def test_jitter_buffer_restores_order() -> None:
     assert t.packets == pkts  # packet sinks see them in order too
 
 
-def test_without_jitter_buffer_reordering_never_yields_a_damaged_keyframe() -> None:
+def test_without_jitter_buffer_the_frame_path_still_reorders() -> None:
+    # Issue 18: a jittery link reorders; without this every reordering counted as a loss and
+    # the depacketizer assembled no frame at all (recordings without video).
+    s, t = session("video", reorder_latency=0.06)
+    pkts = video_packets(10)
+    order = list(range(len(pkts)))
+    for i in range(1, len(order) - 1, 3):
+        order[i], order[i + 1] = order[i + 1], order[i]
+    for n, i in enumerate(order):
+        s.receive_rtp(pkts[i], PEER, 0.001 * n)
+    s.handle_timer(1.0)
+    assert t.packets == [pkts[i] for i in order]  # viewers: as received, no delay
+    assert s.depacketizer is not None and s.depacketizer.stats.lost == 0
+    assert len(t.aus) == 10 and t.aus[0].keyframe and not any(au.damaged for au in t.aus)
+
+
+def test_the_frame_reorder_buffer_gives_up_on_a_lost_packet_after_its_latency() -> None:
+    s, _ = session("video", reorder_latency=0.06)
+    pkts = video_packets(4)
+    lost = len(pkts) // 2
+    for n, p in enumerate(pkts):
+        if n != lost:
+            s.receive_rtp(p, PEER, 0.001 * n)
+    assert s.reorder is not None and len(s.reorder) == len(pkts) - lost - 1  # held back
+    deadline = s.get_timer()
+    assert deadline is not None and deadline <= 0.001 * (lost + 1) + 0.06 + 1e-9
+    s.handle_timer(deadline)
+    assert len(s.reorder) == 0 and s.reorder.stats.lost == 1
+    assert s.depacketizer is not None and s.depacketizer.stats.lost == 1
+
+
+def test_without_any_reordering_a_reordered_packet_never_yields_a_damaged_keyframe() -> None:
     s, t = session("video")
     pkts = video_packets(10)
     pkts[1], pkts[2] = pkts[2], pkts[1]  # inside the IDR

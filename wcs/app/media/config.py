@@ -27,6 +27,7 @@ class MediaConfig:
     init_packets: bool = True
     activity_timeout: float = 0.0
     jitter_latency: float | None = None  # seconds; None: no jitter buffer
+    reorder_latency: float | None = 0.06  # the frame path's reordering (without jitter buffer)
     publish_early_media: bool = False
     generate_av: str = "none"
     send_silence: bool = True

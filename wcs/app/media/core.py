@@ -262,6 +262,7 @@ class CallMediaCore:
                 local_ssrc=secrets.randbits(32),
                 cname=self.cname,
                 jitter_latency=cfg.jitter_latency,
+                reorder_latency=cfg.reorder_latency,
                 init_packets=cfg.init_packets,
                 send_silence=cfg.send_silence,
                 dtmf=cfg.dtmf,
