@@ -403,6 +403,11 @@ class CallMediaCore:
             tracks.update(self.feed.generated_tracks(set(tracks)))
         return tracks
 
+    def publish_now(self) -> None:
+        """Publish now if answered and not published yet (the name was another call's)."""
+        if self._answered and not self.closed:
+            self._publish()
+
     def _publish(self) -> None:
         if self.sink is not None or self.outlet is None or not self.sessions:
             return
