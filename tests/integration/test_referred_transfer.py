@@ -18,21 +18,12 @@ import pytest
 
 from tests.integration.conftest import HookCollector, WcsFactory
 from tests.integration.playback import TONE_HZ
+from tests.integration.test_call_participation import wait_for
 from tests.integration.test_calls_real_peers import call_body, new_id
 from tests.integration.test_srtp_real_peers import assert_tone_plays, find_call, wait_published
 from tests.integration.test_webrtc_aiortc import aiortc_on_loopback  # noqa: F401
 
 pytestmark = pytest.mark.peers
-
-
-def wait_for(check: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"no {what} within {timeout}s")
 
 
 @pytest.mark.asyncio

@@ -10,7 +10,6 @@ shows no plaintext SIP and the caller's tone in no UDP payload; the stream decod
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +22,10 @@ from tests.integration.inbound_helpers import (
     incoming_call,
     published,
     register,
-    serve_backend,
     wait_until,
 )
 from tests.integration.playback import TONE_HZ
+from tests.integration.test_inbound_real_peers import backend  # noqa: F401
 from tests.integration.test_sip_tls_real_peers import NAMES, packets
 from tests.integration.test_srtp_real_peers import assert_tone_plays, find_call, tone_flows
 from tests.integration.test_webrtc_aiortc import aiortc_on_loopback  # noqa: F401
@@ -35,11 +34,6 @@ from tests.peers.capture import Capture
 from tests.peers.tls_ca import TestCa
 
 pytestmark = pytest.mark.peers
-
-
-@pytest.fixture
-def backend() -> Iterator[Backend]:
-    yield from serve_backend()
 
 
 @pytest.mark.asyncio
@@ -53,7 +47,7 @@ async def test_incoming_tls_call_with_srtp_reaches_our_tls_listener(
     kamailio_factory: Any,
     caller: Any,
     wcs: WcsFactory,
-    backend: Backend,
+    backend: Backend,  # noqa: F811 (the fixture imported above)
     tmp_path: Path,
     mediaenc: str,
     profile: str,
