@@ -103,6 +103,9 @@ class Settings:
     sip_tls_client_cert: str = ""  # optional client certificate (PEM) and its key
     sip_tls_client_key: str = ""
     sip_keepalive_interval: float = 30.0  # CRLF keep-alive on the SIP TLS connections we open
+    # The peer's REFER inside a call: 603 Decline, or (true) we call the Refer-To target and
+    # the new call takes over the stream (issue 19, docs/settings.md)
+    sip_allow_refer: bool = False
     # Media
     rtp_init_packets: bool = True  # send a few packets so NATs/SBCs open (WCS known issue 1)
     rtp_activity_timeout: float = 0.0  # seconds without RTP before FAILED; 0 disables

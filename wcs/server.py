@@ -76,6 +76,7 @@ class Server:
             register_expires=s.sip_register_expires,
             incoming=True,  # the inbound policy refuses (403) what nothing admits
         )
+        self.ua.allow_refer = s.sip_allow_refer
         self.sip = SipTransport(
             self.ua,
             s.bind_ip,

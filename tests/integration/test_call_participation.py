@@ -277,6 +277,11 @@ def test_bad_input_leaves_the_call_untouched(
     sounds = tmp_path / "sounds"
     sounds.mkdir()
     (sounds / "noise.wav").write_bytes(b"RIFF not really a wav")
+    with wave.open(str(sounds / "long.wav"), "wb") as w:  # over the 300 s a sound may last
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(bytes(2 * 8000 * 301))
     ringing = callee(user="1003", mode="noanswer", media="audio")
     peer = callee(media="audio", audio_codecs="PCMU/8000/1")
     server = start(wcs, hooks, sounds)
@@ -294,6 +299,8 @@ def test_bad_input_leaves_the_call_untouched(
     assert refused("call/inject_sound", {"callId": cid, "fileName": "missing.wav"}) == (
         400, "fileName")  # fmt: skip
     assert refused("call/inject_sound", {"callId": cid, "fileName": "noise.wav"}) == (
+        400, "fileName")  # fmt: skip
+    assert refused("call/inject_sound", {"callId": cid, "fileName": "long.wav"}) == (
         400, "fileName")  # fmt: skip
     assert refused("call/transfer", {"callId": cid, "target": "a b"})[0] == 400
     assert refused("call/hold", {"callId": "nope"})[0] == 404

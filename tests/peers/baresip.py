@@ -610,8 +610,11 @@ def start_caller(
     record: bool = True,
     sip_trace: bool = False,
     ports: BaresipPorts | None = None,
+    mediaenc: str | None = None,
+    cafile: Path | None = None,
 ) -> Caller:
-    """Start a baresip caller (not registered unless ``register``), ready for ``call()``."""
+    """Start a baresip caller (not registered unless ``register``), ready for ``call()``.
+    ``transport`` tls with ``cafile`` (the test CA) and ``mediaenc`` as for the callee."""
     require_binary("baresip", "baresip-core")
     t0 = time.monotonic()
     rundir.mkdir(parents=True, exist_ok=True)
@@ -626,6 +629,8 @@ def start_caller(
         audio_file=audio_file,
         video_source=video_source,
         record_dir=rundir / "recordings" if record else None,
+        mediaenc=mediaenc,
+        cafile=cafile,
     )
     write_account(
         rundir,
@@ -637,6 +642,7 @@ def start_caller(
         transport=transport,
         audio_codecs=audio_codecs,
         video_codecs=None if media == "audio" else video_codecs,
+        mediaenc=mediaenc,
     )
     proc = _start_baresip(f"caller-{user}", rundir, sip_trace, ":" in kamailio.host)
     caller = Caller(user, rundir, ports, proc, kamailio)

@@ -160,12 +160,15 @@ def start_kamailio(
     start_timeout: float = 15.0,
     netns: str | None = None,
     tls: tuple[Path, Path] | None = None,
+    contact_as_given: bool = False,
 ) -> Kamailio:
     """Render the config into ``rundir``, start Kamailio, wait for OPTIONS on UDP and TCP.
 
     ``netns``: run it in that network namespace (give ``host`` and ``port`` then).
     ``tls``: (certificate, key) files: also listen for SIP over TLS on a free port
-    (``Kamailio.tls_port``; needs kamailio-tls-modules)."""
+    (``Kamailio.tls_port``; needs kamailio-tls-modules). ``contact_as_given``: requests
+    to a registered user go to its Contact (a new connection to a TCP/TLS listener), not
+    back over the connection its REGISTER came on."""
     require_binary("kamailio", "kamailio")
     if not local_only(host):
         raise PeerError(f"refusing non-loopback address {host}")
@@ -184,6 +187,7 @@ def start_kamailio(
         "FR_TIMER_MS": str(fr_timer_ms),
         "FR_INV_TIMER_MS": str(fr_inv_timer_ms),
         "TLS_DEFINE": "#!define WITH_TLS" if tls else "# TLS off",
+        "CONTACT_DEFINE": "#!define CONTACT_AS_GIVEN" if contact_as_given else "# received",
     }
     if tls is not None:
         (rundir / "tls.cfg").write_text(

@@ -51,6 +51,9 @@ class MediaSession(Protocol):
     def play_sound(self, clip: SoundClip, loop: bool) -> None: ...
     def stop_sound(self) -> bool: ...
     def hold_offer(self, hold: bool) -> bytes | None: ...
+    def publish_now(self) -> None:
+        """Publish the stream if it was not yet (its name was still taken)."""
+        ...
 
 
 class IncomingMedia(MediaSession, Protocol):
@@ -84,6 +87,9 @@ class CallRequest:
     caller: str | None = None  # incoming: the From user
     record: bool = False  # incoming: record the stream (the dispatch's ``record``)
     sip_srtp: str | None = None  # our extension: off, optional, mandatory; None: sip_srtp
+    # A call the peer's REFER asked for: it takes over the stream name of this call, which
+    # still publishes it until the new call is answered (wcs.app.call_referred).
+    takes_over: str | None = None
 
 
 @dataclass(slots=True)

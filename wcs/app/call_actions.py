@@ -11,7 +11,8 @@ blind transfer — the call manager's half; the media core and the SIP user agen
   ESTABLISHED when the peer accepts it; the stream and its viewers stay;
 - transfer: REFER; each step is a ``TransferStatusEvent`` hook and the call's ``transfer``;
   when the transferee's new call is answered the call ends FINISH with
-  ``info`` "Transferred to <target>" (RFC 5589 §6.1: the transferor hangs up).
+  ``info`` "Transferred to <target>" (RFC 5589 §6.1: the transferor hangs up);
+- the peer's REFER (``sip_allow_refer``): :mod:`wcs.app.call_referred` places the new call.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from wcs.app.call_referred import ReferredTransfers
 from wcs.app.errors import RequestError
 from wcs.media.dtmf import RFC2833, DtmfError, DtmfKey, DtmfSettings, parse_type
 from wcs.media.sound import SoundClip
@@ -41,6 +43,7 @@ class CallActions:
         self.m = manager
         self.dtmf_settings = dtmf or DtmfSettings()
         self.dtmf_received_total: dict[str, int] = {}  # by type
+        self.referred = ReferredTransfers(manager)  # the peer's REFER (sip_allow_refer)
 
     # ----------------------------------------------------------------- checks
     def talking(self, call_id: str) -> Call:
@@ -159,6 +162,8 @@ class CallActions:
             self._hold_answered(call, event)
         elif isinstance(event, sev.TransferUpdate):
             self._transfer_update(call, event)
+        elif isinstance(event, sev.ReferReceived):
+            self.referred.on_refer(call, event)
 
     def _hold_answered(self, call: Call, event: sev.OfferAnswered) -> None:
         from wcs.app.call import CallStatus

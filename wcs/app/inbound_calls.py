@@ -27,9 +27,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from wcs import sdp
 from wcs.app.call import Call, CallRequest, CallStatus, IncomingMedia
 from wcs.app.calls import CallManager
 from wcs.app.inbound import Dispatch, InboundPolicy, Offer, Refuse
+from wcs.app.media.dtls_srtp import is_dtls_proto
 from wcs.rest.views import call_json
 from wcs.sip.events import IncomingCall
 from wcs.sip.ua import UserAgent
@@ -100,6 +102,7 @@ class InboundCalls:
             incoming=True,
             caller=event.caller,
             record=d.record,
+            sip_srtp=offered_srtp(event.sdp),
         )
         try:
             call = self._calls.add_incoming(req)
@@ -236,6 +239,19 @@ class InboundCalls:
         if self._media(call).rename_stream(name):
             log.info("incoming call %s: the hook names its stream %s", call.call_id, name)
             call.request.to_stream = name
+
+
+def offered_srtp(body: bytes | None) -> str | None:
+    """``dtls`` when the INVITE offers DTLS-SRTP (its media then needs a DTLS identity);
+    None otherwise: SDES or plain RTP follow the ``sip_srtp`` policy."""
+    if not body:
+        return None
+    try:
+        offer = sdp.SessionDescription.parse(body.decode("utf-8", "replace"))
+    except sdp.SdpError:
+        return None  # answered 488 by the media's negotiation
+    live = [m for m in offer.media if not m.rejected]
+    return "dtls" if any(is_dtls_proto(m.proto) for m in live) else None
 
 
 _REASONS = {

@@ -77,6 +77,7 @@ class SipCall:
         self.awaiting_answer_in_ack = False
         self.dtmf_info: InfoDtmfSender | None = None  # keys we send by INFO (in_call)
         self.transfer: TransferTracker | None = None  # our REFER's progress (in_call)
+        self.referred = False  # the peer's REFER runs: its subscription wants NOTIFYs
         self.incoming = False  # UAS role: the peer's INVITE (uas.py)
         self.uas_tx: ServerTransaction | None = None  # that INVITE, until our final answer
 

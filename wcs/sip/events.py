@@ -144,3 +144,13 @@ class TransferUpdate(CallEvent):
     """A step of our REFER: its answer, then the NOTIFYs' sipfrag (RFC 3515)."""
 
     progress: TransferProgress
+
+
+@dataclass(frozen=True)
+class ReferReceived(CallEvent):
+    """The peer asked us (REFER, RFC 3515) to call ``target``; we answered 202 and sent the
+    first NOTIFY (100 Trying). The app reports the new call's progress with
+    :meth:`UserAgent.notify_refer`."""
+
+    target: str
+    referred_by: str | None = None

@@ -9,8 +9,12 @@ requests that belong to those actions:
   ``refresh`` slot, so a peer offer meanwhile gets 491 and the session timer waits;
 - blind transfer by REFER (RFC 3515): :class:`~wcs.sip.refer.TransferTracker` reads the
   REFER's answer and each NOTIFY (``message/sipfrag``) into :class:`TransferUpdate` events;
-- a REFER from the peer is declined (603, :func:`decline_refer`): we place calls, we do
-  not let the far end move them.
+- a REFER from the peer is declined (603) unless ``allow_refer`` (setting
+  ``sip_allow_refer``): then it is accepted (202), the first NOTIFY says 100 Trying, a
+  :class:`ReferReceived` event asks the app to place the new call, and
+  :meth:`InCall.notify_refer` reports its progress (``message/sipfrag``, RFC 3515 §2.4.4;
+  the final one terminates the implicit subscription). ``Refer-Sub: false`` (RFC 4488):
+  no NOTIFY at all.
 """
 
 from __future__ import annotations
@@ -23,10 +27,11 @@ from .account import aor
 from .call import Calls, SipCall
 from .dtmf_info_sender import InfoDtmfSender
 from .endpoint import ALLOW, Endpoint
-from .events import DtmfInfoSent, OfferAnswered, RemoteAnswer, TransferUpdate
+from .errors import SipParseError
+from .events import DtmfInfoSent, OfferAnswered, ReferReceived, RemoteAnswer, TransferUpdate
 from .message import SipRequest, SipResponse
 from .outgoing import OutgoingRequest
-from .refer import TransferTracker, refer_headers
+from .refer import SIPFRAG, ReferError, TransferTracker, parse_refer_to, refer_headers
 from .session_timer import SessionTimer
 from .transaction import ServerTransaction
 from .uri import SipUri
@@ -48,6 +53,7 @@ class InCall:
         self.endpoint = endpoint
         self.calls = calls
         self.session_timer = session_timer
+        self.allow_refer = False  # the peer's REFER: 603 unless allowed (sip_allow_refer)
 
     def _confirmed(self, ref: str) -> SipCall:
         call = self.calls.by_ref.get(ref)
@@ -186,3 +192,56 @@ class InCall:
         stx.respond(self.endpoint.response(req, code, reasons.get(code, "Bad Event")), now)
         if progress is not None:
             self.endpoint.emit(TransferUpdate(call.ref, progress))
+
+    # ---- the peer's REFER (sip_allow_refer) ---------------------------------------------
+
+    def on_refer(self, call: SipCall, req: SipRequest, stx: ServerTransaction, now: float) -> None:
+        """202 and the first NOTIFY, or 400 (no usable Refer-To) / 491 (one runs already)."""
+        response = self.endpoint.response
+        values = req.headers.get_all("Refer-To")
+        try:
+            if len(values) != 1:
+                raise ReferError("exactly one Refer-To is needed")
+            target = parse_refer_to(values[0])
+            if target.headers or (target.params.get("method") or "INVITE").upper() != "INVITE":
+                raise ReferError("only a plain INVITE transfer is supported")
+        except (ReferError, SipParseError) as exc:
+            resp = response(req, 400, "Bad Request")
+            resp.headers.add("Warning", f'399 wcs "{exc}"')
+            stx.respond(resp, now)
+            return
+        if call.referred or call.state != "confirmed":
+            stx.respond(response(req, 491, "Request Pending"), now)
+            return
+        subscribe = (req.headers.get("Refer-Sub") or "").strip().lower() != "false"
+        resp = response(req, 202, "Accepted", contact=True, account=call.account)
+        if not subscribe:
+            resp.headers.add("Refer-Sub", "false")
+        stx.respond(resp, now)
+        call.referred = subscribe
+        self.notify_refer(call.ref, 100, "Trying", now)
+        target.params.pop("method", None)
+        by = req.headers.get("Referred-By")
+        self.endpoint.emit(ReferReceived(call.ref, str(target), by, raw=req))
+
+    def notify_refer(self, ref: str, status: int, reason: str, now: float) -> None:
+        """A NOTIFY with the new call's status line; a final one ends the subscription.
+        Nothing when there is no subscription (Refer-Sub: false, ended, or the call ended)."""
+        call = self.calls.by_ref.get(ref)
+        if call is None or not call.referred or call.state != "confirmed":
+            return
+        final = status >= 200
+        call.referred = not final
+        req = self.calls.in_dialog(call, "NOTIFY")
+        req.headers.add("Event", "refer")
+        state = "terminated;reason=noresource" if final else "active;expires=60"
+        req.headers.add("Subscription-State", state)
+        req.headers.add("Contact", self.endpoint.contact(call.account))
+        req.headers.add("Content-Type", f"{SIPFRAG};version=2.0")
+        req.body = f"SIP/2.0 {status} {reason}\r\n".encode()
+
+        def final_answer(resp: SipResponse | None, info: str, n: float) -> None:
+            if resp is None or resp.status >= 300:
+                log.info("NOTIFY %d of call %s: %s", status, ref, resp.status if resp else info)
+
+        self.calls.dialog_request(call, req, final_answer, now)

@@ -1,6 +1,7 @@
 """The peer's requests inside a call's dialog: BYE, INFO, OPTIONS, and re-INVITE/UPDATE
 offers (RemoteOffer; the app answers through answer_offer), their ACK, their CANCEL; NOTIFY
-of our REFER and a REFER of the peer's go to :mod:`.in_call` (``in_call`` set by the UA).
+of our REFER and a REFER of the peer's go to :mod:`.in_call` (``in_call`` set by the UA;
+a REFER is declined 603 unless ``in_call.allow_refer``).
 
 Choices: a request for a dialog we do not have is answered 481 (OPTIONS 200); an offer while
 another offer/answer is in progress gets 491. An UPDATE without SDP is a session refresh,
@@ -72,8 +73,10 @@ class DialogServer:
             self._on_offer(call, req, stx, now)
         elif m == "NOTIFY" and self.in_call is not None:
             self.in_call.on_notify(call, req, stx, now)
+        elif m == "REFER" and self.in_call is not None and self.in_call.allow_refer:
+            self.in_call.on_refer(call, req, stx, now)
         elif m == "REFER":
-            # We place calls; the far end does not get to move them (issue 19).
+            # We place calls; the far end does not get to move them unless allowed (issue 19).
             stx.respond(response(req, 603, "Decline"), now)
         elif m in KNOWN_METHODS:
             stx.respond(response(req, 405, "Method Not Allowed"), now)

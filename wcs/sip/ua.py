@@ -20,7 +20,7 @@ actions (`register`, `invite`, `hangup`, ...), and drain `datagrams_to_send`, `g
 Choices (where the RFCs leave room; the others are in those modules):
 - An incoming initial INVITE is answered 603 Decline unless the UAS role is on
   (``incoming=True``): then it becomes an IncomingCall for the application to answer.
-  A REFER inside a call is answered 603 Decline.
+  A REFER inside a call is answered 603 Decline unless ``allow_refer`` (then ReferReceived).
 - A request requiring an extension other than "timer" is answered 420.
 - A timeout (Timer B/F) gives status None and info "Failed by request timeout".
 """
@@ -243,6 +243,19 @@ class UserAgent:
     def refer(self, ref: str, target: SipUri, now: float) -> None:
         """Blind transfer: TransferUpdate events follow; InCallError as for reinvite."""
         self._in_call.refer(ref, target, now)
+
+    @property
+    def allow_refer(self) -> bool:
+        """The peer's REFER: accepted (ReferReceived) when True, else 603 Decline."""
+        return self._in_call.allow_refer
+
+    @allow_refer.setter
+    def allow_refer(self, allow: bool) -> None:
+        self._in_call.allow_refer = allow
+
+    def notify_refer(self, ref: str, status: int, reason: str, now: float) -> None:
+        """Progress of the call the peer's REFER asked for (NOTIFY message/sipfrag)."""
+        self._in_call.notify_refer(ref, status, reason, now)
 
     def shutdown(self, now: float) -> None:
         for ref in list(self._calls.by_ref):

@@ -37,12 +37,19 @@ class ActingUA(FakeUA):
     def refer(self, ref: str, target: SipUri, now: float) -> None:
         self.actions.append(("refer", ref, str(target)))
 
+    def notify_refer(self, ref: str, status: int, reason: str, now: float) -> None:
+        self.actions.append(("notify", ref, status))
+
 
 @dataclass
 class ActingMedia(FakeMedia):
     keys: list[str] = field(default_factory=list)
     holds: list[bool] = field(default_factory=list)
     telephone_event: bool = True
+    published_now: int = 0
+
+    def publish_now(self) -> None:
+        self.published_now += 1
 
     def send_dtmf(self, digits: str, tone_ms: int | None = None) -> None:
         if not self.telephone_event:
@@ -163,6 +170,54 @@ def test_failed_transfer_leaves_the_call() -> None:
     call = env.calls.get("c1")
     assert call is not None and call.status.value == "ESTABLISHED"
     assert call_json(call)["transfer"]["status"] == FAILED
+
+
+def referred() -> tuple[Env, list[ActingMedia], str]:
+    """c1 established; its peer's REFER to 1003 made a new call with its own media."""
+    env, first = established()
+    medias = [first]
+
+    def factory(call: Any) -> ActingMedia:
+        medias.append(ActingMedia())
+        return medias[-1]
+
+    env.calls._media_factory = factory  # type: ignore[assignment]
+    env.calls.on_sip_event(ev.ReferReceived("c1", "sip:1003@sip.test", "<sip:1002@sip.test>"))
+    invite = env.ua.actions[-1]
+    assert invite[0] == "invite" and invite[2] == "sip:1003@sip.test"
+    return env, medias, str(invite[1])
+
+
+def test_peer_refer_places_the_new_call_which_takes_the_stream_over() -> None:
+    env, medias, new = referred()
+    call, original = env.calls.get(new), env.calls.get("c1")
+    assert call is not None and original is not None
+    assert call.request.takes_over == "c1"  # the original's stream name, not checked free
+    assert call.request.to_stream == original.request.to_stream
+    assert call.request.account == original.request.account  # same credentials
+    env.calls.on_sip_event(ev.CallRinging(new, 180, "Ringing", None))
+    assert env.ua.actions[-1] == ("notify", "c1", 180)
+    assert medias[1].published_now == 0
+    env.calls.on_sip_event(ev.CallAnswered(new, 200, "OK", None))
+    assert ("notify", "c1", 200) in env.ua.actions and ("hangup", "c1") in env.ua.actions
+    assert env.statuses("c1")[-1] == "FINISH" and env.statuses(new)[-1] == "ESTABLISHED"
+    assert medias[0].closed == "Transferred to sip:1003@sip.test"
+    assert medias[1].published_now == 1  # after the original unpublished
+    steps = [b for _, m, b in env.hooks.posted if m == "TransferStatusEvent"]
+    assert [(b["status"], b["sipStatus"]) for b in steps] == [
+        (ACCEPTED, 202), ("TRYING", 180), (COMPLETED, 200)]  # fmt: skip
+    assert steps[-1]["referred"] is True and steps[-1]["newCallId"] == new
+
+
+def test_peer_refer_whose_call_fails_leaves_the_original() -> None:
+    env, medias, new = referred()
+    env.calls.on_sip_event(ev.CallFailed(new, 486, "Busy Here", "Busy Here"))
+    assert env.ua.actions[-1] == ("notify", "c1", 486)
+    calls = [b["status"] for _, m, b in env.hooks.posted if m == "CallStatusEvent"
+             and b["callId"] == "c1"]  # fmt: skip
+    assert calls[-1] == "ESTABLISHED" and medias[0].closed is None
+    steps = [b for _, m, b in env.hooks.posted if m == "TransferStatusEvent"]
+    assert (steps[-1]["status"], steps[-1]["sipStatus"]) == (FAILED, 486)
 
 
 @pytest.mark.asyncio

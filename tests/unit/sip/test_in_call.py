@@ -6,7 +6,13 @@ from __future__ import annotations
 import pytest
 
 from wcs.media.dtmf import DtmfError, DtmfSettings
-from wcs.sip.events import DtmfInfoSent, OfferAnswered, RemoteAnswer, TransferUpdate
+from wcs.sip.events import (
+    DtmfInfoSent,
+    OfferAnswered,
+    ReferReceived,
+    RemoteAnswer,
+    TransferUpdate,
+)
 from wcs.sip.in_call import InCallError
 from wcs.sip.refer import ACCEPTED, COMPLETED, TRYING
 from wcs.sip.uri import SipUri
@@ -137,3 +143,62 @@ def test_notify_without_our_refer_and_a_peer_refer() -> None:
     h.feed(r)
     assert h.one().resp.status == 603
     assert h.events() == []
+
+
+def test_peer_refer_allowed_202_notifies_then_event() -> None:
+    h = Harness()
+    _, ok = answered_call(h)
+    h.ua.allow_refer = True
+    r = peer_request(ok, "REFER", 3, branch="z9hG4bKr",
+                     headers=[("Refer-To", "<sip:1003@pbx.test>"),
+                              ("Referred-By", "<sip:1002@pbx.test>")])  # fmt: skip
+    h.feed(r)
+    accepted, notify_sent = h.sent()
+    assert accepted.resp.status == 202
+    notify = notify_sent.req
+    assert notify.method == "NOTIFY" and notify.headers.get("Event") == "refer"
+    assert notify.headers.get("Subscription-State") == "active;expires=60"
+    assert notify.headers.get("Content-Type") == "message/sipfrag;version=2.0"
+    assert notify.body == b"SIP/2.0 100 Trying\r\n"
+    [event] = h.events()
+    assert isinstance(event, ReferReceived)
+    assert (event.target, event.referred_by) == ("sip:1003@pbx.test", "<sip:1002@pbx.test>")
+    # a second REFER while this one runs: 491
+    h.feed(peer_request(ok, "REFER", 4, branch="z9hG4bKr2",
+                        headers=[("Refer-To", "<sip:1004@pbx.test>")]))  # fmt: skip
+    assert h.one().resp.status == 491
+    h.ua.notify_refer("c1", 200, "OK", h.now)
+    final = h.one().req
+    assert final.body == b"SIP/2.0 200 OK\r\n"
+    assert final.headers.get("Subscription-State") == "terminated;reason=noresource"
+    h.ua.notify_refer("c1", 200, "OK", h.now)  # the subscription is over: nothing more
+    assert h.sent() == []
+
+
+@pytest.mark.parametrize(
+    "refer_to",
+    [[], ["<sip:a@b>", "<sip:c@d>"], ["not a uri"], ["<sip:1003@pbx.test;method=BYE>"],
+     ["<sip:1003@pbx.test?Replaces=abc>"]],
+)  # fmt: skip
+def test_peer_refer_allowed_but_unusable_gets_400(refer_to: list[str]) -> None:
+    h = Harness()
+    _, ok = answered_call(h)
+    h.ua.allow_refer = True
+    headers = [("Refer-To", v) for v in refer_to]
+    h.feed(peer_request(ok, "REFER", 3, branch="z9hG4bKr", headers=headers))
+    assert h.one().resp.status == 400
+    assert h.events() == []
+
+
+def test_peer_refer_sub_false_gets_no_notify() -> None:
+    h = Harness()
+    _, ok = answered_call(h)
+    h.ua.allow_refer = True
+    h.feed(peer_request(ok, "REFER", 3, branch="z9hG4bKr",
+                        headers=[("Refer-To", "<sip:1003@pbx.test>"),
+                                 ("Refer-Sub", "false")]))  # fmt: skip
+    resp = h.one().resp
+    assert resp.status == 202 and resp.headers.get("Refer-Sub") == "false"
+    assert len(h.events()) == 1
+    h.ua.notify_refer("c1", 200, "OK", h.now)
+    assert h.sent() == []

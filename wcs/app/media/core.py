@@ -144,9 +144,16 @@ class CallMediaCore:
         return str(result.answer).encode()
 
     def start_answered(self, now: float) -> None:
-        """Our answer to the peer's offer is sent (the 200 of an incoming call)."""
-        if not self.closed and self.negotiation.remote is not None:
-            self._run(True, now)
+        """Our answer to the peer's offer is sent (the 200 of an incoming call): its SRTP
+        keys (SDES) or DTLS-SRTP associations, then the media."""
+        if self.closed or self.negotiation.remote is None:
+            return
+        if self.dtls is None:
+            self.protection.install(self.negotiation.keys)
+        else:
+            self.protection.pending = {kind for kind, _ in self.dtls.sessions}
+            self.dtls.start_answered(now)
+        self._run(True, now)
 
     def _run(self, final: bool, now: float) -> None:
         self._start_media(now)
@@ -396,6 +403,11 @@ class CallMediaCore:
         if self.feed is not None:
             tracks.update(self.feed.generated_tracks(set(tracks)))
         return tracks
+
+    def publish_now(self) -> None:
+        """Publish now if answered and not published yet (the name was another call's)."""
+        if self._answered and not self.closed:
+            self._publish()
 
     def _publish(self) -> None:
         if self.sink is not None or self.outlet is None or not self.sessions:

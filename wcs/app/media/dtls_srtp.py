@@ -22,6 +22,11 @@ DTLS_PROTO = "UDP/TLS/RTP/SAVP"
 Component = tuple[str, bool]  # (kind, on the RTCP port)
 
 
+def is_dtls_proto(proto: str) -> bool:
+    """``UDP/TLS/RTP/SAVP`` or ``…/SAVPF`` (what baresip's dtls_srtp offers)."""
+    return proto.upper() in (DTLS_PROTO, DTLS_PROTO + "F")
+
+
 def is_dtls(data: bytes) -> bool:
     """A DTLS record: first byte 20-63 (RFC 7983 §7)."""
     return bool(data) and 20 <= data[0] <= 63
@@ -91,11 +96,42 @@ class DtlsSrtp:
             if offered.rejected or answered.rejected or not offered.is_rtp:
                 continue
             prints = [(f.algorithm, f.value) for f in offered.fingerprints or offer.fingerprints]
-            if offered.proto != DTLS_PROTO or prints != self._remote.get(offered.kind):
+            if not is_dtls_proto(offered.proto) or prints != self._remote.get(offered.kind):
                 raise sdp.SdpError("DTLS-SRTP: a re-offer must keep the peer's fingerprint")
             session = self.sessions.get((offered.kind, False))
             answered.fingerprints = [sdp.Fingerprint("sha-256", self.certificate.fingerprint)]
             answered.setup = "active" if session is not None and session.is_client else "passive"
+
+    def answer_offer(self, offer: sdp.SessionDescription, answer: sdp.SessionDescription) -> None:
+        """We are called with a DTLS-SRTP offer: key our ``answer`` (our fingerprint, the
+        ``a=setup`` role RFC 5763 §5 gives the answerer); :meth:`start_answered` starts the
+        associations once the answer is sent. :class:`sdp.SdpError`: refuse the offer (488)."""
+        for offered, answered in zip(offer.media, answer.media, strict=True):
+            if offered.rejected or answered.rejected or not offered.is_rtp:
+                continue
+            prints = offered.fingerprints or offer.fingerprints
+            if not is_dtls_proto(offered.proto) or not prints:
+                raise sdp.SdpError(f"DTLS-SRTP: the offer's {offered.kind} has no a=fingerprint")
+            setup = (offered.setup or offer.setup or "actpass").lower()
+            if setup not in ("actpass", "active", "passive"):
+                raise sdp.SdpError(f"DTLS-SRTP: bad a=setup:{setup[:20]} in the offer")
+            client = setup != "active"  # actpass: the answerer takes active (RFC 5763 §5)
+            answered.fingerprints = [sdp.Fingerprint("sha-256", self.certificate.fingerprint)]
+            answered.setup = "active" if client else "passive"
+            remote = [(f.algorithm, f.value) for f in prints]
+            self._remote[offered.kind] = remote
+            mux = offered.rtcp_mux and answered.rtcp_mux
+            for rtcp in [False] if mux else [False, True]:
+                try:
+                    session = DtlsSession(self.certificate, client, remote)
+                except DtlsError as exc:
+                    raise sdp.SdpError(f"DTLS-SRTP: {exc}") from None
+                self.sessions[(offered.kind, rtcp)] = session
+
+    def start_answered(self, now: float) -> None:
+        """Our answer is sent: the associations :meth:`answer_offer` prepared start."""
+        for session in self.sessions.values():
+            session.start(now)
 
     # ------------------------------------------------------------------ sans-IO
     def receive(self, kind: str, rtcp: bool, data: bytes, now: float) -> None:

@@ -52,6 +52,7 @@ class CallMedia:
         config: MediaConfig | None = None,
         keying: SdesKeying | None = None,
         dtls: DtlsSrtp | None = None,
+        name_in_use: bool = False,  # the name is another call's until publish_now()
     ) -> None:
         self.closed = False
         self.call_id = call_id
@@ -69,7 +70,9 @@ class CallMedia:
                 request_keyframe=self.request_keyframe,
                 terminate=self._terminate if control is not None else None,
             )
-            outlet.ensure_free()
+            outlet.takes_over = name_in_use
+            if not name_in_use:
+                outlet.ensure_free()
         kinds = [k for k, wanted in (("audio", has_audio), ("video", has_video)) if wanted]
         # Undoes itself: a failure (ports exhausted) releases what it already took.
         self.ports: dict[str, MediaPorts] = dict(
@@ -120,6 +123,10 @@ class CallMedia:
     def start_answered(self) -> None:
         self.core.start_answered(self.pump.now())
         self._sessions_changed()
+
+    def publish_now(self) -> None:
+        self.core.publish_now()
+        self.pump.wake()
 
     def rename_stream(self, name: str) -> bool:
         """Publish as ``name`` instead (an incoming call's hook chose it); False once published."""

@@ -58,6 +58,7 @@ class CallMediaFactory:
             config=self.config,
             keying=self.keying(call),
             dtls=self.dtls(call),
+            name_in_use=r.takes_over is not None,
         )
         if self.created is not None:
             self.created(media)

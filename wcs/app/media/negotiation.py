@@ -157,9 +157,11 @@ class Negotiation:
         try:
             answer = sdp.answer_offer(offer, caps, self.public_ip, self.ports, previous=self.local)
             negotiated = sdp.negotiate_answer(answer, offer)
-            if self.dtls is not None:
+            keys: dict[str, SrtpKeys] = {}
+            if self.dtls is not None and self.remote is None:
+                self.dtls.answer_offer(offer, answer)  # an incoming call's INVITE
+            elif self.dtls is not None:
                 self.dtls.answer_reoffer(offer, answer)
-                keys = {}
             else:
                 keys = self.keying.answer(offer, answer, self.keys)
         except sdp.SdpError as exc:

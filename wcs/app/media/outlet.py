@@ -45,6 +45,7 @@ class HubOutlet:
         self._request_keyframe = request_keyframe
         self._terminate = terminate
         self.publication: Publication | None = None  # ours while published
+        self.takes_over = False  # the name is another call's until it ends (a transfer)
 
     def ensure_free(self) -> None:
         """Refuse a call whose stream name is taken before anything is allocated for it."""
@@ -63,7 +64,11 @@ class HubOutlet:
                 control=control,
             )
         except StreamExists as exc:
-            log.warning("call %s: %s", self.call_id, exc)
+            if self.takes_over:
+                log.info("call %s: publishes %r once the call it replaces ends", self.call_id,
+                         self.name)  # fmt: skip
+            else:
+                log.warning("call %s: %s", self.call_id, exc)
             return None
         self.publication = publication
         return publication
