@@ -12,6 +12,8 @@ registered as 1003 (issues 12 and 19):
 
 from __future__ import annotations
 
+import struct
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,9 @@ from tests.integration.conftest import WcsFactory, WcsProcess
 from tests.integration.inbound_helpers import Backend, register, serve_backend, wait_until
 from tests.integration.playback import stream_entries
 from tests.integration.sipp_helpers import media_ports, metrics, sipp_caller, udp_sockets
-from tests.peers.rtp_pcap import pcmu_tone
+from tests.peers.capture import Capture
+from tests.peers.rtp_pcap import dtmf_events, one_stream, pcmu_tone
+from wcs.pcap.reader import read_pcap
 
 pytestmark = pytest.mark.peers
 
@@ -119,3 +123,92 @@ def test_fifty_inbound_calls_at_once_publish_and_end_cleanly(
     except AssertionError:
         raise AssertionError(f"left over after the calls: {leftovers()}") from None
     assert metrics(server)['wcs_call_status_changes_total{status="FINISH"}'] >= FARM
+
+
+def dtmf_hooks(backend: Backend, cid: str) -> list[dict[str, Any]]:
+    return [e for e in backend.of("DTMFEvent") if e["callId"] == cid]
+
+
+def wait_keys(server: WcsProcess, backend: Backend, count: int) -> tuple[str, list[Any]]:
+    """The call's id and its DTMFEvent hooks once ``count`` arrived (the call still up)."""
+    cid = wait_until("the incoming call", lambda: incoming(server), 30)[0]["callId"]
+    wait_until(f"{count} DTMFEvent hooks", lambda: len(dtmf_hooks(backend, cid)) >= count, 30)
+    return cid, dtmf_hooks(backend, cid)
+
+
+def test_dtmf_by_sip_info_from_sipp(
+    kamailio: Any, wcs: WcsFactory, backend: Backend, tmp_path: Path
+) -> None:
+    server = server_for(wcs, backend, kamailio)
+    run = sipp_caller(tmp_path / "sipp", kamailio, "uac_info.xml", pcap=pcmu_tone(8.0),
+                      hold_ms=4000)  # fmt: skip
+    try:
+        cid, events = wait_keys(server, backend, 6)
+        status, found = server.rest("call/find", {"callId": cid})
+        assert status == 200 and found[0]["status"] == "ESTABLISHED"
+        result = run.wait(60)
+    finally:
+        run.stop()
+    assert result.exit_code == 0 and result.successful == 1, result.describe()
+    infos = result.sent("INFO")
+    assert len(infos) == 6
+    backend.wait_status(cid, "FINISH")
+    events = dtmf_hooks(backend, cid)  # none more after the call
+    assert [(e["dtmf"], e["type"]) for e in events] == [
+        ("1", "INFO"), ("9", "INFO"), ("#", "INFO"),
+        ("4", "INFO_RELAY"), ("*", "INFO_RELAY"), ("0", "INFO_RELAY"),
+    ]  # fmt: skip
+    assert [e["duration"] for e in events[:3]] == [160, 160, 160]
+    assert [k["dtmf"] for k in found[0]["dtmf"]] == list("19#4*0")
+    m = metrics(server)
+    assert m['wcs_dtmf_received_total{type="INFO"}'] == 3
+    assert m['wcs_dtmf_received_total{type="INFO_RELAY"}'] == 3
+
+
+@pytest.mark.parametrize("pt", [100, 126])
+def test_rfc4733_on_the_offered_payload_type(
+    kamailio: Any, wcs: WcsFactory, backend: Backend, tmp_path: Path, pt: int
+) -> None:
+    server = server_for(wcs, backend, kamailio)
+    pcap = one_stream(pcmu_tone(10.0), dtmf_events("159#", pt, start=1.0))
+    run = sipp_caller(tmp_path / "sipp", kamailio, "uac_pcap.xml", pcap=pcap, te_pt=pt,
+                      hold_ms=10000)  # fmt: skip
+    capture = None
+    try:
+        cid, _ = wait_keys(server, backend, 4)
+        capture = Capture(
+            tmp_path / "to-sipp.pcap", f"udp and dst port {run.media_port}", tmp_path / "dumpcap.log"
+        )
+        assert server.rest("call/send_dtmf", {"callId": cid, "dtmf": "26*"}) == (200, None)
+        time.sleep(2.0)  # three keys of ~100 ms with gaps, then the end packets
+        sent = events_in(capture.stop(), run.media_port)
+        capture = None
+        result = run.wait(60)
+    finally:
+        if capture is not None:
+            capture.stop()
+        run.stop()
+    assert result.exit_code == 0 and result.successful == 1, result.describe()
+    backend.wait_status(cid, "FINISH")
+    events = dtmf_hooks(backend, cid)
+    assert [(e["dtmf"], e["type"]) for e in events] == [(k, "RFC2833") for k in "159#"]
+    assert all(e["duration"] > 0 for e in events)
+    assert metrics(server)['wcs_dtmf_received_total{type="RFC2833"}'] == 4
+    # what we sent toward the caller: telephone-events on its PT, one event per key
+    assert {p for p, _, _ in sent} == {pt}, sent
+    keys = [code for _, code, _ in sorted({(p, c, ts) for p, c, ts in sent}, key=lambda x: x[2])]
+    assert keys == [2, 6, 10]
+
+
+def events_in(path: Path, port: int) -> list[tuple[int, int, int]]:
+    """(payload type, event code, RTP timestamp) of the RFC 4733 packets sent to ``port``:
+    every RTP packet whose PT is not PCMU's 0 (the call's only other codec is the event)."""
+    out = []
+    for p in read_pcap(path):
+        data = p.payload
+        if p.proto != "udp" or p.dst[1] != port or len(data) != 16 or data[0] >> 6 != 2:
+            continue
+        pt = data[1] & 0x7F
+        if pt != 0:
+            out.append((pt, data[12], struct.unpack("!I", data[4:8])[0]))
+    return out

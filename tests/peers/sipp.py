@@ -41,7 +41,8 @@ _MESSAGE_SEP = re.compile(r"^-{10,} .*$", re.M)
 class SippResult:
     exit_code: int
     stats: dict[str, str]  # the last row of -trace_stat (cumulative columns end in "(C)")
-    messages: list[str] = field(default_factory=list)  # -trace_msg: every message logged
+    # -trace_msg: every message logged, as ("sent" | "received", the message)
+    messages: list[tuple[str, str]] = field(default_factory=list)
     log: str = ""
 
     def count(self, column: str) -> int:
@@ -58,7 +59,7 @@ class SippResult:
 
     def sent(self, start: str) -> list[str]:
         """The messages SIPp sent whose first line starts with ``start`` (``"INFO"``)."""
-        return [m for m in self.messages if m.startswith(start)]
+        return [m for way, m in self.messages if way == "sent" and m.startswith(start)]
 
     def describe(self) -> str:
         meaning = EXIT_CODES.get(self.exit_code, "?")
@@ -105,9 +106,11 @@ class SippRun:
         if trace.exists():
             text = trace.read_text(errors="replace")
             for chunk in _MESSAGE_SEP.split(text):
-                body = chunk.strip("\r\n")
-                if body:
-                    messages.append(body)
+                # "UDP message sent (559 bytes):" or "... received [422] bytes :", a blank line
+                head, _, message = chunk.strip("\r\n").partition("\n")
+                if message.strip():
+                    way = "sent" if " sent " in head else "received"
+                    messages.append((way, message.strip("\r\n")))
         return SippResult(code, rows[-1] if rows else {}, messages, tail(self.process.log_path))
 
 
