@@ -128,6 +128,7 @@ def start_sipp(
     keys: Mapping[str, str] | None = None,
     auth: tuple[str, str] | None = None,
     pcap: Sequence[RtpPacket] | None = None,
+    video: Sequence[RtpPacket] | None = None,
     transport: str = "u1",
     trace_msg: bool = True,
     timeout_s: int = 120,
@@ -136,7 +137,8 @@ def start_sipp(
     """Start ``scenario`` (a file of tests/peers/sipp/) against ``host:port``: ``calls``
     calls at ``rate`` per second, at most ``limit`` (default ``calls``) at once, each
     pausing ``hold_ms`` where the scenario has ``<pause/>``. ``pcap``: the RTP written to
-    ``call.pcap`` for ``play_pcap_audio``. ``keys`` fill the scenario's ``[keyword]``s."""
+    ``call.pcap`` for ``play_pcap_audio``, ``video``: ``video.pcap`` for
+    ``play_pcap_video``. ``keys`` fill the scenario's ``[keyword]``s."""
     sipp = require_binary("sipp", "sip-tester")
     if not local_only(host):
         raise PeerError(f"refusing non-loopback address {host}")
@@ -144,6 +146,8 @@ def start_sipp(
     shutil.copy(HERE / scenario, rundir / scenario)
     if pcap is not None:
         write_pcap(rundir / "call.pcap", pcap)
+    if video is not None:
+        write_pcap(rundir / "video.pcap", video)
     sip_port = free_port(host)
     media_port = free_port_range(4, host, step=2)  # SIPp binds media and media+2 (video)
     argv = [
