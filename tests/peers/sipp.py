@@ -129,6 +129,7 @@ def start_sipp(
     auth: tuple[str, str] | None = None,
     pcap: Sequence[RtpPacket] | None = None,
     video: Sequence[RtpPacket] | None = None,
+    files: Mapping[str, bytes] | None = None,
     transport: str = "u1",
     trace_msg: bool = True,
     timeout_s: int = 120,
@@ -138,7 +139,8 @@ def start_sipp(
     calls at ``rate`` per second, at most ``limit`` (default ``calls``) at once, each
     pausing ``hold_ms`` where the scenario has ``<pause/>``. ``pcap``: the RTP written to
     ``call.pcap`` for ``play_pcap_audio``, ``video``: ``video.pcap`` for
-    ``play_pcap_video``. ``keys`` fill the scenario's ``[keyword]``s."""
+    ``play_pcap_video``; ``files``: more files for the scenario (``rtp_stream`` audio).
+    SIPp plays one pcap per call at a time. ``keys`` fill the scenario's ``[keyword]``s."""
     sipp = require_binary("sipp", "sip-tester")
     if not local_only(host):
         raise PeerError(f"refusing non-loopback address {host}")
@@ -148,8 +150,11 @@ def start_sipp(
         write_pcap(rundir / "call.pcap", pcap)
     if video is not None:
         write_pcap(rundir / "video.pcap", video)
+    for name, data in (files or {}).items():
+        (rundir / name).write_bytes(data)
     sip_port = free_port(host)
-    media_port = free_port_range(4, host, step=2)  # SIPp binds media and media+2 (video)
+    # SIPp binds media and media+2 (video); rtp_stream takes pairs above them
+    media_port = free_port_range(8 + 4 * calls, host, step=2)
     argv = [
         sipp, f"{host}:{port}", "-sf", scenario, "-s", service,
         "-i", host, "-p", str(sip_port), "-mi", host, "-mp", str(media_port),
