@@ -190,8 +190,7 @@ def measure_inbound_setups(calls: int, rates: list[int]) -> dict[str, Any]:
 def _wait_idle(bed: Bed, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        status, calls = bed.server.rest("call/find_all", {})
-        if status == 404:
+        if bed.server.rest("call/find_all", {})[0] == 404:
             return
         time.sleep(0.2)
 
@@ -280,13 +279,20 @@ def summary(repeats: list[dict[str, Any]]) -> dict[str, Any]:
         ),
         "inbound_cpu_ms_per_setup": col(
             lambda r: min(
-                (s["server_cpu_ms_per_setup"] for s in r["inbound_setups"]["steps"]
-                 if s["server_cpu_ms_per_setup"]), default=None)  # fmt: skip
+                (
+                    s["server_cpu_ms_per_setup"]
+                    for s in r["inbound_setups"]["steps"]
+                    if s["server_cpu_ms_per_setup"]
+                ),
+                default=None,
+            )
         ),
         "outbound_cpu_pct_per_av_call": col(
-            lambda r: round(r["outbound_calls"]["cpu_pct"] / r["outbound_calls"]["calls"], 3)
-            if r["outbound_calls"].get("cpu_pct")
-            else None
+            lambda r: (
+                round(r["outbound_calls"]["cpu_pct"] / r["outbound_calls"]["calls"], 3)
+                if r["outbound_calls"].get("cpu_pct")
+                else None
+            )
         ),
         "inbound_cpu_pct_per_av_call": col(lambda r: r["inbound_calls"].get("cpu_pct_per_call")),
         "outbound_cpu_us_per_packet": col(lambda r: r["outbound_calls"].get("cpu_us_per_packet")),

@@ -106,7 +106,7 @@ def test_incoming_call_answered_then_the_caller_hangs_up() -> None:
 
 
 def test_incoming_call_answered_then_we_hang_up() -> None:
-    replay, call = _replay(CALLEE_BYE)
+    replay, _ = _replay(CALLEE_BYE)
     assert _fed_methods(replay) == ["INVITE", "ACK", "200"]
     assert _kinds(replay) == ["180", "200", "BYE"]
     assert replay.retransmissions == [] and replay.leftovers == []
@@ -121,7 +121,7 @@ def test_incoming_call_answered_then_we_hang_up() -> None:
 
 
 def test_incoming_call_cancelled_while_ringing() -> None:
-    replay, call = _replay(CANCEL)
+    replay, _ = _replay(CANCEL)
     assert _fed_methods(replay) == ["INVITE", "CANCEL", "ACK"]
     assert _kinds(replay) == ["180", "200", "487"]
     assert replay.retransmissions == [] and replay.leftovers == []

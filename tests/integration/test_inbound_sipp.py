@@ -177,7 +177,9 @@ def test_rfc4733_on_the_offered_payload_type(
     try:
         cid, _ = wait_keys(server, backend, 4)
         capture = Capture(
-            tmp_path / "to-sipp.pcap", f"udp and dst port {run.media_port}", tmp_path / "dumpcap.log"
+            tmp_path / "to-sipp.pcap",
+            f"udp and dst port {run.media_port}",
+            tmp_path / "dumpcap.log",
         )
         assert server.rest("call/send_dtmf", {"callId": cid, "dtmf": "26*"}) == (200, None)
         time.sleep(2.0)  # three keys of ~100 ms with gaps, then the end packets

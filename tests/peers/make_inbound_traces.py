@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from tests.peers.baresip import BaresipPorts, start_callee, start_caller
 from tests.peers.capture import Capture
@@ -27,7 +28,7 @@ from tests.peers.kamailio import start_kamailio
 from tests.peers.procs import PeerError
 
 NAMES = ("05-inbound-caller-bye.pcap", "06-inbound-callee-bye.pcap", "07-inbound-cancel.pcap")
-AUDIO = {"media": "audio", "audio_codecs": "PCMU/8000/1"}
+AUDIO: dict[str, Any] = {"media": "audio", "audio_codecs": "PCMU/8000/1"}
 
 
 def make_traces(out: Path, work: Path) -> None:

@@ -75,12 +75,8 @@ def dtmf_events(
             last = n == steps
             repeats = 3 if last else 1
             for _ in range(repeats):
-                body = struct.pack(
-                    "!BBH", _EVENT_CODES[key], (0x80 if last else 0) | 10, n * step
-                )
-                out.append(
-                    RtpPacket(at, rtp_header(pt, seq, ts, ssrc, marker=n == 1) + body)
-                )
+                body = struct.pack("!BBH", _EVENT_CODES[key], (0x80 if last else 0) | 10, n * step)
+                out.append(RtpPacket(at, rtp_header(pt, seq, ts, ssrc, marker=n == 1) + body))
                 seq += 1
             at += PTIME
         at += gap_ms / 1000
@@ -90,7 +86,7 @@ def dtmf_events(
 def _checksum(data: bytes) -> int:
     if len(data) % 2:
         data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
     while total >> 16:
         total = (total & 0xFFFF) + (total >> 16)
     return ~total & 0xFFFF
@@ -115,7 +111,7 @@ def write_pcap(
     out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
     for p in sorted(packets, key=lambda p: p.at):
         frame = _frame(p.data, src, dst)
-        sec, usec = int(p.at), int(round((p.at - int(p.at)) * 1e6))
+        sec, usec = divmod(round(p.at * 1e6), 1_000_000)
         out.append(struct.pack("<IIII", 1_700_000_000 + sec, usec, len(frame), len(frame)))
         out.append(frame)
     path.write_bytes(b"".join(out))

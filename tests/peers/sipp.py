@@ -102,7 +102,7 @@ class SippRun:
             with stat.open(newline="") as f:
                 rows = list(csv.DictReader(f, delimiter=";"))
         trace = self.rundir / "messages.log"
-        messages: list[str] = []
+        messages: list[tuple[str, str]] = []
         if trace.exists():
             text = trace.read_text(errors="replace")
             for chunk in _MESSAGE_SEP.split(text):
