@@ -15,9 +15,7 @@ Needs root or CAP_NET_RAW for dumpcap.
 
 from __future__ import annotations
 
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ from typing import Any
 from tests.peers.baresip import BaresipPorts, start_callee, start_caller
 from tests.peers.capture import Capture
 from tests.peers.kamailio import start_kamailio
+from tests.peers.make_traces import capture_main
 from tests.peers.procs import PeerError
 
 NAMES = ("05-inbound-caller-bye.pcap", "06-inbound-callee-bye.pcap", "07-inbound-cancel.pcap")
@@ -74,21 +73,7 @@ def make_traces(out: Path, work: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print(__doc__, file=sys.stderr)
-        return 2
-    out = Path(argv[0]).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="wcs-inbound-traces-"))
-    try:
-        make_traces(out, work)
-    except PeerError as exc:
-        print(f"make_inbound_traces: {exc}\n(run files kept in {work})", file=sys.stderr)
-        return 1
-    shutil.rmtree(work, ignore_errors=True)
-    for name in NAMES:
-        print(f"{out / name}: {(out / name).stat().st_size} bytes")
-    return 0
+    return capture_main(argv, __doc__ or "", make_traces, NAMES)
 
 
 if __name__ == "__main__":
