@@ -7,39 +7,63 @@ the same kind (180, 200, BYE, 200 to CANCEL, 487) in the same order. Our 100 Try
 baresip does not send, is the only extra. The proxy's ACK, BYE and CANCEL carry baresip's
 To tag; the replay rewrites it to ours (learned from the 180), so they must match our
 dialog and transaction by the rules of RFC 3261, not by luck.
+
+08-10 are the same dialogs with our live server as the callee: replayed the same way, they
+must come out byte for byte as the server sent them.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from conformance.replay import Replay, replay_client
 from conformance.siptrace import sip_packets
 from wcs.sip.events import CallAnswered, CallFailed, CallReleased, Event, IncomingCall
-from wcs.sip.message import SipMessage, SipRequest, SipResponse
+from wcs.sip.message import SipMessage, SipRequest, SipResponse, parse_message
 from wcs.sip.ua import UserAgent
 
 INBOUND = Path("inbound")
 CALLER_BYE = str(INBOUND / "05-inbound-caller-bye.pcap")
 CALLEE_BYE = str(INBOUND / "06-inbound-callee-bye.pcap")
 CANCEL = str(INBOUND / "07-inbound-cancel.pcap")
+# the same dialogs with our live server (`wcs serve`, registered as 1003) as the callee
+WCS = {
+    CALLER_BYE: str(INBOUND / "08-wcs-caller-bye.pcap"),
+    CALLEE_BYE: str(INBOUND / "09-wcs-callee-bye.pcap"),
+    CANCEL: str(INBOUND / "10-wcs-cancel.pcap"),
+}
 
 
 def _callee_port(trace: str) -> int:
     """Where the proxy sent the INVITE on: the callee's registered contact."""
-    first = next(p for p in sip_packets(trace) if p.payload.startswith(b"INVITE sip:1002-"))
+    proxy = _proxy_port(trace)
+    first = next(
+        p for p in sip_packets(trace) if p.src[1] == proxy and p.payload.startswith(b"INVITE ")
+    )
     return first.dst[1]
+
+
+def _server_header(trace: str) -> str:
+    port = _callee_port(trace)
+    first = next(p for p in sip_packets(trace) if p.src[1] == port)
+    return parse_message(first.payload).headers.get("Server") or "wcs"
 
 
 def _is_100(msg: SipMessage) -> bool:
     return isinstance(msg, SipResponse) and msg.status == 100
 
 
-def _replay(trace: str, duplicate: frozenset[int] = frozenset()) -> tuple[Replay, IncomingCall]:
+def _replay(
+    trace: str, duplicate: frozenset[int] = frozenset(), extra: Any = _is_100
+) -> tuple[Replay, IncomingCall]:
     port = _callee_port(trace)
-    ua = UserAgent(local_port=port, public_ip="127.0.0.1", incoming=True)
+    # with the callee's Server header: byte-for-byte comparisons need no exception for it
+    ua = UserAgent(
+        local_port=port, public_ip="127.0.0.1", incoming=True, user_agent=_server_header(trace)
+    )
     calls: list[IncomingCall] = []
 
     def on_event(event: Event) -> None:
@@ -62,7 +86,7 @@ def _replay(trace: str, duplicate: frozenset[int] = frozenset()) -> tuple[Replay
         ua,
         lambda ua, now: None,
         before_send=act,
-        extra=_is_100,
+        extra=extra,
         on_event=on_event,
         duplicate=duplicate,
     )
@@ -146,3 +170,40 @@ def test_duplicated_requests_are_absorbed(trace: str) -> None:
 
 def _proxy_port(trace: str) -> int:
     return sip_packets(trace)[0].dst[1]
+
+
+@pytest.mark.parametrize("baresip", list(WCS), ids=["caller-bye", "callee-bye", "cancel"])
+def test_live_server_leg_replays_byte_for_byte(baresip: str) -> None:
+    """Our live server's callee leg (captured) replayed into a fresh UA: every message it
+    sent comes out again, the same bytes but for the tag and branches we pick; and the ladder is
+    baresip's apart from the provisional responses (we send 100 Trying; we answer at
+    once with ``answer: auto``, where baresip rings first). A wire change shows here: make
+    new captures with tests/peers/make_inbound_traces.py and say why in the commit."""
+    replay, call = _replay(WCS[baresip], extra=None)
+    assert call.caller == "1001" and call.callee == "1003"
+    assert replay.retransmissions == [] and replay.leftovers == [] and replay.extras == []
+    tagged = next(p for p in replay.pairs if _to_tag(p.theirs))  # the 100 has none
+    ours_tag, theirs_tag = _to_tag(tagged.ours), _to_tag(tagged.theirs)
+    assert ours_tag and theirs_tag
+    for pair in replay.pairs:
+        ours = pair.ours.serialize().replace(ours_tag.encode(), theirs_tag.encode())
+        if isinstance(pair.ours, SipRequest) and isinstance(pair.theirs, SipRequest):
+            # a request of ours (the BYE) has a branch of its own too
+            mine, live = pair.ours.top_via.branch, pair.theirs.top_via.branch
+            assert mine and live
+            ours = ours.replace(mine.encode(), live.encode())
+        assert ours == pair.theirs.serialize(), pair.frame
+    reference, _ = _replay(baresip)
+
+    def finals(r: Replay) -> list[str]:
+        return [k for k in _kinds(r) if not k.startswith("1")]
+
+    assert finals(replay) == finals(reference)
+    assert [type(e) for e in replay.events] == [type(e) for e in reference.events]
+
+
+def _to_tag(msg: SipMessage) -> str | None:
+    from wcs.sip.uri import NameAddr
+
+    value = msg.headers.get("From" if isinstance(msg, SipRequest) else "To")
+    return NameAddr.parse(value).tag if value else None

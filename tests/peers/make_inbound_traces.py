@@ -10,6 +10,11 @@ the replays (conformance/test_sip_replay_uas.py) put our UserAgent in the callee
 06-inbound-callee-bye.pcap  the same, the callee hangs up (BYE from the UAS side)
 07-inbound-cancel.pcap      the callee rings and never answers; the caller gives up after
                             3 s: CANCEL, 200, 487, ACK
+
+and the same three with our server as the callee (``python -m wcs serve``, registered as
+1003 through ``POST /rest-api/sip/register``; ``/call/terminate`` for its BYE, ``answer:
+ring`` for the ringing one): 08-wcs-caller-bye.pcap, 09-wcs-callee-bye.pcap,
+10-wcs-cancel.pcap. The replays compare our live server's callee leg with baresip's.
 Needs root or CAP_NET_RAW for dumpcap.
 """
 
@@ -22,11 +27,13 @@ from typing import Any
 
 from tests.peers.baresip import BaresipPorts, start_callee, start_caller
 from tests.peers.capture import Capture
-from tests.peers.kamailio import start_kamailio
+from tests.peers.kamailio import Kamailio, start_kamailio
 from tests.peers.make_traces import capture_main
-from tests.peers.procs import PeerError
+from tests.peers.procs import PeerError, wait_until
+from tests.peers.wcs_server import WcsServer
 
-NAMES = ("05-inbound-caller-bye.pcap", "06-inbound-callee-bye.pcap", "07-inbound-cancel.pcap")
+NAMES = ("05-inbound-caller-bye.pcap", "06-inbound-callee-bye.pcap", "07-inbound-cancel.pcap",
+         "08-wcs-caller-bye.pcap", "09-wcs-callee-bye.pcap", "10-wcs-cancel.pcap")  # fmt: skip
 AUDIO: dict[str, Any] = {"media": "audio", "audio_codecs": "PCMU/8000/1"}
 
 
@@ -68,8 +75,59 @@ def make_traces(out: Path, work: Path) -> None:
         caller.stop()
         if res.established or not res.ringing:
             raise PeerError(f"07: {res}")
+        _wcs_callee(out, work, kam, bpf)
     finally:
         kam.stop()
+
+
+def _register(server: WcsServer, kam: Kamailio, **dispatch: Any) -> None:
+    body = {"registrationId": "trace", "sipLogin": "1003", "sipPassword": kam.password("1003"),
+            "sipDomain": kam.realm, "sipOutboundProxy": kam.host, "sipPort": kam.port,
+            "hasVideo": False, **dispatch}  # fmt: skip
+    status, answer = server.rest("sip/register", body)
+    if status != 200:
+        raise PeerError(f"sip/register: {status} {answer}")
+    wait_until(lambda: kam.registered("1003"), 20, "the server's registration")
+
+
+def _wcs_callee(out: Path, work: Path, kam: Kamailio, bpf: str) -> None:
+    server = WcsServer(work / "wcs")
+    caller = start_caller(kam, work / "caller-wcs", work / "media", **AUDIO)
+    try:
+        _register(server, kam)
+        print("== 08 our server answers, the caller hangs up")
+        cap = Capture(out / NAMES[3], bpf, work / "dumpcap-08.log")
+        res = caller.call("1003", hold_s=2)
+        cap.stop()
+        if not (res.established and res.closed is not None):
+            raise PeerError(f"08: {res}")
+
+        print("== 09 our server answers and hangs up (/call/terminate)")
+        wait_until(lambda: server.rest("call/find_all")[0] == 404, 10, "08 gone")
+        cap = Capture(out / NAMES[4], bpf, work / "dumpcap-09.log")
+        pending = caller.call_in_background("1003", hold_s=30)
+        time.sleep(3.0)
+        status, calls = server.rest("call/find_all")
+        if status != 200:
+            raise PeerError(f"09: no call at the server ({status})")
+        server.rest("call/terminate", {"callId": calls[0]["callId"]})
+        res = pending.result(30)
+        cap.stop()
+        if not res.established:
+            raise PeerError(f"09: {res}")
+
+        print("== 10 our server rings (answer: ring), the caller cancels")
+        server.rest("sip/unregister", {"registrationId": "trace"})
+        wait_until(lambda: not kam.registered("1003"), 20, "the unregistration")
+        _register(server, kam, answer="ring")
+        cap = Capture(out / NAMES[5], bpf, work / "dumpcap-10.log")
+        res = caller.call("1003", timeout_s=3)
+        cap.stop()
+        if res.established or not res.ringing:
+            raise PeerError(f"10: {res}")
+    finally:
+        caller.stop()
+        server.stop()
 
 
 def main(argv: list[str]) -> int:
