@@ -22,19 +22,48 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.peers.baresip import BaresipPorts, start_callee, start_caller
+from bench.wcs_proc import WcsServer
+from tests.peers.baresip import BaresipPorts, Caller, CallResult, start_callee, start_caller
 from tests.peers.capture import Capture
 from tests.peers.kamailio import Kamailio, start_kamailio
 from tests.peers.make_traces import capture_main
 from tests.peers.procs import PeerError, wait_until
-from tests.peers.wcs_server import WcsServer
 
 NAMES = ("05-inbound-caller-bye.pcap", "06-inbound-callee-bye.pcap", "07-inbound-cancel.pcap",
          "08-wcs-caller-bye.pcap", "09-wcs-callee-bye.pcap", "10-wcs-cancel.pcap")  # fmt: skip
 AUDIO: dict[str, Any] = {"media": "audio", "audio_codecs": "PCMU/8000/1"}
+
+
+def _capture(out: Path, work: Path, bpf: str, n: int, run: Callable[[], CallResult],
+             ok: Callable[[CallResult], bool]) -> None:  # fmt: skip
+    """Capture NAMES[n] while ``run`` places the call; PeerError unless ``ok``."""
+    print(f"== {NAMES[n]}")
+    cap = Capture(out / NAMES[n], bpf, work / f"dumpcap-{n}.log")
+    try:
+        res = run()
+    finally:
+        cap.stop()
+    if not ok(res):
+        raise PeerError(f"{NAMES[n]}: {res}")
+
+
+def _answered_and_ended(res: CallResult) -> bool:
+    return res.established and res.closed is not None
+
+
+def _cancelled(res: CallResult) -> bool:
+    return res.ringing and not res.established
+
+
+def _callee_hangs_up(caller: Caller, target: str, hangup: Callable[[], object]) -> CallResult:
+    pending = caller.call_in_background(target, hold_s=30)
+    time.sleep(3.0)  # answered within ~20 ms; then 2 s or so of call
+    hangup()
+    return pending.result(30)
 
 
 def make_traces(out: Path, work: Path) -> None:
@@ -46,35 +75,18 @@ def make_traces(out: Path, work: Path) -> None:
         print(f"proxy 127.0.0.1:{kam.port}; callee {callee_ports.sip}, caller {caller_ports.sip}")
         callee = start_callee(kam, work / "callee", media, ports=callee_ports, **AUDIO)
         caller = start_caller(kam, work / "caller", media, ports=caller_ports, **AUDIO)
-
-        print("== 05 caller hangs up")
-        cap = Capture(out / NAMES[0], bpf, work / "dumpcap-05.log")
-        res = caller.call("1002", hold_s=2)
-        cap.stop()
-        if not (res.established and res.closed is not None):
-            raise PeerError(f"05: {res}")
-
-        print("== 06 callee hangs up")
-        cap = Capture(out / NAMES[1], bpf, work / "dumpcap-06.log")
-        pending = caller.call_in_background("1002", hold_s=30)
-        time.sleep(3.0)  # answered within ~20 ms; then 2 s or so of call
-        callee.hangup()
-        res = pending.result(30)
-        cap.stop()
-        if not res.established:
-            raise PeerError(f"06: {res}")
-        callee.stop()
-
-        print("== 07 caller cancels while it rings")
-        ringing = start_callee(kam, work / "callee-ring", media, mode="noanswer",
-                               ports=callee_ports, **AUDIO)  # fmt: skip
-        cap = Capture(out / NAMES[2], bpf, work / "dumpcap-07.log")
-        res = caller.call("1002", timeout_s=3)
-        cap.stop()
-        ringing.stop()
-        caller.stop()
-        if res.established or not res.ringing:
-            raise PeerError(f"07: {res}")
+        try:
+            _capture(out, work, bpf, 0, lambda: caller.call("1002", hold_s=2),
+                     _answered_and_ended)  # fmt: skip
+            _capture(out, work, bpf, 1, lambda: _callee_hangs_up(caller, "1002", callee.hangup),
+                     lambda r: r.established)  # fmt: skip
+            callee.stop()
+            callee = start_callee(kam, work / "callee-ring", media, mode="noanswer",
+                                  ports=callee_ports, **AUDIO)  # fmt: skip
+            _capture(out, work, bpf, 2, lambda: caller.call("1002", timeout_s=3), _cancelled)
+        finally:
+            callee.stop()
+            caller.stop()
         _wcs_callee(out, work, kam, bpf)
     finally:
         kam.stop()
@@ -91,40 +103,30 @@ def _register(server: WcsServer, kam: Kamailio, **dispatch: Any) -> None:
 
 
 def _wcs_callee(out: Path, work: Path, kam: Kamailio, bpf: str) -> None:
-    server = WcsServer(work / "wcs")
+    """08-10: our server registered as 1003 (answer auto, then ring) is the callee."""
+    (work / "wcs").mkdir()
+    server = WcsServer(work / "wcs" / "wcs.log", media_ports=100)
     caller = start_caller(kam, work / "caller-wcs", work / "media", **AUDIO)
+
+    def no_calls() -> bool:
+        return server.rest("call/find_all", {})[0] == 404
+
+    def terminate() -> None:
+        status, calls = server.rest("call/find_all", {})
+        if status != 200:
+            raise PeerError(f"no call at the server ({status})")
+        server.rest("call/terminate", {"callId": calls[0]["callId"]})
+
     try:
         _register(server, kam)
-        print("== 08 our server answers, the caller hangs up")
-        cap = Capture(out / NAMES[3], bpf, work / "dumpcap-08.log")
-        res = caller.call("1003", hold_s=2)
-        cap.stop()
-        if not (res.established and res.closed is not None):
-            raise PeerError(f"08: {res}")
-
-        print("== 09 our server answers and hangs up (/call/terminate)")
-        wait_until(lambda: server.rest("call/find_all")[0] == 404, 10, "08 gone")
-        cap = Capture(out / NAMES[4], bpf, work / "dumpcap-09.log")
-        pending = caller.call_in_background("1003", hold_s=30)
-        time.sleep(3.0)
-        status, calls = server.rest("call/find_all")
-        if status != 200:
-            raise PeerError(f"09: no call at the server ({status})")
-        server.rest("call/terminate", {"callId": calls[0]["callId"]})
-        res = pending.result(30)
-        cap.stop()
-        if not res.established:
-            raise PeerError(f"09: {res}")
-
-        print("== 10 our server rings (answer: ring), the caller cancels")
+        _capture(out, work, bpf, 3, lambda: caller.call("1003", hold_s=2), _answered_and_ended)
+        wait_until(no_calls, 10, "the call's end at the server")
+        _capture(out, work, bpf, 4, lambda: _callee_hangs_up(caller, "1003", terminate),
+                 lambda r: r.established)  # fmt: skip
         server.rest("sip/unregister", {"registrationId": "trace"})
         wait_until(lambda: not kam.registered("1003"), 20, "the unregistration")
         _register(server, kam, answer="ring")
-        cap = Capture(out / NAMES[5], bpf, work / "dumpcap-10.log")
-        res = caller.call("1003", timeout_s=3)
-        cap.stop()
-        if res.established or not res.ringing:
-            raise PeerError(f"10: {res}")
+        _capture(out, work, bpf, 5, lambda: caller.call("1003", timeout_s=3), _cancelled)
     finally:
         caller.stop()
         server.stop()
