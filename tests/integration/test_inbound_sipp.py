@@ -13,7 +13,7 @@ registered as 1003 (issues 12 and 19):
 from __future__ import annotations
 
 import struct
-import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from tests.integration.playback import stream_entries
 from tests.integration.sipp_helpers import media_ports, metrics, sipp_caller, udp_sockets
 from tests.peers.capture import Capture
 from tests.peers.rtp_pcap import dtmf_events, one_stream, pcmu_tone
-from wcs.pcap.reader import read_pcap
+from wcs.pcap.reader import PcapError, read_pcap
 
 pytestmark = pytest.mark.peers
 
@@ -182,7 +182,9 @@ def test_rfc4733_on_the_offered_payload_type(
             tmp_path / "dumpcap.log",
         )
         assert server.rest("call/send_dtmf", {"callId": cid, "dtmf": "26*"}) == (200, None)
-        time.sleep(2.0)  # three keys of ~100 ms with gaps, then the end packets
+        # dumpcap writes each packet as it comes: wait for the third key's end packets
+        path, port = capture.out, run.media_port
+        wait_until("our three keys on the wire", lambda: ended_keys(path, port) >= 3, 20)
         sent = events_in(capture.stop(), run.media_port)
         capture = None
         result = run.wait(60)
@@ -202,15 +204,25 @@ def test_rfc4733_on_the_offered_payload_type(
     assert keys == [2, 6, 10]
 
 
-def events_in(path: Path, port: int) -> list[tuple[int, int, int]]:
+def ended_keys(path: Path, port: int) -> int:
+    """Keys whose three end packets (E bit) are in the capture so far."""
+    try:
+        sent = events_in(path, port, ended=True)
+    except PcapError:  # the last record half written
+        return 0
+    return sum(1 for n in Counter((code, ts) for _, code, ts in sent).values() if n >= 3)
+
+
+def events_in(path: Path, port: int, ended: bool = False) -> list[tuple[int, int, int]]:
     """(payload type, event code, RTP timestamp) of the RFC 4733 packets sent to ``port``:
-    every RTP packet whose PT is not PCMU's 0 (the call's only other codec is the event)."""
+    every RTP packet whose PT is not PCMU's 0 (the call's only other codec is the event);
+    ``ended``: only the end packets."""
     out = []
     for p in read_pcap(path):
         data = p.payload
         if p.proto != "udp" or p.dst[1] != port or len(data) != 16 or data[0] >> 6 != 2:
             continue
         pt = data[1] & 0x7F
-        if pt != 0:
+        if pt != 0 and (data[13] & 0x80 or not ended):
             out.append((pt, data[12], struct.unpack("!I", data[4:8])[0]))
     return out
