@@ -23,7 +23,7 @@ import pytest
 from tests.integration.conftest import WcsFactory, WcsProcess
 from tests.integration.inbound_helpers import Backend, register, serve_backend, wait_until
 from tests.integration.playback import stream_entries
-from tests.integration.sipp_helpers import media_ports, metrics, sipp_caller, udp_sockets
+from tests.integration.sipp_helpers import media_ports, metrics, udp_sockets
 from tests.peers.capture import Capture
 from tests.peers.rtp_pcap import dtmf_events, one_stream, pcmu_tone
 from wcs.pcap.reader import PcapError, read_pcap
@@ -59,46 +59,40 @@ def live_streams(server: WcsProcess) -> dict[str, str]:
 
 
 def test_fifty_inbound_calls_at_once_publish_and_end_cleanly(
-    kamailio: Any, wcs: WcsFactory, backend: Backend, tmp_path: Path
+    kamailio: Any, wcs: WcsFactory, backend: Backend, sipp_caller: Any
 ) -> None:
     server = server_for(wcs, backend, kamailio, log_level="INFO", **media_ports(6 * FARM))
     # one call first: what lives as long as the server (the hook backend's sender task)
     # starts with the first call; the idle baseline is after it
-    warm = sipp_caller(tmp_path / "warm", kamailio, "uac_pcap.xml", pcap=pcmu_tone(1.0),
-                       hold_ms=1000)  # fmt: skip
+    warm = sipp_caller("uac_pcap.xml", pcap=pcmu_tone(1.0), hold_ms=1000)
     assert warm.wait(60).successful == 1
     wait_until("no calls", lambda: not incoming(server), 30)
     idle = metrics(server)
     idle_udp = udp_sockets(server.proc.pid)
-    run = sipp_caller(
-        tmp_path / "sipp", kamailio, "uac_pcap.xml", pcap=pcmu_tone(12.0),
-        calls=FARM, rate=FARM, hold_ms=12000,
-    )  # fmt: skip
-    try:
-        # all 50 at once: listed as incoming and ESTABLISHED, each stream PUBLISHING
-        def all_up() -> list[dict[str, Any]] | None:
-            calls = incoming(server)
-            up = [c for c in calls if c["status"] == "ESTABLISHED"]
-            return calls if len(up) == FARM else None
+    run = sipp_caller("uac_pcap.xml", pcap=pcmu_tone(12.0), calls=FARM, rate=FARM, hold_ms=12000)
 
-        calls = wait_until(f"{FARM} established incoming calls", all_up, 60)
-        assert all(c["incoming"] is True and c["caller"] == "1001" for c in calls)
-        names = {c["streamName"] for c in calls}
-        assert names == {f"sipp-{c['callId']}" for c in calls}
+    # all 50 at once: listed as incoming and ESTABLISHED, each stream PUBLISHING
+    def all_up() -> list[dict[str, Any]] | None:
+        calls = incoming(server)
+        up = [c for c in calls if c["status"] == "ESTABLISHED"]
+        return calls if len(up) == FARM else None
 
-        def all_publishing() -> bool:
-            live = live_streams(server)
-            return all(live.get(n) == "PUBLISHING" for n in names)
+    calls = wait_until(f"{FARM} established incoming calls", all_up, 60)
+    assert all(c["incoming"] is True and c["caller"] == "1001" for c in calls)
+    names = {c["streamName"] for c in calls}
+    assert names == {f"sipp-{c['callId']}" for c in calls}
 
-        wait_until("every stream PUBLISHING", all_publishing, 30)
-        # each stream receives the caller's RTP
-        got = {s["name"]: s for s in stream_entries(server) if s["name"] in names}
-        assert all(int(s.get("packetsReceived", 0)) > 0 for s in got.values()), got
-        m = metrics(server)
-        assert m['wcs_calls{status="ESTABLISHED"}'] == FARM
-        result = run.wait(90)
-    finally:
-        run.stop()
+    def all_publishing() -> bool:
+        live = live_streams(server)
+        return all(live.get(n) == "PUBLISHING" for n in names)
+
+    wait_until("every stream PUBLISHING", all_publishing, 30)
+    # each stream receives the caller's RTP
+    got = {s["name"]: s for s in stream_entries(server) if s["name"] in names}
+    assert all(int(s.get("packetsReceived", 0)) > 0 for s in got.values()), got
+    m = metrics(server)
+    assert m['wcs_calls{status="ESTABLISHED"}'] == FARM
+    result = run.wait(90)
     assert result.exit_code == 0, result.describe()
     assert result.successful == FARM and result.failed == 0, result.describe()
     ids = [c["callId"] for c in calls]
@@ -137,18 +131,14 @@ def wait_keys(server: WcsProcess, backend: Backend, count: int) -> tuple[str, li
 
 
 def test_dtmf_by_sip_info_from_sipp(
-    kamailio: Any, wcs: WcsFactory, backend: Backend, tmp_path: Path
+    kamailio: Any, wcs: WcsFactory, backend: Backend, sipp_caller: Any
 ) -> None:
     server = server_for(wcs, backend, kamailio)
-    run = sipp_caller(tmp_path / "sipp", kamailio, "uac_info.xml", pcap=pcmu_tone(8.0),
-                      hold_ms=4000)  # fmt: skip
-    try:
-        cid, events = wait_keys(server, backend, 6)
-        status, found = server.rest("call/find", {"callId": cid})
-        assert status == 200 and found[0]["status"] == "ESTABLISHED"
-        result = run.wait(60)
-    finally:
-        run.stop()
+    run = sipp_caller("uac_info.xml", pcap=pcmu_tone(8.0), hold_ms=4000)
+    cid, events = wait_keys(server, backend, 6)
+    status, found = server.rest("call/find", {"callId": cid})
+    assert status == 200 and found[0]["status"] == "ESTABLISHED"
+    result = run.wait(60)
     assert result.exit_code == 0 and result.successful == 1, result.describe()
     infos = result.sent("INFO")
     assert len(infos) == 6
@@ -167,31 +157,22 @@ def test_dtmf_by_sip_info_from_sipp(
 
 @pytest.mark.parametrize("pt", [100, 126])
 def test_rfc4733_on_the_offered_payload_type(
-    kamailio: Any, wcs: WcsFactory, backend: Backend, tmp_path: Path, pt: int
+    kamailio: Any, wcs: WcsFactory, backend: Backend, sipp_caller: Any, tmp_path: Path, pt: int
 ) -> None:
     server = server_for(wcs, backend, kamailio)
     pcap = one_stream(pcmu_tone(10.0), dtmf_events("159#", pt, start=1.0))
-    run = sipp_caller(tmp_path / "sipp", kamailio, "uac_pcap.xml", pcap=pcap, te_pt=pt,
-                      hold_ms=10000)  # fmt: skip
-    capture = None
+    run = sipp_caller("uac_pcap.xml", pcap=pcap, te_pt=pt, hold_ms=10000)
+    cid, _ = wait_keys(server, backend, 4)
+    path, port = tmp_path / "to-sipp.pcap", run.media_port
+    capture = Capture(path, f"udp and dst port {port}", tmp_path / "dumpcap.log")
     try:
-        cid, _ = wait_keys(server, backend, 4)
-        capture = Capture(
-            tmp_path / "to-sipp.pcap",
-            f"udp and dst port {run.media_port}",
-            tmp_path / "dumpcap.log",
-        )
         assert server.rest("call/send_dtmf", {"callId": cid, "dtmf": "26*"}) == (200, None)
         # dumpcap writes each packet as it comes: wait for the third key's end packets
-        path, port = capture.out, run.media_port
         wait_until("our three keys on the wire", lambda: ended_keys(path, port) >= 3, 20)
-        sent = events_in(capture.stop(), run.media_port)
-        capture = None
-        result = run.wait(60)
     finally:
-        if capture is not None:
-            capture.stop()
-        run.stop()
+        capture.stop()
+    sent = events_in(path, port)
+    result = run.wait(60)
     assert result.exit_code == 0 and result.successful == 1, result.describe()
     backend.wait_status(cid, "FINISH")
     events = dtmf_hooks(backend, cid)
