@@ -163,6 +163,8 @@ def test_rfc4733_on_the_offered_payload_type(
     pcap = one_stream(pcmu_tone(10.0), dtmf_events("159#", pt, start=1.0))
     run = sipp_caller("uac_pcap.xml", pcap=pcap, te_pt=pt, hold_ms=10000)
     cid, _ = wait_keys(server, backend, 4)
+    status, found = server.rest("call/find", {"callId": cid})
+    assert status == 200 and [k["dtmf"] for k in found[0]["dtmf"]] == list("159#")
     path, port = tmp_path / "to-sipp.pcap", run.media_port
     capture = Capture(path, f"udp and dst port {port}", tmp_path / "dumpcap.log")
     try:
