@@ -66,7 +66,8 @@ async def measure_calls(
     pyspy: str | None = None,
 ) -> dict[str, Any]:
     rundir = Path(tempfile.mkdtemp(prefix="wcs-bench-calls-"))
-    server = WcsServer(rundir / "wcs.log", media_ports=max(1000, 4 * calls + 200), uvloop=uvloop)
+    server = WcsServer(rundir / "wcs.log", media_ports=max(1000, 4 * calls + 200), uvloop=uvloop,
+                       rest_rate_limit="0", max_calls_per_app_key="0")  # fmt: skip
     farm = FarmProcess(["--uvloop"] if farm_uvloop else [])
     out: dict[str, Any] = {
         "target": "wcs server" + (" (uvloop)" if uvloop else " (asyncio)"),

@@ -41,6 +41,7 @@ class Replay:
     fed: list[tuple[int, bytes]] = field(default_factory=list)  # (frame, rewritten bytes)
     retransmissions: list[bytes] = field(default_factory=list)
     leftovers: list[tuple[bytes, Dest]] = field(default_factory=list)  # unpaired at the end
+    extras: list[SipMessage] = field(default_factory=list)  # ours, allowed to be missing there
 
 
 class ReplayError(AssertionError):
@@ -52,7 +53,7 @@ _CSEQ = re.compile(rb"(?im)^(CSeq[ \t]*:[ \t]*)(\d+)")
 
 class _Rewriter:
     """Maps the capture's identifiers (Call-ID, our side's tags, branches, CSeq numbers)
-    to the UA's own."""
+    to the UA's own. A UAS picks its To tag: learned from its responses."""
 
     def __init__(self) -> None:
         self.tokens: dict[bytes, bytes] = {}
@@ -61,7 +62,9 @@ class _Rewriter:
     def learn(self, theirs: SipMessage, ours: SipMessage) -> None:
         self._token(theirs.call_id, ours.call_id)
         self._token(_tag(theirs, "From"), _tag(ours, "From"))
-        if isinstance(theirs, SipRequest):
+        if not isinstance(theirs, SipRequest):
+            self._token(_tag(theirs, "To"), _tag(ours, "To"))
+        else:
             self._token(theirs.top_via.branch, ours.top_via.branch)
         self.cseq[theirs.cseq[0]] = ours.cseq[0]
 
@@ -95,15 +98,20 @@ def replay_client(
     before_send: Callable[[UserAgent, SipMessage, float], None] | None = None,
     settle: float = 64.0,
     duplicate: frozenset[int] = frozenset(),
+    extra: Callable[[SipMessage], bool] | None = None,
+    on_event: Callable[[Event], None] | None = None,
 ) -> Replay:
-    """Replay `trace` from the point of view of the client on `local_port`.
+    """Replay `trace` from the point of view of the client on `local_port` (or of the
+    server there: `start` then does nothing and `before_send` answers).
 
     `start(ua, 0.0)` begins the exchange. When the capture shows the client sending and our
     UA has nothing queued, `before_send(ua, captured_message, now)` is called so the test
     can trigger the user action (e.g. hang up before the BYE). After the last packet the
     timers run for `settle` seconds; what the UA then sends is reported as leftovers.
     Frames in `duplicate` are fed twice (a network duplicate, 10 ms later), to see the UA
-    absorb a retransmitted response.
+    absorb a retransmitted response. Our messages for which `extra` is true may be missing
+    from the capture (our 100 Trying where baresip sends none): set aside in `extras`.
+    `on_event` sees each UA event as it comes (a UAS test learns the call's ref).
     """
     packets = [p for p in sip_packets(trace) if local_port in (p.src[1], p.dst[1])]
     if not packets:
@@ -125,6 +133,8 @@ def replay_client(
             queued.append((data, (host, port, transport)))
         while (event := ua.next_event()) is not None:
             result.events.append(event)
+            if on_event is not None:
+                on_event(event)
 
     start(ua, 0.0)
     for p in packets:
@@ -132,6 +142,8 @@ def replay_client(
         drain(now)
         if p.src[1] == local_port:
             theirs = parse_message(p.payload)
+            while queued and extra is not None and extra(parse_message(queued[0][0])):
+                result.extras.append(parse_message(queued.popleft()[0]))
             if not queued and before_send is not None:
                 before_send(ua, theirs, now)
                 drain(now)

@@ -4,6 +4,7 @@
 #   kamailio-tls-modules  tls.so: Kamailio listening for SIP over TLS (secure SIP tests)
 #   baresip-core       SIP user agent (caller and callee), ctrl_tcp, g711, opus, aufile, sndfile
 #   baresip-ffmpeg     avcodec (H.264) and avformat (video file source) for baresip
+#   sip-tester         SIPp 3.6: scripted SIP callers and caller farms (tests/peers/sipp.py)
 #   tshark             dumpcap/tshark: loopback captures (conformance/capture-traces.sh)
 #   ffmpeg             test clips, RTMP publisher and ffprobe
 #   nginx, libnginx-mod-rtmp   RTMP server
@@ -13,7 +14,7 @@
 # Needs root; uses sudo when not root. PEERS_SKIP_APT_UPDATE=1 never runs apt-get update.
 set -euo pipefail
 
-PKGS=(kamailio kamailio-tls-modules baresip-core baresip-ffmpeg tshark ffmpeg nginx libnginx-mod-rtmp chromium
+PKGS=(kamailio kamailio-tls-modules baresip-core baresip-ffmpeg tshark ffmpeg nginx libnginx-mod-rtmp chromium sip-tester
       gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good)
 
 t0=$(date +%s%N)

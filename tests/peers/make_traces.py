@@ -17,6 +17,7 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tests.peers.baresip import BaresipPorts, start_callee, start_caller
@@ -80,21 +81,32 @@ def make_traces(out: Path, work: Path) -> None:
         kam.stop()
 
 
-def main(argv: list[str]) -> int:
+NAMES = ("01-register.pcap", "02-call-av.pcap", "03-call-busy.pcap")
+
+
+def capture_main(
+    argv: list[str], doc: str, make: Callable[[Path, Path], None], names: Sequence[str]
+) -> int:
+    """``OUTDIR`` from argv; ``make(out, workdir)``; the files' sizes (the scripts' main)."""
     if len(argv) != 1:
-        print(__doc__, file=sys.stderr)
+        print(doc, file=sys.stderr)
         return 2
     out = Path(argv[0]).resolve()
+    out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="wcs-traces-"))
     try:
-        make_traces(out, work)
+        make(out, work)
     except PeerError as exc:
-        print(f"make_traces: {exc}\n(run files kept in {work})", file=sys.stderr)
+        print(f"{exc}\n(run files kept in {work})", file=sys.stderr)
         return 1
     shutil.rmtree(work, ignore_errors=True)
-    for name in ("01-register.pcap", "02-call-av.pcap", "03-call-busy.pcap"):
+    for name in names:
         print(f"{out / name}: {(out / name).stat().st_size} bytes")
     return 0
+
+
+def main(argv: list[str]) -> int:
+    return capture_main(argv, __doc__ or "", make_traces, NAMES)
 
 
 if __name__ == "__main__":

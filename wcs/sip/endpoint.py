@@ -153,6 +153,10 @@ class Endpoint:
         h.add("To", to)
         h.add("Call-ID", req.call_id)
         h.add("CSeq", req.headers.get("CSeq") or "")
+        if 100 < status < 300 and req.headers.get_all("Record-Route"):
+            # §12.1.1: a response that makes a dialog copies Record-Route in order, so the
+            # caller's ACK, BYE and INFO go through the proxies that asked to stay on path
+            h.set_all("Record-Route", req.headers.get_all("Record-Route"))
         if contact and account is not None:
             h.add("Contact", self.contact(account))
         h.add("Server", self.user_agent)

@@ -109,6 +109,20 @@ def test_ring_then_accept_then_ack_confirms() -> None:
     assert info is not None and info.state == "confirmed" and info.remote_sdp == OFFER
 
 
+def test_180_and_200_copy_record_route_in_order() -> None:
+    """§12.1.1: without the proxies' Record-Route in our 2xx a caller behind a proxy
+    (SIPp through Kamailio) sends its ACK and BYE with no Route, and the proxy drops them."""
+    h = incoming_harness()
+    two = [("Record-Route", "<sip:10.0.0.9;lr;ftag=x>")]
+    event, trying = arrive(h, invite(headers=two))
+    assert trying.resp.headers.get_all("Record-Route") == []  # 100 makes no dialog
+    h.ua.ring(event.ref, h.now)
+    h.ua.accept(event.ref, ANSWER, h.now)
+    ringing, ok = (s.resp for s in h.sent())
+    for resp in (ringing, ok):
+        assert resp.headers.get_all("Record-Route") == ["<sip:10.0.0.2;lr>", two[0][1]]
+
+
 def test_2xx_is_retransmitted_until_the_ack() -> None:
     h = incoming_harness()
     event, _ = arrive(h)
