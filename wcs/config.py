@@ -27,7 +27,7 @@ SECRET_FIELDS = frozenset({"rest_auth"})
 # Arrays of tables (issue 12): [[sip_registration]] = /sip/register bodies, [[sip_trunk]]
 # inbound trunks; their password keys are secrets too.
 TABLE_ARRAYS = ("sip_registration", "sip_trunk")
-SECRET_KEYS = frozenset({"sipPassword", "password"})
+SECRET_KEYS = frozenset({"sipPassword", "password", "pin"})
 MASK = "********"
 
 
@@ -89,6 +89,7 @@ class Settings:
     # Incoming calls: our registrations and inbound trunks (docs/receiving-calls.md)
     sip_registration: tuple[dict[str, Any], ...] = ()
     sip_trunk: tuple[dict[str, Any], ...] = ()
+    inbound_pin_timeout: float = 20.0  # a dispatch's pin: seconds to key it and '#'
     # SRTP (SDES, RFC 4568) toward SIP peers: off, optional, mandatory; auto: optional over
     # TLS, off over UDP/TCP. Suites offered, in order (empty: all four we know).
     sip_srtp: str = "auto"

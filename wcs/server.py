@@ -158,6 +158,7 @@ class Server:
             self.sip.now,
             lambda name: self.streams.get(name) is not None,
             lambda app_key, call: self.hooks.ask(app_key, "IncomingCallEvent", call),
+            pin_timeout=s.inbound_pin_timeout,
         )
         self.calls.watch(self._record_incoming)
         self.router = Router()
