@@ -84,6 +84,7 @@ class CallRequest:
     incoming: bool = False  # the peer called us (wcs.app.inbound_calls)
     caller: str | None = None  # incoming: the From user
     record: bool = False  # incoming: record the stream (the dispatch's ``record``)
+    answer_mode: str | None = None  # incoming: the dispatch's ``answer`` (auto, ring, hook)
     sip_srtp: str | None = None  # our extension: off, optional, mandatory; None: sip_srtp
 
 

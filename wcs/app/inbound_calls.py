@@ -107,6 +107,7 @@ class InboundCalls:
             incoming=True,
             caller=event.caller,
             record=d.record,
+            answer_mode=d.answer,
         )
         try:
             call = self._calls.add_incoming(req)
