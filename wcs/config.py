@@ -86,6 +86,10 @@ class Settings:
     sip_min_se: int = 90
     sip_register_retry: float = 30.0  # a failed registration: again after this, doubled...
     sip_register_retry_max: float = 600.0  # ...up to this
+    # Registrations over TCP/TLS: OPTIONS to the registrar every N s (0: none); this many
+    # failures in a row (or the connection lost) register again at once
+    sip_register_keepalive: float = 30.0
+    sip_register_keepalive_failures: int = 2
     # Incoming calls: our registrations and inbound trunks (docs/receiving-calls.md)
     sip_registration: tuple[dict[str, Any], ...] = ()
     sip_trunk: tuple[dict[str, Any], ...] = ()
@@ -324,7 +328,9 @@ def _validate(s: Settings) -> None:
                 raise ValueError
         except ValueError:
             raise ConfigError("setting 'sip_tls_pin': the SHA-256 of a certificate, hex") from None
-    for name in ("rtp_max_sources", "rtp_probation_packets"):
+    if s.sip_register_keepalive < 0:
+        raise ConfigError("setting 'sip_register_keepalive': negative (0: no keep-alive)")
+    for name in ("rtp_max_sources", "rtp_probation_packets", "sip_register_keepalive_failures"):
         if getattr(s, name) < 1:
             raise ConfigError(f"setting {name!r}: at least 1")
     if s.generate_av not in ("none", "video", "audio", "all"):

@@ -75,6 +75,8 @@ class Server:
             min_se=s.sip_min_se,
             register_expires=s.sip_register_expires,
             incoming=True,  # the inbound policy refuses (403) what nothing admits
+            keepalive_interval=s.sip_register_keepalive,
+            keepalive_failures=s.sip_register_keepalive_failures,
         )
         self.sip = SipTransport(
             self.ua,

@@ -8,6 +8,7 @@ import asyncio
 import io
 import json
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import redirect_stdout
 from typing import Any
@@ -233,6 +234,32 @@ def test_registration_comes_back_after_kamailio_restarts(
     fresh = kamailio_factory(port=kam.port)  # an empty location table
     assert not fresh.registered("1003")
     wait_until("the binding in the restarted Kamailio", lambda: fresh.registered("1003"), 40)
+    result = caller(user="1001", kamailio=fresh).call_in_background("1003", hold_s=1)
+    cid = incoming_call(server)["callId"]
+    backend.wait_status(cid, "ESTABLISHED")
+    assert result.result(30).established
+
+
+def test_tcp_registration_comes_back_when_its_flow_dies(
+    kamailio_factory: Any, caller: Any, wcs: WcsFactory, backend: Backend
+) -> None:
+    """Over TCP the binding lives on our connection: Kamailio restarted (an empty location
+    table) closes it, and the server registers again at once, long before the refresh
+    (expires 600: the refresh is 300 s away), with the backoff while Kamailio is down."""
+    kam = kamailio_factory()
+    server = start(wcs, backend, sip_register_retry=1, sip_register_retry_max=2)
+    reg_id = register(server, kam, sipTransport="TCP", expires=600)
+    kam.stop()
+    fresh = kamailio_factory(port=kam.port)
+    assert not fresh.registered("1003")
+    wait_until("the binding in the restarted Kamailio", lambda: fresh.registered("1003"), 30)
+    status, found = server.rest("sip/find", {"registrationId": reg_id})
+    assert status == 200 and found[0]["status"] == "REGISTERED"
+    with urllib.request.urlopen(f"{server.base}/metrics", timeout=5) as resp:
+        metrics = resp.read().decode()
+    count = next(ln for ln in metrics.splitlines()
+                 if ln.startswith("wcs_sip_flow_reregistrations_total "))  # fmt: skip
+    assert float(count.split()[1]) >= 1
     result = caller(user="1001", kamailio=fresh).call_in_background("1003", hold_s=1)
     cid = incoming_call(server)["callId"]
     backend.wait_status(cid, "ESTABLISHED")
