@@ -290,6 +290,12 @@ def test_stream_name_collision_gets_a_suffix(
     published(server, "door")
     second = caller(user="1002").call_in_background("1003", hold_s=2)
     published(server, "door-2")  # the first call still publishes "door"
-    names = {e["streamName"] for e in backend.of("CallStatusEvent") if e["status"] == "ESTABLISHED"}
-    assert names == {"door", "door-2"}
+
+    def established() -> set[str]:
+        events = backend.of("CallStatusEvent")
+        return {e["streamName"] for e in events if e["status"] == "ESTABLISHED"}
+
+    # the stream is published with our 200, the ESTABLISHED hook follows the ACK: wait for it
+    wait_until("both calls ESTABLISHED", lambda: len(established()) >= 2)
+    assert established() == {"door", "door-2"}
     assert second.result(30).established and first.result(30).established
