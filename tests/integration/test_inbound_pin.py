@@ -64,7 +64,8 @@ def test_wrong_or_missing_pin_hangs_up(
     kamailio: Any, caller: Any, wcs: WcsFactory, backend: Backend, keys: str, info: str
 ) -> None:
     server = pin_server(wcs, backend, kamailio, pinTimeout=3)
-    result = caller(user="1001").call_in_background("1003", hold_s=60, timeout_s=20, keys=keys)
+    peer = caller(user="1001", sip_trace=True)
+    result = peer.call_in_background("1003", hold_s=60, timeout_s=20, keys=keys)
     cid = incoming_call(server)["callId"]
     backend.wait_status(cid, "ESTABLISHED")
     failed = backend.wait_status(cid, "FAILED")
@@ -72,6 +73,8 @@ def test_wrong_or_missing_pin_hangs_up(
     res = result.result(30)
     assert res.established and res.closed is not None  # our BYE ended it, not hold_s
     assert backend.statuses(cid) == ["ESTABLISHED", "FAILED"]
+    cause = 403 if keys else 408  # the BYE says why (RFC 3326), through Kamailio
+    assert f'Reason: SIP;cause={cause};text="{info}"' in peer.log
     # the stream was never published: no viewer, recording or push saw the call
     assert stream_statuses(backend, "pin-1001") == []
     pressed = [e["dtmf"] for e in backend.of("DTMFEvent") if e["callId"] == cid]

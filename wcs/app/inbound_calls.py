@@ -33,7 +33,7 @@ from typing import Any
 from wcs.app.call import Call, CallRequest, CallStatus, IncomingMedia
 from wcs.app.calls import CallManager
 from wcs.app.inbound import Dispatch, InboundPolicy, Offer, Refuse
-from wcs.app.inbound_pin import check_pin
+from wcs.app.inbound_pin import bye_reason, check_pin
 from wcs.rest.views import call_json
 from wcs.sip.events import IncomingCall
 from wcs.sip.ua import UserAgent
@@ -235,7 +235,7 @@ class InboundCalls:
             self._media(call).hold_stream(False)
             return
         log.info("incoming call %s: %s, hanging up", call.call_id, problem)
-        self._calls.fail(call.call_id, problem)
+        self._calls.fail(call.call_id, problem, bye_reason(problem))
 
     async def _hook(self, waiting: _Waiting) -> None:
         call, d = waiting.call, waiting.dispatch

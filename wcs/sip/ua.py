@@ -200,8 +200,10 @@ class UserAgent:
         """Place a call. Raises ValueError for a duplicate `ref` or a bad callee/domain."""
         self._invites.invite(ref, account, callee, sdp, now)
 
-    def hangup(self, ref: str, now: float) -> None:
-        """BYE when the call is answered, else CANCEL (an incoming one: 603 Decline)."""
+    def hangup(self, ref: str, now: float, reason: str = "") -> None:
+        """BYE when the call is answered, else CANCEL (an incoming one: 603 Decline).
+        ``reason``: a Reason header value for the BYE (RFC 3326), e.g.
+        ``SIP;cause=403;text="Wrong PIN"``."""
         call = self._calls.by_ref.get(ref)
         if call is None or call.state in ("ending", "ended"):
             return
@@ -209,7 +211,7 @@ class UserAgent:
             self._uas.reject(ref, 603, "Decline", now)
             return
         if call.state in ("confirmed", "accepted"):
-            self._calls.send_bye(call, now, by_remote=False, info=INFO_NORMAL)
+            self._calls.send_bye(call, now, by_remote=False, info=INFO_NORMAL, reason=reason)
             return
         self._invites.cancel(call, now)
 

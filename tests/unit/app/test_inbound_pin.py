@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from wcs.app.call_dtmf import ReceivedKeys
-from wcs.app.inbound_pin import WRONG_PIN, check_pin, no_pin
+from wcs.app.inbound_pin import WRONG_PIN, bye_reason, check_pin, no_pin
 from wcs.media.dtmf import DtmfKey
 
 
@@ -53,3 +53,8 @@ async def test_a_call_that_ends_while_waiting_raises_eof() -> None:
     call.dtmf.cancel()
     with pytest.raises(EOFError):
         await task
+
+
+def test_the_bye_says_why() -> None:
+    assert bye_reason(WRONG_PIN) == 'SIP;cause=403;text="Wrong PIN"'
+    assert bye_reason(no_pin(20.0)) == 'SIP;cause=408;text="No PIN within 20 s"'
