@@ -16,6 +16,7 @@ from tests.integration.inbound_helpers import (
     published,
     register,
     serve_backend,
+    wait_until,
 )
 
 pytestmark = pytest.mark.peers
@@ -74,7 +75,8 @@ def test_wrong_or_missing_pin_hangs_up(
     assert res.established and res.closed is not None  # our BYE ended it, not hold_s
     assert backend.statuses(cid) == ["ESTABLISHED", "FAILED"]
     cause = 403 if keys else 408  # the BYE says why (RFC 3326), through Kamailio
-    assert f'Reason: SIP;cause={cause};text="{info}"' in peer.log
+    reason = f'Reason: SIP;cause={cause};text="{info}"'
+    wait_until("the BYE in the caller's SIP trace", lambda: reason in peer.log, 10)
     # the stream was never published: no viewer, recording or push saw the call
     assert stream_statuses(backend, "pin-1001") == []
     pressed = [e["dtmf"] for e in backend.of("DTMFEvent") if e["callId"] == cid]
