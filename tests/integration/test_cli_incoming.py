@@ -7,23 +7,17 @@ from __future__ import annotations
 
 import io
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.integration.conftest import WcsFactory
-from tests.integration.inbound_helpers import Backend, incoming_call, register, serve_backend
+from tests.integration.inbound_helpers import Backend, incoming_call, register
 from wcs.cli import calls as cli_calls
 from wcs.cli import watch
 from wcs.cli.main import build_parser
 
 pytestmark = pytest.mark.peers
-
-
-@pytest.fixture
-def backend() -> Iterator[Backend]:
-    yield from serve_backend()
 
 
 def test_wait_incoming_answers_and_follows_the_call(

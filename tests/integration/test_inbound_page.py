@@ -8,25 +8,19 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.integration.conftest import WcsFactory, WcsProcess
-from tests.integration.inbound_helpers import Backend, incoming_call, register, serve_backend
+from tests.integration.inbound_helpers import Backend, incoming_call, register
 from tests.integration.test_demo_page import node_path
 from tests.peers.chromium import HEADLESS_FLAGS, Chromium
 
 pytestmark = pytest.mark.peers
 
 DRIVER = Path(__file__).with_name("inbound_page.cjs")
-
-
-@pytest.fixture
-def backend() -> Iterator[Backend]:
-    yield from serve_backend()
 
 
 def press(server: WcsProcess, chromium: Chromium, tmp: Path, cid: str, action: str) -> Any:

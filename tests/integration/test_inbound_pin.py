@@ -4,7 +4,6 @@ a wrong one, or nothing. The stream is published only after the right PIN + ``#`
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,16 +14,10 @@ from tests.integration.inbound_helpers import (
     incoming_call,
     published,
     register,
-    serve_backend,
     wait_until,
 )
 
 pytestmark = pytest.mark.peers
-
-
-@pytest.fixture
-def backend() -> Iterator[Backend]:
-    yield from serve_backend()
 
 
 def pin_server(wcs: WcsFactory, backend: Backend, kamailio: Any, **dispatch: Any) -> WcsProcess:

@@ -9,7 +9,6 @@ import io
 import json
 import time
 import urllib.request
-from collections.abc import Iterator
 from contextlib import redirect_stdout
 from typing import Any
 
@@ -22,7 +21,6 @@ from tests.integration.inbound_helpers import (
     published,
     register,
     register_body,
-    serve_backend,
     wait_until,
 )
 from tests.integration.playback import TONE_HZ, Viewer, stream_entries, whep_post
@@ -30,11 +28,6 @@ from tests.integration.test_webrtc_aiortc import aiortc_on_loopback  # noqa: F40
 from wcs.cli import main as cli_main
 
 pytestmark = pytest.mark.peers
-
-
-@pytest.fixture
-def backend() -> Iterator[Backend]:
-    yield from serve_backend()
 
 
 def start(wcs: WcsFactory, backend: Backend, **settings: Any) -> WcsProcess:
