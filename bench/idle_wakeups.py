@@ -4,11 +4,12 @@
                                   [--keepalive S] [--wcs-root DIR]
 
 The server runs as a child process (:mod:`bench.wcs_proc`). A silent callee in this process
-(:class:`wcs.demo.uas.DemoUas` answering, no RTP ever sent) publishes the stream; N light
-viewers (:mod:`bench.viewer_farm`) play it over WHEP. Over a window with no viewers and then
-one with the viewers connected, the server's wake-ups are counted from /proc: voluntary
-context switches (the thread blocked in epoll and was woken) and schedstat timeslices (times
-it got a CPU), summed over every thread of the server and of its media workers.
+(:class:`wcs.demo.DemoCallee`, ``send_media=False``: it answers and never sends RTP)
+publishes the stream; N light viewers (:mod:`bench.viewer_farm`) play it over WHEP. Over a
+window with no viewers and then one with the viewers connected, the server's wake-ups are
+counted from /proc: voluntary context switches (the thread blocked in epoll and was woken)
+and schedstat timeslices (times it got a CPU), summed over every thread of the server and
+of its media workers.
 
 The viewers' consent checks (one STUN request per viewer every ``KEEPALIVE_INTERVAL`` s) are
 input the server must answer, so they set a floor: it is printed next to the figures.
@@ -50,10 +51,8 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import tempfile
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,65 +62,9 @@ from bench.procstat import cpu_seconds
 from bench.targets import place_call
 from bench.viewer_farm import Farm
 from tests.peers.procs import child_pids
-from wcs.demo.uas import DemoUas
-from wcs.sansio import Pump
+from wcs.demo import DemoCallee
 
 CALL_ID = "idle1"
-
-
-class SilentCallee:
-    """Answers the server's INVITE with audio + video and then never sends a packet."""
-
-    def __init__(self) -> None:
-        self.uas = DemoUas("127.0.0.1", 0, self._allocate, user=CALL_ID, ring_delay=0.0)
-        self.media: list[socket.socket] = []
-        self.port = 0
-        self._transport: asyncio.DatagramTransport | None = None
-        self._pump: Pump[DemoUas] | None = None
-
-    async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        transport, _ = await loop.create_datagram_endpoint(
-            lambda: _Sip(self), local_addr=("127.0.0.1", 0)
-        )
-        self._transport = transport
-        self.port = self.uas.port = transport.get_extra_info("sockname")[1]
-        self._pump = Pump(self.uas, self._transmit, None, loop)
-
-    def _allocate(self, key: str) -> Mapping[str, int]:
-        ports = {}
-        for kind in ("audio", "video"):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            sock.bind(("127.0.0.1", 0))
-            self.media.append(sock)  # bound so the ports stay ours; never read or written
-            ports[kind] = sock.getsockname()[1]
-        return ports
-
-    def _transmit(self, now: float) -> None:
-        for data, addr in self.uas.datagrams_to_send(now):
-            if self._transport is not None:
-                self._transport.sendto(data, addr)
-
-    def received(self, data: bytes, addr: tuple[str, int]) -> None:
-        if self._pump is not None:
-            self.uas.receive(data, addr, self._pump.now())
-            self._pump.wake()
-
-    def close(self) -> None:
-        if self._pump is not None:
-            self._pump.close()
-        if self._transport is not None:
-            self._transport.close()
-        for sock in self.media:
-            sock.close()
-
-
-class _Sip(asyncio.DatagramProtocol):
-    def __init__(self, owner: SilentCallee) -> None:
-        self.owner = owner
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        self.owner.received(data, (addr[0], addr[1]))
 
 
 @dataclass
@@ -191,7 +134,7 @@ async def run(
     rundir = Path(tempfile.mkdtemp(prefix="wcs-bench-idle-"))
     settings: dict[str, Any] = {"webrtc_workers": workers} if workers else {}
     server = wcs_proc.WcsServer(rundir / "wcs.log", patches=patches, **settings)
-    callee = SilentCallee()
+    callee = DemoCallee(user=CALL_ID, ring_delay=0.0, send_media=False)
     farm = Farm()
     out: dict[str, Any] = {
         "target": label,
@@ -218,7 +161,7 @@ async def run(
         out["wakeups_per_s_per_viewer"] = round(added / max(rep["viewers"], 1), 3)
     finally:
         await farm.close()
-        callee.close()
+        await callee.close()
         server.stop()
     return out
 

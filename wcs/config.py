@@ -27,7 +27,7 @@ SECRET_FIELDS = frozenset({"rest_auth"})
 # Arrays of tables (issue 12): [[sip_registration]] = /sip/register bodies, [[sip_trunk]]
 # inbound trunks; their password keys are secrets too.
 TABLE_ARRAYS = ("sip_registration", "sip_trunk")
-SECRET_KEYS = frozenset({"sipPassword", "password"})
+SECRET_KEYS = frozenset({"sipPassword", "password", "pin"})
 MASK = "********"
 
 
@@ -86,9 +86,14 @@ class Settings:
     sip_min_se: int = 90
     sip_register_retry: float = 30.0  # a failed registration: again after this, doubled...
     sip_register_retry_max: float = 600.0  # ...up to this
+    # Registrations over TCP/TLS: OPTIONS to the registrar every N s (0: none); this many
+    # failures in a row (or the connection lost) register again at once
+    sip_register_keepalive: float = 30.0
+    sip_register_keepalive_failures: int = 2
     # Incoming calls: our registrations and inbound trunks (docs/receiving-calls.md)
     sip_registration: tuple[dict[str, Any], ...] = ()
     sip_trunk: tuple[dict[str, Any], ...] = ()
+    inbound_pin_timeout: float = 20.0  # a dispatch's pin: seconds to key it and '#'
     # SRTP (SDES, RFC 4568) toward SIP peers: off, optional, mandatory; auto: optional over
     # TLS, off over UDP/TCP. Suites offered, in order (empty: all four we know).
     sip_srtp: str = "auto"
@@ -330,7 +335,9 @@ def _validate(s: Settings) -> None:
                 raise ValueError
         except ValueError:
             raise ConfigError("setting 'sip_tls_pin': the SHA-256 of a certificate, hex") from None
-    for name in ("rtp_max_sources", "rtp_probation_packets"):
+    if s.sip_register_keepalive < 0:
+        raise ConfigError("setting 'sip_register_keepalive': negative (0: no keep-alive)")
+    for name in ("rtp_max_sources", "rtp_probation_packets", "sip_register_keepalive_failures"):
         if getattr(s, name) < 1:
             raise ConfigError(f"setting {name!r}: at least 1")
     if s.generate_av not in ("none", "video", "audio", "all"):

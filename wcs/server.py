@@ -75,6 +75,8 @@ class Server:
             min_se=s.sip_min_se,
             register_expires=s.sip_register_expires,
             incoming=True,  # the inbound policy refuses (403) what nothing admits
+            keepalive_interval=s.sip_register_keepalive,
+            keepalive_failures=s.sip_register_keepalive_failures,
         )
         self.ua.allow_refer = s.sip_allow_refer
         self.sip = SipTransport(
@@ -160,6 +162,7 @@ class Server:
             self.sip.now,
             lambda name: self.streams.get(name) is not None,
             lambda app_key, call: self.hooks.ask(app_key, "IncomingCallEvent", call),
+            pin_timeout=s.inbound_pin_timeout,
         )
         self.calls.watch(self._record_incoming)
         self.router = Router()

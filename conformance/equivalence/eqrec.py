@@ -111,7 +111,12 @@ CORES: tuple[CoreSpec, ...] = (
     ),
     CoreSpec(
         "demo_uas",
-        (("wcs.demo.uas", "DemoUas"), ("wcs.demo", "DemoUas"), ("wcs.demo.uas", "DemoUAS")),
+        (
+            ("wcs.demo.uas", "DemoUas"),
+            ("wcs.demo", "DemoUas"),
+            ("wcs.demo.uas", "DemoUAS"),
+            ("wcs.demo.answerer", "DemoAnswerer"),
+        ),
         "datagram",
     ),
 )

@@ -84,6 +84,15 @@ class HookCollector:
 
 
 @pytest.fixture
+def backend() -> Iterator[Any]:
+    """The application backend of the incoming-call tests (:class:`inbound_helpers.Backend`:
+    records every hook, answers IncomingCallEvent with its ``verdict``)."""
+    from tests.integration.inbound_helpers import serve_backend  # it imports this module
+
+    yield from serve_backend()
+
+
+@pytest.fixture
 def hooks() -> Iterator[HookCollector]:
     collector: HookCollector
 

@@ -8,7 +8,7 @@ import asyncio
 import io
 import json
 import time
-from collections.abc import Iterator
+import urllib.request
 from contextlib import redirect_stdout
 from typing import Any
 
@@ -21,7 +21,6 @@ from tests.integration.inbound_helpers import (
     published,
     register,
     register_body,
-    serve_backend,
     wait_until,
 )
 from tests.integration.playback import TONE_HZ, Viewer, stream_entries, whep_post
@@ -29,11 +28,6 @@ from tests.integration.test_webrtc_aiortc import aiortc_on_loopback  # noqa: F40
 from wcs.cli import main as cli_main
 
 pytestmark = pytest.mark.peers
-
-
-@pytest.fixture
-def backend() -> Iterator[Backend]:
-    yield from serve_backend()
 
 
 def start(wcs: WcsFactory, backend: Backend, **settings: Any) -> WcsProcess:
@@ -239,6 +233,32 @@ def test_registration_comes_back_after_kamailio_restarts(
     assert result.result(30).established
 
 
+def test_tcp_registration_comes_back_when_its_flow_dies(
+    kamailio_factory: Any, caller: Any, wcs: WcsFactory, backend: Backend
+) -> None:
+    """Over TCP the binding lives on our connection: Kamailio restarted (an empty location
+    table) closes it, and the server registers again at once, long before the refresh
+    (expires 600: the refresh is 300 s away), with the backoff while Kamailio is down."""
+    kam = kamailio_factory()
+    server = start(wcs, backend, sip_register_retry=1, sip_register_retry_max=2)
+    reg_id = register(server, kam, sipTransport="TCP", expires=600)
+    kam.stop()
+    fresh = kamailio_factory(port=kam.port)
+    assert not fresh.registered("1003")
+    wait_until("the binding in the restarted Kamailio", lambda: fresh.registered("1003"), 30)
+    status, found = server.rest("sip/find", {"registrationId": reg_id})
+    assert status == 200 and found[0]["status"] == "REGISTERED"
+    with urllib.request.urlopen(f"{server.base}/metrics", timeout=5) as resp:
+        metrics = resp.read().decode()
+    count = next(ln for ln in metrics.splitlines()
+                 if ln.startswith("wcs_sip_flow_reregistrations_total "))  # fmt: skip
+    assert float(count.split()[1]) >= 1
+    result = caller(user="1001", kamailio=fresh).call_in_background("1003", hold_s=1)
+    cid = incoming_call(server)["callId"]
+    backend.wait_status(cid, "ESTABLISHED")
+    assert result.result(30).established
+
+
 def test_registration_from_the_config_starts_with_the_server(
     kamailio: Any, caller: Any, wcs: WcsFactory, backend: Backend
 ) -> None:
@@ -263,6 +283,12 @@ def test_stream_name_collision_gets_a_suffix(
     published(server, "door")
     second = caller(user="1002").call_in_background("1003", hold_s=2)
     published(server, "door-2")  # the first call still publishes "door"
-    names = {e["streamName"] for e in backend.of("CallStatusEvent") if e["status"] == "ESTABLISHED"}
-    assert names == {"door", "door-2"}
+
+    def established() -> set[str]:
+        events = backend.of("CallStatusEvent")
+        return {e["streamName"] for e in events if e["status"] == "ESTABLISHED"}
+
+    # the stream is published with our 200, the ESTABLISHED hook follows the ACK: wait for it
+    wait_until("both calls ESTABLISHED", lambda: len(established()) >= 2)
+    assert established() == {"door", "door-2"}
     assert second.result(30).established and first.result(30).established

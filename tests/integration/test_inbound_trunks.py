@@ -9,7 +9,6 @@ import json
 import re
 import secrets
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,16 +16,11 @@ import av
 import pytest
 
 from tests.integration.conftest import WcsFactory, WcsProcess
-from tests.integration.inbound_helpers import Backend, published, serve_backend, wait_until
+from tests.integration.inbound_helpers import Backend, published, wait_until
 from tests.integration.test_push_calls import Probe, base_url
 from tests.integration.test_record_real_peers import wait_files
 
 pytestmark = pytest.mark.peers
-
-
-@pytest.fixture
-def backend() -> Iterator[Backend]:
-    yield from serve_backend()
 
 
 def start(wcs: WcsFactory, backend: Backend, *trunks: dict[str, Any], **more: Any) -> WcsProcess:

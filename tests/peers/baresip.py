@@ -500,10 +500,13 @@ class CallResult:
 
 
 class Caller(Baresip):
-    def call(self, target: str, hold_s: float = 3.0, timeout_s: float = 30.0) -> CallResult:
+    def call(
+        self, target: str, hold_s: float = 3.0, timeout_s: float = 30.0, keys: str = ""
+    ) -> CallResult:
         """Dial ``target`` (user or URI), keep an established call ``hold_s`` s, hang up.
 
-        A call not established after ``timeout_s`` is cancelled. RTP counters are read
+        ``keys``: DTMF keys sent (RFC 4733, baresip's ``sndcode``) once the call is
+        established. A call not established after ``timeout_s`` is cancelled. RTP counters are read
         from baresip's end-of-call report.
         """
         if not target.startswith(("sip:", "sips:")):
@@ -512,7 +515,7 @@ class Caller(Baresip):
         before = len(self.log)
         try:
             with Ctrl(self.kamailio.host, self.ports.ctrl, 10.0) as c:
-                self._drive(c, res, hold_s, timeout_s)
+                self._drive(c, res, hold_s, timeout_s, keys)
         except CtrlError as exc:
             raise PeerError(f"caller {self.user}: {exc}") from None
 
@@ -527,7 +530,7 @@ class Caller(Baresip):
         return res
 
     def call_in_background(
-        self, target: str, hold_s: float = 3.0, timeout_s: float = 30.0
+        self, target: str, hold_s: float = 3.0, timeout_s: float = 30.0, keys: str = ""
     ) -> Future[CallResult]:
         """``call()`` in a thread, for tests whose own code must run meanwhile (an asyncio
         loop, a ``callee.hangup()``); ``.result(timeout)`` gives the CallResult."""
@@ -535,7 +538,7 @@ class Caller(Baresip):
 
         def run() -> None:
             try:
-                fut.set_result(self.call(target, hold_s, timeout_s))
+                fut.set_result(self.call(target, hold_s, timeout_s, keys))
             except BaseException as exc:  # handed to the waiting test
                 fut.set_exception(exc)
 
@@ -543,7 +546,7 @@ class Caller(Baresip):
         return fut
 
     @staticmethod
-    def _drive(c: Ctrl, res: CallResult, hold_s: float, timeout_s: float) -> None:
+    def _drive(c: Ctrl, res: CallResult, hold_s: float, timeout_s: float, keys: str) -> None:
         t0 = time.monotonic()
         c.send("dial", res.target)
         hangup_at: float | None = None
@@ -579,6 +582,8 @@ class Caller(Baresip):
                 res.established = True
                 res.setup_s = round(time.monotonic() - t0, 3)
                 hangup_at = time.monotonic() + hold_s
+                if keys:
+                    c.send("sndcode", keys)
             elif kind == "CALL_CLOSED":
                 res.closed = str(msg.get("param", ""))
                 return

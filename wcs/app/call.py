@@ -62,6 +62,7 @@ class IncomingMedia(MediaSession, Protocol):
     def answer_first_offer(self, sdp: bytes) -> bytes | None: ...
     def start_answered(self) -> None: ...
     def rename_stream(self, name: str) -> bool: ...
+    def hold_stream(self, held: bool) -> None: ...
 
 
 MediaFactory = Callable[["Call"], MediaSession]
@@ -86,6 +87,7 @@ class CallRequest:
     incoming: bool = False  # the peer called us (wcs.app.inbound_calls)
     caller: str | None = None  # incoming: the From user
     record: bool = False  # incoming: record the stream (the dispatch's ``record``)
+    answer_mode: str | None = None  # incoming: the dispatch's ``answer`` (auto, ring, hook)
     sip_srtp: str | None = None  # our extension: off, optional, mandatory; None: sip_srtp
     # A call the peer's REFER asked for: it takes over the stream name of this call, which
     # still publishes it until the new call is answered (wcs.app.call_referred).

@@ -204,15 +204,16 @@ class CallManager:
         self._wake()
         return True
 
-    def fail(self, call_id: str, info: str) -> bool:
-        """The media side gives up on a call (e.g. "Failed by RTP activity"): FAILED with
-        ``info``, and the peer gets a BYE (or CANCEL) for it."""
+    def fail(self, call_id: str, info: str, reason: str = "") -> bool:
+        """The media side gives up on a call (e.g. "Failed by RTP activity"), or a policy
+        does (a wrong PIN): FAILED with ``info``, and the peer gets a BYE (with ``reason`` as
+        its Reason header, RFC 3326) or CANCEL for it."""
         call = self._calls.get(call_id)
         if call is None:
             return False
         if call.invited:
             # The UA's CallReleased for this BYE comes later, finds no call and is ignored.
-            self._ua.hangup(call_id, self._clock())
+            self._ua.hangup(call_id, self._clock(), reason)
         self._finish(call, CallStatus.FAILED, None, info)
         self._wake()
         return True

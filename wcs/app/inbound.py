@@ -13,8 +13,9 @@ An incoming INVITE is routed by the first that applies:
 
 A :class:`Dispatch` says which stream the call publishes (``toStream`` template with
 ``{caller}``, ``{callee}``, ``{callId}``, ``{date}``; default ``{callee}-{caller}``), its
-tracks, recording, direct RTMP push and how it is answered: ``auto``, ``ring`` (wait for
-``/call/answer`` or ``/call/reject``) or ``hook`` (ask the appKey's backend).
+tracks, recording, direct RTMP push, how it is answered: ``auto``, ``ring`` (wait for
+``/call/answer`` or ``/call/reject``) or ``hook`` (ask the appKey's backend), and an optional
+``pin`` the caller must key before the stream is published (:mod:`wcs.app.inbound_pin`).
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ class Dispatch:
     ring_timeout: float = 60.0  # ring/hook: no decision this long → 480
     hook_timeout: float = 5.0  # hook: no answer this long → hook_default
     hook_default: str = "reject"  # "accept" | "reject"
+    pin: str = field(default="", repr=False)  # keys + '#' before the stream is published
+    pin_timeout: float | None = None  # None: the server's inbound_pin_timeout
 
     def stream_name(self, caller: str, callee: str, call_id: str, now: float | None = None) -> str:
         """The template filled in; characters a stream name cannot hold become '_'."""

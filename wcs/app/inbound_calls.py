@@ -13,6 +13,9 @@ answered according to the dispatch:
   Call object and answers ``{"answer": "accept"|"reject", "status": 486, "toStream": ...}``;
   no usable answer within ``hook_timeout``: ``hook_default``.
 
+With a ``pin`` the answered call publishes its stream only once the caller keyed the PIN and
+``#`` (:mod:`wcs.app.inbound_pin`); a wrong or missing PIN hangs up (FAILED with the reason).
+
 Stream name collisions: the name from the template gets ``-2``, ``-3``... until it is free
 (an intercom calling twice must not be refused because its first call still publishes).
 """
@@ -31,6 +34,7 @@ from wcs import sdp
 from wcs.app.call import Call, CallRequest, CallStatus, IncomingMedia
 from wcs.app.calls import CallManager
 from wcs.app.inbound import Dispatch, InboundPolicy, Offer, Refuse
+from wcs.app.inbound_pin import bye_reason, check_pin
 from wcs.app.media.dtls_srtp import is_dtls_proto
 from wcs.rest.views import call_json
 from wcs.sip.events import IncomingCall
@@ -61,6 +65,7 @@ class InboundCalls:
         clock: Callable[[], float],
         stream_taken: Callable[[str], bool],
         ask_hook: HookAsk | None = None,
+        pin_timeout: float = 20.0,
     ) -> None:
         self._ua = ua
         self._calls = calls
@@ -70,6 +75,8 @@ class InboundCalls:
         self._taken = stream_taken
         self._ask_hook = ask_hook  # (appKey, Call object) → (HTTP status, body)
         self._waiting: dict[str, _Waiting] = {}
+        self.pin_timeout = pin_timeout  # a dispatch's pin without its own pinTimeout
+        self._pins: dict[str, asyncio.Task[None]] = {}  # call id -> its PIN check
         calls.watch(self._on_call)
 
     # ---------------------------------------------------------------- the UA's event
@@ -103,6 +110,7 @@ class InboundCalls:
             caller=event.caller,
             record=d.record,
             sip_srtp=offered_srtp(event.sdp),
+            answer_mode=d.answer,
         )
         try:
             call = self._calls.add_incoming(req)
@@ -173,6 +181,10 @@ class InboundCalls:
         call = waiting.call
         media = self._media(call)
         now = self._clock()
+        if waiting.dispatch.pin:
+            media.hold_stream(True)  # published once the PIN is right
+            task = asyncio.get_running_loop().create_task(self._pin(call, waiting.dispatch))
+            self._pins[call.call_id] = task
         if waiting.answer is not None:
             self._ua.accept(call.call_id, waiting.answer, now)
             media.start_answered()
@@ -209,6 +221,24 @@ class InboundCalls:
             waiting = self._waiting.get(call.call_id)
             if waiting is not None:
                 self._stop(waiting)
+            pin = self._pins.pop(call.call_id, None)
+            if pin is not None and pin is not asyncio.current_task():
+                pin.cancel()
+
+    async def _pin(self, call: Call, d: Dispatch) -> None:
+        timeout = d.pin_timeout or self.pin_timeout
+        try:
+            problem = await check_pin(call, d.pin, timeout)
+        except EOFError:
+            return  # the call ended first
+        finally:
+            self._pins.pop(call.call_id, None)
+        if problem is None:
+            log.info("incoming call %s: PIN right, publishing its stream", call.call_id)
+            self._media(call).hold_stream(False)
+            return
+        log.info("incoming call %s: %s, hanging up", call.call_id, problem)
+        self._calls.fail(call.call_id, problem, bye_reason(problem))
 
     async def _hook(self, waiting: _Waiting) -> None:
         call, d = waiting.call, waiting.dispatch

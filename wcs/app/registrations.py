@@ -75,6 +75,7 @@ class AccountRegistration:
             "rtmpUrl": d.rtmp_url,
             "answer": d.answer,
             "appKey": d.app_key,
+            "pinRequired": bool(d.pin),  # the PIN itself is a secret: never shown
         }
 
 

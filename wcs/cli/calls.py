@@ -7,6 +7,10 @@ exits with a status that scripts can test:
 
 ``--dtmf 1234#`` sends keys once the call is ESTABLISHED (after ``--dtmf-delay`` seconds):
 joining a conference bridge or an IVR from the shell. A refusal exits 2.
+
+``--wait-incoming`` (instead of ``--callee``) waits for the next incoming call and prints its
+events until it ends (:mod:`wcs.cli.watch`); ``wcs calls --watch`` keeps the list live.
+
   1  FAILED, or the call ended before it was answered
   2  the server refused the request (400/409: the message names the field)
   3  BUSY
@@ -23,6 +27,7 @@ import sys
 import time
 from typing import Any, TextIO
 
+from wcs.cli import watch
 from wcs.cli.client import RestClient, ServerUnreachable, add_server_options, error_text
 from wcs.media.dtmf import DtmfError, parse_digits
 
@@ -37,7 +42,18 @@ def add_parsers(sub: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    call.add_argument("--callee", required=True, help="user or sip: URI ('demo': the demo)")
+    call.add_argument("--callee", help="user or sip: URI ('demo': the demo)")
+    call.add_argument(
+        "--wait-incoming",
+        action="store_true",
+        help="place no call: wait for the next incoming call, print its events "
+        "until it ends (--timeout: how long to wait for it)",
+    )
+    call.add_argument(
+        "--answer",
+        action="store_true",
+        help="--wait-incoming: answer the call when it rings (answer = ring)",
+    )
     call.add_argument("--to-stream", help="stream name (default: the call id)")
     call.add_argument("--call-id", help="default: a random one")
     call.add_argument("--sip-login", help="SIP account user")
@@ -74,6 +90,9 @@ def add_parsers(sub: Any) -> None:
     call.set_defaults(handler=run_call)
 
     calls = sub.add_parser("calls", help="list the calls")
+    calls.add_argument("--watch", action="store_true", help="redraw the list until Ctrl-C")
+    calls.add_argument("--interval", type=float, default=2.0,
+                       help="--watch: seconds between refreshes (default 2)")  # fmt: skip
     add_server_options(calls)
     calls.set_defaults(handler=run_calls)
     streams = sub.add_parser("streams", help="list the streams and viewers")
@@ -117,6 +136,11 @@ def _describe(call: dict[str, Any]) -> str:
 def run_call(args: argparse.Namespace, out: TextIO | None = None,
              clock: Any = time.monotonic, sleep: Any = time.sleep) -> int:  # fmt: skip
     out = out or sys.stdout
+    if args.wait_incoming:
+        return watch.wait_incoming(args, _describe, _ended, out, clock=clock, sleep=sleep)
+    if not args.callee:
+        print("wcs call: --callee or --wait-incoming is required", file=sys.stderr)
+        return EXIT_REFUSED
     client = RestClient(args.server, args.token)
     call_id = args.call_id or "cli-" + secrets.token_hex(4)
     body = call_body(args, call_id)
@@ -234,16 +258,22 @@ def _list(args: argparse.Namespace, path: str, what: str, out: TextIO) -> tuple[
 
 def run_calls(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
+    if args.watch:
+        return watch.watch_calls(args, calls_table, out)
     code, found = _list(args, "call/find_all", "calls", out)
     if found:
-        rows = [["CALL ID", "STATUS", "SIP", "CALLEE", "CALLER", "DIR", "STREAM", "INFO"]]
-        for c in found:
-            rows.append([str(c.get("callId")), str(c.get("status")), str(c.get("sipStatus") or ""),
-                         str(c.get("callee")), str(c.get("caller") or ""),
-                         "in" if c.get("incoming") else "out", str(c.get("streamName") or ""),
-                         str(c.get("info") or "")])  # fmt: skip
-        _table(rows, out)
+        calls_table(found, out)
     return code
+
+
+def calls_table(found: list[dict[str, Any]], out: TextIO) -> None:
+    rows = [["CALL ID", "STATUS", "SIP", "CALLEE", "CALLER", "DIR", "STREAM", "INFO"]]
+    for c in found:
+        rows.append([str(c.get("callId")), str(c.get("status")), str(c.get("sipStatus") or ""),
+                     str(c.get("callee")), str(c.get("caller") or ""),
+                     "in" if c.get("incoming") else "out", str(c.get("streamName") or ""),
+                     str(c.get("info") or "")])  # fmt: skip
+    _table(rows, out)
 
 
 def run_streams(args: argparse.Namespace, out: TextIO | None = None) -> int:

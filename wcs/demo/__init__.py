@@ -2,20 +2,22 @@
 
 ``/call/startup`` with ``callee: "demo"`` and no ``sipDomain`` is routed to it when the
 ``demo_callee`` setting is on (the default), so a call becomes a playable stream with no SIP
-server at hand. The SIP side (:class:`DemoUas`) is sans-IO; :class:`DemoCallee` is its
-asyncio edge and the media clock (H.264 test card at 15 fps, PCMU beep).
+server at hand. Its SIP side is our own UAS (:class:`wcs.sip.ua.UserAgent` with the UAS
+role) under a small answering policy (:class:`DemoAnswerer`: ring delay, maximum duration,
+404/488/503); :class:`DemoCallee` is its asyncio edge and the media clock (H.264 test card at
+15 fps, PCMU beep).
 """
 
+from .answerer import CallEnded, CallStarted, CallUpdated, DemoAnswerer, MediaTarget, demo_codecs
 from .callee import DemoCallee
 from .testcard import Picture, TestCard
-from .uas import CallEnded, CallStarted, CallUpdated, DemoUas, MediaTarget, demo_codecs
 
 __all__ = [
     "CallEnded",
     "CallStarted",
     "CallUpdated",
+    "DemoAnswerer",
     "DemoCallee",
-    "DemoUas",
     "MediaTarget",
     "Picture",
     "TestCard",

@@ -18,10 +18,10 @@ from wcs.media.h264.packetizer import H264Packetizer
 from wcs.sansio import Pump
 
 from . import tone
+from .answerer import CallEnded, CallStarted, CallUpdated, DemoAnswerer, MediaTarget
 from .encoder import H264Encoder
 from .rtp_out import RtpOut
 from .testcard import TestCard
-from .uas import CallEnded, CallStarted, CallUpdated, DemoUas, MediaTarget
 
 log = logging.getLogger(__name__)
 
@@ -79,18 +79,21 @@ class DemoCallee:
         width: int = 640,
         height: int = 360,
         max_duration: float = 3600.0,
+        user: str = "demo",
+        send_media: bool = True,
     ) -> None:
         self.host = host
         self.port = port
         self.fps = fps
         self.width = width
         self.height = height
-        self.uas = DemoUas(
-            host, port, self._allocate, ring_delay=ring_delay, max_duration=max_duration
+        self.send_media = send_media  # False: answer, then stay silent (bench/idle_wakeups)
+        self.uas = DemoAnswerer(
+            host, port, self._allocate, user=user, ring_delay=ring_delay, max_duration=max_duration
         )
         self._transport: asyncio.DatagramTransport | None = None
         self._calls: dict[str, _CallMedia] = {}
-        self._pump: Pump[DemoUas] | None = None
+        self._pump: Pump[DemoAnswerer] | None = None
         self._video_tick: asyncio.TimerHandle | None = None
         self._audio_tick: asyncio.TimerHandle | None = None
         self._card: TestCard | None = None
@@ -114,7 +117,7 @@ class DemoCallee:
         self._pump = Pump(self.uas, self._transmit, self._on_event, loop)
         self.port = transport.get_extra_info("sockname")[1]
         self.uas.port = self.port
-        log.info("demo callee: sip:demo@%s", netaddr.hostport(self.host, self.port))
+        log.info("demo callee: sip:%s@%s", self.uas.user, netaddr.hostport(self.host, self.port))
 
     async def close(self) -> None:
         if self._pump is not None:
@@ -192,7 +195,7 @@ class DemoCallee:
 
     # ------------------------------------------------------------------ media clock
     def _wants(self, kind: str) -> bool:
-        return any(kind in m.tracks for m in self._calls.values())
+        return self.send_media and any(kind in m.tracks for m in self._calls.values())
 
     def _schedule_media(self) -> None:
         loop = asyncio.get_running_loop()

@@ -56,6 +56,8 @@ _NAMES = (
     "wcs_demo_calls_total",
     "wcs_demo_sent_packets_total",
     "wcs_demo_sent_bytes_total",
+    "wcs_sip_keepalive_probes_total",
+    "wcs_sip_flow_reregistrations_total",
 )
 
 
@@ -211,6 +213,19 @@ class ServerMetrics:
         )
         r.collect("wcs_recordings", "Recordings in progress", "gauge", self._recordings)
         self._playout(r)
+        r.collect(
+            "wcs_sip_keepalive_probes_total",
+            "Keep-alive OPTIONS sent to registrars (registrations over TCP/TLS)",
+            "counter",
+            lambda: [Sample((), float(self.server.ua.keepalive_stats[0]))],
+        )
+        r.collect(
+            "wcs_sip_flow_reregistrations_total",
+            "REGISTERs sent again because a registration's connection was lost or its "
+            "keep-alives failed",
+            "counter",
+            lambda: [Sample((), float(self.server.ua.keepalive_stats[1]))],
+        )
         r.collect(
             "wcs_demo_calls_total",
             "Calls the demo callee answered",

@@ -216,6 +216,11 @@ DISPATCH = (
     Field("ringTimeout", "integer", minimum=1, maximum=3600),
     Field("hookTimeout", "integer", minimum=1, maximum=60),
     Field("hookDefault", enum=("accept", "reject")),
+    _text("pin", 16, min_len=1, pattern=r"^[0-9*A-Da-d]+$", write_only=True,
+          description="the caller must key this PIN and # (RFC 4733 or SIP INFO) before the "
+                      "stream is published; wrong or missing: hang up, FAILED"),
+    Field("pinTimeout", "integer", minimum=1, maximum=300,
+          description="seconds to key the PIN; default: the inbound_pin_timeout setting"),
 )  # fmt: skip
 
 SIP_REGISTER = Body(

@@ -43,6 +43,8 @@ def parse_dispatch(v: dict[str, Any]) -> Dispatch:
         ring_timeout=float(v["ringTimeout"] or base.ring_timeout),
         hook_timeout=float(v["hookTimeout"] or base.hook_timeout),
         hook_default=(v["hookDefault"] or base.hook_default).lower(),
+        pin=(v["pin"] or "").upper(),
+        pin_timeout=float(v["pinTimeout"]) if v["pinTimeout"] else None,
     )
 
 

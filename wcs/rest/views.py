@@ -225,4 +225,6 @@ def call_json(call: Call) -> Json:
         "dtmf": call.dtmf.to_json(),
         "dtmfError": call.dtmf_error,
         "transfer": call.transfer,
+        # our extension (issue 12): how an incoming call is answered; None when outgoing
+        "answerMode": r.answer_mode,
     }

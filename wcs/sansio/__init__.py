@@ -18,7 +18,7 @@ deadline. Nothing polls. This is how aioquic's `quic/connection.py` is driven.
 The cores, by flavour:
 
     SIP UserAgent    datagrams_to_send(now) -> [(bytes, (host, port, "udp" | "tcp"))]
-    demo DemoUas     datagrams_to_send(now) -> [(bytes, (host, port))]
+    DemoAnswerer     datagrams_to_send(now) -> [(bytes, (host, port))]   (a UserAgent inside)
     DtlsSession      data_to_send(now) -> [datagram, …]   (one remote: the ICE pair)
     RTMP connection  data_to_send(now) -> bytes
     WcsSession       data_to_send(now) -> [text frame, …]

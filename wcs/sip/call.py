@@ -176,7 +176,9 @@ class Calls:
 
         self.dialog_request(call, req, final, now)
 
-    def send_bye(self, call: SipCall, now: float, *, by_remote: bool, info: str) -> None:
+    def send_bye(
+        self, call: SipCall, now: float, *, by_remote: bool, info: str, reason: str = ""
+    ) -> None:
         if call.dialog is None or call.state in ("ending", "ended"):
             return
         call.state = "ending"
@@ -188,6 +190,8 @@ class Calls:
             )
             call.pending = None
         req = self.in_dialog(call, "BYE")
+        if reason:
+            req.headers.add("Reason", reason)  # RFC 3326: why we hang up
 
         def final(resp: SipResponse | None, _info: str, n: float) -> None:
             status = resp.status if resp is not None else None

@@ -2,7 +2,8 @@
 
 Choices: the refresh is sent max(1, min(expires/2, expires-32)) s after the 200; a failed
 registration (or refresh) is removed after RegistrationFailed; 423 is retried once with the
-registrar's Min-Expires.
+registrar's Min-Expires. Over TCP/TLS the binding's flow is watched (reg_keepalive.py): a
+lost connection or failing OPTIONS keep-alives send the REGISTER again at once.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from .errors import SipParseError
 from .events import RegistrationEnded, RegistrationFailed, RegistrationSucceeded
 from .message import SipResponse
 from .outgoing import OutgoingRequest
+from .reg_keepalive import RegistrationKeepAlive
 from .uri import NameAddr, SipUri, same_host
 
 
@@ -43,11 +45,20 @@ class Registration:
 class Registrations:
     """Every registration of the user agent, by id ("reg-1", ...)."""
 
-    def __init__(self, endpoint: Endpoint, expires: int) -> None:
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        expires: int,
+        keepalive_interval: float = 30.0,
+        keepalive_failures: int = 2,
+    ) -> None:
         self.endpoint = endpoint
         self.expires = expires  # requested lifetime
         self.regs: dict[str, Registration] = {}
         self._count = 0
+        self.keepalive = RegistrationKeepAlive(
+            endpoint, self._reregister, keepalive_interval, keepalive_failures
+        )
 
     def register(self, account: Account, now: float, expires: int | None = None) -> str:
         self._count += 1
@@ -62,6 +73,7 @@ class Registrations:
         if reg is None or reg.unregistering:
             return
         self.endpoint.queue.cancel(("reg", reg_id))
+        self.keepalive.forget(reg_id)
         if reg.outgoing is not None and not reg.outgoing.done:
             reg.wants_unregister = True  # §10.2: one REGISTER at a time per Call-ID
             return
@@ -105,6 +117,7 @@ class Registrations:
     ) -> None:
         ep = self.endpoint
         if asked == 0:
+            self.keepalive.forget(reg.reg_id)
             self.regs.pop(reg.reg_id, None)
             ep.emit(RegistrationEnded(reg.reg_id))
             return
@@ -127,7 +140,9 @@ class Registrations:
                 return
             delay = refresh_delay(expires)
             ep.queue.set(("reg", reg.reg_id), now + delay, lambda n: self._refresh(reg, n))
+            self.keepalive.watch(reg, now)
             return
+        self.keepalive.forget(reg.reg_id)
         self.regs.pop(reg.reg_id, None)
         ep.queue.cancel(("reg", reg.reg_id))
         status = resp.status if resp is not None else None
@@ -139,6 +154,13 @@ class Registrations:
     def _refresh(self, reg: Registration, now: float) -> None:
         if reg.reg_id in self.regs and not reg.unregistering:
             self._send_register(reg, reg.expires, now)
+
+    def _reregister(self, reg: Registration, now: float) -> None:
+        """The flow looked dead: the refresh now, unless a REGISTER is on its way."""
+        if reg.outgoing is not None and not reg.outgoing.done:
+            return
+        self.endpoint.queue.cancel(("reg", reg.reg_id))
+        self._refresh(reg, now)
 
     def _granted_expires(self, reg: Registration, resp: SipResponse, asked: int) -> int:
         ours = NameAddr.parse(self.endpoint.contact(reg.account)).uri

@@ -70,6 +70,7 @@ class _Tcp(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.peer: Addr | None = None
         self.last_used = 0.0
+        self.closed_by_us = False  # idle close or shutdown: not a lost flow
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # cast, not isinstance: uvloop's transports are not asyncio.Transport subclasses
@@ -102,6 +103,8 @@ class _Tcp(asyncio.Protocol):
         self.edge._open.discard(self)
         if self.peer is not None and self.edge._conns.get(self.peer) is self:
             del self.edge._conns[self.peer]
+        if self.admission is None and self.peer is not None and not self.closed_by_us:
+            self.edge._lost(self.peer, self.name)  # a flow we opened (a registrar's, maybe)
 
     def keepalive(self) -> None:
         """RFC 5626 §3.5.1 CRLFs; not a use: the idle timer still runs."""
@@ -221,6 +224,7 @@ class SipTransport:
         for task in list(self._tasks):
             task.cancel()
         for conn in list(self._open):
+            conn.closed_by_us = True
             if conn.transport is not None:
                 conn.transport.close()
         self._conns.clear()
@@ -321,6 +325,7 @@ class SipTransport:
                 der = proto.transport.get_extra_info("ssl_object").getpeercert(binary_form=True)
                 problem = tls.check_peer(der, name)
                 if problem is not None:
+                    proto.closed_by_us = True
                     proto.transport.abort()
         except (OSError, ssl.SSLError) as exc:
             problem = failure_reason(exc)
@@ -343,6 +348,18 @@ class SipTransport:
         if self._closed:
             return
         self.ua.transport_error(addr, transport, reason, self.now())
+        self.wake()
+
+    def _lost(self, addr: Addr, transport: str) -> None:
+        """A connection we opened closed without our asking: the UA re-registers what was
+        registered over it (by address, and by every name we resolved to it)."""
+        if self._closed:
+            return
+        now = self.now()
+        self.ua.flow_lost(addr, transport, now)
+        for host, (_, ip) in list(self._dns.items()):
+            if ip == addr[0]:
+                self.ua.flow_lost((host, addr[1]), transport, now)
         self.wake()
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
@@ -371,6 +388,7 @@ class SipTransport:
                         in_dialog = {netaddr.unbracket(h) for h in self.ua.dialog_hosts()}
                     idle = conn.peer[0] not in in_dialog
             if idle:
+                conn.closed_by_us = True
                 conn.transport.close()
             elif keepalive > 0 and conn.admission is None and conn.name == "tls":
                 conn.keepalive()

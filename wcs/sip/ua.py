@@ -69,12 +69,16 @@ class UserAgent:
         min_se: int = 90,
         register_expires: int = 600,
         incoming: bool = False,
+        keepalive_interval: float = 30.0,
+        keepalive_failures: int = 2,
     ) -> None:
         self.incoming = incoming  # the UAS role: peer INVITEs become IncomingCall
         self._ep = Endpoint(
             local_port=local_port, public_ip=public_ip, user_agent=user_agent, timers=timers
         )
-        self._regs = Registrations(self._ep, register_expires)
+        self._regs = Registrations(
+            self._ep, register_expires, keepalive_interval, keepalive_failures
+        )
         self._calls = Calls(self._ep)
         self._session_timer = SessionTimer(
             self._ep, self._calls, session_expires=session_expires, min_se=min_se
@@ -172,6 +176,17 @@ class UserAgent:
             if (tx.dest[0], tx.dest[1]) == addr and tx.dest[2] == transport:
                 tx.transport_failed(reason, now)
 
+    def flow_lost(self, addr: tuple[str, int], transport: str, now: float) -> None:
+        """Called by the edge when a connection it opened to ``addr`` closed without our
+        asking: a registration made over it registers again (reg_keepalive.py)."""
+        self._regs.keepalive.flow_lost(addr, transport, now)
+
+    @property
+    def keepalive_stats(self) -> tuple[int, int]:
+        """(keep-alive OPTIONS sent, REGISTERs sent again because a flow looked dead)."""
+        ka = self._regs.keepalive
+        return ka.probes, ka.reregistrations
+
     # ---- public actions -----------------------------------------------------------------
 
     def register(self, account: Account, now: float, expires: int | None = None) -> str:
@@ -185,8 +200,10 @@ class UserAgent:
         """Place a call. Raises ValueError for a duplicate `ref` or a bad callee/domain."""
         self._invites.invite(ref, account, callee, sdp, now)
 
-    def hangup(self, ref: str, now: float) -> None:
-        """BYE when the call is answered, else CANCEL (an incoming one: 603 Decline)."""
+    def hangup(self, ref: str, now: float, reason: str = "") -> None:
+        """BYE when the call is answered, else CANCEL (an incoming one: 603 Decline).
+        ``reason``: a Reason header value for the BYE (RFC 3326), e.g.
+        ``SIP;cause=403;text="Wrong PIN"``."""
         call = self._calls.by_ref.get(ref)
         if call is None or call.state in ("ending", "ended"):
             return
@@ -194,7 +211,7 @@ class UserAgent:
             self._uas.reject(ref, 603, "Decline", now)
             return
         if call.state in ("confirmed", "accepted"):
-            self._calls.send_bye(call, now, by_remote=False, info=INFO_NORMAL)
+            self._calls.send_bye(call, now, by_remote=False, info=INFO_NORMAL, reason=reason)
             return
         self._invites.cancel(call, now)
 

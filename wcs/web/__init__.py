@@ -1,6 +1,7 @@
 """The built-in player page at ``/`` of the HTTP port: our own HTML/JS (no WebSDK code).
 
-It starts calls through ``/rest-api/call/startup``, lists calls and streams, plays a stream
+It starts calls through ``/rest-api/call/startup``, lists calls (incoming ones too, with
+Answer/Reject buttons while one rings with ``answer = ring``) and streams, plays a stream
 with a plain ``RTCPeerConnection`` over WHEP, stops it and hangs calls up. The page itself
 needs no auth (it holds no data); its REST and WHEP requests carry the token typed in it.
 """

@@ -42,7 +42,7 @@ class FakeUA:
         state = self.live.get(ref)
         return None if state is None else CallInfo(ref, "tag", None, None, None, state)
 
-    def hangup(self, ref: str, now: float) -> None:
+    def hangup(self, ref: str, now: float, reason: str = "") -> None:
         self.actions.append(("hangup", ref))
 
     def answer_offer(self, ref: str, sdp: bytes | None, now: float) -> None:

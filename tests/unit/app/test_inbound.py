@@ -144,7 +144,7 @@ def test_config_tables_from_toml_and_environment(tmp_path: Path) -> None:
         "sip_port = 5070\n"
         '[[sip_registration]]\nsipLogin = "1003"\nsipPassword = "pw"\n'
         'sipDomain = "sip.test"\ntoStream = "door-{caller}"\n'
-        '[[sip_trunk]]\nname = "pbx"\nallow = ["10.0.0.0/8"]\npassword = "tp"\n'
+        '[[sip_trunk]]\nname = "pbx"\nallow = ["10.0.0.0/8"]\npassword = "tp"\npin = "42"\n'
     )
     s = load_settings(f, env={})
     assert s.sip_registration[0]["toStream"] == "door-{caller}"
@@ -152,6 +152,7 @@ def test_config_tables_from_toml_and_environment(tmp_path: Path) -> None:
     masked = s.masked()
     assert masked["sip_registration"][0]["sipPassword"] == "********"
     assert masked["sip_trunk"][0]["password"] == "********"
+    assert masked["sip_trunk"][0]["pin"] == "********"  # a PIN is a secret too
     env = load_settings(env={"WCS_SIP_TRUNK": '[{"name": "x", "allow": ["127.0.0.1"]}]'})
     assert env.sip_trunk == ({"name": "x", "allow": ["127.0.0.1"]},)
     with pytest.raises(ConfigError, match="sip_trunk"):
@@ -167,6 +168,9 @@ def test_config_tables_from_toml_and_environment(tmp_path: Path) -> None:
         ({"name": "x", "allow": ["nope"]}, "allow"),
         ({"name": "x", "username": "u", "algorithms": ["SHA-512"]}, "algorithms"),
         ({"name": "x", "allow": ["10.0.0.1"], "answer": "later"}, "answer"),
+        ({"name": "x", "allow": ["10.0.0.1"], "pin": "12#"}, "pin"),  # '#' ends the PIN
+        ({"name": "x", "allow": ["10.0.0.1"], "pin": "1" * 17}, "pin"),
+        ({"name": "x", "allow": ["10.0.0.1"], "pin": "1", "pinTimeout": 0}, "pinTimeout"),
     ],
 )
 def test_trunk_body_refusals(body: dict[str, Any], field: str) -> None:
@@ -178,3 +182,14 @@ def test_trunk_body_refusals(body: dict[str, Any], field: str) -> None:
 def test_trunk_body() -> None:
     t = parse_trunk({"name": "x", "allow": ["10.0.0.1"], "answer": "ring", "record": "true"})
     assert t.dispatch.answer == "ring" and t.dispatch.record and t.algorithms == ("SHA-256", "MD5")
+
+
+def test_pin_in_a_registration_is_kept_and_never_shown() -> None:
+    t = parse_trunk({"name": "x", "allow": ["10.0.0.1"], "pin": "12a*", "pinTimeout": 5})
+    assert (t.dispatch.pin, t.dispatch.pin_timeout) == ("12A*", 5.0)
+    assert "12A" not in repr(t.dispatch)
+    assert parse_trunk({"name": "x", "allow": ["10.0.0.1"]}).dispatch.pin_timeout is None
+    reg = AccountRegistration("r1", ACC, t.dispatch)
+    shown = reg.to_json()
+    assert shown["pinRequired"] is True and "pin" not in shown
+    assert "12A" not in str(shown)

@@ -125,6 +125,8 @@ SERVER_METRICS = {
     "wcs_demo_calls_total": ("counter", set()),
     "wcs_demo_sent_packets_total": ("counter", set()),
     "wcs_demo_sent_bytes_total": ("counter", set()),
+    "wcs_sip_keepalive_probes_total": ("counter", set()),
+    "wcs_sip_flow_reregistrations_total": ("counter", set()),
     "wcs_dtls_failures_total": ("counter", set()),
     "wcs_srtp_failures_total": ("counter", set()),
     "wcs_limit": ("gauge", {"limit"}),

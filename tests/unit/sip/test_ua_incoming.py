@@ -244,6 +244,11 @@ def test_bye_from_the_caller_and_from_us() -> None:
     bye = h2.one().req
     assert bye.method == "BYE" and (bye.headers.get("From") or "").startswith("<sip:1003@sip.test>")
     assert NameAddr.parse(bye.headers.get("To") or "").tag == "caller1"
+    assert bye.headers.get("Reason") is None
+    h3 = incoming_harness()
+    ref3, _ = established(h3)
+    h3.ua.hangup(ref3, h3.now, 'SIP;cause=403;text="Wrong PIN"')  # RFC 3326
+    assert h3.one().req.headers.get("Reason") == 'SIP;cause=403;text="Wrong PIN"'
 
 
 def test_reinvite_from_the_caller_is_a_remote_offer() -> None:

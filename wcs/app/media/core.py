@@ -95,6 +95,8 @@ class CallMediaCore:
         self.feed: StreamFeed | None = None
         self.watch: ActivityWatch | None = None
         self.sink: StreamSink | None = None
+        # An incoming call with a PIN publishes only once the PIN is right (set_stream_held)
+        self.stream_held = False
         self.hold = False  # the peer holds us
         self.local_hold = False  # we hold the peer (hold_offer)
         self.closed = False
@@ -409,8 +411,16 @@ class CallMediaCore:
         if self._answered and not self.closed:
             self._publish()
 
+    def set_stream_held(self, held: bool) -> None:
+        """Hold back (or now allow) the stream: media flows, nothing is published."""
+        self.stream_held = held
+        if not held and self._answered and not self.closed:
+            self._publish()
+
     def _publish(self) -> None:
         if self.sink is not None or self.outlet is None or not self.sessions:
+            return
+        if self.stream_held:
             return
         sink = self.outlet.publish(self.tracks())
         if sink is None:

@@ -128,6 +128,11 @@ class CallMedia:
         self.core.publish_now()
         self.pump.wake()
 
+    def hold_stream(self, held: bool) -> None:
+        """An incoming call's stream waits (True) for its PIN, or is published now (False)."""
+        self.core.set_stream_held(held)
+        self.pump.wake()
+
     def rename_stream(self, name: str) -> bool:
         """Publish as ``name`` instead (an incoming call's hook chose it); False once published."""
         outlet = self.core.outlet

@@ -52,8 +52,14 @@ async function refresh() {
     cbody.textContent = "";
     for (const c of calls || []) {
       const row = cbody.insertRow();
-      cell(row, c.callId); cell(row, c.callee); cell(row, c.status); cell(row, c.streamName);
+      cell(row, c.callId); cell(row, c.incoming ? "in: " + c.caller : "");
+      cell(row, c.callee); cell(row, c.status); cell(row, c.streamName);
       const td = cell(row, "");
+      // An incoming call that rings for us (answer = ring): answer or reject it from here.
+      if (c.incoming && c.status === "RING" && c.answerMode === "ring") {
+        button(td, "Answer", () => act("call/answer", c.callId));
+        button(td, "Reject", () => act("call/reject", c.callId, {status: 486}));
+      }
       button(td, "Hang up", () => hangup(c.callId));
       if (c.status === "ESTABLISHED" || c.status === "HOLD") {
         const held = c.status === "HOLD";
