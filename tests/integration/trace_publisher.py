@@ -1,8 +1,9 @@
 """A live stream without a call: the callee's media of conformance/traces/02-call-av.pcap
 (H.264 352x288 + PCMU, about 3 s) published into the hub and looped in real time, the
 RTP sequence numbers and timestamps carried on across loops (each loop starts on the
-trace's keyframe). The audio track can be added later (``add_audio``): a stream whose audio
-appears after its video."""
+trace's keyframe); packets and frames are fed as a call's media are (RTP for WebRTC and
+RTSP, access units and audio frames for HLS and recordings). The audio track can be added
+later (``add_audio``): a stream whose audio appears after its video."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import struct
 from tests.unit.rtsp.test_ffprobe import trace_packets
 from wcs.app.stream import TrackInfo
 from wcs.app.streams import Publication, StreamHub, StreamStatus
+from wcs.media.audio import PCMU, frame_from_rtp
 from wcs.media.h264 import H264Depacketizer
 
 SPAN_S = 3.06  # the trace's 153 PCMU packets of 20 ms
@@ -75,4 +77,7 @@ class TracePublisher:
                         self.pub.feed_video(au, (loop.time() - start) * 1000)
                 elif self.sending_audio:
                     self.pub.feed_rtp(kind, packet, ts)
+                    payload = packet[12 + 4 * (packet[0] & 0x0F) :]
+                    frame = frame_from_rtp(PCMU, payload, ts)
+                    self.pub.feed_audio(frame, (loop.time() - start) * 1000)
             self.loops += 1
