@@ -36,6 +36,7 @@ import socket
 import statistics
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -430,21 +431,20 @@ def spread(values: list[float]) -> str:
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {"started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+
+    async def repeat(name: str, run: Callable[[], Awaitable[dict[str, Any]]]) -> None:
+        runs = []
+        for i in range(args.repeats):
+            runs.append(await run())
+            print(f"{name} run {i + 1}:", json.dumps(runs[-1]), file=sys.stderr)
+        results[name] = runs
+
     if args.what in ("latency", "all"):
-        runs = []
-        for i in range(args.repeats):
-            runs.append(await latency_run(args.seconds, args.warmup))
-            print(f"latency run {i + 1}:", json.dumps(runs[-1]), file=sys.stderr)
-        results["latency"] = runs
+        await repeat("latency", lambda: latency_run(args.seconds, args.warmup))
     if args.what in ("hls-cpu", "all"):
-        results["hls_cpu"] = [hls_cpu() for _ in range(args.repeats)]
-        print("hls cpu:", json.dumps(results["hls_cpu"]), file=sys.stderr)
+        await repeat("hls_cpu", lambda: asyncio.to_thread(hls_cpu))
     if args.what in ("rtsp-cpu", "all"):
-        runs = []
-        for i in range(args.repeats):
-            runs.append(await rtsp_cpu_run(args.players, args.window))
-            print(f"rtsp run {i + 1}:", json.dumps(runs[-1]), file=sys.stderr)
-        results["rtsp_cpu"] = runs
+        await repeat("rtsp_cpu", lambda: rtsp_cpu_run(args.players, args.window))
     return results
 
 
@@ -453,6 +453,12 @@ def machine_lines(runs: list[dict[str, Any]]) -> list[str]:
     busy = [100 * busy_share(r["load_before"], r["load_after"]) for r in runs]
     return ["", f"Machine during the runs: load average (1 min) {spread(loads)}, "
             f"busy {spread(busy)} % of all CPUs", ""]  # fmt: skip
+
+
+def table(title: str, rows: list[tuple[str, str]], runs: list[dict[str, Any]]) -> list[str]:
+    out = [f"| {title} | median (range) |", "|---|---|"]
+    out += [f"| {label} | {spread([r[key] for r in runs])} |" for label, key in rows]
+    return [*out, ""]
 
 
 def report(results: dict[str, Any]) -> str:
@@ -467,24 +473,23 @@ def report(results: dict[str, Any]) -> str:
         lines += machine_lines(results["latency"])
     if "hls_cpu" in results:
         rows = results["hls_cpu"]
-        lines += ["| HLS per stream | median (range) |", "|---|---|",
-                  f"| segmenter (CMAF mux, parts + segments) % of a core | "
-                  f"{spread([r['mux_pct_core'] for r in rows])} |",
-                  f"| shared AAC stage (G.711 → AAC) % of a core | "
-                  f"{spread([r['aac_pct_core'] for r in rows])} |",
-                  f"| playlist render µs | {spread([r['render_us'] for r in rows])} |",
-                  ""]  # fmt: skip
+        lines += table("HLS per stream", [
+            ("segmenter (CMAF mux, parts + segments) % of a core", "mux_pct_core"),
+            ("shared AAC stage (G.711 → AAC) % of a core", "aac_pct_core"),
+            ("playlist render µs", "render_us"),
+        ], rows)  # fmt: skip
     if "rtsp_cpu" in results:
-        rows = results["rtsp_cpu"]
-        lines += ["| server publishing the trace call | median (range) |", "|---|---|",
-                  f"| stream alone, no HLS, no player: % of a core | "
-                  f"{spread([r['idle_pct_core'] for r in rows])} |",
-                  f"| + its HLS output (AAC stage + segmenter, no request): % of a core | "
-                  f"{spread([r['hls_on_pct_core'] - r['idle_pct_core'] for r in rows])} |",
-                  ]  # fmt: skip
-        for mode in ("tcp", "udp"):
-            lines.append(f"| per {mode.upper()} player % of a core | "
-                         f"{spread([r[mode]['per_player_pct_core'] for r in rows])} |")  # fmt: skip
+        rows = [
+            {**r, "hls": r["hls_on_pct_core"] - r["idle_pct_core"],
+             "tcp": r["tcp"]["per_player_pct_core"], "udp": r["udp"]["per_player_pct_core"]}
+            for r in results["rtsp_cpu"]
+        ]  # fmt: skip
+        lines += table("server publishing the trace call", [
+            ("stream alone, no HLS, no player: % of a core", "idle_pct_core"),
+            ("+ its HLS output (AAC stage + segmenter, no request): % of a core", "hls"),
+            ("per TCP player % of a core", "tcp"),
+            ("per UDP player % of a core", "udp"),
+        ], rows)  # fmt: skip
         lines += machine_lines(rows)
     return "\n".join(lines)
 

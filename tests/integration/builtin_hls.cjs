@@ -6,7 +6,7 @@
 // Usage (NODE_PATH=<npm dir>/node_modules):
 //   node builtin_hls.cjs PAGE_URL LLHLS(0|1) USER_DATA_DIR CHROMIUM FLAGS_JSON SECONDS
 const path = require('path');
-const { openPage } = require(path.join(__dirname, 'chromium_page.cjs'));
+const { drive, sampleFor } = require(path.join(__dirname, 'chromium_page.cjs'));
 
 async function sample(page) {
   return page.evaluate(() => {
@@ -27,38 +27,13 @@ async function sample(page) {
   });
 }
 
-(async () => {
-  const [pageUrl, ll, udd, exe, flagsJson, secsArg] = process.argv.slice(2);
-  const secs = parseFloat(secsArg || '6');
-  const result = { ok: false, console: [], samples: [] };
-  let ctx;
-  try {
-    const opened = await openPage(udd, exe, flagsJson, result);
-    ctx = opened.ctx;
-    const page = opened.page;
-    await page.goto(pageUrl, { waitUntil: 'load', timeout: 20000 });
-    if ((ll === '1') !== await page.isChecked('#llhls')) await page.click('#llhls');
-    await page.click('#playHls');
-    await page.click('#play');
-    const t0 = Date.now();
-    while (Date.now() - t0 < 30000) {
-      const s = await sample(page);
-      if (s.hls.currentTime > 0 && s.hlsLatency !== null && s.webrtcLatency !== null) {
-        result.startMs = Date.now() - t0;
-        break;
-      }
-      await page.waitForTimeout(100);
-    }
-    const end = Date.now() + secs * 1000;
-    while (Date.now() < end) {
-      result.samples.push(await sample(page));
-      await page.waitForTimeout(500);
-    }
-    result.ok = true;
-  } catch (e) {
-    result.error = String(e && e.stack || e);
-  } finally {
-    if (ctx) await ctx.close().catch(() => {});
-  }
-  console.log('RESULT ' + JSON.stringify(result));
-})();
+const [pageUrl, ll, udd, exe, flagsJson, secsArg] = process.argv.slice(2);
+drive(udd, exe, flagsJson, async (page, result) => {
+  await page.goto(pageUrl, { waitUntil: 'load', timeout: 20000 });
+  if ((ll === '1') !== await page.isChecked('#llhls')) await page.click('#llhls');
+  await page.click('#playHls');
+  await page.click('#play');
+  const started = (s) => s.hls.currentTime > 0 && s.hlsLatency !== null
+    && s.webrtcLatency !== null;
+  await sampleFor(page, sample, started, parseFloat(secsArg || '6'), result);
+});
