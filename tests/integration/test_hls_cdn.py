@@ -26,7 +26,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.integration.playout_helpers import get
 from tests.integration.test_hls_rtsp_real_peers import live_call
 from tests.integration.test_streams_real_peers import running
-from tests.peers.hls_cache import start_hls_cache
 
 pytestmark = [pytest.mark.peers, pytest.mark.asyncio]
 
@@ -64,19 +63,16 @@ async def run_clients(url: str) -> list[dict[str, Any]]:
     return [c for batch in batches for c in batch]
 
 
-async def test_500_clients_through_nginx_proxy_cache(kamailio, callee, tmp_path) -> None:
+async def test_500_clients_through_nginx_proxy_cache(kamailio, callee, hls_cache) -> None:
     async with running() as r:
         _, name, urls = await live_call(r, kamailio, callee())
         http_port = r.server.settings.http_port
         # The output starts on the first request; the cache then sees a settled stream.
         assert (await get(urls["hls"]))[0] == 200
-        cache = start_hls_cache(tmp_path / "nginx-hls-cache", r.server.playout.http.port)
-        try:
-            before = await asyncio.to_thread(origin_requests, http_port)
-            clients = await run_clients(cache.url(f"/{name}/{name}.m3u8"))
-            after = await asyncio.to_thread(origin_requests, http_port)
-        finally:
-            cache.stop()
+        cache = hls_cache(r.server.playout.http.port)
+        before = await asyncio.to_thread(origin_requests, http_port)
+        clients = await run_clients(cache.url(f"/{name}/{name}.m3u8"))
+        after = await asyncio.to_thread(origin_requests, http_port)
 
     assert len(clients) == CLIENTS
     assert [c["errors"] for c in clients if c["errors"]] == []
