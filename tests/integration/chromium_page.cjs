@@ -12,4 +12,37 @@ async function openPage(udd, exe, flagsJson, result) {
   return { ctx, page };
 }
 
-module.exports = { openPage };
+// Samples `sample(page)` every 100 ms until `started(sample)` (at most 30 s; result.startMs),
+// then every 500 ms for `secs` seconds into result.samples.
+async function sampleFor(page, sample, started, secs, result) {
+  const t0 = Date.now();
+  while (Date.now() - t0 < 30000) {
+    if (started(await sample(page))) { result.startMs = Date.now() - t0; break; }
+    await page.waitForTimeout(100);
+  }
+  const end = Date.now() + secs * 1000;
+  while (Date.now() < end) {
+    result.samples.push(await sample(page));
+    await page.waitForTimeout(500);
+  }
+}
+
+// A whole driver run: the page opened, body(page, result), "RESULT {json}" printed (ok, or
+// the error), the browser closed.
+async function drive(udd, exe, flagsJson, body) {
+  const result = { ok: false, console: [], samples: [] };
+  let ctx;
+  try {
+    const opened = await openPage(udd, exe, flagsJson, result);
+    ctx = opened.ctx;
+    await body(opened.page, result);
+    result.ok = true;
+  } catch (e) {
+    result.error = String(e && e.stack || e);
+  } finally {
+    if (ctx) await ctx.close().catch(() => {});
+  }
+  console.log('RESULT ' + JSON.stringify(result));
+}
+
+module.exports = { openPage, sampleFor, drive };

@@ -3,19 +3,16 @@ ffprobe/ffmpeg helpers to read and feed RTMP streams."""
 
 from __future__ import annotations
 
-import functools
 import json
 import signal
-import socket
 import subprocess
-import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.peers.ports import free_port
-from tests.peers.procs import PeerError, PeerProcess, require_binary, tail, wait_until
+from tests.peers.nginx import start_nginx
+from tests.peers.procs import PeerError, PeerProcess, require_binary
 
 HERE = Path(__file__).resolve().parent
 TEMPLATE = HERE / "nginx-rtmp.conf.in"
@@ -52,62 +49,22 @@ class NginxRtmp:
         return self.process.stop(grace=10, sig=signal.SIGTERM)
 
 
-def _tcp_open(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
 def start_nginx_rtmp(rundir: Path, host: str = "127.0.0.1", timeout: float = 15.0) -> NginxRtmp:
-    require_binary("nginx", "nginx")
     if not RTMP_MODULE.exists():
         raise PeerError(
             f"{RTMP_MODULE} missing (apt package libnginx-mod-rtmp); "
             "run tests/peers/install-peers.sh"
         )
-    rundir.mkdir(parents=True, exist_ok=True)
-    rundir = rundir.resolve()
-    (rundir / "tmp").mkdir(exist_ok=True)
-    last: PeerError | None = None
-    for _attempt in range(3):
-        port, stat_port = free_port(host), free_port(host)
-        conf = TEMPLATE.read_text()
-        for name, value in {
-            "RUNDIR": str(rundir),
-            "HOST": host,
-            "RTMP_PORT": str(port),
-            "STAT_PORT": str(stat_port),
-            "RTMP_MODULE": str(RTMP_MODULE),
-        }.items():
-            conf = conf.replace(f"@@{name}@@", value)
-        conf_path = rundir / "nginx.conf"
-        conf_path.write_text(conf)
-        # -e: the error log before the config is read (default /var/log/nginx needs root)
-        base = ["nginx", "-e", str(rundir / "error.log"), "-p", str(rundir), "-c", str(conf_path)]
-        check = subprocess.run([*base, "-t", "-q"], capture_output=True, text=True, timeout=30)
-        if check.returncode != 0:
-            raise PeerError(f"nginx config check failed ({conf_path}): {check.stderr[-1500:]}")
-        t0 = time.monotonic()
-        proc = PeerProcess("nginx-rtmp", base, rundir / "nginx.out", cwd=rundir)
-        try:
-            wait_until(
-                functools.partial(_tcp_open, host, port),
-                timeout,
-                "nginx-rtmp start",
-                alive=proc.alive,
-            )
-        except PeerError as exc:
-            proc.stop(grace=3)
-            text = tail(rundir / "error.log")
-            last = PeerError(f"{exc}; error.log:\n{text}")
-            if "address already in use" in text.lower():
-                continue
-            raise last from None
-        return NginxRtmp(host, port, stat_port, rundir, proc, time.monotonic() - t0)
-    assert last is not None
-    raise last
+    proc, ports, seconds = start_nginx(
+        "nginx-rtmp",
+        TEMPLATE,
+        rundir,
+        {"RTMP_MODULE": str(RTMP_MODULE)},
+        ("RTMP_PORT", "STAT_PORT"),
+        host,
+        timeout,
+    )
+    return NginxRtmp(host, ports["RTMP_PORT"], ports["STAT_PORT"], rundir.resolve(), proc, seconds)
 
 
 def ffprobe(url: str, timeout: float = 20.0) -> list[dict[str, Any]]:

@@ -41,7 +41,9 @@ class HlsOutput:
     def __init__(self, stream: Stream, stages: AacStages, settings: HlsSettings) -> None:
         self.stream = stream
         self.last_access = 0.0
-        self.epoch: float | None = None  # wall clock (Unix s) of media time 0
+        # Wall clock (Unix s) of media time 0 (EXT-X-PROGRAM-DATE-TIME): from the arrival of
+        # the first live frame (the cached GOP replayed at the start is old).
+        self.epoch: float | None = None
         self.closed = False
         video = "video" in stream.tracks
         audio_track = stream.tracks.get("audio")
@@ -52,13 +54,18 @@ class HlsOutput:
             audio = AudioConfig(track.asc, track.sample_rate, track.channels)
         self.segmenter = Segmenter(video, audio, settings, first_number(time.time()))
         self._waiters: list[asyncio.Future[None]] = []
+        self._video = video
+        # The cached GOP comes first, with its old pts: the clock is anchored on live media.
+        self._replaying = True
         self._frames: Subscription | None = stream.subscribe_frames(self) if video else None
+        self._replaying = False
         if stream.status is not StreamStatus.PUBLISHING:
             self.on_stream_end(stream.info or "ended")
 
     # -- inputs ----------------------------------------------------------------------------
     def on_video(self, au: AccessUnit, pts_ms: float) -> None:
-        self._anchor(pts_ms)
+        if not self._replaying:
+            self._anchor(pts_ms)
         self.segmenter.push_video(au, pts_ms)
         self._drain()
 
@@ -66,7 +73,8 @@ class HlsOutput:
         return None  # audio comes as AAC from the stage
 
     def on_aac(self, data: bytes, pts_ms: float) -> None:
-        self._anchor(pts_ms)
+        if not self._video:  # AAC comes after the encoder's delay: video is the better clock
+            self._anchor(pts_ms)
         self.segmenter.push_audio(data, pts_ms)
         self._drain()
 

@@ -146,6 +146,7 @@ class Stream:
         self._gop = GopCache()
         self._keyframes = 0
         self._frames = {"audio": 0, "video": 0}
+        self._last_rtp: dict[str, bytes] = {}
 
     # ------------------------------------------------------------------ state
     @property
@@ -185,6 +186,11 @@ class Stream:
     def cached_packets(self) -> list[bytes]:
         """The video packets since the last keyframe (what a new packet sink starts with)."""
         return self._gop.packets()
+
+    def last_packet(self, kind: str) -> bytes | None:
+        """The last RTP packet of ``kind`` received (RTSP starts a new player's audio with
+        it, so the RTP-Info of its PLAY names a packet the player gets)."""
+        return self._last_rtp.get(kind)
 
     def stats(self) -> dict[str, dict[str, Any]]:
         """The publisher's per-kind receive statistics ({} when it offers none)."""
@@ -247,6 +253,7 @@ class Stream:
     def _feed_rtp(self, kind: str, packet: bytes, timestamp: int) -> None:
         if kind == "video" and not self._gop.add_packet(packet, timestamp):
             self.request_keyframe()
+        self._last_rtp[kind] = packet
         for sink in self._packet_sinks.items:
             try:
                 sink.on_rtp(kind, packet)
@@ -312,6 +319,7 @@ class Stream:
             except Exception:
                 log.exception("stream %s: sink failed in on_stream_end", self.name)
         self._gop.clear()
+        self._last_rtp.clear()
 
     def _terminate(self) -> bool:
         """/stream/terminate through the publisher; False when it offers none."""

@@ -335,8 +335,6 @@ class ServerMetrics:
             ("wcs_aac_stages", "Streams with a shared AAC encoder now", "gauge",
              lambda p: len(p.aac)),
             ("wcs_hls_outputs", "Streams with HLS output now", "gauge", lambda p: len(p.hls)),
-            ("wcs_hls_requests_total", "HLS HTTP requests", "counter",
-             lambda p: p.hls_api.requests),
             ("wcs_hls_hold_timeouts_total", "Held HLS requests answered 503 (hold limit)",
              "counter", lambda p: p.hls_api.held_timeouts),
             ("wcs_rtsp_clients", "RTSP control connections now", "gauge",
@@ -347,6 +345,20 @@ class ServerMetrics:
         )  # fmt: skip
         for name, text, kind, get in rows:
             r.collect(name, text, kind, read(get))
+        r.collect(
+            "wcs_hls_requests_total",
+            "HLS HTTP requests reaching us, by kind (playlist, blocking_playlist, init, "
+            "segment, part, other)",
+            "counter",
+            self._hls_requests,
+            ("kind",),
+        )
+
+    def _hls_requests(self) -> Iterable[Sample]:
+        playout = getattr(self.server, "playout", None)
+        counts = playout.hls_api.requests if playout is not None else {}
+        kinds = ("playlist", "blocking_playlist", "init", "segment", "part", "other")
+        return [Sample((k,), float(counts.get(k, 0))) for k in kinds]
 
     def _recordings(self) -> Iterable[Sample]:
         recorders = getattr(self.server, "recorders", None)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections import Counter
 
 from wcs.app.hls_output import HlsOutput, HlsOutputs
 from wcs.hls import (
@@ -44,7 +45,9 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 class HlsApi:
     def __init__(self, outputs: HlsOutputs) -> None:
         self.outputs = outputs
-        self.requests = 0
+        # Requests by kind (playlist, blocking_playlist, init, segment, part, other): what a
+        # cache in front of us lets through, so its effect shows in /metrics.
+        self.requests: Counter[str] = Counter()
         self.held_timeouts = 0
 
     def add_routes(self, router: Router) -> None:
@@ -55,9 +58,9 @@ class HlsApi:
         return self.outputs.settings.hls.hold_limit
 
     async def serve(self, req: Request) -> Response:
-        self.requests += 1
         name = req.path_params["stream"]
         resource = parse_name(req.path_params["file"], name)
+        self.requests[_kind(resource, req)] += 1
         if resource is None:
             return error(404, "not found")
         output = await self.outputs.open(name, self.hold_limit)
@@ -117,6 +120,14 @@ class HlsApi:
             body, ctype = seg.part_data(res.number, res.index) or b"", "video/iso.segment"
         tag = f'"{output.stream.media_session_id[:8]}-{req.path_params["file"]}"'
         return _answer(req, body, ctype, IMMUTABLE, tag)
+
+
+def _kind(resource: Resource | None, req: Request) -> str:
+    if resource is None:
+        return "other"
+    if resource.kind == "playlist" and "_HLS_msn" in req.query:
+        return "blocking_playlist"
+    return resource.kind
 
 
 def _max_age(part_target: float) -> int:

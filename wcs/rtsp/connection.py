@@ -247,7 +247,7 @@ class RtspConnection:
         stream = self.source.describe(url.stream)
         if stream is None or not stream.tracks:
             raise _Reply(404)
-        if url.track is not None and url.track >= len(stream.tracks):
+        if url.track is not None and stream.track(url.track) is None:
             raise _Reply(404)
         return stream, url.track
 
@@ -267,7 +267,7 @@ class RtspConnection:
         if track is None:
             if len(stream.tracks) != 1:
                 raise _Reply(459)
-            track = 0
+            track = stream.numbered()[0][0]
         if session is not None:
             if session.stream != stream.name:
                 raise _Reply(459)

@@ -4,7 +4,10 @@ Packets go out as the stream received them (no re-encoding, same payload type), 
 m-line carries the track's own payload type and codec. H.264 gets ``profile-level-id`` and
 ``sprop-parameter-sets`` from the cached SPS/PPS (players such as VLC need them to start
 before the first in-band SPS); G.711 and Opus are described as they are. Each track has a
-relative ``a=control:trackID=N`` resolved against the Content-Base ``rtsp://…/{stream}/``.
+relative ``a=control:trackID=N`` resolved against the Content-Base ``rtsp://…/{stream}/``;
+N is the track's ``track_id`` when the source gives one (stable while tracks come and go:
+the hub gives video 0 and audio 1, so an audio track that appears late never renumbers the
+video a player already set up), else its position.
 """
 
 from __future__ import annotations
@@ -31,12 +34,20 @@ class RtspTrack:
     fmtp: str | None = None
     sps: bytes | None = None
     pps: bytes | None = None
+    track_id: int | None = None  # None: its position in the description
 
 
 @dataclass(frozen=True, slots=True)
 class StreamDescription:
     name: str
     tracks: tuple[RtspTrack, ...]
+
+    def numbered(self) -> list[tuple[int, RtspTrack]]:
+        """(track id, track) in SDP order."""
+        return [(i if t.track_id is None else t.track_id, t) for i, t in enumerate(self.tracks)]
+
+    def track(self, track_id: int) -> RtspTrack | None:
+        return next((t for i, t in self.numbered() if i == track_id), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +139,6 @@ def build_sdp(stream: StreamDescription, server_ip: str, session_id: int) -> str
         "a=control:*",
         "a=range:npt=now-",
     ]
-    for index, track in enumerate(stream.tracks):
+    for index, track in stream.numbered():
         lines += _media(index, track)
     return "\r\n".join(lines) + "\r\n"

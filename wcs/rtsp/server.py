@@ -264,7 +264,7 @@ class _Client(asyncio.Protocol):
 
     def _on_play(self, event: ev.PlayStarted) -> None:
         description = self.server.source.describe(event.stream)
-        rates = {i: t.clock_rate for i, t in enumerate(description.tracks)} if description else {}
+        rates = {i: t.clock_rate for i, t in description.numbered()} if description else {}
         play = _Play(event, rates)
         self._plays[event.session_id] = play
         play.subscription = self.server.source.subscribe(

@@ -2,7 +2,9 @@
 
 It starts calls through ``/rest-api/call/startup``, lists calls (incoming ones too, with
 Answer/Reject buttons while one rings with ``answer = ring``) and streams, plays a stream
-with a plain ``RTCPeerConnection`` over WHEP, stops it and hangs calls up. The page itself
+with a plain ``RTCPeerConnection`` over WHEP and, beside it, over HLS / LL-HLS with our own
+minimal Media Source Extensions player (``hls_player.js``: no hls.js, nothing from a CDN),
+each with its measured latency; stops them and hangs calls up. The page itself
 needs no auth (it holds no data); its REST and WHEP requests carry the token typed in it.
 """
 
@@ -17,6 +19,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 FILES = {
     "/": ("index.html", "text/html; charset=utf-8"),
     "/player.js": ("player.js", "text/javascript; charset=utf-8"),
+    "/hls_player.js": ("hls_player.js", "text/javascript; charset=utf-8"),
 }
 
 

@@ -118,7 +118,7 @@ SERVER_METRICS = {
     "wcs_recordings": ("gauge", set()),
     "wcs_aac_stages": ("gauge", set()),
     "wcs_hls_outputs": ("gauge", set()),
-    "wcs_hls_requests_total": ("counter", set()),
+    "wcs_hls_requests_total": ("counter", {"kind"}),
     "wcs_hls_hold_timeouts_total": ("counter", set()),
     "wcs_rtsp_clients": ("gauge", set()),
     "wcs_rtsp_dropped_clients_total": ("counter", set()),

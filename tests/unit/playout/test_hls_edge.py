@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Awaitable, Callable
 
 from tests.unit.playout.helpers import Source, trace_frames
@@ -158,3 +159,44 @@ def test_always_starts_with_the_stream() -> None:
         assert outputs.get("s") is not None  # the ENDLIST playlist stays until idle
 
     run(test, always=True)
+
+
+def test_requests_are_counted_by_kind() -> None:
+    async def test(hub: StreamHub, outputs: HlsOutputs, api: HlsApi) -> None:
+        src = Source(hub)
+        await outputs.open("s", 1)
+        src.feed(trace_frames())
+        await settle(outputs, "s")
+        src.feed(trace_frames(), TRACE_MS)
+        text = (await get(api, "s", "s.m3u8")).body.decode()
+        init_name, seg_name = names(text)
+        msn = validate.check_playlist(text).media_sequence
+        await get(api, "s", init_name)
+        await get(api, "s", seg_name)
+        await get(api, "s", f"part{msn}.0.m4s")
+        await get(api, "s", "s.m3u8", _HLS_msn=str(msn))
+        await get(api, "s", "../etc")
+        assert dict(api.requests) == {
+            "playlist": 1, "init": 1, "segment": 1, "part": 1, "blocking_playlist": 1,
+            "other": 1,
+        }  # fmt: skip
+
+    run(test)
+
+
+def test_program_date_time_is_anchored_on_live_frames_not_the_replayed_gop() -> None:
+    """A late output first gets the cached GOP with its old pts: the wall clock of media
+    time 0 (EXT-X-PROGRAM-DATE-TIME) comes from the first live frame."""
+
+    async def test(hub: StreamHub, outputs: HlsOutputs, api: HlsApi) -> None:
+        src = Source(hub, audio=None)
+        video = [f for f in trace_frames() if f.au is not None]
+        src.feed(video[:20])  # the keyframe and more are cached, 'long ago'
+        output = await outputs.open("s", 1)
+        assert output is not None and output.epoch is None  # the replay set no clock
+        before = time.time()
+        src.feed(video[20:21])
+        assert output.epoch is not None
+        assert before - video[20].pts / 1000 <= output.epoch <= time.time() - video[20].pts / 1000
+
+    run(test)

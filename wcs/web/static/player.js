@@ -80,6 +80,9 @@ async function refresh() {
       cell(row, s.width && s.height ? s.width + "x" + s.height : "");
       const td = cell(row, "");
       if (s.published) button(td, "Play", () => { $("streamName").value = s.name; play(); });
+      if (s.published && s.urls) {
+        button(td, "Play HLS", () => { $("streamName").value = s.name; playHls(s.urls.hls); });
+      }
     }
   } catch (e) {
     say(e.message, true);
@@ -127,7 +130,7 @@ async function act(path, callId, extra) {
   setTimeout(refresh, 500);
 }
 
-const player = {pc: null, location: null, status: "IDLE"};
+const player = {pc: null, location: null, status: "IDLE", latency: null};
 window.wcsPlayer = player;  // for automated tests: getStats() on player.pc
 
 function setStatus(status) {
@@ -184,7 +187,46 @@ async function stop() {
   if (pc) { setStatus("STOPPED"); $("video").srcObject = null; }
 }
 
+// WebRTC latency: half the round trip + jitter buffer + decode, per second from getStats.
+async function webrtcLatency() {
+  const pc = player.pc;
+  if (!pc || player.status !== "PLAYING") return;
+  let rtt = null, buffer = null, decode = null;
+  (await pc.getStats()).forEach((s) => {
+    if (s.type === "candidate-pair" && s.nominated && s.currentRoundTripTime != null) rtt = s.currentRoundTripTime;
+    if (s.type === "inbound-rtp" && s.kind === "video" && s.jitterBufferEmittedCount) {
+      buffer = s.jitterBufferDelay / s.jitterBufferEmittedCount;
+      if (s.framesDecoded) decode = s.totalDecodeTime / s.framesDecoded;
+    }
+  });
+  if (buffer === null) return;
+  player.latency = (rtt || 0) / 2 + buffer + (decode || 0);
+  $("latency").textContent = player.latency.toFixed(3) + " s";
+}
+
+const hls = new HlsPlayer($("hlsVideo"), (status, text) => {
+  $("hlsStatus").textContent = status;
+  $("stopHls").disabled = !(status === "PENDING" || status === "PLAYING");
+  if (hls && hls.latency !== null) $("hlsLatency").textContent = hls.latency.toFixed(3) + " s";
+  if (text) say("HLS: " + text, status === "FAILED");
+});
+window.wcsHls = hls;  // for automated tests
+
+async function playHls(url) {
+  if (!url) {
+    const name = $("streamName").value.trim();
+    const found = name ? await rest("stream/find", {name}) : [];
+    url = found.length && found[0].urls ? found[0].urls.hls : null;
+    if (!url) { say("no HLS URL for " + name, true); return; }
+  }
+  $("hlsLatency").textContent = "–";
+  hls.play(url, $("llhls").checked);
+}
+
 $("callForm").addEventListener("submit", startCall);
+$("playHls").addEventListener("click", () => playHls());
+$("stopHls").addEventListener("click", () => hls.stop());
+setInterval(webrtcLatency, 1000);
 $("refresh").addEventListener("click", refresh);
 $("play").addEventListener("click", play);
 $("stop").addEventListener("click", () => { stop(); setTimeout(refresh, 300); });
