@@ -12,8 +12,6 @@ registered as 1003 (issues 12 and 19):
 
 from __future__ import annotations
 
-import struct
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,10 +21,15 @@ import pytest
 from tests.integration.conftest import WcsFactory, WcsProcess
 from tests.integration.inbound_helpers import Backend, register, serve_backend, wait_until
 from tests.integration.playback import stream_entries
-from tests.integration.sipp_helpers import media_ports, metrics, udp_sockets
+from tests.integration.sipp_helpers import (
+    ended_events,
+    media_ports,
+    metrics,
+    rtp_sent_to,
+    udp_sockets,
+)
 from tests.peers.capture import Capture
 from tests.peers.rtp_pcap import dtmf_events, one_stream, pcmu_tone
-from wcs.pcap.reader import PcapError, read_pcap
 
 pytestmark = pytest.mark.peers
 
@@ -170,7 +173,7 @@ def test_rfc4733_on_the_offered_payload_type(
     try:
         assert server.rest("call/send_dtmf", {"callId": cid, "dtmf": "26*"}) == (200, None)
         # dumpcap writes each packet as it comes: wait for the third key's end packets
-        wait_until("our three keys on the wire", lambda: ended_keys(path, port) >= 3, 20)
+        wait_until("our three keys on the wire", lambda: ended_events(path, port, 0) >= 3, 20)
     finally:
         capture.stop()
     sent = events_in(path, port)
@@ -187,25 +190,11 @@ def test_rfc4733_on_the_offered_payload_type(
     assert keys == [2, 6, 10]
 
 
-def ended_keys(path: Path, port: int) -> int:
-    """Keys whose three end packets (E bit) are in the capture so far."""
-    try:
-        sent = events_in(path, port, ended=True)
-    except PcapError:  # the last record half written
-        return 0
-    return sum(1 for n in Counter((code, ts) for _, code, ts in sent).values() if n >= 3)
-
-
-def events_in(path: Path, port: int, ended: bool = False) -> list[tuple[int, int, int]]:
+def events_in(path: Path, port: int) -> list[tuple[int, int, int]]:
     """(payload type, event code, RTP timestamp) of the RFC 4733 packets sent to ``port``:
-    every RTP packet whose PT is not PCMU's 0 (the call's only other codec is the event);
-    ``ended``: only the end packets."""
-    out = []
-    for p in read_pcap(path):
-        data = p.payload
-        if p.proto != "udp" or p.dst[1] != port or len(data) != 16 or data[0] >> 6 != 2:
-            continue
-        pt = data[1] & 0x7F
-        if pt != 0 and (data[13] & 0x80 or not ended):
-            out.append((pt, data[12], struct.unpack("!I", data[4:8])[0]))
-    return out
+    every RTP packet whose PT is not PCMU's 0 (the call's only other codec is the event)."""
+    return [
+        (p.pt, ev[0], p.ts)
+        for p in rtp_sent_to(path, port)
+        if p.pt != 0 and (ev := p.event) is not None
+    ]

@@ -1,5 +1,7 @@
 """SIPp 3.6 (Debian ``sip-tester``) as a real SIP peer: a caller farm and a scripted caller
-for what baresip cannot send (SIP INFO DTMF, telephone-event on a chosen payload type).
+for what baresip cannot send (SIP INFO DTMF, telephone-event on a chosen payload type), and
+a scripted callee for what baresip cannot answer (telephone-event/48000 on a chosen payload
+type):
 
     run = start_sipp(rundir, "uac_pcap.xml", kamailio.host, kamailio.port, service="1003",
                      calls=50, rate=50, hold_ms=8000, pcap=packets,
@@ -7,6 +9,10 @@ for what baresip cannot send (SIP INFO DTMF, telephone-event on a chosen payload
                      auth=("1001", "secret1001"))
     result = run.wait(60)
     assert result.exit_code == 0 and result.successful == 50
+
+    run = start_sipp(rundir, "uas_answer.xml", "127.0.0.1", None, service="1002",
+                     keys={"audio_pt": "0", "audio_codec": "PCMU/8000", ...})
+    run.wait_listening(10)  # then call sip:1002@127.0.0.1:<run.sip_port>
 
 Scenarios are the XML files in tests/peers/sipp/. Each run gets its own directory (the
 scenario, ``call.pcap`` for ``play_pcap_audio``, the statistics CSV, the message trace and
@@ -26,7 +32,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.peers.ports import free_port, free_port_range
-from tests.peers.procs import PeerError, PeerProcess, local_only, require_binary, tail
+from tests.peers.procs import (
+    PeerError,
+    PeerProcess,
+    local_only,
+    require_binary,
+    tail,
+    wait_until,
+)
 from tests.peers.rtp_pcap import RtpPacket, write_pcap
 
 HERE = Path(__file__).resolve().parent / "sipp"
@@ -69,11 +82,19 @@ class SippResult:
 class SippRun:
     """One started SIPp; :meth:`wait` collects its result, :meth:`stop` ends it by PID."""
 
-    def __init__(self, rundir: Path, scenario: str, process: PeerProcess, media_port: int):
+    def __init__(
+        self,
+        rundir: Path,
+        scenario: str,
+        process: PeerProcess,
+        media_port: int,
+        address: tuple[str, int],
+    ):
         self.rundir = rundir
         self.scenario = scenario
         self.process = process
         self.media_port = media_port
+        self.address = address  # where its SIP socket listens (host, port)
 
     @property
     def pid(self) -> int:
@@ -90,6 +111,15 @@ class SippRun:
                 f"log:\n{tail(self.process.log_path)}"
             ) from None
         return self._result(code)
+
+    def wait_listening(self, timeout: float) -> None:
+        """Wait until its SIP port is bound (a callee must be up before it is called)."""
+        wait_until(
+            lambda: udp_bound(self.address[1]),
+            timeout,
+            f"sipp {self.scenario} listening on UDP {self.address[1]}",
+            alive=self.process.alive,
+        )
 
     def stop(self) -> int | None:
         # SIGUSR1 is SIPp's soft exit (no new calls, running ones finish); then TERM/KILL
@@ -114,11 +144,22 @@ class SippRun:
         return SippResult(code, rows[-1] if rows else {}, messages, tail(self.process.log_path))
 
 
+def udp_bound(port: int) -> bool:
+    """Some socket is bound to UDP ``port`` (IPv4 or IPv6), per /proc/net."""
+    for name in ("udp", "udp6"):
+        with open(f"/proc/net/{name}") as f:
+            # "sl local_address ...": local_address is HEXADDR:HEXPORT
+            ports = {int(line.split()[1].rsplit(":", 1)[1], 16) for line in f.readlines()[1:]}
+        if port in ports:
+            return True
+    return False
+
+
 def start_sipp(
     rundir: Path,
     scenario: str,
     host: str,
-    port: int,
+    port: int | None,
     *,
     service: str,
     calls: int = 1,
@@ -135,7 +176,8 @@ def start_sipp(
     timeout_s: int = 120,
     extra: Sequence[str] = (),
 ) -> SippRun:
-    """Start ``scenario`` (a file of tests/peers/sipp/) against ``host:port``: ``calls``
+    """Start ``scenario`` (a file of tests/peers/sipp/) against ``host:port`` (``port``
+    None: a callee scenario, listening on ``host`` for the calls it answers): ``calls``
     calls at ``rate`` per second, at most ``limit`` (default ``calls``) at once, each
     pausing ``hold_ms`` where the scenario has ``<pause/>``. ``pcap``: the RTP written to
     ``call.pcap`` for ``play_pcap_audio``, ``video``: ``video.pcap`` for
@@ -155,8 +197,9 @@ def start_sipp(
     sip_port = free_port(host)
     # SIPp binds media and media+2 (video); rtp_stream takes pairs above them
     media_port = free_port_range(8 + 4 * calls, host, step=2)
+    remote = [] if port is None else [f"{host}:{port}"]
     argv = [
-        sipp, f"{host}:{port}", "-sf", scenario, "-s", service,
+        sipp, *remote, "-sf", scenario, "-s", service,
         "-i", host, "-p", str(sip_port), "-mi", host, "-mp", str(media_port),
         "-t", transport, "-m", str(calls), "-r", str(rate), "-rp", "1000",
         "-l", str(limit or calls), "-d", str(hold_ms), "-nostdin",
@@ -172,4 +215,4 @@ def start_sipp(
         argv += ["-key", name, value]
     argv += list(extra)
     process = PeerProcess("sipp", argv, rundir / "sipp.log", cwd=rundir)
-    return SippRun(rundir, scenario, process, media_port)
+    return SippRun(rundir, scenario, process, media_port, (host, sip_port))
