@@ -200,6 +200,11 @@ class Server:
         )
         self.started = time.time()
         self.metrics = ServerMetrics(self, REGISTRY)
+        self.cluster = None
+        if s.cluster_redis_url:  # docs/cluster.md; without it Redis is never imported
+            from wcs.cluster.setup import Cluster
+
+            self.cluster = Cluster(self)
 
     def _demo_defaults(self, body: dict[str, Any]) -> dict[str, Any]:
         if self.demo is None:
@@ -245,14 +250,17 @@ class Server:
         return Response(200, REGISTRY.render().encode(), {"content-type": METRICS_CONTENT_TYPE})
 
     async def _health(self, req: Request) -> Response:
-        return json_response(
-            {
-                "status": "ok",
-                "uptime": round(time.time() - self.started, 1),
-                "calls": len(self.calls.all()),
-                "streams": len(self.streams.all()),
-            }
-        )
+        body: dict[str, Any] = {
+            "status": "ok",
+            "uptime": round(time.time() - self.started, 1),
+            "calls": len(self.calls.all()),
+            "streams": len(self.streams.all()),
+        }
+        if self.cluster is not None:
+            body["cluster"] = cluster = self.cluster.health()
+            if cluster["redis"] != "ok":
+                body["status"] = "degraded"  # still serving what this node holds
+        return json_response(body)
 
     async def start(self) -> None:
         await self.sip.start()
@@ -262,6 +270,8 @@ class Server:
             await self.demo.start()
         await self.playback.start()
         await self.playout.start()
+        if self.cluster is not None:
+            await self.cluster.start()
         # HTTP last: once /health answers, every listener (WS, WSS, media workers) is up.
         await self.http.start()
         self.metrics.start()
@@ -280,6 +290,8 @@ class Server:
         """Clean shutdown: every call gets its BYE/CANCEL, every registration is removed."""
         self.metrics.close()
         await self.http.close()
+        if self.cluster is not None:
+            await self.cluster.close()
         await self.playback.close()
         self.registrations.shutdown()
         await self.playout.close()

@@ -1,0 +1,351 @@
+"""Origin → edge relays on one UDP socket per node (from the media port range).
+
+Edge side (:meth:`Relays.resolve`): a viewer asks for a stream this node does not publish;
+its origin is looked up in Redis and asked (RPC ``relay_open``) to send it here. The
+receiver is registered *before* asking, so the origin's first datagrams (the cached
+keyframe's packets) are kept until the answer brings the tracks; then the stream is published
+on this node's hub (mediaProvider ``Relay``) and every local viewer is an ordinary
+subscriber of it. When the last viewer has gone for ``cluster_relay_grace``, the relay is
+closed (``relay_close``). Keyframe requests of the local viewers go up coalesced.
+
+Origin side (``relay_open``): the relay is one packet subscriber of the stream, sending each
+packet once to the edge, whatever its number of viewers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import socket
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from wcs.app.stream import PublisherControl, Stream, StreamStatus, Subscription
+from wcs.app.streams import Publication, StreamHub
+from wcs.cluster.registry import dead_node_info
+from wcs.cluster.relay_wire import (
+    END,
+    KEYFRAME,
+    KINDS,
+    TYPE_OF,
+    KeyframeGate,
+    RelayCodec,
+    peek,
+    rtp_timestamp,
+    tracks_from_json,
+    tracks_to_json,
+)
+from wcs.limits import Quota
+from wcs.observability.metrics import REGISTRY
+
+log = logging.getLogger("wcs.cluster.relay")
+
+RELAY_PROVIDER = "Relay"
+KEYFRAME_INTERVAL = 0.5  # at most one keyframe request up per relay in this time (s)
+EARLY_PACKETS = 2000  # kept while the origin's answer is on its way
+END_COPIES = 3  # END is sent this many times (UDP; the sweep covers the rest)
+
+PACKETS = REGISTRY.counter(
+    "wcs_cluster_relay_packets_total",
+    "Relay datagrams: sent (origin), received and dropped (edge: unknown relay or bad tag)",
+    ("direction",),
+)
+_SENT, _RECEIVED, _DROPPED = (PACKETS.labels(d) for d in ("sent", "received", "dropped"))
+KEYFRAMES_UP = REGISTRY.counter(
+    "wcs_cluster_relay_keyframe_requests_total",
+    "Keyframe requests a relay's edge sent up to its origin (after coalescing)",
+)
+
+OwnerLookup = Callable[[str], Awaitable[str | None]]
+Request = Callable[[str, str, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+class RelaySender:
+    """Origin side: a packet sink of the stream that sends each packet once to the edge."""
+
+    def __init__(
+        self, relays: Relays, stream: Stream, codec: RelayCodec, addr: tuple[str, int], edge: str
+    ) -> None:
+        self.relays = relays
+        self.stream = stream
+        self.codec = codec
+        self.addr = addr
+        self.edge = edge
+        self.subscription: Subscription | None = None
+
+    def on_rtp(self, kind: str, packet: bytes) -> None:
+        self.relays.sendto(self.codec.seal(TYPE_OF[kind], packet), self.addr)
+        _SENT.inc()
+
+    def on_stream_end(self, reason: str) -> None:
+        for _ in range(END_COPIES):
+            self.relays.sendto(self.codec.seal(END, reason.encode()[:200]), self.addr)
+        self.subscription = None
+        self.relays.drop_sender(self)
+
+
+class RelayReceiver:
+    """Edge side: the relayed stream's publisher on this node."""
+
+    def __init__(self, relays: Relays, name: str, origin: str, codec: RelayCodec) -> None:
+        self.relays = relays
+        self.name = name
+        self.origin = origin
+        self.codec = codec
+        self.origin_addr: tuple[str, int] | None = None
+        self.publication: Publication | None = None
+        self.early: list[tuple[str, bytes]] = []
+        self.gate = KeyframeGate(KEYFRAME_INTERVAL)
+        self.idle: asyncio.TimerHandle | None = None
+
+    def on_media(self, ptype: int, payload: bytes) -> None:
+        kind = KINDS.get(ptype)
+        if kind is None:
+            if ptype == END and self.publication is not None:
+                self.relays.end(self, payload.decode(errors="replace"), StreamStatus.UNPUBLISHED)
+            return
+        if self.publication is None:
+            if len(self.early) < EARLY_PACKETS:
+                self.early.append((kind, payload))
+            return
+        self.publication.feed_rtp(kind, payload, rtp_timestamp(payload))
+
+    def publish(self, pub: Publication) -> None:
+        self.publication = pub
+        early, self.early = self.early, []
+        for kind, payload in early:
+            pub.feed_rtp(kind, payload, rtp_timestamp(payload))
+
+    def request_keyframe(self) -> None:
+        if self.origin_addr is None or not self.gate.allow(self.relays.loop.time()):
+            return
+        KEYFRAMES_UP.inc()
+        self.relays.sendto(self.codec.seal(KEYFRAME, b""), self.origin_addr)
+
+
+class Relays(asyncio.DatagramProtocol):
+    def __init__(
+        self,
+        node_id: str,
+        hub: StreamHub,
+        *,
+        auth: bool,
+        grace: float,
+        max_relays: int,
+        open_timeout: float,
+        in_use: Callable[[Stream], bool],
+    ) -> None:
+        self.node_id = node_id
+        self.hub = hub
+        self.auth = auth
+        self.grace = grace
+        self.open_timeout = open_timeout
+        self.in_use = in_use
+        self.quota = Quota("cluster_relays", max_relays)
+        self.loop = asyncio.get_running_loop()
+        self.transport: asyncio.DatagramTransport | None = None
+        self.senders: dict[bytes, RelaySender] = {}
+        self.receivers: dict[bytes, RelayReceiver] = {}
+        self._opening: dict[str, asyncio.Task[Stream | None]] = {}
+        self._background: set[asyncio.Task[None]] = set()
+        self.owner_of: OwnerLookup | None = None
+        self.request: Request | None = None
+        self.addr: tuple[str, int] = ("", 0)
+
+    async def start(self, sock: socket.socket, public_ip: str) -> None:
+        transport, _ = await self.loop.create_datagram_endpoint(lambda: self, sock=sock)
+        self.transport = transport
+        self.addr = (public_ip, sock.getsockname()[1])
+
+    def close(self) -> None:
+        for receiver in list(self.receivers.values()):
+            self.end(receiver, "Stopped by shutdown", StreamStatus.UNPUBLISHED, notify=False)
+        for sender in list(self.senders.values()):
+            sender.on_stream_end("Stopped by shutdown")
+        if self.transport is not None:
+            self.transport.close()
+
+    def sendto(self, data: bytes, addr: tuple[str, int]) -> None:
+        if self.transport is not None:
+            self.transport.sendto(data, addr)
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        head = peek(data)
+        if head is None:
+            _DROPPED.inc()
+            return
+        ptype, relay_id = head
+        if ptype == KEYFRAME:
+            sender = self.senders.get(relay_id)
+            if sender is not None and sender.codec.open(data) is not None:
+                sender.stream.request_keyframe()
+                return
+        else:
+            receiver = self.receivers.get(relay_id)
+            opened = receiver.codec.open(data) if receiver is not None else None
+            if receiver is not None and opened is not None:
+                _RECEIVED.inc()
+                receiver.on_media(*opened)
+                return
+        _DROPPED.inc()
+
+    def counts(self) -> tuple[int, int]:
+        """(relays served as origin, relays received as edge)."""
+        return len(self.senders), len(self.receivers)
+
+    # ------------------------------------------------------------------ edge side
+    async def resolve(self, name: str) -> Stream | None:
+        """The stream ``name`` on this hub, relayed here from its origin when needed."""
+        stream = self.hub.get(name)
+        if stream is not None and stream.published:
+            return stream
+        task = self._opening.get(name)
+        if task is None:
+            task = self.loop.create_task(self._open(name))
+            self._opening[name] = task
+            task.add_done_callback(lambda _t: self._opening.pop(name, None))
+        return await asyncio.shield(task)
+
+    async def _open(self, name: str) -> Stream | None:
+        if self.owner_of is None or self.request is None:
+            return None
+        origin = await self.owner_of(name)
+        if origin is None or origin == self.node_id:
+            return None
+        relay_id = secrets.token_bytes(8)
+        key = secrets.token_bytes(32) if self.auth else None
+        receiver = RelayReceiver(self, name, origin, RelayCodec(relay_id, key))
+        self.receivers[relay_id] = receiver
+        args = {
+            "name": name,
+            "relay": relay_id.hex(),
+            "key": key.hex() if key else None,
+            "host": self.addr[0],
+            "port": self.addr[1],
+            "node": self.node_id,
+        }
+        try:
+            answer = await self.request(origin, "relay_open", args)
+            if self.hub.get(name) is not None:
+                raise RuntimeError(f"stream {name} appeared here meanwhile")
+            control = PublisherControl(request_keyframe=receiver.request_keyframe)
+            pub = self.hub.publish(
+                name,
+                call_id=None,
+                app_key=str(answer.get("appKey") or "defaultApp"),
+                tracks=tracks_from_json(answer.get("tracks") or []),
+                control=control,
+                provider=RELAY_PROVIDER,
+            )
+        except Exception as exc:
+            self.receivers.pop(relay_id, None)
+            log.warning("relay of %s from %s refused: %s", name, origin, exc)
+            with contextlib.suppress(Exception):
+                await self.request(origin, "relay_close", {"relay": relay_id.hex()})
+            raise
+        receiver.origin_addr = (str(answer["host"]), int(answer["port"]))
+        receiver.publish(pub)
+        log.info("relay %s: %s from %s (%s)", relay_id.hex(), name, origin, answer["host"])
+        self.check_idle(pub.stream)  # a viewer that never connects must not keep it
+        return pub.stream
+
+    def check_idle(self, stream: Stream) -> None:
+        """A viewer of ``stream`` left (or none came yet): close its relay after the grace."""
+        receiver = self._receiver_of(stream)
+        if receiver is None or self.in_use(stream):
+            return
+        if receiver.idle is not None:
+            receiver.idle.cancel()
+        receiver.idle = self.loop.call_later(self.grace, self._idle_expired, receiver)
+
+    def _idle_expired(self, receiver: RelayReceiver) -> None:
+        receiver.idle = None
+        pub = receiver.publication
+        if pub is not None and not self.in_use(pub.stream):
+            self.end(receiver, "Relay idle", StreamStatus.UNPUBLISHED)
+
+    def _receiver_of(self, stream: Stream) -> RelayReceiver | None:
+        for receiver in self.receivers.values():
+            if receiver.publication is not None and receiver.publication.stream is stream:
+                return receiver
+        return None
+
+    def end(
+        self, receiver: RelayReceiver, info: str, status: StreamStatus, *, notify: bool = True
+    ) -> None:
+        if self.receivers.pop(receiver.codec.relay_id, None) is None:
+            return
+        if receiver.idle is not None:
+            receiver.idle.cancel()
+        if receiver.publication is not None:
+            receiver.publication.unpublish(info, status)
+        log.info("relay %s of %s: ended (%s)", receiver.codec.relay_id.hex(), receiver.name, info)
+        if notify and self.request is not None:
+            request = self.request(
+                receiver.origin, "relay_close", {"relay": receiver.codec.relay_id.hex()}
+            )
+            task = self.loop.create_task(_quietly(request))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    # ------------------------------------------------------------------ origin side
+    async def open_for(self, args: dict[str, Any]) -> dict[str, Any]:
+        """RPC ``relay_open`` from an edge: start sending stream ``name`` there."""
+        name = str(args["name"])
+        stream = self.hub.get(name)
+        if stream is None or not stream.published or stream.provider == RELAY_PROVIDER:
+            raise ValueError(f"stream {name!r} is not published on node {self.node_id}")
+        edge = str(args.get("node") or args["host"])
+        if not self.quota.admit(edge):
+            raise ValueError(f"node {self.node_id}: relay limit reached")
+        try:
+            tracks = await stream.wait_tracks(self.open_timeout)
+        except TimeoutError:
+            self.quota.release(edge)
+            raise ValueError(f"stream {name!r} has no tracks yet") from None
+        key = bytes.fromhex(args["key"]) if args.get("key") else None
+        codec = RelayCodec(bytes.fromhex(str(args["relay"])), key)
+        sender = RelaySender(self, stream, codec, (str(args["host"]), int(args["port"])), edge)
+        self.senders[codec.relay_id] = sender
+        sender.subscription = stream.subscribe_packets(sender)
+        log.info("relay %s: %s to %s", codec.relay_id.hex(), name, sender.addr)
+        return {
+            "tracks": tracks_to_json(tracks),
+            "appKey": stream.app_key,
+            "host": self.addr[0],
+            "port": self.addr[1],
+        }
+
+    async def close_for(self, args: dict[str, Any]) -> dict[str, Any]:
+        sender = self.senders.get(bytes.fromhex(str(args["relay"])))
+        if sender is not None:
+            if sender.subscription is not None:
+                sender.subscription.cancel()
+            self.drop_sender(sender)
+        return {}
+
+    def drop_sender(self, sender: RelaySender) -> None:
+        if self.senders.pop(sender.codec.relay_id, None) is not None:
+            self.quota.release(sender.edge)
+            log.info("relay %s of %s: closed", sender.codec.relay_id.hex(), sender.stream.name)
+
+    # ------------------------------------------------------------------ failures
+    def prune(self, live: set[str]) -> None:
+        """After a sweep: relays from or to a node without a heartbeat end (FAILED here)."""
+        for receiver in list(self.receivers.values()):
+            if receiver.origin not in live:
+                self.end(
+                    receiver, dead_node_info(receiver.origin), StreamStatus.FAILED, notify=False
+                )
+        for sender in list(self.senders.values()):
+            if sender.edge not in live:
+                if sender.subscription is not None:
+                    sender.subscription.cancel()
+                self.drop_sender(sender)
+
+
+async def _quietly(aw: Awaitable[Any]) -> None:
+    with contextlib.suppress(Exception):
+        await aw

@@ -1,0 +1,78 @@
+"""Joins a :class:`wcs.server.Server` to the cluster (only built with ``cluster_redis_url``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from wcs.cluster.node import ClusterNode
+from wcs.cluster.registry import STREAM
+from wcs.cluster.relay import Relays
+from wcs.cluster.rest_routing import ClusterRest
+from wcs.rtp.ports import MediaPorts
+
+if TYPE_CHECKING:
+    from wcs.server import Server
+
+
+class Cluster:
+    """The node, its REST routing and its relays, wired to the server's parts."""
+
+    def __init__(self, server: Server) -> None:
+        s = server.settings
+        self.server = server
+        playback = server.playback.playback
+        self.relays = Relays(
+            "",
+            server.streams,
+            auth=s.cluster_relay_auth == "hmac",
+            grace=s.cluster_relay_grace,
+            max_relays=s.cluster_max_relays,
+            open_timeout=s.cluster_rpc_timeout / 2,
+            in_use=lambda stream: any(v.stream is stream for v in playback.viewers.values()),
+        )
+        self.node = ClusterNode(s, s.http_port, ("", 0))
+        self.relays.node_id = self.node.node_id
+        self.node.relays = self.relays
+        self.relays.owner_of = self._owner_of
+        self.relays.request = self.node.rpc.request
+        self.node.handle("relay_open", self.relays.open_for)
+        self.node.handle("relay_close", self.relays.close_for)
+        self.node.load = self._load
+        self.rest = ClusterRest(self.node)
+        self.rest.install(server.router)
+        server.calls.watch(self.node.on_call)
+        server.streams.watch(self.node.on_stream)
+        if s.node_role != "origin":  # an origin-only node serves its own streams only
+            playback.remote = self.relays.resolve
+        playback.on_viewer_gone = self.relays.check_idle
+        self._ports: MediaPorts | None = None
+
+    async def _owner_of(self, name: str) -> str | None:
+        if self.node.degraded:
+            return None
+        return await self.node.store.owner(STREAM, name)
+
+    def _load(self) -> tuple[int, int, int, int]:
+        srv = self.server
+        return (
+            len(srv.calls.all()),
+            len(srv.streams.all()),
+            len(srv.playback.playback.viewers),
+            sum(self.relays.counts()),
+        )
+
+    async def start(self) -> None:
+        self._ports = self.server.ports.allocate_pair(rtcp_mux=True)
+        await self.relays.start(self._ports.rtp_socket, self.server.public_ip)
+        self.node.info.relay_host, self.node.info.relay_port = self.relays.addr
+        await self.node.start()
+
+    async def close(self) -> None:
+        self.relays.close()
+        await self.node.close()
+        if self._ports is not None:
+            self._ports.release()
+
+    def health(self) -> dict[str, Any]:
+        senders, receivers = self.relays.counts()
+        return {**self.node.health(), "relaysOut": senders, "relaysIn": receivers}
