@@ -82,6 +82,7 @@ class RelaySender:
     def on_stream_end(self, reason: str) -> None:
         for _ in range(END_COPIES):
             self.relays.sendto(self.codec.seal(END, reason.encode()[:200]), self.addr)
+            _SENT.inc()
         self.subscription = None
         self.relays.drop_sender(self)
 

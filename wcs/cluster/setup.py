@@ -75,4 +75,6 @@ class Cluster:
 
     def health(self) -> dict[str, Any]:
         senders, receivers = self.relays.counts()
-        return {**self.node.health(), "relaysOut": senders, "relaysIn": receivers}
+        host, port = self.relays.addr
+        relay = f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"
+        return {**self.node.health(), "relay": relay, "relaysOut": senders, "relaysIn": receivers}
