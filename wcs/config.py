@@ -151,6 +151,7 @@ class Settings:
     cluster_relay_auth: str = "hmac"  # origin->edge relay packets: hmac, or none (trusted net)
     cluster_relay_grace: float = 5.0  # relay kept this long after the edge's last viewer (s)
     cluster_max_relays: int = 200  # relays this node serves as origin; over it: refused
+    cluster_upstream: str = ""  # node to pull relays from (edge of an edge); "" = the origin
     sound_cache_entries: int = 16  # decoded sounds kept for /call/inject_sound
     sound_cache_mb: int = 64  # and at most this much decoded PCM
     # Recording
@@ -283,18 +284,8 @@ def load_settings(
 
 
 def _validate(s: Settings) -> None:
-    ports = (
-        "http_port",
-        "ws_port",
-        "wss_port",
-        "sip_port",
-        "sip_tls_port",
-        "media_port_from",
-        "media_port_to",
-        "hls_port",
-        "hls_tls_port",
-        "rtsp_port",
-    )
+    ports = ("http_port", "ws_port", "wss_port", "sip_port", "sip_tls_port", "media_port_from",
+             "media_port_to", "hls_port", "hls_tls_port", "rtsp_port")  # fmt: skip
     for name in ports:
         port = getattr(s, name)
         if not 0 <= port <= 65535:

@@ -156,3 +156,38 @@ def test_relays_close_after_the_last_viewer_and_refuse_forgeries(
         5,
         "forged datagrams counted",
     )
+
+
+def test_edge_places_calls_on_an_origin_and_an_edge_of_an_edge_plays(
+    wcs: WcsFactory, redis_server: RedisServer
+) -> None:
+    a = node(wcs, redis_server, "A", node_role="origin", cluster_relay_grace=0.5)
+    b = node(wcs, redis_server, "B", node_role="edge", cluster_relay_grace=0.5)
+    c = node(
+        wcs, redis_server, "C", node_role="edge", cluster_upstream="B", cluster_relay_grace=0.5
+    )
+    nodes_see_each_other(a, b, c)
+    # /call/startup sent to an edge runs on the origin.
+    status, _ = b.rest("call/startup", {"callId": "p1", "callee": "demo", "toStream": "chain1"})
+    assert status == 200
+    status, found = a.rest("call/find", {"callId": "p1"})
+    assert status == 200 and found[0]["nodeId"] == "A"
+    wait_for(lambda: named(entries(c, "stream"), name="chain1", published=True), 15, "stream")
+
+    async def play_on_c() -> None:
+        viewer = Viewer()
+        try:
+            await whep_play(c.base, "chain1", viewer)
+            await viewer.wait(frames=15, audio_s=0.5)
+            assert viewer.sizes == {(640, 360)}  # the demo callee's test card
+            # C gets it from B, B from A: one relay on each hop.
+            assert health(a)["cluster"]["relaysOut"] == 1
+            assert (health(b)["cluster"]["relaysIn"], health(b)["cluster"]["relaysOut"]) == (1, 1)
+            assert health(c)["cluster"]["relaysIn"] == 1
+        finally:
+            await viewer.close()
+
+    asyncio.run(play_on_c())
+    # The last viewer gone: C's relay closes, then B's copy (it fed only C), then A's.
+    wait_for(lambda: health(a)["cluster"]["relaysOut"] == 0, 15, "chain torn down")
+    assert health(b)["cluster"]["relaysIn"] == 0 and health(c)["cluster"]["relaysIn"] == 0

@@ -7,6 +7,7 @@ import json
 from typing import Any, cast
 
 from wcs.cluster.node import ClusterNode
+from wcs.cluster.registry import Load, NodeInfo
 from wcs.cluster.rest_routing import WARNING, ClusterRest, stamp
 from wcs.cluster.rpc import Unreachable
 from wcs.rest.message import Request, Response, empty, error, json_response
@@ -48,14 +49,15 @@ class FakeNode:
         self.store = FakeStore()
         self.claims: dict[tuple[str, str], str] = {}
         self.released: list[tuple[str, str]] = []
+        self.info = NodeInfo("A", "both", "127.0.0.1", 1, 1, 0.0)
 
     def handle(self, op: str, handler: Any) -> None:
         self.rest_handler = handler
 
-    async def claim(self, kind: str, key: str) -> str | None:
+    async def claim(self, kind: str, key: str, owner: str | None = None) -> str | None:
         return self.claims.get((kind, key))
 
-    async def release(self, kind: str, key: str) -> None:
+    async def release(self, kind: str, key: str, owner: str | None = None) -> None:
         self.released.append((kind, key))
 
 
@@ -154,3 +156,17 @@ def test_stamp_leaves_other_answers_alone() -> None:
     assert json.loads(resp.body) == {"nodeId": "A", "x": 1}
     kept = json_response([{"name": "no node field"}])
     assert stamp(kept, "A") is kept
+
+
+def test_an_edge_places_calls_on_the_least_loaded_origin() -> None:
+    fake, router = build({"B": empty(), "C": empty()}, {STARTUP: error(500, "not here")})
+    fake.info.role = "edge"
+    fake.live = {
+        "A": fake.info,
+        "B": NodeInfo("B", "origin", "h", 1, 1, 0.0, Load(cpu=50)),
+        "C": NodeInfo("C", "both", "h", 1, 1, 0.0, Load(cpu=10)),
+    }
+    assert call(router, STARTUP, {"callId": "c1"}).status == 200
+    assert fake.rpc.asked == [("C", STARTUP)]
+    fake.live = {"A": fake.info}
+    assert call(router, STARTUP, {"callId": "c2"}).status == 503

@@ -124,16 +124,16 @@ class ClusterNode:
                 self._degrade(exc)
                 return
 
-    async def claim(self, kind: str, key: str) -> str | None:
-        """Take a callId or stream name cluster-wide; the live node holding it, if any.
-        Raises on a Redis error (the caller goes on locally, degraded)."""
-        owner = await self.store.claim(kind, key, Entry(self.node_id, {}))
-        return owner
+    async def claim(self, kind: str, key: str, owner: str | None = None) -> str | None:
+        """Take a callId or stream name cluster-wide for us (or ``owner``, where the request
+        is placed); the live node holding it, if any. Raises on a Redis error (the caller
+        goes on locally, degraded)."""
+        return await self.store.claim(kind, key, Entry(owner or self.node_id, {}))
 
-    async def release(self, kind: str, key: str) -> None:
+    async def release(self, kind: str, key: str, owner: str | None = None) -> None:
         if (kind, key) not in self._held:
             with contextlib.suppress(Exception):
-                await self.store.release(kind, key)
+                await self.store.release(kind, key, owner)
 
     # ------------------------------------------------------------------ life cycle
     async def start(self) -> None:

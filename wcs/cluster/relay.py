@@ -10,6 +10,12 @@ closed (``relay_close``). Keyframe requests of the local viewers go up coalesced
 
 Origin side (``relay_open``): the relay is one packet subscriber of the stream, sending each
 packet once to the edge, whatever its number of viewers.
+
+Chains: an edge with ``cluster_upstream`` pulls from that node instead of the origin; the
+upstream, not holding the stream, pulls it itself first (from its own upstream or the
+origin) and relays its copy. Each request carries the chain's path so far, and a node
+already on it refuses: no loop can form. A copy that feeds a relay further down is in use
+like one with viewers.
 """
 
 from __future__ import annotations
@@ -80,8 +86,10 @@ class RelaySender:
         _SENT.inc()
 
     def on_stream_end(self, reason: str) -> None:
+        # The status travels with the reason: a failure upstream is a failure downstream.
+        flag = b"F" if self.stream.status is StreamStatus.FAILED else b"U"
         for _ in range(END_COPIES):
-            self.relays.sendto(self.codec.seal(END, reason.encode()[:200]), self.addr)
+            self.relays.sendto(self.codec.seal(END, flag + reason.encode()[:200]), self.addr)
             _SENT.inc()
         self.subscription = None
         self.relays.drop_sender(self)
@@ -90,10 +98,13 @@ class RelaySender:
 class RelayReceiver:
     """Edge side: the relayed stream's publisher on this node."""
 
-    def __init__(self, relays: Relays, name: str, origin: str, codec: RelayCodec) -> None:
+    def __init__(
+        self, relays: Relays, name: str, origin: str, source: str, codec: RelayCodec
+    ) -> None:
         self.relays = relays
         self.name = name
-        self.origin = origin
+        self.origin = origin  # the node that publishes the stream
+        self.source = source  # the node we get it from (the origin, or an upstream edge)
         self.codec = codec
         self.origin_addr: tuple[str, int] | None = None
         self.publication: Publication | None = None
@@ -105,7 +116,9 @@ class RelayReceiver:
         kind = KINDS.get(ptype)
         if kind is None:
             if ptype == END and self.publication is not None:
-                self.relays.end(self, payload.decode(errors="replace"), StreamStatus.UNPUBLISHED)
+                failed = payload[:1] == b"F"
+                status = StreamStatus.FAILED if failed else StreamStatus.UNPUBLISHED
+                self.relays.end(self, payload[1:].decode(errors="replace"), status)
             return
         if self.publication is None:
             if len(self.early) < EARLY_PACKETS:
@@ -137,13 +150,16 @@ class Relays(asyncio.DatagramProtocol):
         max_relays: int,
         open_timeout: float,
         in_use: Callable[[Stream], bool],
+        upstream: str = "",
     ) -> None:
         self.node_id = node_id
         self.hub = hub
         self.auth = auth
         self.grace = grace
         self.open_timeout = open_timeout
-        self.in_use = in_use
+        self._viewed = in_use
+        self.upstream = upstream
+        self.live: Callable[[], set[str]] = set
         self.quota = Quota("cluster_relays", max_relays)
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.DatagramTransport | None = None
@@ -197,27 +213,38 @@ class Relays(asyncio.DatagramProtocol):
         return len(self.senders), len(self.receivers)
 
     # ------------------------------------------------------------------ edge side
-    async def resolve(self, name: str) -> Stream | None:
+    def in_use(self, stream: Stream) -> bool:
+        """Viewers here, or a relay further down the chain, still need ``stream``."""
+        return self._viewed(stream) or any(s.stream is stream for s in self.senders.values())
+
+    async def resolve(self, name: str, path: tuple[str, ...] = ()) -> Stream | None:
         """The stream ``name`` on this hub, relayed here from its origin when needed."""
         stream = self.hub.get(name)
         if stream is not None and stream.published:
             return stream
         task = self._opening.get(name)
         if task is None:
-            task = self.loop.create_task(self._open(name))
+            task = self.loop.create_task(self._open(name, (*path, self.node_id)))
             self._opening[name] = task
             task.add_done_callback(lambda _t: self._opening.pop(name, None))
         return await asyncio.shield(task)
 
-    async def _open(self, name: str) -> Stream | None:
+    def _source(self, origin: str, path: tuple[str, ...]) -> str:
+        up = self.upstream
+        if up and up != origin and up not in path and up in self.live():
+            return up
+        return origin
+
+    async def _open(self, name: str, path: tuple[str, ...]) -> Stream | None:
         if self.owner_of is None or self.request is None:
             return None
         origin = await self.owner_of(name)
-        if origin is None or origin == self.node_id:
+        if origin is None or origin in path:
             return None
+        source = self._source(origin, path)
         relay_id = secrets.token_bytes(8)
         key = secrets.token_bytes(32) if self.auth else None
-        receiver = RelayReceiver(self, name, origin, RelayCodec(relay_id, key))
+        receiver = RelayReceiver(self, name, origin, source, RelayCodec(relay_id, key))
         self.receivers[relay_id] = receiver
         args = {
             "name": name,
@@ -226,9 +253,10 @@ class Relays(asyncio.DatagramProtocol):
             "host": self.addr[0],
             "port": self.addr[1],
             "node": self.node_id,
+            "path": list(path),
         }
         try:
-            answer = await self.request(origin, "relay_open", args)
+            answer = await self.request(source, "relay_open", args)
             if self.hub.get(name) is not None:
                 raise RuntimeError(f"stream {name} appeared here meanwhile")
             control = PublisherControl(request_keyframe=receiver.request_keyframe)
@@ -242,13 +270,13 @@ class Relays(asyncio.DatagramProtocol):
             )
         except Exception as exc:
             self.receivers.pop(relay_id, None)
-            log.warning("relay of %s from %s refused: %s", name, origin, exc)
+            log.warning("relay of %s from %s refused: %s", name, source, exc)
             with contextlib.suppress(Exception):
-                await self.request(origin, "relay_close", {"relay": relay_id.hex()})
+                await self.request(source, "relay_close", {"relay": relay_id.hex()})
             raise
         receiver.origin_addr = (str(answer["host"]), int(answer["port"]))
         receiver.publish(pub)
-        log.info("relay %s: %s from %s (%s)", relay_id.hex(), name, origin, answer["host"])
+        log.info("relay %s: %s from %s (%s)", relay_id.hex(), name, source, answer["host"])
         self.check_idle(pub.stream)  # a viewer that never connects must not keep it
         return pub.stream
 
@@ -285,7 +313,7 @@ class Relays(asyncio.DatagramProtocol):
         log.info("relay %s of %s: ended (%s)", receiver.codec.relay_id.hex(), receiver.name, info)
         if notify and self.request is not None:
             request = self.request(
-                receiver.origin, "relay_close", {"relay": receiver.codec.relay_id.hex()}
+                receiver.source, "relay_close", {"relay": receiver.codec.relay_id.hex()}
             )
             task = self.loop.create_task(_quietly(request))
             self._background.add(task)
@@ -295,8 +323,13 @@ class Relays(asyncio.DatagramProtocol):
     async def open_for(self, args: dict[str, Any]) -> dict[str, Any]:
         """RPC ``relay_open`` from an edge: start sending stream ``name`` there."""
         name = str(args["name"])
+        path = tuple(str(n) for n in args.get("path") or ())
+        if self.node_id in path:
+            raise ValueError(f"relay loop: {' -> '.join((*path, self.node_id))}")
         stream = self.hub.get(name)
-        if stream is None or not stream.published or stream.provider == RELAY_PROVIDER:
+        if stream is None or not stream.published:
+            stream = await self.resolve(name, path)  # an upstream edge: pull it first
+        if stream is None or not stream.published:
             raise ValueError(f"stream {name!r} is not published on node {self.node_id}")
         edge = str(args.get("node") or args["host"])
         if not self.quota.admit(edge):
@@ -331,15 +364,17 @@ class Relays(asyncio.DatagramProtocol):
         if self.senders.pop(sender.codec.relay_id, None) is not None:
             self.quota.release(sender.edge)
             log.info("relay %s of %s: closed", sender.codec.relay_id.hex(), sender.stream.name)
+            self.check_idle(sender.stream)  # a relayed copy that fed only this relay
 
     # ------------------------------------------------------------------ failures
     def prune(self, live: set[str]) -> None:
         """After a sweep: relays from or to a node without a heartbeat end (FAILED here)."""
         for receiver in list(self.receivers.values()):
-            if receiver.origin not in live:
-                self.end(
-                    receiver, dead_node_info(receiver.origin), StreamStatus.FAILED, notify=False
-                )
+            for node in (receiver.origin, receiver.source):
+                if node not in live:
+                    info = dead_node_info(node)
+                    self.end(receiver, info, StreamStatus.FAILED, notify=False)
+                    break
         for sender in list(self.senders.values()):
             if sender.edge not in live:
                 if sender.subscription is not None:

@@ -9,7 +9,9 @@ Installed over the local routes (``Router.wrap``); the local handlers stay reach
   request runs there; without such a key, here first, then on each other node until one
   answers something else than 404;
 * ``/call/startup``: the callId and ``toStream`` are claimed cluster-wide first (409 when a
-  live node holds either), the claims dropped again if the call does not start.
+  live node holds either), the claims dropped again if the call does not start. An ``edge``
+  node places the call on the least-loaded origin node (an origin or ``both`` node keeps
+  it: the local one, by the role setting).
 
 An owner that does not answer within ``cluster_rpc_timeout`` gives 503 naming the node. With
 Redis unreachable every request is answered locally, marked by the ``x-wcs-cluster-warning``
@@ -24,7 +26,7 @@ import logging
 from typing import Any
 
 from wcs.cluster.node import ClusterNode
-from wcs.cluster.registry import CALL, STREAM
+from wcs.cluster.registry import CALL, STREAM, least_loaded
 from wcs.cluster.rpc import RemoteError, Unreachable
 from wcs.rest.errors import HttpError
 from wcs.rest.message import Request, Response, error, json_response
@@ -195,6 +197,9 @@ class ClusterRest:
     def _startup(self) -> Handler:
         async def startup(req: Request) -> Response:
             body = req.json()
+            target = self._placement()
+            if target is None:
+                return error(503, "no origin node in the cluster to place the call on")
             claims = [(CALL, body.get("callId")), (STREAM, body.get("toStream"))]
             taken: list[tuple[str, str]] = []
             warning = None
@@ -202,25 +207,37 @@ class ClusterRest:
                 if not isinstance(key, str) or not key:
                     continue
                 try:
-                    owner = await self.node.claim(kind, key)
+                    owner = await self.node.claim(kind, key, target)
                 except Exception as exc:
                     warning = f"redis unreachable: not checked cluster-wide ({exc})"
                     break
                 if owner is not None:
-                    await self._release(taken)
+                    await self._release(taken, target)
                     what = "callId" if kind == CALL else "toStream"
                     return error(409, f"{what} {key!r} is in use on node {owner}", what)
                 taken.append((kind, key))
-            resp = await self._run_local(req)
+            if target == self.node.node_id:
+                resp = await self._run_local(req)
+            else:
+                resp = await self._forward_or_503(target, req)
             if resp.status != 200:
-                await self._release(taken)
+                await self._release(taken, target)
             return _warn(resp, warning) if warning else resp
 
         return startup
 
-    async def _release(self, taken: list[tuple[str, str]]) -> None:
+    def _placement(self) -> str | None:
+        """Where a new call goes: here, unless this is an edge (then the least-loaded
+        origin; None when there is none). Without Redis: here."""
+        me = self.node.node_id
+        if self.node.info.role != "edge" or self.node.degraded:
+            return me
+        best = least_loaded(n for n in self.node.live.values() if n.node_id != me)
+        return best.node_id if best is not None else None
+
+    async def _release(self, taken: list[tuple[str, str]], owner: str) -> None:
         for kind, key in taken:
-            await self.node.release(kind, key)
+            await self.node.release(kind, key, owner)
 
 
 def _owner_key(path: str, body: dict[str, Any]) -> tuple[str, str | None]:

@@ -29,9 +29,11 @@ class Cluster:
             max_relays=s.cluster_max_relays,
             open_timeout=s.cluster_rpc_timeout / 2,
             in_use=lambda stream: any(v.stream is stream for v in playback.viewers.values()),
+            upstream=s.cluster_upstream,
         )
         self.node = ClusterNode(s, s.http_port, ("", 0))
         self.relays.node_id = self.node.node_id
+        self.relays.live = lambda: set(self.node.live)
         self.node.relays = self.relays
         self.relays.owner_of = self._owner_of
         self.relays.request = self.node.rpc.request

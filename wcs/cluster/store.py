@@ -59,7 +59,7 @@ class Store:
         if await self.redis.hsetnx(table, key, entry.encode()):
             return None
         current = Entry.decode(await self.redis.hget(table, key) or b"")
-        if current is not None and current.node != self.node_id and await self.alive(current.node):
+        if current is not None and current.node != entry.node and await self.alive(current.node):
             return current.node
         await self.redis.hset(table, key, entry.encode())
         return None
@@ -67,11 +67,11 @@ class Store:
     async def put(self, kind: str, key: str, entry: Entry) -> None:
         await self.redis.hset(self.keys.table(kind), key, entry.encode())
 
-    async def release(self, kind: str, key: str) -> None:
-        """Remove ``key`` if it is still ours (a later owner's entry stays)."""
+    async def release(self, kind: str, key: str, owner: str | None = None) -> None:
+        """Remove ``key`` if it is still ours, or ``owner``'s (a later owner's entry stays)."""
         table = self.keys.table(kind)
         current = Entry.decode(await self.redis.hget(table, key) or b"")
-        if current is None or current.node == self.node_id:
+        if current is None or current.node == (owner or self.node_id):
             await self.redis.hdel(table, key)
 
     async def owner(self, kind: str, key: str) -> str | None:
