@@ -31,6 +31,7 @@ from typing import Any
 from wcs.app.stream import PublisherControl, Stream, StreamStatus, Subscription
 from wcs.app.streams import Publication, StreamHub
 from wcs.cluster.registry import dead_node_info
+from wcs.cluster.relay_feed import RelayFeed
 from wcs.cluster.relay_wire import (
     END,
     KEYFRAME,
@@ -39,7 +40,6 @@ from wcs.cluster.relay_wire import (
     KeyframeGate,
     RelayCodec,
     peek,
-    rtp_timestamp,
     tracks_from_json,
     tracks_to_json,
 )
@@ -108,6 +108,7 @@ class RelayReceiver:
         self.codec = codec
         self.origin_addr: tuple[str, int] | None = None
         self.publication: Publication | None = None
+        self.feed: RelayFeed | None = None
         self.early: list[tuple[str, bytes]] = []
         self.gate = KeyframeGate(KEYFRAME_INTERVAL)
         self.idle: asyncio.TimerHandle | None = None
@@ -120,17 +121,19 @@ class RelayReceiver:
                 status = StreamStatus.FAILED if failed else StreamStatus.UNPUBLISHED
                 self.relays.end(self, payload[1:].decode(errors="replace"), status)
             return
-        if self.publication is None:
+        if self.feed is None:
             if len(self.early) < EARLY_PACKETS:
                 self.early.append((kind, payload))
             return
-        self.publication.feed_rtp(kind, payload, rtp_timestamp(payload))
+        self.feed.receive(kind, payload, self.relays.loop.time())
 
     def publish(self, pub: Publication) -> None:
         self.publication = pub
+        now = self.relays.loop.time()
+        feed = self.feed = RelayFeed(pub, pub.stream.tracks, now, self.request_keyframe)
         early, self.early = self.early, []
         for kind, payload in early:
-            pub.feed_rtp(kind, payload, rtp_timestamp(payload))
+            feed.receive(kind, payload, now)
 
     def request_keyframe(self) -> None:
         if self.origin_addr is None or not self.gate.allow(self.relays.loop.time()):
