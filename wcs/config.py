@@ -148,7 +148,7 @@ class Settings:
     node_role: str = "both"  # origin (calls), edge (relayed viewers) or both
     cluster_heartbeat_ttl: float = 10.0  # a silent node is FAILED cluster-wide within this (s)
     cluster_rpc_timeout: float = 3.0  # request to another node unanswered: 503 (s)
-    cluster_relay_auth: str = "hmac"  # origin->edge relay packets: hmac, or none (trusted net)
+    cluster_relay_auth: str = "mac"  # origin->edge relay packets: mac, or none (trusted net)
     cluster_relay_grace: float = 5.0  # relay kept this long after the edge's last viewer (s)
     cluster_max_relays: int = 200  # relays this node serves as origin; over it: refused
     cluster_upstream: str = ""  # node to pull relays from (edge of an edge); "" = the origin

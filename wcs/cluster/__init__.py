@@ -12,7 +12,7 @@ layer sits between REST and the local managers:
   owning node (503 when it does not answer), ``nodeId`` on every object;
 * :mod:`.relay_wire` (sans-IO) and :mod:`.relay`: origin → edge relays. A viewer on node B of
   a stream whose origin is A makes B ask A (RPC) for the stream; A sends its RTP once over
-  UDP to B, each datagram tagged with the relay's id and an HMAC under a per-relay key that
+  UDP to B, each datagram tagged with the relay's id and a MAC under a per-relay key that
   only travelled through Redis; B publishes it on its own hub, so its viewers get the same
   fan-out and keyframe cache as a local stream. Keyframe requests go back up, coalesced.
 * :mod:`.node`: builds and runs all of it for :mod:`wcs.server`.

@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     from wcs.config import Settings
 
 ROLES = ("origin", "edge", "both")
-RELAY_AUTH = ("hmac", "none")
+RELAY_AUTH = ("mac", "none")
 
 
 def validate_cluster(s: Settings) -> None:

@@ -24,7 +24,7 @@ class Cluster:
         self.relays = Relays(
             "",
             server.streams,
-            auth=s.cluster_relay_auth == "hmac",
+            auth=s.cluster_relay_auth == "mac",
             grace=s.cluster_relay_grace,
             max_relays=s.cluster_max_relays,
             open_timeout=s.cluster_rpc_timeout / 2,
