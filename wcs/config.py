@@ -165,6 +165,7 @@ class Settings:
     # endpoint on loopback that answers with a test card and a tone (docs/settings.md).
     demo_callee: bool = True
     # Misc
+    drain_timeout: float = 0.0  # SIGTERM: refuse new work, wait this long for calls (0: no)
     log_level: str = "INFO"
     event_loop: str = "auto"  # auto (uvloop when installed), uvloop, asyncio
 

@@ -24,6 +24,7 @@ from wcs.app.streams import StreamHub
 from wcs.config import ConfigError, Settings, parse_hooks, srtp_suites
 from wcs.demo import DemoCallee
 from wcs.demo.routing import demo_defaults
+from wcs.drain import Drain
 from wcs.event_loop import choose_event_loop
 from wcs.limits import Quota, RateLimit, fit_to_descriptors
 from wcs.media.dtmf import DtmfSettings
@@ -200,11 +201,19 @@ class Server:
         )
         self.started = time.time()
         self.metrics = ServerMetrics(self, REGISTRY)
+        self.drain = Drain(self.calls, self.router)
+        self.drain.install()
+        self.drain.on_change(self._draining)
         self.cluster = None
         if s.cluster_redis_url:  # docs/cluster.md; without it Redis is never imported
             from wcs.cluster.setup import Cluster
 
             self.cluster = Cluster(self)
+
+    def _draining(self) -> None:
+        self.playback.playback.accepting = False
+        if self.cluster is not None:
+            self.cluster.node.info.draining = True
 
     def _demo_defaults(self, body: dict[str, Any]) -> dict[str, Any]:
         if self.demo is None:
@@ -256,9 +265,11 @@ class Server:
             "calls": len(self.calls.all()),
             "streams": len(self.streams.all()),
         }
+        if self.drain.active:
+            body["status"] = "draining"
         if self.cluster is not None:
             body["cluster"] = cluster = self.cluster.health()
-            if cluster["redis"] != "ok":
+            if cluster["redis"] != "ok" and not self.drain.active:
                 body["status"] = "degraded"  # still serving what this node holds
         return json_response(body)
 
@@ -379,6 +390,15 @@ async def serve(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         await stop.wait()
+        if settings.drain_timeout > 0:
+            stop.clear()  # a second SIGTERM/SIGINT cuts the drain short
+            waits = [
+                asyncio.ensure_future(server.drain.run(settings.drain_timeout)),
+                asyncio.ensure_future(stop.wait()),
+            ]
+            _, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
     finally:
         log.info("shutting down")
         await server.stop()

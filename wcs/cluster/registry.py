@@ -94,6 +94,7 @@ class NodeInfo:
     http_port: int
     started: float
     load: Load = field(default_factory=Load)
+    draining: bool = False
 
     def encode(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -106,7 +107,7 @@ class NodeInfo:
 
     @property
     def can_originate(self) -> bool:
-        return self.role in ("origin", "both")
+        return self.role in ("origin", "both") and not self.draining
 
 
 @dataclass(slots=True)

@@ -251,6 +251,7 @@ class Playback:
         # Cluster (wcs.cluster.relay): a stream not published here, relayed from its origin
         # node; and the hook that closes an edge's relay once its last viewer has gone.
         self.remote: Callable[[str], Awaitable[Stream | None]] | None = None
+        self.accepting = True  # False while the node drains (wcs.drain): new plays get 503
         self.on_viewer_gone: Callable[[Stream], None] | None = None
 
     def _on_stream_changed(self, stream: Stream) -> None:
@@ -280,6 +281,8 @@ class Playback:
         """
         if media_session_id in self.viewers:
             raise PlaybackError("MediaSessionId is already in use", 409)
+        if not self.accepting:
+            raise PlaybackError("Node is draining", 503)
 
         def refuse(info: str, status: int) -> PlaybackError:
             key = app_key if app_key is not None else (stream.app_key if stream else None)
