@@ -95,6 +95,9 @@ async def test_edges_play_the_origin_stream_through_one_relay_each(
         cluster_a = (await asyncio.to_thread(health, a))["cluster"]
         assert cluster_a["relaysOut"] == 2, cluster_a
         assert (await asyncio.to_thread(health, b))["cluster"]["relaysIn"] == 1
+        relays_a = await asyncio.to_thread(metric, a, "wcs_cluster_relays", 'role="origin"')
+        assert relays_a == 2
+        assert await asyncio.to_thread(metric, a, "wcs_cluster_nodes") == 3
         # The edges' keyframe requests (viewers' PLIs, the cache) went up coalesced.
         up_b = await asyncio.to_thread(metric, b, "wcs_cluster_relay_keyframe_requests_total")
         assert up_b >= 1

@@ -8,6 +8,7 @@ from wcs.cluster.node import ClusterNode
 from wcs.cluster.registry import STREAM
 from wcs.cluster.relay import Relays
 from wcs.cluster.rest_routing import ClusterRest
+from wcs.observability.metrics import REGISTRY, Sample
 from wcs.rtp.ports import MediaPorts
 
 if TYPE_CHECKING:
@@ -48,6 +49,26 @@ class Cluster:
             playback.remote = self.relays.resolve
         playback.on_viewer_gone = self.relays.check_idle
         self._ports: MediaPorts | None = None
+        REGISTRY.collect(
+            "wcs_cluster_nodes",
+            "Live nodes of the cluster (as of the last sweep)",
+            "gauge",
+            lambda: [Sample((), float(len(self.node.live)))],
+        )
+        REGISTRY.collect(
+            "wcs_cluster_redis_up",
+            "1 while Redis answers, 0 while degraded",
+            "gauge",
+            lambda: [Sample((), 0.0 if self.node.degraded else 1.0)],
+        )
+        REGISTRY.collect(
+            "wcs_cluster_relays", "Relays by this node's role in them", "gauge",
+            self._relay_samples, ("role",),
+        )  # fmt: skip
+
+    def _relay_samples(self) -> list[Sample]:
+        senders, receivers = self.relays.counts()
+        return [Sample(("origin",), float(senders)), Sample(("edge",), float(receivers))]
 
     async def _owner_of(self, name: str) -> str | None:
         if self.node.degraded:
