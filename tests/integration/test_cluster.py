@@ -194,3 +194,40 @@ def test_edge_places_calls_on_an_origin_and_an_edge_of_an_edge_plays(
     # The last viewer gone: C's relay closes, then B's copy (it fed only C), then A's.
     wait_for(lambda: health(a)["cluster"]["relaysOut"] == 0, 15, "chain torn down")
     assert health(b)["cluster"]["relaysIn"] == 0 and health(c)["cluster"]["relaysIn"] == 0
+
+
+@pytest.mark.asyncio
+async def test_whip_names_are_cluster_wide_and_a_whip_stream_plays_on_another_node(
+    wcs: WcsFactory, redis_server: RedisServer
+) -> None:
+    from tests.integration.publishing import Publisher
+    from tests.integration.test_publish_aiortc import whip_post
+
+    a = node(wcs, redis_server, "A")
+    b = node(wcs, redis_server, "B")
+    await asyncio.to_thread(nodes_see_each_other, a, b)
+    await asyncio.to_thread(
+        a.rest, "call/startup", {"callId": "w1", "callee": "demo", "toStream": "taken1"}
+    )
+    await asyncio.to_thread(
+        wait_for, lambda: named(entries(b, "stream"), name="taken1"), 15, "taken1 registered"
+    )
+    taken, pub, viewer = Publisher(), Publisher(), Viewer()
+    try:
+        status, _, _ = await whip_post(b, "taken1", await taken.offer())
+        assert status == 409  # published on A
+        status, _, answer = await whip_post(b, "whipB", await pub.offer())
+        assert status == 201
+        await pub.answer(answer)
+        await asyncio.to_thread(
+            wait_for,
+            lambda: named(entries(a, "stream"), name="whipB", nodeId="B", published=True),
+            15,
+            "whipB listed on A with nodeId B",
+        )
+        await whep_play(a.base, "whipB", viewer)  # A is the edge of B's stream
+        await viewer.wait(frames=10, audio_s=0.5)
+        assert (await asyncio.to_thread(health, a))["cluster"]["relaysIn"] == 1
+    finally:
+        for peer in (taken, pub, viewer):
+            await peer.close()

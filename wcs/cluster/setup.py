@@ -48,6 +48,9 @@ class Cluster:
         if s.node_role != "origin":  # an origin-only node serves its own streams only
             playback.remote = self.relays.resolve
         playback.on_viewer_gone = self.relays.check_idle
+        ingest = server.playback.ingest
+        ingest.claim = self._claim_stream
+        ingest.release = lambda name: self.node.release(STREAM, name)
         self._ports: MediaPorts | None = None
         REGISTRY.collect(
             "wcs_cluster_nodes",
@@ -69,6 +72,15 @@ class Cluster:
     def _relay_samples(self) -> list[Sample]:
         senders, receivers = self.relays.counts()
         return [Sample(("origin",), float(senders)), Sample(("edge",), float(receivers))]
+
+    async def _claim_stream(self, name: str) -> str | None:
+        """A WebRTC/WHIP publisher's name, taken cluster-wide (Redis down: not checked)."""
+        if self.node.degraded:
+            return None
+        try:
+            return await self.node.claim(STREAM, name)
+        except Exception:
+            return None
 
     async def _owner_of(self, name: str) -> str | None:
         if self.node.degraded:
