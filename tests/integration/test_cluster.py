@@ -60,7 +60,8 @@ def test_one_call_seen_and_ended_from_every_node(
     # terminate sent to C runs on A, the owner.
     status, _ = c.rest("call/terminate", {"callId": cid})
     assert status == 200
-    hooks.wait_status(cid, "FINISH")
+    finish = hooks.wait_status(cid, "FINISH")
+    assert finish["nodeId"] == "A"  # A's hooks name their node too
     assert a.rest("call/find", {"callId": cid})[0] == 404
     wait_for(lambda: b.rest("call/find", {"callId": cid})[0] == 404, 5, "call gone on B")
     # An unknown callId is 404 everywhere (asked of every node, none has it).

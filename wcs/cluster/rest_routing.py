@@ -51,7 +51,6 @@ BY_CALL = {f"{R}call/{a}" for a in (*_CALL_ACTIONS, "inject_sound", "inject_soun
 BY_STREAM = {  # path -> the body field naming the stream (when given)
     f"{R}stream/terminate": "name",
     f"{R}push/startup": "streamName",
-    f"{R}push/find": "streamName",
     f"{R}recorder/startup": "streamName",
     f"{R}stream/startRecording": "streamName",
     f"{R}recorder/terminate": "streamName",

@@ -34,6 +34,7 @@ class Cluster:
         )
         self.node = ClusterNode(s, s.http_port, ("", 0))
         self.relays.node_id = self.node.node_id
+        server.hooks.node_id = self.node.node_id
         self.relays.live = lambda: set(self.node.live)
         self.node.relays = self.relays
         self.relays.owner_of = self._owner_of
