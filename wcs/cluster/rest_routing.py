@@ -202,6 +202,9 @@ class ClusterRest:
             claims = [(CALL, body.get("callId")), (STREAM, body.get("toStream"))]
             taken: list[tuple[str, str]] = []
             warning = None
+            if self.node.degraded:  # do not wait on a Redis known to be away
+                claims = []
+                warning = f"redis unreachable: not checked cluster-wide ({self.node.error})"
             for kind, key in claims:
                 if not isinstance(key, str) or not key:
                     continue
