@@ -301,8 +301,6 @@ class Server:
         """Clean shutdown: every call gets its BYE/CANCEL, every registration is removed."""
         self.metrics.close()
         await self.http.close()
-        if self.cluster is not None:
-            await self.cluster.close()
         await self.playback.close()
         self.registrations.shutdown()
         await self.playout.close()
@@ -312,6 +310,9 @@ class Server:
         deadline = loop.time() + SHUTDOWN_GRACE_S
         while self.ua.active() and loop.time() < deadline:
             await asyncio.sleep(0.05)
+        if self.cluster is not None:
+            # After the calls ended: their entries are removed, not failed by the others.
+            await self.cluster.close()
         self.aac.close()
         await self.recorders.close()
         await self.hooks.drain()

@@ -148,3 +148,22 @@ async def test_redis_down_local_service_goes_on_degraded(
     # Redis back: the node is healthy again without a restart of its own.
     redis_server.start()
     wait_for(lambda: health(b)["status"] == "ok", TTL, "/health ok again")
+
+
+def test_a_stopped_node_leaves_nothing_failed(wcs: WcsFactory, redis_server: RedisServer) -> None:
+    a = node(wcs, redis_server, "A", cluster_heartbeat_ttl=TTL)
+    b = node(wcs, redis_server, "B", cluster_heartbeat_ttl=TTL)
+    nodes_see_each_other(a, b)
+    demo_call(a, "s1", "stopped1")
+    wait_for(lambda: named(entries(b, "stream"), name="stopped1"), 15, "stream seen on B")
+    demo_call(a, "s2", "stopped2")  # still ringing when A stops: its names only claimed
+    assert a.stop() == 0
+    r = redis.Redis.from_url(redis_server.url)
+    try:
+        assert r.hgetall("wcs:calls") == {} and r.hgetall("wcs:streams") == {}
+        assert r.get("wcs:node:A") is None
+        wait_for(lambda: health(b)["cluster"]["nodes"] == ["B"], TTL, "A left")
+        assert b.rest("call/find_all", {})[0] == 404  # gone, not FAILED
+        assert list(r.scan_iter("wcs:failed:*")) == []
+    finally:
+        r.close()

@@ -33,7 +33,7 @@ def test_node_info_round_trip() -> None:
 
 
 def test_entry_round_trip_and_junk() -> None:
-    e = Entry("n1", {"callId": "c1", "status": "ESTABLISHED"})
+    e = Entry("n1", {"callId": "c1", "status": "ESTABLISHED"}, 12.5)
     assert Entry.decode(e.encode()) == e
     assert Entry.decode(b"not json") is None
     assert Entry.decode(b'{"view": {}}') is None
@@ -41,8 +41,13 @@ def test_entry_round_trip_and_junk() -> None:
 
 def test_stale_is_what_has_no_heartbeat() -> None:
     entries = {"c1": Entry("a", {}), "c2": Entry("b", {}), "c3": Entry("a", {})}
-    assert [k for k, _ in stale(entries, ["b"])] == ["c1", "c3"]
-    assert stale(entries, ["a", "b"]) == []
+    assert [k for k, _ in stale(entries, {"b": 1.0})] == ["c1", "c3"]
+    assert stale(entries, {"a": 1.0, "b": 1.0}) == []
+
+
+def test_entries_of_an_earlier_life_of_a_node_are_stale() -> None:
+    entries = {"old": Entry("a", {}, epoch=1.0), "new": Entry("a", {}, 2.0), "x": Entry("a", {})}
+    assert [k for k, _ in stale(entries, {"a": 2.0})] == ["old"]
 
 
 def test_failed_view_keeps_the_owner() -> None:

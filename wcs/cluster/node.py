@@ -62,6 +62,8 @@ class ClusterNode:
         self._held: dict[tuple[str, str], Entry] = {}
         self._dirty: set[tuple[str, str]] = set()
         self._flushing: asyncio.Task[None] | None = None
+        self._closed = False
+        self._claims: set[tuple[str, str]] = set()  # names claimed here, no entry yet
         self._loop_task: asyncio.Task[None] | None = None
         self._cpu = CpuMeter(time.monotonic(), time.process_time())
         self._handlers: dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]] = {}
@@ -85,8 +87,12 @@ class ClusterNode:
         key = (CALL, call.call_id)
         if call.status in FINAL_STATUSES:
             self._set(key, None)
+            name = call.request.to_stream
+            if name and (STREAM, name) in self._claims:  # claimed, never published
+                self._set((STREAM, name), None)
         else:
-            self._set(key, Entry(self.node_id, {**call_json(call), "nodeId": self.node_id}))
+            view = {**call_json(call), "nodeId": self.node_id}
+            self._set(key, Entry(self.node_id, view, self.info.started))
 
     def on_stream(self, stream: Stream) -> None:
         """StreamHub watcher: a published stream is in the table, an ended one is not.
@@ -96,11 +102,14 @@ class ClusterNode:
         key = (STREAM, stream.name)
         if stream.published:
             view = {**stream_json(stream), "nodeId": self.node_id}
-            self._set(key, Entry(self.node_id, view))
+            self._set(key, Entry(self.node_id, view, self.info.started))
         else:
             self._set(key, None)
 
     def _set(self, key: tuple[str, str], entry: Entry | None) -> None:
+        if self._closed:
+            return
+        self._claims.discard(key)  # the watcher has taken over the claim
         if entry is None:
             self._held.pop(key, None)
         else:
@@ -128,9 +137,15 @@ class ClusterNode:
         """Take a callId or stream name cluster-wide for us (or ``owner``, where the request
         is placed); the live node holding it, if any. Raises on a Redis error (the caller
         goes on locally, degraded)."""
-        return await self.store.claim(kind, key, Entry(owner or self.node_id, {}))
+        node = owner or self.node_id
+        info = self.info if node == self.node_id else self.live.get(node)
+        holder = await self.store.claim(kind, key, Entry(node, {}, info.started if info else 0.0))
+        if holder is None and node == self.node_id and (kind, key) not in self._held:
+            self._claims.add((kind, key))
+        return holder
 
     async def release(self, kind: str, key: str, owner: str | None = None) -> None:
+        self._claims.discard((kind, key))
         if (kind, key) not in self._held:
             with contextlib.suppress(Exception):
                 await self.store.release(kind, key, owner)
@@ -152,6 +167,13 @@ class ClusterNode:
                 await self._loop_task
         with contextlib.suppress(Exception):
             async with asyncio.timeout(self.settings.cluster_rpc_timeout):
+                if self._flushing is not None:
+                    await self._flushing  # a write in flight: let it land first
+                # Leaving: what we still hold ends with us; removed before the heartbeat,
+                # so no node ever sees it ownerless (FAILED).
+                self._closed = True
+                self._dirty.update(self._held, self._claims)
+                self._held.clear()
                 await self._flush()
                 await self.store.leave()
         await self.rpc.close()
@@ -193,15 +215,13 @@ class ClusterNode:
         self.degraded, self.error = False, ""
 
     async def _sweep(self) -> None:
-        live = set(self.live)
-        live.add(self.node_id)
-        dead: set[str] = set()
+        live = {node: info.started for node, info in self.live.items()}
+        live[self.node_id] = self.info.started
         for kind in (CALL, STREAM):
             for key, entry in await self.store.fail_stale(kind, live):
-                dead.add(entry.node)
                 log.warning("cluster: %s %s of dead node %s: FAILED", kind, key, entry.node)
         if self.relays is not None:
-            self.relays.prune(live)
+            self.relays.prune(set(live))
 
     def _degrade(self, exc: BaseException) -> None:
         if not self.degraded:

@@ -112,27 +112,40 @@ class NodeInfo:
 
 @dataclass(slots=True)
 class Entry:
-    """One call or stream in the shared table: its owner and its REST view."""
+    """One call or stream in the shared table: its owner and its REST view.
+
+    ``epoch`` is the owner's start time: a node killed and started again under the same id
+    within the TTL has a live heartbeat, but the entries of its previous life are stale.
+    """
 
     node: str
     view: dict[str, Any]
+    epoch: float = 0.0  # 0: not known (a claim made by another node for this one)
 
     def encode(self) -> str:
-        return json.dumps({"node": self.node, "view": self.view}, separators=(",", ":"))
+        d = {"node": self.node, "view": self.view, "epoch": self.epoch}
+        return json.dumps(d, separators=(",", ":"))
 
     @classmethod
     def decode(cls, raw: str | bytes) -> Entry | None:
         try:
             d = json.loads(raw)
-            return cls(str(d["node"]), dict(d.get("view") or {}))
+            return cls(str(d["node"]), dict(d.get("view") or {}), float(d.get("epoch") or 0))
         except (ValueError, KeyError, TypeError):
             return None  # someone else's junk in our table: treated as absent
 
 
-def stale(entries: Mapping[str, Entry], live: Iterable[str]) -> list[tuple[str, Entry]]:
-    """The entries whose owner has no heartbeat (dead, or never seen)."""
-    alive = set(live)
-    return [(key, e) for key, e in entries.items() if e.node not in alive]
+def stale(entries: Mapping[str, Entry], live: Mapping[str, float]) -> list[tuple[str, Entry]]:
+    """The entries whose owner has no heartbeat (dead, or never seen), or that an earlier
+    life of their owner wrote (``live``: node -> its start time)."""
+    return [(key, e) for key, e in entries.items() if _stale(e, live)]
+
+
+def _stale(entry: Entry, live: Mapping[str, float]) -> bool:
+    started = live.get(entry.node)
+    if started is None:
+        return True
+    return bool(entry.epoch and started and entry.epoch != started)
 
 
 def failed_view(entry: Entry, info: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ caller (:mod:`wcs.cluster.node`) decides: degrade, retry on the next beat.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from wcs.cluster.registry import Entry, Keys, NodeInfo, dead_node_info, failed_view, stale
@@ -87,7 +88,7 @@ class Store:
                 out[key.decode() if isinstance(key, bytes) else str(key)] = entry
         return out
 
-    async def fail_stale(self, kind: str, live: set[str]) -> list[tuple[str, Entry]]:
+    async def fail_stale(self, kind: str, live: Mapping[str, float]) -> list[tuple[str, Entry]]:
         """Entries of dead nodes: removed, each left as a FAILED view for one TTL. Only the
         node whose HDEL removed an entry writes its FAILED view (one per entry)."""
         done = []
