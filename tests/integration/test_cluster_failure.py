@@ -49,7 +49,8 @@ async def test_killed_node_fails_its_calls_streams_and_edge_viewers(
     ws_b = free_port()
     a = node(wcs, redis_server, "A", cluster_heartbeat_ttl=TTL)
     b = node(wcs, redis_server, "B", cluster_heartbeat_ttl=TTL, ws_port=ws_b)
-    await asyncio.to_thread(nodes_see_each_other, a, b)
+    c = node(wcs, redis_server, "C", cluster_heartbeat_ttl=TTL)
+    await asyncio.to_thread(nodes_see_each_other, a, b, c)
     await asyncio.to_thread(demo_call, a, "k1", "killed1")
     await asyncio.to_thread(
         wait_for, lambda: named(entries(b, "stream"), name="killed1"), 15, "stream on B"
@@ -69,15 +70,16 @@ async def test_killed_node_fails_its_calls_streams_and_edge_viewers(
         assert event["data"][0]["mediaSessionId"] == msid
         assert event["data"][0]["status"] == "FAILED"
         assert event["data"][0]["info"] == "Node A failed"
-        calls = named(await asyncio.to_thread(entries, b, "call"), callId="k1")
+        for other in (b, c):
+            calls = named(await asyncio.to_thread(entries, other, "call"), callId="k1")
+            assert [(x["status"], x["nodeId"]) for x in calls] == [("FAILED", "A")]
+            streams = named(await asyncio.to_thread(entries, other, "stream"), name="killed1")
+            assert [(s["status"], s["nodeId"]) for s in streams] == [("FAILED", "A")]
         assert time.monotonic() - killed < TTL, "not failed within the TTL"
-        assert [(c["status"], c["nodeId"]) for c in calls] == [("FAILED", "A")]
-        streams = named(await asyncio.to_thread(entries, b, "stream"), name="killed1")
-        assert [(s["status"], s["nodeId"]) for s in streams] == [("FAILED", "A")]
     finally:
         await client.close()
         await viewer.close()
-    assert health(b)["cluster"]["nodes"] == ["B"]
+    assert health(b)["cluster"]["nodes"] == ["B", "C"]
     # One TTL later no stale entry is left anywhere.
     wait_for(lambda: b.rest("call/find_all", {})[0] == 404, TTL + 5, "call entries gone")
     wait_for(lambda: b.rest("stream/find_all", {})[0] == 404, TTL + 5, "stream entries gone")
