@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.integration.conftest import WcsFactory, WcsProcess
+from tests.integration.playback import Viewer, whep_play
 from tests.peers.redis import RedisServer
 
 
@@ -59,3 +60,18 @@ def entries(server: WcsProcess, what: str) -> list[dict[str, Any]]:
 
 def named(items: list[dict[str, Any]], **match: Any) -> list[dict[str, Any]]:
     return [i for i in items if all(i.get(k) == v for k, v in match.items())]
+
+
+async def play_whep(
+    base: str, name: str, frames: int = 10, while_playing: Callable[[Viewer], None] | None = None
+) -> None:
+    """An aiortc WHEP viewer of ``name`` at ``base`` decodes ``frames`` video frames (and
+    half a second of audio); ``while_playing(viewer)`` runs before it closes."""
+    viewer = Viewer()
+    try:
+        await whep_play(base, name, viewer)
+        await viewer.wait(frames=frames, audio_s=0.5)
+        if while_playing is not None:
+            while_playing(viewer)
+    finally:
+        await viewer.close()

@@ -21,6 +21,7 @@ from tests.integration.cluster_helpers import (
     named,
     node,
     nodes_see_each_other,
+    play_whep,
     wait_for,
 )
 from tests.integration.conftest import HookCollector, WcsFactory, call_body
@@ -136,16 +137,7 @@ def test_relays_close_after_the_last_viewer_and_refuse_forgeries(
     status, _ = a.rest("call/startup", {"callId": "d1", "callee": "demo", "toStream": "demo1"})
     assert status == 200
     wait_for(lambda: named(entries(b, "stream"), name="demo1", published=True), 15, "stream")
-
-    async def play_once() -> None:
-        viewer = Viewer()
-        try:
-            await whep_play(b.base, "demo1", viewer)
-            await viewer.wait(frames=10, audio_s=0.5)
-        finally:
-            await viewer.close()
-
-    asyncio.run(play_once())
+    asyncio.run(play_whep(b.base, "demo1"))
     wait_for(lambda: health(a)["cluster"]["relaysOut"] == 0, 10, "relay closed after grace")
     assert health(b)["cluster"]["relaysIn"] == 0
     # Datagrams to B's relay port that no relay of B sealed are dropped and counted.
@@ -178,20 +170,14 @@ def test_edge_places_calls_on_an_origin_and_an_edge_of_an_edge_plays(
     assert status == 200 and found[0]["nodeId"] == "A"
     wait_for(lambda: named(entries(c, "stream"), name="chain1", published=True), 15, "stream")
 
-    async def play_on_c() -> None:
-        viewer = Viewer()
-        try:
-            await whep_play(c.base, "chain1", viewer)
-            await viewer.wait(frames=15, audio_s=0.5)
-            assert viewer.sizes == {(640, 360)}  # the demo callee's test card
-            # C gets it from B, B from A: one relay on each hop.
-            assert health(a)["cluster"]["relaysOut"] == 1
-            assert (health(b)["cluster"]["relaysIn"], health(b)["cluster"]["relaysOut"]) == (1, 1)
-            assert health(c)["cluster"]["relaysIn"] == 1
-        finally:
-            await viewer.close()
+    def one_relay_per_hop(viewer: Viewer) -> None:
+        assert viewer.sizes == {(640, 360)}  # the demo callee's test card
+        # C gets it from B, B from A: one relay on each hop.
+        assert health(a)["cluster"]["relaysOut"] == 1
+        assert (health(b)["cluster"]["relaysIn"], health(b)["cluster"]["relaysOut"]) == (1, 1)
+        assert health(c)["cluster"]["relaysIn"] == 1
 
-    asyncio.run(play_on_c())
+    asyncio.run(play_whep(c.base, "chain1", 15, one_relay_per_hop))
     # The last viewer gone: C's relay closes, then B's copy (it fed only C), then A's.
     wait_for(lambda: health(a)["cluster"]["relaysOut"] == 0, 15, "chain torn down")
     assert health(b)["cluster"]["relaysIn"] == 0 and health(c)["cluster"]["relaysIn"] == 0
