@@ -8,10 +8,12 @@ aiortc viewers on B and C play A's stream through exactly one relay per edge.
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from typing import Any
 
 import pytest
+import redis
 
 from tests.fixtures.ports import free_port
 from tests.integration.cluster_helpers import (
@@ -67,6 +69,26 @@ def test_one_call_seen_and_ended_from_every_node(
     wait_for(lambda: b.rest("call/find", {"callId": cid})[0] == 404, 5, "call gone on B")
     # An unknown callId is 404 everywhere (asked of every node, none has it).
     assert b.rest("call/terminate", {"callId": "nosuch"})[0] == 404
+    # A registration of ours made on B: in Redis with its node, listed on A with nodeId B.
+    reg = {
+        "sipLogin": "1003",
+        "sipPassword": "secret1003",
+        "sipDomain": kamailio.realm,
+        "sipOutboundProxy": kamailio.host,
+        "sipPort": str(kamailio.port),
+    }
+    status, made = b.rest("sip/register", reg)
+    assert status == 200
+    reg_id = made["registrationId"]
+    r = redis.Redis.from_url(redis_server.url)
+    try:
+        wait_for(lambda: r.hget("wcs:registrations", reg_id), 10, "registration in Redis")
+        stored = json.loads(r.hget("wcs:registrations", reg_id) or b"{}")
+        assert stored["node"] == "B" and "secret1003" not in json.dumps(stored)
+    finally:
+        r.close()
+    status, regs = a.rest("sip/find_all", {})
+    assert status == 200 and [(x["registrationId"], x["nodeId"]) for x in regs] == [(reg_id, "B")]
 
 
 @pytest.mark.asyncio

@@ -152,10 +152,14 @@ def test_startup_claims_names_and_refuses_taken_ones() -> None:
 
 def test_stamp_leaves_other_answers_alone() -> None:
     assert stamp(empty(), "A").body == b""
+    kept = json_response([{"nodeId": "B"}])
+    assert stamp(kept, "A") is kept
     resp = stamp(json_response({"nodeId": None, "x": 1}), "A")
     assert json.loads(resp.body) == {"nodeId": "A", "x": 1}
-    kept = json_response([{"name": "no node field"}])
-    assert stamp(kept, "A") is kept
+    added = stamp(json_response([{"fileName": "r.mp4"}]), "A")
+    assert json.loads(added.body) == [{"fileName": "r.mp4", "nodeId": "A"}]
+    refused = error(404, "not found")
+    assert stamp(refused, "A") is refused
 
 
 def test_an_edge_places_calls_on_the_least_loaded_origin() -> None:

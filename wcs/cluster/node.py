@@ -16,7 +16,16 @@ from typing import TYPE_CHECKING, Any
 
 from wcs.app.call import FINAL_STATUSES, Call
 from wcs.app.stream import Stream
-from wcs.cluster.registry import CALL, STREAM, CpuMeter, Entry, Keys, NodeInfo, Timing
+from wcs.cluster.registry import (
+    CALL,
+    REGISTRATION,
+    STREAM,
+    CpuMeter,
+    Entry,
+    Keys,
+    NodeInfo,
+    Timing,
+)
 from wcs.cluster.rpc import RpcBus
 from wcs.cluster.settings import node_id as default_node_id
 from wcs.cluster.store import Store
@@ -69,6 +78,8 @@ class ClusterNode:
         self._handlers: dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]] = {}
         self.load: Callable[[], tuple[int, int, int, int]] = lambda: (0, 0, 0, 0)
         self.relays: Relays | None = None
+        # registrationId -> REST view of this node's SIP registrations (no password in it)
+        self.registrations: Callable[[], dict[str, dict[str, Any]]] = dict
 
     # ------------------------------------------------------------------ wiring
     def handle(
@@ -105,6 +116,18 @@ class ClusterNode:
             self._set(key, Entry(self.node_id, view, self.info.started))
         else:
             self._set(key, None)
+
+    def _sync_registrations(self) -> None:
+        """Registrations change on SIP answers and timers, not on a watcher: synced per beat."""
+        current = self.registrations()
+        for reg_id, view in current.items():
+            held = self._held.get((REGISTRATION, reg_id))
+            view = {**view, "nodeId": self.node_id}
+            if held is None or held.view != view:
+                self._set((REGISTRATION, reg_id), Entry(self.node_id, view, self.info.started))
+        for kind, key in list(self._held):
+            if kind == REGISTRATION and key not in current:
+                self._set((kind, key), None)
 
     def _set(self, key: tuple[str, str], entry: Entry | None) -> None:
         if self._closed:
@@ -195,6 +218,7 @@ class ClusterNode:
         load = self.info.load
         load.calls, load.streams, load.viewers, load.relays = calls, streams, viewers, relays
         load.cpu = self._cpu.read(time.monotonic(), time.process_time())
+        self._sync_registrations()
         try:
             if await self.store.beat(self.info, self.timing.key_expiry_ms):
                 if self._held:
@@ -217,7 +241,7 @@ class ClusterNode:
     async def _sweep(self) -> None:
         live = {node: info.started for node, info in self.live.items()}
         live[self.node_id] = self.info.started
-        for kind in (CALL, STREAM):
+        for kind in (CALL, STREAM, REGISTRATION):
             for key, entry in await self.store.fail_stale(kind, live):
                 log.warning("cluster: %s %s of dead node %s: FAILED", kind, key, entry.node)
         if self.relays is not None:

@@ -21,6 +21,7 @@ from typing import Any
 
 CALL = "call"
 STREAM = "stream"
+REGISTRATION = "registration"  # our SIP accounts' registrations (synced at each beat)
 
 
 @dataclass(frozen=True, slots=True)

@@ -267,8 +267,9 @@ def _warn(resp: Response, text: str) -> Response:
 
 
 def stamp(resp: Response, node_id: str) -> Response:
-    """``nodeId`` of every object in a JSON answer made here (WCS: the node that holds it)."""
-    if not resp.body or "json" not in (resp.headers.get("content-type") or ""):
+    """``nodeId`` of every object in a JSON answer made here (WCS: the node that holds it);
+    objects WCS has no nodeId in (registrations, pushes, recordings) get one too."""
+    if not 200 <= resp.status < 300 or "json" not in (resp.headers.get("content-type") or ""):
         return resp
     try:
         data = json.loads(resp.body)
@@ -277,7 +278,7 @@ def stamp(resp: Response, node_id: str) -> Response:
     objects = data if isinstance(data, list) else [data]
     changed = False
     for obj in objects:
-        if isinstance(obj, dict) and "nodeId" in obj and obj["nodeId"] is None:
+        if isinstance(obj, dict) and obj.get("nodeId") is None:
             obj["nodeId"] = node_id
             changed = True
     if not changed:

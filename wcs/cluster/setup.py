@@ -42,6 +42,9 @@ class Cluster:
         self.node.handle("relay_open", self.relays.open_for)
         self.node.handle("relay_close", self.relays.close_for)
         self.node.load = self._load
+        self.node.registrations = lambda: {
+            r.registration_id: r.to_json() for r in server.registrations.all()
+        }
         self.rest = ClusterRest(self.node)
         self.rest.install(server.router)
         server.calls.watch(self.node.on_call)
