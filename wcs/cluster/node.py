@@ -26,6 +26,7 @@ from wcs.cluster.registry import (
     NodeInfo,
     Timing,
 )
+from wcs.cluster.relay_wire import RELAY_PROVIDER
 from wcs.cluster.rpc import RpcBus
 from wcs.cluster.settings import node_id as default_node_id
 from wcs.cluster.store import Store
@@ -36,8 +37,6 @@ if TYPE_CHECKING:
     from wcs.config import Settings
 
 log = logging.getLogger("wcs.cluster")
-
-RELAY_PROVIDER = "Relay"  # mediaProvider of a stream relayed from another node
 
 
 class ClusterNode:

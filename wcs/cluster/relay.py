@@ -36,6 +36,7 @@ from wcs.cluster.relay_wire import (
     END,
     KEYFRAME,
     KINDS,
+    RELAY_PROVIDER,
     TYPE_OF,
     KeyframeGate,
     RelayCodec,
@@ -48,7 +49,6 @@ from wcs.observability.metrics import REGISTRY
 
 log = logging.getLogger("wcs.cluster.relay")
 
-RELAY_PROVIDER = "Relay"
 KEYFRAME_INTERVAL = 0.5  # at most one keyframe request up per relay in this time (s)
 EARLY_PACKETS = 2000  # kept while the origin's answer is on its way
 END_COPIES = 3  # END is sent this many times (UDP; the sweep covers the rest)

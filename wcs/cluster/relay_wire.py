@@ -26,6 +26,7 @@ from typing import Any
 
 from wcs.app.stream import TrackInfo
 
+RELAY_PROVIDER = "Relay"  # mediaProvider of an edge's copy of another node's stream
 MAGIC = 0xC7
 AUDIO, VIDEO, KEYFRAME, END = 1, 2, 3, 4
 KINDS = {AUDIO: "audio", VIDEO: "video"}

@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from wcs.app.stream import StreamStatus
+from wcs.cluster.relay_wire import RELAY_PROVIDER
 from wcs.rest.views import refused_viewer_json, viewer_json
 from wcs.sdp import parse_fmtp
 
@@ -209,7 +210,7 @@ def _drop(kind: str, packet: bytes) -> None:
 def _ended(stream: Stream) -> tuple[StreamStatus, str]:
     """What a viewer is told when its stream ends: stopped by its publisher; a relayed
     stream whose origin node failed (cluster) is FAILED with that reason."""
-    if stream.status is StreamStatus.FAILED and stream.provider == "Relay" and stream.info:
+    if stream.status is StreamStatus.FAILED and stream.provider == RELAY_PROVIDER and stream.info:
         return StreamStatus.FAILED, stream.info
     return StreamStatus.STOPPED, STOPPED_BY_PUBLISHER
 
