@@ -35,3 +35,22 @@ def test_redis_url_is_a_secret() -> None:
 def test_bad_values_are_refused(env: dict[str, str]) -> None:
     with pytest.raises(ConfigError, match=r"node_role|cluster_"):
         load_settings(env=env)
+
+
+def test_a_single_node_never_imports_redis() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import asyncio, sys\n"
+        "from wcs.config import Settings\n"
+        "from wcs.server import Server\n"
+        "async def main():\n"
+        "    s = Server(Settings(http_port=0, ws_port=0, sip_port=0, hls_port=0, rtsp_port=0,"
+        " demo_callee=False))\n"
+        "    assert s.cluster is None\n"
+        "    assert not [m for m in sys.modules if m.split('.')[0] == 'redis'], 'redis imported'\n"
+        "asyncio.run(main())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
