@@ -169,3 +169,26 @@ def test_a_stopped_node_leaves_nothing_failed(wcs: WcsFactory, redis_server: Red
         assert list(r.scan_iter("wcs:failed:*")) == []
     finally:
         r.close()
+
+
+def test_an_owner_that_does_not_answer_is_503_not_a_hang(
+    wcs: WcsFactory, redis_server: RedisServer
+) -> None:
+    a = node(wcs, redis_server, "A", cluster_heartbeat_ttl=30)
+    b = node(wcs, redis_server, "B", cluster_heartbeat_ttl=30, cluster_rpc_timeout=1)
+    nodes_see_each_other(a, b)
+    demo_call(a, "f1", "frozen1")
+    wait_for(lambda: named(entries(b, "call"), callId="f1"), 15, "call seen on B")
+    a.proc.send_signal(signal.SIGSTOP)  # A still holds its Redis connections, answers nothing
+    try:
+        status, body = b.rest("call/terminate", {"callId": "f1"})
+        assert status == 503
+        assert body["error"].startswith("owner node unavailable: cluster node A is unreachable")
+        url = f"{b.base}/rest-api/call/find_all"
+        status, headers, _ = http("POST", url, b"{}")
+        assert status == 404  # B has no call of its own; A's could not be asked
+        assert "A: cluster node A is unreachable" in headers["x-wcs-cluster-warning"]
+    finally:
+        a.proc.send_signal(signal.SIGCONT)
+    status, _ = b.rest("call/terminate", {"callId": "f1"})
+    assert status == 200  # A answers again

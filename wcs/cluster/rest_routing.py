@@ -143,9 +143,7 @@ class ClusterRest:
             kind = MERGED[req.path]
             if kind is not None:
                 items.extend(await self._failed(kind, req))
-            if not items:
-                return local
-            resp = json_response(items)
+            resp = json_response(items) if items else local
             return _warn(resp, "; ".join(warnings)) if warnings else resp
 
         return merged
