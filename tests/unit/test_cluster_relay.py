@@ -49,6 +49,9 @@ class Sink:
         self.ended = reason
 
 
+gone: set[str] = set()  # stream names the fake registry no longer holds
+
+
 async def make_node(node_id: str, nodes: dict[str, Relays], viewers: set[Any]) -> Relays:
     hub = StreamHub()
     relays = Relays(
@@ -70,7 +73,7 @@ async def make_node(node_id: str, nodes: dict[str, Relays], viewers: set[Any]) -
         return await (target.open_for(args) if op == "relay_open" else target.close_for(args))
 
     async def owner_of(name: str) -> str | None:
-        return "A" if name.startswith("s") else None
+        return "A" if name.startswith("s") and name not in gone else None
 
     relays.request = request
     relays.owner_of = owner_of
@@ -146,7 +149,17 @@ async def test_dead_origin_fails_the_copy_and_chains_do_not_loop() -> None:
     assert (a.counts(), b.counts(), c.counts()) == ((1, 0), (1, 1), (0, 1))
     with pytest.raises(ValueError, match="relay loop"):
         await b.open_for({"name": "s2", "relay": "00" * 8, "host": "h", "port": 1, "path": ["B"]})
+    # A copy silent since the last sweep whose origin still holds the stream stays (a call
+    # on hold is silent); one whose stream the registry no longer has ends.
+    b.prune({"A", "B", "C"})
+    await asyncio.sleep(0.05)
+    assert b.hub.get("s2") is not None and b.counts()[1] == 1
+    c.prune({"A", "B", "C"})
     c.prune({"B", "C"})  # A's heartbeat is gone
     assert on_c.status is StreamStatus.FAILED and on_c.info == "Node A failed"
+    gone.add("s2")  # the origin's END never arrived, the registry has no s2 any more
+    b.prune({"A", "B", "C"})
+    await until(lambda: b.hub.get("s2") is None)
+    assert b.counts() == (0, 0)
     for relays in (a, b, c):
         relays.close()

@@ -112,8 +112,10 @@ class RelayReceiver:
         self.early: list[tuple[str, bytes]] = []
         self.gate = KeyframeGate(KEYFRAME_INTERVAL)
         self.idle: asyncio.TimerHandle | None = None
+        self.heard = False  # a datagram since the last sweep
 
     def on_media(self, ptype: int, payload: bytes) -> None:
+        self.heard = True
         kind = KINDS.get(ptype)
         if kind is None:
             if ptype == END and self.publication is not None:
@@ -163,6 +165,7 @@ class Relays(asyncio.DatagramProtocol):
         self._viewed = in_use
         self.upstream = upstream
         self.live: Callable[[], set[str]] = set
+        self.registry_ok: Callable[[], bool] = lambda: True  # False: Redis away, trust nothing
         self.quota = Quota("cluster_relays", max_relays)
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.DatagramTransport | None = None
@@ -183,7 +186,9 @@ class Relays(asyncio.DatagramProtocol):
         for receiver in list(self.receivers.values()):
             self.end(receiver, "Stopped by shutdown", StreamStatus.UNPUBLISHED, notify=False)
         for sender in list(self.senders.values()):
-            sender.on_stream_end("Stopped by shutdown")
+            if sender.subscription is not None:
+                sender.subscription.cancel()
+            sender.on_stream_end("Stopped by shutdown")  # tells the edge, drops the sender
         if self.transport is not None:
             self.transport.close()
 
@@ -318,9 +323,20 @@ class Relays(asyncio.DatagramProtocol):
             request = self.request(
                 receiver.source, "relay_close", {"relay": receiver.codec.relay_id.hex()}
             )
-            task = self.loop.create_task(_quietly(request))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self._spawn(request)
+
+    async def _still_published(self, receiver: RelayReceiver) -> None:
+        """A silent copy (a call on hold is silent too): ended only if its origin no longer
+        holds the stream."""
+        if self.owner_of is None or not self.registry_ok():
+            return
+        if await self.owner_of(receiver.name) != receiver.origin:
+            self.end(receiver, "Stopped by publisher stop", StreamStatus.UNPUBLISHED)
+
+    def _spawn(self, aw: Awaitable[Any]) -> None:
+        task = self.loop.create_task(_quietly(aw))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     # ------------------------------------------------------------------ origin side
     async def open_for(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -371,13 +387,18 @@ class Relays(asyncio.DatagramProtocol):
 
     # ------------------------------------------------------------------ failures
     def prune(self, live: set[str]) -> None:
-        """After a sweep: relays from or to a node without a heartbeat end (FAILED here)."""
+        """After a sweep: relays from or to a node without a heartbeat end (FAILED here); a
+        copy silent since the last sweep is checked against the registry (its END lost?)."""
         for receiver in list(self.receivers.values()):
             for node in (receiver.origin, receiver.source):
                 if node not in live:
                     info = dead_node_info(node)
                     self.end(receiver, info, StreamStatus.FAILED, notify=False)
                     break
+            else:
+                if not receiver.heard and receiver.publication is not None:
+                    self._spawn(self._still_published(receiver))
+                receiver.heard = False
         for sender in list(self.senders.values()):
             if sender.edge not in live:
                 if sender.subscription is not None:

@@ -36,6 +36,7 @@ class Cluster:
         self.relays.node_id = self.node.node_id
         server.hooks.node_id = self.node.node_id
         self.relays.live = lambda: set(self.node.live)
+        self.relays.registry_ok = lambda: not self.node.degraded
         self.node.relays = self.relays
         self.relays.owner_of = self._owner_of
         self.relays.request = self.node.rpc.request
