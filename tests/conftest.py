@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.peers_base",
     "tests.fixtures.sip_peers",
     "tests.fixtures.rtmp_peers",
+    "tests.fixtures.redis_peers",
 ]

@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_type_hints
 
 from wcs import netaddr
+from wcs.cluster.settings import validate_cluster
 
 if TYPE_CHECKING:
     from wcs.hls import HlsSettings
 
 ENV_PREFIX = "WCS_"
-SECRET_FIELDS = frozenset({"rest_auth"})
+SECRET_FIELDS = frozenset({"rest_auth", "cluster_redis_url"})  # a URL may hold a password
 # Arrays of tables (issue 12): [[sip_registration]] = /sip/register bodies, [[sip_trunk]]
 # inbound trunks; their password keys are secrets too.
 TABLE_ARRAYS = ("sip_registration", "sip_trunk")
@@ -152,6 +153,15 @@ class Settings:
     # Taking part in a call: DTMF we send, sounds injected into calls (issue 19)
     dtmf_tone_ms: int = 160  # length of each key we send (RFC 4733 duration, INFO Duration)
     dtmf_gap_ms: int = 100  # pause between two keys
+    cluster_redis_url: str = ""  # redis://host:6379/0; "" = one node (docs/cluster.md)
+    node_id: str = ""  # "" = <host name>:<http_port>
+    node_role: str = "both"  # origin (calls), edge (relayed viewers) or both
+    cluster_heartbeat_ttl: float = 10.0  # a silent node is FAILED cluster-wide within this (s)
+    cluster_rpc_timeout: float = 3.0  # request to another node unanswered: 503 (s)
+    cluster_relay_auth: str = "mac"  # origin->edge relay packets: mac, or none (trusted net)
+    cluster_relay_grace: float = 5.0  # relay kept this long after the edge's last viewer (s)
+    cluster_max_relays: int = 200  # relays this node serves as origin; over it: refused
+    cluster_upstream: str = ""  # node to pull relays from (edge of an edge); "" = the origin
     sound_cache_entries: int = 16  # decoded sounds kept for /call/inject_sound
     sound_cache_mb: int = 64  # and at most this much decoded PCM
     # Recording
@@ -165,6 +175,7 @@ class Settings:
     # endpoint on loopback that answers with a test card and a tone (docs/settings.md).
     demo_callee: bool = True
     # Misc
+    drain_timeout: float = 0.0  # SIGTERM: refuse new work, wait this long for calls (0: no)
     log_level: str = "INFO"
     event_loop: str = "auto"  # auto (uvloop when installed), uvloop, asyncio
 
@@ -284,18 +295,8 @@ def load_settings(
 
 
 def _validate(s: Settings) -> None:
-    ports = (
-        "http_port",
-        "ws_port",
-        "wss_port",
-        "sip_port",
-        "sip_tls_port",
-        "media_port_from",
-        "media_port_to",
-        "hls_port",
-        "hls_tls_port",
-        "rtsp_port",
-    )
+    ports = ("http_port", "ws_port", "wss_port", "sip_port", "sip_tls_port", "media_port_from",
+             "media_port_to", "hls_port", "hls_tls_port", "rtsp_port")  # fmt: skip
     for name in ports:
         port = getattr(s, name)
         if not 0 <= port <= 65535:
@@ -345,6 +346,7 @@ def _validate(s: Settings) -> None:
     _validate_recording(s)
     _validate_hls(s)
     _validate_dtmf(s)
+    validate_cluster(s)
     if s.event_loop not in ("auto", "uvloop", "asyncio"):
         raise ConfigError("setting 'event_loop': one of auto, uvloop, asyncio")
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):

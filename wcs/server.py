@@ -24,6 +24,7 @@ from wcs.app.streams import StreamHub
 from wcs.config import ConfigError, Settings, parse_hooks, srtp_suites
 from wcs.demo import DemoCallee
 from wcs.demo.routing import demo_defaults
+from wcs.drain import Drain
 from wcs.event_loop import choose_event_loop
 from wcs.limits import Quota, RateLimit, fit_to_descriptors
 from wcs.media.dtmf import DtmfSettings
@@ -205,6 +206,19 @@ class Server:
         )
         self.started = time.time()
         self.metrics = ServerMetrics(self, REGISTRY)
+        self.drain = Drain(self.calls, self.router)
+        self.drain.install()
+        self.drain.on_change(self._draining)
+        self.cluster = None
+        if s.cluster_redis_url:  # docs/cluster.md; without it Redis is never imported
+            from wcs.cluster.setup import Cluster
+
+            self.cluster = Cluster(self)
+
+    def _draining(self) -> None:
+        self.playback.playback.accepting = False
+        if self.cluster is not None:
+            self.cluster.node.info.draining = True
 
     def _demo_defaults(self, body: dict[str, Any]) -> dict[str, Any]:
         if self.demo is None:
@@ -250,14 +264,19 @@ class Server:
         return Response(200, REGISTRY.render().encode(), {"content-type": METRICS_CONTENT_TYPE})
 
     async def _health(self, req: Request) -> Response:
-        return json_response(
-            {
-                "status": "ok",
-                "uptime": round(time.time() - self.started, 1),
-                "calls": len(self.calls.all()),
-                "streams": len(self.streams.all()),
-            }
-        )
+        body: dict[str, Any] = {
+            "status": "ok",
+            "uptime": round(time.time() - self.started, 1),
+            "calls": len(self.calls.all()),
+            "streams": len(self.streams.all()),
+        }
+        if self.drain.active:
+            body["status"] = "draining"
+        if self.cluster is not None:
+            body["cluster"] = cluster = self.cluster.health()
+            if cluster["redis"] != "ok" and not self.drain.active:
+                body["status"] = "degraded"  # still serving what this node holds
+        return json_response(body)
 
     async def start(self) -> None:
         await self.sip.start()
@@ -267,6 +286,8 @@ class Server:
             await self.demo.start()
         await self.playback.start()
         await self.playout.start()
+        if self.cluster is not None:
+            await self.cluster.start()
         # HTTP last: once /health answers, every listener (WS, WSS, media workers) is up.
         await self.http.start()
         self.metrics.start()
@@ -294,6 +315,9 @@ class Server:
         deadline = loop.time() + SHUTDOWN_GRACE_S
         while self.ua.active() and loop.time() < deadline:
             await asyncio.sleep(0.05)
+        if self.cluster is not None:
+            # After the calls ended: their entries are removed, not failed by the others.
+            await self.cluster.close()
         self.aac.close()
         await self.recorders.close()
         await self.hooks.drain()
@@ -373,6 +397,15 @@ async def serve(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         await stop.wait()
+        if settings.drain_timeout > 0:
+            stop.clear()  # a second SIGTERM/SIGINT cuts the drain short
+            waits = [
+                asyncio.ensure_future(server.drain.run(settings.drain_timeout)),
+                asyncio.ensure_future(stop.wait()),
+            ]
+            _, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
     finally:
         log.info("shutting down")
         await server.stop()

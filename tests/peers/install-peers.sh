@@ -15,7 +15,7 @@
 set -euo pipefail
 
 PKGS=(kamailio kamailio-tls-modules baresip-core baresip-ffmpeg tshark ffmpeg nginx libnginx-mod-rtmp chromium sip-tester
-      gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good)
+      gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good redis-server)
 
 t0=$(date +%s%N)
 missing=()

@@ -53,6 +53,7 @@ class HookPublisher:
         self._retries = retries
         self._max_queue = max_queue
         self._backends: dict[str, _Backend] = {}
+        self.node_id: str | None = None  # in a cluster: the nodeId of every event (WCS CDN)
         self.stats = HookStats()
         self._closed = False
 
@@ -83,6 +84,8 @@ class HookPublisher:
             backend.queue.popleft()
             self.stats.dropped += 1
             log.warning("hook queue for %s full: oldest event dropped", url)
+        if self.node_id is not None and body.get("nodeId", "") is None:
+            body = {**body, "nodeId": self.node_id}
         payload = json.dumps(body, separators=(",", ":")).encode()
         backend.queue.append((method, payload))
         backend.wakeup.set()

@@ -123,10 +123,30 @@ SCHEMAS: dict[str, Schema] = {
         "type": "object",
         "required": ["status"],
         "properties": {
-            "status": {"type": "string", "enum": ["ok"]},
+            "status": {
+                "type": "string",
+                "enum": ["ok", "degraded", "draining"],
+                "description": "degraded: in a cluster, Redis unreachable (local service goes "
+                "on); draining: a SIGTERM with drain_timeout set (docs/cluster.md)",
+            },
             "uptime": {"type": "number"},
             "calls": {"type": "integer"},
             "streams": {"type": "integer"},
+            "cluster": {
+                "type": "object",
+                "x-extension": True,
+                "description": "Only with cluster_redis_url (docs/cluster.md)",
+                "properties": {
+                    "nodeId": {"type": "string"},
+                    "role": {"type": "string", "enum": ["origin", "edge", "both"]},
+                    "redis": {"type": "string", "enum": ["ok", "degraded"]},
+                    "nodes": {"type": "array", "items": {"type": "string"}},
+                    "error": {"type": "string"},
+                    "relay": {"type": "string"},
+                    "relaysOut": {"type": "integer"},
+                    "relaysIn": {"type": "integer"},
+                },
+            },
         },
     },
 }

@@ -82,6 +82,17 @@ class Router:
         self._patterns.append(entry)
         return entry
 
+    def wrap(self, path: str, make: Callable[[], Handler]) -> Handler:
+        """Replace the handler of every method of exact ``path`` with ``make()``; returns
+        the one it replaces (all methods of a wrapped path share one handler)."""
+        entry = self._exact[path]
+        originals = {r.handler for r in entry.routes.values()}
+        if len(originals) != 1:
+            raise ValueError(f"route {path}: methods with different handlers cannot be wrapped")
+        new = make()
+        entry.routes = {m: Route(m, new, r.auth) for m, r in entry.routes.items()}
+        return originals.pop()
+
     def methods_by_path(self) -> dict[str, tuple[str, ...]]:
         """Every registered path (patterns as written, ``/whep/{stream}``) and its methods."""
         entries = [*self._exact.values(), *self._patterns]

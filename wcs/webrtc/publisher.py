@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 from wcs.app.stream_feed import StreamFeed
 from wcs.app.streams import (
@@ -160,6 +161,10 @@ class Ingest:
         self.consent_timeout = consent_timeout
         self.publishers: dict[str, Publisher] = {}  # by mediaSessionId
         self.background: set[asyncio.Future[None]] = set()
+        # Cluster (wcs.cluster): take the name cluster-wide first; returns the node that
+        # holds it instead (None: ours). ``release`` gives it back if publishing fails.
+        self.claim: Callable[[str], Awaitable[str | None]] | None = None
+        self.release: Callable[[str], Awaitable[None]] | None = None
 
     async def publish(
         self,
@@ -199,6 +204,9 @@ class Ingest:
         except OfferError as exc:
             raise PublishError(str(exc), 400) from None
         publisher.peer = peer
+        if self.claim is not None and await self.claim(name) is not None:
+            await peer.close()
+            raise PublishError(STREAM_NAME_TAKEN, 409)
         control = PublisherControl(
             publisher._stats, publisher._request_keyframe, publisher._terminate
         )
@@ -214,6 +222,8 @@ class Ingest:
                 media_session_id=media_session_id,
             )
         except StreamExists:
+            if self.release is not None:
+                await self.release(name)
             raise PublishError(STREAM_NAME_TAKEN, 409) from None
         publisher.publication = publication
         feed.stream = publication

@@ -23,10 +23,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from wcs.app.stream import StreamStatus
+from wcs.cluster.relay_wire import RELAY_PROVIDER
 from wcs.rest.views import refused_viewer_json, viewer_json
 from wcs.sdp import parse_fmtp
 
@@ -122,7 +123,7 @@ class Viewer(EndsOnce):
 
     def on_stream_end(self, reason: str) -> None:
         self._unsubscribe = None  # the stream has already forgotten us
-        self.close_soon(StreamStatus.STOPPED, STOPPED_BY_PUBLISHER)
+        self.close_soon(*_ended(self.stream))
 
     def _video_only(self, kind: str, packet: bytes) -> None:
         if kind == "video" and isinstance(self.peer, ViewerPeer):
@@ -206,6 +207,14 @@ def _drop(kind: str, packet: bytes) -> None:
     return None
 
 
+def _ended(stream: Stream) -> tuple[StreamStatus, str]:
+    """What a viewer is told when its stream ends: stopped by its publisher; a relayed
+    stream whose origin node failed (cluster) is FAILED with that reason."""
+    if stream.status is StreamStatus.FAILED and stream.provider == RELAY_PROVIDER and stream.info:
+        return StreamStatus.FAILED, stream.info
+    return StreamStatus.STOPPED, STOPPED_BY_PUBLISHER
+
+
 class Playback:
     """Makes and owns every viewer; the one place WS signaling and WHEP ask to play."""
 
@@ -240,13 +249,18 @@ class Playback:
         self.background: set[asyncio.Future[None]] = set()
         # A viewer subscribes only once connected; this tells the others the stream ended.
         self._watch = hub.watch(self._on_stream_changed)
+        # Cluster (wcs.cluster.relay): a stream not published here, relayed from its origin
+        # node; and the hook that closes an edge's relay once its last viewer has gone.
+        self.remote: Callable[[str], Awaitable[Stream | None]] | None = None
+        self.accepting = True  # False while the node drains (wcs.drain): new plays get 503
+        self.on_viewer_gone: Callable[[Stream], None] | None = None
 
     def _on_stream_changed(self, stream: Stream) -> None:
         if stream.published:
             return
         for viewer in list(self.viewers.values()):
             if viewer.stream is stream:
-                viewer.close_soon(StreamStatus.STOPPED, STOPPED_BY_PUBLISHER)
+                viewer.close_soon(*_ended(stream))
 
     async def play(
         self,
@@ -268,6 +282,8 @@ class Playback:
         """
         if media_session_id in self.viewers:
             raise PlaybackError("MediaSessionId is already in use", 409)
+        if not self.accepting:
+            raise PlaybackError("Node is draining", 503)
 
         def refuse(info: str, status: int) -> PlaybackError:
             key = app_key if app_key is not None else (stream.app_key if stream else None)
@@ -277,6 +293,11 @@ class Playback:
             return PlaybackError(info, status)
 
         stream = self.hub.get(name)
+        if (stream is None or not stream.published) and self.remote is not None:
+            try:
+                stream = await self.remote(name)
+            except Exception as exc:
+                raise refuse(f"{STREAM_NOT_FOUND}: origin node: {exc}", 503) from None
         if stream is None or not stream.published:
             stream = None  # an ended stream's appKey is not the viewer's business
             raise refuse(STREAM_NOT_FOUND, 404)
@@ -383,6 +404,8 @@ class Playback:
     def _forget(self, viewer: Viewer) -> None:
         if self.viewers.get(viewer.media_session_id) is viewer:
             del self.viewers[viewer.media_session_id]
+        if self.on_viewer_gone is not None:
+            self.on_viewer_gone(viewer.stream)
 
     async def close(self) -> None:
         """Shutdown: every viewer ends (its owner is told), every port is freed."""
