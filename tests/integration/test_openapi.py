@@ -154,7 +154,7 @@ def test_operation_agrees_with_the_document(
 
             run_whep()
         else:
-            status, headers, out = server.request("DELETE", f"/{prefix}/nosuch/abc")
+            status, headers, out = server.request(method.upper(), f"/{prefix}/nosuch/abc")
             check(document, op, status, headers, out, what)
         return
 
