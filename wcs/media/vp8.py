@@ -13,11 +13,8 @@ key-frame flag (the P bit of the frame header, RFC 6386 9.1) of an undamaged fra
 
 from __future__ import annotations
 
-from .h264.depacketizer import DepacketizerStats
+from .h264.depacketizer import Sequenced
 from .h264.nal import AccessUnit
-
-_MAX_DROPOUT = 3000
-_MAX_MISORDER = 100
 
 
 def descriptor_length(payload: bytes) -> int:
@@ -52,42 +49,23 @@ def keyframe_size(frame: bytes) -> tuple[int, int] | None:
     return width, height
 
 
-class Vp8Depacketizer:
+class Vp8Depacketizer(Sequenced):
     def __init__(self) -> None:
-        self.needs_keyframe = True
-        self.stats = DepacketizerStats()
-        self._synced = False
-        self._last_seq = -1
-        self._ts: int | None = None  # the frame being assembled; None: none open
+        super().__init__()
         self._parts: list[bytes] = []
-        self._damaged = False
         self._started = False  # its first packet (S=1, PID=0) was seen
 
     def push(self, payload: bytes, seq: int, ts: int, marker: bool) -> list[AccessUnit]:
-        stats = self.stats
-        stats.packets += 1
         out: list[AccessUnit] = []
-        gap = False
-        if self._last_seq >= 0:
-            d = (seq - self._last_seq) & 0xFFFF
-            if d == 0 or d > 0x10000 - _MAX_MISORDER:
-                stats.late += 1
-                return out
-            if d != 1:
-                stats.lost += min(d - 1, _MAX_DROPOUT)
-                gap = True
-        self._last_seq = seq
-        if self._ts is not None and ts != self._ts:
-            self._damaged = self._damaged or gap
-            self._close(out)
+        gap = self._begin(seq, ts, out)
+        if gap is None:
+            return out
         if gap:
-            self._synced = False
-            self.needs_keyframe = True
             self._damaged = self._ts is not None
         try:
             skip = descriptor_length(payload)
         except ValueError:
-            stats.malformed += 1
+            self.stats.malformed += 1
             self._damaged = self._damaged or self._ts is not None
             return out
         start = payload[0] & 0x10 and payload[0] & 0x07 == 0  # S=1, partition 0
@@ -97,14 +75,6 @@ class Vp8Depacketizer:
             self._damaged = self._damaged and not start
         self._parts.append(payload[skip:])
         if marker:
-            self._close(out)
-        return out
-
-    def flush(self) -> list[AccessUnit]:
-        """Close the open frame (its marker was not seen: damaged)."""
-        out: list[AccessUnit] = []
-        if self._ts is not None:
-            self._damaged = True
             self._close(out)
         return out
 
