@@ -21,7 +21,7 @@ from tests.fixtures.openapi import deref, json_strategy
 from tests.server_thread import ServerThread
 
 # Served by the server but not part of the API (the built-in page's files).
-NOT_API = {"/", "/player.js"}
+NOT_API = {"/", "/player.js", "/publisher.js"}
 MAX_BODY = 4096
 
 

@@ -1,7 +1,8 @@
 """The built-in player page at ``/`` of the HTTP port: our own HTML/JS (no WebSDK code).
 
 It starts calls through ``/rest-api/call/startup``, lists calls and streams, plays a stream
-with a plain ``RTCPeerConnection`` over WHEP, stops it and hangs calls up. The page itself
+with a plain ``RTCPeerConnection`` over WHEP, stops it and hangs calls up; it publishes the
+browser's camera and microphone (or a test card and tone) over WHIP, trickling candidates. The page itself
 needs no auth (it holds no data); its REST and WHEP requests carry the token typed in it.
 """
 
@@ -16,6 +17,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 FILES = {
     "/": ("index.html", "text/html; charset=utf-8"),
     "/player.js": ("player.js", "text/javascript; charset=utf-8"),
+    "/publisher.js": ("publisher.js", "text/javascript; charset=utf-8"),
 }
 
 

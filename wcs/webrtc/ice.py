@@ -181,12 +181,18 @@ class IceTransport:
 
     async def add_remote_candidates(self, candidates: list[str]) -> int:
         """Hand the peer's candidates (SDP ``candidate`` values) to aioice, also while
-        connecting (trickle); returns how many it took (component 1, UDP, parseable)."""
+        connecting (trickle); returns how many it took (component 1, UDP, parseable).
+
+        mDNS names (a browser hiding its address) are not resolved: aioice would wait for
+        the answer here (holding a WHIP PATCH), and the browser's own checks tell us its
+        address anyway (peer-reflexive)."""
         taken = 0
         for line in candidates:
             try:
                 cand = Candidate.from_sdp(line)
             except (ValueError, IndexError):
+                continue
+            if cand.host.endswith(".local"):
                 continue
             if cand.component == 1 and cand.transport.lower() == "udp":
                 await self.connection.add_remote_candidate(cand)
