@@ -2,8 +2,9 @@
 
 It starts calls through ``/rest-api/call/startup``, lists calls and streams, plays a stream
 with a plain ``RTCPeerConnection`` over WHEP, stops it and hangs calls up; it publishes the
-browser's camera and microphone (or a test card and tone) over WHIP, trickling candidates. The page itself
-needs no auth (it holds no data); its REST and WHEP requests carry the token typed in it.
+browser's camera and microphone (or a test card and tone) over WHIP, trickling candidates.
+The page itself needs no auth (it holds no data); its REST, WHEP and WHIP requests carry the
+token typed in it.
 """
 
 from __future__ import annotations
