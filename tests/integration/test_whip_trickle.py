@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import re
+import signal
 import socket
+import subprocess
 import uuid
+from pathlib import Path
 
 import pytest
 from aioice import stun
@@ -18,6 +21,7 @@ from tests.integration.playback import Viewer, http
 from tests.integration.publishing import Publisher
 from tests.integration.test_publish_aiortc import check_viewer, wait_published, whip_post
 from tests.integration.test_webrtc_aiortc import aiortc_on_loopback, strip_candidates  # noqa: F401
+from tests.peers.procs import require_binary
 
 pytestmark = [pytest.mark.peers, pytest.mark.asyncio, pytest.mark.usefixtures("aiortc_on_loopback")]
 
@@ -109,3 +113,63 @@ async def test_whip_session_connects_with_trickled_candidates(wcs: WcsFactory) -
         if viewer is not None:
             await viewer.close()
         await pub.close()
+
+
+GST_WHIP = Path(__file__).resolve().parents[1] / "peers" / "gst_whip.py"
+
+
+async def test_gstreamer_webrtcbin_publishes_h264_and_opus_over_whip(wcs: WcsFactory) -> None:
+    """A third WebRTC stack (GStreamer's webrtcbin: libnice ICE, its DTLS and RTP) publishes
+    x264 H.264 + Opus over WHIP, trickling every candidate with PATCH (its offer has none);
+    an aiortc viewer decodes both; the client's DELETE unpublishes. Its offer has the audio
+    m-line bundle-only (port 0, RFC 8843): accepted as part of the bundle."""
+    require_binary("gst-inspect-1.0", "gstreamer1.0-tools")
+    # libnice neither gathers nor answers loopback: the media port listens on every
+    # interface here, so our answer holds a host address besides 127.0.0.1.
+    server = wcs(bind_ip="0.0.0.0")
+    name = "gst_" + uuid.uuid4().hex[:8]
+    proc = await asyncio.create_subprocess_exec(
+        "/usr/bin/python3", str(GST_WHIP), f"{server.base}/whip/{name}",
+        stdout=asyncio.subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    out: list[str] = []
+
+    async def read_until(prefix: str) -> str:
+        while True:
+            line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()  # type: ignore[union-attr]
+            assert line, f"gst_whip.py ended: {out}"
+            out.append(line.rstrip())
+            if line.startswith(prefix):
+                return line
+
+    viewer: Viewer | None = None
+    try:
+        location = (await read_until("LOCATION ")).split()[1]
+        assert location.startswith(f"/whip/{name}/")
+        assert (await read_until("PATCH ")).split()[1] == "204"
+        entry = await wait_published(server, name, timeout=30)
+        assert (entry["videoCodec"], entry["audioCodec"]) == ("H264", "opus"), entry
+        viewer = Viewer()
+        status, _, body = await asyncio.to_thread(
+            http,
+            "POST",
+            f"{server.base}/whep/{name}",
+            (await viewer.offer()).encode(),
+            {"Content-Type": "application/sdp"},
+        )
+        assert status == 201, body
+        await viewer.answer(body.decode())
+        await viewer.wait(frames=30, audio_s=1.5)
+        check_viewer(viewer)
+        proc.send_signal(signal.SIGINT)
+        assert (await read_until("DELETE ")).split()[1] == "200"
+        assert await asyncio.wait_for(proc.wait(), 20) == 0
+        print("gst_whip.py:", out)
+        assert all(line.split()[1] == "204" for line in out if line.startswith("PATCH "))
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        if viewer is not None:
+            await viewer.close()
