@@ -6,7 +6,7 @@
 // Usage (NODE_PATH=<npm dir>/node_modules):
 //   node builtin_publish.cjs PAGE_URL STREAM USER_DATA_DIR CHROMIUM FLAGS_JSON
 const readline = require('readline');
-const { openPage } = require('./chromium_page.cjs');
+const { runPage } = require('./chromium_page.cjs');
 
 async function outbound(page) {
   return page.evaluate(async () => {
@@ -25,35 +25,21 @@ async function outbound(page) {
   });
 }
 
-(async () => {
-  const [pageUrl, stream, udd, exe, flagsJson] = process.argv.slice(2);
-  const result = { ok: false, console: [] };
-  let ctx;
-  try {
-    const opened = await openPage(udd, exe, flagsJson, result);
-    ctx = opened.ctx;
-    const page = opened.page;
-    await page.goto(pageUrl, { waitUntil: 'load', timeout: 20000 });
-    await page.fill('#publishName', stream);
-    await page.click('#publish');
-    await page.waitForFunction(() => window.wcsPublisher.status === 'PUBLISHING', null,
-      { timeout: 30000 });
-    result.source = await page.evaluate(() => window.wcsPublisher.source);
-    result.location = await page.evaluate(() => window.wcsPublisher.location);
-    result.publishStatus = await page.textContent('#publishStatus');
-    console.log('PUBLISHING ' + JSON.stringify(result));
-    await new Promise((resolve) => readline.createInterface({ input: process.stdin }).once('line', resolve));
-    result.patches = await page.evaluate(() => window.wcsPublisher.patches);
-    result.stats = await outbound(page);
-    await page.click('#unpublish');
-    await page.waitForFunction(() => window.wcsPublisher.status === 'UNPUBLISHED', null,
-      { timeout: 10000 });
-    result.ok = true;
-  } catch (e) {
-    result.error = String(e);
-  } finally {
-    if (ctx) await ctx.close().catch(() => {});
-  }
-  console.log('RESULT ' + JSON.stringify(result));
-  process.exit(result.ok ? 0 : 1);
-})();
+const [pageUrl, stream, udd, exe, flagsJson] = process.argv.slice(2);
+const result = { ok: false, console: [] };
+runPage(pageUrl, udd, exe, flagsJson, result, async (page) => {
+  await page.fill('#publishName', stream);
+  await page.click('#publish');
+  await page.waitForFunction(() => window.wcsPublisher.status === 'PUBLISHING', null,
+    { timeout: 30000 });
+  result.source = await page.evaluate(() => window.wcsPublisher.source);
+  result.location = await page.evaluate(() => window.wcsPublisher.location);
+  result.publishStatus = await page.textContent('#publishStatus');
+  console.log('PUBLISHING ' + JSON.stringify(result));
+  await new Promise((resolve) => readline.createInterface({ input: process.stdin }).once('line', resolve));
+  result.patches = await page.evaluate(() => window.wcsPublisher.patches);
+  result.stats = await outbound(page);
+  await page.click('#unpublish');
+  await page.waitForFunction(() => window.wcsPublisher.status === 'UNPUBLISHED', null,
+    { timeout: 10000 });
+});

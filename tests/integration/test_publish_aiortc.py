@@ -45,6 +45,15 @@ async def wait_published(server: WcsProcess, name: str, timeout: float = 20) -> 
     raise AssertionError(f"{name} not publishing: {entry}")
 
 
+def publisher_statuses(hooks: HookCollector, name: str) -> list[str]:
+    """The statuses of the StreamStatusEvent hooks of publisher ``name``, in order."""
+    return [
+        e["status"]
+        for m, e in hooks.events
+        if m == "StreamStatusEvent" and e["name"] == name and e["published"]
+    ]
+
+
 async def whip_post(server: WcsProcess, name: str, offer: str) -> tuple[int, dict[str, str], str]:
     status, headers, body = await asyncio.to_thread(
         http, "POST", f"{server.base}/whip/{name}", offer.encode(), SDP
@@ -174,11 +183,7 @@ async def test_whip_publish_play_record_refuse_and_delete(
             s for s in await asyncio.to_thread(stream_entries, server) if s["name"] == name
         ]:
             await asyncio.sleep(0.1)
-        statuses = [
-            e["status"]
-            for m, e in hooks.events
-            if m == "StreamStatusEvent" and e["name"] == name and e["published"]
-        ]
+        statuses = publisher_statuses(hooks, name)
         assert statuses == ["PUBLISHING", "UNPUBLISHED"], statuses
     finally:
         if viewer is not None:

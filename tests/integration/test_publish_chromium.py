@@ -17,9 +17,14 @@ import pytest
 
 from tests.fixtures.ports import free_port
 from tests.integration.conftest import HookCollector, WcsFactory
-from tests.integration.playback import Viewer, http
+from tests.integration.playback import Viewer
 from tests.integration.test_playback_chromium import npm_dir, run_player, sdk_site  # noqa: F401
-from tests.integration.test_publish_aiortc import published, wait_published
+from tests.integration.test_publish_aiortc import (
+    published,
+    publisher_statuses,
+    wait_published,
+    whep_view,
+)
 from tests.integration.test_webrtc_aiortc import aiortc_on_loopback  # noqa: F401
 from tests.peers.chromium import HEADLESS_FLAGS
 
@@ -94,7 +99,7 @@ async def test_builtin_page_publishes_and_an_aiortc_viewer_plays_it(
              "HOME": str(udd)},
     )  # fmt: skip
     assert proc.stdin is not None and proc.stdout is not None
-    viewer = Viewer()
+    viewer: Viewer | None = None
     lines: list[str] = []
     try:
         while True:
@@ -109,16 +114,7 @@ async def test_builtin_page_publishes_and_an_aiortc_viewer_plays_it(
         entry = await wait_published(server, name, timeout=30)
         assert entry["mediaProvider"] == "WebRTC" and entry["status"] == "PUBLISHING"
         assert started["location"] == f"/whip/{name}/{entry['mediaSessionId']}"
-        offer = await viewer.offer()
-        status, _, body = await asyncio.to_thread(
-            http,
-            "POST",
-            f"{server.base}/whep/{name}",
-            offer.encode(),
-            {"Content-Type": "application/sdp"},
-        )
-        assert status == 201, body
-        await viewer.answer(body.decode())
+        viewer = await whep_view(server, name)
         await viewer.wait(frames=30, audio_s=1.5)
         assert viewer.sizes, "no video decoded"
         assert viewer.audio_seconds() >= 1.5
@@ -136,14 +132,11 @@ async def test_builtin_page_publishes_and_an_aiortc_viewer_plays_it(
         while time.monotonic() < deadline and await asyncio.to_thread(published, server, name):
             await asyncio.sleep(0.1)
         assert await asyncio.to_thread(published, server, name) is None
-        statuses = [
-            e["status"]
-            for m, e in hooks.events
-            if m == "StreamStatusEvent" and e["name"] == name and e["published"]
-        ]
+        statuses = publisher_statuses(hooks, name)
         assert statuses == ["PUBLISHING", "UNPUBLISHED"], statuses
     finally:
-        await viewer.close()
+        if viewer is not None:
+            await viewer.close()
         if proc.returncode is None:
             proc.kill()
             await proc.wait()

@@ -19,7 +19,12 @@ from aioice import stun
 from tests.integration.conftest import WcsFactory
 from tests.integration.playback import Viewer, http
 from tests.integration.publishing import Publisher
-from tests.integration.test_publish_aiortc import check_viewer, wait_published, whip_post
+from tests.integration.test_publish_aiortc import (
+    check_viewer,
+    wait_published,
+    whep_view,
+    whip_post,
+)
 from tests.integration.test_webrtc_aiortc import aiortc_on_loopback, strip_candidates  # noqa: F401
 from tests.peers.procs import require_binary
 
@@ -150,16 +155,7 @@ async def test_gstreamer_webrtcbin_publishes_h264_and_opus_over_whip(wcs: WcsFac
         assert (await read_until("PATCH ")).split()[1] == "204"
         entry = await wait_published(server, name, timeout=30)
         assert (entry["videoCodec"], entry["audioCodec"]) == ("H264", "opus"), entry
-        viewer = Viewer()
-        status, _, body = await asyncio.to_thread(
-            http,
-            "POST",
-            f"{server.base}/whep/{name}",
-            (await viewer.offer()).encode(),
-            {"Content-Type": "application/sdp"},
-        )
-        assert status == 201, body
-        await viewer.answer(body.decode())
+        viewer = await whep_view(server, name)
         await viewer.wait(frames=30, audio_s=1.5)
         check_viewer(viewer)
         proc.send_signal(signal.SIGINT)

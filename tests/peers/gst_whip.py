@@ -58,7 +58,9 @@ class WhipClient:
         self.webrtc.connect("on-ice-candidate", self.on_ice_candidate)
         self.webrtc.connect("notify::ice-connection-state", self.on_ice_state)
 
-    def request(self, method: str, url: str, body: bytes, ctype: str) -> tuple[int, dict, bytes]:
+    def request(
+        self, method: str, url: str, body: bytes, ctype: str
+    ) -> tuple[int, dict[str, str], bytes]:
         headers = {"Content-Type": ctype} if ctype else {}
         if self.token:
             headers["Authorization"] = "Bearer " + self.token
@@ -129,7 +131,7 @@ class WhipClient:
 
     def stop(self, *_: object) -> bool:
         if self.location:
-            status, _, _ = self.request("DELETE", self.location, b"", "")
+            status = self.request("DELETE", self.location, b"", "")[0]
             say(f"DELETE {status}")
         self.pipe.set_state(Gst.State.NULL)
         self.loop.quit()
