@@ -28,12 +28,13 @@ pytestmark = [pytest.mark.peers, pytest.mark.asyncio, pytest.mark.usefixtures("a
 
 
 def metric(server: WcsProcess, name: str) -> float:
+    """The value of ``name`` (with its labels when given: ``x{a="b"}``) in /metrics."""
     import urllib.request
 
     with urllib.request.urlopen(f"{server.base}/metrics", timeout=10) as resp:
         text = resp.read().decode()
     for line in text.splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{"):
+        if line.startswith(name + " ") or ("{" not in name and line.startswith(name + "{")):
             return float(line.rsplit(" ", 1)[1])
     raise AssertionError(f"{name} not in /metrics")
 
@@ -56,7 +57,7 @@ async def test_vp8_publisher_pushed_and_recorded_as_h264(
     wcs: WcsFactory, nginx_rtmp: Any, tmp_path: Path
 ) -> None:
     records = tmp_path / "records"
-    server = wcs(record_dir=str(records))
+    server = wcs(record_dir=str(records), vp8_transcode_queue=25)
     name = "vp8t_" + uuid.uuid4().hex[:8]
     pub = Publisher(video_codec="VP8")
     viewer: Viewer | None = None
@@ -69,6 +70,7 @@ async def test_vp8_publisher_pushed_and_recorded_as_h264(
         check_viewer(viewer)
         assert metric(server, "wcs_vp8_transcoders") == 0
         assert metric(server, "wcs_vp8_transcoded_frames_total") == 0
+        assert metric(server, 'wcs_limit{limit="vp8_transcode_queue"}') == 25  # the setting
 
         # An RTMP push: nginx-rtmp gets H.264 (made from the VP8) and AAC (from the Opus).
         await push_h264_aac(server, nginx_rtmp, name)
