@@ -135,6 +135,8 @@ class Settings:
     push_reconnect_backoff: float = 2.0  # seconds before the first retry, doubled each time
     push_source_timeout: float = 60.0  # s a push waits for its source stream; 0: no limit
     push_keyframe_interval: float = 2.0  # ask the source for a keyframe after this long (s); 0 off
+    vp8_keyframe_interval: float = 2.0  # H.264 made from a VP8 publisher: an IDR this often (s)
+    vp8_transcode_queue: int = 30  # VP8 frames waiting for the transcoder; more are dropped
     sounds_dir: str = "sounds"  # /push/sound_on soundFile names are files in this directory
     # HLS / LL-HLS (http://HOST:hls_port/{stream}/{stream}.m3u8) and RTSP playback
     hls_port: int = 8082  # WCS hls port
@@ -347,6 +349,8 @@ def _validate(s: Settings) -> None:
     _validate_hls(s)
     _validate_dtmf(s)
     validate_cluster(s)
+    if s.vp8_keyframe_interval <= 0 or s.vp8_transcode_queue < 1:
+        raise ConfigError("settings 'vp8_keyframe_interval'/'vp8_transcode_queue': positive")
     if s.event_loop not in ("auto", "uvloop", "asyncio"):
         raise ConfigError("setting 'event_loop': one of auto, uvloop, asyncio")
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):

@@ -21,7 +21,7 @@ from tests.fixtures.openapi import deref, json_strategy
 from tests.server_thread import ServerThread
 
 # Served by the server but not part of the API (the built-in page's files).
-NOT_API = {"/", "/player.js"}
+NOT_API = {"/", "/player.js", "/publisher.js"}
 MAX_BODY = 4096
 
 
@@ -154,7 +154,7 @@ def test_operation_agrees_with_the_document(
 
             run_whep()
         else:
-            status, headers, out = server.request("DELETE", f"/{prefix}/nosuch/abc")
+            status, headers, out = server.request(method.upper(), f"/{prefix}/nosuch/abc")
             check(document, op, status, headers, out, what)
         return
 

@@ -49,7 +49,8 @@ async def test_whep_plays_call_stream(
         )
         assert status == 201, body
         assert headers["content-type"].startswith("application/sdp")
-        assert headers["access-control-expose-headers"] == "Location"
+        assert headers["access-control-expose-headers"] == "Location, ETag"
+        assert headers["etag"].startswith('"')  # names the ICE session (PATCH If-Match)
         location = headers["location"]
         assert location.startswith(f"/whep/{name}/")
         answer = body.decode()

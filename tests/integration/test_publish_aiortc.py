@@ -45,6 +45,15 @@ async def wait_published(server: WcsProcess, name: str, timeout: float = 20) -> 
     raise AssertionError(f"{name} not publishing: {entry}")
 
 
+def publisher_statuses(hooks: HookCollector, name: str) -> list[str]:
+    """The statuses of the StreamStatusEvent hooks of publisher ``name``, in order."""
+    return [
+        e["status"]
+        for m, e in hooks.events
+        if m == "StreamStatusEvent" and e["name"] == name and e["published"]
+    ]
+
+
 async def whip_post(server: WcsProcess, name: str, offer: str) -> tuple[int, dict[str, str], str]:
     status, headers, body = await asyncio.to_thread(
         http, "POST", f"{server.base}/whip/{name}", offer.encode(), SDP
@@ -61,6 +70,45 @@ async def whep_view(server: WcsProcess, name: str) -> Viewer:
     assert status == 201, body
     await viewer.answer(body.decode())
     return viewer
+
+
+async def record_h264(
+    server: WcsProcess, msid: str, records: Path
+) -> tuple[Path, dict[str, Any], dict[str, Any]]:
+    """Record the stream for 4 s; the file holds H.264 of the publisher's size and audio."""
+    config = {"fileTemplate": "{streamName}"}
+    assert server.rest("recorder/startup", {"mediaSessionId": msid, "config": config}) == (
+        200,
+        None,
+    )
+    await asyncio.sleep(4)
+    assert server.rest("recorder/terminate", {"mediaSessionId": msid}) == (200, None)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and server.rest("recorder/find_all")[0] != 404:
+        await asyncio.sleep(0.1)
+    (file,) = list(records.iterdir())
+    info = probe(file)
+    kinds = {s["codec_type"]: s for s in info["streams"]}
+    assert kinds["video"]["codec_name"] == "h264", kinds
+    assert (kinds["video"]["width"], kinds["video"]["height"]) == (WIDTH, HEIGHT)
+    assert "audio" in kinds
+    assert float(info["format"]["duration"]) >= 2.0
+    return file, info, kinds
+
+
+async def push_h264_aac(server: WcsProcess, nginx_rtmp: Any, name: str) -> None:
+    """/push/startup of the stream to nginx-rtmp: ffprobe there sees H.264 of the
+    publisher's size and AAC."""
+    from tests.integration.test_push_calls import Probe, base_url
+
+    probe = Probe(nginx_rtmp.url(f"rtmp_{name}"))
+    await asyncio.sleep(0.5)  # the probe waits at nginx before the push publishes
+    status, job = server.rest("push/startup", {"streamName": name, "rtmpUrl": base_url(nginx_rtmp)})
+    assert status == 200, job
+    streams = await asyncio.to_thread(probe.join)
+    assert streams["video"]["codec_name"] == "h264"
+    assert (streams["video"]["width"], streams["video"]["height"]) == (WIDTH, HEIGHT)
+    assert streams["audio"]["codec_name"] == "aac"
 
 
 def check_viewer(viewer: Viewer) -> None:
@@ -119,23 +167,7 @@ async def test_whip_publish_play_record_refuse_and_delete(
         await viewer.wait(frames=30, audio_s=1.5)
         check_viewer(viewer)
 
-        config = {"fileTemplate": "{streamName}"}
-        assert server.rest("recorder/startup", {"mediaSessionId": msid, "config": config}) == (
-            200,
-            None,
-        )
-        await asyncio.sleep(4)
-        assert server.rest("recorder/terminate", {"mediaSessionId": msid}) == (200, None)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and server.rest("recorder/find_all")[0] != 404:
-            await asyncio.sleep(0.1)
-        (file,) = list(records.iterdir())
-        info = probe(file)
-        kinds = {s["codec_type"]: s for s in info["streams"]}
-        assert kinds["video"]["codec_name"] == "h264"
-        assert (kinds["video"]["width"], kinds["video"]["height"]) == (WIDTH, HEIGHT)
-        assert "audio" in kinds
-        assert float(info["format"]["duration"]) >= 2.0
+        file, info, kinds = await record_h264(server, msid, records)
         print(
             f"recording {file.name}: {info['format']['duration']} s, {kinds['audio']['codec_name']}"
         )
@@ -151,11 +183,7 @@ async def test_whip_publish_play_record_refuse_and_delete(
             s for s in await asyncio.to_thread(stream_entries, server) if s["name"] == name
         ]:
             await asyncio.sleep(0.1)
-        statuses = [
-            e["status"]
-            for m, e in hooks.events
-            if m == "StreamStatusEvent" and e["name"] == name and e["published"]
-        ]
+        statuses = publisher_statuses(hooks, name)
         assert statuses == ["PUBLISHING", "UNPUBLISHED"], statuses
     finally:
         if viewer is not None:
@@ -266,38 +294,9 @@ async def test_publisher_without_dtls_fails_and_frees_its_port(
         await ice.close()
 
 
-async def test_vp8_publisher_is_forwarded_to_a_viewer(wcs: WcsFactory) -> None:
-    """VP8 is accepted when no H.264 is offered: viewers get it as packets, unchanged."""
-    server = wcs()
-    name = "vp8_" + uuid.uuid4().hex[:8]
-    pub = Publisher(video_codec="VP8")
-    viewer: Viewer | None = None
-    try:
-        status, _, answer = await whip_post(server, name, await pub.offer())
-        assert status == 201 and "VP8/90000" in answer and "H264" not in answer, answer
-        await pub.answer(answer)
-        deadline = time.monotonic() + 20
-        entry = None
-        while time.monotonic() < deadline:
-            entry = await asyncio.to_thread(published, server, name)
-            if entry is not None and entry["packetsReceived"] > 50:
-                break
-            await asyncio.sleep(0.2)
-        assert entry is not None and entry["videoCodec"] == "VP8", entry
-        viewer = await whep_view(server, name)
-        await viewer.wait(frames=30, audio_s=1.5)
-        check_viewer(viewer)
-    finally:
-        if viewer is not None:
-            await viewer.close()
-        await pub.close()
-
-
 async def test_published_stream_pushes_to_rtmp(wcs: WcsFactory, nginx_rtmp: Any) -> None:
     """A browser's H.264 goes to RTMP as is, its Opus as AAC (the call's push path); with the
     jitter buffer on, so its timer-driven release is what feeds the push."""
-    from tests.integration.test_push_calls import Probe, base_url
-
     server = wcs(jitter_buffer="true")
     name = "push_" + uuid.uuid4().hex[:8]
     pub = Publisher()
@@ -307,16 +306,7 @@ async def test_published_stream_pushes_to_rtmp(wcs: WcsFactory, nginx_rtmp: Any)
         await pub.answer(answer)
         entry = await wait_published(server, name)
         assert entry["mediaStats"]["video"]["jitterBuffer"]["released"] > 0
-        probe = Probe(nginx_rtmp.url(f"rtmp_{name}"))
-        await asyncio.sleep(0.5)  # the probe waits at nginx before the push publishes
-        status, job = server.rest(
-            "push/startup", {"streamName": name, "rtmpUrl": base_url(nginx_rtmp)}
-        )
-        assert status == 200, job
-        streams = await asyncio.to_thread(probe.join)
-        assert streams["video"]["codec_name"] == "h264"
-        assert (streams["video"]["width"], streams["video"]["height"]) == (WIDTH, HEIGHT)
-        assert streams["audio"]["codec_name"] == "aac"
+        await push_h264_aac(server, nginx_rtmp, name)
     finally:
         await pub.close()
 

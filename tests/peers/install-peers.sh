@@ -9,13 +9,20 @@
 #   ffmpeg             test clips, RTMP publisher and ffprobe
 #   nginx, libnginx-mod-rtmp   RTMP server
 #   chromium           headless WebRTC player
-#   gstreamer1.0-*     gst-launch-1.0 with rtspsrc: a second RTSP client for the RTSP tests
+#   gstreamer1.0-*     gst-launch-1.0 with rtspsrc: a second RTSP client for the RTSP tests;
+#                      webrtcbin (-bad), libnice (-nice), x264enc (-ugly) and the Python
+#                      bindings (python3-gi, gir1.2-gst-*): tests/peers/gst_whip.py, a
+#                      GStreamer WHIP publisher (Debian's simple-whip-client cannot run:
+#                      libsoup2 and libnice's libsoup3 in one process; bookworm's -bad has
+#                      no whipsink)
 # Idempotent: when every package is installed it does nothing and uses no network.
 # Needs root; uses sudo when not root. PEERS_SKIP_APT_UPDATE=1 never runs apt-get update.
 set -euo pipefail
 
 PKGS=(kamailio kamailio-tls-modules baresip-core baresip-ffmpeg tshark ffmpeg nginx libnginx-mod-rtmp chromium sip-tester
-      gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good redis-server)
+      gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good redis-server
+      gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-nice
+      python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 gir1.2-gst-plugins-bad-1.0)
 
 t0=$(date +%s%N)
 missing=()

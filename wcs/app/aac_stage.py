@@ -103,7 +103,7 @@ class AacStage:
         self._worker: ThreadWorker[tuple[bytes, float]] = ThreadWorker(
             f"wcs-aac-{stream.name}"[:15], self._encode, QUEUE_LIMIT
         )
-        self._subscription = stream.subscribe_frames(self)
+        self._subscription = stream.subscribe_frames(self, video=False)
 
     @property
     def consumers(self) -> int:

@@ -47,6 +47,9 @@ class TrackInfo:
     width: int | None = None
     height: int | None = None
     generated: bool = False  # black video / silence made by us (generate_av)
+    # The codec of the stream's frames when it is not the packets' (a VP8 publisher: its
+    # frames are H.264 transcoded for RTMP, recordings and HLS); None: ``codec``.
+    frame_codec: str | None = None
 
 
 class PacketSink(Protocol):
@@ -90,6 +93,10 @@ class PublisherControl:
     request_keyframe: Callable[[], None] | None = None
     # /stream/terminate (a call's stream hangs the call up); None: just unpublish.
     terminate: Callable[[], None] | None = None
+    # Called with True when the first frame sink that wants video subscribes and with
+    # False when the last one leaves: a publisher whose frames are transcoded (VP8 → H.264)
+    # runs the transcoder only while someone needs it.
+    video_frames: Callable[[bool], None] | None = None
 
 
 class CallbackSet(Generic[T]):
@@ -144,6 +151,10 @@ class Stream:
         self._track_watchers: CallbackSet[StreamCallback] = CallbackSet()
         self._tracks_ready: asyncio.Event | None = None
         self._gop = GopCache()
+        # Packets join the late-joiner cache only when they are H.264 like the frames;
+        # a VP8 stream's cache holds its (transcoded) frames alone.
+        self._gop_packets = _is_h264(self._tracks)
+        self._video_demand = 0  # frame sinks that want video
         self._keyframes = 0
         self._frames = {"audio": 0, "video": 0}
         self._last_rtp: dict[str, bytes] = {}
@@ -185,7 +196,7 @@ class Stream:
 
     def cached_packets(self) -> list[bytes]:
         """The video packets since the last keyframe (what a new packet sink starts with)."""
-        return self._gop.packets()
+        return self._gop.packets() if self._gop_packets else []
 
     def last_packet(self, kind: str) -> bytes | None:
         """The last RTP packet of ``kind`` received (RTSP starts a new player's audio with
@@ -217,6 +228,7 @@ class Stream:
 
     def _set_tracks(self, tracks: Mapping[str, TrackInfo]) -> None:
         self._tracks = dict(tracks)
+        self._gop_packets = _is_h264(self._tracks)
         self._tracks_changed()
 
     def _tracks_changed(self) -> None:
@@ -231,7 +243,7 @@ class Stream:
     # ------------------------------------------------------------------ subscribe
     def subscribe_packets(self, sink: PacketSink) -> Subscription:
         """Attach a packet sink; it first gets the video since the last keyframe."""
-        for packet in self._gop.packets():
+        for packet in self.cached_packets():
             try:
                 sink.on_rtp("video", packet)
             except Exception:
@@ -239,19 +251,50 @@ class Stream:
                 return Subscription()
         return self._packet_sinks.add(sink)
 
-    def subscribe_frames(self, sink: FrameSink) -> Subscription:
-        """Attach a frame sink; it first gets the access units since the last keyframe."""
+    def subscribe_frames(self, sink: FrameSink, *, video: bool = True) -> Subscription:
+        """Attach a frame sink; it first gets the access units since the last keyframe.
+
+        ``video=False``: the sink ignores video (an audio stage), so it never makes the
+        publisher transcode video for it (:attr:`PublisherControl.video_frames`)."""
+        if video:
+            self._want_video(1)  # first: a transcoder asks its publisher for a keyframe
         for au, pts in self._gop.frames():
             try:
                 sink.on_video(au, pts)
             except Exception:
                 log.exception("stream %s: frame sink failed; unsubscribed", self.name)
+                if video:
+                    self._want_video(-1)
                 return Subscription()
-        return self._frame_sinks.add(sink)
+        added = self._frame_sinks.add(sink)
+        if not video:
+            return added
+
+        def remove() -> None:
+            added.cancel()
+            self._want_video(-1)
+
+        return Subscription(remove)
+
+    def _want_video(self, delta: int) -> None:
+        before = self._video_demand
+        self._video_demand = max(0, before + delta)
+        wanted = self._video_demand > 0
+        if wanted == (before > 0):
+            return
+        if not wanted and not self._gop_packets:
+            self._gop.clear()  # transcoded frames stop now: none of them may be replayed
+        callback = self._control.video_frames
+        if callback is not None and self._status is StreamStatus.PUBLISHING:
+            try:
+                callback(wanted)
+            except Exception:
+                log.exception("stream %s: video_frames callback failed", self.name)
 
     # ------------------------------------------------------------------ feed (via Publication)
     def _feed_rtp(self, kind: str, packet: bytes, timestamp: int) -> None:
-        if kind == "video" and not self._gop.add_packet(packet, timestamp):
+        gop = self._gop_packets
+        if kind == "video" and gop and not self._gop.add_packet(packet, timestamp):
             self.request_keyframe()
         self._last_rtp[kind] = packet
         for sink in self._packet_sinks.items:
@@ -327,3 +370,8 @@ class Stream:
             return False
         self._control.terminate()
         return True
+
+
+def _is_h264(tracks: Mapping[str, TrackInfo]) -> bool:
+    video = tracks.get("video")
+    return video is None or video.codec.upper() == "H264"

@@ -32,7 +32,7 @@ def stream_facts(stream: Stream) -> StreamFacts:
         name=stream.name,
         media_session_id=stream.media_session_id,
         call_id=stream.call_id,
-        video_codec=video.codec if video is not None else None,
+        video_codec=(video.frame_codec or video.codec) if video is not None else None,
         audio_codec=audio.codec if audio is not None else None,
         epoch_ms_at_zero=stream.created * 1000.0,
     )

@@ -22,6 +22,7 @@ import json
 from wcs import __version__
 from wcs.rest.message import Request, Response
 from wcs.rest.openapi_schemas import SCHEMAS, Schema, ref
+from wcs.rest.openapi_webrtc import webrtc_paths
 from wcs.rest.router import Router
 from wcs.rest.schema_bodies import BODIES
 
@@ -226,83 +227,7 @@ def _paths() -> dict[str, dict[str, Schema]]:
         "Send a sound file (once or looped) in place of the call's audio", "push", "SoundOn",
         {"200": EMPTY_200, "400": BAD_400, "404": NONE_404}, body_required=True,
     )  # fmt: skip
-    stream_param = {"name": "stream", "in": "path", "required": True,
-                    "schema": {"type": "string", "minLength": 1}}  # fmt: skip
-    p["/whep/{stream}"] = {
-        "post": {
-            "operationId": "whep_play",
-            "summary": "WHEP: play a stream (SDP offer in, SDP answer out, no trickle)",
-            "tags": ["playback"],
-            "parameters": [stream_param],
-            "requestBody": {
-                "required": True,
-                "content": {"application/sdp": {"schema": {"type": "string"}}},
-            },
-            "responses": {
-                "201": {
-                    "description": "the SDP answer; Location names the session",
-                    "headers": {"Location": {"schema": {"type": "string"}}},
-                    "content": {"application/sdp": {"schema": {"type": "string"}}},
-                },
-                "400": _error("the offer is unusable"),
-                "404": _error("no such stream"),
-                "409": _error("a session id clash"),
-                "413": _error("the offer is too large"),
-                "415": _error("the body is not application/sdp"),
-            },
-        }
-    }
-    p["/whep/{stream}/{id}"] = {
-        "delete": {
-            "operationId": "whep_stop",
-            "summary": "WHEP: stop a playback session",
-            "tags": ["playback"],
-            "parameters": [
-                stream_param,
-                {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
-            ],
-            "responses": {"200": EMPTY_200, "404": _error("no such session")},
-        }
-    }
-    p["/whip/{stream}"] = {
-        "post": {
-            "operationId": "whip_publish",
-            "summary": "WHIP (RFC 9725): publish a stream (SDP offer in, answer out, no trickle)",
-            "tags": ["publishing"],
-            "parameters": [stream_param],
-            "requestBody": {
-                "required": True,
-                "content": {"application/sdp": {"schema": {"type": "string"}}},
-            },
-            "responses": {
-                "201": {
-                    "description": "the SDP answer; Location names the session, ETag its ICE one",
-                    "headers": {
-                        "Location": {"schema": {"type": "string"}},
-                        "ETag": {"schema": {"type": "string"}},
-                    },
-                    "content": {"application/sdp": {"schema": {"type": "string"}}},
-                },
-                "400": _error("the offer is unusable"),
-                "409": _error("the stream name is already published"),
-                "413": _error("the offer is too large"),
-                "415": _error("the body is not application/sdp"),
-                "503": _error("no free media port"),
-            },
-        }
-    }
-    p["/whip/{stream}/{id}"] = {
-        "delete": {
-            "operationId": "whip_stop",
-            "summary": "WHIP: stop publishing (the stream is unpublished)",
-            "tags": ["publishing"],
-            "parameters": [
-                stream_param,
-                {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
-            ],
-            "responses": {"200": EMPTY_200, "404": _error("no such session")},
-        }
-    }
+    p.update(webrtc_paths(_error, EMPTY_200))
     p["/health"] = {
         "get": {
             "operationId": "health",

@@ -35,6 +35,7 @@ from wcs import sdp
 from wcs.media.audio import AudioFrame, codecs_by_payload_type, frame_from_rtp
 from wcs.media.dtmf import DtmfSettings
 from wcs.media.h264 import AccessUnit, H264Depacketizer
+from wcs.media.vp8 import Vp8Depacketizer
 from wcs.rtp import keepalive, rtcp
 from wcs.rtp.dtmf import DtmfReceiver
 from wcs.rtp.events import KeyframeInfoNeeded, RtpEvent
@@ -119,7 +120,7 @@ class RtpSession:
             if self.jitter is None and reorder_latency is not None and reorder_latency > 0
             else None
         )
-        self.depacketizer: H264Depacketizer | None = None
+        self.depacketizer: H264Depacketizer | Vp8Depacketizer | None = None
         if self.kind == "video":
             self.depacketizer = H264Depacketizer(self.codec.parameters.get("sprop-parameter-sets"))
         self.keyframes = KeyframeRequester(keyframe_interval)

@@ -4,8 +4,10 @@ It starts calls through ``/rest-api/call/startup``, lists calls (incoming ones t
 Answer/Reject buttons while one rings with ``answer = ring``) and streams, plays a stream
 with a plain ``RTCPeerConnection`` over WHEP and, beside it, over HLS / LL-HLS with our own
 minimal Media Source Extensions player (``hls_player.js``: no hls.js, nothing from a CDN),
-each with its measured latency; stops them and hangs calls up. The page itself
-needs no auth (it holds no data); its REST and WHEP requests carry the token typed in it.
+each with its measured latency; stops them and hangs calls up; it publishes the browser's
+camera and microphone (or a test card and tone) over WHIP, trickling candidates. The page
+itself needs no auth (it holds no data); its REST, WHEP and WHIP requests carry the token
+typed in it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ FILES = {
     "/": ("index.html", "text/html; charset=utf-8"),
     "/player.js": ("player.js", "text/javascript; charset=utf-8"),
     "/hls_player.js": ("hls_player.js", "text/javascript; charset=utf-8"),
+    "/publisher.js": ("publisher.js", "text/javascript; charset=utf-8"),
 }
 
 

@@ -104,7 +104,7 @@ def negotiate(offer: Offer, tracks: list[SourceTrack]) -> list[MediaChoice]:
         source = left.get(media.kind)
         usable = (
             source is not None
-            and media.port != 0
+            and offer.live(media)
             and direction_of(media, offer.sdp) in ("recvonly", "sendrecv")
             and "SAVPF" in media.proto.upper()
         )

@@ -99,6 +99,7 @@ class RemotePeer:
         # The worker's ViewerPeer.stats(), plus which worker serves the viewer.
         self._stats: dict[str, Any] = {"state": self.state, "tracks": {}, "worker": worker.index}
         self._answer: asyncio.Future[str] | None = None
+        self.answer = ""  # the worker's answer SDP, once given
         self._relay: StreamRelay | None = None
         self._stream: Stream | None = None
 
@@ -115,6 +116,7 @@ class RemotePeer:
             answer = await asyncio.wait_for(self._answer, ANSWER_TIMEOUT)
         except TimeoutError:
             raise WorkerRefused(WORKER_TIMEOUT, 503) from None
+        self.answer = answer
         self._set_state(events.CONNECTING)
         return answer
 

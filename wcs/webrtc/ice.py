@@ -8,10 +8,11 @@ breaks one place. What we rely on (aioice 0.13):
   aioice our own socket instead of letting ``gather_candidates`` bind port 0 everywhere.
 * ``Connection._nominated[1]``: the selected pair, whose remote address the fast path uses.
 
-The browser gives no candidates (no trickle either). aioice learns it as a peer-reflexive
-candidate from its first check. We never signal end-of-candidates, so ``connect()`` keeps
-waiting for that check instead of failing on an empty check list; the caller bounds the
-wait (``Failed by ICE timeout``).
+A browser's offer may hold no candidates; a WHIP/WHEP client may trickle them later
+(``add_remote_candidates``, :mod:`wcs.webrtc.trickle`). Either way aioice also learns the
+peer as a peer-reflexive candidate from its first check. We never signal
+end-of-candidates, so ``connect()`` keeps waiting for that check instead of failing on an
+empty check list; the caller bounds the wait (``Failed by ICE timeout``).
 """
 
 from __future__ import annotations
@@ -165,13 +166,7 @@ class IceTransport:
         conn = self.connection
         conn.remote_username = remote_ufrag
         conn.remote_password = remote_pwd
-        for line in candidates:
-            try:
-                cand = Candidate.from_sdp(line)
-            except (ValueError, IndexError):
-                continue
-            if cand.component == 1 and cand.transport.lower() == "udp":
-                await conn.add_remote_candidate(cand)
+        await self.add_remote_candidates(candidates)
         await conn.connect()
         nominated: Any = getattr(conn, "_nominated", {}).get(1)
         if nominated is None or self._transport is None:
@@ -183,6 +178,31 @@ class IceTransport:
         for data, src in early:
             if src == addr:
                 self.on_datagram(data)
+
+    async def add_remote_candidates(self, candidates: list[str]) -> int:
+        """Hand the peer's candidates (SDP ``candidate`` values) to aioice, also while
+        connecting (trickle); returns how many it took (component 1, UDP, parseable).
+
+        mDNS names (a browser hiding its address) are not resolved: aioice would wait for
+        the answer here (holding a WHIP PATCH), and the browser's own checks tell us its
+        address anyway (peer-reflexive)."""
+        taken = 0
+        for line in candidates:
+            try:
+                cand = Candidate.from_sdp(line)
+            except (ValueError, IndexError):
+                continue
+            if cand.host.endswith(".local"):
+                continue
+            if cand.component == 1 and cand.transport.lower() == "udp":
+                await self.connection.add_remote_candidate(cand)
+                taken += 1
+        return taken
+
+    @property
+    def remote_candidates(self) -> list[tuple[str, int]]:
+        """The addresses aioice knows for the peer (signalled or trickled)."""
+        return [(c.host, c.port) for c in self.connection.remote_candidates]
 
     def select_remote(self, host: str, port: int) -> None:
         """Install the fast send path to the selected pair's remote address."""

@@ -10,10 +10,11 @@ is SRTCP-protected and sent on the selected pair.
 
 Feedback of our own on the same timer: NACK for missing video packets
 (:class:`~wcs.webrtc.ingest_feedback.NackList`) and a REMB every second
-(:class:`~wcs.webrtc.ingest_feedback.BitrateEstimate`). VP8 is received and forwarded as
-packets; only H.264 becomes frames (recording, RTMP). With ``jitter_latency`` (the calls'
-jitter buffer setting) packets are reordered first, so NACKed video packets that come back
-in time are put back in place for the frame path too.
+(:class:`~wcs.webrtc.ingest_feedback.BitrateEstimate`). VP8 is forwarded as packets; its
+frames go to :class:`wcs.app.vp8_stage.Vp8Stage` (H.264 for recording and RTMP, on
+demand). With ``jitter_latency`` (the calls' jitter buffer setting) packets are reordered
+first, so NACKed video packets that come back in time are put back in place for the frame
+path too.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from collections.abc import Callable
 import pylibsrtp
 
 from wcs import netaddr, sdp
+from wcs.media.vp8 import Vp8Depacketizer
 from wcs.observability import metrics
 from wcs.rtp import rtcp
 from wcs.rtp.packet import seq_ts_ssrc
@@ -107,8 +109,10 @@ class PublisherPeer(SecurePeer):
                 send_silence=False,
                 jitter_latency=jitter_latency,
             )
-            if codec.name.lower() != "h264":
-                session.depacketizer = None  # VP8: packets only, no frames
+            if codec.name.lower() == "vp8":
+                session.depacketizer = Vp8Depacketizer()  # whole frames, for transcoding
+            elif codec.name.lower() != "h264":
+                session.depacketizer = None
             self.sessions[choice.kind] = session
             self._by_pt[codec.payload_type] = session
         video = self.sessions.get("video")

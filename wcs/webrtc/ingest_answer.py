@@ -63,7 +63,7 @@ def negotiate_ingest(offer: Offer) -> list[MediaChoice]:
         mid = media.mid if media.mid is not None else str(index)
         usable = (
             media.kind not in taken
-            and media.port != 0
+            and offer.live(media)
             and direction_of(media, offer.sdp) in ("sendonly", "sendrecv")
             and "SAVPF" in media.proto.upper()
         )

@@ -27,6 +27,15 @@ class Offer:
     def bundle(self) -> list[str]:
         return self.sdp.bundle_mids()
 
+    def live(self, media: MediaDescription) -> bool:
+        """Not rejected: a port, or port 0 with ``a=bundle-only`` inside the BUNDLE group
+        (RFC 8843 7.3: how a max-bundle offerer, e.g. GStreamer's webrtcbin, offers every
+        m-line but the first)."""
+        if media.port != 0:
+            return True
+        bundle_only = any(name == "bundle-only" for name, _ in media.attributes)
+        return bundle_only and media.mid is not None and media.mid in self.bundle
+
 
 def parse_offer(text: str) -> Offer:
     try:
@@ -35,7 +44,7 @@ def parse_offer(text: str) -> Offer:
         raise OfferError(f"bad SDP: {exc}") from exc
     if not sd.media:
         raise OfferError("the offer has no media")
-    # With BUNDLE every m-line carries the same transport; the first live one is used.
+    # With BUNDLE every m-line carries the same transport; the first with a port is used.
     first = next((m for m in sd.media if m.port != 0), sd.media[0])
     ufrag = first.ice_ufrag or sd.ice_ufrag
     pwd = first.ice_pwd or sd.ice_pwd

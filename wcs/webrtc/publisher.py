@@ -30,6 +30,8 @@ from wcs.app.streams import (
     StreamStatus,
     TrackInfo,
 )
+from wcs.app.vp8_stage import DEFAULT_QUEUE, Vp8Stage
+from wcs.limits import Declared
 
 from . import events
 from .certificate import Certificate
@@ -66,6 +68,8 @@ def ingest_tracks(peer: PublisherPeer) -> dict[str, TrackInfo]:
         tracks[kind] = TrackInfo(
             kind, name, codec.clock_rate, channels, codec.fmtp, codec.payload_type
         )
+        if name.upper() == "VP8":
+            tracks[kind].frame_codec = "H264"  # frame sinks get it transcoded (Vp8Stage)
     return tracks
 
 
@@ -88,6 +92,7 @@ class Publisher(EndsOnce):
         self.feed = feed
         self.peer: PublisherPeer | None = None
         self.publication: Publication | None = None
+        self.vp8: Vp8Stage | None = None  # a VP8 publisher's H.264 for frame sinks
 
     @property
     def media_session_id(self) -> str:
@@ -110,6 +115,10 @@ class Publisher(EndsOnce):
         if self.peer is not None:
             self.peer.request_keyframe()
 
+    def _video_frames(self, wanted: bool) -> None:
+        if self.vp8 is not None:
+            self.vp8.set_active(wanted)
+
     def _stats(self) -> dict[str, dict[str, object]]:
         return self.peer.stats() if self.peer is not None else {}
 
@@ -124,6 +133,8 @@ class Publisher(EndsOnce):
 
     async def _release(self) -> None:
         self.feed.stream = None
+        if self.vp8 is not None:
+            self.vp8.close()
         publication, self.publication = self.publication, None
         if publication is not None:
             publication.unpublish(self.info or "", self.status)
@@ -148,8 +159,13 @@ class Ingest:
         ice_timeout: float = 30.0,
         consent_timeout: float = 30.0,
         jitter_latency: float | None = None,
+        vp8_keyframe_interval: float = 2.0,
+        vp8_queue: int = DEFAULT_QUEUE,
     ) -> None:
         self.hub = hub
+        self.vp8_keyframe_interval = vp8_keyframe_interval
+        self.vp8_queue = vp8_queue
+        Declared("vp8_transcode_queue", vp8_queue)
         # The calls' jitter buffer setting: with it, NACKed video packets that come back
         # within the latency are put back in place for recording and RTMP as well.
         self.jitter_latency = jitter_latency
@@ -208,7 +224,10 @@ class Ingest:
             await peer.close()
             raise PublishError(STREAM_NAME_TAKEN, 409)
         control = PublisherControl(
-            publisher._stats, publisher._request_keyframe, publisher._terminate
+            publisher._stats,
+            publisher._request_keyframe,
+            publisher._terminate,
+            video_frames=publisher._video_frames,
         )
         try:
             publication = self.hub.publish(
@@ -227,6 +246,16 @@ class Ingest:
             raise PublishError(STREAM_NAME_TAKEN, 409) from None
         publisher.publication = publication
         feed.stream = publication
+        video = publication.stream.tracks.get("video")
+        if video is not None and video.frame_codec is not None:
+            publisher.vp8 = Vp8Stage(
+                publication,
+                name,
+                publisher._request_keyframe,
+                keyframe_interval=self.vp8_keyframe_interval,
+                queue_limit=self.vp8_queue,
+            )
+            feed.stream = publisher.vp8
         self.publishers[publication.stream.media_session_id] = publisher
         try:
             answer = await peer.start()

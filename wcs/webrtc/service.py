@@ -79,6 +79,8 @@ class PlaybackService:
             ice_timeout=s.webrtc_ice_timeout,
             consent_timeout=s.webrtc_consent_timeout,
             jitter_latency=s.jitter_buffer_latency_ms / 1000 if s.jitter_buffer else None,
+            vp8_keyframe_interval=s.vp8_keyframe_interval,
+            vp8_queue=s.vp8_transcode_queue,
         )
         # per source address, WebSocket plays and WHEP viewers together
         self.viewer_quota = Quota("viewers", 0, s.max_viewers_per_ip)

@@ -1,15 +1,15 @@
 """WHEP (draft-ietf-wish-whep) on the HTTP port.
 
 ``POST /whep/{streamName}`` with an ``application/sdp`` offer answers 201 with the SDP
-answer (our candidates included: no trickle needed) and ``Location:
-/whep/{streamName}/{id}``; ``DELETE`` on that location stops the viewer. An unknown stream
-is 404, an unusable offer 400, a body that is not SDP 415. ``PATCH`` (trickle ICE / ICE
-restart) is not offered: the router answers 405. ``rest_auth`` applies (WHEP's Bearer
-token is one of its forms); CORS preflight comes from the dispatcher, and the answer
-exposes ``Location`` to scripts. A WHEP viewer has no session and so no appKey of its own:
-it takes the played stream's, so its StreamStatusEvent hooks reach the stream owner's backend
-(an unknown stream has no owner: that 404 posts no hook). Viewers per source address are
-bounded by ``quota`` (shared with the WebSocket plays): over it, 429.
+answer (our candidates included: no trickle needed), ``Location: /whep/{streamName}/{id}``
+and an ``ETag``; ``DELETE`` on that location stops the viewer, ``PATCH`` trickles ICE
+candidates as for WHIP (:mod:`wcs.webrtc.trickle`; no ICE restart). An unknown stream is
+404, an unusable offer 400, a body that is not SDP 415. ``rest_auth`` applies (WHEP's Bearer
+token is one of its forms); CORS preflight comes from the dispatcher, and the answer exposes
+``Location`` and ``ETag`` to scripts. A WHEP viewer has no session and so no appKey of its
+own: it takes the played stream's, so its StreamStatusEvent hooks reach the stream owner's
+backend (an unknown stream has no owner: that 404 posts no hook). Viewers per source address
+are bounded by ``quota`` (shared with the WebSocket plays): over it, 429.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from wcs.rest.errors import HttpError
 from wcs.rest.message import Request, Response, empty
 from wcs.rest.router import Router
 
-from .viewer import Playback, PlaybackError
+from .trickle import etag_of, patch_session
+from .viewer import Playback, PlaybackError, Viewer
 
 PREFIX = "/whep"
 SDP_TYPE = "application/sdp"
@@ -75,16 +76,24 @@ def add_whep_routes(router: Router, playback: Playback, quota: Quota | None = No
             {
                 "content-type": SDP_TYPE,
                 "location": location,
-                "access-control-expose-headers": "Location",
+                "etag": etag_of(answer),
+                "access-control-expose-headers": "Location, ETag",
             },
         )
 
-    async def delete(req: Request) -> Response:
+    def session(req: Request) -> Viewer:
         viewer = playback.get(req.path_params["id"])
         if viewer is None or viewer.stream.name != req.path_params["stream"]:
             raise HttpError(404, "no such WHEP session")
-        await viewer.close()
+        return viewer
+
+    async def delete(req: Request) -> Response:
+        await session(req).close()
         return empty(200)
+
+    async def patch(req: Request) -> Response:
+        return await patch_session(req, session(req).peer)
 
     router.add("POST", PREFIX + "/{stream}", post)
     router.add("DELETE", PREFIX + "/{stream}/{id}", delete)
+    router.add("PATCH", PREFIX + "/{stream}/{id}", patch)

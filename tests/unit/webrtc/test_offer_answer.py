@@ -161,3 +161,26 @@ def test_bad_offers(mutate: object, message: str) -> None:
     assert callable(mutate)
     with pytest.raises(OfferError, match=message):
         parse_offer(mutate(CHROME_OFFER))
+
+
+def test_bundle_only_m_line_is_received_with_the_bundle() -> None:
+    """A max-bundle offerer (GStreamer's webrtcbin) gives every m-line but the first port 0
+    and a=bundle-only (RFC 8843 7.3): it is part of the bundle, not rejected."""
+    from wcs.webrtc.ingest_answer import negotiate_ingest
+
+    offer = (
+        "v=0\r\no=- 1 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=group:BUNDLE video0 audio1\r\n"
+        "m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=setup:actpass\r\n"
+        "a=ice-ufrag:u\r\na=ice-pwd:pppppppppppppppppppppp\r\na=rtcp-mux\r\na=sendrecv\r\n"
+        "a=rtpmap:96 H264/90000\r\na=fmtp:96 packetization-mode=1;profile-level-id=42c015\r\n"
+        f"a=mid:video0\r\na=fingerprint:sha-256 {FINGERPRINT}\r\n"
+        "m=audio 0 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=bundle-only\r\n"
+        "a=rtcp-mux\r\na=sendrecv\r\na=rtpmap:111 OPUS/48000/2\r\na=mid:audio1\r\n"
+    )
+    parsed = parse_offer(offer)
+    assert [parsed.live(m) for m in parsed.media] == [True, True]
+    chosen = [(c.kind, c.codec.name if c.codec else None) for c in negotiate_ingest(parsed)]
+    assert chosen == [("video", "H264"), ("audio", "OPUS")]
+    # Port 0 without bundle-only (or outside the group) stays a rejected m-line.
+    rejected = parse_offer(offer.replace("a=bundle-only\r\n", ""))
+    assert [rejected.live(m) for m in rejected.media] == [True, False]

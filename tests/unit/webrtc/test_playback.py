@@ -20,6 +20,7 @@ from wcs.rest.http import Headers, Request, Router
 from wcs.rest.views import viewer_json
 from wcs.webrtc import events
 from wcs.webrtc.certificate import Certificate
+from wcs.webrtc.peer import ViewerPeer
 from wcs.webrtc.viewer import Playback, PlaybackError, Viewer
 from wcs.webrtc.whep import add_whep_routes
 
@@ -220,7 +221,8 @@ async def test_whep_post_and_delete() -> None:
     assert resp.status == 201
     assert resp.headers.get("content-type") == "application/sdp"
     assert resp.headers.get("access-control-allow-origin") == "*"
-    assert resp.headers.get("access-control-expose-headers") == "Location"
+    assert resp.headers.get("access-control-expose-headers") == "Location, ETag"
+    assert re.fullmatch(r'"[^"]+"', resp.headers.get("etag") or "")
     location = resp.headers.get("location") or ""
     assert re.fullmatch(r"/whep/s1/[0-9a-f-]{36}", location)
     assert b"a=candidate:" in resp.body
@@ -247,8 +249,26 @@ async def test_whep_errors() -> None:
     assert (await d.handle(req("POST", "/whep/s1", b"", SDP))).status == 400
     assert (await d.handle(req("POST", "/whep/s1", b"\xff\xfe", SDP))).status == 400
     assert (await d.handle(req("POST", "/whep/s1", b"v=0\r\nnonsense\r\n", SDP))).status == 400
-    assert (await d.handle(req("PATCH", "/whep/s1/x"))).status == 405  # no trickle
+    assert (await d.handle(req("PATCH", "/whep/s1/x"))).status == 404  # no such session
     assert playback.viewers == {}
+
+
+async def test_whep_patch_trickles_into_the_viewer_ice() -> None:
+    _, playback = make()
+    d = whep(playback)
+    resp = await d.handle(req("POST", "/whep/s1", CHROME_OFFER.encode(), SDP))
+    location, etag = resp.headers["location"], resp.headers["etag"]
+    frag = b"a=mid:0\r\na=candidate:7 1 udp 2113937151 127.0.0.1 40500 typ host\r\n"
+    ctype = {"content-type": "application/trickle-ice-sdpfrag"}
+    assert (
+        await d.handle(req("PATCH", location, frag, {**ctype, "if-match": '"x"'}))
+    ).status == 412
+    ok = await d.handle(req("PATCH", location, frag, {**ctype, "if-match": etag}))
+    assert ok.status == 204
+    [viewer] = playback.viewers.values()
+    assert isinstance(viewer.peer, ViewerPeer)
+    assert ("127.0.0.1", 40500) in viewer.peer.ice.remote_candidates
+    await d.handle(req("DELETE", location))
 
 
 async def test_whep_preflight_and_auth() -> None:

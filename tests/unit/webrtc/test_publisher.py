@@ -134,7 +134,6 @@ async def test_whip_post_conflict_delete_and_auth() -> None:
     assert (
         await d.handle(req("POST", "/whip/x", offer, {"authorization": "Bearer s3cret"}))
     ).status == 415
-    assert (await d.handle(req("PATCH", location, b"", bearer))).status == 405
     auth = {"authorization": "Bearer s3cret"}
     assert (
         await d.handle(req("DELETE", "/whip/other/" + location.rsplit("/", 1)[1], b"", auth))
@@ -142,4 +141,46 @@ async def test_whip_post_conflict_delete_and_auth() -> None:
     assert (await d.handle(req("DELETE", location, b"", auth))).status == 200
     assert hub.get("cam") is None and ingest.publishers == {}
     assert (await d.handle(req("DELETE", location, b"", auth))).status == 404
+    await ingest.close()
+
+
+FRAG = {"content-type": "application/trickle-ice-sdpfrag"}
+
+
+async def test_whip_patch_trickles_candidates_and_refuses_restarts() -> None:
+    """RFC 9725 4.3: candidates reach the session's ICE agent (204 + ETag); a stale ETag
+    is 412, an ICE restart 422 (not supported), another body type 415; auth applies."""
+    hub, ingest = make()
+    d = whip(ingest, auth="token:s3cret")
+    auth = {"authorization": "Bearer s3cret"}
+    resp = await d.handle(req("POST", "/whip/cam", PUBLISH_OFFER.encode(), {**SDP, **auth}))
+    assert resp.status == 201
+    location, etag = resp.headers["location"], resp.headers["etag"]
+    ufrag = re.search(r"a=ice-ufrag:(\S+)", PUBLISH_OFFER)
+    pwd = re.search(r"a=ice-pwd:(\S+)", PUBLISH_OFFER)
+    assert ufrag and pwd
+    cand = "a=candidate:1 1 udp 2113937151 127.0.0.1 40404 typ host"
+    frag = (
+        f"a=ice-ufrag:{ufrag[1]}\r\na=ice-pwd:{pwd[1]}\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\n"
+        f"a=mid:0\r\n{cand}\r\na=end-of-candidates\r\n"
+    ).encode()
+    assert (await d.handle(req("PATCH", location, frag, FRAG))).status == 401
+    assert (await d.handle(req("PATCH", location, frag, {**SDP, **auth}))).status == 415
+    stale = {**FRAG, **auth, "if-match": '"other"'}
+    assert (await d.handle(req("PATCH", location, frag, stale))).status == 412
+    bad = await d.handle(req("PATCH", location, b"a=candidate:1 1\r\n", {**FRAG, **auth}))
+    assert bad.status == 400
+    restart = frag.replace(ufrag[1].encode(), b"newufrag")
+    assert (await d.handle(req("PATCH", location, restart, {**FRAG, **auth}))).status == 422
+    star = {**FRAG, **auth, "if-match": "*"}
+    assert (await d.handle(req("PATCH", location, frag, star))).status == 422
+    publisher = ingest.get(location.rsplit("/", 1)[1])
+    assert publisher is not None and publisher.peer is not None
+    assert ("127.0.0.1", 40404) not in publisher.peer.ice.remote_candidates
+    ok = await d.handle(req("PATCH", location, frag, {**FRAG, **auth, "if-match": etag}))
+    assert (ok.status, ok.body, ok.headers["etag"]) == (204, b"", etag)
+    assert ("127.0.0.1", 40404) in publisher.peer.ice.remote_candidates
+    gone = "/whip/cam/nosuch"
+    assert (await d.handle(req("PATCH", gone, frag, {**FRAG, **auth}))).status == 404
+    assert hub.get("cam") is not None  # refusals left the session alone
     await ingest.close()

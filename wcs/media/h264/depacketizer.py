@@ -67,23 +67,89 @@ class DepacketizerStats:
     dropped: int = 0  # of which not handed out (drop_damaged=True)
 
 
-class H264Depacketizer:
+NEXT, GAP, LATE = 0, 1, 2
+
+
+class Sequenced:
+    """What the H.264 and VP8 depacketizers share: RTP sequence numbers as RFC 3550 A.1
+    takes them (``_sequence`` in ``push``), the open unit, ``flush``."""
+
+    def __init__(self) -> None:
+        self.stats = DepacketizerStats()
+        self._last_seq = -1
+        self._bad_seq = -1  # the number that would confirm a sender restart
+        self._ts: int | None = None  # the unit being assembled; None when none is open
+        self._damaged = False
+        # Until an undamaged keyframe (at start, after a gap) nothing is handed out.
+        self._synced = False
+        self.needs_keyframe = True
+
+    def _close(self, out: list[AccessUnit]) -> None:
+        raise NotImplementedError
+
+    def _begin(self, seq: int, ts: int, out: list[AccessUnit]) -> bool | None:
+        """A packet's sequence number and timestamp: None when it is to be dropped (late),
+        else whether packets were lost before it. A new timestamp closes the open unit
+        (into ``out``); after a gap its tail (and marker) may be what was lost, and a
+        keyframe is needed."""
+        step = self._sequence(seq)
+        if step == LATE:
+            return None
+        gap = step == GAP
+        if self._ts is not None and ts != self._ts:
+            self._damaged = self._damaged or gap
+            self._close(out)
+        if gap:
+            self._synced = False
+            self.needs_keyframe = True
+        return gap
+
+    def flush(self) -> list[AccessUnit]:
+        """Close the open access unit (on stop, or on a timer when the marker never came).
+
+        The unit is damaged: its marker was not seen, so its last packets may be lost.
+        """
+        out: list[AccessUnit] = []
+        if self._ts is not None:
+            # Without its marker nothing proves the unit's tail arrived.
+            self._damaged = True
+            self._close(out)
+        return out
+
+    def _sequence(self, seq: int) -> int:
+        """Count packet ``seq``: NEXT, GAP (``stats.lost`` counts the missing) or LATE (to
+        drop, ``stats.late``)."""
+        stats = self.stats
+        stats.packets += 1
+        last = self._last_seq
+        d = (seq - last) & 0xFFFF
+        if last >= 0 and d != 1:
+            if d == 0 or d > 0x10000 - _MAX_MISORDER:
+                stats.late += 1
+                return LATE
+            if d < _MAX_DROPOUT:
+                stats.lost += d - 1
+            elif seq != self._bad_seq:
+                self._bad_seq = (seq + 1) & 0xFFFF
+                stats.late += 1
+                return LATE
+            # else: a confirmed restart, the loss count unknown
+            self._last_seq = seq
+            return GAP
+        self._last_seq = seq
+        return NEXT
+
+
+class H264Depacketizer(Sequenced):
     def __init__(
         self, sprop_parameter_sets: str | None = None, *, drop_damaged: bool = True
     ) -> None:
+        super().__init__()
         self.drop_damaged = drop_damaged
-        self.needs_keyframe = True
         self.sps: bytes | None = None
         self.pps: bytes | None = None
         self.sps_info: Sps | None = None
-        self.stats = DepacketizerStats()
-        self._synced = False
-        self._last_seq = -1
-        self._bad_seq = -1
-        # The access unit being assembled; _ts is None when none is open.
-        self._ts: int | None = None
         self._nals: list[bytes] = []
-        self._damaged = False
         self._head_unknown = True  # the very first access unit may have been joined late
         self._seen_vcl = False
         self._fu: list[bytes | memoryview] | None = None
@@ -106,34 +172,11 @@ class H264Depacketizer:
 
     def push(self, payload: bytes, seq: int, ts: int, marker: bool) -> list[AccessUnit]:
         stats = self.stats
-        stats.packets += 1
         out: list[AccessUnit] = []
-        gap = False
-        if self._last_seq >= 0:
-            d = (seq - self._last_seq) & 0xFFFF
-            if d != 1:
-                if d == 0 or d > 0x10000 - _MAX_MISORDER:
-                    stats.late += 1
-                    return out
-                if d < _MAX_DROPOUT:
-                    stats.lost += d - 1
-                    gap = True
-                elif seq == self._bad_seq:
-                    gap = True  # a confirmed restart: the loss count is unknown
-                else:
-                    self._bad_seq = (seq + 1) & 0xFFFF
-                    stats.late += 1
-                    return out
-        self._last_seq = seq
-
-        if self._ts is not None and ts != self._ts:
-            # The open unit is over; after a gap its tail (and marker) may be what was lost.
-            if gap:
-                self._damaged = True
-            self._close(out)
+        gap = self._begin(seq, ts, out)
+        if gap is None:
+            return out
         if gap:
-            self._synced = False
-            self.needs_keyframe = True
             if self._ts is None:
                 self._head_unknown = True
             else:
@@ -163,18 +206,6 @@ class H264Depacketizer:
                 self._damaged = True
             # 0, 30, 31: undefined, ignored as RFC 6184 5.4 asks.
         if marker:
-            self._close(out)
-        return out
-
-    def flush(self) -> list[AccessUnit]:
-        """Close the open access unit (on stop, or on a timer when the marker never came).
-
-        The unit is damaged: its marker was not seen, so its last packets may be lost.
-        """
-        out: list[AccessUnit] = []
-        if self._ts is not None:
-            # Without its marker nothing proves the unit's tail arrived.
-            self._damaged = True
             self._close(out)
         return out
 
