@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from wcs.app.call_dtmf import ReceivedKeys
 from wcs.media.sound import SoundClip
+from wcs.rtp.outgoing_audio import PcmSource
 from wcs.sip.ua import Account
 
 NORMAL_CLEARING = "Normal call clearing"
@@ -51,6 +52,13 @@ class MediaSession(Protocol):
     def play_sound(self, clip: SoundClip, loop: bool) -> None: ...
     def stop_sound(self) -> bool: ...
     def hold_offer(self, hold: bool) -> bytes | None: ...
+    def audio_pcm_rate(self) -> int:
+        """The PCM rate of our audio encoder (DtmfError: no audio we can send on)."""
+        ...
+
+    def inject_audio(self, source: PcmSource | None) -> PcmSource | None:
+        """A live source in place of silence (None: back to silence); the one replaced."""
+        ...
 
 
 class IncomingMedia(MediaSession, Protocol):
@@ -103,6 +111,7 @@ class Call:
     dtmf_error: str | None = None  # our last INFO key refused (our extension in /call/find)
     hold_pending: bool | None = None  # our re-INVITE to hold (True) / unhold (False) is out
     transfer: dict[str, Any] | None = None  # our REFER's target and last step
+    injected: str | None = None  # the stream sent into the call (/call/inject_stream)
 
     @property
     def call_id(self) -> str:

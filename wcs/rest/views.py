@@ -225,4 +225,5 @@ def call_json(call: Call) -> Json:
         "dtmf": call.dtmf.to_json(),
         "dtmfError": call.dtmf_error,
         "transfer": call.transfer,
+        "injectedStream": call.injected,  # our extension: /call/inject_stream
     }

@@ -12,7 +12,8 @@ time (``receive_rtp``/``receive_rtcp``), SDP from the call, and drives it by the
   key the peer sent, a key or a sound of ours finished).
 
 Taking part in the call (issue 19): ``send_dtmf`` (RFC 4733 on the audio session),
-``play_sound``/``stop_sound`` (a clip instead of silence), ``hold_offer`` (our re-INVITE's
+``play_sound``/``stop_sound`` (a clip instead of silence), ``inject_audio`` (a stream of the
+server instead of silence, ``/call/inject_stream``), ``hold_offer`` (our re-INVITE's
 offer: ``sendonly`` to hold, ``sendrecv`` to resume; while we hold, the inactivity watch
 is suspended as when the peer holds).
 
@@ -46,6 +47,7 @@ from wcs.media.dtmf import DtmfError
 from wcs.media.sound import SoundClip
 from wcs.rtp.activity import ActivityWatch
 from wcs.rtp.events import KeyframeInfoNeeded
+from wcs.rtp.outgoing_audio import PcmSource
 from wcs.rtp.session import Address, RtpSession
 
 log = logging.getLogger(__name__)
@@ -241,6 +243,22 @@ class CallMediaCore:
     def sound(self) -> str | None:
         session = self.sessions.get("audio")
         return session.audio.sound if session is not None and session.audio is not None else None
+
+    def audio_pcm_rate(self) -> int:
+        """The PCM rate our audio encoder takes (DtmfError: no audio we can send on)."""
+        audio = self._audio().audio
+        assert audio is not None
+        return audio.encoder.pcm_rate
+
+    def inject_audio(self, source: PcmSource | None) -> PcmSource | None:
+        """A live source in place of silence (None: silence again); the one it replaced."""
+        session = self.sessions.get("audio")
+        if session is None or session.audio is None:
+            if source is None:
+                return None
+            self._audio()  # raises
+        assert session is not None and session.audio is not None
+        return session.audio.inject(source)
 
     # ------------------------------------------------------------------ media path
     def _start_media(self, now: float) -> None:

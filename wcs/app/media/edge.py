@@ -26,6 +26,7 @@ from wcs.app.media.sdes import SdesKeying
 from wcs.app.streams import StreamHub
 from wcs.media.dtmf import DtmfKey
 from wcs.media.sound import SoundClip
+from wcs.rtp.outgoing_audio import PcmSource
 from wcs.rtp.ports import MediaPorts, PortAllocator
 from wcs.rtp.session import RtpSession
 from wcs.sansio import Pump
@@ -151,6 +152,14 @@ class CallMedia:
         stopped = self.core.stop_sound()
         self.pump.wake()
         return stopped
+
+    def audio_pcm_rate(self) -> int:
+        return self.core.audio_pcm_rate()
+
+    def inject_audio(self, source: PcmSource | None) -> PcmSource | None:
+        old = self.core.inject_audio(source)
+        self.pump.wake()  # the outgoing audio's timer may start now
+        return old
 
     def hold_offer(self, hold: bool) -> bytes | None:
         offer = self.core.hold_offer(hold, self.pump.now())
