@@ -1,0 +1,190 @@
+"""Streams injected into SIP calls (``/call/inject_stream``), against real peers: the
+`wcs serve` process calls baresip callees through Kamailio, aiortc publishes over WHIP.
+
+- an aiortc publisher's Opus tone (WHIP) injected into a baresip call: baresip's recording
+  of what it received shows the publisher's frequency, for PCMU, PCMA and Opus calls;
+  ``/terminate`` → silence; injected again through the WCS 5.0 alias; the publisher leaves
+  (WHIP DELETE) → an ``InjectStreamEvent`` says why and the call goes on with silence;
+- two baresip calls bridged: each call's stream injected into the other, each callee's
+  recording shows the other's tone;
+- bad input: 404 call / stream, 409 ringing call, 400 naming the field; the call untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import HookCollector, WcsFactory, WcsProcess, call_body
+from tests.integration.playback import http
+from tests.integration.publishing import PUBLISH_TONE_HZ, Publisher
+from tests.integration.test_call_participation import new_id, wait_for
+from tests.integration.test_dtmf_sound_core import windows
+from tests.integration.test_publish_aiortc import wait_published, whip_post
+from tests.integration.test_webrtc_aiortc import aiortc_on_loopback  # noqa: F401
+
+pytestmark = [pytest.mark.peers]
+
+LOUD = 500  # mean level of a window holding a tone (the tones are ~7600)
+QUIET = 50  # and of silence (G.711/Opus silence decodes to 0..2)
+
+
+def establish(server: WcsProcess, hooks: HookCollector, kamailio: Any, user: str) -> str:
+    cid = new_id()
+    body = call_body(kamailio, cid, user, toStream=f"s_{cid}", hasVideo="false")
+    assert server.rest("call/startup", body) == (200, None)
+    hooks.wait_status(cid, "ESTABLISHED")
+    return cid
+
+
+def inject_events(hooks: HookCollector, cid: str) -> list[tuple[str, str, str]]:
+    return [(e["status"], e["streamName"], e["info"]) for e in hooks.of(cid, "InjectStreamEvent")]
+
+
+def loud_runs(rows: list[tuple[float, float]]) -> list[tuple[int, int]]:
+    """(first, last) window index of each run of loud windows."""
+    runs: list[tuple[int, int]] = []
+    for i, (_, level) in enumerate(rows):
+        if level > LOUD:
+            if runs and runs[-1][1] == i - 1:
+                runs[-1] = (runs[-1][0], i)
+            else:
+                runs.append((i, i))
+    return runs
+
+
+def check_tone_runs(rows: list[tuple[float, float]], hz: int, count: int) -> None:
+    """``count`` runs of ``hz`` (inner windows), silence elsewhere (edges may be partial)."""
+    runs = loud_runs(rows)
+    assert len(runs) == count, (runs, rows)
+    edge: set[int] = set()
+    for first, last in runs:
+        assert last - first >= 5, (runs, rows)  # each run is a second or more of tone
+        inner = rows[first + 1 : last]
+        assert all(abs(f - hz) < 20 for f, _ in inner), (hz, rows[first : last + 1])
+        edge.update(range(first - 1, last + 2))
+    noisy = [(i, round(level)) for i, (_, level) in enumerate(rows)
+             if i not in edge and level >= QUIET]  # fmt: skip
+    assert not noisy, (runs, noisy)
+
+
+@pytest.mark.asyncio
+@pytest.mark.usefixtures("aiortc_on_loopback")
+@pytest.mark.parametrize("codec", ["PCMU/8000/1", "PCMA/8000/1", "opus/48000/2"])
+async def test_whip_publisher_injected_into_baresip_call(
+    kamailio: Any, callee: Any, wcs: WcsFactory, hooks: HookCollector, codec: str
+) -> None:
+    peer = callee(media="audio", audio_codecs=codec)
+    server = wcs(rest_hooks=f"testApp={hooks.url}")
+    rest = server.rest
+    name = "pub_" + uuid.uuid4().hex[:8]
+    pub = Publisher()
+    try:
+        status, headers, answer = await whip_post(server, name, await pub.offer())
+        assert status == 201, answer
+        await pub.answer(answer)
+        await wait_published(server, name)
+        cid = await asyncio.to_thread(establish, server, hooks, kamailio, peer.user)
+        await asyncio.sleep(0.5)  # silence first
+
+        body = {"callId": cid, "streamName": name}
+        assert await asyncio.to_thread(rest, "call/inject_stream/startup", body) == (200, None)
+        _, found = await asyncio.to_thread(rest, "call/find", {"callId": cid})
+        assert found[0]["injectedStream"] == name
+        await asyncio.sleep(2.0)
+        stop = {"callId": cid}
+        assert await asyncio.to_thread(rest, "call/inject_stream/terminate", stop) == (200, None)
+        assert (await asyncio.to_thread(rest, "call/inject_stream/terminate", stop))[0] == 404
+        await asyncio.sleep(1.0)  # silence between
+
+        # The WCS 5.0 name, as the sip-as-rtmp-4 demo sends it.
+        assert await asyncio.to_thread(rest, "call/inject_stream", body) == (200, None)
+        await asyncio.sleep(2.0)
+        # The publisher leaves: the injection ends, the call goes on with silence.
+        location = headers["location"]
+        status, _, _ = await asyncio.to_thread(http, "DELETE", server.base + location)
+        assert status == 200
+        await asyncio.to_thread(
+            wait_for, lambda: len(inject_events(hooks, cid)) >= 4, 10, "the injection's end"
+        )
+        await asyncio.sleep(1.5)
+        _, found = await asyncio.to_thread(rest, "call/find", {"callId": cid})
+        assert found[0]["status"] == "ESTABLISHED" and found[0]["injectedStream"] is None
+        assert await asyncio.to_thread(rest, "call/terminate", {"callId": cid}) == (200, None)
+        await asyncio.to_thread(hooks.wait_status, cid, "FINISH")
+    finally:
+        await pub.close()
+    events = inject_events(hooks, cid)
+    assert [(s, n) for s, n, _ in events] == [("STARTED", name), ("STOPPED", name)] * 2, events
+    assert events[1][2] == "Terminated by REST"
+    assert events[3][2].startswith(f"Stream {name} ended"), events
+    assert "FAILED" not in hooks.statuses(cid)
+    peer.stop()  # baresip closes its recording
+    assert peer.received_audio is not None
+    check_tone_runs(windows(peer.received_audio), PUBLISH_TONE_HZ, 2)
+
+
+def test_two_calls_bridged_each_hears_the_other(
+    kamailio: Any, callee: Any, wcs: WcsFactory, hooks: HookCollector
+) -> None:
+    guest = callee(user="1002", media="audio", audio_codecs="PCMU/8000/1", tone_hz=1000)
+    host = callee(user="1003", media="audio", audio_codecs="opus/48000/2", tone_hz=600)
+    server = wcs(rest_hooks=f"testApp={hooks.url}")
+    a = establish(server, hooks, kamailio, guest.user)
+    b = establish(server, hooks, kamailio, host.user)
+    time.sleep(0.5)
+    assert server.rest("call/inject_stream/startup", {"callId": a, "streamName": f"s_{b}"}) == (
+        200, None)  # fmt: skip
+    assert server.rest("call/inject_stream/startup", {"callId": b, "streamName": f"s_{a}"}) == (
+        200, None)  # fmt: skip
+    time.sleep(2.5)
+    for cid in (a, b):
+        assert server.rest("call/inject_stream/terminate", {"callId": cid}) == (200, None)
+    time.sleep(1.0)
+    for cid in (a, b):
+        assert server.rest("call/terminate", {"callId": cid}) == (200, None)
+        hooks.wait_status(cid, "FINISH")
+    guest.stop()
+    host.stop()
+    assert guest.received_audio is not None and host.received_audio is not None
+    check_tone_runs(windows(guest.received_audio), 600, 1)  # the host's tone
+    check_tone_runs(windows(host.received_audio), 1000, 1)  # the guest's tone
+
+
+def test_bad_input_leaves_the_call_untouched(
+    kamailio: Any, callee: Any, wcs: WcsFactory, hooks: HookCollector
+) -> None:
+    ringing = callee(user="1003", mode="noanswer", media="audio")
+    peer = callee(media="audio", audio_codecs="PCMU/8000/1")
+    server = wcs(rest_hooks=f"testApp={hooks.url}")
+    cid = establish(server, hooks, kamailio, peer.user)
+    stream = f"s_{cid}"
+
+    def refused(path: str, body: dict[str, Any]) -> tuple[int, str | None]:
+        status, answer = server.rest(path, body)
+        return status, (answer or {}).get("field")
+
+    start = "call/inject_stream/startup"
+    assert refused(start, {"callId": "nope", "streamName": stream}) == (404, "callId")
+    assert refused(start, {"callId": cid, "streamName": "nope"}) == (404, "streamName")
+    assert refused(start, {"callId": cid}) == (400, "streamName")
+    assert refused(start, {"streamName": stream}) == (400, "callId")
+    assert refused(start, {"callId": cid, "streamName": "a/b"}) == (400, "streamName")
+    assert refused("call/inject_stream", {"callId": cid, "streamName": ""}) == (400, "streamName")
+    assert refused("call/inject_stream/terminate", {"callId": cid}) == (404, "callId")
+    assert refused("call/inject_stream/terminate", {"callId": "nope"}) == (404, "callId")
+    rid = new_id()
+    body = call_body(kamailio, rid, ringing.user, hasVideo="false")
+    assert server.rest("call/startup", body) == (200, None)
+    hooks.wait_status(rid, "RING")
+    assert refused(start, {"callId": rid, "streamName": stream})[0] == 409
+    assert server.rest("call/terminate", {"callId": rid}) == (200, None)
+    status, found = server.rest("call/find", {"callId": cid})
+    assert status == 200 and found[0]["status"] == "ESTABLISHED"
+    assert found[0]["injectedStream"] is None
+    assert hooks.of(cid, "InjectStreamEvent") == []
+    assert hooks.statuses(cid)[-1] == "ESTABLISHED"
