@@ -231,7 +231,7 @@ class OutgoingAudio:
             else:
                 payload = enc.encode(pcm)
                 self.sound_frames += 1
-        elif self._live is not None:
+        if payload is None and self._sound is None and self._live is not None:
             pcm = self._live.take(enc.pcm_samples, enc.pcm_rate)
             if pcm is not None:
                 payload = enc.encode(pcm)
