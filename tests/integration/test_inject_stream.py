@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import HookCollector, WcsFactory, WcsProcess, call_body
+from tests.integration.conftest import HookCollector, WcsFactory, call_body
 from tests.integration.playback import http
 from tests.integration.publishing import PUBLISH_TONE_HZ, Publisher
-from tests.integration.test_call_participation import new_id, wait_for
+from tests.integration.test_call_participation import establish, new_id, wait_for
 from tests.integration.test_dtmf_sound_core import windows
 from tests.integration.test_publish_aiortc import wait_published, whip_post
 from tests.integration.test_webrtc_aiortc import aiortc_on_loopback  # noqa: F401
@@ -31,14 +31,6 @@ pytestmark = [pytest.mark.peers]
 
 LOUD = 500  # mean level of a window holding a tone (the tones are ~7600)
 QUIET = 50  # and of silence (G.711/Opus silence decodes to 0..2)
-
-
-def establish(server: WcsProcess, hooks: HookCollector, kamailio: Any, user: str) -> str:
-    cid = new_id()
-    body = call_body(kamailio, cid, user, toStream=f"s_{cid}", hasVideo="false")
-    assert server.rest("call/startup", body) == (200, None)
-    hooks.wait_status(cid, "ESTABLISHED")
-    return cid
 
 
 def inject_events(hooks: HookCollector, cid: str) -> list[tuple[str, str, str]]:
@@ -188,3 +180,45 @@ def test_bad_input_leaves_the_call_untouched(
     assert found[0]["injectedStream"] is None
     assert hooks.of(cid, "InjectStreamEvent") == []
     assert hooks.statuses(cid)[-1] == "ESTABLISHED"
+
+
+@pytest.mark.asyncio
+@pytest.mark.usefixtures("aiortc_on_loopback")
+async def test_publisher_video_forwarded_into_an_h264_call(
+    kamailio: Any, callee: Any, wcs: WcsFactory, hooks: HookCollector
+) -> None:
+    """The call negotiated H.264: baresip receives the publisher's video packets (its RTP
+    statistics), only once injected; the audio goes in as before."""
+    peer = callee(video_codecs="H264", audio_codecs="PCMU/8000/1")
+    server = wcs(rest_hooks=f"testApp={hooks.url}")
+    name = "pubv_" + uuid.uuid4().hex[:8]
+    pub = Publisher()
+    try:
+        status, _, answer = await whip_post(server, name, await pub.offer())
+        assert status == 201, answer
+        await pub.answer(answer)
+        await wait_published(server, name)
+        cid = new_id()
+        body = call_body(kamailio, cid, peer.user, toStream=f"s_{cid}")
+        assert await asyncio.to_thread(server.rest, "call/startup", body) == (200, None)
+        await asyncio.to_thread(hooks.wait_status, cid, "ESTABLISHED")
+        await asyncio.sleep(1.0)
+        inject = {"callId": cid, "streamName": name}
+        assert await asyncio.to_thread(server.rest, "call/inject_stream/startup", inject) == (
+            200, None)  # fmt: skip
+        await asyncio.sleep(3.0)
+        _, found = await asyncio.to_thread(server.rest, "call/find", {"callId": cid})
+        assert found[0]["injectedStream"] == name
+        assert await asyncio.to_thread(server.rest, "call/terminate", {"callId": cid}) == (
+            200, None)  # fmt: skip
+        await asyncio.to_thread(hooks.wait_status, cid, "FINISH")
+    finally:
+        await pub.close()
+    await asyncio.to_thread(wait_for, lambda: "video" in peer.rtp_stats(), 10, "baresip stats")
+    video = peer.rtp_stats()["video"]
+    # 3 s of 25 fps H.264 (a few packets a frame); before the injection only our init packets.
+    assert video["rx_packets"] > 75, video
+    peer.stop()
+    assert peer.received_audio is not None
+    rows = windows(peer.received_audio)
+    assert any(abs(hz - PUBLISH_TONE_HZ) < 20 and level > LOUD for hz, level in rows), rows

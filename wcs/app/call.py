@@ -60,6 +60,15 @@ class MediaSession(Protocol):
         """A live source in place of silence (None: back to silence); the one replaced."""
         ...
 
+    def inject_video(
+        self, codec: str, fmtp: str | None, on_keyframe_wanted: Callable[[], None]
+    ) -> bool:
+        """Forward a source's video (False: the call has none the source fits)."""
+        ...
+
+    def stop_video(self) -> None: ...
+    def forward_video(self, packet: bytes) -> None: ...
+
 
 class IncomingMedia(MediaSession, Protocol):
     """What an incoming call needs on top: answer the INVITE's offer, start once answered."""

@@ -5,8 +5,11 @@ browser's (WCS ``publishStream``, WHIP) or another call's (inject A's stream int
 into A and two phones talk through the server). The stream's audio frames go through a
 :class:`~wcs.app.live_audio.LiveAudio` (decode, resample, bounded jitter buffer) into the
 call's :class:`~wcs.rtp.outgoing_audio.OutgoingAudio`, which encodes them in the call's
-negotiated codec on its own SSRC, sequence numbers and clock. Video is not injected (the
-call keeps sending none; documented in docs/rest.md).
+negotiated codec on its own SSRC, sequence numbers and clock. Video: when the call negotiated
+H.264 and the stream is H.264 in a packetization mode the call's answer takes, its RTP packets
+are forwarded re-stamped (no decoding; :class:`~wcs.rtp.video_forward.VideoForwarder`) from
+the next keyframe on, asked of the source at the switch and whenever the SIP peer sends PLI or
+FIR; otherwise (VP8, no video in the call) the call gets the audio only.
 
 One injection per call; a new one replaces the running one. Each start and stop is an
 ``InjectStreamEvent`` hook ``{callId, streamName, status: STARTED|STOPPED, info}`` to the
@@ -54,6 +57,7 @@ class Injection:
         self.stream = stream
         self.live = live
         self.subscription: Subscription | None = None
+        self.video: Subscription | None = None  # the stream's packets, when video goes in
 
     def on_video(self, au: AccessUnit, pts_ms: float) -> None:
         return None
@@ -61,7 +65,12 @@ class Injection:
     def on_audio(self, frame: AudioFrame, pts_ms: float) -> None:
         self.live.push(frame.codec, frame.payload)
 
-    def on_stream_end(self, reason: str) -> None:
+    def on_rtp(self, kind: str, packet: bytes) -> None:
+        media = self.call.media
+        if kind == "video" and media is not None:
+            media.forward_video(packet)
+
+    def on_stream_end(self, reason: str) -> None:  # once per subscription: idempotent
         self.owner.source_ended(self, reason or "Stream ended")
 
 
@@ -109,9 +118,15 @@ class StreamInjections:
         self._by_call[call_id] = injection
         injection.subscription = stream.subscribe_frames(injection)
         media.inject_audio(live)
+        video = stream.tracks.get("video")
+        if video is not None and media.inject_video(video.codec, video.fmtp,
+                                                    stream.request_keyframe):  # fmt: skip
+            injection.video = stream.subscribe_packets(injection)  # from the last keyframe
+            stream.request_keyframe()
         call.injected = stream_name
         self.started_total += 1
-        log.info("call %s: stream %s injected", call_id, stream_name)
+        log.info("call %s: stream %s injected (video %s)", call_id, stream_name,
+                 "forwarded" if injection.video is not None else "not sent")  # fmt: skip
         self._post(injection, STARTED, f"Injected stream {stream_name}")
 
     def stop(self, call_id: str) -> None:
@@ -139,10 +154,13 @@ class StreamInjections:
                 self._end(injection, CALL_ENDED, restore=False)
 
     def _end(self, injection: Injection, info: str, restore: bool = True) -> None:
-        if injection.subscription is not None:
-            injection.subscription.cancel()
+        for sub in (injection.subscription, injection.video):
+            if sub is not None:
+                sub.cancel()
         call = injection.call
         media = call.media
+        if injection.video is not None and media is not None:
+            media.stop_video()
         if restore and media is not None:
             media.inject_audio(None)  # never raises: silence needs no encoder
         if call.injected == injection.stream.name:
@@ -181,8 +199,9 @@ class StreamInjections:
     def close(self) -> None:
         self._watch.cancel()
         for injection in list(self._by_call.values()):
-            if injection.subscription is not None:
-                injection.subscription.cancel()
+            for sub in (injection.subscription, injection.video):
+                if sub is not None:
+                    sub.cancel()
         self._by_call.clear()
 
 

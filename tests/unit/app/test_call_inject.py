@@ -4,13 +4,14 @@ terminate, the stream ending, the call ending; refusals leave the call untouched
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
 from wcs.app.call_inject import EVENT, StreamInjections
 from wcs.app.errors import RequestError
 from wcs.app.live_audio import LiveAudio
-from wcs.app.stream import TrackInfo
+from wcs.app.stream import PublisherControl, TrackInfo
 from wcs.app.streams import StreamHub
 from wcs.media.audio import AudioFrame
 from wcs.media.dtmf import DtmfError
@@ -36,6 +37,21 @@ class InjectMedia(FakeMedia):
         old = self.sources[-1] if self.sources else None
         self.sources.append(source)
         return old
+
+    video: bool = False  # the call has video the source fits
+    forwarded: list[bytes] = field(default_factory=list)
+    video_on: bool = False
+
+    def inject_video(self, codec: str, fmtp: str | None, on_keyframe_wanted: Any) -> bool:
+        self.video_on = self.video and codec == "H264"
+        return self.video_on
+
+    def stop_video(self) -> None:
+        self.video_on = False
+
+    def forward_video(self, packet: bytes) -> None:
+        assert self.video_on
+        self.forwarded.append(packet)
 
 
 def setup() -> tuple[Env, InjectMedia, StreamHub, StreamInjections]:
@@ -126,3 +142,23 @@ def test_refusals_change_nothing() -> None:
     assert status("c1", "ok")[0] == 409
     assert media.sources == [] and events(env) == []
     assert env.calls.get("c1").injected is None  # type: ignore[union-attr]
+
+
+def test_video_goes_in_when_the_call_takes_it() -> None:
+    _, media, hub, inj = setup()
+    media.video = True
+    tracks = {"audio": TrackInfo("audio", "opus", 48000),
+              "video": TrackInfo("video", "H264", 90000)}  # fmt: skip
+    asked: list[int] = []
+    control = PublisherControl(request_keyframe=lambda: asked.append(1))
+    pub = hub.publish("av", call_id=None, app_key="x", tracks=tracks, control=control)
+    inj.start("c1", "av")
+    assert media.video_on and asked == [1]  # a keyframe asked for at the switch
+    pub.feed_rtp("video", b"pkt", 0)
+    pub.feed_rtp("audio", b"not video", 0)
+    assert media.forwarded == [b"pkt"]
+    audio_stream(hub, "a")
+    inj.start("c1", "a")  # no video in it: the call's video stops
+    assert not media.video_on
+    pub.feed_rtp("video", b"pkt2", 0)
+    assert media.forwarded == [b"pkt"]

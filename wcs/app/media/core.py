@@ -40,14 +40,12 @@ from wcs.app.media.events import MediaEvent, MediaFailed, SendInfo
 from wcs.app.media.negotiation import Negotiation
 from wcs.app.media.sdes import SdesKeying
 from wcs.app.media.secure import MediaProtection
+from wcs.app.media.taking_part import TakingPart
 from wcs.app.media.tracks import negotiated_tracks
 from wcs.app.stream_feed import StreamFeed, StreamSink
 from wcs.app.streams import TrackInfo
-from wcs.media.dtmf import DtmfError
-from wcs.media.sound import SoundClip
 from wcs.rtp.activity import ActivityWatch
 from wcs.rtp.events import KeyframeInfoNeeded
-from wcs.rtp.outgoing_audio import PcmSource
 from wcs.rtp.session import Address, RtpSession
 
 log = logging.getLogger(__name__)
@@ -72,7 +70,7 @@ class StreamOutlet(Protocol):
     def unpublish(self, reason: str, failed: bool) -> None: ...
 
 
-class CallMediaCore:
+class CallMediaCore(TakingPart):
     def __init__(
         self,
         call_id: str,
@@ -216,49 +214,6 @@ class CallMediaCore:
             self.local_hold = hold
             self._watch_hold(now)
         return body
-
-    # ------------------------------------------------------------------ taking part
-    def _audio(self) -> RtpSession:
-        session = self.sessions.get("audio")
-        if session is None or session.audio is None:
-            raise DtmfError("the call has no audio we can send on")
-        return session
-
-    def send_dtmf(self, digits: str, tone_ms: int | None = None) -> None:
-        """Queue keys as RFC 4733 events (DtmfError: bad keys, or no telephone-event)."""
-        audio = self._audio().audio
-        assert audio is not None
-        audio.send_dtmf(digits, tone_ms)
-
-    def play_sound(self, clip: SoundClip, loop: bool) -> None:
-        audio = self._audio().audio
-        assert audio is not None
-        audio.play(clip, loop)
-
-    def stop_sound(self) -> bool:
-        session = self.sessions.get("audio")
-        return session is not None and session.audio is not None and session.audio.stop_sound()
-
-    @property
-    def sound(self) -> str | None:
-        session = self.sessions.get("audio")
-        return session.audio.sound if session is not None and session.audio is not None else None
-
-    def audio_pcm_rate(self) -> int:
-        """The PCM rate our audio encoder takes (DtmfError: no audio we can send on)."""
-        audio = self._audio().audio
-        assert audio is not None
-        return audio.encoder.pcm_rate
-
-    def inject_audio(self, source: PcmSource | None) -> PcmSource | None:
-        """A live source in place of silence (None: silence again); the one it replaced."""
-        session = self.sessions.get("audio")
-        if session is None or session.audio is None:
-            if source is None:
-                return None
-            self._audio()  # raises
-        assert session is not None and session.audio is not None
-        return session.audio.inject(source)
 
     # ------------------------------------------------------------------ media path
     def _start_media(self, now: float) -> None:

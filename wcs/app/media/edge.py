@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from collections.abc import Callable
 
 from wcs import netaddr
 from wcs.app.media.config import CallControl, MediaConfig
@@ -160,6 +161,19 @@ class CallMedia:
         old = self.core.inject_audio(source)
         self.pump.wake()  # the outgoing audio's timer may start now
         return old
+
+    def inject_video(
+        self, codec: str, fmtp: str | None, on_keyframe_wanted: Callable[[], None]
+    ) -> bool:
+        return self.core.inject_video(codec, fmtp, on_keyframe_wanted)
+
+    def stop_video(self) -> None:
+        self.core.stop_video()
+
+    def forward_video(self, packet: bytes) -> None:
+        """An injected stream's video packet: out at once (no timer involved)."""
+        if not self.closed and self.core.forward_video(packet):
+            self._transmit(self.pump.now())
 
     def hold_offer(self, hold: bool) -> bytes | None:
         offer = self.core.hold_offer(hold, self.pump.now())
