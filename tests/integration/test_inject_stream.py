@@ -13,8 +13,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +26,13 @@ from tests.integration.playback import http
 from tests.integration.publishing import PUBLISH_TONE_HZ, Publisher
 from tests.integration.test_call_participation import establish, new_id, wait_for
 from tests.integration.test_dtmf_sound_core import windows
+from tests.integration.test_playback_chromium import (  # noqa: F401 (fixtures)
+    SIP_DRIVER,
+    SIP_PAGE,
+    npm_dir,
+    run_driver,
+    sdk_site,
+)
 from tests.integration.test_publish_aiortc import wait_published, whip_post
 from tests.integration.test_webrtc_aiortc import aiortc_on_loopback  # noqa: F401
 
@@ -222,3 +231,56 @@ async def test_publisher_video_forwarded_into_an_h264_call(
     assert peer.received_audio is not None
     rows = windows(peer.received_audio)
     assert any(abs(hz - PUBLISH_TONE_HZ) < 20 and level > LOUD for hz, level in rows), rows
+
+
+@pytest.mark.asyncio
+@pytest.mark.usefixtures("aiortc_on_loopback")
+async def test_websdk_sip_as_rtmp_4_inject_button(
+    kamailio: Any,
+    callee: Any,
+    wcs: WcsFactory,
+    hooks: HookCollector,
+    chromium: Any,
+    npm_dir: Path,  # noqa: F811
+    sdk_site: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The official WebSDK page's "Stream injection to SIP call" works unchanged: it calls,
+    its Inject button's /call/inject_stream gets 200 (the button turns to its "injected"
+    state) and baresip hears the published stream's tone."""
+    peer = callee(media="audio", audio_codecs="PCMU/8000/1")
+    server = wcs(rest_hooks=f"testApp={hooks.url}")
+    name = "page_" + uuid.uuid4().hex[:8]
+    pub = Publisher()
+    account = ("sipLogin", "sipAuthenticationName", "sipPassword", "sipDomain",
+               "sipOutboundProxy", "sipPort", "appKey", "callee")  # fmt: skip
+    body = call_body(kamailio, "unused", peer.user)
+    form = {k: body[k] for k in account}
+    form.update(restUrl=f"{server.base}/rest-api", rtmpStream="websdk_sip_inject")
+    try:
+        status, _, answer = await whip_post(server, name, await pub.offer())
+        assert status == 201, answer
+        await pub.answer(answer)
+        await wait_published(server, name)
+        result = await asyncio.to_thread(
+            run_driver, SIP_DRIVER, npm_dir, chromium, tmp_path / "udd", name, "3000",
+            before=(f"{sdk_site}/{SIP_PAGE}", json.dumps(form), ""),  # no DTMF keys
+        )  # fmt: skip
+    finally:
+        await pub.close()
+    print("sip-as-rtmp-4 inject:", json.dumps(result))
+    assert result["ok"], result
+    assert [r["status"] for r in result["inject"]] == [200], result
+    sent = json.loads(result["inject"][0]["body"])
+    assert sent["streamName"] == name and sent["callId"]
+    assert "btn-danger" in result["injectButton"]  # the page's "injected" state
+    cid = sent["callId"]
+    await asyncio.to_thread(hooks.wait_status, cid, "FINISH")
+    assert [e[0] for e in inject_events(hooks, cid)][:1] == ["STARTED"]
+    peer.stop()
+    assert peer.received_audio is not None
+    rows = windows(peer.received_audio)
+    tone = [
+        i for i, (hz, level) in enumerate(rows) if level > LOUD and abs(hz - PUBLISH_TONE_HZ) < 20
+    ]
+    assert len(tone) >= 10, rows  # a second or more of the publisher's tone
