@@ -1,0 +1,122 @@
+"""CPU per call with a stream injected into it (``/call/inject_stream``, issue 13).
+
+Audio, per 20 ms frame: the stream's payload into the call's :class:`LiveAudio` (decode,
+resample, jitter buffer) and one slot of the call's :class:`OutgoingAudio` (encode in the
+call's codec, the RTP header): Opus → PCMU (the usual browser into a phone call: libopus
+decode, 48 → 8 kHz resampling, G.711 encode), Opus → Opus (decode, libopus encode), PCMU →
+PCMU (another phone call's stream: G.711 tables only), and silence (no injection) for the
+baseline. Video: the :class:`VideoForwarder` per H.264 packet, as is (mode 1 call) and
+repacketized into single NAL units (mode 0 call). No socket: sendto is not counted.
+
+Each case runs ``FRAMES`` frames, ``REPEATS`` times; prints the median and the range of the
+µs per frame and what one injected call costs of a core (50 audio frames/s; video at 150
+packets/s).
+Run: python3 bench/bench_inject.py
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import struct
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
+
+from bench.bench_receive import video_packets
+from wcs.app.live_audio import LiveAudio
+from wcs.media.frame_encoder import G711Encoder, OpusEncoder
+from wcs.media.g711 import ulaw_encode
+from wcs.rtp.outgoing_audio import OutgoingAudio
+from wcs.rtp.send_state import SendState
+from wcs.rtp.video_forward import VideoForwarder
+
+FRAMES = 1500  # 30 s of 20 ms audio
+REPEATS = 3
+
+
+def voice(rate: int, seconds: float) -> bytes:
+    """A speech-like signal (three tones, a slow envelope): libopus works as for a voice."""
+    out = bytearray()
+    for i in range(int(rate * seconds)):
+        t = i / rate
+        env = 0.5 + 0.5 * math.sin(2 * math.pi * 3 * t)
+        x = sum(math.sin(2 * math.pi * f * t) for f in (220, 470, 1250)) / 3
+        out += struct.pack("<h", int(9000 * env * x))
+    return bytes(out)
+
+
+def opus_frames(n: int) -> list[bytes]:
+    enc = OpusEncoder(20)
+    pcm = voice(48000, n * 0.02 + 0.1)
+    frames = [enc.encode(pcm[i * 1920 : (i + 1) * 1920]) for i in range(n + 5)]
+    return [f for f in frames if f][:n]
+
+
+def pcmu_frames(n: int) -> list[bytes]:
+    pcm = voice(8000, n * 0.02)
+    return [ulaw_encode(pcm[i * 320 : (i + 1) * 320]) for i in range(n)]
+
+
+def audio_run(source: str, frames: list[bytes] | None, call: str) -> float:
+    """µs per 20 ms frame: push one frame, send one slot."""
+    encoder = OpusEncoder(20) if call == "opus" else G711Encoder(call)
+    out = OutgoingAudio(encoder, 0, SendState(1, 0, 0))
+    out.start(0.0)
+    if frames is not None:
+        live = LiveAudio("bench", encoder.pcm_rate, jitter_ms=0, max_ms=300)
+        out.inject(live)
+    now, sent = 0.0, 0
+    t0 = time.perf_counter()
+    for i in range(FRAMES):
+        if frames is not None:
+            live.push(source, frames[i])
+        out.handle_timer(now)
+        sent += len(out.packets_to_send(now))
+        now += 0.02
+    elapsed = time.perf_counter() - t0
+    assert sent >= FRAMES - 1, sent
+    return elapsed / FRAMES * 1e6
+
+
+def video_run(packets: list[bytes], single_nal: bool) -> float:
+    fwd = VideoForwarder(SendState(1, 0, 0), 96, single_nal=single_nal)
+    t0 = time.perf_counter()
+    out = 0
+    for p in packets:
+        out += len(fwd.rewrite(p))
+    elapsed = time.perf_counter() - t0
+    assert out > 0
+    return elapsed / len(packets) * 1e6
+
+
+def report(name: str, runs: list[float], per_second: int) -> None:
+    med = statistics.median(runs)
+    share = med * per_second / 1e6 * 100
+    print(f"| {name} | {med:.1f} | {min(runs):.1f}-{max(runs):.1f} | {share:.2f} % |")
+
+
+def main() -> None:
+    opus, pcmu = opus_frames(FRAMES), pcmu_frames(FRAMES)
+    print("| case | µs/frame median | range | one call, % of a core |")
+    print("|---|---|---|---|")
+    cases = (
+        ("silence (no injection), PCMU call", "PCMU", None, "PCMU"),
+        ("Opus stream → PCMU call", "opus", opus, "PCMU"),
+        ("Opus stream → PCMA call", "opus", opus, "PCMA"),
+        ("Opus stream → Opus call", "opus", opus, "opus"),
+        ("PCMU stream → PCMU call", "PCMU", pcmu, "PCMU"),
+    )
+    for name, source, frames, call in cases:
+        report(name, [audio_run(source, frames, call) for _ in range(REPEATS)], 50)
+    # bench_receive's H.264: 300 pictures (10 GOPs), sequence numbers continuous.
+    packets = video_packets(300)
+    for name, single in (("H.264 forwarded, per packet", False),
+                         ("H.264 → single NAL units (mode 0 call), per packet", True)):  # fmt: skip
+        report(name, [video_run(packets, single) for _ in range(REPEATS)], 150)
+
+
+if __name__ == "__main__":
+    main()
