@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from wcs.app.call_dtmf import ReceivedKeys
 from wcs.media.sound import SoundClip
-from wcs.rtp.outgoing_audio import PcmSource
+from wcs.rtp.outgoing_audio import AudioFormat, PcmSource
 from wcs.sip.ua import Account
 
 NORMAL_CLEARING = "Normal call clearing"
@@ -52,8 +52,8 @@ class MediaSession(Protocol):
     def play_sound(self, clip: SoundClip, loop: bool) -> None: ...
     def stop_sound(self) -> bool: ...
     def hold_offer(self, hold: bool) -> bytes | None: ...
-    def audio_pcm_rate(self) -> int:
-        """The PCM rate of our audio encoder (DtmfError: no audio we can send on)."""
+    def audio_format(self) -> AudioFormat:
+        """What our audio encoder sends and takes (DtmfError: no audio we can send on)."""
         ...
 
     def inject_audio(self, source: PcmSource | None) -> PcmSource | None:

@@ -106,11 +106,11 @@ class StreamInjections:
             what = "no audio" if track is None else f"audio in {track.codec}"
             raise RequestError(409, f"stream {stream_name!r} has {what}: nothing to inject")
         try:
-            rate = media.audio_pcm_rate()
+            fmt = media.audio_format()
         except DtmfError as exc:  # no audio we can encode on this call
             raise RequestError(409, str(exc)) from None
         s = self.settings
-        live = LiveAudio(stream_name, rate, jitter_ms=s.jitter_ms, max_ms=s.max_buffer_ms)
+        live = LiveAudio(stream_name, fmt, jitter_ms=s.jitter_ms, max_ms=s.max_buffer_ms)
         injection = Injection(self, call, stream, live)
         old = self._by_call.pop(call_id, None)
         if old is not None:

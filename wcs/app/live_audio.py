@@ -8,7 +8,10 @@ and clock never reach the call: its RTP keeps its own SSRC, sequence numbers and
 across silence, sounds and injected streams.
 
 Decoding: Opus with PyAV's libopus, resampled to the call encoder's PCM rate (8 kHz for
-G.711, 48 kHz for Opus); G.711 by table, upsampled with PyAV for an Opus call.
+G.711, 48 kHz for Opus); G.711 by table, upsampled with PyAV for an Opus call. Same codec,
+same framing (Opus frames of the call's ptime into an Opus call; G.711 frames of its ptime
+into a call in the same G.711 law): the payloads pass through as they are (``take_encoded``),
+no decoding, re-stamped by the call's RTP stream like everything it sends.
 
 Jitter and drift: the source's frames arrive in bursts and on the source's clock, the call
 takes them on its own. The buffer starts playing once ``jitter_ms`` are queued (again after
@@ -19,12 +22,16 @@ dropped, which bounds both the memory and the delay a faster source could build 
 from __future__ import annotations
 
 import logging
+import math
+from collections import deque
 from fractions import Fraction
 
 import av
 
+from wcs.media.audio import opus_duration
 from wcs.media.g711 import alaw_decode, ulaw_decode
 from wcs.rtmp.pipeline import OpusDecoder
+from wcs.rtp.outgoing_audio import AudioFormat
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +72,23 @@ class _G711Decoder:
 class LiveAudio:
     """A bounded PCM buffer fed with a stream's audio payloads, taken per ptime."""
 
-    def __init__(self, name: str, rate: int, *, jitter_ms: int = 60, max_ms: int = 300) -> None:
+    def __init__(
+        self, name: str, fmt: AudioFormat, *, jitter_ms: int = 60, max_ms: int = 300
+    ) -> None:
         self.name = name  # the injected stream's name
-        self.rate = rate
+        self.format = fmt
+        self.rate = rate = fmt.pcm_rate
         self._prime = 2 * rate * max(0, jitter_ms) // 1000  # bytes
         self._max = max(self._prime, 2 * rate * max(1, max_ms) // 1000)
         self._buf = bytearray()
         self._playing = False
+        # Passed through: payloads in the call's codec and framing, bounded alike.
+        self._ptime_ms = fmt.step * 1000 / (48000 if fmt.codec.lower() == "opus" else 8000)
+        self._frames: deque[bytes] = deque()
+        self._prime_frames = math.ceil(max(0, jitter_ms) / self._ptime_ms)
+        self._max_frames = max(self._prime_frames, math.ceil(max(1, max_ms) / self._ptime_ms))
+        self._frames_playing = False
+        self.passed = 0  # frames passed through without decoding
         self._codec: str | None = None
         self._decoder: OpusDecoder | _G711Decoder | None = None
         self.frames_in = 0
@@ -83,12 +100,31 @@ class LiveAudio:
 
     @property
     def buffered_ms(self) -> float:
-        return len(self._buf) / 2 / self.rate * 1000
+        return len(self._buf) / 2 / self.rate * 1000 + len(self._frames) * self._ptime_ms
+
+    def _fits(self, codec: str, payload: bytes) -> bool:
+        """Whether a payload can go into the call as it is (same codec, same framing)."""
+        fmt = self.format
+        if codec.lower() != fmt.codec.lower():
+            return False
+        if codec.lower() != "opus":
+            return len(payload) == fmt.step  # G.711: a byte per sample
+        try:
+            return opus_duration(payload) == fmt.step
+        except ValueError:
+            return False
 
     def push(self, codec: str, payload: bytes) -> None:
         """One audio payload of the stream (any frame it carries; others are counted)."""
         if not payload or not decodable(codec):
             self.ignored += 1
+            return
+        if self._fits(codec, payload):
+            self.frames_in += 1
+            self._frames.append(payload)
+            if len(self._frames) > self._max_frames:
+                self._frames.popleft()
+                self.dropped_ms += self._ptime_ms
             return
         if codec != self._codec:  # first frame, or the publisher changed codec
             self._codec = codec
@@ -112,6 +148,22 @@ class LiveAudio:
             del self._buf[:over]
             self.dropped_ms += over / 2 / self.rate * 1000
 
+    def take_encoded(self, fmt: AudioFormat) -> bytes | None:
+        """The next payload passed through, None when there is none to pass (then ``take``
+        is asked for PCM)."""
+        if fmt != self.format or not self._frames:
+            if self._frames_playing and not self._buf:
+                self._frames_playing = False  # ran dry: wait for jitter_ms again
+                self.underruns += 1
+            return None
+        if not self._frames_playing:
+            if len(self._frames) < max(1, self._prime_frames):
+                return None
+            self._frames_playing = True
+        self.frames_out += 1
+        self.passed += 1
+        return self._frames.popleft()
+
     def take(self, samples: int, rate: int) -> bytes | None:
         """The next ``samples`` at ``rate`` (the call encoder's), None while there is not
         enough audio buffered (the call sends silence in that slot)."""
@@ -134,6 +186,7 @@ class LiveAudio:
     def snapshot(self) -> dict[str, object]:
         return {
             "codec": self._codec,
+            "passedThrough": self.passed,
             "framesIn": self.frames_in,
             "framesOut": self.frames_out,
             "bufferedMs": round(self.buffered_ms, 1),

@@ -45,11 +45,23 @@ STOPPED = "stopped"  # stop_sound(), or stop()
 REPLACED = "replaced"  # another play() took its place
 
 
+@dataclass(frozen=True, slots=True)
+class AudioFormat:
+    """What a call's outgoing audio sends: its codec, RTP clock units per packet, and the
+    PCM rate its encoder takes."""
+
+    codec: str
+    step: int
+    pcm_rate: int
+
+
 class PcmSource(Protocol):
-    """A live source of 16-bit mono PCM (an injected stream)."""
+    """A live source (an injected stream): 16-bit mono PCM, or payloads already in the
+    call's codec and framing (passed through without decoding)."""
 
     name: str
 
+    def take_encoded(self, fmt: AudioFormat) -> bytes | None: ...
     def take(self, samples: int, rate: int) -> bytes | None: ...
 
 
@@ -73,6 +85,7 @@ class OutgoingAudio:
         if dtmf is not None and dtmf.step != encoder.step:
             raise ValueError("telephone-event must run on the audio's clock and ptime")
         self.encoder = encoder
+        self.format = AudioFormat(encoder.name, encoder.step, encoder.pcm_rate)
         self.payload_type = payload_type
         self.state = state
         self.interval = ptime_ms / 1000
@@ -232,9 +245,11 @@ class OutgoingAudio:
                 payload = enc.encode(pcm)
                 self.sound_frames += 1
         if payload is None and self._sound is None and self._live is not None:
-            pcm = self._live.take(enc.pcm_samples, enc.pcm_rate)
+            payload = self._live.take_encoded(self.format)
+            pcm = self._live.take(enc.pcm_samples, enc.pcm_rate) if payload is None else None
             if pcm is not None:
                 payload = enc.encode(pcm)
+            if payload is not None:
                 self.live_frames += 1
         if payload is None and self.send_silence:
             payload = enc.silence()

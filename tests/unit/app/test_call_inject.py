@@ -17,7 +17,7 @@ from wcs.media.audio import AudioFrame
 from wcs.media.dtmf import DtmfError
 from wcs.media.g711 import ulaw_decode
 from wcs.rest.views import call_json
-from wcs.rtp.outgoing_audio import PcmSource
+from wcs.rtp.outgoing_audio import AudioFormat, PcmSource
 from wcs.sip import events as ev
 
 from .test_calls import Env, FakeMedia, request
@@ -28,10 +28,10 @@ class InjectMedia(FakeMedia):
     rate: int | None = 8000
     sources: list[PcmSource | None] = field(default_factory=list)
 
-    def audio_pcm_rate(self) -> int:
+    def audio_format(self) -> AudioFormat:
         if self.rate is None:
             raise DtmfError("the call has no audio we can send on")
-        return self.rate
+        return AudioFormat("PCMA", 160, self.rate)  # PCMU streams are decoded
 
     def inject_audio(self, source: PcmSource | None) -> PcmSource | None:
         old = self.sources[-1] if self.sources else None

@@ -14,8 +14,11 @@ from wcs.app.live_audio import LiveAudio, decodable
 from wcs.media.frame_encoder import G711Encoder, OpusEncoder
 from wcs.media.g711 import alaw_encode, ulaw_decode, ulaw_encode
 from wcs.media.sound_pcm import clip_from_pcm
-from wcs.rtp.outgoing_audio import OutgoingAudio
+from wcs.rtp.outgoing_audio import AudioFormat, OutgoingAudio
 from wcs.rtp.send_state import SendState
+
+PCMA_8K = AudioFormat("PCMA", 160, 8000)  # a PCMA call: PCMU and Opus are decoded
+OPUS_48K = AudioFormat("opus", 960, 48000)
 
 
 def opus_packets(hz: float, seconds: float) -> list[bytes]:
@@ -44,7 +47,7 @@ def test_codecs_it_takes() -> None:
 
 
 def test_opus_to_8k_keeps_the_tone() -> None:
-    live = LiveAudio("s", 8000, jitter_ms=0, max_ms=5000)
+    live = LiveAudio("s", PCMA_8K, jitter_ms=0, max_ms=5000)
     for p in opus_packets(440, 1.0):
         live.push("opus", p)
     pcm = drain(live, 160, 8000)
@@ -55,7 +58,7 @@ def test_opus_to_8k_keeps_the_tone() -> None:
 
 def test_g711_to_48k_keeps_the_tone() -> None:
     for law in ("PCMU", "PCMA"):
-        live = LiveAudio("s", 48000, jitter_ms=0, max_ms=5000)
+        live = LiveAudio("s", OPUS_48K, jitter_ms=0, max_ms=5000)
         for f in g711_frames(700, 1.0, law):
             live.push(law, f)
         pcm = drain(live, 960, 48000)
@@ -64,7 +67,7 @@ def test_g711_to_48k_keeps_the_tone() -> None:
 
 
 def test_jitter_buffer_primes_underruns_and_drops_the_oldest() -> None:
-    live = LiveAudio("s", 8000, jitter_ms=60, max_ms=100)
+    live = LiveAudio("s", PCMA_8K, jitter_ms=60, max_ms=100)
     frames = g711_frames(700, 1.0, "PCMU")
     live.push("PCMU", frames[0])
     live.push("PCMU", frames[1])
@@ -89,7 +92,7 @@ def test_jitter_buffer_primes_underruns_and_drops_the_oldest() -> None:
 
 
 def test_corrupt_opus_counts_and_goes_on() -> None:
-    live = LiveAudio("s", 48000, jitter_ms=0)
+    live = LiveAudio("s", PCMA_8K, jitter_ms=0)
     live.push("opus", b"\xff\xff\xff\xff\xff")
     for p in opus_packets(440, 0.2):
         live.push("opus", p)
@@ -112,7 +115,7 @@ def test_outgoing_audio_silence_stream_sound_stream_silence() -> None:
         return [p.payload for p in got]
 
     quiet = run(3)
-    live = LiveAudio("pub", 8000, jitter_ms=0, max_ms=5000)
+    live = LiveAudio("pub", audio.format, jitter_ms=0, max_ms=5000)  # PCMU into PCMU
     for f in g711_frames(440, 1.0, "PCMU"):
         live.push("PCMU", f)
     assert audio.inject(live) is None
@@ -130,6 +133,7 @@ def test_outgoing_audio_silence_stream_sound_stream_silence() -> None:
     assert abs(dominant_hz(pcm(again), 8000) - 440) < 20
     # No silent slot at either switch: every slot was the stream or the sound.
     assert (audio.live_frames, audio.sound_frames) == (20, 10)
+    assert live.passed == 20  # same codec and framing: passed through, never decoded
     assert_continuous(packets, 160)
     assert len(packets) == 36 and packets[0].sequence == 65530
 
@@ -137,7 +141,7 @@ def test_outgoing_audio_silence_stream_sound_stream_silence() -> None:
 def test_outgoing_opus_call_from_a_g711_stream_decodes_to_the_tone() -> None:
     audio = OutgoingAudio(OpusEncoder(20), 111, SendState(1, 0, 0))
     audio.start(0.0)
-    live = LiveAudio("pub", 48000, jitter_ms=20, max_ms=5000)
+    live = LiveAudio("pub", OPUS_48K, jitter_ms=20, max_ms=5000)
     for f in g711_frames(600, 1.0, "PCMA"):
         live.push("PCMA", f)
     audio.inject(live)
@@ -158,7 +162,29 @@ def test_a_quiet_call_wakes_for_an_injection() -> None:
     audio = OutgoingAudio(G711Encoder("PCMA"), 8, SendState(1, 0, 0), send_silence=False)
     audio.start(0.0)
     assert audio.get_timer() is None  # nothing to send: no timer
-    audio.inject(LiveAudio("pub", 8000))
+    audio.inject(LiveAudio("pub", PCMA_8K))
     assert audio.get_timer() == 0.0
     audio.inject(None)
     assert audio.get_timer() is None
+
+
+def test_opus_into_an_opus_call_passes_through_then_other_framing_is_decoded() -> None:
+    audio = OutgoingAudio(OpusEncoder(20), 111, SendState(1, 0, 0))
+    audio.start(0.0)
+    live = LiveAudio("pub", audio.format, jitter_ms=40, max_ms=5000)
+    source = opus_packets(440, 0.2)
+    audio.inject(live)
+    live.push("opus", source[0])
+    assert [p.payload for p in drive(audio, 0.0, 1)] == [b"\xf8\xff\xfe"]  # priming: silence
+    for p in source[1:]:
+        live.push("opus", p)
+    sent = [p.payload for p in drive(audio, 0.02 + 1e-9, len(source))]
+    assert sent == source and live.passed == len(source) and live.errors == 0
+    # 40 ms Opus frames do not fit 20 ms slots: decoded and encoded again.
+    enc40 = OpusEncoder(40)
+    pcm = tone(440, 0.4, 48000)
+    for i in range(0, len(pcm) - 3840 + 1, 3840):
+        payload = enc40.encode(pcm[i : i + 3840])
+        if payload:
+            live.push("opus", payload)
+    assert live.passed == len(source) and live.buffered_ms > 100

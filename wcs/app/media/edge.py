@@ -27,7 +27,7 @@ from wcs.app.media.sdes import SdesKeying
 from wcs.app.streams import StreamHub
 from wcs.media.dtmf import DtmfKey
 from wcs.media.sound import SoundClip
-from wcs.rtp.outgoing_audio import PcmSource
+from wcs.rtp.outgoing_audio import AudioFormat, PcmSource
 from wcs.rtp.ports import MediaPorts, PortAllocator
 from wcs.rtp.session import RtpSession
 from wcs.sansio import Pump
@@ -154,8 +154,8 @@ class CallMedia:
         self.pump.wake()
         return stopped
 
-    def audio_pcm_rate(self) -> int:
-        return self.core.audio_pcm_rate()
+    def audio_format(self) -> AudioFormat:
+        return self.core.audio_format()
 
     def inject_audio(self, source: PcmSource | None) -> PcmSource | None:
         old = self.core.inject_audio(source)

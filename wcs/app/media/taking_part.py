@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from wcs.media.dtmf import DtmfError
 from wcs.media.sound import SoundClip
-from wcs.rtp.outgoing_audio import PcmSource
+from wcs.rtp.outgoing_audio import AudioFormat, PcmSource
 from wcs.rtp.session import RtpSession
 from wcs.rtp.video_forward import VideoForwarder
 from wcs.sdp.fmtp import parse_fmtp
@@ -56,11 +56,11 @@ class TakingPart:
         return session.audio.sound if session is not None and session.audio is not None else None
 
     # ------------------------------------------------------------------ injected stream
-    def audio_pcm_rate(self) -> int:
-        """The PCM rate our audio encoder takes (DtmfError: no audio we can send on)."""
+    def audio_format(self) -> AudioFormat:
+        """What our audio encoder sends and takes (DtmfError: no audio we can send on)."""
         audio = self._audio().audio
         assert audio is not None
-        return audio.encoder.pcm_rate
+        return audio.format
 
     def inject_audio(self, source: PcmSource | None) -> PcmSource | None:
         """A live source in place of silence (None: silence again); the one it replaced."""
