@@ -2,10 +2,10 @@
 
 Audio, per 20 ms frame: the stream's payload into the call's :class:`LiveAudio` (decode,
 resample, jitter buffer) and one slot of the call's :class:`OutgoingAudio` (encode in the
-call's codec, the RTP header): Opus → PCMU (the usual browser into a phone call: libopus
-decode, 48 → 8 kHz resampling, G.711 encode), Opus → Opus (decode, libopus encode), PCMU →
-PCMU (another phone call's stream: G.711 tables only), and silence (no injection) for the
-baseline. Video: the :class:`VideoForwarder` per H.264 packet, as is (mode 1 call) and
+call's codec, the RTP header): Opus → PCMU/PCMA (the usual browser into a phone call:
+libopus decode, 48 → 8 kHz resampling, G.711 encode), Opus → Opus and PCMU → PCMU (same
+codec and framing: passed through), PCMU → PCMA (G.711 tables), PCMU → Opus (another phone
+call's stream into an Opus call: 8 → 48 kHz, libopus encode), and silence for the baseline. Video: the :class:`VideoForwarder` per H.264 packet, as is (mode 1 call) and
 repacketized into single NAL units (mode 0 call). No socket: sendto is not counted.
 
 Each case runs ``FRAMES`` frames, ``REPEATS`` times; prints the median and the range of the
@@ -66,7 +66,7 @@ def audio_run(source: str, frames: list[bytes] | None, call: str) -> float:
     out = OutgoingAudio(encoder, 0, SendState(1, 0, 0))
     out.start(0.0)
     if frames is not None:
-        live = LiveAudio("bench", encoder.pcm_rate, jitter_ms=0, max_ms=300)
+        live = LiveAudio("bench", out.format, jitter_ms=0, max_ms=300)
         out.inject(live)
     now, sent = 0.0, 0
     t0 = time.perf_counter()
@@ -106,8 +106,10 @@ def main() -> None:
         ("silence (no injection), PCMU call", "PCMU", None, "PCMU"),
         ("Opus stream → PCMU call", "opus", opus, "PCMU"),
         ("Opus stream → PCMA call", "opus", opus, "PCMA"),
-        ("Opus stream → Opus call", "opus", opus, "opus"),
-        ("PCMU stream → PCMU call", "PCMU", pcmu, "PCMU"),
+        ("Opus stream → Opus call (passed through)", "opus", opus, "opus"),
+        ("PCMU stream → PCMU call (passed through)", "PCMU", pcmu, "PCMU"),
+        ("PCMU stream → PCMA call", "PCMU", pcmu, "PCMA"),
+        ("PCMU stream → Opus call", "PCMU", pcmu, "opus"),
     )
     for name, source, frames, call in cases:
         report(name, [audio_run(source, frames, call) for _ in range(REPEATS)], 50)
