@@ -8,8 +8,9 @@ call's :class:`~wcs.rtp.outgoing_audio.OutgoingAudio`, which encodes them in the
 negotiated codec on its own SSRC, sequence numbers and clock. Video: when the call negotiated
 H.264 and the stream is H.264 in a packetization mode the call's answer takes, its RTP packets
 are forwarded re-stamped (no decoding; :class:`~wcs.rtp.video_forward.VideoForwarder`) from
-the next keyframe on, asked of the source at the switch and whenever the SIP peer sends PLI or
-FIR; otherwise (VP8, no video in the call) the call gets the audio only.
+the next keyframe on, asked of the source at the switch and whenever the SIP peer sends PLI,
+FIR or a SIP INFO picture_fast_update; otherwise (VP8, no video in the call) the call gets
+the audio only.
 
 One injection per call; a new one replaces the running one. Each start and stop is an
 ``InjectStreamEvent`` hook ``{callId, streamName, status: STARTED|STOPPED, info}`` to the
@@ -90,6 +91,7 @@ class StreamInjections:
         self._underruns_done = 0  # of injections that ended
         self._dropped_ms_done = 0.0
         self._watch = calls.watch(self._call_changed)
+        calls.actions.on_picture_update = self.picture_update
 
     # ------------------------------------------------------------------ REST
     def start(self, call_id: str, stream_name: str) -> None:
@@ -146,6 +148,12 @@ class StreamInjections:
         del self._by_call[injection.call.call_id]
         self.source_ended_total += 1
         self._end(injection, f"Stream {injection.stream.name} ended: {reason}")
+
+    def picture_update(self, call_id: str) -> None:
+        """The SIP peer asked for a keyframe (INFO picture_fast_update): ask the source."""
+        injection = self._by_call.get(call_id)
+        if injection is not None and injection.video is not None:
+            injection.stream.request_keyframe()
 
     def _call_changed(self, call: Call) -> None:
         if call.status in FINAL_STATUSES:

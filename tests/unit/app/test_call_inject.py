@@ -162,3 +162,16 @@ def test_video_goes_in_when_the_call_takes_it() -> None:
     assert not media.video_on
     pub.feed_rtp("video", b"pkt2", 0)
     assert media.forwarded == [b"pkt"]
+
+
+def test_the_peers_picture_fast_update_reaches_the_source() -> None:
+    env, media, hub, inj = setup()
+    media.video = True
+    asked: list[int] = []
+    tracks = {"video": TrackInfo("video", "H264", 90000), "audio": TrackInfo("audio", "PCMU", 8000)}
+    control = PublisherControl(request_keyframe=lambda: asked.append(1))
+    hub.publish("av", call_id=None, app_key="x", tracks=tracks, control=control)
+    inj.start("c1", "av")
+    body = b"<media_control><vc_primitive><to_encoder><picture_fast_update/></to_encoder>"
+    env.calls.on_sip_event(ev.InfoReceived("c1", "application/media_control+xml", body))
+    assert asked == [1, 1]  # at the switch, then for the peer
