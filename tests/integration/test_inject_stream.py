@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import HookCollector, WcsFactory, call_body
+from tests.integration.conftest import HookCollector, WcsFactory, WcsProcess, call_body
 from tests.integration.playback import http
 from tests.integration.publishing import PUBLISH_TONE_HZ, Publisher
 from tests.integration.test_call_participation import establish, new_id, wait_for
@@ -40,6 +40,12 @@ pytestmark = [pytest.mark.peers]
 
 LOUD = 500  # mean level of a window holding a tone (the tones are ~7600)
 QUIET = 50  # and of silence (G.711/Opus silence decodes to 0..2)
+
+
+def metric_value(server: WcsProcess, name: str) -> float:
+    _, _, body = http("GET", f"{server.base}/metrics")
+    (line,) = [ln for ln in body.decode().splitlines() if ln.startswith(name + " ")]
+    return float(line.split()[-1])
 
 
 def inject_events(hooks: HookCollector, cid: str) -> list[tuple[str, str, str]]:
@@ -96,6 +102,7 @@ async def test_whip_publisher_injected_into_baresip_call(
         assert await asyncio.to_thread(rest, "call/inject_stream/startup", body) == (200, None)
         _, found = await asyncio.to_thread(rest, "call/find", {"callId": cid})
         assert found[0]["injectedStream"] == name
+        assert await asyncio.to_thread(metric_value, server, "wcs_call_injections") == 1
         await asyncio.sleep(2.0)
         stop = {"callId": cid}
         assert await asyncio.to_thread(rest, "call/inject_stream/terminate", stop) == (200, None)
