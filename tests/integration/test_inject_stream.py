@@ -42,6 +42,15 @@ LOUD = 500  # mean level of a window holding a tone (the tones are ~7600)
 QUIET = 50  # and of silence (G.711/Opus silence decodes to 0..2)
 
 
+async def whip_publish(server: WcsProcess, name: str, pub: Publisher) -> dict[str, str]:
+    """``pub`` publishes ``name`` over WHIP; the answer's headers once it is publishing."""
+    status, headers, answer = await whip_post(server, name, await pub.offer())
+    assert status == 201, answer
+    await pub.answer(answer)
+    await wait_published(server, name)
+    return headers
+
+
 def metric_value(server: WcsProcess, name: str) -> float:
     _, _, body = http("GET", f"{server.base}/metrics")
     (line,) = [ln for ln in body.decode().splitlines() if ln.startswith(name + " ")]
@@ -91,10 +100,7 @@ async def test_whip_publisher_injected_into_baresip_call(
     name = "pub_" + uuid.uuid4().hex[:8]
     pub = Publisher()
     try:
-        status, headers, answer = await whip_post(server, name, await pub.offer())
-        assert status == 201, answer
-        await pub.answer(answer)
-        await wait_published(server, name)
+        headers = await whip_publish(server, name, pub)
         cid = await asyncio.to_thread(establish, server, hooks, kamailio, peer.user)
         await asyncio.sleep(0.5)  # silence first
 
@@ -210,10 +216,7 @@ async def test_publisher_video_forwarded_into_an_h264_call(
     name = "pubv_" + uuid.uuid4().hex[:8]
     pub = Publisher()
     try:
-        status, _, answer = await whip_post(server, name, await pub.offer())
-        assert status == 201, answer
-        await pub.answer(answer)
-        await wait_published(server, name)
+        await whip_publish(server, name, pub)
         cid = new_id()
         body = call_body(kamailio, cid, peer.user, toStream=f"s_{cid}")
         assert await asyncio.to_thread(server.rest, "call/startup", body) == (200, None)
@@ -265,10 +268,7 @@ async def test_websdk_sip_as_rtmp_4_inject_button(
     form = {k: body[k] for k in account}
     form.update(restUrl=f"{server.base}/rest-api", rtmpStream="websdk_sip_inject")
     try:
-        status, _, answer = await whip_post(server, name, await pub.offer())
-        assert status == 201, answer
-        await pub.answer(answer)
-        await wait_published(server, name)
+        await whip_publish(server, name, pub)
         result = await asyncio.to_thread(
             run_driver, SIP_DRIVER, npm_dir, chromium, tmp_path / "udd", name, "3000",
             before=(f"{sdk_site}/{SIP_PAGE}", json.dumps(form), ""),  # no DTMF keys
