@@ -5,7 +5,8 @@ resample, jitter buffer) and one slot of the call's :class:`OutgoingAudio` (enco
 call's codec, the RTP header): Opus → PCMU/PCMA (the usual browser into a phone call:
 libopus decode, 48 → 8 kHz resampling, G.711 encode), Opus → Opus and PCMU → PCMU (same
 codec and framing: passed through), PCMU → PCMA (G.711 tables), PCMU → Opus (another phone
-call's stream into an Opus call: 8 → 48 kHz, libopus encode), and silence for the baseline. Video: the :class:`VideoForwarder` per H.264 packet, as is (mode 1 call) and
+call's stream into an Opus call: 8 → 48 kHz, libopus encode), and silence for the
+baseline. Video: the :class:`VideoForwarder` per H.264 packet, as is (mode 1 call) and
 repacketized into single NAL units (mode 0 call). No socket: sendto is not counted.
 
 Each case runs ``FRAMES`` frames, ``REPEATS`` times; prints the median and the range of the

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
+import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -21,8 +23,9 @@ from typing import Any
 
 import pytest
 
+from tests.fixtures.ports import free_port
 from tests.integration.conftest import HookCollector, WcsFactory, WcsProcess, call_body
-from tests.integration.playback import http
+from tests.integration.playback import http, stream_entries
 from tests.integration.publishing import PUBLISH_TONE_HZ, Publisher
 from tests.integration.test_call_participation import establish, new_id, wait_for
 from tests.integration.test_dtmf_sound_core import windows
@@ -34,7 +37,10 @@ from tests.integration.test_playback_chromium import (  # noqa: F401 (fixtures)
     sdk_site,
 )
 from tests.integration.test_publish_aiortc import wait_published, whip_post
+from tests.integration.test_publish_chromium import DRIVER as TWO_WAY_DRIVER
+from tests.integration.test_publish_chromium import PAGE as TWO_WAY_PAGE
 from tests.integration.test_webrtc_aiortc import aiortc_on_loopback  # noqa: F401
+from tests.peers.chromium import HEADLESS_FLAGS
 
 pytestmark = [pytest.mark.peers]
 
@@ -291,3 +297,66 @@ async def test_websdk_sip_as_rtmp_4_inject_button(
         i for i, (hz, level) in enumerate(rows) if level > LOUD and abs(hz - PUBLISH_TONE_HZ) < 20
     ]
     assert len(tone) >= 10, rows  # a second or more of the publisher's tone
+
+
+def test_two_way_page_publishes_and_the_sip_page_injects_it(
+    kamailio: Any,
+    callee: Any,
+    wcs: WcsFactory,
+    hooks: HookCollector,
+    chromium: Any,
+    npm_dir: Path,  # noqa: F811
+    sdk_site: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Both official WebSDK pages, unchanged: Two Way Streaming publishes Chromium's fake
+    microphone and camera over the WCS WebSocket; sip-as-rtmp-4 calls baresip and injects
+    that stream with its Inject button; baresip hears the browser's audio."""
+    peer = callee(media="audio", audio_codecs="PCMU/8000/1")
+    ws_port = free_port()
+    server = wcs(rest_hooks=f"testApp={hooks.url}", ws_port=ws_port)
+    node = shutil.which("node")
+    assert node, "node is not installed"
+    flags = [f for f in HEADLESS_FLAGS if f != "--headless"]
+    env = {"NODE_PATH": str(npm_dir / "node_modules"), "PATH": "/usr/bin:/bin",
+           "HOME": str(tmp_path)}  # fmt: skip
+    # Publishes for 30 s after its own playback started, then stops (the driver's SECONDS).
+    two_way = subprocess.Popen(
+        [node, str(TWO_WAY_DRIVER), f"{sdk_site}/{TWO_WAY_PAGE}", f"ws://127.0.0.1:{ws_port}",
+         str(tmp_path / "udd-publisher"), chromium.path, json.dumps(flags), "30"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+
+        def browser_stream() -> str | None:
+            found = [s["name"] for s in stream_entries(server)
+                     if s["published"] and s["mediaProvider"] == "WebRTC"]  # fmt: skip
+            return found[0] if found else None
+
+        name = wait_for(browser_stream, 60, "the Two Way Streaming page's stream")
+        account = ("sipLogin", "sipAuthenticationName", "sipPassword", "sipDomain",
+                   "sipOutboundProxy", "sipPort", "appKey", "callee")  # fmt: skip
+        body = call_body(kamailio, "unused", peer.user)
+        form = {k: body[k] for k in account}
+        form.update(restUrl=f"{server.base}/rest-api", rtmpStream="websdk_two_way_inject")
+        result = run_driver(
+            SIP_DRIVER, npm_dir, chromium, tmp_path / "udd-sip", name, "4000",
+            before=(f"{sdk_site}/{SIP_PAGE}", json.dumps(form), ""),
+        )  # fmt: skip
+    finally:
+        out, err = two_way.communicate(timeout=120)
+    print("sip-as-rtmp-4 inject:", json.dumps(result))
+    lines = [ln for ln in out.splitlines() if ln.startswith("RESULT ")]
+    assert lines, err[-3000:]
+    published = json.loads(lines[-1][len("RESULT ") :])
+    assert published["ok"], published
+    assert result["ok"], result
+    assert [r["status"] for r in result["inject"]] == [200], result
+    cid = json.loads(result["inject"][0]["body"])["callId"]
+    hooks.wait_status(cid, "FINISH")
+    assert inject_events(hooks, cid)[0][:2] == ("STARTED", name)
+    peer.stop()
+    assert peer.received_audio is not None
+    rows = windows(peer.received_audio)
+    # Chromium's fake microphone beeps: loud windows while injected, silence otherwise.
+    assert sum(level > LOUD for _, level in rows) >= 2, rows
