@@ -181,6 +181,8 @@ class CallMediaCore(TakingPart):
                 session.sending = False
                 continue
             session.update(nm, now)  # new address, payload type numbers, direction
+            if session.video_out is not None and nm.send_codec is not None:
+                session.video_out.payload_type = nm.send_codec.payload_type  # injected video
         self._set_hold(result.hold, result.offer, now)
         return str(result.answer).encode(), result.hold
 
