@@ -360,3 +360,48 @@ def test_two_way_page_publishes_and_the_sip_page_injects_it(
     rows = windows(peer.received_audio)
     # Chromium's fake microphone beeps: loud windows while injected, silence otherwise.
     assert sum(level > LOUD for _, level in rows) >= 2, rows
+
+
+BUILTIN_INJECT = Path(__file__).with_name("builtin_inject.cjs")
+
+
+@pytest.mark.asyncio
+@pytest.mark.usefixtures("aiortc_on_loopback")
+async def test_builtin_page_injects_a_stream_into_a_call(
+    kamailio: Any,
+    callee: Any,
+    wcs: WcsFactory,
+    hooks: HookCollector,
+    chromium: Any,
+    npm_dir: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Our page's "Inject into call" next to an established call, then "Stop injecting":
+    baresip hears the WHIP publisher's tone in between, silence before and after."""
+    peer = callee(media="audio", audio_codecs="PCMU/8000/1")
+    server = wcs(rest_hooks=f"testApp={hooks.url}")
+    name = "builtin_" + uuid.uuid4().hex[:8]
+    pub = Publisher()
+    try:
+        await whip_publish(server, name, pub)
+        cid = await asyncio.to_thread(establish, server, hooks, kamailio, peer.user)
+        result = await asyncio.to_thread(
+            run_driver, BUILTIN_INJECT, npm_dir, chromium, tmp_path / "udd",
+            before=(f"{server.base}/", cid, name, "2500"),
+        )  # fmt: skip
+        await asyncio.sleep(1.0)
+        assert await asyncio.to_thread(server.rest, "call/terminate", {"callId": cid}) == (
+            200, None)  # fmt: skip
+        await asyncio.to_thread(hooks.wait_status, cid, "FINISH")
+    finally:
+        await pub.close()
+    print("built-in page inject:", json.dumps(result))
+    assert result["ok"], result
+    assert f"Stop injecting {name}" in result["injected"]
+    assert "Inject into call" in result["stopped"]
+    events = inject_events(hooks, cid)
+    assert events == [("STARTED", name, f"Injected stream {name}"),
+                      ("STOPPED", name, "Terminated by REST")]  # fmt: skip
+    peer.stop()
+    assert peer.received_audio is not None
+    check_tone_runs(windows(peer.received_audio), PUBLISH_TONE_HZ, 1)
