@@ -9,8 +9,9 @@ negotiated codec on its own SSRC, sequence numbers and clock. Video: when the ca
 H.264 and the stream is H.264 in a packetization mode the call's answer takes, its RTP packets
 are forwarded re-stamped (no decoding; :class:`~wcs.rtp.video_forward.VideoForwarder`) from
 the next keyframe on, asked of the source at the switch and whenever the SIP peer sends PLI,
-FIR or a SIP INFO picture_fast_update; otherwise (VP8, no video in the call) the call gets
-the audio only.
+FIR or a SIP INFO picture_fast_update. A VP8 stream into an H.264 call is transcoded for
+that call (:class:`~wcs.app.vp8_to_h264.Vp8ToH264`: PyAV's VP8 decoder and libx264, on the
+event loop); a call without H.264 video gets the audio only.
 
 One injection per call; a new one replaces the running one. Each start and stop is an
 ``InjectStreamEvent`` hook ``{callId, streamName, status: STARTED|STOPPED, info}`` to the
@@ -30,6 +31,7 @@ from wcs.app.errors import RequestError
 from wcs.app.live_audio import LiveAudio, decodable
 from wcs.app.stream import Stream, Subscription
 from wcs.app.streams import StreamHub
+from wcs.app.vp8_to_h264 import H264_FMTP, Vp8ToH264
 from wcs.media.audio import AudioFrame
 from wcs.media.dtmf import DtmfError
 from wcs.media.h264.nal import AccessUnit
@@ -59,6 +61,7 @@ class Injection:
         self.live = live
         self.subscription: Subscription | None = None
         self.video: Subscription | None = None  # the stream's packets, when video goes in
+        self.vp8: Vp8ToH264 | None = None  # a VP8 stream into an H.264 call
 
     def on_video(self, au: AccessUnit, pts_ms: float) -> None:
         return None
@@ -68,8 +71,24 @@ class Injection:
 
     def on_rtp(self, kind: str, packet: bytes) -> None:
         media = self.call.media
-        if kind == "video" and media is not None:
+        if kind != "video" or media is None:
+            return
+        vp8 = self.vp8
+        if vp8 is None:
             media.forward_video(packet)
+            return
+        dropped = vp8.dropped_frames
+        for out in vp8.push(packet):
+            media.forward_video(out)
+        if vp8.dropped_frames != dropped:  # a loss: the decoder waits for a VP8 keyframe
+            self.stream.request_keyframe()
+
+    def keyframe_wanted(self) -> None:
+        """The SIP peer wants a keyframe: our encoder's next picture, or the source's."""
+        if self.vp8 is not None:
+            self.vp8.force_keyframe()
+        else:
+            self.stream.request_keyframe()
 
     def on_stream_end(self, reason: str) -> None:  # once per subscription: idempotent
         self.owner.source_ended(self, reason or "Stream ended")
@@ -121,14 +140,19 @@ class StreamInjections:
         injection.subscription = stream.subscribe_frames(injection)
         media.inject_audio(live)
         video = stream.tracks.get("video")
-        if video is not None and media.inject_video(video.codec, video.fmtp,
-                                                    stream.request_keyframe):  # fmt: skip
+        codec, fmtp = (video.codec, video.fmtp) if video is not None else ("", None)
+        if codec.upper() == "VP8":
+            injection.vp8 = Vp8ToH264()
+            codec, fmtp = "H264", H264_FMTP
+        if video is not None and media.inject_video(codec, fmtp, injection.keyframe_wanted):
             injection.video = stream.subscribe_packets(injection)  # from the last keyframe
             stream.request_keyframe()
+        else:
+            injection.vp8 = None
         call.injected = stream_name
         self.started_total += 1
-        log.info("call %s: stream %s injected (video %s)", call_id, stream_name,
-                 "forwarded" if injection.video is not None else "not sent")  # fmt: skip
+        how = "not sent" if injection.video is None else "VP8 → H.264" if injection.vp8 else "as is"
+        log.info("call %s: stream %s injected (video %s)", call_id, stream_name, how)
         self._post(injection, STARTED, f"Injected stream {stream_name}")
 
     def stop(self, call_id: str) -> None:
@@ -153,7 +177,7 @@ class StreamInjections:
         """The SIP peer asked for a keyframe (INFO picture_fast_update): ask the source."""
         injection = self._by_call.get(call_id)
         if injection is not None and injection.video is not None:
-            injection.stream.request_keyframe()
+            injection.keyframe_wanted()
 
     def _call_changed(self, call: Call) -> None:
         if call.status in FINAL_STATUSES:

@@ -175,3 +175,19 @@ def test_the_peers_picture_fast_update_reaches_the_source() -> None:
     body = b"<media_control><vc_primitive><to_encoder><picture_fast_update/></to_encoder>"
     env.calls.on_sip_event(ev.InfoReceived("c1", "application/media_control+xml", body))
     assert asked == [1, 1]  # at the switch, then for the peer
+
+
+def test_a_vp8_stream_goes_in_transcoded_for_an_h264_call() -> None:
+    _, media, hub, inj = setup()
+    media.video = True
+    tracks = {"video": TrackInfo("video", "VP8", 90000), "audio": TrackInfo("audio", "opus", 48000)}
+    hub.publish("vp8", call_id=None, app_key="x", tracks=tracks)
+    inj.start("c1", "vp8")
+    injection = inj.of("c1")
+    assert injection is not None and injection.vp8 is not None and media.video_on
+    injection.keyframe_wanted()  # the peer's PLI: our encoder's next picture is an IDR
+    media.video = False
+    hub.publish("vp8b", call_id=None, app_key="x", tracks=tracks)
+    inj.start("c1", "vp8b")  # no H.264 in the call: no transcoder made
+    injection = inj.of("c1")
+    assert injection is not None and injection.vp8 is None and injection.video is None
