@@ -7,7 +7,9 @@ libopus decode, 48 → 8 kHz resampling, G.711 encode), Opus → Opus and PCMU �
 codec and framing: passed through), PCMU → PCMA (G.711 tables), PCMU → Opus (another phone
 call's stream into an Opus call: 8 → 48 kHz, libopus encode), and silence for the
 baseline. Video: the :class:`VideoForwarder` per H.264 packet, as is (mode 1 call) and
-repacketized into single NAL units (mode 0 call). No socket: sendto is not counted.
+repacketized into single NAL units (mode 0 call), and a VP8 stream transcoded for an H.264
+call (per 320x240 picture: VP8 decode, libx264 encode, packetization). No socket: sendto is
+not counted.
 
 Each case runs ``FRAMES`` frames, ``REPEATS`` times; prints the median and the range of the
 µs per frame and what one injected call costs of a core (50 audio frames/s; video at 150
@@ -22,15 +24,18 @@ import statistics
 import struct
 import sys
 import time
+from fractions import Fraction
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
 from bench.bench_receive import video_packets
 from wcs.app.live_audio import LiveAudio
+from wcs.app.vp8_to_h264 import Vp8ToH264
 from wcs.media.frame_encoder import G711Encoder, OpusEncoder
 from wcs.media.g711 import ulaw_encode
 from wcs.rtp.outgoing_audio import OutgoingAudio
+from wcs.rtp.packet import RtpPacket
 from wcs.rtp.send_state import SendState
 from wcs.rtp.video_forward import VideoForwarder
 
@@ -93,6 +98,44 @@ def video_run(packets: list[bytes], single_nal: bool) -> float:
     return elapsed / len(packets) * 1e6
 
 
+def vp8_packets(pictures: int) -> list[bytes]:
+    """A moving bar at 320x240, 30 fps, VP8 (libvpx realtime), as RTP (RFC 7741)."""
+    import av
+    import numpy as np
+
+    enc = av.CodecContext.create("libvpx", "w")
+    enc.width, enc.height, enc.pix_fmt = 320, 240, "yuv420p"
+    enc.time_base = Fraction(1, 30)
+    enc.options = {"deadline": "realtime", "cpu-used": "8", "g": "60"}
+    frames: list[bytes] = []
+    for i in range(pictures):
+        img = np.zeros((240, 320, 3), dtype=np.uint8)
+        img[:, (i * 4) % 320 : (i * 4) % 320 + 16] = 255
+        frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p")
+        frame.pts = i
+        frames += [bytes(p) for p in enc.encode(frame)]
+    frames += [bytes(p) for p in enc.encode(None)]
+    out, seq = [], 0
+    for i, f in enumerate(frames):
+        chunks = [f[j : j + 1100] for j in range(0, len(f), 1100)]
+        for k, c in enumerate(chunks):
+            desc = bytes([0x10 if k == 0 else 0x00])
+            marker = k == len(chunks) - 1
+            out.append(RtpPacket(100, seq, 3000 * i, 1, desc + c, marker).serialize())
+            seq += 1
+    return out
+
+
+def vp8_run(packets: list[bytes]) -> float:
+    t = Vp8ToH264()
+    t0 = time.perf_counter()
+    for p in packets:
+        t.push(p)
+    elapsed = time.perf_counter() - t0
+    assert t.pictures > 0 and t.errors == 0
+    return elapsed / t.pictures * 1e6
+
+
 def report(name: str, runs: list[float], per_second: int) -> None:
     med = statistics.median(runs)
     share = med * per_second / 1e6 * 100
@@ -119,6 +162,8 @@ def main() -> None:
     for name, single in (("H.264 forwarded, per packet", False),
                          ("H.264 → single NAL units (mode 0 call), per packet", True)):  # fmt: skip
         report(name, [video_run(packets, single) for _ in range(REPEATS)], 150)
+    vp8 = vp8_packets(150)
+    report("VP8 → H.264 (320x240), per picture", [vp8_run(vp8) for _ in range(REPEATS)], 30)
 
 
 if __name__ == "__main__":
