@@ -166,6 +166,9 @@ class Settings:
     cluster_upstream: str = ""  # node to pull relays from (edge of an edge); "" = the origin
     sound_cache_entries: int = 16  # decoded sounds kept for /call/inject_sound
     sound_cache_mb: int = 64  # and at most this much decoded PCM
+    # Streams injected into calls (/call/inject_stream): the audio's jitter buffer
+    inject_jitter_ms: int = 60  # buffered before it plays (again after an underrun)
+    inject_max_buffer_ms: int = 300  # never more: older audio is dropped (bounds delay, memory)
     # Recording
     record_dir: str = "records"
     record_sip_streams: bool = False  # record every SIP-captured stream automatically
@@ -366,6 +369,10 @@ def _validate_dtmf(s: Settings) -> None:
         raise ConfigError("setting 'dtmf_gap_ms': 20-5000")
     if s.sound_cache_entries < 0 or s.sound_cache_mb < 0:
         raise ConfigError("settings 'sound_cache_entries'/'sound_cache_mb': not negative")
+    if not 0 <= s.inject_jitter_ms <= s.inject_max_buffer_ms or s.inject_max_buffer_ms > 5000:
+        raise ConfigError(
+            "settings 'inject_jitter_ms'/'inject_max_buffer_ms': 0 <= jitter <= max <= 5000"
+        )
 
 
 def srtp_suites(s: Settings) -> tuple[str, ...]:

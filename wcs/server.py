@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from wcs import netaddr
 from wcs.app.aac_stage import AacStages
 from wcs.app.call import Call, CallStatus
+from wcs.app.call_inject import InjectSettings, StreamInjections
 from wcs.app.calls import CallManager
 from wcs.app.errors import RequestError
 from wcs.app.hooks import HookPublisher
@@ -174,7 +175,10 @@ class Server:
         add_call_routes(self.router, self.calls, self._demo_defaults)
         self.playout = Playout(s, self.streams, self.ports, self.aac, asyncio.get_running_loop())
         self.sounds = SoundCache(s.sound_cache_entries, s.sound_cache_mb * 1024 * 1024)
-        add_call_action_routes(self.router, self.calls, s.sounds_dir, self.sounds)
+        self.injections = StreamInjections(
+            self.calls, self.streams, InjectSettings(s.inject_jitter_ms, s.inject_max_buffer_ms)
+        )
+        add_call_action_routes(self.router, self.calls, s.sounds_dir, self.sounds, self.injections)
         add_sip_routes(self.router, self.registrations, self.inbound)
         self.playback = PlaybackService(s, self.streams, self.public_ip, self.hooks)
         viewers = self.playback.playback.viewers
@@ -310,6 +314,7 @@ class Server:
         self.registrations.shutdown()
         await self.playout.close()
         self.calls.shutdown()
+        self.injections.close()
         await self.pushes.close()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + SHUTDOWN_GRACE_S

@@ -3,14 +3,18 @@
 // fill the SIP form and REST URL, tick hasAudio/hasVideo, press Call, wait for ESTABLISHED (the page polls
 // /call/find), type keys into its DTMF field and press "Send DTMF", then hang up with the
 // Call button. Prints "RESULT {json}" with the status of every /call/send_dtmf request.
+// With INJECT_STREAM (KEYS may then be empty: no DTMF): type it into the page's "Stream
+// injection to SIP call" field, press Inject, keep the call HOLD_MS, and report the
+// /call/inject_stream requests and the Inject button's state.
 // Usage (NODE_PATH=<npm dir>/node_modules):
-//   node websdk_sip_page.cjs PAGE_URL FORM_JSON KEYS USER_DATA_DIR CHROMIUM FLAGS_JSON
+//   node websdk_sip_page.cjs PAGE_URL FORM_JSON KEYS USER_DATA_DIR CHROMIUM FLAGS_JSON \
+//     [INJECT_STREAM HOLD_MS]
 const { chromium } = require('playwright-core');
 
 (async () => {
-  const [pageUrl, formJson, keys, udd, exe, flagsJson] = process.argv.slice(2);
+  const [pageUrl, formJson, keys, udd, exe, flagsJson, inject, holdMs] = process.argv.slice(2);
   const form = JSON.parse(formJson);
-  const result = { ok: false, console: [], dtmf: [], requests: [] };
+  const result = { ok: false, console: [], dtmf: [], inject: [], requests: [] };
   let ctx;
   try {
     ctx = await chromium.launchPersistentContext(udd, {
@@ -26,6 +30,9 @@ const { chromium } = require('playwright-core');
       if (r.url().endsWith('/call/send_dtmf') && r.request().method() === 'POST') {
         result.dtmf.push({ status: r.status(), body: r.request().postData() });
       }
+      if (r.url().endsWith('/call/inject_stream') && r.request().method() === 'POST') {
+        result.inject.push({ status: r.status(), body: r.request().postData() });
+      }
     });
     await page.goto(pageUrl, { waitUntil: 'load', timeout: 20000 });
     for (const [id, value] of Object.entries(form)) {
@@ -38,11 +45,21 @@ const { chromium } = require('playwright-core');
     await page.waitForFunction(
       () => document.getElementById('callStatus').textContent.includes('ESTABLISHED'), null,
       { timeout: 30000 });
-    await page.fill('#dtmf', keys);
-    await page.click('#dtmfBtn');
-    const until = Date.now() + 10000;
-    while (result.dtmf.length === 0 && Date.now() < until) await page.waitForTimeout(100);
-    await page.waitForTimeout(2000);  // the keys are on the wire
+    if (keys) {
+      await page.fill('#dtmf', keys);
+      await page.click('#dtmfBtn');
+      const until = Date.now() + 10000;
+      while (result.dtmf.length === 0 && Date.now() < until) await page.waitForTimeout(100);
+      await page.waitForTimeout(2000);  // the keys are on the wire
+    }
+    if (inject) {
+      await page.fill('#injectStream', inject);
+      await page.click('#injectStreamBtn');
+      const until = Date.now() + 10000;
+      while (result.inject.length === 0 && Date.now() < until) await page.waitForTimeout(100);
+      await page.waitForTimeout(Number(holdMs || 2000));
+      result.injectButton = await page.getAttribute('#injectStreamBtn', 'class');
+    }
     result.callStatus = await page.textContent('#callStatus');
     await page.click('#callBtn');  // Hangup
     result.ok = true;

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from wcs.app.call_dtmf import ReceivedKeys
 from wcs.media.sound import SoundClip
+from wcs.rtp.outgoing_audio import AudioFormat, PcmSource
 from wcs.sip.ua import Account
 
 NORMAL_CLEARING = "Normal call clearing"
@@ -54,6 +55,23 @@ class MediaSession(Protocol):
     def publish_now(self) -> None:
         """Publish the stream if it was not yet (its name was still taken)."""
         ...
+
+    def audio_format(self) -> AudioFormat:
+        """What our audio encoder sends and takes (DtmfError: no audio we can send on)."""
+        ...
+
+    def inject_audio(self, source: PcmSource | None) -> PcmSource | None:
+        """A live source in place of silence (None: back to silence); the one replaced."""
+        ...
+
+    def inject_video(
+        self, codec: str, fmtp: str | None, on_keyframe_wanted: Callable[[], None]
+    ) -> bool:
+        """Forward a source's video (False: the call has none the source fits)."""
+        ...
+
+    def stop_video(self) -> None: ...
+    def forward_video(self, packet: bytes) -> None: ...
 
 
 class IncomingMedia(MediaSession, Protocol):
@@ -111,6 +129,7 @@ class Call:
     dtmf_error: str | None = None  # our last INFO key refused (our extension in /call/find)
     hold_pending: bool | None = None  # our re-INVITE to hold (True) / unhold (False) is out
     transfer: dict[str, Any] | None = None  # our REFER's target and last step
+    injected: str | None = None  # the stream sent into the call (/call/inject_stream)
 
     @property
     def call_id(self) -> str:

@@ -18,12 +18,14 @@ blind transfer — the call manager's half; the media core and the SIP user agen
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from wcs.app.call_referred import ReferredTransfers
 from wcs.app.errors import RequestError
 from wcs.media.dtmf import RFC2833, DtmfError, DtmfKey, DtmfSettings, parse_type
 from wcs.media.sound import SoundClip
+from wcs.rtp.keyframe import MEDIA_CONTROL_TYPE
 from wcs.sip import events as sev
 from wcs.sip.dtmf_info import DtmfInfoError, is_dtmf_info, parse_info
 from wcs.sip.in_call import InCallError
@@ -44,6 +46,9 @@ class CallActions:
         self.dtmf_settings = dtmf or DtmfSettings()
         self.dtmf_received_total: dict[str, int] = {}  # by type
         self.referred = ReferredTransfers(manager)  # the peer's REFER (sip_allow_refer)
+        # The peer asked for a keyframe over SIP INFO (RFC 5168): the injected stream's
+        # source is asked (set by wcs.app.call_inject).
+        self.on_picture_update: Callable[[str], None] | None = None
 
     # ----------------------------------------------------------------- checks
     def talking(self, call_id: str) -> Call:
@@ -153,6 +158,12 @@ class CallActions:
                     log.info("call %s: DTMF INFO ignored: %s", call.call_id, exc)
                     return
                 self.dtmf_received(call.call_id, key)
+            elif (
+                event.content_type.split(";")[0].strip().lower() == MEDIA_CONTROL_TYPE
+                and b"picture_fast_update" in event.body
+                and self.on_picture_update is not None
+            ):
+                self.on_picture_update(call.call_id)
         elif isinstance(event, sev.DtmfInfoSent):
             if event.status >= 300:
                 dropped = f"; not sent: {event.dropped}" if event.dropped else ""

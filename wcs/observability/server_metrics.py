@@ -29,6 +29,10 @@ _NAMES = (
     "wcs_calls",
     "wcs_call_status_changes_total",
     "wcs_dtmf_received_total",
+    "wcs_call_injections",
+    "wcs_call_injection_underruns_total",
+    "wcs_call_injection_dropped_seconds_total",
+    "wcs_call_injection_buffer_max_seconds",
     "wcs_streams",
     "wcs_stream_subscribers",
     "wcs_viewers",
@@ -107,6 +111,7 @@ class ServerMetrics:
             ],
             ("type",),
         )
+        self._injections(r)
         r.collect("wcs_streams", "Streams now, by status", "gauge", self._streams, ("status",))
         r.collect(
             "wcs_stream_subscribers",
@@ -359,6 +364,31 @@ class ServerMetrics:
         counts = playout.hls_api.requests if playout is not None else {}
         kinds = ("playlist", "blocking_playlist", "init", "segment", "part", "other")
         return [Sample((k,), float(counts.get(k, 0))) for k in kinds]
+
+    def _injections(self, r: Registry) -> None:
+        """Streams injected into calls (/call/inject_stream) and their jitter buffers."""
+
+        def read(get: Callable[[Any], float]) -> Callable[[], Iterable[Sample]]:
+            def collect() -> Iterable[Sample]:
+                inj = getattr(self.server, "injections", None)
+                return [Sample((), float(get(inj)) if inj is not None else 0.0)]
+
+            return collect
+
+        rows: tuple[tuple[str, str, str, Callable[[Any], float]], ...] = (
+            ("wcs_call_injections", "Calls with a stream injected now", "gauge", len),
+            ("wcs_call_injection_underruns_total",
+             "Slots an injected stream could not fill (silence sent instead)", "counter",
+             lambda i: i.underruns_total),
+            ("wcs_call_injection_dropped_seconds_total",
+             "Injected audio dropped over the buffer limit (inject_max_buffer_ms)", "counter",
+             lambda i: i.dropped_ms_total / 1000),
+            ("wcs_call_injection_buffer_max_seconds",
+             "The per-call buffer limit of injected audio (inject_max_buffer_ms)", "gauge",
+             lambda i: i.settings.max_buffer_ms / 1000),
+        )  # fmt: skip
+        for name, text, kind, get in rows:
+            r.collect(name, text, kind, read(get))
 
     def _recordings(self) -> Iterable[Sample]:
         recorders = getattr(self.server, "recorders", None)

@@ -4,6 +4,9 @@
   ``INFO_RELAY``; keys are queued per call and never interleaved;
 - ``inject_sound`` ``{callId, fileName, loop}`` (WCS name): a file of ``sounds_dir`` in
   place of the silence we send; ``inject_sound/terminate`` ``{callId}`` (our extension);
+- ``inject_stream/startup`` (WCS 5.2) and ``inject_stream`` (WCS 5.0, the sip-as-rtmp-4
+  demo) ``{callId, streamName}``: a stream of the server in place of the silence we send;
+  ``inject_stream/terminate`` ``{callId}`` (:mod:`wcs.app.call_inject`);
 - ``hold``, ``unhold`` ``{callId}`` and ``transfer`` ``{callId, target}`` (our extensions:
   WCS has them only as WebSocket messages).
 
@@ -17,12 +20,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+from wcs.app.call_inject import StreamInjections
 from wcs.app.calls import CallManager
 from wcs.app.errors import RequestError
 from wcs.media.sound import SoundError
 from wcs.media.sound_cache import SoundCache
 from wcs.rest.http import Request, Response, Router, empty, error
-from wcs.rest.schema_bodies import CALL_ID_BODY, CALL_INJECT_SOUND, CALL_SEND_DTMF, CALL_TRANSFER
+from wcs.rest.schema_bodies import (
+    CALL_ID_BODY,
+    CALL_INJECT_SOUND,
+    CALL_INJECT_STREAM,
+    CALL_SEND_DTMF,
+    CALL_TRANSFER,
+)
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -41,7 +51,11 @@ def _refusing(handler: Callable[[Request], Awaitable[None]]) -> Handler:
 
 
 def add_call_action_routes(
-    router: Router, calls: CallManager, sounds_dir: str, sounds: SoundCache
+    router: Router,
+    calls: CallManager,
+    sounds_dir: str,
+    sounds: SoundCache,
+    injections: StreamInjections | None = None,
 ) -> None:
     actions = calls.actions
 
@@ -74,8 +88,23 @@ def add_call_action_routes(
         v = CALL_TRANSFER.parse(req.json())
         actions.transfer(v["callId"], v["target"])
 
+    async def inject_stream(req: Request) -> None:
+        v = CALL_INJECT_STREAM.parse(req.json())
+        if injections is None:
+            raise RequestError(404, "stream injection is not available")
+        injections.start(v["callId"], v["streamName"])
+
+    async def stop_stream(req: Request) -> None:
+        call_id = CALL_ID_BODY.parse(req.json())["callId"]
+        if injections is None:
+            raise RequestError(404, "no stream is injected into this call")
+        injections.stop(call_id)
+
     for path, handler in (
         ("send_dtmf", send_dtmf),
+        ("inject_stream", inject_stream),
+        ("inject_stream/startup", inject_stream),
+        ("inject_stream/terminate", stop_stream),
         ("inject_sound", inject_sound),
         ("inject_sound/terminate", stop_sound),
         ("hold", hold),

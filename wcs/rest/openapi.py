@@ -202,6 +202,19 @@ def _paths() -> dict[str, dict[str, Schema]]:
         ),
         ("inject_sound/terminate", "Stop the sound playing into the call", "CallId", True),
         (
+            "inject_stream/startup",
+            "Send a stream's audio into the call in place of silence (WCS 5.2 name)",
+            "CallInjectStream",
+            False,
+        ),
+        (
+            "inject_stream",
+            "Send a stream's audio into the call (WCS 5.0 name, sip-as-rtmp-4 demo)",
+            "CallInjectStream",
+            False,
+        ),
+        ("inject_stream/terminate", "Stop the stream going into the call", "CallId", False),
+        (
             "hold",
             "Hold the call (re-INVITE a=sendonly); the stream keeps its viewers",
             "CallId",

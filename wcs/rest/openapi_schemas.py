@@ -77,6 +77,9 @@ SCHEMAS: dict[str, Schema] = {
             "hasVideo": {"type": "boolean"},
             "appKey": {"type": "string"},
             "custom": {"type": "object"},
+            "injectedStream": nullable(
+                {"type": "string", "description": "ours: the stream sent into the call"}
+            ),
         },
     },
     "Stream": {

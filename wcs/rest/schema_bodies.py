@@ -169,6 +169,17 @@ CALL_INJECT_SOUND = _sound(
     "The sound replaces the silence we send to the SIP peer.",
 )
 
+CALL_INJECT_STREAM = Body(
+    "CallInjectStream",
+    (
+        _CALL_ID,
+        _text("streamName", 200, required=True, min_len=1, chars=STREAM,
+              description="a published stream (a browser's, a WHIP publisher's, a call's)"),
+    ),
+    description="The stream's audio replaces the silence we send to the SIP peer, in the "
+                "call's codec, until /call/inject_stream/terminate or the stream ends.",
+)  # fmt: skip
+
 CALL_TRANSFER = Body(
     "CallTransfer",
     (
@@ -291,6 +302,7 @@ BODIES = (
     SOUND_ON,
     CALL_SEND_DTMF,
     CALL_INJECT_SOUND,
+    CALL_INJECT_STREAM,
     CALL_TRANSFER,
     RECORDER_STARTUP,
     RECORDER_STOP,

@@ -227,4 +227,5 @@ def call_json(call: Call) -> Json:
         "transfer": call.transfer,
         # our extension (issue 12): how an incoming call is answered; None when outgoing
         "answerMode": r.answer_mode,
+        "injectedStream": call.injected,  # our extension: /call/inject_stream
     }

@@ -57,11 +57,11 @@ def silent_aac_frame() -> bytes:
 
 
 class OpusDecoder:
-    """Opus packets → 16-bit mono PCM at 48 kHz (PyAV/libopus)."""
+    """Opus packets → 16-bit mono PCM at ``rate`` (48 kHz by default; PyAV/libopus)."""
 
-    def __init__(self) -> None:
+    def __init__(self, rate: int = OPUS_RATE) -> None:
         self._codec = av.CodecContext.create("opus", "r")
-        self._resampler = av.AudioResampler(format="s16", layout="mono", rate=OPUS_RATE)
+        self._resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
         self._pts = 0
         self.errors = 0
 

@@ -8,7 +8,11 @@ The slot cadence is the call's ptime. For each due slot, in order of precedence:
 2. the next frame of the injected sound (a :class:`~wcs.media.sound.SoundCursor` over a
    clip, looped or once), encoded in the call's codec; a clip played once ends in silence
    and a :class:`SoundEnded` event;
-3. silence (when ``send_silence``; otherwise the slot passes without a packet, the clock
+3. one ptime of an injected live source (``inject``: a stream of the server through
+   :class:`~wcs.app.live_audio.LiveAudio`, ``/call/inject_stream``), encoded in the call's
+   codec; a sound played meanwhile takes its place and the stream resumes after it; a slot
+   the source cannot fill (not enough buffered) is silence;
+4. silence (when ``send_silence``; otherwise the slot passes without a packet, the clock
    still runs so the next packet's timestamp tells the peer how long we were quiet).
 
 While ``sending`` is False (the peer put us on hold: its answer is ``sendonly``/``inactive``
@@ -24,6 +28,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from typing import Protocol
 
 from wcs import sdp
 from wcs.media.dtmf import DtmfError, DtmfSettings
@@ -38,6 +43,26 @@ CATCH_UP = 3
 FINISHED = "finished"  # a clip played once reached its end
 STOPPED = "stopped"  # stop_sound(), or stop()
 REPLACED = "replaced"  # another play() took its place
+
+
+@dataclass(frozen=True, slots=True)
+class AudioFormat:
+    """What a call's outgoing audio sends: its codec, RTP clock units per packet, and the
+    PCM rate its encoder takes."""
+
+    codec: str
+    step: int
+    pcm_rate: int
+
+
+class PcmSource(Protocol):
+    """A live source (an injected stream): 16-bit mono PCM, or payloads already in the
+    call's codec and framing (passed through without decoding)."""
+
+    name: str
+
+    def take_encoded(self, fmt: AudioFormat) -> bytes | None: ...
+    def take(self, samples: int, rate: int) -> bytes | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +85,7 @@ class OutgoingAudio:
         if dtmf is not None and dtmf.step != encoder.step:
             raise ValueError("telephone-event must run on the audio's clock and ptime")
         self.encoder = encoder
+        self.format = AudioFormat(encoder.name, encoder.step, encoder.pcm_rate)
         self.payload_type = payload_type
         self.state = state
         self.interval = ptime_ms / 1000
@@ -70,9 +96,11 @@ class OutgoingAudio:
         self._next: float | None = None
         self._woken = False  # play()/send_dtmf() while quiet: skip the silent time once
         self._sound: SoundCursor | None = None
+        self._live: PcmSource | None = None
         self._out: list[bytes] = []
         self._events: deque[SoundEnded | DtmfSent] = deque()
         self.sound_frames = 0
+        self.live_frames = 0
         self.dtmf_packets = 0
         self.skipped_slots = 0
 
@@ -86,6 +114,7 @@ class OutgoingAudio:
     def stop(self) -> None:
         self._next = None
         self.stop_sound()
+        self._live = None
 
     # -- actions -----------------------------------------------------------------------------
 
@@ -108,6 +137,17 @@ class OutgoingAudio:
     def sound(self) -> str | None:
         """Name of the clip playing, None when silent."""
         return self._sound.clip.name if self._sound is not None else None
+
+    def inject(self, source: PcmSource | None) -> PcmSource | None:
+        """Send ``source`` in place of silence from the next slot (None: silence again);
+        returns the source it replaced."""
+        self._woken = self.quiet
+        old, self._live = self._live, source
+        return old
+
+    @property
+    def live(self) -> PcmSource | None:
+        return self._live
 
     def send_dtmf(self, digits: str, tone_ms: int | None = None) -> None:
         """Queue keys as RFC 4733 events; DtmfError for bad keys or when the answer has no
@@ -145,7 +185,10 @@ class OutgoingAudio:
         """Nothing to send in any slot (no silence wanted, no sound, no key): no timer runs,
         nothing polls; the clock catches up when something is queued."""
         return (
-            not self.send_silence and self._sound is None and (self.dtmf is None or self.dtmf.idle)
+            not self.send_silence
+            and self._sound is None
+            and self._live is None
+            and (self.dtmf is None or self.dtmf.idle)
         )
 
     def get_timer(self) -> float | None:
@@ -201,6 +244,13 @@ class OutgoingAudio:
             else:
                 payload = enc.encode(pcm)
                 self.sound_frames += 1
+        if payload is None and self._sound is None and self._live is not None:
+            payload = self._live.take_encoded(self.format)
+            pcm = self._live.take(enc.pcm_samples, enc.pcm_rate) if payload is None else None
+            if pcm is not None:
+                payload = enc.encode(pcm)
+            if payload is not None:
+                self.live_frames += 1
         if payload is None and self.send_silence:
             payload = enc.silence()
         if payload is None or not self.sending:

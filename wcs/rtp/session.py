@@ -1,24 +1,21 @@
 """One negotiated m-line's RTP/RTCP session with a SIP peer (sans-IO).
 
-The sans-IO contract of :mod:`wcs.sansio`: fed datagrams and the current time (``receive_rtp``,
-``receive_rtcp``, ``handle_timer`` at ``get_timer()``); ``datagrams_to_send(now)`` is what goes
-out of the RTP port (RTCP too under rtcp-mux), ``rtcp_datagrams_to_send(now)`` what goes out
-of the separate RTCP port; ``next_event()`` yields :mod:`wcs.rtp.events`. Received media goes
-to a :class:`MediaSink` (the call's stream feed).
+The contract of :mod:`wcs.sansio` (``receive_rtp``/``receive_rtcp``, ``handle_timer``,
+``datagrams_to_send``: RTP port, ``rtcp_datagrams_to_send``: separate RTCP port,
+``next_event``: :mod:`wcs.rtp.events`); received media goes to a :class:`MediaSink`.
 
-What it does per RTP packet: header check, payload type filter, source validation
-(:mod:`wcs.rtp.source_guard`: only the peer's source reaches the stream; symmetric RTP latches
-to its real address after probation), per-SSRC statistics (bounded, expired on BYE and
-silence), the optional jitter buffer, then H.264 depacketization (video) or audio framing,
-and hands packets and frames on. Without the jitter buffer packets go on as received (viewers
-reorder themselves) and only the frame path passes a reorder buffer (``reorder_latency``):
-without it one reordered packet would count as a loss and damage the frame it belongs to.
+Per RTP packet: header check, payload type filter, source validation (only the peer's source
+reaches the stream; symmetric RTP latches after probation), per-SSRC statistics, the optional
+jitter buffer, then H.264 depacketization (video) or audio framing, handed on. Without the
+jitter buffer packets go on as received (viewers reorder themselves) and only the frame path
+passes a reorder buffer (``reorder_latency``): else one reordered packet would count as a
+loss and damage its frame.
 
-Towards the peer: init packets as soon as its address is known (NATs and SBCs open the
-path: WCS known issue 1), the audio's :class:`OutgoingAudio` (per ptime a DTMF event, an
-injected sound or silence, on the one :class:`SendState`), RTCP SR/RR with SDES, keyframe
-requests (PLI, FIR; then :class:`KeyframeInfoNeeded`: SIP INFO is the caller's business).
-The peer's RFC 4733 events go to a :class:`DtmfReceiver` (DtmfKey events), not the stream.
+Towards the peer: init packets once its address is known (WCS known issue 1), the audio's
+:class:`OutgoingAudio` (DTMF, a sound, an injected stream or silence, on one
+:class:`SendState`), an injected stream's video (``video_out``: a :class:`VideoForwarder`;
+the peer's PLI/FIR go to it), RTCP SR/RR with SDES, keyframe requests (PLI, FIR; then
+:class:`KeyframeInfoNeeded`). The peer's RFC 4733 events go to a :class:`DtmfReceiver`.
 """
 
 from __future__ import annotations
@@ -48,6 +45,7 @@ from wcs.rtp.snapshot import session_snapshot
 from wcs.rtp.source_guard import ACCEPT, HOLD, GuardConfig, SourceGuard
 from wcs.rtp.sr import SenderClock, seconds_to_ntp, signed32
 from wcs.rtp.stats import ReceiveStatistics
+from wcs.rtp.video_forward import VideoForwarder
 from wcs.sdp.telephone_event import event_receive_rates
 
 log = logging.getLogger(__name__)
@@ -105,13 +103,10 @@ class RtpSession:
         self.latched_rtp = False
         self.latched_rtcp = False
         self.guard = SourceGuard(media.remote_address, guard)
-        self.stats = ReceiveStatistics(
-            self.codec.clock_rate, max_sources=self.guard.config.max_sources
-        )
+        max_sources = self.guard.config.max_sources
+        self.stats = ReceiveStatistics(self.codec.clock_rate, max_sources=max_sources)
         self._expire_at: float | None = None  # when a candidate or an old source may expire
-        self.jitter: JitterBuffer[bytes] | None = (
-            JitterBuffer(jitter_latency) if jitter_latency is not None else None
-        )
+        self.jitter = JitterBuffer[bytes](jitter_latency) if jitter_latency is not None else None
         # Without the jitter buffer packets reach viewers as received (browsers reorder),
         # but the frame path (depacketizer, audio frames: recording, RTMP, HLS) must see
         # them in order: one reordering would otherwise count as a loss and damage frames.
@@ -125,8 +120,7 @@ class RtpSession:
             self.depacketizer = H264Depacketizer(self.codec.parameters.get("sprop-parameter-sets"))
         self.keyframes = KeyframeRequester(keyframe_interval)
         self._events: deque[RtpEvent] = deque()
-        self._wallclock = wallclock
-        self._rng = rng
+        self._wallclock, self._rng = wallclock, rng
         self._rtp_out: list[tuple[bytes, Address]] = []
         self._rtcp_out: list[tuple[bytes, Address]] = []
         self.init_packets = init_packets
@@ -137,6 +131,7 @@ class RtpSession:
         if self.kind == "audio":
             self.audio = outgoing_audio_for(media, self.send_state, send_silence=send_silence,
                                             dtmf=dtmf)  # fmt: skip
+        self.video_out: VideoForwarder | None = None  # an injected stream's video
         self.sending = media.direction in ("sendrecv", "sendonly")
         self._next_rtcp: float | None = None
         # Receive bookkeeping.
@@ -337,6 +332,8 @@ class RtpSession:
                     self.guard.on_bye(ssrc)
                     if ssrc != self.ssrc:
                         self.stats.on_bye(ssrc)
+            elif isinstance(p, rtcp.Pli | rtcp.Fir) and self.video_out is not None:
+                self.video_out.keyframe_wanted()
 
     def _latch_rtp(self, addr: Address) -> None:
         if self.remote_rtp is not None:
@@ -369,6 +366,13 @@ class RtpSession:
         elif kind == INFO:
             self._events.append(KeyframeInfoNeeded(self.kind))
         return kind
+
+    def forward_video(self, packet: bytes) -> bool:
+        """An injected stream's packet, re-stamped onto our video; False: not sent."""
+        fwd, addr = self.video_out, self.remote_rtp
+        out = fwd.rewrite(packet) if fwd is not None and self.sending and addr else []
+        self._rtp_out.extend((p, addr) for p in out if addr is not None)
+        return bool(out)
 
     # ------------------------------------------------------------------ sans-IO output
     @property
@@ -458,10 +462,9 @@ class RtpSession:
         report: rtcp.SenderReport | rtcp.ReceiverReport
         st = self.send_state
         if st.packets:
-            report = rtcp.SenderReport(
-                self.local_ssrc, seconds_to_ntp(self._wallclock()), st.timestamp, st.packets,
-                st.octets, blocks,
-            )  # fmt: skip
+            ntp = seconds_to_ntp(self._wallclock())
+            report = rtcp.SenderReport(self.local_ssrc, ntp, st.timestamp, st.packets, st.octets,
+                                       blocks)  # fmt: skip
         else:
             report = rtcp.ReceiverReport(self.local_ssrc, blocks)
         sdes = rtcp.Sdes.cname_for(self.local_ssrc, self.cname)
@@ -472,7 +475,6 @@ class RtpSession:
             target = self._rtp_out if self.media.rtcp_mux else self._rtcp_out
             target.append((data, self.remote_rtcp))
 
-    # ------------------------------------------------------------------ stats
     def snapshot(self, now: float) -> dict[str, object]:
         return session_snapshot(self, now)
 

@@ -12,7 +12,8 @@ time (``receive_rtp``/``receive_rtcp``), SDP from the call, and drives it by the
   key the peer sent, a key or a sound of ours finished).
 
 Taking part in the call (issue 19): ``send_dtmf`` (RFC 4733 on the audio session),
-``play_sound``/``stop_sound`` (a clip instead of silence), ``hold_offer`` (our re-INVITE's
+``play_sound``/``stop_sound`` (a clip instead of silence), ``inject_audio`` (a stream of the
+server instead of silence, ``/call/inject_stream``), ``hold_offer`` (our re-INVITE's
 offer: ``sendonly`` to hold, ``sendrecv`` to resume; while we hold, the inactivity watch
 is suspended as when the peer holds).
 
@@ -39,11 +40,10 @@ from wcs.app.media.events import MediaEvent, MediaFailed, SendInfo
 from wcs.app.media.negotiation import Negotiation
 from wcs.app.media.sdes import SdesKeying
 from wcs.app.media.secure import MediaProtection
+from wcs.app.media.taking_part import TakingPart
 from wcs.app.media.tracks import negotiated_tracks
 from wcs.app.stream_feed import StreamFeed, StreamSink
 from wcs.app.streams import TrackInfo
-from wcs.media.dtmf import DtmfError
-from wcs.media.sound import SoundClip
 from wcs.rtp.activity import ActivityWatch
 from wcs.rtp.events import KeyframeInfoNeeded
 from wcs.rtp.session import Address, RtpSession
@@ -70,7 +70,7 @@ class StreamOutlet(Protocol):
     def unpublish(self, reason: str, failed: bool) -> None: ...
 
 
-class CallMediaCore:
+class CallMediaCore(TakingPart):
     def __init__(
         self,
         call_id: str,
@@ -190,6 +190,8 @@ class CallMediaCore:
                 session.sending = False
                 continue
             session.update(nm, now)  # new address, payload type numbers, direction
+            if session.video_out is not None and nm.send_codec is not None:
+                session.video_out.payload_type = nm.send_codec.payload_type  # injected video
         self._set_hold(result.hold, result.offer, now)
         return str(result.answer).encode(), result.hold
 
@@ -223,33 +225,6 @@ class CallMediaCore:
             self.local_hold = hold
             self._watch_hold(now)
         return body
-
-    # ------------------------------------------------------------------ taking part
-    def _audio(self) -> RtpSession:
-        session = self.sessions.get("audio")
-        if session is None or session.audio is None:
-            raise DtmfError("the call has no audio we can send on")
-        return session
-
-    def send_dtmf(self, digits: str, tone_ms: int | None = None) -> None:
-        """Queue keys as RFC 4733 events (DtmfError: bad keys, or no telephone-event)."""
-        audio = self._audio().audio
-        assert audio is not None
-        audio.send_dtmf(digits, tone_ms)
-
-    def play_sound(self, clip: SoundClip, loop: bool) -> None:
-        audio = self._audio().audio
-        assert audio is not None
-        audio.play(clip, loop)
-
-    def stop_sound(self) -> bool:
-        session = self.sessions.get("audio")
-        return session is not None and session.audio is not None and session.audio.stop_sound()
-
-    @property
-    def sound(self) -> str | None:
-        session = self.sessions.get("audio")
-        return session.audio.sound if session is not None and session.audio is not None else None
 
     # ------------------------------------------------------------------ media path
     def _start_media(self, now: float) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from collections.abc import Callable
 
 from wcs import netaddr
 from wcs.app.media.config import CallControl, MediaConfig
@@ -26,6 +27,7 @@ from wcs.app.media.sdes import SdesKeying
 from wcs.app.streams import StreamHub
 from wcs.media.dtmf import DtmfKey
 from wcs.media.sound import SoundClip
+from wcs.rtp.outgoing_audio import AudioFormat, PcmSource
 from wcs.rtp.ports import MediaPorts, PortAllocator
 from wcs.rtp.session import RtpSession
 from wcs.sansio import Pump
@@ -163,6 +165,27 @@ class CallMedia:
         stopped = self.core.stop_sound()
         self.pump.wake()
         return stopped
+
+    def audio_format(self) -> AudioFormat:
+        return self.core.audio_format()
+
+    def inject_audio(self, source: PcmSource | None) -> PcmSource | None:
+        old = self.core.inject_audio(source)
+        self.pump.wake()  # the outgoing audio's timer may start now
+        return old
+
+    def inject_video(
+        self, codec: str, fmtp: str | None, on_keyframe_wanted: Callable[[], None]
+    ) -> bool:
+        return self.core.inject_video(codec, fmtp, on_keyframe_wanted)
+
+    def stop_video(self) -> None:
+        self.core.stop_video()
+
+    def forward_video(self, packet: bytes) -> None:
+        """An injected stream's video packet: out at once (no timer involved)."""
+        if not self.closed and self.core.forward_video(packet):
+            self._transmit(self.pump.now())
 
     def hold_offer(self, hold: bool) -> bytes | None:
         offer = self.core.hold_offer(hold, self.pump.now())

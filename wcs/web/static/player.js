@@ -70,6 +70,7 @@ async function refresh() {
           button(pad, key, () => act("call/send_dtmf", c.callId, {dtmf: key, type: "RFC2833"}));
         }
         td.appendChild(pad);
+        injectControls(td, c, streams || []);
       }
     }
     const sbody = $("streams").querySelector("tbody");
@@ -87,6 +88,31 @@ async function refresh() {
   } catch (e) {
     say(e.message, true);
   }
+}
+
+// Another stream into the call in place of silence (/call/inject_stream/startup): any
+// published stream but the call's own; or back to silence.
+function injectControls(td, call, streams) {
+  const span = document.createElement("span");
+  span.className = "inject";
+  if (call.injectedStream) {
+    button(span, "Stop injecting " + call.injectedStream,
+           () => act("call/inject_stream/terminate", call.callId));
+  } else {
+    const pick = document.createElement("select");
+    pick.className = "injectStream";
+    for (const s of streams) {
+      if (!s.published || s.name === call.streamName) continue;
+      const opt = document.createElement("option");
+      opt.value = opt.textContent = s.name;
+      pick.appendChild(opt);
+    }
+    if (!pick.options.length) return;
+    span.appendChild(pick);
+    button(span, "Inject into call",
+           () => act("call/inject_stream/startup", call.callId, {streamName: pick.value}));
+  }
+  td.appendChild(span);
 }
 
 async function startCall(ev) {
@@ -123,7 +149,8 @@ async function hangup(callId) {
 async function act(path, callId, extra) {
   try {
     await rest(path, Object.assign({callId}, extra || {}));
-    say(path.replace("call/", "") + " " + callId + (extra && extra.dtmf ? " " + extra.dtmf : ""));
+    const what = extra ? extra.dtmf || extra.streamName : null;
+    say(path.replace("call/", "") + " " + callId + (what ? " " + what : ""));
   } catch (e) {
     say(e.message, true);
   }
