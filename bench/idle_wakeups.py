@@ -189,7 +189,10 @@ async def run(
     viewers: int, seconds: float, workers: int, label: str, patches: tuple[str, ...] = ()
 ) -> dict[str, Any]:
     rundir = Path(tempfile.mkdtemp(prefix="wcs-bench-idle-"))
-    settings: dict[str, Any] = {"webrtc_workers": workers} if workers else {}
+    # All the viewers come from one loopback address: lift the per-address limit (100).
+    settings: dict[str, Any] = {"max_viewers_per_ip": viewers}
+    if workers:
+        settings["webrtc_workers"] = workers
     server = wcs_proc.WcsServer(rundir / "wcs.log", patches=patches, **settings)
     callee = SilentCallee()
     farm = Farm()

@@ -23,6 +23,7 @@ from wcs.webrtc import events
 from wcs.webrtc.answer import SourceTrack
 from wcs.webrtc.certificate import Certificate
 from wcs.webrtc.peer import ViewerPeer
+from wcs.webrtc.transport import PeerSettings
 
 pytestmark = pytest.mark.asyncio
 
@@ -116,11 +117,9 @@ async def test_aiortc_decodes_trace_media(answer_setup: str) -> None:
     peer = ViewerPeer(
         offer,
         TRACKS,
-        certificate=Certificate.generate(),
-        bind_ip="127.0.0.1",
+        PeerSettings(Certificate.generate(), bind_ip="127.0.0.1", ice_timeout=20.0),
         on_state=states.append,
         on_keyframe_request=lambda: keyframe_requests.append(1),
-        ice_timeout=20.0,
         answer_setup=answer_setup,
     )
     try:
@@ -173,10 +172,8 @@ async def test_fingerprint_mismatch_fails_with_dtls_info() -> None:
     peer = ViewerPeer(
         offer,
         TRACKS,
-        certificate=Certificate.generate(),
-        bind_ip="127.0.0.1",
+        PeerSettings(Certificate.generate(), bind_ip="127.0.0.1", ice_timeout=20.0),
         on_state=states.append,
-        ice_timeout=20.0,
     )
     try:
         answer = await peer.start()

@@ -30,12 +30,11 @@ from wcs.rtp.srtp import SrtpContext
 
 from . import events
 from .answer import LocalCandidate, MediaChoice, SourceTrack, negotiate
-from .certificate import Certificate
 from .demux import is_rtcp
 from .dtls import DtlsConnected
 from .offer import OfferError, parse_offer
 from .sender import TrackSender
-from .transport import SecurePeer
+from .transport import PeerSettings, SecurePeer
 
 log = logging.getLogger(__name__)
 
@@ -48,36 +47,18 @@ class ViewerPeer(SecurePeer):
         self,
         offer_sdp: str,
         tracks: list[SourceTrack],
+        settings: PeerSettings,
         *,
-        certificate: Certificate,
-        bind_ip: str = "0.0.0.0",
-        public_ip: str = "",
-        port_range: tuple[int, int] | None = None,
         on_state: Callable[[events.PeerStateChanged], None] | None = None,
         on_keyframe_request: Callable[[], None] | None = None,
-        ice_timeout: float = 30.0,
-        consent_timeout: float = 30.0,
         answer_setup: str = "active",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         offer = parse_offer(offer_sdp)
-        if not any(m.rtcp_mux for m in offer.media):
-            raise OfferError("the offer does not support rtcp-mux")
         self.choices: list[MediaChoice] = negotiate(offer, tracks)
         if not any(c.accepted for c in self.choices):
             raise OfferError(events.NO_COMMON_CODECS)
-        super().__init__(
-            offer,
-            certificate=certificate,
-            bind_ip=bind_ip,
-            public_ip=public_ip,
-            port_range=port_range,
-            on_state=on_state,
-            ice_timeout=ice_timeout,
-            consent_timeout=consent_timeout,
-            answer_setup=answer_setup,
-            clock=clock,
-        )
+        super().__init__(offer, settings, on_state=on_state, answer_setup=answer_setup, clock=clock)
         self.on_keyframe_request = on_keyframe_request
         self.cname = secrets.token_hex(8)
         self.stream_id = secrets.token_hex(8)

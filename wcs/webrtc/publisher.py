@@ -20,21 +20,16 @@ import asyncio
 import logging
 import time
 
+from wcs.app.media.outlet import HubOutlet
 from wcs.app.stream_feed import StreamFeed
-from wcs.app.streams import (
-    Publication,
-    PublisherControl,
-    StreamExists,
-    StreamHub,
-    StreamStatus,
-    TrackInfo,
-)
+from wcs.app.streams import StreamHub, StreamStatus, TrackInfo
 
 from . import events
 from .certificate import Certificate
 from .ending import EndCallback, EndsOnce
 from .ingest import PublisherPeer
 from .offer import OfferError
+from .transport import PeerSettings
 
 log = logging.getLogger(__name__)
 
@@ -86,11 +81,8 @@ class Publisher(EndsOnce):
         self.provider = provider
         self.feed = feed
         self.peer: PublisherPeer | None = None
-        self.publication: Publication | None = None
-
-    @property
-    def media_session_id(self) -> str:
-        return self.publication.stream.media_session_id if self.publication else ""
+        self.outlet: HubOutlet | None = None
+        self.media_session_id = ""
 
     def _on_peer_state(self, event: events.PeerStateChanged) -> None:
         if event.state == events.FAILED:
@@ -123,9 +115,8 @@ class Publisher(EndsOnce):
 
     async def _release(self) -> None:
         self.feed.stream = None
-        publication, self.publication = self.publication, None
-        if publication is not None:
-            publication.unpublish(self.info or "", self.status)
+        if self.outlet is not None:
+            self.outlet.unpublish(self.info or "", self.status == StreamStatus.FAILED)
         if self.peer is not None:
             await self.peer.close()
 
@@ -139,25 +130,15 @@ class Ingest:
     def __init__(
         self,
         hub: StreamHub,
+        peers: PeerSettings | None = None,
         *,
-        certificate: Certificate | None = None,
-        bind_ip: str = "0.0.0.0",
-        public_ip: str = "",
-        port_range: tuple[int, int] | None = None,
-        ice_timeout: float = 30.0,
-        consent_timeout: float = 30.0,
         jitter_latency: float | None = None,
     ) -> None:
         self.hub = hub
         # The calls' jitter buffer setting: with it, NACKed video packets that come back
         # within the latency are put back in place for recording and RTMP as well.
         self.jitter_latency = jitter_latency
-        self.certificate = certificate or Certificate.generate()
-        self.bind_ip = bind_ip
-        self.public_ip = public_ip
-        self.port_range = port_range
-        self.ice_timeout = ice_timeout
-        self.consent_timeout = consent_timeout
+        self.peers = peers or PeerSettings(Certificate.generate())
         self.publishers: dict[str, Publisher] = {}  # by mediaSessionId
         self.background: set[asyncio.Future[None]] = set()
 
@@ -186,38 +167,33 @@ class Ingest:
             peer = PublisherPeer(
                 offer,
                 feed,
-                certificate=self.certificate,
-                bind_ip=self.bind_ip,
-                public_ip=self.public_ip,
-                port_range=self.port_range,
+                self.peers,
                 on_state=publisher._on_peer_state,
-                ice_timeout=self.ice_timeout,
-                consent_timeout=self.consent_timeout,
-                dtls_timeout=self.ice_timeout,  # one "ICE/DTLS timeout" setting
+                dtls_timeout=self.peers.ice_timeout,  # one "ICE/DTLS timeout" setting
                 jitter_latency=self.jitter_latency,
             )
         except OfferError as exc:
             raise PublishError(str(exc), 400) from None
         publisher.peer = peer
-        control = PublisherControl(
-            publisher._stats, publisher._request_keyframe, publisher._terminate
+        outlet = HubOutlet(
+            self.hub,
+            name,
+            call_id=None,
+            app_key=app_key,
+            stats=publisher._stats,
+            request_keyframe=publisher._request_keyframe,
+            terminate=publisher._terminate,
+            provider=provider,
+            session_id=session_id,
+            media_session_id=media_session_id,
         )
-        try:
-            publication = self.hub.publish(
-                name,
-                call_id=None,
-                app_key=app_key,
-                tracks=ingest_tracks(peer),
-                control=control,
-                provider=provider,
-                session_id=session_id,
-                media_session_id=media_session_id,
-            )
-        except StreamExists:
-            raise PublishError(STREAM_NAME_TAKEN, 409) from None
-        publisher.publication = publication
+        publication = outlet.publish(ingest_tracks(peer))
+        if publication is None:
+            raise PublishError(STREAM_NAME_TAKEN, 409)
+        publisher.outlet = outlet
+        publisher.media_session_id = publication.stream.media_session_id
         feed.stream = publication
-        self.publishers[publication.stream.media_session_id] = publisher
+        self.publishers[publisher.media_session_id] = publisher
         try:
             answer = await peer.start()
         except OSError:

@@ -21,6 +21,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from wcs.observability import metrics
@@ -45,18 +46,26 @@ from .offer import Offer, OfferError
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class PeerSettings:
+    """A WebRTC peer's certificate, ports and timeouts: the same for every viewer and
+    publisher of a server (``port_range``: None, any port)."""
+
+    certificate: Certificate
+    bind_ip: str = "0.0.0.0"
+    public_ip: str = ""
+    port_range: tuple[int, int] | None = None
+    ice_timeout: float = 30.0
+    consent_timeout: float = 30.0
+
+
 class SecurePeer:
     def __init__(
         self,
         offer: Offer,
+        settings: PeerSettings,
         *,
-        certificate: Certificate,
-        bind_ip: str = "0.0.0.0",
-        public_ip: str = "",
-        port_range: tuple[int, int] | None = None,
         on_state: Callable[[events.PeerStateChanged], None] | None = None,
-        ice_timeout: float = 30.0,
-        consent_timeout: float = 30.0,
         answer_setup: str = "active",
         dtls_timeout: float = HANDSHAKE_TIMEOUT,
         clock: Callable[[], float] = time.monotonic,
@@ -74,18 +83,18 @@ class SecurePeer:
             if answer_setup not in ("active", "passive"):
                 raise ValueError("answer_setup must be 'active' or 'passive'")
             self.setup = answer_setup
-        self.certificate = certificate
+        self.certificate = certificate = settings.certificate
         self.on_state = on_state
-        self.ice_timeout = ice_timeout
-        self.consent_timeout = consent_timeout
+        self.ice_timeout = settings.ice_timeout
+        self.consent_timeout = settings.consent_timeout
         self.clock = clock
         self.state = events.NEW
         self.info = ""
         self.ice = IceTransport(
             self._on_datagram,
-            bind_ip=bind_ip,
-            public_ip=public_ip,
-            port_range=port_range,
+            bind_ip=settings.bind_ip,
+            public_ip=settings.public_ip,
+            port_range=settings.port_range,
             clock=clock,
         )
         # Made now, not when ICE completes: as DTLS server we may get the ClientHello in

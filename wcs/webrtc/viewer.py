@@ -37,6 +37,7 @@ from .ending import EndCallback, EndsOnce
 from .fanout import RemotePeer, WorkerPool, WorkerRefused, needs_transcode
 from .offer import OfferError
 from .peer import ViewerPeer
+from .transport import PeerSettings
 
 if TYPE_CHECKING:
     from wcs.app.streams import Stream, StreamHub, TrackInfo
@@ -212,14 +213,9 @@ class Playback:
     def __init__(
         self,
         hub: StreamHub,
+        peers: PeerSettings | None = None,
         *,
-        certificate: Certificate | None = None,
-        bind_ip: str = "0.0.0.0",
-        public_ip: str = "",
-        port_range: tuple[int, int] | None = None,
         tracks_timeout: float = 10.0,
-        ice_timeout: float = 30.0,
-        consent_timeout: float = 30.0,
         hooks: HookSink | None = None,
         workers: WorkerPool | None = None,
     ) -> None:
@@ -228,13 +224,8 @@ class Playback:
         # With media workers, viewers are served there (except those needing the Opus
         # transcode: the transcoder is per stream and in-process).
         self.workers = workers
-        self.certificate = certificate or Certificate.generate()
-        self.bind_ip = bind_ip
-        self.public_ip = public_ip
-        self.port_range = port_range
+        self.peers = peers or PeerSettings(Certificate.generate())
         self.tracks_timeout = tracks_timeout
-        self.ice_timeout = ice_timeout
-        self.consent_timeout = consent_timeout
         self.viewers: dict[str, Viewer] = {}
         self.transcoders: dict[int, OpusTranscoder] = {}
         self.background: set[asyncio.Future[None]] = set()
@@ -330,16 +321,7 @@ class Playback:
         """
         if self.workers is not None and not needs_transcode(offer, tracks):
             return self.workers.peer(offer, tracks)
-        return ViewerPeer(
-            offer,
-            tracks,
-            certificate=self.certificate,
-            bind_ip=self.bind_ip,
-            public_ip=self.public_ip,
-            port_range=self.port_range,
-            ice_timeout=self.ice_timeout,
-            consent_timeout=self.consent_timeout,
-        )
+        return ViewerPeer(offer, tracks, self.peers)
 
     def get(self, media_session_id: str) -> Viewer | None:
         return self.viewers.get(media_session_id)

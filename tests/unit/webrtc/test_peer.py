@@ -15,6 +15,7 @@ from wcs.webrtc.certificate import Certificate
 from wcs.webrtc.dtls import DtlsConnected, DtlsSession
 from wcs.webrtc.offer import OfferError
 from wcs.webrtc.peer import ViewerPeer
+from wcs.webrtc.transport import PeerSettings
 
 from .chrome_offer import CHROME_OFFER
 
@@ -47,7 +48,7 @@ def connected_peer(cert: Certificate, clock: Clock) -> Connected:
     peer = ViewerPeer(
         CHROME_OFFER,
         TRACKS,
-        certificate=cert,
+        PeerSettings(cert),
         clock=clock,
         on_state=states.append,
         on_keyframe_request=lambda: keyframes.append(clock.now),
@@ -90,7 +91,7 @@ def test_send_rtp_rewrites_and_protects(cert: Certificate) -> None:
 
 
 def test_nothing_sent_before_connected(cert: Certificate) -> None:
-    peer = ViewerPeer(CHROME_OFFER, TRACKS, certificate=cert)
+    peer = ViewerPeer(CHROME_OFFER, TRACKS, PeerSettings(cert))
     sent: list[bytes] = []
     peer.ice.send = sent.append
     peer.send_rtp("audio", src_rtp(1, 160))
@@ -212,25 +213,25 @@ def test_consent_expiry_fails_with_keep_alive(cert: Certificate) -> None:
 
 def test_no_common_codecs(cert: Certificate) -> None:
     with pytest.raises(OfferError, match=events.NO_COMMON_CODECS):
-        ViewerPeer(CHROME_OFFER, [SourceTrack("video", "H265", 90000)], certificate=cert)
+        ViewerPeer(CHROME_OFFER, [SourceTrack("video", "H265", 90000)], PeerSettings(cert))
 
 
 def test_unsupported_fingerprint_hash_is_an_offer_error(cert: Certificate) -> None:
     offer = CHROME_OFFER.replace("a=fingerprint:sha-256", "a=fingerprint:md5")
     with pytest.raises(OfferError, match="md5"):
-        ViewerPeer(offer, TRACKS, certificate=cert)
+        ViewerPeer(offer, TRACKS, PeerSettings(cert))
 
 
 def test_setup_roles(cert: Certificate) -> None:
-    assert ViewerPeer(CHROME_OFFER, TRACKS, certificate=cert).setup == "active"
+    assert ViewerPeer(CHROME_OFFER, TRACKS, PeerSettings(cert)).setup == "active"
     active = CHROME_OFFER.replace("a=setup:actpass", "a=setup:active")
-    assert ViewerPeer(active, TRACKS, certificate=cert).setup == "passive"
+    assert ViewerPeer(active, TRACKS, PeerSettings(cert)).setup == "passive"
     passive = CHROME_OFFER.replace("a=setup:actpass", "a=setup:passive")
-    assert ViewerPeer(passive, TRACKS, certificate=cert).setup == "active"
+    assert ViewerPeer(passive, TRACKS, PeerSettings(cert)).setup == "active"
 
 
 def test_transcode_flag(cert: Certificate) -> None:
-    peer = ViewerPeer(CHROME_OFFER, [SourceTrack("audio", "G729", 8000)], certificate=cert)
+    peer = ViewerPeer(CHROME_OFFER, [SourceTrack("audio", "G729", 8000)], PeerSettings(cert))
     assert peer.needs_audio_transcode
     assert peer.senders["audio"].payload_type == 111
     assert peer.senders["audio"].clock_rate == 48000
@@ -251,11 +252,13 @@ async def test_binds_in_range_and_times_out(cert: Certificate) -> None:
     peer = ViewerPeer(
         CHROME_OFFER,
         TRACKS,
-        certificate=cert,
-        bind_ip="127.0.0.1",
-        public_ip="203.0.113.7",
-        port_range=(low, high),
-        ice_timeout=0.3,
+        PeerSettings(
+            cert,
+            bind_ip="127.0.0.1",
+            public_ip="203.0.113.7",
+            port_range=(low, high),
+            ice_timeout=0.3,
+        ),
         on_state=states.append,
     )
     try:
@@ -284,7 +287,9 @@ async def test_full_port_range_is_an_error(cert: Certificate) -> None:
             break
     try:
         peer = ViewerPeer(
-            CHROME_OFFER, TRACKS, certificate=cert, bind_ip="127.0.0.1", port_range=(port, port + 1)
+            CHROME_OFFER,
+            TRACKS,
+            PeerSettings(cert, bind_ip="127.0.0.1", port_range=(port, port + 1)),
         )
         with pytest.raises(OSError, match="no free UDP port"):
             await peer.start()
@@ -297,7 +302,7 @@ async def test_full_port_range_is_an_error(cert: Certificate) -> None:
 
 @pytest.mark.asyncio
 async def test_ice_error_info(cert: Certificate, monkeypatch: pytest.MonkeyPatch) -> None:
-    peer = ViewerPeer(CHROME_OFFER, TRACKS, certificate=cert, bind_ip="127.0.0.1")
+    peer = ViewerPeer(CHROME_OFFER, TRACKS, PeerSettings(cert, bind_ip="127.0.0.1"))
 
     async def broken(*args: object) -> None:
         raise ConnectionError("ICE negotiation failed")
@@ -315,9 +320,8 @@ def test_dtls_handshake_timeout_is_dtls_error(cert: Certificate) -> None:
     peer = ViewerPeer(
         CHROME_OFFER,
         TRACKS,
-        certificate=cert,
+        PeerSettings(cert, consent_timeout=1e9),
         clock=clock,
-        consent_timeout=1e9,
         on_state=states.append,
     )
     sent: list[bytes] = []
@@ -368,7 +372,9 @@ def test_consent_deadline_follows_the_last_packet_received(cert: Certificate) ->
 
 @pytest.mark.asyncio
 async def test_started_peer_arms_exactly_the_ice_deadline(cert: Certificate) -> None:
-    peer = ViewerPeer(CHROME_OFFER, TRACKS, certificate=cert, bind_ip="127.0.0.1", ice_timeout=7.0)
+    peer = ViewerPeer(
+        CHROME_OFFER, TRACKS, PeerSettings(cert, bind_ip="127.0.0.1", ice_timeout=7.0)
+    )
     try:
         await peer.start()
         assert peer._pump is not None
