@@ -11,7 +11,8 @@ Per packet, ``send_rtp(kind, packet)`` is flat: rewrite, one protect, one sendto
 given before the peer is connected are dropped.
 
 ICE, DTLS-SRTP, the life cycle and the one timer are :class:`wcs.webrtc.transport.SecurePeer`'s;
-this adds the RTCP sender reports to that timer. Sender reports run from the first packet
+this adds the RTCP sender reports to that timer, every second on the shared grid (all
+viewers' reports go out in one loop iteration). Sender reports run from the first packet
 sent on: a viewer of a paused stream sleeps until consent is due.
 """
 
@@ -27,6 +28,7 @@ import pylibsrtp
 from wcs.observability import metrics
 from wcs.rtp import rtcp
 from wcs.rtp.srtp import SrtpContext
+from wcs.sansio import GRID, on_grid
 
 from . import events
 from .answer import LocalCandidate, MediaChoice, SourceTrack, negotiate
@@ -153,7 +155,9 @@ class ViewerPeer(SecurePeer):
 
     def _handle_media_timer(self, now: float) -> None:
         if self._active and now >= self._next_sr:
-            self._next_sr = now + SR_INTERVAL
+            # On the shared grid (SecurePeer rounds this deadline up): one interval after
+            # the grid point just served, the loop's lateness (under half a step) forgiven.
+            self._next_sr = on_grid(now + SR_INTERVAL - GRID / 2)
             self.send_sender_reports()
 
     def send_sender_reports(self) -> None:

@@ -384,3 +384,51 @@ async def test_started_peer_arms_exactly_the_ice_deadline(cert: Certificate) -> 
     finally:
         await peer.close()
     assert peer._pump.timer_at is None  # closed: nothing left armed
+
+
+def test_non_urgent_deadlines_are_on_the_shared_one_second_grid(cert: Certificate) -> None:
+    """Two viewers connected at different instants: their deadlines coincide, so the event
+    loop serves both in one iteration."""
+    clock = Clock()
+    clock.now = 50.3
+    early, sent, _, _, _ = connected_peer(cert, clock)
+    clock.now = 50.8
+    late, _, _, _, _ = connected_peer(cert, clock)
+    assert early.get_timer() == late.get_timer() == 81.0  # consent: 30 s after, rounded up
+    clock.now = 52.7
+    early.send_rtp("audio", src_rtp(1, 160))  # media starts: a sender report is due
+    assert early.get_timer() == 53.0
+    sent.clear()
+    early.handle_timer(53.004)  # the loop a little late
+    assert len(sent) == 1  # the SR
+    assert early.get_timer() == 54.0  # then once a second, on the grid
+
+
+def test_consent_checks_every_4_to_6_s_on_the_grid_and_30_s_unanswered_fail(
+    cert: Certificate,
+) -> None:
+    clock = Clock()
+    clock.now = 50.3
+    peer, _, _, states, _ = connected_peer(cert, clock)
+    checks: list[float] = []
+    peer.ice.check_consent = lambda: checks.append(clock.now)  # type: ignore[method-assign]
+    peer._consent_due = peer._next_consent_check(clock.now)  # as when ICE completes
+    answers: list[float] = []
+    while peer.state == events.CONNECTED and clock.now < 200:
+        when = peer.get_timer()
+        assert when is not None and when == int(when)  # every deadline on the grid
+        clock.now = when + 0.002  # the loop a little late
+        peer.ice.last_rx = clock.now  # the viewer's own checks keep coming
+        before = len(checks)
+        peer.handle_timer(clock.now)
+        if len(checks) > before and clock.now < 100:  # answered at once, until 100 s
+            peer.ice.consent_at = clock.now
+            answers.append(clock.now)
+    gaps = [b - a for a, b in zip([50.3, *checks], checks, strict=False)]
+    assert gaps and all(4.0 <= g <= 6.0 for g in gaps)
+    # randomized: 4 or 5 steps after the grid point that follows the (late) check
+    assert {round(g) for g in gaps[1:]} <= {5, 6}
+    last_answer = answers[-1]
+    assert (peer.state, peer.info) == (events.FAILED, events.ICE_KEEP_ALIVE)
+    assert states[-1].info == events.ICE_KEEP_ALIVE
+    assert last_answer + 30 <= clock.now <= last_answer + 31
