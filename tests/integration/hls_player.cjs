@@ -6,7 +6,7 @@
 // Usage (NODE_PATH=<npm dir>/node_modules):
 //   node hls_player.cjs PAGE_URL HLS_SERVER STREAM USER_DATA_DIR CHROMIUM FLAGS_JSON SECONDS
 const path = require('path');
-const { openPage } = require(path.join(__dirname, 'chromium_page.cjs'));
+const { drive } = require(path.join(__dirname, 'driver_common.cjs'));
 
 async function sample(page) {
   return page.evaluate(() => {
@@ -30,38 +30,28 @@ async function sample(page) {
   });
 }
 
-(async () => {
-  const [pageUrl, server, stream, udd, exe, flagsJson, secsArg] = process.argv.slice(2);
-  const secs = parseFloat(secsArg || '6');
-  const result = { ok: false, console: [], samples: [] };
-  let ctx;
-  try {
-    const opened = await openPage(udd, exe, flagsJson, result);
-    ctx = opened.ctx;
-    const page = opened.page;
-    await page.goto(pageUrl, { waitUntil: 'load', timeout: 20000 });
-    await page.waitForSelector('#urlServer', { timeout: 20000 });
-    await page.fill('#urlServer', server);
-    await page.fill('#playStream', stream);
-    await page.click('#applyBtn');
-    const t0 = Date.now();
-    // Until the picture moves (currentTime > 0), then SECONDS of samples.
-    while (Date.now() - t0 < 30000) {
-      const s = await sample(page);
-      if (s.currentTime > 0 && s.frames > 0) { result.startMs = Date.now() - t0; break; }
-      await page.waitForTimeout(100);
-    }
-    const end = Date.now() + secs * 1000;
-    while (Date.now() < end) {
-      result.samples.push(await sample(page));
-      await page.waitForTimeout(500);
-    }
-    result.fullLink = await page.inputValue('#fullLink');
-    result.ok = true;
-  } catch (e) {
-    result.error = String(e && e.stack || e);
-  } finally {
-    if (ctx) await ctx.close().catch(() => {});
+const [pageUrl, server, stream, udd, exe, flagsJson, secsArg] = process.argv.slice(2);
+const secs = parseFloat(secsArg || '6');
+const result = { ok: false, console: [], samples: [] };
+drive(result, async (open) => {
+  const page = await open(udd, exe, flagsJson);
+  await page.goto(pageUrl, { waitUntil: 'load', timeout: 20000 });
+  await page.waitForSelector('#urlServer', { timeout: 20000 });
+  await page.fill('#urlServer', server);
+  await page.fill('#playStream', stream);
+  await page.click('#applyBtn');
+  const t0 = Date.now();
+  // Until the picture moves (currentTime > 0), then SECONDS of samples.
+  while (Date.now() - t0 < 30000) {
+    const s = await sample(page);
+    if (s.currentTime > 0 && s.frames > 0) { result.startMs = Date.now() - t0; break; }
+    await page.waitForTimeout(100);
   }
-  console.log('RESULT ' + JSON.stringify(result));
-})();
+  const end = Date.now() + secs * 1000;
+  while (Date.now() < end) {
+    result.samples.push(await sample(page));
+    await page.waitForTimeout(500);
+  }
+  result.fullLink = await page.inputValue('#fullLink');
+  result.ok = true;
+});

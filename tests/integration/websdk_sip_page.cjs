@@ -5,57 +5,43 @@
 // Call button. Prints "RESULT {json}" with the status of every /call/send_dtmf request.
 // Usage (NODE_PATH=<npm dir>/node_modules):
 //   node websdk_sip_page.cjs PAGE_URL FORM_JSON KEYS USER_DATA_DIR CHROMIUM FLAGS_JSON
-const { chromium } = require('playwright-core');
+const path = require('path');
+const { drive } = require(path.join(__dirname, 'driver_common.cjs'));
 
-(async () => {
-  const [pageUrl, formJson, keys, udd, exe, flagsJson] = process.argv.slice(2);
-  const form = JSON.parse(formJson);
-  const result = { ok: false, console: [], dtmf: [], requests: [] };
-  let ctx;
-  try {
-    ctx = await chromium.launchPersistentContext(udd, {
-      executablePath: exe, headless: true, args: JSON.parse(flagsJson), timeout: 30000,
-    });
-    const page = ctx.pages()[0] || await ctx.newPage();
-    page.on('pageerror', (e) => result.console.push('pageerror: ' + e.message));
-    page.on('requestfinished', (r) => {
-      if (r.url().includes('/rest-api/')) result.requests.push(r.method() + ' ' + r.url());
-    });
-    page.on('requestfailed', (r) => result.requests.push('FAILED ' + r.method() + ' ' + r.url()));
-    page.on('response', (r) => {
-      if (r.url().endsWith('/call/send_dtmf') && r.request().method() === 'POST') {
-        result.dtmf.push({ status: r.status(), body: r.request().postData() });
-      }
-    });
-    await page.goto(pageUrl, { waitUntil: 'load', timeout: 20000 });
-    for (const [id, value] of Object.entries(form)) {
-      await page.fill(`#${id}`, String(value));
+const [pageUrl, formJson, keys, udd, exe, flagsJson] = process.argv.slice(2);
+const form = JSON.parse(formJson);
+const result = { ok: false, console: [], dtmf: [], requests: [] };
+drive(result, async (open) => {
+  const page = await open(udd, exe, flagsJson);
+  page.on('requestfinished', (r) => {
+    if (r.url().includes('/rest-api/')) result.requests.push(r.method() + ' ' + r.url());
+  });
+  page.on('requestfailed', (r) => result.requests.push('FAILED ' + r.method() + ' ' + r.url()));
+  page.on('response', (r) => {
+    if (r.url().endsWith('/call/send_dtmf') && r.request().method() === 'POST') {
+      result.dtmf.push({ status: r.status(), body: r.request().postData() });
     }
-    // As a user does: tick hasAudio and hasVideo (the page sends "false" for unticked ones).
-    await page.click('#hasAudio');
-    await page.click('#hasVideo');
-    await page.click('#callBtn');
-    await page.waitForFunction(
-      () => document.getElementById('callStatus').textContent.includes('ESTABLISHED'), null,
-      { timeout: 30000 });
-    await page.fill('#dtmf', keys);
-    await page.click('#dtmfBtn');
-    const until = Date.now() + 10000;
-    while (result.dtmf.length === 0 && Date.now() < until) await page.waitForTimeout(100);
-    await page.waitForTimeout(2000);  // the keys are on the wire
-    result.callStatus = await page.textContent('#callStatus');
-    await page.click('#callBtn');  // Hangup
-    result.ok = true;
-  } catch (e) {
-    result.error = String(e);
-    if (ctx) {
-      const page = ctx.pages()[0];
-      result.callStatus = await page.textContent('#callStatus').catch(() => null);
-      result.callTrace = await page.textContent('#callTrace').catch(() => null);
-    }
-  } finally {
-    if (ctx) await ctx.close().catch(() => {});
+  });
+  await page.goto(pageUrl, { waitUntil: 'load', timeout: 20000 });
+  for (const [id, value] of Object.entries(form)) {
+    await page.fill(`#${id}`, String(value));
   }
-  console.log('RESULT ' + JSON.stringify(result));
-  process.exit(result.ok ? 0 : 1);
-})();
+  // As a user does: tick hasAudio and hasVideo (the page sends "false" for unticked ones).
+  await page.click('#hasAudio');
+  await page.click('#hasVideo');
+  await page.click('#callBtn');
+  await page.waitForFunction(
+    () => document.getElementById('callStatus').textContent.includes('ESTABLISHED'), null,
+    { timeout: 30000 });
+  await page.fill('#dtmf', keys);
+  await page.click('#dtmfBtn');
+  const until = Date.now() + 10000;
+  while (result.dtmf.length === 0 && Date.now() < until) await page.waitForTimeout(100);
+  await page.waitForTimeout(2000);  // the keys are on the wire
+  result.callStatus = await page.textContent('#callStatus');
+  await page.click('#callBtn');  // Hangup
+  result.ok = true;
+}, { onError: async (page) => {
+  result.callStatus = await page.textContent('#callStatus').catch(() => null);
+  result.callTrace = await page.textContent('#callTrace').catch(() => null);
+} });

@@ -1,0 +1,56 @@
+// What the Chromium page drivers share (websdk_player, websdk_two_way, websdk_sip_page,
+// builtin_page, hls_player, demo_page): the system Chromium through playwright-core with the
+// test's flags, one page whose errors are collected in result.console, a hook keeping every
+// RTCPeerConnection for getStats(), and the ending: browser closed, "TAG {json}" printed,
+// exit status 0 only when the driver set result.ok.
+const { chromium } = require('playwright-core');
+
+// Every RTCPeerConnection the page makes is kept in window.__pcs (page.addInitScript).
+const PC_HOOK = `(() => {
+  const Native = window.RTCPeerConnection;
+  window.__pcs = [];
+  window.RTCPeerConnection = function (...args) {
+    const pc = new Native(...args);
+    window.__pcs.push(pc);
+    return pc;
+  };
+  window.RTCPeerConnection.prototype = Native.prototype;
+  Object.setPrototypeOf(window.RTCPeerConnection, Native);
+})();`;
+
+async function openPage(udd, exe, flagsJson, result, viewport) {
+  const ctx = await chromium.launchPersistentContext(udd, {
+    executablePath: exe, headless: true, args: JSON.parse(flagsJson), timeout: 30000,
+    ...(viewport ? { viewport } : {}),
+  });
+  const page = ctx.pages()[0] || await ctx.newPage();
+  page.on('pageerror', (e) => result.console.push('pageerror: ' + e.message));
+  page.on('console', (m) => { if (m.type() === 'error') result.console.push(m.text()); });
+  return { ctx, page };
+}
+
+// Runs one driver: `body(open)`, where `await open(udd, exe, flagsJson, viewport)` launches
+// the browser and gives its page. An error lands in result.error (`onError(page)` may add
+// what the page shows); then the browser is closed and the result printed.
+function drive(result, body, { tag = 'RESULT', onError = null } = {}) {
+  let ctx = null;
+  const open = async (udd, exe, flagsJson, viewport) => {
+    const opened = await openPage(udd, exe, flagsJson, result, viewport);
+    ctx = opened.ctx;
+    return opened.page;
+  };
+  (async () => {
+    try {
+      await body(open);
+    } catch (e) {
+      result.error = String(e);
+      if (onError && ctx) await onError(ctx.pages()[0]).catch(() => {});
+    } finally {
+      if (ctx) await ctx.close().catch(() => {});
+    }
+    console.log(tag + ' ' + JSON.stringify(result));
+    process.exit(result.ok ? 0 : 1);
+  })();
+}
+
+module.exports = { PC_HOOK, drive, openPage };
