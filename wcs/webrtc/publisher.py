@@ -16,7 +16,6 @@ from the hub), frees the peer's port and calls ``on_end(status, info)`` once.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 
@@ -26,7 +25,7 @@ from wcs.app.streams import StreamHub, StreamStatus, TrackInfo
 
 from . import events
 from .certificate import Certificate
-from .ending import EndCallback, EndsOnce
+from .ending import EndCallback, EndsOnce, Registry
 from .ingest import PublisherPeer
 from .offer import OfferError
 from .transport import PeerSettings
@@ -124,7 +123,7 @@ class Publisher(EndsOnce):
         self.ingest._forget(self)
 
 
-class Ingest:
+class Ingest(Registry[Publisher]):
     """Makes and owns every publisher; the one place WS signaling and WHIP ask to publish."""
 
     def __init__(
@@ -140,7 +139,7 @@ class Ingest:
         self.jitter_latency = jitter_latency
         self.peers = peers or PeerSettings(Certificate.generate())
         self.publishers: dict[str, Publisher] = {}  # by mediaSessionId
-        self.background: set[asyncio.Future[None]] = set()
+        super().__init__(self.publishers, StreamStatus.UNPUBLISHED)
 
     async def publish(
         self,
@@ -203,27 +202,9 @@ class Ingest:
         log.info("publisher %s of %s: PUBLISHING on port %d", provider, name, peer.port)
         return publisher, answer
 
-    def get(self, media_session_id: str) -> Publisher | None:
-        return self.publishers.get(media_session_id)
-
     async def stop(self, media_session_id: str, info: str = UNPUBLISHED_BY_USER) -> bool:
-        publisher = self.publishers.get(media_session_id)
-        if publisher is None:
-            return False
-        await publisher.stop(StreamStatus.UNPUBLISHED, info)
-        return True
-
-    def _forget(self, publisher: Publisher) -> None:
-        for key, value in list(self.publishers.items()):
-            if value is publisher:
-                del self.publishers[key]
+        return await super().stop(media_session_id, info)
 
     async def close(self) -> None:
         """Shutdown: every publisher ends (its owner is told), every port is freed."""
-        publishers = list(self.publishers.values())
-        await asyncio.gather(
-            *(p.stop(StreamStatus.UNPUBLISHED, UNPUBLISHED_BY_SHUTDOWN) for p in publishers),
-            return_exceptions=True,
-        )
-        if self.background:
-            await asyncio.gather(*self.background, return_exceptions=True)
+        await self._end_all(UNPUBLISHED_BY_SHUTDOWN)

@@ -20,7 +20,6 @@ not found``, an unusable offer) is posted as FAILED with an entry of the same sh
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -33,7 +32,7 @@ from wcs.sdp import parse_fmtp
 from . import events
 from .answer import SourceTrack
 from .certificate import Certificate
-from .ending import EndCallback, EndsOnce
+from .ending import EndCallback, EndsOnce, Registry
 from .fanout import RemotePeer, WorkerPool, WorkerRefused, needs_transcode
 from .offer import OfferError
 from .peer import ViewerPeer
@@ -207,7 +206,7 @@ def _drop(kind: str, packet: bytes) -> None:
     return None
 
 
-class Playback:
+class Playback(Registry[Viewer]):
     """Makes and owns every viewer; the one place WS signaling and WHEP ask to play."""
 
     def __init__(
@@ -227,8 +226,8 @@ class Playback:
         self.peers = peers or PeerSettings(Certificate.generate())
         self.tracks_timeout = tracks_timeout
         self.viewers: dict[str, Viewer] = {}
+        super().__init__(self.viewers, StreamStatus.STOPPED)
         self.transcoders: dict[int, OpusTranscoder] = {}
-        self.background: set[asyncio.Future[None]] = set()
         # A viewer subscribes only once connected; this tells the others the stream ended.
         self._watch = hub.watch(self._on_stream_changed)
 
@@ -323,9 +322,6 @@ class Playback:
             return self.workers.peer(offer, tracks)
         return ViewerPeer(offer, tracks, self.peers)
 
-    def get(self, media_session_id: str) -> Viewer | None:
-        return self.viewers.get(media_session_id)
-
     def report_refused(
         self,
         name: str,
@@ -345,11 +341,7 @@ class Playback:
         self.hooks.post(app_key, "StreamStatusEvent", body)
 
     async def stop(self, media_session_id: str, info: str = STOPPED_BY_USER) -> bool:
-        viewer = self.viewers.get(media_session_id)
-        if viewer is None:
-            return False
-        await viewer.close(StreamStatus.STOPPED, info)
-        return True
+        return await super().stop(media_session_id, info)
 
     def transcoder_for(self, stream: Stream) -> OpusTranscoder:
         """The stream's one G.711 -> Opus transcoder, shared by every viewer needing opus."""
@@ -362,17 +354,7 @@ class Playback:
             self.transcoders[key] = transcoder
         return transcoder
 
-    def _forget(self, viewer: Viewer) -> None:
-        if self.viewers.get(viewer.media_session_id) is viewer:
-            del self.viewers[viewer.media_session_id]
-
     async def close(self) -> None:
         """Shutdown: every viewer ends (its owner is told), every port is freed."""
         self._watch.cancel()
-        viewers = list(self.viewers.values())
-        await asyncio.gather(
-            *(v.close(StreamStatus.STOPPED, STOPPED_BY_SHUTDOWN) for v in viewers),
-            return_exceptions=True,
-        )
-        if self.background:
-            await asyncio.gather(*self.background, return_exceptions=True)
+        await self._end_all(STOPPED_BY_SHUTDOWN)
