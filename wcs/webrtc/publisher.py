@@ -21,7 +21,7 @@ import time
 
 from wcs.app.media.outlet import HubOutlet
 from wcs.app.stream_feed import StreamFeed
-from wcs.app.streams import StreamHub, StreamStatus, TrackInfo
+from wcs.app.streams import PublisherControl, StreamHub, StreamStatus, TrackInfo
 
 from . import events
 from .certificate import Certificate
@@ -174,14 +174,13 @@ class Ingest(Registry[Publisher]):
         except OfferError as exc:
             raise PublishError(str(exc), 400) from None
         publisher.peer = peer
+        asks = PublisherControl(publisher._stats, publisher._request_keyframe, publisher._terminate)
         outlet = HubOutlet(
             self.hub,
             name,
+            asks,
             call_id=None,
             app_key=app_key,
-            stats=publisher._stats,
-            request_keyframe=publisher._request_keyframe,
-            terminate=publisher._terminate,
             provider=provider,
             session_id=session_id,
             media_session_id=media_session_id,

@@ -9,7 +9,6 @@ hub spells it, so a change of the hub's API is a change of this module only.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from wcs.app.streams import (
     Publication,
@@ -24,7 +23,7 @@ log = logging.getLogger(__name__)
 
 
 class HubOutlet:
-    """Stream ``name`` on ``hub``; callbacks are what the hub may ask of the publisher.
+    """Stream ``name`` on ``hub``; ``control`` is what the hub may ask of the publisher.
 
     ``call_id`` names a call's stream; a WebRTC publisher has none but its WCS ``provider``
     and session ids instead (see :meth:`wcs.app.streams.StreamHub.publish`).
@@ -34,23 +33,19 @@ class HubOutlet:
         self,
         hub: StreamHub,
         name: str,
+        control: PublisherControl,
         *,
         call_id: str | None,
         app_key: str,
-        stats: Callable[[], dict[str, dict[str, object]]],
-        request_keyframe: Callable[[], None],
-        terminate: Callable[[], None] | None,
         provider: str = "SIP",
         session_id: str | None = None,
         media_session_id: str | None = None,
     ) -> None:
         self.hub = hub
         self.name = name
+        self.control = control
         self.call_id = call_id
         self.app_key = app_key
-        self._stats = stats
-        self._request_keyframe = request_keyframe
-        self._terminate = terminate
         self._ids = (provider, session_id, media_session_id)
         self.publication: Publication | None = None  # ours while published
 
@@ -61,7 +56,6 @@ class HubOutlet:
 
     def publish(self, tracks: dict[str, TrackInfo]) -> Publication | None:
         """Publish with ``tracks``; None when the name got taken meanwhile."""
-        control = PublisherControl(self._stats, self._request_keyframe, self._terminate)
         provider, session_id, media_session_id = self._ids
         try:
             publication = self.hub.publish(
@@ -69,7 +63,7 @@ class HubOutlet:
                 call_id=self.call_id,
                 app_key=self.app_key,
                 tracks=tracks,
-                control=control,
+                control=self.control,
                 provider=provider,
                 session_id=session_id,
                 media_session_id=media_session_id,
