@@ -151,6 +151,16 @@ async def test_aiortc_decodes_trace_media(answer_setup: str) -> None:
         assert peer.stats()["send_errors"] == 0
         assert keyframe_requests  # at least the one on connect
         assert [s.state for s in states][:2] == [events.CONNECTING, events.CONNECTED]
+        # Our RFC 7675 consent check (sent by the peer's timer every 4-6 s; here at once)
+        # gets aiortc's signed answer, which renews consent.
+        assert peer._consent_due is not None  # the checks are scheduled
+        before = peer.ice.consent_at
+        peer.ice.check_consent()
+        for _ in range(100):
+            if peer.ice.consent_at > before:
+                break
+            await asyncio.sleep(0.02)
+        assert peer.ice.consent_at > before
     finally:
         await pc.close()
         await peer.close()
