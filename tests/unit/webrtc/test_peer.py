@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import socket
 import struct
@@ -425,10 +426,11 @@ def test_consent_checks_every_4_to_6_s_on_the_grid_and_30_s_unanswered_fail(
             peer.ice.consent_at = clock.now
             answers.append(clock.now)
     gaps = [b - a for a, b in zip([50.3, *checks], checks, strict=False)]
-    assert gaps and all(4.0 <= g <= 6.0 for g in gaps)
+    assert gaps and all(4.0 - 1e-6 <= g <= 6.0 + 1e-6 for g in gaps)
     # randomized: 4 or 5 steps after the grid point that follows the (late) check
     assert {round(g) for g in gaps[1:]} <= {5, 6}
     last_answer = answers[-1]
     assert (peer.state, peer.info) == (events.FAILED, events.ICE_KEEP_ALIVE)
     assert states[-1].info == events.ICE_KEEP_ALIVE
-    assert last_answer + 30 <= clock.now <= last_answer + 31
+    # at the first timer (on the grid, the loop 2 ms late) 30 s or more after the answer
+    assert last_answer + 30 - 1e-6 <= clock.now <= math.ceil(last_answer + 30) + 0.002 + 1e-6
