@@ -53,4 +53,17 @@ function drive(result, body, { tag = 'RESULT', onError = null } = {}) {
   })();
 }
 
-module.exports = { PC_HOOK, drive, openPage };
+// The WebSDK example drivers (PAGE_URL WS_URL USER_DATA_DIR CHROMIUM FLAGS_JSON [SECONDS]):
+// the page loaded with the RTCPeerConnection hook, then `body(page, wsUrl, secs, result)`.
+function driveWebsdk(body) {
+  const [pageUrl, wsUrl, udd, exe, flagsJson, secsArg] = process.argv.slice(2);
+  const result = { ok: false, console: [], statuses: [] };
+  drive(result, async (open) => {
+    const page = await open(udd, exe, flagsJson);
+    await page.addInitScript(PC_HOOK);
+    await page.goto(pageUrl, { waitUntil: 'load', timeout: 20000 });
+    await body(page, wsUrl, parseFloat(secsArg || '3'), result);
+  });
+}
+
+module.exports = { PC_HOOK, drive, driveWebsdk, openPage };

@@ -4,7 +4,7 @@
 // print "RESULT {json}". Usage (NODE_PATH=<npm dir>/node_modules):
 //   node websdk_player.cjs PAGE_URL WS_URL USER_DATA_DIR CHROMIUM FLAGS_JSON [SECONDS]
 const path = require('path');
-const { PC_HOOK, drive } = require(path.join(__dirname, 'driver_common.cjs'));
+const { driveWebsdk } = require(path.join(__dirname, 'driver_common.cjs'));
 
 
 async function inbound(page) {
@@ -32,13 +32,7 @@ async function inbound(page) {
   });
 }
 
-const [pageUrl, wsUrl, udd, exe, flagsJson, secsArg] = process.argv.slice(2);
-const secs = parseFloat(secsArg || '3');
-const result = { ok: false, console: [], statuses: [] };
-drive(result, async (open) => {
-  const page = await open(udd, exe, flagsJson);
-  await page.addInitScript(PC_HOOK);
-  await page.goto(pageUrl, { waitUntil: 'load', timeout: 20000 });
+driveWebsdk(async (page, wsUrl, secs, result) => {
   await page.fill('#url', wsUrl);
   const t0 = Date.now();
   await page.click('#playBtn');

@@ -5,7 +5,7 @@
 // Prints "RESULT {json}". Usage (NODE_PATH=<npm dir>/node_modules):
 //   node websdk_two_way.cjs PAGE_URL WS_URL USER_DATA_DIR CHROMIUM FLAGS_JSON [SECONDS]
 const path = require('path');
-const { PC_HOOK, drive } = require(path.join(__dirname, 'driver_common.cjs'));
+const { driveWebsdk } = require(path.join(__dirname, 'driver_common.cjs'));
 
 
 async function stats(page) {
@@ -37,13 +37,7 @@ const text = (page, sel) => page.textContent(sel);
 const waitText = (page, sel, values) => page.waitForFunction(
   ([s, v]) => v.includes(document.querySelector(s).textContent), [sel, values], { timeout: 20000 });
 
-const [pageUrl, wsUrl, udd, exe, flagsJson, secsArg] = process.argv.slice(2);
-const secs = parseFloat(secsArg || '3');
-const result = { ok: false, console: [], statuses: [] };
-drive(result, async (open) => {
-  const page = await open(udd, exe, flagsJson);
-  await page.addInitScript(PC_HOOK);
-  await page.goto(pageUrl, { waitUntil: 'load', timeout: 20000 });
+driveWebsdk(async (page, wsUrl, secs, result) => {
   await page.fill('#urlServer', wsUrl);
   await page.click('#connectBtn');
   await waitText(page, '#connectStatus', ['ESTABLISHED']);
