@@ -26,6 +26,7 @@ from wcs.rtp.srtp import SrtpContext
 from wcs.webrtc import events
 from wcs.webrtc.certificate import Certificate
 from wcs.webrtc.ingest import PublisherPeer
+from wcs.webrtc.transport import PeerSettings
 
 OFFER = (
     "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1\r\n"
@@ -47,7 +48,7 @@ def run(profile: str, packets: list[bytes]) -> float:
     publication.stream.subscribe_packets(NullPacketSink())
     publication.stream.subscribe_frames(NullFrameSink())
     now = [0.0]
-    peer = PublisherPeer(OFFER, feed, certificate=CERT, clock=lambda: now[0])
+    peer = PublisherPeer(OFFER, feed, PeerSettings(CERT), clock=lambda: now[0])
     n = KEY_LENGTH[profile]
     ours, theirs = bytes(range(n)), bytes(range(100, 100 + n))
     browser = SrtpContext(profile, theirs, ours)

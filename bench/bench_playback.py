@@ -35,6 +35,7 @@ from wcs.app.streams import Publication, StreamHub, TrackInfo
 from wcs.pcap import read_pcap
 from wcs.webrtc.certificate import Certificate
 from wcs.webrtc.dtls import DtlsConnected
+from wcs.webrtc.transport import PeerSettings
 from wcs.webrtc.viewer import Playback
 
 TRACE = Path(__file__).resolve().parents[1] / "conformance" / "traces" / "02-call-av.pcap"
@@ -140,7 +141,7 @@ async def run(n: int, seconds: float) -> dict[str, float]:
             ),
         }
     )
-    playback = Playback(hub, certificate=Certificate.generate(), bind_ip="127.0.0.1")
+    playback = Playback(hub, PeerSettings(Certificate.generate(), bind_ip="127.0.0.1"))
     sinks = []
     viewers = []
     for i in range(n):

@@ -18,6 +18,7 @@ from wcs.webrtc.answer import SourceTrack
 from wcs.webrtc.certificate import Certificate
 from wcs.webrtc.dtls import DtlsConnected
 from wcs.webrtc.peer import ViewerPeer
+from wcs.webrtc.transport import PeerSettings
 
 ROUNDS = 6
 
@@ -55,7 +56,7 @@ async def main(count: int) -> None:
             "video", "H264", 90000, {"profile-level-id": "42e01f", "packetization-mode": "1"}
         ),
     ]
-    peer = ViewerPeer(OFFER, tracks, certificate=Certificate.generate(), bind_ip="127.0.0.1")
+    peer = ViewerPeer(OFFER, tracks, PeerSettings(Certificate.generate(), bind_ip="127.0.0.1"))
     await peer.ice.bind()
     peer.ice.select_remote(*sink.getsockname())
     peer._connected(DtlsConnected("SRTP_AES128_CM_SHA1_80", os.urandom(30), os.urandom(30)))

@@ -66,7 +66,9 @@ def no_gc() -> None:
 def no_aioice_consent() -> None:
     """Diagnostic only: aioice's consent checks (one request per viewer every 4-6 s) never
     start, to measure their share of an idle server's wake-ups. Not a product option: those
-    checks are what RFC 7675 consent rests on (see bench/idle_wakeups.py)."""
+    checks are what RFC 7675 consent rests on (see bench/idle_wakeups.py). Since issue 11 the
+    server stops aioice's task and sends its own checks on the shared 1 s grid, so this
+    changes nothing there; it is kept for measuring older checkouts (``--wcs-root``)."""
     import aioice
 
     async def _no_checks(self: Any) -> None:

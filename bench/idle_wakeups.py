@@ -15,34 +15,28 @@ The viewers' consent checks (one STUN request per viewer every ``KEEPALIVE_INTER
 input the server must answer, so they set a floor: it is printed next to the figures.
 ``--wcs-root`` runs another checkout's server (e.g. a baseline worktree) with this harness.
 
-Measured 2026-12-03 (2 shared cores, 200 viewers, 20 s; wake-ups/s of the server, the paused
+History (2026-12-03, 2 shared cores, 200 viewers, 20 s; wake-ups/s of the server, the paused
 call alone, then with the viewers; "keepalive" is the viewers' consent check period):
 
     keepalive 2 s:  baseline-11 51 -> 257    one Pump per core 52 -> 156
     keepalive 10 s: baseline-11 52 -> 142    one Pump per core 53 -> 112
-    keepalive 2 s, 2 media workers: baseline-11 57 -> 264, one Pump per core 55 -> 196
+    after the fan-out split: 51.6 -> 124.0 (119.0-127.3), of which aioice's consent task ~27
 
-What is left with viewers is input (their checks) and aioice's own consent task (one
-request per viewer every 4-6 s); the ~52/s of the paused call come from its media timer.
+Issue 11, shared timer grids (``python3 -m bench.idle_wakeups`` against ``--wcs-root`` of the
+base commit accce07, interleaved runs, median and range; details in bench/RESULTS.md).
+Since the per-address viewer limit (100 by default) the harness lifts
+``max_viewers_per_ip`` so that all 200 viewers connect.
 
-Re-measured after the fan-out split (3 runs each, median and range; keepalive 2 s, 200
-viewers, no workers; the machine was ~100 % busy with other work):
+    keepalive 2 s   accce07 51.8 -> 136.6 (130.5-140.2)   now 51.0 -> 96.1 (93.1-99.4)
+    keepalive 20 s  accce07 52.5 -> 110.0 (108.8-111.2)   now 51.6 -> 61.5 (60.5-62.5)  (2 runs)
 
-    paused call alone                        51.6  (51.5-52.0)
-    with the viewers                        124.0  (119.0-127.3)
-    with the viewers, --patches no_aioice_consent:
-                                             97.0  (83.7-97.6)
-
-So aioice's consent task costs ~27 wake-ups/s at 200 viewers (40 checks/s, some batched).
-It stays: RFC 7675 consent is a response to *our* request, and aioice's task is the only
-thing that sends one; after 6 unanswered checks it closes the connection, which closes the
-viewer's socket and stops the media. The viewers' own checks cannot stand in for it: they
-are authenticated with our password, which the viewer itself chose to learn, and a UDP
-source address can be forged, so a client could keep media flowing towards a victim's
-address. Folding the check into ViewerPeer's one deadline would save only the timer half
-(the response is input either way) and belongs in peer.py. The ~45/s left above the paused
-call answer 100 checks/s of input (batched); the 52/s are the call's 20 ms silence timer
-(one per call; a shared ticker for all calls is issue 17).
+What wakes the server now: the paused call's 20 ms audio slot (~50/s: silence goes to the
+SIP peer, wire behaviour; all calls' slots now share one grid, so N calls should cost the
+same ~50/s: shown by a unit test, not measured here, the harness has one call), the
+viewers' own consent checks (input: 100/s at keepalive 2 s give ~45 wake-ups, 10/s give ~10),
+and one tick a second of the 1 s grid on which every viewer's consent check, consent and
+liveness expiry and sender report sits (aioice's per-connection consent task is replaced by
+our checks on that grid).
 """
 
 from __future__ import annotations
@@ -132,7 +126,10 @@ async def run(
     viewers: int, seconds: float, workers: int, label: str, patches: tuple[str, ...] = ()
 ) -> dict[str, Any]:
     rundir = Path(tempfile.mkdtemp(prefix="wcs-bench-idle-"))
-    settings: dict[str, Any] = {"webrtc_workers": workers} if workers else {}
+    # All the viewers come from one loopback address: lift the per-address limit (100).
+    settings: dict[str, Any] = {"max_viewers_per_ip": viewers}
+    if workers:
+        settings["webrtc_workers"] = workers
     server = wcs_proc.WcsServer(rundir / "wcs.log", patches=patches, **settings)
     callee = DemoCallee(user=CALL_ID, ring_delay=0.0, send_media=False)
     farm = Farm()

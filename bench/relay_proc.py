@@ -25,6 +25,7 @@ from typing import Any
 from wcs.webrtc.answer import SourceTrack
 from wcs.webrtc.certificate import Certificate
 from wcs.webrtc.peer import ViewerPeer
+from wcs.webrtc.transport import PeerSettings
 
 TRACKS = [
     SourceTrack("audio", "PCMU", 8000),
@@ -45,7 +46,7 @@ class Relay:
             peer.send_rtp(kind, data)
 
     async def whep(self, offer: str) -> tuple[str, str]:
-        peer = ViewerPeer(offer, TRACKS, certificate=self.cert, bind_ip="127.0.0.1")
+        peer = ViewerPeer(offer, TRACKS, PeerSettings(self.cert, bind_ip="127.0.0.1"))
         answer = await peer.start()
         rid = secrets.token_hex(8)
         self.peers[rid] = peer

@@ -23,6 +23,7 @@ from wcs.sip.message import Headers, SipRequest, SipResponse, parse_message, ser
 from wcs.webrtc.answer import SourceTrack
 from wcs.webrtc.certificate import Certificate
 from wcs.webrtc.peer import ViewerPeer
+from wcs.webrtc.transport import PeerSettings
 
 TRACKS = [
     SourceTrack("audio", "PCMU", 8000),
@@ -88,7 +89,7 @@ async def test_light_viewer_against_viewer_peer() -> None:
     """Real ICE, DTLS and SRTP between the farm's viewer and the product's ViewerPeer."""
     viewer = LightViewer(Certificate.generate(), verify_every=1)
     peer = ViewerPeer(
-        viewer.offer(), TRACKS, certificate=Certificate.generate(), bind_ip="127.0.0.1"
+        viewer.offer(), TRACKS, PeerSettings(Certificate.generate(), bind_ip="127.0.0.1")
     )
     try:
         viewer.set_remote(await peer.start())

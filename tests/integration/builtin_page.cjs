@@ -4,7 +4,8 @@
 // keypad, Hold and Unhold, hang up. Prints "RESULT {json}".
 // Usage (NODE_PATH=<npm dir>/node_modules):
 //   node builtin_page.cjs PAGE_URL FORM_JSON USER_DATA_DIR CHROMIUM FLAGS_JSON SCREENSHOT
-const { chromium } = require('playwright-core');
+const path = require('path');
+const { drive } = require(path.join(__dirname, 'driver_common.cjs'));
 
 async function stats(page) {
   return page.evaluate(async () => {
@@ -25,73 +26,59 @@ async function stats(page) {
   });
 }
 
-(async () => {
-  const [pageUrl, formJson, udd, exe, flagsJson, shot] = process.argv.slice(2);
-  const form = JSON.parse(formJson);
-  const result = { ok: false, console: [] };
-  let ctx;
-  try {
-    ctx = await chromium.launchPersistentContext(udd, {
-      executablePath: exe, headless: true, args: JSON.parse(flagsJson), timeout: 30000,
-      viewport: { width: 1100, height: 1300 },
-    });
-    const page = ctx.pages()[0] || await ctx.newPage();
-    page.on('pageerror', (e) => result.console.push('pageerror: ' + e.message));
-    await page.goto(pageUrl, { waitUntil: 'load', timeout: 20000 });
-    for (const [name, value] of Object.entries(form)) {
-      await page.fill(`#callForm [name="${name}"]`, String(value));
-    }
-    await page.click('#startCall');
-    // The stream appears in the list (the page refreshes it every 5 s; press Refresh too).
-    const row = `#streams tbody tr:has(td:text-is("${form.toStream}")) button`;
-    const deadline = Date.now() + 20000;
-    while (!(await page.$(row)) && Date.now() < deadline) {
-      await page.click('#refresh');
-      await page.waitForTimeout(300);
-    }
-    result.callRow = await page.textContent('#calls tbody');
-    await page.click(row);  // Play
-    await page.waitForFunction(() => window.wcsPlayer.status === 'PLAYING', null, { timeout: 20000 });
-    let first = await stats(page);
-    while (first.framesDecoded === 0 && Date.now() < deadline + 20000) {
-      await page.waitForTimeout(100);
-      first = await stats(page);
-    }
-    await page.waitForTimeout(3000);
-    result.first = first;
-    result.second = await stats(page);
-    await page.click('#refresh');
-    await page.waitForTimeout(500);
-    result.streamsTable = await page.textContent('#streams tbody');
-    await page.screenshot({ path: shot, fullPage: true });
-    // Take part: a key from the keypad, then Hold and Unhold (each answers in #message).
-    const callRow = `#calls tbody tr:has(td:text-is("${form.callId}"))`;
-    const said = (text) => page.waitForFunction(
-      (t) => document.getElementById('message').textContent === t, text, { timeout: 10000 });
-    await page.click(`${callRow} .keypad button:text-is("5")`);
-    await said(`send_dtmf ${form.callId} 5`);
-    await page.click(`${callRow} button:text-is("Hold")`);
-    await said(`hold ${form.callId}`);
-    const unhold = `${callRow} button:text-is("Unhold")`;
-    const until = Date.now() + 10000;
-    while (!(await page.$(unhold)) && Date.now() < until) {
-      await page.click('#refresh');
-      await page.waitForTimeout(300);
-    }
-    result.heldRow = await page.textContent(callRow);
-    await page.click(unhold);
-    await said(`unhold ${form.callId}`);
-    await page.click(`${callRow} button`);  // Hang up (the first button)
-    await page.waitForFunction(
-      () => document.getElementById('message').textContent.includes('hung up'), null,
-      { timeout: 10000 });
-    result.message = await page.textContent('#message');
-    result.ok = true;
-  } catch (e) {
-    result.error = String(e);
-  } finally {
-    if (ctx) await ctx.close().catch(() => {});
+const [pageUrl, formJson, udd, exe, flagsJson, shot] = process.argv.slice(2);
+const form = JSON.parse(formJson);
+const result = { ok: false, console: [] };
+drive(result, async (open) => {
+  const page = await open(udd, exe, flagsJson, { width: 1100, height: 1300 });
+  await page.goto(pageUrl, { waitUntil: 'load', timeout: 20000 });
+  for (const [name, value] of Object.entries(form)) {
+    await page.fill(`#callForm [name="${name}"]`, String(value));
   }
-  console.log('RESULT ' + JSON.stringify(result));
-  process.exit(result.ok ? 0 : 1);
-})();
+  await page.click('#startCall');
+  // The stream appears in the list (the page refreshes it every 5 s; press Refresh too).
+  const row = `#streams tbody tr:has(td:text-is("${form.toStream}")) button`;
+  const deadline = Date.now() + 20000;
+  while (!(await page.$(row)) && Date.now() < deadline) {
+    await page.click('#refresh');
+    await page.waitForTimeout(300);
+  }
+  result.callRow = await page.textContent('#calls tbody');
+  await page.click(row);  // Play
+  await page.waitForFunction(() => window.wcsPlayer.status === 'PLAYING', null, { timeout: 20000 });
+  let first = await stats(page);
+  while (first.framesDecoded === 0 && Date.now() < deadline + 20000) {
+    await page.waitForTimeout(100);
+    first = await stats(page);
+  }
+  await page.waitForTimeout(3000);
+  result.first = first;
+  result.second = await stats(page);
+  await page.click('#refresh');
+  await page.waitForTimeout(500);
+  result.streamsTable = await page.textContent('#streams tbody');
+  await page.screenshot({ path: shot, fullPage: true });
+  // Take part: a key from the keypad, then Hold and Unhold (each answers in #message).
+  const callRow = `#calls tbody tr:has(td:text-is("${form.callId}"))`;
+  const said = (text) => page.waitForFunction(
+    (t) => document.getElementById('message').textContent === t, text, { timeout: 10000 });
+  await page.click(`${callRow} .keypad button:text-is("5")`);
+  await said(`send_dtmf ${form.callId} 5`);
+  await page.click(`${callRow} button:text-is("Hold")`);
+  await said(`hold ${form.callId}`);
+  const unhold = `${callRow} button:text-is("Unhold")`;
+  const until = Date.now() + 10000;
+  while (!(await page.$(unhold)) && Date.now() < until) {
+    await page.click('#refresh');
+    await page.waitForTimeout(300);
+  }
+  result.heldRow = await page.textContent(callRow);
+  await page.click(unhold);
+  await said(`unhold ${form.callId}`);
+  await page.click(`${callRow} button`);  // Hang up (the first button)
+  await page.waitForFunction(
+    () => document.getElementById('message').textContent.includes('hung up'), null,
+    { timeout: 10000 });
+  result.message = await page.textContent('#message');
+  result.ok = true;
+});

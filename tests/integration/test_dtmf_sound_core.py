@@ -188,4 +188,7 @@ async def test_dtmf_and_sound_reach_baresip(
     assert all(abs(hz - TONE_HZ) < 20 for hz, _ in rows[first + 1 : last]), rows
     # 1 s of tone: 10 windows of 100 ms, give or take the two partial ones at its edges.
     assert 9 <= last - first + 1 <= 11, rows
-    assert all(level < 50 for _, level in rows[:first] + rows[last + 1 :]), rows
+    # Silence around it. The windows at the tone's edges may hold a part of it at any level
+    # (the tone's start and the decoder's delay, e.g. Opus's 6.5 ms, fall anywhere in a
+    # window): they are left out, the windows beyond them must be quiet.
+    assert all(level < 50 for _, level in rows[: max(first - 1, 0)] + rows[last + 2 :]), rows

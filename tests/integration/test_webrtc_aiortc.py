@@ -23,6 +23,7 @@ from wcs.webrtc import events
 from wcs.webrtc.answer import SourceTrack
 from wcs.webrtc.certificate import Certificate
 from wcs.webrtc.peer import ViewerPeer
+from wcs.webrtc.transport import PeerSettings
 
 pytestmark = pytest.mark.asyncio
 
@@ -116,11 +117,9 @@ async def test_aiortc_decodes_trace_media(answer_setup: str) -> None:
     peer = ViewerPeer(
         offer,
         TRACKS,
-        certificate=Certificate.generate(),
-        bind_ip="127.0.0.1",
+        PeerSettings(Certificate.generate(), bind_ip="127.0.0.1", ice_timeout=20.0),
         on_state=states.append,
         on_keyframe_request=lambda: keyframe_requests.append(1),
-        ice_timeout=20.0,
         answer_setup=answer_setup,
     )
     try:
@@ -152,6 +151,16 @@ async def test_aiortc_decodes_trace_media(answer_setup: str) -> None:
         assert peer.stats()["send_errors"] == 0
         assert keyframe_requests  # at least the one on connect
         assert [s.state for s in states][:2] == [events.CONNECTING, events.CONNECTED]
+        # Our RFC 7675 consent check (sent by the peer's timer every 4-6 s; here at once)
+        # gets aiortc's signed answer, which renews consent.
+        assert peer._consent_due is not None  # the checks are scheduled
+        before = peer.ice.consent_at
+        peer.ice.check_consent()
+        for _ in range(100):
+            if peer.ice.consent_at > before:
+                break
+            await asyncio.sleep(0.02)
+        assert peer.ice.consent_at > before
     finally:
         await pc.close()
         await peer.close()
@@ -173,10 +182,8 @@ async def test_fingerprint_mismatch_fails_with_dtls_info() -> None:
     peer = ViewerPeer(
         offer,
         TRACKS,
-        certificate=Certificate.generate(),
-        bind_ip="127.0.0.1",
+        PeerSettings(Certificate.generate(), bind_ip="127.0.0.1", ice_timeout=20.0),
         on_state=states.append,
-        ice_timeout=20.0,
     )
     try:
         answer = await peer.start()

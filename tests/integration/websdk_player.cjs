@@ -4,20 +4,8 @@
 // print "RESULT {json}". Usage (NODE_PATH=<npm dir>/node_modules):
 //   node websdk_player.cjs PAGE_URL WS_URL USER_DATA_DIR CHROMIUM FLAGS_JSON [SECONDS]
 const path = require('path');
-const { openPage } = require(path.join(__dirname, 'chromium_page.cjs'));
+const { driveWebsdk } = require(path.join(__dirname, 'driver_common.cjs'));
 
-// Every RTCPeerConnection the SDK makes is kept so the test can read its getStats().
-const HOOK = `(() => {
-  const Native = window.RTCPeerConnection;
-  window.__pcs = [];
-  window.RTCPeerConnection = function (...args) {
-    const pc = new Native(...args);
-    window.__pcs.push(pc);
-    return pc;
-  };
-  window.RTCPeerConnection.prototype = Native.prototype;
-  Object.setPrototypeOf(window.RTCPeerConnection, Native);
-})();`;
 
 async function inbound(page) {
   return page.evaluate(async () => {
@@ -44,59 +32,42 @@ async function inbound(page) {
   });
 }
 
-(async () => {
-  const [pageUrl, wsUrl, udd, exe, flagsJson, secsArg] = process.argv.slice(2);
-  const secs = parseFloat(secsArg || '3');
-  const result = { ok: false, console: [], statuses: [] };
-  let ctx;
-  try {
-    const opened = await openPage(udd, exe, flagsJson, result);
-    ctx = opened.ctx;
-    const page = opened.page;
-    await page.addInitScript(HOOK);
-    await page.goto(pageUrl, { waitUntil: 'load', timeout: 20000 });
-    await page.fill('#url', wsUrl);
-    const t0 = Date.now();
-    await page.click('#playBtn');
-    await page.waitForFunction(() => document.getElementById('status').textContent === 'PLAYING',
-                               null, { timeout: 20000 });
-    result.statuses.push('PLAYING');
-    result.playingMs = Date.now() - t0;
-    // Wait until both tracks play: the cached keyframe reaches the decoder before the first
-    // live audio packet has gone through Chromium's jitter buffer, so sampling at the first
-    // frame can catch audio at zero samples. Then two samples some seconds apart.
-    const deadline = Date.now() + 20000;
-    let first = await inbound(page);
-    while ((first.framesDecoded === 0 || first.totalSamplesReceived === 0)
-           && Date.now() < deadline) {
-      if (first.framesDecoded > 0 && result.firstFrameMs === undefined) {
-        result.firstFrameMs = Date.now() - t0;
-      }
-      if (first.totalSamplesReceived > 0 && result.firstAudioMs === undefined) {
-        result.firstAudioMs = Date.now() - t0;
-      }
-      await page.waitForTimeout(20);
-      first = await inbound(page);
+driveWebsdk(async (page, wsUrl, secs, result) => {
+  await page.fill('#url', wsUrl);
+  const t0 = Date.now();
+  await page.click('#playBtn');
+  await page.waitForFunction(() => document.getElementById('status').textContent === 'PLAYING',
+                             null, { timeout: 20000 });
+  result.statuses.push('PLAYING');
+  result.playingMs = Date.now() - t0;
+  // Wait until both tracks play: the cached keyframe reaches the decoder before the first
+  // live audio packet has gone through Chromium's jitter buffer, so sampling at the first
+  // frame can catch audio at zero samples. Then two samples some seconds apart.
+  const deadline = Date.now() + 20000;
+  let first = await inbound(page);
+  while ((first.framesDecoded === 0 || first.totalSamplesReceived === 0)
+         && Date.now() < deadline) {
+    if (first.framesDecoded > 0 && result.firstFrameMs === undefined) {
+      result.firstFrameMs = Date.now() - t0;
     }
-    if (result.firstFrameMs === undefined) result.firstFrameMs = Date.now() - t0;
-    if (result.firstAudioMs === undefined) result.firstAudioMs = Date.now() - t0;
-    await page.waitForTimeout(secs * 1000);
-    const second = await inbound(page);
-    result.first = first;
-    result.second = second;
-    result.buttonText = await page.textContent('#playBtn');
-    await page.click('#playBtn');  // "Stop"
-    await page.waitForFunction(
-      () => ['STOPPED', 'FAILED'].includes(document.getElementById('status').textContent),
-      null, { timeout: 20000 });
-    result.statuses.push(await page.textContent('#status'));
-    result.info = await page.textContent('#info');
-    result.ok = true;
-  } catch (e) {
-    result.error = String(e);
-  } finally {
-    if (ctx) await ctx.close().catch(() => {});
+    if (first.totalSamplesReceived > 0 && result.firstAudioMs === undefined) {
+      result.firstAudioMs = Date.now() - t0;
+    }
+    await page.waitForTimeout(20);
+    first = await inbound(page);
   }
-  console.log('RESULT ' + JSON.stringify(result));
-  process.exit(result.ok ? 0 : 1);
-})();
+  if (result.firstFrameMs === undefined) result.firstFrameMs = Date.now() - t0;
+  if (result.firstAudioMs === undefined) result.firstAudioMs = Date.now() - t0;
+  await page.waitForTimeout(secs * 1000);
+  const second = await inbound(page);
+  result.first = first;
+  result.second = second;
+  result.buttonText = await page.textContent('#playBtn');
+  await page.click('#playBtn');  // "Stop"
+  await page.waitForFunction(
+    () => ['STOPPED', 'FAILED'].includes(document.getElementById('status').textContent),
+    null, { timeout: 20000 });
+  result.statuses.push(await page.textContent('#status'));
+  result.info = await page.textContent('#info');
+  result.ok = true;
+});

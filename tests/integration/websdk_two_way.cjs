@@ -4,19 +4,9 @@
 // sample the player's getStats twice, then stop publishing and see the player stop.
 // Prints "RESULT {json}". Usage (NODE_PATH=<npm dir>/node_modules):
 //   node websdk_two_way.cjs PAGE_URL WS_URL USER_DATA_DIR CHROMIUM FLAGS_JSON [SECONDS]
-const { chromium } = require('playwright-core');
+const path = require('path');
+const { driveWebsdk } = require(path.join(__dirname, 'driver_common.cjs'));
 
-const HOOK = `(() => {
-  const Native = window.RTCPeerConnection;
-  window.__pcs = [];
-  window.RTCPeerConnection = function (...args) {
-    const pc = new Native(...args);
-    window.__pcs.push(pc);
-    return pc;
-  };
-  window.RTCPeerConnection.prototype = Native.prototype;
-  Object.setPrototypeOf(window.RTCPeerConnection, Native);
-})();`;
 
 async function stats(page) {
   return page.evaluate(async () => {
@@ -47,53 +37,33 @@ const text = (page, sel) => page.textContent(sel);
 const waitText = (page, sel, values) => page.waitForFunction(
   ([s, v]) => v.includes(document.querySelector(s).textContent), [sel, values], { timeout: 20000 });
 
-(async () => {
-  const [pageUrl, wsUrl, udd, exe, flagsJson, secsArg] = process.argv.slice(2);
-  const secs = parseFloat(secsArg || '3');
-  const result = { ok: false, console: [], statuses: [] };
-  let ctx;
-  try {
-    ctx = await chromium.launchPersistentContext(udd, {
-      executablePath: exe, headless: true, args: JSON.parse(flagsJson), timeout: 30000,
-    });
-    const page = ctx.pages()[0] || await ctx.newPage();
-    page.on('pageerror', (e) => result.console.push('pageerror: ' + e.message));
-    page.on('console', (m) => { if (m.type() === 'error') result.console.push(m.text()); });
-    await page.addInitScript(HOOK);
-    await page.goto(pageUrl, { waitUntil: 'load', timeout: 20000 });
-    await page.fill('#urlServer', wsUrl);
-    await page.click('#connectBtn');
-    await waitText(page, '#connectStatus', ['ESTABLISHED']);
-    result.name = await page.inputValue('#publishStream');
-    await page.click('#publishBtn');
-    await waitText(page, '#publishStatus', ['PUBLISHING', 'FAILED']);
-    result.statuses.push(await text(page, '#publishStatus'));
-    console.log('PUBLISHING ' + result.name);
-    await page.click('#playBtn');
-    await waitText(page, '#playStatus', ['PLAYING', 'FAILED']);
-    result.statuses.push(await text(page, '#playStatus'));
-    const deadline = Date.now() + 20000;
-    let first = await stats(page);
-    while ((first.framesDecoded === 0 || first.totalSamplesReceived === 0)
-           && Date.now() < deadline) {
-      await page.waitForTimeout(50);
-      first = await stats(page);
-    }
-    await page.waitForTimeout(secs * 1000);
-    result.first = first;
-    result.second = await stats(page);
-    await page.click('#publishBtn');  // "Stop"
-    await waitText(page, '#publishStatus', ['UNPUBLISHED', 'FAILED']);
-    result.statuses.push(await text(page, '#publishStatus'));
-    await waitText(page, '#playStatus', ['STOPPED', 'FAILED']);
-    result.statuses.push(await text(page, '#playStatus'));
-    result.playInfo = await text(page, '#playInfo');
-    result.ok = true;
-  } catch (e) {
-    result.error = String(e);
-  } finally {
-    if (ctx) await ctx.close().catch(() => {});
+driveWebsdk(async (page, wsUrl, secs, result) => {
+  await page.fill('#urlServer', wsUrl);
+  await page.click('#connectBtn');
+  await waitText(page, '#connectStatus', ['ESTABLISHED']);
+  result.name = await page.inputValue('#publishStream');
+  await page.click('#publishBtn');
+  await waitText(page, '#publishStatus', ['PUBLISHING', 'FAILED']);
+  result.statuses.push(await text(page, '#publishStatus'));
+  console.log('PUBLISHING ' + result.name);
+  await page.click('#playBtn');
+  await waitText(page, '#playStatus', ['PLAYING', 'FAILED']);
+  result.statuses.push(await text(page, '#playStatus'));
+  const deadline = Date.now() + 20000;
+  let first = await stats(page);
+  while ((first.framesDecoded === 0 || first.totalSamplesReceived === 0)
+         && Date.now() < deadline) {
+    await page.waitForTimeout(50);
+    first = await stats(page);
   }
-  console.log('RESULT ' + JSON.stringify(result));
-  process.exit(result.ok ? 0 : 1);
-})();
+  await page.waitForTimeout(secs * 1000);
+  result.first = first;
+  result.second = await stats(page);
+  await page.click('#publishBtn');  // "Stop"
+  await waitText(page, '#publishStatus', ['UNPUBLISHED', 'FAILED']);
+  result.statuses.push(await text(page, '#publishStatus'));
+  await waitText(page, '#playStatus', ['STOPPED', 'FAILED']);
+  result.statuses.push(await text(page, '#playStatus'));
+  result.playInfo = await text(page, '#playInfo');
+  result.ok = true;
+});

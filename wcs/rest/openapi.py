@@ -54,6 +54,17 @@ DUP_409 = _error("a duplicate (same callId, same push target)")
 BIG_413 = _error("the body is larger than rest_max_body")
 
 
+def _operations_get(
+    op_id: str, summary: str, ok: str, mime: str, schema: Schema, public: bool = False
+) -> dict[str, Schema]:
+    """A GET of the operations tag with one 200 body; ``public``: no auth."""
+    op: Schema = {"operationId": op_id, "summary": summary, "tags": ["operations"]}
+    if public:
+        op["security"] = []
+    op["responses"] = {"200": {"description": ok, "content": {mime: {"schema": schema}}}}
+    return {"get": op}
+
+
 def _wcs_op(
     summary: str,
     tag: str,
@@ -91,90 +102,90 @@ def _op_id(summary: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in summary.lower()).strip("_")[:60]
 
 
+def _action(
+    summary: str,
+    tag: str,
+    body: str,
+    more: dict[str, Schema] | None = None,
+    extension: bool = False,
+) -> dict[str, Schema]:
+    """An action on one named thing: a required body, an empty 200, 404 when none matched."""
+    responses = {"200": EMPTY_200, "400": BAD_400, "404": NONE_404, **(more or {})}
+    return _wcs_op(summary, tag, body, responses, body_required=True, extension=extension)
+
+
+def _find(summary: str, tag: str, body: str | None, item: str, found: str) -> dict[str, Schema]:
+    """A search answering a list of ``item`` (``found`` describes it), 404 when empty."""
+    responses = {"200": _list_of(item, found), "400": BAD_400, "404": NONE_404}
+    return _wcs_op(summary, tag, body, responses)
+
+
+def _one(description: str, schema: Schema) -> Schema:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
 def _paths() -> dict[str, dict[str, Schema]]:
-    found = _list_of
     p: dict[str, dict[str, Schema]] = {
         "/rest-api/call/startup": _wcs_op(
             "Place a SIP call (registering first when asked) and capture it into a stream",
             "calls", "CallStartup", {"200": EMPTY_200, "400": BAD_400, "409": DUP_409},
             body_required=True),
-        "/rest-api/call/find": _wcs_op(
-            "Calls matching every given field", "calls", "CallFilter",
-            {"200": found("Call", "the matching calls"), "400": BAD_400, "404": NONE_404}),
-        "/rest-api/call/find_all": _wcs_op(
-            "Every call", "calls", None,
-            {"200": found("Call", "every call"), "400": BAD_400, "404": NONE_404}),
-        "/rest-api/call/terminate": _wcs_op(
-            "Hang up a call (BYE, or CANCEL while it rings)", "calls", "CallId",
-            {"200": EMPTY_200, "400": BAD_400, "404": NONE_404}, body_required=True),
-        "/rest-api/call/answer": _wcs_op(
+        "/rest-api/call/find": _find(
+            "Calls matching every given field", "calls", "CallFilter", "Call",
+            "the matching calls"),
+        "/rest-api/call/find_all": _find("Every call", "calls", None, "Call", "every call"),
+        "/rest-api/call/terminate": _action(
+            "Hang up a call (BYE, or CANCEL while it rings)", "calls", "CallId"),
+        "/rest-api/call/answer": _action(
             "Our extension: answer an incoming call that rings (answer = ring)", "calls",
-            "CallId", {"200": EMPTY_200, "400": BAD_400, "404": NONE_404}, body_required=True),
-        "/rest-api/call/reject": _wcs_op(
+            "CallId"),
+        "/rest-api/call/reject": _action(
             "Our extension: refuse an incoming call that rings with a status (486 by "
-            "default)", "calls", "CallReject",
-            {"200": EMPTY_200, "400": BAD_400, "404": NONE_404}, body_required=True),
+            "default)", "calls", "CallReject"),
         "/rest-api/sip/register": _wcs_op(
             "Our extension: register an account of ours; calls to it become streams",
             "sip", "SipRegister",
-            {"200": {"description": "the registration",
-                     "content": {"application/json": {"schema": ref("Registration")}}},
-             "400": BAD_400, "409": DUP_409}, body_required=True),
-        "/rest-api/sip/unregister": _wcs_op(
+            {"200": _one("the registration", ref("Registration")), "400": BAD_400,
+             "409": DUP_409}, body_required=True),
+        "/rest-api/sip/unregister": _action(
             "Our extension: remove a registration (REGISTER with Expires 0)", "sip",
-            "RegistrationId", {"200": EMPTY_200, "400": BAD_400, "404": NONE_404},
-            body_required=True),
-        "/rest-api/sip/find": _wcs_op(
+            "RegistrationId"),
+        "/rest-api/sip/find": _find(
             "Our extension: registrations matching every given field", "sip",
-            "RegistrationFilter",
-            {"200": found("Registration", "the matching registrations"), "400": BAD_400,
-             "404": NONE_404}),
-        "/rest-api/sip/find_all": _wcs_op(
-            "Our extension: every registration", "sip", None,
-            {"200": found("Registration", "every registration"), "400": BAD_400,
-             "404": NONE_404}),
-        "/rest-api/stream/find": _wcs_op(
+            "RegistrationFilter", "Registration", "the matching registrations"),
+        "/rest-api/sip/find_all": _find(
+            "Our extension: every registration", "sip", None, "Registration",
+            "every registration"),
+        "/rest-api/stream/find": _find(
             "Streams (and viewers) matching every given field", "streams", "StreamFilter",
-            {"200": found("Stream", "the matching streams"), "400": BAD_400, "404": NONE_404}),
-        "/rest-api/stream/find_all": _wcs_op(
-            "Every stream and viewer", "streams", None,
-            {"200": found("Stream", "every stream"), "400": BAD_400, "404": NONE_404}),
+            "Stream", "the matching streams"),
+        "/rest-api/stream/find_all": _find(
+            "Every stream and viewer", "streams", None, "Stream", "every stream"),
         "/rest-api/stream/terminate": _wcs_op(
             "Stop the matching streams (all of them for an empty body)", "streams",
             "StreamFilter",
-            {"200": {"description": "accepted",
-                     "content": {"application/json": {"schema": {"type": "string"}}}},
-             "400": BAD_400, "404": NONE_404}),
+            {"200": _one("accepted", {"type": "string"}), "400": BAD_400, "404": NONE_404}),
         "/rest-api/push/startup": _wcs_op(
             "Republish a stream to an RTMP server", "push", "PushStartup",
-            {"200": {"description": "the transponder",
-                     "content": {"application/json": {"schema": ref("Transponder")}}},
-             "400": BAD_400, "404": NONE_404, "409": DUP_409}, body_required=True),
-        "/rest-api/push/find": _wcs_op(
-            "Transponders matching every given field", "push", "PushFilter",
-            {"200": found("Transponder", "the matching transponders"), "400": BAD_400,
-             "404": NONE_404}),
-        "/rest-api/push/find_all": _wcs_op(
-            "Every transponder", "push", None,
-            {"200": found("Transponder", "every transponder"), "400": BAD_400,
-             "404": NONE_404}),
-        "/rest-api/recorder/startup": _wcs_op(
-            "Record a stream to a file", "recorder", "RecorderStartup",
-            {"200": EMPTY_200, "400": BAD_400, "404": NONE_404}, body_required=True),
-        "/rest-api/stream/startRecording": _wcs_op(
+            {"200": _one("the transponder", ref("Transponder")), "400": BAD_400,
+             "404": NONE_404, "409": DUP_409}, body_required=True),
+        "/rest-api/push/find": _find(
+            "Transponders matching every given field", "push", "PushFilter", "Transponder",
+            "the matching transponders"),
+        "/rest-api/push/find_all": _find(
+            "Every transponder", "push", None, "Transponder", "every transponder"),
+        "/rest-api/recorder/startup": _action(
+            "Record a stream to a file", "recorder", "RecorderStartup"),
+        "/rest-api/stream/startRecording": _action(
             "Record a stream to a file (alias of recorder/startup)", "recorder",
-            "RecorderStartup", {"200": EMPTY_200, "400": BAD_400, "404": NONE_404},
-            body_required=True),
-        "/rest-api/recorder/terminate": _wcs_op(
-            "Stop recording a stream", "recorder", "RecorderStop",
-            {"200": EMPTY_200, "400": BAD_400, "404": NONE_404}, body_required=True),
-        "/rest-api/stream/stopRecording": _wcs_op(
+            "RecorderStartup"),
+        "/rest-api/recorder/terminate": _action(
+            "Stop recording a stream", "recorder", "RecorderStop"),
+        "/rest-api/stream/stopRecording": _action(
             "Stop recording a stream (alias of recorder/terminate)", "recorder",
-            "RecorderStop", {"200": EMPTY_200, "400": BAD_400, "404": NONE_404},
-            body_required=True),
-        "/rest-api/recorder/find_all": _wcs_op(
-            "Every recording in progress", "recorder", None,
-            {"200": found("Recording", "the recordings"), "400": BAD_400, "404": NONE_404}),
+            "RecorderStop"),
+        "/rest-api/recorder/find_all": _find(
+            "Every recording in progress", "recorder", None, "Recording", "the recordings"),
     }  # fmt: skip
     for action, summary in (
         ("terminate", "Stop a transponder"),
@@ -182,10 +193,7 @@ def _paths() -> dict[str, dict[str, Schema]]:
         ("unmute", "Unmute a transponder"),
         ("sound_off", "Send the call's audio again after sound_on"),
     ):
-        p[f"/rest-api/push/{action}"] = _wcs_op(
-            summary, "push", "MediaSessionId",
-            {"200": EMPTY_200, "400": BAD_400, "404": NONE_404}, body_required=True,
-        )  # fmt: skip
+        p[f"/rest-api/push/{action}"] = _action(summary, "push", "MediaSessionId")
     busy = _error("the call is not established (ringing, ending) or busy with another offer")
     for action, summary, body, extension in (
         (
@@ -228,54 +236,25 @@ def _paths() -> dict[str, dict[str, Schema]]:
             True,
         ),
     ):
-        p[f"/rest-api/call/{action}"] = _wcs_op(
-            summary,
-            "calls",
-            body,
-            {"200": EMPTY_200, "400": BAD_400, "404": NONE_404, "409": busy},
-            body_required=True,
-            extension=extension,
+        p[f"/rest-api/call/{action}"] = _action(
+            summary, "calls", body, {"409": busy}, extension=extension
         )
-    p["/rest-api/push/sound_on"] = _wcs_op(
-        "Send a sound file (once or looped) in place of the call's audio", "push", "SoundOn",
-        {"200": EMPTY_200, "400": BAD_400, "404": NONE_404}, body_required=True,
+    p["/rest-api/push/sound_on"] = _action(
+        "Send a sound file (once or looped) in place of the call's audio", "push", "SoundOn"
+    )
+    p["/health"] = _operations_get(
+        "health", "Liveness: the server answers (no auth)", "up", "application/json",
+        ref("Health"), public=True,
+    )  # fmt: skip
+    p["/metrics"] = _operations_get(
+        "metrics", "Prometheus metrics, text format 0.0.4", "metrics", "text/plain",
+        {"type": "string"},
+    )  # fmt: skip
+    p[OPENAPI_PATH] = _operations_get(
+        "openapi", "This document", "OpenAPI 3.1", "application/json", {"type": "object"},
+        public=True,
     )  # fmt: skip
     p.update(webrtc_paths(_error, EMPTY_200))
-    p["/health"] = {
-        "get": {
-            "operationId": "health",
-            "summary": "Liveness: the server answers (no auth)",
-            "tags": ["operations"],
-            "security": [],
-            "responses": {
-                "200": {"description": "up",
-                        "content": {"application/json": {"schema": ref("Health")}}},
-            },
-        }
-    }  # fmt: skip
-    p["/metrics"] = {
-        "get": {
-            "operationId": "metrics",
-            "summary": "Prometheus metrics, text format 0.0.4",
-            "tags": ["operations"],
-            "responses": {
-                "200": {"description": "metrics",
-                        "content": {"text/plain": {"schema": {"type": "string"}}}},
-            },
-        }
-    }  # fmt: skip
-    p[OPENAPI_PATH] = {
-        "get": {
-            "operationId": "openapi",
-            "summary": "This document",
-            "tags": ["operations"],
-            "security": [],
-            "responses": {
-                "200": {"description": "OpenAPI 3.1",
-                        "content": {"application/json": {"schema": {"type": "object"}}}},
-            },
-        }
-    }  # fmt: skip
     return p
 
 

@@ -1,7 +1,9 @@
 """A call's outgoing audio stream (sans-IO): one packet per ptime — a DTMF event, a frame of
 an injected sound, or silence — on one SSRC with continuous sequence numbers and clock.
 
-The slot cadence is the call's ptime. For each due slot, in order of precedence:
+The slot cadence is the call's ptime, on a grid of the monotonic clock that every call with
+that ptime shares (:func:`wcs.sansio.on_grid`): however many calls run, their slots wake the
+process once per ptime. For each due slot, in order of precedence:
 
 1. a DTMF event packet (:class:`~wcs.rtp.dtmf.DtmfSender`): audio pauses while a key is on
    the wire (RFC 4733 §2.5.1.2); the sound, if any, resumes where it was;
@@ -36,6 +38,7 @@ from wcs.media.frame_encoder import FrameEncoder, encoder_for
 from wcs.media.sound import SoundClip, SoundCursor
 from wcs.rtp.dtmf import DtmfSender, DtmfSent
 from wcs.rtp.send_state import SendState
+from wcs.sansio import on_grid
 from wcs.sdp.telephone_event import event_send_format
 
 CATCH_UP = 3
@@ -107,9 +110,10 @@ class OutgoingAudio:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self, now: float) -> None:
-        """The peer's address is known: the first slot is now."""
+        """The peer's address is known: the first slot is the next one of the ptime grid
+        every call shares, so all calls' slots fire in one loop iteration."""
         if self._next is None:
-            self._next = now
+            self._next = on_grid(now, self.interval)
 
     def stop(self) -> None:
         self._next = None

@@ -46,6 +46,7 @@ from wcs.rtp.source_guard import ACCEPT, HOLD, GuardConfig, SourceGuard
 from wcs.rtp.sr import SenderClock, seconds_to_ntp, signed32
 from wcs.rtp.stats import ReceiveStatistics
 from wcs.rtp.video_forward import VideoForwarder
+from wcs.sansio import on_grid
 from wcs.sdp.telephone_event import event_receive_rates
 
 log = logging.getLogger(__name__)
@@ -426,7 +427,8 @@ class RtpSession:
                 self._rtp_out.extend((p, addr) for p in packets)
         if self._next_rtcp is not None and now >= self._next_rtcp:
             self._send_report(now)
-            self._next_rtcp = now + self.rtcp_interval()
+            # On the shared 1 s grid: every call's reports in one loop iteration.
+            self._next_rtcp = on_grid(now + self.rtcp_interval())
 
     def _expire_soon(self, now: float) -> None:
         if self._expire_at is None:

@@ -13,7 +13,9 @@ loop; it says what it wants to send, when it next wants to be woken and what hap
 
 `Pump` is the edge: after any input, action or timer it transmits what the core wants to
 send, hands every event to the owner, then re-arms exactly one `call_at` for the core's next
-deadline. Nothing polls. This is how aioquic's `quic/connection.py` is driven.
+deadline. Nothing polls. This is how aioquic's `quic/connection.py` is driven. Deadlines
+that need not be exact go on a shared grid (:func:`on_grid`), so the timers of many cores
+fire in one loop iteration.
 
 The cores, by flavour:
 
@@ -27,6 +29,7 @@ The cores, by flavour:
 """
 
 from .contract import Core, DatagramCore, StreamCore
+from .grid import GRID, on_grid
 from .pump import Pump
 
-__all__ = ["Core", "DatagramCore", "Pump", "StreamCore"]
+__all__ = ["GRID", "Core", "DatagramCore", "Pump", "StreamCore", "on_grid"]

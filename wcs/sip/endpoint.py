@@ -20,6 +20,7 @@ from .transaction import (
     NonInviteClientTransaction,
     ServerTransaction,
     SipTimers,
+    TransactionLayer,
 )
 from .uri import NameAddr, SipUri, format_hostport
 from .via import MAGIC_COOKIE
@@ -64,6 +65,7 @@ class Endpoint:
         self.user_agent = user_agent
         self.timers = timers
         self.queue = TimerQueue()
+        self.layer = TransactionLayer(timers, self.queue, self.send)
         self.out: list[tuple[bytes, tuple[str, int], str]] = []
         self.events: deque[Event] = deque()
         self.client_txs: dict[tuple[str, str], ClientTransaction] = {}
@@ -90,9 +92,7 @@ class Endpoint:
         tx = cls(
             request,
             dest,
-            timers=self.timers,
-            queue=self.queue,
-            send=self.send,
+            self.layer,
             on_response=on_response,
             on_timeout=on_timeout,
             on_terminated=lambda t: self.client_txs.pop(t.key, None),

@@ -36,6 +36,16 @@ class State(Enum):
 SendFn = Callable[[bytes, Dest], None]
 
 
+@dataclass(frozen=True, slots=True)
+class TransactionLayer:
+    """What every transaction of one endpoint shares: the timer values (T1, T2, T4), the one
+    timer queue, and how a datagram leaves."""
+
+    timers: SipTimers
+    queue: TimerQueue
+    send: SendFn
+
+
 def client_key(branch: str, method: str) -> tuple[str, str]:
     """§17.1.3: branch of the top Via plus the CSeq method."""
     return branch, method
@@ -74,11 +84,9 @@ class _Transaction:
     TIMER_TAG = ""
     key: Hashable
 
-    def __init__(
-        self, request: SipRequest, dest: Dest, timers: SipTimers, queue: TimerQueue, send: SendFn
-    ) -> None:
+    def __init__(self, request: SipRequest, dest: Dest, layer: TransactionLayer) -> None:
         self.request, self.dest = request, dest
-        self.t, self.queue, self._send = timers, queue, send
+        self.t, self.queue, self._send = layer.timers, layer.queue, layer.send
         self.method = request.method
         self.reliable = dest[2] != "udp"
 
@@ -100,15 +108,13 @@ class ClientTransaction(_Transaction):
         self,
         request: SipRequest,
         dest: Dest,
+        layer: TransactionLayer,
         *,
-        timers: SipTimers,
-        queue: TimerQueue,
-        send: SendFn,
         on_response: Callable[[ClientTransaction, SipResponse, float], None],
         on_timeout: Callable[[ClientTransaction, float], None],
         on_terminated: Callable[[ClientTransaction], object],
     ) -> None:
-        super().__init__(request, dest, timers, queue, send)
+        super().__init__(request, dest, layer)
         self.on_response = on_response
         self.on_timeout = on_timeout
         self.on_terminated = on_terminated
@@ -240,14 +246,12 @@ class ServerTransaction(_Transaction):
         self,
         request: SipRequest,
         dest: Dest,
+        layer: TransactionLayer,
         *,
-        timers: SipTimers,
-        queue: TimerQueue,
-        send: SendFn,
         on_terminated: Callable[[ServerTransaction], object],
         on_ack_timeout: Callable[[ServerTransaction, float], None] | None = None,
     ) -> None:
-        super().__init__(request, dest, timers, queue, send)
+        super().__init__(request, dest, layer)
         self.on_terminated = on_terminated
         self.on_ack_timeout = on_ack_timeout
         self.key = server_key(request)

@@ -353,9 +353,7 @@ class UserAgent:
         stx = ServerTransaction(
             req,
             dest,
-            timers=ep.timers,
-            queue=ep.queue,
-            send=ep.send,
+            ep.layer,
             on_terminated=lambda t: ep.server_txs.pop(t.key, None),
         )
         ep.server_txs[key] = stx

@@ -5,6 +5,10 @@
 owner holds (``_release``: subscription, peer, port), forgets it (``_forget``), then reports
 (``_report``) and calls ``on_end(status, info)`` once; a later ``close`` waits for that.
 ``close_soon`` does the same from a synchronous callback (peer state, stream end).
+
+:class:`Registry` is the shared part of their owners (:class:`wcs.webrtc.viewer.Playback`,
+:class:`wcs.webrtc.publisher.Ingest`): the live ones by mediaSessionId, stopping one, and
+ending them all at shutdown.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Generic, TypeVar
 
 from wcs.app.stream import StreamStatus
 
@@ -23,6 +28,7 @@ EndCallback = Callable[[StreamStatus, str], None]
 
 class EndsOnce:
     label = "peer"
+    media_session_id: str  # the key of its owner's registry
 
     def __init__(self, background: set[asyncio.Future[None]], on_end: EndCallback | None) -> None:
         self.on_end = on_end
@@ -70,3 +76,40 @@ class EndsOnce:
                 self.on_end(status, info)
             except Exception:
                 log.exception("%s: on_end callback failed", self.label)
+
+
+E = TypeVar("E", bound=EndsOnce)
+
+
+class Registry(Generic[E]):
+    """The live ones of an owner, ``items`` by mediaSessionId (each leaves by its own
+    ``_forget`` once ended); ``stop_status`` is how a stop or a shutdown ends one."""
+
+    def __init__(self, items: dict[str, E], stop_status: StreamStatus) -> None:
+        self._items = items
+        self._stop_status = stop_status
+        self.background: set[asyncio.Future[None]] = set()
+
+    def get(self, media_session_id: str) -> E | None:
+        return self._items.get(media_session_id)
+
+    async def stop(self, media_session_id: str, info: str) -> bool:
+        """End one (its owner is told); False when there is none by that id."""
+        item = self._items.get(media_session_id)
+        if item is None:
+            return False
+        await item.close(self._stop_status, info)
+        return True
+
+    def _forget(self, item: E) -> None:
+        if self._items.get(item.media_session_id) is item:
+            del self._items[item.media_session_id]
+
+    async def _end_all(self, info: str) -> None:
+        """Shutdown: every one ends (its owner is told), every port is freed."""
+        await asyncio.gather(
+            *(i.close(self._stop_status, info) for i in list(self._items.values())),
+            return_exceptions=True,
+        )
+        if self.background:
+            await asyncio.gather(*self.background, return_exceptions=True)

@@ -43,68 +43,68 @@ class WireError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class CreateViewer:
+class ViewerMessage:
+    """Base of the control messages about one viewer (its id, unique in the main process)."""
+
+    viewer: int
+
+
+@dataclass(frozen=True, slots=True)
+class CreateViewer(ViewerMessage):
     """Main → worker: negotiate ``offer`` against the source tracks, bind, answer."""
 
     TYPE: ClassVar[int] = 1
-    viewer: int
     stream: int  # the stream key used in media headers
     offer: str
     tracks: list[dict[str, Any]]  # see tracks_to_wire
 
 
 @dataclass(frozen=True, slots=True)
-class CloseViewer:
+class CloseViewer(ViewerMessage):
     """Main → worker: stop the viewer and free its port (no answer expected)."""
 
     TYPE: ClassVar[int] = 2
-    viewer: int
 
 
 @dataclass(frozen=True, slots=True)
-class StartLive:
+class StartLive(ViewerMessage):
     """Main → worker: the START marker, when the media socket had no room for it."""
 
     TYPE: ClassVar[int] = 3
-    viewer: int
 
 
 @dataclass(frozen=True, slots=True)
-class ViewerAnswer:
+class ViewerAnswer(ViewerMessage):
     """Worker → main: the answer SDP; ``kinds`` are the tracks the viewer gets."""
 
     TYPE: ClassVar[int] = 10
-    viewer: int
     answer: str
     kinds: list[str]
 
 
 @dataclass(frozen=True, slots=True)
-class ViewerRefused:
+class ViewerRefused(ViewerMessage):
     """Worker → main: no answer (bad offer: 400, no port: 503); ``info`` is a WCS info."""
 
     TYPE: ClassVar[int] = 11
-    viewer: int
     info: str
     status: int
 
 
 @dataclass(frozen=True, slots=True)
-class PeerState:
+class PeerState(ViewerMessage):
     """Worker → main: the peer's state changed (wcs.webrtc.events names and infos)."""
 
     TYPE: ClassVar[int] = 12
-    viewer: int
     state: str
     info: str = ""
 
 
 @dataclass(frozen=True, slots=True)
-class KeyframeRequest:
+class KeyframeRequest(ViewerMessage):
     """Worker → main: the viewer asked for a picture (already rate-limited per viewer)."""
 
     TYPE: ClassVar[int] = 13
-    viewer: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from . import fanout_wire as wire
 from .certificate import Certificate
 from .offer import OfferError
 from .peer import ViewerPeer
+from .transport import PeerSettings
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +60,39 @@ class WorkerConfig:
     def from_json(cls, text: str) -> WorkerConfig:
         return cls(**json.loads(text))
 
+    @classmethod
+    def of(cls, peers: PeerSettings, log_level: str, event_loop: str) -> WorkerConfig:
+        """The parent's peer settings, less the certificate (a worker makes its own)."""
+        low, high = peers.port_range or (0, 0)
+        return cls(
+            peers.bind_ip,
+            peers.public_ip,
+            low,
+            high,
+            peers.ice_timeout,
+            peers.consent_timeout,
+            log_level,
+            event_loop,
+        )
+
+    def peer_settings(self, certificate: Certificate) -> PeerSettings:
+        ports = (self.port_from, self.port_to) if self.port_to else None
+        return PeerSettings(
+            certificate,
+            self.bind_ip,
+            self.public_ip,
+            ports,
+            self.ice_timeout,
+            self.consent_timeout,
+        )
+
 
 class Worker:
     def __init__(self, config: WorkerConfig, control: socket.socket, media: socket.socket):
         self.config = config
         self.control = control
         self.media = media
-        self.certificate = Certificate.generate()
+        self.peer_settings = config.peer_settings(Certificate.generate())
         self.peers: dict[int, ViewerPeer] = {}
         self.stream_of: dict[int, int] = {}  # viewer id -> stream key
         # Live viewers per stream key, copy-on-write like Stream's sink list.
@@ -196,16 +223,7 @@ class Worker:
             return
         try:
             tracks = wire.tracks_from_wire(msg.tracks)
-            peer = ViewerPeer(
-                msg.offer,
-                tracks,
-                certificate=self.certificate,
-                bind_ip=c.bind_ip,
-                public_ip=c.public_ip,
-                port_range=(c.port_from, c.port_to) if c.port_to else None,
-                ice_timeout=c.ice_timeout,
-                consent_timeout=c.consent_timeout,
-            )
+            peer = ViewerPeer(msg.offer, tracks, self.peer_settings)
         except (OfferError, wire.WireError) as exc:
             self._send(wire.ViewerRefused(msg.viewer, str(exc), 400))
             return

@@ -6,7 +6,12 @@ breaks one place. What we rely on (aioice 0.13):
 * ``StunProtocol`` (subclassed here) and ``Connection._protocols`` /
   ``_local_candidates`` / ``_local_candidates_start`` / ``_local_candidates_end``: we hand
   aioice our own socket instead of letting ``gather_candidates`` bind port 0 everywhere.
-* ``Connection._nominated[1]``: the selected pair, whose remote address the fast path uses.
+* ``Connection._nominated[1]``: the selected pair, whose remote address the fast path uses
+  and to which our consent checks go.
+* ``Connection._query_consent_task``: aioice's own RFC 7675 checks, one task and one timer
+  per connection, stopped once connected: the peer sends ours (:meth:`check_consent`) from
+  its one timer, on the shared grid (:mod:`wcs.sansio.grid`), and
+  ``StunProtocol.transactions`` routes their responses to us.
 
 A browser's offer may hold no candidates; a WHIP/WHEP client may trickle them later
 (``add_remote_candidates``, :mod:`wcs.webrtc.trickle`). Either way aioice also learns the
@@ -25,7 +30,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from aioice import Candidate, Connection
+from aioice import Candidate, Connection, stun
 from aioice.ice import StunProtocol, get_host_addresses
 
 from wcs import netaddr
@@ -34,6 +39,7 @@ from .answer import LocalCandidate
 
 HOST_PRIORITY = (126 << 24) | (65535 << 8) | 255
 EARLY_PACKETS = 16  # DTLS/RTP arriving before our side sees the nomination
+CONSENT_OUTSTANDING = 6  # unanswered consent checks whose late answer still counts
 
 
 class IceBindError(OSError):
@@ -100,6 +106,9 @@ class IceTransport:
         self.remote_host = ""
         self.remote_port = -1
         self.last_rx = clock()
+        # The last authenticated answer to our consent checks (the nomination counts).
+        self.consent_at = self.last_rx
+        self._consent_ids: list[bytes] = []  # our checks not answered yet, oldest first
         self.local_candidates: list[LocalCandidate] = []
         self._transport: asyncio.DatagramTransport | None = None
         self._sock: socket.socket | None = None
@@ -168,6 +177,10 @@ class IceTransport:
         conn.remote_password = remote_pwd
         await self.add_remote_candidates(candidates)
         await conn.connect()
+        aioice_consent: Any = getattr(conn, "_query_consent_task", None)
+        if aioice_consent is not None:  # ours instead (check_consent), on the peer's timer
+            aioice_consent.cancel()
+            conn._query_consent_task = None
         nominated: Any = getattr(conn, "_nominated", {}).get(1)
         if nominated is None or self._transport is None:
             raise ConnectionError("no nominated pair")
@@ -209,7 +222,7 @@ class IceTransport:
         if self._transport is None or self._sock is None:
             raise ConnectionError("not bound")
         self.remote_host, self.remote_port = host, port
-        self.last_rx = self.clock()
+        self.last_rx = self.consent_at = self.clock()
 
         # The socket itself, not the asyncio transport: no buffering behind a full kernel
         # buffer (a late media packet is worthless; BlockingIOError is an OSError the
@@ -219,6 +232,34 @@ class IceTransport:
         self._sock.connect((netaddr.for_socket(host, self.dual_stack), port))
         self.send = self._sock.send
 
+    def check_consent(self) -> None:
+        """Send one RFC 7675 consent check (a Binding request, no retransmission) on the
+        selected pair; its authenticated response moves ``consent_at``. A late answer still
+        counts while the check is among the last :data:`CONSENT_OUTSTANDING`."""
+        conn: Any = self.connection
+        pair = getattr(conn, "_nominated", {}).get(1)
+        if pair is None or conn.remote_password is None:
+            return
+        key = conn.remote_password.encode("utf8")
+        request = conn.build_request(pair, nominate=False)
+        request.add_message_integrity(key)
+        tid = request.transaction_id
+        transactions = pair.protocol.transactions
+        transactions[tid] = _ConsentCheck(self, key, pair.remote_addr)
+        self._consent_ids.append(tid)
+        if len(self._consent_ids) > CONSENT_OUTSTANDING:
+            transactions.pop(self._consent_ids.pop(0), None)
+        pair.protocol.send_stun(request, pair.remote_addr)
+
+    def _consented(self) -> None:
+        self.consent_at = self.clock()
+        conn: Any = self.connection
+        pair = getattr(conn, "_nominated", {}).get(1)
+        for tid in self._consent_ids:  # one answer renews consent: forget the others
+            if pair is not None:
+                pair.protocol.transactions.pop(tid, None)
+        self._consent_ids.clear()
+
     def early(self, data: bytes, addr: tuple[str, int]) -> None:
         if not self.remote_host and len(self._early) < EARLY_PACKETS:
             self._early.append((data, addr))
@@ -226,6 +267,25 @@ class IceTransport:
     async def close(self) -> None:
         self.send = _not_connected
         await self.connection.close()
+
+
+class _ConsentCheck:
+    """Where aioice's protocol hands the response to one of our consent checks."""
+
+    def __init__(self, owner: IceTransport, key: bytes, addr: tuple[str, int]) -> None:
+        self.owner = owner
+        self.key = key
+        self.addr = addr
+
+    def response_received(self, message: Any, addr: tuple[str, int]) -> None:
+        # Only a success response from the pair's address, signed with the remote password
+        # (RFC 7675 5.1), renews consent; an error response or a forgery changes nothing.
+        if (
+            message.message_class == stun.Class.RESPONSE
+            and (addr[0], addr[1]) == (self.addr[0], self.addr[1])
+            and message.check_message_integrity(self.key)
+        ):
+            self.owner._consented()
 
 
 def _not_connected(data: bytes) -> None:

@@ -36,12 +36,11 @@ from wcs.rtp.srtp import SrtpContext
 
 from . import events
 from .answer import LocalCandidate, MediaChoice
-from .certificate import Certificate
 from .demux import is_rtcp
 from .ingest_answer import INGEST_FEEDBACK, negotiate_ingest
 from .ingest_feedback import BitrateEstimate, NackList
 from .offer import OfferError, parse_offer
-from .transport import SecurePeer
+from .transport import PeerSettings, SecurePeer
 
 log = logging.getLogger(__name__)
 
@@ -54,14 +53,9 @@ class PublisherPeer(SecurePeer):
         self,
         offer_sdp: str,
         sink: MediaSink,
+        settings: PeerSettings,
         *,
-        certificate: Certificate,
-        bind_ip: str = "0.0.0.0",
-        public_ip: str = "",
-        port_range: tuple[int, int] | None = None,
         on_state: Callable[[events.PeerStateChanged], None] | None = None,
-        ice_timeout: float = 30.0,
-        consent_timeout: float = 30.0,
         dtls_timeout: float = 30.0,
         jitter_latency: float | None = None,
         bitrate: BitrateEstimate | None = None,
@@ -71,18 +65,7 @@ class PublisherPeer(SecurePeer):
         self.choices: list[MediaChoice] = negotiate_ingest(offer)
         if not any(c.accepted for c in self.choices):
             raise OfferError(events.NO_COMMON_CODECS)
-        super().__init__(
-            offer,
-            certificate=certificate,
-            bind_ip=bind_ip,
-            public_ip=public_ip,
-            port_range=port_range,
-            on_state=on_state,
-            ice_timeout=ice_timeout,
-            consent_timeout=consent_timeout,
-            dtls_timeout=dtls_timeout,
-            clock=clock,
-        )
+        super().__init__(offer, settings, on_state=on_state, dtls_timeout=dtls_timeout, clock=clock)
         self.cname = secrets.token_hex(8)
         self.sessions: dict[str, RtpSession] = {}
         self._by_pt: dict[int, RtpSession] = {}

@@ -11,7 +11,8 @@ Per packet, ``send_rtp(kind, packet)`` is flat: rewrite, one protect, one sendto
 given before the peer is connected are dropped.
 
 ICE, DTLS-SRTP, the life cycle and the one timer are :class:`wcs.webrtc.transport.SecurePeer`'s;
-this adds the RTCP sender reports to that timer. Sender reports run from the first packet
+this adds the RTCP sender reports to that timer, every second on the shared grid (all
+viewers' reports go out in one loop iteration). Sender reports run from the first packet
 sent on: a viewer of a paused stream sleeps until consent is due.
 """
 
@@ -27,15 +28,15 @@ import pylibsrtp
 from wcs.observability import metrics
 from wcs.rtp import rtcp
 from wcs.rtp.srtp import SrtpContext
+from wcs.sansio import GRID, on_grid
 
 from . import events
 from .answer import LocalCandidate, MediaChoice, SourceTrack, negotiate
-from .certificate import Certificate
 from .demux import is_rtcp
 from .dtls import DtlsConnected
 from .offer import OfferError, parse_offer
 from .sender import TrackSender
-from .transport import SecurePeer
+from .transport import PeerSettings, SecurePeer
 
 log = logging.getLogger(__name__)
 
@@ -48,36 +49,18 @@ class ViewerPeer(SecurePeer):
         self,
         offer_sdp: str,
         tracks: list[SourceTrack],
+        settings: PeerSettings,
         *,
-        certificate: Certificate,
-        bind_ip: str = "0.0.0.0",
-        public_ip: str = "",
-        port_range: tuple[int, int] | None = None,
         on_state: Callable[[events.PeerStateChanged], None] | None = None,
         on_keyframe_request: Callable[[], None] | None = None,
-        ice_timeout: float = 30.0,
-        consent_timeout: float = 30.0,
         answer_setup: str = "active",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         offer = parse_offer(offer_sdp)
-        if not any(m.rtcp_mux for m in offer.media):
-            raise OfferError("the offer does not support rtcp-mux")
         self.choices: list[MediaChoice] = negotiate(offer, tracks)
         if not any(c.accepted for c in self.choices):
             raise OfferError(events.NO_COMMON_CODECS)
-        super().__init__(
-            offer,
-            certificate=certificate,
-            bind_ip=bind_ip,
-            public_ip=public_ip,
-            port_range=port_range,
-            on_state=on_state,
-            ice_timeout=ice_timeout,
-            consent_timeout=consent_timeout,
-            answer_setup=answer_setup,
-            clock=clock,
-        )
+        super().__init__(offer, settings, on_state=on_state, answer_setup=answer_setup, clock=clock)
         self.on_keyframe_request = on_keyframe_request
         self.cname = secrets.token_hex(8)
         self.stream_id = secrets.token_hex(8)
@@ -172,7 +155,9 @@ class ViewerPeer(SecurePeer):
 
     def _handle_media_timer(self, now: float) -> None:
         if self._active and now >= self._next_sr:
-            self._next_sr = now + SR_INTERVAL
+            # On the shared grid (SecurePeer rounds this deadline up): one interval after
+            # the grid point just served, the loop's lateness (under half a step) forgiven.
+            self._next_sr = on_grid(now + SR_INTERVAL - GRID / 2)
             self.send_sender_reports()
 
     def send_sender_reports(self) -> None:

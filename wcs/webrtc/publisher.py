@@ -16,28 +16,22 @@ from the hub), frees the peer's port and calls ``on_end(status, info)`` once.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from wcs.app.media.outlet import HubOutlet
 from wcs.app.stream_feed import StreamFeed
-from wcs.app.streams import (
-    Publication,
-    PublisherControl,
-    StreamExists,
-    StreamHub,
-    StreamStatus,
-    TrackInfo,
-)
+from wcs.app.streams import PublisherControl, StreamHub, StreamStatus, TrackInfo
 from wcs.app.vp8_stage import DEFAULT_QUEUE, Vp8Stage
 from wcs.limits import Declared
 
 from . import events
 from .certificate import Certificate
-from .ending import EndCallback, EndsOnce
+from .ending import EndCallback, EndsOnce, Registry
 from .ingest import PublisherPeer
 from .offer import OfferError
+from .transport import PeerSettings
 
 log = logging.getLogger(__name__)
 
@@ -91,12 +85,9 @@ class Publisher(EndsOnce):
         self.provider = provider
         self.feed = feed
         self.peer: PublisherPeer | None = None
-        self.publication: Publication | None = None
+        self.outlet: HubOutlet | None = None
+        self.media_session_id = ""
         self.vp8: Vp8Stage | None = None  # a VP8 publisher's H.264 for frame sinks
-
-    @property
-    def media_session_id(self) -> str:
-        return self.publication.stream.media_session_id if self.publication else ""
 
     def _on_peer_state(self, event: events.PeerStateChanged) -> None:
         if event.state == events.FAILED:
@@ -135,9 +126,8 @@ class Publisher(EndsOnce):
         self.feed.stream = None
         if self.vp8 is not None:
             self.vp8.close()
-        publication, self.publication = self.publication, None
-        if publication is not None:
-            publication.unpublish(self.info or "", self.status)
+        if self.outlet is not None:
+            self.outlet.unpublish(self.info or "", self.status == StreamStatus.FAILED)
         if self.peer is not None:
             await self.peer.close()
 
@@ -145,19 +135,14 @@ class Publisher(EndsOnce):
         self.ingest._forget(self)
 
 
-class Ingest:
+class Ingest(Registry[Publisher]):
     """Makes and owns every publisher; the one place WS signaling and WHIP ask to publish."""
 
     def __init__(
         self,
         hub: StreamHub,
+        peers: PeerSettings | None = None,
         *,
-        certificate: Certificate | None = None,
-        bind_ip: str = "0.0.0.0",
-        public_ip: str = "",
-        port_range: tuple[int, int] | None = None,
-        ice_timeout: float = 30.0,
-        consent_timeout: float = 30.0,
         jitter_latency: float | None = None,
         vp8_keyframe_interval: float = 2.0,
         vp8_queue: int = DEFAULT_QUEUE,
@@ -169,14 +154,9 @@ class Ingest:
         # The calls' jitter buffer setting: with it, NACKed video packets that come back
         # within the latency are put back in place for recording and RTMP as well.
         self.jitter_latency = jitter_latency
-        self.certificate = certificate or Certificate.generate()
-        self.bind_ip = bind_ip
-        self.public_ip = public_ip
-        self.port_range = port_range
-        self.ice_timeout = ice_timeout
-        self.consent_timeout = consent_timeout
+        self.peers = peers or PeerSettings(Certificate.generate())
         self.publishers: dict[str, Publisher] = {}  # by mediaSessionId
-        self.background: set[asyncio.Future[None]] = set()
+        super().__init__(self.publishers, StreamStatus.UNPUBLISHED)
         # Cluster (wcs.cluster): take the name cluster-wide first; returns the node that
         # holds it instead (None: ours). ``release`` gives it back if publishing fails.
         self.claim: Callable[[str], Awaitable[str | None]] | None = None
@@ -207,14 +187,9 @@ class Ingest:
             peer = PublisherPeer(
                 offer,
                 feed,
-                certificate=self.certificate,
-                bind_ip=self.bind_ip,
-                public_ip=self.public_ip,
-                port_range=self.port_range,
+                self.peers,
                 on_state=publisher._on_peer_state,
-                ice_timeout=self.ice_timeout,
-                consent_timeout=self.consent_timeout,
-                dtls_timeout=self.ice_timeout,  # one "ICE/DTLS timeout" setting
+                dtls_timeout=self.peers.ice_timeout,  # one "ICE/DTLS timeout" setting
                 jitter_latency=self.jitter_latency,
             )
         except OfferError as exc:
@@ -223,28 +198,30 @@ class Ingest:
         if self.claim is not None and await self.claim(name) is not None:
             await peer.close()
             raise PublishError(STREAM_NAME_TAKEN, 409)
-        control = PublisherControl(
+        asks = PublisherControl(
             publisher._stats,
             publisher._request_keyframe,
             publisher._terminate,
             video_frames=publisher._video_frames,
         )
-        try:
-            publication = self.hub.publish(
-                name,
-                call_id=None,
-                app_key=app_key,
-                tracks=ingest_tracks(peer),
-                control=control,
-                provider=provider,
-                session_id=session_id,
-                media_session_id=media_session_id,
-            )
-        except StreamExists:
+        outlet = HubOutlet(
+            self.hub,
+            name,
+            asks,
+            call_id=None,
+            app_key=app_key,
+            provider=provider,
+            session_id=session_id,
+            media_session_id=media_session_id,
+        )
+        publication = outlet.publish(ingest_tracks(peer))
+        if publication is None:
+            await peer.close()
             if self.release is not None:
                 await self.release(name)
-            raise PublishError(STREAM_NAME_TAKEN, 409) from None
-        publisher.publication = publication
+            raise PublishError(STREAM_NAME_TAKEN, 409)
+        publisher.outlet = outlet
+        publisher.media_session_id = publication.stream.media_session_id
         feed.stream = publication
         video = publication.stream.tracks.get("video")
         if video is not None and video.frame_codec is not None:
@@ -256,7 +233,7 @@ class Ingest:
                 queue_limit=self.vp8_queue,
             )
             feed.stream = publisher.vp8
-        self.publishers[publication.stream.media_session_id] = publisher
+        self.publishers[publisher.media_session_id] = publisher
         try:
             answer = await peer.start()
         except OSError:
@@ -266,27 +243,9 @@ class Ingest:
         log.info("publisher %s of %s: PUBLISHING on port %d", provider, name, peer.port)
         return publisher, answer
 
-    def get(self, media_session_id: str) -> Publisher | None:
-        return self.publishers.get(media_session_id)
-
     async def stop(self, media_session_id: str, info: str = UNPUBLISHED_BY_USER) -> bool:
-        publisher = self.publishers.get(media_session_id)
-        if publisher is None:
-            return False
-        await publisher.stop(StreamStatus.UNPUBLISHED, info)
-        return True
-
-    def _forget(self, publisher: Publisher) -> None:
-        for key, value in list(self.publishers.items()):
-            if value is publisher:
-                del self.publishers[key]
+        return await super().stop(media_session_id, info)
 
     async def close(self) -> None:
         """Shutdown: every publisher ends (its owner is told), every port is freed."""
-        publishers = list(self.publishers.values())
-        await asyncio.gather(
-            *(p.stop(StreamStatus.UNPUBLISHED, UNPUBLISHED_BY_SHUTDOWN) for p in publishers),
-            return_exceptions=True,
-        )
-        if self.background:
-            await asyncio.gather(*self.background, return_exceptions=True)
+        await self._end_all(UNPUBLISHED_BY_SHUTDOWN)

@@ -16,9 +16,11 @@ from wcs.limits import Quota, fit_to_descriptors
 from wcs.rest.router import Router
 from wcs.rest.server import WebSocketServer
 
+from .certificate import Certificate
 from .fanout import WorkerPool
 from .fanout_worker import WorkerConfig
 from .publisher import Ingest
+from .transport import PeerSettings
 from .viewer import HookSink, Playback
 from .whep import add_whep_routes
 from .whip import add_whip_routes
@@ -45,39 +47,22 @@ class PlaybackService:
         hooks: HookSink | None = None,
     ) -> None:
         s = settings
+        peers = PeerSettings(
+            Certificate.generate(),
+            bind_ip=s.bind_ip,
+            public_ip=public_ip,
+            port_range=(s.media_port_from, s.media_port_to),
+            ice_timeout=s.webrtc_ice_timeout,
+            consent_timeout=s.webrtc_consent_timeout,
+        )
         self.workers: WorkerPool | None = None
         if s.webrtc_workers > 0:
-            self.workers = WorkerPool(
-                s.webrtc_workers,
-                WorkerConfig(
-                    bind_ip=s.bind_ip,
-                    public_ip=public_ip,
-                    port_from=s.media_port_from,
-                    port_to=s.media_port_to,
-                    ice_timeout=s.webrtc_ice_timeout,
-                    consent_timeout=s.webrtc_consent_timeout,
-                    log_level=s.log_level,
-                    event_loop=s.event_loop,
-                ),
-            )
-        self.playback = Playback(
-            hub,
-            hooks=hooks,
-            bind_ip=s.bind_ip,
-            public_ip=public_ip,
-            port_range=(s.media_port_from, s.media_port_to),
-            ice_timeout=s.webrtc_ice_timeout,
-            consent_timeout=s.webrtc_consent_timeout,
-            workers=self.workers,
-        )
+            config = WorkerConfig.of(peers, s.log_level, s.event_loop)
+            self.workers = WorkerPool(s.webrtc_workers, config)
+        self.playback = Playback(hub, peers, hooks=hooks, workers=self.workers)
         self.ingest = Ingest(
             hub,
-            certificate=self.playback.certificate,
-            bind_ip=s.bind_ip,
-            public_ip=public_ip,
-            port_range=(s.media_port_from, s.media_port_to),
-            ice_timeout=s.webrtc_ice_timeout,
-            consent_timeout=s.webrtc_consent_timeout,
+            peers,
             jitter_latency=s.jitter_buffer_latency_ms / 1000 if s.jitter_buffer else None,
             vp8_keyframe_interval=s.vp8_keyframe_interval,
             vp8_queue=s.vp8_transcode_queue,

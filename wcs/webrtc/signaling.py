@@ -42,49 +42,59 @@ class Connected(SignalingEvent):
 
 
 @dataclass(frozen=True, slots=True)
-class PlayRequested(SignalingEvent):
+class StreamRequest(SignalingEvent):
+    """Base of the requests about one stream ``name`` of one ``mediaSessionId``."""
+
     media_session_id: str
     name: str
+
+
+@dataclass(frozen=True, slots=True)
+class OfferRequest(StreamRequest):
+    """Base of the requests carrying the browser's SDP offer and the message's fields."""
+
     sdp: str = field(repr=False)
     fields: dict[str, Any] = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
-class PlayRefused(SignalingEvent):
+class PlayRequested(OfferRequest):
+    """``playStream``: the browser's offer to play stream ``name``."""
+
+
+@dataclass(frozen=True, slots=True)
+class PlayRefused(StreamRequest):
     """A ``playStream`` answered FAILED by the session itself (no name, not WebRTC, no SDP);
     the application reports it (REST hook). Not emitted for a ``mediaSessionId`` in use."""
 
-    media_session_id: str
-    name: str
     info: str
 
 
 @dataclass(frozen=True, slots=True)
-class PublishRequested(SignalingEvent):
+class PublishRequested(OfferRequest):
     """``publishStream``: the browser's offer for stream ``name``."""
 
-    media_session_id: str
-    name: str
-    sdp: str = field(repr=False)
-    fields: dict[str, Any] = field(repr=False)
+
+@dataclass(frozen=True, slots=True)
+class UnpublishRequested(StreamRequest):
+    """``unPublishStream``."""
 
 
 @dataclass(frozen=True, slots=True)
-class UnpublishRequested(SignalingEvent):
-    media_session_id: str
-    name: str
+class StopRequested(StreamRequest):
+    """``stopStream``."""
 
 
 @dataclass(frozen=True, slots=True)
-class StopRequested(SignalingEvent):
-    media_session_id: str
-    name: str
+class AvailabilityRequested(StreamRequest):
+    """``availableStream``."""
 
 
-@dataclass(frozen=True, slots=True)
-class AvailabilityRequested(SignalingEvent):
-    media_session_id: str
-    name: str
+# The messages that end a play or a publication of this session.
+ENDING: dict[str, type[StreamRequest]] = {
+    "unPublishStream": UnpublishRequested,
+    "stopStream": StopRequested,
+}
 
 
 @dataclass(slots=True)
@@ -151,18 +161,12 @@ class WcsSession:
             self._on_play(payload)
         elif message == "publishStream":
             self._on_publish(payload)
-        elif message == "unPublishStream":
+        elif message in ENDING:  # the name is the play's when the session knows it
             msid = _text(payload.get("mediaSessionId"), MAX_ID)
             if msid is not None:
                 play = self.plays.get(msid)
                 name = play.name if play else _text(payload.get("name"), MAX_NAME) or ""
-                self._events.append(UnpublishRequested(msid, name))
-        elif message == "stopStream":
-            msid = _text(payload.get("mediaSessionId"), MAX_ID)
-            if msid is not None:
-                play = self.plays.get(msid)
-                name = play.name if play else _text(payload.get("name"), MAX_NAME) or ""
-                self._events.append(StopRequested(msid, name))
+                self._events.append(ENDING[message](msid, name))
         elif message == "availableStream":
             msid = _text(payload.get("mediaSessionId"), MAX_ID) or ""
             name = _text(payload.get("name"), MAX_NAME) or ""

@@ -10,8 +10,14 @@ failed the timer stops and the port is freed.
 
 The peer is a sans-IO core (``get_timer``/``handle_timer``, see :mod:`wcs.sansio`) driven by
 one :class:`~wcs.sansio.Pump` once started: the ICE timeout until ICE completes, then the
-DTLS retransmission, the consent deadline and whatever the subclass adds
+DTLS retransmission, the consent deadlines and whatever the subclass adds
 (:meth:`_media_timer` / :meth:`_handle_media_timer`).
+
+Consent (RFC 7675): we send a check every 4-6 s on the selected pair and fail the peer
+("Failed by ICE keep-alive") when none was answered for 30 s, or when nothing at all came
+from the peer for ``consent_timeout``. These deadlines and the subclass's are not urgent:
+they go on the shared 1 s grid (:func:`wcs.sansio.on_grid`), so the timers of all peers
+fire in one loop iteration instead of waking an idle server once per peer.
 """
 
 from __future__ import annotations
@@ -19,13 +25,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from wcs.observability import metrics
 from wcs.rtp.srtp import SrtpContext
-from wcs.sansio import Pump
+from wcs.sansio import GRID, Pump, on_grid
 
 from . import events
 from .answer import LocalCandidate, MediaChoice, build_answer
@@ -44,19 +52,30 @@ from .offer import Offer, OfferError
 
 log = logging.getLogger(__name__)
 
+CONSENT_CHECK_STEPS = (4, 5)  # grid steps (s) from one check to the next: 4-6 s, RFC 7675 5.1
+CONSENT_EXPIRY = 30.0  # no check answered this long: consent is lost (RFC 7675 5.1)
+
+
+@dataclass(frozen=True, slots=True)
+class PeerSettings:
+    """A WebRTC peer's certificate, ports and timeouts: the same for every viewer and
+    publisher of a server (``port_range``: None, any port)."""
+
+    certificate: Certificate
+    bind_ip: str = "0.0.0.0"
+    public_ip: str = ""
+    port_range: tuple[int, int] | None = None
+    ice_timeout: float = 30.0
+    consent_timeout: float = 30.0
+
 
 class SecurePeer:
     def __init__(
         self,
         offer: Offer,
+        settings: PeerSettings,
         *,
-        certificate: Certificate,
-        bind_ip: str = "0.0.0.0",
-        public_ip: str = "",
-        port_range: tuple[int, int] | None = None,
         on_state: Callable[[events.PeerStateChanged], None] | None = None,
-        ice_timeout: float = 30.0,
-        consent_timeout: float = 30.0,
         answer_setup: str = "active",
         dtls_timeout: float = HANDSHAKE_TIMEOUT,
         clock: Callable[[], float] = time.monotonic,
@@ -74,18 +93,18 @@ class SecurePeer:
             if answer_setup not in ("active", "passive"):
                 raise ValueError("answer_setup must be 'active' or 'passive'")
             self.setup = answer_setup
-        self.certificate = certificate
+        self.certificate = certificate = settings.certificate
         self.on_state = on_state
-        self.ice_timeout = ice_timeout
-        self.consent_timeout = consent_timeout
+        self.ice_timeout = settings.ice_timeout
+        self.consent_timeout = settings.consent_timeout
         self.clock = clock
         self.state = events.NEW
         self.info = ""
         self.ice = IceTransport(
             self._on_datagram,
-            bind_ip=bind_ip,
-            public_ip=public_ip,
-            port_range=port_range,
+            bind_ip=settings.bind_ip,
+            public_ip=settings.public_ip,
+            port_range=settings.port_range,
             clock=clock,
         )
         # Made now, not when ICE completes: as DTLS server we may get the ClientHello in
@@ -107,6 +126,7 @@ class SecurePeer:
         self._pump: Pump[SecurePeer] | None = None
         self._finishing: asyncio.Future[None] | None = None
         self._ice_deadline: float | None = None  # from start() until ICE completes
+        self._consent_due: float | None = None  # our next consent check, once ICE completed
         self.answer = ""
 
     # --- what a subclass provides -------------------------------------------------------
@@ -191,12 +211,16 @@ class SecurePeer:
             return None
         if self._ice_deadline is not None:
             return self._ice_deadline
-        when = self.ice.last_rx + self.consent_timeout
+        ice = self.ice
+        when = ice.last_rx + self.consent_timeout
+        if self._consent_due is not None:  # our checks run (ICE completed)
+            when = min(when, self._consent_due, ice.consent_at + CONSENT_EXPIRY)
+        if self.state == events.CONNECTED:
+            when = self._media_timer(when)
+        when = on_grid(when)  # none of these is urgent: all peers' fire together
         dtls = self.dtls
         if dtls is not None and (at := dtls.get_timer()) is not None and at < when:
             when = at
-        if self.state == events.CONNECTED:
-            when = self._media_timer(when)
         return when
 
     def handle_timer(self, now: float) -> None:
@@ -211,9 +235,15 @@ class SecurePeer:
             if now >= self._ice_deadline:
                 self._set_state(events.FAILED, events.ICE_TIMEOUT)
             return
-        if now - self.ice.last_rx >= self.consent_timeout:
+        due = self._consent_due  # None until ICE completed: no checks of ours yet
+        if now - self.ice.last_rx >= self.consent_timeout or (
+            due is not None and now - self.ice.consent_at >= CONSENT_EXPIRY
+        ):
             self._set_state(events.FAILED, events.ICE_KEEP_ALIVE)
             return
+        if due is not None and now >= due:
+            self.ice.check_consent()
+            self._consent_due = self._next_consent_check(now)
         dtls = self.dtls
         if dtls is not None:
             timer = dtls.get_timer()
@@ -247,8 +277,14 @@ class SecurePeer:
         if self.state != events.CONNECTING or self.dtls is None:
             return
         self._ice_deadline = None  # consent, DTLS and the media's timers from now on
+        self._consent_due = self._next_consent_check(self.clock())
         self.dtls.start(self.clock())  # a client sends ClientHello; a server may have begun
         self._wake()
+
+    @staticmethod
+    def _next_consent_check(now: float) -> float:
+        """4-6 s after ``now``, on the grid: 4 or 5 steps after the next grid point."""
+        return on_grid(now) + random.choice(CONSENT_CHECK_STEPS) * GRID
 
     def _candidates(self) -> list[str]:
         return [c for m in self.offer.media for c in m.candidates]

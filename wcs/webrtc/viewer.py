@@ -20,7 +20,6 @@ not found``, an unusable offer) is posted as FAILED with an entry of the same sh
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -34,10 +33,11 @@ from wcs.sdp import parse_fmtp
 from . import events
 from .answer import SourceTrack
 from .certificate import Certificate
-from .ending import EndCallback, EndsOnce
+from .ending import EndCallback, EndsOnce, Registry
 from .fanout import RemotePeer, WorkerPool, WorkerRefused, needs_transcode
 from .offer import OfferError
 from .peer import ViewerPeer
+from .transport import PeerSettings
 
 if TYPE_CHECKING:
     from wcs.app.streams import Stream, StreamHub, TrackInfo
@@ -215,20 +215,15 @@ def _ended(stream: Stream) -> tuple[StreamStatus, str]:
     return StreamStatus.STOPPED, STOPPED_BY_PUBLISHER
 
 
-class Playback:
+class Playback(Registry[Viewer]):
     """Makes and owns every viewer; the one place WS signaling and WHEP ask to play."""
 
     def __init__(
         self,
         hub: StreamHub,
+        peers: PeerSettings | None = None,
         *,
-        certificate: Certificate | None = None,
-        bind_ip: str = "0.0.0.0",
-        public_ip: str = "",
-        port_range: tuple[int, int] | None = None,
         tracks_timeout: float = 10.0,
-        ice_timeout: float = 30.0,
-        consent_timeout: float = 30.0,
         hooks: HookSink | None = None,
         workers: WorkerPool | None = None,
     ) -> None:
@@ -237,16 +232,11 @@ class Playback:
         # With media workers, viewers are served there (except those needing the Opus
         # transcode: the transcoder is per stream and in-process).
         self.workers = workers
-        self.certificate = certificate or Certificate.generate()
-        self.bind_ip = bind_ip
-        self.public_ip = public_ip
-        self.port_range = port_range
+        self.peers = peers or PeerSettings(Certificate.generate())
         self.tracks_timeout = tracks_timeout
-        self.ice_timeout = ice_timeout
-        self.consent_timeout = consent_timeout
         self.viewers: dict[str, Viewer] = {}
+        super().__init__(self.viewers, StreamStatus.STOPPED)
         self.transcoders: dict[int, OpusTranscoder] = {}
-        self.background: set[asyncio.Future[None]] = set()
         # A viewer subscribes only once connected; this tells the others the stream ended.
         self._watch = hub.watch(self._on_stream_changed)
         # Cluster (wcs.cluster.relay): a stream not published here, relayed from its origin
@@ -351,19 +341,7 @@ class Playback:
         """
         if self.workers is not None and not needs_transcode(offer, tracks):
             return self.workers.peer(offer, tracks)
-        return ViewerPeer(
-            offer,
-            tracks,
-            certificate=self.certificate,
-            bind_ip=self.bind_ip,
-            public_ip=self.public_ip,
-            port_range=self.port_range,
-            ice_timeout=self.ice_timeout,
-            consent_timeout=self.consent_timeout,
-        )
-
-    def get(self, media_session_id: str) -> Viewer | None:
-        return self.viewers.get(media_session_id)
+        return ViewerPeer(offer, tracks, self.peers)
 
     def report_refused(
         self,
@@ -384,11 +362,7 @@ class Playback:
         self.hooks.post(app_key, "StreamStatusEvent", body)
 
     async def stop(self, media_session_id: str, info: str = STOPPED_BY_USER) -> bool:
-        viewer = self.viewers.get(media_session_id)
-        if viewer is None:
-            return False
-        await viewer.close(StreamStatus.STOPPED, info)
-        return True
+        return await super().stop(media_session_id, info)
 
     def transcoder_for(self, stream: Stream) -> OpusTranscoder:
         """The stream's one G.711 -> Opus transcoder, shared by every viewer needing opus."""
@@ -402,18 +376,11 @@ class Playback:
         return transcoder
 
     def _forget(self, viewer: Viewer) -> None:
-        if self.viewers.get(viewer.media_session_id) is viewer:
-            del self.viewers[viewer.media_session_id]
+        super()._forget(viewer)
         if self.on_viewer_gone is not None:
             self.on_viewer_gone(viewer.stream)
 
     async def close(self) -> None:
         """Shutdown: every viewer ends (its owner is told), every port is freed."""
         self._watch.cancel()
-        viewers = list(self.viewers.values())
-        await asyncio.gather(
-            *(v.close(StreamStatus.STOPPED, STOPPED_BY_SHUTDOWN) for v in viewers),
-            return_exceptions=True,
-        )
-        if self.background:
-            await asyncio.gather(*self.background, return_exceptions=True)
+        await self._end_all(STOPPED_BY_SHUTDOWN)

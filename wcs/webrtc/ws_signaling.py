@@ -212,22 +212,29 @@ class _Connection:
             self.admitted.discard(msid)
             self.server.viewer_quota.release(self.ip)
 
+    def _tell(self, msid: str, status: StreamStatus, info: str) -> None:
+        """The status of a play or publication, if the browser still has it open."""
+        if msid in self.session.plays:
+            self.session.stream_status(msid, status, info)
+        self.pump.wake()
+
+    def _answer(self, msid: str, answer: str, status: StreamStatus) -> None:
+        self.session.remote_sdp(msid, answer)
+        self.session.stream_status(msid, status)
+        self.pump.wake()
+
     async def _play(self, event: PlayRequested) -> None:
         msid = event.media_session_id
         session = self.session
         refused = self._admit(msid)
         if refused is not None:
-            if msid in session.plays:
-                session.stream_status(msid, StreamStatus.FAILED, refused)
-            self.pump.wake()
+            self._tell(msid, StreamStatus.FAILED, refused)
             return
 
         def ended(status: StreamStatus, info: str) -> None:
             self._release(msid)
             self.mine.discard(msid)
-            if msid in session.plays:
-                session.stream_status(msid, status, info)
-                self.pump.wake()
+            self._tell(msid, status, info)
 
         try:
             viewer, answer = await self.playback.play(
@@ -241,9 +248,7 @@ class _Connection:
             )
         except PlaybackError as exc:
             self._release(msid)
-            if msid in session.plays:
-                session.stream_status(msid, StreamStatus.FAILED, exc.info)
-            self.pump.wake()
+            self._tell(msid, StreamStatus.FAILED, exc.info)
             return
         self.mine.add(msid)
         if msid in self.stopped_early or self.closed:
@@ -251,9 +256,7 @@ class _Connection:
             self._release(msid)
             await viewer.close()
             return
-        session.remote_sdp(msid, answer)
-        session.stream_status(msid, StreamStatus.PLAYING)
-        self.pump.wake()
+        self._answer(msid, answer, StreamStatus.PLAYING)
 
     async def _stop(self, event: StopRequested) -> None:
         msid = event.media_session_id
@@ -270,9 +273,7 @@ class _Connection:
 
         def ended(status: StreamStatus, info: str) -> None:
             self.publishing.discard(msid)
-            if msid in session.plays:
-                session.stream_status(msid, status, info)
-                self.pump.wake()
+            self._tell(msid, status, info)
 
         if self.server.ingest is None:
             session.stream_status(msid, StreamStatus.FAILED, "Publishing is not enabled")
@@ -289,17 +290,13 @@ class _Connection:
                 on_end=ended,
             )
         except PublishError as exc:
-            if msid in session.plays:
-                session.stream_status(msid, StreamStatus.FAILED, exc.info)
-            self.pump.wake()
+            self._tell(msid, StreamStatus.FAILED, exc.info)
             return
         self.publishing.add(msid)
         if msid not in session.plays or self.closed:  # unPublishStream came first
             await publisher.stop(StreamStatus.UNPUBLISHED, UNPUBLISHED_BY_SESSION)
             return
-        session.remote_sdp(msid, answer)
-        session.stream_status(msid, StreamStatus.PUBLISHING)
-        self.pump.wake()
+        self._answer(msid, answer, StreamStatus.PUBLISHING)
 
     async def _unpublish(self, event: UnpublishRequested) -> None:
         msid = event.media_session_id

@@ -80,6 +80,22 @@ def test_silence_by_default_on_a_cadence() -> None:
     assert audio.get_timer() == pytest.approx(10.1)
 
 
+def test_calls_started_apart_share_the_slot_grid() -> None:
+    """However many calls run, their 20 ms slots fall on the same instants, so the process
+    wakes once per slot for all of them (one loop iteration serves every due timer)."""
+    first = OutgoingAudio(G711Encoder("PCMU"), 0, SendState(5, 100, 1000))
+    second = OutgoingAudio(G711Encoder("PCMU"), 0, SendState(6, 100, 1000))
+    first.start(10.003)
+    second.start(10.0171)
+    assert first.get_timer() == second.get_timer() == pytest.approx(10.02, abs=1e-9)
+    for _ in range(200):  # 4 s of slots, each timer fired a little late
+        at = first.get_timer()
+        assert at is not None and second.get_timer() == pytest.approx(at, abs=1e-9)
+        for audio in (first, second):
+            audio.handle_timer(at + 0.0005)
+            assert len(audio.packets_to_send(at)) == 1
+
+
 @pytest.mark.parametrize(
     ("name", "pt", "decode"), [("PCMU", 0, ulaw_decode), ("PCMA", 8, alaw_decode)]
 )

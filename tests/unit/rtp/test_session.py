@@ -256,14 +256,15 @@ def test_rtcp_interval_is_randomised_around_tmin() -> None:
     high, _ = session("audio", rng=lambda: 0.999999)
     assert round(low.rtcp_interval(), 3) == round(2.5 / 1.21828, 3)
     assert round(high.rtcp_interval(), 3) == round(7.5 / 1.21828, 3)
-    # The next report is scheduled with it after each one.
+    # The next report is scheduled with it after each one, rounded up to the 1 s grid all
+    # calls share (their reports then go out in one loop iteration).
     s, _ = session("audio", rng=lambda: 0.0)
     s.start(0.0)
     s.rtcp_datagrams_to_send(0.0)
     s.handle_timer(0.5)
     assert len(s.rtcp_datagrams_to_send(0.5)) == 1
     assert s.get_timer() is not None
-    report_due = 0.5 + 2.5 / 1.21828
+    report_due = 3.0  # 0.5 + 2.5 / 1.21828 = 2.55, on the grid
     s.rtcp_datagrams_to_send(0.0)
     s.handle_timer(report_due - 0.01)
     assert not [d for d, _ in s.rtcp_datagrams_to_send(0.0) if d[1] in (200, 201)]

@@ -12,6 +12,7 @@ from wcs.sip.transaction import (
     ServerTransaction,
     SipTimers,
     State,
+    TransactionLayer,
     server_key,
 )
 
@@ -63,9 +64,7 @@ class Clock:
         tx = cls(
             request(method),
             ("10.0.0.2", 5060, transport),
-            timers=T,
-            queue=self.queue,
-            send=self.send,
+            TransactionLayer(T, self.queue, self.send),
             on_response=on_response,
             on_timeout=on_timeout,
             on_terminated=on_terminated,
@@ -149,9 +148,7 @@ def server(c: Clock, method: str, transport: str = "udp") -> tuple[ServerTransac
     tx = ServerTransaction(
         request(method, "z9hG4bKsrv"),
         ("10.0.0.2", 5060, transport),
-        timers=T,
-        queue=c.queue,
-        send=c.send,
+        TransactionLayer(T, c.queue, c.send),
         on_terminated=lambda _t: None,
         on_ack_timeout=lambda _t, _n: acks.append(1),
     )

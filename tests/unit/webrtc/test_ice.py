@@ -49,7 +49,8 @@ class Browser(asyncio.DatagramProtocol):
             )
             reply.attributes["XOR-MAPPED-ADDRESS"] = (addr[0], addr[1])
             reply.add_message_integrity(BROWSER_PWD.encode())
-            assert self.transport is not None
+            if self.transport is None:  # told to stop answering
+                return
             self.transport.sendto(bytes(reply), addr)
             self.checks_answered += 1
             self.answered.set()
@@ -154,3 +155,41 @@ async def test_a_port_held_elsewhere_is_skipped() -> None:
             other.close()
     finally:
         held.close()
+
+
+async def test_our_consent_checks_replace_aioices_and_only_signed_answers_count() -> None:
+    ice = IceTransport(lambda data: None, bind_ip="127.0.0.1")
+    [cand] = await ice.bind()
+    server = (cand.ip, cand.port)
+    loop = asyncio.get_running_loop()
+    transport, browser = await loop.create_datagram_endpoint(Browser, local_addr=("127.0.0.1", 0))
+    connecting = asyncio.create_task(ice.connect(BROWSER_UFRAG, BROWSER_PWD, []))
+    try:
+        browser.check(ice, server, nominate=True, pwd=ice.local_pwd)
+        await asyncio.wait_for(connecting, 5)
+        # aioice's own task (one timer per connection) is gone: the peer's timer sends ours.
+        assert ice.connection._query_consent_task is None  # type: ignore[attr-defined]
+        answered = browser.checks_answered
+        ice.consent_at = 0.0
+        ice.check_consent()
+        await until(lambda: browser.checks_answered == answered + 1)
+        await until(lambda: ice.consent_at > 0.0)  # the signed answer renewed consent
+        # An answer not signed with the browser's password renews nothing.
+        pair: Any = ice.connection._nominated[1]  # type: ignore[attr-defined]
+        browser.transport = None  # the browser stops answering
+        ice.consent_at = 0.0
+        ice.check_consent()
+        [tid] = ice._consent_ids
+        forged = stun.Message(stun.Method.BINDING, stun.Class.RESPONSE, transaction_id=tid)
+        forged.add_message_integrity(b"not the password")
+        pair.protocol.transactions[tid].response_received(forged, pair.remote_addr)
+        assert ice.consent_at == 0.0
+        # Unanswered checks are remembered up to a bound, then forgotten.
+        for _ in range(10):
+            ice.check_consent()
+        assert len(ice._consent_ids) == 6
+        assert set(ice._consent_ids) <= set(pair.protocol.transactions)
+    finally:
+        connecting.cancel()
+        transport.close()
+        await ice.close()

@@ -22,6 +22,7 @@ from wcs.webrtc.ingest_answer import negotiate_ingest
 from wcs.webrtc.ingest_feedback import BitrateEstimate, NackList
 from wcs.webrtc.offer import OfferError, parse_offer
 from wcs.webrtc.signaling import PublishRequested, UnpublishRequested, WcsSession
+from wcs.webrtc.transport import PeerSettings
 
 from .chrome_offer import CHROME_OFFER
 
@@ -46,11 +47,11 @@ def test_vp8_accepted_without_h264_and_recvonly_offer_refused() -> None:
     assert video.codec is not None and video.codec.name == "VP8"
     assert not any(c.accepted for c in negotiate_ingest(parse_offer(CHROME_OFFER)))
     with pytest.raises(OfferError, match=events.NO_COMMON_CODECS):
-        PublisherPeer(CHROME_OFFER, _Sink(), certificate=Certificate.generate())
+        PublisherPeer(CHROME_OFFER, _Sink(), PeerSettings(Certificate.generate()))
 
 
 def test_answer_is_recvonly_with_feedback_and_no_source() -> None:
-    peer = PublisherPeer(PUBLISH_OFFER, _Sink(), certificate=Certificate.generate())
+    peer = PublisherPeer(PUBLISH_OFFER, _Sink(), PeerSettings(Certificate.generate()))
     answer = SessionDescription.parse(peer._build_answer([]))
     audio, video = answer.media
     assert (audio.direction, video.direction) == ("recvonly", "recvonly")
@@ -136,7 +137,7 @@ def _keyed_peer(
     peer = PublisherPeer(
         PUBLISH_OFFER,
         sink,
-        certificate=Certificate.generate(),
+        PeerSettings(Certificate.generate()),
         jitter_latency=jitter_latency,
         clock=lambda: clock[0],
     )

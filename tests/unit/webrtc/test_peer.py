@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import socket
 import struct
@@ -15,6 +16,7 @@ from wcs.webrtc.certificate import Certificate
 from wcs.webrtc.dtls import DtlsConnected, DtlsSession
 from wcs.webrtc.offer import OfferError
 from wcs.webrtc.peer import ViewerPeer
+from wcs.webrtc.transport import PeerSettings
 
 from .chrome_offer import CHROME_OFFER
 
@@ -47,7 +49,7 @@ def connected_peer(cert: Certificate, clock: Clock) -> Connected:
     peer = ViewerPeer(
         CHROME_OFFER,
         TRACKS,
-        certificate=cert,
+        PeerSettings(cert),
         clock=clock,
         on_state=states.append,
         on_keyframe_request=lambda: keyframes.append(clock.now),
@@ -90,7 +92,7 @@ def test_send_rtp_rewrites_and_protects(cert: Certificate) -> None:
 
 
 def test_nothing_sent_before_connected(cert: Certificate) -> None:
-    peer = ViewerPeer(CHROME_OFFER, TRACKS, certificate=cert)
+    peer = ViewerPeer(CHROME_OFFER, TRACKS, PeerSettings(cert))
     sent: list[bytes] = []
     peer.ice.send = sent.append
     peer.send_rtp("audio", src_rtp(1, 160))
@@ -212,25 +214,25 @@ def test_consent_expiry_fails_with_keep_alive(cert: Certificate) -> None:
 
 def test_no_common_codecs(cert: Certificate) -> None:
     with pytest.raises(OfferError, match=events.NO_COMMON_CODECS):
-        ViewerPeer(CHROME_OFFER, [SourceTrack("video", "H265", 90000)], certificate=cert)
+        ViewerPeer(CHROME_OFFER, [SourceTrack("video", "H265", 90000)], PeerSettings(cert))
 
 
 def test_unsupported_fingerprint_hash_is_an_offer_error(cert: Certificate) -> None:
     offer = CHROME_OFFER.replace("a=fingerprint:sha-256", "a=fingerprint:md5")
     with pytest.raises(OfferError, match="md5"):
-        ViewerPeer(offer, TRACKS, certificate=cert)
+        ViewerPeer(offer, TRACKS, PeerSettings(cert))
 
 
 def test_setup_roles(cert: Certificate) -> None:
-    assert ViewerPeer(CHROME_OFFER, TRACKS, certificate=cert).setup == "active"
+    assert ViewerPeer(CHROME_OFFER, TRACKS, PeerSettings(cert)).setup == "active"
     active = CHROME_OFFER.replace("a=setup:actpass", "a=setup:active")
-    assert ViewerPeer(active, TRACKS, certificate=cert).setup == "passive"
+    assert ViewerPeer(active, TRACKS, PeerSettings(cert)).setup == "passive"
     passive = CHROME_OFFER.replace("a=setup:actpass", "a=setup:passive")
-    assert ViewerPeer(passive, TRACKS, certificate=cert).setup == "active"
+    assert ViewerPeer(passive, TRACKS, PeerSettings(cert)).setup == "active"
 
 
 def test_transcode_flag(cert: Certificate) -> None:
-    peer = ViewerPeer(CHROME_OFFER, [SourceTrack("audio", "G729", 8000)], certificate=cert)
+    peer = ViewerPeer(CHROME_OFFER, [SourceTrack("audio", "G729", 8000)], PeerSettings(cert))
     assert peer.needs_audio_transcode
     assert peer.senders["audio"].payload_type == 111
     assert peer.senders["audio"].clock_rate == 48000
@@ -251,11 +253,13 @@ async def test_binds_in_range_and_times_out(cert: Certificate) -> None:
     peer = ViewerPeer(
         CHROME_OFFER,
         TRACKS,
-        certificate=cert,
-        bind_ip="127.0.0.1",
-        public_ip="203.0.113.7",
-        port_range=(low, high),
-        ice_timeout=0.3,
+        PeerSettings(
+            cert,
+            bind_ip="127.0.0.1",
+            public_ip="203.0.113.7",
+            port_range=(low, high),
+            ice_timeout=0.3,
+        ),
         on_state=states.append,
     )
     try:
@@ -284,7 +288,9 @@ async def test_full_port_range_is_an_error(cert: Certificate) -> None:
             break
     try:
         peer = ViewerPeer(
-            CHROME_OFFER, TRACKS, certificate=cert, bind_ip="127.0.0.1", port_range=(port, port + 1)
+            CHROME_OFFER,
+            TRACKS,
+            PeerSettings(cert, bind_ip="127.0.0.1", port_range=(port, port + 1)),
         )
         with pytest.raises(OSError, match="no free UDP port"):
             await peer.start()
@@ -297,7 +303,7 @@ async def test_full_port_range_is_an_error(cert: Certificate) -> None:
 
 @pytest.mark.asyncio
 async def test_ice_error_info(cert: Certificate, monkeypatch: pytest.MonkeyPatch) -> None:
-    peer = ViewerPeer(CHROME_OFFER, TRACKS, certificate=cert, bind_ip="127.0.0.1")
+    peer = ViewerPeer(CHROME_OFFER, TRACKS, PeerSettings(cert, bind_ip="127.0.0.1"))
 
     async def broken(*args: object) -> None:
         raise ConnectionError("ICE negotiation failed")
@@ -315,9 +321,8 @@ def test_dtls_handshake_timeout_is_dtls_error(cert: Certificate) -> None:
     peer = ViewerPeer(
         CHROME_OFFER,
         TRACKS,
-        certificate=cert,
+        PeerSettings(cert, consent_timeout=1e9),
         clock=clock,
-        consent_timeout=1e9,
         on_state=states.append,
     )
     sent: list[bytes] = []
@@ -368,7 +373,9 @@ def test_consent_deadline_follows_the_last_packet_received(cert: Certificate) ->
 
 @pytest.mark.asyncio
 async def test_started_peer_arms_exactly_the_ice_deadline(cert: Certificate) -> None:
-    peer = ViewerPeer(CHROME_OFFER, TRACKS, certificate=cert, bind_ip="127.0.0.1", ice_timeout=7.0)
+    peer = ViewerPeer(
+        CHROME_OFFER, TRACKS, PeerSettings(cert, bind_ip="127.0.0.1", ice_timeout=7.0)
+    )
     try:
         await peer.start()
         assert peer._pump is not None
@@ -378,3 +385,52 @@ async def test_started_peer_arms_exactly_the_ice_deadline(cert: Certificate) -> 
     finally:
         await peer.close()
     assert peer._pump.timer_at is None  # closed: nothing left armed
+
+
+def test_non_urgent_deadlines_are_on_the_shared_one_second_grid(cert: Certificate) -> None:
+    """Two viewers connected at different instants: their deadlines coincide, so the event
+    loop serves both in one iteration."""
+    clock = Clock()
+    clock.now = 50.3
+    early, sent, _, _, _ = connected_peer(cert, clock)
+    clock.now = 50.8
+    late, _, _, _, _ = connected_peer(cert, clock)
+    assert early.get_timer() == late.get_timer() == 81.0  # consent: 30 s after, rounded up
+    clock.now = 52.7
+    early.send_rtp("audio", src_rtp(1, 160))  # media starts: a sender report is due
+    assert early.get_timer() == 53.0
+    sent.clear()
+    early.handle_timer(53.004)  # the loop a little late
+    assert len(sent) == 1  # the SR
+    assert early.get_timer() == 54.0  # then once a second, on the grid
+
+
+def test_consent_checks_every_4_to_6_s_on_the_grid_and_30_s_unanswered_fail(
+    cert: Certificate,
+) -> None:
+    clock = Clock()
+    clock.now = 50.3
+    peer, _, _, states, _ = connected_peer(cert, clock)
+    checks: list[float] = []
+    peer.ice.check_consent = lambda: checks.append(clock.now)  # type: ignore[method-assign]
+    peer._consent_due = peer._next_consent_check(clock.now)  # as when ICE completes
+    answers: list[float] = []
+    while peer.state == events.CONNECTED and clock.now < 200:
+        when = peer.get_timer()
+        assert when is not None and when == int(when)  # every deadline on the grid
+        clock.now = when + 0.002  # the loop a little late
+        peer.ice.last_rx = clock.now  # the viewer's own checks keep coming
+        before = len(checks)
+        peer.handle_timer(clock.now)
+        if len(checks) > before and clock.now < 100:  # answered at once, until 100 s
+            peer.ice.consent_at = clock.now
+            answers.append(clock.now)
+    gaps = [b - a for a, b in zip([50.3, *checks], checks, strict=False)]
+    assert gaps and all(4.0 - 1e-6 <= g <= 6.0 + 1e-6 for g in gaps)
+    # randomized: 4 or 5 steps after the grid point that follows the (late) check
+    assert {round(g) for g in gaps[1:]} <= {5, 6}
+    last_answer = answers[-1]
+    assert (peer.state, peer.info) == (events.FAILED, events.ICE_KEEP_ALIVE)
+    assert states[-1].info == events.ICE_KEEP_ALIVE
+    # at the first timer (on the grid, the loop 2 ms late) 30 s or more after the answer
+    assert last_answer + 30 - 1e-6 <= clock.now <= math.ceil(last_answer + 30) + 0.002 + 1e-6

@@ -21,6 +21,7 @@ from wcs.rest.views import viewer_json
 from wcs.webrtc import events
 from wcs.webrtc.certificate import Certificate
 from wcs.webrtc.peer import ViewerPeer
+from wcs.webrtc.transport import PeerSettings
 from wcs.webrtc.viewer import Playback, PlaybackError, Viewer
 from wcs.webrtc.whep import add_whep_routes
 
@@ -47,7 +48,7 @@ def make(
         control = PublisherControl(request_keyframe=on_keyframe_request)
         pub = hub.publish("s1", call_id="c1", app_key="app", control=control)
         pub.set_tracks(dict(TRACKS))
-    return hub, Playback(hub, certificate=CERT, bind_ip="127.0.0.1", tracks_timeout=0.2)
+    return hub, Playback(hub, PeerSettings(CERT, bind_ip="127.0.0.1"), tracks_timeout=0.2)
 
 
 def rtp(pt: int, seq: int, ts: int, payload: bytes = b"\x00" * 160) -> bytes:
@@ -302,7 +303,7 @@ async def test_terminate_from_rest_stops_the_viewer() -> None:
 async def test_viewer_that_never_checks_fails_by_ice_timeout() -> None:
     hub = StreamHub()
     hub.publish("s1", call_id=None, app_key="a").set_tracks(dict(TRACKS))
-    playback = Playback(hub, certificate=CERT, bind_ip="127.0.0.1", ice_timeout=0.2)
+    playback = Playback(hub, PeerSettings(CERT, bind_ip="127.0.0.1", ice_timeout=0.2))
     done = asyncio.Event()
     ended: list[tuple[str, str]] = []
 

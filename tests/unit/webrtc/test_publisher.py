@@ -16,6 +16,7 @@ from wcs.rest.http import Headers, Request, Router
 from wcs.rest.views import stream_json
 from wcs.webrtc.certificate import Certificate
 from wcs.webrtc.publisher import STREAM_NAME_TAKEN, Ingest, PublishError
+from wcs.webrtc.transport import PeerSettings
 from wcs.webrtc.whip import add_whip_routes
 
 from .chrome_offer import CHROME_OFFER
@@ -29,7 +30,7 @@ SDP = {"content-type": "application/sdp"}
 
 def make(ice_timeout: float = 30.0) -> tuple[StreamHub, Ingest]:
     hub = StreamHub()
-    return hub, Ingest(hub, certificate=CERT, bind_ip="127.0.0.1", ice_timeout=ice_timeout)
+    return hub, Ingest(hub, PeerSettings(CERT, bind_ip="127.0.0.1", ice_timeout=ice_timeout))
 
 
 def port_free(port: int) -> bool:

@@ -13,6 +13,7 @@ from tests.unit.webrtc.hub import Hub
 from wcs.app.streams import TrackInfo
 from wcs.rest.views import viewer_json
 from wcs.webrtc.certificate import Certificate
+from wcs.webrtc.transport import PeerSettings
 from wcs.webrtc.viewer import Playback
 from wcs.webrtc.ws_signaling import SignalingServer
 
@@ -63,7 +64,7 @@ def setup(ping: float = 5.0, missed: int = 10) -> tuple[Hub, Playback, Signaling
             ),
         }
     )
-    playback = Playback(hub, certificate=CERT, bind_ip="127.0.0.1")
+    playback = Playback(hub, PeerSettings(CERT, bind_ip="127.0.0.1"))
     return hub, playback, SignalingServer(playback, ping_interval=ping, max_missed=missed)
 
 

@@ -24,7 +24,7 @@ from wcs.app.media.dtls_srtp import DtlsSrtp, is_dtls
 from wcs.app.media.events import MediaFailed, SendInfo
 from wcs.app.media.outlet import HubOutlet
 from wcs.app.media.sdes import SdesKeying
-from wcs.app.streams import StreamHub
+from wcs.app.streams import PublisherControl, StreamHub
 from wcs.media.dtmf import DtmfKey
 from wcs.media.sound import SoundClip
 from wcs.rtp.outgoing_audio import AudioFormat, PcmSource
@@ -63,15 +63,9 @@ class CallMedia:
         self._readers: list[socket.socket] = []
         outlet = None
         if hub is not None and stream_name is not None:
-            outlet = HubOutlet(
-                hub,
-                stream_name,
-                call_id=call_id,
-                app_key=app_key,
-                stats=self.stats,
-                request_keyframe=self.request_keyframe,
-                terminate=self._terminate if control is not None else None,
-            )
+            terminate = self._terminate if control is not None else None
+            asks = PublisherControl(self.stats, self.request_keyframe, terminate)
+            outlet = HubOutlet(hub, stream_name, asks, call_id=call_id, app_key=app_key)
             outlet.takes_over = name_in_use
             if not name_in_use:
                 outlet.ensure_free()
