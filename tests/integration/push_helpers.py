@@ -11,8 +11,9 @@ from typing import Any
 import av
 
 from tests.integration.conftest import HookCollector
+from tests.peers.nginx import tcp_open
 from tests.peers.procs import PeerProcess, wait_until
-from tests.peers.rtmp import NginxRtmp, _tcp_open
+from tests.peers.rtmp import NginxRtmp
 
 
 def push_events(hooks: HookCollector, msid: str) -> list[dict[str, Any]]:
@@ -61,7 +62,7 @@ def restart_nginx(old: NginxRtmp, timeout: float = 15.0) -> NginxRtmp:
     base = ["nginx", "-e", str(rundir / "error.log"), "-p", str(rundir), "-c", str(conf)]
     proc = PeerProcess("nginx-rtmp", base, rundir / "nginx.out", cwd=rundir)
     wait_until(
-        functools.partial(_tcp_open, old.host, old.port),
+        functools.partial(tcp_open, old.host, old.port),
         timeout,
         "nginx-rtmp restart",
         alive=proc.alive,

@@ -25,7 +25,6 @@ from tests.integration.inbound_helpers import (
     wait_until,
 )
 from tests.integration.playback import TONE_HZ
-from tests.integration.test_inbound_real_peers import backend  # noqa: F401
 from tests.integration.test_sip_tls_real_peers import NAMES, packets
 from tests.integration.test_srtp_real_peers import assert_tone_plays, find_call, tone_flows
 from tests.integration.test_webrtc_aiortc import aiortc_on_loopback  # noqa: F401

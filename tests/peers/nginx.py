@@ -18,7 +18,7 @@ from tests.peers.ports import free_port
 from tests.peers.procs import PeerError, PeerProcess, require_binary, tail, wait_until
 
 
-def _tcp_open(host: str, port: int) -> bool:
+def tcp_open(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=0.5):
             return True
@@ -60,7 +60,7 @@ def start_nginx(
         proc = PeerProcess(name, base, rundir / "nginx.out", cwd=rundir)
         try:
             wait_until(
-                functools.partial(_tcp_open, host, chosen[ports[0]]),
+                functools.partial(tcp_open, host, chosen[ports[0]]),
                 timeout,
                 f"{name} start",
                 alive=proc.alive,
