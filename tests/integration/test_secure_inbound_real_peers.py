@@ -46,7 +46,7 @@ async def test_incoming_tls_call_with_srtp_reaches_our_tls_listener(
     kamailio_factory: Any,
     caller: Any,
     wcs: WcsFactory,
-    backend: Backend,  # noqa: F811 (the fixture imported above)
+    backend: Backend,
     tmp_path: Path,
     mediaenc: str,
     profile: str,
