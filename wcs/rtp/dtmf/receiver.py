@@ -11,7 +11,9 @@ event starts or no packet came for ``timeout`` seconds (duration = the longest s
 Repeated end packets, duplicates and late packets of a reported event are ignored: the last
 ``memory`` reported events are remembered. A late packet of an *older* event than the one in
 progress (reordering across events) is reported at once, before the one in progress, so keys
-come out in the order they were pressed.
+come out in the order they were pressed -- unless all that survived of an event arrives after
+a later event has already been reported: it is then reported late (never dropped, never
+twice), as a key reported cannot be taken back.
 
 Which payload types are telephone-event, and at which clock rate (8000 with G.711, 48000
 with Opus: durations are in clock units), is the caller's table: our offer's and the
