@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, get_type_hints
 
 from wcs import netaddr
 from wcs.cluster.settings import validate_cluster
+from wcs.config_checks import check_dtmf, check_hls, check_recording, check_sip_tls, check_srtp
 
 if TYPE_CHECKING:
     from wcs.hls import HlsSettings
@@ -326,21 +327,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError("setting 'rest_auth': use 'token:SECRET' or 'basic:USER:PASSWORD'")
     if bool(s.tls_cert) != bool(s.tls_key):
         raise ConfigError("settings 'tls_cert'/'tls_key': give both or neither")
-    _validate_srtp(s)
-    if s.sip_tls_port and not s.tls_cert:
-        raise ConfigError("setting 'sip_tls_port': needs tls_cert and tls_key")
-    for name in ("sip_tls_ca_file", "sip_tls_client_cert", "sip_tls_client_key"):
-        path = getattr(s, name)
-        if path and not Path(path).is_file():
-            raise ConfigError(f"setting {name!r}: {path} is not a file")
-    if bool(s.sip_tls_client_cert) != bool(s.sip_tls_client_key):
-        raise ConfigError("settings 'sip_tls_client_cert'/'sip_tls_client_key': both or neither")
-    if s.sip_tls_pin:
-        try:
-            if len(bytes.fromhex(s.sip_tls_pin.replace(":", ""))) != 32:
-                raise ValueError
-        except ValueError:
-            raise ConfigError("setting 'sip_tls_pin': the SHA-256 of a certificate, hex") from None
+    check_srtp(s)
+    check_sip_tls(s)
     if s.sip_register_keepalive < 0:
         raise ConfigError("setting 'sip_register_keepalive': negative (0: no keep-alive)")
     for name in ("rtp_max_sources", "rtp_probation_packets", "sip_register_keepalive_failures"):
@@ -348,9 +336,9 @@ def _validate(s: Settings) -> None:
             raise ConfigError(f"setting {name!r}: at least 1")
     if s.generate_av not in ("none", "video", "audio", "all"):
         raise ConfigError("setting 'generate_av': one of none, video, audio, all")
-    _validate_recording(s)
-    _validate_hls(s)
-    _validate_dtmf(s)
+    check_recording(s)
+    check_hls(s)
+    check_dtmf(s)
     validate_cluster(s)
     if s.vp8_keyframe_interval <= 0 or s.vp8_transcode_queue < 1:
         raise ConfigError("settings 'vp8_keyframe_interval'/'vp8_transcode_queue': positive")
@@ -360,36 +348,11 @@ def _validate(s: Settings) -> None:
         raise ConfigError("setting 'log_level': one of DEBUG, INFO, WARNING, ERROR")
 
 
-def _validate_dtmf(s: Settings) -> None:
-    from wcs.media.dtmf import MAX_TONE_MS, MIN_TONE_MS
-
-    if not MIN_TONE_MS <= s.dtmf_tone_ms <= MAX_TONE_MS:
-        raise ConfigError(f"setting 'dtmf_tone_ms': {MIN_TONE_MS}-{MAX_TONE_MS}")
-    if not 20 <= s.dtmf_gap_ms <= 5000:
-        raise ConfigError("setting 'dtmf_gap_ms': 20-5000")
-    if s.sound_cache_entries < 0 or s.sound_cache_mb < 0:
-        raise ConfigError("settings 'sound_cache_entries'/'sound_cache_mb': not negative")
-    if not 0 <= s.inject_jitter_ms <= s.inject_max_buffer_ms or s.inject_max_buffer_ms > 5000:
-        raise ConfigError(
-            "settings 'inject_jitter_ms'/'inject_max_buffer_ms': 0 <= jitter <= max <= 5000"
-        )
-
-
 def srtp_suites(s: Settings) -> tuple[str, ...]:
     from wcs.sdp.sdes import DEFAULT_SUITES
 
     names = tuple(n.strip() for n in s.sip_srtp_suites.split(",") if n.strip())
     return names or DEFAULT_SUITES
-
-
-def _validate_srtp(s: Settings) -> None:
-    from wcs.sdp.sdes import SUITES
-
-    if s.sip_srtp not in ("auto", "off", "optional", "mandatory", "dtls"):
-        raise ConfigError("setting 'sip_srtp': one of auto, off, optional, mandatory, dtls")
-    unknown = [n for n in srtp_suites(s) if n not in SUITES]
-    if unknown:
-        raise ConfigError(f"setting 'sip_srtp_suites': unknown {unknown}; known: {list(SUITES)}")
 
 
 def _validate_addresses(s: Settings) -> None:
@@ -418,32 +381,6 @@ def hls_settings(s: Settings) -> HlsSettings:
         window=s.hls_window,
         low_latency=s.hls_low_latency,
     )
-
-
-def _validate_hls(s: Settings) -> None:
-    try:
-        hls_settings(s)
-    except ValueError as exc:
-        raise ConfigError(f"settings 'hls_*': {exc}") from None
-    if s.hls_idle_timeout <= 0 or s.rtsp_session_timeout <= 0:
-        raise ConfigError("settings 'hls_idle_timeout'/'rtsp_session_timeout': must be positive")
-
-
-def _validate_recording(s: Settings) -> None:
-    from wcs.record.container import CONTAINERS
-    from wcs.record.rotation import RotationError, parse_rotation
-    from wcs.record.template import TemplateError, validate_template
-
-    try:
-        validate_template(s.record_template)
-    except TemplateError as exc:
-        raise ConfigError(f"setting 'record_template': {exc}") from None
-    try:
-        parse_rotation(s.record_rotation)
-    except RotationError as exc:
-        raise ConfigError(f"setting 'record_rotation': {exc}") from None
-    if s.record_container.lower() not in CONTAINERS:
-        raise ConfigError(f"setting 'record_container': one of {', '.join(CONTAINERS)}")
 
 
 def parse_hooks(spec: str) -> dict[str, str]:

@@ -6,10 +6,7 @@ The contract of :mod:`wcs.sansio` (``receive_rtp``/``receive_rtcp``, ``handle_ti
 
 Per RTP packet: header check, payload type filter, source validation (only the peer's source
 reaches the stream; symmetric RTP latches after probation), per-SSRC statistics, the optional
-jitter buffer, then H.264 depacketization (video) or audio framing, handed on. Without the
-jitter buffer packets go on as received (viewers reorder themselves) and only the frame path
-passes a reorder buffer (``reorder_latency``): else one reordered packet would count as a
-loss and damage its frame.
+jitter buffer, handed on as a packet and to the :class:`FramePath` (access units, frames).
 
 Towards the peer: init packets once its address is known (WCS known issue 1), the audio's
 :class:`OutgoingAudio` (DTMF, a sound, an injected stream or silence, on one
@@ -29,17 +26,18 @@ from collections.abc import Callable
 from typing import Protocol
 
 from wcs import sdp
-from wcs.media.audio import AudioFrame, codecs_by_payload_type, frame_from_rtp
+from wcs.media.audio import AudioFrame, codecs_by_payload_type
 from wcs.media.dtmf import DtmfSettings
 from wcs.media.h264 import AccessUnit, H264Depacketizer
 from wcs.media.vp8 import Vp8Depacketizer
 from wcs.rtp import keepalive, rtcp
 from wcs.rtp.dtmf import DtmfReceiver
 from wcs.rtp.events import KeyframeInfoNeeded, RtpEvent
+from wcs.rtp.frame_path import FramePath
 from wcs.rtp.jitter import JitterBuffer
 from wcs.rtp.keyframe import FIR, INFO, PLI, KeyframeRequester
 from wcs.rtp.outgoing_audio import OutgoingAudio, outgoing_audio_for
-from wcs.rtp.packet import payload_span, seq_ts_ssrc
+from wcs.rtp.packet import seq_ts_ssrc
 from wcs.rtp.send_state import SendState
 from wcs.rtp.snapshot import session_snapshot
 from wcs.rtp.source_guard import ACCEPT, HOLD, GuardConfig, SourceGuard
@@ -94,32 +92,27 @@ class RtpSession:
         self.target = target
         self.codec = media.receive_codec
         self.dtmf = DtmfReceiver()
-        self._set_payload_types(media)
         self.local_ssrc = local_ssrc
         self.cname = cname
         self.remote_rtp: Address | None = media.remote_address
         self.remote_rtcp: Address | None = (
             media.remote_address if media.rtcp_mux else media.remote_rtcp_address
         )
-        self.latched_rtp = False
-        self.latched_rtcp = False
+        self.latched_rtp = self.latched_rtcp = False
         self.guard = SourceGuard(media.remote_address, guard)
         max_sources = self.guard.config.max_sources
         self.stats = ReceiveStatistics(self.codec.clock_rate, max_sources=max_sources)
         self._expire_at: float | None = None  # when a candidate or an old source may expire
         self.jitter = JitterBuffer[bytes](jitter_latency) if jitter_latency is not None else None
-        # Without the jitter buffer packets reach viewers as received (browsers reorder),
-        # but the frame path (depacketizer, audio frames: recording, RTMP, HLS) must see
-        # them in order: one reordering would otherwise count as a loss and damage frames.
-        self.reorder: JitterBuffer[bytes] | None = (
-            JitterBuffer(reorder_latency)
-            if self.jitter is None and reorder_latency is not None and reorder_latency > 0
-            else None
-        )
-        self.depacketizer: H264Depacketizer | Vp8Depacketizer | None = None
-        if self.kind == "video":
-            self.depacketizer = H264Depacketizer(self.codec.parameters.get("sprop-parameter-sets"))
         self.keyframes = KeyframeRequester(keyframe_interval)
+        sprop = self.codec.parameters.get("sprop-parameter-sets")
+        self.frames = FramePath(
+            target,
+            H264Depacketizer(sprop) if self.kind == "video" else None,
+            latency=reorder_latency if self.jitter is None else None,  # ordered already
+            on_keyframe=self.keyframes.on_keyframe,
+            wants_keyframe=self.request_keyframe,
+        )
         self._events: deque[RtpEvent] = deque()
         self._wallclock, self._rng = wallclock, rng
         self._rtp_out: list[tuple[bytes, Address]] = []
@@ -128,6 +121,7 @@ class RtpSession:
         # Our sending side: one SSRC, sequence space and clock for everything we send.
         seq0 = int.from_bytes(local_ssrc.to_bytes(4, "big")[:2], "big")
         self.send_state = SendState(local_ssrc, seq0, local_ssrc & 0xFFFF)
+        self._set_payload_types(media)
         self.audio: OutgoingAudio | None = None
         if self.kind == "audio":
             self.audio = outgoing_audio_for(media, self.send_state, send_silence=send_silence,
@@ -139,7 +133,7 @@ class RtpSession:
         self.ssrc: int | None = None
         self._last_ts = 0
         self.last_rtp: float | None = None
-        self.malformed = 0
+        self._malformed = 0
         self.unknown_pt = 0
         self.rtcp_received = 0
         self.sender_reports = 0
@@ -178,7 +172,7 @@ class RtpSession:
 
     def _set_payload_types(self, media: sdp.NegotiatedMedia) -> None:
         self.payload_types = pts = media.receive_payload_types
-        self._audio_codecs = codecs_by_payload_type((pt, c.name) for pt, c in pts.items())
+        self.frames.audio_codecs = codecs_by_payload_type((pt, c.name) for pt, c in pts.items())
         self.dtmf.set_payload_types(event_receive_rates(media))
         self._te_rates = self.dtmf.payload_types
 
@@ -186,7 +180,7 @@ class RtpSession:
     def receive_rtp(self, data: bytes, addr: Address, now: float) -> None:
         n = len(data)
         if n < 12 or data[0] >> 6 != 2:
-            self.malformed += 1
+            self._malformed += 1
             return
         b1 = data[1]
         if 192 <= b1 <= 223:  # RTCP on the RTP port (rtcp-mux)
@@ -245,12 +239,7 @@ class RtpSession:
             if self.jitter is not None:
                 for p in self.jitter.flush():
                     self._process_packet(p, now)
-            if self.reorder is not None:
-                for p in self.reorder.flush():
-                    self._frame_packet(p, now)
-            if self.depacketizer is not None:
-                self.depacketizer.flush()
-                self.depacketizer = self.depacketizer.successor()
+            self.frames.new_source(now)
             self.target.on_rebase(self.kind, ts, now)
         self.ssrc = ssrc
 
@@ -263,49 +252,13 @@ class RtpSession:
             self.dtmf.receive_rtp(data, now)  # DTMF: not media for the stream
             return
         self.target.on_rtp(self.kind, data, ts)
-        rb = self.reorder
-        if rb is None:
-            self._frame(data, pt, seq, ts, now)
-            return
-        rb.push(seq, ts, now, data)
-        for p in rb.pop_ready(now):
-            self._frame_packet(p, now)
-
-    def _frame_packet(self, data: bytes, now: float) -> None:
-        seq, ts, _ = seq_ts_ssrc(data)
-        self._frame(data, data[1] & 0x7F, seq, ts, now)
-
-    def _frame(self, data: bytes, pt: int, seq: int, ts: int, now: float) -> None:
-        """The frame path: H.264 access units or audio frames, packets in sequence order."""
-        start, end = payload_span(data)
-        if start < 0:
-            self.malformed += 1
-            return
-        payload = data[start:end]
-        dep = self.depacketizer
-        if dep is not None:
-            for au in dep.push(payload, seq, ts, data[1] >= 0x80):
-                if au.keyframe:
-                    self.keyframes.on_keyframe()
-                self.target.on_video(au, now)
-            if dep.needs_keyframe:
-                self.request_keyframe(now)
-            return
-        codec = self._audio_codecs.get(pt)
-        if codec is None or not payload:
-            return
-        try:
-            frame = frame_from_rtp(codec, payload, ts)
-        except ValueError:
-            self.malformed += 1
-            return
-        self.target.on_audio(frame, now)
+        self.frames.push(data, pt, seq, ts, now)
 
     def receive_rtcp(self, data: bytes, addr: Address, now: float) -> None:
         try:
             packets = rtcp.parse_compound(data)
         except (rtcp.RtcpError, ValueError, struct.error):
-            self.malformed += 1
+            self._malformed += 1
             return
         if not self.guard.trusts_host(addr[0]):
             self.guard.dropped += 1  # RTCP from a stranger: no latching, no BYE, no SR
@@ -404,8 +357,9 @@ class RtpSession:
         when = _earliest(_earliest(self._next_rtcp, self.dtmf.get_timer()), self._expire_at)
         if self.audio is not None:
             when = _earliest(when, self.audio.get_timer())
-        buffer = self.jitter if self.jitter is not None else self.reorder
-        return when if buffer is None else _earliest(when, buffer.next_deadline())
+        if self.jitter is not None:
+            return _earliest(when, self.jitter.next_deadline())
+        return _earliest(when, self.frames.deadline())
 
     def handle_timer(self, now: float) -> None:
         if self._expire_at is not None and now >= self._expire_at:
@@ -413,9 +367,7 @@ class RtpSession:
         if self.jitter is not None and len(self.jitter):
             for p in self.jitter.pop_ready(now):
                 self._process_packet(p, now)
-        if self.reorder is not None and len(self.reorder):
-            for p in self.reorder.pop_ready(now):
-                self._frame_packet(p, now)
+        self.frames.handle_timer(now)
         self.dtmf.handle_timer(now)
         audio = self.audio
         if audio is not None:
@@ -447,8 +399,7 @@ class RtpSession:
             self.audio.stop()
         if self.jitter is not None:
             self.jitter.flush()
-        if self.reorder is not None:
-            self.reorder.flush()
+        self.frames.stop()
 
     # ------------------------------------------------------------------ send
     def _send_init(self) -> None:
@@ -476,6 +427,18 @@ class RtpSession:
         if self.remote_rtcp is not None:
             target = self._rtp_out if self.media.rtcp_mux else self._rtcp_out
             target.append((data, self.remote_rtcp))
+
+    @property
+    def depacketizer(self) -> H264Depacketizer | Vp8Depacketizer | None:
+        return self.frames.depacketizer
+
+    @depacketizer.setter
+    def depacketizer(self, dep: H264Depacketizer | Vp8Depacketizer | None) -> None:
+        self.frames.depacketizer = dep  # a WebRTC publisher's VP8, or none
+
+    @property
+    def malformed(self) -> int:
+        return self._malformed + self.frames.malformed
 
     def snapshot(self, now: float) -> dict[str, object]:
         return session_snapshot(self, now)
