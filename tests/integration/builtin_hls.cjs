@@ -6,7 +6,7 @@
 // Usage (NODE_PATH=<npm dir>/node_modules):
 //   node builtin_hls.cjs PAGE_URL LLHLS(0|1) USER_DATA_DIR CHROMIUM FLAGS_JSON SECONDS
 const path = require('path');
-const { drive, sampleFor } = require(path.join(__dirname, 'chromium_page.cjs'));
+const { drive, sampleFor } = require(path.join(__dirname, 'driver_common.cjs'));
 
 async function sample(page) {
   return page.evaluate(() => {
@@ -28,7 +28,9 @@ async function sample(page) {
 }
 
 const [pageUrl, ll, udd, exe, flagsJson, secsArg] = process.argv.slice(2);
-drive(udd, exe, flagsJson, async (page, result) => {
+const result = { ok: false, console: [], samples: [] };
+drive(result, async (open) => {
+  const page = await open(udd, exe, flagsJson);
   await page.goto(pageUrl, { waitUntil: 'load', timeout: 20000 });
   if ((ll === '1') !== await page.isChecked('#llhls')) await page.click('#llhls');
   await page.click('#playHls');
@@ -36,4 +38,5 @@ drive(udd, exe, flagsJson, async (page, result) => {
   const started = (s) => s.hls.currentTime > 0 && s.hlsLatency !== null
     && s.webrtcLatency !== null;
   await sampleFor(page, sample, started, parseFloat(secsArg || '6'), result);
+  result.ok = true;
 });

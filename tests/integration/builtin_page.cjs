@@ -5,7 +5,7 @@
 // Usage (NODE_PATH=<npm dir>/node_modules):
 //   node builtin_page.cjs PAGE_URL FORM_JSON USER_DATA_DIR CHROMIUM FLAGS_JSON SCREENSHOT
 const path = require('path');
-const { drive } = require(path.join(__dirname, 'driver_common.cjs'));
+const { drive, messageIs, refreshUntil } = require(path.join(__dirname, 'driver_common.cjs'));
 
 async function stats(page) {
   return page.evaluate(async () => {
@@ -39,10 +39,7 @@ drive(result, async (open) => {
   // The stream appears in the list (the page refreshes it every 5 s; press Refresh too).
   const row = `#streams tbody tr:has(td:text-is("${form.toStream}")) button`;
   const deadline = Date.now() + 20000;
-  while (!(await page.$(row)) && Date.now() < deadline) {
-    await page.click('#refresh');
-    await page.waitForTimeout(300);
-  }
+  await refreshUntil(page, row, 20000);
   result.callRow = await page.textContent('#calls tbody');
   await page.click(row);  // Play
   await page.waitForFunction(() => window.wcsPlayer.status === 'PLAYING', null, { timeout: 20000 });
@@ -60,21 +57,15 @@ drive(result, async (open) => {
   await page.screenshot({ path: shot, fullPage: true });
   // Take part: a key from the keypad, then Hold and Unhold (each answers in #message).
   const callRow = `#calls tbody tr:has(td:text-is("${form.callId}"))`;
-  const said = (text) => page.waitForFunction(
-    (t) => document.getElementById('message').textContent === t, text, { timeout: 10000 });
   await page.click(`${callRow} .keypad button:text-is("5")`);
-  await said(`send_dtmf ${form.callId} 5`);
+  await messageIs(page, `send_dtmf ${form.callId} 5`);
   await page.click(`${callRow} button:text-is("Hold")`);
-  await said(`hold ${form.callId}`);
+  await messageIs(page, `hold ${form.callId}`);
   const unhold = `${callRow} button:text-is("Unhold")`;
-  const until = Date.now() + 10000;
-  while (!(await page.$(unhold)) && Date.now() < until) {
-    await page.click('#refresh');
-    await page.waitForTimeout(300);
-  }
+  await refreshUntil(page, unhold, 10000);
   result.heldRow = await page.textContent(callRow);
   await page.click(unhold);
-  await said(`unhold ${form.callId}`);
+  await messageIs(page, `unhold ${form.callId}`);
   await page.click(`${callRow} button`);  // Hang up (the first button)
   await page.waitForFunction(
     () => document.getElementById('message').textContent.includes('hung up'), null,

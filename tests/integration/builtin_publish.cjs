@@ -6,7 +6,8 @@
 // Usage (NODE_PATH=<npm dir>/node_modules):
 //   node builtin_publish.cjs PAGE_URL STREAM USER_DATA_DIR CHROMIUM FLAGS_JSON
 const readline = require('readline');
-const { runPage } = require('./chromium_page.cjs');
+const path = require('path');
+const { drive } = require(path.join(__dirname, 'driver_common.cjs'));
 
 async function outbound(page) {
   return page.evaluate(async () => {
@@ -27,7 +28,9 @@ async function outbound(page) {
 
 const [pageUrl, stream, udd, exe, flagsJson] = process.argv.slice(2);
 const result = { ok: false, console: [] };
-runPage(pageUrl, udd, exe, flagsJson, result, async (page) => {
+drive(result, async (open) => {
+  const page = await open(udd, exe, flagsJson);
+  await page.goto(pageUrl, { waitUntil: 'load', timeout: 20000 });
   await page.fill('#publishName', stream);
   await page.click('#publish');
   await page.waitForFunction(() => window.wcsPublisher.status === 'PUBLISHING', null,
@@ -42,4 +45,5 @@ runPage(pageUrl, udd, exe, flagsJson, result, async (page) => {
   await page.click('#unpublish');
   await page.waitForFunction(() => window.wcsPublisher.status === 'UNPUBLISHED', null,
     { timeout: 10000 });
+  result.ok = true;
 });

@@ -1,8 +1,7 @@
-// What the Chromium page drivers share (websdk_player, websdk_two_way, websdk_sip_page,
-// builtin_page, hls_player, demo_page): the system Chromium through playwright-core with the
-// test's flags, one page whose errors are collected in result.console, a hook keeping every
-// RTCPeerConnection for getStats(), and the ending: browser closed, "TAG {json}" printed,
-// exit status 0 only when the driver set result.ok.
+// What every Chromium page driver here shares: the system Chromium through playwright-core
+// with the test's flags, one page whose errors are collected in result.console, a hook keeping
+// every RTCPeerConnection for getStats(), sampling a page over time, and the ending: browser
+// closed, "TAG {json}" printed, exit status 0 only when the driver set result.ok.
 const { chromium } = require('playwright-core');
 
 // Every RTCPeerConnection the page makes is kept in window.__pcs (page.addInitScript).
@@ -27,6 +26,39 @@ async function openPage(udd, exe, flagsJson, result, viewport) {
   page.on('pageerror', (e) => result.console.push('pageerror: ' + e.message));
   page.on('console', (m) => { if (m.type() === 'error') result.console.push(m.text()); });
   return { ctx, page };
+}
+
+// Samples `sample(page)` every 100 ms until `started(sample)` (at most 30 s; result.startMs),
+// then every 500 ms for `secs` seconds into result.samples.
+async function sampleFor(page, sample, started, secs, result) {
+  const t0 = Date.now();
+  while (Date.now() - t0 < 30000) {
+    if (started(await sample(page))) { result.startMs = Date.now() - t0; break; }
+    await page.waitForTimeout(100);
+  }
+  const end = Date.now() + secs * 1000;
+  while (Date.now() < end) {
+    result.samples.push(await sample(page));
+    await page.waitForTimeout(500);
+  }
+}
+
+// Our built-in page lists calls and streams every 5 s: press its Refresh until `selector` is
+// there (true) or `ms` have passed (false).
+async function refreshUntil(page, selector, ms) {
+  const deadline = Date.now() + ms;
+  while (!(await page.$(selector))) {
+    if (Date.now() > deadline) return false;
+    await page.click('#refresh');
+    await page.waitForTimeout(300);
+  }
+  return true;
+}
+
+// The built-in page answers each action in #message: wait until it says `text`.
+function messageIs(page, text) {
+  return page.waitForFunction(
+    (t) => document.getElementById('message').textContent === t, text, { timeout: 10000 });
 }
 
 // Runs one driver: `body(open)`, where `await open(udd, exe, flagsJson, viewport)` launches
@@ -66,4 +98,6 @@ function driveWebsdk(body) {
   });
 }
 
-module.exports = { PC_HOOK, drive, driveWebsdk, openPage };
+module.exports = {
+  PC_HOOK, drive, driveWebsdk, messageIs, openPage, refreshUntil, sampleFor,
+};

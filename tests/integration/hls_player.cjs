@@ -6,7 +6,7 @@
 // Usage (NODE_PATH=<npm dir>/node_modules):
 //   node hls_player.cjs PAGE_URL HLS_SERVER STREAM USER_DATA_DIR CHROMIUM FLAGS_JSON SECONDS
 const path = require('path');
-const { drive, sampleFor } = require(path.join(__dirname, 'chromium_page.cjs'));
+const { drive, sampleFor } = require(path.join(__dirname, 'driver_common.cjs'));
 
 async function sample(page) {
   return page.evaluate(() => {
@@ -31,7 +31,9 @@ async function sample(page) {
 }
 
 const [pageUrl, server, stream, udd, exe, flagsJson, secsArg] = process.argv.slice(2);
-drive(udd, exe, flagsJson, async (page, result) => {
+const result = { ok: false, console: [], samples: [] };
+drive(result, async (open) => {
+  const page = await open(udd, exe, flagsJson);
   await page.goto(pageUrl, { waitUntil: 'load', timeout: 20000 });
   await page.waitForSelector('#urlServer', { timeout: 20000 });
   await page.fill('#urlServer', server);
@@ -41,4 +43,5 @@ drive(udd, exe, flagsJson, async (page, result) => {
   const moving = (s) => s.currentTime > 0 && s.frames > 0;
   await sampleFor(page, sample, moving, parseFloat(secsArg || '6'), result);
   result.fullLink = await page.inputValue('#fullLink');
+  result.ok = true;
 });

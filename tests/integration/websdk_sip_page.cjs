@@ -9,70 +9,60 @@
 // Usage (NODE_PATH=<npm dir>/node_modules):
 //   node websdk_sip_page.cjs PAGE_URL FORM_JSON KEYS USER_DATA_DIR CHROMIUM FLAGS_JSON \
 //     [INJECT_STREAM HOLD_MS]
-const { chromium } = require('playwright-core');
+const path = require('path');
+const { drive } = require(path.join(__dirname, 'driver_common.cjs'));
 
-(async () => {
-  const [pageUrl, formJson, keys, udd, exe, flagsJson, inject, holdMs] = process.argv.slice(2);
-  const form = JSON.parse(formJson);
-  const result = { ok: false, console: [], dtmf: [], inject: [], requests: [] };
-  let ctx;
-  try {
-    ctx = await chromium.launchPersistentContext(udd, {
-      executablePath: exe, headless: true, args: JSON.parse(flagsJson), timeout: 30000,
-    });
-    const page = ctx.pages()[0] || await ctx.newPage();
-    page.on('pageerror', (e) => result.console.push('pageerror: ' + e.message));
-    page.on('requestfinished', (r) => {
-      if (r.url().includes('/rest-api/')) result.requests.push(r.method() + ' ' + r.url());
-    });
-    page.on('requestfailed', (r) => result.requests.push('FAILED ' + r.method() + ' ' + r.url()));
-    page.on('response', (r) => {
-      if (r.url().endsWith('/call/send_dtmf') && r.request().method() === 'POST') {
-        result.dtmf.push({ status: r.status(), body: r.request().postData() });
-      }
-      if (r.url().endsWith('/call/inject_stream') && r.request().method() === 'POST') {
-        result.inject.push({ status: r.status(), body: r.request().postData() });
-      }
-    });
-    await page.goto(pageUrl, { waitUntil: 'load', timeout: 20000 });
-    for (const [id, value] of Object.entries(form)) {
-      await page.fill(`#${id}`, String(value));
+const [pageUrl, formJson, keys, udd, exe, flagsJson, inject, holdMs] = process.argv.slice(2);
+const form = JSON.parse(formJson);
+const result = { ok: false, console: [], dtmf: [], inject: [], requests: [] };
+
+// Presses `button` and waits until the page's POST shows up in `posts` (at most 10 s).
+async function pressAndWait(page, button, posts) {
+  await page.click(button);
+  const until = Date.now() + 10000;
+  while (posts.length === 0 && Date.now() < until) await page.waitForTimeout(100);
+}
+
+drive(result, async (open) => {
+  const page = await open(udd, exe, flagsJson);
+  page.on('requestfinished', (r) => {
+    if (r.url().includes('/rest-api/')) result.requests.push(r.method() + ' ' + r.url());
+  });
+  page.on('requestfailed', (r) => result.requests.push('FAILED ' + r.method() + ' ' + r.url()));
+  page.on('response', (r) => {
+    if (r.url().endsWith('/call/send_dtmf') && r.request().method() === 'POST') {
+      result.dtmf.push({ status: r.status(), body: r.request().postData() });
     }
-    // As a user does: tick hasAudio and hasVideo (the page sends "false" for unticked ones).
-    await page.click('#hasAudio');
-    await page.click('#hasVideo');
-    await page.click('#callBtn');
-    await page.waitForFunction(
-      () => document.getElementById('callStatus').textContent.includes('ESTABLISHED'), null,
-      { timeout: 30000 });
-    if (keys) {
-      await page.fill('#dtmf', keys);
-      await page.click('#dtmfBtn');
-      const until = Date.now() + 10000;
-      while (result.dtmf.length === 0 && Date.now() < until) await page.waitForTimeout(100);
-      await page.waitForTimeout(2000);  // the keys are on the wire
+    if (r.url().endsWith('/call/inject_stream') && r.request().method() === 'POST') {
+      result.inject.push({ status: r.status(), body: r.request().postData() });
     }
-    if (inject) {
-      await page.fill('#injectStream', inject);
-      await page.click('#injectStreamBtn');
-      const until = Date.now() + 10000;
-      while (result.inject.length === 0 && Date.now() < until) await page.waitForTimeout(100);
-      await page.waitForTimeout(Number(holdMs || 2000));
-      result.injectButton = await page.getAttribute('#injectStreamBtn', 'class');
-    }
-    result.callStatus = await page.textContent('#callStatus');
-    await page.click('#callBtn');  // Hangup
-    result.ok = true;
-  } catch (e) {
-    result.error = String(e);
-    if (ctx) {
-      const page = ctx.pages()[0];
-      result.callStatus = await page.textContent('#callStatus').catch(() => null);
-      result.callTrace = await page.textContent('#callTrace').catch(() => null);
-    }
-  } finally {
-    if (ctx) await ctx.close().catch(() => {});
+  });
+  await page.goto(pageUrl, { waitUntil: 'load', timeout: 20000 });
+  for (const [id, value] of Object.entries(form)) {
+    await page.fill(`#${id}`, String(value));
   }
-  console.log('RESULT ' + JSON.stringify(result));
-  process.exit(result.ok ? 0 : 1);
-})();
+  // As a user does: tick hasAudio and hasVideo (the page sends "false" for unticked ones).
+  await page.click('#hasAudio');
+  await page.click('#hasVideo');
+  await page.click('#callBtn');
+  await page.waitForFunction(
+    () => document.getElementById('callStatus').textContent.includes('ESTABLISHED'), null,
+    { timeout: 30000 });
+  if (keys) {
+    await page.fill('#dtmf', keys);
+    await pressAndWait(page, '#dtmfBtn', result.dtmf);
+    await page.waitForTimeout(2000);  // the keys are on the wire
+  }
+  if (inject) {
+    await page.fill('#injectStream', inject);
+    await pressAndWait(page, '#injectStreamBtn', result.inject);
+    await page.waitForTimeout(Number(holdMs || 2000));
+    result.injectButton = await page.getAttribute('#injectStreamBtn', 'class');
+  }
+  result.callStatus = await page.textContent('#callStatus');
+  await page.click('#callBtn');  // Hangup
+  result.ok = true;
+}, { onError: async (page) => {
+  result.callStatus = await page.textContent('#callStatus').catch(() => null);
+  result.callTrace = await page.textContent('#callTrace').catch(() => null);
+} });
