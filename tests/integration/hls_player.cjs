@@ -2,7 +2,8 @@
 // Drives the official @flashphoner/websdk hls-js-player example page (unchanged) in the
 // system Chromium with playwright-core: fill the HLS server URL and the stream name as a
 // user would, press Play, then sample the <video> element and hls.js (the page's own
-// `hlsPlayer`) until SECONDS have passed. Prints "RESULT {json}".
+// `hlsPlayer`) until SECONDS have passed: playback, frames, hls.js's latency estimate and
+// the latency to live measured on the picture shown (toLiveMs). Prints "RESULT {json}".
 // Usage (NODE_PATH=<npm dir>/node_modules):
 //   node hls_player.cjs PAGE_URL HLS_SERVER STREAM USER_DATA_DIR CHROMIUM FLAGS_JSON SECONDS
 const path = require('path');
@@ -15,9 +16,14 @@ async function sample(page) {
     // The page keeps its hls.js instance in a global `let` (visible to evaluated code).
     let latency = null;
     let lowLatency = null;
+    let toLiveMs = null;
     try {
       latency = hlsPlayer ? hlsPlayer.latency : null;  // eslint-disable-line no-undef
       lowLatency = hlsPlayer ? hlsPlayer.lowLatencyMode : null;  // eslint-disable-line no-undef
+      // The picture on screen against the stream's clock: wall clock now minus the
+      // EXT-X-PROGRAM-DATE-TIME of the video element's current position (hls.js maps it).
+      const shown = hlsPlayer ? hlsPlayer.playingDate : null;  // eslint-disable-line no-undef
+      toLiveMs = shown ? Date.now() - shown.getTime() : null;
     } catch (e) { /* not started */ }
     return {
       currentTime: v ? v.currentTime : 0,
@@ -25,7 +31,7 @@ async function sample(page) {
       width: v ? v.videoWidth : 0,
       height: v ? v.videoHeight : 0,
       frames: q ? q.totalVideoFrames : 0,
-      latency, lowLatency,
+      latency, lowLatency, toLiveMs,
     };
   });
 }
