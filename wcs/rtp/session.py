@@ -321,11 +321,14 @@ class RtpSession:
             self._events.append(KeyframeInfoNeeded(self.kind))
         return kind
 
-    def forward_video(self, packet: bytes) -> bool:
-        """An injected stream's packet, re-stamped onto our video; False: not sent."""
+    def forward_video(self, data: bytes | AccessUnit) -> bool:
+        """An injected stream's video onto ours: an RTP packet (re-stamped) or an H.264
+        access unit (packetized; a transcoded stream's); False: nothing sent."""
         fwd, addr = self.video_out, self.remote_rtp
-        out = fwd.rewrite(packet) if fwd is not None and self.sending and addr else []
-        self._rtp_out.extend((p, addr) for p in out if addr is not None)
+        if fwd is None or not self.sending or addr is None:
+            return False
+        out = fwd.rewrite(data) if isinstance(data, bytes) else fwd.frame(data)
+        self._rtp_out.extend((p, addr) for p in out)
         return bool(out)
 
     # ------------------------------------------------------------------ sans-IO output
