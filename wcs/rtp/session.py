@@ -322,13 +322,10 @@ class RtpSession:
         return kind
 
     def forward_video(self, data: bytes | AccessUnit) -> bool:
-        """An injected stream's video onto ours: an RTP packet (re-stamped) or an H.264
-        access unit (packetized; a transcoded stream's); False: nothing sent."""
+        """An injected stream's packet or access unit onto our video; False: not sent."""
         fwd, addr = self.video_out, self.remote_rtp
-        if fwd is None or not self.sending or addr is None:
-            return False
-        out = fwd.rewrite(data) if isinstance(data, bytes) else fwd.frame(data)
-        self._rtp_out.extend((p, addr) for p in out)
+        out = fwd.send(data) if fwd is not None and self.sending and addr else []
+        self._rtp_out.extend((p, addr) for p in out if addr is not None)
         return bool(out)
 
     # ------------------------------------------------------------------ sans-IO output

@@ -92,6 +92,10 @@ class VideoForwarder:
         if self.on_keyframe_wanted is not None:
             self.on_keyframe_wanted()
 
+    def send(self, data: bytes | AccessUnit) -> list[bytes]:
+        """A packet of the source (:meth:`rewrite`) or an access unit (:meth:`frame`)."""
+        return self.rewrite(data) if isinstance(data, bytes) else self.frame(data)
+
     def rewrite(self, packet: bytes) -> list[bytes]:
         """The packet(s) on our stream: none while waiting for a keyframe or for the rest
         of a fragmented NAL unit, or for a malformed packet."""

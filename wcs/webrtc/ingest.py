@@ -203,8 +203,8 @@ class PublisherPeer(SecurePeer):
         target.receive_rtp(plain, _PAIR, now)
         if target.has_output:
             self._flush(target)
-        if target.jitter is not None or (target.reorder is not None and len(target.reorder)):
-            self._wake()  # the buffer's release deadline may be the earliest now
+        if target.jitter is not None or target.frames.deadline() is not None:
+            self._wake()  # a buffer's release deadline (the frame path's: a held packet)
         if plain[1] & 0x7F == self._video_pt:
             seq = seq_ts_ssrc(plain)[0]
             gap = self.nacks.receive(seq, now)
