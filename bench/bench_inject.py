@@ -7,9 +7,10 @@ libopus decode, 48 → 8 kHz resampling, G.711 encode), Opus → Opus and PCMU �
 codec and framing: passed through), PCMU → PCMA (G.711 tables), PCMU → Opus (another phone
 call's stream into an Opus call: 8 → 48 kHz, libopus encode), and silence for the
 baseline. Video: the :class:`VideoForwarder` per H.264 packet, as is (mode 1 call) and
-repacketized into single NAL units (mode 0 call), and a VP8 stream transcoded for an H.264
-call (per 320x240 picture: VP8 decode, libx264 encode, packetization). No socket: sendto is
-not counted.
+repacketized into single NAL units (mode 0 call), and a VP8 stream into an H.264 call: its
+one transcode (per 320x240 picture: VP8 decode, libx264 encode; on the stream's
+``Vp8Stage`` thread, shared by every injection, push and recording) and, per call, its
+access units packetized onto the call (mode 1 and mode 0). No socket: sendto is not counted.
 
 Each case runs ``FRAMES`` frames, ``REPEATS`` times; prints the median and the range of the
 µs per frame and what one injected call costs of a core (50 audio frames/s; video at 150
@@ -31,11 +32,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from bench.bench_receive import video_packets
 from wcs.app.live_audio import LiveAudio
-from wcs.app.vp8_to_h264 import Vp8ToH264
 from wcs.media.frame_encoder import G711Encoder, OpusEncoder
 from wcs.media.g711 import ulaw_encode
+from wcs.media.h264.nal import AccessUnit
+from wcs.media.vp8_h264 import Vp8ToH264
 from wcs.rtp.outgoing_audio import OutgoingAudio
-from wcs.rtp.packet import RtpPacket
 from wcs.rtp.send_state import SendState
 from wcs.rtp.video_forward import VideoForwarder
 
@@ -98,8 +99,8 @@ def video_run(packets: list[bytes], single_nal: bool) -> float:
     return elapsed / len(packets) * 1e6
 
 
-def vp8_packets(pictures: int) -> list[bytes]:
-    """A moving bar at 320x240, 30 fps, VP8 (libvpx realtime), as RTP (RFC 7741)."""
+def vp8_frames(pictures: int) -> list[bytes]:
+    """A moving bar at 320x240, 30 fps, VP8 (libvpx realtime)."""
     import av
     import numpy as np
 
@@ -114,26 +115,29 @@ def vp8_packets(pictures: int) -> list[bytes]:
         frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p")
         frame.pts = i
         frames += [bytes(p) for p in enc.encode(frame)]
-    frames += [bytes(p) for p in enc.encode(None)]
-    out, seq = [], 0
-    for i, f in enumerate(frames):
-        chunks = [f[j : j + 1100] for j in range(0, len(f), 1100)]
-        for k, c in enumerate(chunks):
-            desc = bytes([0x10 if k == 0 else 0x00])
-            marker = k == len(chunks) - 1
-            out.append(RtpPacket(100, seq, 3000 * i, 1, desc + c, marker).serialize())
-            seq += 1
-    return out
+    return frames + [bytes(p) for p in enc.encode(None)]
 
 
-def vp8_run(packets: list[bytes]) -> float:
+def transcode(frames: list[bytes]) -> tuple[float, list[AccessUnit]]:
+    """µs per picture of the stream's one transcode, and the access units it made."""
     t = Vp8ToH264()
+    units: list[AccessUnit] = []
     t0 = time.perf_counter()
-    for p in packets:
-        t.push(p)
+    for i, f in enumerate(frames):
+        units += [au for au, _ in t.feed(f, not f[0] & 0x01, i * 1000 / 30)]
     elapsed = time.perf_counter() - t0
-    assert t.pictures > 0 and t.errors == 0
-    return elapsed / t.pictures * 1e6
+    assert t.encoded > 0 and t.errors == 0
+    return elapsed / t.encoded * 1e6, units
+
+
+def frames_run(units: list[AccessUnit], single_nal: bool) -> float:
+    """µs per access unit packetized onto one call."""
+    fwd = VideoForwarder(SendState(1, 0, 0), 96, single_nal=single_nal)
+    t0 = time.perf_counter()
+    out = sum(len(fwd.frame(au)) for au in units)
+    elapsed = time.perf_counter() - t0
+    assert out >= len(units)
+    return elapsed / len(units) * 1e6
 
 
 def report(name: str, runs: list[float], per_second: int) -> None:
@@ -162,8 +166,13 @@ def main() -> None:
     for name, single in (("H.264 forwarded, per packet", False),
                          ("H.264 → single NAL units (mode 0 call), per packet", True)):  # fmt: skip
         report(name, [video_run(packets, single) for _ in range(REPEATS)], 150)
-    vp8 = vp8_packets(150)
-    report("VP8 → H.264 (320x240), per picture", [vp8_run(vp8) for _ in range(REPEATS)], 30)
+    vp8 = vp8_frames(150)
+    runs = [transcode(vp8) for _ in range(REPEATS)]
+    report("VP8 → H.264 (320x240, per stream), per picture", [r[0] for r in runs], 30)
+    units = runs[0][1]
+    for name, single in (("its H.264 into a mode 1 call, per picture", False),
+                         ("its H.264 into a mode 0 call, per picture", True)):  # fmt: skip
+        report(name, [frames_run(units, single) for _ in range(REPEATS)], 30)
 
 
 if __name__ == "__main__":

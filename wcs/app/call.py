@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from wcs.app.call_dtmf import ReceivedKeys
+from wcs.media.h264.nal import AccessUnit
 from wcs.media.sound import SoundClip
 from wcs.rtp.outgoing_audio import AudioFormat, PcmSource
 from wcs.sip.ua import Account
@@ -71,7 +72,9 @@ class MediaSession(Protocol):
         ...
 
     def stop_video(self) -> None: ...
-    def forward_video(self, packet: bytes) -> None: ...
+    def forward_video(self, data: bytes | AccessUnit) -> None:
+        """A packet of the source (re-stamped) or an H.264 access unit (packetized)."""
+        ...
 
 
 class IncomingMedia(MediaSession, Protocol):

@@ -9,9 +9,12 @@ negotiated codec on its own SSRC, sequence numbers and clock. Video: when the ca
 H.264 and the stream is H.264 in a packetization mode the call's answer takes, its RTP packets
 are forwarded re-stamped (no decoding; :class:`~wcs.rtp.video_forward.VideoForwarder`) from
 the next keyframe on, asked of the source at the switch and whenever the SIP peer sends PLI,
-FIR or a SIP INFO picture_fast_update. A VP8 stream into an H.264 call is transcoded for
-that call (:class:`~wcs.app.vp8_to_h264.Vp8ToH264`: PyAV's VP8 decoder and libx264, on the
-event loop); a call without H.264 video gets the audio only.
+FIR or a SIP INFO picture_fast_update. A VP8 stream into an H.264 call takes the H.264
+access units the stream offers its frame sinks (``TrackInfo.frame_codec``): subscribing
+with ``video=True`` starts the publisher's :class:`~wcs.app.vp8_stage.Vp8Stage`, one
+transcode shared by every injection, push and recording of the stream; the call's forwarder
+packetizes them in the call's mode, and a keyframe asked of the publisher comes back from
+the stage as an IDR. A call without H.264 video gets the audio only.
 
 One injection per call; a new one replaces the running one. Each start and stop is an
 ``InjectStreamEvent`` hook ``{callId, streamName, status: STARTED|STOPPED, info}`` to the
@@ -31,7 +34,6 @@ from wcs.app.errors import RequestError
 from wcs.app.live_audio import LiveAudio, decodable
 from wcs.app.stream import Stream, Subscription
 from wcs.app.streams import StreamHub
-from wcs.app.vp8_to_h264 import H264_FMTP, Vp8ToH264
 from wcs.media.audio import AudioFrame
 from wcs.media.dtmf import DtmfError
 from wcs.media.h264.nal import AccessUnit
@@ -60,35 +62,22 @@ class Injection:
         self.stream = stream
         self.live = live
         self.subscription: Subscription | None = None
-        self.video: Subscription | None = None  # the stream's packets, when video goes in
-        self.vp8: Vp8ToH264 | None = None  # a VP8 stream into an H.264 call
+        self.video: Subscription | None = None  # the stream's packets, when they go in
+        self.frames = False  # its H.264 access units go in instead (a VP8 stream's)
+        self.sends_video = False
 
     def on_video(self, au: AccessUnit, pts_ms: float) -> None:
-        return None
+        media = self.call.media
+        if self.frames and media is not None:
+            media.forward_video(au)
 
     def on_audio(self, frame: AudioFrame, pts_ms: float) -> None:
         self.live.push(frame.codec, frame.payload)
 
     def on_rtp(self, kind: str, packet: bytes) -> None:
         media = self.call.media
-        if kind != "video" or media is None:
-            return
-        vp8 = self.vp8
-        if vp8 is None:
+        if kind == "video" and media is not None:
             media.forward_video(packet)
-            return
-        dropped = vp8.dropped_frames
-        for out in vp8.push(packet):
-            media.forward_video(out)
-        if vp8.dropped_frames != dropped:  # a loss: the decoder waits for a VP8 keyframe
-            self.stream.request_keyframe()
-
-    def keyframe_wanted(self) -> None:
-        """The SIP peer wants a keyframe: our encoder's next picture, or the source's."""
-        if self.vp8 is not None:
-            self.vp8.force_keyframe()
-        else:
-            self.stream.request_keyframe()
 
     def on_stream_end(self, reason: str) -> None:  # once per subscription: idempotent
         self.owner.source_ended(self, reason or "Stream ended")
@@ -137,21 +126,26 @@ class StreamInjections:
         if old is not None:
             self._end(old, f"Replaced by stream {stream_name}", restore=False)
         self._by_call[call_id] = injection
-        injection.subscription = stream.subscribe_frames(injection)
-        media.inject_audio(live)
         video = stream.tracks.get("video")
-        codec, fmtp = (video.codec, video.fmtp) if video is not None else ("", None)
-        if codec.upper() == "VP8":
-            injection.vp8 = Vp8ToH264()
-            codec, fmtp = "H264", H264_FMTP
-        if video is not None and media.inject_video(codec, fmtp, injection.keyframe_wanted):
-            injection.video = stream.subscribe_packets(injection)  # from the last keyframe
+        if video is not None:
+            # A VP8 stream's H.264 access units (no fmtp: packetized in the call's mode), or
+            # the packets as the publisher sent them.
+            frames = video.frame_codec
+            codec, fmtp = (frames, None) if frames is not None else (video.codec, video.fmtp)
+            injection.sends_video = media.inject_video(codec, fmtp, stream.request_keyframe)
+            injection.frames = frames is not None and injection.sends_video
+        # video=True: a VP8 stream's transcoder starts (asking the publisher for a keyframe).
+        injection.subscription = stream.subscribe_frames(injection, video=injection.frames)
+        media.inject_audio(live)
+        if injection.sends_video:
+            if not injection.frames:
+                injection.video = stream.subscribe_packets(injection)  # from the last keyframe
             stream.request_keyframe()
-        else:
-            injection.vp8 = None
         call.injected = stream_name
         self.started_total += 1
-        how = "not sent" if injection.video is None else "VP8 → H.264" if injection.vp8 else "as is"
+        how = "not sent" if not injection.sends_video else "as is"
+        if injection.frames and video is not None:
+            how = f"{video.codec} → H.264"
         log.info("call %s: stream %s injected (video %s)", call_id, stream_name, how)
         self._post(injection, STARTED, f"Injected stream {stream_name}")
 
@@ -176,8 +170,8 @@ class StreamInjections:
     def picture_update(self, call_id: str) -> None:
         """The SIP peer asked for a keyframe (INFO picture_fast_update): ask the source."""
         injection = self._by_call.get(call_id)
-        if injection is not None and injection.video is not None:
-            injection.keyframe_wanted()
+        if injection is not None and injection.sends_video:
+            injection.stream.request_keyframe()
 
     def _call_changed(self, call: Call) -> None:
         if call.status in FINAL_STATUSES:
@@ -191,7 +185,7 @@ class StreamInjections:
                 sub.cancel()
         call = injection.call
         media = call.media
-        if injection.video is not None and media is not None:
+        if injection.sends_video and media is not None:
             media.stop_video()
         if restore and media is not None:
             media.inject_audio(None)  # never raises: silence needs no encoder

@@ -321,10 +321,10 @@ class RtpSession:
             self._events.append(KeyframeInfoNeeded(self.kind))
         return kind
 
-    def forward_video(self, packet: bytes) -> bool:
-        """An injected stream's packet, re-stamped onto our video; False: not sent."""
+    def forward_video(self, data: bytes | AccessUnit) -> bool:
+        """An injected stream's packet or access unit onto our video; False: not sent."""
         fwd, addr = self.video_out, self.remote_rtp
-        out = fwd.rewrite(packet) if fwd is not None and self.sending and addr else []
+        out = fwd.send(data) if fwd is not None and self.sending and addr else []
         self._rtp_out.extend((p, addr) for p in out if addr is not None)
         return bool(out)
 

@@ -13,10 +13,16 @@ repacketized: an STAP-A is split into its NAL units, FU-A fragments are reassemb
 their NAL unit (a lost fragment drops that NAL unit), each then sent in a packet of its own,
 however large (the datagram may travel as IP fragments; over :data:`MAX_NAL` it is dropped).
 
+A stream whose packets are not H.264 (VP8) offers H.264 access units instead, transcoded
+once for every frame sink (:class:`~wcs.app.vp8_stage.Vp8Stage`): :meth:`frame` packetizes
+each in the call's mode (:class:`~wcs.media.h264.packetizer.H264Packetizer`: FU-A/STAP-A,
+or single NAL units for a mode 0 call) with the same re-stamping.
+
 At a switch (``restart``) nothing goes out until a packet that starts a decodable picture
-arrives (an SPS, an IDR slice, or an STAP-A/FU-A carrying one): the peer never gets the
-tail of a picture it cannot decode. The caller asks the source for a keyframe then, and
-whenever the peer does (RTCP PLI/FIR: :meth:`keyframe_wanted` calls ``on_keyframe_wanted``).
+arrives (an SPS, an IDR slice, or an STAP-A/FU-A carrying one; an IDR access unit): the
+peer never gets the tail of a picture it cannot decode. The caller asks the source for a
+keyframe then, and whenever the peer does (RTCP PLI/FIR: :meth:`keyframe_wanted` calls
+``on_keyframe_wanted``).
 """
 
 from __future__ import annotations
@@ -24,12 +30,15 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 
+from wcs.media.h264.nal import AccessUnit
+from wcs.media.h264.packetizer import H264Packetizer
 from wcs.rtp.packet import payload_span, seq_ts_ssrc
 from wcs.rtp.send_state import SendState
 
 _SPS, _IDR, _STAP_A, _FU_A = 7, 5, 24, 28
 _HEAD = struct.Struct("!BBHII")
 MAX_NAL = 65000  # one UDP datagram (65507 bytes of payload) with our RTP header
+FRAME_MTU = 1200  # the largest payload :meth:`VideoForwarder.frame` makes in mode 1
 
 
 def starts_picture(payload: bytes) -> bool:
@@ -69,6 +78,9 @@ class VideoForwarder:
         self.skipped = 0  # dropped while waiting for a keyframe
         self.malformed = 0
         self.dropped_nals = 0  # single_nal: a fragment lost, or too large
+        self._packetizer = (
+            H264Packetizer(mtu=MAX_NAL, mode=0) if single_nal else H264Packetizer(mtu=FRAME_MTU)
+        )
 
     def restart(self) -> None:
         """A new source (or the same one again): wait for its next keyframe."""
@@ -79,6 +91,10 @@ class VideoForwarder:
         """The peer asked us for a keyframe (PLI/FIR): pass it on to the source."""
         if self.on_keyframe_wanted is not None:
             self.on_keyframe_wanted()
+
+    def send(self, data: bytes | AccessUnit) -> list[bytes]:
+        """A packet of the source (:meth:`rewrite`) or an access unit (:meth:`frame`)."""
+        return self.rewrite(data) if isinstance(data, bytes) else self.frame(data)
 
     def rewrite(self, packet: bytes) -> list[bytes]:
         """The packet(s) on our stream: none while waiting for a keyframe or for the rest
@@ -94,17 +110,40 @@ class VideoForwarder:
             if not starts_picture(payload):
                 self.skipped += 1
                 return []
-            self.waiting = False
-            # Continue our stream: the next sequence number, and a timestamp just after the
-            # last one we sent (one 90 kHz tick: a new picture, never an old one's time).
-            self._seq_offset = (st.sequence - seq) & 0xFFFF
-            self._ts_offset = (st.timestamp + (1 if st.packets else 0) - ts) & 0xFFFFFFFF
+            self._switch(seq, ts)
         out_ts = (ts + self._ts_offset) & 0xFFFFFFFF
         if self.single_nal:
             nals = self._single_nals(seq, payload)
             return [self._packet(st.sequence, out_ts, marker and i == len(nals) - 1, nal)
                     for i, nal in enumerate(nals)]  # fmt: skip
         return [self._packet((seq + self._seq_offset) & 0xFFFF, out_ts, marker, payload)]
+
+    def frame(self, au: AccessUnit) -> list[bytes]:
+        """An H.264 access unit (90 kHz timestamp) as packets on our stream, packetized in
+        the call's mode: none while waiting for a keyframe (an IDR with its SPS)."""
+        st = self.state
+        if self.waiting:
+            if not au.keyframe:
+                self.skipped += 1
+                return []
+            self._switch(st.sequence, au.timestamp)
+        nals = au.nals
+        if self.single_nal:  # one datagram each: a larger one cannot go
+            nals = [n for n in nals if len(n) <= MAX_NAL]
+            self.dropped_nals += len(au.nals) - len(nals)
+        payloads = self._packetizer.packetize(nals)
+        ts = (au.timestamp + self._ts_offset) & 0xFFFFFFFF
+        return [self._packet(st.sequence, ts, i == len(payloads) - 1, p)
+                for i, p in enumerate(payloads)]  # fmt: skip
+
+    def _switch(self, seq: int, ts: int) -> None:
+        """The source's first packet (``seq``, ``ts``) after a switch: continue our stream
+        at the next sequence number and a timestamp just after the last one we sent (one
+        90 kHz tick: a new picture, never an old one's time)."""
+        st = self.state
+        self.waiting = False
+        self._seq_offset = (st.sequence - seq) & 0xFFFF
+        self._ts_offset = (st.timestamp + (1 if st.packets else 0) - ts) & 0xFFFFFFFF
 
     def _packet(self, seq: int, ts: int, marker: bool, payload: bytes) -> bytes:
         st = self.state
@@ -158,4 +197,4 @@ class VideoForwarder:
         return [nal]
 
 
-__all__ = ["MAX_NAL", "VideoForwarder", "starts_picture"]
+__all__ = ["FRAME_MTU", "MAX_NAL", "VideoForwarder", "starts_picture"]

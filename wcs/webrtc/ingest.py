@@ -13,8 +13,9 @@ Feedback of our own on the same timer: NACK for missing video packets
 (:class:`~wcs.webrtc.ingest_feedback.BitrateEstimate`). VP8 is forwarded as packets; its
 frames go to :class:`wcs.app.vp8_stage.Vp8Stage` (H.264 for recording and RTMP, on
 demand). With ``jitter_latency`` (the calls' jitter buffer setting) packets are reordered
-first, so NACKed video packets that come back in time are put back in place for the frame
-path too.
+first; without it the frame path alone reorders within ``reorder_latency`` (setting
+``frame_reorder_ms``): either way NACKed video packets that come back in time are put back
+in place before the depacketizer (else it drops them as late and the frame with them).
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class PublisherPeer(SecurePeer):
         on_state: Callable[[events.PeerStateChanged], None] | None = None,
         dtls_timeout: float = 30.0,
         jitter_latency: float | None = None,
+        reorder_latency: float | None = None,
         bitrate: BitrateEstimate | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -91,6 +93,7 @@ class PublisherPeer(SecurePeer):
                 init_packets=False,
                 send_silence=False,
                 jitter_latency=jitter_latency,
+                reorder_latency=reorder_latency,
             )
             if codec.name.lower() == "vp8":
                 session.depacketizer = Vp8Depacketizer()  # whole frames, for transcoding
@@ -200,8 +203,8 @@ class PublisherPeer(SecurePeer):
         target.receive_rtp(plain, _PAIR, now)
         if target.has_output:
             self._flush(target)
-        if target.jitter is not None:
-            self._wake()  # the buffer's release deadline may be the earliest now
+        if target.jitter is not None or target.frames.deadline() is not None:
+            self._wake()  # a buffer's release deadline (the frame path's: a held packet)
         if plain[1] & 0x7F == self._video_pt:
             seq = seq_ts_ssrc(plain)[0]
             gap = self.nacks.receive(seq, now)

@@ -144,6 +144,7 @@ class Ingest(Registry[Publisher]):
         peers: PeerSettings | None = None,
         *,
         jitter_latency: float | None = None,
+        reorder_latency: float | None = None,
         vp8_keyframe_interval: float = 2.0,
         vp8_queue: int = DEFAULT_QUEUE,
     ) -> None:
@@ -154,6 +155,9 @@ class Ingest(Registry[Publisher]):
         # The calls' jitter buffer setting: with it, NACKed video packets that come back
         # within the latency are put back in place for recording and RTMP as well.
         self.jitter_latency = jitter_latency
+        # Without it, the frame path's reordering (``frame_reorder_ms``): retransmissions
+        # come late, and the depacketizer would drop them.
+        self.reorder_latency = reorder_latency
         self.peers = peers or PeerSettings(Certificate.generate())
         self.publishers: dict[str, Publisher] = {}  # by mediaSessionId
         super().__init__(self.publishers, StreamStatus.UNPUBLISHED)
@@ -191,6 +195,7 @@ class Ingest(Registry[Publisher]):
                 on_state=publisher._on_peer_state,
                 dtls_timeout=self.peers.ice_timeout,  # one "ICE/DTLS timeout" setting
                 jitter_latency=self.jitter_latency,
+                reorder_latency=self.reorder_latency,
             )
         except OfferError as exc:
             raise PublishError(str(exc), 400) from None

@@ -64,6 +64,7 @@ class PlaybackService:
             hub,
             peers,
             jitter_latency=s.jitter_buffer_latency_ms / 1000 if s.jitter_buffer else None,
+            reorder_latency=s.frame_reorder_ms / 1000,
             vp8_keyframe_interval=s.vp8_keyframe_interval,
             vp8_queue=s.vp8_transcode_queue,
         )

@@ -16,6 +16,7 @@ from wcs.app.streams import StreamHub
 from wcs.media.audio import AudioFrame
 from wcs.media.dtmf import DtmfError
 from wcs.media.g711 import ulaw_decode
+from wcs.media.h264.nal import AccessUnit
 from wcs.rest.views import call_json
 from wcs.rtp.outgoing_audio import AudioFormat, PcmSource
 from wcs.sip import events as ev
@@ -39,7 +40,7 @@ class InjectMedia(FakeMedia):
         return old
 
     video: bool = False  # the call has video the source fits
-    forwarded: list[bytes] = field(default_factory=list)
+    forwarded: list[bytes | AccessUnit] = field(default_factory=list)
     video_on: bool = False
 
     def inject_video(self, codec: str, fmtp: str | None, on_keyframe_wanted: Any) -> bool:
@@ -49,9 +50,9 @@ class InjectMedia(FakeMedia):
     def stop_video(self) -> None:
         self.video_on = False
 
-    def forward_video(self, packet: bytes) -> None:
+    def forward_video(self, data: bytes | AccessUnit) -> None:
         assert self.video_on
-        self.forwarded.append(packet)
+        self.forwarded.append(data)
 
 
 def setup() -> tuple[Env, InjectMedia, StreamHub, StreamInjections]:
@@ -177,17 +178,32 @@ def test_the_peers_picture_fast_update_reaches_the_source() -> None:
     assert asked == [1, 1]  # at the switch, then for the peer
 
 
-def test_a_vp8_stream_goes_in_transcoded_for_an_h264_call() -> None:
-    _, media, hub, inj = setup()
+def test_a_vp8_stream_goes_in_as_the_h264_its_frame_sinks_get() -> None:
+    """A VP8 stream's frames are H.264 (its publisher's shared transcoder, started by a frame
+    sink that wants video): those go into the call, its VP8 packets do not; the peer's
+    keyframe requests reach the publisher; an audio-only call starts no transcoder."""
+    env, media, hub, inj = setup()
     media.video = True
     tracks = {"video": TrackInfo("video", "VP8", 90000), "audio": TrackInfo("audio", "opus", 48000)}
-    hub.publish("vp8", call_id=None, app_key="x", tracks=tracks)
+    tracks["video"].frame_codec = "H264"
+    wanted: list[bool] = []
+    asked: list[int] = []
+    control = PublisherControl(request_keyframe=lambda: asked.append(1), video_frames=wanted.append)
+    pub = hub.publish("vp8", call_id=None, app_key="x", tracks=tracks, control=control)
     inj.start("c1", "vp8")
     injection = inj.of("c1")
-    assert injection is not None and injection.vp8 is not None and media.video_on
-    injection.keyframe_wanted()  # the peer's PLI: our encoder's next picture is an IDR
+    assert injection is not None and injection.frames and media.video_on
+    assert wanted == [True] and asked == [1]  # the transcoder runs; a keyframe at the switch
+    idr = AccessUnit(90, [bytes([0x67, 0x42]), bytes([0x65, 0x88])], keyframe=True)
+    pub.feed_video(idr, 1.0)
+    pub.feed_rtp("video", b"vp8 packet", 90)
+    assert media.forwarded == [idr]
+    body = b"<media_control><vc_primitive><to_encoder><picture_fast_update/></to_encoder>"
+    env.calls.on_sip_event(ev.InfoReceived("c1", "application/media_control+xml", body))
+    assert asked == [1, 1]
     media.video = False
-    hub.publish("vp8b", call_id=None, app_key="x", tracks=tracks)
-    inj.start("c1", "vp8b")  # no H.264 in the call: no transcoder made
+    hub.publish("vp8b", call_id=None, app_key="x", tracks=tracks, control=control)
+    inj.start("c1", "vp8b")  # no H.264 in the call: its frames without video
     injection = inj.of("c1")
-    assert injection is not None and injection.vp8 is None and injection.video is None
+    assert injection is not None and not injection.frames and not injection.sends_video
+    assert wanted == [True, False] and not media.video_on  # the first injection's ended

@@ -1,14 +1,17 @@
 """VideoForwarder: an injected stream's H.264 RTP re-stamped onto the call's video stream,
-starting at a keyframe, continuous across switches, gaps kept, extensions dropped."""
+starting at a keyframe, continuous across switches, gaps kept, extensions dropped; a
+transcoded stream's access units packetized in the call's mode."""
 
 from __future__ import annotations
 
 import struct
 
 from wcs.app.media.taking_part import single_nal_needed
+from wcs.media.h264.depacketizer import H264Depacketizer
+from wcs.media.h264.nal import AccessUnit
 from wcs.rtp.packet import RtpPacket
 from wcs.rtp.send_state import SendState
-from wcs.rtp.video_forward import VideoForwarder, starts_picture
+from wcs.rtp.video_forward import FRAME_MTU, VideoForwarder, starts_picture
 
 IDR_FU_START = bytes([0x7C, 0x85]) + b"idr"  # FU-A, start bit, type 5
 FU_MIDDLE = bytes([0x7C, 0x05]) + b"mid"
@@ -94,3 +97,35 @@ def test_when_to_repacketize() -> None:
     assert single_nal_needed({"packetization-mode": "0"}, None)  # unknown: a browser's mode 1
     assert not single_nal_needed({"packetization-mode": "1"}, mode1)
     assert not single_nal_needed({}, "profile-level-id=42e01f")  # a mode 0 source
+
+
+def test_access_units_are_packetized_in_the_calls_mode_from_an_idr_on() -> None:
+    """A transcoded stream's H.264 access units: nothing before an IDR, then on our stream
+    (re-stamped as packets are); mode 1 fragments a large slice, mode 0 sends whole NAL
+    units and drops one no datagram can carry."""
+    pps, idr, big = bytes([0x68, 0xCE, 0x3C, 0x80]), bytes([0x65, 0x88]) + bytes(3000), bytes(70000)
+    for single in (False, True):
+        state = SendState(0x1234, 500, 9000, packets=3)
+        fwd = VideoForwarder(state, 96, single_nal=single)
+        assert fwd.frame(AccessUnit(90, [P_SLICE])) == [] and fwd.skipped == 1
+        out = fwd.frame(AccessUnit(3000, [SPS, pps, idr], keyframe=True))
+        out += fwd.frame(AccessUnit(6000, [P_SLICE, bytes([0x41, 0x9A]) + big]))
+        packets = [RtpPacket.parse(p) for p in out]
+        assert [p.sequence for p in packets] == list(range(500, 500 + len(packets)))
+        assert {p.ssrc for p in packets} == {0x1234} and {p.payload_type for p in packets} == {96}
+        stamps = [p.timestamp for p in packets]
+        assert stamps[0] == 9001 and stamps[-1] == 12001  # continuing ours; a picture later
+        assert [p.marker for p in packets].count(True) == 2 and packets[-1].marker
+        assert starts_picture(packets[0].payload)
+        nals: list[bytes] = []
+        dep = H264Depacketizer(None)
+        for p in packets:
+            for au in dep.push(p.payload, p.sequence, p.timestamp, p.marker):
+                nals += au.nals
+        if single:  # one NAL unit a packet; the 70 kB one dropped
+            assert [p.payload for p in packets] == [SPS, pps, idr, P_SLICE]
+            assert fwd.dropped_nals == 1 and nals == [SPS, pps, idr, P_SLICE]
+        else:  # STAP-A of SPS+PPS, FU-A fragments of at most FRAME_MTU
+            assert packets[0].payload[0] & 0x1F == 24
+            assert max(len(p.payload) for p in packets) <= FRAME_MTU
+            assert nals == [SPS, pps, idr, P_SLICE, bytes([0x41, 0x9A]) + big]

@@ -41,9 +41,11 @@ def test_h264_constrained_baseline_mode_1_is_preferred_and_opus_taken() -> None:
     assert audio.ssrc and video.ssrc
 
 
+VP8_OFFER = re.sub(r"a=(rtpmap|fmtp|rtcp-fb):(10[2-9]|12[57]) [^\r]*\r\n", "", PUBLISH_OFFER)
+
+
 def test_vp8_accepted_without_h264_and_recvonly_offer_refused() -> None:
-    no_h264 = re.sub(r"a=(rtpmap|fmtp|rtcp-fb):(10[2-9]|12[57]) [^\r]*\r\n", "", PUBLISH_OFFER)
-    video = negotiate_ingest(parse_offer(no_h264))[1]
+    video = negotiate_ingest(parse_offer(VP8_OFFER))[1]
     assert video.codec is not None and video.codec.name == "VP8"
     assert not any(c.accepted for c in negotiate_ingest(parse_offer(CHROME_OFFER)))
     with pytest.raises(OfferError, match=events.NO_COMMON_CODECS):
@@ -130,15 +132,20 @@ class _Wire:
 
 
 def _keyed_peer(
-    jitter_latency: float | None = None, now: list[float] | None = None
+    jitter_latency: float | None = None,
+    now: list[float] | None = None,
+    *,
+    reorder_latency: float | None = None,
+    offer: str = PUBLISH_OFFER,
 ) -> tuple[PublisherPeer, SrtpContext, _Wire, _Sink]:
     sink = _Sink()
     clock = now if now is not None else [100.0]
     peer = PublisherPeer(
-        PUBLISH_OFFER,
+        offer,
         sink,
         PeerSettings(Certificate.generate()),
         jitter_latency=jitter_latency,
+        reorder_latency=reorder_latency,
         clock=lambda: clock[0],
     )
     ours, theirs = bytes(range(30)), bytes(range(100, 130))
@@ -205,6 +212,47 @@ def test_with_the_jitter_buffer_a_late_packet_is_put_back_in_place() -> None:
         opus = pack_header(111, seq, 960 * seq, 0x1234, False) + b"\xfc\xff\xfe"
         peer._on_datagram(browser.protect(opus))
     assert [int.from_bytes(p[2:4], "big") for _, p in sink.rtp] == [1, 3, 2]
+
+
+def test_a_retransmitted_vp8_packet_reaches_the_depacketizer_in_place() -> None:
+    """No jitter buffer: viewers get packets as they come, but the frame path reorders
+    (``reorder_latency``), so a NACKed packet that comes back late completes its frame
+    instead of being dropped as late (with the frame) by the depacketizer."""
+    key = bytes([0x00, 0x00, 0x00, 0x9D, 0x01, 0x2A, 0x40, 0x01, 0xF0, 0x00])  # P bit 0
+
+    def vp8(seq: int) -> bytes:  # a key frame in packets 1..3, an inter frame in 4..6
+        body = key if seq == 1 else b"\x01" if seq == 4 else b""
+        desc = b"\x10" if seq % 3 == 1 else b"\x00"  # S=1, partition 0 on a frame's first
+        head = pack_header(96, seq, 3000 * ((seq - 1) // 3), 0x5678, seq % 3 == 0)
+        return head + desc + body + bytes([seq]) * 20
+
+    def run(reorder: float | None) -> tuple[_Sink, list[int]]:
+        now = [100.0]
+        peer, browser, _, sink = _keyed_peer(now=now, reorder_latency=reorder, offer=VP8_OFFER)
+        for seq in (1, 2, 3, 4, 6, 5):  # 5 NACKed and retransmitted
+            peer._on_datagram(browser.protect(vp8(seq)))
+            now[0] += 0.02
+        return sink, [int.from_bytes(p[2:4], "big") for _, p in sink.rtp]
+
+    sink, forwarded = run(0.06)
+    assert forwarded == [1, 2, 3, 4, 6, 5]  # viewers: as received
+    assert [au.keyframe for au in sink.video] == [True, False]
+    assert sink.video[1].nals == [b"\x01" + bytes([4]) * 20 + bytes([5]) * 20 + bytes([6]) * 20]
+    sink, _ = run(None)  # without it the late packet is dropped, and its frame
+    assert [au.keyframe for au in sink.video] == [True]
+
+
+def test_a_packet_held_for_reordering_wakes_the_pump() -> None:
+    """Audio (no NACK to wake it): the held packet's release deadline must reach the timer."""
+    for reorder, woken in ((0.06, True), (None, False)):
+        peer, browser, _, _ = _keyed_peer(reorder_latency=reorder)
+        wakes: list[int] = []
+        peer._wake = lambda wakes=wakes: wakes.append(1)  # type: ignore[method-assign,misc]
+        for seq in (1, 3):  # 2 missing: 3 waits for it
+            opus = pack_header(111, seq, 960 * seq, 0x1234, False) + b"\xfc\xff\xfe"
+            peer._on_datagram(browser.protect(opus))
+        assert bool(wakes) is woken
+        assert (peer._media_timer(1e9) == pytest.approx(100.06)) is woken  # 3's deadline
 
 
 def frame(message: str, payload: Any = None) -> str:

@@ -26,6 +26,7 @@ from wcs.app.media.outlet import HubOutlet
 from wcs.app.media.sdes import SdesKeying
 from wcs.app.streams import PublisherControl, StreamHub
 from wcs.media.dtmf import DtmfKey
+from wcs.media.h264.nal import AccessUnit
 from wcs.media.sound import SoundClip
 from wcs.rtp.outgoing_audio import AudioFormat, PcmSource
 from wcs.rtp.ports import MediaPorts, PortAllocator
@@ -176,9 +177,9 @@ class CallMedia:
     def stop_video(self) -> None:
         self.core.stop_video()
 
-    def forward_video(self, packet: bytes) -> None:
-        """An injected stream's video packet: out at once (no timer involved)."""
-        if not self.closed and self.core.forward_video(packet):
+    def forward_video(self, data: bytes | AccessUnit) -> None:
+        """An injected stream's video packet or H.264 access unit: out at once (no timer)."""
+        if not self.closed and self.core.forward_video(data):
             self._transmit(self.pump.now())
 
     def hold_offer(self, hold: bool) -> bytes | None:

@@ -4,7 +4,8 @@
 a sound (a clip instead of silence) and an injected stream (``/call/inject_stream``): its
 audio as a live PCM source of the call's :class:`~wcs.rtp.outgoing_audio.OutgoingAudio`,
 its H.264 forwarded onto the call's video by a :class:`~wcs.rtp.video_forward.VideoForwarder`
-when the call negotiated H.264 (repacketized for a mode 0 answer).
+when the call negotiated H.264 (repacketized for a mode 0 answer), or the H.264 access units
+of a transcoded stream packetized there.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from wcs.media.dtmf import DtmfError
+from wcs.media.h264.nal import AccessUnit
 from wcs.media.sound import SoundClip
 from wcs.rtp.outgoing_audio import AudioFormat, PcmSource
 from wcs.rtp.session import RtpSession
@@ -76,7 +78,9 @@ class TakingPart:
         self, source_codec: str, source_fmtp: str | None, on_keyframe_wanted: Callable[[], None]
     ) -> bool:
         """Forward a source's video from its next keyframe on; False when the call has no
-        H.264 video or the source is not H.264 (the call then gets the audio only)."""
+        H.264 video or the source is not H.264 (the call then gets the audio only). Access
+        units (a transcoded stream's frames): ``source_fmtp`` None, packetized in the call's
+        mode."""
         session = self.sessions.get("video")
         codec = session.media.send_codec if session is not None else None
         if (
@@ -97,6 +101,6 @@ class TakingPart:
         if session is not None:
             session.video_out = None
 
-    def forward_video(self, packet: bytes) -> bool:
+    def forward_video(self, data: bytes | AccessUnit) -> bool:
         session = self.sessions.get("video")
-        return session is not None and session.forward_video(packet)
+        return session is not None and session.forward_video(data)
