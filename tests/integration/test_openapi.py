@@ -19,9 +19,10 @@ from hypothesis import strategies as st
 
 from tests.fixtures.openapi import deref, json_strategy
 from tests.server_thread import ServerThread
+from wcs.web import FILES as WEB_PAGE_FILES
 
 # Served by the server but not part of the API (the built-in page's files).
-NOT_API = {"/", "/player.js", "/publisher.js"}
+NOT_API = set(WEB_PAGE_FILES)
 MAX_BODY = 4096
 
 
@@ -36,7 +37,11 @@ def sink() -> Iterator[int]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
-    srv = ServerThread(tmp_path_factory.mktemp("openapi"), rest_max_body=MAX_BODY).start()
+    # rest_rate_limit off: the property tests send faster than 100 requests/s from one
+    # address and would test the limiter (tests/integration/test_limits.py does) with 429s.
+    srv = ServerThread(
+        tmp_path_factory.mktemp("openapi"), rest_max_body=MAX_BODY, rest_rate_limit=0
+    ).start()
     yield srv
     srv.stop()
 
