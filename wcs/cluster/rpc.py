@@ -5,6 +5,10 @@ channel; the target runs its handler and publishes ``{"id", "ok", "result"|"erro
 ``PUBLISH`` returns how many subscribers got the message: 0 means the node is not listening
 (dead, or cut off from Redis), which is an immediate :class:`Unreachable`; no answer within
 the timeout is one too. Nothing ever waits longer than ``timeout``.
+
+A request carries its deadline (wall clock; the nodes' clocks are assumed in step, as NTP
+keeps them): a node that gets it late -- it was stopped or overloaded, and the sender has
+already answered 503 -- drops it rather than acting on what its client was told failed.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -74,7 +79,8 @@ class RpcBus:
     async def request(self, node: str, op: str, args: dict[str, Any]) -> dict[str, Any]:
         """The handler's result on ``node``; Unreachable or RemoteError otherwise."""
         rid = uuid.uuid4().hex
-        message = {"id": rid, "from": self.node_id, "op": op, "args": args}
+        expires = time.time() + self.timeout
+        message = {"id": rid, "from": self.node_id, "op": op, "args": args, "expires": expires}
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[rid] = fut
         try:
@@ -120,6 +126,11 @@ class RpcBus:
         if not isinstance(msg, dict):
             return
         if "op" in msg:
+            expires = msg.get("expires")
+            if isinstance(expires, int | float) and time.time() > expires:
+                log.info("cluster rpc %s from %s: came after its deadline, dropped",
+                         msg.get("op"), msg.get("from"))  # fmt: skip
+                return
             task = asyncio.get_running_loop().create_task(self._serve(msg))
             self._work.add(task)
             task.add_done_callback(self._work.discard)
