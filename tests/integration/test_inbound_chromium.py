@@ -6,7 +6,6 @@ decoded in the browser, as for an outgoing call (test_playback_chromium.py)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,6 @@ from tests.integration.inbound_helpers import (
     incoming_call,
     published,
     register,
-    serve_backend,
 )
 from tests.integration.test_playback_chromium import (  # noqa: F401 (fixtures)
     PLAYER,
@@ -29,11 +27,6 @@ from tests.integration.test_playback_chromium import (  # noqa: F401 (fixtures)
 )
 
 pytestmark = pytest.mark.peers
-
-
-@pytest.fixture
-def backend() -> Iterator[Backend]:
-    yield from serve_backend()
 
 
 def test_websdk_player_plays_an_incoming_call(

@@ -12,14 +12,13 @@ registered as 1003 (issues 12 and 19):
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.integration.conftest import WcsFactory, WcsProcess
-from tests.integration.inbound_helpers import Backend, register, serve_backend, wait_until
+from tests.integration.inbound_helpers import Backend, register, wait_until
 from tests.integration.playback import stream_entries
 from tests.integration.sipp_helpers import (
     ended_events,
@@ -34,11 +33,6 @@ from tests.peers.rtp_pcap import dtmf_events, one_stream, pcmu_tone
 pytestmark = pytest.mark.peers
 
 FARM = 50
-
-
-@pytest.fixture
-def backend() -> Iterator[Backend]:
-    yield from serve_backend()
 
 
 def server_for(wcs: WcsFactory, backend: Backend, kamailio: Any, **settings: Any) -> WcsProcess:
