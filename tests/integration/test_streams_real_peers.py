@@ -411,10 +411,14 @@ class LossyProxy:
             t.close()
 
 
-@pytest.mark.parametrize("jitter_buffer", [False, True])
-async def test_loss_and_reordering_through_a_proxy(kamailio, callee, jitter_buffer) -> None:
+# jitter buffer: everything in order; "frames" (the default): packets as received, the frame
+# path alone reordered (frame_reorder_ms); "none": neither, late packets damage pictures.
+@pytest.mark.parametrize("mode", ["none", "frames", "jitter"])
+async def test_loss_and_reordering_through_a_proxy(kamailio, callee, mode) -> None:
     peer = callee(tone_hz=TONE_HZ)
-    settings = {"jitter_buffer": jitter_buffer, "jitter_buffer_latency_ms": 100}
+    jitter_buffer = mode == "jitter"
+    settings = {"jitter_buffer": jitter_buffer, "jitter_buffer_latency_ms": 100,
+                "frame_reorder_ms": 0 if mode == "none" else 100}  # fmt: skip
     async with running(**settings) as r:
         proxies: list[LossyProxy] = []
 
@@ -463,24 +467,25 @@ async def test_loss_and_reordering_through_a_proxy(kamailio, callee, jitter_buff
         proxies[0].close()
     proxy = proxies[0]
     print(
-        f"jitter_buffer={jitter_buffer}: proxy dropped {proxy.dropped}, swapped {proxy.swapped};"
+        f"reordering {mode}: proxy dropped {proxy.dropped}, swapped {proxy.swapped};"
         f" stats {json.dumps(snap)}"
     )
     assert proxy.dropped > 0 and proxy.swapped > 0
     # Loss is counted (reordered packets are not loss).
     assert snap["lost"] == proxy.dropped or abs(int(snap["lost"]) - proxy.dropped) <= 2
-    if jitter_buffer:
-        # The jitter buffer put every swapped pair back in order: the depacketizer saw no
-        # late packet, only the dropped ones as gaps.
+    if mode != "none":
+        # The jitter buffer (or the frame path's reorder buffer) put every swapped pair back
+        # in order: the depacketizer saw no late packet, only the dropped ones as gaps.
         assert dep.stats.late == 0
-        assert snap["jitterBuffer"]["lost"] >= proxy.dropped - 2  # type: ignore[index]
+        ordered = snap["jitterBuffer" if jitter_buffer else "frameReorder"]
+        assert ordered["lost"] >= proxy.dropped - 2  # type: ignore[index]
     else:
         assert dep.stats.late > 0
     # Never a damaged access unit handed out as a keyframe: every keyframe decodes cleanly on
     # its own (a fresh decoder per keyframe).
     keyframes = [au for au, _ in frames.video if au.keyframe]
     assert all(not au.damaged for au, _ in frames.video)
-    if jitter_buffer:
+    if mode != "none":
         # In order again, only the dropped packets break pictures: keyframes get through
         # (asked for by PLI after each loss).
         assert keyframes and snap["keyframeRequests"]["pli"] > 0  # type: ignore[index]

@@ -40,12 +40,9 @@ def session_snapshot(s: RtpSession, now: float) -> dict[str, object]:
             damaged=d.damaged,
             keyframeRequests=dict(s.keyframes.sent),
         )
-    if s.jitter is not None:
-        j = s.jitter.stats
-        out["jitterBuffer"] = {
-            "released": j.released,
-            "lost": j.lost,
-            "late": j.late,
-            "duplicate": j.duplicate,
-        }
+    for key, buffer in (("jitterBuffer", s.jitter), ("frameReorder", s.frames.reorder)):
+        if buffer is not None:
+            j = buffer.stats
+            out[key] = {"released": j.released, "lost": j.lost, "late": j.late,
+                        "duplicate": j.duplicate}  # fmt: skip
     return out
