@@ -178,7 +178,14 @@ class UserAgent:
 
     def flow_lost(self, addr: tuple[str, int], transport: str, now: float) -> None:
         """Called by the edge when a connection it opened to ``addr`` closed without our
-        asking: a registration made over it registers again (reg_keepalive.py)."""
+        asking: a non-INVITE request still waiting on it fails at once (its answer cannot
+        come that way: a REGISTER sent to a registrar going down waited for Timer F, 32 s);
+        an INVITE waits for Timer B, the proxy may answer over a connection of its own. A
+        registration made over it registers again (reg_keepalive.py)."""
+        for tx in list(self._ep.client_txs.values()):
+            lost = (tx.dest[0], tx.dest[1]) == addr and tx.dest[2] == transport
+            if lost and tx.request.method != "INVITE":
+                tx.transport_failed("Connection lost", now)
         self._regs.keepalive.flow_lost(addr, transport, now)
 
     @property

@@ -55,11 +55,12 @@ def test_a_lost_connection_registers_again_at_once() -> None:
     h.ua.flow_lost(PROXY, "tcp", h.now)
     again = h.one().req
     assert again.method == "REGISTER" and again.call_id == call_id
-    h.ua.flow_lost(PROXY, "tcp", h.now)  # that REGISTER is on its way: not another one
-    assert h.sent() == []
-    h.feed(reply(again, 503, "Service Unavailable"))
-    (failed,) = h.events()
-    assert isinstance(failed, RegistrationFailed) and failed.status == 503  # app: backoff
+    h.ua.flow_lost(PROXY, "tcp", h.now)  # that REGISTER's connection died too (the registrar
+    assert h.sent() == []  # was going down): no other REGISTER now, the one in flight fails
+    (failed,) = h.events()  # at once instead of after Timer F, and the app backs off
+    assert isinstance(failed, RegistrationFailed) and "Connection lost" in str(failed)
+    h.feed(reply(again, 503, "Service Unavailable"))  # a late answer changes nothing
+    assert h.events() == []
     h.advance(10_000)
     assert [s.req.method for s in h.sent()] == []  # no OPTIONS (interval 0), no loop
 
