@@ -24,6 +24,8 @@ class ServerThread:
             "public_ip": "127.0.0.1",
             "http_port": free_port(),
             "ws_port": free_port(),
+            "wss_port": free_port(),  # used only with tls_cert: never the fixed default
+            "hls_tls_port": free_port(),
             "hls_port": 0,
             "rtsp_port": 0,
             "sip_port": free_port(),

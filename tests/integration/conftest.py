@@ -216,6 +216,9 @@ def wcs(tmp_path: Path, webrtc_workers: int) -> Iterator[WcsFactory]:
                 "WCS_WS_PORT": str(free_port()),
                 "WCS_HLS_PORT": str(free_port()),
                 "WCS_RTSP_PORT": str(free_port()),
+                # listened on only with tls_cert: never the fixed defaults 8443/8445
+                "WCS_WSS_PORT": str(free_port()),
+                "WCS_HLS_TLS_PORT": str(free_port()),
                 "WCS_SIP_PORT": str(sip_port),
                 "WCS_MEDIA_PORT_FROM": str(media_from),
                 "WCS_MEDIA_PORT_TO": str(media_from + 99),
