@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import signal
 import socket
@@ -92,13 +93,19 @@ def status_of(response: str) -> int:
 
 
 async def run(
-    argv: list[str], timeout: float = 60, interrupt_after: float | None = None
+    argv: list[str],
+    timeout: float = 60,
+    interrupt_after: float | None = None,
+    env: dict[str, str] | None = None,
 ) -> tuple[int, str, str]:
     """Run a player; (exit status, stdout, stderr). Output goes through files so that a
     player killed on timeout still shows what it printed. ``interrupt_after``: send SIGINT
-    (gst-launch ``-e``: end of stream, then a clean exit) if still running after that."""
+    (gst-launch ``-e``: end of stream, then a clean exit) if still running after that.
+    ``env``: variables added to the inherited environment."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = await asyncio.create_subprocess_exec(*argv, stdout=out, stderr=err)
+        proc = await asyncio.create_subprocess_exec(
+            *argv, stdout=out, stderr=err, env={**os.environ, **(env or {})}
+        )
         try:
             if interrupt_after is not None:
                 try:
