@@ -78,9 +78,11 @@ async def saturate(
             await asyncio.sleep(3.0)  # connected, passive viewers settled
             farm.reset()
             windows = [Window(n.pid).start() for n in nodes]
-            others = [Window(os.getpid()).start(), Window(callee_pid).start()]
+            callee = Window(callee_pid).start()
+            own0 = time.process_time()  # this process alone (a Window adds its children)
             await asyncio.sleep(window)
-            for w in windows + others:
+            own = time.process_time() - own0
+            for w in [*windows, callee]:
                 w.stop()
             rep = farm.report()
             point = {
@@ -88,9 +90,10 @@ async def saturate(
                 "failed": rep["failed"],
                 "loss_pct": round(rep["loss_pct"], 3),
                 "cpu_pct": [round(w.cpu_pct, 1) for w in windows],
-                "viewer_farm_cpu_pct": round(others[0].cpu_pct, 1),
-                "callee_farm_cpu_pct": round(others[1].cpu_pct, 1),
+                "viewer_farm_cpu_pct": round(100.0 * own / windows[0].seconds, 1),
+                "callee_farm_cpu_pct": round(callee.cpu_pct, 1),
                 "machine_busy_pct": round(windows[0].machine_busy_pct, 1),  # 100: both CPUs
+                "steal_pct": round(windows[0].steal_pct, 1),
                 "packets_per_s": round(rep["packets"] / windows[0].seconds),
             }
             points.append(point)
