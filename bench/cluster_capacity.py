@@ -44,7 +44,7 @@ from tests.peers.redis import start_redis
 MAX_LOSS_PCT = 0.1
 
 
-def start_nodes(count: int, redis_url: str, rundir: Path) -> list[WcsServer]:
+def start_nodes(count: int, redis_url: str, rundir: Path, stack: ExitStack) -> list[WcsServer]:
     nodes = []
     for i in range(count):
         node = WcsServer(
@@ -55,6 +55,7 @@ def start_nodes(count: int, redis_url: str, rundir: Path) -> list[WcsServer]:
             cluster_relay_grace=5,
             max_viewers_per_ip=5000,  # every farm viewer comes from 127.0.0.1
         )
+        stack.callback(node.stop)  # stopped even if a later one fails to start
         os.sched_setaffinity(node.pid, {i})  # one core per node
         nodes.append(node)
     return nodes
@@ -124,18 +125,14 @@ async def one_run(count: int, args: argparse.Namespace) -> dict[str, Any]:
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         redis = stack.enter_context(start_redis(tmp / "redis"))
-        nodes = start_nodes(count, redis.url, tmp)
+        nodes = start_nodes(count, redis.url, tmp, stack)
         callee = FarmProcess()
-        try:
-            stream = await place_call(nodes[0], callee.port, f"cap{count}")
-            await asyncio.sleep(2.0)
-            return await saturate(
-                nodes, stream, args.budget, args.step, args.limit, args.window, callee.pid
-            )
-        finally:
-            callee.stop()
-            for n in nodes:
-                n.stop()
+        stack.callback(callee.stop)
+        stream = await place_call(nodes[0], callee.port, f"cap{count}")
+        await asyncio.sleep(2.0)
+        return await saturate(
+            nodes, stream, args.budget, args.step, args.limit, args.window, callee.pid
+        )
 
 
 async def main(args: argparse.Namespace) -> None:

@@ -177,14 +177,7 @@ async def test_gstreamer_plays_rtsp_until_the_call_ends(kamailio, callee, transp
         # The call's end reaches the player as RTCP BYE on both tracks, which normally ends
         # rtspsrc's streams; now and then GStreamer does not take it as the end (seen in 1
         # of 6 runs), so the player is then stopped like a user does (-e: EOS, clean exit).
-        player = asyncio.create_task(
-            run(
-                argv,
-                timeout=60,
-                interrupt_after=25,
-                env=GST_RTSP_LOG,
-            )
-        )
+        player = asyncio.create_task(run(argv, timeout=60, interrupt_after=25, env=GST_RTSP_LOG))
         await asyncio.sleep(5)
         status, _ = await r.rest("call/terminate", {"callId": cid})
         assert status == 200

@@ -172,9 +172,7 @@ class UserAgent:
     ) -> None:
         """Called by the edge when it cannot reach `addr` (DNS or TCP connect failure):
         the requests waiting for it fail at once, with `reason` as info."""
-        for tx in list(self._ep.client_txs.values()):
-            if (tx.dest[0], tx.dest[1]) == addr and tx.dest[2] == transport:
-                tx.transport_failed(reason, now)
+        self._fail_waiting(addr, transport, reason, now, invites=True)
 
     def flow_lost(self, addr: tuple[str, int], transport: str, now: float) -> None:
         """Called by the edge when a connection it opened to ``addr`` closed without our
@@ -182,11 +180,17 @@ class UserAgent:
         come that way: a REGISTER sent to a registrar going down waited for Timer F, 32 s);
         an INVITE waits for Timer B, the proxy may answer over a connection of its own. A
         registration made over it registers again (reg_keepalive.py)."""
-        for tx in list(self._ep.client_txs.values()):
-            lost = (tx.dest[0], tx.dest[1]) == addr and tx.dest[2] == transport
-            if lost and tx.request.method != "INVITE":
-                tx.transport_failed("Connection lost", now)
+        self._fail_waiting(addr, transport, "Connection lost", now, invites=False)
         self._regs.keepalive.flow_lost(addr, transport, now)
+
+    def _fail_waiting(
+        self, addr: tuple[str, int], transport: str, reason: str, now: float, invites: bool
+    ) -> None:
+        for tx in list(self._ep.client_txs.values()):
+            if (tx.dest[0], tx.dest[1]) != addr or tx.dest[2] != transport:
+                continue
+            if invites or tx.request.method != "INVITE":
+                tx.transport_failed(reason, now)
 
     @property
     def keepalive_stats(self) -> tuple[int, int]:
