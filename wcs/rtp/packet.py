@@ -10,6 +10,7 @@ import struct
 from dataclasses import dataclass, field
 
 __all__ = [
+    "FIXED_HEADER",
     "RtpError",
     "RtpPacket",
     "header",
@@ -27,6 +28,7 @@ class RtpError(ValueError):
 
 
 _FIXED = struct.Struct("!BBHII")  # V/P/X/CC, M/PT, sequence, timestamp, SSRC
+FIXED_HEADER = _FIXED  # for writers that pack the header straight into their buffer
 _EXT = struct.Struct("!HH")  # profile, length in 32-bit words
 _HDR_PT_SEQ_TS_SSRC = struct.Struct("!xBHII")
 _SEQ_TS_SSRC = struct.Struct("!HII")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pylibsrtp import Policy, Session
 
+from .srtp_seal import Sealer, sealer
+
 TX_WINDOW = 1024
 
 # DTLS-SRTP protection profile names (RFC 5764, RFC 7714) and SDES suite names (RFC 4568).
@@ -38,6 +40,8 @@ class SrtpContext:
         self._tx = Session(tx)
         self._rx = Session(rx)
         self.protect = self._tx.protect
+        # The forwarding hot path: protect in place, no per-packet allocation.
+        self.sealer: Sealer = sealer(self._tx)
         self.protect_rtcp = self._tx.protect_rtcp
         self.unprotect = self._rx.unprotect
         self.unprotect_rtcp = self._rx.unprotect_rtcp

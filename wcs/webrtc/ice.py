@@ -113,9 +113,10 @@ class IceTransport:
         self._transport: asyncio.DatagramTransport | None = None
         self._sock: socket.socket | None = None
         self._early: list[tuple[bytes, tuple[str, int]]] = []
-        # The fast path: a closure over the selected pair's datagram transport, set once
-        # the pair is nominated; one call and one sendto per packet.
-        self.send: Callable[[bytes], object] = _not_connected
+        # The fast path: the connected socket's send, set once the pair is nominated; one
+        # call and one syscall per packet. Callers may pass a view of a buffer they reuse
+        # (the SRTP sealer's): whatever replaces this must not keep ``data``.
+        self.send: Callable[[bytes | memoryview], object] = _not_connected
 
     @property
     def local_ufrag(self) -> str:
@@ -288,7 +289,7 @@ class _ConsentCheck:
             self.owner._consented()
 
 
-def _not_connected(data: bytes) -> None:
+def _not_connected(data: bytes | memoryview) -> None:
     raise ConnectionError("ICE is not connected")
 
 

@@ -28,6 +28,7 @@ import pylibsrtp
 from wcs.observability import metrics
 from wcs.rtp import rtcp
 from wcs.rtp.srtp import SrtpContext
+from wcs.rtp.srtp_seal import plain
 from wcs.sansio import GRID, on_grid
 
 from . import events
@@ -83,6 +84,10 @@ class ViewerPeer(SecurePeer):
         # Keyed but nothing sent yet: the senders wait here, and sender reports wait too.
         self._dormant: dict[str, TrackSender] = {}
         self._protect: Callable[[bytes], bytes] = bytes
+        # The hot path writes each packet into the sealer's buffer and sends it sealed.
+        sealer = plain()
+        self._seal_buffer = sealer.buffer
+        self._seal = sealer.seal
         self._protect_rtcp: Callable[[bytes], bytes] = bytes
         self._unprotect_rtcp: Callable[[bytes], bytes] = bytes
         self._next_sr = 0.0
@@ -106,11 +111,11 @@ class ViewerPeer(SecurePeer):
             sender = self._first_packet(kind)
             if sender is None:
                 return
-        data = sender.rewrite(packet)
-        if data is None:
+        n = sender.rewrite_into(packet, self._seal_buffer)
+        if not n:
             return
         try:
-            self.ice.send(self._protect(data))
+            self.ice.send(self._seal(n))
         except (pylibsrtp.Error, OSError, ValueError):
             self.send_errors += 1
 
@@ -228,6 +233,7 @@ class ViewerPeer(SecurePeer):
 
     def _on_keys(self, srtp: SrtpContext) -> None:
         self._protect = srtp.protect
+        self._seal_buffer, self._seal = srtp.sealer.buffer, srtp.sealer.seal
         self._protect_rtcp = srtp.protect_rtcp
         self._unprotect_rtcp = srtp.unprotect_rtcp
         self._dormant = dict(self.senders)  # live at the first packet (send_rtp)

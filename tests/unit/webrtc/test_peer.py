@@ -55,7 +55,7 @@ def connected_peer(cert: Certificate, clock: Clock) -> Connected:
         on_keyframe_request=lambda: keyframes.append(clock.now),
     )
     sent: list[bytes] = []
-    peer.ice.send = sent.append
+    peer.ice.send = lambda data: sent.append(bytes(data))  # the view is reused
     peer.ice.last_rx = clock.now
     peer.dtls = None
     local, remote = os.urandom(30), os.urandom(30)
@@ -94,7 +94,7 @@ def test_send_rtp_rewrites_and_protects(cert: Certificate) -> None:
 def test_nothing_sent_before_connected(cert: Certificate) -> None:
     peer = ViewerPeer(CHROME_OFFER, TRACKS, PeerSettings(cert))
     sent: list[bytes] = []
-    peer.ice.send = sent.append
+    peer.ice.send = lambda data: sent.append(bytes(data))  # the view is reused
     peer.send_rtp("audio", src_rtp(1, 160))
     assert sent == []
 
@@ -326,7 +326,7 @@ def test_dtls_handshake_timeout_is_dtls_error(cert: Certificate) -> None:
         on_state=states.append,
     )
     sent: list[bytes] = []
-    peer.ice.send = sent.append
+    peer.ice.send = lambda data: sent.append(bytes(data))  # the view is reused
     peer._set_state(events.CONNECTING)
     peer.dtls = DtlsSession(cert, True, peer.offer.fingerprints)
     peer.dtls.start(clock.now)

@@ -5,7 +5,7 @@ import struct
 
 from wcs.rtp import rtcp
 from wcs.rtp.sr import NTP_UNIX_OFFSET
-from wcs.webrtc.sender import HISTORY_SIZE, TrackSender
+from wcs.webrtc.sender import HISTORY_SIZE, MAX_PACKET, TrackSender
 
 
 class Clock:
@@ -86,7 +86,17 @@ def test_malformed_is_counted_not_sent() -> None:
     s = make()
     assert s.rewrite(b"\x80\x00") is None
     assert s.rewrite(b"\x00" * 20) is None
-    assert s.malformed == 2 and s.packets == 0
+    assert s.rewrite(rtp(1, 0, 0x11) + bytes(MAX_PACKET)) is None  # larger than any MTU
+    assert s.malformed == 3 and s.packets == 0
+
+
+def test_rewrite_into_writes_the_same_packet_in_place() -> None:
+    s, t = make(), make()
+    buf = memoryview(bytearray(MAX_PACKET))
+    for i in range(3):
+        src = rtp(7 + i, 160 * i, 0x11) + bytes([i]) * 40
+        n = s.rewrite_into(src, buf)
+        assert bytes(buf[:n]) == t.rewrite(src)
 
 
 def test_history_keeps_last_packets() -> None:
