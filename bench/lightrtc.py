@@ -30,7 +30,7 @@ from aioice import stun
 from bench.stamp import read_stamp
 from wcs.rtp.srtp import _PROFILES
 from wcs.webrtc.certificate import Certificate
-from wcs.webrtc.dtls import DtlsConnected, DtlsFailed, DtlsSession
+from wcs.webrtc.dtls import SRTP_PROFILES, DtlsConnected, DtlsFailed, DtlsSession
 from wcs.webrtc.offer import parse_offer
 
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
@@ -105,8 +105,10 @@ class LightViewer:
         verify_every: int = 50,
         keep_latency: bool = True,
         correlator: SendLog | None = None,
+        srtp_profiles: tuple[str, ...] = SRTP_PROFILES,
     ) -> None:
         self.correlator = correlator
+        self.srtp_profiles = srtp_profiles  # offered in DTLS use_srtp, in this order
         self.certificate = certificate
         self.ufrag = secrets.token_hex(4)
         self.pwd = secrets.token_hex(12)
@@ -236,7 +238,9 @@ class LightViewer:
             raise ValueError("the remote SDP has no 127.x UDP candidate")
         # Our DTLS role: the opposite of theirs; we answer "active" to their actpass.
         self.is_dtls_client = desc.setup in ("passive", "actpass")
-        self.dtls = DtlsSession(self.certificate, self.is_dtls_client, desc.fingerprints)
+        self.dtls = DtlsSession(
+            self.certificate, self.is_dtls_client, desc.fingerprints, self.srtp_profiles
+        )
 
     # --- running -----------------------------------------------------------------------
 
