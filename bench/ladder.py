@@ -20,10 +20,12 @@ import contextlib
 import os
 import socket
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from bench.procstat import Window, cpu_seconds, rss_bytes
+from bench.procstat import Window, cpu_seconds, cpu_set_times, rss_bytes
 from bench.targets import Target, WcsTarget
 from bench.trace_feed import Destination, Feeder, Trace
 from bench.viewer_farm import Farm
@@ -91,6 +93,23 @@ class Pinning:
 
 
 MAX_LOSS_PCT = 0.1
+LO_RPS = Path("/sys/class/net/lo/queues/rx-0/rps_cpus")
+
+
+@contextlib.contextmanager
+def loopback_rps(cpus: set[int]) -> Iterator[str]:
+    """Receive work of loopback datagrams onto ``cpus`` (RPS on ``lo``), restored after.
+
+    Without it, delivering each datagram a server sends into the viewer's socket runs
+    inline in the server's ``sendto`` (softirq on the server's CPU): work a real server's
+    receivers do on their own machines. Machine-wide and needs root; the mask it set."""
+    old = LO_RPS.read_text().strip()
+    mask = f"{sum(1 << c for c in cpus):x}"
+    LO_RPS.write_text(mask + "\n")
+    try:
+        yield mask
+    finally:
+        LO_RPS.write_text(old + "\n")
 
 
 @dataclass
@@ -147,13 +166,17 @@ class Ladder:
         self.pinning.target(t)  # a worker restarted meanwhile is pinned too
         await asyncio.sleep(self.warmup)
         self.farm.reset()
+        if self.feeder is not None:
+            self.feeder.late_max = 0.0  # per window
         farm_proc = getattr(t, "farm", None)
         callee0 = cpu_seconds(farm_proc.pid) if farm_proc is not None else 0.0
         win = Window(t.pid).start()
+        set0 = cpu_set_times(self.pinning.server) if self.pinning.server else None
         own0 = time.process_time()  # this process alone: the viewer farm (+ Janus's feed)
         await asyncio.sleep(self.window)
         own = time.process_time() - own0
         win.stop()
+        set1 = cpu_set_times(self.pinning.server) if self.pinning.server else None
         callee = cpu_seconds(farm_proc.pid) - callee0 if farm_proc is not None else 0.0
         rep = self.farm.report()
         rss = rss_bytes(t.pid)
@@ -173,8 +196,16 @@ class Ladder:
             "steal_pct": round(win.steal_pct, 1),
             "machine_busy_pct": round(win.machine_busy_pct, 1),
             "srtp_profiles": rep.get("srtp_profiles", {}),
+            "server_cpus_busy_pct": None,
+            "server_cpus_softirq_pct": None,
             "window_s": round(secs, 2),
         }
+        if set0 and set1 and set1[2] > set0[2]:
+            # the server's CPUs as a whole: its processes, the kernel's loopback delivery
+            # (softirq) and anything else that ran there; 100 = every CPU of the set busy
+            dt = set1[2] - set0[2]
+            out["server_cpus_busy_pct"] = round(100.0 * (set1[0] - set0[0]) / dt, 1)
+            out["server_cpus_softirq_pct"] = round(100.0 * (set1[1] - set0[1]) / dt, 1)
         if fwd:
             per = (win.cpu - self._base_cpu_per_s * secs) / fwd
             out["cpu_us_per_packet"] = round(per * 1e6, 2)
@@ -191,7 +222,7 @@ class Ladder:
         ):
             if k in rep:
                 out[k] = rep[k]
-        if self.feeder is not None:
+        if self.feeder is not None and self.feeder.dests:  # this process feeds (Janus)
             out["feeder_late_max_ms"] = round(self.feeder.late_max * 1000, 1)
         return out
 

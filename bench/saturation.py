@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import shutil
 import sys
@@ -39,8 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.hd_trace import describe, load_hd_trace
-from bench.ladder import Ladder, Pinning, over
-from bench.saturation_report import markdown, summary, write_results
+from bench.ladder import Ladder, Pinning, loopback_rps, over
+from bench.saturation_report import markdown, write_results
 from bench.targets import JanusTarget, Target, WcsTarget
 from bench.trace_feed import Trace
 from bench.viewer_farm import Farm
@@ -114,7 +115,10 @@ async def ladder_run(
     finally:
         await lad.close()
         target.stop()
-    return {"baseline": base, "points": points, **target.describe()}
+    out = {"baseline": base, "points": points, **target.describe()}
+    if isinstance(target, WcsTarget):  # its sent/late figures, for the record
+        out["callee_farm"] = target.farm_report
+    return out
 
 
 async def run_viewers(args: argparse.Namespace, trace: Trace, pinning: Pinning) -> list[Any]:
@@ -168,10 +172,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "options": {k: v for k, v in vars(args).items() if k not in ("out", "json")},
     }
     log(f"stream: {json.dumps(res['stream'])}; pinning: {res['pinning']}")
-    if "viewers" in args.parts:
-        res["viewers"] = await run_viewers(args, trace, pinning)
-    if "compare" in args.parts:
-        res["compare"] = await run_compare(args, trace, pinning)
+    with contextlib.ExitStack() as stack:
+        if args.rps:
+            res["loopback_rps"] = stack.enter_context(loopback_rps(pinning.farm))
+            log(f"loopback receive work on CPU {sorted(pinning.farm)} (RPS {res['loopback_rps']})")
+        if "viewers" in args.parts:
+            res["viewers"] = await run_viewers(args, trace, pinning)
+        if "compare" in args.parts:
+            res["compare"] = await run_compare(args, trace, pinning)
     return res
 
 
@@ -202,12 +210,19 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--baseline", type=float, default=10.0, help="stream-only window (idle)")
     ap.add_argument("--server-cpus", default="0", help="CPUs of the server under test")
     ap.add_argument("--no-pin", action="store_true", help="no CPU pinning at all")
+    ap.add_argument(
+        "--rps",
+        action="store_true",
+        help="loopback receive work on the farm CPUs (RPS on lo, root, restored after)",
+    )
     ap.add_argument("--quick", action="store_true", help="tiny N, 1 repeat, short windows")
     ap.add_argument("--out", default=str(HERE / "RESULTS.md"))
     ap.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md")
     ap.add_argument("--json", default="", help="also write the raw results here")
     ap.add_argument("--from-json", default="", help="only rewrite RESULTS.md from raw results")
     args = ap.parse_args(argv)
+    if args.rps and args.no_pin:
+        ap.error("--rps needs the pinning (the farm CPUs take the receive work)")
     if args.quick:
         args.repeats, args.start, args.step, args.limit = 1, 10, 10, 30
         args.compare_n, args.window, args.warmup, args.baseline = "5,10", 4.0, 2.0, 4.0
@@ -234,9 +249,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         raw.write_text(json.dumps(res, indent=1))
         print(f"saturation: raw results in {raw} (--from-json {raw} rewrites RESULTS.md)")
-    print(json.dumps(summary(res), indent=1))
+    text = markdown(res, res.get("command", cmd))
+    print(text)
     if not args.no_write:
-        write_results(markdown(res, res.get("command", cmd)), Path(args.out))
+        write_results(text, Path(args.out))
         print(f"saturation: wrote {args.out}")
     return 0
 

@@ -17,7 +17,8 @@ def stats(values: list[Any]) -> dict[str, Any] | None:
     if not xs:
         return None
     med = statistics.median(xs)
-    return {"median": round(med, 2), "min": min(xs), "max": max(xs), "n": len(xs)}
+    return {"median": round(med, 3), "min": round(min(xs), 3), "max": round(max(xs), 3),
+            "n": len(xs)}  # fmt: skip
 
 
 def _fmt(s: dict[str, Any] | None, unit: str = "") -> str:
@@ -49,6 +50,8 @@ def _viewers(runs: list[dict[str, Any]]) -> dict[str, Any]:
             "cpu_us_per_packet_at": stats([p.get("cpu_us_per_packet") for p in at]),
             "rss_per_viewer_kb_at": stats([p["rss_per_viewer_kb"] for p in at]),
             "latency_p99_ms_at": stats([p.get("latency_p99_ms") for p in at]),
+            "server_cpus_busy_pct_at": stats([p.get("server_cpus_busy_pct") for p in at]),
+            "server_cpus_softirq_pct_at": stats([p.get("server_cpus_softirq_pct") for p in at]),
             "viewer_farm_cpu_pct_max": max((p["viewer_farm_cpu_pct"] for p in pts), default=None),
             "steal_pct_max": max((p["steal_pct"] for p in pts), default=None),
             "machine_busy_pct_at": stats([p["machine_busy_pct"] for p in at]),
@@ -143,7 +146,12 @@ def markdown(res: dict[str, Any], argv: list[str]) -> str:
         f"Run: {m['date']}, `{' '.join(argv)}`" + (" (quick: tiny N)" if res.get("quick") else ""),
         "",
         f"Machine: {m['nproc']} CPUs, Python {m['python']}, {m['janus']}, kernel {m['kernel']}; "
-        f"pinning: {res['pinning']}.",
+        f"pinning: {res['pinning']}"
+        + (
+            f"; loopback receive work moved to the farm CPUs (RPS mask {res['loopback_rps']})."
+            if res.get("loopback_rps")
+            else "."
+        ),
         "",
         f"Stream (bench/hd_trace.py, the same bytes to both servers): H.264 constrained "
         f"baseline 1280x720 30 fps, libx264 at 1.5 Mbit/s, {st['video_pps']} packets/s "
@@ -164,7 +172,10 @@ def markdown(res: dict[str, Any], argv: list[str]) -> str:
             "",
             f"Steps: from {opts.get('start')} viewers, +{opts.get('step')} per step, "
             f"{opts.get('window')} s windows after {opts.get('warmup')} s settling; the "
-            "settings' order alternates between repeats.",
+            'settings\' order alternates between repeats. "Server CPUs busy": the pinned '
+            "CPUs as a whole; its softirq part is mostly the kernel delivering each sent "
+            "datagram into the viewer's loopback socket, run inside the server's sendto and "
+            "charged to the server's CPU time (to Janus's alike).",
             "",
         ]
         cols = [
@@ -175,6 +186,7 @@ def markdown(res: dict[str, Any], argv: list[str]) -> str:
             "loss % there",
             "µs/packet there",
             "p99 ms there",
+            "server CPUs busy % (softirq %) there",
             "stopped by",
             "farm CPU % (max)",
             "steal % (max)",
@@ -191,6 +203,8 @@ def markdown(res: dict[str, Any], argv: list[str]) -> str:
                         _fmt(f["loss_pct_at"]),
                         _fmt(f["cpu_us_per_packet_at"]),
                         _fmt(f["latency_p99_ms_at"]),
+                        f"{_fmt(f['server_cpus_busy_pct_at'])} "
+                        f"({_fmt(f['server_cpus_softirq_pct_at'])})",
                         "; ".join(f["stopped_by"]),
                         f["viewer_farm_cpu_pct_max"],
                         f["steal_pct_max"],
