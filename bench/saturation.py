@@ -236,19 +236,20 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def measure(args: argparse.Namespace, cmd: list[str]) -> dict[str, Any]:
+    """Run, and keep the raw results (``--from-json`` rewrites the section from them)."""
+    res = asyncio.run(run(args))
+    res["command"] = cmd
+    raw = Path(args.json or Path(tempfile.mkdtemp(prefix="wcs-sat-")) / "raw.json")
+    raw.write_text(json.dumps(res, indent=1))
+    print(f"saturation: raw results in {raw} (--from-json {raw} rewrites RESULTS.md)")
+    return res
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     cmd = ["python3", "-m", "bench.saturation", *(sys.argv[1:] if argv is None else argv)]
-    if args.from_json:
-        res = json.loads(Path(args.from_json).read_text())
-    else:
-        res = asyncio.run(run(args))
-        res["command"] = cmd
-        raw = (
-            Path(args.json) if args.json else Path(tempfile.mkdtemp(prefix="wcs-sat-")) / "raw.json"
-        )
-        raw.write_text(json.dumps(res, indent=1))
-        print(f"saturation: raw results in {raw} (--from-json {raw} rewrites RESULTS.md)")
+    res = json.loads(Path(args.from_json).read_text()) if args.from_json else measure(args, cmd)
     text = markdown(res, res.get("command", cmd))
     print(text)
     if not args.no_write:
