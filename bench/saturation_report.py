@@ -119,8 +119,11 @@ def _compare(runs: list[dict[str, Any]]) -> dict[str, Any]:
                 "ratio_of_medians": round(w["median"] / j["median"], 3),
                 "per_repeat": stats([round(x, 3) for x in paired]),
             }
+    pts = [p for r in runs for p in r["points"]]
     return {"labels": labels, "counts": counts, "per": per, "idle_cpu_pct": idle,
-            "ratio_to_janus": ratios, "srtp_negotiated": srtp}  # fmt: skip
+            "ratio_to_janus": ratios, "srtp_negotiated": srtp,
+            "steal_pct_max": max((p.get("steal_pct", 0) for p in pts), default=None),
+            "machine_busy_pct": stats([p.get("machine_busy_pct") for p in pts])}  # fmt: skip
 
 
 def summary(res: dict[str, Any]) -> dict[str, Any]:
@@ -188,6 +191,7 @@ def markdown(res: dict[str, Any], argv: list[str]) -> str:
             "p99 ms there",
             "server CPUs busy % (softirq %) there",
             "stopped by",
+            "machine busy % there",
             "farm CPU % (max)",
             "steal % (max)",
         ]
@@ -206,6 +210,7 @@ def markdown(res: dict[str, Any], argv: list[str]) -> str:
                         f"{_fmt(f['server_cpus_busy_pct_at'])} "
                         f"({_fmt(f['server_cpus_softirq_pct_at'])})",
                         "; ".join(f["stopped_by"]),
+                        _fmt(f["machine_busy_pct_at"]),
                         f["viewer_farm_cpu_pct_max"],
                         f["steal_pct_max"],
                     ]
@@ -243,7 +248,8 @@ def _compare_md(c: dict[str, Any]) -> list[str]:
     L += [
         "",
         "Ratio: median wcs / median Janus; per repeat: each repeat's wcs run over the Janus "
-        "run of the same repeat.",
+        f"run of the same repeat. Machine busy (both CPUs) {_fmt(c['machine_busy_pct'])} %, "
+        f"steal at most {c['steal_pct_max']} %.",
         "",
         "### (b) Added latency at equal load (p50 / p99 ms, all packets; video p99)",
         "",
