@@ -176,9 +176,10 @@ def markdown(res: dict[str, Any], argv: list[str]) -> str:
             f"Steps: from {opts.get('start')} viewers, +{opts.get('step')} per step, "
             f"{opts.get('window')} s windows after {opts.get('warmup')} s settling; the "
             'settings\' order alternates between repeats. "Server CPUs busy": the pinned '
-            "CPUs as a whole; its softirq part is mostly the kernel delivering each sent "
-            "datagram into the viewer's loopback socket, run inside the server's sendto and "
-            "charged to the server's CPU time (to Janus's alike).",
+            "CPUs as a whole (/proc/stat, tick-sampled: approximate under light, bursty "
+            "load); its softirq part is mostly the kernel delivering each sent datagram into "
+            "the viewer's loopback socket, which runs inside the server's sendto (so it is in "
+            "the server's CPU time, Janus's alike).",
             "",
         ]
         cols = [
