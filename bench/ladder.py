@@ -93,6 +93,7 @@ class Pinning:
 
 
 MAX_LOSS_PCT = 0.1
+FARM_MAX_PCT = 90.0  # the viewer farm (one process) near a core: more steps measure it
 LO_RPS = Path("/sys/class/net/lo/queues/rx-0/rps_cpus")
 
 
@@ -244,4 +245,12 @@ def over(point: dict[str, Any], budget: float) -> str:
         return f"loss {point['loss_pct']} % > {MAX_LOSS_PCT} %"
     if point["cpu_pct"] > budget:
         return f"CPU {point['cpu_pct']} % > {budget:g} %"
+    return ""
+
+
+def farm_bound(point: dict[str, Any]) -> str:
+    """Why the viewer farm, not the server, may limit the next step ("" when it does not)."""
+    farm = point.get("viewer_farm_cpu_pct") or 0.0
+    if farm > FARM_MAX_PCT:
+        return f"viewer farm at {farm} % of a core (the figure is a lower bound)"
     return ""

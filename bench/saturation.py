@@ -10,7 +10,9 @@ DTLS, SRTP; no decoding), each offering only the SRTP suite of ``--srtp``.
   the server's CPU (process + media workers) passes the budget (one core), loss passes
   0.1 % or a viewer fails; the figure is the largest step within all three (and, when the
   step after it was over the CPU budget, N interpolated at exactly the budget), memory per
-  viewer at that step. Repeated, the settings' order alternating; median and range.
+  viewer at that step. The viewer farm is one process: a step where it passes 90 % of a
+  core ends the run too, and the figure is then marked as a lower bound. Repeated, the
+  settings' order alternating; median and range.
 * ``compare`` (b, c): wcs (each ``--compare-workers`` setting) and Janus at N = 10, 20, 40,
   80: CPU per forwarded packet (the stream-only baseline subtracted), the wcs/Janus ratio
   per N, p50/p99 send → arrival latency; the baseline window itself is the idle cost of a
@@ -40,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.hd_trace import describe, load_hd_trace
-from bench.ladder import Ladder, Pinning, loopback_rps, over
+from bench.ladder import Ladder, Pinning, farm_bound, loopback_rps, over
 from bench.saturation_report import markdown, write_results
 from bench.targets import JanusTarget, Target, WcsTarget
 from bench.trace_feed import Trace
@@ -78,9 +80,10 @@ def saturation_figure(points: list[dict[str, Any]], budget: float) -> dict[str, 
         ok.append(p)
     bad = points[len(ok)] if len(ok) < len(points) else None
     best = ok[-1] if ok else None
+    why = [over(bad, budget) if bad else "", farm_bound(points[-1]) if points else ""]
     out: dict[str, Any] = {
         "viewers": best["viewers"] if best else 0,
-        "stopped_by": over(bad, budget) if bad else "step limit",
+        "stopped_by": "; ".join(w for w in why if w) or "step limit",
         "at": best,
         "viewers_interpolated_at_budget": None,
     }
@@ -129,7 +132,12 @@ async def run_viewers(args: argparse.Namespace, trace: Trace, pinning: Pinning) 
             log(f"(a) saturation, webrtc_workers={w}, repeat {r + 1}/{args.repeats}")
             target = wcs_target(w, args.limit)
             res = await ladder_run(
-                target, args, trace, pinning, counts, lambda p: bool(over(p, args.budget))
+                target,
+                args,
+                trace,
+                pinning,
+                counts,
+                lambda p: bool(over(p, args.budget) or farm_bound(p)),
             )
             res.update(workers=w, repeat=r, **saturation_figure(res["points"], args.budget))
             log(f"  → {res['viewers']} viewers ({res['stopped_by']})")

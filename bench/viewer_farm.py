@@ -140,6 +140,11 @@ class Farm:
                 await add()
 
         await asyncio.gather(*(one() for _ in range(n)))
+        # Viewers kept measured by an earlier, smaller step go passive too: the sample
+        # stays ~``measured`` viewers, spread over the order, however far a ladder climbs.
+        for i, fv in enumerate(self.viewers):
+            if i % self._stride and not fv.viewer.passive:
+                fv.viewer.go_passive()
 
     def reset(self) -> None:
         for fv in self.viewers:

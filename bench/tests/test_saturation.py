@@ -62,6 +62,9 @@ def test_saturation_figure_interpolates_only_across_the_budget() -> None:
     assert f["viewers_interpolated_at_budget"] is None
     f = saturation_figure([_pt(100, 40), _pt(150, 60)], 100)
     assert f["viewers"] == 150 and f["stopped_by"] == "step limit"
+    farm = {**_pt(150, 60), "viewer_farm_cpu_pct": 95.0}
+    f = saturation_figure([_pt(100, 40), farm], 100)
+    assert f["viewers"] == 150 and "lower bound" in f["stopped_by"]
     f = saturation_figure([_pt(100, 140)], 100)
     assert f["viewers"] == 0 and f["at"] is None
 
