@@ -145,8 +145,10 @@ class Ladder:
         await asyncio.sleep(self.warmup)
         self._rss0 = rss_bytes(self.target.pid)
         win = Window(self.target.pid).start()
+        set0 = self._cpu_set()
         await asyncio.sleep(baseline_seconds)
         win.stop()
+        busy = self._busy_since(set0)
         self._base_cpu_per_s = win.cpu / win.seconds if win.seconds else 0.0
         self.baseline = {
             "cpu_pct": round(win.cpu_pct, 2),
@@ -155,8 +157,22 @@ class Ladder:
             "rss_mb": round(self._rss0 / 2**20, 1),
             "steal_pct": round(win.steal_pct, 1),
             "machine_busy_pct": round(win.machine_busy_pct, 1),
+            "server_cpus_busy_pct": busy[0],
         }
         return self.baseline
+
+    def _cpu_set(self) -> tuple[int, int, int] | None:
+        return cpu_set_times(self.pinning.server) if self.pinning.server else None
+
+    def _busy_since(self, t0: tuple[int, int, int] | None) -> tuple[float | None, float | None]:
+        """(busy %, softirq %) of the server's CPUs since ``t0`` (None: not pinned)."""
+        t1 = self._cpu_set()
+        if t0 is None or t1 is None or t1[2] <= t0[2]:
+            return None, None
+        # its processes, the kernel's loopback delivery (softirq) and anything else that
+        # ran there; 100 = every CPU of the set busy
+        dt = t1[2] - t0[2]
+        return round(100.0 * (t1[0] - t0[0]) / dt, 1), round(100.0 * (t1[1] - t0[1]) / dt, 1)
 
     async def step(self, viewers: int) -> dict[str, Any]:
         """Viewers up to ``viewers`` (those that fail count as failed), settle, measure."""
@@ -172,12 +188,12 @@ class Ladder:
         farm_proc = getattr(t, "farm", None)
         callee0 = cpu_seconds(farm_proc.pid) if farm_proc is not None else 0.0
         win = Window(t.pid).start()
-        set0 = cpu_set_times(self.pinning.server) if self.pinning.server else None
+        set0 = self._cpu_set()
         own0 = time.process_time()  # this process alone: the viewer farm (+ Janus's feed)
         await asyncio.sleep(self.window)
         own = time.process_time() - own0
         win.stop()
-        set1 = cpu_set_times(self.pinning.server) if self.pinning.server else None
+        busy, soft = self._busy_since(set0)
         callee = cpu_seconds(farm_proc.pid) - callee0 if farm_proc is not None else 0.0
         rep = self.farm.report()
         rss = rss_bytes(t.pid)
@@ -197,16 +213,10 @@ class Ladder:
             "steal_pct": round(win.steal_pct, 1),
             "machine_busy_pct": round(win.machine_busy_pct, 1),
             "srtp_profiles": rep.get("srtp_profiles", {}),
-            "server_cpus_busy_pct": None,
-            "server_cpus_softirq_pct": None,
+            "server_cpus_busy_pct": busy,
+            "server_cpus_softirq_pct": soft,
             "window_s": round(secs, 2),
         }
-        if set0 and set1 and set1[2] > set0[2]:
-            # the server's CPUs as a whole: its processes, the kernel's loopback delivery
-            # (softirq) and anything else that ran there; 100 = every CPU of the set busy
-            dt = set1[2] - set0[2]
-            out["server_cpus_busy_pct"] = round(100.0 * (set1[0] - set0[0]) / dt, 1)
-            out["server_cpus_softirq_pct"] = round(100.0 * (set1[1] - set0[1]) / dt, 1)
         if fwd:
             per = (win.cpu - self._base_cpu_per_s * secs) / fwd
             out["cpu_us_per_packet"] = round(per * 1e6, 2)

@@ -153,7 +153,7 @@ async def run_compare(args: argparse.Namespace, trace: Trace, pinning: Pinning) 
     top = max(args.compare_n)
     for r in range(args.repeats):
         for kind, w in kinds if r % 2 == 0 else kinds[::-1]:
-            label = "Janus" if kind == "janus" else f"wcs, {w} workers"
+            label = "Janus" if kind == "janus" else f"wcs, webrtc_workers={w}"
             log(f"(b) {label}, N = {args.compare_n}, repeat {r + 1}/{args.repeats}")
             target: Target = JanusTarget() if kind == "janus" else wcs_target(w, top)
             # no budget here: every N is measured (a failed viewer still stops the run)

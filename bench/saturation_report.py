@@ -76,10 +76,12 @@ def _compare(runs: list[dict[str, Any]]) -> dict[str, Any]:
     counts = sorted({p["viewers"] for r in runs for p in r["points"]})
     per: dict[str, Any] = {}
     idle: dict[str, Any] = {}
+    idle_busy: dict[str, Any] = {}
     srtp: dict[str, list[str]] = {}
     for lab in labels:
         rs = [r for r in runs if r["label"] == lab]
         idle[lab] = stats([r["baseline"].get("cpu_pct") for r in rs])
+        idle_busy[lab] = stats([r["baseline"].get("server_cpus_busy_pct") for r in rs])
         srtp[lab] = sorted({k for r in rs for p in r["points"] for k in p["srtp_profiles"]})
         per[lab] = {}
         for n in counts:
@@ -96,6 +98,7 @@ def _compare(runs: list[dict[str, Any]]) -> dict[str, Any]:
                     "video_latency_p99_ms",
                     "viewer_farm_cpu_pct",
                     "machine_busy_pct",
+                    "server_cpus_busy_pct",
                 )
             }
     ratios: dict[str, Any] = {}
@@ -121,6 +124,7 @@ def _compare(runs: list[dict[str, Any]]) -> dict[str, Any]:
             }
     pts = [p for r in runs for p in r["points"]]
     return {"labels": labels, "counts": counts, "per": per, "idle_cpu_pct": idle,
+            "idle_cpus_busy_pct": idle_busy,
             "ratio_to_janus": ratios, "srtp_negotiated": srtp,
             "steal_pct_max": max((p.get("steal_pct", 0) for p in pts), default=None),
             "machine_busy_pct": stats([p.get("machine_busy_pct") for p in pts])}  # fmt: skip
@@ -250,7 +254,8 @@ def _compare_md(c: dict[str, Any]) -> list[str]:
         "",
         "Ratio: median wcs / median Janus; per repeat: each repeat's wcs run over the Janus "
         f"run of the same repeat. Machine busy (both CPUs) {_fmt(c['machine_busy_pct'])} %, "
-        f"steal at most {c['steal_pct_max']} %.",
+        f'steal at most {c["steal_pct_max"]} %. In the latency table, "its CPUs busy" well '
+        "above the server's own CPU means something else ran on the server's CPUs then.",
         "",
         "### (b) Added latency at equal load (p50 / p99 ms, all packets; video p99)",
         "",
@@ -263,12 +268,16 @@ def _compare_md(c: dict[str, Any]) -> list[str]:
             f = c["per"][lab][str(n)]
             row.append(
                 f"{_fmt(f['latency_p50_ms'])} / {_fmt(f['latency_p99_ms'])}; video p99 "
-                f"{_fmt(f['video_latency_p99_ms'])}; loss {_fmt(f['loss_pct'])} %"
+                f"{_fmt(f['video_latency_p99_ms'])}; loss {_fmt(f['loss_pct'])} %; server "
+                f"{_fmt(f['cpu_pct'])} %, its CPUs busy {_fmt(f['server_cpus_busy_pct'])} %"
             )
         L.append(_row(row))
     L += ["", "### (c) Idle cost: a live stream, no viewers (% of one core)", ""]
-    L += [_row(["server", "CPU %"]), _row(["---"] * 2)]
-    L += [_row([lab, f"**{_fmt(c['idle_cpu_pct'][lab])}**"]) for lab in labels]
+    L += [_row(["server", "CPU %", "its CPUs busy %"]), _row(["---"] * 3)]
+    L += [
+        _row([lab, f"**{_fmt(c['idle_cpu_pct'][lab])}**", _fmt(c["idle_cpus_busy_pct"][lab])])
+        for lab in labels
+    ]
     L += ["", "SRTP suite negotiated (every viewer, every step): "]
     L[-1] += "; ".join(f"{lab}: {', '.join(p) or '?'}" for lab, p in c["srtp_negotiated"].items())
     L.append("")

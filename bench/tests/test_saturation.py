@@ -93,7 +93,7 @@ def _result() -> dict[str, Any]:
     compare: list[dict[str, Any]] = []
     for r, (wus, jus) in enumerate([(10.0, 25.0), (12.0, 20.0), (11.0, 30.0)]):
         for kind, label, us, idle in (
-            ("wcs", "wcs, 0 workers", wus, 3.0),
+            ("wcs", "wcs, webrtc_workers=0", wus, 3.0),
             ("janus", "Janus", jus, 1.0),
         ):
             compare.append(
@@ -123,15 +123,15 @@ def _result() -> dict[str, Any]:
 
 def test_summary_ratio_per_n_and_idle_cost() -> None:
     c = summary(_result())["compare"]
-    assert c["labels"] == ["wcs, 0 workers", "Janus"]
-    assert c["per"]["wcs, 0 workers"]["10"]["cpu_us_per_packet"]["median"] == 11.0
+    assert c["labels"] == ["wcs, webrtc_workers=0", "Janus"]
+    assert c["per"]["wcs, webrtc_workers=0"]["10"]["cpu_us_per_packet"]["median"] == 11.0
     assert c["per"]["Janus"]["10"]["cpu_us_per_packet"]["median"] == 25.0
-    r = c["ratio_to_janus"]["wcs, 0 workers"]["10"]
+    r = c["ratio_to_janus"]["wcs, webrtc_workers=0"]["10"]
     assert r["ratio_of_medians"] == 0.44
     assert r["per_repeat"]["min"] == 0.367 and r["per_repeat"]["max"] == 0.6  # 11/30, 12/20
     assert c["idle_cpu_pct"]["Janus"]["median"] == 1.0
     assert c["srtp_negotiated"] == {
-        "wcs, 0 workers": ["SRTP_AEAD_AES_128_GCM"],
+        "wcs, webrtc_workers=0": ["SRTP_AEAD_AES_128_GCM"],
         "Janus": ["SRTP_AEAD_AES_128_GCM"],
     }
 
