@@ -83,3 +83,12 @@ bench: peers venv-test
 	tests/peers/janus-install.sh
 	$(BIN)/pip install -q uvloop py-spy
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# Issue 17: viewers at one core (saturation, 0/1/2 media workers), wcs vs Janus per N (same
+# 1.5 Mbit/s stream, SRTP suite, client), idle cost, memory per viewer, into bench/RESULTS.md;
+# ~45 min on 2 cores (SAT_ARGS=--quick: ~4 min). Installs Janus (apt) itself.
+SAT_ARGS ?=
+.PHONY: bench-saturation
+bench-saturation: peers venv-test
+	tests/peers/janus-install.sh
+	$(BIN)/python -m bench.saturation $(SAT_ARGS)

@@ -9,6 +9,7 @@ Direct mode: the server calls ``sip:<anything>@127.0.0.1:<farm port>``. Through 
 ``register()`` binds a user (digest auth) to the farm, and calls to that user reach it.
 
     python3 -m bench.callee_farm --port 0     # prints {"sip_port": N}; runs until SIGTERM
+    python3 -m bench.callee_farm --trace hd   # every call sends bench.hd_trace's stream
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.trace_feed import Destination, Feeder
+from bench.trace_feed import TRACES, Destination, Feeder, named_trace
 from wcs.sdp import SessionDescription
 from wcs.sip.auth import DigestCredentials, choose_challenge
 from wcs.sip.message import Headers, SipRequest, SipResponse, parse_message, serialize
@@ -341,7 +342,7 @@ def _answer(host: str, a_port: int, v_port: int, audio: bool, video: bool, video
 
 
 async def _main(args: argparse.Namespace) -> None:
-    feeder = Feeder()
+    feeder = Feeder(named_trace(args.trace))
     farm = CalleeFarm(feeder, port=args.port)
     port = await farm.start()
     info: dict[str, Any] = {"sip_port": port}
@@ -388,6 +389,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--realm", default="sip.test")
     ap.add_argument("--proxy", default="127.0.0.1:5060", help="registrar host:port")
     ap.add_argument("--uvloop", action="store_true")
+    ap.add_argument(
+        "--trace",
+        choices=TRACES,
+        default="recorded",
+        help="the media every call sends: the recorded pcap, or the 1.5 Mbit/s HD stream",
+    )
     args = ap.parse_args(argv)
     if args.uvloop:
         import uvloop

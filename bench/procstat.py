@@ -52,6 +52,25 @@ def machine_busy() -> tuple[float, float, float]:
     return sum(v) - idle - steal, steal, sum(v)
 
 
+def cpu_set_times(cpus: set[int]) -> tuple[int, int, int]:
+    """(busy, softirq, total) jiffies so far of the CPUs in ``cpus``. Busy includes the
+    softirq time: on loopback, delivering a sent datagram into the receiver's socket runs
+    in softirq on the *sender's* CPU and is in no process's /proc CPU time."""
+    busy = soft = total = 0
+    with open("/proc/stat") as f:
+        for line in f:
+            if not line.startswith("cpu") or line[3] == " ":
+                continue
+            name, *vals = line.split()
+            if int(name[3:]) not in cpus:
+                continue
+            v = [int(x) for x in vals[:8]]
+            busy += sum(v) - v[3] - v[4] - v[7]  # minus idle, iowait, steal
+            soft += v[6]
+            total += sum(v)
+    return busy, soft, total
+
+
 @dataclass
 class Window:
     """CPU seconds of ``pid`` and its children (media workers), and the machine's steal

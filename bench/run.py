@@ -432,11 +432,12 @@ def markdown(res: dict[str, Any], argv: list[str]) -> str:
     return "\n".join(L) + "\n"
 
 
-def write_results(text: str, path: Path) -> None:
-    """Replace our section of the shared RESULTS.md, keeping everything else."""
+def write_results(text: str, path: Path, begin: str = BEGIN, end: str = END) -> None:
+    """Replace one section of the shared RESULTS.md (between ``begin`` and ``end``, which
+    ``text`` carries too), keeping everything else."""
     old = path.read_text() if path.exists() else "# Benchmark results\n"
-    if BEGIN in old and END in old:
-        a, b = old.index(BEGIN), old.index(END) + len(END)
+    if begin in old and end in old:
+        a, b = old.index(begin), old.index(end) + len(end)
         new = old[:a] + text.rstrip("\n") + old[b:]
     else:
         new = old.rstrip("\n") + "\n\n" + text

@@ -97,12 +97,24 @@ class WcsTarget(Target):
     """The full server: one SIP call from the callee farm publishes the stream."""
 
     def __init__(
-        self, uvloop: bool = False, patches: tuple[str, ...] = (), **settings: Any
+        self,
+        uvloop: bool = False,
+        patches: tuple[str, ...] = (),
+        trace: str = "recorded",
+        media_ports: int = 1200,
+        **settings: Any,
     ) -> None:
         from bench.wcs_proc import WcsServer
 
         self.rundir = Path(tempfile.mkdtemp(prefix="wcs-bench-server-"))
-        self.server = WcsServer(self.rundir / "wcs.log", uvloop=uvloop, patches=patches, **settings)
+        self.trace = trace  # what the callee farm sends (bench.trace_feed.named_trace)
+        self.server = WcsServer(
+            self.rundir / "wcs.log",
+            media_ports=media_ports,
+            uvloop=uvloop,
+            patches=patches,
+            **settings,
+        )
         self.name = (
             "wcs server"
             + (" (uvloop)" if uvloop else " (asyncio)")
@@ -126,6 +138,8 @@ class WcsTarget(Target):
             extra = ["--uvloop"]
         except ImportError:
             extra = []
+        if self.trace != "recorded":
+            extra += ["--trace", self.trace]
         self.farm = FarmProcess(extra)
         self.stream = await place_call(self.server, self.farm.port, "bench1")
 

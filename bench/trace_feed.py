@@ -104,6 +104,21 @@ def load_trace(path: Path = TRACE) -> Trace:
     return Trace(out, duration, seq_span, ts_span)
 
 
+TRACES = ("recorded", "hd")
+
+
+def named_trace(name: str) -> Trace:
+    """``recorded``: the pcap above (~100 packets/s); ``hd``: ``bench.hd_trace`` (1.5 Mbit/s
+    H.264 + PCMU, ~224 packets/s, encoded once and cached)."""
+    if name == "recorded":
+        return load_trace()
+    if name == "hd":
+        from bench.hd_trace import load_hd_trace
+
+        return load_hd_trace()
+    raise ValueError(f"unknown trace {name!r} (one of {', '.join(TRACES)})")
+
+
 @dataclass(slots=True)
 class Destination:
     """Where one sender's audio and video go, and from which socket."""

@@ -23,6 +23,7 @@ from urllib.parse import urljoin
 from bench.httpc import request
 from bench.lightrtc import LightViewer, SendLog
 from wcs.webrtc.certificate import Certificate
+from wcs.webrtc.dtls import SRTP_PROFILES
 
 CONNECT_TIMEOUT = 20.0
 SWEEP_S = 0.1
@@ -49,6 +50,8 @@ class Farm:
     # Viewers beyond this many only count packets (drained every SWEEP_S by one task):
     # the server's work per packet is the same, the farm's is a plain recv.
     measured: int = 30
+    # DTLS use_srtp profiles every viewer offers (one: both servers must use that suite)
+    srtp_profiles: tuple[str, ...] = SRTP_PROFILES
     _sweeper: asyncio.Task[None] | None = None
     _stride: int = 1
 
@@ -58,6 +61,7 @@ class Farm:
             verify_every=self.verify_every,
             keep_latency=self.keep_latency,
             correlator=self.correlator,
+            srtp_profiles=self.srtp_profiles,
         )
 
     async def add_whep(self, url: str) -> FarmViewer | None:
@@ -136,6 +140,11 @@ class Farm:
                 await add()
 
         await asyncio.gather(*(one() for _ in range(n)))
+        # Viewers kept measured by an earlier, smaller step go passive too: the sample
+        # stays ~``measured`` viewers, spread over the order, however far a ladder climbs.
+        for i, fv in enumerate(self.viewers):
+            if i % self._stride and not fv.viewer.passive:
+                fv.viewer.go_passive()
 
     def reset(self) -> None:
         for fv in self.viewers:
@@ -153,13 +162,17 @@ class Farm:
         }
         lat: list[int] = []
         lat_video: list[int] = []
+        profiles: dict[str, int] = {}
         for fv in self.viewers:
+            name = fv.viewer.srtp_profile or "none"
+            profiles[name] = profiles.get(name, 0) + 1
             s = fv.viewer.summary()
             for k in totals:
                 totals[k] += s[k]
             lat.extend(fv.viewer.latencies())
             lat_video.extend(fv.viewer.latencies(VIDEO_PT))
         out: dict[str, Any] = {"viewers": len(self.viewers), "failed": len(self.failed), **totals}
+        out["srtp_profiles"] = profiles  # negotiated suite → viewers
         out["loss_pct"] = 100.0 * totals["lost"] / totals["expected"] if totals["expected"] else 0
         out.update(percentiles(lat))
         out.update({f"video_{k}": v for k, v in percentiles(lat_video).items()})

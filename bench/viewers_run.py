@@ -122,6 +122,7 @@ async def measure(
         "verified",
         "verify_failed",
         "passive",
+        "srtp_profiles",
     ):
         if k in rep:
             out[k] = rep[k]

@@ -22,6 +22,7 @@ from bench.trace_feed import Destination, Feeder, load_trace
 from wcs.sip.message import Headers, SipRequest, SipResponse, parse_message, serialize
 from wcs.webrtc.answer import SourceTrack
 from wcs.webrtc.certificate import Certificate
+from wcs.webrtc.dtls import SRTP_PROFILES
 from wcs.webrtc.peer import ViewerPeer
 from wcs.webrtc.transport import PeerSettings
 
@@ -85,9 +86,17 @@ async def test_feeder_sends_stamped_packets_with_continuing_sequence() -> None:
 
 
 @pytest.mark.asyncio
-async def test_light_viewer_against_viewer_peer() -> None:
-    """Real ICE, DTLS and SRTP between the farm's viewer and the product's ViewerPeer."""
-    viewer = LightViewer(Certificate.generate(), verify_every=1)
+@pytest.mark.parametrize(
+    ("offered", "negotiated"),
+    [
+        (SRTP_PROFILES, "SRTP_AEAD_AES_128_GCM"),
+        (("SRTP_AES128_CM_SHA1_80",), "SRTP_AES128_CM_SHA1_80"),
+    ],
+)
+async def test_light_viewer_against_viewer_peer(offered: tuple[str, ...], negotiated: str) -> None:
+    """Real ICE, DTLS and SRTP between the farm's viewer and the product's ViewerPeer, in
+    the suite the viewer offers; then passive, its sweep still counts every packet."""
+    viewer = LightViewer(Certificate.generate(), verify_every=1, srtp_profiles=offered)
     peer = ViewerPeer(
         viewer.offer(), TRACKS, PeerSettings(Certificate.generate(), bind_ip="127.0.0.1")
     )
@@ -110,6 +119,17 @@ async def test_light_viewer_against_viewer_peer() -> None:
         assert s["verified"] == 20 and s["verify_failed"] == 0
         assert len(viewer.latencies()) == 20
         assert all(x > 0 for x in viewer.latencies())
+        assert viewer.srtp_profile == negotiated
+        viewer.go_passive()
+        for i in range(20, 30):
+            hdr = struct.pack("!BBHII", 0x80, 0, 100 + i, 160 * i, 99)
+            peer.send_rtp("audio", stamp(hdr, b"\xff" * 160, time.time_ns()))
+        for _ in range(100):
+            viewer.sweep()
+            if viewer.swept >= 10:
+                break
+            await asyncio.sleep(0.02)
+        assert viewer.swept == 10
     finally:
         viewer.close()
         await peer.close()
