@@ -1,58 +1,17 @@
-"""A proposed hot-path change, applied at run time so its effect can be measured first.
+"""Diagnostic variants of the server, applied at run time so their effect can be measured.
 
-``direct_srtp``: ``SrtpContext.protect`` calls libsrtp through pylibsrtp's cffi binding with
-a buffer and length cell made once per context, instead of ``pylibsrtp.Session.protect``
-(which allocates a length cell and copies twice per call). It relies on pylibsrtp
-internals, so it stays a bench-only patch until pylibsrtp offers it. (The two other changes
-measured here first, a connected socket for the selected ICE pair and a NACK history of
-source packets, are now in wcs/webrtc/ice.py and sender.py.)
+``no_gc`` (no cyclic GC) and ``no_aioice_consent`` (aioice's own consent task stopped) tell
+what a cost is made of; neither is a proposal. The hot-path changes first measured here (a
+connected socket for the selected ICE pair, a NACK history of source packets, SRTP
+protection in place without per-packet allocations) are in the product now:
+wcs/webrtc/ice.py, wcs/webrtc/sender.py, wcs/rtp/srtp_seal.py.
 """
 
 from __future__ import annotations
 
-import struct
 from typing import Any
 
-import pylibsrtp
-from pylibsrtp._binding import ffi, lib
-
-from wcs.rtp import srtp
-
-_HDR = struct.Struct("!BBHII")
-_SRC = struct.Struct("!HII")
 _applied: list[str] = []
-
-
-def _fast_protect(session: pylibsrtp.Session) -> Any:
-    ctx = session._srtp[0]
-    buf = ffi.new("char[]", 1500 + 200)
-    view = ffi.buffer(buf)
-    length = ffi.new("int *")
-    protect = lib.srtp_protect
-    limit = 1500
-
-    def fast(data: bytes) -> bytes:
-        n = len(data)
-        if n > limit:
-            raise ValueError("packet is too long")
-        view[0:n] = data
-        length[0] = n
-        if protect(ctx, buf, length):
-            raise pylibsrtp.Error("srtp_protect failed")
-        return view[0 : length[0]]  # type: ignore[no-any-return]
-
-    return fast
-
-
-def direct_srtp() -> None:
-    original = srtp.SrtpContext.__init__
-
-    def __init__(self: Any, profile: str, local_key: bytes, remote_key: bytes) -> None:
-        original(self, profile, local_key, remote_key)
-        self.protect = _fast_protect(self._tx)
-
-    srtp.SrtpContext.__init__ = __init__  # type: ignore[method-assign]
-    _applied.append("direct_srtp")
 
 
 def no_gc() -> None:
@@ -78,7 +37,7 @@ def no_aioice_consent() -> None:
     _applied.append("no_aioice_consent")
 
 
-ALL = {"no_gc": no_gc, "direct_srtp": direct_srtp, "no_aioice_consent": no_aioice_consent}
+ALL = {"no_gc": no_gc, "no_aioice_consent": no_aioice_consent}
 
 
 def apply(names: list[str]) -> list[str]:

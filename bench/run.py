@@ -30,7 +30,6 @@ from bench.trace_feed import load_trace
 from bench.viewers_run import TARGET_STREAM_PPS, measure
 
 HERE = Path(__file__).resolve().parent
-PATCHES = ("direct_srtp",)
 BEGIN = "<!-- issue-8 load figures: begin (written by python3 -m bench.run) -->"
 END = "<!-- issue-8 load figures: end -->"
 
@@ -129,19 +128,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         log(json.dumps(r))
     if spy and (tmp / "viewers.spy").exists():
         res["viewers_profile"] = table(str(tmp / "viewers.spy"))
-    # the proposed hot-path changes (bench/fastpath.py), same load: profile after
-    log(f"viewers: {nv} on one stream, wcs asyncio + {'+'.join(PATCHES)}")
-    r = await viewers_step(
-        lambda: WcsTarget(patches=PATCHES),
-        nv,
-        secs,
-        str(tmp / "viewers_after.spy") if spy else None,
-    )
-    res["viewers"].append(r)
-    log(json.dumps(r))
-    if spy and (tmp / "viewers_after.spy").exists():
-        res["viewers_profile_after"] = table(str(tmp / "viewers_after.spy"))
-
     # (3) latency at half load: enough viewers for ~50 % of one core of the wcs process
     base = next(
         (
@@ -200,10 +186,6 @@ def summary(res: dict[str, Any]) -> dict[str, Any]:
         ),
         None,
     )
-    after = next((v for v in res["viewers"] if "+" in v["target"]), None)
-    if after:
-        out["cpu_us_per_packet_patched"] = after.get("cpu_us_per_packet")
-        out["rss_per_viewer_kb_patched"] = after.get("rss_per_viewer_kb")
     wcs_uv = next((v for v in res["viewers"] if v["target"] == "wcs server (uvloop)"), None)
     janus = next((v for v in res["viewers"] if v["target"].startswith("Janus")), None)
     halves = [v for v in res["viewers"] if v.get("half_load")]
@@ -326,17 +308,7 @@ def markdown(res: dict[str, Any], argv: list[str]) -> str:
             [
                 "(5) memory",
                 f"**{s.get('rss_per_call_kb')} KB** RSS per call, "
-                f"**{s.get('rss_per_viewer_kb')} KB** per viewer "
-                f"({s.get('rss_per_viewer_kb_patched')} KB with the shared NACK history)",
-            ]
-        )
-    )
-    L.append(
-        _row(
-            [
-                "proposed hot-path changes (bench/fastpath.py)",
-                f"{s.get('cpu_us_per_packet')} → {s.get('cpu_us_per_packet_patched')} µs "
-                f"per forwarded packet",
+                f"**{s.get('rss_per_viewer_kb')} KB** per viewer",
             ]
         )
     )
@@ -406,13 +378,6 @@ def markdown(res: dict[str, Any], argv: list[str]) -> str:
             "### Profile: wcs server forwarding to viewers (py-spy, idle excluded)",
             "",
             res["viewers_profile"],
-        ]
-    if res.get("viewers_profile_after"):
-        L += [
-            "",
-            "### Profile after the proposed changes (bench/fastpath.py), same load",
-            "",
-            res["viewers_profile_after"],
         ]
     if res.get("calls_profile"):
         L += [
