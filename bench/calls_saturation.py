@@ -16,8 +16,10 @@ set up at once). Each step waits until every call is PUBLISHING, lets it settle
 /proc), loss from the server's own stream statistics (RTP sequence gaps), RSS, the farm's
 CPU, send rate and lateness, Kamailio's CPU, the machine's steal and busy share. The run
 stops at the first step where the server's CPU passes the budget, loss passes 0.1 %, a
-call fails to establish or publish, or the farm cannot keep up (then the figure is a lower
-bound: the farm, not the server, stopped it). The figure is the largest N that met all of
+call fails to establish or publish, the server does not keep up in real time (received
+more than 3 % off what the farm sent: packets waiting in its sockets, or a backlog being
+worked off), another process took its CPU, or the farm cannot keep up (then the figure is
+a lower bound: the farm, not the server, stopped it). The figure is the largest N that met all of
 them; where the stopping step passed the budget, N at the budget is also interpolated
 between the two steps (labelled so). Then every call is hung up and must end.
 
@@ -54,6 +56,7 @@ from bench.wcs_proc import ROOT, WcsServer
 from tests.peers.procs import child_pids
 
 MAX_LOSS_PCT = 0.1
+KEEP_UP = 0.03  # the server received within 3 % of what the farm sent in the window
 FARM_MIN_RATE = 0.97  # the farm must send this share of N x the trace's packet rate
 FARM_MAX_LATE_MS = 100.0  # and no packet later than this
 FARM_USERS = ("1002", "1003")  # Kamailio accounts of the farms (one contact per user)
@@ -75,6 +78,19 @@ def pin(pid: int, cpus: set[int]) -> None:
             with contextlib.suppress(OSError):
                 os.sched_setaffinity(int(tid), cpus)
         todo.extend(child_pids(p))
+
+
+def cpus_busy(cpus: set[int]) -> tuple[int, int]:
+    """(busy, total) jiffies so far of these CPUs, every process (idle, iowait, steal out)."""
+    busy = total = 0
+    with open("/proc/stat") as f:
+        for line in f:
+            name, *vals = line.split()
+            if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cpus:
+                v = [int(x) for x in vals[:8]]
+                total += sum(v)
+                busy += sum(v) - v[3] - v[4] - (v[7] if len(v) > 7 else 0)
+    return busy, total
 
 
 def udp_rcvbuf_errors() -> int:
@@ -255,19 +271,22 @@ async def wait_published(server: WcsServer, n: int, timeout: float) -> int:
     return up
 
 
-async def measure(rig: Rig, n: int, seconds: float, rss0: int) -> dict[str, Any]:
-    s0 = _live(await asyncio.to_thread(rig.server.streams))
+async def measure(rig: Rig, n: int, seconds: float, rss0: int, cpus: set[int]) -> dict[str, Any]:
+    # the farms' counts bracket the server's, so received can't exceed sent by timing
     f0 = await rig.farm_stats()  # also restarts the farms' lateness figures
+    s0 = _live(await asyncio.to_thread(rig.server.streams))
     e0 = udp_rcvbuf_errors()
+    c0 = cpus_busy(cpus)
     win = Window(rig.server.pid).start()
     farm_wins = [Window(f.pid).start() for f in rig.farms]
     kam_win = Window(rig.kam.pid).start() if rig.kam is not None else None
     await asyncio.sleep(seconds)
     for w in [win, *farm_wins, *([kam_win] if kam_win else [])]:
         w.stop()
-    f1 = await rig.farm_stats()
+    c1 = cpus_busy(cpus)
     e1 = udp_rcvbuf_errors()
     s1 = _live(await asyncio.to_thread(rig.server.streams))
+    f1 = await rig.farm_stats()
     rss = rss_bytes(rig.server.pid)
     both = s0.keys() & s1.keys()
     received = sum(s1[k][0] - s0[k][0] for k in both)
@@ -287,12 +306,17 @@ async def measure(rig: Rig, n: int, seconds: float, rss0: int) -> dict[str, Any]
         "loss_pct": round(100.0 * lost / (received + lost), 4) if received + lost else None,
         "lost_packets": lost,
         "received_pps": round(received / win.seconds),
+        "received_per_sent": round(received / sent, 4) if sent else None,
         "expected_pps": round(expected),
         "cpu_us_per_packet": round(win.cpu / received * 1e6, 2) if received else None,
         "rss_mb": round(rss / 2**20, 1),
         "rss_per_call_kb": round((rss - rss0) / 1024 / n, 1),
         "steal_pct": round(win.steal_pct, 1),
         "machine_busy_pct": round(win.machine_busy_pct, 1),  # 100: every CPU busy
+        # the server's own CPU(s), every process on them: beyond cpu_pct, others ran there
+        "server_core_busy_pct": round(100 * (c1[0] - c0[0]) / (c1[1] - c0[1]) * len(cpus), 1)
+        if cpus and c1[1] > c0[1]
+        else None,
         "udp_rcvbuf_errors": e1 - e0,  # the whole machine's, farms' sockets included
         "farm_cpu_pct": [round(w.cpu_pct, 1) for w in farm_wins],
         "farm_sent_pps": round(sent / win.seconds),
@@ -317,6 +341,13 @@ def reasons(point: dict[str, Any], budget: float) -> list[str]:
         out.append(f"loss {point['loss_pct']} %")
     if point["cpu_pct"] > budget:
         out.append(f"CPU {point['cpu_pct']} % > {budget:g} %")
+    ratio = point.get("received_per_sent")
+    if ratio is None or abs(ratio - 1) > KEEP_UP:
+        # behind (packets wait in its sockets) or catching up on a backlog: not real time
+        out.append(f"server not keeping up: received {ratio} x what the farm sent")
+    core = point.get("server_core_busy_pct")
+    if core is not None and core >= 95 and point["cpu_pct"] < min(budget, core) - 10:
+        out.append(f"server starved: its CPU {core} % busy, {point['cpu_pct']} % of it the server")
     if farm_limited(point):
         out.append(
             f"callee farm saturated (sent {point['farm_sent_pps']}/{point['expected_pps']} "
@@ -375,7 +406,7 @@ async def saturate(rig: Rig, args: argparse.Namespace) -> dict[str, Any]:
         await wait_published(rig.server, n, 20.0 + n / 20)
         t2 = time.monotonic()
         await asyncio.sleep(args.warmup)
-        point = await measure(rig, n, args.window, rss0)
+        point = await measure(rig, n, args.window, rss0, args.server_cpus)
         point["failed"] = failed
         point["ramp_s"], point["publish_wait_s"] = round(t1 - t0, 2), round(t2 - t1, 2)
         point["not_counted"] = reasons(point, args.budget)
@@ -484,10 +515,11 @@ def markdown(res: dict[str, Any]) -> str:
         f"and the driver to CPU {a['other_cpus']}. Steps of {a['step']} calls from "
         f"{a['start']} (at most {a['in_flight']} being set up at once), {a['warmup']:g} s "
         f"warm-up, {a['window']:g} s window; a step counts if the server's CPU ≤ "
-        f"{a['budget']:g} % of a core, loss ≤ {MAX_LOSS_PCT} %, every call published and "
-        f"the farm sent ≥ {FARM_MIN_RATE:.0%} of its packets no later than "
-        f"{FARM_MAX_LATE_MS:g} ms. {a['repeats']} repeat(s), routes alternating; median "
-        "[min, max].",
+        f"{a['budget']:g} % of a core, loss ≤ {MAX_LOSS_PCT} %, every call published, the "
+        f"server received within {KEEP_UP:.0%} of what the farm sent (real time), no other "
+        f"process took its CPU, and the farm sent ≥ {FARM_MIN_RATE:.0%} of its packets no "
+        f"later than {FARM_MAX_LATE_MS:g} ms. {a['repeats']} repeat(s), routes alternating; "
+        "median [min, max]. Kamailio only signals (media flows farm ↔ server as the SDP says).",
         "",
         "| route | A+V calls at one core (largest N that counted) | N at the budget "
         "(interpolated between steps) | server CPU per call (% of a core) | RSS per call "
@@ -502,20 +534,21 @@ def markdown(res: dict[str, Any]) -> str:
         )
     L += ["", "Every step, every run:", ""]
     L += [
-        "| route | repeat | calls | server CPU % | loss % | received pkt/s | µs/packet | "
-        "RSS/call KB | farm CPU % | farm late max ms | Kamailio CPU % | steal % | machine "
-        "busy % |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| route | repeat | calls | server CPU % | its core busy % | loss % | received pkt/s "
+        "| received/sent | µs/packet | RSS/call KB | farm CPU % | farm late max ms | Kamailio "
+        "CPU % | steal % | machine busy % | counted |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for route, runs in res["runs"].items():
         for r in runs:
             for p in r["points"]:
                 L.append(
                     f"| {route} | {r['repeat']} | {p['calls']} | {p['cpu_pct']} | "
-                    f"{p['loss_pct']} | {p['received_pps']} | {p['cpu_us_per_packet']} | "
-                    f"{p['rss_per_call_kb']} | {p['farm_cpu_pct']} | {p['farm_late_max_ms']} "
-                    f"| {p.get('kamailio_cpu_pct', '—')} | {p['steal_pct']} | "
-                    f"{p['machine_busy_pct']} |"
+                    f"{p.get('server_core_busy_pct')} | {p['loss_pct']} | {p['received_pps']} | "
+                    f"{p.get('received_per_sent')} | {p['cpu_us_per_packet']} | "
+                    f"{p['rss_per_call_kb']} | {p['farm_cpu_pct']} | {p['farm_late_max_ms']} | "
+                    f"{p.get('kamailio_cpu_pct', '—')} | {p['steal_pct']} | "
+                    f"{p['machine_busy_pct']} | {'; '.join(p['not_counted']) or 'yes'} |"
                 )
     notes = []
     for route, s in res["summary"].items():
@@ -527,6 +560,12 @@ def markdown(res: dict[str, Any]) -> str:
         notes.append(
             f"- {route}: every call hung up and ended in {s['hangup_ok_runs']} of "
             f"{len(s['stopped_by'])} run(s)."
+        )
+    via = [r.get("all_invites_via_kamailio") for r in res["runs"].get("kamailio", [])]
+    if via:
+        ok = sum(1 for v in via if v)
+        notes.append(
+            f"- kamailio: every INVITE reached the farm from Kamailio in {ok} of {len(via)} run(s)."
         )
     L += ["", *notes, "", END]
     return "\n".join(L) + "\n"

@@ -31,6 +31,8 @@ def _point(calls: int, cpu: float, loss: float = 0.0, **kw: Any) -> dict[str, An
         "loss_pct": loss,
         "rss_per_call_kb": 300.0,
         "received_pps": calls * 100,
+        "received_per_sent": 1.0,
+        "server_core_busy_pct": cpu,
         "expected_pps": calls * 100,
         "cpu_us_per_packet": 50.0,
         "farm_cpu_pct": [20.0],
@@ -72,6 +74,18 @@ def test_unpublished_or_failed_calls_do_not_count() -> None:
     failed = _point(100, 50.0, failed=["k7: 503 busy"])
     assert reasons(failed, 100.0) == ["calls failed: k7: 503 busy (1)"]
     assert verdict([failed], 100.0)["calls"] == 0
+
+
+def test_a_server_behind_or_starved_does_not_count() -> None:
+    behind = _point(200, 99.0, received_per_sent=0.9)
+    assert reasons(behind, 100.0) == ["server not keeping up: received 0.9 x what the farm sent"]
+    catching_up = _point(200, 99.0, received_per_sent=1.2)
+    assert reasons(catching_up, 100.0)[0].startswith("server not keeping up")
+    starved = _point(200, 50.0, server_core_busy_pct=99.0)
+    assert reasons(starved, 100.0) == [
+        "server starved: its CPU 99.0 % busy, 50.0 % of it the server"
+    ]
+    assert reasons(_point(200, 92.0, server_core_busy_pct=99.0), 100.0) == []
 
 
 def test_markdown_section_replaces_only_its_own(tmp_path: Path) -> None:
