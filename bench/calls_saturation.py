@@ -346,7 +346,8 @@ def reasons(point: dict[str, Any], budget: float) -> list[str]:
         # behind (packets wait in its sockets) or catching up on a backlog: not real time
         out.append(f"server not keeping up: received {ratio} x what the farm sent")
     core = point.get("server_core_busy_pct")
-    if core is not None and core >= 95 and point["cpu_pct"] < min(budget, core) - 10:
+    if out and core is not None and core >= 95 and point["cpu_pct"] < min(budget, core) - 10:
+        # a stop the server's capacity did not cause: other processes had its CPU
         out.append(f"server starved: its CPU {core} % busy, {point['cpu_pct']} % of it the server")
     if farm_limited(point):
         out.append(
@@ -441,6 +442,7 @@ def verdict(points: list[dict[str, Any]], budget: float) -> dict[str, Any]:
         "calls_at_budget_interpolated": at_budget,
         "stopped_by": "; ".join(stop),
         "farm_limited": bool(last and farm_limited(last)),
+        "starved": any(r.startswith("server starved") for r in stop),  # a machine, not wcs, limit
     }
 
 
@@ -481,6 +483,7 @@ def summarize(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
             "rss_per_call_kb": spread([r["rss_per_call_kb"] for r in rs if r["calls"]]),
             "stopped_by": [r["stopped_by"] for r in rs],
             "farm_limited_runs": sum(1 for r in rs if r["farm_limited"]),
+            "starved_runs": sum(1 for r in rs if r.get("starved")),
             "hangup_ok_runs": sum(1 for r in rs if r["hangup"]["ok"]),
         }
     return out
@@ -556,6 +559,11 @@ def markdown(res: dict[str, Any]) -> str:
             notes.append(
                 f"- {route}: the callee farm, not the server, stopped {s['farm_limited_runs']} "
                 "run(s): that figure is a lower bound (more CPUs for the farm, `--farms 2`)."
+            )
+        if s.get("starved_runs"):
+            notes.append(
+                f"- {route}: other processes had the server's CPU when {s['starved_runs']} "
+                "run(s) stopped: not the server's limit, rerun on a quiet machine."
             )
         notes.append(
             f"- {route}: every call hung up and ended in {s['hangup_ok_runs']} of "
