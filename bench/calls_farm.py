@@ -6,17 +6,18 @@ it and answers a line on stdin with a JSON line on stdout:
 - ``stats``: counts so far (INVITEs, established, ended, packets sent) and, since the
   previous ``stats``, the Feeder's worst send lateness and the farm's event-loop lag
   (p50/p99/max of a 10 ms timer): if these grow, the farm, not the server, is the limit.
+- ``register {"host", "port", "user", "password", "realm"}``: REGISTER (digest auth) at
+  Kamailio; answers ``{"register": status}``.
 - ``quit``: hang up nothing, close the sockets, print the final counts (with where the
   INVITEs came from: Kamailio or the server), exit.
 
-The first stdout line is ``{"sip_port": N, "register": status, "trace_pps": r}``.
+The first stdout line is ``{"sip_port": N, "trace_pps": r}``.
 
-    python -m bench.calls_farm [--register 1002 --password P --proxy 127.0.0.1:5060]
+    python -m bench.calls_farm [trace.pcap]
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import sys
@@ -56,28 +57,19 @@ class LagProbe:
 
 
 def counts(farm: CalleeFarm) -> dict[str, Any]:
-    s = farm.stats
-    return {
-        "invites": s.invites,
-        "established": s.established,
-        "ended": s.ended,
-        "rejected": s.rejected,
-        "rx_packets": s.rx_packets,
-        "sent": sum(c.dest.sent for c in farm.calls.values()),
-        "send_errors": sum(c.dest.errors for c in farm.calls.values()),
-    }
+    """FarmStats' counters (INVITEs, established, ended, ...) and the packets sent."""
+    out: dict[str, Any] = {k: v for k, v in vars(farm.stats).items() if isinstance(v, int)}
+    dests = [c.dest for c in farm.calls.values()]
+    out["sent"] = sum(d.sent for d in dests)
+    out["send_errors"] = sum(d.errors for d in dests)
+    return out
 
 
-async def _main(args: argparse.Namespace) -> None:
-    feeder = Feeder(load_trace(Path(args.trace)))
+async def _main(trace: Path) -> None:
+    feeder = Feeder(load_trace(trace))
     farm = CalleeFarm(feeder)
     info: dict[str, Any] = {"sip_port": await farm.start()}
     info["trace_pps"] = round(feeder.trace.rate()[0], 2)
-    if args.register:
-        host, _, port = args.proxy.partition(":")
-        info["register"] = await farm.register(
-            (host, int(port or 5060)), args.register, args.password, args.realm, args.expires
-        )
     print(json.dumps(info), flush=True)
     probe = LagProbe()
     tasks = [asyncio.create_task(feeder.run()), asyncio.create_task(probe.run())]
@@ -86,8 +78,16 @@ async def _main(args: argparse.Namespace) -> None:
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     last = time.monotonic()
     while line := (await reader.readline()).decode().strip():
-        if line == "quit":
+        word, _, rest = line.partition(" ")
+        if word == "quit":
             break
+        if word == "register":  # the password comes this way, never on a command line
+            r = json.loads(rest)
+            status = await farm.register(
+                (r["host"], int(r["port"])), r["user"], r["password"], r["realm"], 3600
+            )
+            print(json.dumps({"register": status}), flush=True)
+            continue
         now = time.monotonic()
         out = counts(farm) | probe.take()
         out["late_max_ms"] = round(feeder.late_max * 1000, 1)  # since the previous stats
@@ -102,24 +102,7 @@ async def _main(args: argparse.Namespace) -> None:
     print(json.dumps(final), flush=True)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--register", default="", help="REGISTER this user first (Kamailio)")
-    ap.add_argument("--password", default="")
-    ap.add_argument("--realm", default="sip.test")
-    ap.add_argument("--proxy", default="127.0.0.1:5060", help="registrar host:port")
-    ap.add_argument("--expires", type=int, default=3600)
-    ap.add_argument("--trace", default=str(TRACE), help="pcap with H.264 PT 96 + PCMU PT 0")
-    ap.add_argument("--uvloop", action="store_true", help="(its ms timers make the Feeder spin)")
-    args = ap.parse_args(argv)
-    if args.uvloop:
-        import uvloop
-
-        uvloop.run(_main(args))
-    else:
-        asyncio.run(_main(args))
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    # asyncio, not uvloop: uvloop's timers count whole milliseconds, so the Feeder's
+    # sub-millisecond sleeps return at once and it spins between packets
+    asyncio.run(_main(Path(sys.argv[1]) if len(sys.argv) > 1 else TRACE))

@@ -113,8 +113,8 @@ class FarmCtl:
         self._lock = asyncio.Lock()
 
     @classmethod
-    async def start(cls, trace: str, register: list[str] | None = None) -> FarmCtl:
-        argv = [sys.executable, "-m", "bench.calls_farm", "--trace", trace, *(register or [])]
+    async def start(cls, trace: str) -> FarmCtl:
+        argv = [sys.executable, "-m", "bench.calls_farm", trace]
         proc = await asyncio.create_subprocess_exec(
             *argv,
             cwd=ROOT,
@@ -131,12 +131,21 @@ class FarmCtl:
             await proc.wait()
             raise RuntimeError("callee farm did not start") from None
 
-    async def stats(self) -> dict[str, Any]:
+    async def ask(self, line: str) -> dict[str, Any]:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         async with self._lock:
-            self.proc.stdin.write(b"stats\n")
+            self.proc.stdin.write(line.encode() + b"\n")
             await self.proc.stdin.drain()
             return dict(json.loads(await self.proc.stdout.readline()))
+
+    async def stats(self) -> dict[str, Any]:
+        return await self.ask("stats")
+
+    async def register(self, kam: Any, user: str) -> int:
+        """REGISTER ``user`` at Kamailio (``tests.peers.kamailio.Kamailio``); the status."""
+        r = {"host": kam.host, "port": kam.port, "user": user, "realm": kam.realm}
+        answer = await self.ask("register " + json.dumps(r | {"password": kam.password(user)}))
+        return int(answer["register"])
 
     async def stop(self) -> None:
         if self.proc.returncode is None:
@@ -209,15 +218,10 @@ async def start_rig(
         stack.callback(kam.stop)
     farms = []
     for k in range(args.farms):
-        reg = None
-        if kam is not None:
-            user = FARM_USERS[k]
-            reg = ["--register", user, "--password", kam.password(user)]
-            reg += ["--realm", kam.realm, "--proxy", f"{kam.host}:{kam.port}"]
-        farm = await FarmCtl.start(args.trace, reg)
+        farm = await FarmCtl.start(args.trace)
         stack.push_async_callback(farm.stop)
-        if kam is not None and farm.info.get("register") != 200:
-            raise RuntimeError(f"farm REGISTER answered {farm.info.get('register')}")
+        if kam is not None and (status := await farm.register(kam, FARM_USERS[k])) != 200:
+            raise RuntimeError(f"farm REGISTER as {FARM_USERS[k]} answered {status}")
         farms.append(farm)
     server = WcsServer(
         rundir / "wcs.log", media_ports=max(1000, 4 * args.limit + 200), uvloop=args.uvloop,
