@@ -51,7 +51,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
 from bench.procstat import Window, rss_bytes
-from bench.trace_feed import TRACE
 from bench.wcs_proc import ROOT, WcsServer
 from tests.peers.procs import child_pids
 
@@ -463,6 +462,7 @@ async def one_run(route: str, args: argparse.Namespace) -> dict[str, Any]:
             for addr, count in f.final.pop("invites_from", {}).items():
                 sources[addr] = sources.get(addr, 0) + count
         out["farms_final"] = [f.final for f in rig.farms]
+        out["trace_pps"] = rig.farms[0].trace_pps
         out["invites_from"] = sources
         if rig.kam is not None:  # the route held: every INVITE reached the farm via Kamailio
             out["all_invites_via_kamailio"] = set(sources) == {f"{rig.kam.host}:{rig.kam.port}"}
@@ -513,11 +513,17 @@ def _fmt(s: dict[str, Any], unit: str = "") -> str:
     return f"**{s['median']:g}**{unit} [{s['min']:g}, {s['max']:g}]"
 
 
+def _pps(res: dict[str, Any]) -> str:
+    rates = {r.get("trace_pps") for runs in res["runs"].values() for r in runs}
+    return "/".join(f"{v:.0f}" for v in sorted(rates - {None})) or "?"
+
+
 def markdown(res: dict[str, Any]) -> str:
     a = res["settings"]
     L = [BEGIN, "", "## Calls per core at saturation (issue 17)", ""]
     L += [
-        f"{res['started']}, {res['nproc']} CPUs, command `{' '.join(res['command'])}`. Server "
+        f"{res['started']}, {res['nproc']} CPUs, command `{' '.join(res['command'])}`. Each "
+        f"A+V call sends the {a['trace']} trace (H.264 + PCMU, {_pps(res)} packets/s). Server "
         f"pinned to CPU {a['server_cpus']}, callee farm ({a['farms']} process(es)), Kamailio "
         f"and the driver to CPU {a['other_cpus']}. Steps of {a['step']} calls from "
         f"{a['start']} (at most {a['in_flight']} being set up at once), {a['warmup']:g} s "
@@ -607,7 +613,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--farms", type=int, default=1, choices=(1, 2), help="callee farm processes")
     ap.add_argument("--server-cpu", type=int, default=0, help="pin the server (-1: don't)")
     ap.add_argument("--uvloop", action="store_true", help="the server on uvloop")
-    ap.add_argument("--trace", default=str(TRACE), help="pcap the farm sends (H.264 + PCMU)")
+    ap.add_argument(
+        "--trace",
+        default="recorded",
+        help="what each call sends: recorded (~100 "
+        "packets/s), hd (~224, bench.hd_trace) or a pcap with H.264 + PCMU",
+    )
     ap.add_argument("--quick", action="store_true", help="20, 40, 60 calls, 1 repeat, ~2 min")
     ap.add_argument("--json", default="", help="write the raw results here")
     # --out: by default bench/RESULTS.md; with --quick none unless given (checks, not results)

@@ -19,7 +19,6 @@ from bench.calls_saturation import (
     verdict,
     write_section,
 )
-from bench.trace_feed import TRACE
 
 
 def _point(calls: int, cpu: float, loss: float = 0.0, **kw: Any) -> dict[str, Any]:
@@ -98,6 +97,7 @@ def test_markdown_section_replaces_only_its_own(tmp_path: Path) -> None:
                 "points": [_point(100, 60.0), _point(150, 120.0)],
                 "hangup": {"ok": True},
                 "repeat": 1,
+                "trace_pps": 99.4,
             }
         ]
     }
@@ -118,10 +118,12 @@ def test_markdown_section_replaces_only_its_own(tmp_path: Path) -> None:
             "window": 8.0,
             "budget": 100.0,
             "repeats": 1,
+            "trace": "recorded",
         },
     }
     text = markdown(res)
     assert "## Calls per core at saturation (issue 17)" in text
+    assert "sends the recorded trace (H.264 + PCMU, 99 packets/s)" in text
     assert "| kamailio | **100** [100, 100] | **133.3** [133.3, 133.3] |" in text
     path = tmp_path / "RESULTS.md"
     path.write_text(f"# R\n\nbefore\n\n{BEGIN}\nold\n{END}\n\nafter\n")
@@ -133,7 +135,7 @@ def test_markdown_section_replaces_only_its_own(tmp_path: Path) -> None:
 
 def test_farm_answers_stats_and_quits() -> None:
     async def go() -> tuple[dict[str, Any], dict[str, Any]]:
-        farm = await FarmCtl.start(str(TRACE))
+        farm = await FarmCtl.start("recorded")
         try:
             return farm.info, await farm.stats()
         finally:
