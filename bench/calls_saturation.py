@@ -275,9 +275,11 @@ async def wait_published(server: WcsServer, n: int, timeout: float) -> int:
 
 
 async def measure(rig: Rig, n: int, seconds: float, rss0: int, cpus: set[int]) -> dict[str, Any]:
-    # the farms' counts bracket the server's, so received can't exceed sent by timing
-    f0 = await rig.farm_stats()  # also restarts the farms' lateness figures
+    # the farms' counts just before and after each server snapshot: their mean is what had
+    # been sent when the server took it (REST latency does not bias received/sent)
+    f0a = await rig.farm_stats()
     s0 = _live(await asyncio.to_thread(rig.server.streams))
+    f0 = await rig.farm_stats()  # also restarts the farms' lateness figures
     e0 = udp_rcvbuf_errors()
     c0 = cpus_busy(cpus)
     win = Window(rig.server.pid).start()
@@ -286,19 +288,20 @@ async def measure(rig: Rig, n: int, seconds: float, rss0: int, cpus: set[int]) -
     await asyncio.sleep(seconds)
     for w in [win, *farm_wins, *([kam_win] if kam_win else [])]:
         w.stop()
+    f1 = await rig.farm_stats()  # the window's lateness
     c1 = cpus_busy(cpus)
     e1 = udp_rcvbuf_errors()
     s1 = _live(await asyncio.to_thread(rig.server.streams))
-    f1 = await rig.farm_stats()
+    f1b = await rig.farm_stats()
     rss = rss_bytes(rig.server.pid)
     both = s0.keys() & s1.keys()
     received = sum(s1[k][0] - s0[k][0] for k in both)
     lost = sum(s1[k][1] - s0[k][1] for k in both)
 
-    def delta(key: str) -> int:  # over every farm
+    def delta(key: str, f0: list[dict[str, Any]], f1: list[dict[str, Any]]) -> int:
         return sum(int(b[key]) - int(a[key]) for a, b in zip(f0, f1, strict=True))
 
-    sent = delta("sent")
+    sent = (delta("sent", f0a, f1) + delta("sent", f0, f1b)) / 2  # between the snapshots
     expected = n * rig.farms[0].trace_pps
     point: dict[str, Any] = {
         "calls": n,
@@ -322,9 +325,9 @@ async def measure(rig: Rig, n: int, seconds: float, rss0: int, cpus: set[int]) -
         else None,
         "udp_rcvbuf_errors": e1 - e0,  # the whole machine's, farms' sockets included
         "farm_cpu_pct": [round(w.cpu_pct, 1) for w in farm_wins],
-        "farm_sent_pps": round(sent / win.seconds),
-        "farm_rx_pps": round(delta("rx_packets") / win.seconds),
-        "farm_send_errors": delta("send_errors"),
+        "farm_sent_pps": round(delta("sent", f0, f1) / win.seconds),
+        "farm_rx_pps": round(delta("rx_packets", f0, f1) / win.seconds),
+        "farm_send_errors": delta("send_errors", f0, f1),
         "farm_late_max_ms": max(s["late_max_ms"] for s in f1),
         "farm_lag_p99_ms": max(s["lag_p99_ms"] or 0.0 for s in f1),
     }
