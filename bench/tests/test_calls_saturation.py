@@ -37,6 +37,7 @@ def _point(calls: int, cpu: float, loss: float = 0.0, **kw: Any) -> dict[str, An
         "farm_cpu_pct": [20.0],
         "farm_sent_pps": calls * 100,
         "farm_late_max_ms": 5.0,
+        "farm_lag_p99_ms": 2.0,
         "steal_pct": 0.0,
         "machine_busy_pct": 60.0,
         "failed": [],
@@ -66,6 +67,8 @@ def test_a_late_farm_stops_the_run_and_is_named() -> None:
     v = verdict([_point(100, 50.0), late], 100.0)
     assert v["calls"] == 100 and v["farm_limited"]
     assert "callee farm saturated" in v["stopped_by"]
+    bursty = _point(150, 70.0, farm_lag_p99_ms=120.0)  # in time on average, but in bursts
+    assert verdict([_point(100, 50.0), bursty], 100.0)["farm_limited"]
 
 
 def test_unpublished_or_failed_calls_do_not_count() -> None:
