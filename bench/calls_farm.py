@@ -19,6 +19,7 @@ The first stdout line is ``{"sip_port": N, "trace_pps": r}``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 import time
@@ -110,7 +111,8 @@ async def _main(trace: Trace) -> None:
     final = counts(farm)
     final["invites_from"] = dict(Counter(f"{c.addr[0]}:{c.addr[1]}" for c in farm.calls.values()))
     farm.close()
-    print(json.dumps(final), flush=True)
+    with contextlib.suppress(BrokenPipeError):  # the driver may be gone
+        print(json.dumps(final), flush=True)
 
 
 if __name__ == "__main__":
