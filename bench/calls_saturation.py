@@ -59,7 +59,7 @@ MAX_LOSS_PCT = 0.1
 KEEP_UP = 0.03  # the server received within 3 % of what the farm sent in the window
 FARM_MIN_RATE = 0.97  # the farm must send this share of N x the trace's packet rate
 FARM_MAX_LATE_MS = 100.0  # and no packet later than this
-FARM_MAX_LAG_MS = 20.0  # p99 of its loop's lag: beyond, it sends in bursts (easier to receive)
+FARM_MAX_LAG_MS = 50.0  # p99 of its loop's lag: beyond, it sends in bursts (easier to receive)
 FARM_USERS = ("1002", "1003")  # Kamailio accounts of the farms (one contact per user)
 ROUTES = ("kamailio", "direct")
 BEGIN = "<!-- issue-17 calls at saturation: begin (written by python -m bench.calls_saturation) -->"
@@ -304,7 +304,8 @@ async def measure(rig: Rig, n: int, seconds: float, rss0: int, cpus: set[int]) -
         return sum(int(b[key]) - int(a[key]) for a, b in zip(f0, f1, strict=True))
 
     sent = (delta("sent", f0a, f1) + delta("sent", f0, f1b)) / 2  # between the snapshots
-    expected = n * rig.farms[0].trace_pps
+    live = sum(int(f["established"]) - int(f["ended"]) for f in f1)  # calls the farms feed
+    expected = live * rig.farms[0].trace_pps
     point: dict[str, Any] = {
         "calls": n,
         "publishing": len(s1),
@@ -316,6 +317,7 @@ async def measure(rig: Rig, n: int, seconds: float, rss0: int, cpus: set[int]) -
         "received_pps": round(received / win.seconds),
         "received_per_sent": round(received / sent, 4) if sent else None,
         "expected_pps": round(expected),
+        "farm_live_calls": live,
         "cpu_us_per_packet": round(win.cpu / received * 1e6, 2) if received else None,
         "rss_mb": round(rss / 2**20, 1),
         "rss_per_call_kb": round((rss - rss0) / 1024 / n, 1),
@@ -414,7 +416,8 @@ async def saturate(rig: Rig, args: argparse.Namespace) -> dict[str, Any]:
         failed = await ramp(rig, started, n, args.in_flight, args.setup_timeout)
         t1 = time.monotonic()
         started = n
-        await wait_published(rig.server, n, 20.0 + n / 20)
+        live = sum(s["established"] - s["ended"] for s in await rig.farm_stats())
+        await wait_published(rig.server, live, 20.0 + n / 20)  # the calls set up, no more
         t2 = time.monotonic()
         await asyncio.sleep(args.warmup)
         point = await measure(rig, n, args.window, rss0, args.server_cpus)
