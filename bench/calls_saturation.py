@@ -14,17 +14,22 @@ N grows in steps (calls added to the ones already up, at most ``--in-flight`` ca
 set up at once). Each step waits until every call is PUBLISHING, lets it settle
 (``--warmup``), then measures a window: the server's CPU (its process and children, from
 /proc), loss from the server's own stream statistics (RTP sequence gaps), RSS, the farm's
-CPU, send rate and lateness, Kamailio's CPU, the machine's steal and busy share. The run
-stops at the first step where the server's CPU passes the budget, loss passes 0.1 %, a
-call fails to establish or publish, the server does not keep up in real time (received
-more than 3 % off what the farm sent: packets waiting in its sockets, or a backlog being
-worked off), another process took its CPU, or the farm cannot keep up (then the figure is
-a lower bound: the farm, not the server, stopped it). The figure is the largest N that met all of
-them; where the stopping step passed the budget, N at the budget is also interpolated
-between the two steps (labelled so). Then every call is hung up and must end.
+CPU, send rate, lateness and loop lag, Kamailio's CPU, the machine's steal and busy share
+and how busy the server's own CPU was. The run stops at the first step where
+
+- the server's CPU passes the budget, or loss passes 0.1 %,
+- a call fails to establish (within ``--setup-timeout``) or to publish,
+- the server does not keep up in real time: what it received is more than 3 % off what
+  the farm sent (packets waiting in its sockets, or a backlog being worked off),
+- or the farm cannot keep up (then the figure is a lower bound: the farm stopped it).
+
+When a step fails while other processes had the server's CPU, that is named too (a busy
+machine, not the server's limit). The figure is the largest N that met all of them; where
+the stopping step passed the budget, N at the budget is also interpolated between the two
+steps (labelled so). Then every call is hung up and must end.
 
 With the server pinned to one core its CPU cannot pass 100 %: at the default budget a
-saturated core shows as loss (packets waiting in its socket buffers until they overflow).
+saturated core shows as slower call setups, a server behind the farm, or loss.
 
     python -m bench.calls_saturation --quick          # small N, 1 repeat, ~2 min
     python -m bench.calls_saturation                  # 3 repeats x 2 routes
