@@ -75,20 +75,29 @@ SOAK_ARGS ?=
 soak: venv-test
 	$(BIN)/python -m bench.soak $(SOAK_ARGS)
 
-# Load figures (issue 8): five figures side by side with Janus into bench/RESULTS.md, ~6 min
-# (BENCH_ARGS=--quick: ~2 min). Installs Janus (apt), uvloop and py-spy (venv) itself.
+# Every load figure into bench/RESULTS.md, one run (~75 min on 2 cores): the issue-8 five
+# figures beside Janus (bench.run, ~6 min; BENCH_ARGS=--quick: ~2 min), then issue 17's
+# saturation runs: viewers at one core with 0/1/2 media workers and wcs vs Janus per N at
+# the same 1.5 Mbit/s stream, SRTP suite and client, idle cost, memory per viewer
+# (bench.saturation, ~45 min; SAT_ARGS), and A+V calls at one core through Kamailio and
+# direct (bench.calls_saturation, ~20 min; CALLS_ARGS). Installs Janus (apt), uvloop and
+# py-spy (venv) itself. The parts alone: bench-load, bench-saturation, bench-calls.
 BENCH_ARGS ?=
-.PHONY: bench
-bench: peers venv-test
+SAT_ARGS ?=
+CALLS_ARGS ?=
+BENCH_ENV = PATH="$(abspath $(BIN)):$$PATH"
+.PHONY: bench bench-tools bench-load bench-saturation bench-calls
+bench: bench-load bench-saturation bench-calls
+
+bench-tools: peers venv-test
 	tests/peers/janus-install.sh
 	$(BIN)/pip install -q uvloop py-spy
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m bench.run $(BENCH_ARGS)
 
-# Issue 17: viewers at one core (saturation, 0/1/2 media workers), wcs vs Janus per N (same
-# 1.5 Mbit/s stream, SRTP suite, client), idle cost, memory per viewer, into bench/RESULTS.md;
-# ~45 min on 2 cores (SAT_ARGS=--quick: ~4 min). Installs Janus (apt) itself.
-SAT_ARGS ?=
-.PHONY: bench-saturation
-bench-saturation: peers venv-test
-	tests/peers/janus-install.sh
-	$(BIN)/python -m bench.saturation $(SAT_ARGS)
+bench-load: bench-tools
+	$(BENCH_ENV) $(BIN)/python -m bench.run $(BENCH_ARGS)
+
+bench-saturation: bench-tools
+	$(BENCH_ENV) $(BIN)/python -m bench.saturation $(SAT_ARGS)
+
+bench-calls: bench-tools
+	$(BENCH_ENV) $(BIN)/python -m bench.calls_saturation $(CALLS_ARGS)

@@ -26,6 +26,9 @@ from wcs.pcap import read_pcap
 TRACE = Path(__file__).resolve().parents[1] / "conformance" / "traces" / "02-call-av.pcap"
 _HDR = struct.Struct("!BBHII")
 CLOCK = {"audio": 8000, "video": 90000}
+# Packets due this soon go now: uvloop's timers have whole-millisecond resolution, so a
+# shorter sleep returns at once and the feeder would spin (a farm at ~70 % of a core).
+EARLY = 0.001
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,10 +195,10 @@ class Feeder:
                 continue
             now = time.monotonic()
             due = heap[0][0]
-            if due > now:
+            if due > now + EARLY:
                 await asyncio.sleep(min(due - now, 0.5))
                 continue
-            while heap and heap[0][0] <= now:
+            while heap and heap[0][0] <= now + EARLY:
                 due, di, i, loop = heapq.heappop(heap)
                 d = self.dests[di]
                 if not d.active:
