@@ -24,11 +24,12 @@ check-python:
 	    echo "make: $(PY) has no working venv/ensurepip module (Debian: apt-get install python3-venv)" >&2; exit 1; \
 	  fi; }
 
-# Stamps: rebuilt when pyproject.toml changes; `run` needs only the package, `test` the extras.
+# Stamps: rebuilt when pyproject.toml changes; `run` needs the package and uvloop (the loop the
+# load figures were measured on: bench/RESULTS.md), `test` the test extras.
 $(VENV)/.stamp-run: pyproject.toml | check-python
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q -e '.[fast]'
 	touch $@
 
 $(VENV)/.stamp-test: pyproject.toml | check-python

@@ -1,4 +1,4 @@
-"""µs per ViewerPeer.send_rtp: rewrite + SRTP protect + sendto to a local sink socket.
+"""µs per ViewerPeer.send_rtp: rewrite + SRTP protect + send to a local sink (and without).
 
 Run: python3 bench/bench_webrtc_send.py [packets]
 The sink is a UDP socket on 127.0.0.1 that nobody reads (the kernel drops what overflows
@@ -48,6 +48,11 @@ a=fmtp:108 packetization-mode=1;profile-level-id=42e01f
 
 
 async def main(count: int) -> None:
+    for profile, key_len in (("SRTP_AEAD_AES_128_GCM", 28), ("SRTP_AES128_CM_SHA1_80", 30)):
+        await one_profile(count, profile, key_len)
+
+
+async def one_profile(count: int, profile: str, key_len: int) -> None:
     sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sink.bind(("127.0.0.1", 0))
     tracks = [
@@ -59,13 +64,18 @@ async def main(count: int) -> None:
     peer = ViewerPeer(OFFER, tracks, PeerSettings(Certificate.generate(), bind_ip="127.0.0.1"))
     await peer.ice.bind()
     peer.ice.select_remote(*sink.getsockname())
-    peer._connected(DtlsConnected("SRTP_AES128_CM_SHA1_80", os.urandom(30), os.urandom(30)))
+    peer._connected(DtlsConnected(profile, os.urandom(key_len), os.urandom(key_len)))
     results = []
-    for kind, size in (("video", 1200), ("audio", 160)):
+    runs = (("video", 1200, "sendto"), ("audio", 160, "sendto"), ("video", 1200, "no send"))
+    for n, (kind, size, mode) in enumerate(runs):
+        if mode == "no send":  # what is ours alone: rewrite + SRTP, no syscall
+            peer.ice.send = len
         # Sequence numbers must advance: SRTP refuses to protect an index far in the past.
         payload = os.urandom(size)
+        base = n * (count + 200)
         packets = [
-            struct.pack("!BBHII", 0x80, 96, i & 0xFFFF, (i * 3000) & 0xFFFFFFFF, 1234) + payload
+            struct.pack("!BBHII", 0x80, 96, (base + i) & 0xFFFF, (i * 3000) & 0xFFFFFFFF, 1234)
+            + payload
             for i in range(count + 200)
         ]
         per_round = count // ROUNDS
@@ -80,15 +90,18 @@ async def main(count: int) -> None:
             for p in chunk:
                 send(kind, p)
             best = min(best, (time.perf_counter() - start) / len(chunk))
-        results.append((kind, size, best * 1e6, 1 / best))
+        results.append((kind, size, mode, best * 1e6, 1 / best))
     await peer.close()
     sink.close()
     print(
-        f"send_rtp (rewrite + protect + sendto), best of {ROUNDS} rounds of "
-        f"{count // ROUNDS} packets, SRTP_AES128_CM_SHA1_80, send errors={peer.send_errors}"
+        f"send_rtp (rewrite + protect + send), best of {ROUNDS} rounds of "
+        f"{count // ROUNDS} packets, {profile}, send errors={peer.send_errors}"
     )
-    for kind, size, us, pps in results:
-        print(f"  {kind:5s} payload {size:4d} B: {us:6.2f} µs/packet  ({pps:,.0f} packets/s)")
+    for kind, size, mode, us, pps in results:
+        print(
+            f"  {kind:5s} payload {size:4d} B, {mode:7s}: {us:6.2f} µs/packet "
+            f"({pps:,.0f} packets/s)"
+        )
 
 
 if __name__ == "__main__":

@@ -232,6 +232,7 @@ async def start_rig(
     server = WcsServer(
         rundir / "wcs.log", media_ports=max(1000, 4 * args.limit + 200), uvloop=args.uvloop,
         rest_rate_limit="0", max_calls_per_app_key="0",
+        **({} if args.uvloop else {"event_loop": args.event_loop}),
     )  # fmt: skip
     stack.callback(server.stop)
     if args.server_cpus:
@@ -631,6 +632,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--farms", type=int, default=1, choices=(1, 2), help="callee farm processes")
     ap.add_argument("--server-cpu", type=int, default=0, help="pin the server (-1: don't)")
     ap.add_argument("--uvloop", action="store_true", help="the server on uvloop")
+    ap.add_argument(
+        "--event-loop", default="auto", help="the server's event_loop (auto: uvloop if installed)"
+    )
     ap.add_argument(
         "--trace",
         default="recorded",

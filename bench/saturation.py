@@ -63,6 +63,7 @@ def wcs_target(workers: int, viewers: int) -> WcsTarget:
         webrtc_workers=workers,
         max_viewers_per_ip=viewers + 100,  # every farm viewer comes from 127.0.0.1
         rest_rate_limit=0,  # the WHEP POSTs of a step come in a burst
+        event_loop="auto",  # the server's default: uvloop when installed (make bench does)
     )
 
 

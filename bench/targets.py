@@ -93,6 +93,13 @@ class JanusTarget(Target):
         self.janus.stop()
 
 
+def _auto_loop() -> str:
+    """What ``event_loop = auto`` runs on here (the servers share the bench's venv)."""
+    import importlib.util
+
+    return "uvloop" if importlib.util.find_spec("uvloop") is not None else "asyncio"
+
+
 class WcsTarget(Target):
     """The full server: one SIP call from the callee farm publishes the stream."""
 
@@ -115,9 +122,10 @@ class WcsTarget(Target):
             patches=patches,
             **settings,
         )
+        loop = "uvloop" if uvloop else settings.get("event_loop", "asyncio")
         self.name = (
             "wcs server"
-            + (" (uvloop)" if uvloop else " (asyncio)")
+            + (f" ({loop})" if loop != "auto" else f" (event_loop auto: {_auto_loop()})")
             + (" + " + "+".join(patches) if patches else "")
         )
         if settings.get("webrtc_workers"):

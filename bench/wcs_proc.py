@@ -64,6 +64,10 @@ class WcsServer:
                 "WCS_LOG_LEVEL": "WARNING",
             }
         )
+        if not uvloop and "event_loop" not in settings:
+            # A label "asyncio" must mean it: the server's own default (auto) picks uvloop
+            # whenever it is installed, as it is in the bench's venv.
+            env["WCS_EVENT_LOOP"] = "asyncio"
         for key, value in settings.items():
             env[f"WCS_{key.upper()}"] = str(value)
         self.env = {k: v for k, v in env.items() if k.startswith("WCS_")}
