@@ -56,9 +56,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
+from bench.ladder import pin_tree as pin
 from bench.procstat import Window, rss_bytes
 from bench.wcs_proc import ROOT, WcsServer
-from tests.peers.procs import child_pids
 
 MAX_LOSS_PCT = 0.1
 KEEP_UP = 0.03  # the server received within 3 % of what the farm sent in the window
@@ -69,21 +69,6 @@ FARM_USERS = ("1002", "1003")  # Kamailio accounts of the farms (one contact per
 ROUTES = ("kamailio", "direct")
 BEGIN = "<!-- issue-17 calls at saturation: begin (written by python -m bench.calls_saturation) -->"
 END = "<!-- issue-17 calls at saturation: end -->"
-
-
-def pin(pid: int, cpus: set[int]) -> None:
-    """Every thread of ``pid`` and of its descendants onto ``cpus``."""
-    todo = [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            tids = os.listdir(f"/proc/{p}/task")
-        except OSError:
-            continue
-        for tid in tids:
-            with contextlib.suppress(OSError):
-                os.sched_setaffinity(int(tid), cpus)
-        todo.extend(child_pids(p))
 
 
 def cpus_busy(cpus: set[int]) -> tuple[int, int]:
