@@ -1,6 +1,7 @@
 """Per-track outgoing RTP state of one viewer: header rewrite, NACK history, SR figures.
 
-Sans-IO: ``rewrite`` returns the plain (unprotected) packet to protect and send.
+Sans-IO: ``rewrite_into`` writes the plain (unprotected) packet into the caller's buffer (an SRTP
+sealer's), which protects and sends it.
 """
 
 from __future__ import annotations
@@ -59,12 +60,6 @@ class TrackSender:
         self._history: list[bytes | None] = [None] * HISTORY_SIZE
         # Latest receiver report figures about this track (from RTCP RR).
         self.rr: rtcp.ReportBlock | None = None
-
-    def rewrite(self, packet: bytes) -> bytes | None:
-        """The rewritten packet as bytes, or None if ``packet`` is not RTP (slow path)."""
-        buf = memoryview(bytearray(MAX_PACKET))
-        n = self.rewrite_into(packet, buf)
-        return bytes(buf[:n]) if n else None
 
     def rewrite_into(self, packet: bytes, buf: memoryview) -> int:
         """Write the rewritten packet at the start of ``buf``: its length, or 0 if
