@@ -519,9 +519,13 @@ class Caller(Baresip):
         except CtrlError as exc:
             raise PeerError(f"caller {self.user}: {exc}") from None
 
-        # the RTP report is written as the call closes; give the log a moment
+        # baresip writes one report block per stream as each stream is torn down (audio
+        # first; video only after libx264's own teardown lines), so the report is whole
+        # only when every stream this call started has its block
         def report() -> bool:
-            return bool(parse_rtp_stats(self.log[before:]))
+            log = self.log[before:]
+            started = {kind for kind in ("audio", "video") if f"Set {kind} encoder" in log}
+            return bool(started) and started <= parse_rtp_stats(log).keys()
 
         if res.established:
             with contextlib.suppress(PeerError):
