@@ -81,14 +81,17 @@ soak: venv-test
 # saturation runs: viewers at one core with 0/1/2 media workers and wcs vs Janus per N at
 # the same 1.5 Mbit/s stream, SRTP suite and client, idle cost, memory per viewer
 # (bench.saturation, ~45 min; SAT_ARGS), and A+V calls at one core through Kamailio and
-# direct (bench.calls_saturation, ~20 min; CALLS_ARGS). Installs Janus (apt), uvloop and
-# py-spy (venv) itself. The parts alone: bench-load, bench-saturation, bench-calls.
+# direct (bench.calls_saturation, ~20 min; CALLS_ARGS), and the idle cost of one live stream
+# against Janus with the share of the call's silence (bench.idle_cost, ~17 min; IDLE_ARGS).
+# Installs Janus (apt), uvloop and py-spy (venv) itself. The parts alone: bench-load,
+# bench-saturation, bench-calls, bench-idle.
 BENCH_ARGS ?=
 SAT_ARGS ?=
 CALLS_ARGS ?=
+IDLE_ARGS ?=
 BENCH_ENV = PATH="$(abspath $(BIN)):$$PATH"
-.PHONY: bench bench-tools bench-load bench-saturation bench-calls
-bench: bench-load bench-saturation bench-calls
+.PHONY: bench bench-tools bench-load bench-saturation bench-calls bench-idle
+bench: bench-load bench-saturation bench-calls bench-idle
 
 bench-tools: peers venv-test
 	tests/peers/janus-install.sh
@@ -102,3 +105,6 @@ bench-saturation: bench-tools
 
 bench-calls: bench-tools
 	$(BENCH_ENV) $(BIN)/python -m bench.calls_saturation $(CALLS_ARGS)
+
+bench-idle: bench-tools
+	$(BENCH_ENV) $(BIN)/python -m bench.idle_cost $(IDLE_ARGS)

@@ -122,6 +122,9 @@ class Settings:
     publish_early_media: bool = False
     generate_av: str = "none"  # "none", "video", "audio", "all": fill missing tracks
     rtp_send_silence: bool = True  # audio silence to the SIP peer every 20 ms (keeps the path)
+    # A silence packet may leave up to this early when the call is awake anyway (a packet
+    # from the peer): one timer wake-up less per 20 ms; < ptime; 0 keeps exact slot times
+    rtp_silence_early_ms: int = 10
     # RTP source validation (wcs.rtp.source_guard): who may feed a call's stream
     rtp_probation_packets: int = 2  # in-sequence packets before a new source/SSRC is taken
     rtp_latch_window: float = 10.0  # s after the answer an address not in the SDP may latch
@@ -309,6 +312,8 @@ def _validate(s: Settings) -> None:
             raise ConfigError(f"setting {name!r}: {port} is not a port number")
     if s.frame_reorder_ms < 0 or s.jitter_buffer_latency_ms < 0:
         raise ConfigError("settings 'frame_reorder_ms'/'jitter_buffer_latency_ms': negative")
+    if s.rtp_silence_early_ms < 0:
+        raise ConfigError(f"setting 'rtp_silence_early_ms': {s.rtp_silence_early_ms} is negative")
     if s.webrtc_workers < 0:
         raise ConfigError(f"setting 'webrtc_workers': {s.webrtc_workers} is negative (0: none)")
     for f in fields(Settings):

@@ -375,6 +375,7 @@ def media_config(s: Settings) -> MediaConfig:
         publish_early_media=s.publish_early_media,
         generate_av=s.generate_av,
         send_silence=s.rtp_send_silence,
+        silence_early=s.rtp_silence_early_ms / 1000,
         dtmf=dtmf_settings(s),
         srtp=s.sip_srtp,
         srtp_suites=srtp_suites(s),

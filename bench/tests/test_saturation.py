@@ -147,3 +147,56 @@ def test_markdown_section_replaces_itself(tmp_path: Path) -> None:
     final = out.read_text()
     assert final.count(BEGIN) == 1 and "**0.5**" in final and "**0.44**" not in final
     assert final.startswith("# Results\n\nbefore\n")
+
+
+def test_idle_cost_summary_report_and_wakeup_counter(tmp_path: Path) -> None:
+    import os
+    import threading
+
+    from bench import idle_cost
+
+    before = idle_cost.wakeups(os.getpid())
+    slept, release = threading.Event(), threading.Event()
+
+    def sleeper() -> None:
+        for _ in range(5):
+            release.wait(0.01)  # times out: one sleep each
+        slept.set()
+        release.wait()  # alive while counted: an exited thread's count is gone from /proc
+
+    t = threading.Thread(target=sleeper)
+    t.start()
+    slept.wait()
+    after = idle_cost.wakeups(os.getpid())
+    release.set()
+    t.join()
+    assert after >= before + 5
+    label = next(iter(idle_cost.SETTINGS))
+    runs = [
+        {"label": label, "cpu_pct": c, "wakeups_per_s": w}
+        for c, w in ((2.0, 200), (2.4, 210), (1.9, 190))
+    ] + [{"label": idle_cost.JANUS, "cpu_pct": c, "wakeups_per_s": 230} for c in (1.0, 1.2)]
+    s = idle_cost.summary(runs)
+    assert s[label]["cpu_pct"] == 2.0 and s[label]["cpu_range"] == [1.9, 2.4]
+    assert s[label]["wakeups_per_s"] == 200
+    assert s[idle_cost.JANUS]["cpu_pct"] == 1.1
+    res = {
+        "machine": {"date": "d", "nproc": "2", "python": "3.11", "uvloop": "0.2"},
+        "stream": {"total_pps": 227.0, "total_kbps": 1500.0},
+        "pinning": "server on CPU [0]",
+        "repeats": 3,
+        "window_s": 20.0,
+        "warmup_s": 5.0,
+        "command": ["python3", "-m", "bench.idle_cost"],
+        "summary": s,
+    }
+    text = idle_cost.markdown(res)
+    assert text.startswith(idle_cost.BEGIN) and idle_cost.END in text
+    assert f"| {label} | **2.0** [1.9-2.4] | 1.8x | 200 [190-210] |" in text
+    out = tmp_path / "RESULTS.md"
+    out.write_text("# Benchmark results\n\nkept\n")
+    from bench.run import write_results as write_section
+
+    write_section(text, out, idle_cost.BEGIN, idle_cost.END)
+    write_section(text, out, idle_cost.BEGIN, idle_cost.END)  # replaced, not appended
+    assert out.read_text().count(idle_cost.BEGIN) == 1 and "kept" in out.read_text()

@@ -340,6 +340,45 @@ async def test_symmetric_rtp_when_the_sdp_names_another_address(kamailio, callee
     assert isinstance(sent, int) and rx > 0.5 * sent
 
 
+@pytest.mark.parametrize("early_ms", [10, 0])
+async def test_silence_rides_on_the_callees_packets_and_arrives_whole(
+    kamailio, callee, early_ms
+) -> None:
+    """``rtp_silence_early_ms``: a silence slot may leave on a wake-up the callee's own
+    packets cause, up to that long before its time, instead of on its timer. baresip's
+    end-of-call counters show the stream whole (every packet received, no errors); with 0
+    no slot leaves early."""
+    peer = callee(tone_hz=TONE_HZ)
+    async with running(rtp_silence_early_ms=early_ms) as r:
+
+        def created(media: CallMedia) -> None:
+            r.media[media.call_id] = media
+
+        r.server.media.created = created
+        cid, name = await r.call(kamailio, peer.user)
+        await r.wait_status(cid, "ESTABLISHED")
+        await r.wait_stream(name)
+        await collect(3)
+        snap = r.media[cid].sessions["audio"].snapshot(0)
+        peer.hangup()
+        await r.wait_status(cid, "FINISH")
+    deadline = asyncio.get_running_loop().time() + 5
+    while "rx_errors" not in peer.rtp_stats().get("audio", {}):  # the block is written whole
+        assert asyncio.get_running_loop().time() < deadline, "no RTP report in the callee log"
+        await asyncio.sleep(0.1)
+    rx = peer.rtp_stats()["audio"]
+    sent, early = snap["sentPackets"], snap["silenceSentEarly"]
+    print(f"silence early {early_ms} ms: {early} of {sent} slots sent early; callee: {rx}")
+    assert isinstance(sent, int) and isinstance(early, int) and sent >= 100
+    assert rx["rx_lost"] == 0 and rx["rx_errors"] == 0  # lost: by sequence gaps
+    # ``sent`` was read before the hang-up; the 3 init packets go out as the answer arrives
+    assert rx["rx_packets"] >= sent - 3
+    if early_ms:
+        assert early > 0
+    else:
+        assert early == 0
+
+
 class _ProxyPort(asyncio.DatagramProtocol):
     """One port of the proxy: callee → server through ``relay``, server → callee as is."""
 

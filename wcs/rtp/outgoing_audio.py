@@ -17,12 +17,20 @@ process once per ptime. For each due slot, in order of precedence:
 4. silence (when ``send_silence``; otherwise the slot passes without a packet, the clock
    still runs so the next packet's timestamp tells the peer how long we were quiet).
 
+A slot that would be pure silence may go out up to ``silence_early`` s before its time on a
+wake-up that happens anyway (:meth:`OutgoingAudio.send_early`, called when a packet from the
+peer arrives): with one live call that spares the process a wake-up per ptime, which is most
+of the cost of sending silence. The timestamps stay those of the slots; only the send time
+moves, by less than a ptime, which a receiver's jitter buffer absorbs. Sounds, injected audio
+and DTMF keep their exact slot times.
+
 While ``sending`` is False (the peer put us on hold: its answer is ``sendonly``/``inactive``
 for us) no packet goes out but the clock and the sound run on. After a stall (the event loop
 late) at most :data:`CATCH_UP` slots are sent at once; the rest are skipped in time.
 
 Contract: ``get_timer()``, ``handle_timer(now)``, ``packets_to_send(now)`` (RTP bytes; the
-edge sends them to the peer's latched address), ``next_event()``.
+edge sends them to the peer's latched address), ``next_event()``; ``send_early(now)`` on any
+other wake-up.
 """
 
 from __future__ import annotations
@@ -83,6 +91,7 @@ class OutgoingAudio:
         *,
         ptime_ms: int = 20,
         send_silence: bool = True,
+        silence_early: float = 0.0,
         dtmf: DtmfSender | None = None,
     ) -> None:
         if dtmf is not None and dtmf.step != encoder.step:
@@ -93,6 +102,8 @@ class OutgoingAudio:
         self.state = state
         self.interval = ptime_ms / 1000
         self.send_silence = send_silence
+        # Less than a ptime: a silence slot never leaves more than one slot ahead.
+        self.silence_early = min(max(silence_early, 0.0), self.interval)
         self.dtmf = dtmf
         self.dtmf_settings: DtmfSettings | None = dtmf.settings if dtmf is not None else None
         self.sending = True
@@ -106,6 +117,7 @@ class OutgoingAudio:
         self.live_frames = 0
         self.dtmf_packets = 0
         self.skipped_slots = 0
+        self.early_slots = 0  # silence sent ahead of its slot on another wake-up
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -218,6 +230,35 @@ class OutgoingAudio:
             self.skipped_slots += missed
             self._next += missed * self.interval
 
+    def send_early(self, now: float) -> bool:
+        """A wake-up for something else (a packet from the peer): the next slot goes now if it
+        is silence due within ``silence_early`` s. True when a packet is ready to send."""
+        nxt = self._next  # most packets find the next slot outside the window: first test
+        if nxt is None or nxt - now >= self.silence_early or nxt <= now:
+            return False
+        if not self._silence_only():
+            return False
+        self.handle_timer(nxt)  # exactly that slot, as its timer would have sent it
+        self.early_slots += 1
+        return True
+
+    def _silence_only(self) -> bool:
+        return (
+            self.send_silence
+            and self.sending
+            and self._sound is None
+            and self._live is None
+            and (self.dtmf is None or self.dtmf.idle)
+        )
+
+    def rtp_time(self, now: float) -> int:
+        """The stream's RTP clock at ``now`` (an RTCP SR pairs it with the wallclock, RFC 3550
+        §6.4.1): the next slot's timestamp less the time until that slot is due."""
+        if self._next is None:
+            return self.state.timestamp
+        behind = round((self._next - now) / self.interval * self.encoder.step)
+        return (self.state.timestamp - behind) & 0xFFFFFFFF
+
     def packets_to_send(self, now: float) -> list[bytes]:
         out, self._out = self._out, []
         return out
@@ -268,6 +309,7 @@ def outgoing_audio_for(
     state: SendState,
     *,
     send_silence: bool = True,
+    silence_early: float = 0.0,
     dtmf: DtmfSettings | None = None,
 ) -> OutgoingAudio | None:
     """The outgoing audio of a negotiated audio m-line; None when we cannot encode its send
@@ -279,7 +321,9 @@ def outgoing_audio_for(
         encoder = encoder_for(codec.name)
     except ValueError:
         return None
-    audio = OutgoingAudio(encoder, codec.payload_type, state, send_silence=send_silence)
+    audio = OutgoingAudio(
+        encoder, codec.payload_type, state, send_silence=send_silence, silence_early=silence_early
+    )
     audio.dtmf_settings = dtmf
     audio.renegotiated(media)
     return audio

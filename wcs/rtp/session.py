@@ -79,6 +79,7 @@ class RtpSession:
         reorder_latency: float | None = None,
         init_packets: bool = True,
         send_silence: bool = True,
+        silence_early: float = 0.0,
         wallclock: Callable[[], float] = time.time,
         keyframe_interval: float = 1.0,
         rng: Callable[[], float] = random.random,
@@ -125,7 +126,7 @@ class RtpSession:
         self.audio: OutgoingAudio | None = None
         if self.kind == "audio":
             self.audio = outgoing_audio_for(media, self.send_state, send_silence=send_silence,
-                                            dtmf=dtmf)  # fmt: skip
+                                            silence_early=silence_early, dtmf=dtmf)  # fmt: skip
         self.video_out: VideoForwarder | None = None  # an injected stream's video
         self.sending = media.direction in ("sendrecv", "sendonly")
         self._next_rtcp: float | None = None
@@ -138,6 +139,17 @@ class RtpSession:
         self.rtcp_received = 0
         self.sender_reports = 0
         self.started = False
+
+    @property
+    def sending(self) -> bool:
+        """False while the peer holds us (its answer is sendonly/inactive for us)."""
+        return self._sending
+
+    @sending.setter
+    def sending(self, value: bool) -> None:
+        self._sending = value
+        if self.audio is not None:
+            self.audio.sending = value  # nothing goes out, the clock runs on
 
     # ------------------------------------------------------------------ lifecycle
     def start(self, now: float) -> None:
@@ -175,6 +187,14 @@ class RtpSession:
         self.frames.audio_codecs = codecs_by_payload_type((pt, c.name) for pt, c in pts.items())
         self.dtmf.set_payload_types(event_receive_rates(media))
         self._te_rates = self.dtmf.payload_types
+
+    def send_early(self, now: float) -> None:
+        """The call is awake anyway (a packet arrived): the next audio slot goes now if it is
+        silence due soon (:meth:`OutgoingAudio.send_early`), sparing its timer's wake-up."""
+        audio = self.audio
+        if audio is not None and audio.send_early(now) and self.remote_rtp is not None:
+            addr = self.remote_rtp
+            self._rtp_out.extend((p, addr) for p in audio.packets_to_send(now))
 
     # ------------------------------------------------------------------ receive
     def receive_rtp(self, data: bytes, addr: Address, now: float) -> None:
@@ -371,7 +391,6 @@ class RtpSession:
         self.dtmf.handle_timer(now)
         audio = self.audio
         if audio is not None:
-            audio.sending = self.sending  # on hold (sendonly/inactive for us) nothing goes out
             audio.handle_timer(now)
             packets = audio.packets_to_send(now)
             if packets and self.remote_rtp is not None:
@@ -416,7 +435,8 @@ class RtpSession:
         st = self.send_state
         if st.packets:
             ntp = seconds_to_ntp(self._wallclock())
-            report = rtcp.SenderReport(self.local_ssrc, ntp, st.timestamp, st.packets, st.octets,
+            rtp_time = st.timestamp if self.audio is None else self.audio.rtp_time(now)
+            report = rtcp.SenderReport(self.local_ssrc, ntp, rtp_time, st.packets, st.octets,
                                        blocks)  # fmt: skip
         else:
             report = rtcp.ReceiverReport(self.local_ssrc, blocks)

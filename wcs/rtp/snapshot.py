@@ -32,6 +32,8 @@ def session_snapshot(s: RtpSession, now: float) -> dict[str, object]:
         "senderReports": s.sender_reports,
         "sentPackets": s.send_state.packets,
     }
+    if s.audio is not None:
+        out["silenceSentEarly"] = s.audio.early_slots  # rtp_silence_early_ms
     if s.depacketizer is not None:
         d = s.depacketizer.stats
         out.update(

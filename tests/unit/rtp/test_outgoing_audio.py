@@ -260,3 +260,77 @@ def test_encoders() -> None:
         OpusEncoder(ptime_ms=30)
     enc = encoder_for("pcma", 30)
     assert (enc.step, enc.pcm_samples, enc.silence()) == (240, 240, b"\xd5" * 240)
+
+
+def test_silence_rides_on_another_wake_up_within_its_window() -> None:
+    """A packet from the peer wakes the call anyway: the next silence slot goes then if it
+    is due within ``silence_early``, exactly as its timer would have sent it, and the timer
+    moves on (no slot twice, none lost)."""
+    audio = OutgoingAudio(G711Encoder("PCMU"), 0, SendState(5, 100, 1000), silence_early=0.01)
+    audio.start(10.0)
+    assert not audio.send_early(9.985)  # 15 ms ahead: outside the window
+    assert audio.packets_to_send(9.985) == []
+    assert audio.send_early(9.993)  # 7 ms ahead: rides on this wake-up
+    (early,) = [RtpPacket.parse(p) for p in audio.packets_to_send(9.993)]
+    assert (early.sequence, early.timestamp) == (100, 1000)  # the slot's own fields
+    assert audio.get_timer() == pytest.approx(10.02)
+    audio.handle_timer(10.0)  # the old deadline passes: nothing more for it
+    assert audio.packets_to_send(10.0) == []
+    assert not audio.send_early(10.0)  # the next slot (10.02) is 20 ms away
+    packets = drive(audio, 10.02, 3)  # then the timer path, unchanged
+    assert [(p.sequence, p.timestamp) for p in packets] == [(101, 1160), (102, 1320), (103, 1480)]
+
+
+def test_silence_early_sends_every_slot_once_at_most_one_ptime_ahead() -> None:
+    """Wake-ups at a cadence unrelated to the slots (a 30 fps video, audio from the peer)
+    carry the slots; over 2 s every slot goes exactly once, in order, never more than the
+    window ahead of its time nor after it."""
+    audio = OutgoingAudio(G711Encoder("PCMU"), 0, SendState(1, 0, 0), silence_early=0.01)
+    audio.start(0.0)
+    wakes = sorted(
+        {round(i / 30 + 0.004, 6) for i in range(60)} | {i * 0.02 + 0.013 for i in range(100)}
+    )
+    sent: list[tuple[float, RtpPacket]] = []
+    for now in wakes:
+        timer = audio.get_timer()
+        while timer is not None and timer <= now:  # the loop fires a due timer first
+            audio.handle_timer(timer)
+            sent += [(timer, RtpPacket.parse(p)) for p in audio.packets_to_send(timer)]
+            timer = audio.get_timer()
+        audio.send_early(now)
+        sent += [(now, RtpPacket.parse(p)) for p in audio.packets_to_send(now)]
+    assert [p.sequence for _, p in sent] == list(range(len(sent)))
+    assert len(sent) >= 99
+    for at, p in sent:
+        due = p.timestamp / 8000
+        assert due - 0.01 < at <= due + 1e-9
+    early = sum(1 for at, p in sent if at < p.timestamp / 8000 - 1e-9)
+    assert early > len(sent) // 2  # most slots rode on a wake-up (the point of it)
+
+
+def test_sounds_keys_and_hold_keep_their_slot_times(clip: SoundClip) -> None:
+    dtmf = DtmfSender(101, 8000)
+    audio = OutgoingAudio(G711Encoder("PCMU"), 0, SendState(1, 0, 0), silence_early=0.01, dtmf=dtmf)
+    audio.start(0.0)
+    audio.play(clip, loop=False)
+    assert not audio.send_early(-0.005)  # a sound frame waits for its slot
+    audio.stop_sound()
+    audio.send_dtmf("1")
+    assert not audio.send_early(-0.005)  # so does a key
+    audio = OutgoingAudio(G711Encoder("PCMU"), 0, SendState(1, 0, 0), silence_early=0.01)
+    audio.start(0.0)
+    audio.sending = False
+    assert not audio.send_early(-0.005)  # on hold nothing is sent
+    silent = OutgoingAudio(G711Encoder("PCMU"), 0, SendState(1, 0, 0))
+    silent.start(0.0)
+    assert not silent.send_early(-0.001)  # 0 (the class default): exact slot times
+
+
+def test_rtp_time_is_the_clock_at_now_whatever_was_sent_early() -> None:
+    audio = OutgoingAudio(G711Encoder("PCMU"), 0, SendState(1, 0, 1000), silence_early=0.015)
+    audio.start(1.0)
+    assert audio.rtp_time(0.99) == 1000 - 80  # 10 ms before the first slot
+    assert audio.send_early(0.99)
+    assert audio.state.timestamp == 1160  # the next packet's timestamp moved on ...
+    assert audio.rtp_time(0.99) == 1000 - 80  # ... the clock did not
+    assert audio.rtp_time(1.005) == 1040

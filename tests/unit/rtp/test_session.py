@@ -3,6 +3,9 @@ requests, init packets, silence and RTCP reports; all with an injected clock."""
 
 from __future__ import annotations
 
+import dataclasses
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -324,3 +327,17 @@ def test_received_dtmf_is_a_key_once_and_not_media() -> None:
         keys.append(e)
     assert [(k.digit, k.duration_ms, k.source) for k in keys] == [("#", 60, "RFC2833")]
     assert t.packets == [] and t.frames == []
+
+
+def test_a_received_packet_carries_the_next_silence_slot() -> None:
+    s, _ = session("audio", send_silence=True, init_packets=False, silence_early=0.01)
+    s.start(0.0)  # first slot at 0.02
+    s.receive_rtp(RtpPacket(8, 1, 0, 77, b"\xd5" * 160).serialize(), PEER, 0.005)
+    assert s.datagrams_to_send(0.005) == []  # 15 ms ahead: waits
+    s.send_early(0.012)
+    (out,) = s.datagrams_to_send(0.012)
+    assert out[1] == PEER and RtpPacket.parse(out[0]).timestamp == s.send_state.timestamp - 160
+    assert s.get_timer() == pytest.approx(0.04)  # its timer moved to the next slot
+    s.update(dataclasses.replace(media("audio"), direction="recvonly"))  # on hold for us
+    s.send_early(0.035)
+    assert s.datagrams_to_send(0.035) == []

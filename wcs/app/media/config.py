@@ -31,6 +31,7 @@ class MediaConfig:
     publish_early_media: bool = False
     generate_av: str = "none"
     send_silence: bool = True
+    silence_early: float = 0.0  # s a silence slot may leave early on another wake-up
     dtmf: DtmfSettings = field(default_factory=DtmfSettings)
     srtp: str = "auto"  # sip_srtp: off, optional, mandatory; auto: optional over TLS only
     srtp_suites: tuple[str, ...] = DEFAULT_SUITES  # offered, in this order

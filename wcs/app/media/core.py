@@ -249,6 +249,7 @@ class CallMediaCore(TakingPart):
                 reorder_latency=cfg.reorder_latency,
                 init_packets=cfg.init_packets,
                 send_silence=cfg.send_silence,
+                silence_early=cfg.silence_early,
                 dtmf=cfg.dtmf,
                 guard=cfg.source_guard,
             )
@@ -259,6 +260,9 @@ class CallMediaCore(TakingPart):
         """A datagram on the m-line's RTP port (RTCP too under rtcp-mux)."""
         session = self.sessions[kind]
         session.receive_rtp(data, addr, now)
+        audio = self.sessions.get("audio")
+        if audio is not None:
+            audio.send_early(now)  # our silence rides on this wake-up
         # Only the accepted source's RTP keeps the call alive, not whatever reaches the port.
         watch, last = self.watch, session.last_rtp
         if watch is not None and last is not None and last > watch.last:
