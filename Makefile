@@ -76,7 +76,7 @@ SOAK_ARGS ?=
 soak: venv-test
 	$(BIN)/python -m bench.soak $(SOAK_ARGS)
 
-# Every load figure into bench/RESULTS.md, one run (~75 min on 2 cores): the issue-8 five
+# Every load figure into bench/RESULTS.md, one run (~95 min on 2 cores): the issue-8 five
 # figures beside Janus (bench.run, ~6 min; BENCH_ARGS=--quick: ~2 min), then issue 17's
 # saturation runs: viewers at one core with 0/1/2 media workers and wcs vs Janus per N at
 # the same 1.5 Mbit/s stream, SRTP suite and client, idle cost, memory per viewer
