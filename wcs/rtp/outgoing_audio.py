@@ -200,12 +200,11 @@ class OutgoingAudio:
     def quiet(self) -> bool:
         """Nothing to send in any slot (no silence wanted, no sound, no key): no timer runs,
         nothing polls; the clock catches up when something is queued."""
-        return (
-            not self.send_silence
-            and self._sound is None
-            and self._live is None
-            and (self.dtmf is None or self.dtmf.idle)
-        )
+        return not self.send_silence and self._nothing_but_silence()
+
+    def _nothing_but_silence(self) -> bool:
+        """No sound, no injected source and no key to send: a slot is silence or nothing."""
+        return self._sound is None and self._live is None and (self.dtmf is None or self.dtmf.idle)
 
     def get_timer(self) -> float | None:
         return None if self.quiet else self._next
@@ -236,20 +235,11 @@ class OutgoingAudio:
         nxt = self._next  # most packets find the next slot outside the window: first test
         if nxt is None or nxt - now >= self.silence_early or nxt <= now:
             return False
-        if not self._silence_only():
+        if not (self.send_silence and self.sending and self._nothing_but_silence()):
             return False
         self.handle_timer(nxt)  # exactly that slot, as its timer would have sent it
         self.early_slots += 1
         return True
-
-    def _silence_only(self) -> bool:
-        return (
-            self.send_silence
-            and self.sending
-            and self._sound is None
-            and self._live is None
-            and (self.dtmf is None or self.dtmf.idle)
-        )
 
     def rtp_time(self, now: float) -> int:
         """The stream's RTP clock at ``now`` (an RTCP SR pairs it with the wallclock, RFC 3550

@@ -191,9 +191,8 @@ class RtpSession:
     def send_early(self, now: float) -> None:
         """The call is awake anyway (a packet arrived): the next audio slot goes now if it is
         silence due soon (:meth:`OutgoingAudio.send_early`), sparing its timer's wake-up."""
-        audio = self.audio
-        if audio is not None and audio.send_early(now) and self.remote_rtp is not None:
-            addr = self.remote_rtp
+        audio, addr = self.audio, self.remote_rtp
+        if audio is not None and addr is not None and audio.send_early(now):
             self._rtp_out.extend((p, addr) for p in audio.packets_to_send(now))
 
     # ------------------------------------------------------------------ receive
