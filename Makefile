@@ -76,22 +76,25 @@ SOAK_ARGS ?=
 soak: venv-test
 	$(BIN)/python -m bench.soak $(SOAK_ARGS)
 
-# Every load figure into bench/RESULTS.md, one run (~95 min on 2 cores): the issue-8 five
+# Every load figure into bench/RESULTS.md, one run (~115 min on 2 cores): the issue-8 five
 # figures beside Janus (bench.run, ~6 min; BENCH_ARGS=--quick: ~2 min), then issue 17's
 # saturation runs: viewers at one core with 0/1/2 media workers and wcs vs Janus per N at
 # the same 1.5 Mbit/s stream, SRTP suite and client, idle cost, memory per viewer
 # (bench.saturation, ~45 min; SAT_ARGS), and A+V calls at one core through Kamailio and
 # direct (bench.calls_saturation, ~20 min; CALLS_ARGS), and the idle cost of one live stream
-# against Janus with the share of the call's silence (bench.idle_cost, ~17 min; IDLE_ARGS).
-# Installs Janus (apt), uvloop and py-spy (venv) itself. The parts alone: bench-load,
-# bench-saturation, bench-calls, bench-idle.
+# against Janus with the share of the call's silence (bench.idle_cost, ~17 min; IDLE_ARGS),
+# and the floor under CPU per forwarded packet: C and minimal Python senders, and wcs's own
+# per-viewer code, fanning the same stream out (bench.send_floor, ~18 min, needs gcc;
+# FLOOR_ARGS). Installs Janus (apt), uvloop and py-spy (venv) itself. The parts alone:
+# bench-load, bench-saturation, bench-calls, bench-idle, bench-floor.
 BENCH_ARGS ?=
 SAT_ARGS ?=
 CALLS_ARGS ?=
 IDLE_ARGS ?=
+FLOOR_ARGS ?=
 BENCH_ENV = PATH="$(abspath $(BIN)):$$PATH"
-.PHONY: bench bench-tools bench-load bench-saturation bench-calls bench-idle
-bench: bench-load bench-saturation bench-calls bench-idle
+.PHONY: bench bench-tools bench-load bench-saturation bench-calls bench-idle bench-floor
+bench: bench-load bench-saturation bench-calls bench-idle bench-floor
 
 bench-tools: peers venv-test
 	tests/peers/janus-install.sh
@@ -108,3 +111,6 @@ bench-calls: bench-tools
 
 bench-idle: bench-tools
 	$(BENCH_ENV) $(BIN)/python -m bench.idle_cost $(IDLE_ARGS)
+
+bench-floor: bench-tools
+	$(BENCH_ENV) $(BIN)/python -m bench.send_floor $(FLOOR_ARGS)

@@ -139,6 +139,9 @@ class LightViewer:
         self.rtcp = 0
         self.verified = 0
         self.verify_failed = 0
+        self.verify_errors: dict[str, int] = {}  # libsrtp's reason -> packets
+        self.first_verify_failure: str | None = None
+        self._last_verified: dict[bytes, bytes] = {}  # SSRC -> sequence number (bytes)
         self.no_stamp = 0
         self._n = 0
         self.passive = False  # drained by the farm's sweep, not by an event-loop reader
@@ -347,8 +350,23 @@ class LightViewer:
             try:
                 self._rx.unprotect(data)
                 self.verified += 1
-            except pylibsrtp.Error:
-                self.verify_failed += 1
+                self._last_verified[data[8:12]] = data[2:4]
+            except pylibsrtp.Error as exc:
+                self._verify_failure(data, exc)
+
+    def _verify_failure(self, data: bytes, exc: pylibsrtp.Error) -> None:
+        """Count a packet that does not open, by libsrtp's reason; keep the first one's
+        SSRC, sequence number and the last one that opened on that SSRC (a diagnosis)."""
+        self.verify_failed += 1
+        reason = str(exc)
+        self.verify_errors[reason] = self.verify_errors.get(reason, 0) + 1
+        if self.first_verify_failure is None:
+            last = self._last_verified.get(data[8:12])
+            self.first_verify_failure = (
+                f"{reason}: ssrc {data[8:12].hex()} seq {int.from_bytes(data[2:4], 'big')}, "
+                f"last opened on it {int.from_bytes(last, 'big') if last else None}, "
+                f"{len(data)} bytes, {self.verified} opened before"
+            )
 
     def go_passive(self) -> None:
         """Stop per-packet work: the farm's ``sweep()`` drains the socket from now on."""
@@ -383,10 +401,11 @@ class LightViewer:
         assert self._rx is not None and self.correlator is not None
         try:
             plain = self._rx.unprotect(data)
-        except pylibsrtp.Error:
-            self.verify_failed += 1
+        except pylibsrtp.Error as exc:
+            self._verify_failure(data, exc)
             return True
         self.verified += 1
+        self._last_verified[data[8:12]] = data[2:4]
         off = 12 + 4 * (plain[0] & 0x0F)
         if plain[0] & 0x10:
             off += 4 + 4 * int.from_bytes(plain[off + 2 : off + 4], "big")
@@ -542,4 +561,6 @@ class LightViewer:
             # otherwise agree on an offset that is wrong for the live ones after them.
             t.offset, t.agreed, t.attempts = None, 0, 0
         self.verified = self.verify_failed = self.no_stamp = self.rtcp = 0
+        self.verify_errors = {}
+        self.first_verify_failure = None
         self.swept = 0

@@ -163,7 +163,13 @@ class Farm:
         lat: list[int] = []
         lat_video: list[int] = []
         profiles: dict[str, int] = {}
+        verify_errors: dict[str, int] = {}
+        verify_failures: list[str] = []
         for fv in self.viewers:
+            for reason, count in fv.viewer.verify_errors.items():
+                verify_errors[reason] = verify_errors.get(reason, 0) + count
+            if fv.viewer.first_verify_failure is not None:
+                verify_failures.append(fv.viewer.first_verify_failure)
             name = fv.viewer.srtp_profile or "none"
             profiles[name] = profiles.get(name, 0) + 1
             s = fv.viewer.summary()
@@ -173,6 +179,10 @@ class Farm:
             lat_video.extend(fv.viewer.latencies(VIDEO_PT))
         out: dict[str, Any] = {"viewers": len(self.viewers), "failed": len(self.failed), **totals}
         out["srtp_profiles"] = profiles  # negotiated suite → viewers
+        if verify_errors:  # packets that did not open at the viewer, by libsrtp's reason
+            out["verify_errors"] = verify_errors
+            out["viewers_verify_failed"] = len(verify_failures)
+            out["first_verify_failures"] = verify_failures[:5]
         out["loss_pct"] = 100.0 * totals["lost"] / totals["expected"] if totals["expected"] else 0
         out.update(percentiles(lat))
         out.update({f"video_{k}": v for k, v in percentiles(lat_video).items()})
