@@ -119,6 +119,16 @@ def receiver(n: int) -> None:
 # --- Python senders (a process of their own, on SENDER_CPU) ----------------------------
 
 
+def _connected(ports: list[int]) -> list[socket.socket]:
+    """A UDP socket per receiver, connected to it (as wcs's viewer sockets are)."""
+    socks = []
+    for port in ports:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.connect(("127.0.0.1", port))
+        socks.append(s)
+    return socks
+
+
 def _sealers(n: int) -> list[Any]:
     import pylibsrtp
 
@@ -148,11 +158,7 @@ def py_sender(mode: str, ports: list[int], warmup: float, window: float) -> dict
     pack_into = struct.Struct("!HII").pack_into
     send_packet: Any
     if mode == "py-send":
-        socks = []
-        for port in ports:
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            s.connect(("127.0.0.1", port))
-            socks.append(s)
+        socks = _connected(ports)
         sends = [s.send for s in socks]
 
         def send_packet(packet: bytes) -> int:
@@ -162,11 +168,7 @@ def py_sender(mode: str, ports: list[int], warmup: float, window: float) -> dict
             return n
 
     elif mode == "py-seal":
-        socks = []
-        for port in ports:
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            s.connect(("127.0.0.1", port))
-            socks.append(s)
+        socks = _connected(ports)
         viewers = [
             (sl.buffer, sl.seal, s.send) for (sl, _), s in zip(_sealers(n), socks, strict=True)
         ]
@@ -220,6 +222,7 @@ def py_sender(mode: str, ports: list[int], warmup: float, window: float) -> dict
 
 def _peer_sender(ports: list[int], rows: list[tuple[int, int]]) -> Any:
     """wcs's ViewerPeer.send_rtp for each of N peers (keys as after DTLS, no timers run)."""
+    from bench.bench_webrtc_send import OFFER  # the micro-benchmark's viewer: same offer
     from bench.hd_trace import load_hd_trace
     from wcs.webrtc.answer import SourceTrack
     from wcs.webrtc.certificate import Certificate
@@ -237,7 +240,7 @@ def _peer_sender(ports: list[int], rows: list[tuple[int, int]]) -> Any:
     loop = asyncio.new_event_loop()
     peers = []
     for i, port in enumerate(ports):
-        peer = ViewerPeer(_PEER_OFFER, tracks, settings)
+        peer = ViewerPeer(OFFER, tracks, settings)
         loop.run_until_complete(peer.ice.bind())
         peer.ice.select_remote("127.0.0.1", port)
         key = bytes((i + k) % 256 for k in range(28))
@@ -266,31 +269,6 @@ def _peer_sender(ports: list[int], rows: list[tuple[int, int]]) -> Any:
 
     send_packet.keep = (loop, peers)  # type: ignore[attr-defined]
     return send_packet
-
-
-_PEER_OFFER = """v=0
-o=- 1 2 IN IP4 127.0.0.1
-s=-
-t=0 0
-a=group:BUNDLE 0 1
-m=audio 9 UDP/TLS/RTP/SAVPF 0
-c=IN IP4 0.0.0.0
-a=ice-ufrag:abcd
-a=ice-pwd:abcdefghijklmnopqrstuv
-a=fingerprint:sha-256 00:11
-a=setup:actpass
-a=mid:0
-a=recvonly
-a=rtcp-mux
-a=rtpmap:0 PCMU/8000
-m=video 9 UDP/TLS/RTP/SAVPF 108
-c=IN IP4 0.0.0.0
-a=mid:1
-a=recvonly
-a=rtcp-mux
-a=rtpmap:108 H264/90000
-a=fmtp:108 packetization-mode=1;profile-level-id=42e01f
-"""
 
 
 def _mmsg_sender(ports: list[int]) -> Any:
